@@ -1,0 +1,74 @@
+import type { KmEvent, StoredEvent } from '@km/shared';
+
+/** A position in the event log: monotonic within the log. Embedded: the SQLite rowid. */
+export type LogPosition = number;
+
+export interface AppendResult {
+  /** Events newly written. */
+  appended: number;
+  /** Events whose id the log already held: accepted and ignored, so retries are idempotent. */
+  duplicates: number;
+}
+
+/**
+ * The event log port (DESIGN.md). Cloud: Event Hubs (append only; the Functions host reads and checkpoints).
+ * Embedded: SQLite with a monotonic position, read by the in-process projector loop.
+ */
+export interface EventLog {
+  append(events: StoredEvent[]): Promise<AppendResult>;
+  /** Events strictly after `after`, oldest first, at most `max`. */
+  read(after: LogPosition, max: number): Promise<Array<{ position: LogPosition; event: StoredEvent }>>;
+  getCheckpoint(projector: string): Promise<LogPosition>;
+  setCheckpoint(projector: string, position: LogPosition): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface StoredDoc<T> {
+  doc: T;
+  etag: string;
+}
+
+/** Thrown by upsert when the ETag no longer matches: somebody else wrote the document first. */
+export class ConcurrencyError extends Error {
+  constructor(model: string, id: string) {
+    super(`document ${model}/${id} was changed by another writer`);
+    this.name = 'ConcurrencyError';
+  }
+}
+
+export interface QueryOptions {
+  /** Equality filters on top-level document fields. */
+  where?: Record<string, string | number | boolean>;
+  /** A top-level field to sort by. */
+  orderBy?: string;
+  direction?: 'asc' | 'desc';
+  limit?: number;
+}
+
+/**
+ * The read-model store port. Documents are keyed by (model, partitionKey = orgId, id). Every call names the
+ * tenant's partition: there is no cross-tenant read in the port at all.
+ */
+export interface ReadModelStore {
+  get<T>(model: string, partitionKey: string, id: string): Promise<StoredDoc<T> | null>;
+  /**
+   * Writes the document. ifMatch: the ETag read before (optimistic concurrency), null when the caller saw no
+   * document (then an existing one is a conflict), undefined to overwrite unconditionally.
+   * Throws ConcurrencyError on a conflict. Returns the new ETag.
+   */
+  upsert<T>(model: string, partitionKey: string, id: string, doc: T, ifMatch?: string | null): Promise<string>;
+  query<T>(model: string, partitionKey: string, options?: QueryOptions): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+/** Who is calling: the tenant a Bearer API key belongs to. */
+export interface Caller {
+  orgId: string;
+}
+
+/** Resolves the Authorization header to a tenant; null for a missing or unknown key. */
+export interface Authenticator {
+  authenticate(authorizationHeader: string | null): Promise<Caller | null>;
+}
+
+export type { KmEvent };

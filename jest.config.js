@@ -1,0 +1,18 @@
+/** Tests import the TypeScript sources directly (ts-jest); e2e tests spawn the built CLI (`npm run build` first). */
+const common = {
+  preset: 'ts-jest',
+  testEnvironment: 'node',
+  moduleNameMapper: {
+    '^@km/shared$': '<rootDir>/shared/src/index.ts',
+    '^@km/functions/(.*)$': '<rootDir>/functions/src/$1',
+  },
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }] },
+};
+
+module.exports = {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/*/test/**/*.unit.test.ts'] },
+    { ...common, displayName: 'int', testMatch: ['<rootDir>/*/test/**/*.int.test.ts'] },
+    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/*/test/**/*.e2e.test.ts'] },
+  ],
+};

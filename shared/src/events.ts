@@ -1,0 +1,164 @@
+import { z } from 'zod';
+import { EVENT_ID_PATTERN } from './ids';
+
+/**
+ * The event model of DESIGN.md. Events are immutable facts made on the user's machine. These schemas are
+ * strict because they guard our API: an unknown field is a client bug we want to hear about, not data to store.
+ */
+
+const name = z.string().min(1).max(200);
+const isoTime = z.iso.datetime({ offset: true });
+const byteCount = z.number().int().nonnegative();
+export const DirectionSchema = z.enum(['client_to_server', 'server_to_client']);
+export type Direction = z.infer<typeof DirectionSchema>;
+
+export const ImplementationSchema = z.strictObject({ name: z.string().max(200), version: z.string().max(100).optional() });
+
+const envelope = {
+  id: z.string().regex(EVENT_ID_PATTERN, 'must be a UUIDv7 made by the client'),
+  v: z.literal(1),
+  ts: isoTime,
+  orgId: name,
+  projectId: name,
+  userId: name,
+  machineId: name,
+  sessionId: name,
+  server: z.strictObject({ name, command: z.string().max(2000) }),
+};
+
+export const FindingSchema = z.strictObject({
+  ruleId: name,
+  severity: z.enum(['low', 'medium', 'high', 'critical']),
+  /** JSON path inside the message where the finding sits; never the matched text itself. */
+  path: z.string().max(500),
+});
+export type Finding = z.infer<typeof FindingSchema>;
+
+export const SessionStartedSchema = z.strictObject({
+  ...envelope,
+  type: z.literal('session.started'),
+  transport: z.enum(['stdio', 'http']),
+  pid: z.number().int().nonnegative(),
+  kmVersion: z.string().max(50),
+});
+
+/** What the wrapper learned about the session from the protocol: initialize, server/discover or request _meta. */
+export const SessionIdentifiedSchema = z.strictObject({
+  ...envelope,
+  type: z.literal('session.identified'),
+  via: z.enum(['initialize', 'discover', 'meta']),
+  protocolVersion: z.string().max(50).nullable(),
+  client: ImplementationSchema.nullable(),
+  serverInfo: ImplementationSchema.nullable(),
+});
+
+export const SessionEndedSchema = z.strictObject({
+  ...envelope,
+  type: z.literal('session.ended'),
+  exitCode: z.number().int().nullable(),
+  signal: z.string().max(20).nullable(),
+  durationMs: z.number().nonnegative(),
+  /** Observations km gave up on (observer errors, oversized frames); the forwarded bytes were unaffected. */
+  droppedObservations: byteCount,
+});
+
+export const InteractionSchema = z.strictObject({
+  ...envelope,
+  type: z.literal('mcp.interaction'),
+  direction: DirectionSchema,
+  /** The JSON-RPC id as JSON text, so 1 and "1" stay distinct. */
+  requestId: z.string().max(200),
+  method: name,
+  /** The tool or prompt name, or the resource URI: what the method acted on. */
+  target: z.string().max(1000).nullable(),
+  protocolVersion: z.string().max(50).nullable(),
+  startedAt: isoTime,
+  endedAt: isoTime.nullable(),
+  latencyMs: z.number().nonnegative().nullable(),
+  requestBytes: byteCount,
+  responseBytes: byteCount,
+  outcome: z.enum(['ok', 'error', 'tool_error', 'unanswered']),
+  error: z.strictObject({ code: z.number().int(), message: z.string().max(1000) }).nullable(),
+  /** 2026-07-28 results carry a resultType; 'input_required' is one leg of a multi round-trip request. */
+  resultType: z.string().max(50).nullable(),
+  tokensIn: z.number().nonnegative().nullable(),
+  tokensOut: z.number().nonnegative().nullable(),
+  costUsd: z.number().nonnegative().nullable(),
+  findings: z.array(FindingSchema).max(100),
+  requestPreview: z.string().max(4000).nullable(),
+  responsePreview: z.string().max(4000).nullable(),
+});
+
+export const NotificationSchema = z.strictObject({
+  ...envelope,
+  type: z.literal('mcp.notification'),
+  direction: DirectionSchema,
+  method: name,
+  bytes: byteCount,
+});
+
+export const ToolDefinitionSchema = z.strictObject({
+  name,
+  /** sha256 of the description and of the input schema: enough to see a change, nothing to leak. */
+  descriptionHash: z.string().max(100),
+  schemaHash: z.string().max(100),
+});
+
+export const ToolsListedSchema = z.strictObject({
+  ...envelope,
+  type: z.literal('mcp.tools_listed'),
+  tools: z.array(ToolDefinitionSchema).max(5000),
+  /** Bytes of the tools/list result: the context every session pays for the definitions. */
+  definitionBytes: byteCount,
+  contextTokens: z.number().nonnegative().nullable(),
+});
+
+export const ViolationSchema = z.strictObject({
+  ...envelope,
+  type: z.literal('protocol.violation'),
+  direction: DirectionSchema,
+  kind: z.enum(['non_json', 'invalid_message', 'unknown_response_id', 'oversized_frame']),
+  bytes: byteCount,
+  detail: z.string().max(500),
+});
+
+export const PolicyBlockedSchema = z.strictObject({
+  ...envelope,
+  type: z.literal('policy.blocked'),
+  method: name,
+  target: z.string().max(1000).nullable(),
+  ruleId: name,
+  reason: z.string().max(500),
+});
+
+export const KmEventSchema = z.discriminatedUnion('type', [
+  SessionStartedSchema,
+  SessionIdentifiedSchema,
+  SessionEndedSchema,
+  InteractionSchema,
+  NotificationSchema,
+  ToolsListedSchema,
+  ViolationSchema,
+  PolicyBlockedSchema,
+]);
+
+export type KmEvent = z.infer<typeof KmEventSchema>;
+export type KmEventType = KmEvent['type'];
+export type EventOf<T extends KmEventType> = Extract<KmEvent, { type: T }>;
+export type SessionStarted = EventOf<'session.started'>;
+export type SessionIdentified = EventOf<'session.identified'>;
+export type SessionEnded = EventOf<'session.ended'>;
+export type Interaction = EventOf<'mcp.interaction'>;
+export type Notification = EventOf<'mcp.notification'>;
+export type ToolsListed = EventOf<'mcp.tools_listed'>;
+export type Violation = EventOf<'protocol.violation'>;
+
+/** The fields every event shares; the wrapper fills them once per session. */
+export type Envelope = Pick<KmEvent, 'orgId' | 'projectId' | 'userId' | 'machineId' | 'sessionId' | 'server'>;
+
+export const MAX_EVENTS_PER_BATCH = 1000;
+export const IngestBatchSchema = z.strictObject({ events: z.array(KmEventSchema).min(1).max(MAX_EVENTS_PER_BATCH) });
+export type IngestBatch = z.infer<typeof IngestBatchSchema>;
+
+/** What the server adds on accept. It never rewrites the client's fields. */
+export type StoredEvent = KmEvent & { receivedAt: string; batchId: string };

@@ -1,0 +1,43 @@
+import { randomBytes } from 'node:crypto';
+
+/**
+ * UUIDv7 (RFC 9562): 48-bit Unix-ms timestamp, then random bits. Ids sort by creation time, which keeps
+ * the embedded log and the spool in order, and they are made once on the client so retries stay idempotent.
+ * Within one millisecond a 12-bit counter in rand_a keeps ids from one process strictly increasing.
+ */
+let lastMs = -1;
+let counter = 0;
+
+export function newEventId(nowMs: number = Date.now()): string {
+  if (nowMs <= lastMs) {
+    counter++;
+    if (counter > 0xfff) {
+      // Counter exhausted within one ms: borrow the next millisecond rather than repeat an id.
+      lastMs++;
+      counter = 0;
+    }
+  } else {
+    lastMs = nowMs;
+    counter = 0;
+  }
+  const bytes = randomBytes(16);
+  const ms = lastMs;
+  bytes[0] = Math.floor(ms / 2 ** 40) & 0xff;
+  bytes[1] = Math.floor(ms / 2 ** 32) & 0xff;
+  bytes[2] = (ms >>> 24) & 0xff;
+  bytes[3] = (ms >>> 16) & 0xff;
+  bytes[4] = (ms >>> 8) & 0xff;
+  bytes[5] = ms & 0xff;
+  bytes[6] = 0x70 | ((counter >>> 8) & 0x0f);
+  bytes[7] = counter & 0xff;
+  bytes[8] = 0x80 | (bytes[8]! & 0x3f);
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+export const EVENT_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/** The creation time encoded in a UUIDv7, in Unix ms. */
+export function eventIdTime(id: string): number {
+  return parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+}

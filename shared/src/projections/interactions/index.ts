@@ -1,0 +1,15 @@
+import type { Interaction, KmEvent } from '../../events';
+import type { Projection } from '../projection';
+
+/** One document per request/response pair, keyed by the event id: re-folding the same event rewrites the same doc. */
+export type InteractionDoc = Omit<Interaction, 'type' | 'v' | 'ts'> & { recordedAt: string };
+
+export const interactionsProjection: Projection<InteractionDoc> = {
+  name: 'interactions',
+  docId: (event) => (event.type === 'mcp.interaction' ? event.id : null),
+  evolve(_state, event) {
+    if (event.type !== 'mcp.interaction') throw new Error(`interactions cannot fold ${event.type}`);
+    const { type: _type, v: _v, ts, ...fields } = event;
+    return { ...fields, recordedAt: ts };
+  },
+};

@@ -1,0 +1,117 @@
+import type { KmEvent } from '../../events';
+import { addAppliedId, type Projection } from '../projection';
+
+/** One document per MCP session: who ran which server, when, how it went. */
+export interface SessionDoc {
+  id: string;
+  orgId: string;
+  projectId: string;
+  userId: string;
+  machineId: string;
+  server: { name: string; command: string };
+  /** From session.started; null until it arrives. */
+  startedAt: string | null;
+  /** The earliest timestamp of any event of the session: the sort key when session.started is missing. */
+  firstSeenAt: string;
+  lastActivityAt: string;
+  endedAt: string | null;
+  exitCode: number | null;
+  signal: string | null;
+  durationMs: number | null;
+  protocolVersion: string | null;
+  client: { name: string; version?: string | undefined } | null;
+  serverInfo: { name: string; version?: string | undefined } | null;
+  /** Which session.identified event the fields above came from: the newest wins, whatever the fold order. */
+  identifiedBy: string | null;
+  interactionCount: number;
+  errorCount: number;
+  toolCallCount: number;
+  notificationCount: number;
+  violationCount: number;
+  droppedObservations: number;
+  /** Event ids already folded, sorted: makes the fold idempotent under replays. */
+  applied: string[];
+}
+
+function emptySession(event: KmEvent): SessionDoc {
+  return {
+    id: event.sessionId,
+    orgId: event.orgId,
+    projectId: event.projectId,
+    userId: event.userId,
+    machineId: event.machineId,
+    server: { ...event.server },
+    startedAt: null,
+    firstSeenAt: event.ts,
+    lastActivityAt: event.ts,
+    endedAt: null,
+    exitCode: null,
+    signal: null,
+    durationMs: null,
+    protocolVersion: null,
+    client: null,
+    serverInfo: null,
+    identifiedBy: null,
+    interactionCount: 0,
+    errorCount: 0,
+    toolCallCount: 0,
+    notificationCount: 0,
+    violationCount: 0,
+    droppedObservations: 0,
+    applied: [],
+  };
+}
+
+const earlier = (a: string, b: string) => (Date.parse(a) <= Date.parse(b) ? a : b);
+const later = (a: string, b: string) => (Date.parse(a) >= Date.parse(b) ? a : b);
+
+export const sessionsProjection: Projection<SessionDoc> = {
+  name: 'sessions',
+  docId: (event) => event.sessionId,
+  evolve(state, event) {
+    const doc: SessionDoc = state ? { ...state, applied: [...state.applied] } : emptySession(event);
+    if (!addAppliedId(doc.applied, event.id)) return state ?? doc;
+    doc.firstSeenAt = earlier(doc.firstSeenAt, event.ts);
+    doc.lastActivityAt = later(doc.lastActivityAt, event.type === 'mcp.interaction' && event.endedAt ? later(event.ts, event.endedAt) : event.ts);
+    switch (event.type) {
+      case 'session.started':
+        doc.startedAt = event.ts;
+        break;
+      case 'session.identified':
+        if (doc.identifiedBy === null || event.id > doc.identifiedBy) {
+          doc.identifiedBy = event.id;
+          doc.protocolVersion = event.protocolVersion ?? doc.protocolVersion;
+          doc.client = event.client ?? doc.client;
+          doc.serverInfo = event.serverInfo ?? doc.serverInfo;
+        }
+        break;
+      case 'session.ended':
+        doc.endedAt = event.ts;
+        doc.exitCode = event.exitCode;
+        doc.signal = event.signal;
+        doc.durationMs = event.durationMs;
+        doc.droppedObservations += event.droppedObservations;
+        break;
+      case 'mcp.interaction':
+        doc.interactionCount++;
+        if (event.outcome !== 'ok') doc.errorCount++;
+        if (event.method === 'tools/call') doc.toolCallCount++;
+        break;
+      case 'mcp.notification':
+        doc.notificationCount++;
+        break;
+      case 'protocol.violation':
+        doc.violationCount++;
+        break;
+      default:
+        break;
+    }
+    return doc;
+  },
+};
+
+/** The public view of a session: the bookkeeping of the fold stays inside. */
+export function sessionView(doc: SessionDoc): Omit<SessionDoc, 'applied' | 'identifiedBy'> {
+  const { applied: _applied, identifiedBy: _identifiedBy, ...view } = doc;
+  return view;
+}
