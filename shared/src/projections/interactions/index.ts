@@ -1,4 +1,4 @@
-import type { Interaction, KmEvent } from '../../events';
+import type { Interaction } from '../../events';
 import type { Projection } from '../projection';
 
 /** One document per request/response pair, keyed by the event id: re-folding the same event rewrites the same doc. */
