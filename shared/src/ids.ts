@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 let lastMs = -1;
 let counter = 0;
 
-export function newEventId(nowMs: number = Date.now()): string {
+export function newEventId(at: number = Date.now()): string {
+  const nowMs = Math.floor(at);
   if (nowMs <= lastMs) {
     counter++;
     if (counter > 0xfff) {

@@ -1,0 +1,27 @@
+import { Command } from 'commander';
+import { ensureHome, loadSettings, resolveTarget } from '../config/settings';
+import { fileLogger } from '../log';
+import { ShipQueue, Shipper } from '../ship';
+import { Spool } from '../spool';
+
+/** Ships what km processes that ended left in the spool (the running ones ship their own). */
+export function flushCommand(): Command {
+  return new Command('flush')
+    .description('Ship events left in the local spool by km processes that have ended')
+    .action(async () => {
+      const settings = loadSettings();
+      ensureHome(settings.home);
+      const logger = fileLogger(settings.home, settings.debug);
+      const spool = new Spool(settings.home, settings.maxSpoolBytes, logger);
+      const shipper = new Shipper(spool, () => resolveTarget(settings), logger);
+      const queue = new ShipQueue(spool, shipper);
+      const outcome = await queue.pass({ includeOwn: false });
+      const { endpoint } = resolveTarget(settings);
+      if (outcome === 'shipped') {
+        process.stdout.write(`km flush: shipped ${shipper.shippedEvents} event(s) to ${endpoint}\n`);
+        return;
+      }
+      const why = outcome === 'unauthorized' ? 'the API key was refused (check KM_API_KEY or run km login)' : `nothing answered at ${endpoint} (is km serve running?)`;
+      throw new Error(`flush stopped after ${shipper.shippedEvents} event(s): ${why}; ${queue.pendingOrphans} spool file(s) wait for the next try`);
+    });
+}

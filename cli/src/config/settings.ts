@@ -1,0 +1,75 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+/** The settings km reads from its environment, with local defaults (documented in local.settings.sample.json). */
+export interface Settings {
+  home: string;
+  /** Where batches go; null means "the local km serve, wherever serve.json says it listens". */
+  endpoint: string | null;
+  apiKey: string | null;
+  orgId: string;
+  debug: boolean;
+  maxSpoolBytes: number;
+}
+
+export const DEFAULT_PORT = 7777;
+const DEFAULT_MAX_SPOOL_BYTES = 256 * 1024 * 1024;
+
+/** Saved by `km login`: the cloud endpoint and its key, so MCP configs need no secrets. */
+interface LoginFile {
+  endpoint?: string;
+  apiKey?: string;
+  orgId?: string;
+}
+
+function readJson<T>(path: string): T | null {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch {
+    return null;
+  }
+}
+
+export function kmHome(env: NodeJS.ProcessEnv = process.env): string {
+  return env.KM_HOME && env.KM_HOME.trim() !== '' ? env.KM_HOME : join(homedir(), '.km');
+}
+
+export function ensureHome(home: string): void {
+  if (!existsSync(home)) mkdirSync(home, { recursive: true, mode: 0o700 });
+}
+
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const home = kmHome(env);
+  const login = readJson<LoginFile>(join(home, 'login.json')) ?? {};
+  const maxSpool = Number(env.KM_MAX_SPOOL_BYTES);
+  return {
+    home,
+    endpoint: env.KM_ENDPOINT?.replace(/\/+$/, '') || login.endpoint || null,
+    apiKey: env.KM_API_KEY || login.apiKey || null,
+    orgId: env.KM_ORG || login.orgId || 'local',
+    debug: Boolean(env.KM_DEBUG && env.KM_DEBUG !== '0'),
+    maxSpoolBytes: Number.isFinite(maxSpool) && maxSpool > 0 ? maxSpool : DEFAULT_MAX_SPOOL_BYTES,
+  };
+}
+
+/** The local stack km serve announced in KM_HOME: its URL and the key it made for this machine. */
+export function localStack(home: string): { url: string; apiKey: string | null } | null {
+  const serve = readJson<{ url?: string }>(join(home, 'serve.json'));
+  if (!serve?.url) return null;
+  let apiKey: string | null = null;
+  try {
+    apiKey = readFileSync(join(home, 'api-key'), 'utf8').trim() || null;
+  } catch {
+    apiKey = null;
+  }
+  return { url: serve.url, apiKey };
+}
+
+/** Where to ship and with which key: explicit settings first, then the local km serve, then its default port. */
+export function resolveTarget(settings: Settings): { endpoint: string; apiKey: string | null } {
+  if (settings.endpoint) return { endpoint: settings.endpoint, apiKey: settings.apiKey };
+  const local = localStack(settings.home);
+  if (local) return { endpoint: local.url, apiKey: settings.apiKey ?? local.apiKey };
+  return { endpoint: `http://127.0.0.1:${DEFAULT_PORT}`, apiKey: settings.apiKey };
+}

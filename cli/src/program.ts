@@ -1,0 +1,26 @@
+import { Command, CommanderError } from 'commander';
+import { flushCommand } from './commands/flush';
+import { serveCommand } from './commands/serve';
+import { statusCommand } from './commands/status';
+import { KM_VERSION } from './version';
+
+/** Commands throw; this one handler prints a one-line message and sets the exit code (STYLE.md). */
+export async function runProgram(argv: string[]): Promise<void> {
+  const program = new Command('km')
+    .description('The odometer for AI agents. Wrap an MCP server: km [--project P] [--name N] -- <command> [args...]')
+    .version(KM_VERSION)
+    .exitOverride()
+    .addCommand(serveCommand())
+    .addCommand(flushCommand())
+    .addCommand(statusCommand());
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode;
+      return;
+    }
+    process.stderr.write(`km: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,171 @@
+import { gzipSync } from 'node:zlib';
+import type { KmEvent } from '@km/shared';
+import type { Logger } from './log';
+import type { Spool, SpoolFile } from './spool';
+
+/**
+ * Ships spooled events to POST /api/ingest in gzip'd batches, oldest first, acknowledging each batch in the
+ * spool only after a 2xx. Network errors and 5xx back off exponentially; a batch the server rejects for its
+ * content is split until the bad events are isolated, and those go to the spool's quarantine, so one bad
+ * event never blocks the rest.
+ */
+export interface ShipTarget {
+  endpoint: string;
+  apiKey: string | null;
+}
+
+export type ShipOutcome = 'shipped' | 'unreachable' | 'unauthorized';
+
+const MAX_EVENTS_PER_POST = 500;
+const REQUEST_TIMEOUT_MS = 10_000;
+
+interface PostResult {
+  status: number;
+  body: { error?: string; issues?: Array<{ index?: number; path?: string; message?: string }> } | null;
+}
+
+export class Shipper {
+  private failures = 0;
+  private nextAttemptAt = 0;
+  shippedEvents = 0;
+
+  constructor(
+    private readonly spool: Spool,
+    private readonly target: () => ShipTarget,
+    private readonly logger: Logger,
+  ) {}
+
+  /** True when a retry is due (the backoff after failures has passed). */
+  due(now: number = Date.now()): boolean {
+    return now >= this.nextAttemptAt;
+  }
+
+  /**
+   * Ships everything in the file that is complete. `deadline` (epoch ms) bounds the time spent, e.g. while
+   * km exits; `final` treats a torn last line as garbage (the file's writer is gone).
+   */
+  async shipFile(file: SpoolFile, options: { deadline?: number; final?: boolean } = {}): Promise<ShipOutcome> {
+    for (;;) {
+      if (options.deadline !== undefined && Date.now() >= options.deadline) return 'unreachable';
+      const batch = file.readBatch(MAX_EVENTS_PER_POST, this.logger, options.final);
+      if (!batch) return 'shipped';
+      if (batch.events.length > 0) {
+        const outcome = await this.deliver(batch.events, options.deadline);
+        if (outcome !== 'shipped') return outcome;
+      }
+      file.ack(batch.endOffset);
+    }
+  }
+
+  /** Posts events until each is stored or quarantined. */
+  private async deliver(events: KmEvent[], deadline?: number): Promise<ShipOutcome> {
+    let result: PostResult;
+    try {
+      result = await this.post(events, deadline);
+    } catch (err) {
+      return this.failed(`cannot reach ${this.target().endpoint}: ${(err as Error).message}`);
+    }
+    const { status, body } = result;
+    if (status >= 200 && status < 300) {
+      this.failures = 0;
+      this.nextAttemptAt = 0;
+      this.shippedEvents += events.length;
+      return 'shipped';
+    }
+    if (status === 401 || status === 403) {
+      this.failures = 10; // hold off: retrying with the same key will not help
+      this.nextAttemptAt = Date.now() + 5 * 60_000;
+      this.logger.error(`ingest refused the API key (${status}: ${body?.error ?? 'no reason given'}). Events stay in the spool; check KM_API_KEY or run \`km login\`.`);
+      return 'unauthorized';
+    }
+    if (status === 400 || status === 413 || status === 422) return this.isolateBadEvents(events, status, body, deadline);
+    return this.failed(`ingest answered ${status}${body?.error ? `: ${body.error}` : ''}`);
+  }
+
+  private async isolateBadEvents(events: KmEvent[], status: number, body: PostResult['body'], deadline?: number): Promise<ShipOutcome> {
+    const badIndexes = new Set((body?.issues ?? []).map((i) => i.index).filter((i): i is number => typeof i === 'number' && i >= 0 && i < events.length));
+    if (badIndexes.size > 0) {
+      const reasons = (body?.issues ?? []).map((i) => `${i.path ?? ''}: ${i.message ?? ''}`).join('; ');
+      this.spool.quarantine(events.filter((_, i) => badIndexes.has(i)), reasons.slice(0, 2000));
+      this.logger.error(`ingest rejected ${badIndexes.size} event(s), quarantined in spool/rejected.jsonl: ${reasons.slice(0, 500)}`);
+      const rest = events.filter((_, i) => !badIndexes.has(i));
+      return rest.length > 0 ? this.deliver(rest, deadline) : 'shipped';
+    }
+    if (events.length === 1) {
+      this.spool.quarantine(events, `${status}: ${body?.error ?? 'rejected'}`);
+      this.logger.error(`ingest rejected event ${events[0]!.id} (${status}: ${body?.error ?? 'no reason'}); quarantined in spool/rejected.jsonl`);
+      return 'shipped';
+    }
+    // No per-event answer (e.g. the batch is too large): halve until the culprit stands alone.
+    const half = Math.ceil(events.length / 2);
+    const first = await this.deliver(events.slice(0, half), deadline);
+    if (first !== 'shipped') return first;
+    return this.deliver(events.slice(half), deadline);
+  }
+
+  private failed(message: string): ShipOutcome {
+    this.failures++;
+    const delay = Math.min(30_000, 500 * 2 ** Math.min(this.failures, 10));
+    this.nextAttemptAt = Date.now() + delay * (0.5 + Math.random() / 2);
+    this.logger.warn(`${message}; events stay in the spool, retry in ${Math.round(this.nextAttemptAt - Date.now())} ms`);
+    return 'unreachable';
+  }
+
+  private async post(events: KmEvent[], deadline?: number): Promise<PostResult> {
+    const { endpoint, apiKey } = this.target();
+    const body = gzipSync(JSON.stringify({ events }));
+    const timeout = deadline === undefined ? REQUEST_TIMEOUT_MS : Math.max(50, Math.min(REQUEST_TIMEOUT_MS, deadline - Date.now()));
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'content-encoding': 'gzip' };
+    if (apiKey) headers.authorization = `Bearer ${apiKey}`;
+    const response = await fetch(`${endpoint}/api/ingest`, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeout) });
+    const text = await response.text();
+    let parsed: PostResult['body'] = null;
+    try {
+      parsed = JSON.parse(text) as PostResult['body'];
+    } catch {
+      parsed = { error: text.slice(0, 200) };
+    }
+    return { status: response.status, body: parsed };
+  }
+}
+
+/**
+ * What one km process ships: its own spool file and the orphans it claimed from dead km processes. One pass
+ * at a time; the wrapper calls it on a timer, `km flush` once.
+ */
+export class ShipQueue {
+  private readonly orphans: SpoolFile[] = [];
+  private running: Promise<ShipOutcome> | null = null;
+
+  constructor(
+    private readonly spool: Spool,
+    readonly shipper: Shipper,
+  ) {}
+
+  /** Claims orphans, then ships them and the own file. Concurrent calls share the pass in flight. */
+  pass(options: { deadline?: number; includeOwn?: boolean } = {}): Promise<ShipOutcome> {
+    if (!this.running) {
+      this.running = this.run(options).finally(() => {
+        this.running = null;
+      });
+    }
+    return this.running;
+  }
+
+  get pendingOrphans(): number {
+    return this.orphans.length;
+  }
+
+  private async run(options: { deadline?: number; includeOwn?: boolean }): Promise<ShipOutcome> {
+    this.orphans.push(...this.spool.claimOrphans());
+    while (this.orphans.length > 0) {
+      const file = this.orphans[0]!;
+      const outcome = await this.shipper.shipFile(file, { deadline: options.deadline, final: true });
+      if (outcome !== 'shipped') return outcome;
+      file.remove();
+      this.orphans.shift();
+    }
+    if (options.includeOwn === false) return 'shipped';
+    return this.shipper.shipFile(this.spool.own, { deadline: options.deadline });
+  }
+}

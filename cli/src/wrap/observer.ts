@@ -1,0 +1,226 @@
+import { createHash } from 'node:crypto';
+import { newEventId, redactText, type Direction, type KmEvent } from '@km/shared';
+import { classify, isObject, targetOf, type RpcMessage } from './jsonrpc';
+import type { Frame } from './line-framer';
+
+type EnvelopeKey = 'orgId' | 'projectId' | 'userId' | 'machineId' | 'sessionId' | 'server';
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+/** An event as the observer makes it: id and time fixed now, the envelope stamped by the recorder. */
+export type EventDraft = DistributiveOmit<KmEvent, EnvelopeKey>;
+
+interface PendingRequest {
+  method: string;
+  target: string | null;
+  startedAt: number;
+  bytes: number;
+  protocolVersion: string | null;
+  clientInfo: { name: string; version?: string } | null;
+}
+
+const META_VERSION = 'io.modelcontextprotocol/protocolVersion';
+const META_CLIENT_INFO = 'io.modelcontextprotocol/clientInfo';
+const ERROR_MESSAGE_MAX = 500;
+
+const other = (d: Direction): Direction => (d === 'client_to_server' ? 'server_to_client' : 'client_to_server');
+const iso = (ms: number) => new Date(ms).toISOString();
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+function implementation(value: unknown): { name: string; version?: string } | null {
+  if (!isObject(value) || typeof value.name !== 'string') return null;
+  return typeof value.version === 'string'
+    ? { name: value.name.slice(0, 200), version: value.version.slice(0, 100) }
+    : { name: value.name.slice(0, 200) };
+}
+
+/**
+ * Turns the frames seen in both directions into events: pairs each request with its response by JSON-RPC id
+ * (client-to-server and server-to-client requests alike), notes notifications, tool listings and protocol
+ * violations, and learns the protocol revision from initialize, server/discover or per-request _meta,
+ * without needing any handshake to have happened.
+ */
+export class SessionObserver {
+  private readonly pending = new Map<string, PendingRequest>();
+  private protocolVersion: string | null = null;
+  private clientInfo: { name: string; version?: string } | null = null;
+  private serverInfo: { name: string; version?: string } | null = null;
+  dropped = 0;
+
+  constructor(private readonly emit: (draft: EventDraft) => void) {}
+
+  observe(direction: Direction, frame: Frame): void {
+    if (frame.kind === 'oversized') {
+      this.dropped++;
+      this.violation(direction, 'oversized_frame', frame.bytes, `frame of ${frame.bytes} bytes was forwarded but not observed`, frame.at);
+      return;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(frame.text);
+    } catch {
+      this.violation(direction, 'non_json', frame.bytes, redactText(frame.text.slice(0, 200)), frame.at);
+      return;
+    }
+    if (Array.isArray(value)) {
+      // A JSON-RPC batch: each element stands alone; sizes are shared out so totals still add up.
+      const share = value.length > 0 ? Math.floor(frame.bytes / value.length) : frame.bytes;
+      if (value.length === 0) this.violation(direction, 'invalid_message', frame.bytes, 'empty batch', frame.at);
+      for (const item of value) this.handle(direction, classify(item), share, frame.at);
+      return;
+    }
+    this.handle(direction, classify(value), frame.bytes, frame.at);
+  }
+
+  /** The session is over: requests never answered become 'unanswered' interactions, then session.ended. */
+  finish(end: { exitCode: number | null; signal: string | null; startedAt: number; at: number }): void {
+    for (const [key, req] of this.pending) {
+      const direction = key.slice(0, key.indexOf(':')) as Direction;
+      this.interaction(direction, key.slice(key.indexOf(':') + 1), req, { at: end.at, bytes: 0, outcome: 'unanswered' });
+    }
+    this.pending.clear();
+    this.emit({
+      id: newEventId(),
+      v: 1,
+      ts: iso(end.at),
+      type: 'session.ended',
+      exitCode: end.exitCode,
+      signal: end.signal,
+      durationMs: Math.max(0, end.at - end.startedAt),
+      droppedObservations: this.dropped,
+    });
+  }
+
+  private handle(direction: Direction, msg: RpcMessage, bytes: number, at: number): void {
+    switch (msg.kind) {
+      case 'request':
+        this.onRequest(direction, msg, bytes, at);
+        return;
+      case 'notification':
+        this.emit({ id: newEventId(), v: 1, ts: iso(at), type: 'mcp.notification', direction, method: msg.method.slice(0, 200), bytes });
+        return;
+      case 'response':
+      case 'error':
+        this.onResponse(direction, msg, bytes, at);
+        return;
+      case 'invalid':
+        this.violation(direction, 'invalid_message', bytes, msg.reason, at);
+        return;
+    }
+  }
+
+  private onRequest(direction: Direction, msg: Extract<RpcMessage, { kind: 'request' }>, bytes: number, at: number): void {
+    const meta = isObject(msg.params?._meta) ? msg.params._meta : undefined;
+    const metaVersion = typeof meta?.[META_VERSION] === 'string' ? (meta[META_VERSION] as string) : null;
+    const metaClient = implementation(meta?.[META_CLIENT_INFO]);
+    if (direction === 'client_to_server' && metaVersion && metaVersion !== this.protocolVersion) {
+      this.protocolVersion = metaVersion;
+      this.clientInfo = metaClient ?? this.clientInfo;
+      this.identified('meta', at);
+    }
+    const key = `${direction}:${msg.id}`;
+    if (this.pending.has(key)) this.violation(direction, 'invalid_message', bytes, `request id ${msg.id} reused while still pending`, at);
+    this.pending.set(key, {
+      method: msg.method.slice(0, 200),
+      target: targetOf(msg.method, msg.params)?.slice(0, 1000) ?? null,
+      startedAt: at,
+      bytes,
+      protocolVersion: metaVersion,
+      clientInfo: msg.method === 'initialize' ? implementation(msg.params?.clientInfo) : metaClient,
+    });
+  }
+
+  private onResponse(direction: Direction, msg: Extract<RpcMessage, { kind: 'response' | 'error' }>, bytes: number, at: number): void {
+    const key = msg.id === null ? null : `${other(direction)}:${msg.id}`;
+    const req = key === null ? undefined : this.pending.get(key);
+    if (!req || key === null) {
+      this.violation(direction, 'unknown_response_id', bytes, `response to id ${msg.id ?? 'null'} that no request used`, at);
+      return;
+    }
+    this.pending.delete(key);
+    const requestDirection = other(direction);
+    if (msg.kind === 'error') {
+      const message = redactText(msg.message.slice(0, ERROR_MESSAGE_MAX));
+      this.interaction(requestDirection, msg.id!, req, { at, bytes, outcome: 'error', error: { code: msg.code, message } });
+      return;
+    }
+    const result = isObject(msg.result) ? msg.result : {};
+    this.learnFromResult(req, result, at);
+    if (req.method === 'tools/list' && Array.isArray(result.tools)) this.toolsListed(result.tools, bytes, at);
+    const outcome = result.isError === true ? 'tool_error' : 'ok';
+    const resultType = typeof result.resultType === 'string' ? result.resultType.slice(0, 50) : null;
+    this.interaction(requestDirection, msg.id, req, { at, bytes, outcome, resultType });
+  }
+
+  private learnFromResult(req: PendingRequest, result: Record<string, unknown>, at: number): void {
+    if (req.method === 'initialize') {
+      if (typeof result.protocolVersion === 'string') this.protocolVersion = result.protocolVersion.slice(0, 50);
+      this.clientInfo = req.clientInfo ?? this.clientInfo;
+      this.serverInfo = implementation(result.serverInfo) ?? this.serverInfo;
+      this.identified('initialize', at);
+    } else if (req.method === 'server/discover') {
+      this.protocolVersion = req.protocolVersion ?? this.protocolVersion;
+      this.clientInfo = req.clientInfo ?? this.clientInfo;
+      this.serverInfo = implementation(result.serverInfo) ?? this.serverInfo;
+      this.identified('discover', at);
+    }
+  }
+
+  private interaction(
+    direction: Direction,
+    requestId: string,
+    req: PendingRequest,
+    end: { at: number; bytes: number; outcome: 'ok' | 'error' | 'tool_error' | 'unanswered'; error?: { code: number; message: string }; resultType?: string | null },
+  ): void {
+    const answered = end.outcome !== 'unanswered';
+    this.emit({
+      id: newEventId(),
+      v: 1,
+      ts: iso(end.at),
+      type: 'mcp.interaction',
+      direction,
+      requestId: requestId.slice(0, 200),
+      method: req.method,
+      target: req.target,
+      protocolVersion: req.protocolVersion ?? this.protocolVersion,
+      startedAt: iso(req.startedAt),
+      endedAt: answered ? iso(end.at) : null,
+      latencyMs: answered ? Math.round((end.at - req.startedAt) * 1000) / 1000 : null,
+      requestBytes: req.bytes,
+      responseBytes: end.bytes,
+      outcome: end.outcome,
+      error: end.error ?? null,
+      resultType: end.resultType ?? null,
+      tokensIn: null,
+      tokensOut: null,
+      costUsd: null,
+      findings: [],
+      requestPreview: null,
+      responsePreview: null,
+    });
+  }
+
+  private toolsListed(tools: unknown[], bytes: number, at: number): void {
+    const definitions = tools.filter(isObject).slice(0, 5000).map((tool) => ({
+      name: String(tool.name ?? '').slice(0, 200) || '(unnamed)',
+      descriptionHash: sha256(typeof tool.description === 'string' ? tool.description : ''),
+      schemaHash: sha256(JSON.stringify(tool.inputSchema ?? null)),
+    }));
+    this.emit({ id: newEventId(), v: 1, ts: iso(at), type: 'mcp.tools_listed', tools: definitions, definitionBytes: bytes, contextTokens: null });
+  }
+
+  private identified(via: 'initialize' | 'discover' | 'meta', at: number): void {
+    this.emit({
+      id: newEventId(),
+      v: 1,
+      ts: iso(at),
+      type: 'session.identified',
+      via,
+      protocolVersion: this.protocolVersion,
+      client: this.clientInfo,
+      serverInfo: this.serverInfo,
+    });
+  }
+
+  private violation(direction: Direction, kind: 'non_json' | 'invalid_message' | 'unknown_response_id' | 'oversized_frame', bytes: number, detail: string, at: number): void {
+    this.emit({ id: newEventId(), v: 1, ts: iso(at), type: 'protocol.violation', direction, kind, bytes, detail: detail.slice(0, 500) });
+  }
+}

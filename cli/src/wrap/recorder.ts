@@ -1,0 +1,37 @@
+import type { Envelope, KmEvent } from '@km/shared';
+import type { Spool } from '../spool';
+import type { EventDraft } from './observer';
+
+/**
+ * Stamps the session's envelope on each event and appends it to the spool. The envelope needs the user's
+ * git email, which arrives a few ms after start; until then drafts wait in memory (ids and times are already
+ * fixed, so nothing about them changes).
+ */
+export class Recorder {
+  private envelope: Envelope | null = null;
+  private waiting: EventDraft[] = [];
+  recorded = 0;
+
+  constructor(private readonly spool: Spool) {}
+
+  setEnvelope(envelope: Envelope): void {
+    this.envelope = envelope;
+    const waiting = this.waiting;
+    this.waiting = [];
+    this.write(waiting);
+  }
+
+  record(draft: EventDraft): void {
+    if (!this.envelope) {
+      this.waiting.push(draft);
+      return;
+    }
+    this.write([draft]);
+  }
+
+  private write(drafts: EventDraft[]): void {
+    if (drafts.length === 0 || !this.envelope) return;
+    const events = drafts.map((draft) => ({ ...draft, ...this.envelope }) as KmEvent);
+    if (this.spool.append(events)) this.recorded += events.length;
+  }
+}

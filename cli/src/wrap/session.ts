@@ -1,0 +1,101 @@
+import { newEventId, type Direction } from '@km/shared';
+import { machineId, resolveProject, resolveUser, serverName } from '../config/attribution';
+import { ensureHome, loadSettings, resolveTarget } from '../config/settings';
+import { fileLogger, type Logger } from '../log';
+import { ShipQueue, Shipper } from '../ship';
+import { Spool } from '../spool';
+import { KM_VERSION } from '../version';
+import { LineFramer } from './line-framer';
+import { SessionObserver } from './observer';
+import { Recorder } from './recorder';
+import type { WrapOptions } from './run';
+
+/** How often a running wrapper ships, and how long it may spend shipping while exiting. */
+const SHIP_INTERVAL_MS = 1000;
+const HEARTBEAT_INTERVAL_MS = 30_000;
+const EXIT_SHIP_BUDGET_MS = 1500;
+
+export interface WrapSession {
+  started(pid: number): void;
+  observeChunks(chunks: Array<{ direction: Direction; chunk: Buffer; at: number }>): void;
+  finish(end: { exitCode: number | null; signal: NodeJS.Signals | null; at: number }): Promise<void>;
+}
+
+/** Everything off the hot path for one wrapped server: framing, pairing, the spool and the shipper. */
+export function startSession(options: WrapOptions, startedAt: number): WrapSession {
+  const settings = loadSettings();
+  ensureHome(settings.home);
+  const logger: Logger = fileLogger(settings.home, settings.debug);
+  const spool = new Spool(settings.home, settings.maxSpoolBytes, logger, (message) => process.stderr.write(message + '\n'));
+  const recorder = new Recorder(spool);
+  const observer = new SessionObserver((draft) => recorder.record(draft));
+  const framers = { client_to_server: new LineFramer(), server_to_client: new LineFramer() };
+  const shipper = new Shipper(spool, () => resolveTarget(settings), logger);
+  const ships = new ShipQueue(spool, shipper);
+  const sessionId = newEventId();
+  const command = [options.command, ...options.args].join(' ');
+  logger.info(`session ${sessionId}: wrapping ${command}`);
+
+  const envelopeReady = resolveUser(process.env).then((userId) => {
+    recorder.setEnvelope({
+      orgId: settings.orgId,
+      projectId: resolveProject(options.project, process.env, process.cwd()),
+      userId,
+      machineId: machineId(settings.home),
+      sessionId,
+      server: { name: serverName(options.name, options.command, options.args), command: command.slice(0, 2000) },
+    });
+  });
+
+  const guard = (what: string, fn: () => void) => {
+    try {
+      fn();
+    } catch (err) {
+      // A bug in observation costs us an observation, never the user's session.
+      observer.dropped++;
+      logger.error(`${what} failed: ${(err as Error).stack ?? err}`);
+    }
+  };
+
+  const shipTimer = setInterval(() => {
+    if (shipper.due()) void ships.pass().catch((err) => logger.error(`shipping failed: ${err}`));
+  }, SHIP_INTERVAL_MS);
+  shipTimer.unref();
+  const heartbeat = setInterval(() => spool.heartbeat(), HEARTBEAT_INTERVAL_MS);
+  heartbeat.unref();
+
+  return {
+    started(pid) {
+      guard('session start', () =>
+        recorder.record({ id: newEventId(startedAt), v: 1, ts: new Date(startedAt).toISOString(), type: 'session.started', transport: 'stdio', pid, kmVersion: KM_VERSION }),
+      );
+    },
+    observeChunks(chunks) {
+      for (const { direction, chunk, at } of chunks) {
+        guard('observation', () => {
+          for (const frame of framers[direction].push(chunk, at)) observer.observe(direction, frame);
+        });
+      }
+    },
+    async finish(end) {
+      clearInterval(shipTimer);
+      clearInterval(heartbeat);
+      guard('finish', () => {
+        for (const direction of ['client_to_server', 'server_to_client'] as const) {
+          for (const frame of framers[direction].end(end.at)) observer.observe(direction, frame);
+        }
+        observer.finish({ exitCode: end.exitCode, signal: end.signal, startedAt, at: end.at });
+      });
+      const deadline = Date.now() + EXIT_SHIP_BUDGET_MS;
+      await envelopeReady; // bounded: git gets 2 s, then the OS user is used
+      try {
+        const outcome = await ships.pass({ deadline });
+        spool.close();
+        if (outcome === 'shipped' && spool.own.fullyShipped()) spool.own.remove();
+        logger.info(`session ${sessionId} ended (exit ${end.exitCode ?? end.signal}); recorded ${recorder.recorded}, shipped ${shipper.shippedEvents}, dropped ${observer.dropped + spool.dropped}, shipping ${outcome}`);
+      } catch (err) {
+        logger.error(`final shipping failed: ${err}; events stay in the spool`);
+      }
+    },
+  };
+}

@@ -1,0 +1,119 @@
+import { KmEventSchema, type KmEvent } from '@km/shared';
+import { LineFramer } from '../src/wrap/line-framer';
+import { SessionObserver, type EventDraft } from '../src/wrap/observer';
+
+const envelope = { orgId: 'local', projectId: 'p', userId: 'u', machineId: 'm', sessionId: 's', server: { name: 'srv', command: 'srv' } };
+
+function harness() {
+  const drafts: EventDraft[] = [];
+  const observer = new SessionObserver((d) => drafts.push(d));
+  const framers = { client_to_server: new LineFramer(), server_to_client: new LineFramer() };
+  const send = (direction: 'client_to_server' | 'server_to_client', message: unknown, at: number) => {
+    const text = typeof message === 'string' ? message : JSON.stringify(message);
+    for (const frame of framers[direction].push(Buffer.from(text + '\n'), at)) observer.observe(direction, frame);
+  };
+  const events = () => drafts.map((d) => ({ ...d, ...envelope }) as KmEvent);
+  const ofType = <T extends KmEvent['type']>(type: T) => events().filter((e): e is Extract<KmEvent, { type: T }> => e.type === type);
+  return { observer, send, events, ofType };
+}
+
+describe('SessionObserver', () => {
+  it('pairs requests with responses by id and times them', () => {
+    const h = harness();
+    h.send('client_to_server', { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { message: 'hi' } } }, 1000);
+    h.send('client_to_server', { jsonrpc: '2.0', id: '1', method: 'tools/call', params: { name: 'add' } }, 1001);
+    h.send('server_to_client', { jsonrpc: '2.0', id: '1', result: { content: [] } }, 1003.5);
+    h.send('server_to_client', { jsonrpc: '2.0', id: 1, result: { content: [], isError: true } }, 1010);
+    const [add, echo] = h.ofType('mcp.interaction');
+    expect(add).toMatchObject({ method: 'tools/call', target: 'add', requestId: '"1"', latencyMs: 2.5, outcome: 'ok', direction: 'client_to_server' });
+    expect(echo).toMatchObject({ target: 'echo', requestId: '1', latencyMs: 10, outcome: 'tool_error' });
+    expect(echo!.requestBytes).toBe(Buffer.byteLength(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { message: 'hi' } } })) + 1);
+  });
+
+  it('records JSON-RPC errors with their code and a redacted message', () => {
+    const h = harness();
+    h.send('client_to_server', { jsonrpc: '2.0', id: 9, method: 'resources/read', params: { uri: 'file:///x' } }, 0);
+    h.send('server_to_client', { jsonrpc: '2.0', id: 9, error: { code: -32002, message: 'denied for token=abcdef123456789' } }, 4);
+    const [i] = h.ofType('mcp.interaction');
+    expect(i).toMatchObject({ outcome: 'error', target: 'file:///x', error: { code: -32002 } });
+    expect(i!.error!.message).not.toContain('abcdef123456789');
+  });
+
+  it('pairs server-to-client requests (sampling, elicitation, roots) answered by the client', () => {
+    const h = harness();
+    h.send('server_to_client', { jsonrpc: '2.0', id: 0, method: 'sampling/createMessage', params: {} }, 10);
+    h.send('client_to_server', { jsonrpc: '2.0', id: 0, result: { role: 'assistant' } }, 30);
+    expect(h.ofType('mcp.interaction')[0]).toMatchObject({ direction: 'server_to_client', method: 'sampling/createMessage', latencyMs: 20 });
+  });
+
+  it('learns the revision from initialize', () => {
+    const h = harness();
+    h.send('client_to_server', { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', clientInfo: { name: 'cli', version: '1' }, capabilities: {} } }, 0);
+    h.send('server_to_client', { jsonrpc: '2.0', id: 0, result: { protocolVersion: '2025-06-18', serverInfo: { name: 'srv', version: '2' }, capabilities: {} } }, 1);
+    expect(h.ofType('session.identified')[0]).toMatchObject({ via: 'initialize', protocolVersion: '2025-06-18', client: { name: 'cli', version: '1' }, serverInfo: { name: 'srv', version: '2' } });
+  });
+
+  it('records a 2026-07-28 session with no handshake: revision from _meta, discover, multi round-trip legs', () => {
+    const h = harness();
+    const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'new-client' } };
+    h.send('client_to_server', { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'book', _meta: meta } }, 0);
+    h.send('server_to_client', { jsonrpc: '2.0', id: 1, result: { resultType: 'input_required', inputRequests: {} } }, 5);
+    h.send('client_to_server', { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'book', _meta: meta } }, 6);
+    h.send('server_to_client', { jsonrpc: '2.0', id: 2, result: { resultType: 'complete', content: [] } }, 9);
+    h.send('client_to_server', { jsonrpc: '2.0', id: 3, method: 'server/discover', params: { _meta: meta } }, 10);
+    h.send('server_to_client', { jsonrpc: '2.0', id: 3, result: { serverInfo: { name: 'srv26' }, capabilities: {} } }, 11);
+    const interactions = h.ofType('mcp.interaction');
+    expect(interactions.map((i) => [i.method, i.resultType, i.protocolVersion])).toEqual([
+      ['tools/call', 'input_required', '2026-07-28'],
+      ['tools/call', 'complete', '2026-07-28'],
+      ['server/discover', null, '2026-07-28'],
+    ]);
+    const identified = h.ofType('session.identified');
+    expect(identified[0]).toMatchObject({ via: 'meta', protocolVersion: '2026-07-28', client: { name: 'new-client' } });
+    expect(identified[1]).toMatchObject({ via: 'discover', serverInfo: { name: 'srv26' } });
+  });
+
+  it('records non-JSON lines, unknown ids and invalid messages as protocol violations', () => {
+    const h = harness();
+    h.send('server_to_client', 'Server started on stdio! password=hunter22222', 0);
+    h.send('server_to_client', { jsonrpc: '2.0', id: 42, result: {} }, 1);
+    h.send('client_to_server', '"just a string"', 2);
+    const v = h.ofType('protocol.violation');
+    expect(v.map((e) => e.kind)).toEqual(['non_json', 'unknown_response_id', 'invalid_message']);
+    expect(v[0]!.detail).not.toContain('hunter22222');
+  });
+
+  it('handles JSON-RPC batches element by element', () => {
+    const h = harness();
+    h.send('client_to_server', [{ jsonrpc: '2.0', id: 1, method: 'ping' }, { jsonrpc: '2.0', method: 'notifications/initialized' }], 0);
+    h.send('server_to_client', [{ jsonrpc: '2.0', id: 1, result: {} }], 2);
+    expect(h.ofType('mcp.interaction')).toHaveLength(1);
+    expect(h.ofType('mcp.notification')[0]).toMatchObject({ method: 'notifications/initialized' });
+  });
+
+  it('hashes tool definitions from tools/list', () => {
+    const h = harness();
+    h.send('client_to_server', { jsonrpc: '2.0', id: 1, method: 'tools/list' }, 0);
+    h.send('server_to_client', { jsonrpc: '2.0', id: 1, result: { tools: [{ name: 'echo', description: 'Echoes', inputSchema: { type: 'object' } }] } }, 1);
+    const [listed] = h.ofType('mcp.tools_listed');
+    expect(listed!.tools).toEqual([{ name: 'echo', descriptionHash: expect.stringMatching(/^[0-9a-f]{64}$/), schemaHash: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
+  });
+
+  it('turns requests still pending at the end into unanswered interactions, then ends the session', () => {
+    const h = harness();
+    h.send('client_to_server', { jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'slow' } }, 0);
+    h.observer.finish({ exitCode: 0, signal: null, startedAt: 0, at: 100 });
+    expect(h.ofType('mcp.interaction')[0]).toMatchObject({ outcome: 'unanswered', latencyMs: null, endedAt: null });
+    expect(h.ofType('session.ended')[0]).toMatchObject({ exitCode: 0, durationMs: 100 });
+  });
+
+  it('only makes events that the ingest schema accepts', () => {
+    const h = harness();
+    h.send('client_to_server', { jsonrpc: '2.0', id: 0, method: 'initialize', params: { clientInfo: { name: 'c' } } }, 0);
+    h.send('server_to_client', { jsonrpc: '2.0', id: 0, result: { protocolVersion: '2025-11-25' } }, 1);
+    h.send('server_to_client', 'garbage', 2);
+    h.send('client_to_server', { jsonrpc: '2.0', method: 'notifications/initialized' }, 3);
+    h.observer.finish({ exitCode: null, signal: 'SIGTERM', startedAt: 0, at: 4 });
+    for (const event of h.events()) expect(KmEventSchema.safeParse(event).error).toBeUndefined();
+  });
+});
