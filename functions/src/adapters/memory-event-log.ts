@@ -1,0 +1,41 @@
+import type { StoredEvent } from '@km/shared';
+import type { AppendResult, EventLog, LogPosition } from '../ports';
+
+/** The reference EventLog: what the SQLite log does, in memory. Used by unit tests. */
+export class MemoryEventLog implements EventLog {
+  // Events are kept as JSON text so that a caller mutating its objects can never change the log, as with SQLite.
+  private readonly entries: Array<{ position: LogPosition; body: string }> = [];
+  private readonly ids = new Set<string>();
+  private readonly checkpoints = new Map<string, LogPosition>();
+  private lastPosition: LogPosition = 0;
+
+  async append(events: StoredEvent[]): Promise<AppendResult> {
+    let appended = 0;
+    for (const event of events) {
+      if (this.ids.has(event.id)) continue;
+      this.ids.add(event.id);
+      this.entries.push({ position: ++this.lastPosition, body: JSON.stringify(event) });
+      appended++;
+    }
+    return { appended, duplicates: events.length - appended };
+  }
+
+  async read(after: LogPosition, max: number): Promise<Array<{ position: LogPosition; event: StoredEvent }>> {
+    const page: Array<{ position: LogPosition; event: StoredEvent }> = [];
+    for (const entry of this.entries) {
+      if (page.length >= max) break;
+      if (entry.position > after) page.push({ position: entry.position, event: JSON.parse(entry.body) as StoredEvent });
+    }
+    return page;
+  }
+
+  async getCheckpoint(projector: string): Promise<LogPosition> {
+    return this.checkpoints.get(projector) ?? 0;
+  }
+
+  async setCheckpoint(projector: string, position: LogPosition): Promise<void> {
+    this.checkpoints.set(projector, position);
+  }
+
+  async close(): Promise<void> {}
+}

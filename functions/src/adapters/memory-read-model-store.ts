@@ -1,0 +1,71 @@
+import { randomUUID } from 'node:crypto';
+import { ConcurrencyError, type QueryOptions, type ReadModelStore, type StoredDoc } from '../ports';
+import { assertValidQuery } from './read-model-query';
+
+interface Row {
+  etag: string;
+  /** JSON text: callers get copies, and values round-trip exactly as they do through SQLite or Cosmos. */
+  body: string;
+}
+
+/** The reference ReadModelStore: what the SQLite store does, in memory. Used by unit tests. */
+export class MemoryReadModelStore implements ReadModelStore {
+  /** model -> partition key -> id -> row. The partition is a separate level so no lookup can cross tenants. */
+  private readonly models = new Map<string, Map<string, Map<string, Row>>>();
+
+  async get<T>(model: string, partitionKey: string, id: string): Promise<StoredDoc<T> | null> {
+    const row = this.partition(model, partitionKey)?.get(id);
+    return row ? { doc: JSON.parse(row.body) as T, etag: row.etag } : null;
+  }
+
+  async upsert<T>(model: string, partitionKey: string, id: string, doc: T, ifMatch?: string | null): Promise<string> {
+    const partition = this.partition(model, partitionKey, true);
+    const existing = partition.get(id);
+    if (ifMatch === null && existing) throw new ConcurrencyError(model, id);
+    if (typeof ifMatch === 'string' && existing?.etag !== ifMatch) throw new ConcurrencyError(model, id);
+    const etag = randomUUID();
+    partition.set(id, { etag, body: JSON.stringify(doc) });
+    return etag;
+  }
+
+  async query<T>(model: string, partitionKey: string, options: QueryOptions = {}): Promise<T[]> {
+    assertValidQuery(options);
+    const where = Object.entries(options.where ?? {});
+    let rows = [...(this.partition(model, partitionKey)?.entries() ?? [])]
+      .map(([id, row]) => ({ id, doc: JSON.parse(row.body) as Record<string, unknown> }))
+      .filter(({ doc }) => where.every(([field, value]) => doc[field] === value));
+    if (options.orderBy) {
+      const field = options.orderBy;
+      const sign = options.direction === 'desc' ? -1 : 1;
+      rows.sort((a, b) => sign * compareSqlite(a.doc[field], b.doc[field]) || compareText(a.id, b.id));
+    } else {
+      rows.sort((a, b) => compareText(a.id, b.id));
+    }
+    if (options.limit !== undefined) rows = rows.slice(0, options.limit);
+    return rows.map(({ doc }) => doc as T);
+  }
+
+  async close(): Promise<void> {}
+
+  private partition(model: string, partitionKey: string): Map<string, Row> | undefined;
+  private partition(model: string, partitionKey: string, create: true): Map<string, Row>;
+  private partition(model: string, partitionKey: string, create = false): Map<string, Row> | undefined {
+    let partitions = this.models.get(model);
+    if (!partitions && create) this.models.set(model, (partitions = new Map()));
+    let partition = partitions?.get(partitionKey);
+    if (!partition && create) partitions!.set(partitionKey, (partition = new Map()));
+    return partition;
+  }
+}
+
+const compareText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** SQLite's order for json_extract values: missing/null, then numbers (booleans are 0/1), then text. Sorting by an object or array field is not supported. */
+function compareSqlite(a: unknown, b: unknown): number {
+  const rank = (v: unknown) => (v === undefined || v === null ? 0 : typeof v === 'number' || typeof v === 'boolean' ? 1 : typeof v === 'string' ? 2 : 3);
+  const byRank = rank(a) - rank(b);
+  if (byRank !== 0) return byRank;
+  if (rank(a) === 1) return Number(a) - Number(b);
+  if (rank(a) === 2) return compareText(a as string, b as string);
+  return 0;
+}

@@ -1,0 +1,16 @@
+import type { QueryOptions } from '../ports';
+
+const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Query options come from our own handlers, never from users, so a bad one is a programming error: fail loudly.
+ * Field names are restricted to identifiers because they end up inside a JSON path (SQLite) or a SQL text (Cosmos).
+ */
+export function assertValidQuery(options: QueryOptions): void {
+  for (const field of [...Object.keys(options.where ?? {}), ...(options.orderBy ? [options.orderBy] : [])]) {
+    if (!FIELD_NAME.test(field)) throw new Error(`read-model query field "${field}" is not a plain top-level field name`);
+  }
+  if (options.limit !== undefined && !(Number.isInteger(options.limit) && options.limit >= 0)) {
+    throw new Error(`read-model query limit must be a non-negative integer, got ${options.limit}`);
+  }
+}

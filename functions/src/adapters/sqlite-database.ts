@@ -1,0 +1,25 @@
+import Database from 'better-sqlite3';
+
+export type SqliteDatabase = Database.Database;
+export type SqliteStatement<Params extends unknown[], Row = unknown> = Database.Statement<Params, Row>;
+
+/**
+ * Opens a SQLite file the way every embedded adapter needs it: WAL so readers never block the writer,
+ * synchronous=NORMAL (durable at checkpoints, fast enough for ~300k rows/s), and a busy timeout because
+ * several km processes may share one KM_HOME and briefly contend for the write lock.
+ */
+export function openSqliteDatabase(path: string): SqliteDatabase {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  return db;
+}
+
+/**
+ * Adapters accept either a path (they own the connection and close it) or an open Database shared with
+ * other adapters (the caller closes it), so the log and the read models can live in one file.
+ */
+export function resolveDatabase(target: SqliteDatabase | string): { db: SqliteDatabase; owned: boolean } {
+  return typeof target === 'string' ? { db: openSqliteDatabase(target), owned: true } : { db: target, owned: false };
+}

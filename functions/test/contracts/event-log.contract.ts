@@ -1,0 +1,121 @@
+import type { EventLog } from '../../src/ports';
+import { anEnvelope, interaction, stored } from '../fixtures';
+
+/**
+ * Opens an event log over the storage named `storage`. Persistent adapters return the same data when called again
+ * with the same name after close(); every test uses its own name.
+ */
+export type MakeEventLog = (storage: string) => Promise<EventLog>;
+
+/** The behaviour every EventLog adapter must have (DESIGN.md: one contract suite per port). */
+export function testEventLog(makeLog: MakeEventLog, options: { persistent?: boolean } = {}): void {
+  const opened: EventLog[] = [];
+  let storageCount = 0;
+  const open = async (storage = `log-${++storageCount}`) => {
+    const log = await makeLog(storage);
+    opened.push(log);
+    return log;
+  };
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((log) => log.close()));
+  });
+
+  const someEvents = (count: number) => {
+    const envelope = anEnvelope();
+    return stored(Array.from({ length: count }, (_, i) => interaction(envelope, `2026-01-01T00:00:0${i}.000Z`)));
+  };
+
+  describe('append', () => {
+    it('stores events and reads them back in append order, unchanged', async () => {
+      const log = await open();
+      const events = someEvents(3);
+      expect(await log.append(events)).toEqual({ appended: 3, duplicates: 0 });
+      const page = await log.read(0, 10);
+      expect(page.map((entry) => entry.event)).toEqual(events);
+    });
+
+    it('ignores an event id it already holds, across calls', async () => {
+      const log = await open();
+      const [first, second] = someEvents(2);
+      await log.append([first!]);
+      expect(await log.append([first!, second!])).toEqual({ appended: 1, duplicates: 1 });
+      expect(await log.append([first!])).toEqual({ appended: 0, duplicates: 1 });
+      expect((await log.read(0, 10)).map((entry) => entry.event.id)).toEqual([first!.id, second!.id]);
+    });
+
+    it('stores an id repeated within one call once and counts the repeats as duplicates', async () => {
+      const log = await open();
+      const [a, b] = someEvents(2);
+      expect(await log.append([a!, b!, a!, a!])).toEqual({ appended: 2, duplicates: 2 });
+      expect(await log.read(0, 10)).toHaveLength(2);
+    });
+
+    it('keeps the first copy of a retried event: a retry never rewrites what was accepted', async () => {
+      const log = await open();
+      const [event] = someEvents(1);
+      await log.append([event!]);
+      await log.append([{ ...event!, batchId: 'retry', receivedAt: '2026-02-02T00:00:00.000Z' }]);
+      expect((await log.read(0, 10))[0]!.event.batchId).toBe('batch-1');
+    });
+
+    it('gives strictly increasing positions, also across calls', async () => {
+      const log = await open();
+      const events = someEvents(5);
+      await log.append(events.slice(0, 2));
+      await log.append(events.slice(2));
+      const positions = (await log.read(0, 10)).map((entry) => entry.position);
+      expect(positions).toHaveLength(5);
+      positions.slice(1).forEach((position, i) => expect(position).toBeGreaterThan(positions[i]!));
+      expect(positions[0]).toBeGreaterThan(0);
+    });
+  });
+
+  describe('read', () => {
+    it('returns nothing from an empty log', async () => {
+      expect(await (await open()).read(0, 10)).toEqual([]);
+    });
+
+    it('pages strictly after a position, at most max at a time', async () => {
+      const log = await open();
+      const events = someEvents(5);
+      await log.append(events);
+      const first = await log.read(0, 2);
+      const second = await log.read(first[1]!.position, 2);
+      const third = await log.read(second[1]!.position, 10);
+      expect([...first, ...second, ...third].map((entry) => entry.event.id)).toEqual(events.map((e) => e.id));
+      expect(third).toHaveLength(1);
+      expect(await log.read(third[0]!.position, 10)).toEqual([]);
+    });
+  });
+
+  describe('checkpoints', () => {
+    it('start at 0 and hold what was set, per projector', async () => {
+      const log = await open();
+      expect(await log.getCheckpoint('sessions')).toBe(0);
+      await log.setCheckpoint('sessions', 7);
+      await log.setCheckpoint('interactions', 3);
+      await log.setCheckpoint('sessions', 9);
+      expect(await log.getCheckpoint('sessions')).toBe(9);
+      expect(await log.getCheckpoint('interactions')).toBe(3);
+    });
+  });
+
+  if (options.persistent) {
+    it('keeps events, positions, deduplication and checkpoints after close and reopen', async () => {
+      const events = someEvents(3);
+      const before = await open('persisted');
+      await before.append(events);
+      const positions = (await before.read(0, 10)).map((entry) => entry.position);
+      await before.setCheckpoint('sessions', positions[1]!);
+      await before.close();
+
+      const after = await open('persisted');
+      expect(await after.read(0, 10)).toEqual(events.map((event, i) => ({ position: positions[i], event })));
+      expect(await after.getCheckpoint('sessions')).toBe(positions[1]);
+      expect(await after.append(events.slice(0, 1))).toEqual({ appended: 0, duplicates: 1 });
+      const [next] = someEvents(1);
+      await after.append([next!]);
+      expect((await after.read(positions[2]!, 10))[0]!.event.id).toBe(next!.id);
+    });
+  }
+}

@@ -1,0 +1,55 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openSqliteDatabase } from '../src/adapters/sqlite-database';
+import { SqliteEventLog } from '../src/adapters/sqlite-event-log';
+import { SqliteReadModelStore } from '../src/adapters/sqlite-read-model-store';
+import { testEventLog } from './contracts/event-log.contract';
+import { testReadModelStore } from './contracts/read-model-store.contract';
+import { anEnvelope, interaction, stored } from './fixtures';
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'km-sqlite-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('SqliteEventLog', () => {
+  testEventLog(async (storage) => new SqliteEventLog(join(dir, `${storage}.db`)), { persistent: true });
+});
+
+describe('SqliteReadModelStore', () => {
+  testReadModelStore(async (storage) => new SqliteReadModelStore(join(dir, `${storage}.db`)), { persistent: true });
+});
+
+describe('one SQLite file shared by the log and the read models', () => {
+  it('holds both, and closing the adapters leaves the shared connection to its owner', async () => {
+    const db = openSqliteDatabase(join(dir, 'shared.db'));
+    const log = new SqliteEventLog(db);
+    const store = new SqliteReadModelStore(db);
+    await log.append(stored([interaction(anEnvelope(), '2026-01-01T00:00:00.000Z')]));
+    await store.upsert('sessions', 'local', 's1', { id: 's1' });
+    await log.close();
+    await store.close();
+    expect(db.open).toBe(true);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.prepare('SELECT count(*) AS n FROM km_events').get()).toEqual({ n: 1 });
+    db.close();
+  });
+
+  it('lets two connections (two km processes) append to one file without losing or doubling events', async () => {
+    const path = join(dir, 'two-writers.db');
+    const first = new SqliteEventLog(path);
+    const second = new SqliteEventLog(path);
+    const envelope = anEnvelope();
+    const events = stored(Array.from({ length: 20 }, (_, i) => interaction(envelope, `2026-01-01T00:00:${String(i).padStart(2, '0')}.000Z`)));
+    const results = await Promise.all(events.map((event, i) => (i % 2 ? first : second).append([event, events[0]!])));
+    const appended = results.reduce((sum, r) => sum + r.appended, 0);
+    expect(appended).toBe(20);
+    const page = await first.read(0, 100);
+    expect(new Set(page.map((entry) => entry.event.id)).size).toBe(20);
+    expect(page).toHaveLength(20);
+    await first.close();
+    await second.close();
+  });
+});
