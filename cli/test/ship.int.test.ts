@@ -1,0 +1,107 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KmEvent } from '@km/shared';
+import { ShipQueue, Shipper } from '../src/ship';
+import { Spool } from '../src/spool';
+import { notification, silent, tempHome } from './helpers';
+
+type Reply = (events: KmEvent[], req: IncomingMessage) => { status: number; body: unknown };
+
+/** A real HTTP ingest stand-in whose answers the test scripts. */
+async function ingestStub(reply: Reply): Promise<{ url: string; received: KmEvent[][]; server: Server }> {
+  const received: KmEvent[][] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const events = (JSON.parse(gunzipSync(Buffer.concat(chunks)).toString()) as { events: KmEvent[] }).events;
+      received.push(events);
+      const { status, body } = reply(events, req);
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received, server };
+}
+
+function setup(url: string) {
+  const home = tempHome();
+  const spool = new Spool(home, 1e9, silent);
+  const shipper = new Shipper(spool, () => ({ endpoint: url, apiKey: 'k1' }), silent);
+  return { home, spool, shipper, queue: new ShipQueue(spool, shipper) };
+}
+
+describe('Shipper', () => {
+  const servers: Server[] = [];
+  afterAll(() => servers.forEach((s) => s.close()));
+
+  it('posts gzip batches with the API key and acknowledges them', async () => {
+    let auth = '';
+    const stub = await ingestStub((events, req) => {
+      auth = req.headers.authorization ?? '';
+      return { status: 202, body: { accepted: events.length } };
+    });
+    servers.push(stub.server);
+    const { spool, queue } = setup(stub.url);
+    const events = Array.from({ length: 1200 }, () => notification());
+    spool.append(events);
+    expect(await queue.pass()).toBe('shipped');
+    expect(auth).toBe('Bearer k1');
+    expect(stub.received.flat().map((e) => e.id)).toEqual(events.map((e) => e.id));
+    expect(stub.received.every((b) => b.length <= 500)).toBe(true);
+    expect(spool.own.fullyShipped()).toBe(true);
+  });
+
+  it('quarantines exactly the events the server names and ships the rest', async () => {
+    const stub = await ingestStub((events) =>
+      events.some((e) => e.sessionId === 'bad') ? { status: 400, body: { error: 'invalid batch', issues: events.flatMap((e, index) => (e.sessionId === 'bad' ? [{ index, path: `events[${index}].sessionId`, message: 'bad' }] : [])) } } : { status: 202, body: {} },
+    );
+    servers.push(stub.server);
+    const { home, spool, queue } = setup(stub.url);
+    const good = [notification(), notification()];
+    const bad = notification('bad');
+    spool.append([good[0]!, bad, good[1]!]);
+    expect(await queue.pass()).toBe('shipped');
+    expect(stub.received.at(-1)!.map((e) => e.id)).toEqual(good.map((e) => e.id));
+    expect(readFileSync(join(home, 'spool', 'rejected.jsonl'), 'utf8')).toContain(bad.id);
+  });
+
+  it('halves a batch the server finds too large until each part fits', async () => {
+    const stub = await ingestStub((events) => (events.length > 100 ? { status: 413, body: { error: 'too large' } } : { status: 202, body: {} }));
+    servers.push(stub.server);
+    const { spool, queue } = setup(stub.url);
+    const events = Array.from({ length: 300 }, () => notification());
+    spool.append(events);
+    expect(await queue.pass()).toBe('shipped');
+    const stored = stub.received.filter((b) => b.length <= 100).flat();
+    expect(stored.map((e) => e.id)).toEqual(events.map((e) => e.id));
+  });
+
+  it('keeps everything in the spool and backs off when nothing listens or the server fails', async () => {
+    const stub = await ingestStub(() => ({ status: 503, body: { error: 'busy' } }));
+    servers.push(stub.server);
+    const { spool, shipper, queue } = setup(stub.url);
+    spool.append([notification()]);
+    expect(await queue.pass()).toBe('unreachable');
+    expect(shipper.due()).toBe(false);
+    expect(spool.own.fullyShipped()).toBe(false);
+
+    const closed = setup('http://127.0.0.1:1');
+    closed.spool.append([notification()]);
+    expect(await closed.queue.pass()).toBe('unreachable');
+    expect(closed.spool.own.fullyShipped()).toBe(false);
+  });
+
+  it('stops on a refused key without losing anything', async () => {
+    const stub = await ingestStub(() => ({ status: 401, body: { error: 'unknown API key' } }));
+    servers.push(stub.server);
+    const { spool, shipper, queue } = setup(stub.url);
+    spool.append([notification()]);
+    expect(await queue.pass()).toBe('unauthorized');
+    expect(shipper.due()).toBe(false);
+    expect(spool.own.fullyShipped()).toBe(false);
+  });
+});
