@@ -1,0 +1,7 @@
+import { interactionsProjection, sessionsProjection, type Projection } from '@km/shared';
+
+/**
+ * Every read model the app keeps, in one place: the embedded projector loop runs each of them, the cloud will
+ * register one Event Hubs consumer per entry, and a new read model is one more line here.
+ */
+export const readModels: ReadonlyArray<Projection<unknown>> = [sessionsProjection, interactionsProjection];

@@ -1,0 +1,146 @@
+import { interactionsProjection, sessionsProjection, sessionView, type SessionDoc, type StoredEvent } from '@km/shared';
+import { MemoryEventLog } from '../src/adapters/memory-event-log';
+import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
+import { ConcurrencyError, type ReadModelStore } from '../src/ports';
+import { projectBatch, runProjectorOnce } from '../src/projector';
+import { anEnvelope, interaction, sessionEnded, sessionStarted, stored } from './fixtures';
+
+/** A session of org `orgId`: started at :00, two tool calls (one failing), ended at :10. */
+function sessionEvents(orgId = 'org-a', sessionId = 'session-1'): StoredEvent[] {
+  const envelope = anEnvelope({ orgId, sessionId });
+  return stored([
+    sessionStarted(envelope, '2026-03-01T10:00:00.000Z'),
+    interaction(envelope, '2026-03-01T10:00:01.000Z', { requestId: '1' }),
+    interaction(envelope, '2026-03-01T10:00:02.000Z', { requestId: '2', outcome: 'tool_error' }),
+    sessionEnded(envelope, '2026-03-01T10:00:10.000Z', { exitCode: 0, durationMs: 10_000 }),
+  ]);
+}
+
+const expectedSession = (orgId = 'org-a') =>
+  expect.objectContaining({
+    id: 'session-1',
+    orgId,
+    startedAt: '2026-03-01T10:00:00.000Z',
+    firstSeenAt: '2026-03-01T10:00:00.000Z',
+    lastActivityAt: '2026-03-01T10:00:10.000Z',
+    endedAt: '2026-03-01T10:00:10.000Z',
+    exitCode: 0,
+    durationMs: 10_000,
+    interactionCount: 2,
+    errorCount: 1,
+    toolCallCount: 2,
+  });
+
+async function sessionDoc(store: ReadModelStore, orgId = 'org-a') {
+  const found = await store.get<SessionDoc>('sessions', orgId, 'session-1');
+  return found && sessionView(found.doc);
+}
+
+describe('projectBatch', () => {
+  it('given a session shuffled and with duplicates, when projected in one batch, then one document counts each event once', async () => {
+    const store = new MemoryReadModelStore();
+    const [started, first, second, ended] = sessionEvents();
+    const result = await projectBatch(sessionsProjection, store, [ended!, second!, first!, second!, started!, ended!]);
+    expect(result).toEqual({ written: 1, folded: 6 });
+    expect(await sessionDoc(store)).toEqual(expectedSession());
+  });
+
+  it('given the same events split across batches and replayed, then the document is the same as from one batch', async () => {
+    const store = new MemoryReadModelStore();
+    const [started, first, second, ended] = sessionEvents();
+    await projectBatch(sessionsProjection, store, [second!]);
+    await projectBatch(sessionsProjection, store, [ended!, first!]);
+    await projectBatch(sessionsProjection, store, [started!, second!]);
+    expect(await sessionDoc(store)).toEqual(expectedSession());
+  });
+
+  it('given a batch that was already projected, when replayed, then nothing is rewritten', async () => {
+    const store = new MemoryReadModelStore();
+    const events = sessionEvents();
+    await projectBatch(sessionsProjection, store, events);
+    const etag = (await store.get('sessions', 'org-a', 'session-1'))!.etag;
+    expect(await projectBatch(sessionsProjection, store, events)).toEqual({ written: 0, folded: 4 });
+    expect((await store.get('sessions', 'org-a', 'session-1'))!.etag).toBe(etag);
+  });
+
+  it('given two orgs using the same session id, then each org gets its own document in its own partition', async () => {
+    const store = new MemoryReadModelStore();
+    const fromB = sessionEvents('org-b').slice(0, 2);
+    await projectBatch(sessionsProjection, store, [...sessionEvents('org-a'), ...fromB]);
+    expect(await sessionDoc(store, 'org-a')).toEqual(expectedSession('org-a'));
+    expect(await sessionDoc(store, 'org-b')).toEqual(
+      expect.objectContaining({ orgId: 'org-b', interactionCount: 1, endedAt: null }),
+    );
+  });
+
+  it('given a session, then the interactions read model holds one document per interaction and skips the rest', async () => {
+    const store = new MemoryReadModelStore();
+    const events = sessionEvents();
+    expect(await projectBatch(interactionsProjection, store, events)).toEqual({ written: 2, folded: 2 });
+    const docs = await store.query<{ id: string; requestId: string }>('interactions', 'org-a', { orderBy: 'startedAt' });
+    expect(docs.map((doc) => [doc.id, doc.requestId])).toEqual([
+      [events[1]!.id, '1'],
+      [events[2]!.id, '2'],
+    ]);
+  });
+
+  it('when another writer changes the document between read and write, then it re-reads and folds onto the newer one', async () => {
+    const inner = new MemoryReadModelStore();
+    const [started, first, second, ended] = sessionEvents();
+    let interfered = false;
+    const racingStore: ReadModelStore = {
+      get: (...args) => inner.get(...args),
+      query: (...args) => inner.query(...args),
+      close: () => inner.close(),
+      async upsert(model, pk, id, doc, ifMatch) {
+        if (!interfered) {
+          interfered = true;
+          await projectBatch(sessionsProjection, inner, [first!, second!]); // another replica wins the race
+        }
+        return inner.upsert(model, pk, id, doc, ifMatch);
+      },
+    };
+    await projectBatch(sessionsProjection, racingStore, [started!, ended!]);
+    expect(interfered).toBe(true);
+    expect(await sessionDoc(inner)).toEqual(expectedSession());
+  });
+
+  it('when the document keeps changing under it, then it gives up with the ConcurrencyError', async () => {
+    const inner = new MemoryReadModelStore();
+    const alwaysStale: ReadModelStore = {
+      get: (...args) => inner.get(...args),
+      query: (...args) => inner.query(...args),
+      close: () => inner.close(),
+      upsert: async (model, _pk, id) => {
+        throw new ConcurrencyError(model, id);
+      },
+    };
+    await expect(projectBatch(sessionsProjection, alwaysStale, sessionEvents())).rejects.toBeInstanceOf(ConcurrencyError);
+  });
+});
+
+describe('runProjectorOnce', () => {
+  it('projects from the checkpoint, at most maxBatch events a run, and moves the checkpoint', async () => {
+    const log = new MemoryEventLog();
+    const store = new MemoryReadModelStore();
+    await log.append(sessionEvents());
+    expect(await runProjectorOnce(sessionsProjection, log, store, 3)).toBe(3);
+    expect(await sessionDoc(store)).toEqual(expect.objectContaining({ interactionCount: 2, endedAt: null }));
+    expect(await runProjectorOnce(sessionsProjection, log, store, 3)).toBe(1);
+    expect(await runProjectorOnce(sessionsProjection, log, store, 3)).toBe(0);
+    expect(await sessionDoc(store)).toEqual(expectedSession());
+    const positions = (await log.read(0, 10)).map((entry) => entry.position);
+    expect(await log.getCheckpoint('sessions')).toBe(positions[3]);
+    expect(await log.getCheckpoint('interactions')).toBe(0);
+  });
+
+  it('given a crash after the write but before the checkpoint, when run again, then the replay changes nothing', async () => {
+    const log = new MemoryEventLog();
+    const store = new MemoryReadModelStore();
+    const events = sessionEvents();
+    await log.append(events);
+    await projectBatch(sessionsProjection, store, events); // the write happened, the checkpoint did not
+    expect(await runProjectorOnce(sessionsProjection, log, store, 100)).toBe(4);
+    expect(await sessionDoc(store)).toEqual(expectedSession());
+  });
+});
