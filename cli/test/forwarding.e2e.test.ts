@@ -1,0 +1,90 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { join } from 'node:path';
+import { KM_BIN, requireBuiltKm } from './e2e-support';
+import { tempHome } from './helpers';
+
+const RAW_SERVER = join(__dirname, 'fixtures', 'raw-server.js');
+
+function startKm(args: string[], home = tempHome()): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, [KM_BIN, ...args], { env: { ...process.env, KM_HOME: home, KM_ENDPOINT: 'http://127.0.0.1:1' } });
+}
+
+/** Collects a stream's bytes and lets a test wait for some of them to arrive. */
+function collector(stream: NodeJS.ReadableStream) {
+  const chunks: Buffer[] = [];
+  const waiters: Array<() => void> = [];
+  stream.on('data', (c: Buffer) => {
+    chunks.push(c);
+    waiters.splice(0).forEach((w) => w());
+  });
+  const bytes = () => Buffer.concat(chunks);
+  const waitFor = async (needle: string) => {
+    while (!bytes().includes(needle)) await new Promise<void>((r) => waiters.push(r));
+  };
+  return { bytes, waitFor };
+}
+
+const exited = (child: ChildProcessWithoutNullStreams) => new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('close', (code, signal) => r({ code, signal })));
+
+describe('km forwards stdio untouched', () => {
+  beforeAll(requireBuiltKm);
+
+  it('forwards a partial line at once, without waiting for its newline, and every byte as sent', async () => {
+    const km = startKm(['--', process.execPath, RAW_SERVER]);
+    const out = collector(km.stdout);
+    km.stdin.write('partial\n');
+    await out.waitFor('"res'); // arrives although the server has not finished the line
+    expect(out.bytes().toString()).toBe('{"jsonrpc":"2.0","id":1,"res');
+    km.stdin.write('complete\n');
+    km.stdin.write('{"jsonrpc":"2.0","id":2,"method":"x","params":{"é":"😀"}}\n');
+    km.stdin.write('big 3000000\n');
+    km.stdin.end();
+    expect(await exited(km)).toEqual({ code: 0, signal: null });
+    const expected = Buffer.concat([
+      Buffer.from('{"jsonrpc":"2.0","id":1,"result":{}}\r\nBanner: not JSON\n{"jsonrpc":"2.0","id":2,"method":"x","params":{"é":"😀"}}\n'),
+      Buffer.from(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { data: 'z'.repeat(3000000) } }) + '\n'),
+    ]);
+    expect(out.bytes().equals(expected)).toBe(true);
+  });
+
+  it('passes stderr through and closes the server stdin when the client closes ours', async () => {
+    const km = startKm(['--', process.execPath, RAW_SERVER]);
+    const err = collector(km.stderr);
+    km.stdin.end();
+    expect(await exited(km)).toEqual({ code: 0, signal: null });
+    expect(err.bytes().toString()).toContain('raw-server: log line on stderr');
+    expect(err.bytes().toString()).toContain('raw-server: stdin closed');
+  });
+
+  it("exits with the server's exit code", async () => {
+    const km = startKm([process.execPath, RAW_SERVER]); // the short form, without --
+    km.stdin.write('exit 3\n');
+    expect(await exited(km)).toEqual({ code: 3, signal: null });
+  });
+
+  it('passes SIGTERM to the server and dies the same way', async () => {
+    const km = startKm(['--', process.execPath, RAW_SERVER]);
+    const out = collector(km.stdout);
+    km.stdin.write('hello\n');
+    await out.waitFor('hello');
+    km.kill('SIGTERM');
+    expect(await exited(km)).toEqual({ code: null, signal: 'SIGTERM' });
+  });
+
+  it('says in one line why a server cannot start, writes nothing to stdout, and exits non-zero', async () => {
+    const km = startKm(['--', 'no-such-mcp-server-xyz', '--flag']);
+    const out = collector(km.stdout);
+    const err = collector(km.stderr);
+    const { code } = await exited(km);
+    expect(code).toBe(127);
+    expect(out.bytes().length).toBe(0);
+    expect(err.bytes().toString()).toMatch(/^km: cannot start "no-such-mcp-server-xyz": command not found \(ENOENT\)\. .*\n$/);
+  });
+
+  it('rejects a bad invocation with a usage message', async () => {
+    const km = startKm(['--bogus']);
+    const err = collector(km.stderr);
+    expect((await exited(km)).code).toBe(2);
+    expect(err.bytes().toString()).toMatch(/unknown option --bogus/);
+  });
+});
