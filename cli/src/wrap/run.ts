@@ -80,10 +80,10 @@ export function runWrap(options: WrapOptions): void {
     if (finished) return;
     finished = true;
     drain();
-    const finished = session!.finish({ exitCode: code, signal, at: now() });
+    const sessionDone = session!.finish({ exitCode: code, signal, at: now() });
     // process.exit drops pending pipe writes: let the client get the server's last bytes first.
     const stdoutDrained = new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
-    void Promise.all([finished, stdoutDrained]).then(() => {
+    void Promise.all([sessionDone, stdoutDrained]).then(() => {
       for (const s of FORWARDED_SIGNALS) process.removeAllListeners(s);
       if (signal) {
         // Die the way the server died, so the client sees the same status.
