@@ -21,8 +21,8 @@ export interface SessionDoc {
   protocolVersion: string | null;
   client: { name: string; version?: string | undefined } | null;
   serverInfo: { name: string; version?: string | undefined } | null;
-  /** Which session.identified event the fields above came from: the newest wins, whatever the fold order. */
-  identifiedBy: string | null;
+  /** Which session.identified event each field above came from: the newest non-null wins, whatever the fold order. */
+  identifiedBy: { protocolVersion: string | null; client: string | null; serverInfo: string | null };
   interactionCount: number;
   errorCount: number;
   toolCallCount: number;
@@ -51,7 +51,7 @@ function emptySession(event: KmEvent): SessionDoc {
     protocolVersion: null,
     client: null,
     serverInfo: null,
-    identifiedBy: null,
+    identifiedBy: { protocolVersion: null, client: null, serverInfo: null },
     interactionCount: 0,
     errorCount: 0,
     toolCallCount: 0,
@@ -77,14 +77,17 @@ export const sessionsProjection: Projection<SessionDoc> = {
       case 'session.started':
         doc.startedAt = event.ts;
         break;
-      case 'session.identified':
-        if (doc.identifiedBy === null || event.id > doc.identifiedBy) {
-          doc.identifiedBy = event.id;
-          doc.protocolVersion = event.protocolVersion ?? doc.protocolVersion;
-          doc.client = event.client ?? doc.client;
-          doc.serverInfo = event.serverInfo ?? doc.serverInfo;
+      case 'session.identified': {
+        const by = { ...doc.identifiedBy };
+        for (const field of ['protocolVersion', 'client', 'serverInfo'] as const) {
+          const seenBy = by[field];
+          if (event[field] === null || (seenBy !== null && seenBy > event.id)) continue;
+          by[field] = event.id;
+          (doc as Record<typeof field, unknown>)[field] = event[field];
         }
+        doc.identifiedBy = by;
         break;
+      }
       case 'session.ended':
         doc.endedAt = event.ts;
         doc.exitCode = event.exitCode;

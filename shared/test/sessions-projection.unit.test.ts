@@ -1,0 +1,71 @@
+import { newEventId, sessionsProjection, interactionsProjection, KmEventSchema, type KmEvent } from '../src/index';
+
+const envelope = { v: 1 as const, orgId: 'o', projectId: 'p', userId: 'u', machineId: 'm', sessionId: 's1', server: { name: 'everything', command: 'npx x' } };
+const at = (s: number) => new Date(Date.UTC(2026, 10, 25, 12, 0, s)).toISOString();
+
+function interaction(s: number, outcome: 'ok' | 'error' | 'tool_error', method = 'tools/call'): KmEvent {
+  return {
+    ...envelope, id: newEventId(), ts: at(s + 1), type: 'mcp.interaction', direction: 'client_to_server', requestId: String(s), method, target: 'echo',
+    protocolVersion: '2025-11-25', startedAt: at(s), endedAt: at(s + 1), latencyMs: 1000, requestBytes: 10, responseBytes: 20, outcome,
+    error: outcome === 'error' ? { code: -32601, message: 'nope' } : null, resultType: null, tokensIn: null, tokensOut: null, costUsd: null, findings: [], requestPreview: null, responsePreview: null,
+  };
+}
+
+/** A whole session: start, handshake, calls, a notification, a violation, the end. */
+function sessionEvents(): KmEvent[] {
+  return [
+    { ...envelope, id: newEventId(), ts: at(0), type: 'session.started', transport: 'stdio', pid: 42, kmVersion: '0.1.0' },
+    { ...envelope, id: newEventId(), ts: at(1), type: 'session.identified', via: 'initialize', protocolVersion: '2025-06-18', client: { name: 'claude' }, serverInfo: { name: 'srv' } },
+    interaction(2, 'ok', 'initialize'),
+    interaction(3, 'ok'),
+    interaction(5, 'error'),
+    interaction(7, 'tool_error'),
+    { ...envelope, id: newEventId(), ts: at(8), type: 'mcp.notification', direction: 'server_to_client', method: 'notifications/message', bytes: 5 },
+    { ...envelope, id: newEventId(), ts: at(9), type: 'protocol.violation', direction: 'server_to_client', kind: 'non_json', bytes: 5, detail: 'hello' },
+    { ...envelope, id: newEventId(), ts: at(10), type: 'session.identified', via: 'meta', protocolVersion: '2026-07-28', client: null, serverInfo: null },
+    { ...envelope, id: newEventId(), ts: at(20), type: 'session.ended', exitCode: 0, signal: null, durationMs: 20000, droppedObservations: 1 },
+  ];
+}
+
+const fold = (events: KmEvent[]) => events.reduce((state, e) => sessionsProjection.evolve(state, e), null as ReturnType<typeof sessionsProjection.evolve> | null);
+
+function shuffled<T>(xs: T[], seed: number): T[] {
+  const out = [...xs];
+  let s = seed;
+  for (let i = out.length - 1; i > 0; i--) {
+    s = (s * 1103515245 + 12345) % 2 ** 31;
+    const j = s % (i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+describe('sessions projection', () => {
+  it('given a whole session, when folded, then one document tells its story', () => {
+    const events = sessionEvents();
+    events.forEach((e) => expect(KmEventSchema.safeParse(e).success).toBe(true));
+    expect(fold(events)).toMatchObject({
+      id: 's1', orgId: 'o', startedAt: at(0), firstSeenAt: at(0), endedAt: at(20), lastActivityAt: at(20), exitCode: 0, durationMs: 20000,
+      protocolVersion: '2026-07-28', client: { name: 'claude' }, serverInfo: { name: 'srv' },
+      interactionCount: 4, errorCount: 2, toolCallCount: 3, notificationCount: 1, violationCount: 1, droppedObservations: 1,
+    });
+  });
+
+  it('gives the same document for any order of the events and with any of them repeated', () => {
+    const events = sessionEvents();
+    const expected = fold(events);
+    for (let seed = 1; seed <= 200; seed++) {
+      const replayed = shuffled([...events, ...shuffled(events, seed).slice(0, seed % events.length)], seed);
+      expect(fold(replayed)).toEqual(expected);
+    }
+  });
+
+  it('interactions: one document per event id, the same on every replay', () => {
+    const e = interaction(3, 'ok');
+    expect(interactionsProjection.docId(e)).toBe(e.id);
+    const once = interactionsProjection.evolve(null, e);
+    expect(interactionsProjection.evolve(once, e)).toEqual(once);
+    expect(once).toMatchObject({ id: e.id, sessionId: 's1', method: 'tools/call', target: 'echo', latencyMs: 1000, recordedAt: e.ts });
+    expect(interactionsProjection.docId(sessionEvents()[0]!)).toBeNull();
+  });
+});
