@@ -1,0 +1,45 @@
+import { createHash } from 'node:crypto';
+import type { Authenticator, Caller } from '../ports';
+
+/** An API key as the server stores it: only the hash, so a leaked settings file or database leaks no key. */
+export interface ApiKeyRecord {
+  /** sha256 of the key, lowercase hex (see hashApiKey). */
+  keyHash: string;
+  orgId: string;
+}
+
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+export interface ApiKeyAuthenticatorOptions {
+  /**
+   * The org of a request with no Authorization header at all. Only for the embedded host on 127.0.0.1, so that
+   * `curl 127.0.0.1:PORT/api/sessions` and the local dashboard work without a key. A wrong key is still refused.
+   */
+  anonymousOrgId?: string;
+}
+
+const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
+
+/**
+ * Resolves `Authorization: Bearer <key>` to the key's org. Looking the key up by its sha256 keeps the comparison
+ * free of timing leaks: an attacker cannot steer the hash of a guess towards a stored hash byte by byte.
+ */
+export class ApiKeyAuthenticator implements Authenticator {
+  private readonly orgByHash: Map<string, string>;
+
+  constructor(keys: readonly ApiKeyRecord[], private readonly options: ApiKeyAuthenticatorOptions = {}) {
+    this.orgByHash = new Map(keys.map((key) => [key.keyHash.toLowerCase(), key.orgId]));
+  }
+
+  async authenticate(authorizationHeader: string | null): Promise<Caller | null> {
+    if (authorizationHeader === null) {
+      return this.options.anonymousOrgId ? { orgId: this.options.anonymousOrgId } : null;
+    }
+    const key = BEARER.exec(authorizationHeader)?.[1];
+    if (!key) return null;
+    const orgId = this.orgByHash.get(hashApiKey(key));
+    return orgId ? { orgId } : null;
+  }
+}

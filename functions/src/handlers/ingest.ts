@@ -1,0 +1,87 @@
+import type { HttpResponseInit } from '@azure/functions';
+import { IngestBatchSchema, MAX_EVENTS_PER_BATCH, type IngestBatch, type StoredEvent } from '@km/shared';
+import { describeError } from '../logger';
+import type { Authenticator, Caller, EventLog } from '../ports';
+import { authenticateRequest } from './authenticate-request';
+import { batchIssues, type BatchIssue } from './batch-issues';
+import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
+import { MIB, readJsonBody } from './request-body';
+
+export interface IngestDeps {
+  eventLog: EventLog;
+  authenticator: Authenticator;
+  now: () => Date;
+  newBatchId: () => string;
+  /** Limit for the body on the wire and for the decompressed JSON. */
+  maxBodyBytes?: number;
+  /** Called after a batch was appended: the embedded host wakes its projector loop with it. */
+  onEventsAppended?: () => void;
+}
+
+export const DEFAULT_MAX_INGEST_BYTES = 5 * MIB;
+
+/**
+ * POST /api/ingest: a batch of events from a km wrapper. All or nothing: a batch with one bad event is refused
+ * whole, with the index of each bad event, so the shipper can quarantine exactly those and resend the rest.
+ */
+export function makeIngestHandler(deps: IngestDeps): HttpHandler {
+  const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_INGEST_BYTES;
+  return withUnexpectedErrorsAs500(async (request, context) => {
+    const auth = await authenticateRequest(deps.authenticator, request);
+    if ('response' in auth) return auth.response;
+
+    const read = await readJsonBody(request, maxBodyBytes);
+    if ('response' in read) return read.response;
+
+    const batch = parseBatch(read.body);
+    if ('response' in batch) return batch.response;
+
+    const foreign = eventsOfOtherOrgs(batch.events, auth.caller);
+    if (foreign.length > 0) {
+      return errorResponse(
+        403,
+        `this API key belongs to org "${auth.caller.orgId}" and ${foreign.length} event(s) name another orgId. ` +
+          'Set KM_ORG to the key\'s org (or run `km login` again); nothing was stored.',
+        { issues: foreign },
+      );
+    }
+
+    const batchId = deps.newBatchId();
+    const receivedAt = deps.now().toISOString();
+    const stored: StoredEvent[] = batch.events.map((event) => ({ ...event, receivedAt, batchId }));
+    let result;
+    try {
+      result = await deps.eventLog.append(stored);
+    } catch (error) {
+      context.error(`ingest: appending batch ${batchId} failed: ${describeError(error)}`);
+      return errorResponse(503, 'the event log is unavailable right now: retry later (retries are safe, events are deduplicated by id).', {}, {
+        'Retry-After': '5',
+      });
+    }
+    if (result.appended > 0) deps.onEventsAppended?.();
+    return jsonResponse(202, { batchId, accepted: result.appended, duplicates: result.duplicates });
+  });
+}
+
+function parseBatch(body: unknown): IngestBatch | { response: HttpResponseInit } {
+  // Counted before the full parse: validating a million tiny events would cost far more than refusing them.
+  const events = (body as { events?: unknown } | null)?.events;
+  if (Array.isArray(events) && events.length > MAX_EVENTS_PER_BATCH) {
+    const message = `a batch holds at most ${MAX_EVENTS_PER_BATCH} events, this one has ${events.length}: split it.`;
+    return { response: errorResponse(400, message, { issues: [{ index: null, path: 'events', message }] }) };
+  }
+  const parsed = IngestBatchSchema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const issues = batchIssues(parsed.error);
+  const badEvents = new Set(issues.flatMap((issue) => (issue.index === null ? [] : [issue.index]))).size;
+  const summary = badEvents > 0 ? `${badEvents} event(s) do not match the event schema` : 'the body is not a batch like {"events": [...]}';
+  return { response: errorResponse(400, `${summary}; nothing was stored. See issues[] for where.`, { issues }) };
+}
+
+function eventsOfOtherOrgs(events: IngestBatch['events'], caller: Caller): BatchIssue[] {
+  return events.flatMap((event, index) =>
+    event.orgId === caller.orgId
+      ? []
+      : [{ index, path: `events[${index}].orgId`, message: `"${event.orgId}" is not this key's org "${caller.orgId}"` }],
+  );
+}

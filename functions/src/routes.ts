@@ -1,0 +1,59 @@
+import type { HttpMethod } from '@azure/functions';
+import type { Authenticator, EventLog, ReadModelStore } from './ports';
+import type { HttpHandler } from './handlers/http-results';
+import { makeIngestHandler } from './handlers/ingest';
+import { makeQuerySessionHandler } from './handlers/query-session';
+import { makeQuerySessionInteractionsHandler } from './handlers/query-session-interactions';
+import { makeQuerySessionsHandler } from './handlers/query-sessions';
+
+/** Everything the HTTP Functions need, built once per process by the embedded host or by cloud-ports. */
+export interface HttpDeps {
+  eventLog: EventLog;
+  readModelStore: ReadModelStore;
+  authenticator: Authenticator;
+  now: () => Date;
+  newBatchId: () => string;
+  maxBodyBytes?: number;
+  onEventsAppended?: () => void;
+}
+
+export interface HttpRouteSpec {
+  /** The Function's name in Azure. */
+  name: string;
+  methods: HttpMethod[];
+  /** Azure route template, below the `/api/` prefix: `sessions/{id}/interactions`. */
+  route: string;
+  makeHandler(deps: HttpDeps): HttpHandler;
+}
+
+export interface HttpRoute extends Omit<HttpRouteSpec, 'makeHandler'> {
+  handler: HttpHandler;
+}
+
+/**
+ * Every HTTP Function, in ONE place: the embedded host serves exactly these, and each file in functions/ registers
+ * one of them with app.http. A route added here is live in both run modes.
+ */
+export const httpRouteSpecs = [
+  { name: 'ingest', methods: ['POST'], route: 'ingest', makeHandler: makeIngestHandler },
+  { name: 'query-sessions', methods: ['GET'], route: 'sessions', makeHandler: makeQuerySessionsHandler },
+  { name: 'query-session', methods: ['GET'], route: 'sessions/{id}', makeHandler: makeQuerySessionHandler },
+  {
+    name: 'query-session-interactions',
+    methods: ['GET'],
+    route: 'sessions/{id}/interactions',
+    makeHandler: makeQuerySessionInteractionsHandler,
+  },
+] as const satisfies readonly HttpRouteSpec[];
+
+export type HttpRouteName = (typeof httpRouteSpecs)[number]['name'];
+
+export function httpRouteSpec(name: HttpRouteName): HttpRouteSpec {
+  const spec = httpRouteSpecs.find((candidate) => candidate.name === name);
+  if (!spec) throw new Error(`no HTTP route named ${name}`);
+  return { ...spec, methods: [...spec.methods] };
+}
+
+export function httpRoutes(deps: HttpDeps): HttpRoute[] {
+  return httpRouteSpecs.map(({ makeHandler, ...spec }) => ({ ...spec, methods: [...spec.methods], handler: makeHandler(deps) }));
+}

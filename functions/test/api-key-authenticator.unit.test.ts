@@ -1,0 +1,30 @@
+import { ApiKeyAuthenticator, hashApiKey } from '../src/adapters/api-key-authenticator';
+
+describe('ApiKeyAuthenticator', () => {
+  const keys = [
+    { keyHash: hashApiKey('key-a'), orgId: 'org-a' },
+    { keyHash: hashApiKey('key-b').toUpperCase(), orgId: 'org-b' },
+  ];
+
+  it('resolves a Bearer key to its org by the sha256 of the key', async () => {
+    const authenticator = new ApiKeyAuthenticator(keys);
+    expect(await authenticator.authenticate('Bearer key-a')).toEqual({ orgId: 'org-a' });
+    expect(await authenticator.authenticate('bearer   key-b ')).toEqual({ orgId: 'org-b' });
+    expect(hashApiKey('key-a')).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('refuses unknown keys, other schemes, malformed headers and the hash itself used as a key', async () => {
+    const authenticator = new ApiKeyAuthenticator(keys);
+    for (const header of ['Bearer key-c', 'Basic a2V5LWE=', 'key-a', 'Bearer', 'Bearer key-a extra', '', `Bearer ${hashApiKey('key-a')}`]) {
+      expect(await authenticator.authenticate(header)).toBeNull();
+    }
+  });
+
+  it('gives the anonymous org only to a request with no Authorization header at all', async () => {
+    const authenticator = new ApiKeyAuthenticator(keys, { anonymousOrgId: 'local' });
+    expect(await authenticator.authenticate(null)).toEqual({ orgId: 'local' });
+    expect(await authenticator.authenticate('Bearer wrong')).toBeNull();
+    expect(await authenticator.authenticate('')).toBeNull();
+    expect(await new ApiKeyAuthenticator(keys).authenticate(null)).toBeNull();
+  });
+});
