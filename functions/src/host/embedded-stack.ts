@@ -1,0 +1,71 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ApiKeyAuthenticator, hashApiKey, type ApiKeyRecord } from '../adapters/api-key-authenticator';
+import { openSqliteDatabase } from '../adapters/sqlite-database';
+import { SqliteEventLog } from '../adapters/sqlite-event-log';
+import { SqliteReadModelStore } from '../adapters/sqlite-read-model-store';
+import type { Logger } from '../logger';
+import { readModels } from '../read-models';
+import type { HttpDeps } from '../routes';
+import { LOCAL_ORG_ID, readOrCreateLocalApiKey } from './local-api-key';
+import { startProjectorLoop } from './projector-loop';
+
+export interface EmbeddedStackOptions {
+  home: string;
+  logger: Logger;
+  /** Org for requests without an Authorization header; only ever set when listening on loopback. */
+  anonymousOrgId?: string;
+  /** More tenants besides the local key's (tests, a shared team server). */
+  additionalApiKeys?: readonly ApiKeyRecord[];
+  maxBodyBytes?: number;
+  projectorIntervalMs?: number;
+}
+
+export interface EmbeddedStack {
+  deps: HttpDeps;
+  close(): Promise<void>;
+}
+
+/**
+ * The ports of the embedded run mode under KM_HOME: one SQLite file for the log and the read models, the local
+ * API key, and the in-process projector loop. Used by `km serve` and by the Functions app with KM_STORAGE=sqlite.
+ */
+export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack {
+  mkdirSync(options.home, { recursive: true, mode: 0o700 });
+  const db = openSqliteDatabase(join(options.home, 'km.db'));
+  try {
+    const eventLog = new SqliteEventLog(db);
+    const readModelStore = new SqliteReadModelStore(db);
+    const localKey = { keyHash: hashApiKey(readOrCreateLocalApiKey(options.home)), orgId: LOCAL_ORG_ID };
+    const authenticator = new ApiKeyAuthenticator([localKey, ...(options.additionalApiKeys ?? [])], {
+      ...(options.anonymousOrgId ? { anonymousOrgId: options.anonymousOrgId } : {}),
+    });
+    const projectorLoop = startProjectorLoop({
+      log: eventLog,
+      store: readModelStore,
+      projections: readModels,
+      logger: options.logger,
+      ...(options.projectorIntervalMs ? { intervalMs: options.projectorIntervalMs } : {}),
+    });
+    const deps: HttpDeps = {
+      eventLog,
+      readModelStore,
+      authenticator,
+      now: () => new Date(),
+      newBatchId: () => randomUUID(),
+      onEventsAppended: () => projectorLoop.notify(),
+      ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
+    };
+    return {
+      deps,
+      async close() {
+        await projectorLoop.stop();
+        db.close();
+      },
+    };
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}

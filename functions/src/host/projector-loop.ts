@@ -1,0 +1,78 @@
+import type { Projection } from '@km/shared';
+import { describeError, type Logger } from '../logger';
+import type { EventLog, ReadModelStore } from '../ports';
+import { runProjectorOnce } from '../projector';
+
+export interface ProjectorLoopOptions {
+  log: EventLog;
+  store: ReadModelStore;
+  projections: ReadonlyArray<Projection<unknown>>;
+  logger: Logger;
+  /** How often to look for events appended by other processes sharing the database. */
+  intervalMs?: number;
+  maxBatch?: number;
+}
+
+export interface ProjectorLoop {
+  /** Asks for a run soon: after an ingest, so the dashboard sees new events without waiting for the timer. */
+  notify(): void;
+  /** Stops the timer and waits for the run in flight, so the database can be closed safely afterwards. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The embedded stand-in for the cloud's Event Hubs triggers: runs every projector until it has caught up, on
+ * notify and on a timer. Runs are serialised (a notify during a run schedules one more run, never a second one
+ * at once), and a failing projector is logged and retried on the next run without stopping the others.
+ */
+export function startProjectorLoop(options: ProjectorLoopOptions): ProjectorLoop {
+  const { log, store, projections, logger, intervalMs = 1000, maxBatch = 500 } = options;
+  let stopped = false;
+  let running: Promise<void> | null = null;
+  let runAgain = false;
+  const lastFailure = new Map<string, string>();
+
+  const catchUp = async (projection: Projection<unknown>) => {
+    try {
+      while (!stopped && (await runProjectorOnce(projection, log, store, maxBatch)) === maxBatch) {
+        // SQLite calls are synchronous: yield between pages so a long catch-up never starves HTTP requests.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      if (lastFailure.delete(projection.name)) logger.info(`projector ${projection.name} recovered`);
+    } catch (error) {
+      const description = describeError(error);
+      // Logged once per distinct failure: a stuck projector must not flood km.log every second.
+      if (lastFailure.get(projection.name) !== description) logger.error(`projector ${projection.name} failed, will retry: ${description}`);
+      lastFailure.set(projection.name, description);
+    }
+  };
+
+  const notify = () => {
+    if (stopped) return;
+    if (running) {
+      runAgain = true;
+      return;
+    }
+    running = (async () => {
+      do {
+        runAgain = false;
+        for (const projection of projections) await catchUp(projection);
+      } while (runAgain && !stopped);
+    })().finally(() => {
+      running = null;
+    });
+  };
+
+  const timer = setInterval(notify, intervalMs);
+  timer.unref(); // the loop alone must never keep a process alive
+  notify(); // catch up on what arrived while nobody was projecting
+
+  return {
+    notify,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
