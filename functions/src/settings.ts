@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import type { ApiKeyRecord } from './adapters/api-key-authenticator';
+
+/** `hash:orgId` pairs, comma separated: only sha256 hashes of keys ever sit in app settings. */
+const ApiKeyHashesSchema = z
+  .string()
+  .transform((text) => text.split(',').map((pair) => pair.trim()).filter(Boolean))
+  .pipe(
+    z.array(
+      z
+        .string()
+        .regex(/^[0-9a-fA-F]{64}:[^:,]{1,200}$/, 'each entry must be <sha256 hex of the key>:<orgId>')
+        .transform((pair): ApiKeyRecord => {
+          const [keyHash, orgId] = pair.split(':') as [string, string];
+          return { keyHash: keyHash.toLowerCase(), orgId };
+        }),
+    ),
+  );
+
+/** Every app setting the Functions app reads (to be documented in local.settings.sample.json). */
+const SettingsSchema = z
+  .object({
+    /** `sqlite` runs the Functions on the embedded SQLite stack under KM_HOME; `azure` (later) on Event Hubs + Cosmos. */
+    KM_STORAGE: z.enum(['azure', 'sqlite']).default('azure'),
+    KM_HOME: z.string().trim().min(1).optional(),
+    KM_API_KEY_HASHES: ApiKeyHashesSchema.default([]),
+    KM_MAX_INGEST_BYTES: z.coerce.number().int().positive().optional(),
+  })
+  .refine((env) => env.KM_STORAGE !== 'sqlite' || env.KM_HOME !== undefined, {
+    message: 'KM_STORAGE=sqlite needs KM_HOME: the directory holding km.db and api-key',
+    path: ['KM_HOME'],
+  });
+
+export interface FunctionsSettings {
+  storage: 'azure' | 'sqlite';
+  home: string | undefined;
+  apiKeys: ApiKeyRecord[];
+  maxIngestBytes: number | undefined;
+}
+
+/** Validated once at start; a bad setting fails with every problem named, not with an odd error later. */
+export function loadFunctionsSettings(env: NodeJS.ProcessEnv = process.env): FunctionsSettings {
+  const parsed = SettingsSchema.safeParse(env);
+  if (!parsed.success) throw new Error(`invalid app settings:\n${z.prettifyError(parsed.error)}`);
+  const { KM_STORAGE, KM_HOME, KM_API_KEY_HASHES, KM_MAX_INGEST_BYTES } = parsed.data;
+  return { storage: KM_STORAGE, home: KM_HOME, apiKeys: KM_API_KEY_HASHES, maxIngestBytes: KM_MAX_INGEST_BYTES };
+}

@@ -1,0 +1,25 @@
+import type { HttpFunctionOptions } from '@azure/functions';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface RecordedHttpFunction extends HttpFunctionOptions {
+  name: string;
+}
+
+/**
+ * Loads every file of src/functions/ as the Functions host would, with app.http replaced by a recorder (without a
+ * host, the real one only warns). Call it inside jest.isolateModules so each test gets fresh modules.
+ */
+export function loadFunctionsApp(): RecordedHttpFunction[] {
+  const recorded: RecordedHttpFunction[] = [];
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const azure = require('@azure/functions') as typeof import('@azure/functions');
+  jest.spyOn(azure.app, 'http').mockImplementation((name, options) => void recorded.push({ name, ...options }));
+  jest.spyOn(azure.app.hook, 'appTerminate').mockImplementation(() => ({ dispose() {} }) as never);
+  const dir = join(__dirname, '..', 'src', 'functions');
+  for (const file of readdirSync(dir).filter((name) => name.endsWith('.ts'))) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require(join(dir, file));
+  }
+  return recorded;
+}
