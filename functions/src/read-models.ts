@@ -5,3 +5,9 @@ import { interactionsProjection, sessionsProjection, type Projection } from '@km
  * register one Event Hubs consumer per entry, and a new read model is one more line here.
  */
 export const readModels: ReadonlyArray<Projection<unknown>> = [sessionsProjection, interactionsProjection];
+
+/** The query shapes of the query handlers, for stores that index (SQLite); Cosmos indexes every path anyway. */
+export const readModelIndexes = [
+  { model: sessionsProjection.name, fields: ['firstSeenAt'] },
+  { model: interactionsProjection.name, fields: ['sessionId', 'startedAt'] },
+];

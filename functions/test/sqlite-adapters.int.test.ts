@@ -19,7 +19,12 @@ describe('SqliteEventLog', () => {
 });
 
 describe('SqliteReadModelStore', () => {
-  testReadModelStore(async (storage) => new SqliteReadModelStore(join(dir, `${storage}.db`)), { persistent: true });
+  // With indexes on the contract's query shapes: an index may speed a query up, never change its answer.
+  const indexes = [
+    { model: 'sessions', fields: ['startedAt'] },
+    { model: 'sessions', fields: ['projectId', 'startedAt'] },
+  ];
+  testReadModelStore(async (storage) => new SqliteReadModelStore(join(dir, `${storage}.db`), { indexes }), { persistent: true });
 });
 
 describe('one SQLite file shared by the log and the read models', () => {

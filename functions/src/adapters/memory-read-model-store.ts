@@ -37,7 +37,8 @@ export class MemoryReadModelStore implements ReadModelStore {
     if (options.orderBy) {
       const field = options.orderBy;
       const sign = options.direction === 'desc' ? -1 : 1;
-      rows.sort((a, b) => sign * compareSqlite(a.doc[field], b.doc[field]) || compareText(a.id, b.id));
+      // Ties go by id, in the same direction (as the SQLite store does to use its indexes).
+      rows.sort((a, b) => sign * (compareSqlite(a.doc[field], b.doc[field]) || compareText(a.id, b.id)));
     } else {
       rows.sort((a, b) => compareText(a.id, b.id));
     }

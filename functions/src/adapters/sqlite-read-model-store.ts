@@ -5,6 +5,15 @@ import { resolveDatabase, type SqliteDatabase, type SqliteStatement } from './sq
 
 type Key = [model: string, pk: string, id: string];
 
+/** An index for one query shape: equality fields first, then the sort field, as the query handlers use them. */
+export interface ReadModelIndex {
+  model: string;
+  fields: string[];
+}
+
+/** Field names are validated identifiers, so the JSON path can be written into the SQL text, where indexes see it. */
+const jsonField = (field: string) => `json_extract(doc, '$.${field}')`;
+
 /**
  * The embedded ReadModelStore: one table of JSON documents keyed by (model, partition key, id). Every statement
  * names the partition key in its WHERE clause, so no query can return another tenant's documents.
@@ -19,7 +28,7 @@ export class SqliteReadModelStore implements ReadModelStore {
   /** Query shapes are few (one per query handler), so their prepared statements are kept. */
   private readonly queries = new Map<string, SqliteStatement<Array<string | number>, { doc: string }>>();
 
-  constructor(database: SqliteDatabase | string) {
+  constructor(database: SqliteDatabase | string, options: { indexes?: readonly ReadModelIndex[] } = {}) {
     const { db, owned } = resolveDatabase(database);
     this.db = db;
     this.ownsDb = owned;
@@ -33,6 +42,7 @@ export class SqliteReadModelStore implements ReadModelStore {
         PRIMARY KEY (model, pk, id)
       ) WITHOUT ROWID;
     `);
+    for (const index of options.indexes ?? []) createIndex(db, index);
     this.selectOne = db.prepare('SELECT etag, doc FROM km_read_models WHERE model = ? AND pk = ? AND id = ?');
     this.writeUnconditionally = db.prepare(
       `INSERT INTO km_read_models (model, pk, id, etag, doc) VALUES (?, ?, ?, ?, ?)
@@ -70,14 +80,15 @@ export class SqliteReadModelStore implements ReadModelStore {
     const clauses = ['model = ?', 'pk = ?'];
     const params: Array<string | number> = [model, partitionKey];
     for (const [field, value] of Object.entries(options.where ?? {})) {
-      clauses.push('json_extract(doc, ?) = ?');
+      clauses.push(`${jsonField(field)} = ?`);
       // better-sqlite3 cannot bind booleans; json_extract yields 1/0 for JSON true/false.
-      params.push(`$.${field}`, typeof value === 'boolean' ? Number(value) : value);
+      params.push(typeof value === 'boolean' ? Number(value) : value);
     }
     let sql = `SELECT doc FROM km_read_models WHERE ${clauses.join(' AND ')}`;
     if (options.orderBy) {
-      sql += ` ORDER BY json_extract(doc, ?) ${options.direction === 'desc' ? 'DESC' : 'ASC'}, id ASC`;
-      params.push(`$.${options.orderBy}`);
+      // Ties go by id in the same direction: then an index on (model, pk, field) yields rows in order, and LIMIT stops early.
+      const direction = options.direction === 'desc' ? 'DESC' : 'ASC';
+      sql += ` ORDER BY ${jsonField(options.orderBy)} ${direction}, id ${direction}`;
     } else {
       sql += ' ORDER BY id ASC';
     }
@@ -93,4 +104,15 @@ export class SqliteReadModelStore implements ReadModelStore {
   async close(): Promise<void> {
     if (this.ownsDb && this.db.open) this.db.close();
   }
+}
+
+/**
+ * Without an index, a query parses the JSON of every document in the tenant's partition. The index names the model
+ * as a column, not as a partial-index condition, because queries bind the model as a parameter.
+ */
+function createIndex(db: SqliteDatabase, index: ReadModelIndex): void {
+  assertValidQuery({ where: Object.fromEntries(index.fields.map((field) => [field, ''])) });
+  if (!/^[A-Za-z0-9_]+$/.test(index.model)) throw new Error(`read model name "${index.model}" cannot name an index`);
+  const name = `km_read_models_${index.model}_${index.fields.join('_')}`;
+  db.exec(`CREATE INDEX IF NOT EXISTS ${name} ON km_read_models (model, pk, ${index.fields.map(jsonField).join(', ')})`);
 }

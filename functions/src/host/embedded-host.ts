@@ -96,6 +96,7 @@ export async function startEmbeddedHost(options: EmbeddedHostOptions): Promise<E
     }
 
     const body = await readBodyAtMost(req, maxBodyBytes);
+    if (body === 'aborted') return void res.destroy();
     if (body === 'too-large') {
       return refuse(res, errorResponse(413, `the request body is larger than the ${maxBodyBytes}-byte limit: send fewer events per batch.`));
     }

@@ -6,7 +6,7 @@ import { openSqliteDatabase } from '../adapters/sqlite-database';
 import { SqliteEventLog } from '../adapters/sqlite-event-log';
 import { SqliteReadModelStore } from '../adapters/sqlite-read-model-store';
 import type { Logger } from '../logger';
-import { readModels } from '../read-models';
+import { readModelIndexes, readModels } from '../read-models';
 import type { HttpDeps } from '../routes';
 import { LOCAL_ORG_ID, readOrCreateLocalApiKey } from './local-api-key';
 import { startProjectorLoop } from './projector-loop';
@@ -36,7 +36,7 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
   const db = openSqliteDatabase(join(options.home, 'km.db'));
   try {
     const eventLog = new SqliteEventLog(db);
-    const readModelStore = new SqliteReadModelStore(db);
+    const readModelStore = new SqliteReadModelStore(db, { indexes: readModelIndexes });
     const localKey = { keyHash: hashApiKey(readOrCreateLocalApiKey(options.home)), orgId: LOCAL_ORG_ID };
     const authenticator = new ApiKeyAuthenticator([localKey, ...(options.additionalApiKeys ?? [])], {
       ...(options.anonymousOrgId ? { anonymousOrgId: options.anonymousOrgId } : {}),

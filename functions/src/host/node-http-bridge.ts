@@ -7,10 +7,10 @@ import type { Logger } from '../logger';
  * Reads a node request body, stopping at `maxBytes`: the handlers check sizes too, but only the host sees the
  * bytes arrive, so only it can keep a huge upload from being buffered at all.
  */
-export function readBodyAtMost(request: IncomingMessage, maxBytes: number): Promise<Buffer | 'too-large'> {
+export function readBodyAtMost(request: IncomingMessage, maxBytes: number): Promise<Buffer | 'too-large' | 'aborted'> {
   const declared = Number(request.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) return Promise.resolve('too-large');
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (chunk: Buffer) => {
@@ -25,7 +25,11 @@ export function readBodyAtMost(request: IncomingMessage, maxBytes: number): Prom
     };
     request.on('data', onData);
     request.on('end', () => resolve(Buffer.concat(chunks, size)));
-    request.on('error', reject);
+    // A client that goes away mid-upload gets no answer; its half body must not reach a handler.
+    request.on('close', () => {
+      if (!request.complete) resolve('aborted');
+    });
+    request.on('error', () => resolve('aborted'));
   });
 }
 

@@ -170,14 +170,14 @@ export function testReadModelStore(makeStore: MakeReadModelStore, options: { per
       expect(await store.query('sessions', 'org-a', { where: { projectId: 'gamma' } })).toEqual([]);
     });
 
-    it('orders by a top-level field, ascending or descending, ties broken by id', async () => {
+    it('orders by a top-level field, ascending or descending, ties broken by id in the same direction', async () => {
       const store = await open();
       await seed(store);
       expect(ids(await store.query<Doc>('sessions', 'org-a', { orderBy: 'startedAt' }))).toEqual(['s2', 's3', 's4', 's1']);
       expect(ids(await store.query<Doc>('sessions', 'org-a', { orderBy: 'startedAt', direction: 'desc' }))).toEqual([
         's1',
-        's3',
         's4',
+        's3',
         's2',
       ]);
       expect(ids(await store.query<Doc>('sessions', 'org-a', { orderBy: 'calls', direction: 'desc' }))).toEqual(['s3', 's4', 's1', 's2']);
@@ -192,7 +192,7 @@ export function testReadModelStore(makeStore: MakeReadModelStore, options: { per
         direction: 'desc',
         limit: 2,
       });
-      expect(ids(newestAlpha)).toEqual(['s1', 's3']);
+      expect(ids(newestAlpha)).toEqual(['s1', 's4']);
       expect(await store.query('sessions', 'org-a', { limit: 0 })).toEqual([]);
     });
 
