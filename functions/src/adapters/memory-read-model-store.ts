@@ -61,9 +61,16 @@ export class MemoryReadModelStore implements ReadModelStore {
 
 const compareText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** SQLite's order for json_extract values: missing/null, then numbers (booleans are 0/1), then text. Sorting by an object or array field is not supported. */
+/**
+ * SQLite's order for json_extract values: missing/null, then numbers (booleans are 0/1), then text.
+ * Sorting by an object or array field is not supported.
+ */
 function compareSqlite(a: unknown, b: unknown): number {
-  const rank = (v: unknown) => (v === undefined || v === null ? 0 : typeof v === 'number' || typeof v === 'boolean' ? 1 : typeof v === 'string' ? 2 : 3);
+  const rank = (v: unknown) => {
+    if (v === undefined || v === null) return 0;
+    if (typeof v === 'number' || typeof v === 'boolean') return 1;
+    return typeof v === 'string' ? 2 : 3;
+  };
   const byRank = rank(a) - rank(b);
   if (byRank !== 0) return byRank;
   if (rank(a) === 1) return Number(a) - Number(b);

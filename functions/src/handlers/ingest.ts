@@ -54,9 +54,8 @@ export function makeIngestHandler(deps: IngestDeps): HttpHandler {
       result = await deps.eventLog.append(stored);
     } catch (error) {
       context.error(`ingest: appending batch ${batchId} failed: ${describeError(error)}`);
-      return errorResponse(503, 'the event log is unavailable right now: retry later (retries are safe, events are deduplicated by id).', {}, {
-        'Retry-After': '5',
-      });
+      const message = 'the event log is unavailable right now: retry later (retries are safe, events are deduplicated by id).';
+      return errorResponse(503, message, {}, { 'Retry-After': '5' });
     }
     if (result.appended > 0) deps.onEventsAppended?.();
     return jsonResponse(202, { batchId, accepted: result.appended, duplicates: result.duplicates });
@@ -74,7 +73,8 @@ function parseBatch(body: unknown): IngestBatch | { response: HttpResponseInit }
   if (parsed.success) return parsed.data;
   const issues = batchIssues(parsed.error);
   const badEvents = new Set(issues.flatMap((issue) => (issue.index === null ? [] : [issue.index]))).size;
-  const summary = badEvents > 0 ? `${badEvents} event(s) do not match the event schema` : 'the body is not a batch like {"events": [...]}';
+  const summary =
+    badEvents > 0 ? `${badEvents} event(s) do not match the event schema` : 'the body is not a batch like {"events": [...]}';
   return { response: errorResponse(400, `${summary}; nothing was stored. See issues[] for where.`, { issues }) };
 }
 

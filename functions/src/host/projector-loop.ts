@@ -42,7 +42,9 @@ export function startProjectorLoop(options: ProjectorLoopOptions): ProjectorLoop
     } catch (error) {
       const description = describeError(error);
       // Logged once per distinct failure: a stuck projector must not flood km.log every second.
-      if (lastFailure.get(projection.name) !== description) logger.error(`projector ${projection.name} failed, will retry: ${description}`);
+      if (lastFailure.get(projection.name) !== description) {
+        logger.error(`projector ${projection.name} failed, will retry: ${description}`);
+      }
       lastFailure.set(projection.name, description);
     }
   };

@@ -34,28 +34,35 @@ export async function serveDashboard(
   res: ServerResponse,
   headOnly: boolean,
 ): Promise<void> {
-  const send = (status: number, type: string, text: string): void => {
-    res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text), 'x-content-type-options': 'nosniff' });
+  const send = (status: number, text: string): void => {
+    res.writeHead(status, {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+      'x-content-type-options': 'nosniff',
+    });
     res.end(headOnly ? undefined : text);
   };
+  const NOT_FOUND = 'Not found.\n';
   let path: string;
   try {
     path = decodeURIComponent(urlPath);
   } catch {
-    return send(400, 'text/plain; charset=utf-8', 'Bad request: the path is not valid percent-encoding.\n');
+    return send(400, 'Bad request: the path is not valid percent-encoding.\n');
   }
   const looksLikeRoute = extname(path) === '';
   const root = dashboardDir ? await realpathOrNull(resolve(dashboardDir)) : null;
   const index = root ? await fileOrNull(join(root, 'index.html'), root) : null;
   if (!root || !index) {
-    return looksLikeRoute ? send(200, 'text/plain; charset=utf-8', DASHBOARD_NOT_BUILT) : send(404, 'text/plain; charset=utf-8', 'Not found.\n');
+    return send(looksLikeRoute ? 200 : 404, looksLikeRoute ? DASHBOARD_NOT_BUILT : NOT_FOUND);
   }
-  if (path.includes('\0')) return send(404, 'text/plain; charset=utf-8', 'Not found.\n');
+  if (path.includes('\0')) return send(404, NOT_FOUND);
 
   const requested = resolve(root, `.${path.startsWith('/') ? path : `/${path}`}`);
   const file =
-    (await fileOrNull(requested, root)) ?? (await fileOrNull(join(requested, 'index.html'), root)) ?? (looksLikeRoute ? index : null);
-  if (!file) return send(404, 'text/plain; charset=utf-8', 'Not found.\n');
+    (await fileOrNull(requested, root)) ??
+    (await fileOrNull(join(requested, 'index.html'), root)) ??
+    (looksLikeRoute ? index : null);
+  if (!file) return send(404, NOT_FOUND);
 
   res.writeHead(200, {
     'content-type': CONTENT_TYPES[extname(file.path).toLowerCase()] ?? 'application/octet-stream',
