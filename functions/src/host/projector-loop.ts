@@ -16,6 +16,8 @@ export interface ProjectorLoopOptions {
 export interface ProjectorLoop {
   /** Asks for a run soon: after an ingest, so the dashboard sees new events without waiting for the timer. */
   notify(): void;
+  /** Resolves once no run is in flight or scheduled: every projector has caught up with what it could read. */
+  idle(): Promise<void>;
   /** Stops the timer and waits for the run in flight, so the database can be closed safely afterwards. */
   stop(): Promise<void>;
 }
@@ -40,12 +42,13 @@ export function startProjectorLoop(options: ProjectorLoopOptions): ProjectorLoop
       }
       if (lastFailure.delete(projection.name)) logger.info(`projector ${projection.name} recovered`);
     } catch (error) {
-      const description = describeError(error);
-      // Logged once per distinct failure: a stuck projector must not flood km.log every second.
-      if (lastFailure.get(projection.name) !== description) {
-        logger.error(`projector ${projection.name} failed, will retry: ${description}`);
+      // Logged once per distinct failure (by message: stacks differ run to run), so a stuck projector does not
+      // flood km.log every second.
+      const failure = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      if (lastFailure.get(projection.name) !== failure) {
+        logger.error(`projector ${projection.name} failed, will retry: ${describeError(error)}`);
       }
-      lastFailure.set(projection.name, description);
+      lastFailure.set(projection.name, failure);
     }
   };
 
@@ -71,6 +74,9 @@ export function startProjectorLoop(options: ProjectorLoopOptions): ProjectorLoop
 
   return {
     notify,
+    async idle() {
+      while (running) await running;
+    },
     async stop() {
       stopped = true;
       clearInterval(timer);
