@@ -10,6 +10,8 @@ const common = {
 };
 
 module.exports = {
+  // e2e tests start real servers; the machines are shared and slow at times. Never a speed assertion.
+  testTimeout: 60_000,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/*/test/**/*.unit.test.ts'] },
     { ...common, displayName: 'int', testMatch: ['<rootDir>/*/test/**/*.int.test.ts'] },

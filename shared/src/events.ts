@@ -7,7 +7,8 @@ import { EVENT_ID_PATTERN } from './ids';
  */
 
 const name = z.string().min(1).max(200);
-const isoTime = z.iso.datetime({ offset: true });
+/** UTC only ('...Z'): read models sort by these strings, so one spelling per instant. */
+const isoTime = z.iso.datetime();
 const byteCount = z.number().int().nonnegative();
 export const DirectionSchema = z.enum(['client_to_server', 'server_to_client']);
 export type Direction = z.infer<typeof DirectionSchema>;

@@ -2,7 +2,8 @@ import type { Interaction } from '../../events';
 import type { Projection } from '../projection';
 
 /** One document per request/response pair, keyed by the event id: re-folding the same event rewrites the same doc. */
-export type InteractionDoc = Omit<Interaction, 'type' | 'v' | 'ts'> & { recordedAt: string };
+/** receivedAt and batchId come along when the folded event is a stored one (always, in a projector). */
+export type InteractionDoc = Omit<Interaction, 'type' | 'v' | 'ts'> & { recordedAt: string; receivedAt?: string; batchId?: string };
 
 export const interactionsProjection: Projection<InteractionDoc> = {
   name: 'interactions',

@@ -1,0 +1,129 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KmEvent } from '@km/shared';
+import { startEmbeddedHost } from '@km/functions/dist/host/embedded-host';
+import { BIN_DIR, KM_BIN, requireBuiltKm } from './e2e-support';
+import { tempHome } from './helpers';
+
+/** Everything km has recorded under a KM_HOME: the lines of every spool file, by session. */
+function spooled(home: string): KmEvent[] {
+  const dir = join(home, 'spool');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((n) => n.endsWith('.jsonl') && n !== 'rejected.jsonl')
+    .flatMap((n) => readFileSync(join(dir, n), 'utf8').split('\n'))
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as KmEvent);
+}
+
+/** Runs km to completion without blocking this process: the embedded host under test lives here. */
+function runKm(args: string[], env: Record<string, string>, input = ''): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [KM_BIN, ...args], { env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
+async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('the spool survives kill -9 of km', () => {
+  let host: Awaited<ReturnType<typeof startEmbeddedHost>>;
+  let home: string;
+  beforeAll(async () => {
+    requireBuiltKm();
+    home = tempHome('km-kill');
+    host = await startEmbeddedHost({ home, port: 0 });
+  });
+  afterAll(() => host?.close());
+
+  const api = async (path: string) => (await fetch(`${host.url}${path}`)).json() as Promise<any>;
+  const env = (endpoint: string) => ({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KM_HOME: home, KM_ENDPOINT: endpoint, KM_USER: 'kill@example.com' });
+  const interactionIds = (sessionId: string) => spooled(home).filter((e) => e.sessionId === sessionId && e.type === 'mcp.interaction').map((e) => e.id);
+
+  /** Starts a wrapped server-everything, makes `calls` tool calls, waits until the spool holds them, and kills km with -9. */
+  async function sessionKilledMidway(endpoint: string, calls: number, beforeKill?: (sessionId: string) => Promise<void>): Promise<{ sessionId: string; recorded: string[] }> {
+    const transport = new StdioClientTransport({ command: process.execPath, args: [KM_BIN, '--name', 'killed', '--', join(BIN_DIR, 'mcp-server-everything'), 'stdio'], env: env(endpoint), stderr: 'ignore' });
+    const client = new Client({ name: 'kill-test', version: '1' });
+    const before = new Set(spooled(home).map((e) => e.sessionId));
+    await client.connect(transport);
+    try {
+    for (let i = 0; i < calls; i++) await client.callTool({ name: 'echo', arguments: { message: `call ${i}` } });
+    const sessionId = await until('the session in the spool', () => spooled(home).find((e) => !before.has(e.sessionId))?.sessionId);
+    await until('every call in the spool', () => (interactionIds(sessionId).length >= calls + 1 ? true : undefined));
+    if (beforeKill) {
+      await beforeKill(sessionId);
+      for (let i = 0; i < calls; i++) await client.callTool({ name: 'echo', arguments: { message: `more ${i}` } });
+      await until('the later calls in the spool', () => (interactionIds(sessionId).length >= 2 * calls + 1 ? true : undefined));
+    }
+    process.kill(transport.pid!, 'SIGKILL');
+    await client.close().catch(() => {});
+    // What km recorded before it died; read now, because the next km ships the file and removes it.
+    return { sessionId, recorded: interactionIds(sessionId) };
+    } finally {
+      if (transport.pid) process.kill(transport.pid, 'SIGKILL');
+    }
+  }
+
+  async function expectExactlyOnce({ sessionId, recorded }: { sessionId: string; recorded: string[] }) {
+    expect(recorded.length).toBeGreaterThan(0);
+    const session = await until(`session ${sessionId} in the read model`, async () => {
+      const s = await api(`/api/sessions/${sessionId}`);
+      return s.interactionCount === recorded.length ? s : undefined;
+    });
+    const { interactions } = await api(`/api/sessions/${sessionId}/interactions`);
+    expect((interactions as any[]).map((i) => i.id).sort()).toEqual([...recorded].sort());
+    expect(session.interactionCount).toBe(recorded.length);
+    expect(session.endedAt).toBeNull(); // killed: km never got to write session.ended
+  }
+
+  it('ships what was recorded before the kill exactly once, on the next km run', async () => {
+    // Session 1: nothing listens, everything stays in the spool.
+    const offline = await sessionKilledMidway('http://127.0.0.1:1', 4);
+    // Session 2: ships live, is killed with a part shipped and a part not.
+    const partly = await sessionKilledMidway(host.url, 3, async (sessionId) => {
+      await until('a first shipment', async () => ((await api(`/api/sessions/${sessionId}`)).interactionCount > 0 ? true : undefined));
+    });
+    // (Session 2's km already claimed session 1's spool and shipped it: a dead km's spool goes with the next run.)
+
+    // The next km run claims both orphans and ships them.
+    const next = await runKm(['--', process.execPath, join(__dirname, 'fixtures', 'raw-server.js')], env(host.url));
+    expect(next.status).toBe(0);
+    await expectExactlyOnce(offline);
+    await expectExactlyOnce(partly);
+  });
+
+  it('km flush ships what a killed km left, and a second flush has nothing left to send', async () => {
+    const killed = await sessionKilledMidway('http://127.0.0.1:1', 2);
+    const flush = () => runKm(['flush'], env(host.url));
+    const first = await flush();
+    expect(first.stderr).toBe('');
+    expect(first.status).toBe(0);
+    expect(first.stdout).toMatch(/shipped [1-9]\d* event\(s\)/);
+    await expectExactlyOnce(killed);
+    expect((await flush()).stdout).toMatch(/shipped 0 event\(s\)/);
+  });
+
+  it('km flush says clearly when nothing listens, and keeps the events', async () => {
+    await sessionKilledMidway('http://127.0.0.1:1', 1);
+    const result = await runKm(['flush'], env('http://127.0.0.1:1'));
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/^km: flush stopped after 0 event\(s\): nothing answered at http:\/\/127\.0\.0\.1:1 \(is km serve running\?\)/);
+    expect(spooled(home).length).toBeGreaterThan(0);
+  });
+});
