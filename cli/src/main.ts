@@ -1,14 +1,18 @@
+import { join } from 'node:path';
 import { parseInvocation } from './invocation';
 
-/** km's entry point. The wrap path stays lean (see wrap/run.ts); commands load commander only when used. */
+/**
+ * km's entry point. The build makes separate bundles (dist/bundle/{km,wrap,program,observer-worker}.js) and
+ * this one loads only what the invocation needs: wrapping a server never parses commander or the embedded host.
+ */
+const load = <T>(bundle: string): T => require(join(__dirname, bundle)) as T;
+
 const invocation = parseInvocation(process.argv.slice(2));
 if (invocation.kind === 'wrap') {
-  const { runWrap } = require('./wrap/run') as typeof import('./wrap/run');
-  runWrap(invocation);
+  load<typeof import('./wrap/run')>('wrap.js').runWrap(invocation);
 } else if (invocation.kind === 'usage-error') {
   process.stderr.write(`km: ${invocation.message}\n`);
   process.exitCode = 2;
 } else {
-  const { runProgram } = require('./program') as typeof import('./program');
-  void runProgram(invocation.argv);
+  void load<typeof import('./program')>('program.js').runProgram(invocation.argv);
 }

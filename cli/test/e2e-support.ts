@@ -7,5 +7,5 @@ export const KM_BIN = join(REPO_ROOT, 'cli', 'bin', 'km.js');
 export const BIN_DIR = join(REPO_ROOT, 'node_modules', '.bin');
 
 export function requireBuiltKm(): void {
-  if (!existsSync(join(REPO_ROOT, 'cli', 'dist', 'km.js'))) throw new Error('cli/dist/km.js is missing: run `npm run build` first (npm test does).');
+  if (!existsSync(join(REPO_ROOT, 'cli', 'dist', 'bundle', 'km.js'))) throw new Error('cli/dist/bundle/km.js is missing: run `npm run build` first (npm test does).');
 }

@@ -7,7 +7,7 @@ import { fileLogger } from '../log';
 
 /** Where the built dashboard is: beside the bundle in a packed CLI, in the workspace in a clone. */
 function dashboardDir(): string | undefined {
-  const candidates = [join(__dirname, 'dashboard'), join(__dirname, '..', '..', 'dashboard', 'dist')];
+  const candidates = [join(__dirname, 'dashboard'), join(__dirname, '..', '..', '..', 'dashboard', 'dist')];
   return candidates.find((dir) => existsSync(join(dir, 'index.html')));
 }
 

@@ -1,15 +1,17 @@
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { Direction } from '@km/shared';
-import type { WrapSession } from './session';
+import { Worker } from 'node:worker_threads';
+import type { ChunkBatch, ToObserver, FromObserver } from './observer-protocol';
 
 /**
  * `km [--project P] [--name N] [--] <command> [args...]`: runs the MCP server as a child and forwards stdio
- * byte for byte. The hot path is two pipes; observation gets a reference to each chunk after it was
- * forwarded, and runs later (setImmediate), so nothing it does can delay or alter the bytes.
+ * byte for byte. This thread does the forwarding and almost nothing else: each chunk gets an arrival time
+ * and a place in a queue, and every few milliseconds the queue goes to the observer thread, which frames,
+ * parses, pairs, spools and ships. Nothing the observer does (or fails to do) can delay or alter the bytes.
  *
- * Only node built-ins load before the child is spawned: the server's start-up overlaps with loading the rest
- * of km (the session module is required afterwards).
+ * Only node built-ins load here, and the child is spawned before the observer thread starts, so the
+ * server's start-up overlaps with km's.
  */
 export interface WrapOptions {
   command: string;
@@ -19,6 +21,13 @@ export interface WrapOptions {
 }
 
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+/** How long chunks wait before going to the observer in one message: batching keeps the hot path cheap. */
+const HANDOFF_INTERVAL_MS = 5;
+/** Past this many queued bytes, hand off at once (bounded memory for large frames). */
+const HANDOFF_BYTES = 1024 * 1024;
+/** The observer gets this long to spool and ship the end of the session once the server is gone. */
+const OBSERVER_EXIT_BUDGET_MS = 5000;
+
 const now = () => performance.timeOrigin + performance.now();
 
 export function runWrap(options: WrapOptions): void {
@@ -33,25 +42,28 @@ export function runWrap(options: WrapOptions): void {
   childIn.on('error', () => {});
   process.stdout.on('error', () => {});
 
-  // Observation: record arrival times now, do the work later.
-  const queue: Array<{ direction: Direction; chunk: Buffer; at: number }> = [];
-  let session: WrapSession | null = null;
-  let scheduled = false;
-  const drain = () => {
-    scheduled = false;
-    if (!session) return;
-    const batch = queue.splice(0, queue.length);
-    session.observeChunks(batch);
+  const observer = startObserver(options, startedAt);
+  let queue: ChunkBatch = { directions: [], times: [], chunks: [] };
+  let queuedBytes = 0;
+  let timer: NodeJS.Timeout | null = null;
+  const handOff = () => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    if (queue.chunks.length === 0) return;
+    observer.post({ type: 'chunks', batch: queue });
+    queue = { directions: [], times: [], chunks: [] };
+    queuedBytes = 0;
   };
-  const tap = (direction: Direction) => (chunk: Buffer) => {
-    queue.push({ direction, chunk, at: now() });
-    if (!scheduled && session) {
-      scheduled = true;
-      setImmediate(drain);
-    }
+  const tap = (direction: 0 | 1) => (chunk: Buffer) => {
+    queue.directions.push(direction);
+    queue.times.push(now());
+    queue.chunks.push(chunk);
+    queuedBytes += chunk.length;
+    if (queuedBytes >= HANDOFF_BYTES) handOff();
+    else if (!timer) timer = setTimeout(handOff, HANDOFF_INTERVAL_MS);
   };
-  process.stdin.on('data', tap('client_to_server'));
-  childOut.on('data', tap('server_to_client'));
+  process.stdin.on('data', tap(0));
+  childOut.on('data', tap(1));
 
   for (const signal of FORWARDED_SIGNALS) {
     process.on(signal, () => {
@@ -67,23 +79,16 @@ export function runWrap(options: WrapOptions): void {
     process.stderr.write(`km: cannot start "${options.command}": ${why} (${err.code ?? 'error'}). Check the command in your MCP client config.\n`);
     process.exit(err.code === 'ENOENT' ? 127 : 126);
   });
-
-  const { startSession } = require('./session') as typeof import('./session');
-  session = startSession(options, startedAt);
-  child.on('spawn', () => session!.started(child.pid ?? 0));
-  if (queue.length > 0) {
-    scheduled = true;
-    setImmediate(drain);
-  }
+  child.on('spawn', () => observer.post({ type: 'started', pid: child.pid ?? 0 }));
 
   child.on('close', (code, signal) => {
     if (finished) return;
     finished = true;
-    drain();
-    const sessionDone = session!.finish({ exitCode: code, signal, at: now() });
+    handOff();
+    const observed = observer.finish({ type: 'finish', exitCode: code, signal, at: now() });
     // process.exit drops pending pipe writes: let the client get the server's last bytes first.
     const stdoutDrained = new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
-    void Promise.all([sessionDone, stdoutDrained]).then(() => {
+    void Promise.all([observed, stdoutDrained]).then(() => {
       for (const s of FORWARDED_SIGNALS) process.removeAllListeners(s);
       if (signal) {
         // Die the way the server died, so the client sees the same status.
@@ -94,4 +99,41 @@ export function runWrap(options: WrapOptions): void {
       }
     });
   });
+}
+
+/**
+ * The observer thread. If it cannot start or crashes, the session goes on unobserved: messages to it are
+ * dropped and the exit does not wait for it.
+ */
+function startObserver(options: WrapOptions, startedAt: number) {
+  let worker: Worker | null = null;
+  try {
+    worker = new Worker(join(__dirname, 'observer-worker.js'), { workerData: { options, startedAt }, stdout: false, stderr: false });
+    worker.unref();
+    worker.on('error', () => {
+      worker = null;
+    });
+  } catch {
+    worker = null;
+  }
+  return {
+    post(message: ToObserver) {
+      worker?.postMessage(message);
+    },
+    finish(message: ToObserver): Promise<void> {
+      const current = worker;
+      if (!current) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const timeout = setTimeout(resolve, OBSERVER_EXIT_BUDGET_MS);
+        const done = () => {
+          clearTimeout(timeout);
+          resolve();
+        };
+        current.on('message', (reply: FromObserver) => reply.type === 'finished' && done());
+        current.on('error', done);
+        current.on('exit', done);
+        current.postMessage(message);
+      });
+    },
+  };
 }

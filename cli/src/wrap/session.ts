@@ -10,6 +10,7 @@ import { SessionObserver } from './observer';
 import { Recorder } from './recorder';
 import type { WrapOptions } from './run';
 
+
 /** How often a running wrapper ships, and how long it may spend shipping while exiting. */
 const SHIP_INTERVAL_MS = 1000;
 const HEARTBEAT_INTERVAL_MS = 30_000;
