@@ -117,3 +117,32 @@ describe('SessionObserver', () => {
     for (const event of h.events()) expect(KmEventSchema.safeParse(event).error).toBeUndefined();
   });
 });
+
+describe('SessionObserver plugins', () => {
+  it('lets plugins fill interaction fields from the exchange, and isolates a failing one', () => {
+    const drafts: EventDraft[] = [];
+    const observer = new SessionObserver((d) => drafts.push(d), [
+      { interaction: () => { throw new Error('plugin bug'); } },
+      { interaction: (draft, exchange) => { draft.tokensIn = JSON.stringify(exchange.result ?? null).length; draft.tokensOut = Object.keys(exchange.params ?? {}).length; } },
+    ]);
+    const framer = new LineFramer();
+    const feed = (direction: 'client_to_server' | 'server_to_client', m: unknown) => framer.push(Buffer.from(JSON.stringify(m) + '\n'), 0).forEach((f) => observer.observe(direction, f));
+    feed('client_to_server', { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: {} } });
+    feed('server_to_client', { jsonrpc: '2.0', id: 1, result: { content: [] } });
+    expect(drafts[0]).toMatchObject({ type: 'mcp.interaction', tokensIn: JSON.stringify({ content: [] }).length, tokensOut: 2 });
+    expect(observer.dropped).toBe(1);
+  });
+
+  it('lets plugins see tool definitions and add events of their own', () => {
+    const drafts: EventDraft[] = [];
+    const observer = new SessionObserver((d) => drafts.push(d), [
+      { toolsListed: (draft, tools) => { draft.contextTokens = tools.length * 10; return [{ id: 'x', v: 1, ts: draft.ts, type: 'mcp.notification', direction: 'server_to_client', method: 'plugin/extra', bytes: 0 }]; } },
+    ]);
+    const framer = new LineFramer();
+    const feed = (direction: 'client_to_server' | 'server_to_client', m: unknown) => framer.push(Buffer.from(JSON.stringify(m) + '\n'), 0).forEach((f) => observer.observe(direction, f));
+    feed('client_to_server', { jsonrpc: '2.0', id: 1, method: 'tools/list' });
+    feed('server_to_client', { jsonrpc: '2.0', id: 1, result: { tools: [{ name: 'a' }, { name: 'b' }] } });
+    expect(drafts.map((d) => d.type)).toEqual(['mcp.tools_listed', 'mcp.notification', 'mcp.interaction']);
+    expect(drafts[0]).toMatchObject({ contextTokens: 20 });
+  });
+});

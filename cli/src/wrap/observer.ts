@@ -8,7 +8,30 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 /** An event as the observer makes it: id and time fixed now, the envelope stamped by the recorder. */
 export type EventDraft = DistributiveOmit<KmEvent, EnvelopeKey>;
 
+type DraftOf<T extends KmEvent['type']> = Extract<EventDraft, { type: T }>;
+export type InteractionDraft = DraftOf<'mcp.interaction'>;
+export type ToolsListedDraft = DraftOf<'mcp.tools_listed'>;
+
+/** One request and what answered it, as parsed off the wire (loose: other people's JSON). */
+export interface Exchange {
+  params: Record<string, unknown> | undefined;
+  /** The result object; undefined for errors and unanswered requests. */
+  result: unknown;
+  error: { code: number; message: string } | null;
+}
+
+/**
+ * The seam for what the observer does not know about: token and cost estimates, risk findings, redacted
+ * previews. Plugins fill fields of a draft before it is recorded and may add events of their own. They run
+ * on the observer thread, after forwarding; an exception in one costs that observation only.
+ */
+export interface ObserverPlugin {
+  interaction?(draft: InteractionDraft, exchange: Exchange): void;
+  toolsListed?(draft: ToolsListedDraft, tools: Array<Record<string, unknown>>): EventDraft[] | void;
+}
+
 interface PendingRequest {
+  params: Record<string, unknown> | undefined;
   method: string;
   target: string | null;
   startedAt: number;
@@ -45,7 +68,10 @@ export class SessionObserver {
   private serverInfo: { name: string; version?: string } | null = null;
   dropped = 0;
 
-  constructor(private readonly emit: (draft: EventDraft) => void) {}
+  constructor(
+    private readonly emit: (draft: EventDraft) => void,
+    private readonly plugins: ObserverPlugin[] = [],
+  ) {}
 
   observe(direction: Direction, frame: Frame): void {
     if (frame.kind === 'oversized') {
@@ -74,7 +100,7 @@ export class SessionObserver {
   finish(end: { exitCode: number | null; signal: string | null; startedAt: number; at: number }): void {
     for (const [key, req] of this.pending) {
       const direction = key.slice(0, key.indexOf(':')) as Direction;
-      this.interaction(direction, key.slice(key.indexOf(':') + 1), req, { at: end.at, bytes: 0, outcome: 'unanswered' });
+      this.interaction(direction, key.slice(key.indexOf(':') + 1), req, { at: end.at, bytes: 0, outcome: 'unanswered' }, undefined);
     }
     this.pending.clear();
     this.emit({
@@ -119,6 +145,7 @@ export class SessionObserver {
     const key = `${direction}:${msg.id}`;
     if (this.pending.has(key)) this.violation(direction, 'invalid_message', bytes, `request id ${msg.id} reused while still pending`, at);
     this.pending.set(key, {
+      params: msg.params,
       method: msg.method.slice(0, 200),
       target: targetOf(msg.method, msg.params)?.slice(0, 1000) ?? null,
       startedAt: at,
@@ -139,7 +166,7 @@ export class SessionObserver {
     const requestDirection = other(direction);
     if (msg.kind === 'error') {
       const message = redactText(msg.message.slice(0, ERROR_MESSAGE_MAX));
-      this.interaction(requestDirection, msg.id!, req, { at, bytes, outcome: 'error', error: { code: msg.code, message } });
+      this.interaction(requestDirection, msg.id!, req, { at, bytes, outcome: 'error', error: { code: msg.code, message } }, undefined);
       return;
     }
     const result = isObject(msg.result) ? msg.result : {};
@@ -147,7 +174,7 @@ export class SessionObserver {
     if (req.method === 'tools/list' && Array.isArray(result.tools)) this.toolsListed(result.tools, bytes, at);
     const outcome = result.isError === true ? 'tool_error' : 'ok';
     const resultType = typeof result.resultType === 'string' ? result.resultType.slice(0, 50) : null;
-    this.interaction(requestDirection, msg.id, req, { at, bytes, outcome, resultType });
+    this.interaction(requestDirection, msg.id, req, { at, bytes, outcome, resultType }, msg.result);
   }
 
   private learnFromResult(req: PendingRequest, result: Record<string, unknown>, at: number): void {
@@ -169,9 +196,10 @@ export class SessionObserver {
     requestId: string,
     req: PendingRequest,
     end: { at: number; bytes: number; outcome: 'ok' | 'error' | 'tool_error' | 'unanswered'; error?: { code: number; message: string }; resultType?: string | null },
+    result: unknown,
   ): void {
     const answered = end.outcome !== 'unanswered';
-    this.emit({
+    const draft: InteractionDraft = {
       id: newEventId(),
       v: 1,
       ts: iso(end.at),
@@ -195,16 +223,40 @@ export class SessionObserver {
       findings: [],
       requestPreview: null,
       responsePreview: null,
-    });
+    };
+    const exchange: Exchange = { params: req.params, result, error: end.error ?? null };
+    for (const plugin of this.plugins) this.guarded(() => plugin.interaction?.(draft, exchange));
+    this.emit(draft);
+  }
+
+  /** A failing plugin loses its own contribution, not the event. */
+  private guarded(fn: () => void): void {
+    try {
+      fn();
+    } catch {
+      this.dropped++;
+    }
   }
 
   private toolsListed(tools: unknown[], bytes: number, at: number): void {
-    const definitions = tools.filter(isObject).slice(0, 5000).map((tool) => ({
-      name: String(tool.name ?? '').slice(0, 200) || '(unnamed)',
-      descriptionHash: sha256(typeof tool.description === 'string' ? tool.description : ''),
-      schemaHash: sha256(JSON.stringify(tool.inputSchema ?? null)),
-    }));
-    this.emit({ id: newEventId(), v: 1, ts: iso(at), type: 'mcp.tools_listed', tools: definitions, definitionBytes: bytes, contextTokens: null });
+    const definitions = tools.filter(isObject).slice(0, 5000);
+    const draft: ToolsListedDraft = {
+      id: newEventId(),
+      v: 1,
+      ts: iso(at),
+      type: 'mcp.tools_listed',
+      tools: definitions.map((tool) => ({
+        name: String(tool.name ?? '').slice(0, 200) || '(unnamed)',
+        descriptionHash: sha256(typeof tool.description === 'string' ? tool.description : ''),
+        schemaHash: sha256(JSON.stringify(tool.inputSchema ?? null)),
+      })),
+      definitionBytes: bytes,
+      contextTokens: null,
+    };
+    const extra: EventDraft[] = [];
+    for (const plugin of this.plugins) this.guarded(() => extra.push(...(plugin.toolsListed?.(draft, definitions) ?? [])));
+    this.emit(draft);
+    extra.forEach((event) => this.emit(event));
   }
 
   private identified(via: 'initialize' | 'discover' | 'meta', at: number): void {

@@ -7,6 +7,7 @@ import { Spool } from '../spool';
 import { KM_VERSION } from '../version';
 import { LineFramer } from './line-framer';
 import { SessionObserver } from './observer';
+import { observerPlugins } from './plugins';
 import { Recorder } from './recorder';
 import type { WrapOptions } from './run';
 
@@ -29,7 +30,10 @@ export function startSession(options: WrapOptions, startedAt: number): WrapSessi
   const logger: Logger = fileLogger(settings.home, settings.debug);
   const spool = new Spool(settings.home, settings.maxSpoolBytes, logger, (message) => process.stderr.write(message + '\n'));
   const recorder = new Recorder(spool);
-  const observer = new SessionObserver((draft) => recorder.record(draft));
+  const projectId = resolveProject(options.project, process.env, process.cwd());
+  const name = serverName(options.name, options.command, options.args);
+  const plugins = observerPlugins({ settings, logger, projectId, cwd: process.cwd(), serverName: name });
+  const observer = new SessionObserver((draft) => recorder.record(draft), plugins);
   const framers = { client_to_server: new LineFramer(), server_to_client: new LineFramer() };
   const shipper = new Shipper(spool, () => resolveTarget(settings), logger);
   const ships = new ShipQueue(spool, shipper);
@@ -40,11 +44,11 @@ export function startSession(options: WrapOptions, startedAt: number): WrapSessi
   const envelopeReady = resolveUser(process.env).then((userId) => {
     recorder.setEnvelope({
       orgId: settings.orgId,
-      projectId: resolveProject(options.project, process.env, process.cwd()),
+      projectId,
       userId,
       machineId: machineId(settings.home),
       sessionId,
-      server: { name: serverName(options.name, options.command, options.args), command: command.slice(0, 2000) },
+      server: { name, command: command.slice(0, 2000) },
     });
   });
 
