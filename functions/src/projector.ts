@@ -34,12 +34,12 @@ export async function projectBatch<State>(
 function groupByDocument<State>(projection: Projection<State>, events: readonly StoredEvent[]) {
   const groups = new Map<string, { orgId: string; docId: string; events: StoredEvent[] }>();
   for (const event of events) {
-    const docId = projection.docId(event);
-    if (docId === null) continue;
-    const key = JSON.stringify([event.orgId, docId]);
-    const group = groups.get(key);
-    if (group) group.events.push(event);
-    else groups.set(key, { orgId: event.orgId, docId, events: [event] });
+    for (const docId of projection.docIds(event)) {
+      const key = JSON.stringify([event.orgId, docId]);
+      const group = groups.get(key);
+      if (group) group.events.push(event);
+      else groups.set(key, { orgId: event.orgId, docId, events: [event] });
+    }
   }
   return groups;
 }
@@ -55,7 +55,7 @@ async function foldIntoDocument<State>(
   for (let attempt = 1; ; attempt++) {
     const current = await store.get<State>(projection.name, orgId, docId);
     const before = current?.doc ?? null;
-    const after = events.reduce<State | null>((state, event) => projection.evolve(state, event), before);
+    const after = events.reduce<State | null>((state, event) => projection.evolve(state, event, docId), before);
     // The folds return their input when every event was already applied: a replay then costs no write.
     if (after === null || after === before) return false;
     try {

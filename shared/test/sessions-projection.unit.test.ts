@@ -27,7 +27,7 @@ function sessionEvents(): KmEvent[] {
   ];
 }
 
-const fold = (events: KmEvent[]) => events.reduce((state, e) => sessionsProjection.evolve(state, e), null as ReturnType<typeof sessionsProjection.evolve> | null);
+const fold = (events: KmEvent[]) => events.reduce((state, e) => sessionsProjection.evolve(state, e, 's1'), null as ReturnType<typeof sessionsProjection.evolve> | null);
 
 function shuffled<T>(xs: T[], seed: number): T[] {
   const out = [...xs];
@@ -62,10 +62,10 @@ describe('sessions projection', () => {
 
   it('interactions: one document per event id, the same on every replay', () => {
     const e = interaction(3, 'ok');
-    expect(interactionsProjection.docId(e)).toBe(e.id);
-    const once = interactionsProjection.evolve(null, e);
-    expect(interactionsProjection.evolve(once, e)).toEqual(once);
+    expect(interactionsProjection.docIds(e)).toEqual([e.id]);
+    const once = interactionsProjection.evolve(null, e, e.id);
+    expect(interactionsProjection.evolve(once, e, e.id)).toEqual(once);
     expect(once).toMatchObject({ id: e.id, sessionId: 's1', method: 'tools/call', target: 'echo', latencyMs: 1000, recordedAt: e.ts });
-    expect(interactionsProjection.docId(sessionEvents()[0]!)).toBeNull();
+    expect(interactionsProjection.docIds(sessionEvents()[0]!)).toEqual([]);
   });
 });

@@ -1,16 +1,18 @@
 import type { KmEvent } from '../events';
 
 /**
- * A read model as a pure fold. Every document lives in the tenant's partition (orgId) under the id that
- * docId gives; evolve must be deterministic, order-independent and idempotent by event id, because Event Hubs
- * delivers at least once and a projector may replay after a crash.
+ * A read model as a pure fold. Every document lives in the tenant's partition (orgId) under the ids that
+ * docIds gives (an event may update several documents, e.g. one bucket per dimension and granularity);
+ * evolve must be deterministic, order-independent and idempotent by event id, because Event Hubs delivers at
+ * least once and a projector may replay after a crash.
  */
 export interface Projection<State> {
   /** The projector's name; also the read model's container / table name. */
   readonly name: string;
-  /** The document this event updates, or null when the event does not concern this read model. */
-  docId(event: KmEvent): string | null;
-  evolve(state: State | null, event: KmEvent): State;
+  /** The documents this event updates; empty when the event does not concern this read model. */
+  docIds(event: KmEvent): string[];
+  /** Folds the event into one of its documents (docId says which, for folds that bucket). */
+  evolve(state: State | null, event: KmEvent, docId: string): State;
 }
 
 /** Sorted-set insert for the event ids a document has folded; returns false when the id was already there. */

@@ -7,7 +7,7 @@ export type InteractionDoc = Omit<Interaction, 'type' | 'v' | 'ts'> & { recorded
 
 export const interactionsProjection: Projection<InteractionDoc> = {
   name: 'interactions',
-  docId: (event) => (event.type === 'mcp.interaction' ? event.id : null),
+  docIds: (event) => (event.type === 'mcp.interaction' ? [event.id] : []),
   evolve(_state, event) {
     if (event.type !== 'mcp.interaction') throw new Error(`interactions cannot fold ${event.type}`);
     const { type: _type, v: _v, ts, ...fields } = event;

@@ -67,7 +67,7 @@ const later = (a: string, b: string) => (Date.parse(a) >= Date.parse(b) ? a : b)
 
 export const sessionsProjection: Projection<SessionDoc> = {
   name: 'sessions',
-  docId: (event) => event.sessionId,
+  docIds: (event) => [event.sessionId],
   evolve(state, event) {
     const doc: SessionDoc = state ? { ...state, applied: [...state.applied] } : emptySession(event);
     if (!addAppliedId(doc.applied, event.id)) return state ?? doc;
