@@ -21,8 +21,9 @@ export function statusCommand(): Command {
     }
     let reachable = 'no';
     try {
-      const res = await fetch(`${endpoint}/api/health`, { signal: AbortSignal.timeout(2000) });
-      reachable = res.ok ? 'yes' : `answers ${res.status}`;
+      const headers: Record<string, string> = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
+      const res = await fetch(`${endpoint}/api/sessions?limit=1`, { headers, signal: AbortSignal.timeout(2000) });
+      reachable = res.ok ? 'yes' : res.status === 401 || res.status === 403 ? 'yes, but the API key is refused' : `answers ${res.status}`;
     } catch {
       reachable = 'no (nothing listens)';
     }

@@ -137,11 +137,6 @@ export class SessionObserver {
     const meta = isObject(msg.params?._meta) ? msg.params._meta : undefined;
     const metaVersion = typeof meta?.[META_VERSION] === 'string' ? (meta[META_VERSION] as string) : null;
     const metaClient = implementation(meta?.[META_CLIENT_INFO]);
-    if (direction === 'client_to_server' && metaVersion && metaVersion !== this.protocolVersion) {
-      this.protocolVersion = metaVersion;
-      this.clientInfo = metaClient ?? this.clientInfo;
-      this.identified('meta', at);
-    }
     const key = `${direction}:${msg.id}`;
     if (this.pending.has(key)) this.violation(direction, 'invalid_message', bytes, `request id ${msg.id} reused while still pending`, at);
     this.pending.set(key, {
@@ -170,14 +165,15 @@ export class SessionObserver {
       return;
     }
     const result = isObject(msg.result) ? msg.result : {};
-    this.learnFromResult(req, result, at);
+    this.learnFromResult(req, result, requestDirection, at);
     if (req.method === 'tools/list' && Array.isArray(result.tools)) this.toolsListed(result.tools, bytes, at);
     const outcome = result.isError === true ? 'tool_error' : 'ok';
     const resultType = typeof result.resultType === 'string' ? result.resultType.slice(0, 50) : null;
     this.interaction(requestDirection, msg.id, req, { at, bytes, outcome, resultType }, msg.result);
   }
 
-  private learnFromResult(req: PendingRequest, result: Record<string, unknown>, at: number): void {
+  /** The session's revision is one the server answered without error: a refused _meta version is not it. */
+  private learnFromResult(req: PendingRequest, result: Record<string, unknown>, requestDirection: Direction, at: number): void {
     if (req.method === 'initialize') {
       if (typeof result.protocolVersion === 'string') this.protocolVersion = result.protocolVersion.slice(0, 50);
       this.clientInfo = req.clientInfo ?? this.clientInfo;
@@ -188,6 +184,10 @@ export class SessionObserver {
       this.clientInfo = req.clientInfo ?? this.clientInfo;
       this.serverInfo = implementation(result.serverInfo) ?? this.serverInfo;
       this.identified('discover', at);
+    } else if (requestDirection === 'client_to_server' && req.protocolVersion && req.protocolVersion !== this.protocolVersion) {
+      this.protocolVersion = req.protocolVersion;
+      this.clientInfo = req.clientInfo ?? this.clientInfo;
+      this.identified('meta', at);
     }
   }
 

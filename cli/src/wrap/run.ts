@@ -108,7 +108,9 @@ export function runWrap(options: WrapOptions): void {
 function startObserver(options: WrapOptions, startedAt: number) {
   let worker: Worker | null = null;
   try {
-    worker = new Worker(join(__dirname, 'observer-worker.js'), { workerData: { options, startedAt }, stdout: false, stderr: false });
+    // stdout: true keeps anything the worker might print off our stdout, which belongs to the server's bytes.
+    worker = new Worker(join(__dirname, 'observer-worker.js'), { workerData: { options, startedAt }, stdout: true, stderr: false });
+    worker.stdout.resume();
     worker.unref();
     worker.on('error', () => {
       worker = null;
