@@ -9,3 +9,19 @@ export const BIN_DIR = join(REPO_ROOT, 'node_modules', '.bin');
 export function requireBuiltKm(): void {
   if (!existsSync(join(REPO_ROOT, 'cli', 'dist', 'bundle', 'km.js'))) throw new Error('cli/dist/bundle/km.js is missing: run `npm run build` first (npm test does).');
 }
+
+/** Polls until probe returns something other than undefined; the timeout only bounds a broken run. */
+export async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** GET on the embedded host's API, as JSON. */
+export async function getJson(baseUrl: string, path: string): Promise<any> {
+  return (await fetch(`${baseUrl}${path}`)).json();
+}

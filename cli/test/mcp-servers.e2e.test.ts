@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { startEmbeddedHost } from '@km/functions/dist/host/embedded-host';
-import { BIN_DIR, KM_BIN, requireBuiltKm } from './e2e-support';
+import { BIN_DIR, KM_BIN, getJson, requireBuiltKm, until } from './e2e-support';
 import { tempHome } from './helpers';
 
 /**
@@ -66,16 +66,6 @@ const memoryCalls: ExpectedCall[] = [
   { method: 'tools/call', target: 'open_nodes', outcome: 'tool_error' },
 ];
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('km between a real MCP client and real MCP servers', () => {
   let host: Awaited<ReturnType<typeof startEmbeddedHost>>;
   let home: string;
@@ -87,7 +77,7 @@ describe('km between a real MCP client and real MCP servers', () => {
   afterAll(() => host?.close());
 
   const baseEnv = () => ({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KM_HOME: home, KM_USER: 'e2e@example.com' });
-  const api = async (path: string) => (await fetch(`${host.url}${path}`)).json() as Promise<any>;
+  const api = (path: string) => getJson(host.url, path);
 
   const cases: Array<[string, string[], Record<string, string>, Scenario, ExpectedCall[]]> = [
     ['server-everything', [join(BIN_DIR, 'mcp-server-everything'), 'stdio'], {}, everything, everythingCalls],
@@ -104,7 +94,7 @@ describe('km between a real MCP client and real MCP servers', () => {
     const wrapped = await run(process.execPath, [KM_BIN, '--project', 'e2e', '--name', name, '--', ...command], env('km'), scenario);
     expect(wrapped).toEqual(direct);
 
-    const session = await waitFor(`the ${name} session`, async () => {
+    const session = await until(`the ${name} session`, async () => {
       const { sessions } = await api('/api/sessions');
       return (sessions as any[]).find((s) => s.server.name === name && s.endedAt !== null);
     });

@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KmEvent } from '@km/shared';
 import { startEmbeddedHost } from '@km/functions/dist/host/embedded-host';
-import { BIN_DIR, KM_BIN, requireBuiltKm } from './e2e-support';
+import { BIN_DIR, KM_BIN, getJson, requireBuiltKm, until } from './e2e-support';
 import { tempHome } from './helpers';
 
 /** Everything km has recorded under a KM_HOME: the lines of every spool file, by session. */
@@ -32,16 +32,6 @@ function runKm(args: string[], env: Record<string, string>, input = ''): Promise
   });
 }
 
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('the spool survives kill -9 of km', () => {
   let host: Awaited<ReturnType<typeof startEmbeddedHost>>;
   let home: string;
@@ -52,7 +42,7 @@ describe('the spool survives kill -9 of km', () => {
   });
   afterAll(() => host?.close());
 
-  const api = async (path: string) => (await fetch(`${host.url}${path}`)).json() as Promise<any>;
+  const api = (path: string) => getJson(host.url, path);
   const env = (endpoint: string) => ({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KM_HOME: home, KM_ENDPOINT: endpoint, KM_USER: 'kill@example.com' });
   const interactionIds = (sessionId: string) => spooled(home).filter((e) => e.sessionId === sessionId && e.type === 'mcp.interaction').map((e) => e.id);
 

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { startEmbeddedHost } from '@km/functions/dist/host/embedded-host';
-import { KM_BIN, requireBuiltKm } from './e2e-support';
+import { KM_BIN, getJson, requireBuiltKm, until } from './e2e-support';
 import { tempHome } from './helpers';
 
 /** The 2026-07-28 revision has no handshake: km must record from the first request and learn the revision from _meta. */
@@ -38,12 +38,8 @@ describe('km with a 2026-07-28 server (no initialize)', () => {
     expect(await new Promise((r) => km.on('close', r))).toBe(0);
     expect(out.split('\n').filter(Boolean).map((line) => JSON.parse(line).id)).toEqual([1, 2, 3, 4]);
 
-    const api = async (path: string) => (await fetch(`${host.url}${path}`)).json() as Promise<any>;
-    let session: any;
-    for (let tries = 0; !session?.endedAt && tries < 200; tries++) {
-      session = ((await api('/api/sessions')).sessions as any[]).find((s) => s.server.name === 'stateless');
-      if (!session?.endedAt) await new Promise((r) => setTimeout(r, 100));
-    }
+    const api = (path: string) => getJson(host.url, path);
+    const session = await until('the ended session', async () => ((await api('/api/sessions')).sessions as any[]).find((s) => s.server.name === 'stateless' && s.endedAt));
     expect(session).toMatchObject({ protocolVersion: '2026-07-28', client: { name: 'future-client', version: '9' }, serverInfo: { name: 'stateless-fixture' }, interactionCount: 4, errorCount: 1 });
     const { interactions } = await api(`/api/sessions/${session.id}/interactions`);
     expect((interactions as any[]).map((i) => [i.method, i.target, i.resultType, i.protocolVersion, i.outcome])).toEqual([
