@@ -173,7 +173,7 @@ export class Spool {
     private readonly onFull: (message: string) => void = () => {},
   ) {
     this.dir = join(home, 'spool');
-    if (!existsSync(this.dir)) mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    if (!existsSync(this.dir)) mkdirSync(this.dir, { mode: 0o700 }); // KM_HOME exists: ensureHome ran first
     const spoolId = `${process.pid}-${Date.now()}-${randomBytes(3).toString('hex')}`;
     this.own = new SpoolFile(this.dir, spoolId, process.pid);
     this.approxTotalBytes = this.measure();

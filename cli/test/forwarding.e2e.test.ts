@@ -81,6 +81,16 @@ describe('km forwards stdio untouched', () => {
     expect(err.bytes().toString()).toMatch(/^km: cannot start "no-such-mcp-server-xyz": command not found \(ENOENT\)\. .*\n$/);
   });
 
+  it('keeps the session intact when KM_HOME cannot be written (nothing is recorded, nothing breaks)', async () => {
+    const km = startKm(['--', process.execPath, RAW_SERVER], '/etc/passwd/not-a-dir');
+    const out = collector(km.stdout);
+    km.stdin.write('{"jsonrpc":"2.0","id":1,"method":"ping"}\n');
+    await out.waitFor('"ping"');
+    km.stdin.end();
+    expect(await exited(km)).toEqual({ code: 0, signal: null });
+    expect(out.bytes().toString()).toBe('{"jsonrpc":"2.0","id":1,"method":"ping"}\n');
+  });
+
   it('rejects a bad invocation with a usage message', async () => {
     const km = startKm(['--bogus']);
     const err = collector(km.stderr);

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /** The settings km reads from its environment, with local defaults (documented in local.settings.sample.json). */
 export interface Settings {
@@ -35,8 +35,21 @@ export function kmHome(env: NodeJS.ProcessEnv = process.env): string {
   return env.KM_HOME && env.KM_HOME.trim() !== '' ? env.KM_HOME : join(homedir(), '.km');
 }
 
-export function ensureHome(home: string): void {
-  if (!existsSync(home)) mkdirSync(home, { recursive: true, mode: 0o700 });
+/**
+ * Creates KM_HOME and missing parents, one level at a time. Not mkdirSync's recursive mode: on some
+ * filesystems (e.g. /proc) it never returns, and a wrapper must fail, not hang.
+ */
+export function ensureHome(home: string, depth = 0): void {
+  if (existsSync(home)) return;
+  try {
+    mkdirSync(home, { mode: 0o700 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    if (code !== 'ENOENT' || depth > 32 || dirname(home) === home) throw err;
+    ensureHome(dirname(home), depth + 1);
+    mkdirSync(home, { mode: 0o700 });
+  }
 }
 
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {

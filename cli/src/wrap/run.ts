@@ -112,8 +112,10 @@ function startObserver(options: WrapOptions, startedAt: number) {
     worker = new Worker(join(__dirname, 'observer-worker.js'), { workerData: { options, startedAt }, stdout: true, stderr: false });
     worker.stdout.resume();
     worker.unref();
-    worker.on('error', () => {
+    worker.on('error', (err) => {
       worker = null;
+      // Nowhere else to say it when KM_HOME itself is the problem; stderr only on request, as always.
+      if (process.env.KM_DEBUG && process.env.KM_DEBUG !== '0') process.stderr.write(`km: not recording this session: ${err.message}\n`);
     });
   } catch {
     worker = null;
