@@ -124,9 +124,18 @@ describe('Cost Center through km and server-everything', () => {
     expect(received[0].text).toMatch(/project cost-e2e/);
     expect(received[0]['@type']).toBe('MessageCard');
 
-    // `km report` prints the same figures from the local stack's API.
-    const { stdout } = await promisify(execFile)(process.execPath, [KM_BIN, 'report'], { env: { ...process.env, KM_HOME: home } });
+    // `km report` prints the same figures from the local stack's API; `km budget set` goes through the same API.
+    const km = (...args: string[]) => promisify(execFile)(process.execPath, [KM_BIN, ...args], { env: { ...process.env, KM_HOME: home } });
+    const { stdout } = await km('report');
     expect(stdout).toMatch(/today/);
     expect(stdout).toMatch(/cost-e2e/);
+    expect((await km('budget', 'set', '1000', '--org')).stdout).toBe('budget for the org: $1000 a month\n');
+    await expect(km('budget', 'set', '10')).rejects.toMatchObject({ stderr: 'km: say which budget: --project <id> or --org (one of them)\n', code: 1 });
+    const withOrg = await waitFor('the org budget', async () => {
+      const { body } = await api('/api/budgets');
+      return body.budgets.length === 2 ? body.budgets : undefined;
+    });
+    expect(withOrg[0]).toMatchObject({ scope: 'org', projectId: null, monthlyUsd: 1000, crossed: [] });
+    expect(withOrg[0].spentUsd).toBeCloseTo(byTool.total.costUsd * 2, 5);
   });
 });

@@ -41,19 +41,28 @@ export interface DeliveryOptions {
   baseDelayMs?: number;
   timeoutMs?: number;
   sleep?: (ms: number) => Promise<void>;
+  /** Aborts the delivery between or during attempts (the notifier stopping). */
+  signal?: AbortSignal;
 }
 
 /** POSTs the body with retries and exponential backoff. A 4xx other than 408/429 is final: retrying cannot fix it. */
-export async function deliverWebhook(url: string, body: unknown, options: DeliveryOptions = {}): Promise<{ ok: boolean; attempts: number; error?: string }> {
-  const { fetch: doFetch = fetch, attempts = 4, baseDelayMs = 500, timeoutMs = 10_000, sleep = (ms) => new Promise((r) => setTimeout(r, ms)) } = options;
+export async function deliverWebhook(
+  url: string,
+  body: unknown,
+  options: DeliveryOptions = {},
+): Promise<{ ok: boolean; attempts: number; error?: string; aborted?: boolean }> {
+  const { fetch: doFetch = fetch, attempts = 4, baseDelayMs = 500, timeoutMs = 10_000, signal } = options;
+  const sleep = options.sleep ?? ((ms: number) => abortableDelay(ms, signal));
   let error = '';
   for (let attempt = 1; attempt <= attempts; attempt++) {
+    if (signal?.aborted) return { ok: false, attempts: attempt - 1, error: 'stopped', aborted: true };
     try {
+      const timeout = AbortSignal.timeout(timeoutMs);
       const res = await doFetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
       });
       if (res.ok) return { ok: true, attempts: attempt };
       error = `answered ${res.status}`;
@@ -63,7 +72,20 @@ export async function deliverWebhook(url: string, body: unknown, options: Delive
     }
     if (attempt < attempts) await sleep(baseDelayMs * 2 ** (attempt - 1));
   }
+  if (signal?.aborted) return { ok: false, attempts, error: 'stopped', aborted: true };
   return { ok: false, attempts, error };
+}
+
+function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }
 
 export interface BudgetNotifierOptions extends DeliveryOptions {
@@ -89,6 +111,8 @@ export function startBudgetNotifier(options: BudgetNotifierOptions): BudgetNotif
   let stopped = false;
   let running: Promise<void> | null = null;
   let runAgain = false;
+  // Stopping cuts a delivery short (km serve must exit promptly); its checkpoint stays, so the next start retries it.
+  const stopping = new AbortController();
 
   const runOnce = async (): Promise<number> => {
     const checkpoint = await log.getCheckpoint(BUDGET_WEBHOOKS);
@@ -96,7 +120,8 @@ export function startBudgetNotifier(options: BudgetNotifierOptions): BudgetNotif
     for (const { position, event } of page) {
       if (stopped) return 0;
       if (event.type === 'budget.threshold_crossed' && event.webhookUrl) {
-        const result = await deliverWebhook(event.webhookUrl, budgetWebhookBody(event), options);
+        const result = await deliverWebhook(event.webhookUrl, budgetWebhookBody(event), { ...options, signal: stopping.signal });
+        if (result.aborted) return 0;
         if (!result.ok) logger.warn(`budget webhook for ${event.id} failed after ${result.attempts} attempt(s): ${result.error}`);
       }
       await log.setCheckpoint(BUDGET_WEBHOOKS, position);
@@ -133,6 +158,7 @@ export function startBudgetNotifier(options: BudgetNotifierOptions): BudgetNotif
     },
     async stop() {
       stopped = true;
+      stopping.abort();
       clearInterval(timer);
       await running;
     },

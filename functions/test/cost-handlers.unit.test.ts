@@ -186,3 +186,22 @@ describe('budget webhooks', () => {
     expect(await log.getCheckpoint('budget-webhooks')).toBe(2);
   });
 });
+
+describe('stopping the budget notifier', () => {
+  it('cuts a delivery in backoff short and leaves its checkpoint for the next start', async () => {
+    const log = new MemoryEventLog();
+    const event = { id: newEventId(), v: 1 as const, type: 'budget.threshold_crossed' as const, ts: NOW.toISOString(), orgId: 'org-a', scope: 'org' as const, projectId: null, period: '2026-11', threshold: 50, monthlyUsd: 1, spentUsd: 0.5, webhookUrl: 'https://down' };
+    await log.append([{ ...event, receivedAt: NOW.toISOString(), batchId: 'p' }]);
+    let calls = 0;
+    const failing = (async () => {
+      calls++;
+      return new Response('', { status: 503 });
+    }) as typeof fetch;
+    const notifier = startBudgetNotifier({ log, logger: { info() {}, warn() {}, error() {} }, fetch: failing, baseDelayMs: 60_000, intervalMs: 10_000 });
+    while (calls === 0) await new Promise((r) => setTimeout(r, 5));
+    const started = Date.now();
+    await notifier.stop();
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(await log.getCheckpoint('budget-webhooks')).toBe(0);
+  });
+});
