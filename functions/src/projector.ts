@@ -33,7 +33,6 @@ export async function projectBatch<State>(
 }
 
 /** A projection of client events, or one that also folds server-made events (the cost fold's budgets). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyProjection<State> = Projection<State, any>;
 
 /** Groups by tenant as well as document id: two orgs may well use the same session id. */

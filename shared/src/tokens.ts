@@ -23,7 +23,6 @@ export const SAMPLE_WINDOW_CHARS = 2048;
 let counter: typeof CountTokens | null = null;
 /** Loaded on first use: the o200k ranks are megabytes, and most km processes never count a token. */
 function o200k(): typeof CountTokens {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   counter ??= (require('gpt-tokenizer/encoding/o200k_base') as { countTokens: typeof CountTokens }).countTokens;
   return counter;
 }

@@ -169,6 +169,9 @@ describe('cost projection', () => {
     // the 50% event keeps its id however much more is spent: the log's idempotent append sees it once
     expect(all[0]!.id).toBe(at(5)[0]!.id);
     expect(all[0]!.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    // a budget set later in the year says nothing about months before it
+    const late = fold([...events.slice(1), aBudgetSet('2026-12-01T00:00:00.000Z', 1)]).get('budget|project|web')!;
+    expect(costProjection.emits!(late, late.id)).toEqual([]);
     // the org budget is a separate document; with no budget set it implies nothing
     const org = fold(events).get('budget|org')!;
     expect(costProjection.emits!(org, org.id)).toEqual([]);

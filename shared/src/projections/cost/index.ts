@@ -76,6 +76,8 @@ export interface BudgetDoc {
   monthlyUsd: number | null;
   webhookUrl: string | null;
   setBy: string | null;
+  /** When that budget.set was made: months before it never alert (a budget set today says nothing of last month). */
+  setAt: string | null;
   /** Nano-dollars per UTC day, the last BUDGET_DAYS days that saw spend. */
   days: Record<string, number>;
   /** The newest event time folded: the time stamp of events this document implies. */
@@ -182,6 +184,7 @@ function emptyBudget(orgId: string, docId: string): BudgetDoc {
     monthlyUsd: null,
     webhookUrl: null,
     setBy: null,
+    setAt: null,
     days: {},
     lastTs: null,
     recent: [],
@@ -192,7 +195,7 @@ function foldBudget(state: BudgetDoc | null, event: Interaction | Extract<Server
   const doc = state ?? emptyBudget(event.orgId, docId);
   if (event.type === 'budget.set') {
     if (doc.setBy !== null && doc.setBy >= event.id) return doc;
-    return { ...doc, monthlyUsd: event.monthlyUsd, webhookUrl: event.webhookUrl, setBy: event.id };
+    return { ...doc, monthlyUsd: event.monthlyUsd, webhookUrl: event.webhookUrl, setBy: event.id, setAt: event.ts };
   }
   const recent = remember(doc.recent, event.id);
   if (!recent) return doc;
@@ -252,8 +255,9 @@ export const costProjection: Projection<CostDoc, CostEvent> = {
     return event.type === 'mcp.interaction' || event.type === 'budget.set' ? foldBudget(state as BudgetDoc | null, event, docId) : (state as CostDoc);
   },
   emits(doc) {
-    if (doc.kind !== 'budget' || doc.monthlyUsd === null || doc.lastTs === null) return [];
-    const months = [...new Set(Object.keys(doc.days).map((day) => day.slice(0, 7)))].sort();
+    if (doc.kind !== 'budget' || doc.monthlyUsd === null || doc.lastTs === null || doc.setAt === null) return [];
+    const since = doc.setAt.slice(0, 7);
+    const months = [...new Set(Object.keys(doc.days).map((day) => day.slice(0, 7)))].filter((month) => month >= since).sort();
     return months.flatMap((period) =>
       crossedThresholds(doc, period).map((threshold) => ({
         id: derivedEventId(Date.parse(`${period}-01T00:00:00.000Z`), `${doc.orgId}|${doc.id}|${period}|${threshold}`),
