@@ -3,6 +3,9 @@ import { flushCommand } from './commands/flush';
 import { serveCommand } from './commands/serve';
 import { statusCommand } from './commands/status';
 import { KM_VERSION } from './version';
+// Cost Center (#3)
+import { budgetCommand } from './commands/budget';
+import { reportCommand } from './commands/report';
 
 /** Commands throw; this one handler prints a one-line message and sets the exit code (STYLE.md). */
 export async function runProgram(argv: string[]): Promise<void> {
@@ -12,7 +15,10 @@ export async function runProgram(argv: string[]): Promise<void> {
     .exitOverride()
     .addCommand(serveCommand())
     .addCommand(flushCommand())
-    .addCommand(statusCommand());
+    .addCommand(statusCommand())
+    // Cost Center (#3)
+    .addCommand(budgetCommand())
+    .addCommand(reportCommand());
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {

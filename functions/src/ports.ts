@@ -1,4 +1,4 @@
-import type { KmEvent, StoredEvent } from '@km/shared';
+import type { KmEvent, LoggedEvent } from '@km/shared';
 
 /** A position in the event log: monotonic within the log. Embedded: the SQLite rowid. */
 export type LogPosition = number;
@@ -15,9 +15,9 @@ export interface AppendResult {
  * Embedded: SQLite with a monotonic position, read by the in-process projector loop.
  */
 export interface EventLog {
-  append(events: StoredEvent[]): Promise<AppendResult>;
+  append(events: LoggedEvent[]): Promise<AppendResult>;
   /** Events strictly after `after`, oldest first, at most `max`. */
-  read(after: LogPosition, max: number): Promise<Array<{ position: LogPosition; event: StoredEvent }>>;
+  read(after: LogPosition, max: number): Promise<Array<{ position: LogPosition; event: LoggedEvent }>>;
   getCheckpoint(projector: string): Promise<LogPosition>;
   setCheckpoint(projector: string, position: LogPosition): Promise<void>;
   close(): Promise<void>;

@@ -1,4 +1,4 @@
-import type { Projection, StoredEvent } from '@km/shared';
+import { isServerEvent, type LoggedEvent, type Projection, type ServerEvent } from '@km/shared';
 import { ConcurrencyError, type EventLog, type ReadModelStore } from './ports';
 
 export interface ProjectBatchResult {
@@ -16,24 +16,30 @@ const MAX_ATTEMPTS = 5;
  * batch's events concern it. Used by the embedded loop and by the cloud Event Hubs trigger alike.
  */
 export async function projectBatch<State>(
-  projection: Projection<State>,
+  projection: AnyProjection<State>,
   store: ReadModelStore,
-  events: readonly StoredEvent[],
+  events: readonly LoggedEvent[],
+  /** Where the events a document implies go (Projection.emits); the log, in both run modes. */
+  emit?: (events: ServerEvent[]) => Promise<void>,
 ): Promise<ProjectBatchResult> {
   const groups = groupByDocument(projection, events);
   let written = 0;
   let folded = 0;
   for (const { orgId, docId, events: docEvents } of groups.values()) {
     folded += docEvents.length;
-    if (await foldIntoDocument(projection, store, orgId, docId, docEvents)) written++;
+    if (await foldIntoDocument(projection, store, orgId, docId, docEvents, emit)) written++;
   }
   return { written, folded };
 }
 
+/** A projection of client events, or one that also folds server-made events (the cost fold's budgets). */
+type AnyProjection<State> = Projection<State, any>;
+
 /** Groups by tenant as well as document id: two orgs may well use the same session id. */
-function groupByDocument<State>(projection: Projection<State>, events: readonly StoredEvent[]) {
-  const groups = new Map<string, { orgId: string; docId: string; events: StoredEvent[] }>();
+function groupByDocument<State>(projection: AnyProjection<State>, events: readonly LoggedEvent[]) {
+  const groups = new Map<string, { orgId: string; docId: string; events: LoggedEvent[] }>();
   for (const event of events) {
+    if (!projection.foldsServerEvents && isServerEvent(event)) continue;
     for (const docId of projection.docIds(event)) {
       const key = JSON.stringify([event.orgId, docId]);
       const group = groups.get(key);
@@ -46,11 +52,12 @@ function groupByDocument<State>(projection: Projection<State>, events: readonly 
 
 /** Returns whether the document was written. */
 async function foldIntoDocument<State>(
-  projection: Projection<State>,
+  projection: AnyProjection<State>,
   store: ReadModelStore,
   orgId: string,
   docId: string,
-  events: StoredEvent[],
+  events: LoggedEvent[],
+  emit?: (events: ServerEvent[]) => Promise<void>,
 ): Promise<boolean> {
   for (let attempt = 1; ; attempt++) {
     const current = await store.get<State>(projection.name, orgId, docId);
@@ -58,6 +65,9 @@ async function foldIntoDocument<State>(
     const after = events.reduce<State | null>((state, event) => projection.evolve(state, event, docId), before);
     // The folds return their input when every event was already applied: a replay then costs no write.
     if (after === null || after === before) return false;
+    // Before the write: the events' ids come from the document, so a replay after a crash appends nothing twice.
+    const implied = emit && projection.emits ? projection.emits(after, docId) : [];
+    if (implied.length > 0) await emit!(implied);
     try {
       await store.upsert(projection.name, orgId, docId, after, current ? current.etag : null);
       return true;
@@ -72,7 +82,7 @@ async function foldIntoDocument<State>(
  * the write and the checkpoint replays the page, which the idempotent folds absorb. Returns the events handled.
  */
 export async function runProjectorOnce<State>(
-  projection: Projection<State>,
+  projection: AnyProjection<State>,
   log: EventLog,
   store: ReadModelStore,
   maxBatch: number,
@@ -81,10 +91,15 @@ export async function runProjectorOnce<State>(
   const page = await log.read(checkpoint, maxBatch);
   const last = page[page.length - 1];
   if (!last) return 0;
+  const emit = async (events: ServerEvent[]) => {
+    const receivedAt = new Date().toISOString();
+    await log.append(events.map((event) => ({ ...event, receivedAt, batchId: `projector:${projection.name}` })));
+  };
   await projectBatch(
     projection,
     store,
     page.map((entry) => entry.event),
+    emit,
   );
   await log.setCheckpoint(projection.name, last.position);
   return page.length;

@@ -5,6 +5,9 @@ import { makeIngestHandler } from './handlers/ingest';
 import { makeQuerySessionHandler } from './handlers/query-session';
 import { makeQuerySessionInteractionsHandler } from './handlers/query-session-interactions';
 import { makeQuerySessionsHandler } from './handlers/query-sessions';
+// Cost Center (#3)
+import { makeQueryBudgetsHandler, makeQueryContextTaxHandler, makeQueryCostHandler, makeQueryCostSummaryHandler } from './handlers/query-cost';
+import { makeSetBudgetHandler } from './handlers/set-budget';
 
 /** Everything the HTTP Functions need, built once per process by the embedded host or by cloud-ports. */
 export interface HttpDeps {
@@ -44,6 +47,13 @@ export const httpRouteSpecs = [
     route: 'sessions/{id}/interactions',
     makeHandler: makeQuerySessionInteractionsHandler,
   },
+  // Cost Center (#3)
+  { name: 'query-cost', methods: ['GET'], route: 'cost', makeHandler: makeQueryCostHandler },
+  { name: 'query-cost-summary', methods: ['GET'], route: 'cost/summary', makeHandler: makeQueryCostSummaryHandler },
+  { name: 'query-cost-context-tax', methods: ['GET'], route: 'cost/context-tax', makeHandler: makeQueryContextTaxHandler },
+  { name: 'query-budgets', methods: ['GET'], route: 'budgets', makeHandler: makeQueryBudgetsHandler },
+  { name: 'set-budget-org', methods: ['PUT'], route: 'budgets/org', makeHandler: makeSetBudgetHandler('org') },
+  { name: 'set-budget-project', methods: ['PUT'], route: 'budgets/project/{projectId}', makeHandler: makeSetBudgetHandler('project') },
 ] as const satisfies readonly HttpRouteSpec[];
 
 export type HttpRouteName = (typeof httpRouteSpecs)[number]['name'];

@@ -88,6 +88,8 @@ export const InteractionSchema = z.strictObject({
   findings: z.array(FindingSchema).max(100),
   requestPreview: z.string().max(4000).nullable(),
   responsePreview: z.string().max(4000).nullable(),
+  /** The model the token and cost estimates were priced for (Cost Center); absent from older wrappers. */
+  model: z.string().max(200).nullable().optional(),
 });
 
 export const NotificationSchema = z.strictObject({
@@ -163,3 +165,50 @@ export type IngestBatch = z.infer<typeof IngestBatchSchema>;
 
 /** What the server adds on accept. It never rewrites the client's fields. */
 export type StoredEvent = KmEvent & { receivedAt: string; batchId: string };
+
+/**
+ * Server-made events (Cost Center budgets). A union of their own, apart from KmEventSchema, so that the ingest
+ * endpoint can never accept one from a client: only the API and the projectors append them to the log.
+ */
+const serverEnvelope = {
+  id: z.string().regex(EVENT_ID_PATTERN, 'must be a UUIDv7'),
+  v: z.literal(1),
+  ts: isoTime,
+  orgId: name,
+};
+export const BudgetScopeSchema = z.enum(['org', 'project']);
+export type BudgetScope = z.infer<typeof BudgetScopeSchema>;
+
+export const BudgetSetSchema = z.strictObject({
+  ...serverEnvelope,
+  type: z.literal('budget.set'),
+  scope: BudgetScopeSchema,
+  /** Null for the org's budget. */
+  projectId: name.nullable(),
+  monthlyUsd: z.number().nonnegative().finite(),
+  webhookUrl: z.url({ protocol: /^https?$/ }).max(2000).nullable(),
+});
+
+/** Emitted by the cost projector; its id is derived from (org, scope, period, threshold), so a replay cannot repeat it. */
+export const BudgetThresholdCrossedSchema = z.strictObject({
+  ...serverEnvelope,
+  type: z.literal('budget.threshold_crossed'),
+  scope: BudgetScopeSchema,
+  projectId: name.nullable(),
+  /** The calendar month (UTC) the budget applies to: '2026-11'. */
+  period: z.string().regex(/^\d{4}-\d{2}$/),
+  threshold: z.number().int().positive(),
+  monthlyUsd: z.number().nonnegative(),
+  spentUsd: z.number().nonnegative(),
+  webhookUrl: z.string().max(2000).nullable(),
+});
+
+export const ServerEventSchema = z.discriminatedUnion('type', [BudgetSetSchema, BudgetThresholdCrossedSchema]);
+export type ServerEvent = z.infer<typeof ServerEventSchema>;
+export type BudgetSet = Extract<ServerEvent, { type: 'budget.set' }>;
+export type BudgetThresholdCrossed = Extract<ServerEvent, { type: 'budget.threshold_crossed' }>;
+export type StoredServerEvent = ServerEvent & { receivedAt: string; batchId: string };
+/** Everything the event log holds: client events from ingest and server-made events. */
+export type LoggedEvent = StoredEvent | StoredServerEvent;
+export const SERVER_EVENT_TYPES: ReadonlySet<string> = new Set(ServerEventSchema.options.map((schema) => schema.shape.type.value));
+export const isServerEvent = (event: KmEvent | ServerEvent): event is ServerEvent => SERVER_EVENT_TYPES.has(event.type);

@@ -30,3 +30,14 @@ export type { SessionDoc } from './projections/sessions';
 export { interactionsProjection } from './projections/interactions';
 export type { InteractionDoc } from './projections/interactions';
 export { redactText } from './risk/redact';
+// Cost Center (#3): tokens, pricing, server-made budget events, the cost fold and its query shapes.
+export { ServerEventSchema, BudgetSetSchema, BudgetThresholdCrossedSchema, BudgetScopeSchema, SERVER_EVENT_TYPES, isServerEvent } from './events';
+export type { ServerEvent, StoredServerEvent, LoggedEvent, BudgetSet, BudgetThresholdCrossed, BudgetScope } from './events';
+export { estimateTokens, countO200kTokens, TOKENIZER_FACTORS, SAMPLE_ABOVE_CHARS, SAMPLE_WINDOWS, SAMPLE_WINDOW_CHARS } from './tokens';
+export type { TokenizerFamily } from './tokens';
+export { PRICE_TABLE, PRICE_TABLE_DATE, DEFAULT_MODEL, CostConfigSchema, resolvePrice, familyOf, toolFixedCostUsd, costUsd } from './pricing';
+export type { ModelPrice, CostConfig } from './pricing';
+export { costProjection, budgetDocId, crossedThresholds, budgetSpentUsd, COST_MODEL, BUDGET_THRESHOLDS, RECENT_IDS } from './projections/cost';
+export type { CostDoc, CostBucketDoc, ContextDoc, BudgetDoc, CostCounters } from './projections/cost';
+export { costReport, costSummary, contextTax, budgetView, forecastMonthEnd, COST_GROUP_BYS, utcDay, utcMonth, addDays } from './projections/cost/queries';
+export type { CostReport, CostSummary, CostFigures, CostGroupBy, BudgetView } from './projections/cost/queries';

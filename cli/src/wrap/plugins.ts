@@ -1,6 +1,8 @@
 import type { Settings } from '../config/settings';
 import type { Logger } from '../log';
 import type { ObserverPlugin } from './observer';
+import { loadCostSettings } from '../config/cost-config';
+import { costPlugin } from './cost-plugin';
 
 /** What plugins may need to know about the session they observe. */
 export interface PluginContext {
@@ -14,6 +16,15 @@ export interface PluginContext {
 }
 
 /** The observer plugins of a wrapped session, in the order they run. One place to add one. */
-export function observerPlugins(_context: PluginContext): ObserverPlugin[] {
-  return [];
+export function observerPlugins(context: PluginContext): ObserverPlugin[] {
+  return [
+    // Cost Center (#3): tokens, USD and the model on interactions; context tokens on tools/list
+    costPluginFor(context),
+  ];
+}
+
+function costPluginFor(context: PluginContext): ObserverPlugin {
+  const costSettings = loadCostSettings(process.env, context.cwd);
+  costSettings.notes.forEach((note) => context.logger.warn(note));
+  return costPlugin(costSettings, context.serverName);
 }

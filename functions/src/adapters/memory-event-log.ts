@@ -1,4 +1,4 @@
-import type { StoredEvent } from '@km/shared';
+import type { LoggedEvent } from '@km/shared';
 import type { AppendResult, EventLog, LogPosition } from '../ports';
 
 /** The reference EventLog: what the SQLite log does, in memory. Used by unit tests. */
@@ -9,7 +9,7 @@ export class MemoryEventLog implements EventLog {
   private readonly checkpoints = new Map<string, LogPosition>();
   private lastPosition: LogPosition = 0;
 
-  async append(events: StoredEvent[]): Promise<AppendResult> {
+  async append(events: LoggedEvent[]): Promise<AppendResult> {
     let appended = 0;
     for (const event of events) {
       if (this.ids.has(event.id)) continue;
@@ -20,11 +20,11 @@ export class MemoryEventLog implements EventLog {
     return { appended, duplicates: events.length - appended };
   }
 
-  async read(after: LogPosition, max: number): Promise<Array<{ position: LogPosition; event: StoredEvent }>> {
-    const page: Array<{ position: LogPosition; event: StoredEvent }> = [];
+  async read(after: LogPosition, max: number): Promise<Array<{ position: LogPosition; event: LoggedEvent }>> {
+    const page: Array<{ position: LogPosition; event: LoggedEvent }> = [];
     for (const entry of this.entries) {
       if (page.length >= max) break;
-      if (entry.position > after) page.push({ position: entry.position, event: JSON.parse(entry.body) as StoredEvent });
+      if (entry.position > after) page.push({ position: entry.position, event: JSON.parse(entry.body) as LoggedEvent });
     }
     return page;
   }

@@ -1,4 +1,4 @@
-import type { StoredEvent } from '@km/shared';
+import type { LoggedEvent } from '@km/shared';
 import type { AppendResult, EventLog, LogPosition } from '../ports';
 import { resolveDatabase, type SqliteDatabase, type SqliteStatement } from './sqlite-database';
 
@@ -9,7 +9,7 @@ import { resolveDatabase, type SqliteDatabase, type SqliteStatement } from './sq
 export class SqliteEventLog implements EventLog {
   private readonly db: SqliteDatabase;
   private readonly ownsDb: boolean;
-  private readonly appendAll: (events: StoredEvent[]) => number;
+  private readonly appendAll: (events: LoggedEvent[]) => number;
   private readonly selectAfter: SqliteStatement<[number, number], { position: number; body: string }>;
   private readonly selectCheckpoint: SqliteStatement<[string], { position: number }>;
   private readonly upsertCheckpoint: SqliteStatement<[string, number]>;
@@ -30,7 +30,7 @@ export class SqliteEventLog implements EventLog {
       );
     `);
     const insert = db.prepare('INSERT OR IGNORE INTO km_events (id, body) VALUES (?, ?)');
-    const appendInTransaction = db.transaction((events: StoredEvent[]) => {
+    const appendInTransaction = db.transaction((events: LoggedEvent[]) => {
       let appended = 0;
       for (const event of events) appended += insert.run(event.id, JSON.stringify(event)).changes;
       return appended;
@@ -49,15 +49,15 @@ export class SqliteEventLog implements EventLog {
     );
   }
 
-  async append(events: StoredEvent[]): Promise<AppendResult> {
+  async append(events: LoggedEvent[]): Promise<AppendResult> {
     const appended = this.appendAll(events);
     return { appended, duplicates: events.length - appended };
   }
 
-  async read(after: LogPosition, max: number): Promise<Array<{ position: LogPosition; event: StoredEvent }>> {
+  async read(after: LogPosition, max: number): Promise<Array<{ position: LogPosition; event: LoggedEvent }>> {
     return this.selectAfter
       .all(after, max)
-      .map((row) => ({ position: row.position, event: JSON.parse(row.body) as StoredEvent }));
+      .map((row) => ({ position: row.position, event: JSON.parse(row.body) as LoggedEvent }));
   }
 
   async getCheckpoint(projector: string): Promise<LogPosition> {

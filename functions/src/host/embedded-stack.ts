@@ -10,6 +10,7 @@ import { readModelIndexes, readModels } from '../read-models';
 import type { HttpDeps } from '../routes';
 import { LOCAL_ORG_ID, readOrCreateLocalApiKey } from './local-api-key';
 import { startProjectorLoop } from './projector-loop';
+import { startBudgetNotifier } from '../budget-webhooks';
 
 export interface EmbeddedStackOptions {
   home: string;
@@ -48,6 +49,12 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
       logger: options.logger,
       ...(options.projectorIntervalMs ? { intervalMs: options.projectorIntervalMs } : {}),
     });
+    // Cost Center (#3): budget webhooks, as their own log consumer so a slow hook never holds up projection.
+    const budgetNotifier = startBudgetNotifier({
+      log: eventLog,
+      logger: options.logger,
+      ...(options.projectorIntervalMs ? { intervalMs: options.projectorIntervalMs } : {}),
+    });
     const deps: HttpDeps = {
       eventLog,
       readModelStore,
@@ -61,6 +68,7 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
       deps,
       async close() {
         await projectorLoop.stop();
+        await budgetNotifier.stop();
         db.close();
       },
     };

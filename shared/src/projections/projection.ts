@@ -1,4 +1,4 @@
-import type { KmEvent } from '../events';
+import type { KmEvent, ServerEvent } from '../events';
 
 /**
  * A read model as a pure fold. Every document lives in the tenant's partition (orgId) under the ids that
@@ -6,13 +6,20 @@ import type { KmEvent } from '../events';
  * evolve must be deterministic, order-independent and idempotent by event id, because Event Hubs delivers at
  * least once and a projector may replay after a crash.
  */
-export interface Projection<State> {
+export interface Projection<State, E extends KmEvent | ServerEvent = KmEvent> {
   /** The projector's name; also the read model's container / table name. */
   readonly name: string;
   /** The documents this event updates; empty when the event does not concern this read model. */
-  docIds(event: KmEvent): string[];
+  docIds(event: E): string[];
   /** Folds the event into one of its documents (docId says which, for folds that bucket). */
-  evolve(state: State | null, event: KmEvent, docId: string): State;
+  evolve(state: State | null, event: E, docId: string): State;
+  /** True when the fold also reads server-made events (budget.set); other folds are only handed client events. */
+  readonly foldsServerEvents?: boolean;
+  /**
+   * Events a document implies, with ids derived from the document (so appending them again is a no-op): the
+   * projector appends them to the log before it writes the document, so a crash in between cannot lose one.
+   */
+  emits?(doc: State, docId: string): ServerEvent[];
 }
 
 /** Sorted-set insert for the event ids a document has folded; returns false when the id was already there. */

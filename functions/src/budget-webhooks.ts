@@ -1,0 +1,166 @@
+import type { BudgetThresholdCrossed } from '@km/shared';
+import { describeError, type Logger } from './logger';
+import type { EventLog } from './ports';
+
+/** The log consumer's name: its checkpoint sits next to the projectors'. */
+export const BUDGET_WEBHOOKS = 'budget-webhooks';
+
+/**
+ * One body both Slack and Microsoft Teams accept: Slack incoming webhooks read `text`; Teams connectors read the
+ * legacy MessageCard fields (`@type`, `summary`, `title`, `sections`) and also show `text`.
+ */
+export function budgetWebhookBody(event: BudgetThresholdCrossed) {
+  const scope = event.scope === 'org' ? `org ${event.orgId}` : `project ${event.projectId} (org ${event.orgId})`;
+  const text = `km budget: ${scope} reached ${event.threshold}% of its $${event.monthlyUsd} monthly budget for ${event.period} ($${event.spentUsd.toFixed(2)} spent).`;
+  return {
+    text,
+    '@type': 'MessageCard',
+    '@context': 'https://schema.org/extensions',
+    summary: text,
+    themeColor: event.threshold >= 100 ? 'D13438' : event.threshold >= 80 ? 'FFAA44' : '0078D7',
+    title: `Budget ${event.threshold}% reached`,
+    sections: [
+      {
+        facts: [
+          { name: 'Scope', value: scope },
+          { name: 'Period', value: event.period },
+          { name: 'Spent (USD)', value: event.spentUsd.toFixed(4) },
+          { name: 'Budget (USD)', value: String(event.monthlyUsd) },
+        ],
+      },
+    ],
+    km: { eventId: event.id, orgId: event.orgId, scope: event.scope, projectId: event.projectId, period: event.period, threshold: event.threshold },
+  };
+}
+
+export interface DeliveryOptions {
+  fetch?: typeof fetch;
+  /** Attempts in all, the first included. */
+  attempts?: number;
+  /** Delay before the second attempt; doubled each time after. */
+  baseDelayMs?: number;
+  timeoutMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  /** Aborts the delivery between or during attempts (the notifier stopping). */
+  signal?: AbortSignal;
+}
+
+/** POSTs the body with retries and exponential backoff. A 4xx other than 408/429 is final: retrying cannot fix it. */
+export async function deliverWebhook(
+  url: string,
+  body: unknown,
+  options: DeliveryOptions = {},
+): Promise<{ ok: boolean; attempts: number; error?: string; aborted?: boolean }> {
+  const { fetch: doFetch = fetch, attempts = 4, baseDelayMs = 500, timeoutMs = 10_000, signal } = options;
+  const sleep = options.sleep ?? ((ms: number) => abortableDelay(ms, signal));
+  let error = '';
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    if (signal?.aborted) return { ok: false, attempts: attempt - 1, error: 'stopped', aborted: true };
+    try {
+      const timeout = AbortSignal.timeout(timeoutMs);
+      const res = await doFetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
+      });
+      if (res.ok) return { ok: true, attempts: attempt };
+      error = `answered ${res.status}`;
+      if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) return { ok: false, attempts: attempt, error };
+    } catch (err) {
+      error = (err as Error).message;
+    }
+    if (attempt < attempts) await sleep(baseDelayMs * 2 ** (attempt - 1));
+  }
+  if (signal?.aborted) return { ok: false, attempts, error: 'stopped', aborted: true };
+  return { ok: false, attempts, error };
+}
+
+function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+export interface BudgetNotifierOptions extends DeliveryOptions {
+  log: EventLog;
+  logger: Logger;
+  intervalMs?: number;
+  maxBatch?: number;
+}
+
+export interface BudgetNotifier {
+  notify(): void;
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Calls the budget webhooks for budget.threshold_crossed events, as its own log consumer with its own checkpoint:
+ * a slow or failing webhook delays only other webhooks, never a projection. Failures are logged and skipped
+ * (at least once delivery up to the checkpoint; the body carries the event id for receivers that dedupe).
+ */
+export function startBudgetNotifier(options: BudgetNotifierOptions): BudgetNotifier {
+  const { log, logger, intervalMs = 1000, maxBatch = 500 } = options;
+  let stopped = false;
+  let running: Promise<void> | null = null;
+  let runAgain = false;
+  // Stopping cuts a delivery short (km serve must exit promptly); its checkpoint stays, so the next start retries it.
+  const stopping = new AbortController();
+
+  const runOnce = async (): Promise<number> => {
+    const checkpoint = await log.getCheckpoint(BUDGET_WEBHOOKS);
+    const page = await log.read(checkpoint, maxBatch);
+    for (const { position, event } of page) {
+      if (stopped) return 0;
+      if (event.type === 'budget.threshold_crossed' && event.webhookUrl) {
+        const result = await deliverWebhook(event.webhookUrl, budgetWebhookBody(event), { ...options, signal: stopping.signal });
+        if (result.aborted) return 0;
+        if (!result.ok) logger.warn(`budget webhook for ${event.id} failed after ${result.attempts} attempt(s): ${result.error}`);
+      }
+      await log.setCheckpoint(BUDGET_WEBHOOKS, position);
+    }
+    return page.length;
+  };
+
+  const notify = () => {
+    if (stopped) return;
+    if (running) {
+      runAgain = true;
+      return;
+    }
+    running = (async () => {
+      do {
+        runAgain = false;
+        try {
+          while (!stopped && (await runOnce()) === maxBatch);
+        } catch (error) {
+          logger.error(`budget notifier failed, will retry: ${describeError(error)}`);
+        }
+      } while (runAgain && !stopped);
+    })().finally(() => {
+      running = null;
+    });
+  };
+  const timer = setInterval(notify, intervalMs);
+  timer.unref();
+  notify();
+  return {
+    notify,
+    async idle() {
+      while (running) await running;
+    },
+    async stop() {
+      stopped = true;
+      stopping.abort();
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

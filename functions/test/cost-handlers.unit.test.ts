@@ -1,0 +1,207 @@
+import { costProjection, newEventId, type BudgetThresholdCrossed } from '@km/shared';
+import { ApiKeyAuthenticator, hashApiKey } from '../src/adapters/api-key-authenticator';
+import { MemoryEventLog } from '../src/adapters/memory-event-log';
+import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
+import { budgetWebhookBody, deliverWebhook, startBudgetNotifier } from '../src/budget-webhooks';
+import type { HttpHandler } from '../src/handlers/http-results';
+import { makeIngestHandler } from '../src/handlers/ingest';
+import { makeQueryBudgetsHandler, makeQueryContextTaxHandler, makeQueryCostHandler, makeQueryCostSummaryHandler } from '../src/handlers/query-cost';
+import { makeSetBudgetHandler } from '../src/handlers/set-budget';
+import { runProjectorOnce } from '../src/projector';
+import { anEnvelope, interaction } from './fixtures';
+import { anHttpRequest, anInvocationContext, bearer } from './http-fixtures';
+
+const authenticator = new ApiKeyAuthenticator([
+  { keyHash: hashApiKey('key-a'), orgId: 'org-a' },
+  { keyHash: hashApiKey('key-b'), orgId: 'org-b' },
+]);
+const NOW = new Date('2026-11-25T12:00:00.000Z');
+
+function setup() {
+  const eventLog = new MemoryEventLog();
+  const readModelStore = new MemoryReadModelStore();
+  const deps = { eventLog, readModelStore, authenticator, now: () => NOW, newBatchId: () => 'batch-1' };
+  const call = async (handler: HttpHandler, init: { method?: string; path: string; body?: string; params?: Record<string, string> }, key = 'key-a') => {
+    const response = await handler(anHttpRequest({ ...init, headers: bearer(key) }), anInvocationContext());
+    return { status: response.status, body: response.jsonBody as any };
+  };
+  const project = () => runProjectorOnce(costProjection, eventLog, readModelStore, 500);
+  const ingest = (events: unknown[], key = 'key-a') => call(makeIngestHandler(deps), { method: 'POST', path: '/api/ingest', body: JSON.stringify({ events }) }, key);
+  const setBudget = (body: unknown, projectId?: string, key = 'key-a') =>
+    call(
+      makeSetBudgetHandler(projectId === undefined ? 'org' : 'project')(deps),
+      { method: 'PUT', path: projectId === undefined ? '/api/budgets/org' : `/api/budgets/project/${projectId}`, body: JSON.stringify(body), params: projectId === undefined ? {} : { projectId } },
+      key,
+    );
+  const get = (handler: (d: typeof deps) => HttpHandler, path: string, key = 'key-a') => call(handler(deps), { path }, key);
+  return { eventLog, readModelStore, project, ingest, setBudget, get };
+}
+
+const spend = (costUsd: number, at = '2026-11-25T10:00:00.000Z', projectId = 'web') =>
+  interaction(anEnvelope({ orgId: 'org-a', projectId }), at, { costUsd, tokensIn: 100, tokensOut: 10, model: 'gpt-4o' });
+
+describe('budgets', () => {
+  it('PUT appends a server-made budget.set for the caller org; the ingest endpoint refuses server-made events', async () => {
+    const api = setup();
+    const put = await api.setBudget({ monthlyUsd: 50, webhookUrl: 'https://hooks.slack.com/services/x' }, 'web');
+    expect(put.status).toBe(202);
+    expect(put.body.event).toMatchObject({ type: 'budget.set', orgId: 'org-a', scope: 'project', projectId: 'web', monthlyUsd: 50 });
+    const [logged] = await api.eventLog.read(0, 10);
+    expect(logged!.event).toMatchObject({ type: 'budget.set', receivedAt: NOW.toISOString() });
+
+    const forged = { ...put.body.event, id: newEventId() };
+    const refused = await api.ingest([forged]);
+    expect(refused.status).toBe(400);
+    const crossed = { id: newEventId(), v: 1, type: 'budget.threshold_crossed', ts: NOW.toISOString(), orgId: 'org-a' };
+    expect((await api.ingest([crossed])).status).toBe(400);
+  });
+
+  it('answers readable 400s for a bad body, and 401 without a key', async () => {
+    const api = setup();
+    const negative = await api.setBudget({ monthlyUsd: -1 });
+    expect(negative.status).toBe(400);
+    expect(negative.body.error).toMatch(/^monthlyUsd: /);
+    expect((await api.setBudget({ monthlyUsd: 5, webhookUrl: 'ftp://x' })).body.error).toMatch(/^webhookUrl: /);
+    expect((await api.setBudget({ monthlyUsd: 5, extra: 1 })).status).toBe(400);
+    expect((await api.setBudget({ monthlyUsd: 5 }, 'p'.repeat(201))).status).toBe(400);
+    expect((await api.setBudget({ monthlyUsd: 5 }, undefined, 'wrong')).status).toBe(401);
+  });
+
+  it('crosses 50, 80 and 100 percent once each: a replay of the log appends nothing twice', async () => {
+    const api = setup();
+    await api.setBudget({ monthlyUsd: 10, webhookUrl: 'https://hooks.example.com/a' });
+    await api.ingest([spend(6)]);
+    await api.project();
+    await api.ingest([spend(3), spend(2)]);
+    await api.project();
+    await api.project(); // the threshold events themselves, which the fold ignores
+    const crossings = async () => (await api.eventLog.read(0, 100)).map((e) => e.event).filter((e) => e.type === 'budget.threshold_crossed') as BudgetThresholdCrossed[];
+    expect((await crossings()).map((e) => [e.scope, e.threshold])).toEqual([['org', 50], ['org', 80], ['org', 100]]);
+
+    // replay everything from the start into a fresh store: same ids, so the log keeps one of each
+    await api.eventLog.setCheckpoint('cost', 0);
+    const fresh = new MemoryReadModelStore();
+    while ((await runProjectorOnce(costProjection, api.eventLog, fresh, 2)) > 0);
+    expect(await crossings()).toHaveLength(3);
+
+    const budgets = await api.get(makeQueryBudgetsHandler, '/api/budgets');
+    expect(budgets.body).toEqual({
+      budgets: [{ scope: 'org', projectId: null, monthlyUsd: 10, period: '2026-11', spentUsd: 11, percent: 110, forecastUsd: expect.any(Number), crossed: [50, 80, 100] }],
+    });
+    expect((await api.get(makeQueryBudgetsHandler, '/api/budgets', 'key-b')).body).toEqual({ budgets: [] });
+  });
+});
+
+describe('cost queries', () => {
+  it("groups the caller's spend in a range, and nobody else's", async () => {
+    const api = setup();
+    await api.ingest([spend(1, '2026-11-24T10:00:00.000Z', 'web'), spend(2, '2026-11-25T10:00:00.000Z', 'api'), spend(4, '2026-10-30T10:00:00.000Z', 'web')]);
+    await api.project();
+    const byProject = await api.get(makeQueryCostHandler, '/api/cost?groupBy=project');
+    expect(byProject.body).toEqual({
+      from: '2026-11-01',
+      to: '2026-11-25',
+      groupBy: 'project',
+      currency: 'USD',
+      total: { costUsd: 3, tokensIn: 200, tokensOut: 20, interactions: 2 },
+      groups: [
+        { key: 'api', costUsd: 2, tokensIn: 100, tokensOut: 10, interactions: 1 },
+        { key: 'web', costUsd: 1, tokensIn: 100, tokensOut: 10, interactions: 1 },
+      ],
+    });
+    const byDay = await api.get(makeQueryCostHandler, '/api/cost?from=2026-10-01&to=2026-11-24&groupBy=day');
+    expect(byDay.body.groups.map((g: any) => [g.key, g.costUsd])).toEqual([['2026-10-30', 4], ['2026-11-24', 1]]);
+    expect((await api.get(makeQueryCostHandler, '/api/cost?groupBy=model')).body.groups[0].key).toBe('gpt-4o');
+    expect((await api.get(makeQueryCostHandler, '/api/cost', 'key-b')).body.total.interactions).toBe(0);
+
+    const summary = await api.get(makeQueryCostSummaryHandler, '/api/cost/summary');
+    expect(summary.body).toMatchObject({ today: { costUsd: 2 }, yesterday: { costUsd: 1 }, monthToDate: { costUsd: 3, interactions: 2 } });
+    expect(Object.keys(summary.body)).toEqual(['today', 'yesterday', 'monthToDate', 'forecastMonthEnd', 'byDay']);
+    expect((await api.get(makeQueryContextTaxHandler, '/api/cost/context-tax')).body).toEqual({ servers: [] });
+  });
+
+  it.each([
+    ['groupBy=hour', /groupBy must be one of project, user, server, tool, model, day/],
+    ['from=2026-13-01', /from must be a UTC date like 2026-11-01/],
+    ['from=yesterday', /from must be a UTC date/],
+    ['from=2026-11-20&to=2026-11-10', /from \(2026-11-20\) is after to \(2026-11-10\)/],
+    ['from=2020-01-01&to=2026-11-10', /at most 366 days/],
+  ])('answers 400 for %s', async (query, message) => {
+    const response = await setup().get(makeQueryCostHandler, `/api/cost?${query}`);
+    expect(response.status).toBe(400);
+    expect(response.body.error).toMatch(message);
+  });
+});
+
+describe('budget webhooks', () => {
+  const event: BudgetThresholdCrossed = {
+    id: newEventId(),
+    v: 1,
+    type: 'budget.threshold_crossed',
+    ts: NOW.toISOString(),
+    orgId: 'org-a',
+    scope: 'project',
+    projectId: 'web',
+    period: '2026-11',
+    threshold: 80,
+    monthlyUsd: 10,
+    spentUsd: 8.5,
+    webhookUrl: 'https://hooks.example.com/a',
+  };
+
+  it('has a Slack text and a Teams MessageCard shape in one body', () => {
+    const body = budgetWebhookBody(event);
+    expect(body.text).toBe('km budget: project web (org org-a) reached 80% of its $10 monthly budget for 2026-11 ($8.50 spent).');
+    expect(body).toMatchObject({ '@type': 'MessageCard', '@context': 'https://schema.org/extensions', summary: body.text, title: 'Budget 80% reached' });
+  });
+
+  it('retries with exponential backoff, and gives up at once on a 4xx', async () => {
+    const statuses = [503, 500, 200];
+    const delays: number[] = [];
+    const fakeFetch = (async () => new Response('', { status: statuses.shift()! })) as typeof fetch;
+    expect(await deliverWebhook('https://x', {}, { fetch: fakeFetch, sleep: async (ms) => void delays.push(ms), baseDelayMs: 100 })).toEqual({ ok: true, attempts: 3 });
+    expect(delays).toEqual([100, 200]);
+    const gone = (async () => new Response('', { status: 404 })) as typeof fetch;
+    expect(await deliverWebhook('https://x', {}, { fetch: gone, sleep: async () => {} })).toEqual({ ok: false, attempts: 1, error: 'answered 404' });
+    const down = (async () => {
+      throw new Error('ECONNREFUSED');
+    }) as typeof fetch;
+    expect(await deliverWebhook('https://x', {}, { fetch: down, sleep: async () => {}, attempts: 3 })).toEqual({ ok: false, attempts: 3, error: 'ECONNREFUSED' });
+  });
+
+  it('logs a failing webhook and moves on, past its checkpoint', async () => {
+    const log = new MemoryEventLog();
+    await log.append([{ ...event, receivedAt: NOW.toISOString(), batchId: 'p' }, { ...event, id: newEventId(), threshold: 100, webhookUrl: 'https://ok', receivedAt: NOW.toISOString(), batchId: 'p' }]);
+    const warned: string[] = [];
+    const called: string[] = [];
+    const fakeFetch = (async (url: string) => {
+      called.push(url);
+      return new Response('', { status: url === 'https://ok' ? 200 : 500 });
+    }) as unknown as typeof fetch;
+    const notifier = startBudgetNotifier({ log, logger: { info() {}, warn: (m) => warned.push(m), error() {} }, fetch: fakeFetch, sleep: async () => {}, intervalMs: 10_000 });
+    await notifier.idle();
+    await notifier.stop();
+    expect(called).toEqual(['https://hooks.example.com/a', 'https://hooks.example.com/a', 'https://hooks.example.com/a', 'https://hooks.example.com/a', 'https://ok']);
+    expect(warned).toEqual([expect.stringMatching(/failed after 4 attempt\(s\): answered 500/)]);
+    expect(await log.getCheckpoint('budget-webhooks')).toBe(2);
+  });
+});
+
+describe('stopping the budget notifier', () => {
+  it('cuts a delivery in backoff short and leaves its checkpoint for the next start', async () => {
+    const log = new MemoryEventLog();
+    const event = { id: newEventId(), v: 1 as const, type: 'budget.threshold_crossed' as const, ts: NOW.toISOString(), orgId: 'org-a', scope: 'org' as const, projectId: null, period: '2026-11', threshold: 50, monthlyUsd: 1, spentUsd: 0.5, webhookUrl: 'https://down' };
+    await log.append([{ ...event, receivedAt: NOW.toISOString(), batchId: 'p' }]);
+    let calls = 0;
+    const failing = (async () => {
+      calls++;
+      return new Response('', { status: 503 });
+    }) as typeof fetch;
+    const notifier = startBudgetNotifier({ log, logger: { info() {}, warn() {}, error() {} }, fetch: failing, baseDelayMs: 60_000, intervalMs: 10_000 });
+    while (calls === 0) await new Promise((r) => setTimeout(r, 5));
+    const started = Date.now();
+    await notifier.stop();
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(await log.getCheckpoint('budget-webhooks')).toBe(0);
+  });
+});

@@ -1,0 +1,278 @@
+import type { BudgetScope, Interaction, KmEvent, ServerEvent, ToolsListed } from '../../events';
+import type { Projection } from '../projection';
+import { derivedEventId } from './ids';
+
+/**
+ * The Cost Center read model: one fold, three kinds of document in the org's partition.
+ * - bucket `hour|2026-11-25T13` and `day|2026-11-25`: spend and tokens in total and by project, user, server, tool
+ *   and model. Queries over a range read day documents (one query per month), never raw events.
+ * - context `context|<server>`: the latest tools/list of a server (the context tax every session pays).
+ * - budget `budget|org` and `budget|project|<id>`: the budget (latest budget.set wins) and the daily spend of the
+ *   last BUDGET_DAYS days in its scope; the thresholds crossed follow from it (emits).
+ *
+ * Money is summed in integer nano-dollars: float sums depend on the order of addition, integer sums do not, and
+ * the fold must give the same document whatever order the events arrive in.
+ *
+ * Idempotency with bounded documents: instead of every event id ever folded, a document keeps the ids of the last
+ * RECENT_IDS events it folded. Duplicates reach a projector only as a replay of the page after its last checkpoint
+ * (the log itself dedupes ingest retries by id), and a page is far smaller than the window.
+ */
+export const COST_MODEL = 'cost';
+export const RECENT_IDS = 4096;
+/** Beyond this many distinct keys in one bucket's dimension, new keys are summed under OTHER_KEY. */
+export const MAX_KEYS_PER_DIMENSION = 500;
+export const OTHER_KEY = '(other)';
+/** Days of spend a budget document keeps: this month and the last, for the forecast's trailing window. */
+export const BUDGET_DAYS = 62;
+export const BUDGET_THRESHOLDS = [50, 80, 100] as const;
+export const NANO = 1_000_000_000;
+
+export const COST_DIMENSIONS = ['project', 'user', 'server', 'tool', 'model'] as const;
+export type CostDimension = (typeof COST_DIMENSIONS)[number];
+
+export interface CostCounters {
+  costNanoUsd: number;
+  tokensIn: number;
+  tokensOut: number;
+  interactions: number;
+}
+
+export interface CostBucketDoc {
+  id: string;
+  kind: 'bucket';
+  orgId: string;
+  granularity: 'hour' | 'day';
+  /** '2026-11-25T13' or '2026-11-25'. */
+  period: string;
+  day: string;
+  month: string;
+  total: CostCounters;
+  groups: Record<CostDimension, Record<string, CostCounters>>;
+  recent: string[];
+}
+
+export interface ContextDoc {
+  id: string;
+  kind: 'context';
+  orgId: string;
+  server: string;
+  tools: number;
+  definitionBytes: number;
+  contextTokens: number | null;
+  /** The tools_listed event these came from: the newest by id wins. */
+  listedBy: string | null;
+  /** The model of the server's newest interaction, to price the tax; null until one is seen. */
+  model: string | null;
+  modelBy: string | null;
+}
+
+export interface BudgetDoc {
+  id: string;
+  kind: 'budget';
+  orgId: string;
+  scope: BudgetScope;
+  projectId: string | null;
+  /** Null until a budget.set names this scope. */
+  monthlyUsd: number | null;
+  webhookUrl: string | null;
+  setBy: string | null;
+  /** When that budget.set was made: months before it never alert (a budget set today says nothing of last month). */
+  setAt: string | null;
+  /** Nano-dollars per UTC day, the last BUDGET_DAYS days that saw spend. */
+  days: Record<string, number>;
+  /** The newest event time folded: the time stamp of events this document implies. */
+  lastTs: string | null;
+  recent: string[];
+}
+
+export type CostDoc = CostBucketDoc | ContextDoc | BudgetDoc;
+type CostEvent = KmEvent | ServerEvent;
+
+const emptyCounters = (): CostCounters => ({ costNanoUsd: 0, tokensIn: 0, tokensOut: 0, interactions: 0 });
+export const toNanoUsd = (usd: number | null | undefined) => (usd && usd > 0 ? Math.round(usd * NANO) : 0);
+const wholeTokens = (tokens: number | null | undefined) => (tokens && tokens > 0 ? Math.round(tokens) : 0);
+
+export function addCounters(a: CostCounters, b: CostCounters): CostCounters {
+  return {
+    costNanoUsd: a.costNanoUsd + b.costNanoUsd,
+    tokensIn: a.tokensIn + b.tokensIn,
+    tokensOut: a.tokensOut + b.tokensOut,
+    interactions: a.interactions + b.interactions,
+  };
+}
+
+export const budgetDocId = (scope: BudgetScope, projectId: string | null) => (scope === 'org' ? 'budget|org' : `budget|project|${projectId}`);
+
+/** The key of an interaction in each dimension; tools are per server, other methods show as `(method)`. */
+export function dimensionKeys(event: Interaction): Record<CostDimension, string> {
+  const tool = event.method === 'tools/call' && event.target ? event.target : `(${event.method})`;
+  return {
+    project: event.projectId,
+    user: event.userId,
+    server: event.server.name,
+    tool: `${event.server.name}/${tool}`,
+    model: event.model ?? '(unknown)',
+  };
+}
+
+function interactionCounters(event: Interaction): CostCounters {
+  return { costNanoUsd: toNanoUsd(event.costUsd), tokensIn: wholeTokens(event.tokensIn), tokensOut: wholeTokens(event.tokensOut), interactions: 1 };
+}
+
+/** Applies an event id to a recent-ids window; false when it was already folded. */
+function remember(recent: readonly string[], id: string): string[] | null {
+  if (recent.includes(id)) return null;
+  const next = [...recent, id];
+  if (next.length > RECENT_IDS) next.splice(0, next.length - RECENT_IDS);
+  return next;
+}
+
+function emptyBucket(orgId: string, docId: string): CostBucketDoc {
+  const [granularity, period] = docId.split('|') as ['hour' | 'day', string];
+  return {
+    id: docId,
+    kind: 'bucket',
+    orgId,
+    granularity,
+    period,
+    day: period.slice(0, 10),
+    month: period.slice(0, 7),
+    total: emptyCounters(),
+    groups: { project: {}, user: {}, server: {}, tool: {}, model: {} },
+    recent: [],
+  };
+}
+
+function foldBucket(state: CostBucketDoc | null, event: Interaction, docId: string): CostBucketDoc {
+  const doc = state ?? emptyBucket(event.orgId, docId);
+  const recent = remember(doc.recent, event.id);
+  if (!recent) return doc;
+  const add = interactionCounters(event);
+  const keys = dimensionKeys(event);
+  const groups = { ...doc.groups };
+  for (const dimension of COST_DIMENSIONS) {
+    const current = groups[dimension];
+    const key = current[keys[dimension]] || Object.keys(current).length < MAX_KEYS_PER_DIMENSION ? keys[dimension] : OTHER_KEY;
+    groups[dimension] = { ...current, [key]: addCounters(current[key] ?? emptyCounters(), add) };
+  }
+  return { ...doc, total: addCounters(doc.total, add), groups, recent };
+}
+
+function emptyContext(orgId: string, server: string, docId: string): ContextDoc {
+  return { id: docId, kind: 'context', orgId, server, tools: 0, definitionBytes: 0, contextTokens: null, listedBy: null, model: null, modelBy: null };
+}
+
+function foldContext(state: ContextDoc | null, event: ToolsListed | Interaction, docId: string): ContextDoc {
+  const doc = state ?? emptyContext(event.orgId, event.server.name, docId);
+  if (event.type === 'mcp.tools_listed') {
+    // Newest listing by id wins: max is order-independent and idempotent without remembering ids.
+    if (doc.listedBy !== null && doc.listedBy >= event.id) return doc;
+    return { ...doc, tools: event.tools.length, definitionBytes: event.definitionBytes, contextTokens: event.contextTokens, listedBy: event.id };
+  }
+  if (!event.model || (doc.modelBy !== null && doc.modelBy >= event.id)) return doc;
+  return { ...doc, model: event.model, modelBy: event.id };
+}
+
+function emptyBudget(orgId: string, docId: string): BudgetDoc {
+  const project = docId.startsWith('budget|project|') ? docId.slice('budget|project|'.length) : null;
+  return {
+    id: docId,
+    kind: 'budget',
+    orgId,
+    scope: project === null ? 'org' : 'project',
+    projectId: project,
+    monthlyUsd: null,
+    webhookUrl: null,
+    setBy: null,
+    setAt: null,
+    days: {},
+    lastTs: null,
+    recent: [],
+  };
+}
+
+function foldBudget(state: BudgetDoc | null, event: Interaction | Extract<ServerEvent, { type: 'budget.set' }>, docId: string): BudgetDoc {
+  const doc = state ?? emptyBudget(event.orgId, docId);
+  if (event.type === 'budget.set') {
+    if (doc.setBy !== null && doc.setBy >= event.id) return doc;
+    return { ...doc, monthlyUsd: event.monthlyUsd, webhookUrl: event.webhookUrl, setBy: event.id, setAt: event.ts };
+  }
+  const recent = remember(doc.recent, event.id);
+  if (!recent) return doc;
+  const day = event.ts.slice(0, 10);
+  const days = { ...doc.days, [day]: (doc.days[day] ?? 0) + toNanoUsd(event.costUsd) };
+  // Keep the newest BUDGET_DAYS days by date (not by arrival), so the cut is the same in any order.
+  const kept = Object.keys(days).sort();
+  for (const old of kept.slice(0, Math.max(0, kept.length - BUDGET_DAYS))) delete days[old];
+  const lastTs = doc.lastTs === null || event.ts > doc.lastTs ? event.ts : doc.lastTs;
+  return { ...doc, days, lastTs, recent };
+}
+
+/** Spend of a budget document in one month, in USD. */
+export function budgetSpentUsd(doc: BudgetDoc, period: string): number {
+  let nanos = 0;
+  for (const [day, value] of Object.entries(doc.days)) if (day.startsWith(period)) nanos += value;
+  return nanos / NANO;
+}
+
+/** The thresholds (percent) a month's spend has reached under the budget as it now stands. */
+export function crossedThresholds(doc: BudgetDoc, period: string): number[] {
+  if (!doc.monthlyUsd || doc.monthlyUsd <= 0) return [];
+  const spent = budgetSpentUsd(doc, period);
+  return BUDGET_THRESHOLDS.filter((threshold) => spent * 100 >= threshold * doc.monthlyUsd! - 1e-9);
+}
+
+export const costProjection: Projection<CostDoc, CostEvent> = {
+  name: COST_MODEL,
+  foldsServerEvents: true,
+  docIds(event) {
+    switch (event.type) {
+      case 'mcp.interaction':
+        return [
+          `hour|${event.ts.slice(0, 13)}`,
+          `day|${event.ts.slice(0, 10)}`,
+          `context|${event.server.name}`,
+          budgetDocId('org', null),
+          budgetDocId('project', event.projectId),
+        ];
+      case 'mcp.tools_listed':
+        return [`context|${event.server.name}`];
+      case 'budget.set':
+        return [budgetDocId(event.scope, event.projectId)];
+      default:
+        return [];
+    }
+  },
+  evolve(state, event, docId) {
+    if (docId.startsWith('hour|') || docId.startsWith('day|')) {
+      return event.type === 'mcp.interaction' ? foldBucket(state as CostBucketDoc | null, event, docId) : (state as CostDoc);
+    }
+    if (docId.startsWith('context|')) {
+      return event.type === 'mcp.interaction' || event.type === 'mcp.tools_listed'
+        ? foldContext(state as ContextDoc | null, event, docId)
+        : (state as CostDoc);
+    }
+    return event.type === 'mcp.interaction' || event.type === 'budget.set' ? foldBudget(state as BudgetDoc | null, event, docId) : (state as CostDoc);
+  },
+  emits(doc) {
+    if (doc.kind !== 'budget' || doc.monthlyUsd === null || doc.lastTs === null || doc.setAt === null) return [];
+    const since = doc.setAt.slice(0, 7);
+    const months = [...new Set(Object.keys(doc.days).map((day) => day.slice(0, 7)))].filter((month) => month >= since).sort();
+    return months.flatMap((period) =>
+      crossedThresholds(doc, period).map((threshold) => ({
+        id: derivedEventId(Date.parse(`${period}-01T00:00:00.000Z`), `${doc.orgId}|${doc.id}|${period}|${threshold}`),
+        v: 1 as const,
+        type: 'budget.threshold_crossed' as const,
+        ts: doc.lastTs!,
+        orgId: doc.orgId,
+        scope: doc.scope,
+        projectId: doc.projectId,
+        period,
+        threshold,
+        monthlyUsd: doc.monthlyUsd!,
+        spentUsd: budgetSpentUsd(doc, period),
+        webhookUrl: doc.webhookUrl,
+      })),
+    );
+  },
+};

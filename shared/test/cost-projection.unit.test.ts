@@ -1,0 +1,229 @@
+import fc from 'fast-check';
+import {
+  BudgetSetSchema,
+  costProjection,
+  costReport,
+  costSummary,
+  forecastMonthEnd,
+  InteractionSchema,
+  newEventId,
+  type BudgetSet,
+  type CostBucketDoc,
+  type CostDoc,
+  type Interaction,
+  type KmEvent,
+  type ServerEvent,
+} from '../src/index';
+
+const ORG = 'org-a';
+let seq = 0;
+
+function anInteraction(ts: string, overrides: Partial<Interaction> = {}): Interaction {
+  return InteractionSchema.parse({
+    id: newEventId(Date.parse(ts)),
+    v: 1,
+    ts,
+    orgId: ORG,
+    projectId: 'web',
+    userId: 'dev@example.com',
+    machineId: 'm1',
+    sessionId: 's1',
+    server: { name: 'github', command: 'github-mcp' },
+    type: 'mcp.interaction',
+    direction: 'client_to_server',
+    requestId: String(++seq),
+    method: 'tools/call',
+    target: 'search',
+    protocolVersion: '2025-06-18',
+    startedAt: ts,
+    endedAt: ts,
+    latencyMs: 1,
+    requestBytes: 10,
+    responseBytes: 10,
+    outcome: 'ok',
+    error: null,
+    resultType: null,
+    tokensIn: 1000,
+    tokensOut: 100,
+    costUsd: 0.0045,
+    findings: [],
+    requestPreview: null,
+    responsePreview: null,
+    model: 'claude-sonnet-4-5',
+    ...overrides,
+  }) as Interaction;
+}
+
+function aBudgetSet(ts: string, monthlyUsd: number, overrides: Partial<BudgetSet> = {}): BudgetSet {
+  return BudgetSetSchema.parse({
+    id: newEventId(Date.parse(ts)),
+    v: 1,
+    type: 'budget.set',
+    ts,
+    orgId: ORG,
+    scope: 'project',
+    projectId: 'web',
+    monthlyUsd,
+    webhookUrl: 'https://hooks.example.com/x',
+    ...overrides,
+  }) as BudgetSet;
+}
+
+/** Given these events, when each is folded into every document it names, then these documents. */
+function fold(events: ReadonlyArray<KmEvent | ServerEvent>): Map<string, CostDoc> {
+  const docs = new Map<string, CostDoc>();
+  for (const event of events) {
+    for (const docId of costProjection.docIds(event)) {
+      const next = costProjection.evolve(docs.get(docId) ?? null, event, docId);
+      if (next) docs.set(docId, next);
+    }
+  }
+  return docs;
+}
+
+/** The read model as queries see it: the recent-ids window is bookkeeping in fold order. */
+function view(docs: Map<string, CostDoc>) {
+  return Object.fromEntries(
+    [...docs.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([id, doc]) => {
+      const { recent, ...rest } = doc as CostDoc & { recent?: string[] };
+      return [id, { ...rest, recent: recent ? [...recent].sort() : undefined }];
+    }),
+  );
+}
+
+describe('cost projection', () => {
+  it('given interactions, buckets spend and tokens by hour and day, in total and per dimension', () => {
+    const docs = fold([
+      anInteraction('2026-11-25T13:05:00.000Z'),
+      anInteraction('2026-11-25T13:55:00.000Z', { target: 'create_issue', costUsd: 0.01, userId: 'ann@example.com' }),
+      anInteraction('2026-11-25T14:10:00.000Z', { method: 'initialize', target: null, tokensIn: 0, tokensOut: 0, costUsd: 0, model: null }),
+    ]);
+    const day = docs.get('day|2026-11-25') as CostBucketDoc;
+    expect(day.total).toEqual({ costNanoUsd: 14_500_000 * 1 + 0, tokensIn: 2000, tokensOut: 200, interactions: 3 });
+    expect(day.groups.tool).toEqual({
+      'github/search': { costNanoUsd: 4_500_000, tokensIn: 1000, tokensOut: 100, interactions: 1 },
+      'github/create_issue': { costNanoUsd: 10_000_000, tokensIn: 1000, tokensOut: 100, interactions: 1 },
+      'github/(initialize)': { costNanoUsd: 0, tokensIn: 0, tokensOut: 0, interactions: 1 },
+    });
+    expect(Object.keys(day.groups.user).sort()).toEqual(['ann@example.com', 'dev@example.com']);
+    expect(Object.keys(day.groups.model).sort()).toEqual(['(unknown)', 'claude-sonnet-4-5']);
+    expect((docs.get('hour|2026-11-25T13') as CostBucketDoc).total.interactions).toBe(2);
+    expect((docs.get('hour|2026-11-25T14') as CostBucketDoc).total.interactions).toBe(1);
+    const report = costReport([day], { from: '2026-11-25', to: '2026-11-25' }, 'tool');
+    expect(report.total).toEqual({ costUsd: 0.0145, tokensIn: 2000, tokensOut: 200, interactions: 3 });
+    expect(report.groups.map((g) => g.key)).toEqual(['github/create_issue', 'github/search', 'github/(initialize)']);
+  });
+
+  it('keeps the newest tools/list per server for the context tax, and the model of the newest interaction', () => {
+    const base = { v: 1 as const, orgId: ORG, projectId: 'web', userId: 'u', machineId: 'm', sessionId: 's', server: { name: 'github', command: 'x' } };
+    const older = { ...base, id: newEventId(Date.parse('2026-11-25T10:00:00Z')), ts: '2026-11-25T10:00:00.000Z', type: 'mcp.tools_listed' as const, tools: [], definitionBytes: 100, contextTokens: 30 };
+    const newer = { ...older, id: newEventId(Date.parse('2026-11-25T11:00:00Z')), definitionBytes: 900, contextTokens: 250 };
+    for (const order of [[older, newer], [newer, older]]) {
+      const doc = fold([...order, anInteraction('2026-11-25T12:00:00.000Z', { model: 'gpt-4o' })]).get('context|github');
+      expect(doc).toMatchObject({ kind: 'context', server: 'github', definitionBytes: 900, contextTokens: 250, model: 'gpt-4o' });
+    }
+  });
+
+  it('any order and any duplicates give the same read model (fast-check)', () => {
+    const days = ['2026-10-31', '2026-11-01', '2026-11-02'];
+    const anEvent = fc.oneof(
+      fc.record({
+        day: fc.constantFrom(...days),
+        hour: fc.integer({ min: 0, max: 23 }),
+        costUsd: fc.double({ min: 0, max: 2, noNaN: true }),
+        tokensIn: fc.integer({ min: 0, max: 100_000 }),
+        project: fc.constantFrom('web', 'api'),
+        tool: fc.constantFrom('search', 'create_issue'),
+      }).map((e) => anInteraction(`${e.day}T${String(e.hour).padStart(2, '0')}:00:00.000Z`, { costUsd: e.costUsd, tokensIn: e.tokensIn, projectId: e.project, target: e.tool }) as KmEvent | ServerEvent),
+      fc.record({ day: fc.constantFrom(...days), usd: fc.integer({ min: 1, max: 100 }) }).map((b) => aBudgetSet(`${b.day}T12:00:00.000Z`, b.usd) as KmEvent | ServerEvent),
+    );
+    fc.assert(
+      fc.property(fc.array(anEvent, { minLength: 1, maxLength: 40 }), fc.array(fc.nat()), fc.integer(), (events, dupPicks, seed) => {
+        const duplicated = [...events, ...dupPicks.map((i) => events[i % events.length]!)];
+        const shuffled = fc.sample(fc.shuffledSubarray(duplicated, { minLength: duplicated.length, maxLength: duplicated.length }), { numRuns: 1, seed })[0]!;
+        const expected = view(fold(events));
+        expect(view(fold(shuffled))).toEqual(expected);
+        // and the events the budget documents imply are the same too
+        const implied = (docs: Map<string, CostDoc>) => [...docs.values()].flatMap((d) => costProjection.emits!(d, d.id)).map((e) => e.id).sort();
+        expect(implied(fold(shuffled))).toEqual(implied(fold(events)));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('a budget implies one threshold event per threshold reached, with ids that depend only on org, scope, period and threshold', () => {
+    const events = [aBudgetSet('2026-11-01T00:00:00.000Z', 10), ...Array.from({ length: 9 }, (_, i) => anInteraction(`2026-11-0${i + 1}T10:00:00.000Z`, { costUsd: 1 }))];
+    const at = (n: number) => {
+      const doc = fold(events.slice(0, n + 1)).get('budget|project|web')!;
+      return costProjection.emits!(doc, doc.id);
+    };
+    expect(at(4).map((e) => e.threshold)).toEqual([]);
+    expect(at(5).map((e) => e.threshold)).toEqual([50]);
+    expect(at(8).map((e) => e.threshold)).toEqual([50, 80]);
+    const crossed = at(9);
+    expect(crossed.map((e) => e.threshold)).toEqual([50, 80]);
+    const full = fold([...events, anInteraction('2026-11-10T10:00:00.000Z', { costUsd: 1 })]).get('budget|project|web')!;
+    const all = costProjection.emits!(full, full.id);
+    expect(all.map((e) => e.threshold)).toEqual([50, 80, 100]);
+    expect(all[0]).toMatchObject({ type: 'budget.threshold_crossed', orgId: ORG, scope: 'project', projectId: 'web', period: '2026-11', monthlyUsd: 10, webhookUrl: 'https://hooks.example.com/x' });
+    // the 50% event keeps its id however much more is spent: the log's idempotent append sees it once
+    expect(all[0]!.id).toBe(at(5)[0]!.id);
+    expect(all[0]!.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    // a budget set later in the year says nothing about months before it
+    const late = fold([...events.slice(1), aBudgetSet('2026-12-01T00:00:00.000Z', 1)]).get('budget|project|web')!;
+    expect(costProjection.emits!(late, late.id)).toEqual([]);
+    // the org budget is a separate document; with no budget set it implies nothing
+    const org = fold(events).get('budget|org')!;
+    expect(costProjection.emits!(org, org.id)).toEqual([]);
+  });
+
+  it('is bounded: a document remembers the last RECENT_IDS event ids, and a budget the last 62 days', () => {
+    const events = Array.from({ length: 100 }, (_, i) => anInteraction(new Date(Date.UTC(2026, 0, 1) + i * 86_400_000).toISOString()));
+    const budget = fold(events).get('budget|org') as CostDoc & { days: Record<string, number> };
+    expect(Object.keys(budget.days)).toHaveLength(62);
+    expect(Object.keys(budget.days).sort()[0]).toBe('2026-02-08');
+  });
+});
+
+describe('forecast and summary', () => {
+  it('on a synthetic month of $1 a day, forecasts $30 for November from any day', () => {
+    const daily = new Map<string, number>();
+    for (let d = 1; d <= 30; d++) daily.set(`2026-11-${String(d).padStart(2, '0')}`, 1);
+    for (const day of [8, 15, 29]) {
+      const now = new Date(Date.UTC(2026, 10, day + 1) - 1); // the last millisecond of that day
+      const visible = new Map([...daily].filter(([d]) => d <= now.toISOString().slice(0, 10)));
+      expect(forecastMonthEnd(visible, now)).toBeCloseTo(30, 3);
+    }
+  });
+
+  it('uses the trailing 7 days as the run rate, and only the days since spending began', () => {
+    const now = new Date('2026-11-10T12:00:00.000Z');
+    // $2/day for the last 7 days after $10/day before: the rate is $2/day
+    const daily = new Map<string, number>();
+    for (let d = 1; d <= 10; d++) daily.set(`2026-11-${String(d).padStart(2, '0')}`, d <= 3 ? 10 : d === 10 ? 1 : 2);
+    const monthToDate = 30 + 6 * 2 + 1;
+    const rate = (6 * 2 + 1) / 6.5; // 6.5 days from Nov 4 00:00 to Nov 10 12:00
+    expect(forecastMonthEnd(daily, now)).toBeCloseTo(monthToDate + rate * 20.5, 6);
+    // a user who started this morning is not averaged over days before they started
+    expect(forecastMonthEnd(new Map([['2026-11-10', 1]]), now)).toBeCloseTo(1 + (1 / 0.5) * 20.5, 6);
+    expect(forecastMonthEnd(new Map(), now)).toBe(0);
+  });
+
+  it('summarises today, yesterday and the month from day buckets', () => {
+    const docs = fold([
+      anInteraction('2026-10-31T10:00:00.000Z', { costUsd: 5 }),
+      anInteraction('2026-11-01T10:00:00.000Z', { costUsd: 1 }),
+      anInteraction('2026-11-02T10:00:00.000Z', { costUsd: 2 }),
+      anInteraction('2026-11-02T11:00:00.000Z', { costUsd: 2 }),
+    ]);
+    const days = [...docs.values()].filter((d): d is CostBucketDoc => d.kind === 'bucket' && d.granularity === 'day');
+    const summary = costSummary(days, new Date('2026-11-02T12:00:00.000Z'));
+    expect(summary.today).toEqual({ costUsd: 4, tokensIn: 2000, tokensOut: 200, interactions: 2 });
+    expect(summary.yesterday.costUsd).toBe(1);
+    expect(summary.monthToDate.costUsd).toBe(5);
+    expect(summary.byDay).toHaveLength(30);
+    expect(summary.byDay.at(-1)).toEqual({ day: '2026-11-02', costUsd: 4 });
+    expect(summary.byDay.at(-3)).toEqual({ day: '2026-10-31', costUsd: 5 });
+    expect(summary.forecastMonthEnd).toBeGreaterThan(5);
+  });
+});
