@@ -1,13 +1,16 @@
 import { interactionsProjection, sessionsProjection, type Projection } from '@km/shared';
+import { latencyProjection, latencySessionsProjection } from '@km/shared'; // Performance Hub (#5)
 
 /**
  * Every read model the app keeps, in one place: the embedded projector loop runs each of them, the cloud will
  * register one Event Hubs consumer per entry, and a new read model is one more line here.
  */
-export const readModels: ReadonlyArray<Projection<unknown>> = [sessionsProjection, interactionsProjection];
+export const readModels: ReadonlyArray<Projection<unknown>> = [sessionsProjection, interactionsProjection, /* Performance Hub (#5) */ latencyProjection, latencySessionsProjection];
 
 /** The query shapes of the query handlers, for stores that index (SQLite); Cosmos indexes every path anyway. */
 export const readModelIndexes = [
   { model: sessionsProjection.name, fields: ['firstSeenAt'] },
   { model: interactionsProjection.name, fields: ['sessionId', 'startedAt'] },
+  // Performance Hub (#5): km tail reads interactions in arrival order
+  { model: interactionsProjection.name, fields: ['receivedAt'] },
 ];

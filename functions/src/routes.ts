@@ -5,6 +5,12 @@ import { makeIngestHandler } from './handlers/ingest';
 import { makeQuerySessionHandler } from './handlers/query-session';
 import { makeQuerySessionInteractionsHandler } from './handlers/query-session-interactions';
 import { makeQuerySessionsHandler } from './handlers/query-sessions';
+// Performance Hub (#5)
+import { makeQueryLatencyHandler } from './handlers/query-latency';
+import { makeQueryLatencyBottlenecksHandler } from './handlers/query-latency-bottlenecks';
+import { makeQueryLatencySlowestHandler } from './handlers/query-latency-slowest';
+import { makeQueryLatencyTimeseriesHandler } from './handlers/query-latency-timeseries';
+import { makeQueryRecentInteractionsHandler } from './handlers/query-recent-interactions';
 
 /** Everything the HTTP Functions need, built once per process by the embedded host or by cloud-ports. */
 export interface HttpDeps {
@@ -44,6 +50,12 @@ export const httpRouteSpecs = [
     route: 'sessions/{id}/interactions',
     makeHandler: makeQuerySessionInteractionsHandler,
   },
+  // Performance Hub (#5)
+  { name: 'query-latency', methods: ['GET'], route: 'latency', makeHandler: makeQueryLatencyHandler },
+  { name: 'query-latency-timeseries', methods: ['GET'], route: 'latency/timeseries', makeHandler: makeQueryLatencyTimeseriesHandler },
+  { name: 'query-latency-slowest', methods: ['GET'], route: 'latency/slowest', makeHandler: makeQueryLatencySlowestHandler },
+  { name: 'query-latency-bottlenecks', methods: ['GET'], route: 'latency/bottlenecks', makeHandler: makeQueryLatencyBottlenecksHandler },
+  { name: 'query-recent-interactions', methods: ['GET'], route: 'interactions/recent', makeHandler: makeQueryRecentInteractionsHandler },
 ] as const satisfies readonly HttpRouteSpec[];
 
 export type HttpRouteName = (typeof httpRouteSpecs)[number]['name'];

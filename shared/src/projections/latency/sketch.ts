@@ -46,14 +46,19 @@ function addBin(bins: LatencySketch['bins'], key: number, count: number): Latenc
 }
 
 /**
- * The value at quantile q (0..1), as DDSketch defines it: the bin holding the element of 0-based rank floor(q*(n-1))
- * in sorted order, reported as the bin's representative value, which is within the relative accuracy of every value in
- * the bin. Clamped to the exact [min, max] when known, which can only bring it closer. Null for an empty sketch.
+ * The value at quantile q (0..1) by nearest rank: the element of 0-based rank ceil(q*n)-1 in sorted order, the smallest
+ * value that at least q of the requests did not exceed (so the p99 of 6 calls is the slowest one, as a reader of a
+ * latency chart expects; the library's own getValueAtQuantile interpolates rank q*(n-1) instead). It is reported as
+ * its bin's representative value, within the relative accuracy of every value in the bin, and clamped to the exact
+ * [min, max] when known, which can only bring it closer. Null for an empty sketch.
  */
 export function sketchQuantile(sketch: LatencySketch, q: number, exact?: { min: number; max: number }): number | null {
   const n = sketchCount(sketch);
   if (n === 0) return null;
-  const rank = q * (n - 1);
+  const rank = Math.max(0, Math.ceil(q * n) - 1);
+  // The first and last ranks are the exact min and max when they are known.
+  if (exact && rank === 0) return exact.min;
+  if (exact && rank === n - 1) return exact.max;
   let value = 0;
   if (rank >= sketch.zeros) {
     let running = sketch.zeros;
