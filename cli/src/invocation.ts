@@ -4,6 +4,7 @@
  * `--` forces wrapping, e.g. for a server whose command is called `serve`.
  */
 export const SUBCOMMANDS = new Set(['serve', 'flush', 'status', 'help']);
+SUBCOMMANDS.add('tail'); // Performance Hub (#5)
 const WRAP_FLAGS_WITH_VALUE = new Set(['--project', '--name']);
 
 export type Invocation =

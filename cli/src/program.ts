@@ -3,6 +3,7 @@ import { flushCommand } from './commands/flush';
 import { serveCommand } from './commands/serve';
 import { statusCommand } from './commands/status';
 import { KM_VERSION } from './version';
+import { tailCommand } from './commands/tail'; // Performance Hub (#5)
 
 /** Commands throw; this one handler prints a one-line message and sets the exit code (STYLE.md). */
 export async function runProgram(argv: string[]): Promise<void> {
@@ -12,7 +13,8 @@ export async function runProgram(argv: string[]): Promise<void> {
     .exitOverride()
     .addCommand(serveCommand())
     .addCommand(flushCommand())
-    .addCommand(statusCommand());
+    .addCommand(statusCommand())
+    .addCommand(tailCommand()); // Performance Hub (#5)
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
