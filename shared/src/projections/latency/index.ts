@@ -1,6 +1,6 @@
 import type { Interaction, KmEvent } from '../../events';
 import { addAppliedId, type Projection } from '../projection';
-import { addInteraction, emptyStats, latencyMicros, sortedCounts, type LatencyStats } from './stats';
+import { addInteraction, emptyStats, latencyMicros, withKey, type LatencyStats } from './stats';
 
 /**
  * Latency buckets: one document per (scope, granularity, period), scope being the org, one project or one user, and
@@ -87,13 +87,15 @@ export const latencyProjection: Projection<LatencyBucketDoc> = {
     const server = event.server.name;
     const tool = toolOf(event);
     doc.total = addInteraction(doc.total, event);
-    doc.servers = sortedCounts({ ...doc.servers, [server]: addInteraction(doc.servers[server] ?? emptyStats(), event) });
-    doc.methods = sortedCounts({ ...doc.methods, [event.method]: addInteraction(doc.methods[event.method] ?? emptyStats(), event) });
+    doc.servers = withKey(doc.servers, server, addInteraction(doc.servers[server] ?? emptyStats(), event));
+    doc.methods = withKey(doc.methods, event.method, addInteraction(doc.methods[event.method] ?? emptyStats(), event));
     if (tool !== null) {
       const key = toolKey(server, tool);
-      doc.tools = sortedCounts({ ...doc.tools, [key]: { ...addInteraction(doc.tools[key] ?? emptyStats(), event), server, tool } });
+      doc.tools = withKey(doc.tools, key, { ...addInteraction(doc.tools[key] ?? emptyStats(), event), server, tool });
     }
-    if (event.latencyMs !== null) doc.slowest = keepSlowest([...doc.slowest, slowInteraction(event, event.latencyMs)], SLOWEST_KEPT);
+    if (event.latencyMs !== null && !outranked(doc.slowest, event.latencyMs, event.id)) {
+      doc.slowest = keepSlowest([...doc.slowest, slowInteraction(event, event.latencyMs)], SLOWEST_KEPT);
+    }
     return doc;
   },
 };
@@ -105,6 +107,12 @@ function emptyBucket(event: KmEvent, docId: string): LatencyBucketDoc {
 
 function slowInteraction(event: Interaction, latencyMs: number): SlowInteraction {
   return { id: event.id, sessionId: event.sessionId, server: event.server.name, tool: toolOf(event), method: event.method, latencyMs, startedAt: event.startedAt, outcome: event.outcome };
+}
+
+/** Whether a full top-N list already holds N calls that all rank before this one (most calls, once a bucket is busy). */
+function outranked(slowest: SlowInteraction[], latencyMs: number, id: string): boolean {
+  const last = slowest[SLOWEST_KEPT - 1];
+  return last !== undefined && (latencyMs < last.latencyMs || (latencyMs === last.latencyMs && id > last.id));
 }
 
 /** Slowest first, ties by id: a total order, so the top N of a set never depends on the order it was built in. */
@@ -150,7 +158,7 @@ export const latencySessionsProjection: Projection<LatencySessionDoc> = {
     const key = tool === null ? 'other' : `tool:${tool}`;
     const wait = doc.waits[key] ?? { tool, totalMicros: 0, count: 0 };
     const micros = event.latencyMs === null ? 0 : latencyMicros(event.latencyMs);
-    doc.waits = sortedCounts({ ...doc.waits, [key]: { tool, totalMicros: wait.totalMicros + micros, count: wait.count + 1 } });
+    doc.waits = withKey(doc.waits, key, { tool, totalMicros: wait.totalMicros + micros, count: wait.count + 1 });
     return doc;
   },
 };

@@ -36,11 +36,12 @@ export function mergeSketches(a: LatencySketch, b: LatencySketch): LatencySketch
   return { zeros: a.zeros + b.zeros, bins: [...merged.entries()].sort((x, y) => x[0] - y[0]) };
 }
 
+/** Copies the list but shares the untouched pairs: a pair is never changed in place, only replaced. */
 function addBin(bins: LatencySketch['bins'], key: number, count: number): LatencySketch['bins'] {
-  const next = bins.map((bin) => [...bin] as [number, number]);
+  const next = bins.slice();
   const at = next.findIndex(([k]) => k >= key);
   if (at === -1) next.push([key, count]);
-  else if (next[at]![0] === key) next[at]![1] += count;
+  else if (next[at]![0] === key) next[at] = [key, next[at]![1] + count];
   else next.splice(at, 0, [key, count]);
   return next;
 }

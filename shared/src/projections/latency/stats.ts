@@ -52,7 +52,7 @@ export function addInteraction(stats: LatencyStats, event: Interaction): Latency
   };
   if (event.outcome === 'error') {
     next.errors++;
-    if (event.error) next.errorCodes = sortedCounts({ ...stats.errorCodes, [event.error.code]: (stats.errorCodes[event.error.code] ?? 0) + 1 });
+    if (event.error) next.errorCodes = withKey(stats.errorCodes, String(event.error.code), (stats.errorCodes[event.error.code] ?? 0) + 1);
   }
   if (event.outcome === 'tool_error') next.toolErrors++;
   if (event.outcome === 'unanswered' || event.latencyMs === null) {
@@ -125,4 +125,9 @@ export function summarizeStats(stats: LatencyStats): LatencySummary {
 /** Object keys in sorted order, so that documents are byte-identical whatever order the events came in. */
 export function sortedCounts<T>(record: Record<string, T>): Record<string, T> {
   return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** record with key set to value, keys kept sorted; re-sorts only when the key is new (replacing keeps the order). */
+export function withKey<T>(record: Record<string, T>, key: string, value: T): Record<string, T> {
+  return Object.prototype.hasOwnProperty.call(record, key) ? { ...record, [key]: value } : sortedCounts({ ...record, [key]: value });
 }
