@@ -127,7 +127,7 @@ describe('Performance Hub through km and server-everything', () => {
     expect(once.stdout).not.toContain('\x1b[');
     const lines = once.stdout.trim().split('\n');
     expect(lines).toHaveLength(expectedCount);
-    expect(lines.find((line) => line.includes(SLOW_TOOL))).toMatch(/tools\/call trigger-long-running-operation\s+\d\.\d\d s .* ok$/);
+    expect(lines.find((line) => line.includes(SLOW_TOOL))).toMatch(/tools\/call trigger-long-running-operation\s+\d+\.\d\d s .* ok$/);
     expect(lines.find((line) => line.includes('no/such-method'))).toMatch(/error -32601/);
     expect(lines.find((line) => line.includes('get-sum'))).toMatch(/tool error$/);
 

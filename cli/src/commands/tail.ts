@@ -72,14 +72,19 @@ function print(interactions: TailInteraction[], style: TailStyle): void {
 /** One page, or null when Ctrl-C aborted the request. Throws a message a user can act on. */
 async function fetchRecent(endpoint: string, apiKey: string | null, query: URLSearchParams, signal: AbortSignal): Promise<RecentPage | null> {
   let response: Response;
+  // Ctrl-C or 10 s without an answer, whichever comes first (AbortSignal.any needs Node 20.3).
+  const request = new AbortController();
+  const abort = () => request.abort();
+  const timer = setTimeout(abort, 10_000);
+  signal.addEventListener('abort', abort, { once: true });
   try {
-    response = await fetch(`${endpoint}/api/interactions/recent?${query}`, {
-      headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
-      signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]),
-    });
+    response = await fetch(`${endpoint}/api/interactions/recent?${query}`, { headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {}, signal: request.signal });
   } catch (error) {
     if (signal.aborted) return null;
     throw new Error(`nothing answered at ${endpoint} (${(error as Error).message}): start the local stack with \`km serve\`, or set KM_ENDPOINT`);
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener('abort', abort);
   }
   const body = (await response.json().catch(() => null)) as (RecentPage & { error?: string }) | null;
   if (!response.ok || body === null) {
