@@ -12,6 +12,7 @@ export const SUBCOMMANDS = new Set([
   'budget',
   'report',
 ]);
+SUBCOMMANDS.add('tail'); // Performance Hub (#5)
 const WRAP_FLAGS_WITH_VALUE = new Set(['--project', '--name']);
 
 export type Invocation =

@@ -6,6 +6,7 @@ import { KM_VERSION } from './version';
 // Cost Center (#3)
 import { budgetCommand } from './commands/budget';
 import { reportCommand } from './commands/report';
+import { tailCommand } from './commands/tail'; // Performance Hub (#5)
 
 /** Commands throw; this one handler prints a one-line message and sets the exit code (STYLE.md). */
 export async function runProgram(argv: string[]): Promise<void> {
@@ -18,7 +19,8 @@ export async function runProgram(argv: string[]): Promise<void> {
     .addCommand(statusCommand())
     // Cost Center (#3)
     .addCommand(budgetCommand())
-    .addCommand(reportCommand());
+    .addCommand(reportCommand())
+    .addCommand(tailCommand()); // Performance Hub (#5)
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {

@@ -1,4 +1,5 @@
 import { costProjection, interactionsProjection, sessionsProjection, type Projection } from '@km/shared';
+import { latencyProjection, latencySessionsProjection } from '@km/shared'; // Performance Hub (#5)
 
 /**
  * Every read model the app keeps, in one place: the embedded projector loop runs each of them, the cloud will
@@ -9,6 +10,9 @@ export const readModels: ReadonlyArray<Projection<unknown>> = [
   interactionsProjection,
   // Cost Center (#3)
   costProjection as Projection<unknown>,
+  // Performance Hub (#5)
+  latencyProjection as Projection<unknown>,
+  latencySessionsProjection as Projection<unknown>,
 ];
 
 /** The query shapes of the query handlers, for stores that index (SQLite); Cosmos indexes every path anyway. */
@@ -18,4 +22,6 @@ export const readModelIndexes = [
   // Cost Center (#3): day/hour buckets by month, context and budget documents by kind
   { model: costProjection.name, fields: ['granularity', 'month', 'period'] },
   { model: costProjection.name, fields: ['kind'] },
+  // Performance Hub (#5): km tail reads interactions in arrival order
+  { model: interactionsProjection.name, fields: ['receivedAt'] },
 ];

@@ -8,6 +8,12 @@ import { makeQuerySessionsHandler } from './handlers/query-sessions';
 // Cost Center (#3)
 import { makeQueryBudgetsHandler, makeQueryContextTaxHandler, makeQueryCostHandler, makeQueryCostSummaryHandler } from './handlers/query-cost';
 import { makeSetBudgetHandler } from './handlers/set-budget';
+// Performance Hub (#5)
+import { makeQueryLatencyHandler } from './handlers/query-latency';
+import { makeQueryLatencyBottlenecksHandler } from './handlers/query-latency-bottlenecks';
+import { makeQueryLatencySlowestHandler } from './handlers/query-latency-slowest';
+import { makeQueryLatencyTimeseriesHandler } from './handlers/query-latency-timeseries';
+import { makeQueryRecentInteractionsHandler } from './handlers/query-recent-interactions';
 
 /** Everything the HTTP Functions need, built once per process by the embedded host or by cloud-ports. */
 export interface HttpDeps {
@@ -54,6 +60,12 @@ export const httpRouteSpecs = [
   { name: 'query-budgets', methods: ['GET'], route: 'budgets', makeHandler: makeQueryBudgetsHandler },
   { name: 'set-budget-org', methods: ['PUT'], route: 'budgets/org', makeHandler: makeSetBudgetHandler('org') },
   { name: 'set-budget-project', methods: ['PUT'], route: 'budgets/project/{projectId}', makeHandler: makeSetBudgetHandler('project') },
+  // Performance Hub (#5)
+  { name: 'query-latency', methods: ['GET'], route: 'latency', makeHandler: makeQueryLatencyHandler },
+  { name: 'query-latency-timeseries', methods: ['GET'], route: 'latency/timeseries', makeHandler: makeQueryLatencyTimeseriesHandler },
+  { name: 'query-latency-slowest', methods: ['GET'], route: 'latency/slowest', makeHandler: makeQueryLatencySlowestHandler },
+  { name: 'query-latency-bottlenecks', methods: ['GET'], route: 'latency/bottlenecks', makeHandler: makeQueryLatencyBottlenecksHandler },
+  { name: 'query-recent-interactions', methods: ['GET'], route: 'interactions/recent', makeHandler: makeQueryRecentInteractionsHandler },
 ] as const satisfies readonly HttpRouteSpec[];
 
 export type HttpRouteName = (typeof httpRouteSpecs)[number]['name'];

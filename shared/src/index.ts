@@ -41,3 +41,36 @@ export { costProjection, budgetDocId, crossedThresholds, budgetSpentUsd, COST_MO
 export type { CostDoc, CostBucketDoc, ContextDoc, BudgetDoc, CostCounters } from './projections/cost';
 export { costReport, costSummary, contextTax, budgetView, forecastMonthEnd, COST_GROUP_BYS, utcDay, utcMonth, addDays } from './projections/cost/queries';
 export type { CostReport, CostSummary, CostFigures, CostGroupBy, BudgetView } from './projections/cost/queries';
+// Performance Hub (#5): latency buckets, sketches, per-session waits
+export {
+  latencyProjection,
+  latencySessionsProjection,
+  latencyBucketId,
+  periodStart,
+  toolKey,
+  toolOf,
+  keepSlowest,
+  SLOWEST_KEPT,
+} from './projections/latency';
+export type {
+  LatencyBucketDoc,
+  LatencySessionDoc,
+  LatencyGranularity,
+  LatencyScope,
+  SlowInteraction,
+  SessionWait,
+  ToolStats,
+} from './projections/latency';
+export { bucketsCovering } from './projections/latency/ranges';
+export type { BucketRef } from './projections/latency/ranges';
+export { emptyStats, mergeStats, summarizeStats, addInteraction } from './projections/latency/stats';
+export type { LatencyStats, LatencySummary } from './projections/latency/stats';
+export {
+  LATENCY_RELATIVE_ACCURACY,
+  emptySketch,
+  addToSketch,
+  mergeSketches,
+  sketchQuantile,
+  sketchCount,
+} from './projections/latency/sketch';
+export type { LatencySketch } from './projections/latency/sketch';

@@ -1,0 +1,16 @@
+import { latencyBucketId, latencyProjection, type BucketRef, type LatencyBucketDoc, type LatencyScope } from '@km/shared';
+import type { ReadModelStore } from '../ports';
+
+/** Point reads in flight at once: enough to hide latency against Cosmos DB, few enough not to flood it. */
+const PARALLEL_READS = 32;
+
+/** The bucket documents that exist among refs, in the order of refs (quiet periods have none). */
+export async function readLatencyBuckets(store: ReadModelStore, orgId: string, scope: LatencyScope, refs: readonly BucketRef[]): Promise<Array<LatencyBucketDoc | null>> {
+  const docs: Array<LatencyBucketDoc | null> = [];
+  for (let i = 0; i < refs.length; i += PARALLEL_READS) {
+    const chunk = refs.slice(i, i + PARALLEL_READS);
+    const found = await Promise.all(chunk.map((ref) => store.get<LatencyBucketDoc>(latencyProjection.name, orgId, latencyBucketId(scope, ref.granularity, ref.periodMs))));
+    docs.push(...found.map((stored) => stored?.doc ?? null));
+  }
+  return docs;
+}

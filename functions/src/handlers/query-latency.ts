@@ -1,0 +1,79 @@
+import { bucketsCovering, emptyStats, mergeStats, summarizeStats, type LatencyBucketDoc, type LatencyStats, type LatencySummary } from '@km/shared';
+import type { Authenticator, ReadModelStore } from '../ports';
+import { authenticateRequest } from './authenticate-request';
+import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
+import { readLatencyBuckets } from './latency-buckets';
+import { enumParam, rangeParams, refuseParams, scopeParams, serverToolParams } from './latency-params';
+
+export interface LatencyQueryDeps {
+  readModelStore: ReadModelStore;
+  authenticator: Authenticator;
+  now: () => Date;
+}
+
+export const LATENCY_GROUPINGS = ['server', 'tool', 'method'] as const;
+export type LatencyGrouping = (typeof LATENCY_GROUPINGS)[number];
+
+export type LatencyGroup = { key: string; server?: string; tool?: string } & LatencySummary;
+
+/**
+ * GET /api/latency?groupBy=server|tool|method&from&to&projectId|userId&server&tool: latency, errors and bytes per group
+ * over the range (to the minute), percentiles from the merged bucket sketches. Groups by total waiting time, largest first.
+ */
+export function makeQueryLatencyHandler(deps: LatencyQueryDeps): HttpHandler {
+  return withUnexpectedErrorsAs500(async (request) => {
+    const auth = await authenticateRequest(deps.authenticator, request);
+    if ('response' in auth) return auth.response;
+    const query = request.query;
+    const groupBy = enumParam(query, 'groupBy', LATENCY_GROUPINGS, 'server');
+    if ('error' in groupBy) return errorResponse(400, groupBy.error);
+    const range = rangeParams(query, deps.now());
+    if ('error' in range) return errorResponse(400, range.error);
+    const scope = scopeParams(query);
+    if ('error' in scope) return errorResponse(400, scope.error);
+    const filters = serverToolParams(query);
+    if ('error' in filters) return errorResponse(400, filters.error);
+    if (groupBy.value === 'method') {
+      const refused = refuseParams(query, ['server', 'tool'], 'methods are kept per org, project or user, not per server; use groupBy=server or groupBy=tool');
+      if ('error' in refused) return errorResponse(400, refused.error);
+    }
+    if (groupBy.value === 'server') {
+      const refused = refuseParams(query, ['tool'], 'a tool filter needs groupBy=tool');
+      if ('error' in refused) return errorResponse(400, refused.error);
+    }
+
+    const docs = await readLatencyBuckets(deps.readModelStore, auth.caller.orgId, scope.value, bucketsCovering(range.value.fromMs, range.value.toMs));
+    // Keyed by key and labels together: "a/b" + "c" and "a" + "b/c" display alike but are different tools.
+    const groups = new Map<string, { key: string; server?: string; tool?: string; stats: LatencyStats }>();
+    const add = (key: string, labels: { server?: string; tool?: string }, stats: LatencyStats) => {
+      const id = JSON.stringify([key, labels.server ?? null, labels.tool ?? null]);
+      groups.set(id, { key, ...labels, stats: mergeStats(groups.get(id)?.stats ?? emptyStats(), stats) });
+    };
+    for (const doc of docs) {
+      if (doc) for (const [key, labels, stats] of groupsOf(doc, groupBy.value, filters.value)) add(key, labels, stats);
+    }
+    const result: LatencyGroup[] = [...groups.values()].map(({ stats, ...labels }) => ({ ...labels, ...summarizeStats(stats) }));
+    result.sort((a, b) => b.totalMs - a.totalMs || b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return jsonResponse(200, {
+      from: new Date(range.value.fromMs).toISOString(),
+      to: new Date(range.value.toMs).toISOString(),
+      groupBy: groupBy.value,
+      groups: result,
+    });
+  });
+}
+
+function groupsOf(doc: LatencyBucketDoc, groupBy: LatencyGrouping, filters: { server?: string; tool?: string }): Array<[string, { server?: string; tool?: string }, LatencyStats]> {
+  switch (groupBy) {
+    case 'server':
+      return Object.entries(doc.servers)
+        .filter(([server]) => filters.server === undefined || server === filters.server)
+        .map(([server, stats]) => [server, { server }, stats]);
+    case 'tool':
+      return Object.values(doc.tools)
+        .filter(({ server, tool }) => (filters.server === undefined || server === filters.server) && (filters.tool === undefined || tool === filters.tool))
+        .map(({ server, tool, ...stats }) => [`${server}/${tool}`, { server, tool }, stats]);
+    case 'method':
+      return Object.entries(doc.methods).map(([method, stats]) => [method, {}, stats]);
+  }
+}

@@ -1,0 +1,111 @@
+import { interactionsProjection, toolOf, type InteractionDoc } from '@km/shared';
+import { authenticateRequest } from './authenticate-request';
+import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
+import { limitParam, nameParam, type ParamResult } from './query-params';
+import type { QueryDeps } from './query-sessions';
+
+/**
+ * How many of the newest interactions one request looks at. A poll that finds the cursor beyond this window answers
+ * `missed: true`: more arrived since the last poll than a live view can show anyway.
+ */
+export const RECENT_WINDOW = 1000;
+
+/** What `km tail` prints: the interaction without its previews. */
+export interface RecentInteraction {
+  id: string;
+  sessionId: string;
+  projectId: string;
+  userId: string;
+  server: string;
+  method: string;
+  tool: string | null;
+  target: string | null;
+  latencyMs: number | null;
+  requestBytes: number;
+  responseBytes: number;
+  outcome: InteractionDoc['outcome'];
+  error: InteractionDoc['error'];
+  startedAt: string;
+  endedAt: string | null;
+  receivedAt: string;
+}
+
+type Position = [receivedAt: string, id: string];
+const after = (a: Position, b: Position) => a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]);
+
+/**
+ * GET /api/interactions/recent?after=<cursor>&limit&projectId&userId: interactions in the order the API received them,
+ * oldest first. Without `after`, the newest `limit`; with it, those received after the cursor. The answer's `cursor`
+ * goes into the next poll. Arrival order (not start order) is what a live view needs: a slow call that started
+ * before the last poll but ended after it still shows up.
+ */
+export function makeQueryRecentInteractionsHandler(deps: QueryDeps): HttpHandler {
+  return withUnexpectedErrorsAs500(async (request) => {
+    const auth = await authenticateRequest(deps.authenticator, request);
+    if ('response' in auth) return auth.response;
+    const query = request.query;
+    const limit = limitParam(query, 100, 500);
+    if ('error' in limit) return errorResponse(400, limit.error);
+    const cursor = cursorParam(query.get('after'));
+    if ('error' in cursor) return errorResponse(400, cursor.error);
+    const where: Record<string, string> = {};
+    for (const field of ['projectId', 'userId'] as const) {
+      const param = nameParam(query.get(field), field);
+      if ('error' in param) return errorResponse(400, param.error);
+      if (param.value !== undefined) where[field] = param.value;
+    }
+
+    const newest = await deps.readModelStore.query<InteractionDoc>(interactionsProjection.name, auth.caller.orgId, { where, orderBy: 'receivedAt', direction: 'desc', limit: RECENT_WINDOW });
+    const oldestFirst = newest.map(recentView).reverse();
+    const position = (i: RecentInteraction): Position => [i.receivedAt, i.id];
+    let page: RecentInteraction[];
+    let missed = false;
+    if (cursor.value === null) {
+      page = oldestFirst.slice(-limit.value);
+    } else {
+      const from = cursor.value;
+      const unseen = oldestFirst.filter((i) => after(position(i), from));
+      missed = newest.length === RECENT_WINDOW && unseen.length === newest.length;
+      page = unseen.slice(0, limit.value);
+    }
+    const last = page[page.length - 1];
+    const next = last ? encodeCursor(position(last)) : cursor.value ? encodeCursor(cursor.value) : null;
+    return jsonResponse(200, { interactions: page, cursor: next, missed });
+  });
+}
+
+function recentView(doc: InteractionDoc): RecentInteraction {
+  return {
+    id: doc.id,
+    sessionId: doc.sessionId,
+    projectId: doc.projectId,
+    userId: doc.userId,
+    server: doc.server.name,
+    method: doc.method,
+    tool: toolOf(doc),
+    target: doc.target,
+    latencyMs: doc.latencyMs,
+    requestBytes: doc.requestBytes,
+    responseBytes: doc.responseBytes,
+    outcome: doc.outcome,
+    error: doc.error,
+    startedAt: doc.startedAt,
+    endedAt: doc.endedAt,
+    // Always set by the projector; a document without it sorts first and is shown once.
+    receivedAt: doc.receivedAt ?? '',
+  };
+}
+
+/** Opaque to clients: base64url of [receivedAt, id]. */
+export const encodeCursor = (position: Position) => Buffer.from(JSON.stringify(position)).toString('base64url');
+
+function cursorParam(raw: string | null): ParamResult<Position | null> {
+  if (raw === null) return { value: null };
+  try {
+    const value: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && value.length === 2 && value.every((part) => typeof part === 'string')) return { value: value as Position };
+  } catch {
+    // falls through to the 400
+  }
+  return { error: 'after must be the cursor of a previous /api/interactions/recent answer; leave it out to start from the newest' };
+}

@@ -1,0 +1,229 @@
+import type { KmEvent, StoredEvent } from '@km/shared';
+import { ApiKeyAuthenticator, hashApiKey } from '../src/adapters/api-key-authenticator';
+import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
+import type { HttpHandler } from '../src/handlers/http-results';
+import { makeQueryLatencyHandler } from '../src/handlers/query-latency';
+import { makeQueryLatencyBottlenecksHandler } from '../src/handlers/query-latency-bottlenecks';
+import { makeQueryLatencySlowestHandler } from '../src/handlers/query-latency-slowest';
+import { makeQueryLatencyTimeseriesHandler } from '../src/handlers/query-latency-timeseries';
+import { makeQueryRecentInteractionsHandler } from '../src/handlers/query-recent-interactions';
+import { projectBatch } from '../src/projector';
+import { readModels } from '../src/read-models';
+import { anEnvelope, interaction, stored } from './fixtures';
+import { anHttpRequest, anInvocationContext, bearer } from './http-fixtures';
+
+const authenticator = new ApiKeyAuthenticator([
+  { keyHash: hashApiKey('key-a'), orgId: 'org-a' },
+  { keyHash: hashApiKey('key-b'), orgId: 'org-b' },
+]);
+const NOW = new Date('2026-11-25T14:00:00.000Z');
+
+/** Given these stored events projected into a store, the Performance Hub's handlers over it. */
+async function given(events: StoredEvent[]) {
+  const readModelStore = new MemoryReadModelStore();
+  for (const projection of readModels) await projectBatch(projection, readModelStore, events);
+  const deps = { readModelStore, authenticator, now: () => NOW };
+  const call = (handler: HttpHandler) => async (query = '', key = 'key-a') => {
+    const response = await handler(anHttpRequest({ path: `/api/x${query}`, headers: bearer(key) }), anInvocationContext());
+    return { status: response.status, body: response.jsonBody };
+  };
+  return {
+    latency: call(makeQueryLatencyHandler(deps)),
+    timeseries: call(makeQueryLatencyTimeseriesHandler(deps)),
+    slowest: call(makeQueryLatencySlowestHandler(deps)),
+    bottlenecks: call(makeQueryLatencyBottlenecksHandler(deps)),
+    recent: call(makeQueryRecentInteractionsHandler(deps)),
+  };
+}
+
+const everything = anEnvelope({ orgId: 'org-a', projectId: 'alpha', userId: 'ann', sessionId: 's-everything', server: { name: 'everything', command: 'x' } });
+const memory = anEnvelope({ orgId: 'org-a', projectId: 'beta', userId: 'bob', sessionId: 's-memory', server: { name: 'memory', command: 'y' } });
+const theirs = anEnvelope({ orgId: 'org-b', sessionId: 's-theirs', server: { name: 'everything', command: 'x' } });
+
+/** Calls between 12:59 and 13:01 (across an hour), with known latencies and outcomes. */
+function scenario(): KmEvent[] {
+  return [
+    interaction(everything, '2026-11-25T12:59:30.000Z', { target: 'echo', latencyMs: 10, requestBytes: 100, responseBytes: 200 }),
+    interaction(everything, '2026-11-25T13:00:10.000Z', { target: 'echo', latencyMs: 20 }),
+    interaction(everything, '2026-11-25T13:00:20.000Z', { target: 'slow', latencyMs: 1500 }),
+    interaction(everything, '2026-11-25T13:00:30.000Z', { target: 'slow', outcome: 'tool_error', latencyMs: 5 }),
+    interaction(everything, '2026-11-25T13:00:40.000Z', { method: 'resources/read', target: 'file:///x', latencyMs: 100 }),
+    interaction(everything, '2026-11-25T13:00:50.000Z', { target: 'nope', outcome: 'error', latencyMs: 1, error: { code: -32602, message: 'bad' } }),
+    interaction(memory, '2026-11-25T13:30:00.000Z', { target: 'read_graph', latencyMs: 300 }),
+    interaction(memory, '2026-11-25T13:31:00.000Z', { target: 'read_graph', outcome: 'unanswered', latencyMs: null, endedAt: null, responseBytes: 0 }),
+    interaction(theirs, '2026-11-25T13:00:00.000Z', { target: 'echo', latencyMs: 99_999 }),
+  ];
+}
+
+describe('GET /api/latency', () => {
+  it("groups the caller's interactions by server, with percentiles, errors, timeouts and bytes", async () => {
+    const api = await given(stored(scenario()));
+    const { status, body } = await api.latency('?groupBy=server&from=2026-11-25T12:00:00Z&to=2026-11-25T14:00:00Z');
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ from: '2026-11-25T12:00:00.000Z', to: '2026-11-25T14:00:00.000Z', groupBy: 'server' });
+    expect(body.groups.map((g: { key: string }) => g.key)).toEqual(['everything', 'memory']);
+    const [ev, mem] = body.groups;
+    expect(ev).toMatchObject({ key: 'everything', server: 'everything', count: 6, errors: 1, errorCodes: { '-32602': 1 }, toolErrors: 1, timeouts: 0, max: 1500, totalMs: 1636 });
+    expect(ev.errorRate).toBeCloseTo(2 / 6);
+    // nearest rank over 1, 5, 10, 20, 100, 1500 ms: p50 is the 3rd, p95 and p99 the 6th, each within 1%
+    expect(Math.abs(ev.p50 - 10)).toBeLessThanOrEqual(0.1);
+    expect(Math.abs(ev.p95 - 1500)).toBeLessThanOrEqual(15);
+    expect(ev.p99).toBe(1500); // clamped to the exact max
+    expect(mem).toMatchObject({ count: 2, timeouts: 1, p50: 300, max: 300, totalMs: 300 });
+    // org-b's 100 s call is not org-a's
+    expect((await api.latency('?groupBy=server&from=2026-11-25T12:00:00Z', 'key-b')).body.groups).toEqual([expect.objectContaining({ count: 1, max: 99_999 })]);
+  });
+
+  it('groups by tool (tools/call only) and by method; filters by server, tool, project, user; to the minute', async () => {
+    const api = await given(stored(scenario()));
+    const range = '&from=2026-11-25T12:00:00Z&to=2026-11-25T14:00:00Z';
+    const tools = (await api.latency(`?groupBy=tool${range}`)).body.groups;
+    expect(tools.map((g: { key: string; server: string; tool: string; count: number }) => [g.key, g.server, g.tool, g.count])).toEqual([
+      ['everything/slow', 'everything', 'slow', 2],
+      ['memory/read_graph', 'memory', 'read_graph', 2],
+      ['everything/echo', 'everything', 'echo', 2],
+      ['everything/nope', 'everything', 'nope', 1],
+    ]);
+    const methods = (await api.latency(`?groupBy=method${range}`)).body.groups;
+    expect(methods.map((g: { key: string; count: number }) => [g.key, g.count])).toEqual([['tools/call', 7], ['resources/read', 1]]);
+    expect((await api.latency(`?groupBy=tool&server=everything&tool=echo${range}`)).body.groups).toEqual([expect.objectContaining({ key: 'everything/echo', count: 2, totalMs: 30 })]);
+    expect((await api.latency(`?groupBy=server&projectId=beta${range}`)).body.groups.map((g: { key: string }) => g.key)).toEqual(['memory']);
+    expect((await api.latency(`?groupBy=server&userId=ann${range}`)).body.groups.map((g: { key: string }) => g.key)).toEqual(['everything']);
+    // from 13:00:15 drops the calls of 12:59 and 13:00 (its minute is 13:00, kept whole), to 13:00:59.
+    const minute = (await api.latency('?groupBy=server&from=2026-11-25T13:00:00Z&to=2026-11-25T13:01:00Z')).body.groups;
+    expect(minute).toEqual([expect.objectContaining({ key: 'everything', count: 5 })]);
+  });
+
+  it.each([
+    ['?groupBy=session', 'groupBy must be one of server, tool, method'],
+    ['?from=yesterday', 'from must be an ISO 8601 date-time'],
+    ['?from=2026-11-25T13:00:00Z&to=2026-11-25T12:00:00Z', 'from must be before to'],
+    ['?from=2026-01-01T00:00:00Z&to=2026-11-25T12:00:00Z', 'at most 92 days'],
+    ['?projectId=a&userId=b', 'give projectId or userId, not both'],
+    ['?groupBy=method&server=everything', 'server cannot be used here'],
+    ['?groupBy=server&tool=echo', 'tool cannot be used here'],
+  ])('answers 400 to %s', async (query, message) => {
+    const api = await given([]);
+    const { status, body } = await api.latency(query);
+    expect(status).toBe(400);
+    expect(body.error).toContain(message);
+  });
+
+  it('answers 401 without a key', async () => {
+    const api = await given([]);
+    expect((await api.latency('', 'wrong')).status).toBe(401);
+  });
+});
+
+describe('GET /api/latency/timeseries', () => {
+  it('gives one point per bucket, empty ones included, for everything or one server or tool', async () => {
+    const api = await given(stored(scenario()));
+    const { status, body } = await api.timeseries('?bucket=minute&from=2026-11-25T12:59:00Z&to=2026-11-25T13:02:00Z');
+    expect(status).toBe(200);
+    expect(body.bucket).toBe('minute');
+    expect(body.points.map((p: { t: string; count: number }) => [p.t, p.count])).toEqual([
+      ['2026-11-25T12:59:00.000Z', 1],
+      ['2026-11-25T13:00:00.000Z', 5],
+      ['2026-11-25T13:01:00.000Z', 0],
+    ]);
+    expect(body.points[2]).toMatchObject({ p50: null, max: null, errors: 0 });
+    const hours = (await api.timeseries('?bucket=hour&server=memory&from=2026-11-25T12:00:00Z&to=2026-11-25T14:00:00Z')).body.points;
+    expect(hours.map((p: { count: number; timeouts: number }) => [p.count, p.timeouts])).toEqual([[0, 0], [2, 1]]);
+    const days = (await api.timeseries('?bucket=day&tool=slow&from=2026-11-24T00:00:00Z&to=2026-11-26T00:00:00Z')).body.points;
+    expect(days).toEqual([
+      expect.objectContaining({ t: '2026-11-24T00:00:00.000Z', count: 0 }),
+      expect.objectContaining({ t: '2026-11-25T00:00:00.000Z', count: 2, max: 1500 }),
+    ]);
+  });
+
+  it('refuses a series of more than 1500 points', async () => {
+    const api = await given([]);
+    const { status, body } = await api.timeseries('?bucket=minute&from=2026-11-20T00:00:00Z&to=2026-11-25T00:00:00Z');
+    expect(status).toBe(400);
+    expect(body.error).toContain('use a larger bucket or a shorter range');
+  });
+});
+
+describe('GET /api/latency/slowest', () => {
+  it('lists the slowest answered calls of the range with their sessions, slowest first', async () => {
+    const api = await given(stored(scenario()));
+    const { status, body } = await api.slowest('?limit=3&from=2026-11-25T12:00:00Z&to=2026-11-25T14:00:00Z');
+    expect(status).toBe(200);
+    expect(body.interactions.map((i: { latencyMs: number }) => i.latencyMs)).toEqual([1500, 300, 100]);
+    expect(body.interactions[0]).toEqual({ id: expect.any(String), sessionId: 's-everything', server: 'everything', tool: 'slow', method: 'tools/call', latencyMs: 1500, startedAt: '2026-11-25T13:00:20.000Z', outcome: 'ok' });
+    expect(body.interactions[2]).toMatchObject({ method: 'resources/read', tool: null });
+    // exact to the instant: 13:00:25 leaves out the 1.5 s call that started at 13:00:20
+    const later = (await api.slowest('?from=2026-11-25T13:00:25Z&to=2026-11-25T13:10:00Z')).body.interactions;
+    expect(later.map((i: { latencyMs: number }) => i.latencyMs)).toEqual([100, 5, 1]);
+    expect((await api.slowest('?projectId=beta&from=2026-11-25T12:00:00Z')).body.interactions.map((i: { tool: string }) => i.tool)).toEqual(['read_graph']);
+  });
+
+  it('refuses filters it cannot honour and limits above 100', async () => {
+    const api = await given([]);
+    expect((await api.slowest('?server=everything')).body.error).toContain('server cannot be used here');
+    expect((await api.slowest('?limit=101')).status).toBe(400);
+  });
+});
+
+describe('GET /api/latency/bottlenecks', () => {
+  it('ranks servers and tools by their share of the waiting time, non-tool methods as tool null', async () => {
+    const api = await given(stored(scenario()));
+    const { status, body } = await api.bottlenecks('?from=2026-11-25T12:00:00Z&to=2026-11-25T14:00:00Z');
+    expect(status).toBe(200);
+    expect(body.groups.map((g: { server: string; tool: string | null; totalMs: number; count: number }) => [g.server, g.tool, g.totalMs, g.count])).toEqual([
+      ['everything', 'slow', 1505, 2],
+      ['memory', 'read_graph', 300, 2],
+      ['everything', null, 100, 1],
+      ['everything', 'echo', 30, 2],
+      ['everything', 'nope', 1, 1],
+    ]);
+    expect(body.groups[0].share).toBeCloseTo(1505 / 1936);
+    expect(body.groups.reduce((sum: number, g: { share: number }) => sum + g.share, 0)).toBeCloseTo(1);
+  });
+
+  it('answers per session, and 404 for a session of another org', async () => {
+    const api = await given(stored(scenario()));
+    const { body } = await api.bottlenecks('?sessionId=s-everything');
+    expect(body.groups.map((g: { tool: string | null; totalMs: number }) => [g.tool, g.totalMs])).toEqual([['slow', 1505], [null, 100], ['echo', 30], ['nope', 1]]);
+    expect(body.groups[0]).toMatchObject({ server: 'everything', count: 2 });
+    expect((await api.bottlenecks('?sessionId=s-theirs')).status).toBe(404);
+    expect((await api.bottlenecks('?sessionId=s-everything&from=2026-11-25T12:00:00Z')).status).toBe(400);
+  });
+});
+
+describe('GET /api/interactions/recent', () => {
+  it('pages through interactions in arrival order with a cursor', async () => {
+    const events = scenario().filter((e) => e.orgId === 'org-a');
+    const api = await given([
+      ...stored(events.slice(0, 3), 'b1', '2026-11-25T13:00:01.000Z'),
+      ...stored(events.slice(3, 6), 'b2', '2026-11-25T13:00:02.000Z'),
+      ...stored(events.slice(6), 'b3', '2026-11-25T13:00:03.000Z'),
+    ]);
+    const first = (await api.recent('?limit=2')).body;
+    expect(first.interactions.map((i: { receivedAt: string }) => i.receivedAt)).toEqual(['2026-11-25T13:00:03.000Z', '2026-11-25T13:00:03.000Z']);
+    expect(first.interactions[0]).toMatchObject({ server: 'memory', method: 'tools/call', tool: 'read_graph' });
+    expect(first.interactions[0]).not.toHaveProperty('requestPreview');
+    expect((await api.recent(`?after=${first.cursor}`)).body).toMatchObject({ interactions: [], cursor: first.cursor, missed: false });
+
+    const all = (await api.recent('?limit=500')).body.interactions;
+    expect(all).toHaveLength(8);
+    const afterThird = (await api.recent(`?limit=2&after=${(await api.recent('?limit=8')).body.cursor}`)).body;
+    expect(afterThird.interactions).toEqual([]);
+    // walk from the start: a cursor made from the first page goes on where it stopped
+    let cursor = Buffer.from(JSON.stringify(['', ''])).toString('base64url');
+    const seen: string[] = [];
+    for (let page = 0; page < 5; page++) {
+      const body = (await api.recent(`?limit=3&after=${cursor}`)).body;
+      seen.push(...body.interactions.map((i: { id: string }) => i.id));
+      cursor = body.cursor;
+    }
+    expect(seen).toEqual(all.map((i: { id: string }) => i.id));
+  });
+
+  it('answers 400 to a cursor it did not make', async () => {
+    const api = await given([]);
+    const { status, body } = await api.recent('?after=nonsense');
+    expect(status).toBe(400);
+    expect(body.error).toContain('cursor of a previous');
+  });
+});

@@ -1,0 +1,164 @@
+import type { Interaction, KmEvent } from '../../events';
+import { addAppliedId, type Projection } from '../projection';
+import { addInteraction, emptyStats, latencyMicros, withKey, type LatencyStats } from './stats';
+
+/**
+ * Latency buckets: one document per (scope, granularity, period), scope being the org, one project or one user, and
+ * granularity a minute or an hour (UTC). Inside, the stats of the whole scope and per server, per server+tool and per
+ * method, plus the slowest interactions of the period.
+ *
+ * Why minutes and hours and no days: idempotency needs the ids a document has folded, and a day document's id list
+ * grows with a whole day's traffic (at 1 call/s, 86k ids, ~3.4 MB: past Cosmos DB's 2 MB item limit). An hour keeps it
+ * at 1/24 of that; a minute document is tiny. Sketches merge exactly, so a day is the merge of its 24 hours and any
+ * range is whole hours plus the minutes at its edges: at most 24 + 2*59 point reads per day of range, and percentiles
+ * as accurate as those of one bucket. Point reads are also what the cloud store does best (LOCAL-AZURE.md).
+ */
+export type LatencyGranularity = 'minute' | 'hour';
+export type LatencyScope = { kind: 'org' } | { kind: 'project'; id: string } | { kind: 'user'; id: string };
+
+/** A drill-down row: enough to open the session and find the call. */
+export interface SlowInteraction {
+  id: string;
+  sessionId: string;
+  server: string;
+  tool: string | null;
+  method: string;
+  latencyMs: number;
+  startedAt: string;
+  outcome: Interaction['outcome'];
+}
+
+export type ToolStats = LatencyStats & { server: string; tool: string };
+
+export interface LatencyBucketDoc {
+  id: string;
+  orgId: string;
+  scope: string;
+  granularity: LatencyGranularity;
+  /** The bucket's start, ISO UTC. */
+  period: string;
+  total: LatencyStats;
+  servers: Record<string, LatencyStats>;
+  /** Keyed by toolKey(server, tool); tools/call only. */
+  tools: Record<string, ToolStats>;
+  methods: Record<string, LatencyStats>;
+  /** The SLOWEST_KEPT slowest answered interactions, slowest first (ties by id): a top-N of a set, so order-free. */
+  slowest: SlowInteraction[];
+  /** Event ids already folded, sorted: makes the fold idempotent under replays. */
+  applied: string[];
+}
+
+export const SLOWEST_KEPT = 100;
+export const LATENCY_GRANULARITIES: readonly LatencyGranularity[] = ['minute', 'hour'];
+const PERIOD_LENGTH_MS: Record<LatencyGranularity, number> = { minute: 60_000, hour: 3_600_000 };
+
+export const toolKey = (server: string, tool: string) => JSON.stringify([server, tool]);
+export const scopeName = (scope: LatencyScope) => (scope.kind === 'org' ? 'org' : `${scope.kind}:${encodeURIComponent(scope.id)}`);
+
+/** The start of the bucket holding the instant (ms since the epoch). */
+export const periodStart = (ms: number, granularity: LatencyGranularity) => ms - (((ms % PERIOD_LENGTH_MS[granularity]) + PERIOD_LENGTH_MS[granularity]) % PERIOD_LENGTH_MS[granularity]);
+
+/** Ids avoid '/', '\\', '?' and '#' (Cosmos DB) because scope ids are URI-encoded. */
+export function latencyBucketId(scope: LatencyScope, granularity: LatencyGranularity, periodMs: number): string {
+  return `${granularity}|${new Date(periodMs).toISOString()}|${scopeName(scope)}`;
+}
+
+function parseBucketId(docId: string): { granularity: LatencyGranularity; period: string; scope: string } {
+  const [granularity, period, ...scope] = docId.split('|');
+  if ((granularity !== 'minute' && granularity !== 'hour') || !period || scope.length !== 1) throw new Error(`not a latency bucket id: ${docId}`);
+  return { granularity, period, scope: scope[0]! };
+}
+
+/** The tool a call acted on: only tools/call has one (a resource URI or prompt name is not a tool). */
+export const toolOf = (event: Pick<Interaction, 'method' | 'target'>) => (event.method === 'tools/call' && event.target !== null ? event.target : null);
+
+export const latencyProjection: Projection<LatencyBucketDoc> = {
+  name: 'latency',
+  docIds(event) {
+    if (event.type !== 'mcp.interaction') return [];
+    const startedMs = Date.parse(event.startedAt);
+    const scopes: LatencyScope[] = [{ kind: 'org' }, { kind: 'project', id: event.projectId }, { kind: 'user', id: event.userId }];
+    return LATENCY_GRANULARITIES.flatMap((granularity) => scopes.map((scope) => latencyBucketId(scope, granularity, periodStart(startedMs, granularity))));
+  },
+  evolve(state, event, docId) {
+    if (event.type !== 'mcp.interaction') throw new Error(`latency cannot fold ${event.type}`);
+    const doc: LatencyBucketDoc = state ? { ...state, applied: [...state.applied] } : emptyBucket(event, docId);
+    if (!addAppliedId(doc.applied, event.id)) return state ?? doc;
+    const server = event.server.name;
+    const tool = toolOf(event);
+    doc.total = addInteraction(doc.total, event);
+    doc.servers = withKey(doc.servers, server, addInteraction(doc.servers[server] ?? emptyStats(), event));
+    doc.methods = withKey(doc.methods, event.method, addInteraction(doc.methods[event.method] ?? emptyStats(), event));
+    if (tool !== null) {
+      const key = toolKey(server, tool);
+      doc.tools = withKey(doc.tools, key, { ...addInteraction(doc.tools[key] ?? emptyStats(), event), server, tool });
+    }
+    if (event.latencyMs !== null && !outranked(doc.slowest, event.latencyMs, event.id)) {
+      doc.slowest = keepSlowest([...doc.slowest, slowInteraction(event, event.latencyMs)], SLOWEST_KEPT);
+    }
+    return doc;
+  },
+};
+
+function emptyBucket(event: KmEvent, docId: string): LatencyBucketDoc {
+  const { granularity, period, scope } = parseBucketId(docId);
+  return { id: docId, orgId: event.orgId, scope, granularity, period, total: emptyStats(), servers: {}, tools: {}, methods: {}, slowest: [], applied: [] };
+}
+
+function slowInteraction(event: Interaction, latencyMs: number): SlowInteraction {
+  return { id: event.id, sessionId: event.sessionId, server: event.server.name, tool: toolOf(event), method: event.method, latencyMs, startedAt: event.startedAt, outcome: event.outcome };
+}
+
+/** Whether a full top-N list already holds N calls that all rank before this one (most calls, once a bucket is busy). */
+function outranked(slowest: SlowInteraction[], latencyMs: number, id: string): boolean {
+  const last = slowest[SLOWEST_KEPT - 1];
+  return last !== undefined && (latencyMs < last.latencyMs || (latencyMs === last.latencyMs && id > last.id));
+}
+
+/** Slowest first, ties by id: a total order, so the top N of a set never depends on the order it was built in. */
+export function keepSlowest(rows: SlowInteraction[], n: number): SlowInteraction[] {
+  const seen = new Set<string>();
+  return rows
+    .filter((row) => !seen.has(row.id) && seen.add(row.id))
+    .sort((a, b) => b.latencyMs - a.latencyMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .slice(0, n);
+}
+
+/** Waiting time of one session by tool: the per-session bottleneck view (a session always talks to one server). */
+export interface SessionWait {
+  /** null: every method other than tools/call (initialize, resources/read, prompts/get, ...). */
+  tool: string | null;
+  totalMicros: number;
+  count: number;
+}
+
+export interface LatencySessionDoc {
+  id: string;
+  orgId: string;
+  sessionId: string;
+  projectId: string;
+  server: string;
+  /** Keyed by `tool:<name>` or `other`, sorted. */
+  waits: Record<string, SessionWait>;
+  applied: string[];
+}
+
+export const latencySessionsProjection: Projection<LatencySessionDoc> = {
+  name: 'latencySessions',
+  docIds: (event) => (event.type === 'mcp.interaction' ? [event.sessionId] : []),
+  evolve(state, event) {
+    if (event.type !== 'mcp.interaction') throw new Error(`latencySessions cannot fold ${event.type}`);
+    const doc: LatencySessionDoc = state
+      ? { ...state, applied: [...state.applied] }
+      : { id: event.sessionId, orgId: event.orgId, sessionId: event.sessionId, projectId: event.projectId, server: event.server.name, waits: {}, applied: [] };
+    if (!addAppliedId(doc.applied, event.id)) return state ?? doc;
+    // A session has one project and server; should events disagree, the smallest id wins, whatever the order.
+    if (doc.applied[0] === event.id) Object.assign(doc, { projectId: event.projectId, server: event.server.name });
+    const tool = toolOf(event);
+    const key = tool === null ? 'other' : `tool:${tool}`;
+    const wait = doc.waits[key] ?? { tool, totalMicros: 0, count: 0 };
+    const micros = event.latencyMs === null ? 0 : latencyMicros(event.latencyMs);
+    doc.waits = withKey(doc.waits, key, { tool, totalMicros: wait.totalMicros + micros, count: wait.count + 1 });
+    return doc;
+  },
+};

@@ -1,0 +1,133 @@
+import type { Interaction } from '../../events';
+import { addToSketch, emptySketch, mergeSketches, sketchQuantile, type LatencySketch } from './sketch';
+
+/**
+ * What the Performance Hub knows about a set of interactions. Every field merges exactly and commutatively: counts
+ * and sums are integers (waiting time in whole microseconds, so float rounding cannot make the sum depend on the
+ * order), min and max are order-free, and the sketch adds bin counts.
+ */
+export interface LatencyStats {
+  count: number;
+  /** JSON-RPC errors (outcome 'error'). */
+  errors: number;
+  /** The same errors by JSON-RPC code; keys are the codes as text, sorted. */
+  errorCodes: Record<string, number>;
+  /** Results with isError: true. */
+  toolErrors: number;
+  /** Requests never answered (outcome 'unanswered'): they have no latency and stay out of the sketch. */
+  timeouts: number;
+  /** Request bytes, into the server. */
+  bytesIn: number;
+  /** Response bytes, out of the server. */
+  bytesOut: number;
+  /** Total waiting time of the answered requests, in whole microseconds. */
+  totalMicros: number;
+  minMs: number | null;
+  maxMs: number | null;
+  sketch: LatencySketch;
+}
+
+export const emptyStats = (): LatencyStats => ({
+  count: 0,
+  errors: 0,
+  errorCodes: {},
+  toolErrors: 0,
+  timeouts: 0,
+  bytesIn: 0,
+  bytesOut: 0,
+  totalMicros: 0,
+  minMs: null,
+  maxMs: null,
+  sketch: emptySketch(),
+});
+
+export const latencyMicros = (latencyMs: number) => Math.round(latencyMs * 1000);
+
+export function addInteraction(stats: LatencyStats, event: Interaction): LatencyStats {
+  const next: LatencyStats = {
+    ...stats,
+    count: stats.count + 1,
+    bytesIn: stats.bytesIn + event.requestBytes,
+    bytesOut: stats.bytesOut + event.responseBytes,
+  };
+  if (event.outcome === 'error') {
+    next.errors++;
+    if (event.error) next.errorCodes = withKey(stats.errorCodes, String(event.error.code), (stats.errorCodes[event.error.code] ?? 0) + 1);
+  }
+  if (event.outcome === 'tool_error') next.toolErrors++;
+  if (event.outcome === 'unanswered' || event.latencyMs === null) {
+    if (event.outcome === 'unanswered') next.timeouts++;
+    return next;
+  }
+  next.totalMicros += latencyMicros(event.latencyMs);
+  next.minMs = stats.minMs === null ? event.latencyMs : Math.min(stats.minMs, event.latencyMs);
+  next.maxMs = stats.maxMs === null ? event.latencyMs : Math.max(stats.maxMs, event.latencyMs);
+  next.sketch = addToSketch(stats.sketch, event.latencyMs);
+  return next;
+}
+
+export function mergeStats(a: LatencyStats, b: LatencyStats): LatencyStats {
+  const codes: Record<string, number> = { ...a.errorCodes };
+  for (const [code, n] of Object.entries(b.errorCodes)) codes[code] = (codes[code] ?? 0) + n;
+  const pick = (x: number | null, y: number | null, f: (p: number, q: number) => number) => (x === null ? y : y === null ? x : f(x, y));
+  return {
+    count: a.count + b.count,
+    errors: a.errors + b.errors,
+    errorCodes: sortedCounts(codes),
+    toolErrors: a.toolErrors + b.toolErrors,
+    timeouts: a.timeouts + b.timeouts,
+    bytesIn: a.bytesIn + b.bytesIn,
+    bytesOut: a.bytesOut + b.bytesOut,
+    totalMicros: a.totalMicros + b.totalMicros,
+    minMs: pick(a.minMs, b.minMs, Math.min),
+    maxMs: pick(a.maxMs, b.maxMs, Math.max),
+    sketch: mergeSketches(a.sketch, b.sketch),
+  };
+}
+
+/** The numbers the API answers with (milliseconds). Percentiles are null when no request was answered. */
+export interface LatencySummary {
+  count: number;
+  errors: number;
+  errorCodes: Record<string, number>;
+  toolErrors: number;
+  timeouts: number;
+  /** Share of requests that did not end well: JSON-RPC errors, tool errors and timeouts over all requests. */
+  errorRate: number;
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+  max: number | null;
+  bytesIn: number;
+  bytesOut: number;
+  totalMs: number;
+}
+
+export function summarizeStats(stats: LatencyStats): LatencySummary {
+  const exact = stats.minMs !== null && stats.maxMs !== null ? { min: stats.minMs, max: stats.maxMs } : undefined;
+  return {
+    count: stats.count,
+    errors: stats.errors,
+    errorCodes: stats.errorCodes,
+    toolErrors: stats.toolErrors,
+    timeouts: stats.timeouts,
+    errorRate: stats.count === 0 ? 0 : (stats.errors + stats.toolErrors + stats.timeouts) / stats.count,
+    p50: sketchQuantile(stats.sketch, 0.5, exact),
+    p95: sketchQuantile(stats.sketch, 0.95, exact),
+    p99: sketchQuantile(stats.sketch, 0.99, exact),
+    max: stats.maxMs,
+    bytesIn: stats.bytesIn,
+    bytesOut: stats.bytesOut,
+    totalMs: stats.totalMicros / 1000,
+  };
+}
+
+/** Object keys in sorted order, so that documents are byte-identical whatever order the events came in. */
+export function sortedCounts<T>(record: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** record with key set to value, keys kept sorted; re-sorts only when the key is new (replacing keeps the order). */
+export function withKey<T>(record: Record<string, T>, key: string, value: T): Record<string, T> {
+  return Object.prototype.hasOwnProperty.call(record, key) ? { ...record, [key]: value } : sortedCounts({ ...record, [key]: value });
+}

@@ -1,0 +1,90 @@
+import fc from 'fast-check';
+import { latencyProjection, latencySessionsProjection, newEventId, summarizeStats, type KmEvent, type LatencyBucketDoc, type Projection } from '../src/index';
+
+const base = Date.UTC(2026, 10, 25, 12, 58, 0);
+
+/** An interaction with the fields the latency fold reads drawn at random (3 minutes around an hour boundary). */
+const anInteraction = fc
+  .record({
+    offsetMs: fc.integer({ min: 0, max: 180_000 }),
+    latencyMs: fc.oneof(fc.constant(0), fc.double({ min: 0.001, max: 60_000, noNaN: true })),
+    outcome: fc.constantFrom('ok', 'error', 'tool_error', 'unanswered'),
+    code: fc.constantFrom(-32601, -32602, -32603),
+    method: fc.constantFrom('tools/call', 'resources/read', 'initialize'),
+    tool: fc.constantFrom('echo', 'slow', 'a|b/c?'),
+    server: fc.constantFrom('everything', 'memory'),
+    projectId: fc.constantFrom('alpha', 'beta'),
+    sessionId: fc.constantFrom('s1', 's2'),
+    requestBytes: fc.nat(10_000),
+    responseBytes: fc.nat(10_000),
+  })
+  .map((r): KmEvent => {
+    const startedAt = new Date(base + r.offsetMs).toISOString();
+    const answered = r.outcome !== 'unanswered';
+    return {
+      v: 1, id: newEventId(base + r.offsetMs), ts: startedAt, type: 'mcp.interaction', orgId: 'o', projectId: r.projectId, userId: 'u', machineId: 'm',
+      sessionId: r.sessionId, server: { name: r.server, command: 'x' }, direction: 'client_to_server', requestId: '1', method: r.method,
+      target: r.method === 'initialize' ? null : r.tool, protocolVersion: null, startedAt, endedAt: answered ? startedAt : null,
+      latencyMs: answered ? r.latencyMs : null, requestBytes: r.requestBytes, responseBytes: answered ? r.responseBytes : 0,
+      outcome: r.outcome as 'ok', error: r.outcome === 'error' ? { code: r.code, message: 'x' } : null, resultType: null, tokensIn: null,
+      tokensOut: null, costUsd: null, findings: [], requestPreview: null, responsePreview: null,
+    };
+  });
+
+/** Folds events into documents as a projector does: per document, in the order given. The JSON text is compared. */
+function project<S>(projection: Projection<S>, events: KmEvent[]): Record<string, string> {
+  const docs = new Map<string, S | null>();
+  for (const event of events) for (const id of projection.docIds(event)) docs.set(id, projection.evolve(docs.get(id) ?? null, event, id));
+  return Object.fromEntries([...docs.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([id, doc]) => [id, JSON.stringify(doc)]));
+}
+
+describe('latency projection', () => {
+  it.each([
+    ['a few events', 1, 40, 150],
+    ['more events than the slowest list keeps', 110, 160, 15],
+  ])('gives byte-identical documents for any order of the events, with any duplicates (%s)', (_what, minLength, maxLength, numRuns) => {
+    fc.assert(
+      fc.property(
+        fc.array(anInteraction, { minLength, maxLength }).chain((events) =>
+          fc.tuple(fc.constant(events), fc.shuffledSubarray([...events, ...events], { minLength: 2 * events.length }), fc.array(fc.constantFrom(...events), { maxLength: 10 })),
+        ),
+        ([events, shuffled, extra]) => {
+          for (const projection of [latencyProjection, latencySessionsProjection] as Array<Projection<unknown>>) {
+            expect(project(projection, [...shuffled, ...extra])).toEqual(project(projection, events));
+          }
+        },
+      ),
+      { numRuns },
+    );
+  });
+
+  it('buckets by minute and hour for the org, the project and the user, with counts per outcome', () => {
+    fc.assert(
+      fc.property(fc.array(anInteraction, { minLength: 1, maxLength: 60 }), (events) => {
+        const docs = Object.values(project(latencyProjection, events)).map((text) => JSON.parse(text) as LatencyBucketDoc);
+        for (const granularity of ['minute', 'hour']) {
+          const org = docs.filter((d) => d.scope === 'org' && d.granularity === granularity);
+          const sum = (f: (d: LatencyBucketDoc) => number) => org.reduce((n, d) => n + f(d), 0);
+          expect(sum((d) => d.total.count)).toBe(events.length);
+          const interactions = events as Array<Extract<KmEvent, { type: 'mcp.interaction' }>>;
+          expect(sum((d) => d.total.timeouts)).toBe(interactions.filter((e) => e.outcome === 'unanswered').length);
+          expect(sum((d) => d.total.toolErrors)).toBe(interactions.filter((e) => e.outcome === 'tool_error').length);
+          expect(sum((d) => Object.values(d.total.errorCodes).reduce((a, b) => a + b, 0))).toBe(interactions.filter((e) => e.outcome === 'error').length);
+          expect(sum((d) => d.total.bytesIn)).toBe(interactions.reduce((n, e) => n + e.requestBytes, 0));
+          const projects = docs.filter((d) => d.scope.startsWith('project:') && d.granularity === granularity);
+          expect(projects.reduce((n, d) => n + d.total.count, 0)).toBe(events.length);
+        }
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it('reports the exact max and keeps the slowest calls for drill-down', () => {
+    const events = [5, 500, 50].map((latencyMs, i) => ({ ...fc.sample(anInteraction, { seed: i, numRuns: 1 })[0]!, latencyMs, outcome: 'ok', error: null, endedAt: new Date(base).toISOString(), startedAt: new Date(base).toISOString(), id: newEventId(base + i) }) as KmEvent);
+    const docs = Object.values(project(latencyProjection, events)).map((text) => JSON.parse(text) as LatencyBucketDoc);
+    const org = docs.find((d) => d.scope === 'org' && d.granularity === 'hour')!;
+    expect(org.period).toBe('2026-11-25T12:00:00.000Z');
+    expect(summarizeStats(org.total)).toMatchObject({ count: 3, max: 500, totalMs: 555 });
+    expect(org.slowest.map((s) => s.latencyMs)).toEqual([500, 50, 5]);
+  });
+});

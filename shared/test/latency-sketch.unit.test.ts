@@ -1,0 +1,60 @@
+import { addToSketch, emptySketch, LATENCY_RELATIVE_ACCURACY, mergeSketches, sketchCount, sketchQuantile, type LatencySketch } from '../src/index';
+
+/** A seeded generator (mulberry32), so a failure reproduces. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const normal = (rand: () => number) => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+
+const N = 100_000;
+const distributions: Array<[string, (rand: () => number) => number]> = [
+  ['uniform 1..2000 ms', (r) => 1 + r() * 1999],
+  ['lognormal (median 40 ms)', (r) => Math.exp(Math.log(40) + 1.2 * normal(r))],
+  ['bimodal (cache hits ~2 ms, misses ~800 ms)', (r) => (r() < 0.7 ? 2 + 0.3 * normal(r) ** 2 : 800 + 60 * Math.abs(normal(r)))],
+  ['heavy tail (Pareto, alpha 1.1, from 5 ms)', (r) => 5 / Math.pow(1 - r(), 1 / 1.1)],
+  ['sub-millisecond with zeros', (r) => (r() < 0.05 ? 0 : 0.05 + r() * 0.9)],
+];
+
+describe('latency sketch accuracy', () => {
+  it.each(distributions)('%s: 100k values in 500 buckets, merged, give every percentile within 1%% of the exact one', (_name, draw) => {
+    const rand = random(42);
+    const values = Array.from({ length: N }, () => draw(rand));
+    // Given 500 bucket sketches (values scattered at random, as calls fall into minutes),
+    const buckets: LatencySketch[] = Array.from({ length: 500 }, emptySketch);
+    for (const value of values) {
+      const i = Math.floor(rand() * buckets.length);
+      buckets[i] = addToSketch(buckets[i]!, value);
+    }
+    // when they are merged (in an arbitrary tree order),
+    let merged = emptySketch();
+    for (let i = 0; i < buckets.length; i += 50) merged = mergeSketches(buckets.slice(i, i + 50).reduce(mergeSketches, emptySketch()), merged);
+    // then each quantile is within the relative accuracy of the exact value at the same rank.
+    expect(sketchCount(merged)).toBe(N);
+    const sorted = [...values].sort((a, b) => a - b);
+    const exact = { min: sorted[0]!, max: sorted[N - 1]! };
+    for (const q of [0, 0.1, 0.5, 0.9, 0.95, 0.99, 0.999, 1]) {
+      const truth = sorted[Math.max(0, Math.ceil(q * N) - 1)]!; // nearest rank
+      const estimate = sketchQuantile(merged, q, exact)!;
+      expect(Math.abs(estimate - truth)).toBeLessThanOrEqual(LATENCY_RELATIVE_ACCURACY * truth + 1e-12);
+    }
+  });
+
+  it('merging is commutative and associative on the canonical form', () => {
+    const rand = random(7);
+    const parts = Array.from({ length: 5 }, () => Array.from({ length: 200 }, () => rand() * 100).reduce(addToSketch, emptySketch()));
+    const left = parts.reduce(mergeSketches, emptySketch());
+    const right = [...parts].reverse().reduce((acc, s) => mergeSketches(s, acc), emptySketch());
+    expect(JSON.stringify(right)).toBe(JSON.stringify(left));
+  });
+
+  it('an empty sketch has no percentiles', () => {
+    expect(sketchQuantile(emptySketch(), 0.5)).toBeNull();
+  });
+});
