@@ -3,7 +3,10 @@
  * the commander program; anything else wraps a server: `km [--project P] [--name N] [--] <command> [args...]`.
  * `--` forces wrapping, e.g. for a server whose command is called `serve`.
  */
-export const SUBCOMMANDS = new Set(['serve', 'flush', 'status', 'help']);
+export const SUBCOMMANDS = new Set(['serve', 'flush', 'status', 'help',
+  // feat-dash
+  'dashboard',
+]);
 const WRAP_FLAGS_WITH_VALUE = new Set(['--project', '--name']);
 
 export type Invocation =

@@ -3,6 +3,8 @@ import { flushCommand } from './commands/flush';
 import { serveCommand } from './commands/serve';
 import { statusCommand } from './commands/status';
 import { KM_VERSION } from './version';
+// dashboard (feat-dash)
+import { dashboardCommand } from './commands/dashboard';
 
 /** Commands throw; this one handler prints a one-line message and sets the exit code (STYLE.md). */
 export async function runProgram(argv: string[]): Promise<void> {
@@ -12,7 +14,9 @@ export async function runProgram(argv: string[]): Promise<void> {
     .exitOverride()
     .addCommand(serveCommand())
     .addCommand(flushCommand())
-    .addCommand(statusCommand());
+    .addCommand(statusCommand())
+    // dashboard (feat-dash)
+    .addCommand(dashboardCommand());
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
