@@ -241,6 +241,66 @@ describe('dashboard in a browser, against km serve seeded through km', () => {
     await context.close();
   });
 
+  it('Cost Center, Risk Monitor and Performance Hub render the contract shapes; acknowledge and resolve post', async () => {
+    const findings = contractFindings();
+    const posted: string[] = [];
+    const context = await browser.newContext({ viewport: VIEWPORTS.desktop });
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(error.message));
+    page.on('console', (msg) => void (msg.type() === 'error' && problems.push(msg.text())));
+    await page.route(/\/api\/(cost|budgets|risk|latency)/, async (route) => {
+      const url = new URL(route.request().url());
+      const action = url.pathname.match(/^\/api\/risk\/findings\/([^/]+)\/(ack|resolve)$/);
+      if (action && route.request().method() === 'POST') {
+        posted.push(url.pathname);
+        const finding = findings.find((f) => f.id === action[1])!;
+        finding.status = action[2] === 'ack' ? 'acknowledged' : 'resolved';
+        return route.fulfill({ json: finding });
+      }
+      const body = url.pathname === '/api/risk/findings' ? { findings } : CONTRACT_ANSWERS[url.pathname];
+      return body ? route.fulfill({ json: body }) : route.fulfill({ status: 404, json: { error: 'no route' } });
+    });
+
+    await page.goto(`${host.url}/cost`);
+    await settled(page);
+    expect(await statValue(page, 'cost-today')).toBe('$1.25');
+    expect(await statValue(page, 'cost-mtd')).toBe('$12.50');
+    expect(await page.getByTestId('cost-total').innerText()).toBe('$1.25');
+    expect(await page.locator('[data-testid="cost-table"] tbody tr').count()).toBe(2);
+    expect(await page.locator('#cost-budgets').innerText()).toContain('$12.50 of $50.00 (25%)');
+    expect(await page.locator('#cost-days .uplot').count()).toBe(1);
+    await shoot(page, 'cost-with-data-1440');
+
+    await page.goto(`${host.url}/risk`);
+    await settled(page);
+    expect(await statValue(page, 'risk-open')).toBe('2');
+    const first = page.locator('.finding').first();
+    await first.locator('button.linklike').click();
+    expect(await first.locator('.evidence').innerText()).toContain('params.arguments.key');
+    await first.getByRole('button', { name: 'Acknowledge' }).click();
+    await page.waitForFunction(() => document.querySelector('.finding .badge.status')?.textContent === 'acknowledged');
+    await page.locator('.finding').nth(1).getByRole('button', { name: 'Resolve' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('.finding .badge.status')[1]?.textContent === 'resolved');
+    expect(posted).toEqual(['/api/risk/findings/f1/ack', '/api/risk/findings/f2/resolve']);
+    await shoot(page, 'risk-with-data-1440');
+
+    await page.goto(`${host.url}/performance`);
+    await settled(page);
+    expect(await page.locator('[data-testid="latency-table"] tbody tr').allInnerTexts()).toEqual([
+      expect.stringContaining('echo'),
+      expect.stringContaining('get-sum'),
+    ]);
+    expect(await page.locator('#perf-timeseries .uplot').count()).toBe(1);
+    expect(await page.locator('.slowest li').count()).toBe(2);
+    expect(await page.locator('.bottlenecks li').first().innerText()).toContain('80%');
+    await shoot(page, 'performance-with-data-1440');
+    await page.setViewportSize(VIEWPORTS.phone);
+    await shoot(page, 'performance-with-data-390');
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
   it('an empty server: zeros and plain empty states, no errors', async () => {
     const { page, problems, close } = await openPage(browser, `${emptyHost.url}/`);
     expect(await statValue(page, 'stat-sessions')).toBe('0');
@@ -298,4 +358,34 @@ function runKm(args: string[], env: Record<string, string>): Promise<{ status: n
     child.on('error', reject);
     child.on('close', (status) => resolve({ status, stdout, stderr }));
   });
+}
+
+/** Answers in the shapes the cost, risk and latency branches promise (the issue's contracts). */
+const totals = (costUsd: number, interactions: number) => ({ costUsd, tokensIn: interactions * 100, tokensOut: interactions * 50, interactions });
+const today = new Date().toISOString().slice(0, 10);
+const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+const CONTRACT_ANSWERS: Record<string, unknown> = {
+  '/api/cost/summary': { today: totals(1.25, 10), yesterday: totals(0.5, 4), monthToDate: totals(12.5, 90), forecastMonthEnd: totals(40, 300), byDay: [{ day: yesterday, costUsd: 0.5 }, { day: today, costUsd: 1.25 }] },
+  '/api/cost': { from: yesterday, to: today, groupBy: 'server', currency: 'USD', total: totals(1.25, 10), groups: [{ key: 'everything', ...totals(1, 7) }, { key: 'memory', ...totals(0.25, 3) }] },
+  '/api/budgets': { budgets: [{ scope: 'project', projectId: 'dash-e2e', monthlyUsd: 50, period: 'month', spentUsd: 12.5, percent: 25, forecastUsd: 40, crossed: [] }] },
+  '/api/cost/context-tax': { servers: [{ server: 'everything', tools: 12, definitionBytes: 8000, contextTokens: 2000, costUsdPerSession: 0.006 }] },
+  '/api/risk/summary': { open: 2, bySeverity: { low: 0, medium: 1, high: 1, critical: 0 }, byRule: [{ ruleId: 'secret.aws-key', count: 1 }, { ruleId: 'pii.email', count: 1 }], byDay: [{ day: today, count: 2 }], anomalies: [] },
+  '/api/latency': { groups: [
+    { key: 'echo', server: 'everything', tool: 'echo', count: 40, errors: 0, toolErrors: 0, timeouts: 0, errorRate: 0, p50: 2, p95: 9, p99: 30, max: 41, bytesIn: 4000, bytesOut: 9000, totalMs: 200 },
+    { key: 'get-sum', server: 'everything', tool: 'get-sum', count: 10, errors: 1, toolErrors: 1, timeouts: 0, errorRate: 0.1, p50: 1, p95: 3, p99: 5, max: 6, bytesIn: 1000, bytesOut: 2000, totalMs: 50 },
+  ] },
+  '/api/latency/timeseries': { bucket: 'hour', points: [0, 1, 2, 3].map((h) => ({ t: new Date(Date.now() - (3 - h) * 3_600_000).toISOString(), count: 10 + h, errors: h % 2, p50: 2 + h, p95: 9 + h, p99: 30 - h, max: 41 })) },
+  '/api/latency/slowest': { interactions: [
+    { id: 'i1', sessionId: 's1', server: 'everything', tool: 'echo', method: 'tools/call', latencyMs: 41, startedAt: new Date().toISOString(), outcome: 'ok' },
+    { id: 'i2', sessionId: 's1', server: 'everything', tool: null, method: 'initialize', latencyMs: 30, startedAt: new Date().toISOString(), outcome: 'ok' },
+  ] },
+  '/api/latency/bottlenecks': { groups: [{ server: 'everything', tool: 'echo', totalMs: 200, share: 0.8, count: 40 }, { server: 'everything', tool: 'get-sum', totalMs: 50, share: 0.2, count: 10 }] },
+};
+
+function contractFindings() {
+  const base = { kind: 'secret', sessionId: 's1', interactionId: 'i1', server: 'everything', tool: 'echo', userId: 'dash@example.com', projectId: 'dash-e2e', ts: new Date().toISOString(), status: 'open', detail: { rule: 'AWS access key id' } };
+  return [
+    { ...base, id: 'f1', ruleId: 'secret.aws-key', severity: 'high', path: 'params.arguments.key', preview: '{"key":"AKIA[REDACTED]"}' },
+    { ...base, id: 'f2', ruleId: 'pii.email', kind: 'pii', severity: 'medium', path: 'result.content[0].text', preview: null },
+  ];
 }

@@ -118,7 +118,8 @@ export function Sparkline(props: { x: number[]; values: (number | null)[]; color
         cursor: { show: false },
         select: { show: false, left: 0, top: 0, width: 0, height: 0 },
         axes: [{ show: false }, { show: false }],
-        scales: { x: { time: false }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.15 : 1] } },
+        // A little room below zero keeps a flat line at zero visible.
+        scales: { x: { time: false }, y: { range: (_u, _min, max) => [-(max > 0 ? max : 1) * 0.08, max > 0 ? max * 1.15 : 1] } },
         series: [{}, { stroke, width: 1.5, fill: `${stroke}22`, spanGaps: true, points: { show: false } }],
       };
     },

@@ -121,18 +121,26 @@ export function CostView(props: { filters: Filters }) {
                 <Empty title="No budgets set." />
               ) : (
                 <ul class="budgets">
-                  {b.budgets.map((budget, n) => (
-                    <li key={n}>
-                      <div class="budget-head">
-                        <strong>{budget.projectId ?? budget.scope}</strong>
-                        <span>
-                          {fmtUsd(budget.spentUsd)} of {fmtUsd(budget.monthlyUsd)} ({fmtPct(budget.percent > 1.5 ? budget.percent / 100 : budget.percent, 0)})
+                  {b.budgets.map((budget, n) => {
+                    // From the amounts rather than `percent`, which may be a ratio or a percentage.
+                    const used = budget.monthlyUsd > 0 ? budget.spentUsd / budget.monthlyUsd : 0;
+                    const name = budget.projectId ?? budget.scope;
+                    return (
+                      <li key={n} class={used >= 1 ? 'over' : ''}>
+                        <div class="budget-head">
+                          <strong>{name}</strong>
+                          <span>
+                            {fmtUsd(budget.spentUsd)} of {fmtUsd(budget.monthlyUsd)} ({fmtPct(used, 0)})
+                          </span>
+                        </div>
+                        <ShareBar ratio={used} label={`${name}: ${fmtPct(used, 0)} of the budget used`} />
+                        <span class={`small ${budget.forecastUsd > budget.monthlyUsd ? 'bad-text' : 'muted'}`}>
+                          forecast {fmtUsd(budget.forecastUsd)} this {budget.period}
+                          {budget.crossed.length ? ` · crossed ${budget.crossed.map((c) => `${c}%`).join(', ')}` : ''}
                         </span>
-                      </div>
-                      <ShareBar ratio={budget.percent > 1.5 ? budget.percent / 100 : budget.percent} label={`${budget.projectId ?? budget.scope} budget used`} />
-                      <span class="muted small">forecast {fmtUsd(budget.forecastUsd)} this {budget.period}</span>
-                    </li>
-                  ))}
+                      </li>
+                    );
+                  })}
                 </ul>
               )
             }

@@ -96,7 +96,7 @@ function Waterfall(props: { interactions: Interaction[] }) {
       </p>
       <div class="wf" role="list" data-testid="waterfall">
         <div class="wf-head" aria-hidden="true">
-          <span>Start</span>
+          <span class="hide-sm">Start</span>
           <span>Method</span>
           <span>Tool / target</span>
           <span class="wf-track-head">0 – {fmtMs(span)}</span>
@@ -112,7 +112,7 @@ function Waterfall(props: { interactions: Interaction[] }) {
           return (
             <div role="listitem" class={`wf-item ${isOpen ? 'open' : ''}`} key={i.id} data-interaction-id={i.id}>
               <button type="button" class="wf-row" aria-expanded={isOpen} aria-controls={`detail-${i.id}`} onClick={() => setOpen(isOpen ? null : i.id)}>
-                <span class="mono muted">+{fmtMs(offset)}</span>
+                <span class="mono muted hide-sm">+{fmtMs(offset)}</span>
                 <span class="mono">{i.method}</span>
                 <span class="target" title={i.target ?? ''}>
                   {i.target ?? DASH}
