@@ -47,8 +47,8 @@ function useUplot(
 }
 
 /** A time series chart (x in seconds). The caption doubles as its accessible name. */
-export function TimeChart(props: { caption: string; x: number[]; series: SeriesSpec[]; height?: number; unit?: Unit; rightUnit?: Unit }) {
-  const { caption, x, series, height = 220, unit = (v) => String(v), rightUnit } = props;
+export function TimeChart(props: { caption: string; x: number[]; series: SeriesSpec[]; height?: number; unit?: Unit; rightUnit?: Unit; step?: number; integers?: boolean }) {
+  const { caption, x, series, height = 220, unit = (v) => String(v), rightUnit, step, integers } = props;
   const data = [x, ...series.map((s) => s.values)] as uPlot.AlignedData;
   const box = useUplot(
     (width) => {
@@ -61,6 +61,8 @@ export function TimeChart(props: { caption: string; x: number[]; series: SeriesS
         grid: { stroke: gridColor, width: 1, show: side === undefined },
         ticks: { show: false },
         size: 56,
+        // Counts have whole-number ticks only.
+        ...(integers && scale === 'y' ? { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 1e5, 1e6] } : {}),
         values: (_u, splits) => splits.map((v) => (v === null ? '' : format(v))),
       });
       return {
@@ -68,7 +70,8 @@ export function TimeChart(props: { caption: string; x: number[]; series: SeriesS
         height,
         legend: { show: true, live: true },
         cursor: { drag: { x: false, y: false } },
-        scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] }, r: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+        // Bars get half a bucket of room on either side, so the first and last are not cut in half.
+        scales: { x: { time: true, ...(step ? { range: (_u: uPlot, min: number, max: number): uPlot.Range.MinMax => [min - step / 2, max + step / 2] } : {}) }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] }, r: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
         axes: [
           { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { show: false } },
           axis('y', unit),
@@ -85,7 +88,7 @@ export function TimeChart(props: { caption: string; x: number[]; series: SeriesS
               width: s.bars ? 0 : 2,
               fill: s.bars ? color : undefined,
               spanGaps: true,
-              points: { show: x.length < 3 },
+              points: { show: !s.bars && x.length < 3 },
               value: (_u: uPlot, v: number | null) => (v === null ? '—' : (s.right && rightUnit ? rightUnit : unit)(v)),
               ...(s.bars ? { paths: uPlot.paths.bars!({ size: [0.7, 40] }) } : {}),
             } satisfies uPlot.Series;
@@ -94,7 +97,7 @@ export function TimeChart(props: { caption: string; x: number[]; series: SeriesS
       };
     },
     data,
-    [JSON.stringify(data), caption, height],
+    [JSON.stringify(data), caption, height, step, integers],
   );
   return (
     <figure class="chart">

@@ -42,7 +42,7 @@ export function CostView(props: { filters: Filters }) {
               {s.byDay.length === 0 ? (
                 <Empty title="No spend recorded yet." />
               ) : (
-                <TimeChart caption="Spend per day (USD)" x={s.byDay.map((d) => dayToSeconds(d.day))} series={[{ label: 'spend', color: '--c3', values: s.byDay.map((d) => d.costUsd), bars: true }]} unit={fmtUsd} />
+                <TimeChart caption="Spend per day (USD)" x={s.byDay.map((d) => dayToSeconds(d.day))} series={[{ label: 'spend', color: '--c3', values: s.byDay.map((d) => d.costUsd), bars: true }]} unit={fmtUsd} step={86_400} />
               )}
             </Panel>
           </>

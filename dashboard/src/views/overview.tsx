@@ -103,6 +103,8 @@ function OverviewBody(props: { activity: Activity; cost: { current: CostReport; 
                 { label: 'failed', color: '--bad', values: errorSeries.y, bars: true },
               ]}
               unit={(v) => fmtInt(v)}
+              step={window.bucketMs / 1000}
+              integers
             />
           )}
         </Panel>

@@ -49,7 +49,7 @@ export function RiskView(props: { filters: Filters }) {
                 {s.byDay.length === 0 ? (
                   <Empty title="No findings in this range." />
                 ) : (
-                  <TimeChart caption="Findings per day" x={s.byDay.map((d) => Date.parse(d.day.length === 10 ? `${d.day}T00:00:00Z` : d.day) / 1000)} series={[{ label: 'findings', color: '--c4', values: s.byDay.map((d) => d.count), bars: true }]} unit={fmtInt} />
+                  <TimeChart caption="Findings per day" x={s.byDay.map((d) => Date.parse(d.day.length === 10 ? `${d.day}T00:00:00Z` : d.day) / 1000)} series={[{ label: 'findings', color: '--c4', values: s.byDay.map((d) => d.count), bars: true }]} unit={fmtInt} step={86_400} integers />
                 )}
               </Panel>
               <Panel title="By rule" id="risk-rules">
