@@ -71,7 +71,7 @@ export function TimeChart(props: { caption: string; x: number[]; series: SeriesS
         legend: { show: true, live: true },
         cursor: { drag: { x: false, y: false } },
         // Bars get half a bucket of room on either side, so the first and last are not cut in half.
-        scales: { x: { time: true, ...(step ? { range: (_u: uPlot, min: number, max: number): uPlot.Range.MinMax => [min - step / 2, max + step / 2] } : {}) }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] }, r: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+        scales: { x: { time: true, ...(step && x.length ? { range: [Math.min(...x) - step / 2, Math.max(...x) + step / 2] as uPlot.Range.MinMax } : {}) }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] }, r: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
         axes: [
           { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { show: false } },
           axis('y', unit),
