@@ -1,10 +1,9 @@
-import { getJson, withQuery, type Loaded } from './api';
-import { resolveWindow, type Filters, type TimeWindow } from './filters';
+import type { TimeWindow } from './filters';
 import type { Interaction, Session } from './types';
 
 /**
- * What the sessions API alone can tell about a time range: the sessions active in it (and in the window it is
- * compared with) and their interactions. The Overview and the Journey map are built from this, so they work on
+ * What the sessions API alone can tell about a time range (loaded by load-activity.ts, folded here without I/O):
+ * the sessions active in it (and in the window it is compared with) and their interactions. The Overview and the Journey map are built from this, so they work on
  * any server; the cost, risk and latency endpoints add to it where they exist.
  */
 export interface Activity {
@@ -17,9 +16,6 @@ export interface Activity {
   truncatedTo: number | null;
 }
 
-export const MAX_SESSIONS_IN_DETAIL = 100;
-const PARALLEL = 6;
-
 const time = (iso: string | null) => (iso ? Date.parse(iso) : NaN);
 
 export function sessionActiveIn(session: Session, from: Date, to: Date): boolean {
@@ -29,40 +25,6 @@ export function sessionActiveIn(session: Session, from: Date, to: Date): boolean
 export function startedIn(interaction: Interaction, from: Date, to: Date): boolean {
   const at = time(interaction.startedAt);
   return at >= from.getTime() && at <= to.getTime();
-}
-
-export async function loadActivity(filters: Filters): Promise<Loaded<Activity>> {
-  const window = resolveWindow(filters, new Date());
-  const listed = await getJson<{ sessions: Session[] }>(withQuery('/api/sessions', { limit: 500, projectId: filters.project, userId: filters.user }));
-  if (listed.kind !== 'ok') return listed;
-  const sessions = listed.data.sessions.filter(
-    (s) => sessionActiveIn(s, window.prevFrom, window.to) && (!filters.server || s.server.name === filters.server),
-  );
-  const detailed = sessions.slice(0, MAX_SESSIONS_IN_DETAIL);
-  const interactions: Interaction[] = [];
-  let failure: Loaded<never> | null = null;
-  for (let i = 0; i < detailed.length; i += PARALLEL) {
-    const answers = await Promise.all(
-      detailed.slice(i, i + PARALLEL).map((s) => getJson<{ interactions: Interaction[] }>(`/api/sessions/${encodeURIComponent(s.id)}/interactions`)),
-    );
-    for (const answer of answers) {
-      if (answer.kind === 'ok') interactions.push(...answer.data.interactions);
-      // A session projected a moment ago may not have its interactions yet: a 404 is not a failure.
-      else if (answer.kind === 'error') failure = answer;
-    }
-  }
-  if (failure) return failure;
-  const wanted = interactions.filter((i) => startedIn(i, window.prevFrom, window.to) && (!filters.tool || i.target === filters.tool));
-  const toolSessions = filters.tool ? new Set(wanted.map((i) => i.sessionId)) : null;
-  return {
-    kind: 'ok',
-    data: {
-      window,
-      sessions: toolSessions ? sessions.filter((s) => toolSessions.has(s.id)) : sessions,
-      interactions: wanted,
-      truncatedTo: sessions.length > detailed.length ? detailed.length : null,
-    },
-  };
 }
 
 /** Nearest-rank percentile; null for no values. */

@@ -150,6 +150,9 @@ describe('dashboard in a browser, against km serve seeded through km', () => {
     await shoot(page, 'overview-1440');
     await page.setViewportSize(VIEWPORTS.phone);
     await shoot(page, 'overview-390');
+    await page.setViewportSize(VIEWPORTS.desktop);
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await shoot(page, 'overview-dark-1440');
     expect(problems.list).toEqual([]);
     await close();
   });

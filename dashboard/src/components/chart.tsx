@@ -123,7 +123,8 @@ export function Sparkline(props: { x: number[]; values: (number | null)[]; color
         axes: [{ show: false }, { show: false }],
         // A little room below zero keeps a flat line at zero visible.
         scales: { x: { time: false }, y: { range: (_u, _min, max) => [-(max > 0 ? max : 1) * 0.08, max > 0 ? max * 1.15 : 1] } },
-        series: [{}, { stroke, width: 1.5, fill: `${stroke}22`, spanGaps: true, points: { show: false } }],
+        // A lone value (one busy hour) is a dot, not nothing.
+        series: [{}, { stroke, width: 1.5, fill: `${stroke}22`, spanGaps: true, points: { show: values.filter((v) => v !== null).length < 3, size: 5, fill: stroke } }],
       };
     },
     data,

@@ -1,4 +1,4 @@
-import { loadActivity } from '../activity';
+import { loadActivity } from '../load-activity';
 import { filtersKey, rememberTools, type Filters } from '../filters';
 import { useQuery } from '../query';
 
