@@ -1,7 +1,7 @@
 import { getJson, withQuery } from './api';
 import { FilterBar } from './components/filter-bar';
 import { Link } from './components/ui';
-import { filtersFrom, filtersKey, seenTools } from './filters';
+import { filtersFrom, filtersKey } from './filters';
 import { hrefTo, usePlace, VIEWS } from './place';
 import { useQuery } from './query';
 import type { Session } from './types';
@@ -43,7 +43,7 @@ export function App() {
           ))}
         </nav>
       </header>
-      <FilterBar filters={filters} sessions={sessions} tools={toolNames(place.query)} />
+      <FilterBar filters={filters} sessions={sessions} />
       <main id="main" tabIndex={-1}>
         {place.view === 'overview' ? <OverviewView filters={filters} key={filtersKey(filters)} /> : null}
         {place.view === 'journey' && place.sessionId ? <SessionView sessionId={place.sessionId} /> : null}
@@ -54,9 +54,4 @@ export function App() {
       </main>
     </>
   );
-}
-
-function toolNames(query: URLSearchParams): string[] {
-  const current = query.get('tool');
-  return [...new Set([...seenTools, ...(current ? [current] : [])])].sort();
 }

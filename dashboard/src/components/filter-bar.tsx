@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { RANGES, type Filters } from '../filters';
+import { RANGES, seenTools, type Filters } from '../filters';
 import { setParams } from '../place';
 import { onQueryUpdated, refreshMs } from '../query';
 import type { Session } from '../types';
@@ -30,12 +30,14 @@ function Choice(props: { id: string; label: string; value: string | null; option
   );
 }
 
-export function FilterBar(props: { filters: Filters; sessions: Session[]; tools: string[] }) {
+export function FilterBar(props: { filters: Filters; sessions: Session[] }) {
   const { filters, sessions } = props;
   const [updatedAt, setUpdatedAt] = useState<Date | null>(null);
   useEffect(() => onQueryUpdated(setUpdatedAt), []);
   const live = refreshMs() > 0;
   const uniq = (pick: (s: Session) => string) => [...new Set(sessions.map(pick))];
+  // Re-read on every query update (updatedAt), when the views may have seen new tools.
+  const tools = [...new Set([...seenTools, ...(filters.tool ? [filters.tool] : [])])].sort();
 
   return (
     <form class="filters" aria-label="Time range and filters" onSubmit={(e) => e.preventDefault()}>
@@ -74,7 +76,7 @@ export function FilterBar(props: { filters: Filters; sessions: Session[]; tools:
           onChange={(e) => setParams({ tool: (e.currentTarget as HTMLInputElement).value.trim() || null })}
         />
         <datalist id="f-tool-options">
-          {props.tools.map((tool) => (
+          {tools.map((tool) => (
             <option value={tool} key={tool} />
           ))}
         </datalist>

@@ -40,7 +40,7 @@ function JourneyBody(props: { activity: Activity }) {
             <thead>
               <tr>
                 <th scope="col">Server</th>
-                <th scope="col">Client</th>
+                <th scope="col" class="hide-sm">Client</th>
                 <th scope="col" class="hide-sm">Project</th>
                 <th scope="col" class="hide-sm">User</th>
                 <th scope="col">Started</th>
@@ -55,8 +55,9 @@ function JourneyBody(props: { activity: Activity }) {
                   <td>
                     <Link href={hrefTo(`/journey/${encodeURIComponent(s.id)}`)}>{s.server.name}</Link>
                     {s.endedAt ? null : <span class="badge live-badge">live</span>}
+                    <span class="muted small show-sm">{s.client?.name ?? 'unknown client'}</span>
                   </td>
-                  <td>{s.client ? `${s.client.name}${s.client.version ? ` ${s.client.version}` : ''}` : '—'}</td>
+                  <td class="hide-sm">{s.client ? `${s.client.name}${s.client.version ? ` ${s.client.version}` : ''}` : '—'}</td>
                   <td class="hide-sm">{s.projectId}</td>
                   <td class="hide-sm">{s.userId}</td>
                   <td>{fmtDateTime(s.startedAt ?? s.firstSeenAt)}</td>
