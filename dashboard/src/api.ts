@@ -5,7 +5,7 @@
 export type Loaded<T> =
   | { kind: 'ok'; data: T }
   | { kind: 'absent'; message: string }
-  | { kind: 'error'; message: string };
+  | { kind: 'error'; message: string; status?: number };
 
 function configuredBase(): string {
   const meta = document.querySelector<HTMLMetaElement>('meta[name="km-api-base"]')?.content?.trim();
@@ -34,7 +34,7 @@ async function send<T>(method: 'GET' | 'POST', path: string, signal?: AbortSigna
     return { kind: 'error', message: `Cannot reach the API at ${API_BASE || location.origin}. Is km serve running?` };
   }
   if (res.status === 404) return { kind: 'absent', message: await errorText(res) };
-  if (!res.ok) return { kind: 'error', message: `${method} ${path} failed: ${await errorText(res)}` };
+  if (!res.ok) return { kind: 'error', message: `${method} ${path} failed: ${await errorText(res)}`, status: res.status };
   try {
     return { kind: 'ok', data: (await res.json()) as T };
   } catch {

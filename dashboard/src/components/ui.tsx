@@ -69,7 +69,7 @@ export function NotYet(props: { feature: string; endpoint: string; children?: Co
 }
 
 /** Renders a query's four states; `absent` lets a view word its own 404. */
-export function Loaded<T>(props: {
+export function QueryResult<T>(props: {
   query: Query<T>;
   what: string;
   absent: ComponentChildren;

@@ -1,6 +1,6 @@
 import { getJson, withQuery } from '../api';
 import { TimeChart } from '../components/chart';
-import { Empty, Loaded, NotYet, Panel, ShareBar, StatCard } from '../components/ui';
+import { Empty, QueryResult, NotYet, Panel, ShareBar, StatCard } from '../components/ui';
 import { apiParams, filtersKey, resolveWindow, type Filters } from '../filters';
 import { delta, fmtBytes, fmtInt, fmtPct, fmtUsd } from '../format';
 import { setParams } from '../place';
@@ -28,7 +28,7 @@ export function CostView(props: { filters: Filters }) {
   return (
     <div class="view" data-view="cost">
       <h1>Cost Center</h1>
-      <Loaded query={summary} what="spend" absent={<NotYet feature="cost" endpoint="GET /api/cost/summary" />}>
+      <QueryResult query={summary} what="spend" absent={<NotYet feature="cost" endpoint="GET /api/cost/summary" />}>
         {(s) => (
           <>
             <div class="stats">
@@ -47,7 +47,7 @@ export function CostView(props: { filters: Filters }) {
             </Panel>
           </>
         )}
-      </Loaded>
+      </QueryResult>
 
       <Panel
         title="Breakdown"
@@ -65,7 +65,7 @@ export function CostView(props: { filters: Filters }) {
           </label>
         }
       >
-        <Loaded query={report} what="the breakdown" absent={<NotYet feature="cost" endpoint="GET /api/cost" />}>
+        <QueryResult query={report} what="the breakdown" absent={<NotYet feature="cost" endpoint="GET /api/cost" />}>
           {(r) =>
             r.groups.length === 0 ? (
               <Empty title="No spend in this range." />
@@ -110,12 +110,12 @@ export function CostView(props: { filters: Filters }) {
               </div>
             )
           }
-        </Loaded>
+        </QueryResult>
       </Panel>
 
       <div class="grid-2">
         <Panel title="Budgets" id="cost-budgets">
-          <Loaded query={budgets} what="budgets" absent={<NotYet feature="budget" endpoint="GET /api/budgets" />}>
+          <QueryResult query={budgets} what="budgets" absent={<NotYet feature="budget" endpoint="GET /api/budgets" />}>
             {(b) =>
               b.budgets.length === 0 ? (
                 <Empty title="No budgets set." />
@@ -144,11 +144,11 @@ export function CostView(props: { filters: Filters }) {
                 </ul>
               )
             }
-          </Loaded>
+          </QueryResult>
         </Panel>
         <Panel title="Context tax" id="cost-context-tax">
           <p class="muted small">What each server's tool list costs in context before any call is made.</p>
-          <Loaded query={tax} what="the context tax" absent={<NotYet feature="context tax" endpoint="GET /api/cost/context-tax" />}>
+          <QueryResult query={tax} what="the context tax" absent={<NotYet feature="context tax" endpoint="GET /api/cost/context-tax" />}>
             {(t) =>
               t.servers.length === 0 ? (
                 <Empty title="No tool lists recorded yet." />
@@ -179,7 +179,7 @@ export function CostView(props: { filters: Filters }) {
                 </div>
               )
             }
-          </Loaded>
+          </QueryResult>
         </Panel>
       </div>
     </div>

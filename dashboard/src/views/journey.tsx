@@ -1,9 +1,9 @@
 import { usageMap, type Activity } from '../activity';
-import { Empty, Link, Loaded, Panel } from '../components/ui';
+import { Empty, Link, QueryResult, Panel } from '../components/ui';
 import type { Filters } from '../filters';
 import { fmtDateTime, fmtInt, fmtMs } from '../format';
 import { hrefTo } from '../place';
-import { useActivity } from './shared';
+import { useActivity } from './use-activity';
 
 /** Every session of the range, and who used which server and tool. */
 export function JourneyView(props: { filters: Filters }) {
@@ -11,9 +11,9 @@ export function JourneyView(props: { filters: Filters }) {
   return (
     <div class="view" data-view="journey">
       <h1>Journey</h1>
-      <Loaded query={activity} what="sessions" absent={<Empty title="The sessions API is missing on this server." />}>
+      <QueryResult query={activity} what="sessions" absent={<Empty title="The sessions API is missing on this server." />}>
         {(data) => <JourneyBody activity={data} />}
-      </Loaded>
+      </QueryResult>
     </div>
   );
 }

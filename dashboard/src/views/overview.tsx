@@ -1,8 +1,8 @@
-import { activityQueryKey, useActivity } from './shared';
+import { activityQueryKey, useActivity } from './use-activity';
 import { getJson, withQuery } from '../api';
 import { perBucket, percentile, periodNumbers, type Activity } from '../activity';
 import { Sparkline, TimeChart } from '../components/chart';
-import { Empty, Link, Loaded, Panel, StatCard } from '../components/ui';
+import { Empty, Link, QueryResult, Panel, StatCard } from '../components/ui';
 import { apiParams, resolveWindow, type Filters } from '../filters';
 import { delta, fmtInt, fmtMs, fmtUsd, fmtDateTime, fmtPct } from '../format';
 import { hrefTo } from '../place';
@@ -29,9 +29,9 @@ export function OverviewView(props: { filters: Filters }) {
   return (
     <div class="view" data-view="overview">
       <h1>Overview</h1>
-      <Loaded query={activity} what="today's activity" absent={<Empty title="The sessions API is missing on this server." />}>
+      <QueryResult query={activity} what="today's activity" absent={<Empty title="The sessions API is missing on this server." />}>
         {(data) => <OverviewBody activity={data} cost={cost.state.kind === 'ok' ? cost.state.data : null} risk={risk.state.kind === 'ok' ? risk.state.data : null} riskAbsent={risk.state.kind === 'absent'} />}
-      </Loaded>
+      </QueryResult>
     </div>
   );
 }

@@ -1,6 +1,6 @@
 import { getJson, withQuery } from '../api';
 import { TimeChart } from '../components/chart';
-import { Empty, Link, Loaded, NotYet, OutcomeBadge, Panel, ShareBar } from '../components/ui';
+import { Empty, Link, QueryResult, NotYet, OutcomeBadge, Panel, ShareBar } from '../components/ui';
 import { apiParams, filtersKey, resolveWindow, type Filters } from '../filters';
 import { fmtDateTime, fmtInt, fmtMs, fmtPct } from '../format';
 import { hrefTo, setParams } from '../place';
@@ -19,11 +19,20 @@ export function PerformanceView(props: { filters: Filters }) {
   const groupBy: GroupBy = GROUPS.includes(byParam as GroupBy) ? (byParam as GroupBy) : 'tool';
   const key = filtersKey(filters);
   const params = () => apiParams(filters, resolveWindow(filters, new Date()));
-  const groups = useQuery(`latency ${key} ${groupBy}`, () => getJson<{ groups: LatencyGroup[] }>(withQuery('/api/latency', { ...params(), groupBy })));
+  // Percentiles per method are kept per org, project or user, and per server without a tool: the API refuses the
+  // filters it cannot honour, so those are left out of the request (and said so under the table).
+  const dropped = groupBy === 'method' ? { server: undefined, tool: undefined } : groupBy === 'server' ? { tool: undefined } : {};
+  const groups = useQuery(`latency ${key} ${groupBy}`, () => getJson<{ groups: LatencyGroup[] }>(withQuery('/api/latency', { ...params(), ...dropped, groupBy })));
   const series = useQuery(`latency-ts ${key}`, () =>
     getJson<{ bucket: string; points: LatencyPoint[] }>(withQuery('/api/latency/timeseries', { ...params(), bucket: resolveWindow(filters, new Date()).bucket })),
   );
-  const slowest = useQuery(`latency-slowest ${key}`, () => getJson<{ interactions: SlowInteraction[] }>(withQuery('/api/latency/slowest', { ...params(), limit: 10 })));
+  // The slowest calls are kept per org, project or user: the server and tool filters apply here, in the page.
+  const slowest = useQuery(`latency-slowest ${key}`, async () => {
+    const answer = await getJson<{ interactions: SlowInteraction[] }>(withQuery('/api/latency/slowest', { ...params(), server: undefined, tool: undefined, limit: 50 }));
+    if (answer.kind !== 'ok') return answer;
+    const wanted = answer.data.interactions.filter((i) => (!filters.server || i.server === filters.server) && (!filters.tool || i.tool === filters.tool));
+    return { kind: 'ok' as const, data: { interactions: wanted.slice(0, 10) } };
+  });
   const bottlenecks = useQuery(`latency-bottlenecks ${key}`, () => getJson<{ groups: Bottleneck[] }>(withQuery('/api/latency/bottlenecks', params())));
   const scope = [filters.server, filters.tool].filter(Boolean).join(' · ') || 'all servers and tools';
 
@@ -31,7 +40,10 @@ export function PerformanceView(props: { filters: Filters }) {
     <div class="view" data-view="performance">
       <h1>Performance Hub</h1>
       <Panel title={`Latency over time: ${scope}`} id="perf-timeseries">
-        <Loaded query={series} what="latency over time" absent={<NotYet feature="latency" endpoint="GET /api/latency/timeseries" />}>
+        {series.state.kind === 'error' && series.state.status === 400 && !filters.server ? (
+          <Empty title="Pick a server in the filters to see its latency over time.">This server charts one server (and tool) at a time.</Empty>
+        ) : (
+        <QueryResult query={series} what="latency over time" absent={<NotYet feature="latency" endpoint="GET /api/latency/timeseries" />}>
           {(s) =>
             s.points.length === 0 ? (
               <Empty title="No calls in this range." />
@@ -50,7 +62,8 @@ export function PerformanceView(props: { filters: Filters }) {
               />
             )
           }
-        </Loaded>
+        </QueryResult>
+        )}
       </Panel>
 
       <Panel
@@ -69,7 +82,7 @@ export function PerformanceView(props: { filters: Filters }) {
           </label>
         }
       >
-        <Loaded query={groups} what="latency percentiles" absent={<NotYet feature="latency" endpoint="GET /api/latency" />}>
+        <QueryResult query={groups} what="latency percentiles" absent={<NotYet feature="latency" endpoint="GET /api/latency" />}>
           {(g) =>
             g.groups.length === 0 ? (
               <Empty title="No calls in this range." />
@@ -101,15 +114,18 @@ export function PerformanceView(props: { filters: Filters }) {
                     ))}
                   </tbody>
                 </table>
+                {Object.keys(dropped).some((name) => filters[name as 'server' | 'tool']) ? (
+                  <p class="muted small">Per {groupBy}, the {Object.keys(dropped).join(' and ')} filter does not apply.</p>
+                ) : null}
               </div>
             )
           }
-        </Loaded>
+        </QueryResult>
       </Panel>
 
       <div class="grid-2">
         <Panel title="Slowest interactions" id="perf-slowest">
-          <Loaded query={slowest} what="the slowest interactions" absent={<NotYet feature="latency" endpoint="GET /api/latency/slowest" />}>
+          <QueryResult query={slowest} what="the slowest interactions" absent={<NotYet feature="latency" endpoint="GET /api/latency/slowest" />}>
             {(s) =>
               s.interactions.length === 0 ? (
                 <Empty title="No calls in this range." />
@@ -128,11 +144,11 @@ export function PerformanceView(props: { filters: Filters }) {
                 </ol>
               )
             }
-          </Loaded>
+          </QueryResult>
         </Panel>
         <Panel title="Bottlenecks" id="perf-bottlenecks">
           <p class="muted small">Where the waiting time went: total latency per server and tool.</p>
-          <Loaded query={bottlenecks} what="bottlenecks" absent={<NotYet feature="latency" endpoint="GET /api/latency/bottlenecks" />}>
+          <QueryResult query={bottlenecks} what="bottlenecks" absent={<NotYet feature="latency" endpoint="GET /api/latency/bottlenecks" />}>
             {(b) =>
               b.groups.length === 0 ? (
                 <Empty title="No calls in this range." />
@@ -155,7 +171,7 @@ export function PerformanceView(props: { filters: Filters }) {
                 </ol>
               )
             }
-          </Loaded>
+          </QueryResult>
         </Panel>
       </div>
     </div>

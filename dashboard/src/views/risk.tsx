@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { getJson, postJson, withQuery } from '../api';
 import { TimeChart } from '../components/chart';
-import { Empty, Link, Loaded, NotYet, Panel, SeverityBadge, StatCard } from '../components/ui';
+import { Empty, Link, QueryResult, NotYet, Panel, SeverityBadge, StatCard } from '../components/ui';
 import { apiParams, filtersKey, resolveWindow, type Filters } from '../filters';
 import { fmtDateTime, fmtInt } from '../format';
 import { hrefTo, setParams } from '../place';
@@ -10,6 +10,7 @@ import type { RiskFinding, RiskSummary } from '../types';
 
 const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
 const STATUSES = ['open', 'acknowledged', 'resolved'] as const;
+const KINDS = ['secret', 'pii', 'path', 'destructive', 'poisoning', 'rug_pull', 'anomaly', 'policy'] as const;
 
 /** Findings with their evidence, and the two things to do about one: acknowledge it, resolve it. */
 export function RiskView(props: { filters: Filters }) {
@@ -35,7 +36,7 @@ export function RiskView(props: { filters: Filters }) {
   return (
     <div class="view" data-view="risk">
       <h1>Risk Monitor</h1>
-      <Loaded query={summary} what="the risk summary" absent={<NotYet feature="risk" endpoint="GET /api/risk/summary" />}>
+      <QueryResult query={summary} what="the risk summary" absent={<NotYet feature="risk" endpoint="GET /api/risk/summary" />}>
         {(s) => (
           <>
             <div class="stats">
@@ -72,7 +73,7 @@ export function RiskView(props: { filters: Filters }) {
             </div>
           </>
         )}
-      </Loaded>
+      </QueryResult>
 
       <Panel
         title="Findings"
@@ -81,10 +82,7 @@ export function RiskView(props: { filters: Filters }) {
           <div class="inline-fields">
             <Select id="risk-severity" label="Severity" value={severity} options={[...SEVERITIES]} param="severity" />
             <Select id="risk-status" label="Status" value={status} options={[...STATUSES]} param="status" />
-            <label class="field inline" for="risk-kind">
-              <span>Kind</span>
-              <input id="risk-kind" value={kind ?? ''} placeholder="any" onChange={(e) => setParams({ kind: (e.currentTarget as HTMLInputElement).value.trim() || null })} />
-            </label>
+            <Select id="risk-kind" label="Kind" value={kind} options={[...KINDS]} param="kind" />
           </div>
         }
       >
@@ -93,9 +91,9 @@ export function RiskView(props: { filters: Filters }) {
             {actionError}
           </p>
         ) : null}
-        <Loaded query={findings} what="findings" absent={<NotYet feature="risk" endpoint="GET /api/risk/findings" />}>
+        <QueryResult query={findings} what="findings" absent={<NotYet feature="risk" endpoint="GET /api/risk/findings" />}>
           {(f) => (f.findings.length === 0 ? <Empty title="No findings match." /> : <FindingList findings={f.findings} act={act} />)}
-        </Loaded>
+        </QueryResult>
       </Panel>
     </div>
   );
