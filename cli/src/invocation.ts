@@ -3,10 +3,8 @@
  * the commander program; anything else wraps a server: `km [--project P] [--name N] [--] <command> [args...]`.
  * `--` forces wrapping, e.g. for a server whose command is called `serve`.
  */
-export const SUBCOMMANDS = new Set(['serve', 'flush', 'status', 'help',
-  // feat-dash
-  'dashboard',
-]);
+export const SUBCOMMANDS = new Set(['serve', 'flush', 'status', 'help']);
+SUBCOMMANDS.add('dashboard'); // Dashboard (#7)
 const WRAP_FLAGS_WITH_VALUE = new Set(['--project', '--name']);
 
 export type Invocation =

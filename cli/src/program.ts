@@ -3,8 +3,7 @@ import { flushCommand } from './commands/flush';
 import { serveCommand } from './commands/serve';
 import { statusCommand } from './commands/status';
 import { KM_VERSION } from './version';
-// dashboard (feat-dash)
-import { dashboardCommand } from './commands/dashboard';
+import { dashboardCommand } from './commands/dashboard'; // Dashboard (#7)
 
 /** Commands throw; this one handler prints a one-line message and sets the exit code (STYLE.md). */
 export async function runProgram(argv: string[]): Promise<void> {
@@ -14,9 +13,8 @@ export async function runProgram(argv: string[]): Promise<void> {
     .exitOverride()
     .addCommand(serveCommand())
     .addCommand(flushCommand())
-    .addCommand(statusCommand())
-    // dashboard (feat-dash)
-    .addCommand(dashboardCommand());
+    .addCommand(statusCommand());
+  program.addCommand(dashboardCommand()); // Dashboard (#7)
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
