@@ -88,7 +88,8 @@ export function TimeChart(props: { caption: string; x: number[]; series: SeriesS
               width: s.bars ? 0 : 2,
               fill: s.bars ? color : undefined,
               spanGaps: true,
-              points: { show: !s.bars && x.length < 3 },
+              // Sparse series (a quiet day with one busy hour) would draw nothing as a line alone: show their points.
+              points: { show: !s.bars && s.values.filter((v) => v !== null).length <= 30, size: 6 },
               value: (_u: uPlot, v: number | null) => (v === null ? '—' : (s.right && rightUnit ? rightUnit : unit)(v)),
               ...(s.bars ? { paths: uPlot.paths.bars!({ size: [0.7, 40] }) } : {}),
             } satisfies uPlot.Series;

@@ -162,7 +162,7 @@ export function PerformanceView(props: { filters: Filters }) {
                           {g.tool ? ` · ${g.tool}` : ''}
                         </strong>
                         <span>
-                          {fmtMs(g.totalMs)} in {fmtInt(g.count)} calls ({fmtPct(g.share, 0)})
+                          {fmtMs(g.totalMs)} in {fmtInt(g.count)} {g.count === 1 ? 'call' : 'calls'} ({fmtPct(g.share, 0)})
                         </span>
                       </div>
                       <ShareBar ratio={g.share} label={`${g.server} ${g.tool ?? ''}: ${fmtPct(g.share, 0)} of the waiting time`} />
