@@ -135,8 +135,8 @@ export function CostView(props: { filters: Filters }) {
                         </div>
                         <ShareBar ratio={used} label={`${name}: ${fmtPct(used, 0)} of the budget used`} />
                         <span class={`small ${budget.forecastUsd > budget.monthlyUsd ? 'bad-text' : 'muted'}`}>
-                          forecast {fmtUsd(budget.forecastUsd)} this {budget.period}
-                          {budget.crossed.length ? ` · crossed ${budget.crossed.map((c) => `${c}%`).join(', ')}` : ''}
+                          forecast {fmtUsd(budget.forecastUsd)} for {budget.period}
+                          {budget.crossed?.length ? ` · crossed ${budget.crossed.map((c) => `${c}%`).join(', ')}` : ''}
                         </span>
                       </li>
                     );

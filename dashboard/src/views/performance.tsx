@@ -10,6 +10,7 @@ import type { Bottleneck, LatencyGroup, LatencyPoint, SlowInteraction } from '..
 const GROUPS = ['server', 'tool', 'method'] as const;
 type GroupBy = (typeof GROUPS)[number];
 
+const BUCKET_SECONDS: Record<string, number> = { minute: 60, hour: 3600, day: 86_400 };
 const pointSeconds = (t: string | number) => (typeof t === 'number' ? (t > 1e11 ? t / 1000 : t) : Date.parse(t) / 1000);
 
 /** Latency percentiles and error rates per server and tool, over time; the slowest calls; where the time goes. */
@@ -59,6 +60,7 @@ export function PerformanceView(props: { filters: Filters }) {
                 ]}
                 unit={fmtMs}
                 rightUnit={(v) => fmtPct(v, 0)}
+                step={BUCKET_SECONDS[s.bucket] ?? 3600}
               />
             )
           }
