@@ -202,7 +202,7 @@ function Preview(props: { title: string; text: string | null }) {
     <div class="preview">
       <h4>{props.title}</h4>
       {props.text === null ? (
-        <p class="muted">No preview recorded: km sends payload previews only when they are enabled, and always redacted.</p>
+        <p class="muted">No preview was recorded for this interaction.</p>
       ) : (
         <pre tabIndex={0}>{pretty(props.text)}</pre>
       )}
