@@ -13,6 +13,7 @@ export const SUBCOMMANDS = new Set([
   'report',
 ]);
 SUBCOMMANDS.add('tail'); // Performance Hub (#5)
+SUBCOMMANDS.add('dashboard'); // Dashboard (#7)
 const WRAP_FLAGS_WITH_VALUE = new Set(['--project', '--name']);
 
 export type Invocation =

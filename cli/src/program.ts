@@ -7,6 +7,7 @@ import { KM_VERSION } from './version';
 import { budgetCommand } from './commands/budget';
 import { reportCommand } from './commands/report';
 import { tailCommand } from './commands/tail'; // Performance Hub (#5)
+import { dashboardCommand } from './commands/dashboard'; // Dashboard (#7)
 
 /** Commands throw; this one handler prints a one-line message and sets the exit code (STYLE.md). */
 export async function runProgram(argv: string[]): Promise<void> {
@@ -20,7 +21,8 @@ export async function runProgram(argv: string[]): Promise<void> {
     // Cost Center (#3)
     .addCommand(budgetCommand())
     .addCommand(reportCommand())
-    .addCommand(tailCommand()); // Performance Hub (#5)
+    .addCommand(tailCommand()) // Performance Hub (#5)
+    .addCommand(dashboardCommand()); // Dashboard (#7)
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {

@@ -1,0 +1,57 @@
+import { getJson, withQuery } from './api';
+import { FilterBar } from './components/filter-bar';
+import { Link } from './components/ui';
+import { filtersFrom, filtersKey } from './filters';
+import { hrefTo, usePlace, VIEWS } from './place';
+import { useQuery } from './query';
+import type { Session } from './types';
+import { CostView } from './views/cost';
+import { JourneyView } from './views/journey';
+import { OverviewView } from './views/overview';
+import { PerformanceView } from './views/performance';
+import { RiskView } from './views/risk';
+import { SessionView } from './views/session';
+
+export function App() {
+  const place = usePlace();
+  const filters = filtersFrom(place.query);
+  // The filter choices come from the sessions this server knows, whatever the current filters.
+  const known = useQuery('filter-options', () => getJson<{ sessions: Session[] }>(withQuery('/api/sessions', { limit: 500 })));
+  const sessions = known.state.kind === 'ok' ? known.state.data.sessions : [];
+  const current = VIEWS.find((v) => v.name === place.view)!;
+  document.title = `${place.sessionId ? 'Session' : current.title} · Kilometers`;
+
+  return (
+    <>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
+      <header class="top">
+        <div class="brand">
+          <span class="logo" aria-hidden="true">
+            km
+          </span>
+          <span>
+            Kilometers <small>where your AI went</small>
+          </span>
+        </div>
+        <nav aria-label="Views">
+          {VIEWS.map((view) => (
+            <Link key={view.name} href={hrefTo(view.path)} class="tab" aria-current={view.name === place.view ? 'page' : undefined}>
+              {view.title}
+            </Link>
+          ))}
+        </nav>
+      </header>
+      <FilterBar filters={filters} sessions={sessions} />
+      <main id="main" tabIndex={-1}>
+        {place.view === 'overview' ? <OverviewView filters={filters} key={filtersKey(filters)} /> : null}
+        {place.view === 'journey' && place.sessionId ? <SessionView sessionId={place.sessionId} /> : null}
+        {place.view === 'journey' && !place.sessionId ? <JourneyView filters={filters} /> : null}
+        {place.view === 'cost' ? <CostView filters={filters} /> : null}
+        {place.view === 'risk' ? <RiskView filters={filters} /> : null}
+        {place.view === 'performance' ? <PerformanceView filters={filters} /> : null}
+      </main>
+    </>
+  );
+}

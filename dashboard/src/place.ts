@@ -1,0 +1,88 @@
+import { useEffect, useState } from 'preact/hooks';
+
+/**
+ * Where the user is, all of it in the URL: the view in the path, the time range and filters in the query, so a
+ * link or a reload shows the same thing and every view shares one set of filters.
+ */
+export type ViewName = 'overview' | 'journey' | 'cost' | 'risk' | 'performance';
+export const VIEWS: { name: ViewName; path: string; title: string }[] = [
+  { name: 'overview', path: '/', title: 'Overview' },
+  { name: 'journey', path: '/journey', title: 'Journey' },
+  { name: 'cost', path: '/cost', title: 'Cost Center' },
+  { name: 'risk', path: '/risk', title: 'Risk Monitor' },
+  { name: 'performance', path: '/performance', title: 'Performance Hub' },
+];
+
+export interface Place {
+  view: ViewName;
+  /** /journey/<sessionId> */
+  sessionId: string | null;
+  query: URLSearchParams;
+}
+
+/** Carried along on every link between views. */
+const SHARED_PARAMS = ['range', 'from', 'to', 'project', 'user', 'server', 'tool', 'refresh'];
+
+export function parsePlace(): Place {
+  const parts = window.location.pathname.split('/').filter(Boolean);
+  const view = VIEWS.find((candidate) => candidate.path === `/${parts[0] ?? ''}`)?.name ?? 'overview';
+  const sessionId = view === 'journey' && parts[1] ? decodeURIComponent(parts[1]) : null;
+  return { view, sessionId, query: new URLSearchParams(window.location.search) };
+}
+
+const listeners = new Set<() => void>();
+window.addEventListener('popstate', () => listeners.forEach((listener) => listener()));
+
+export function navigate(href: string, replace = false): void {
+  if (href === window.location.pathname + window.location.search) return;
+  if (replace) history.replaceState(null, '', href);
+  else history.pushState(null, '', href);
+  listeners.forEach((listener) => listener());
+}
+
+export function usePlace(): Place {
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    const listener = () => setTick((n) => n + 1);
+    listeners.add(listener);
+    return () => void listeners.delete(listener);
+  }, []);
+  return parsePlace();
+}
+
+/** A link to another path that keeps the shared range and filters; changes set (or, with null, drop) params. */
+export function hrefTo(path: string, changes: Record<string, string | null> = {}): string {
+  const current = new URLSearchParams(window.location.search);
+  const next = new URLSearchParams();
+  for (const name of SHARED_PARAMS) {
+    const value = current.get(name);
+    if (value !== null) next.set(name, value);
+  }
+  for (const [name, value] of Object.entries(changes)) {
+    if (value === null || value === '') next.delete(name);
+    else next.set(name, value);
+  }
+  const query = next.toString();
+  return query ? `${path}?${query}` : path;
+}
+
+/** Changes params on the current page, keeping the others (view-specific ones too). */
+export function setParams(changes: Record<string, string | null>): void {
+  const next = new URLSearchParams(window.location.search);
+  for (const [name, value] of Object.entries(changes)) {
+    if (value === null || value === '') next.delete(name);
+    else next.set(name, value);
+  }
+  const query = next.toString();
+  navigate(query ? `${window.location.pathname}?${query}` : window.location.pathname);
+}
+
+/** Client-side navigation for ordinary links: keeps middle-click and modifier keys working as the browser's. */
+export function onLinkClick(event: MouseEvent): void {
+  if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  const anchor = (event.currentTarget as HTMLAnchorElement | null) ?? null;
+  if (!anchor?.href || anchor.origin !== window.location.origin) return;
+  event.preventDefault();
+  navigate(anchor.pathname + anchor.search);
+  window.scrollTo(0, 0);
+}

@@ -1,0 +1,108 @@
+import { perBucket, percentile, periodNumbers, usageMap, type Activity } from '../src/activity';
+import { filtersFrom, resolveWindow } from '../src/filters';
+import { delta, fmtMs, fmtUsd } from '../src/format';
+import type { Interaction, Session } from '../src/types';
+
+/** The dashboard's arithmetic, without a browser: ranges, comparisons, percentiles, buckets and the usage map. */
+const NOW = new Date(2026, 10, 25, 14, 30, 0); // local time, as the browser sees it
+
+function session(id: string, server: string, client: string, first: Date, last: Date): Session {
+  return {
+    id, projectId: 'p', userId: 'u', server: { name: server, command: server }, startedAt: first.toISOString(), firstSeenAt: first.toISOString(),
+    lastActivityAt: last.toISOString(), endedAt: last.toISOString(), exitCode: 0, durationMs: last.getTime() - first.getTime(), protocolVersion: '2025-11-25',
+    client: { name: client, version: '1' }, serverInfo: null, interactionCount: 0, errorCount: 0, toolCallCount: 0, notificationCount: 0, violationCount: 0,
+  };
+}
+
+function interaction(sessionId: string, server: string, at: Date, latencyMs: number, extra: Partial<Interaction> = {}): Interaction {
+  return {
+    id: `${sessionId}-${at.getTime()}`, sessionId, method: 'tools/call', target: 'echo', direction: 'client_to_server', startedAt: at.toISOString(),
+    endedAt: new Date(at.getTime() + latencyMs).toISOString(), latencyMs, requestBytes: 10, responseBytes: 20, outcome: 'ok', error: null,
+    tokensIn: null, tokensOut: null, costUsd: null, findings: [], requestPreview: null, responsePreview: null, server: { name: server }, userId: 'u', projectId: 'p', ...extra,
+  };
+}
+
+const hoursAgo = (h: number) => new Date(NOW.getTime() - h * 3_600_000);
+
+describe('time ranges', () => {
+  it('today runs from local midnight and compares with the same hours yesterday', () => {
+    const w = resolveWindow(filtersFrom(new URLSearchParams('')), NOW);
+    expect(w.from).toEqual(new Date(2026, 10, 25));
+    expect(w.to).toEqual(NOW);
+    expect(w.prevFrom).toEqual(new Date(2026, 10, 24));
+    expect(w.prevTo).toEqual(new Date(2026, 10, 24, 14, 30));
+    expect(w.bucket).toBe('hour');
+  });
+
+  it('7 days compares with the 7 days before, by day; the last hour by 5 minutes, against yesterday', () => {
+    const week = resolveWindow(filtersFrom(new URLSearchParams('range=7d')), NOW);
+    expect(week.prevTo).toEqual(week.from);
+    expect(week.bucket).toBe('day');
+    const hour = resolveWindow(filtersFrom(new URLSearchParams('range=1h')), NOW);
+    expect(hour.prevFrom).toEqual(new Date(hour.from.getTime() - 86_400_000));
+    expect(hour.bucketMs).toBe(300_000);
+  });
+
+  it('a custom range takes from/to from the URL; an unknown range or a bad date falls back', () => {
+    const custom = resolveWindow(filtersFrom(new URLSearchParams('range=custom&from=2026-11-01T00:00:00Z&to=2026-11-03T00:00:00Z')), NOW);
+    expect(custom.from.toISOString()).toBe('2026-11-01T00:00:00.000Z');
+    expect(custom.prevFrom.toISOString()).toBe('2026-10-30T00:00:00.000Z');
+    expect(filtersFrom(new URLSearchParams('range=forever')).range).toBe('today');
+    const broken = resolveWindow(filtersFrom(new URLSearchParams('range=custom&from=yesterday')), NOW);
+    expect(broken.to).toEqual(NOW);
+    expect(broken.from).toEqual(hoursAgo(24));
+  });
+});
+
+describe('folds over sessions and interactions', () => {
+  const window = resolveWindow(filtersFrom(new URLSearchParams('range=24h')), NOW);
+  const sessions = [session('a', 'everything', 'claude', hoursAgo(2), hoursAgo(1)), session('b', 'memory', 'cursor', hoursAgo(30), hoursAgo(29))];
+  const interactions = [
+    interaction('a', 'everything', hoursAgo(2), 10),
+    interaction('a', 'everything', hoursAgo(1.5), 30, { outcome: 'tool_error', costUsd: 0.002 }),
+    interaction('a', 'everything', hoursAgo(1.2), 20, { method: 'tools/list', target: null, findings: [{ ruleId: 'r', severity: 'high', path: '$' }] }),
+    interaction('b', 'memory', hoursAgo(29.5), 5),
+  ];
+  const activity: Activity = { window, sessions, interactions, truncatedTo: null };
+
+  it('given a day of activity and the day before, then the numbers of each period', () => {
+    expect(periodNumbers(activity, window.from, window.to)).toEqual({ sessions: 1, interactions: 3, errors: 1, findings: 1, costUsd: 0.002, p95Ms: 30 });
+    expect(periodNumbers(activity, window.prevFrom, window.prevTo)).toEqual({ sessions: 1, interactions: 1, errors: 0, findings: 0, costUsd: null, p95Ms: 5 });
+  });
+
+  it('percentiles are nearest-rank; none of nothing', () => {
+    expect(percentile([], 95)).toBeNull();
+    expect(percentile([5], 95)).toBe(5);
+    expect(percentile(Array.from({ length: 100 }, (_, i) => i + 1), 95)).toBe(95);
+    expect(percentile([1, 2, 3, 4], 50)).toBe(2);
+  });
+
+  it('buckets cover the range and count each interaction once', () => {
+    const counts = perBucket(window, interactions, (b) => b.length);
+    expect(counts.x.length).toBeGreaterThanOrEqual(24);
+    expect(counts.y.reduce<number>((sum, n) => sum + (n ?? 0), 0)).toBe(3);
+  });
+
+  it('the usage map links each client to the servers it used, with calls and tools', () => {
+    const map = usageMap(sessions, interactions);
+    expect(map.clients).toEqual(['claude', 'cursor']);
+    expect(map.servers).toEqual(['everything', 'memory']);
+    expect(map.calls.get('claude')?.get('everything')).toBe(3);
+    expect(map.calls.get('claude')?.has('memory')).toBe(false);
+    expect(map.tools.get('everything')).toEqual([{ tool: 'echo', count: 2, errors: 1 }]);
+    expect(map.tools.get('memory')).toEqual([{ tool: 'echo', count: 1, errors: 0 }]);
+  });
+});
+
+describe('formatting', () => {
+  it('changes against the previous period', () => {
+    expect(delta(12, 10)).toEqual({ text: '+20%', direction: 'up' });
+    expect(delta(5, 0)).toEqual({ text: 'new', direction: 'up' });
+    expect(delta(0, 0)).toEqual({ text: '±0%', direction: 'flat' });
+    expect(delta(null, 3)).toBeNull();
+  });
+  it('latencies and costs as people read them', () => {
+    expect([fmtMs(0), fmtMs(0.5), fmtMs(261.4), fmtMs(1500), fmtMs(null)]).toEqual(['0 ms', '0.50 ms', '261 ms', '1.50 s', '—']);
+    expect([fmtUsd(0), fmtUsd(0.0012), fmtUsd(1.25), fmtUsd(1234)]).toEqual(['$0.00', '$0.0012', '$1.25', '$1,234']);
+  });
+});
