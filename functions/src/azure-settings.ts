@@ -14,12 +14,14 @@ const AzureSettingsSchema = z
     /** keys only: a connection string (the triggers' `connection: 'EventHubConnection'` reads the same setting). */
     EventHubConnection: z.string().trim().min(1).optional(),
     KM_EVENTHUB_NAME: z.string().trim().min(1).default('km-events'),
-    KM_COSMOS_ENDPOINT: z.url(),
+    // Optional here and required below, so that one error names every missing setting at once.
+    KM_COSMOS_ENDPOINT: z.url().optional(),
     KM_COSMOS_DATABASE: z.string().trim().min(1).default('km'),
     /** keys only: the account key (local development; never set in Azure). */
     KM_COSMOS_KEY: z.string().trim().min(1).optional(),
   })
   .superRefine((env, ctx) => {
+    if (!env.KM_COSMOS_ENDPOINT) ctx.addIssue({ code: 'custom', path: ['KM_COSMOS_ENDPOINT'], message: 'required: the Cosmos DB account endpoint, https://<account>.documents.azure.com:443/' });
     if (env.KM_AZURE_AUTH === 'identity') {
       if (!env.EventHubConnection__fullyQualifiedNamespace) {
         ctx.addIssue({ code: 'custom', path: ['EventHubConnection__fullyQualifiedNamespace'], message: 'required with KM_AZURE_AUTH=identity: <namespace>.servicebus.windows.net' });
@@ -74,6 +76,6 @@ export function loadAzureSettings(env: NodeJS.ProcessEnv = process.env): AzureSe
         ? { fullyQualifiedNamespace: s.EventHubConnection__fullyQualifiedNamespace! }
         : { connectionString: s.EventHubConnection! },
     eventHubName: s.KM_EVENTHUB_NAME,
-    cosmos: { endpoint: s.KM_COSMOS_ENDPOINT, databaseId: s.KM_COSMOS_DATABASE, key: s.KM_AZURE_AUTH === 'keys' ? s.KM_COSMOS_KEY : undefined },
+    cosmos: { endpoint: s.KM_COSMOS_ENDPOINT!, databaseId: s.KM_COSMOS_DATABASE, key: s.KM_AZURE_AUTH === 'keys' ? s.KM_COSMOS_KEY : undefined },
   };
 }
