@@ -16,7 +16,16 @@ function spooled(home: string): KmEvent[] {
     .filter((n) => n.endsWith('.jsonl') && n !== 'rejected.jsonl')
     .flatMap((n) => readFileSync(join(dir, n), 'utf8').split('\n'))
     .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as KmEvent);
+    .flatMap((line) => parsedLine(line));
+}
+
+/** The file is read while km appends to it: a line still being written is not an event yet (the spool skips it too). */
+function parsedLine(line: string): KmEvent[] {
+  try {
+    return [JSON.parse(line) as KmEvent];
+  } catch {
+    return [];
+  }
 }
 
 /** Runs km to completion without blocking this process: the embedded host under test lives here. */

@@ -1,21 +1,39 @@
 import { app } from '@azure/functions';
+import { randomUUID } from 'node:crypto';
+import { ApiKeyAuthenticator } from './adapters/api-key-authenticator';
+import { openAzurePorts, type AzureClientOverrides } from './azure-ports';
+import { loadAzureSettings } from './azure-settings';
 import { errorResponse, type HttpHandler } from './handlers/http-results';
-import { openEmbeddedStack, type EmbeddedStack } from './host/embedded-stack';
+import { openEmbeddedStack } from './host/embedded-stack';
 import { describeError, stderrLogger } from './logger';
+import type { ReadModelStore } from './ports';
 import type { HttpDeps, HttpRouteSpec } from './routes';
 import { loadFunctionsSettings } from './settings';
+import { startTelemetry, type Telemetry } from './telemetry';
 
-export const AZURE_PORTS_NOT_AVAILABLE =
-  'KM_STORAGE=azure: the Event Hubs and Cosmos DB adapters are not yet available. ' +
-  'Set KM_STORAGE=sqlite and KM_HOME=<a directory> to run these Functions on the embedded SQLite stack, or use `km serve`.';
+interface WorkerPorts {
+  deps: HttpDeps;
+  close(): Promise<void>;
+}
 
-let ports: Promise<{ deps: HttpDeps; stack: EmbeddedStack | null }> | null = null;
+let ports: Promise<WorkerPorts> | null = null;
+let overrides: AzureClientOverrides = {};
+
+/** Tests only: what the Azure clients need to talk to the local test servers (see azure-ports.ts). */
+export function setAzureClientOverridesForTests(next: AzureClientOverrides): void {
+  overrides = next;
+}
+
+/** This worker's telemetry: Application Insights when its connection string is set, else nothing. */
+export function cloudTelemetry(): Telemetry {
+  return startTelemetry();
+}
 
 /**
  * The ports of this Functions worker, built on first use from app settings and shared by every Function in it:
- * one database connection and one projector loop per process, however many Functions are registered.
+ * KM_STORAGE=azure opens Event Hubs and Cosmos DB; sqlite the embedded stack (one database and one projector loop).
  */
-async function buildPorts(): Promise<{ deps: HttpDeps; stack: EmbeddedStack | null }> {
+async function buildPorts(): Promise<WorkerPorts> {
   const settings = loadFunctionsSettings();
   if (settings.storage === 'sqlite') {
     // No anonymous org here: a Functions host may listen beyond loopback; callers send the key from KM_HOME/api-key.
@@ -25,9 +43,33 @@ async function buildPorts(): Promise<{ deps: HttpDeps; stack: EmbeddedStack | nu
       additionalApiKeys: settings.apiKeys,
       ...(settings.maxIngestBytes ? { maxBodyBytes: settings.maxIngestBytes } : {}),
     });
-    return { deps: stack.deps, stack };
+    return { deps: stack.deps, close: () => stack.close() };
   }
-  throw new Error(AZURE_PORTS_NOT_AVAILABLE);
+  const azure = openAzurePorts(loadAzureSettings(), cloudTelemetry(), overrides);
+  const deps: HttpDeps = {
+    eventLog: azure.eventLog,
+    readModelStore: azure.readModelStore,
+    authenticator: new ApiKeyAuthenticator(settings.apiKeys),
+    now: () => new Date(),
+    newBatchId: () => randomUUID(),
+    ...(settings.maxIngestBytes ? { maxBodyBytes: settings.maxIngestBytes } : {}),
+  };
+  return { deps, close: () => azure.close() };
+}
+
+function workerPorts(): Promise<WorkerPorts> {
+  ports ??= buildPorts();
+  const current = ports;
+  // Not cached when it fails: fixing the settings and retrying must work without a restart.
+  current.catch(() => {
+    if (ports === current) ports = null;
+  });
+  return current;
+}
+
+/** The read-model store of this worker, for the projector triggers. */
+export async function cloudReadModelStore(): Promise<ReadModelStore> {
+  return (await workerPorts()).deps.readModelStore;
 }
 
 /**
@@ -39,10 +81,8 @@ export function cloudHandler(spec: HttpRouteSpec): HttpHandler {
   return async (request, context) => {
     if (!handler) {
       try {
-        ports ??= buildPorts();
-        handler = spec.makeHandler((await ports).deps);
+        handler = spec.makeHandler((await workerPorts()).deps);
       } catch (error) {
-        ports = null; // not cached: fixing the settings and retrying must work without a restart
         context.error(`${spec.name}: cannot build the app's ports: ${describeError(error)}`);
         return errorResponse(503, 'the service is not configured: its operator should check the Function app logs and settings.');
       }
@@ -51,12 +91,12 @@ export function cloudHandler(spec: HttpRouteSpec): HttpHandler {
   };
 }
 
-/** Closes the embedded stack, if this worker opened one (also used by tests). */
+/** Closes what this worker opened: the embedded stack or the Azure clients (also used by tests). */
 export async function closeCloudPorts(): Promise<void> {
   const current = ports;
   ports = null;
   const built = await current?.catch(() => null);
-  await built?.stack?.close();
+  await built?.close();
 }
 
 app.hook.appTerminate(() => closeCloudPorts());

@@ -31,6 +31,9 @@ const SettingsSchema = z
     path: ['KM_HOME'],
   });
 
+/** The names of the settings above (infra and local.settings.sample.json are checked against them). */
+export const FUNCTIONS_SETTING_NAMES = Object.keys(SettingsSchema.shape);
+
 export interface FunctionsSettings {
   storage: 'azure' | 'sqlite';
   home: string | undefined;

@@ -1,8 +1,12 @@
-import type { HttpFunctionOptions } from '@azure/functions';
+import type { EventHubFunctionOptions, HttpFunctionOptions } from '@azure/functions';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface RecordedHttpFunction extends HttpFunctionOptions {
+  name: string;
+}
+
+export interface RecordedEventHubFunction extends EventHubFunctionOptions {
   name: string;
 }
 
@@ -11,15 +15,22 @@ export interface RecordedHttpFunction extends HttpFunctionOptions {
  * host, the real one only warns). Call it inside jest.isolateModules so each test gets fresh modules.
  */
 export function loadFunctionsApp(): RecordedHttpFunction[] {
+  return loadFunctionsAppWithTriggers().http;
+}
+
+/** The same, also recording app.eventHub registrations (the projector triggers). */
+export function loadFunctionsAppWithTriggers(): { http: RecordedHttpFunction[]; eventHub: RecordedEventHubFunction[] } {
   const recorded: RecordedHttpFunction[] = [];
+  const eventHub: RecordedEventHubFunction[] = [];
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const azure = require('@azure/functions') as typeof import('@azure/functions');
   jest.spyOn(azure.app, 'http').mockImplementation((name, options) => void recorded.push({ name, ...options }));
+  jest.spyOn(azure.app, 'eventHub').mockImplementation((name, options) => void eventHub.push({ name, ...options }));
   jest.spyOn(azure.app.hook, 'appTerminate').mockImplementation(() => ({ dispose() {} }) as never);
   const dir = join(__dirname, '..', 'src', 'functions');
   for (const file of readdirSync(dir).filter((name) => name.endsWith('.ts'))) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require(join(dir, file));
   }
-  return recorded;
+  return { http: recorded, eventHub };
 }

@@ -25,7 +25,7 @@ describe('the Azure Functions app', () => {
     expect(recorded.every((fn) => typeof fn.handler === 'function')).toBe(true);
   });
 
-  it('answers 503 and logs what to set while the cloud adapters do not exist', async () => {
+  it('answers 503 and logs what to set when the Azure settings are missing', async () => {
     const saved = { ...process.env };
     delete process.env.KM_STORAGE;
     try {

@@ -1,0 +1,56 @@
+import type { InvocationContext } from '@azure/functions';
+import type { Projection, StoredEvent } from '@km/shared';
+import { projectBatch } from '../projector';
+import type { ReadModelStore } from '../ports';
+import type { Telemetry } from '../telemetry';
+import { parseStoredEvent } from './stored-event';
+
+export interface ProjectorTriggerDeps {
+  projection: Projection<unknown>;
+  /** Built lazily by the app (cloud-ports); tests pass their own. */
+  readModelStore: () => Promise<ReadModelStore>;
+  telemetry: () => Telemetry;
+  now: () => Date;
+}
+
+export type ProjectorTriggerHandler = (messages: unknown[], context: InvocationContext) => Promise<void>;
+
+/**
+ * An Event Hubs trigger (cardinality 'many') for one read model: parse each event, fold the batch with the same
+ * projectBatch as the embedded loop. The host checkpoints after the function returns; a failure is thrown so the
+ * retry policy runs the batch again, and replays are absorbed by the idempotent folds. An event that does not parse
+ * can never fold: it is logged (paths only, no payload), counted, and skipped rather than retried forever.
+ */
+export function makeProjectorTriggerHandler(deps: ProjectorTriggerDeps): ProjectorTriggerHandler {
+  const projector = deps.projection.name;
+  return async (messages, context) => {
+    const events: StoredEvent[] = [];
+    let invalid = 0;
+    messages.forEach((message, index) => {
+      const parsed = parseStoredEvent(message);
+      if (parsed.ok) events.push(parsed.event);
+      else {
+        invalid++;
+        const sequenceNumber = sequenceNumbers(context)[index];
+        context.warn(`project-${projector}: skipped event ${index} (sequence number ${sequenceNumber ?? 'unknown'}): ${parsed.issues}`);
+      }
+    });
+    const result = events.length > 0 ? await projectBatch(deps.projection, await deps.readModelStore(), events) : { written: 0, folded: 0 };
+    const telemetry = deps.telemetry();
+    telemetry.projected(projector, { events: messages.length, written: result.written, invalid });
+    const oldest = oldestEnqueuedTime(context);
+    if (oldest !== null) telemetry.projectorLag(projector, Math.max(0, deps.now().getTime() - oldest));
+  };
+}
+
+function sequenceNumbers(context: InvocationContext): unknown[] {
+  const values = context.triggerMetadata?.sequenceNumberArray;
+  return Array.isArray(values) ? values : [];
+}
+
+function oldestEnqueuedTime(context: InvocationContext): number | null {
+  const values = context.triggerMetadata?.enqueuedTimeUtcArray;
+  if (!Array.isArray(values)) return null;
+  const times = values.map((value) => new Date(value as string | Date).getTime()).filter((time) => Number.isFinite(time));
+  return times.length > 0 ? Math.min(...times) : null;
+}

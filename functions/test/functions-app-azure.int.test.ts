@@ -1,0 +1,161 @@
+import { EventHubConsumerClient, type ReceivedEventData } from '@azure/event-hubs';
+import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
+import { Agent } from 'node:https';
+import { hashApiKey } from '../src/adapters/api-key-authenticator';
+import { readModels } from '../src/read-models';
+import { loadFunctionsAppWithTriggers, type RecordedEventHubFunction, type RecordedHttpFunction } from './azure-registrations';
+import { startTestCosmos, TEST_COSMOS_KEY, type TestCosmos } from './support/cosmos-server';
+import { startTestEventHubsBroker, type TestEventHubsBroker } from './support/event-hubs-broker';
+import { aSessionOfEvents, anEnvelope } from './fixtures';
+import { anInvocationContext } from './http-fixtures';
+
+const HUB = 'km-events';
+const API_KEY = 'km_test_e2e_key';
+
+/**
+ * The registered Functions on KM_STORAGE=azure, end to end across both cloud adapters: ingest appends to the test
+ * Event Hubs broker through the real SDK; each projector trigger gets the events a consumer on its own consumer group
+ * received (as the host would hand them over, with triggerMetadata); the folds land in Cosmos (cosmosdb-server);
+ * the query Functions read them back.
+ */
+describe('the Functions app on KM_STORAGE=azure (Event Hubs broker + cosmosdb-server)', () => {
+  const saved = { ...process.env };
+  let broker: TestEventHubsBroker;
+  let cosmos: TestCosmos;
+  let http: RecordedHttpFunction[] = [];
+  let triggers: RecordedEventHubFunction[] = [];
+  let closeCloudPorts: () => Promise<void>;
+  const agent = new Agent({ rejectUnauthorized: false, keepAlive: true });
+
+  beforeAll(async () => {
+    [broker, cosmos] = await Promise.all([startTestEventHubsBroker({ partitionCount: 2 }), startTestCosmos()]);
+    Object.assign(process.env, {
+      KM_STORAGE: 'azure',
+      KM_AZURE_AUTH: 'keys',
+      EventHubConnection: broker.connectionString(),
+      KM_EVENTHUB_NAME: HUB,
+      KM_COSMOS_ENDPOINT: cosmos.endpoint,
+      KM_COSMOS_DATABASE: 'km-e2e',
+      KM_COSMOS_KEY: TEST_COSMOS_KEY,
+      KM_API_KEY_HASHES: `${hashApiKey(API_KEY)}:org-e2e`,
+    });
+    delete process.env.APPLICATIONINSIGHTS_CONNECTION_STRING;
+    jest.isolateModules(() => {
+      ({ http, eventHub: triggers } = loadFunctionsAppWithTriggers());
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const cloudPorts = require('../src/cloud-ports') as typeof import('../src/cloud-ports');
+      cloudPorts.setAzureClientOverridesForTests({ cosmosAgent: agent, eventHubsRetries: 0 });
+      closeCloudPorts = cloudPorts.closeCloudPorts;
+    });
+  });
+
+  afterAll(async () => {
+    await closeCloudPorts();
+    agent.destroy();
+    await Promise.all([broker.close(), cosmos.close()]);
+    process.env = saved;
+    jest.restoreAllMocks();
+  });
+
+  const call = async (name: string, init: ConstructorParameters<typeof HttpRequest>[0]) =>
+    (await http.find((fn) => fn.name === name)!.handler(new HttpRequest(init), anInvocationContext(name))) as HttpResponseInit;
+  const auth = { authorization: `Bearer ${API_KEY}` };
+
+  /** Everything on the hub, as a consumer on `consumerGroup` receives it (all partitions, from the start). */
+  async function receiveAll(consumerGroup: string, expected: number): Promise<ReceivedEventData[]> {
+    const consumer = new EventHubConsumerClient(consumerGroup, broker.connectionString(), HUB);
+    const received: ReceivedEventData[] = [];
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`received ${received.length} of ${expected} events`)), 15_000);
+        const subscription = consumer.subscribe(
+          {
+            processEvents: async (batch) => {
+              received.push(...batch);
+              if (received.length >= expected) {
+                clearTimeout(timer);
+                void subscription.close().then(resolve, reject);
+              }
+            },
+            processError: async () => undefined, // the broker does not model everything the SDK probes
+          },
+          { startPosition: { sequenceNumber: -1, isInclusive: false }, maxWaitTimeInSeconds: 0.2 },
+        );
+      });
+    } finally {
+      await consumer.close();
+    }
+    return received;
+  }
+
+  /** The trigger as the host calls it: bodies in an array, per-event metadata in parallel arrays. */
+  const invokeTrigger = async (trigger: RecordedEventHubFunction, events: ReceivedEventData[]) => {
+    const context = new InvocationContext({
+      invocationId: 'trigger-1',
+      functionName: trigger.name,
+      logHandler: () => undefined,
+      triggerMetadata: {
+        sequenceNumberArray: events.map((event) => event.sequenceNumber),
+        enqueuedTimeUtcArray: events.map((event) => event.enqueuedTimeUtc.toISOString()),
+        propertiesArray: events.map((event) => event.properties ?? {}),
+      },
+    });
+    await trigger.handler(events.map((event) => event.body), context);
+  };
+
+  it('registers one many-cardinality trigger per read model, on its own consumer group, connection by app setting', () => {
+    expect(triggers.map(({ name, connection, eventHubName, consumerGroup, cardinality }) => ({ name, connection, eventHubName, consumerGroup, cardinality }))).toEqual(
+      readModels.map((model) => ({
+        name: `project-${model.name}`,
+        connection: 'EventHubConnection',
+        eventHubName: '%KM_EVENTHUB_NAME%',
+        consumerGroup: model.name,
+        cardinality: 'many',
+      })),
+    );
+  });
+
+  it('ingest -> Event Hubs -> projector triggers -> Cosmos -> query Functions, and a replayed batch changes nothing', async () => {
+    const events = aSessionOfEvents(anEnvelope({ orgId: 'org-e2e', sessionId: 'cloud-session' }), '2026-07-01T10:00:00.000Z', 2);
+    const ingest = await call('ingest', { method: 'POST', url: 'http://localhost/api/ingest', headers: auth, body: { string: JSON.stringify({ events }) } });
+    expect(ingest).toMatchObject({ status: 202, jsonBody: { accepted: 4, duplicates: 0 } });
+    expect(broker.events(HUB).map((event) => event.partitionKey)).toEqual(['org-e2e', 'org-e2e', 'org-e2e', 'org-e2e']);
+
+    for (const trigger of triggers) {
+      const received = await receiveAll(trigger.consumerGroup!, events.length);
+      await invokeTrigger(trigger, received);
+      await invokeTrigger(trigger, received); // at-least-once: the host may deliver a batch again
+    }
+
+    const interactions = await call('query-session-interactions', {
+      method: 'GET',
+      url: 'http://localhost/api/sessions/cloud-session/interactions',
+      headers: auth,
+      params: { id: 'cloud-session' },
+    });
+    expect(interactions).toMatchObject({ status: 200, jsonBody: { sessionId: 'cloud-session', interactions: [{ requestId: '1' }, { requestId: '2' }] } });
+    const sessions = await call('query-sessions', { method: 'GET', url: 'http://localhost/api/sessions', headers: auth });
+    expect(sessions).toMatchObject({ status: 200 });
+    expect(JSON.stringify(sessions.jsonBody)).toContain('cloud-session');
+    const otherTenant = await call('query-sessions', { method: 'GET', url: 'http://localhost/api/sessions', headers: { authorization: 'Bearer nope' } });
+    expect(otherTenant.status).toBe(401);
+  });
+
+  it('skips an event that does not parse, logging where without its content, and folds the rest', async () => {
+    const trigger = triggers.find((fn) => fn.consumerGroup === 'sessions')!;
+    const [started] = aSessionOfEvents(anEnvelope({ orgId: 'org-e2e', sessionId: 'partly-bad' }), '2026-07-02T10:00:00.000Z', 0);
+    const logged: string[] = [];
+    const context = new InvocationContext({
+      invocationId: 'trigger-2',
+      functionName: trigger.name,
+      logHandler: (level, ...args) => logged.push(`${level} ${args.join(' ')}`),
+      triggerMetadata: { sequenceNumberArray: [7, 8], enqueuedTimeUtcArray: [new Date().toISOString(), new Date().toISOString()] },
+    });
+    const secret = { ...started!, id: 'not-an-id', requestPreview: 'sk-secret' };
+    await trigger.handler([JSON.stringify(secret), { ...started!, receivedAt: '2026-07-02T10:00:01.000Z', batchId: 'b' }], context);
+    expect(logged.join('\n')).toMatch(/skipped event 0 \(sequence number 7\)/);
+    expect(logged.join('\n')).not.toContain('sk-secret');
+    const session = await call('query-session', { method: 'GET', url: 'http://localhost/api/sessions/partly-bad', headers: auth, params: { id: 'partly-bad' } });
+    expect(session.status).toBe(200);
+  });
+});

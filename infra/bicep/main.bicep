@@ -1,0 +1,131 @@
+// Kilometers in Azure: Event Hubs -> projector Functions -> Cosmos DB -> query Functions -> Static Web App.
+// Every data-plane connection of the Function app is its system-assigned managed identity (role assignments below):
+// no key or connection string sits in app settings. Validate with `az bicep build --file infra/bicep/main.bicep`
+// and `az deployment group what-if` (README, "Azure").
+targetScope = 'resourceGroup'
+
+@description('dev or prod: names and sizes.')
+@allowed(['dev', 'prod'])
+param environmentName string
+
+@description('Short prefix of every resource name (lowercase letters and digits).')
+@minLength(2)
+@maxLength(10)
+param namePrefix string = 'km'
+
+param location string = resourceGroup().location
+
+@description('Static Web Apps exist in a few regions only.')
+param staticWebAppLocation string = 'westeurope'
+
+@description('Event Hubs partitions: the most projector instances that can work in parallel.')
+@minValue(1)
+@maxValue(32)
+param eventHubPartitionCount int = 4
+
+@description('Event Hubs throughput units (Standard).')
+param eventHubCapacity int = 1
+
+@description('Most Function app instances (Flex Consumption).')
+param maximumInstanceCount int = 40
+
+@description('Comma-separated <sha256 hex of an API key>:<orgId> pairs. Only hashes, never keys.')
+@secure()
+param apiKeyHashes string = ''
+
+@description('Largest ingest body in bytes.')
+param maxIngestBytes int = 5242880
+
+// The read models of functions/src/read-models.ts: each gets a Cosmos container (partition key /orgId, composite
+// indexes for its sort fields, tie-broken by id) and an Event Hubs consumer group for its projector trigger.
+// functions/test/infra.unit.test.ts checks this list against the app's.
+var readModels = [
+  { name: 'sessions', sortFields: ['firstSeenAt'] }
+  { name: 'interactions', sortFields: ['startedAt'] }
+]
+
+var suffix = uniqueString(resourceGroup().id, environmentName)
+var baseName = '${namePrefix}-${environmentName}'
+var eventHubName = 'km-events'
+var cosmosDatabaseName = 'km'
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: { location: location, baseName: baseName }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: { location: location, accountName: take('${namePrefix}${environmentName}${suffix}', 24) }
+}
+
+module eventHubs 'modules/eventhubs.bicep' = {
+  name: 'eventhubs'
+  params: {
+    location: location
+    namespaceName: '${baseName}-eh-${suffix}'
+    eventHubName: eventHubName
+    partitionCount: eventHubPartitionCount
+    capacity: eventHubCapacity
+    consumerGroups: [for model in readModels: model.name]
+  }
+}
+
+module cosmos 'modules/cosmos.bicep' = {
+  name: 'cosmos'
+  params: {
+    location: location
+    accountName: '${baseName}-cosmos-${suffix}'
+    databaseName: cosmosDatabaseName
+    readModels: readModels
+  }
+}
+
+module dashboard 'modules/staticwebapp.bicep' = {
+  name: 'dashboard'
+  params: { location: staticWebAppLocation, name: '${baseName}-dashboard-${suffix}' }
+}
+
+// Every setting the app reads in Azure (functions/src/azure-settings.ts AZURE_DEPLOYED_SETTING_NAMES), then the
+// host's own. infra.unit.test.ts checks the two lists agree.
+var appSettings = {
+  KM_STORAGE: 'azure'
+  KM_API_KEY_HASHES: apiKeyHashes
+  KM_MAX_INGEST_BYTES: string(maxIngestBytes)
+  KM_AZURE_AUTH: 'identity'
+  EventHubConnection__fullyQualifiedNamespace: eventHubs.outputs.fullyQualifiedNamespace
+  KM_EVENTHUB_NAME: eventHubName
+  KM_COSMOS_ENDPOINT: cosmos.outputs.endpoint
+  KM_COSMOS_DATABASE: cosmosDatabaseName
+  APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.connectionString
+  AzureWebJobsStorage__accountName: storage.outputs.name
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  params: {
+    location: location
+    name: '${baseName}-func-${suffix}'
+    planName: '${baseName}-plan-${suffix}'
+    storageBlobEndpoint: storage.outputs.blobEndpoint
+    deploymentContainerName: storage.outputs.deploymentContainerName
+    appSettings: appSettings
+    maximumInstanceCount: maximumInstanceCount
+    allowedOrigins: ['https://${dashboard.outputs.defaultHostname}']
+  }
+}
+
+module roles 'modules/roles.bicep' = {
+  name: 'roles'
+  params: {
+    principalId: functionApp.outputs.principalId
+    eventHubsNamespaceName: eventHubs.outputs.namespaceName
+    cosmosAccountName: cosmos.outputs.accountName
+    storageAccountName: storage.outputs.name
+  }
+}
+
+output functionAppName string = functionApp.outputs.name
+output functionAppUrl string = 'https://${functionApp.outputs.defaultHostname}'
+output staticWebAppName string = dashboard.outputs.name
+output dashboardUrl string = 'https://${dashboard.outputs.defaultHostname}'
