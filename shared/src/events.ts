@@ -132,6 +132,31 @@ export const PolicyBlockedSchema = z.strictObject({
   reason: z.string().max(500),
 });
 
+/** Risk monitor: findings that belong to no single interaction (tool poisoning and rug pulls in tools/list). */
+export const RiskDetectedSchema = z.strictObject({
+  ...envelope,
+  type: z.literal('risk.detected'),
+  method: name,
+  target: z.string().max(1000).nullable(),
+  findings: z.array(FindingSchema).min(1).max(100),
+  /** What changed or why, in words; never the matched text. */
+  detail: z.string().max(500),
+});
+
+export const FindingStatusSchema = z.enum(['open', 'acknowledged', 'resolved']);
+export type FindingStatus = z.infer<typeof FindingStatusSchema>;
+
+/** Risk monitor, made by the server only (ack / resolve): ingest refuses it from clients. */
+export const FindingStatusChangedSchema = z.strictObject({
+  ...envelope,
+  type: z.literal('risk.finding_status'),
+  findingId: z.string().min(1).max(300),
+  status: FindingStatusSchema,
+});
+
+/** Event types only the server may append; a client batch holding one is refused. */
+export const SERVER_ONLY_EVENT_TYPES: ReadonlySet<string> = new Set(['risk.finding_status']);
+
 export const KmEventSchema = z.discriminatedUnion('type', [
   SessionStartedSchema,
   SessionIdentifiedSchema,
@@ -141,6 +166,9 @@ export const KmEventSchema = z.discriminatedUnion('type', [
   ToolsListedSchema,
   ViolationSchema,
   PolicyBlockedSchema,
+  // risk monitor
+  RiskDetectedSchema,
+  FindingStatusChangedSchema,
 ]);
 
 export type KmEvent = z.infer<typeof KmEventSchema>;
@@ -163,3 +191,8 @@ export type IngestBatch = z.infer<typeof IngestBatchSchema>;
 
 /** What the server adds on accept. It never rewrites the client's fields. */
 export type StoredEvent = KmEvent & { receivedAt: string; batchId: string };
+
+// risk monitor
+export type PolicyBlocked = EventOf<'policy.blocked'>;
+export type RiskDetected = EventOf<'risk.detected'>;
+export type FindingStatusChanged = EventOf<'risk.finding_status'>;
