@@ -5,6 +5,7 @@ import { makeIngestHandler } from './handlers/ingest';
 import { makeQuerySessionHandler } from './handlers/query-session';
 import { makeQuerySessionInteractionsHandler } from './handlers/query-session-interactions';
 import { makeQuerySessionsHandler } from './handlers/query-sessions';
+import { makeAckRiskFindingHandler, makeQueryRiskFindingsHandler, makeQueryRiskSummaryHandler, makeResolveRiskFindingHandler } from './handlers/risk';
 
 /** Everything the HTTP Functions need, built once per process by the embedded host or by cloud-ports. */
 export interface HttpDeps {
@@ -44,6 +45,11 @@ export const httpRouteSpecs = [
     route: 'sessions/{id}/interactions',
     makeHandler: makeQuerySessionInteractionsHandler,
   },
+  // risk monitor
+  { name: 'query-risk-findings', methods: ['GET'], route: 'risk/findings', makeHandler: makeQueryRiskFindingsHandler },
+  { name: 'query-risk-summary', methods: ['GET'], route: 'risk/summary', makeHandler: makeQueryRiskSummaryHandler },
+  { name: 'risk-finding-ack', methods: ['POST'], route: 'risk/findings/{id}/ack', makeHandler: makeAckRiskFindingHandler },
+  { name: 'risk-finding-resolve', methods: ['POST'], route: 'risk/findings/{id}/resolve', makeHandler: makeResolveRiskFindingHandler },
 ] as const satisfies readonly HttpRouteSpec[];
 
 export type HttpRouteName = (typeof httpRouteSpecs)[number]['name'];

@@ -1,6 +1,8 @@
 import type { Settings } from '../config/settings';
 import type { Logger } from '../log';
 import type { ObserverPlugin } from './observer';
+import { captureMode, findProjectConfig } from '../config/project-config';
+import { riskPlugin } from './risk-plugin';
 
 /** What plugins may need to know about the session they observe. */
 export interface PluginContext {
@@ -14,6 +16,9 @@ export interface PluginContext {
 }
 
 /** The observer plugins of a wrapped session, in the order they run. One place to add one. */
-export function observerPlugins(_context: PluginContext): ObserverPlugin[] {
-  return [];
+export function observerPlugins(context: PluginContext): ObserverPlugin[] {
+  return [
+    // risk monitor: findings, capture-mode previews, tool poisoning and rug pulls
+    riskPlugin({ capture: captureMode(process.env, findProjectConfig(context.cwd)), home: context.settings.home, projectId: context.projectId, serverName: context.serverName }),
+  ];
 }
