@@ -119,5 +119,33 @@ describe('the risk monitor end to end', () => {
     expect(findings.find((f: any) => f.kind === 'rug_pull')).toMatchObject({ ruleId: 'rug-pull', severity: 'high', tool: 'add', path: '$.result.tools[0].description' });
     expect(findings.find((f: any) => f.kind === 'poisoning')).toMatchObject({ ruleId: 'poisoning-model-directive', tool: 'add' });
   });
-});
 
+  it('a km.json policy: denied tools are hidden and refused with a JSON-RPC error the server never sees; secrets in requests are blocked', async () => {
+    const project = tempHome('km-policy');
+    writeFileSync(join(project, 'km.json'), JSON.stringify({ project: 'guarded', policy: { deny: { tools: ['delete_*'], arguments: ['*/etc/*'] }, blockSecrets: true } }));
+    const seen = join(project, 'seen.log');
+    const client = await connect(process.execPath, [KM_BIN, '--name', 'guarded', '--', process.execPath, RISK_SERVER], { ...baseEnv(), SEEN_FILE: seen }, project);
+
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name)).toEqual(['add', 'write_note']);
+    await expect(client.callTool({ name: 'delete_note', arguments: { id: '1' } })).rejects.toThrow(/km policy: tool "delete_note" is denied by km.json policy.deny.tools \("delete_\*"\)/);
+    await expect(client.callTool({ name: 'write_note', arguments: { text: `key ${AWS_KEY}` } })).rejects.toThrow(/carries a secret \(aws-access-key-id\)/);
+    await expect(client.callTool({ name: 'write_note', arguments: { text: 'see /etc/hosts' } })).rejects.toThrow(/policy.deny.arguments/);
+    expect(await client.callTool({ name: 'add', arguments: { a: 1, b: 2 } })).toEqual({ content: [{ type: 'text', text: 'add done' }] });
+    await client.close();
+
+    const received = readFileSync(seen, 'utf8');
+    expect(received).toContain('tools/call add');
+    expect(received).not.toContain('delete_note');
+    expect(received).not.toContain('write_note');
+
+    const blocked = await waitFor('the policy findings', async () => {
+      const { findings } = await api('/api/risk/findings?kind=policy');
+      const mine = (findings as any[]).filter((f) => f.server === 'guarded');
+      return mine.length === 3 ? mine : undefined;
+    });
+    expect(blocked.map((f: any) => f.ruleId).sort()).toEqual(['policy-deny-argument', 'policy-deny-tool', 'policy-secret-in-request']);
+    expect(blocked.find((f: any) => f.ruleId === 'policy-deny-tool')).toMatchObject({ tool: 'delete_note', projectId: 'guarded', severity: 'medium' });
+    expect(JSON.stringify(blocked)).not.toContain(AWS_KEY);
+  });
+});
