@@ -79,7 +79,7 @@ function assignedSecret(match: string, secret: string): boolean {
   const value = secret.replace(/^["']|["']$/g, '');
   if (PLACEHOLDER.test(value) || value.startsWith('[REDACTED')) return false;
   if (/^pass(?:word|wd)?|^pwd/i.test(match.replace(/^\W+/, ''))) return value.length >= 6 && !/^\d+$/.test(value);
-  return value.length >= 16 && entropy(value) >= 3.5 && /\d/.test(value) && /[A-Za-z]/.test(value);
+  return value.length >= 12 && entropy(value) >= 3.3 && /\d/.test(value) && /[A-Za-z]/.test(value);
 }
 
 const has = (...needles: string[]) => (text: string) => needles.some((n) => text.includes(n));
