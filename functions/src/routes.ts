@@ -1,4 +1,5 @@
 import type { HttpMethod } from '@azure/functions';
+import type { StoredEvent } from '@km/shared';
 import type { Authenticator, EventLog, ReadModelStore } from './ports';
 import type { HttpHandler } from './handlers/http-results';
 import { makeIngestHandler } from './handlers/ingest';
@@ -16,6 +17,8 @@ export interface HttpDeps {
   newBatchId: () => string;
   maxBodyBytes?: number;
   onEventsAppended?: () => void;
+  /** risk monitor: the optional high-severity webhook */
+  onEventsAccepted?: (events: readonly StoredEvent[]) => void;
 }
 
 export interface HttpRouteSpec {

@@ -11,6 +11,7 @@ import {
 } from '../src/handlers/risk';
 import type { HttpHandler } from '../src/handlers/http-results';
 import { projectBatch } from '../src/projector';
+import { riskWebhook, urgentFindings } from '../src/risk-webhook';
 import { anEnvelope, interaction, stored } from './fixtures';
 import { anHttpRequest, anInvocationContext, bearer } from './http-fixtures';
 
@@ -178,5 +179,34 @@ describe('risk fold', () => {
     const failing = Array.from({ length: 12 }, (_, i) => interaction(env, `2026-05-09T10:00:${String(i).padStart(2, '0')}.000Z`, { target: 'flaky', outcome: 'error', error: { code: -32000, message: 'x' } }));
     const flakyId = riskProjection.docIds(failing[0]!).find((id) => id.startsWith('anomaly-') && riskProjection.evolve(null, failing[0]!, id).tool === 'flaky')!;
     expect(fold(failing, flakyId)).toMatchObject({ ruleId: 'anomaly-error-burst', severity: 'medium' });
+  });
+});
+
+describe('the high-severity webhook', () => {
+  const logger = { info: jest.fn(), warn: jest.fn(), error: jest.fn() };
+
+  it('posts high and critical findings without previews, retrying server errors, never throwing', async () => {
+    const calls: any[] = [];
+    const responses = [new Response('', { status: 503 }), new Response('', { status: 200 })];
+    const notify = riskWebhook({ url: 'http://hook.test/x', logger, backoffMs: 1, fetch: (async (_url: string, init: any) => {
+      calls.push(JSON.parse(init.body));
+      return responses.shift()!;
+    }) as any });
+    notify(stored([leaky, theirs]));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(calls).toHaveLength(2);
+    expect(calls[0].findings.map((f: any) => [f.id, f.ruleId, f.severity, f.kind])).toEqual([
+      [`${leaky.id}.0`, 'aws-access-key-id', 'critical', 'secret'],
+      [`${leaky.id}.1`, 'card-number', 'high', 'pii'],
+    ]);
+    expect(JSON.stringify(calls[0])).not.toContain('REDACTED');
+    expect(urgentFindings(stored([theirs]))).toEqual([]);
+  });
+
+  it('gives up quietly when the receiver is down', async () => {
+    const notify = riskWebhook({ url: 'http://hook.test/x', logger, attempts: 2, backoffMs: 1, fetch: (async () => { throw new Error('ECONNREFUSED'); }) as any });
+    expect(() => notify(stored([leaky]))).not.toThrow();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(logger.warn).toHaveBeenCalledWith(expect.stringContaining('gave up on 2 finding(s)'));
   });
 });

@@ -16,6 +16,8 @@ export interface IngestDeps {
   maxBodyBytes?: number;
   /** Called after a batch was appended: the embedded host wakes its projector loop with it. */
   onEventsAppended?: () => void;
+  /** Called with an accepted batch (risk monitor: the high-severity webhook); must not block or throw. */
+  onEventsAccepted?: (events: readonly StoredEvent[]) => void;
 }
 
 export const DEFAULT_MAX_INGEST_BYTES = 5 * MIB;
@@ -58,6 +60,13 @@ export function makeIngestHandler(deps: IngestDeps): HttpHandler {
       return errorResponse(503, message, {}, { 'Retry-After': '5' });
     }
     if (result.appended > 0) deps.onEventsAppended?.();
+    if (result.appended > 0) {
+      try {
+        deps.onEventsAccepted?.(stored);
+      } catch (error) {
+        context.error(`ingest: a listener of batch ${batchId} failed: ${describeError(error)}`);
+      }
+    }
     return jsonResponse(202, { batchId, accepted: result.appended, duplicates: result.duplicates });
   });
 }

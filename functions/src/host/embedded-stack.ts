@@ -10,6 +10,7 @@ import { readModelIndexes, readModels } from '../read-models';
 import type { HttpDeps } from '../routes';
 import { LOCAL_ORG_ID, readOrCreateLocalApiKey } from './local-api-key';
 import { startProjectorLoop } from './projector-loop';
+import { riskWebhook } from '../risk-webhook';
 
 export interface EmbeddedStackOptions {
   home: string;
@@ -20,6 +21,8 @@ export interface EmbeddedStackOptions {
   additionalApiKeys?: readonly ApiKeyRecord[];
   maxBodyBytes?: number;
   projectorIntervalMs?: number;
+  /** risk monitor: where to post high-severity findings; default KM_RISK_WEBHOOK_URL, none when empty. */
+  riskWebhookUrl?: string;
 }
 
 export interface EmbeddedStack {
@@ -48,6 +51,7 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
       logger: options.logger,
       ...(options.projectorIntervalMs ? { intervalMs: options.projectorIntervalMs } : {}),
     });
+    const webhookUrl = options.riskWebhookUrl ?? process.env.KM_RISK_WEBHOOK_URL;
     const deps: HttpDeps = {
       eventLog,
       readModelStore,
@@ -55,6 +59,7 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
       now: () => new Date(),
       newBatchId: () => randomUUID(),
       onEventsAppended: () => projectorLoop.notify(),
+      ...(webhookUrl ? { onEventsAccepted: riskWebhook({ url: webhookUrl, logger: options.logger }) } : {}),
       ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
     };
     return {
