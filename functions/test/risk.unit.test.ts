@@ -210,3 +210,32 @@ describe('the high-severity webhook', () => {
     expect(logger.warn).toHaveBeenCalledWith(expect.stringContaining('gave up on 2 finding(s)'));
   });
 });
+
+describe('anomalies: many files in a session, unusual hours', () => {
+  const fold = (events: KmEvent[], docId: string) => events.reduce<RiskFindingDoc | null>((s, e) => riskProjection.evolve(s, e, docId), null);
+  const idOf = (event: KmEvent, prefix: string) => riskProjection.docIds(event).find((id) => id.startsWith(prefix))!;
+
+  it('flags a session touching many distinct files, whatever the order, without storing the paths', () => {
+    const env = anEnvelope({ orgId: 'org-a', sessionId: 'busy' });
+    const reads = Array.from({ length: 60 }, (_, i) =>
+      interaction(env, `2026-05-01T10:00:${String(i).padStart(2, '0')}.000Z`, { target: 'read_text_file', requestPreview: JSON.stringify({ name: 'read_text_file', arguments: { path: `/repo/src/file-${i % 55}.ts` } }) }),
+    );
+    const docId = idOf(reads[0]!, 'anomaly-files-');
+    const doc = fold(reads, docId)!;
+    expect(doc).toMatchObject({ detected: true, ruleId: 'anomaly-many-files', kind: 'anomaly', sessionId: 'busy', ts: reads[59]!.ts, detail: '55 distinct files touched in one session' });
+    expect(JSON.stringify(doc)).not.toContain('/repo/src');
+    expect({ ...fold([...reads].reverse(), docId)!, applied: [] }).toEqual({ ...doc, applied: [] });
+    expect(fold(reads.slice(0, 10), docId)!.detected).toBe(false);
+  });
+
+  it('flags calls in an hour the user almost never works in', () => {
+    const env = anEnvelope({ orgId: 'org-a', userId: 'owl' });
+    const day = Array.from({ length: 250 }, (_, i) => interaction(env, `2026-05-${String((i % 20) + 1).padStart(2, '0')}T${String(9 + (i % 8)).padStart(2, '0')}:00:00.000Z`));
+    const night = interaction(env, '2026-05-21T03:12:00.000Z');
+    const docId = idOf(night, 'anomaly-hours-');
+    expect(fold(day, docId)!.detected).toBe(false);
+    const doc = fold([night, ...day], docId)!;
+    expect(doc).toMatchObject({ detected: true, ruleId: 'anomaly-unusual-hours', severity: 'low', ts: night.startedAt, userId: 'owl' });
+    expect(doc.detail).toContain('03:00 UTC');
+  });
+});

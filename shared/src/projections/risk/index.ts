@@ -42,6 +42,11 @@ export interface AnomalyState {
   calls: Record<string, number>;
   errors: Record<string, number>;
   first: { ts: string; eventId: string; sessionId: string; userId: string } | null;
+  /** Many files in one session: hashes of the distinct files touched (never the paths). */
+  files?: string[];
+  /** Unusual hours per user: calls and the latest call per UTC hour of the day. */
+  hours?: number[];
+  lastByHour?: string[];
 }
 
 export type RiskFindingView = Pick<
@@ -73,6 +78,30 @@ function hashKey(text: string): string {
   }
   return h1.toString(36) + h2.toString(36);
 }
+
+/** Many files in one session: this many distinct files. */
+export const MANY_FILES = 50;
+const MAX_FILES_KEPT = 1000;
+/** Unusual hours: once a user has this many calls, an hour holding under this share of them stands out. */
+export const HOURS_MIN_CALLS = 200;
+const HOURS_RARE_SHARE = 0.01;
+
+const FILE_ARGUMENT = /"(?:path|paths|file|files|filePath|file_path|filename|source|destination|uri)"\s*:\s*(?:"((?:[^"\\]|\\.)*)"|\[((?:\s*"(?:[^"\\]|\\.)*"\s*,?)*)\])/g;
+
+/** The files an interaction touched: the URI of resources/read, path-like arguments in the request preview. */
+export function touchedFiles(event: Extract<KmEvent, { type: 'mcp.interaction' }>): string[] {
+  if (event.method === 'resources/read' && event.target) return [event.target];
+  if (event.method !== 'tools/call' || !event.requestPreview) return [];
+  const files: string[] = [];
+  for (const m of event.requestPreview.matchAll(FILE_ARGUMENT)) {
+    if (m[1] !== undefined) files.push(m[1]);
+    else if (m[2] !== undefined) for (const item of m[2].matchAll(/"((?:[^"\\]|\\.)*)"/g)) files.push(item[1]!);
+  }
+  return files.filter((f) => f.length > 0 && !f.startsWith('[REDACTED'));
+}
+
+const filesDocId = (event: KmEvent) => `anomaly-files-${hashKey(event.sessionId)}`;
+const hoursDocId = (event: KmEvent) => `anomaly-hours-${hashKey(event.userId)}`;
 
 const anomalyDocId = (event: KmEvent, tool: string) => `anomaly-${hashKey(JSON.stringify([event.projectId, event.server.name, tool]))}`;
 const findingDocId = (eventId: string, index: number) => `${eventId}.${index}`;
@@ -159,6 +188,44 @@ function evolveAnomaly(doc: RiskFindingDoc, event: Extract<KmEvent, { type: 'mcp
   }
 }
 
+const emptyAnomaly = (): AnomalyState => ({ calls: {}, errors: {}, first: null });
+
+function evolveFiles(doc: RiskFindingDoc, event: Extract<KmEvent, { type: 'mcp.interaction' }>): void {
+  const state = { ...(doc.anomaly ?? emptyAnomaly()) };
+  const files = [...(state.files ?? [])];
+  for (const file of touchedFiles(event)) if (files.length < MAX_FILES_KEPT) addAppliedId(files, hashKey(file));
+  state.files = files;
+  doc.anomaly = state;
+  Object.assign(doc, { sessionId: event.sessionId, server: event.server.name, userId: event.userId, projectId: event.projectId, path: '$', preview: null });
+  // The latest call of the session: a fresh document starts at its first event's time, so max is order-free.
+  doc.ts = later(doc.ts, event.ts);
+  doc.day = doc.ts.slice(0, 10);
+  if (files.length >= MANY_FILES) {
+    Object.assign(doc, { detected: true, kind: 'anomaly', ruleId: 'anomaly-many-files', severity: 'medium' });
+    doc.detail = `${files.length >= MAX_FILES_KEPT ? `${MAX_FILES_KEPT}+` : files.length} distinct files touched in one session`;
+  }
+}
+
+function evolveHours(doc: RiskFindingDoc, event: Extract<KmEvent, { type: 'mcp.interaction' }>): void {
+  const state = { ...(doc.anomaly ?? emptyAnomaly()) };
+  const hours = [...(state.hours ?? new Array<number>(24).fill(0))];
+  const lastByHour = [...(state.lastByHour ?? new Array<string>(24).fill(''))];
+  const hour = Number(event.startedAt.slice(11, 13));
+  hours[hour] = hours[hour]! + 1;
+  if (event.startedAt > lastByHour[hour]!) lastByHour[hour] = event.startedAt;
+  Object.assign(state, { hours, lastByHour });
+  doc.anomaly = state;
+  Object.assign(doc, { userId: event.userId, path: '$', preview: null });
+  const total = hours.reduce((a, b) => a + b, 0);
+  const rare = total >= HOURS_MIN_CALLS ? hours.flatMap((n, h) => (n > 0 && n < HOURS_RARE_SHARE * total ? [h] : [])) : [];
+  if (rare.length === 0) return;
+  const latest = rare.reduce((best, h) => (lastByHour[h]! > lastByHour[best]! ? h : best));
+  Object.assign(doc, { detected: true, kind: 'anomaly', ruleId: 'anomaly-unusual-hours', severity: 'low', ts: lastByHour[latest]!, day: lastByHour[latest]!.slice(0, 10) });
+  doc.detail = `${hours[latest]} of ${total} calls by ${event.userId} at ${String(latest).padStart(2, '0')}:00 UTC, an hour holding under ${HOURS_RARE_SHARE * 100}% of their calls`;
+}
+
+const later = (a: string, b: string) => (a >= b ? a : b);
+
 export const riskProjection: Projection<RiskFindingDoc> = {
   name: 'risk',
   docIds(event) {
@@ -168,6 +235,8 @@ export const riskProjection: Projection<RiskFindingDoc> = {
         if (event.direction === 'client_to_server') {
           ids.push(anomalyDocId(event, '*'));
           if (event.method === 'tools/call' && event.target) ids.push(anomalyDocId(event, event.target));
+          ids.push(hoursDocId(event));
+          if (touchedFiles(event).length > 0) ids.push(filesDocId(event));
         }
         return ids;
       }
@@ -186,6 +255,14 @@ export const riskProjection: Projection<RiskFindingDoc> = {
     if (!addAppliedId(doc.applied, event.id)) return state ?? doc;
     switch (event.type) {
       case 'mcp.interaction': {
+        if (docId === filesDocId(event)) {
+          evolveFiles(doc, event);
+          break;
+        }
+        if (docId === hoursDocId(event)) {
+          evolveHours(doc, event);
+          break;
+        }
         if (docId.startsWith('anomaly-')) {
           evolveAnomaly(doc, event, docId === anomalyDocId(event, '*') ? '*' : event.target!);
           break;
