@@ -1,4 +1,5 @@
-import { matchText } from '@km/shared';
+// A deep import: the rules alone, without zod and the event schemas, keep the wrap bundle small.
+import { matchText } from '@km/shared/dist/risk/rules';
 import type { PolicyConfig } from '../config/project-config';
 
 /**
