@@ -66,30 +66,32 @@ export function riskPlugin(options: RiskPluginOptions): ObserverPlugin {
     toolsListed(draft, tools) {
       const extra: EventDraft[] = [];
       const base = { v: 1 as const, ts: draft.ts, method: 'tools/list' };
-      const poisoning = scanToolDefinitions(tools);
+      const previous = readDefinitions(file);
+      const current: Definitions = { ...previous };
+      // Poisoning is reported once per definition: a server listing the same poisoned tool each session is one finding.
+      const fresh = new Set<number>();
+      draft.tools.forEach((tool, index) => {
+        const before = previous[tool.name];
+        current[tool.name] = { description: tool.descriptionHash, schema: tool.schemaHash };
+        if (before?.description === tool.descriptionHash && before.schema === tool.schemaHash) return;
+        fresh.add(index);
+        if (!before) return;
+        const changed = [before.description !== tool.descriptionHash ? 'description' : null, before.schema !== tool.schemaHash ? 'inputSchema' : null].filter(
+          (x): x is string => x !== null,
+        );
+        const findings = changed.map((field) => ({ ruleId: RUG_PULL_RULE.id, severity: RUG_PULL_RULE.severity, path: `$.result.tools[${index}].${field}` }));
+        extra.push({ ...base, id: newEventId(), type: 'risk.detected', target: tool.name, findings, detail: `the ${changed.join(' and ')} of tool ${tool.name} changed since this server was last seen` });
+      });
+
       const byTool = new Map<number, Finding[]>();
-      for (const finding of poisoning) {
+      for (const finding of scanToolDefinitions(tools)) {
         const index = Number(/^\$\.result\.tools\[(\d+)\]/.exec(finding.path)?.[1] ?? -1);
-        byTool.set(index, [...(byTool.get(index) ?? []), finding]);
+        if (fresh.has(index)) byTool.set(index, [...(byTool.get(index) ?? []), finding]);
       }
       for (const [index, findings] of byTool) {
         const target = draft.tools[index]?.name ?? null;
         extra.push({ ...base, id: newEventId(), type: 'risk.detected', target, findings, detail: `tool definition with instructions or content aimed at the model (${findings.map((f) => f.ruleId).join(', ')})` });
       }
-
-      const previous = readDefinitions(file);
-      const current: Definitions = { ...previous };
-      draft.tools.forEach((tool, index) => {
-        const before = previous[tool.name];
-        current[tool.name] = { description: tool.descriptionHash, schema: tool.schemaHash };
-        if (!before) return;
-        const changed = [before.description !== tool.descriptionHash ? 'description' : null, before.schema !== tool.schemaHash ? 'inputSchema' : null].filter(
-          (x): x is string => x !== null,
-        );
-        if (changed.length === 0) return;
-        const findings = changed.map((field) => ({ ruleId: RUG_PULL_RULE.id, severity: RUG_PULL_RULE.severity, path: `$.result.tools[${index}].${field}` }));
-        extra.push({ ...base, id: newEventId(), type: 'risk.detected', target: tool.name, findings, detail: `the ${changed.join(' and ')} of tool ${tool.name} changed since this server was last seen` });
-      });
       writeDefinitions(file, current);
       return extra;
     },
