@@ -102,22 +102,31 @@ export class ServerStream {
 
 export function startPolicyGate(policy: Policy, streams: GateStreams): void {
   const { clientIn, clientOut, childIn, childOut, tap } = streams;
+  // Backpressure as pipe() does it: pause the source until the destination drains (one waiter at a time).
+  const writer = (source: Readable, destination: Writable) => {
+    let waiting = false;
+    return (bytes: Buffer) => {
+      if (destination.write(bytes) || waiting) return;
+      waiting = true;
+      source.pause();
+      destination.once('drain', () => {
+        waiting = false;
+        source.resume();
+      });
+    };
+  };
+  const toClient = writer(childOut, clientOut);
+  const toServer = writer(clientIn, childIn);
   const server = new ServerStream(policy, (bytes) => {
     tap(1, bytes);
-    if (!clientOut.write(bytes)) {
-      childOut.pause();
-      clientOut.once('drain', () => childOut.resume());
-    }
+    toClient(bytes);
   });
   childOut.on('data', (chunk: Buffer) => server.push(chunk));
   childOut.on('end', () => server.end());
 
   const forward = (bytes: Buffer) => {
     tap(0, bytes);
-    if (!childIn.write(bytes)) {
-      clientIn.pause();
-      childIn.once('drain', () => clientIn.resume());
-    }
+    toServer(bytes);
   };
 
   const refuse = (request: Request, block: Block) => {
