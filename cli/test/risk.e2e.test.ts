@@ -88,7 +88,9 @@ describe('the risk monitor end to end', () => {
 
     const spooled = filesUnder(join(offline, 'spool'));
     expect(spooled.length).toBeGreaterThan(0);
-    const stored = [...spooled, ...filesUnder(home).filter((f) => /km\.db/.test(f))];
+    // Everything km keeps on disk: spool, km.db and its WAL, logs, tool definitions.
+    const stored = [...filesUnder(offline), ...filesUnder(home)];
+    expect(stored.some((f) => /km\.db/.test(f))).toBe(true);
     const withInteractions = stored.filter((f) => readFileSync(f).includes('read_text_file'));
     expect(withInteractions.length).toBeGreaterThan(1); // the offline spool and the store did record the call
     for (const file of stored) {
