@@ -4,6 +4,7 @@ const common = {
   testEnvironment: 'node',
   moduleNameMapper: {
     '^@km/shared$': '<rootDir>/shared/src/index.ts',
+    '^@km/shared/dist/(.*)$': '<rootDir>/shared/src/$1',
     '^@km/functions/dist/(.*)$': '<rootDir>/functions/src/$1',
   },
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }] },

@@ -1,4 +1,4 @@
-import { costProjection, interactionsProjection, sessionsProjection, type Projection } from '@km/shared';
+import { costProjection, interactionsProjection, riskProjection, sessionsProjection, type Projection } from '@km/shared';
 import { latencyProjection, latencySessionsProjection } from '@km/shared'; // Performance Hub (#5)
 
 /**
@@ -13,6 +13,8 @@ export const readModels: ReadonlyArray<Projection<unknown>> = [
   // Performance Hub (#5)
   latencyProjection as Projection<unknown>,
   latencySessionsProjection as Projection<unknown>,
+  // risk monitor
+  riskProjection,
 ];
 
 /** The query shapes of the query handlers, for stores that index (SQLite); Cosmos indexes every path anyway. */
@@ -24,4 +26,6 @@ export const readModelIndexes = [
   { model: costProjection.name, fields: ['kind'] },
   // Performance Hub (#5): km tail reads interactions in arrival order
   { model: interactionsProjection.name, fields: ['receivedAt'] },
+  // risk monitor
+  { model: riskProjection.name, fields: ['detected', 'ts'] },
 ];

@@ -1,4 +1,5 @@
 import type { HttpMethod } from '@azure/functions';
+import type { StoredEvent } from '@km/shared';
 import type { Authenticator, EventLog, ReadModelStore } from './ports';
 import type { HttpHandler } from './handlers/http-results';
 import { makeIngestHandler } from './handlers/ingest';
@@ -14,6 +15,7 @@ import { makeQueryLatencyBottlenecksHandler } from './handlers/query-latency-bot
 import { makeQueryLatencySlowestHandler } from './handlers/query-latency-slowest';
 import { makeQueryLatencyTimeseriesHandler } from './handlers/query-latency-timeseries';
 import { makeQueryRecentInteractionsHandler } from './handlers/query-recent-interactions';
+import { makeAckRiskFindingHandler, makeQueryRiskFindingsHandler, makeQueryRiskSummaryHandler, makeResolveRiskFindingHandler } from './handlers/risk';
 
 /** Everything the HTTP Functions need, built once per process by the embedded host or by cloud-ports. */
 export interface HttpDeps {
@@ -24,6 +26,8 @@ export interface HttpDeps {
   newBatchId: () => string;
   maxBodyBytes?: number;
   onEventsAppended?: () => void;
+  /** risk monitor: the optional high-severity webhook */
+  onEventsAccepted?: (events: readonly StoredEvent[]) => void;
 }
 
 export interface HttpRouteSpec {
@@ -66,6 +70,11 @@ export const httpRouteSpecs = [
   { name: 'query-latency-slowest', methods: ['GET'], route: 'latency/slowest', makeHandler: makeQueryLatencySlowestHandler },
   { name: 'query-latency-bottlenecks', methods: ['GET'], route: 'latency/bottlenecks', makeHandler: makeQueryLatencyBottlenecksHandler },
   { name: 'query-recent-interactions', methods: ['GET'], route: 'interactions/recent', makeHandler: makeQueryRecentInteractionsHandler },
+  // risk monitor
+  { name: 'query-risk-findings', methods: ['GET'], route: 'risk/findings', makeHandler: makeQueryRiskFindingsHandler },
+  { name: 'query-risk-summary', methods: ['GET'], route: 'risk/summary', makeHandler: makeQueryRiskSummaryHandler },
+  { name: 'risk-finding-ack', methods: ['POST'], route: 'risk/findings/{id}/ack', makeHandler: makeAckRiskFindingHandler },
+  { name: 'risk-finding-resolve', methods: ['POST'], route: 'risk/findings/{id}/resolve', makeHandler: makeResolveRiskFindingHandler },
 ] as const satisfies readonly HttpRouteSpec[];
 
 export type HttpRouteName = (typeof httpRouteSpecs)[number]['name'];

@@ -41,7 +41,11 @@ param maxIngestBytes int = 5242880
 // functions/test/infra.unit.test.ts checks this list against the app's.
 var readModels = [
   { name: 'sessions', sortFields: ['firstSeenAt'] }
-  { name: 'interactions', sortFields: ['startedAt'] }
+  { name: 'interactions', sortFields: ['receivedAt', 'startedAt'] }
+  { name: 'cost', sortFields: ['kind', 'period'] }
+  { name: 'latency', sortFields: [] }
+  { name: 'latencySessions', sortFields: [] }
+  { name: 'risk', sortFields: ['ts'] }
 ]
 
 var suffix = uniqueString(resourceGroup().id, environmentName)

@@ -134,6 +134,31 @@ export const PolicyBlockedSchema = z.strictObject({
   reason: z.string().max(500),
 });
 
+/** Risk monitor: findings that belong to no single interaction (tool poisoning and rug pulls in tools/list). */
+export const RiskDetectedSchema = z.strictObject({
+  ...envelope,
+  type: z.literal('risk.detected'),
+  method: name,
+  target: z.string().max(1000).nullable(),
+  findings: z.array(FindingSchema).min(1).max(100),
+  /** What changed or why, in words; never the matched text. */
+  detail: z.string().max(500),
+});
+
+export const FindingStatusSchema = z.enum(['open', 'acknowledged', 'resolved']);
+export type FindingStatus = z.infer<typeof FindingStatusSchema>;
+
+/** Risk monitor, made by the server only (ack / resolve): ingest refuses it from clients. */
+export const FindingStatusChangedSchema = z.strictObject({
+  ...envelope,
+  type: z.literal('risk.finding_status'),
+  findingId: z.string().min(1).max(300),
+  status: FindingStatusSchema,
+});
+
+/** Event types only the server may append; a client batch holding one is refused. */
+export const SERVER_ONLY_EVENT_TYPES: ReadonlySet<string> = new Set(['risk.finding_status']);
+
 export const KmEventSchema = z.discriminatedUnion('type', [
   SessionStartedSchema,
   SessionIdentifiedSchema,
@@ -143,6 +168,9 @@ export const KmEventSchema = z.discriminatedUnion('type', [
   ToolsListedSchema,
   ViolationSchema,
   PolicyBlockedSchema,
+  // risk monitor
+  RiskDetectedSchema,
+  FindingStatusChangedSchema,
 ]);
 
 export type KmEvent = z.infer<typeof KmEventSchema>;
@@ -212,3 +240,7 @@ export type StoredServerEvent = ServerEvent & { receivedAt: string; batchId: str
 export type LoggedEvent = StoredEvent | StoredServerEvent;
 export const SERVER_EVENT_TYPES: ReadonlySet<string> = new Set(ServerEventSchema.options.map((schema) => schema.shape.type.value));
 export const isServerEvent = (event: KmEvent | ServerEvent): event is ServerEvent => SERVER_EVENT_TYPES.has(event.type);
+// risk monitor
+export type PolicyBlocked = EventOf<'policy.blocked'>;
+export type RiskDetected = EventOf<'risk.detected'>;
+export type FindingStatusChanged = EventOf<'risk.finding_status'>;

@@ -29,7 +29,6 @@ export { sessionsProjection, sessionView } from './projections/sessions';
 export type { SessionDoc } from './projections/sessions';
 export { interactionsProjection } from './projections/interactions';
 export type { InteractionDoc } from './projections/interactions';
-export { redactText } from './risk/redact';
 // Cost Center (#3): tokens, pricing, server-made budget events, the cost fold and its query shapes.
 export { ServerEventSchema, BudgetSetSchema, BudgetThresholdCrossedSchema, BudgetScopeSchema, SERVER_EVENT_TYPES, isServerEvent } from './events';
 export type { ServerEvent, StoredServerEvent, LoggedEvent, BudgetSet, BudgetThresholdCrossed, BudgetScope } from './events';
@@ -74,3 +73,14 @@ export {
   sketchCount,
 } from './projections/latency/sketch';
 export type { LatencySketch } from './projections/latency/sketch';
+// risk monitor
+export { redactText, matchText, redactMatches, TEXT_RULES, entropy, luhn } from './risk/rules';
+export type { Severity, FindingKind, TextRule } from './risk/rules';
+export { scanValue, scanRequest, scanResponse, destructiveTool, MAX_FINDINGS } from './risk/scan';
+export type { ScanResult } from './risk/scan';
+export { scanToolDefinitions, POISONING_RULES } from './risk/poisoning';
+export { findingKind, RUG_PULL_RULE, FINDING_KINDS, SEVERITIES } from './risk/catalog';
+export { riskProjection, riskFindingView } from './projections/risk';
+export type { RiskFindingDoc, RiskFindingView } from './projections/risk';
+export { SERVER_ONLY_EVENT_TYPES, FindingStatusSchema } from './events';
+export type { FindingStatus, PolicyBlocked, RiskDetected, FindingStatusChanged } from './events';

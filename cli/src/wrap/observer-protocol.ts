@@ -10,6 +10,8 @@ export interface ChunkBatch {
 export type ToObserver =
   | { type: 'chunks'; batch: ChunkBatch }
   | { type: 'started'; pid: number }
-  | { type: 'finish'; exitCode: number | null; signal: NodeJS.Signals | null; at: number };
+  | { type: 'finish'; exitCode: number | null; signal: NodeJS.Signals | null; at: number }
+  // risk monitor: a request the project's policy refused (answered by km, never forwarded)
+  | { type: 'blocked'; method: string; target: string | null; ruleId: string; reason: string; at: number };
 
 export type FromObserver = { type: 'finished' };

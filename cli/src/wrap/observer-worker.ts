@@ -24,6 +24,9 @@ port.on('message', (message: ToObserver) => {
     case 'started':
       session.started(message.pid);
       return;
+    case 'blocked':
+      session.blocked(message);
+      return;
     case 'finish':
       void session.finish({ exitCode: message.exitCode, signal: message.signal, at: message.at }).then(() => {
         port.postMessage({ type: 'finished' } satisfies FromObserver);

@@ -83,7 +83,7 @@ export class SessionObserver {
     try {
       value = JSON.parse(frame.text);
     } catch {
-      this.violation(direction, 'non_json', frame.bytes, redactText(frame.text.slice(0, 200)), frame.at);
+      this.violation(direction, 'non_json', frame.bytes, redactText(frame.text.slice(0, 4000)).slice(0, 200), frame.at);
       return;
     }
     if (Array.isArray(value)) {
@@ -160,7 +160,8 @@ export class SessionObserver {
     this.pending.delete(key);
     const requestDirection = other(direction);
     if (msg.kind === 'error') {
-      const message = redactText(msg.message.slice(0, ERROR_MESSAGE_MAX));
+      // Redact before cutting: a secret cut in half would no longer match its rule.
+      const message = redactText(msg.message.slice(0, 4 * ERROR_MESSAGE_MAX)).slice(0, ERROR_MESSAGE_MAX);
       this.interaction(requestDirection, msg.id!, req, { at, bytes, outcome: 'error', error: { code: msg.code, message } }, undefined);
       return;
     }

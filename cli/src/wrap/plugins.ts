@@ -3,6 +3,8 @@ import type { Logger } from '../log';
 import type { ObserverPlugin } from './observer';
 import { loadCostSettings } from '../config/cost-config';
 import { costPlugin } from './cost-plugin';
+import { captureMode, findProjectConfig } from '../config/project-config';
+import { riskPlugin } from './risk-plugin';
 
 /** What plugins may need to know about the session they observe. */
 export interface PluginContext {
@@ -20,6 +22,8 @@ export function observerPlugins(context: PluginContext): ObserverPlugin[] {
   return [
     // Cost Center (#3): tokens, USD and the model on interactions; context tokens on tools/list
     costPluginFor(context),
+    // risk monitor: findings, capture-mode previews, tool poisoning and rug pulls
+    riskPlugin({ capture: captureMode(process.env, findProjectConfig(context.cwd)), home: context.settings.home, projectId: context.projectId, serverName: context.serverName }),
   ];
 }
 

@@ -3,6 +3,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { ChunkBatch, ToObserver, FromObserver } from './observer-protocol';
+import { policyConfig, findProjectConfig } from '../config/project-config';
+import { serverName } from '../config/attribution';
+import type { Policy } from './policy';
 
 /**
  * `km [--project P] [--name N] [--] <command> [args...]`: runs the MCP server as a child and forwards stdio
@@ -37,8 +40,12 @@ export function runWrap(options: WrapOptions): void {
   const childOut = child.stdout!;
 
   // The hot path. Errors on either pipe mean a peer went away; exit is handled by the child's 'close'.
-  process.stdin.pipe(childIn);
-  childOut.pipe(process.stdout);
+  // With a km.json policy, policy-gate.ts decides each client line before forwarding (set up below, once the tap exists).
+  const policy = loadPolicy(options);
+  if (!policy) {
+    process.stdin.pipe(childIn);
+    childOut.pipe(process.stdout);
+  }
   childIn.on('error', () => {});
   process.stdout.on('error', () => {});
 
@@ -62,8 +69,22 @@ export function runWrap(options: WrapOptions): void {
     if (queuedBytes >= HANDOFF_BYTES) handOff();
     else if (!timer) timer = setTimeout(handOff, HANDOFF_INTERVAL_MS);
   };
-  process.stdin.on('data', tap(0));
-  childOut.on('data', tap(1));
+  if (!policy) {
+    process.stdin.on('data', tap(0));
+    childOut.on('data', tap(1));
+  } else {
+    const taps = [tap(0), tap(1)] as const;
+    // Loaded only with a policy: the detection rules are not needed on the plain pipe path.
+    const { startPolicyGate } = require('./policy-gate') as typeof import('./policy-gate');
+    startPolicyGate(policy, {
+      clientIn: process.stdin,
+      clientOut: process.stdout,
+      childIn,
+      childOut,
+      tap: (direction, chunk) => taps[direction](chunk),
+      blocked: (block) => observer.post({ type: 'blocked', ...block, at: now() }),
+    });
+  }
 
   for (const signal of FORWARDED_SIGNALS) {
     process.on(signal, () => {
@@ -99,6 +120,14 @@ export function runWrap(options: WrapOptions): void {
       }
     });
   });
+}
+
+/** The project's policy (km.json `policy`), or null: then the forwarding stays plain pipes. */
+function loadPolicy(options: WrapOptions): Policy | null {
+  const config = policyConfig(findProjectConfig(process.cwd()));
+  if (!config) return null;
+  const { Policy: PolicyClass } = require('./policy') as typeof import('./policy');
+  return new PolicyClass(config, serverName(options.name, options.command, options.args));
 }
 
 /**

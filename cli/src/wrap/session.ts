@@ -21,6 +21,7 @@ export interface WrapSession {
   started(pid: number): void;
   observeChunks(chunks: Array<{ direction: Direction; chunk: Buffer; at: number }>): void;
   finish(end: { exitCode: number | null; signal: NodeJS.Signals | null; at: number }): Promise<void>;
+  blocked(block: { method: string; target: string | null; ruleId: string; reason: string; at: number }): void;
 }
 
 /** Everything off the hot path for one wrapped server: framing, pairing, the spool and the shipper. */
@@ -81,6 +82,20 @@ export function startSession(options: WrapOptions, startedAt: number): WrapSessi
           for (const frame of framers[direction].push(chunk, at)) observer.observe(direction, frame);
         });
       }
+    },
+    blocked(block) {
+      guard('policy block', () =>
+        recorder.record({
+          id: newEventId(block.at),
+          v: 1,
+          ts: new Date(block.at).toISOString(),
+          type: 'policy.blocked',
+          method: block.method.slice(0, 200),
+          target: block.target?.slice(0, 1000) ?? null,
+          ruleId: block.ruleId,
+          reason: block.reason.slice(0, 500),
+        }),
+      );
     },
     async finish(end) {
       clearInterval(shipTimer);

@@ -1,5 +1,5 @@
 import type { HttpResponseInit } from '@azure/functions';
-import { IngestBatchSchema, MAX_EVENTS_PER_BATCH, type IngestBatch, type StoredEvent } from '@km/shared';
+import { IngestBatchSchema, MAX_EVENTS_PER_BATCH, SERVER_ONLY_EVENT_TYPES, type IngestBatch, type StoredEvent } from '@km/shared';
 import { describeError } from '../logger';
 import type { Authenticator, Caller, EventLog } from '../ports';
 import { authenticateRequest } from './authenticate-request';
@@ -16,6 +16,8 @@ export interface IngestDeps {
   maxBodyBytes?: number;
   /** Called after a batch was appended: the embedded host wakes its projector loop with it. */
   onEventsAppended?: () => void;
+  /** Called with an accepted batch (risk monitor: the high-severity webhook); must not block or throw. */
+  onEventsAccepted?: (events: readonly StoredEvent[]) => void;
 }
 
 export const DEFAULT_MAX_INGEST_BYTES = 5 * MIB;
@@ -58,6 +60,13 @@ export function makeIngestHandler(deps: IngestDeps): HttpHandler {
       return errorResponse(503, message, {}, { 'Retry-After': '5' });
     }
     if (result.appended > 0) deps.onEventsAppended?.();
+    if (result.appended > 0) {
+      try {
+        deps.onEventsAccepted?.(stored);
+      } catch (error) {
+        context.error(`ingest: a listener of batch ${batchId} failed: ${describeError(error)}`);
+      }
+    }
     return jsonResponse(202, { batchId, accepted: result.appended, duplicates: result.duplicates });
   });
 }
@@ -70,7 +79,7 @@ function parseBatch(body: unknown): IngestBatch | { response: HttpResponseInit }
     return { response: errorResponse(400, message, { issues: [{ index: null, path: 'events', message }] }) };
   }
   const parsed = IngestBatchSchema.safeParse(body);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) return refuseServerOnly(parsed.data);
   const issues = batchIssues(parsed.error);
   const badEvents = new Set(issues.flatMap((issue) => (issue.index === null ? [] : [issue.index]))).size;
   const summary =
@@ -84,4 +93,13 @@ function eventsOfOtherOrgs(events: IngestBatch['events'], caller: Caller): Batch
       ? []
       : [{ index, path: `events[${index}].orgId`, message: `"${event.orgId}" is not this key's org "${caller.orgId}"` }],
   );
+}
+
+/** Events only the server makes (a finding acknowledged) must never come from a client: they would change state. */
+function refuseServerOnly(batch: IngestBatch): IngestBatch | { response: HttpResponseInit } {
+  const issues: BatchIssue[] = batch.events.flatMap((event, index) =>
+    SERVER_ONLY_EVENT_TYPES.has(event.type) ? [{ index, path: `events[${index}].type`, message: `"${event.type}" events are made by the server only` }] : [],
+  );
+  if (issues.length === 0) return batch;
+  return { response: errorResponse(400, `${issues.length} event(s) have a type clients may not send; nothing was stored. See issues[] for where.`, { issues }) };
 }

@@ -11,6 +11,7 @@ import type { HttpDeps } from '../routes';
 import { LOCAL_ORG_ID, readOrCreateLocalApiKey } from './local-api-key';
 import { startProjectorLoop } from './projector-loop';
 import { startBudgetNotifier } from '../budget-webhooks';
+import { riskWebhook } from '../risk-webhook';
 
 export interface EmbeddedStackOptions {
   home: string;
@@ -21,6 +22,8 @@ export interface EmbeddedStackOptions {
   additionalApiKeys?: readonly ApiKeyRecord[];
   maxBodyBytes?: number;
   projectorIntervalMs?: number;
+  /** risk monitor: where to post high-severity findings; default KM_RISK_WEBHOOK_URL, none when empty. */
+  riskWebhookUrl?: string;
 }
 
 export interface EmbeddedStack {
@@ -55,6 +58,7 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
       logger: options.logger,
       ...(options.projectorIntervalMs ? { intervalMs: options.projectorIntervalMs } : {}),
     });
+    const webhookUrl = options.riskWebhookUrl ?? process.env.KM_RISK_WEBHOOK_URL;
     const deps: HttpDeps = {
       eventLog,
       readModelStore,
@@ -62,6 +66,7 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
       now: () => new Date(),
       newBatchId: () => randomUUID(),
       onEventsAppended: () => projectorLoop.notify(),
+      ...(webhookUrl ? { onEventsAccepted: riskWebhook({ url: webhookUrl, logger: options.logger }) } : {}),
       ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
     };
     return {

@@ -1,0 +1,64 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+/**
+ * The project's km.json (the nearest one upward from the cwd), read loosely: only the risk monitor's fields
+ * are looked at here, and a field of the wrong type is ignored with the default kept, never a failed start.
+ * Only node built-ins: the forwarding thread reads the policy from here before spawning the server.
+ */
+export type CaptureMode = 'metadata' | 'redacted' | 'full';
+
+export interface PolicyConfig {
+  denyServers: string[];
+  allowServers: string[] | null;
+  denyTools: string[];
+  allowTools: string[] | null;
+  /** Globs matched against each string argument of a tools/call. */
+  denyArguments: string[];
+  blockSecrets: boolean;
+}
+
+export function findProjectConfig(cwd: string): Record<string, unknown> | null {
+  for (let dir = cwd; ; dir = dirname(dir)) {
+    try {
+      const parsed = JSON.parse(readFileSync(join(dir, 'km.json'), 'utf8')) as unknown;
+      return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null;
+    } catch {
+      // no km.json here (or unreadable): keep walking up
+    }
+    if (dirname(dir) === dir) return null;
+  }
+}
+
+const MODES: readonly CaptureMode[] = ['metadata', 'redacted', 'full'];
+
+/** KM_CAPTURE first (per server entry), then km.json `capture`, then 'redacted'. */
+export function captureMode(env: NodeJS.ProcessEnv, config: Record<string, unknown> | null): CaptureMode {
+  const fromEnv = env.KM_CAPTURE?.trim().toLowerCase();
+  if (fromEnv && (MODES as readonly string[]).includes(fromEnv)) return fromEnv as CaptureMode;
+  const fromFile = config?.capture;
+  if (typeof fromFile === 'string' && (MODES as readonly string[]).includes(fromFile)) return fromFile as CaptureMode;
+  return 'redacted';
+}
+
+const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string' && v.length > 0) : []);
+
+/** km.json `policy`: { deny: { servers, tools, arguments }, allow: { servers, tools }, blockSecrets }; null when absent or empty. */
+export function policyConfig(config: Record<string, unknown> | null): PolicyConfig | null {
+  const raw = config?.policy;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return null;
+  const p = raw as Record<string, unknown>;
+  const deny = typeof p.deny === 'object' && p.deny !== null ? (p.deny as Record<string, unknown>) : {};
+  const allow = typeof p.allow === 'object' && p.allow !== null ? (p.allow as Record<string, unknown>) : {};
+  const policy: PolicyConfig = {
+    denyServers: strings(deny.servers),
+    allowServers: Array.isArray(allow.servers) ? strings(allow.servers) : null,
+    denyTools: strings(deny.tools),
+    allowTools: Array.isArray(allow.tools) ? strings(allow.tools) : null,
+    denyArguments: strings(deny.arguments),
+    blockSecrets: p.blockSecrets === true,
+  };
+  const empty =
+    policy.denyServers.length === 0 && policy.allowServers === null && policy.denyTools.length === 0 && policy.allowTools === null && policy.denyArguments.length === 0 && !policy.blockSecrets;
+  return empty ? null : policy;
+}

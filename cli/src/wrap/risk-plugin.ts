@@ -1,0 +1,99 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { newEventId, RUG_PULL_RULE, scanRequest, scanResponse, scanToolDefinitions, type Finding } from '@km/shared';
+import type { CaptureMode } from '../config/project-config';
+import type { EventDraft, ObserverPlugin } from './observer';
+
+/**
+ * The risk monitor in the wrapper, after forwarding: findings for each interaction, previews as the capture mode
+ * says (nothing / redacted / full), and for tools/list both tool poisoning and rug pulls (a tool whose definition
+ * changed since this server was last seen). Everything here runs before the spool, so the spool only ever holds
+ * what the capture mode allows.
+ */
+export interface RiskPluginOptions {
+  capture: CaptureMode;
+  home: string;
+  projectId: string;
+  serverName: string;
+}
+
+const PREVIEW_MAX = 4000;
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+function preview(value: unknown): string | null {
+  if (value === undefined) return null;
+  return JSON.stringify(value).slice(0, PREVIEW_MAX);
+}
+
+/** Where the last seen definitions of one server in one project are kept (KM_HOME/tool-definitions/). */
+export function definitionsFile(home: string, projectId: string, serverName: string): string {
+  return join(home, 'tool-definitions', `${sha256(`${projectId}\u0000${serverName}`).slice(0, 32)}.json`);
+}
+
+type Definitions = Record<string, { description: string; schema: string }>;
+
+function readDefinitions(path: string): Definitions {
+  try {
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+    return typeof parsed === 'object' && parsed !== null ? (parsed as Definitions) : {};
+  } catch {
+    return {};
+  }
+}
+
+function writeDefinitions(path: string, definitions: Definitions): void {
+  mkdirSync(join(path, '..'), { recursive: true, mode: 0o700 });
+  // Several wrappers of the same server may list tools at once: each writes whole files, renamed into place.
+  const temp = `${path}.${process.pid}.tmp`;
+  writeFileSync(temp, JSON.stringify(definitions), { mode: 0o600 });
+  renameSync(temp, path);
+}
+
+export function riskPlugin(options: RiskPluginOptions): ObserverPlugin {
+  const file = definitionsFile(options.home, options.projectId, options.serverName);
+  return {
+    interaction(draft, exchange) {
+      const request = scanRequest(draft.method, exchange.params);
+      const response = exchange.result === undefined ? null : scanResponse(exchange.result);
+      draft.findings = [...request.findings, ...(response?.findings ?? [])].slice(0, 100);
+      if (options.capture === 'metadata') return;
+      const full = options.capture === 'full';
+      draft.requestPreview = preview(full ? exchange.params : request.redacted);
+      // Error messages were redacted by the observer already; a result is redacted here.
+      draft.responsePreview = exchange.error ? preview({ error: exchange.error }) : response ? preview(full ? exchange.result : response.redacted) : null;
+    },
+    toolsListed(draft, tools) {
+      const extra: EventDraft[] = [];
+      const base = { v: 1 as const, ts: draft.ts, method: 'tools/list' };
+      const previous = readDefinitions(file);
+      const current: Definitions = { ...previous };
+      // Poisoning is reported once per definition: a server listing the same poisoned tool each session is one finding.
+      const fresh = new Set<number>();
+      draft.tools.forEach((tool, index) => {
+        const before = previous[tool.name];
+        current[tool.name] = { description: tool.descriptionHash, schema: tool.schemaHash };
+        if (before?.description === tool.descriptionHash && before.schema === tool.schemaHash) return;
+        fresh.add(index);
+        if (!before) return;
+        const changed = [before.description !== tool.descriptionHash ? 'description' : null, before.schema !== tool.schemaHash ? 'inputSchema' : null].filter(
+          (x): x is string => x !== null,
+        );
+        const findings = changed.map((field) => ({ ruleId: RUG_PULL_RULE.id, severity: RUG_PULL_RULE.severity, path: `$.result.tools[${index}].${field}` }));
+        extra.push({ ...base, id: newEventId(), type: 'risk.detected', target: tool.name, findings, detail: `the ${changed.join(' and ')} of tool ${tool.name} changed since this server was last seen` });
+      });
+
+      const byTool = new Map<number, Finding[]>();
+      for (const finding of scanToolDefinitions(tools)) {
+        const index = Number(/^\$\.result\.tools\[(\d+)\]/.exec(finding.path)?.[1] ?? -1);
+        if (fresh.has(index)) byTool.set(index, [...(byTool.get(index) ?? []), finding]);
+      }
+      for (const [index, findings] of byTool) {
+        const target = draft.tools[index]?.name ?? null;
+        extra.push({ ...base, id: newEventId(), type: 'risk.detected', target, findings, detail: `tool definition with instructions or content aimed at the model (${findings.map((f) => f.ruleId).join(', ')})` });
+      }
+      writeDefinitions(file, current);
+      return extra;
+    },
+  };
+}

@@ -1,0 +1,100 @@
+import fc from 'fast-check';
+import { captureMode, policyConfig } from '../src/config/project-config';
+import { Policy, globMatcher } from '../src/wrap/policy';
+import { ServerStream } from '../src/wrap/policy-gate';
+
+const policyOf = (raw: unknown, server = 'fs') => new Policy(policyConfig({ policy: raw })!, server);
+
+describe('km.json policy', () => {
+  it('is absent when empty or malformed, so the plain pipes stay', () => {
+    expect(policyConfig(null)).toBeNull();
+    expect(policyConfig({ policy: {} })).toBeNull();
+    expect(policyConfig({ policy: 'deny everything' })).toBeNull();
+    expect(policyConfig({ policy: { deny: { tools: [42] } } })).toBeNull();
+  });
+
+  it('matches globs on whole names', () => {
+    expect(globMatcher('delete_*')('delete_file')).toBe(true);
+    expect(globMatcher('delete_*')('undelete_file')).toBe(false);
+    expect(globMatcher('git.push?')('git.push!')).toBe(true);
+    expect(globMatcher('a.b')('axb')).toBe(false);
+  });
+
+  it('decides requests: servers, tools, allow lists, arguments, secrets', () => {
+    expect(policyOf({ deny: { servers: ['f*'] } }).request('initialize', {})).toMatchObject({ ruleId: 'policy-deny-server' });
+    expect(policyOf({ allow: { servers: ['github'] } }).request('tools/list', {})).toMatchObject({ ruleId: 'policy-server-not-allowed' });
+    const tools = policyOf({ deny: { tools: ['write_*'] }, allow: { tools: ['read_*', 'write_*'] } });
+    expect(tools.request('tools/call', { name: 'write_file' })).toMatchObject({ ruleId: 'policy-deny-tool', reason: expect.stringContaining('"write_*"') });
+    expect(tools.request('tools/call', { name: 'move_file' })).toMatchObject({ ruleId: 'policy-tool-not-allowed' });
+    expect(tools.request('tools/call', { name: 'read_file' })).toBeNull();
+    expect(tools.request('tools/list', undefined)).toBeNull();
+    expect(tools.visibleTools([{ name: 'read_file' }, { name: 'write_file' }, { name: 'move_file' }])).toEqual([{ name: 'read_file' }]);
+    expect(tools.visibleTools([{ name: 'read_file' }])).toBeNull();
+    const args = policyOf({ deny: { arguments: ['*rm -rf*'] } });
+    expect(args.request('tools/call', { name: 'shell', arguments: { cmd: ['ls', 'sudo rm -rf /'] } })).toMatchObject({ ruleId: 'policy-deny-argument' });
+    const secrets = policyOf({ blockSecrets: true });
+    expect(secrets.request('tools/call', { name: 'x', arguments: { t: ['ghp_', 'aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z5A'].join('') } })).toMatchObject({ ruleId: 'policy-secret-in-request' });
+    expect(secrets.request('tools/call', { name: 'x', arguments: { email: 'a@b.co' } })).toBeNull();
+  });
+
+  it('capture mode: KM_CAPTURE, then km.json, then redacted', () => {
+    expect(captureMode({}, null)).toBe('redacted');
+    expect(captureMode({}, { capture: 'metadata' })).toBe('metadata');
+    expect(captureMode({ KM_CAPTURE: 'FULL' }, { capture: 'metadata' })).toBe('full');
+    expect(captureMode({ KM_CAPTURE: 'bogus' }, { capture: 'nonsense' })).toBe('redacted');
+  });
+});
+
+describe('the server stream of the policy gate', () => {
+  const make = (policy = policyOf({ deny: { tools: ['delete_*'] } })) => {
+    const written: Buffer[] = [];
+    return { stream: new ServerStream(policy, (b) => written.push(Buffer.from(b))), out: () => Buffer.concat(written).toString() };
+  };
+
+  it('never writes an injected line inside a partial server line', () => {
+    const { stream, out } = make();
+    stream.push(Buffer.from('{"jsonrpc":"2.0","id":1,"res'));
+    stream.inject(Buffer.from('{"km":1}\n'));
+    expect(out()).toBe('{"jsonrpc":"2.0","id":1,"res');
+    stream.push(Buffer.from('ult":{}}\n{"partial'));
+    expect(out()).toBe('{"jsonrpc":"2.0","id":1,"result":{}}\n{"km":1}\n{"partial');
+  });
+
+  it('property: any chunking and any injection points keep every line whole and every byte in order', () => {
+    fc.assert(
+      fc.property(fc.array(fc.stringMatching(/^[a-z]{0,8}$/), { maxLength: 8 }), fc.array(fc.nat(40), { maxLength: 6 }), fc.array(fc.nat(40), { maxLength: 6 }), (lines, cuts, injectAt) => {
+        const { stream, out } = make();
+        const text = lines.map((l) => `${l}\n`).join('');
+        const points = [...new Set([...cuts, ...injectAt].map((c) => Math.min(c, text.length)))].sort((a, b) => a - b);
+        let last = 0;
+        let injected = 0;
+        for (const p of points) {
+          stream.push(Buffer.from(text.slice(last, p)));
+          last = p;
+          if (injectAt.includes(p)) {
+            stream.inject(Buffer.from('INJECTED\n'));
+            injected++;
+          }
+        }
+        stream.push(Buffer.from(text.slice(last)));
+        stream.end();
+        const outLines = out().split('\n').slice(0, -1);
+        expect(outLines.filter((l) => l === 'INJECTED')).toHaveLength(injected);
+        expect(outLines.filter((l) => l !== 'INJECTED')).toEqual(lines);
+      }),
+    );
+  });
+
+  it('removes denied tools from the answer to a tools/list it saw asked, even split across chunks', () => {
+    const { stream, out } = make();
+    stream.pendingToolsLists.add('7');
+    const answer = JSON.stringify({ jsonrpc: '2.0', id: 7, result: { tools: [{ name: 'read' }, { name: 'delete_all' }] } }) + '\n';
+    stream.push(Buffer.from(answer.slice(0, 20)));
+    expect(out()).toBe('');
+    stream.push(Buffer.from(answer.slice(20)));
+    expect(JSON.parse(out())).toEqual({ jsonrpc: '2.0', id: 7, result: { tools: [{ name: 'read' }] } });
+    // Other lines pass untouched and at once.
+    stream.push(Buffer.from('{"id":8,"result":{"tools":[{"name":"delete_all"}]}}\n'));
+    expect(out()).toContain('{"id":8,"result":{"tools":[{"name":"delete_all"}]}}\n');
+  });
+});

@@ -1,0 +1,180 @@
+import {
+  FINDING_KINDS,
+  FindingStatusSchema,
+  SEVERITIES,
+  newEventId,
+  riskFindingView,
+  riskProjection,
+  type FindingStatusChanged,
+  type RiskFindingDoc,
+  type RiskFindingView,
+} from '@km/shared';
+import type { Authenticator, EventLog, QueryOptions, ReadModelStore } from '../ports';
+import { authenticateRequest } from './authenticate-request';
+import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
+import { limitParam, nameParam, type ParamResult } from './query-params';
+
+export interface RiskQueryDeps {
+  readModelStore: ReadModelStore;
+  authenticator: Authenticator;
+}
+
+export interface RiskStatusDeps extends RiskQueryDeps {
+  eventLog: EventLog;
+  now: () => Date;
+  newBatchId: () => string;
+  onEventsAppended?: () => void;
+}
+
+/** How many finding documents a summary reads at most (newest first). */
+const SUMMARY_SCAN_LIMIT = 10_000;
+
+const oneOf = <T extends string>(value: string | null, allowed: readonly T[], what: string): ParamResult<T | undefined> => {
+  if (value === null) return { value: undefined };
+  return (allowed as readonly string[]).includes(value) ? { value: value as T } : { error: `${what} must be one of ${allowed.join(', ')}; got "${value}"` };
+};
+
+function timeParam(value: string | null, what: string): ParamResult<string | undefined> {
+  if (value === null) return { value: undefined };
+  const ms = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : NaN;
+  if (Number.isNaN(ms)) return { error: `${what} must be an ISO date or time such as 2026-05-01 or 2026-05-01T09:00:00Z; got "${value}"` };
+  return { value: new Date(ms).toISOString() };
+}
+
+interface FindingsQuery {
+  store: QueryOptions;
+  from?: string;
+  to?: string;
+}
+
+function findingsQuery(query: URLSearchParams): ParamResult<FindingsQuery> {
+  const where: Record<string, string | boolean> = { detected: true };
+  const severity = oneOf(query.get('severity'), SEVERITIES, 'severity');
+  if ('error' in severity) return severity;
+  const status = oneOf(query.get('status'), FindingStatusSchema.options, 'status');
+  if ('error' in status) return status;
+  const kind = oneOf(query.get('kind'), FINDING_KINDS, 'kind');
+  if ('error' in kind) return kind;
+  const from = timeParam(query.get('from'), 'from');
+  if ('error' in from) return from;
+  const to = timeParam(query.get('to'), 'to');
+  if ('error' in to) return to;
+  if (from.value && to.value && from.value > to.value) return { error: `from (${from.value}) is after to (${to.value})` };
+  const limit = limitParam(query, 200, 1000);
+  if ('error' in limit) return limit;
+  if (severity.value) where.severity = severity.value;
+  if (status.value) where.status = status.value;
+  if (kind.value) where.kind = kind.value;
+  // from/to are applied after the read (the store filters by equality only), so read past the limit when they are set.
+  const storeLimit = from.value || to.value ? SUMMARY_SCAN_LIMIT : limit.value;
+  return {
+    value: {
+      store: { where, orderBy: 'ts', direction: 'desc', limit: storeLimit },
+      ...(from.value ? { from: from.value } : {}),
+      ...(to.value ? { to: to.value } : {}),
+    },
+  };
+}
+
+/** GET /api/risk/findings?severity&from&to&status&kind&limit: the caller's findings, newest first. */
+export function makeQueryRiskFindingsHandler(deps: RiskQueryDeps): HttpHandler {
+  return withUnexpectedErrorsAs500(async (request) => {
+    const auth = await authenticateRequest(deps.authenticator, request);
+    if ('response' in auth) return auth.response;
+    const parsed = findingsQuery(request.query);
+    if ('error' in parsed) return errorResponse(400, parsed.error);
+    const limit = limitParam(request.query, 200, 1000);
+    const docs = await deps.readModelStore.query<RiskFindingDoc>(riskProjection.name, auth.caller.orgId, parsed.value.store);
+    const { from, to } = parsed.value;
+    const findings = docs
+      .filter((doc) => (!from || doc.ts >= from) && (!to || doc.ts <= to))
+      .slice(0, 'value' in limit ? limit.value : 200)
+      .map(riskFindingView);
+    return jsonResponse(200, { findings });
+  });
+}
+
+export interface RiskSummary {
+  open: number;
+  bySeverity: Record<'low' | 'medium' | 'high' | 'critical', number>;
+  byRule: Array<{ ruleId: string; count: number }>;
+  byDay: Array<{ day: string; count: number }>;
+  anomalies: RiskFindingView[];
+}
+
+/** Open findings counted by severity, rule and day; anomalies listed (open ones, newest first). */
+export function summarize(docs: readonly RiskFindingDoc[]): RiskSummary {
+  const open = docs.filter((doc) => doc.detected && doc.status === 'open');
+  const bySeverity = { low: 0, medium: 0, high: 0, critical: 0 };
+  const byRule = new Map<string, number>();
+  const byDay = new Map<string, number>();
+  for (const doc of open) {
+    bySeverity[doc.severity]++;
+    byRule.set(doc.ruleId, (byRule.get(doc.ruleId) ?? 0) + 1);
+    byDay.set(doc.day, (byDay.get(doc.day) ?? 0) + 1);
+  }
+  return {
+    open: open.length,
+    bySeverity,
+    byRule: [...byRule].map(([ruleId, count]) => ({ ruleId, count })).sort((a, b) => b.count - a.count || a.ruleId.localeCompare(b.ruleId)),
+    byDay: [...byDay].map(([day, count]) => ({ day, count })).sort((a, b) => a.day.localeCompare(b.day)),
+    anomalies: open.filter((doc) => doc.kind === 'anomaly').sort((a, b) => b.ts.localeCompare(a.ts)).slice(0, 100).map(riskFindingView),
+  };
+}
+
+/** GET /api/risk/summary: counts over the caller's open findings. */
+export function makeQueryRiskSummaryHandler(deps: RiskQueryDeps): HttpHandler {
+  return withUnexpectedErrorsAs500(async (request) => {
+    const auth = await authenticateRequest(deps.authenticator, request);
+    if ('response' in auth) return auth.response;
+    const docs = await deps.readModelStore.query<RiskFindingDoc>(riskProjection.name, auth.caller.orgId, {
+      where: { detected: true, status: 'open' },
+      orderBy: 'ts',
+      direction: 'desc',
+      limit: SUMMARY_SCAN_LIMIT,
+    });
+    return jsonResponse(200, summarize(docs));
+  });
+}
+
+/**
+ * POST /api/risk/findings/{id}/ack and /resolve: appends a server-made risk.finding_status event (the read model
+ * changes through the fold like any other change) and answers the finding as it will read once folded.
+ */
+export function makeRiskStatusHandler(status: 'acknowledged' | 'resolved') {
+  return (deps: RiskStatusDeps): HttpHandler =>
+    withUnexpectedErrorsAs500(async (request) => {
+      const auth = await authenticateRequest(deps.authenticator, request);
+      if ('response' in auth) return auth.response;
+      const id = nameParam(request.params.id ?? '', 'the finding id');
+      if ('error' in id) return errorResponse(400, id.error);
+      const findingId = id.value ?? '';
+      const found = await deps.readModelStore.get<RiskFindingDoc>(riskProjection.name, auth.caller.orgId, findingId);
+      if (!found || !found.doc.detected) {
+        return errorResponse(404, `no finding "${findingId}" in your org: list findings with GET /api/risk/findings.`);
+      }
+      const doc = found.doc;
+      const at = deps.now();
+      const event: FindingStatusChanged = {
+        id: newEventId(at.getTime()),
+        v: 1,
+        ts: at.toISOString(),
+        type: 'risk.finding_status',
+        orgId: auth.caller.orgId,
+        projectId: doc.projectId ?? 'default',
+        userId: 'km-server',
+        machineId: 'km-server',
+        sessionId: doc.sessionId ?? doc.id,
+        server: { name: doc.server ?? 'unknown', command: '' },
+        findingId,
+        status,
+      };
+      await deps.eventLog.append([{ ...event, receivedAt: event.ts, batchId: deps.newBatchId() }]);
+      deps.onEventsAppended?.();
+      return jsonResponse(200, riskFindingView(riskProjection.evolve(doc, event, findingId)));
+    });
+}
+
+export const makeAckRiskFindingHandler = makeRiskStatusHandler('acknowledged');
+export const makeResolveRiskFindingHandler = makeRiskStatusHandler('resolved');
+export type { RiskFindingView };

@@ -1,0 +1,241 @@
+import { KmEventSchema, newEventId, riskProjection, type KmEvent, type RiskFindingDoc } from '@km/shared';
+import { ApiKeyAuthenticator, hashApiKey } from '../src/adapters/api-key-authenticator';
+import { MemoryEventLog } from '../src/adapters/memory-event-log';
+import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
+import { makeIngestHandler } from '../src/handlers/ingest';
+import {
+  makeAckRiskFindingHandler,
+  makeQueryRiskFindingsHandler,
+  makeQueryRiskSummaryHandler,
+  makeResolveRiskFindingHandler,
+} from '../src/handlers/risk';
+import type { HttpHandler } from '../src/handlers/http-results';
+import { projectBatch } from '../src/projector';
+import { riskWebhook, urgentFindings } from '../src/risk-webhook';
+import { anEnvelope, interaction, stored } from './fixtures';
+import { anHttpRequest, anInvocationContext, bearer } from './http-fixtures';
+
+const authenticator = new ApiKeyAuthenticator([
+  { keyHash: hashApiKey('key-a'), orgId: 'org-a' },
+  { keyHash: hashApiKey('key-b'), orgId: 'org-b' },
+]);
+
+const envA = anEnvelope({ orgId: 'org-a', sessionId: 's-a', projectId: 'p1', userId: 'ann' });
+const leaky = interaction(envA, '2026-05-01T09:00:00.000Z', {
+  findings: [
+    { ruleId: 'aws-access-key-id', severity: 'critical', path: '$.result.content[0].text' },
+    { ruleId: 'card-number', severity: 'high', path: '$.result.content[0].text' },
+  ],
+  target: 'read_file',
+  responsePreview: '{"content":[{"type":"text","text":"[REDACTED:aws-access-key-id] [REDACTED:card-number]"}]}',
+});
+const rugPull = KmEventSchema.parse({
+  ...envA,
+  id: newEventId(Date.parse('2026-05-02T09:00:00.000Z')),
+  v: 1,
+  ts: '2026-05-02T09:00:00.000Z',
+  type: 'risk.detected',
+  method: 'tools/list',
+  target: 'add',
+  findings: [{ ruleId: 'rug-pull', severity: 'high', path: '$.result.tools[0].description' }],
+  detail: 'the description of tool add changed since this server was last seen',
+}) as KmEvent;
+const blocked = KmEventSchema.parse({
+  ...envA,
+  id: newEventId(Date.parse('2026-05-02T10:00:00.000Z')),
+  v: 1,
+  ts: '2026-05-02T10:00:00.000Z',
+  type: 'policy.blocked',
+  method: 'tools/call',
+  target: 'write_file',
+  ruleId: 'policy-deny-tool',
+  reason: 'tool write_file is denied by km.json policy.deny.tools ("write_*")',
+}) as KmEvent;
+const theirs = interaction(anEnvelope({ orgId: 'org-b' }), '2026-05-01T09:00:00.000Z', { findings: [{ ruleId: 'email', severity: 'low', path: '$.params' }] });
+
+async function given(events: KmEvent[]) {
+  const readModelStore = new MemoryReadModelStore();
+  const eventLog = new MemoryEventLog();
+  await projectBatch(riskProjection, readModelStore, stored(events));
+  const deps = { readModelStore, authenticator, eventLog, now: () => new Date('2026-05-03T00:00:00.000Z'), newBatchId: () => 'b1' };
+  const call = async (handler: HttpHandler, path: string, params: Record<string, string> = {}, key = 'key-a', method = 'GET') => {
+    const response = await handler(anHttpRequest({ path, params, headers: bearer(key), method }), anInvocationContext());
+    return { status: response.status, body: response.jsonBody };
+  };
+  const project = async () => projectBatch(riskProjection, readModelStore, (await eventLog.read(0, 100)).map((e) => e.event));
+  return {
+    eventLog,
+    project,
+    findings: (query = '', key?: string) => call(makeQueryRiskFindingsHandler(deps), `/api/risk/findings${query}`, {}, key),
+    summary: (key?: string) => call(makeQueryRiskSummaryHandler(deps), '/api/risk/summary', {}, key),
+    ack: (id: string, key?: string) => call(makeAckRiskFindingHandler(deps), `/api/risk/findings/${id}/ack`, { id }, key, 'POST'),
+    resolve: (id: string, key?: string) => call(makeResolveRiskFindingHandler(deps), `/api/risk/findings/${id}/resolve`, { id }, key, 'POST'),
+  };
+}
+
+const nonAnomalies = (body: { findings: Array<{ kind: string }> }) => body.findings.filter((f) => f.kind !== 'anomaly');
+
+describe('risk read model and API', () => {
+  it('given findings in an interaction, a rug pull and a block, lists each as a finding of the caller only', async () => {
+    const api = await given([leaky, rugPull, blocked, theirs]);
+    const { status, body } = await api.findings();
+    expect(status).toBe(200);
+    // Newest first; the two findings of one interaction share a time, so their order is the store's.
+    expect(nonAnomalies(body).map((f: any) => [f.kind, f.ruleId, f.severity]).sort()).toEqual([
+      ['pii', 'card-number', 'high'],
+      ['policy', 'policy-deny-tool', 'medium'],
+      ['rug_pull', 'rug-pull', 'high'],
+      ['secret', 'aws-access-key-id', 'critical'],
+    ]);
+    expect(nonAnomalies(body).slice(0, 2).map((f: any) => f.ruleId)).toEqual(['policy-deny-tool', 'rug-pull']);
+    expect(body.findings.find((f: any) => f.ruleId === 'aws-access-key-id')).toEqual({
+      id: `${leaky.id}.0`,
+      kind: 'secret',
+      ruleId: 'aws-access-key-id',
+      severity: 'critical',
+      path: '$.result.content[0].text',
+      sessionId: 's-a',
+      interactionId: leaky.id,
+      server: 'everything',
+      tool: 'read_file',
+      userId: 'ann',
+      projectId: 'p1',
+      ts: leaky.ts,
+      status: 'open',
+      preview: leaky.responsePreview,
+      detail: 'tools/call read_file',
+    });
+    expect((await api.findings('', 'key-b')).body.findings.map((f: any) => f.ruleId)).toContain('email');
+    expect((await api.findings('', 'key-b')).body.findings.map((f: any) => f.ruleId)).not.toContain('card-number');
+  });
+
+  it('filters by severity, kind, status and time, and answers readable 400s', async () => {
+    const api = await given([leaky, rugPull, blocked]);
+    expect((await api.findings('?severity=critical')).body.findings.map((f: any) => f.ruleId)).toEqual(['aws-access-key-id']);
+    expect((await api.findings('?kind=rug_pull')).body.findings.map((f: any) => f.ruleId)).toEqual(['rug-pull']);
+    expect(nonAnomalies((await api.findings('?from=2026-05-02&to=2026-05-02T09:30:00Z')).body).map((f: any) => f.ruleId)).toEqual(['rug-pull']);
+    expect(await api.findings('?severity=urgent')).toMatchObject({ status: 400, body: { error: expect.stringContaining('severity must be one of low, medium, high, critical') } });
+    expect(await api.findings('?from=yesterday')).toMatchObject({ status: 400, body: { error: expect.stringContaining('from must be an ISO date') } });
+    expect(await api.findings('?from=2026-05-03&to=2026-05-01')).toMatchObject({ status: 400 });
+    expect(await api.findings('?kind=weird')).toMatchObject({ status: 400 });
+  });
+
+  it('ack and resolve append server-made events; the fold changes the status; other orgs get a 404', async () => {
+    const api = await given([leaky, rugPull]);
+    const id = `${leaky.id}.0`;
+    expect(await api.ack(id, 'key-b')).toMatchObject({ status: 404 });
+    const acked = await api.ack(id);
+    expect(acked).toMatchObject({ status: 200, body: { id, status: 'acknowledged', ruleId: 'aws-access-key-id' } });
+    await api.project();
+    expect((await api.findings('?status=acknowledged')).body.findings.map((f: any) => f.id)).toEqual([id]);
+    await api.resolve(id);
+    await api.project();
+    expect((await api.findings('?status=resolved')).body.findings.map((f: any) => f.id)).toEqual([id]);
+    const summary = (await api.summary()).body;
+    expect(summary.bySeverity).toMatchObject({ critical: 0, high: 2 });
+    expect(summary.byRule).toEqual(expect.arrayContaining([{ ruleId: 'card-number', count: 1 }, { ruleId: 'rug-pull', count: 1 }]));
+    expect(summary.byDay.map((d: any) => d.day)).toEqual(['2026-05-01', '2026-05-02']);
+    expect(summary.anomalies.map((a: any) => a.ruleId)).toEqual(expect.arrayContaining(['anomaly-first-use']));
+    expect(summary.open).toBe(summary.bySeverity.low + summary.bySeverity.medium + summary.bySeverity.high + summary.bySeverity.critical);
+  });
+
+  it('ingest refuses server-only event types from clients', async () => {
+    const eventLog = new MemoryEventLog();
+    const handler = makeIngestHandler({ eventLog, authenticator, now: () => new Date(), newBatchId: () => 'b' });
+    const forged = { ...envA, id: newEventId(), v: 1, ts: new Date().toISOString(), type: 'risk.finding_status', findingId: 'x.0', status: 'resolved' };
+    const response = await handler(anHttpRequest({ path: '/api/ingest', method: 'POST', headers: bearer('key-a'), body: JSON.stringify({ events: [forged] }) }), anInvocationContext());
+    expect(response.status).toBe(400);
+    expect(response.jsonBody.issues).toEqual([{ index: 0, path: 'events[0].type', message: expect.stringContaining('server only') }]);
+    expect(await eventLog.read(0, 10)).toEqual([]);
+  });
+});
+
+describe('risk fold', () => {
+  const fold = (events: KmEvent[], docId: string) => events.reduce<RiskFindingDoc | null>((s, e) => riskProjection.evolve(s, e, docId), null);
+  const statusEvent = (status: 'acknowledged' | 'resolved', at: string) =>
+    ({ ...envA, id: newEventId(Date.parse(at)), v: 1, ts: at, type: 'risk.finding_status', findingId: `${leaky.id}.0`, status }) as KmEvent;
+
+  it('is order-independent and idempotent, a status event may come first', () => {
+    const ack = statusEvent('acknowledged', '2026-05-02T00:00:00.000Z');
+    const resolve = statusEvent('resolved', '2026-05-03T00:00:00.000Z');
+    const id = `${leaky.id}.0`;
+    const a = fold([leaky, ack, resolve], id);
+    const b = fold([resolve, leaky, ack, leaky, resolve], id);
+    expect({ ...b, applied: [] }).toEqual({ ...a, applied: [] });
+    expect(a!.status).toBe('resolved');
+  });
+
+  it('flags call volume far above the trailing baseline and error bursts', () => {
+    const env = anEnvelope({ orgId: 'org-a', projectId: 'p9' });
+    const events: KmEvent[] = [];
+    for (let d = 1; d <= 7; d++) events.push(interaction(env, `2026-05-0${d}T10:00:00.000Z`, { target: 'search' }));
+    for (let i = 0; i < 60; i++) events.push(interaction(env, `2026-05-08T10:00:${String(i).padStart(2, '0')}.000Z`, { target: 'search' }));
+    const docId = riskProjection.docIds(events[0]!).find((id) => id.startsWith('anomaly-') && riskProjection.evolve(null, events[0]!, id).tool === 'search')!;
+    const forwards = fold(events, docId)!;
+    const backwards = fold([...events].reverse(), docId)!;
+    expect(forwards).toMatchObject({ ruleId: 'anomaly-volume-spike', kind: 'anomaly', day: '2026-05-08' });
+    expect({ ...backwards, applied: [] }).toEqual({ ...forwards, applied: [] });
+
+    const failing = Array.from({ length: 12 }, (_, i) => interaction(env, `2026-05-09T10:00:${String(i).padStart(2, '0')}.000Z`, { target: 'flaky', outcome: 'error', error: { code: -32000, message: 'x' } }));
+    const flakyId = riskProjection.docIds(failing[0]!).find((id) => id.startsWith('anomaly-') && riskProjection.evolve(null, failing[0]!, id).tool === 'flaky')!;
+    expect(fold(failing, flakyId)).toMatchObject({ ruleId: 'anomaly-error-burst', severity: 'medium' });
+  });
+});
+
+describe('the high-severity webhook', () => {
+  const logger = { info: jest.fn(), warn: jest.fn(), error: jest.fn() };
+
+  it('posts high and critical findings without previews, retrying server errors, never throwing', async () => {
+    const calls: any[] = [];
+    const responses = [new Response('', { status: 503 }), new Response('', { status: 200 })];
+    const notify = riskWebhook({ url: 'http://hook.test/x', logger, backoffMs: 1, fetch: (async (_url: string, init: any) => {
+      calls.push(JSON.parse(init.body));
+      return responses.shift()!;
+    }) as any });
+    notify(stored([leaky, theirs]));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(calls).toHaveLength(2);
+    expect(calls[0].findings.map((f: any) => [f.id, f.ruleId, f.severity, f.kind])).toEqual([
+      [`${leaky.id}.0`, 'aws-access-key-id', 'critical', 'secret'],
+      [`${leaky.id}.1`, 'card-number', 'high', 'pii'],
+    ]);
+    expect(JSON.stringify(calls[0])).not.toContain('REDACTED');
+    expect(urgentFindings(stored([theirs]))).toEqual([]);
+  });
+
+  it('gives up quietly when the receiver is down', async () => {
+    const notify = riskWebhook({ url: 'http://hook.test/x', logger, attempts: 2, backoffMs: 1, fetch: (async () => { throw new Error('ECONNREFUSED'); }) as any });
+    expect(() => notify(stored([leaky]))).not.toThrow();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(logger.warn).toHaveBeenCalledWith(expect.stringContaining('gave up on 2 finding(s)'));
+  });
+});
+
+describe('anomalies: many files in a session, unusual hours', () => {
+  const fold = (events: KmEvent[], docId: string) => events.reduce<RiskFindingDoc | null>((s, e) => riskProjection.evolve(s, e, docId), null);
+  const idOf = (event: KmEvent, prefix: string) => riskProjection.docIds(event).find((id) => id.startsWith(prefix))!;
+
+  it('flags a session touching many distinct files, whatever the order, without storing the paths', () => {
+    const env = anEnvelope({ orgId: 'org-a', sessionId: 'busy' });
+    const reads = Array.from({ length: 60 }, (_, i) =>
+      interaction(env, `2026-05-01T10:00:${String(i).padStart(2, '0')}.000Z`, { target: 'read_text_file', requestPreview: JSON.stringify({ name: 'read_text_file', arguments: { path: `/repo/src/file-${i % 55}.ts` } }) }),
+    );
+    const docId = idOf(reads[0]!, 'anomaly-files-');
+    const doc = fold(reads, docId)!;
+    expect(doc).toMatchObject({ detected: true, ruleId: 'anomaly-many-files', kind: 'anomaly', sessionId: 'busy', ts: reads[59]!.ts, detail: '55 distinct files touched in one session' });
+    expect(JSON.stringify(doc)).not.toContain('/repo/src');
+    expect({ ...fold([...reads].reverse(), docId)!, applied: [] }).toEqual({ ...doc, applied: [] });
+    expect(fold(reads.slice(0, 10), docId)!.detected).toBe(false);
+  });
+
+  it('flags calls in an hour the user almost never works in', () => {
+    const env = anEnvelope({ orgId: 'org-a', userId: 'owl' });
+    const day = Array.from({ length: 250 }, (_, i) => interaction(env, `2026-05-${String((i % 20) + 1).padStart(2, '0')}T${String(9 + (i % 8)).padStart(2, '0')}:00:00.000Z`));
+    const night = interaction(env, '2026-05-21T03:12:00.000Z');
+    const docId = idOf(night, 'anomaly-hours-');
+    expect(fold(day, docId)!.detected).toBe(false);
+    const doc = fold([night, ...day], docId)!;
+    expect(doc).toMatchObject({ detected: true, ruleId: 'anomaly-unusual-hours', severity: 'low', ts: night.startedAt, userId: 'owl' });
+    expect(doc.detail).toContain('03:00 UTC');
+  });
+});

@@ -1,0 +1,249 @@
+/**
+ * Detection rules over the text of one JSON string (a tool argument, a line of a tool result). Each rule is a
+ * pure function of the text: a global regex, optionally a `secret` named group (the part to redact, so that
+ * "password=" still reads) and a validator for what a regex cannot say (Luhn, IBAN mod 97, entropy).
+ * Rules never return the matched text: callers get offsets to redact and the rule's id to report.
+ */
+export type Severity = 'low' | 'medium' | 'high' | 'critical';
+export type FindingKind = 'secret' | 'pii' | 'path' | 'destructive' | 'poisoning' | 'rug_pull' | 'anomaly' | 'policy';
+
+export interface TextRule {
+  id: string;
+  kind: FindingKind;
+  severity: Severity;
+  /** Where the rule applies: 'request' rules only look at what the client sends (paths, commands). */
+  scope: 'any' | 'request';
+  /** Global, with the d flag when a `secret` group narrows the span to redact. */
+  pattern: RegExp;
+  /** A cheap substring test that must hold before the regex runs (keeps scanning fast on ordinary text). */
+  hint?: (text: string) => boolean;
+  validate?: (match: string, secret: string) => boolean;
+}
+
+export interface TextMatch {
+  rule: TextRule;
+  start: number;
+  end: number;
+}
+
+/** Shannon entropy in bits per character. */
+export function entropy(text: string): number {
+  const counts = new Map<string, number>();
+  for (const ch of text) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  let bits = 0;
+  for (const n of counts.values()) {
+    const p = n / text.length;
+    bits -= p * Math.log2(p);
+  }
+  return bits;
+}
+
+export function luhn(digits: string): boolean {
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let d = digits.charCodeAt(digits.length - 1 - i) - 48;
+    if (i % 2 === 1) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+  }
+  return sum % 10 === 0;
+}
+
+function cardNumber(match: string): boolean {
+  const digits = match.replace(/[ -]/g, '');
+  if (digits.length < 13 || digits.length > 19) return false;
+  if (/^(\d)\1+$/.test(digits)) return false;
+  // Issuer prefixes: Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay, Maestro.
+  if (!/^(?:4|5[1-5]|2[2-7]|3[47]|3[05689]|6[0-9])/.test(digits)) return false;
+  return luhn(digits);
+}
+
+function iban(match: string): boolean {
+  const compact = match.replace(/ /g, '');
+  if (compact.length < 15 || compact.length > 34) return false;
+  const rearranged = compact.slice(4) + compact.slice(0, 4);
+  let remainder = 0;
+  for (const ch of rearranged) {
+    const value = /\d/.test(ch) ? ch : String(ch.charCodeAt(0) - 55);
+    for (const digit of value) remainder = (remainder * 10 + Number(digit)) % 97;
+  }
+  return remainder === 1;
+}
+
+const PLACEHOLDER = /^(?:x+|\*+|\.+|<[^>]*>|\$\{[^}]*\}|\{\{[^}]*\}\}|changeme|password|secret|redacted|\[redacted.*|null|none|true|false|undefined|example\w*|your[_-]?\w*)$/i;
+
+/** A value assigned to a key-like name: passwords as they are, other keys only when they look random. */
+function assignedSecret(match: string, secret: string): boolean {
+  const value = secret.replace(/^["']|["']$/g, '');
+  if (PLACEHOLDER.test(value) || value.startsWith('[REDACTED')) return false;
+  if (/^pass(?:word|wd)?|^pwd/i.test(match.replace(/^\W+/, ''))) return value.length >= 6 && !/^\d+$/.test(value);
+  return value.length >= 12 && entropy(value) >= 3.3 && /\d/.test(value) && /[A-Za-z]/.test(value);
+}
+
+const has = (...needles: string[]) => (text: string) => needles.some((n) => text.includes(n));
+const hasCi = (...needles: string[]) => (text: string) => {
+  const lower = text.toLowerCase();
+  return needles.some((n) => lower.includes(n));
+};
+const hasDigitRun = (text: string) => /\d{4}/.test(text);
+
+export const TEXT_RULES: readonly TextRule[] = [
+  // Cloud and SaaS credentials.
+  { id: 'aws-access-key-id', kind: 'secret', severity: 'critical', scope: 'any', pattern: /\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b/g, hint: has('AKIA', 'ASIA', 'ABIA', 'ACCA') },
+  {
+    id: 'aws-secret-access-key',
+    kind: 'secret',
+    severity: 'critical',
+    scope: 'any',
+    pattern: /aws.{0,24}?(?:secret|private).{0,24}?["'\s:=]+(?<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])/dgi,
+    hint: hasCi('aws'),
+  },
+  { id: 'azure-storage-key', kind: 'secret', severity: 'critical', scope: 'any', pattern: /AccountKey=(?<secret>[A-Za-z0-9+/]{86}==)/dg, hint: has('AccountKey=') },
+  { id: 'azure-sas-token', kind: 'secret', severity: 'high', scope: 'any', pattern: /[?&]sig=(?<secret>[A-Za-z0-9%+/]{30,}={0,2})/dg, hint: has('sig=') },
+  { id: 'azure-client-secret', kind: 'secret', severity: 'critical', scope: 'any', pattern: /\b[A-Za-z0-9_~.-]{3}\dQ~[A-Za-z0-9_~.-]{31,34}(?![A-Za-z0-9_~.-])/g, hint: has('Q~') },
+  { id: 'gcp-api-key', kind: 'secret', severity: 'high', scope: 'any', pattern: /\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])/g, hint: has('AIza') },
+  { id: 'gcp-oauth-client-secret', kind: 'secret', severity: 'high', scope: 'any', pattern: /\bGOCSPX-[A-Za-z0-9_-]{28}(?![A-Za-z0-9_-])/g, hint: has('GOCSPX-') },
+  { id: 'github-token', kind: 'secret', severity: 'critical', scope: 'any', pattern: /\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{82})\b/g, hint: has('gh', 'github_pat_') },
+  { id: 'gitlab-token', kind: 'secret', severity: 'critical', scope: 'any', pattern: /\bgl(?:pat|dt|ptt|rt)-[A-Za-z0-9_-]{20,}(?![A-Za-z0-9_-])/g, hint: has('gl') },
+  { id: 'slack-token', kind: 'secret', severity: 'high', scope: 'any', pattern: /\bxox[abposr]-[A-Za-z0-9-]{10,}\b/g, hint: has('xox') },
+  { id: 'slack-webhook', kind: 'secret', severity: 'high', scope: 'any', pattern: /https:\/\/hooks\.slack\.com\/(?:services|workflows)\/[A-Za-z0-9_/]{20,}/g, hint: has('hooks.slack.com') },
+  { id: 'stripe-key', kind: 'secret', severity: 'critical', scope: 'any', pattern: /\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{24,}\b/g, hint: has('k_live_', 'k_test_') },
+  { id: 'anthropic-key', kind: 'secret', severity: 'critical', scope: 'any', pattern: /\bsk-ant-(?:api|admin|oat)\d{2}-[A-Za-z0-9_-]{80,}(?![A-Za-z0-9_-])/g, hint: has('sk-ant-') },
+  { id: 'openai-key', kind: 'secret', severity: 'critical', scope: 'any', pattern: /\bsk-(?!ant-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{32,}(?![A-Za-z0-9_-])/g, hint: has('sk-') },
+  { id: 'npm-token', kind: 'secret', severity: 'high', scope: 'any', pattern: /\bnpm_[A-Za-z0-9]{36}\b/g, hint: has('npm_') },
+  {
+    id: 'private-key',
+    kind: 'secret',
+    severity: 'critical',
+    scope: 'any',
+    pattern: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|$)/g,
+    hint: has('PRIVATE KEY'),
+  },
+  { id: 'jwt', kind: 'secret', severity: 'high', scope: 'any', pattern: /\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*/g, hint: has('eyJ') },
+  {
+    id: 'connection-string-password',
+    kind: 'secret',
+    severity: 'high',
+    scope: 'any',
+    pattern: /\b[a-z][a-z0-9+.-]{1,20}:\/\/[^\s:/@'"]+:(?<secret>[^\s@/'"]{3,})@|\b(?:Password|Pwd)\s*=\s*(?<secret2>[^;'"\s]{3,})/dgi,
+    hint: (t) => t.includes('://') || /pwd|password/i.test(t),
+  },
+  { id: 'bearer-token', kind: 'secret', severity: 'high', scope: 'any', pattern: /\bBearer\s+(?<secret>[A-Za-z0-9._~+/-]{20,}=*)/dg, hint: has('Bearer') },
+  {
+    id: 'secret-assignment',
+    kind: 'secret',
+    severity: 'high',
+    scope: 'any',
+    pattern: /(?:^|[^A-Za-z0-9])(?:[A-Za-z0-9_.-]*?(?:passw(?:or)?d|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|auth[_-]?key|credential|private[_-]?key|client[_-]?secret))["']?\s*[:=]\s*["']?(?<secret>[^\s"',;&<>]+)/dgi,
+    hint: hasCi('pass', 'pwd', 'secret', 'token', 'key', 'credential'),
+    validate: assignedSecret,
+  },
+  // PII.
+  { id: 'email', kind: 'pii', severity: 'low', scope: 'any', pattern: /\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}\b/g, hint: has('@') },
+  {
+    id: 'phone-number',
+    kind: 'pii',
+    severity: 'low',
+    scope: 'any',
+    pattern: /(?<![\w+.:/-])(?:\+\d{1,3}[ .-]?\(?\d{1,4}\)?(?:[ .-]?\d{2,4}){2,4}|\(\d{3}\)\s?\d{3}[ .-]\d{4}|\d{3}[ .]\d{3}[ .]\d{4})(?![\w.:/-])/g,
+    hint: hasDigitRun,
+    validate: (m) => {
+      const digits = m.replace(/\D/g, '');
+      return digits.length >= 10 && digits.length <= 15;
+    },
+  },
+  { id: 'card-number', kind: 'pii', severity: 'high', scope: 'any', pattern: /(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])/g, hint: hasDigitRun, validate: cardNumber },
+  { id: 'iban', kind: 'pii', severity: 'medium', scope: 'any', pattern: /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b/g, hint: hasDigitRun, validate: iban },
+  // Sensitive paths, in what the client asks for.
+  {
+    id: 'sensitive-path-env',
+    kind: 'path',
+    severity: 'high',
+    scope: 'request',
+    pattern: /(?:^|[\\/\s"'=:])\.env(?:\.(?!example\b|sample\b|template\b|dist\b)[\w-]+)?(?![\w.-])/g,
+    hint: has('.env'),
+  },
+  {
+    id: 'sensitive-path-ssh',
+    kind: 'path',
+    severity: 'critical',
+    scope: 'request',
+    pattern: /(?:\.ssh[\\/](?!known_hosts\b|config\b)[\w.-]*|\bid_(?:rsa|dsa|ecdsa|ed25519)(?:_sk)?\b(?!\.pub))/g,
+    hint: has('.ssh', 'id_'),
+  },
+  {
+    id: 'sensitive-path-cloud-credentials',
+    kind: 'path',
+    severity: 'critical',
+    scope: 'request',
+    pattern: /\.aws[\\/](?:credentials|config)\b|\.azure[\\/][\w.-]+|gcloud[\\/](?:application_default_credentials|credentials|legacy_credentials)[\w.\\/-]*|\.docker[\\/]config\.json|\.git-credentials\b|\.npmrc\b|\.netrc\b|\.pgpass\b/g,
+    hint: has('.aws', '.azure', 'gcloud', '.docker', '.git-credentials', '.npmrc', '.netrc', '.pgpass'),
+  },
+  { id: 'sensitive-path-system', kind: 'path', severity: 'critical', scope: 'request', pattern: /\/etc\/(?:shadow|gshadow|sudoers|master\.passwd)\b/g, hint: has('/etc/') },
+  { id: 'sensitive-path-kube', kind: 'path', severity: 'high', scope: 'request', pattern: /\.kube[\\/]config\b|\bkubeconfig(?:\.ya?ml)?\b/gi, hint: hasCi('kube') },
+  // Destructive operations in arguments.
+  {
+    id: 'destructive-command',
+    kind: 'destructive',
+    severity: 'high',
+    scope: 'request',
+    pattern:
+      /\brm\s+-[a-zA-Z]*[rRf][a-zA-Z]*\s|\bgit\s+push\b[^\n]*?\s(?:--force(?:-with-lease)?|-f)\b|\bgit\s+reset\s+--hard\b|\bgit\s+clean\s+-[a-z]*f|\bmkfs(?:\.\w+)?\s|\bdd\s+[^\n]*\bof=\/dev\/|\bkubectl\s+delete\b|\bterraform\s+destroy\b|\bdocker\s+system\s+prune\b/g,
+    hint: hasCi('rm ', 'git ', 'mkfs', 'dd ', 'kubectl', 'terraform', 'docker'),
+  },
+  {
+    id: 'destructive-sql',
+    kind: 'destructive',
+    severity: 'high',
+    scope: 'request',
+    pattern: /\b(?:DROP\s+(?:TABLE|DATABASE|SCHEMA|INDEX|VIEW|COLLECTION)|TRUNCATE\s+(?:TABLE\s+)?[\w."`]+|DELETE\s+FROM\s+[\w."`]+(?![^;]*\bWHERE\b))/gi,
+    hint: hasCi('drop', 'truncate', 'delete'),
+  },
+];
+
+export const RULES_BY_ID: ReadonlyMap<string, { kind: FindingKind; severity: Severity }> = new Map(
+  TEXT_RULES.map((rule) => [rule.id, { kind: rule.kind, severity: rule.severity }]),
+);
+
+/** Every match of every rule in scope; overlapping matches of different rules are all kept (redaction merges them). */
+export function matchText(text: string, scope: 'request' | 'response', rules: readonly TextRule[] = TEXT_RULES): TextMatch[] {
+  const found: TextMatch[] = [];
+  for (const rule of rules) {
+    if (rule.scope === 'request' && scope !== 'request') continue;
+    if (rule.hint && !rule.hint(text)) continue;
+    rule.pattern.lastIndex = 0;
+    for (const m of text.matchAll(rule.pattern)) {
+      const groups = m.indices?.groups;
+      const span = groups?.secret ?? groups?.secret2 ?? m.indices?.[0] ?? [m.index!, m.index! + m[0].length];
+      const secret = text.slice(span[0], span[1]);
+      if (rule.validate && !rule.validate(m[0], secret)) continue;
+      found.push({ rule, start: span[0], end: span[1] });
+    }
+  }
+  return found;
+}
+
+/** Replaces each match with [REDACTED:rule-id]; overlapping matches become one marker (the first rule's). */
+export function redactMatches(text: string, matches: readonly TextMatch[]): string {
+  if (matches.length === 0) return text;
+  const sorted = [...matches].sort((a, b) => a.start - b.start || b.end - a.end);
+  let out = '';
+  let cursor = 0;
+  for (const m of sorted) {
+    if (m.end <= cursor) continue;
+    const start = Math.max(m.start, cursor);
+    out += text.slice(cursor, start) + (start === m.start ? `[REDACTED:${m.rule.id}]` : '');
+    cursor = m.end;
+  }
+  return out + text.slice(cursor);
+}
+
+/** Paths and destructive commands are findings, not secrets: previews keep them so a reviewer can see what happened. */
+export const redacts = (rule: TextRule) => rule.kind === 'secret' || rule.kind === 'pii';
+
+/** Redacts every secret and piece of PII the rules find in free text (error messages, non-JSON lines). */
+export function redactText(text: string): string {
+  return redactMatches(text, matchText(text, 'response').filter((m) => redacts(m.rule)));
+}
