@@ -2,7 +2,8 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
+import { findProjectConfigFile } from './project-config';
 
 /**
  * Who and what a session belongs to. MCP clients start km with their own cwd and environment (often / or the
@@ -13,15 +14,10 @@ import { basename, dirname, join } from 'node:path';
 export function resolveProject(flag: string | undefined, env: NodeJS.ProcessEnv, cwd: string): string {
   if (flag) return flag;
   if (env.KM_PROJECT) return env.KM_PROJECT;
-  for (let dir = cwd; ; dir = dirname(dir)) {
-    try {
-      const config = JSON.parse(readFileSync(join(dir, 'km.json'), 'utf8')) as { project?: unknown };
-      return typeof config.project === 'string' && config.project ? config.project : basename(dir) || 'default';
-    } catch {
-      // no km.json here (or unreadable): keep walking up
-    }
-    if (dirname(dir) === dir) return 'default';
-  }
+  const file = findProjectConfigFile(cwd);
+  if (!file) return 'default';
+  const named = file.config.project;
+  return typeof named === 'string' && named ? named : basename(file.dir) || 'default';
 }
 
 /** KM_USER, else git's user.email, else the OS user. Asynchronous: git must not hold up the session start. */

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { CostConfigSchema, DEFAULT_MODEL, type CostConfig } from '@km/shared';
+import { findProjectConfigFile } from './project-config';
 
 export interface CostSettings {
   model: string;
@@ -17,24 +17,12 @@ export interface CostSettings {
 export function loadCostSettings(env: NodeJS.ProcessEnv, cwd: string): CostSettings {
   const notes: string[] = [];
   let config: CostConfig = {};
-  for (let dir = cwd; ; dir = dirname(dir)) {
-    let text: string | null = null;
-    try {
-      text = readFileSync(join(dir, 'km.json'), 'utf8');
-    } catch {
-      // no km.json here: keep walking up
-    }
-    if (text !== null) {
-      try {
-        const parsed = CostConfigSchema.safeParse(JSON.parse(text));
-        if (parsed.success) config = parsed.data;
-        else notes.push(`${join(dir, 'km.json')}: cost settings ignored: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-      } catch (error) {
-        notes.push(`${join(dir, 'km.json')} is not JSON (${(error as Error).message}); cost settings ignored`);
-      }
-      break;
-    }
-    if (dirname(dir) === dir) break;
+  const file = findProjectConfigFile(cwd);
+  if (file?.problem) notes.push(file.problem);
+  if (file && !file.problem) {
+    const parsed = CostConfigSchema.safeParse(file.config);
+    if (parsed.success) config = parsed.data;
+    else notes.push(`${join(file.dir, 'km.json')}: cost settings ignored: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
   const model = env.KM_MODEL?.trim() || config.model || DEFAULT_MODEL;
   return { model, pricing: config.pricing ?? {}, toolCosts: config.toolCosts ?? {}, notes };

@@ -18,16 +18,37 @@ export interface PolicyConfig {
   blockSecrets: boolean;
 }
 
-export function findProjectConfig(cwd: string): Record<string, unknown> | null {
+/** The nearest km.json upward from a directory: where it is, what it holds, and why it holds nothing if it is not JSON. */
+export interface ProjectConfigFile {
+  dir: string;
+  config: Record<string, unknown>;
+  problem: string | null;
+}
+
+/** The one walk up to km.json that project attribution, cost and risk settings all share. */
+export function findProjectConfigFile(cwd: string): ProjectConfigFile | null {
   for (let dir = cwd; ; dir = dirname(dir)) {
+    let text: string | null = null;
     try {
-      const parsed = JSON.parse(readFileSync(join(dir, 'km.json'), 'utf8')) as unknown;
-      return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null;
+      text = readFileSync(join(dir, 'km.json'), 'utf8');
     } catch {
       // no km.json here (or unreadable): keep walking up
     }
+    if (text !== null) {
+      try {
+        const parsed = JSON.parse(text) as unknown;
+        if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return { dir, config: parsed as Record<string, unknown>, problem: null };
+        return { dir, config: {}, problem: `${join(dir, 'km.json')} is not a JSON object; its settings are ignored` };
+      } catch (error) {
+        return { dir, config: {}, problem: `${join(dir, 'km.json')} is not JSON (${(error as Error).message}); its settings are ignored` };
+      }
+    }
     if (dirname(dir) === dir) return null;
   }
+}
+
+export function findProjectConfig(cwd: string): Record<string, unknown> | null {
+  return findProjectConfigFile(cwd)?.config ?? null;
 }
 
 const MODES: readonly CaptureMode[] = ['metadata', 'redacted', 'full'];

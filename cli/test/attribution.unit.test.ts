@@ -1,0 +1,35 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { resolveProject, serverName } from '../src/config/attribution';
+import { loadCostSettings } from '../src/config/cost-config';
+import { tempHome } from './helpers';
+
+describe('attribution', () => {
+  it('takes the project from --project, then KM_PROJECT, then the nearest km.json upward, then default', () => {
+    const root = tempHome('proj');
+    const deep = join(root, 'repo', 'src', 'deep');
+    mkdirSync(deep, { recursive: true });
+    expect(resolveProject(undefined, {}, deep)).toBe('default');
+    writeFileSync(join(root, 'repo', 'km.json'), JSON.stringify({ project: 'payments' }));
+    expect(resolveProject(undefined, {}, deep)).toBe('payments');
+    expect(resolveProject(undefined, { KM_PROJECT: 'from-env' }, deep)).toBe('from-env');
+    expect(resolveProject('from-flag', { KM_PROJECT: 'from-env' }, deep)).toBe('from-flag');
+    writeFileSync(join(root, 'repo', 'km.json'), JSON.stringify({ model: 'gpt-4o' }));
+    expect(resolveProject(undefined, {}, deep)).toBe('repo'); // a km.json without a name: its folder's
+  });
+
+  it('reads one km.json for every setting, and says why a broken one is ignored', () => {
+    const root = tempHome('proj');
+    writeFileSync(join(root, 'km.json'), '{ not json');
+    expect(resolveProject(undefined, {}, root)).toBe(root.split('/').pop());
+    const cost = loadCostSettings({}, root);
+    expect(cost.notes.join()).toMatch(/km\.json is not JSON/);
+  });
+
+  it('derives a server name from the command when --name is absent', () => {
+    expect(serverName(undefined, 'npx', ['-y', '@modelcontextprotocol/server-everything@2026.8.31'])).toBe('server-everything');
+    expect(serverName(undefined, '/usr/bin/node', ['/srv/mcp/github.js'])).toBe('github');
+    expect(serverName(undefined, 'uvx', ['mcp-server-git', '--repo', '.'])).toBe('mcp-server-git');
+    expect(serverName('mine', 'npx', ['x'])).toBe('mine');
+  });
+});
