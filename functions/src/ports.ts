@@ -23,6 +23,17 @@ export interface EventLog {
   close(): Promise<void>;
 }
 
+/** An event larger than the log can store as one message: the batch is refused, that event named. */
+export class EventTooLargeError extends Error {
+  constructor(
+    readonly eventId: string,
+    bytes: number,
+  ) {
+    super(`event ${eventId} is ${bytes} bytes as JSON, more than one event log message can hold; it was not stored`);
+    this.name = 'EventTooLargeError';
+  }
+}
+
 export interface StoredDoc<T> {
   doc: T;
   etag: string;

@@ -3,7 +3,7 @@ import type { KmEvent } from '@km/shared';
 import { ApiKeyAuthenticator, hashApiKey } from '../src/adapters/api-key-authenticator';
 import { MemoryEventLog } from '../src/adapters/memory-event-log';
 import { makeIngestHandler, type IngestDeps } from '../src/handlers/ingest';
-import type { EventLog } from '../src/ports';
+import { EventTooLargeError, type EventLog } from '../src/ports';
 import { aSessionOfEvents, anEnvelope, interaction } from './fixtures';
 import { anHttpRequest, anInvocationContext, bearer } from './http-fixtures';
 
@@ -170,5 +170,21 @@ describe('POST /api/ingest', () => {
     const events = aSessionOfEvents(anEnvelope({ orgId: 'local' }), '2026-05-01T11:00:00.000Z', 1);
     expect((await post(batchOf(events), {})).status).toBe(202);
     expect((await post(batchOf(events), bearer('wrong'))).status).toBe(401);
+  });
+});
+
+describe('ingest when the log cannot hold an event', () => {
+  it('answers 413 naming the event, so the shipper quarantines it and resends the rest', async () => {
+    const events = orgAEvents();
+    const tooLarge = events[1]!.id;
+    const refusing: EventLog = Object.assign(new MemoryEventLog(), {
+      append: async () => {
+        throw new EventTooLargeError(tooLarge, 2_000_000);
+      },
+    });
+    const { post } = setup({ eventLog: refusing });
+    const { status, body } = await post(batchOf(events));
+    expect(status).toBe(413);
+    expect((body as { issues: unknown[] }).issues).toEqual([expect.objectContaining({ index: 1, path: 'events[1]' })]);
   });
 });

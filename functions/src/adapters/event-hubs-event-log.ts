@@ -1,6 +1,8 @@
 import type { CreateBatchOptions, EventData, EventDataBatch } from '@azure/event-hubs';
 import type { StoredEvent } from '@km/shared';
-import type { AppendResult, EventLog, LogPosition } from '../ports';
+import { EventTooLargeError, type AppendResult, type EventLog, type LogPosition } from '../ports';
+
+export { EventTooLargeError };
 
 /** What the log needs of an EventHubProducerClient (the real one satisfies it; tests pass fakes). */
 export interface EventHubsProducer {
@@ -10,13 +12,6 @@ export interface EventHubsProducer {
 }
 
 /** One event is larger than an Event Hubs message may be (1 MB on Standard): no batch can ever carry it. */
-export class EventTooLargeError extends Error {
-  constructor(eventId: string, bytes: number) {
-    super(`event ${eventId} is ${bytes} bytes as JSON, more than one Event Hubs message can hold; it was not sent`);
-    this.name = 'EventTooLargeError';
-  }
-}
-
 /** Sending to Event Hubs failed; `sent` events of this append were already sent (a retry sends them again). */
 export class EventHubsSendError extends Error {
   constructor(

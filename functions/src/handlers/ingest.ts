@@ -1,7 +1,7 @@
 import type { HttpResponseInit } from '@azure/functions';
 import { IngestBatchSchema, MAX_EVENTS_PER_BATCH, SERVER_ONLY_EVENT_TYPES, type IngestBatch, type StoredEvent } from '@km/shared';
 import { describeError } from '../logger';
-import type { Authenticator, Caller, EventLog } from '../ports';
+import { EventTooLargeError, type Authenticator, type Caller, type EventLog } from '../ports';
 import { authenticateRequest } from './authenticate-request';
 import { batchIssues, type BatchIssue } from './batch-issues';
 import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
@@ -55,6 +55,11 @@ export function makeIngestHandler(deps: IngestDeps): HttpHandler {
     try {
       result = await deps.eventLog.append(stored);
     } catch (error) {
+      if (error instanceof EventTooLargeError) {
+        // Retrying cannot help: name the event, so the shipper quarantines it and sends the rest.
+        const index = stored.findIndex((event) => event.id === error.eventId);
+        return errorResponse(413, `${error.message}; nothing was stored.`, { issues: [{ index, path: `events[${index}]`, message: error.message }] });
+      }
       context.error(`ingest: appending batch ${batchId} failed: ${describeError(error)}`);
       const message = 'the event log is unavailable right now: retry later (retries are safe, events are deduplicated by id).';
       return errorResponse(503, message, {}, { 'Retry-After': '5' });
