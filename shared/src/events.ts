@@ -148,17 +148,6 @@ export const RiskDetectedSchema = z.strictObject({
 export const FindingStatusSchema = z.enum(['open', 'acknowledged', 'resolved']);
 export type FindingStatus = z.infer<typeof FindingStatusSchema>;
 
-/** Risk monitor, made by the server only (ack / resolve): ingest refuses it from clients. */
-export const FindingStatusChangedSchema = z.strictObject({
-  ...envelope,
-  type: z.literal('risk.finding_status'),
-  findingId: z.string().min(1).max(300),
-  status: FindingStatusSchema,
-});
-
-/** Event types only the server may append; a client batch holding one is refused. */
-export const SERVER_ONLY_EVENT_TYPES: ReadonlySet<string> = new Set(['risk.finding_status']);
-
 export const KmEventSchema = z.discriminatedUnion('type', [
   SessionStartedSchema,
   SessionIdentifiedSchema,
@@ -170,7 +159,6 @@ export const KmEventSchema = z.discriminatedUnion('type', [
   PolicyBlockedSchema,
   // risk monitor
   RiskDetectedSchema,
-  FindingStatusChangedSchema,
 ]);
 
 export type KmEvent = z.infer<typeof KmEventSchema>;
@@ -195,7 +183,7 @@ export type IngestBatch = z.infer<typeof IngestBatchSchema>;
 export type StoredEvent = KmEvent & { receivedAt: string; batchId: string };
 
 /**
- * Server-made events (Cost Center budgets). A union of their own, apart from KmEventSchema, so that the ingest
+ * Server-made events (budgets, finding status). A union of their own, apart from KmEventSchema, so that the ingest
  * endpoint can never accept one from a client: only the API and the projectors append them to the log.
  */
 const serverEnvelope = {
@@ -231,7 +219,15 @@ export const BudgetThresholdCrossedSchema = z.strictObject({
   webhookUrl: z.string().max(2000).nullable(),
 });
 
-export const ServerEventSchema = z.discriminatedUnion('type', [BudgetSetSchema, BudgetThresholdCrossedSchema]);
+/** Risk monitor: a finding acknowledged or resolved through the API. */
+export const FindingStatusChangedSchema = z.strictObject({
+  ...serverEnvelope,
+  type: z.literal('risk.finding_status'),
+  findingId: z.string().min(1).max(300),
+  status: FindingStatusSchema,
+});
+
+export const ServerEventSchema = z.discriminatedUnion('type', [BudgetSetSchema, BudgetThresholdCrossedSchema, FindingStatusChangedSchema]);
 export type ServerEvent = z.infer<typeof ServerEventSchema>;
 export type BudgetSet = Extract<ServerEvent, { type: 'budget.set' }>;
 export type BudgetThresholdCrossed = Extract<ServerEvent, { type: 'budget.threshold_crossed' }>;
@@ -243,4 +239,4 @@ export const isServerEvent = (event: KmEvent | ServerEvent): event is ServerEven
 // risk monitor
 export type PolicyBlocked = EventOf<'policy.blocked'>;
 export type RiskDetected = EventOf<'risk.detected'>;
-export type FindingStatusChanged = EventOf<'risk.finding_status'>;
+export type FindingStatusChanged = Extract<ServerEvent, { type: 'risk.finding_status' }>;

@@ -82,5 +82,5 @@ export { scanToolDefinitions, POISONING_RULES } from './risk/poisoning';
 export { findingKind, RUG_PULL_RULE, FINDING_KINDS, SEVERITIES } from './risk/catalog';
 export { riskProjection, riskFindingView } from './projections/risk';
 export type { RiskFindingDoc, RiskFindingView } from './projections/risk';
-export { SERVER_ONLY_EVENT_TYPES, FindingStatusSchema } from './events';
+export { FindingStatusSchema, FindingStatusChangedSchema } from './events';
 export type { FindingStatus, PolicyBlocked, RiskDetected, FindingStatusChanged } from './events';

@@ -1,5 +1,5 @@
 import type { HttpResponseInit } from '@azure/functions';
-import { IngestBatchSchema, MAX_EVENTS_PER_BATCH, SERVER_ONLY_EVENT_TYPES, type IngestBatch, type StoredEvent } from '@km/shared';
+import { IngestBatchSchema, MAX_EVENTS_PER_BATCH, SERVER_EVENT_TYPES, type IngestBatch, type StoredEvent } from '@km/shared';
 import { describeError } from '../logger';
 import { EventTooLargeError, type Authenticator, type Caller, type EventLog } from '../ports';
 import { authenticateRequest } from './authenticate-request';
@@ -83,8 +83,12 @@ function parseBatch(body: unknown): IngestBatch | { response: HttpResponseInit }
     const message = `a batch holds at most ${MAX_EVENTS_PER_BATCH} events, this one has ${events.length}: split it.`;
     return { response: errorResponse(400, message, { issues: [{ index: null, path: 'events', message }] }) };
   }
+  if (Array.isArray(events)) {
+    const serverOnly = serverMadeEvents(events);
+    if (serverOnly) return serverOnly;
+  }
   const parsed = IngestBatchSchema.safeParse(body);
-  if (parsed.success) return refuseServerOnly(parsed.data);
+  if (parsed.success) return parsed.data;
   const issues = batchIssues(parsed.error);
   const badEvents = new Set(issues.flatMap((issue) => (issue.index === null ? [] : [issue.index]))).size;
   const summary =
@@ -100,11 +104,15 @@ function eventsOfOtherOrgs(events: IngestBatch['events'], caller: Caller): Batch
   );
 }
 
-/** Events only the server makes (a finding acknowledged) must never come from a client: they would change state. */
-function refuseServerOnly(batch: IngestBatch): IngestBatch | { response: HttpResponseInit } {
-  const issues: BatchIssue[] = batch.events.flatMap((event, index) =>
-    SERVER_ONLY_EVENT_TYPES.has(event.type) ? [{ index, path: `events[${index}].type`, message: `"${event.type}" events are made by the server only` }] : [],
-  );
-  if (issues.length === 0) return batch;
+/**
+ * Events only the server makes (a budget set, a finding acknowledged) are not in the client schema at all; this
+ * says so in words instead of zod's list of allowed types.
+ */
+function serverMadeEvents(events: unknown[]): { response: HttpResponseInit } | null {
+  const issues: BatchIssue[] = events.flatMap((event, index) => {
+    const type = (event as { type?: unknown } | null)?.type;
+    return typeof type === 'string' && SERVER_EVENT_TYPES.has(type) ? [{ index, path: `events[${index}].type`, message: `"${type}" events are made by the server only` }] : [];
+  });
+  if (issues.length === 0) return null;
   return { response: errorResponse(400, `${issues.length} event(s) have a type clients may not send; nothing was stored. See issues[] for where.`, { issues }) };
 }

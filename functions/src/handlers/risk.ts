@@ -161,11 +161,6 @@ export function makeRiskStatusHandler(status: 'acknowledged' | 'resolved') {
         ts: at.toISOString(),
         type: 'risk.finding_status',
         orgId: auth.caller.orgId,
-        projectId: doc.projectId ?? 'default',
-        userId: 'km-server',
-        machineId: 'km-server',
-        sessionId: doc.sessionId ?? doc.id,
-        server: { name: doc.server ?? 'unknown', command: '' },
         findingId,
         status,
       };

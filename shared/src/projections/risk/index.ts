@@ -1,4 +1,4 @@
-import type { FindingStatus, KmEvent } from '../../events';
+import type { FindingStatus, FindingStatusChanged, KmEvent } from '../../events';
 import { findingKind } from '../../risk/catalog';
 import type { FindingKind, Severity } from '../../risk/rules';
 import { addAppliedId, type Projection } from '../projection';
@@ -106,7 +106,7 @@ const hoursDocId = (event: KmEvent) => `anomaly-hours-${hashKey(event.userId)}`;
 const anomalyDocId = (event: KmEvent, tool: string) => `anomaly-${hashKey(JSON.stringify([event.projectId, event.server.name, tool]))}`;
 const findingDocId = (eventId: string, index: number) => `${eventId}.${index}`;
 
-function blank(id: string, event: KmEvent): RiskFindingDoc {
+function blank(id: string, event: KmEvent | FindingStatusChanged): RiskFindingDoc {
   return {
     id,
     orgId: event.orgId,
@@ -226,8 +226,10 @@ function evolveHours(doc: RiskFindingDoc, event: Extract<KmEvent, { type: 'mcp.i
 
 const later = (a: string, b: string) => (a >= b ? a : b);
 
-export const riskProjection: Projection<RiskFindingDoc> = {
+export const riskProjection: Projection<RiskFindingDoc, KmEvent | FindingStatusChanged> = {
   name: 'risk',
+  // Acknowledge and resolve arrive as server-made risk.finding_status events.
+  foldsServerEvents: true,
   docIds(event) {
     switch (event.type) {
       case 'mcp.interaction': {

@@ -1,4 +1,4 @@
-import { SERVER_ONLY_EVENT_TYPES, type KmEvent } from '../../events';
+import type { KmEvent } from '../../events';
 import { addAppliedId, type Projection } from '../projection';
 
 /** One document per MCP session: who ran which server, when, how it went. */
@@ -68,7 +68,7 @@ const later = (a: string, b: string) => (Date.parse(a) >= Date.parse(b) ? a : b)
 export const sessionsProjection: Projection<SessionDoc> = {
   name: 'sessions',
   // Server-made events (a finding acknowledged) are not session activity.
-  docIds: (event) => (SERVER_ONLY_EVENT_TYPES.has(event.type) ? [] : [event.sessionId]),
+  docIds: (event) => [event.sessionId],
   evolve(state, event) {
     const doc: SessionDoc = state ? { ...state, applied: [...state.applied] } : emptySession(event);
     if (!addAppliedId(doc.applied, event.id)) return state ?? doc;
