@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { countO200kTokens } from '@km/shared';
 import { startEmbeddedHost } from '@km/functions/dist/host/embedded-host';
-import { BIN_DIR, KM_BIN, requireBuiltKm } from './e2e-support';
+import { BIN_DIR, KM_BIN, requireBuiltKm, until } from './e2e-support';
 import { tempHome } from './helpers';
 
 /**
@@ -14,15 +14,6 @@ import { tempHome } from './helpers';
  * interaction, the cost projector folds it, and the API shows it; a budget set low crosses 50, 80 and 100 percent
  * once each, and a webhook receiver in this test gets exactly one call per threshold.
  */
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('Cost Center through km and server-everything', () => {
   let host: Awaited<ReturnType<typeof startEmbeddedHost>>;
@@ -81,7 +72,7 @@ describe('Cost Center through km and server-everything', () => {
     expect(put.status).toBe(202);
 
     const echo = (await session('cost-e2e')) as { content: Array<{ text: string }> };
-    const byTool = await waitFor('the session priced in /api/cost', async () => {
+    const byTool = await until('the session priced in /api/cost', async () => {
       const { body } = await api('/api/cost?groupBy=tool');
       return (body.groups as any[]).some((g) => g.key === 'everything/get-sum') ? body : undefined;
     });
@@ -109,13 +100,13 @@ describe('Cost Center through km and server-everything', () => {
     expect(summary.today.costUsd).toBeCloseTo(byTool.total.costUsd, 12);
     expect(summary.byDay).toHaveLength(30);
 
-    await waitFor('three webhook calls', async () => (received.length >= 3 ? true : undefined));
+    await until('three webhook calls', async () => (received.length >= 3 ? true : undefined));
     const budgets = (await api('/api/budgets')).body.budgets;
     expect(budgets).toEqual([expect.objectContaining({ scope: 'project', projectId: 'cost-e2e', monthlyUsd: 0.0001, crossed: [50, 80, 100] })]);
 
     // A second session spends more in the same period: no threshold is crossed twice.
     await session('cost-e2e');
-    await waitFor('the second session', async () => {
+    await until('the second session', async () => {
       const { body } = await api('/api/cost?groupBy=tool');
       return body.groups.find((g: any) => g.key === 'everything/echo').interactions === 2 ? true : undefined;
     });
@@ -131,7 +122,7 @@ describe('Cost Center through km and server-everything', () => {
     expect(stdout).toMatch(/cost-e2e/);
     expect((await km('budget', 'set', '1000', '--org')).stdout).toBe('budget for the org: $1000 a month\n');
     await expect(km('budget', 'set', '10')).rejects.toMatchObject({ stderr: 'km: say which budget: --project <id> or --org (one of them)\n', code: 1 });
-    const withOrg = await waitFor('the org budget', async () => {
+    const withOrg = await until('the org budget', async () => {
       const { body } = await api('/api/budgets');
       return body.budgets.length === 2 ? body.budgets : undefined;
     });

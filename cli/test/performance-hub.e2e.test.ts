@@ -4,7 +4,7 @@ import { EmptyResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { startEmbeddedHost } from '@km/functions/dist/host/embedded-host';
-import { BIN_DIR, KM_BIN, requireBuiltKm } from './e2e-support';
+import { BIN_DIR, KM_BIN, requireBuiltKm, until } from './e2e-support';
 import { tempHome } from './helpers';
 
 /**
@@ -15,15 +15,6 @@ import { tempHome } from './helpers';
 const SLOW_TOOL = 'trigger-long-running-operation';
 const SLOW_SECONDS = 1.5;
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function runKm(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [KM_BIN, ...args], { env });
@@ -75,7 +66,7 @@ describe('Performance Hub through km and server-everything', () => {
     // initialize, tools/list, the 4 tool calls and the failing request
     const expectedCount = 7;
 
-    const session = await waitFor('the session to end and be projected', async () => {
+    const session = await until('the session to end and be projected', async () => {
       const { body } = await api('/api/sessions?projectId=perf');
       const found = (body.sessions as any[]).find((s) => s.server.name === 'everything-perf' && s.endedAt !== null && s.interactionCount === expectedCount);
       if (!found) return undefined;
@@ -136,7 +127,7 @@ describe('Performance Hub through km and server-everything', () => {
     let out = '';
     live.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => live.on('exit', (code) => resolve(code)));
-    await waitFor('km tail to print', async () => (out.includes(SLOW_TOOL) ? true : undefined));
+    await until('km tail to print', async () => (out.includes(SLOW_TOOL) ? true : undefined));
     live.kill('SIGINT');
     expect(await exited).toBe(0);
   });
