@@ -1,18 +1,10 @@
-/** One interaction as GET /api/interactions/recent returns it: what km tail reads off the wire (extra fields are fine). */
-export interface TailInteraction {
-  id: string;
-  sessionId: string;
-  server: string;
-  method: string;
-  tool: string | null;
-  target: string | null;
-  latencyMs: number | null;
-  requestBytes: number;
-  responseBytes: number;
-  outcome: 'ok' | 'error' | 'tool_error' | 'unanswered';
-  error: { code: number; message: string } | null;
-  startedAt: string;
-}
+import type { RecentInteraction } from '@km/functions/dist/handlers/query-recent-interactions';
+
+/** One interaction as GET /api/interactions/recent returns it: the handler's own type (a type only, nothing bundled). */
+export type TailInteraction = Pick<
+  RecentInteraction,
+  'id' | 'sessionId' | 'server' | 'method' | 'tool' | 'target' | 'latencyMs' | 'requestBytes' | 'responseBytes' | 'outcome' | 'error' | 'startedAt'
+>;
 
 export interface TailStyle {
   /** ANSI colours: only when stdout is a terminal and NO_COLOR is unset. */
