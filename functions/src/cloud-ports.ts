@@ -6,7 +6,7 @@ import { loadAzureSettings } from './azure-settings';
 import { errorResponse, type HttpHandler } from './handlers/http-results';
 import { openEmbeddedStack } from './host/embedded-stack';
 import { describeError, stderrLogger } from './logger';
-import type { ReadModelStore } from './ports';
+import type { EventLog, ReadModelStore } from './ports';
 import type { HttpDeps, HttpRouteSpec } from './routes';
 import { loadFunctionsSettings } from './settings';
 import { startTelemetry, type Telemetry } from './telemetry';
@@ -65,6 +65,11 @@ function workerPorts(): Promise<WorkerPorts> {
     if (ports === current) ports = null;
   });
   return current;
+}
+
+/** The event log of this worker, for the events projector documents imply (budget thresholds). */
+export async function cloudEventLog(): Promise<EventLog> {
+  return (await workerPorts()).deps.eventLog;
 }
 
 /** The read-model store of this worker, for the projector triggers. */

@@ -91,10 +91,7 @@ export async function runProjectorOnce<State>(
   const page = await log.read(checkpoint, maxBatch);
   const last = page[page.length - 1];
   if (!last) return 0;
-  const emit = async (events: ServerEvent[]) => {
-    const receivedAt = new Date().toISOString();
-    await log.append(events.map((event) => ({ ...event, receivedAt, batchId: `projector:${projection.name}` })));
-  };
+  const emit = appendImpliedEvents(log, projection.name);
   await projectBatch(
     projection,
     store,
@@ -103,4 +100,12 @@ export async function runProjectorOnce<State>(
   );
   await log.setCheckpoint(projection.name, last.position);
   return page.length;
+}
+
+/** Where a projector puts the events its documents imply (Projection.emits): the log, in both run modes. */
+export function appendImpliedEvents(log: EventLog, projector: string, now: () => Date = () => new Date()) {
+  return async (events: ServerEvent[]): Promise<void> => {
+    const receivedAt = now().toISOString();
+    await log.append(events.map((event) => ({ ...event, receivedAt, batchId: `projector:${projector}` })));
+  };
 }

@@ -1,5 +1,6 @@
 import { InvocationContext } from '@azure/functions';
 import { sessionsProjection } from '@km/shared';
+import { MemoryEventLog } from '../src/adapters/memory-event-log';
 import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
 import { makeProjectorTriggerHandler } from '../src/handlers/project-events';
 import { startTelemetry, telemetryOn, type MetricsClient } from '../src/telemetry';
@@ -24,6 +25,7 @@ describe('telemetry', () => {
     const handler = makeProjectorTriggerHandler({
       projection: sessionsProjection as never,
       readModelStore: async () => new MemoryReadModelStore(),
+      eventLog: async () => new MemoryEventLog(),
       telemetry: () => telemetryOn(client),
       now: () => new Date('2026-07-01T10:00:10.000Z'),
     });

@@ -1,5 +1,5 @@
 import { app } from '@azure/functions';
-import { cloudReadModelStore, cloudTelemetry } from '../cloud-ports';
+import { cloudEventLog, cloudReadModelStore, cloudTelemetry } from '../cloud-ports';
 import { makeProjectorTriggerHandler, type ProjectorTriggerHandler } from '../handlers/project-events';
 import { readModels } from '../read-models';
 
@@ -17,6 +17,7 @@ for (const projection of readModels) {
   const handler = makeProjectorTriggerHandler({
     projection,
     readModelStore: cloudReadModelStore,
+    eventLog: cloudEventLog,
     telemetry: cloudTelemetry,
     now: () => new Date(),
   });

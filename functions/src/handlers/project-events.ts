@@ -1,7 +1,7 @@
 import type { InvocationContext } from '@azure/functions';
-import type { Projection, StoredEvent } from '@km/shared';
-import { projectBatch } from '../projector';
-import type { ReadModelStore } from '../ports';
+import type { LoggedEvent, Projection } from '@km/shared';
+import { appendImpliedEvents, projectBatch } from '../projector';
+import type { EventLog, ReadModelStore } from '../ports';
 import type { Telemetry } from '../telemetry';
 import { parseStoredEvent } from './stored-event';
 
@@ -9,6 +9,8 @@ export interface ProjectorTriggerDeps {
   projection: Projection<unknown>;
   /** Built lazily by the app (cloud-ports); tests pass their own. */
   readModelStore: () => Promise<ReadModelStore>;
+  /** Where events the documents imply go (budget thresholds): the same hub the trigger reads. */
+  eventLog: () => Promise<EventLog>;
   telemetry: () => Telemetry;
   now: () => Date;
 }
@@ -24,7 +26,7 @@ export type ProjectorTriggerHandler = (messages: unknown[], context: InvocationC
 export function makeProjectorTriggerHandler(deps: ProjectorTriggerDeps): ProjectorTriggerHandler {
   const projector = deps.projection.name;
   return async (messages, context) => {
-    const events: StoredEvent[] = [];
+    const events: LoggedEvent[] = [];
     let invalid = 0;
     messages.forEach((message, index) => {
       const parsed = parseStoredEvent(message);
@@ -35,7 +37,10 @@ export function makeProjectorTriggerHandler(deps: ProjectorTriggerDeps): Project
         context.warn(`project-${projector}: skipped event ${index} (sequence number ${sequenceNumber ?? 'unknown'}): ${parsed.issues}`);
       }
     });
-    const result = events.length > 0 ? await projectBatch(deps.projection, await deps.readModelStore(), events) : { written: 0, folded: 0 };
+    const result =
+      events.length > 0
+        ? await projectBatch(deps.projection, await deps.readModelStore(), events, appendImpliedEvents(await deps.eventLog(), projector, deps.now))
+        : { written: 0, folded: 0 };
     const telemetry = deps.telemetry();
     telemetry.projected(projector, { events: messages.length, written: result.written, invalid });
     const oldest = oldestEnqueuedTime(context);

@@ -1,10 +1,13 @@
-import { KmEventSchema, type StoredEvent } from '@km/shared';
+import { KmEventSchema, ServerEventSchema, type LoggedEvent } from '@km/shared';
 import { z } from 'zod';
 
-/** What ingest adds to a client's event; the client's fields are checked by KmEventSchema (strict) as at ingest. */
+/**
+ * What ingest (or the server, for its own events) adds; the rest is a client event (KmEventSchema, strict, as at
+ * ingest) or a server-made one (ServerEventSchema: budgets, finding status, threshold crossings).
+ */
 const ServerFieldsSchema = z.object({ receivedAt: z.iso.datetime(), batchId: z.string().min(1).max(200) });
 
-export type ParsedStoredEvent = { ok: true; event: StoredEvent } | { ok: false; issues: string };
+export type ParsedStoredEvent = { ok: true; event: LoggedEvent } | { ok: false; issues: string };
 
 /**
  * Parses one event as an Event Hubs trigger hands it over: an object (the host parsed the JSON), a JSON string, or
@@ -23,6 +26,8 @@ export function parseStoredEvent(message: unknown): ParsedStoredEvent {
   const server = ServerFieldsSchema.safeParse({ receivedAt, batchId });
   const client = KmEventSchema.safeParse(clientFields);
   if (server.success && client.success) return { ok: true, event: { ...client.data, ...server.data } };
+  const serverMade = ServerEventSchema.safeParse(clientFields);
+  if (server.success && serverMade.success) return { ok: true, event: { ...serverMade.data, ...server.data } };
   const issues = [...(server.error?.issues ?? []), ...(client.error?.issues ?? [])]
     .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.code}`)
     .join('; ');
