@@ -35,3 +35,16 @@ export function addAppliedId(applied: string[], id: string): boolean {
   applied.splice(lo, 0, id);
   return true;
 }
+
+/**
+ * Idempotency with bounded documents: the ids of the last `max` events a document folded, in arrival order.
+ * Duplicates reach a projector only as a replay of the page after its last checkpoint (the embedded log dedupes
+ * ingest retries by id; Event Hubs redelivers at most a batch), far fewer than the window. Returns the new window,
+ * or null when the id was already folded.
+ */
+export function rememberRecentId(recent: readonly string[], id: string, max: number): string[] | null {
+  if (recent.includes(id)) return null;
+  const next = [...recent, id];
+  if (next.length > max) next.splice(0, next.length - max);
+  return next;
+}

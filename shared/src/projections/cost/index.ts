@@ -1,5 +1,5 @@
 import type { BudgetScope, Interaction, KmEvent, ServerEvent, ToolsListed } from '../../events';
-import type { Projection } from '../projection';
+import { rememberRecentId, type Projection } from '../projection';
 import { derivedEventId } from './ids';
 
 /**
@@ -119,13 +119,7 @@ function interactionCounters(event: Interaction): CostCounters {
   return { costNanoUsd: toNanoUsd(event.costUsd), tokensIn: wholeTokens(event.tokensIn), tokensOut: wholeTokens(event.tokensOut), interactions: 1 };
 }
 
-/** Applies an event id to a recent-ids window; false when it was already folded. */
-function remember(recent: readonly string[], id: string): string[] | null {
-  if (recent.includes(id)) return null;
-  const next = [...recent, id];
-  if (next.length > RECENT_IDS) next.splice(0, next.length - RECENT_IDS);
-  return next;
-}
+const remember = (recent: readonly string[], id: string) => rememberRecentId(recent, id, RECENT_IDS);
 
 function emptyBucket(orgId: string, docId: string): CostBucketDoc {
   const [granularity, period] = docId.split('|') as ['hour' | 'day', string];

@@ -1,7 +1,10 @@
 import type { FindingStatus, FindingStatusChanged, KmEvent } from '../../events';
 import { findingKind } from '../../risk/catalog';
 import type { FindingKind, Severity } from '../../risk/rules';
-import { addAppliedId, type Projection } from '../projection';
+import { addAppliedId, rememberRecentId, type Projection } from '../projection';
+
+/** Event ids a document remembers for idempotency (see rememberRecentId). */
+const RECENT_IDS = 4096;
 
 /**
  * The risk read model: one document per finding. Findings come from the wrapper (inside interactions, in
@@ -253,8 +256,11 @@ export const riskProjection: Projection<RiskFindingDoc, KmEvent | FindingStatusC
     }
   },
   evolve(state, event, docId) {
-    const doc: RiskFindingDoc = state ? { ...state, applied: [...state.applied] } : blank(docId, event);
-    if (!addAppliedId(doc.applied, event.id)) return state ?? doc;
+    const base: RiskFindingDoc = state ?? blank(docId, event);
+    // A bounded window: anomaly documents (per tool, user, session) see every call and would grow without end.
+    const applied = rememberRecentId(base.applied, event.id, RECENT_IDS);
+    if (!applied) return state ?? base;
+    const doc: RiskFindingDoc = { ...base, applied };
     switch (event.type) {
       case 'mcp.interaction': {
         if (docId === filesDocId(event)) {
