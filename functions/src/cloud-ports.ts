@@ -6,6 +6,7 @@ import { loadAzureSettings } from './azure-settings';
 import { errorResponse, type HttpHandler } from './handlers/http-results';
 import { openEmbeddedStack } from './host/embedded-stack';
 import { describeError, stderrLogger } from './logger';
+import { riskWebhook } from './risk-webhook';
 import type { EventLog, ReadModelStore } from './ports';
 import type { HttpDeps, HttpRouteSpec } from './routes';
 import { loadFunctionsSettings } from './settings';
@@ -42,6 +43,7 @@ async function buildPorts(): Promise<WorkerPorts> {
       logger: stderrLogger,
       additionalApiKeys: settings.apiKeys,
       ...(settings.maxIngestBytes ? { maxBodyBytes: settings.maxIngestBytes } : {}),
+      ...(settings.riskWebhookUrl ? { riskWebhookUrl: settings.riskWebhookUrl } : {}),
     });
     return { deps: stack.deps, close: () => stack.close() };
   }
@@ -53,6 +55,7 @@ async function buildPorts(): Promise<WorkerPorts> {
     now: () => new Date(),
     newBatchId: () => randomUUID(),
     ...(settings.maxIngestBytes ? { maxBodyBytes: settings.maxIngestBytes } : {}),
+    ...(settings.riskWebhookUrl ? { onEventsAccepted: riskWebhook({ url: settings.riskWebhookUrl, logger: stderrLogger }) } : {}),
   };
   return { deps, close: () => azure.close() };
 }

@@ -25,6 +25,8 @@ const SettingsSchema = z
     KM_HOME: z.string().trim().min(1).optional(),
     KM_API_KEY_HASHES: ApiKeyHashesSchema.default([]),
     KM_MAX_INGEST_BYTES: z.coerce.number().int().positive().optional(),
+    /** Risk Monitor: high and critical findings are posted here after ingest (empty: none). */
+    KM_RISK_WEBHOOK_URL: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]).optional(),
   })
   .refine((env) => env.KM_STORAGE !== 'sqlite' || env.KM_HOME !== undefined, {
     message: 'KM_STORAGE=sqlite needs KM_HOME: the directory holding km.db and api-key',
@@ -39,12 +41,13 @@ export interface FunctionsSettings {
   home: string | undefined;
   apiKeys: ApiKeyRecord[];
   maxIngestBytes: number | undefined;
+  riskWebhookUrl: string | undefined;
 }
 
 /** Validated once at start; a bad setting fails with every problem named, not with an odd error later. */
 export function loadFunctionsSettings(env: NodeJS.ProcessEnv = process.env): FunctionsSettings {
   const parsed = SettingsSchema.safeParse(env);
   if (!parsed.success) throw new Error(`invalid app settings:\n${z.prettifyError(parsed.error)}`);
-  const { KM_STORAGE, KM_HOME, KM_API_KEY_HASHES, KM_MAX_INGEST_BYTES } = parsed.data;
-  return { storage: KM_STORAGE, home: KM_HOME, apiKeys: KM_API_KEY_HASHES, maxIngestBytes: KM_MAX_INGEST_BYTES };
+  const { KM_STORAGE, KM_HOME, KM_API_KEY_HASHES, KM_MAX_INGEST_BYTES, KM_RISK_WEBHOOK_URL } = parsed.data;
+  return { storage: KM_STORAGE, home: KM_HOME, apiKeys: KM_API_KEY_HASHES, maxIngestBytes: KM_MAX_INGEST_BYTES, riskWebhookUrl: KM_RISK_WEBHOOK_URL || undefined };
 }

@@ -36,6 +36,9 @@ param apiKeyHashes string = ''
 @description('Largest ingest body in bytes.')
 param maxIngestBytes int = 5242880
 
+@description('Risk Monitor: high and critical findings are posted here (Slack/Teams-style receiver); empty for none.')
+param riskWebhookUrl string = ''
+
 // The read models of functions/src/read-models.ts: each gets a Cosmos container (partition key /orgId, composite
 // indexes for its sort fields, tie-broken by id) and an Event Hubs consumer group for its projector trigger.
 // functions/test/infra.unit.test.ts checks this list against the app's.
@@ -96,6 +99,7 @@ var appSettings = {
   KM_STORAGE: 'azure'
   KM_API_KEY_HASHES: apiKeyHashes
   KM_MAX_INGEST_BYTES: string(maxIngestBytes)
+  KM_RISK_WEBHOOK_URL: riskWebhookUrl
   KM_AZURE_AUTH: 'identity'
   EventHubConnection__fullyQualifiedNamespace: eventHubs.outputs.fullyQualifiedNamespace
   KM_EVENTHUB_NAME: eventHubName
