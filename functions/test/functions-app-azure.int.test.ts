@@ -103,15 +103,13 @@ describe('the Functions app on KM_STORAGE=azure (Event Hubs broker + cosmosdb-se
     await trigger.handler(events.map((event) => event.body), context);
   };
 
-  it('registers one many-cardinality trigger per read model, on its own consumer group, connection by app setting', () => {
-    expect(triggers.map(({ name, connection, eventHubName, consumerGroup, cardinality }) => ({ name, connection, eventHubName, consumerGroup, cardinality }))).toEqual(
-      readModels.map((model) => ({
-        name: `project-${model.name}`,
-        connection: 'EventHubConnection',
-        eventHubName: '%KM_EVENTHUB_NAME%',
-        consumerGroup: model.name,
-        cardinality: 'many',
-      })),
+  it('registers one many-cardinality trigger per read model and one for budget webhooks, each on its own consumer group', () => {
+    const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
+    const expected = [...readModels.map((model) => ({ name: `project-${model.name}`, group: model.name })), { name: 'budget-webhooks', group: 'budget-webhooks' }];
+    expect(triggers.map(({ name, connection, eventHubName, consumerGroup, cardinality }) => ({ name, connection, eventHubName, consumerGroup, cardinality })).sort(byName)).toEqual(
+      expected
+        .map(({ name, group }) => ({ name, connection: 'EventHubConnection', eventHubName: '%KM_EVENTHUB_NAME%', consumerGroup: group, cardinality: 'many' }))
+        .sort(byName),
     );
   });
 

@@ -74,7 +74,8 @@ module eventHubs 'modules/eventhubs.bicep' = {
     eventHubName: eventHubName
     partitionCount: eventHubPartitionCount
     capacity: eventHubCapacity
-    consumerGroups: [for model in readModels: model.name]
+    // One per projector, and one for the budget webhooks (functions/src/functions/budget-webhooks.ts).
+    consumerGroups: concat([for model in readModels: model.name], ['budget-webhooks'])
   }
 }
 
