@@ -275,6 +275,7 @@ describe('dashboard in a browser, against km serve seeded through km', () => {
     await item.locator('button.linklike').click();
     const evidence = await item.locator('.evidence').innerText();
     expect(evidence).toContain(findings[secret].path);
+    expect(await item.locator('.finding-row').innerText()).toMatch(/in the (request|response)/);
     expect(evidence).toContain('[REDACTED');
     expect(evidence).not.toContain(FAKE_AWS_KEY);
     expect(await page.locator('[data-view="risk"]').innerText()).not.toContain('4111 1111 1111 1111');

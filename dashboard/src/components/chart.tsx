@@ -46,10 +46,21 @@ function useUplot(
   return box;
 }
 
+const DAY = 86_400;
+const DAY_INCRS = [1, 2, 7, 14, 28, 56, 91, 182, 365].map((d) => d * DAY);
+
+/** Half a bucket of room either side; a daily chart spans at least a week. */
+function xRange(x: number[], step: number, daily: boolean): uPlot.Range.MinMax {
+  const first = Math.min(...x);
+  const last = Math.max(...x);
+  return [Math.min(first, daily ? last - 6 * step : first) - step / 2, last + step / 2];
+}
+
 /** A time series chart (x in seconds). The caption doubles as its accessible name. */
 export function TimeChart(props: { caption: string; x: number[]; series: SeriesSpec[]; height?: number; unit?: Unit; rightUnit?: Unit; step?: number; integers?: boolean }) {
   const { caption, x, series, height = 220, unit = (v) => String(v), rightUnit, step, integers } = props;
   const data = [x, ...series.map((s) => s.values)] as uPlot.AlignedData;
+  const daily = (step ?? 0) >= DAY;
   const box = useUplot(
     (width) => {
       const axisColor = cssVar('--muted');
@@ -71,9 +82,12 @@ export function TimeChart(props: { caption: string; x: number[]; series: SeriesS
         legend: { show: true, live: true },
         cursor: { drag: { x: false, y: false } },
         // Bars get half a bucket of room on either side, so the first and last are not cut in half.
-        scales: { x: { time: true, ...(step && x.length ? { range: [Math.min(...x) - step / 2, Math.max(...x) + step / 2] as uPlot.Range.MinMax } : {}) }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] }, r: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+        // Day buckets are UTC days: label them in UTC, with whole-day ticks, over at least a week, so one day of data
+        // is one bar among dates rather than a bar spread over hour ticks.
+        ...(daily ? { tzDate: (ts: number) => uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC') } : {}),
+        scales: { x: { time: true, ...(step && x.length ? { range: xRange(x, step, daily) } : {}) }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] }, r: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
         axes: [
-          { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { show: false } },
+          { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { show: false }, ...(daily ? { incrs: DAY_INCRS } : {}) },
           axis('y', unit),
           ...(rightUnit ? [axis('r', rightUnit, 1)] : []),
         ],

@@ -1,3 +1,4 @@
+import { Fragment } from 'preact';
 import type { ComponentChildren } from 'preact';
 import type { Delta } from '../format';
 import { onLinkClick } from '../place';
@@ -140,5 +141,24 @@ export function ShareBar(props: { ratio: number; label: string }) {
     <div class="sharebar" role="meter" aria-label={props.label} aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(props.ratio * 100)}>
       <span style={{ width }} />
     </div>
+  );
+}
+
+/** A `server/tool` key that may break after its slashes on a narrow screen, and nowhere else unless it must. */
+export function BreakableKey(props: { text: string }) {
+  const parts = props.text.split('/');
+  return (
+    <>
+      {parts.map((part, n) => (
+        <Fragment key={n}>
+          {part}
+          {n < parts.length - 1 ? (
+            <>
+              /<wbr />
+            </>
+          ) : null}
+        </Fragment>
+      ))}
+    </>
   );
 }

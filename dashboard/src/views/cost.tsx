@@ -1,6 +1,6 @@
 import { getJson, withQuery } from '../api';
 import { TimeChart } from '../components/chart';
-import { Empty, QueryResult, NotYet, Panel, ShareBar, StatCard } from '../components/ui';
+import { BreakableKey, Empty, QueryResult, NotYet, Panel, ShareBar, StatCard } from '../components/ui';
 import { apiParams, filtersKey, resolveWindow, type Filters } from '../filters';
 import { delta, fmtBytes, fmtInt, fmtPct, fmtUsd } from '../format';
 import { setParams } from '../place';
@@ -85,7 +85,7 @@ export function CostView(props: { filters: Filters }) {
                   <tbody>
                     {r.groups.map((g) => (
                       <tr key={g.key}>
-                        <th scope="row">{g.key}</th>
+                        <th scope="row"><BreakableKey text={g.key} /></th>
                         <td class="num">{fmtUsd(g.costUsd)}</td>
                         <td class="share-col">
                           <ShareBar ratio={r.total.costUsd ? g.costUsd / r.total.costUsd : 0} label={`${g.key}: ${fmtPct(r.total.costUsd ? g.costUsd / r.total.costUsd : 0)} of spend`} />

@@ -1,6 +1,6 @@
 import { getJson, withQuery } from '../api';
 import { TimeChart } from '../components/chart';
-import { Empty, Link, QueryResult, NotYet, OutcomeBadge, Panel, ShareBar } from '../components/ui';
+import { BreakableKey, Empty, Link, QueryResult, NotYet, OutcomeBadge, Panel, ShareBar } from '../components/ui';
 import { apiParams, filtersKey, resolveWindow, type Filters } from '../filters';
 import { fmtDateTime, fmtInt, fmtMs, fmtPct } from '../format';
 import { hrefTo, setParams } from '../place';
@@ -97,7 +97,7 @@ export function PerformanceView(props: { filters: Filters }) {
                       <th scope="col" class="num">Calls</th>
                       <th scope="col" class="num">p50</th>
                       <th scope="col" class="num">p95</th>
-                      <th scope="col" class="num">p99</th>
+                      <th scope="col" class="num hide-sm">p99</th>
                       <th scope="col" class="num hide-sm">Max</th>
                       <th scope="col" class="num">Errors</th>
                     </tr>
@@ -105,11 +105,11 @@ export function PerformanceView(props: { filters: Filters }) {
                   <tbody>
                     {g.groups.map((row) => (
                       <tr key={row.key}>
-                        <th scope="row">{row.key}</th>
+                        <th scope="row"><BreakableKey text={row.key} /></th>
                         <td class="num">{fmtInt(row.count)}</td>
                         <td class="num">{fmtMs(row.p50)}</td>
                         <td class="num">{fmtMs(row.p95)}</td>
-                        <td class="num">{fmtMs(row.p99)}</td>
+                        <td class="num hide-sm">{fmtMs(row.p99)}</td>
                         <td class="num hide-sm">{fmtMs(row.max)}</td>
                         <td class={`num ${row.errorRate > 0 ? 'bad-text' : ''}`}>{fmtPct(row.errorRate)}</td>
                       </tr>

@@ -115,6 +115,10 @@ function Select(props: { id: string; label: string; value: string | null; option
   );
 }
 
+/** A request's and its response's findings of one rule would read as duplicates without saying which side. */
+const whereIn = (path: string | null | undefined) =>
+  !path ? null : /^\$?\.?(params|method)\b/.test(path) ? 'request' : /^\$?\.?(result|error)\b/.test(path) ? 'response' : null;
+
 function FindingList(props: { findings: RiskFinding[]; act: (f: RiskFinding, action: 'ack' | 'resolve') => Promise<void> }) {
   const [open, setOpen] = useState<string | null>(null);
   return (
@@ -128,7 +132,8 @@ function FindingList(props: { findings: RiskFinding[]; act: (f: RiskFinding, act
             </button>
             <span class="muted">
               {f.server}
-              {f.tool ? ` · ${f.tool}` : ''} · {fmtDateTime(f.ts)}
+              {f.tool ? ` · ${f.tool}` : ''}
+              {whereIn(f.path) ? ` · in the ${whereIn(f.path)}` : ''} · {fmtDateTime(f.ts)}
             </span>
             <span class={`badge status ${f.status}`}>{f.status}</span>
             <span class="finding-actions">
@@ -147,7 +152,7 @@ function FindingList(props: { findings: RiskFinding[]; act: (f: RiskFinding, act
                 <Link href={hrefTo(`/journey/${encodeURIComponent(f.sessionId)}`)}>session {f.sessionId.slice(0, 8)}</Link>, user {f.userId}, project {f.projectId}.
               </p>
               {f.preview ? <pre tabIndex={0}>{f.preview}</pre> : <p class="muted">No preview recorded.</p>}
-              {f.detail ? <pre tabIndex={0}>{JSON.stringify(f.detail, null, 2)}</pre> : null}
+              {f.detail ? <pre tabIndex={0}>{typeof f.detail === 'string' ? f.detail : JSON.stringify(f.detail, null, 2)}</pre> : null}
             </div>
           ) : null}
         </li>
