@@ -7,6 +7,7 @@ export const SUBCOMMANDS = new Set([
   'serve',
   'flush',
   'status',
+  'login',
   'help',
   // Cost Center (#3)
   'budget',

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { flushCommand } from './commands/flush';
+import { loginCommand } from './commands/login';
 import { serveCommand } from './commands/serve';
 import { statusCommand } from './commands/status';
 import { KM_VERSION } from './version';
@@ -18,6 +19,7 @@ export async function runProgram(argv: string[]): Promise<void> {
     .addCommand(serveCommand())
     .addCommand(flushCommand())
     .addCommand(statusCommand())
+    .addCommand(loginCommand())
     // Cost Center (#3)
     .addCommand(budgetCommand())
     .addCommand(reportCommand())

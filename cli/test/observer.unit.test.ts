@@ -146,3 +146,16 @@ describe('SessionObserver plugins', () => {
     expect(drafts[0]).toMatchObject({ contextTokens: 20 });
   });
 });
+
+describe('SessionObserver redaction of names', () => {
+  it('never lets a secret out through a resource URI or a method name', () => {
+    const h = harness();
+    const key = ['AKIA', 'MNBVCXZLKJHGFDSB'].join('');
+    h.send('client_to_server', { jsonrpc: '2.0', id: 1, method: 'resources/read', params: { uri: `demo://${key}/x` } }, 0);
+    h.send('server_to_client', { jsonrpc: '2.0', id: 1, result: { contents: [] } }, 1);
+    h.send('client_to_server', { jsonrpc: '2.0', method: `frobnicate/${key}` }, 2);
+    const text = JSON.stringify(h.events());
+    expect(text).not.toContain(key);
+    expect(h.ofType('mcp.interaction')[0]!.target).toMatch(/^demo:\/\/\[REDACTED:[a-z-]+\]\/x$/);
+  });
+});

@@ -5,13 +5,16 @@ import type { EventLog } from './ports';
 /** The log consumer's name: its checkpoint sits next to the projectors'. */
 export const BUDGET_WEBHOOKS = 'budget-webhooks';
 
+/** Cents for real money, more digits for the fractions of a cent small budgets deal in. */
+const usd = (value: number) => `$${value >= 1 ? value.toFixed(2) : value.toPrecision(2)}`;
+
 /**
  * One body both Slack and Microsoft Teams accept: Slack incoming webhooks read `text`; Teams connectors read the
  * legacy MessageCard fields (`@type`, `summary`, `title`, `sections`) and also show `text`.
  */
 export function budgetWebhookBody(event: BudgetThresholdCrossed) {
   const scope = event.scope === 'org' ? `org ${event.orgId}` : `project ${event.projectId} (org ${event.orgId})`;
-  const text = `km budget: ${scope} reached ${event.threshold}% of its $${event.monthlyUsd} monthly budget for ${event.period} ($${event.spentUsd.toFixed(2)} spent).`;
+  const text = `km budget: ${scope} reached ${event.threshold}% of its $${event.monthlyUsd} monthly budget for ${event.period} (${usd(event.spentUsd)} spent).`;
   return {
     text,
     '@type': 'MessageCard',

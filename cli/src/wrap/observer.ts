@@ -47,6 +47,7 @@ const ERROR_MESSAGE_MAX = 500;
 const other = (d: Direction): Direction => (d === 'client_to_server' ? 'server_to_client' : 'client_to_server');
 const iso = (ms: number) => new Date(ms).toISOString();
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+const nullableRedacted = (text: string | null) => (text === null ? null : redactText(text));
 
 function implementation(value: unknown): { name: string; version?: string } | null {
   if (!isObject(value) || typeof value.name !== 'string') return null;
@@ -121,7 +122,7 @@ export class SessionObserver {
         this.onRequest(direction, msg, bytes, at);
         return;
       case 'notification':
-        this.emit({ id: newEventId(), v: 1, ts: iso(at), type: 'mcp.notification', direction, method: msg.method.slice(0, 200), bytes });
+        this.emit({ id: newEventId(), v: 1, ts: iso(at), type: 'mcp.notification', direction, method: redactText(msg.method).slice(0, 200), bytes });
         return;
       case 'response':
       case 'error':
@@ -141,8 +142,9 @@ export class SessionObserver {
     if (this.pending.has(key)) this.violation(direction, 'invalid_message', bytes, `request id ${msg.id} reused while still pending`, at);
     this.pending.set(key, {
       params: msg.params,
-      method: msg.method.slice(0, 200),
-      target: targetOf(msg.method, msg.params)?.slice(0, 1000) ?? null,
+      // Names and URIs leave the machine too: a resource URI may carry a key (?api_key=...).
+      method: redactText(msg.method).slice(0, 200),
+      target: nullableRedacted(targetOf(msg.method, msg.params))?.slice(0, 1000) ?? null,
       startedAt: at,
       bytes,
       protocolVersion: metaVersion,

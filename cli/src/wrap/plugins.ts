@@ -23,7 +23,7 @@ export function observerPlugins(context: PluginContext): ObserverPlugin[] {
     // Cost Center (#3): tokens, USD and the model on interactions; context tokens on tools/list
     costPluginFor(context),
     // risk monitor: findings, capture-mode previews, tool poisoning and rug pulls
-    riskPlugin({ capture: captureMode(process.env, findProjectConfig(context.cwd)), home: context.settings.home, projectId: context.projectId, serverName: context.serverName }),
+    riskPluginFor(context),
   ];
 }
 
@@ -31,4 +31,13 @@ function costPluginFor(context: PluginContext): ObserverPlugin {
   const costSettings = loadCostSettings(process.env, context.cwd);
   costSettings.notes.forEach((note) => context.logger.warn(note));
   return costPlugin(costSettings, context.serverName);
+}
+
+function riskPluginFor(context: PluginContext): ObserverPlugin {
+  const config = findProjectConfig(context.cwd);
+  const capture = captureMode(process.env, config);
+  const asked = process.env.KM_CAPTURE ?? (typeof config?.capture === 'string' ? config.capture : undefined);
+  // A typo must not pass unnoticed, even though the fallback is the safe mode.
+  if (asked !== undefined && asked.trim().toLowerCase() !== capture) context.logger.warn(`capture mode "${asked}" is not metadata, redacted or full; using ${capture}`);
+  return riskPlugin({ capture, home: context.settings.home, projectId: context.projectId, serverName: context.serverName });
 }

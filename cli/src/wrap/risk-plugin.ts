@@ -22,7 +22,7 @@ const PREVIEW_MAX = 4000;
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 function preview(value: unknown): string | null {
-  if (value === undefined) return null;
+  if (value === undefined || value === null) return null;
   return JSON.stringify(value).slice(0, PREVIEW_MAX);
 }
 

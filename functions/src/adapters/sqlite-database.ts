@@ -1,3 +1,4 @@
+import { chmodSync } from 'node:fs';
 import Database from 'better-sqlite3';
 
 export type SqliteDatabase = Database.Database;
@@ -10,6 +11,8 @@ export type SqliteStatement<Params extends unknown[], Row = unknown> = Database.
  */
 export function openSqliteDatabase(path: string): SqliteDatabase {
   const db = new Database(path);
+  // Private like the rest of KM_HOME (the WAL and shm files SQLite creates take the same mode).
+  if (path !== ':memory:') chmodSync(path, 0o600);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');

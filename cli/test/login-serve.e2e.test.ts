@@ -1,0 +1,54 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { startEmbeddedHost } from '@km/functions/dist/host/embedded-host';
+import { KM_BIN, requireBuiltKm } from './e2e-support';
+import { tempHome } from './helpers';
+
+function km(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [KM_BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+describe('km login and km serve guard rails', () => {
+  let host: Awaited<ReturnType<typeof startEmbeddedHost>>;
+  let serverHome: string;
+  beforeAll(async () => {
+    requireBuiltKm();
+    serverHome = tempHome('km-login-server');
+    host = await startEmbeddedHost({ home: serverHome, port: 0 });
+  });
+  afterAll(() => host?.close());
+
+  it('saves a key the endpoint accepts (0600), refuses one it does not, and forgets it on --logout', async () => {
+    const home = tempHome('km-login');
+    const key = readFileSync(join(serverHome, 'api-key'), 'utf8').trim();
+    const refused = await km(['login', '--endpoint', host.url, '--key', 'wrong-key'], { KM_HOME: home });
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/refused this key \(401\); nothing was saved/);
+    expect(existsSync(join(home, 'login.json'))).toBe(false);
+
+    const saved = await km(['login', '--endpoint', `${host.url}/`, '--key', key], { KM_HOME: home });
+    expect(saved.status).toBe(0);
+    expect(JSON.parse(readFileSync(join(home, 'login.json'), 'utf8'))).toEqual({ endpoint: host.url, apiKey: key, orgId: 'local' });
+    expect(statSync(join(home, 'login.json')).mode & 0o777).toBe(0o600);
+    const status = await km(['status'], { KM_HOME: home });
+    expect(status.stdout).toContain(`endpoint:  ${host.url} (reachable: yes)`);
+
+    expect((await km(['login', '--logout'], { KM_HOME: home })).status).toBe(0);
+    expect(existsSync(join(home, 'login.json'))).toBe(false);
+  });
+
+  it('refuses a second km serve on a KM_HOME that already has one running', async () => {
+    const second = await km(['serve', '--port', '0'], { KM_HOME: serverHome });
+    expect(second.status).toBe(1);
+    expect(second.stderr).toMatch(/km serve is already running for .* \(pid \d+\); stop it first/);
+    expect(JSON.parse(readFileSync(join(serverHome, 'serve.json'), 'utf8')).url).toBe(host.url);
+  });
+});
