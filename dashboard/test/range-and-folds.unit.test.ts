@@ -2,6 +2,7 @@ import { perBucket, percentile, periodNumbers, usageMap, type Activity } from '.
 import { filtersFrom, resolveWindow } from '../src/filters';
 import { delta, fmtMs, fmtUsd } from '../src/format';
 import type { Interaction, Session } from '../src/types';
+import { LIVE_WINDOW_MS, sessionState } from '../src/session-state';
 
 /** The dashboard's arithmetic, without a browser: ranges, comparisons, percentiles, buckets and the usage map. */
 const NOW = new Date(2026, 10, 25, 14, 30, 0); // local time, as the browser sees it
@@ -104,5 +105,14 @@ describe('formatting', () => {
   it('latencies and costs as people read them', () => {
     expect([fmtMs(0), fmtMs(0.5), fmtMs(261.4), fmtMs(1500), fmtMs(null)]).toEqual(['0 ms', '0.50 ms', '261 ms', '1.50 s', '—']);
     expect([fmtUsd(0), fmtUsd(0.0012), fmtUsd(1.25), fmtUsd(1234)]).toEqual(['$0.00', '$0.0012', '$1.25', '$1,234']);
+  });
+});
+
+describe('session state', () => {
+  it('calls a session live only while it has no end and was active recently', () => {
+    const now = Date.parse('2026-11-25T12:00:00.000Z');
+    expect(sessionState({ endedAt: '2026-11-25T11:59:00.000Z', lastActivityAt: '2026-11-25T11:59:00.000Z' }, now)).toBe('ended');
+    expect(sessionState({ endedAt: null, lastActivityAt: new Date(now - 60_000).toISOString() }, now)).toBe('live');
+    expect(sessionState({ endedAt: null, lastActivityAt: new Date(now - LIVE_WINDOW_MS - 1).toISOString() }, now)).toBe('no-end');
   });
 });

@@ -4,6 +4,7 @@ import type { Filters } from '../filters';
 import { fmtDateTime, fmtInt, fmtMs } from '../format';
 import { hrefTo } from '../place';
 import { useActivity } from './use-activity';
+import { sessionState } from '../session-state';
 
 /** Every session of the range, and who used which server and tool. */
 export function JourneyView(props: { filters: Filters }) {
@@ -54,7 +55,12 @@ function JourneyBody(props: { activity: Activity }) {
                 <tr key={s.id} data-session-id={s.id}>
                   <td>
                     <Link href={hrefTo(`/journey/${encodeURIComponent(s.id)}`)}>{s.server.name}</Link>
-                    {s.endedAt ? null : <span class="badge live-badge">live</span>}
+                    {sessionState(s) === 'live' ? <span class="badge live-badge">live</span> : null}
+                    {sessionState(s) === 'no-end' ? (
+                      <span class="badge" title="km stopped without recording the end of this session (killed?), and it has been quiet for 30 minutes">
+                        no end recorded
+                      </span>
+                    ) : null}
                     <span class="muted small show-sm">{s.client?.name ?? 'unknown client'}</span>
                   </td>
                   <td class="hide-sm">{s.client ? `${s.client.name}${s.client.version ? ` ${s.client.version}` : ''}` : '—'}</td>

@@ -5,6 +5,7 @@ import { fmtBytes, fmtDateTime, fmtInt, fmtMs, fmtTime, fmtUsd, DASH } from '../
 import { hrefTo } from '../place';
 import { useQuery } from '../query';
 import type { Interaction, Session } from '../types';
+import { sessionState } from '../session-state';
 
 /** One session's trace: every interaction on a shared time axis, its preview and findings on click. */
 export function SessionView(props: { sessionId: string }) {
@@ -43,7 +44,7 @@ function SessionHeader(props: { session: Session }) {
     ['Project', s.projectId],
     ['User', s.userId],
     ['Started', fmtDateTime(s.startedAt ?? s.firstSeenAt)],
-    ['Duration', s.endedAt ? fmtMs(s.durationMs) : 'still running'],
+    ['Duration', s.endedAt ? fmtMs(s.durationMs) : sessionState(s) === 'live' ? 'still running' : 'no end recorded (km stopped without saying so)'],
     ['Protocol', s.protocolVersion ?? DASH],
     ['Exit', s.endedAt ? String(s.exitCode ?? DASH) : DASH],
   ];
