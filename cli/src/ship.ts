@@ -144,6 +144,13 @@ export class ShipQueue {
 
   /** Claims orphans, then ships them and the own file. Concurrent calls share the pass in flight. */
   pass(options: { deadline?: number; includeOwn?: boolean } = {}): Promise<ShipOutcome> {
+    if (this.running && options.deadline !== undefined) {
+      // The pass under way keeps its own (longer) timeouts: wait for it only as long as our deadline allows, then
+      // make one more pass within it (km exiting must not wait out a black-holed endpoint).
+      const remaining = Math.max(0, options.deadline - Date.now());
+      const late = new Promise<ShipOutcome>((resolve) => setTimeout(() => resolve('unreachable'), remaining).unref());
+      return Promise.race([this.running.then(() => this.pass(options)), late]);
+    }
     if (!this.running) {
       this.running = this.run(options).finally(() => {
         this.running = null;
@@ -166,6 +173,8 @@ export class ShipQueue {
       this.orphans.shift();
     }
     if (options.includeOwn === false) return 'shipped';
-    return this.shipper.shipFile(this.spool.own, { deadline: options.deadline });
+    const outcome = await this.shipper.shipFile(this.spool.own, { deadline: options.deadline });
+    if (outcome === 'shipped') this.spool.rotateIfShipped();
+    return outcome;
   }
 }

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
-  existsSync,
   fstatSync,
   mkdirSync,
   openSync,
@@ -11,7 +10,6 @@ import {
   renameSync,
   statSync,
   unlinkSync,
-  utimesSync,
   writeFileSync,
   writeSync,
   appendFileSync,
@@ -27,11 +25,14 @@ import type { Logger } from './log';
  * a sidecar file, written only after the ingest API said 2xx: a crash in between re-sends, and ingest
  * ignores the duplicate ids.
  *
- * File names: `<spoolId>.<ownerPid>.jsonl` and `<spoolId>.ack`. A file whose owner died (or went silent for
- * STALE_MS) is an orphan; the next km claims it with an atomic rename to its own pid.
+ * File names: `<spoolId>.<ownerPid>.jsonl` and `<spoolId>.ack`. A file whose owner died is an orphan; the next km
+ * claims it with an atomic rename to its own pid. Only a dead owner's file: a live owner (even one asleep for
+ * hours with its laptop) keeps writing through its open descriptor, and a claimer would ship and delete the file
+ * under it, losing whatever it writes next.
  */
-const STALE_MS = 10 * 60 * 1000;
 const READ_WINDOW = 1024 * 1024;
+/** A long session's own file is replaced by a fresh one once everything in it shipped and it grew this big. */
+const ROTATE_BYTES = 8 * 1024 * 1024;
 
 export interface SpoolBatch {
   events: KmEvent[];
@@ -160,7 +161,7 @@ export class SpoolFile {
 
 export class Spool {
   readonly dir: string;
-  readonly own: SpoolFile;
+  own: SpoolFile;
   private fd: number | null = null;
   private approxTotalBytes: number;
   private warnedFull = false;
@@ -173,10 +174,17 @@ export class Spool {
     private readonly onFull: (message: string) => void = () => {},
   ) {
     this.dir = join(home, 'spool');
-    if (!existsSync(this.dir)) mkdirSync(this.dir, { mode: 0o700 }); // KM_HOME exists: ensureHome ran first
-    const spoolId = `${process.pid}-${Date.now()}-${randomBytes(3).toString('hex')}`;
-    this.own = new SpoolFile(this.dir, spoolId, process.pid);
+    try {
+      mkdirSync(this.dir, { mode: 0o700 }); // KM_HOME exists: ensureHome ran first
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; // five wrappers starting at once
+    }
+    this.own = Spool.freshFile(this.dir);
     this.approxTotalBytes = this.measure();
+  }
+
+  private static freshFile(dir: string): SpoolFile {
+    return new SpoolFile(dir, `${process.pid}-${Date.now()}-${randomBytes(3).toString('hex')}`, process.pid);
   }
 
   /** Appends whole lines with one write. Returns false when the spool is full and the events were dropped. */
@@ -184,7 +192,8 @@ export class Spool {
     if (events.length === 0) return true;
     const text = events.map((e) => JSON.stringify(e)).join('\n') + '\n';
     const bytes = Buffer.byteLength(text);
-    if (this.approxTotalBytes + bytes > this.maxBytes) {
+    // Full by the running count? Look again first: shipping (ours and others') frees space the count does not see.
+    if (this.approxTotalBytes + bytes > this.maxBytes && this.measure() + bytes > this.maxBytes) {
       this.dropped += events.length;
       if (!this.warnedFull) {
         this.warnedFull = true;
@@ -197,51 +206,43 @@ export class Spool {
     if (this.fd === null) this.fd = openSync(this.own.path, 'a', 0o600);
     writeSync(this.fd, text);
     this.approxTotalBytes += bytes;
+    this.warnedFull = false; // room again: the next time it fills up is worth another warning
     return true;
   }
 
-  /** Tells other km processes this file's owner is alive, even when the session is idle. */
-  heartbeat(): void {
-    if (this.fd === null) return;
-    const now = new Date();
-    try {
-      utimesSync(this.own.path, now, now);
-    } catch {
-      // the file was removed under us; append will recreate it
-    }
-  }
-
-  /** Re-reads the spool's size from disk: other processes ship and remove files too. */
+  /** Re-reads what waits in the spool, from disk: bytes not yet acknowledged, whoever's file they are in. */
   measure(): number {
     let total = 0;
     for (const name of this.listNames()) {
-      try {
-        total += statSync(join(this.dir, name)).size;
-      } catch {
-        // removed meanwhile
-      }
+      const match = /^(.+)\.(\d+)\.jsonl$/.exec(name);
+      if (!match) continue;
+      const file = new SpoolFile(this.dir, match[1]!, Number(match[2]));
+      total += Math.max(0, file.size() - file.ackedOffset());
     }
     this.approxTotalBytes = total;
-    if (total < this.maxBytes * 0.9) this.warnedFull = false;
     return total;
   }
 
-  /** Files of km processes that died (or were silent for 10 minutes): claimed for this process, oldest first. */
-  claimOrphans(now: number = Date.now()): SpoolFile[] {
+  /**
+   * Starts a fresh own file when everything in the current one shipped and it grew large: a session of days must
+   * not keep every byte it ever shipped on disk. Called after a successful shipping pass.
+   */
+  rotateIfShipped(): void {
+    if (this.own.size() < ROTATE_BYTES || !this.own.fullyShipped()) return;
+    this.close();
+    this.own.remove();
+    this.own = Spool.freshFile(this.dir);
+  }
+
+  /** Files of km processes that died: claimed for this process, oldest first. */
+  claimOrphans(): SpoolFile[] {
     const claimed: SpoolFile[] = [];
     for (const name of this.listNames().sort()) {
       const match = /^(.+)\.(\d+)\.jsonl$/.exec(name);
       if (!match) continue;
       const [, spoolId, ownerText] = match;
       const owner = Number(ownerText);
-      if (owner === process.pid) continue;
-      let stale = false;
-      try {
-        stale = now - statSync(join(this.dir, name)).mtimeMs > STALE_MS;
-      } catch {
-        continue;
-      }
-      if (pidAlive(owner) && !stale) continue;
+      if (owner === process.pid || pidAlive(owner)) continue;
       const file = new SpoolFile(this.dir, spoolId!, owner);
       if (file.claim(process.pid)) claimed.push(file);
     }

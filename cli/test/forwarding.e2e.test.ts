@@ -91,6 +91,20 @@ describe('km forwards stdio untouched', () => {
     expect(out.bytes().toString()).toBe('{"jsonrpc":"2.0","id":1,"method":"ping"}\n');
   });
 
+  it('exits with the server when a grandchild still holds its stdout (npx-style launchers)', async () => {
+    // The "server" starts a grandchild that inherits stdout and lingers, then exits 0 itself.
+    const launcher = `const c = require('child_process').spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: ['ignore', 'inherit', 'ignore'] }); console.log(c.pid); setTimeout(() => process.exit(0), 100);`;
+    const km = startKm(['--', process.execPath, '-e', launcher]);
+    const out = collector(km.stdout);
+    await out.waitFor('\n');
+    const grandchild = Number(out.bytes().toString().trim());
+    try {
+      expect(await exited(km)).toEqual({ code: 0, signal: null });
+    } finally {
+      process.kill(grandchild, 'SIGKILL');
+    }
+  });
+
   it('rejects a bad invocation with a usage message', async () => {
     const km = startKm(['--bogus']);
     const err = collector(km.stderr);

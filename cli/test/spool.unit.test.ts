@@ -1,4 +1,4 @@
-import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Spool, SpoolFile } from '../src/spool';
 import { deadPid, notification, silent, tempHome } from './helpers';
@@ -80,5 +80,35 @@ describe('Spool', () => {
     const line = JSON.parse(readFileSync(join(home, 'spool', 'rejected.jsonl'), 'utf8'));
     expect(line).toEqual({ reason: 'events[0].type: invalid', event });
     expect(spool.claimOrphans()).toEqual([]);
+  });
+});
+
+describe('Spool space', () => {
+  it('counts only what waits to ship: once acknowledged, space is free again', () => {
+    const warnings: string[] = [];
+    const spool = new Spool(tempHome(), 1500, silent, (m) => warnings.push(m));
+    while (spool.append([notification()])) {
+      // fill it up
+    }
+    expect(warnings).toHaveLength(1);
+    const all = spool.own.readBatch(1000, silent)!;
+    spool.own.ack(all.endOffset); // shipped
+    expect(spool.append([notification()])).toBe(true);
+  });
+
+  it("replaces a long session's own file once everything in it shipped, so shipped bytes leave the disk", () => {
+    const spool = new Spool(tempHome(), 1e9, silent);
+    const batch = Array.from({ length: 5000 }, () => notification());
+    while (spool.own.size() < 8 * 1024 * 1024) spool.append(batch);
+    const first = spool.own.path;
+    spool.rotateIfShipped();
+    expect(spool.own.path).toBe(first); // not yet shipped: kept
+    for (let b = spool.own.readBatch(100000, silent); b; b = spool.own.readBatch(100000, silent)) spool.own.ack(b.endOffset);
+    spool.rotateIfShipped();
+    expect(spool.own.path).not.toBe(first);
+    expect(existsSync(first)).toBe(false);
+    const next = notification();
+    spool.append([next]);
+    expect(spool.own.readBatch(10, silent)!.events.map((e) => e.id)).toEqual([next.id]);
   });
 });

@@ -30,6 +30,9 @@ const HANDOFF_INTERVAL_MS = 5;
 const HANDOFF_BYTES = 1024 * 1024;
 /** The observer gets this long to spool and ship the end of the session once the server is gone. */
 const OBSERVER_EXIT_BUDGET_MS = 5000;
+/** How long the server's stdout may stay open after the server exited, and how long the client may take to read. */
+const CLOSE_AFTER_EXIT_MS = 2000;
+const STDOUT_DRAIN_MS = 2000;
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -89,6 +92,9 @@ export function runWrap(options: WrapOptions): void {
   for (const signal of FORWARDED_SIGNALS) {
     process.on(signal, () => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      // The server is gone but km is still finishing (a grandchild holding stdout, a client not reading): a signal
+      // now means stop, and must never be swallowed.
+      else process.exit(128 + (signal === 'SIGHUP' ? 1 : signal === 'SIGINT' ? 2 : 15));
     });
   }
 
@@ -102,13 +108,16 @@ export function runWrap(options: WrapOptions): void {
   });
   child.on('spawn', () => observer.post({ type: 'started', pid: child.pid ?? 0 }));
 
-  child.on('close', (code, signal) => {
+  const finish = (code: number | null, signal: NodeJS.Signals | null) => {
     if (finished) return;
     finished = true;
     handOff();
     const observed = observer.finish({ type: 'finish', exitCode: code, signal, at: now() });
-    // process.exit drops pending pipe writes: let the client get the server's last bytes first.
-    const stdoutDrained = new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+    // process.exit drops pending pipe writes: let the client get the server's last bytes first, within reason.
+    const stdoutDrained = new Promise<void>((resolve) => {
+      process.stdout.write('', () => resolve());
+      setTimeout(resolve, STDOUT_DRAIN_MS).unref();
+    });
     void Promise.all([observed, stdoutDrained]).then(() => {
       for (const s of FORWARDED_SIGNALS) process.removeAllListeners(s);
       if (signal) {
@@ -119,7 +128,11 @@ export function runWrap(options: WrapOptions): void {
         process.exit(code ?? 0);
       }
     });
-  });
+  };
+  child.on('close', finish);
+  // 'close' waits for the server's stdout to end; a grandchild (npx, uv run) may hold it open after the server
+  // exited. Then the exit is what counts.
+  child.on('exit', (code, signal) => setTimeout(() => finish(code, signal), CLOSE_AFTER_EXIT_MS).unref());
 }
 
 /** The project's policy (km.json `policy`), or null: then the forwarding stays plain pipes. */
@@ -141,6 +154,10 @@ function startObserver(options: WrapOptions, startedAt: number) {
     worker = new Worker(join(__dirname, 'observer-worker.js'), { workerData: { options, startedAt }, stdout: true, stderr: false });
     worker.stdout.resume();
     worker.unref();
+    // A worker that ends (crash or exit) is forgotten at once: nothing is posted to it or waited for any more.
+    worker.on('exit', () => {
+      worker = null;
+    });
     worker.on('error', (err) => {
       worker = null;
       // Nowhere else to say it when KM_HOME itself is the problem; stderr only on request, as always.

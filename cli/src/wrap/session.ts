@@ -5,6 +5,7 @@ import { fileLogger, type Logger } from '../log';
 import { ShipQueue, Shipper } from '../ship';
 import { Spool } from '../spool';
 import { KM_VERSION } from '../version';
+import { redactedCommandLine } from './command-line';
 import { LineFramer } from './line-framer';
 import { SessionObserver } from './observer';
 import { observerPlugins } from './plugins';
@@ -14,7 +15,6 @@ import type { WrapOptions } from './run';
 
 /** How often a running wrapper ships, and how long it may spend shipping while exiting. */
 const SHIP_INTERVAL_MS = 1000;
-const HEARTBEAT_INTERVAL_MS = 30_000;
 const EXIT_SHIP_BUDGET_MS = 1500;
 
 export interface WrapSession {
@@ -39,7 +39,8 @@ export function startSession(options: WrapOptions, startedAt: number): WrapSessi
   const shipper = new Shipper(spool, () => resolveTarget(settings), logger);
   const ships = new ShipQueue(spool, shipper);
   const sessionId = newEventId();
-  const command = [options.command, ...options.args].join(' ');
+  // The command line goes into every event: servers are often given their secrets as arguments (a DSN, --api-key).
+  const command = redactedCommandLine(options.command, options.args);
   logger.info(`session ${sessionId}: wrapping ${command}`);
 
   const envelopeReady = resolveUser(process.env).then((userId) => {
@@ -67,8 +68,6 @@ export function startSession(options: WrapOptions, startedAt: number): WrapSessi
     if (shipper.due()) void ships.pass().catch((err) => logger.error(`shipping failed: ${err}`));
   }, SHIP_INTERVAL_MS);
   shipTimer.unref();
-  const heartbeat = setInterval(() => spool.heartbeat(), HEARTBEAT_INTERVAL_MS);
-  heartbeat.unref();
 
   return {
     started(pid) {
@@ -99,7 +98,6 @@ export function startSession(options: WrapOptions, startedAt: number): WrapSessi
     },
     async finish(end) {
       clearInterval(shipTimer);
-      clearInterval(heartbeat);
       guard('finish', () => {
         for (const direction of ['client_to_server', 'server_to_client'] as const) {
           for (const frame of framers[direction].end(end.at)) observer.observe(direction, frame);
