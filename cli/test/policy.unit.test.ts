@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { captureMode, policyConfig } from '../src/config/project-config';
 import { Policy, globMatcher } from '../src/wrap/policy';
-import { ServerStream } from '../src/wrap/policy-gate';
+import { PassThrough } from 'node:stream';
+import { ServerStream, startPolicyGate } from '../src/wrap/policy-gate';
 
 const policyOf = (raw: unknown, server = 'fs') => new Policy(policyConfig({ policy: raw })!, server);
 
@@ -96,5 +97,25 @@ describe('the server stream of the policy gate', () => {
     // Other lines pass untouched and at once.
     stream.push(Buffer.from('{"id":8,"result":{"tools":[{"name":"delete_all"}]}}\n'));
     expect(out()).toContain('{"id":8,"result":{"tools":[{"name":"delete_all"}]}}\n');
+  });
+});
+
+describe('the client stream of the policy gate', () => {
+  it('answers every request of a batch it refuses, so the client never waits for an id', async () => {
+    const [clientIn, clientOut, childIn, childOut] = [new PassThrough(), new PassThrough(), new PassThrough(), new PassThrough()];
+    const toServer: Buffer[] = [];
+    const toClient: Buffer[] = [];
+    childIn.on('data', (c: Buffer) => toServer.push(c));
+    clientOut.on('data', (c: Buffer) => toClient.push(c));
+    startPolicyGate(policyOf({ deny: { tools: ['delete_*'] } }), { clientIn, clientOut, childIn, childOut, tap: () => {}, blocked: () => {} });
+    clientIn.write(JSON.stringify([
+      { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'read_file', arguments: {} } },
+      { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'delete_all', arguments: {} } },
+    ]) + '\n');
+    await new Promise((r) => setImmediate(r));
+    expect(toServer).toEqual([]);
+    const answer = JSON.parse(Buffer.concat(toClient).toString()) as Array<{ id: number; error: { code: number; message: string } }>;
+    expect(answer.map((a) => a.id).sort()).toEqual([1, 2]);
+    expect(answer.every((a) => a.error.code === -32001 && a.error.message.startsWith('km policy:'))).toBe(true);
   });
 });

@@ -158,8 +158,18 @@ export function startPolicyGate(policy: Policy, streams: GateStreams): void {
       forward(line);
       return;
     }
-    // A batch with one refused request is refused whole: rewriting it would change bytes the server signs off on.
+    // A batch with one refused request is refused whole (rewriting it would change bytes the server signs off on),
+    // and every request in it is answered, so the client never waits for an id nobody will answer.
     tap(0, line);
+    if (Array.isArray(value)) {
+      const refusedIds = new Set(answers.map((a) => (isObject(a) ? idKey(a.id as string | number) : null)));
+      for (const item of items) {
+        const request = asRequest(item);
+        if (!request || refusedIds.has(idKey(request.id))) continue;
+        const reason = 'its batch held a request the policy refuses; send it on its own';
+        answers.push({ jsonrpc: '2.0', id: request.id, error: { code: POLICY_ERROR_CODE, message: `km policy: ${reason}.`, data: { ruleId: 'policy-batch' } } });
+      }
+    }
     const errors = answers.filter((a) => a !== null);
     if (errors.length === 0) return;
     const reply = Array.isArray(value) ? errors : errors[0];
