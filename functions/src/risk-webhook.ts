@@ -78,8 +78,17 @@ export function riskWebhook(options: RiskWebhookOptions): (events: readonly Stor
     }
     options.logger.warn(`risk webhook: gave up on ${findings.length} finding(s) after ${attempts} attempts`);
   };
+  // A batch re-sent after a crash between ship and ack reaches here again (ingest stores it once): the same
+  // finding is not announced twice by this process. Bounded, oldest forgotten first.
+  const announced = new Set<string>();
   return (events) => {
-    const findings = urgentFindings(events);
+    const findings = urgentFindings(events).filter((finding) => !announced.has(finding.id));
+    for (const finding of findings) {
+      announced.add(finding.id);
+      if (announced.size > ANNOUNCED_KEPT) announced.delete(announced.values().next().value!);
+    }
     if (findings.length > 0) void post(findings).catch(() => {});
   };
 }
+
+const ANNOUNCED_KEPT = 10_000;

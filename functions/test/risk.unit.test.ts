@@ -203,6 +203,18 @@ describe('the high-severity webhook', () => {
     expect(urgentFindings(stored([theirs]))).toEqual([]);
   });
 
+  it('announces a finding once, even when its batch is re-sent (a crash between ship and ack)', async () => {
+    const calls: any[] = [];
+    const notify = riskWebhook({ url: 'http://hook.test/x', logger, backoffMs: 1, fetch: (async (_url: string, init: any) => {
+      calls.push(JSON.parse(init.body));
+      return new Response('', { status: 200 });
+    }) as any });
+    notify(stored([leaky]));
+    notify(stored([leaky]));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(calls).toHaveLength(1);
+  });
+
   it('gives up quietly when the receiver is down', async () => {
     const notify = riskWebhook({ url: 'http://hook.test/x', logger, attempts: 2, backoffMs: 1, fetch: (async () => { throw new Error('ECONNREFUSED'); }) as any });
     expect(() => notify(stored([leaky]))).not.toThrow();
