@@ -66,3 +66,17 @@ export function refuseParams(query: URLSearchParams, names: string[], why: strin
   const given = names.filter((name) => query.has(name));
   return given.length ? { error: `${given.join(' and ')} cannot be used here: ${why}` } : { value: true };
 }
+
+/** The window every latency aggregate query reads: time range, project or user scope, server and tool filters. */
+export function latencyWindow(
+  query: URLSearchParams,
+  now: Date,
+): ParamResult<{ range: TimeRange; scope: LatencyScope; filters: { server?: string; tool?: string } }> {
+  const range = rangeParams(query, now);
+  if ('error' in range) return range;
+  const scope = scopeParams(query);
+  if ('error' in scope) return scope;
+  const filters = serverToolParams(query);
+  if ('error' in filters) return filters;
+  return { value: { range: range.value, scope: scope.value, filters: filters.value } };
+}

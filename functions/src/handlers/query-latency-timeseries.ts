@@ -2,7 +2,7 @@ import { emptyStats, mergeStats, periodStart, summarizeStats, type BucketRef, ty
 import { authenticateRequest } from './authenticate-request';
 import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
 import { readLatencyBuckets } from './latency-buckets';
-import { enumParam, rangeParams, scopeParams, serverToolParams } from './latency-params';
+import { enumParam, latencyWindow } from './latency-params';
 import type { LatencyQueryDeps } from './query-latency';
 
 export const TIMESERIES_BUCKETS = ['minute', 'hour', 'day'] as const;
@@ -35,16 +35,13 @@ export function makeQueryLatencyTimeseriesHandler(deps: LatencyQueryDeps): HttpH
     const query = request.query;
     const bucket = enumParam(query, 'bucket', TIMESERIES_BUCKETS, 'hour');
     if ('error' in bucket) return errorResponse(400, bucket.error);
-    const range = rangeParams(query, deps.now());
-    if ('error' in range) return errorResponse(400, range.error);
-    const scope = scopeParams(query);
-    if ('error' in scope) return errorResponse(400, scope.error);
-    const filters = serverToolParams(query);
-    if ('error' in filters) return errorResponse(400, filters.error);
+    const window = latencyWindow(query, deps.now());
+    if ('error' in window) return errorResponse(400, window.error);
+    const { range, scope, filters } = window.value;
 
     const step = BUCKET_MS[bucket.value];
-    const first = alignDown(range.value.fromMs, step);
-    const end = alignDown(range.value.toMs + step - 1, step);
+    const first = alignDown(range.fromMs, step);
+    const end = alignDown(range.toMs + step - 1, step);
     const points = (end - first) / step;
     if (points > MAX_POINTS) {
       return errorResponse(400, `${points} ${bucket.value} buckets is more than the ${MAX_POINTS} a series may have: use a larger bucket or a shorter range`);
@@ -52,14 +49,14 @@ export function makeQueryLatencyTimeseriesHandler(deps: LatencyQueryDeps): HttpH
     const granularity = bucket.value === 'minute' ? 'minute' : 'hour';
     const refs: BucketRef[] = [];
     for (let t = first; t < end; t += BUCKET_MS[granularity]) refs.push({ granularity, periodMs: t });
-    const docs = await readLatencyBuckets(deps.readModelStore, auth.caller.orgId, scope.value, refs);
+    const docs = await readLatencyBuckets(deps.readModelStore, auth.caller.orgId, scope, refs);
 
     const series = new Map<number, LatencyStats>();
     for (let t = first; t < end; t += step) series.set(t, emptyStats());
     docs.forEach((doc, i) => {
       if (!doc) return;
       const t = alignDown(refs[i]!.periodMs, step);
-      series.set(t, mergeStats(series.get(t)!, statsOf(doc, filters.value)));
+      series.set(t, mergeStats(series.get(t)!, statsOf(doc, filters)));
     });
     return jsonResponse(200, {
       bucket: bucket.value,

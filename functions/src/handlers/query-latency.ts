@@ -3,7 +3,7 @@ import type { Authenticator, ReadModelStore } from '../ports';
 import { authenticateRequest } from './authenticate-request';
 import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
 import { readLatencyBuckets } from './latency-buckets';
-import { enumParam, rangeParams, refuseParams, scopeParams, serverToolParams } from './latency-params';
+import { enumParam, latencyWindow, refuseParams } from './latency-params';
 
 export interface LatencyQueryDeps {
   readModelStore: ReadModelStore;
@@ -27,12 +27,9 @@ export function makeQueryLatencyHandler(deps: LatencyQueryDeps): HttpHandler {
     const query = request.query;
     const groupBy = enumParam(query, 'groupBy', LATENCY_GROUPINGS, 'server');
     if ('error' in groupBy) return errorResponse(400, groupBy.error);
-    const range = rangeParams(query, deps.now());
-    if ('error' in range) return errorResponse(400, range.error);
-    const scope = scopeParams(query);
-    if ('error' in scope) return errorResponse(400, scope.error);
-    const filters = serverToolParams(query);
-    if ('error' in filters) return errorResponse(400, filters.error);
+    const window = latencyWindow(query, deps.now());
+    if ('error' in window) return errorResponse(400, window.error);
+    const { range, scope, filters } = window.value;
     if (groupBy.value === 'method') {
       const refused = refuseParams(query, ['server', 'tool'], 'methods are kept per org, project or user, not per server; use groupBy=server or groupBy=tool');
       if ('error' in refused) return errorResponse(400, refused.error);
@@ -42,7 +39,7 @@ export function makeQueryLatencyHandler(deps: LatencyQueryDeps): HttpHandler {
       if ('error' in refused) return errorResponse(400, refused.error);
     }
 
-    const docs = await readLatencyBuckets(deps.readModelStore, auth.caller.orgId, scope.value, bucketsCovering(range.value.fromMs, range.value.toMs));
+    const docs = await readLatencyBuckets(deps.readModelStore, auth.caller.orgId, scope, bucketsCovering(range.fromMs, range.toMs));
     // Keyed by key and labels together: "a/b" + "c" and "a" + "b/c" display alike but are different tools.
     const groups = new Map<string, { key: string; server?: string; tool?: string; stats: LatencyStats }>();
     const add = (key: string, labels: { server?: string; tool?: string }, stats: LatencyStats) => {
@@ -50,13 +47,13 @@ export function makeQueryLatencyHandler(deps: LatencyQueryDeps): HttpHandler {
       groups.set(id, { key, ...labels, stats: mergeStats(groups.get(id)?.stats ?? emptyStats(), stats) });
     };
     for (const doc of docs) {
-      if (doc) for (const [key, labels, stats] of groupsOf(doc, groupBy.value, filters.value)) add(key, labels, stats);
+      if (doc) for (const [key, labels, stats] of groupsOf(doc, groupBy.value, filters)) add(key, labels, stats);
     }
     const result: LatencyGroup[] = [...groups.values()].map(({ stats, ...labels }) => ({ ...labels, ...summarizeStats(stats) }));
     result.sort((a, b) => b.totalMs - a.totalMs || b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     return jsonResponse(200, {
-      from: new Date(range.value.fromMs).toISOString(),
-      to: new Date(range.value.toMs).toISOString(),
+      from: new Date(range.fromMs).toISOString(),
+      to: new Date(range.toMs).toISOString(),
       groupBy: groupBy.value,
       groups: result,
     });
