@@ -1,5 +1,6 @@
 import { isServerEvent, type LoggedEvent, type Projection, type ServerEvent } from '@km/shared';
 import { ConcurrencyError, type EventLog, type ReadModelStore } from './ports';
+import { describeError, stderrLogger } from './logger';
 
 export interface ProjectBatchResult {
   /** Documents written (an unchanged document is not rewritten). */
@@ -50,6 +51,19 @@ function groupByDocument<State>(projection: AnyProjection<State>, events: readon
   return groups;
 }
 
+/**
+ * The folds are pure and deterministic, so an event that makes one throw will always make it throw: retrying it
+ * would block the read model for good. It is skipped and reported instead.
+ */
+function foldOne<State>(projection: AnyProjection<State>, state: State | null, event: LoggedEvent, docId: string): State | null {
+  try {
+    return projection.evolve(state, event as never, docId);
+  } catch (error) {
+    stderrLogger.error(`projector ${projection.name}: skipped event ${event.id} (${event.type}) for ${docId}: ${describeError(error)}`);
+    return state;
+  }
+}
+
 /** Returns whether the document was written. */
 async function foldIntoDocument<State>(
   projection: AnyProjection<State>,
@@ -62,7 +76,7 @@ async function foldIntoDocument<State>(
   for (let attempt = 1; ; attempt++) {
     const current = await store.get<State>(projection.name, orgId, docId);
     const before = current?.doc ?? null;
-    const after = events.reduce<State | null>((state, event) => projection.evolve(state, event, docId), before);
+    const after = events.reduce<State | null>((state, event) => foldOne(projection, state, event, docId), before);
     // The folds return their input when every event was already applied: a replay then costs no write.
     if (after === null || after === before) return false;
     // Before the write: the events' ids come from the document, so a replay after a crash appends nothing twice.

@@ -144,3 +144,29 @@ describe('runProjectorOnce', () => {
     expect(await sessionDoc(store)).toEqual(expectedSession());
   });
 });
+
+describe('an event that makes a fold throw', () => {
+  it('is skipped and reported, and the rest of the batch is still folded (a retry could never succeed)', async () => {
+    const store = new MemoryReadModelStore();
+    const events = sessionEvents();
+    const poison = events[1]!.id;
+    const fragile = {
+      ...sessionsProjection,
+      evolve: (state: SessionDoc | null, event: Parameters<typeof sessionsProjection.evolve>[1], docId: string) => {
+        if (event.id === poison) throw new Error('cannot fold this one');
+        return sessionsProjection.evolve(state, event, docId);
+      },
+    };
+    const errors = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    let reported = '';
+    try {
+      await projectBatch(fragile, store, events);
+      reported = errors.mock.calls.map((call) => String(call[0])).join('');
+    } finally {
+      errors.mockRestore();
+    }
+    const doc = (await store.get<SessionDoc>(sessionsProjection.name, 'org-a', 'session-1'))!.doc;
+    expect(doc).toMatchObject({ interactionCount: 1, endedAt: '2026-03-01T10:00:10.000Z' });
+    expect(reported).toContain(`skipped event ${poison}`);
+  });
+});
