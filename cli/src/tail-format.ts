@@ -29,6 +29,9 @@ export function formatLatency(ms: number | null): string {
   return `${(ms / 1000).toFixed(2)} s`;
 }
 
+/** Pads to a column, or cuts with an ellipsis, so one long tool name does not push the rest out of line. */
+const fit = (text: string, width: number) => (text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width));
+
 /** `13:00:20.123 everything  tools/call slow   1.50 s   120 B > 340 B  ok` — one line per interaction. */
 export function formatInteraction(interaction: TailInteraction, style: TailStyle): string {
   const time = interaction.startedAt.slice(11, 23);
@@ -38,8 +41,8 @@ export function formatInteraction(interaction: TailInteraction, style: TailStyle
   const size = `${formatBytes(interaction.requestBytes)} > ${formatBytes(interaction.responseBytes)}`;
   return [
     paint(style, 'dim', time),
-    interaction.server.padEnd(12),
-    what.padEnd(32),
+    fit(interaction.server, 12),
+    fit(what, 48),
     slow ? paint(style, 'yellow', latency) : latency,
     size.padEnd(20),
     outcomeText(interaction, style),

@@ -37,7 +37,10 @@ export function tailCommand(): Command {
         if (first === null) return;
         print(first.interactions, style);
         if (options.once) {
-          if (first.interactions.length === 0) process.stderr.write(`km tail: no interactions recorded yet at ${endpoint}\n`);
+          if (first.interactions.length === 0) {
+            const filtered = [...filters.keys()].length > 0;
+            process.stderr.write(`km tail: ${filtered ? 'no interactions match these filters' : 'no interactions recorded yet'} at ${endpoint}\n`);
+          }
           return;
         }
         let cursor = first.cursor;
