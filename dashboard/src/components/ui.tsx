@@ -1,7 +1,7 @@
 import { Fragment } from 'preact';
 import type { ComponentChildren } from 'preact';
 import type { Delta } from '../format';
-import { onLinkClick } from '../place';
+import { onLinkClick, setParams } from '../place';
 import type { Query } from '../query';
 
 export function Link(props: { href: string; class?: string; children: ComponentChildren; 'aria-current'?: 'page' | undefined }) {
@@ -160,5 +160,25 @@ export function BreakableKey(props: { text: string }) {
         </Fragment>
       ))}
     </>
+  );
+}
+
+/**
+ * A select bound to one URL parameter of the current view. With `any`, an empty first option clears the
+ * parameter (a filter); without it, one of the options is always chosen (a grouping).
+ */
+export function ParamSelect(props: { id: string; label: string; param: string; value: string | null; options: readonly string[]; any?: string }) {
+  return (
+    <label class="field inline" for={props.id}>
+      <span>{props.label}</span>
+      <select id={props.id} value={props.value ?? ''} onChange={(e) => setParams({ [props.param]: (e.currentTarget as HTMLSelectElement).value || null })}>
+        {props.any === undefined ? null : <option value="">{props.any}</option>}
+        {props.options.map((o) => (
+          <option key={o} value={o}>
+            {o}
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }

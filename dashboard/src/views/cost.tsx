@@ -1,9 +1,8 @@
 import { getJson, withQuery } from '../api';
 import { TimeChart } from '../components/chart';
-import { BreakableKey, Empty, QueryResult, NotYet, Panel, ShareBar, StatCard } from '../components/ui';
+import { BreakableKey, Empty, NotYet, Panel, ParamSelect, QueryResult, ShareBar, StatCard } from '../components/ui';
 import { apiParams, filtersKey, resolveWindow, type Filters } from '../filters';
 import { delta, fmtBytes, fmtInt, fmtPct, fmtUsd } from '../format';
-import { setParams } from '../place';
 import { useQuery } from '../query';
 import type { Budgets, ContextTax, CostReport, CostSummary, CostTotals } from '../types';
 
@@ -53,16 +52,7 @@ export function CostView(props: { filters: Filters }) {
         title="Breakdown"
         id="cost-breakdown"
         actions={
-          <label class="field inline" for="cost-by">
-            <span>Group by</span>
-            <select id="cost-by" value={groupBy} onChange={(e) => setParams({ by: (e.currentTarget as HTMLSelectElement).value })}>
-              {GROUPS.map((g) => (
-                <option key={g} value={g}>
-                  {g}
-                </option>
-              ))}
-            </select>
-          </label>
+          <ParamSelect id="cost-by" label="Group by" param="by" value={groupBy} options={GROUPS} />
         }
       >
         <QueryResult query={report} what="the breakdown" absent={<NotYet feature="cost" endpoint="GET /api/cost" />}>

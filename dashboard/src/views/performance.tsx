@@ -1,9 +1,9 @@
 import { getJson, withQuery } from '../api';
 import { TimeChart } from '../components/chart';
-import { BreakableKey, Empty, Link, QueryResult, NotYet, OutcomeBadge, Panel, ShareBar } from '../components/ui';
+import { BreakableKey, Empty, Link, NotYet, OutcomeBadge, Panel, ParamSelect, QueryResult, ShareBar } from '../components/ui';
 import { apiParams, filtersKey, resolveWindow, type Filters } from '../filters';
 import { fmtDateTime, fmtInt, fmtMs, fmtPct } from '../format';
-import { hrefTo, setParams } from '../place';
+import { hrefTo } from '../place';
 import { useQuery } from '../query';
 import type { Bottleneck, LatencyGroup, LatencyPoint, SlowInteraction } from '../types';
 
@@ -72,16 +72,7 @@ export function PerformanceView(props: { filters: Filters }) {
         title="Percentiles"
         id="perf-groups"
         actions={
-          <label class="field inline" for="perf-by">
-            <span>Per</span>
-            <select id="perf-by" value={groupBy} onChange={(e) => setParams({ by: (e.currentTarget as HTMLSelectElement).value })}>
-              {GROUPS.map((g) => (
-                <option key={g} value={g}>
-                  {g}
-                </option>
-              ))}
-            </select>
-          </label>
+          <ParamSelect id="perf-by" label="Per" param="by" value={groupBy} options={GROUPS} />
         }
       >
         <QueryResult query={groups} what="latency percentiles" absent={<NotYet feature="latency" endpoint="GET /api/latency" />}>

@@ -1,10 +1,10 @@
 import { useState } from 'preact/hooks';
 import { getJson, postJson, withQuery } from '../api';
 import { TimeChart } from '../components/chart';
-import { Empty, Link, QueryResult, NotYet, Panel, SeverityBadge, StatCard } from '../components/ui';
+import { Empty, Link, ParamSelect, QueryResult, NotYet, Panel, SeverityBadge, StatCard } from '../components/ui';
 import { apiParams, filtersKey, resolveWindow, type Filters } from '../filters';
 import { fmtDateTime, fmtInt } from '../format';
-import { hrefTo, setParams } from '../place';
+import { hrefTo } from '../place';
 import { useQuery } from '../query';
 import type { RiskFinding, RiskSummary } from '../types';
 
@@ -80,9 +80,9 @@ export function RiskView(props: { filters: Filters }) {
         id="risk-findings"
         actions={
           <div class="inline-fields">
-            <Select id="risk-severity" label="Severity" value={severity} options={[...SEVERITIES]} param="severity" />
-            <Select id="risk-status" label="Status" value={status} options={[...STATUSES]} param="status" />
-            <Select id="risk-kind" label="Kind" value={kind} options={[...KINDS]} param="kind" />
+            <ParamSelect id="risk-severity" label="Severity" value={severity} options={SEVERITIES} param="severity" any="any" />
+            <ParamSelect id="risk-status" label="Status" value={status} options={STATUSES} param="status" any="any" />
+            <ParamSelect id="risk-kind" label="Kind" value={kind} options={KINDS} param="kind" any="any" />
           </div>
         }
       >
@@ -96,22 +96,6 @@ export function RiskView(props: { filters: Filters }) {
         </QueryResult>
       </Panel>
     </div>
-  );
-}
-
-function Select(props: { id: string; label: string; value: string | null; options: string[]; param: string }) {
-  return (
-    <label class="field inline" for={props.id}>
-      <span>{props.label}</span>
-      <select id={props.id} value={props.value ?? ''} onChange={(e) => setParams({ [props.param]: (e.currentTarget as HTMLSelectElement).value || null })}>
-        <option value="">any</option>
-        {props.options.map((o) => (
-          <option key={o} value={o}>
-            {o}
-          </option>
-        ))}
-      </select>
-    </label>
   );
 }
 
