@@ -1,5 +1,6 @@
 import type { BudgetThresholdCrossed } from '@km/shared';
 import { describeError, type Logger } from './logger';
+import { startSerialRunner, type SerialRunner } from './host/serial-runner';
 import type { EventLog } from './ports';
 
 /** The log consumer's name: its checkpoint sits next to the projectors'. */
@@ -98,11 +99,7 @@ export interface BudgetNotifierOptions extends DeliveryOptions {
   maxBatch?: number;
 }
 
-export interface BudgetNotifier {
-  notify(): void;
-  idle(): Promise<void>;
-  stop(): Promise<void>;
-}
+export type BudgetNotifier = SerialRunner;
 
 /**
  * Calls the budget webhooks for budget.threshold_crossed events, as its own log consumer with its own checkpoint:
@@ -111,17 +108,14 @@ export interface BudgetNotifier {
  */
 export function startBudgetNotifier(options: BudgetNotifierOptions): BudgetNotifier {
   const { log, logger, intervalMs = 1000, maxBatch = 500 } = options;
-  let stopped = false;
-  let running: Promise<void> | null = null;
-  let runAgain = false;
   // Stopping cuts a delivery short (km serve must exit promptly); its checkpoint stays, so the next start retries it.
   const stopping = new AbortController();
 
-  const runOnce = async (): Promise<number> => {
+  const runOnce = async (stopped: () => boolean): Promise<number> => {
     const checkpoint = await log.getCheckpoint(BUDGET_WEBHOOKS);
     const page = await log.read(checkpoint, maxBatch);
     for (const { position, event } of page) {
-      if (stopped) return 0;
+      if (stopped()) return 0;
       if (event.type === 'budget.threshold_crossed' && event.webhookUrl) {
         const result = await deliverWebhook(event.webhookUrl, budgetWebhookBody(event), { ...options, signal: stopping.signal });
         if (result.aborted) return 0;
@@ -132,38 +126,15 @@ export function startBudgetNotifier(options: BudgetNotifierOptions): BudgetNotif
     return page.length;
   };
 
-  const notify = () => {
-    if (stopped) return;
-    if (running) {
-      runAgain = true;
-      return;
-    }
-    running = (async () => {
-      do {
-        runAgain = false;
-        try {
-          while (!stopped && (await runOnce()) === maxBatch);
-        } catch (error) {
-          logger.error(`budget notifier failed, will retry: ${describeError(error)}`);
-        }
-      } while (runAgain && !stopped);
-    })().finally(() => {
-      running = null;
-    });
-  };
-  const timer = setInterval(notify, intervalMs);
-  timer.unref();
-  notify();
-  return {
-    notify,
-    async idle() {
-      while (running) await running;
+  return startSerialRunner({
+    intervalMs,
+    onStop: () => stopping.abort(),
+    run: async (stopped) => {
+      try {
+        while (!stopped() && (await runOnce(stopped)) === maxBatch);
+      } catch (error) {
+        logger.error(`budget notifier failed, will retry: ${describeError(error)}`);
+      }
     },
-    async stop() {
-      stopped = true;
-      stopping.abort();
-      clearInterval(timer);
-      await running;
-    },
-  };
+  });
 }

@@ -2,6 +2,7 @@ import type { Projection } from '@km/shared';
 import { describeError, type Logger } from '../logger';
 import type { EventLog, ReadModelStore } from '../ports';
 import { runProjectorOnce } from '../projector';
+import { startSerialRunner, type SerialRunner } from './serial-runner';
 
 export interface ProjectorLoopOptions {
   log: EventLog;
@@ -13,14 +14,11 @@ export interface ProjectorLoopOptions {
   maxBatch?: number;
 }
 
-export interface ProjectorLoop {
-  /** Asks for a run soon: after an ingest, so the dashboard sees new events without waiting for the timer. */
-  notify(): void;
-  /** Resolves once no run is in flight or scheduled: every projector has caught up with what it could read. */
-  idle(): Promise<void>;
-  /** Stops the timer and waits for the run in flight, so the database can be closed safely afterwards. */
-  stop(): Promise<void>;
-}
+/**
+ * notify() after an ingest, so the dashboard sees new events without waiting for the timer; idle() once every
+ * projector has caught up; stop() before the database is closed.
+ */
+export type ProjectorLoop = SerialRunner;
 
 /**
  * The embedded stand-in for the cloud's Event Hubs triggers: runs every projector until it has caught up, on
@@ -29,14 +27,11 @@ export interface ProjectorLoop {
  */
 export function startProjectorLoop(options: ProjectorLoopOptions): ProjectorLoop {
   const { log, store, projections, logger, intervalMs = 1000, maxBatch = 500 } = options;
-  let stopped = false;
-  let running: Promise<void> | null = null;
-  let runAgain = false;
   const lastFailure = new Map<string, string>();
 
-  const catchUp = async (projection: Projection<unknown>) => {
+  const catchUp = async (projection: Projection<unknown>, stopped: () => boolean) => {
     try {
-      while (!stopped && (await runProjectorOnce(projection, log, store, maxBatch)) === maxBatch) {
+      while (!stopped() && (await runProjectorOnce(projection, log, store, maxBatch)) === maxBatch) {
         // SQLite calls are synchronous: yield between pages so a long catch-up never starves HTTP requests.
         await new Promise((resolve) => setImmediate(resolve));
       }
@@ -52,35 +47,10 @@ export function startProjectorLoop(options: ProjectorLoopOptions): ProjectorLoop
     }
   };
 
-  const notify = () => {
-    if (stopped) return;
-    if (running) {
-      runAgain = true;
-      return;
-    }
-    running = (async () => {
-      do {
-        runAgain = false;
-        for (const projection of projections) await catchUp(projection);
-      } while (runAgain && !stopped);
-    })().finally(() => {
-      running = null;
-    });
-  };
-
-  const timer = setInterval(notify, intervalMs);
-  timer.unref(); // the loop alone must never keep a process alive
-  notify(); // catch up on what arrived while nobody was projecting
-
-  return {
-    notify,
-    async idle() {
-      while (running) await running;
+  return startSerialRunner({
+    intervalMs,
+    run: async (stopped) => {
+      for (const projection of projections) await catchUp(projection, stopped);
     },
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
-    },
-  };
+  });
 }
