@@ -1,12 +1,12 @@
 // What a km.json policy costs on the hot path: km with plain pipes (no policy) against km deciding every client
 // line before forwarding (deny list, argument patterns and blockSecrets on), same echo server, rounds alternating
 // so machine noise hits both alike. Prints medians and ratios; never asserted. Run after `npm run build`.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { connect, initialize, quantile } from './jsonrpc-client.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const km = join(here, '..', 'cli', 'bin', 'km.js');
@@ -19,34 +19,9 @@ writeFileSync(join(guarded, 'km.json'), JSON.stringify({ policy: { deny: { tools
 // Shipping goes nowhere (a closed port): this measures forwarding, not the embedded stack.
 const env = { ...process.env, KM_HOME: home, KM_ENDPOINT: 'http://127.0.0.1:9' };
 
-function connect(cwd) {
-  const child = spawn(process.execPath, [km, '--', process.execPath, join(here, 'echo-server.mjs')], { env, cwd, stdio: ['pipe', 'pipe', 'ignore'] });
-  const waiting = new Map();
-  let buffer = '';
-  child.stdout.on('data', (chunk) => {
-    buffer += chunk;
-    let nl;
-    while ((nl = buffer.indexOf('\n')) !== -1) {
-      const msg = JSON.parse(buffer.slice(0, nl));
-      buffer = buffer.slice(nl + 1);
-      waiting.get(msg.id)?.(msg);
-      waiting.delete(msg.id);
-    }
-  });
-  let nextId = 0;
-  const request = (method, params) =>
-    new Promise((resolve) => {
-      const id = nextId++;
-      waiting.set(id, resolve);
-      child.stdin.write(JSON.stringify({ jsonrpc: '2.0', id, method, params }) + '\n');
-    });
-  const close = () => new Promise((resolve) => { child.on('close', resolve); child.stdin.end(); });
-  return { request, close };
-}
-
 async function round(cwd, samples) {
-  const client = connect(cwd);
-  await client.request('initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'bench', version: '1' } });
+  const client = connect([process.execPath, km, '--', process.execPath, join(here, 'echo-server.mjs')], { env, cwd, stderr: 'ignore' });
+  await initialize(client);
   const message = 'a realistic argument of a few hundred bytes: ' + 'lorem ipsum dolor sit amet '.repeat(10);
   for (let i = 0; i < 100; i++) await client.request('tools/call', { name: 'echo', arguments: { message } });
   for (let i = 0; i < CALLS; i++) {
@@ -57,7 +32,6 @@ async function round(cwd, samples) {
   await client.close();
 }
 
-const quantile = (xs, q) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 const samples = { plain: [], policy: [] };
 for (let r = 0; r < ROUNDS; r++) {
   await round(plain, samples.plain);

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { connect, initialize, quantile } from './jsonrpc-client.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -24,36 +25,8 @@ const modes = {
   km: [node, join(root, 'cli', 'bin', 'km.js'), '--', ...server],
 };
 
-/** A line-oriented JSON-RPC client on a child's stdio: resolves each request on its response. */
-function connect([command, ...args]) {
-  const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'inherit'] });
-  const waiting = new Map();
-  let buffer = '';
-  child.stdout.on('data', (chunk) => {
-    buffer += chunk;
-    let nl;
-    while ((nl = buffer.indexOf('\n')) !== -1) {
-      const msg = JSON.parse(buffer.slice(0, nl));
-      buffer = buffer.slice(nl + 1);
-      waiting.get(msg.id)?.(msg);
-      waiting.delete(msg.id);
-    }
-  });
-  let nextId = 0;
-  const request = (method, params) =>
-    new Promise((resolve) => {
-      const id = nextId++;
-      waiting.set(id, resolve);
-      child.stdin.write(JSON.stringify({ jsonrpc: '2.0', id, method, params }) + '\n');
-    });
-  const close = () => new Promise((resolve) => { child.on('close', resolve); child.stdin.end(); });
-  return { request, close };
-}
-
-const initialize = (c) => c.request('initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'bench', version: '1' } });
-
 async function roundTrips(mode, samples) {
-  const client = connect(modes[mode]);
+  const client = connect(modes[mode], { env });
   await initialize(client);
   for (let i = 0; i < 100; i++) await client.request('tools/call', { name: 'echo', arguments: { message: 'warm' } });
   for (let i = 0; i < CALLS_PER_ROUND; i++) {
@@ -66,17 +39,13 @@ async function roundTrips(mode, samples) {
 
 async function startUp(mode) {
   const t0 = performance.now();
-  const client = connect(modes[mode]);
+  const client = connect(modes[mode], { env });
   await initialize(client);
   const ms = performance.now() - t0;
   await client.close();
   return ms;
 }
 
-const quantile = (xs, q) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
-};
 
 async function main() {
   const serve = spawn(node, [join(root, 'cli', 'bin', 'km.js'), 'serve', '--port', '0'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
