@@ -3,26 +3,27 @@ import { join } from 'node:path';
 import { resolveProject, serverName } from '../src/config/attribution';
 import { loadCostSettings } from '../src/config/cost-config';
 import { tempHome } from './helpers';
+import { findProjectConfigFile } from '../src/config/project-config';
 
 describe('attribution', () => {
   it('takes the project from --project, then KM_PROJECT, then the nearest km.json upward, then default', () => {
     const root = tempHome('proj');
     const deep = join(root, 'repo', 'src', 'deep');
     mkdirSync(deep, { recursive: true });
-    expect(resolveProject(undefined, {}, deep)).toBe('default');
+    expect(resolveProject(undefined, {}, findProjectConfigFile(deep))).toBe('default');
     writeFileSync(join(root, 'repo', 'km.json'), JSON.stringify({ project: 'payments' }));
-    expect(resolveProject(undefined, {}, deep)).toBe('payments');
-    expect(resolveProject(undefined, { KM_PROJECT: 'from-env' }, deep)).toBe('from-env');
-    expect(resolveProject('from-flag', { KM_PROJECT: 'from-env' }, deep)).toBe('from-flag');
+    expect(resolveProject(undefined, {}, findProjectConfigFile(deep))).toBe('payments');
+    expect(resolveProject(undefined, { KM_PROJECT: 'from-env' }, findProjectConfigFile(deep))).toBe('from-env');
+    expect(resolveProject('from-flag', { KM_PROJECT: 'from-env' }, findProjectConfigFile(deep))).toBe('from-flag');
     writeFileSync(join(root, 'repo', 'km.json'), JSON.stringify({ model: 'gpt-4o' }));
-    expect(resolveProject(undefined, {}, deep)).toBe('repo'); // a km.json without a name: its folder's
+    expect(resolveProject(undefined, {}, findProjectConfigFile(deep))).toBe('repo'); // a km.json without a name: its folder's
   });
 
   it('reads one km.json for every setting, and says why a broken one is ignored', () => {
     const root = tempHome('proj');
     writeFileSync(join(root, 'km.json'), '{ not json');
-    expect(resolveProject(undefined, {}, root)).toBe(root.split('/').pop());
-    const cost = loadCostSettings({}, root);
+    expect(resolveProject(undefined, {}, findProjectConfigFile(root))).toBe(root.split('/').pop());
+    const cost = loadCostSettings({}, findProjectConfigFile(root));
     expect(cost.notes.join()).toMatch(/km\.json is not JSON/);
   });
 

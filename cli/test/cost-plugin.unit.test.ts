@@ -5,6 +5,7 @@ import { loadCostSettings } from '../src/config/cost-config';
 import { contextText, costPlugin, generatedText } from '../src/wrap/cost-plugin';
 import type { InteractionDraft, ToolsListedDraft } from '../src/wrap/observer';
 import { tempHome } from './helpers';
+import { findProjectConfigFile } from '../src/config/project-config';
 
 const draft = (method: string, target: string | null): InteractionDraft =>
   ({ method, target, outcome: 'ok', tokensIn: null, tokensOut: null, costUsd: null }) as unknown as InteractionDraft;
@@ -56,18 +57,18 @@ describe('cost settings', () => {
     const deep = join(root, 'a', 'b');
     mkdirSync(deep, { recursive: true });
     writeFileSync(join(root, 'km.json'), JSON.stringify({ project: 'x', model: 'gpt-5', pricing: { 'gpt-5': { input: 1, output: 2 } }, toolCosts: { 'github/*': 0.01 } }));
-    expect(loadCostSettings({}, deep)).toEqual({ model: 'gpt-5', pricing: { 'gpt-5': { input: 1, output: 2 } }, toolCosts: { 'github/*': 0.01 }, notes: [] });
-    expect(loadCostSettings({ KM_MODEL: 'claude-haiku-4-5' }, deep).model).toBe('claude-haiku-4-5');
-    expect(loadCostSettings({}, tempHome('km-no-config')).model).toBe(DEFAULT_MODEL);
+    expect(loadCostSettings({}, findProjectConfigFile(deep))).toEqual({ model: 'gpt-5', pricing: { 'gpt-5': { input: 1, output: 2 } }, toolCosts: { 'github/*': 0.01 }, notes: [] });
+    expect(loadCostSettings({ KM_MODEL: 'claude-haiku-4-5' }, findProjectConfigFile(deep)).model).toBe('claude-haiku-4-5');
+    expect(loadCostSettings({}, findProjectConfigFile(tempHome('km-no-config'))).model).toBe(DEFAULT_MODEL);
   });
 
   it('ignores invalid cost settings with a note instead of failing the session', () => {
     const dir = tempHome('km-bad-config');
     writeFileSync(join(dir, 'km.json'), JSON.stringify({ toolCosts: { 'github/*': -1 } }));
-    const settings = loadCostSettings({}, dir);
+    const settings = loadCostSettings({}, findProjectConfigFile(dir));
     expect(settings.toolCosts).toEqual({});
     expect(settings.notes[0]).toMatch(/toolCosts\.github\/\*/);
     writeFileSync(join(dir, 'km.json'), '{ not json');
-    expect(loadCostSettings({}, dir).notes[0]).toMatch(/is not JSON/);
+    expect(loadCostSettings({}, findProjectConfigFile(dir)).notes[0]).toMatch(/is not JSON/);
   });
 });

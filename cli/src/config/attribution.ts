@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { basename, join } from 'node:path';
-import { findProjectConfigFile } from './project-config';
+import type { ProjectConfigFile } from './project-config';
 
 /**
  * Who and what a session belongs to. MCP clients start km with their own cwd and environment (often / or the
@@ -11,10 +11,9 @@ import { findProjectConfigFile } from './project-config';
  */
 
 /** --project, else KM_PROJECT, else the nearest km.json upward from the cwd, else 'default'. */
-export function resolveProject(flag: string | undefined, env: NodeJS.ProcessEnv, cwd: string): string {
+export function resolveProject(flag: string | undefined, env: NodeJS.ProcessEnv, file: ProjectConfigFile | null): string {
   if (flag) return flag;
   if (env.KM_PROJECT) return env.KM_PROJECT;
-  const file = findProjectConfigFile(cwd);
   if (!file) return 'default';
   const named = file.config.project;
   return typeof named === 'string' && named ? named : basename(file.dir) || 'default';

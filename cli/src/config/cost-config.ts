@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { CostConfigSchema, DEFAULT_MODEL, type CostConfig } from '@km/shared';
-import { findProjectConfigFile } from './project-config';
+import type { ProjectConfigFile } from './project-config';
 
 export interface CostSettings {
   model: string;
@@ -11,13 +11,12 @@ export interface CostSettings {
 }
 
 /**
- * The cost settings of a session: the nearest km.json upward from the cwd (`model`, `pricing`, `toolCosts`), then
+ * The cost settings of a session: the project's km.json (`model`, `pricing`, `toolCosts`), then
  * KM_MODEL over its model (an MCP config entry's env is the most specific place), else DEFAULT_MODEL.
  */
-export function loadCostSettings(env: NodeJS.ProcessEnv, cwd: string): CostSettings {
+export function loadCostSettings(env: NodeJS.ProcessEnv, file: ProjectConfigFile | null): CostSettings {
   const notes: string[] = [];
   let config: CostConfig = {};
-  const file = findProjectConfigFile(cwd);
   if (file?.problem) notes.push(file.problem);
   if (file && !file.problem) {
     const parsed = CostConfigSchema.safeParse(file.config);

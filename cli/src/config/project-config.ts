@@ -47,9 +47,6 @@ export function findProjectConfigFile(cwd: string): ProjectConfigFile | null {
   }
 }
 
-export function findProjectConfig(cwd: string): Record<string, unknown> | null {
-  return findProjectConfigFile(cwd)?.config ?? null;
-}
 
 const MODES: readonly CaptureMode[] = ['metadata', 'redacted', 'full'];
 

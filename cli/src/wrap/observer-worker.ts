@@ -1,11 +1,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import type { ProjectConfigFile } from '../config/project-config';
 import type { FromObserver, ToObserver } from './observer-protocol';
 import type { WrapOptions } from './run';
 import { startSession } from './session';
 
 /** The observer thread's entry: everything that is not forwarding happens here (see wrap/run.ts). */
-const { options, startedAt } = workerData as { options: WrapOptions; startedAt: number };
-const session = startSession(options, startedAt);
+const { options, startedAt, projectConfig } = workerData as { options: WrapOptions; startedAt: number; projectConfig: ProjectConfigFile | null };
+const session = startSession(options, startedAt, projectConfig);
 const port = parentPort!;
 
 port.on('message', (message: ToObserver) => {

@@ -3,7 +3,7 @@ import type { Logger } from '../log';
 import type { ObserverPlugin } from './observer';
 import { loadCostSettings } from '../config/cost-config';
 import { costPlugin } from './cost-plugin';
-import { captureMode, findProjectConfig } from '../config/project-config';
+import { captureMode, type ProjectConfigFile } from '../config/project-config';
 import { riskPlugin } from './risk-plugin';
 
 /** What plugins may need to know about the session they observe. */
@@ -12,8 +12,8 @@ export interface PluginContext {
   logger: Logger;
   /** The project the session is attributed to (from --project, KM_PROJECT or km.json). */
   projectId: string;
-  /** The directory km was started in: where km.json lookups start. */
-  cwd: string;
+  /** The project's km.json (nearest upward from km's working directory), or null. */
+  projectConfig: ProjectConfigFile | null;
   serverName: string;
 }
 
@@ -28,13 +28,13 @@ export function observerPlugins(context: PluginContext): ObserverPlugin[] {
 }
 
 function costPluginFor(context: PluginContext): ObserverPlugin {
-  const costSettings = loadCostSettings(process.env, context.cwd);
+  const costSettings = loadCostSettings(process.env, context.projectConfig);
   costSettings.notes.forEach((note) => context.logger.warn(note));
   return costPlugin(costSettings, context.serverName);
 }
 
 function riskPluginFor(context: PluginContext): ObserverPlugin {
-  const config = findProjectConfig(context.cwd);
+  const config = context.projectConfig?.config ?? null;
   const capture = captureMode(process.env, config);
   const asked = process.env.KM_CAPTURE ?? (typeof config?.capture === 'string' ? config.capture : undefined);
   // A typo must not pass unnoticed, even though the fallback is the safe mode.

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { ChunkBatch, ToObserver, FromObserver } from './observer-protocol';
-import { policyConfig, findProjectConfig } from '../config/project-config';
+import { findProjectConfigFile, policyConfig, type ProjectConfigFile } from '../config/project-config';
 import { serverName } from '../config/attribution';
 import type { Policy } from './policy';
 
@@ -44,7 +44,9 @@ export function runWrap(options: WrapOptions): void {
 
   // The hot path. Errors on either pipe mean a peer went away; exit is handled by the child's 'close'.
   // With a km.json policy, policy-gate.ts decides each client line before forwarding (set up below, once the tap exists).
-  const policy = loadPolicy(options);
+  // km.json is read once, here (the policy is needed before the first byte); the observer gets it as it is.
+  const projectConfig = findProjectConfigFile(process.cwd());
+  const policy = loadPolicy(options, projectConfig);
   if (!policy) {
     process.stdin.pipe(childIn);
     childOut.pipe(process.stdout);
@@ -52,7 +54,7 @@ export function runWrap(options: WrapOptions): void {
   childIn.on('error', () => {});
   process.stdout.on('error', () => {});
 
-  const observer = startObserver(options, startedAt);
+  const observer = startObserver(options, startedAt, projectConfig);
   let queue: ChunkBatch = { directions: [], times: [], chunks: [] };
   let queuedBytes = 0;
   let timer: NodeJS.Timeout | null = null;
@@ -136,8 +138,8 @@ export function runWrap(options: WrapOptions): void {
 }
 
 /** The project's policy (km.json `policy`), or null: then the forwarding stays plain pipes. */
-function loadPolicy(options: WrapOptions): Policy | null {
-  const config = policyConfig(findProjectConfig(process.cwd()));
+function loadPolicy(options: WrapOptions, projectConfig: ProjectConfigFile | null): Policy | null {
+  const config = policyConfig(projectConfig?.config ?? null);
   if (!config) return null;
   const { Policy: PolicyClass } = require('./policy') as typeof import('./policy');
   return new PolicyClass(config, serverName(options.name, options.command, options.args));
@@ -147,11 +149,11 @@ function loadPolicy(options: WrapOptions): Policy | null {
  * The observer thread. If it cannot start or crashes, the session goes on unobserved: messages to it are
  * dropped and the exit does not wait for it.
  */
-function startObserver(options: WrapOptions, startedAt: number) {
+function startObserver(options: WrapOptions, startedAt: number, projectConfig: ProjectConfigFile | null) {
   let worker: Worker | null = null;
   try {
     // stdout: true keeps anything the worker might print off our stdout, which belongs to the server's bytes.
-    worker = new Worker(join(__dirname, 'observer-worker.js'), { workerData: { options, startedAt }, stdout: true, stderr: false });
+    worker = new Worker(join(__dirname, 'observer-worker.js'), { workerData: { options, startedAt, projectConfig }, stdout: true, stderr: false });
     worker.stdout.resume();
     worker.unref();
     // A worker that ends (crash or exit) is forgotten at once: nothing is posted to it or waited for any more.

@@ -1,5 +1,6 @@
 import { newEventId, type Direction } from '@km/shared';
 import { machineId, resolveProject, resolveUser, serverName } from '../config/attribution';
+import type { ProjectConfigFile } from '../config/project-config';
 import { ensureHome, loadSettings, resolveTarget } from '../config/settings';
 import { fileLogger, type Logger } from '../log';
 import { ShipQueue, Shipper } from '../ship';
@@ -25,15 +26,16 @@ export interface WrapSession {
 }
 
 /** Everything off the hot path for one wrapped server: framing, pairing, the spool and the shipper. */
-export function startSession(options: WrapOptions, startedAt: number): WrapSession {
+/** projectConfig: the km.json the forwarding thread found (read once per session, see run.ts). */
+export function startSession(options: WrapOptions, startedAt: number, projectConfig: ProjectConfigFile | null): WrapSession {
   const settings = loadSettings();
   ensureHome(settings.home);
   const logger: Logger = fileLogger(settings.home, settings.debug);
   const spool = new Spool(settings.home, settings.maxSpoolBytes, logger, (message) => process.stderr.write(message + '\n'));
   const recorder = new Recorder(spool);
-  const projectId = resolveProject(options.project, process.env, process.cwd());
+  const projectId = resolveProject(options.project, process.env, projectConfig);
   const name = serverName(options.name, options.command, options.args);
-  const plugins = observerPlugins({ settings, logger, projectId, cwd: process.cwd(), serverName: name });
+  const plugins = observerPlugins({ settings, logger, projectId, projectConfig, serverName: name });
   const observer = new SessionObserver((draft) => recorder.record(draft), plugins);
   const framers = { client_to_server: new LineFramer(), server_to_client: new LineFramer() };
   const shipper = new Shipper(spool, () => resolveTarget(settings), logger);
