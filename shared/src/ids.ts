@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /**
  * UUIDv7 (RFC 9562): 48-bit Unix-ms timestamp, then random bits. Ids sort by creation time, which keeps
@@ -22,15 +22,28 @@ export function newEventId(at: number = Date.now()): string {
     counter = 0;
   }
   const bytes = randomBytes(16);
-  const ms = lastMs;
+  bytes[6] = (counter >>> 8) & 0x0f;
+  bytes[7] = counter & 0xff;
+  return formatUuidV7(lastMs, bytes);
+}
+
+/**
+ * A UUIDv7-shaped id made from a time and a key, the same every time: for events a projector derives from a
+ * document (budget.threshold_crossed), so that the log's idempotent append absorbs a replay.
+ */
+export function derivedEventId(atMs: number, key: string): string {
+  return formatUuidV7(atMs, createHash('sha256').update(key).digest().subarray(0, 16));
+}
+
+/** Writes the 48-bit ms timestamp, the version and the variant over 16 bytes (the rest is the caller's) and formats them. */
+function formatUuidV7(ms: number, bytes: Buffer): string {
   bytes[0] = Math.floor(ms / 2 ** 40) & 0xff;
   bytes[1] = Math.floor(ms / 2 ** 32) & 0xff;
   bytes[2] = (ms >>> 24) & 0xff;
   bytes[3] = (ms >>> 16) & 0xff;
   bytes[4] = (ms >>> 8) & 0xff;
   bytes[5] = ms & 0xff;
-  bytes[6] = 0x70 | ((counter >>> 8) & 0x0f);
-  bytes[7] = counter & 0xff;
+  bytes[6] = 0x70 | (bytes[6]! & 0x0f);
   bytes[8] = 0x80 | (bytes[8]! & 0x3f);
   const hex = bytes.toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;

@@ -1,6 +1,6 @@
 import type { BudgetScope, Interaction, KmEvent, ServerEvent, ToolsListed } from '../../events';
 import { rememberRecentId, type Projection } from '../projection';
-import { derivedEventId } from './ids';
+import { derivedEventId } from '../../ids';
 
 /**
  * The Cost Center read model: one fold, three kinds of document in the org's partition.
