@@ -35,5 +35,3 @@ export function fileLogger(home: string, debug: boolean, tag: string = `km[${pro
     error: (m) => write('error', m),
   };
 }
-
-export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
