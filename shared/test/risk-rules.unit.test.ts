@@ -1,3 +1,4 @@
+import { FALSE_POSITIVES, TRUE_POSITIVES } from './fixtures/secrets-corpus';
 import { matchText, redactText, scanRequest, scanResponse, scanToolDefinitions, TEXT_RULES, findingKind } from '@km/shared';
 
 /**
@@ -41,6 +42,29 @@ const corpus: Record<string, { hits: string[]; misses: string[] }> = {
   'destructive-command': { hits: ['rm -rf / ', 'git push origin main --force', 'git reset --hard HEAD~3', 'kubectl delete ns prod', 'terraform destroy -auto-approve'], misses: ['git push origin main', 'rm file.txt', 'git reset HEAD'] },
   'destructive-sql': { hits: ['DROP TABLE users;', 'truncate table logs', 'DELETE FROM users;'], misses: ['DELETE FROM users WHERE id = 1;', 'select * from drops', 'drop-down menu'] },
 };
+
+// The rules added for issue 10 take their hits from the shared secrets corpus and their misses from its look-alikes.
+for (const item of TRUE_POSITIVES) {
+  if (corpus[item.rule] === undefined) corpus[item.rule] = { hits: [], misses: [] };
+  if (!corpus[item.rule]!.hits.includes(item.text)) corpus[item.rule]!.hits.push(item.text);
+}
+const NEW_RULE_MISSES: Record<string, string[]> = {
+  'slack-app-token': ['xapp-short', 'xapp-1-'],
+  'stripe-webhook-secret': ['whsec_short'],
+  'gcp-service-account-key': ['"private_key_id": "abc"'],
+  'basic-auth': ['Basic usage: run km wrap', 'Basic auth is off'],
+  'sendgrid-api-key': ['SG.short.value'],
+  'twilio-api-key': ['SKU0123456789abcdef', 'SKIP_TESTS=1'],
+  'vault-token': ['hvs.short'],
+  'huggingface-token': ['the hf_transfer package'],
+  'google-oauth-token': ['ya29.short'],
+  'digitalocean-token': ['dop_v1_short'],
+  'discord-webhook': ['https://discord.com/channels/123/456'],
+  'env-secret-assignment': ['SORT_KEY=name', 'DB_PASSWORD=${DB_PASSWORD}', 'GITHUB_TOKEN=<your token>', 'MAX_TOKEN=4096'],
+  'us-ssn': ['000-12-3456', '666-12-3456', '912-34-5678', '123-00-4567', '123-45-0000', 'phone 555-123-4567'],
+  'high-entropy-token': FALSE_POSITIVES.slice(),
+};
+for (const [id, misses] of Object.entries(NEW_RULE_MISSES)) corpus[id]!.misses.push(...misses);
 
 describe('detection rules against their corpus', () => {
   it('has a corpus for every text rule', () => {

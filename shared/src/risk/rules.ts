@@ -78,8 +78,59 @@ const PLACEHOLDER = /^(?:x+|\*+|\.+|<[^>]*>|\$\{[^}]*\}|\{\{[^}]*\}\}|changeme|p
 function assignedSecret(match: string, secret: string): boolean {
   const value = secret.replace(/^["']|["']$/g, '');
   if (PLACEHOLDER.test(value) || value.startsWith('[REDACTED')) return false;
-  if (/^pass(?:word|wd)?|^pwd/i.test(match.replace(/^\W+/, ''))) return value.length >= 6 && !/^\d+$/.test(value);
+  const name = match.replace(/^\W+/, '').split(/[:=]/)[0] ?? '';
+  if (/passw|pwd/i.test(name)) return value.length >= 6 && !/^\d+$/.test(value);
   return value.length >= 12 && entropy(value) >= 3.3 && /\d/.test(value) && /[A-Za-z]/.test(value);
+}
+
+/** `.env`-style UPPER_SNAKE names ending in PASSWORD/SECRET/TOKEN/KEY: passwords and secrets as they are, keys and tokens when not a plain word. */
+function envSecret(match: string, secret: string): boolean {
+  const value = secret.replace(/^["']|["']$/g, '');
+  if (PLACEHOLDER.test(value) || value.startsWith('[REDACTED') || value.startsWith('$')) return false;
+  if (/(?:PASSWORD|PASSWD|PWD|SECRET)\s*=/.test(match)) return value.length >= 6 && !/^\d+$/.test(value);
+  return value.length >= 8 && /\d/.test(value) && /[A-Za-z]/.test(value);
+}
+
+/** An AWS secret access key: 40 characters of base64 with mixed case (never hex, never a word). */
+function awsSecret(_match: string, secret: string): boolean {
+  return /[a-z]/.test(secret) && /[A-Z]/.test(secret) && /[0-9/+]/.test(secret) && entropy(secret) >= 4;
+}
+
+/** HTTP Basic credentials: base64 that decodes to printable `user:password`. */
+function basicCredentials(_match: string, secret: string): boolean {
+  const decoded = Buffer.from(secret, 'base64').toString('latin1');
+  return /^[\x20-\x7e]+:[\x20-\x7e]+$/.test(decoded);
+}
+
+/** US SSNs: area 000, 666 and 900-999, group 00 and serial 0000 are never issued. */
+function ssn(match: string): boolean {
+  const [area = '', group = '', serial = ''] = match.split('-');
+  return area !== '000' && area !== '666' && area[0] !== '9' && group !== '00' && serial !== '0000' && !/^(\d)\1+$/.test(match.replace(/-/g, ''));
+}
+
+const LONG_TOKEN = /[A-Za-z0-9+/_=-]{32}/;
+/**
+ * The context-free fallback: a 32-200 character run that looks random. Hex-only runs (UUIDs, git SHAs, sha256),
+ * runs of more than 200 characters (base64 images and blobs), and anything lacking upper case, lower case and
+ * digits mixed throughout are left alone.
+ */
+function randomToken(match: string): boolean {
+  if (match.length > 200) return false;
+  if (/^[0-9a-fA-F-]+$/.test(match)) return false;
+  const body = match.replace(/=+$/, '');
+  let upper = 0, lower = 0, digit = 0, switches = 0, prev = '';
+  for (const ch of body) {
+    const cls = ch >= 'a' && ch <= 'z' ? 'l' : ch >= 'A' && ch <= 'Z' ? 'u' : ch >= '0' && ch <= '9' ? 'd' : 'p';
+    if (cls === 'l') lower++;
+    else if (cls === 'u') upper++;
+    else if (cls === 'd') digit++;
+    if (prev && cls !== prev) switches++;
+    prev = cls;
+  }
+  if (upper < 2 || lower < 2 || digit < 2) return false;
+  // Identifiers and paths change class rarely (camelCase words); random text every second or third character.
+  if (switches / body.length < 0.3) return false;
+  return entropy(body) >= 4.2;
 }
 
 const has = (...needles: string[]) => (text: string) => needles.some((n) => text.includes(n));
@@ -89,6 +140,8 @@ const hasCi = (...needles: string[]) => (text: string) => {
 };
 const hasDigitRun = (text: string) => /\d{4}/.test(text);
 
+const FALLBACK_RULE_ID = 'high-entropy-token';
+
 export const TEXT_RULES: readonly TextRule[] = [
   // Cloud and SaaS credentials.
   { id: 'aws-access-key-id', kind: 'secret', severity: 'critical', scope: 'any', pattern: /\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b/g, hint: has('AKIA', 'ASIA', 'ABIA', 'ACCA') },
@@ -97,8 +150,11 @@ export const TEXT_RULES: readonly TextRule[] = [
     kind: 'secret',
     severity: 'critical',
     scope: 'any',
-    pattern: /aws.{0,24}?(?:secret|private).{0,24}?["'\s:=]+(?<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])/dgi,
-    hint: hasCi('aws'),
+    // By name (aws_secret_access_key = ...), or in free text within 80 characters after a key id or the word secret.
+    pattern:
+      /aws.{0,24}?(?:secret|private).{0,24}?["'\s:=]+(?<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])|(?:(?:AKIA|ASIA)[0-9A-Z]{16}|secret)[^\n]{0,80}?(?<![A-Za-z0-9/+])(?<secret2>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])/dgi,
+    hint: (t) => /aws|secret/i.test(t) || t.includes('AKIA') || t.includes('ASIA'),
+    validate: awsSecret,
   },
   { id: 'azure-storage-key', kind: 'secret', severity: 'critical', scope: 'any', pattern: /AccountKey=(?<secret>[A-Za-z0-9+/]{86}==)/dg, hint: has('AccountKey=') },
   { id: 'azure-sas-token', kind: 'secret', severity: 'high', scope: 'any', pattern: /[?&]sig=(?<secret>[A-Za-z0-9%+/]{30,}={0,2})/dg, hint: has('sig=') },
@@ -112,6 +168,31 @@ export const TEXT_RULES: readonly TextRule[] = [
   { id: 'stripe-key', kind: 'secret', severity: 'critical', scope: 'any', pattern: /\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{24,}\b/g, hint: has('k_live_', 'k_test_') },
   { id: 'anthropic-key', kind: 'secret', severity: 'critical', scope: 'any', pattern: /\bsk-ant-(?:api|admin|oat)\d{2}-[A-Za-z0-9_-]{80,}(?![A-Za-z0-9_-])/g, hint: has('sk-ant-') },
   { id: 'openai-key', kind: 'secret', severity: 'critical', scope: 'any', pattern: /\bsk-(?!ant-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{32,}(?![A-Za-z0-9_-])/g, hint: has('sk-') },
+  { id: 'slack-app-token', kind: 'secret', severity: 'high', scope: 'any', pattern: /\bxapp-\d-[A-Z0-9]+-\d+-[a-z0-9]+\b/gi, hint: has('xapp-') },
+  { id: 'stripe-webhook-secret', kind: 'secret', severity: 'high', scope: 'any', pattern: /\bwhsec_[A-Za-z0-9+/]{32,}(?![A-Za-z0-9+/])/g, hint: has('whsec_') },
+  {
+    id: 'gcp-service-account-key',
+    kind: 'secret',
+    severity: 'critical',
+    scope: 'any',
+    pattern: /private_key_id\\?["']?\s*[:=]\s*\\?["']?(?<secret>[a-f0-9]{40})\b/dg,
+    hint: has('private_key_id'),
+  },
+  { id: 'basic-auth', kind: 'secret', severity: 'high', scope: 'any', pattern: /\bBasic\s+(?<secret>[A-Za-z0-9+/]{6,}={0,2})(?![A-Za-z0-9+/=])/dg, hint: has('Basic'), validate: basicCredentials },
+  { id: 'sendgrid-api-key', kind: 'secret', severity: 'high', scope: 'any', pattern: /\bSG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{16,64}(?![A-Za-z0-9_-])/g, hint: has('SG.') },
+  { id: 'twilio-api-key', kind: 'secret', severity: 'high', scope: 'any', pattern: /\bSK[0-9a-fA-F]{32}\b/g, hint: has('SK') },
+  { id: 'vault-token', kind: 'secret', severity: 'critical', scope: 'any', pattern: /\bhv[sb]\.[A-Za-z0-9_-]{24,}(?![A-Za-z0-9_-])/g, hint: has('hvs.', 'hvb.') },
+  { id: 'huggingface-token', kind: 'secret', severity: 'high', scope: 'any', pattern: /\bhf_[A-Za-z0-9]{34,40}\b/g, hint: has('hf_') },
+  { id: 'google-oauth-token', kind: 'secret', severity: 'high', scope: 'any', pattern: /\bya29\.[A-Za-z0-9._-]{30,}(?![A-Za-z0-9_-])/g, hint: has('ya29.') },
+  { id: 'digitalocean-token', kind: 'secret', severity: 'critical', scope: 'any', pattern: /\bdo[opr]_v1_[a-f0-9]{64}\b/g, hint: has('_v1_') },
+  {
+    id: 'discord-webhook',
+    kind: 'secret',
+    severity: 'high',
+    scope: 'any',
+    pattern: /https:\/\/(?:(?:ptb|canary)\.)?discord(?:app)?\.com\/api\/webhooks\/\d+\/[A-Za-z0-9_-]{20,}/g,
+    hint: has('discord'),
+  },
   { id: 'npm-token', kind: 'secret', severity: 'high', scope: 'any', pattern: /\bnpm_[A-Za-z0-9]{36}\b/g, hint: has('npm_') },
   {
     id: 'private-key',
@@ -140,7 +221,17 @@ export const TEXT_RULES: readonly TextRule[] = [
     hint: hasCi('pass', 'pwd', 'secret', 'token', 'key', 'credential'),
     validate: assignedSecret,
   },
+  {
+    id: 'env-secret-assignment',
+    kind: 'secret',
+    severity: 'high',
+    scope: 'any',
+    pattern: /(?:^|[^A-Za-z0-9_])[A-Z][A-Z0-9_]*?(?:PASSWORD|PASSWD|PWD|SECRET|TOKEN|KEY)\s*=\s*["']?(?<secret>[^\s"',;&<>]+)/dg,
+    hint: has('PASSWORD', 'PASSWD', 'PWD', 'SECRET', 'TOKEN', 'KEY'),
+    validate: envSecret,
+  },
   // PII.
+  { id: 'us-ssn', kind: 'pii', severity: 'high', scope: 'any', pattern: /(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])/g, hint: hasDigitRun, validate: ssn },
   { id: 'email', kind: 'pii', severity: 'low', scope: 'any', pattern: /\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}\b/g, hint: has('@') },
   {
     id: 'phone-number',
@@ -156,6 +247,16 @@ export const TEXT_RULES: readonly TextRule[] = [
   },
   { id: 'card-number', kind: 'pii', severity: 'high', scope: 'any', pattern: /(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])/g, hint: hasDigitRun, validate: cardNumber },
   { id: 'iban', kind: 'pii', severity: 'medium', scope: 'any', pattern: /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b/g, hint: hasDigitRun, validate: iban },
+  // The context-free fallback, last: every named rule above wins the redaction marker where both match.
+  {
+    id: 'high-entropy-token',
+    kind: 'secret',
+    severity: 'medium',
+    scope: 'any',
+    pattern: /(?<![A-Za-z0-9+/_=-])(?<!base64,)[A-Za-z0-9+/_=-]{32,}/g,
+    hint: (t) => LONG_TOKEN.test(t),
+    validate: randomToken,
+  },
   // Sensitive paths, in what the client asks for.
   {
     id: 'sensitive-path-env',
@@ -221,6 +322,10 @@ export function matchText(text: string, scope: 'request' | 'response', rules: re
       if (rule.validate && !rule.validate(m[0], secret)) continue;
       found.push({ rule, start: span[0], end: span[1] });
     }
+  }
+  // The fallback only speaks where no named rule did: one finding per secret, with its real name.
+  if (found.length > 1 && found.some((m) => m.rule.id === FALLBACK_RULE_ID)) {
+    return found.filter((m) => m.rule.id !== FALLBACK_RULE_ID || !found.some((o) => o.rule.id !== FALLBACK_RULE_ID && redacts(o.rule) && o.start < m.end && m.start < o.end));
   }
   return found;
 }

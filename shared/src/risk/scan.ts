@@ -1,5 +1,5 @@
 import type { Finding } from '../events';
-import { entropy, matchText, redactMatches, redacts, type TextRule } from './rules';
+import { entropy, matchText, redactMatches, redacts, TEXT_RULES, type TextRule } from './rules';
 
 /**
  * Scans a JSON value (a request's params, a response's result) string by string, and returns the findings
@@ -12,7 +12,6 @@ export interface ScanResult {
 }
 
 export const MAX_FINDINGS = 100;
-const MAX_DEPTH = 64;
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 const KEY_LIKE = /(?:passw(?:or)?d|passwd|^pwd$|secret|token|api[_-]?key|apikey|access[_-]?key|auth[_-]?key|credential|private[_-]?key)/i;
 const NOT_A_SECRET_KEY = /(?:count|length|limit|max|min|type|name|id|url|uri|path|file|expires?|usage|budget|_at$)$/i;
@@ -24,6 +23,16 @@ const KEY_ASSIGNMENT_RULE: TextRule = {
   scope: 'any',
   pattern: /$^/g,
 };
+
+const CARD_RULE = TEXT_RULES.find((rule) => rule.id === 'card-number')!;
+export const CARD_NUMBER_MARKER = '[REDACTED:credit-card]';
+
+/** A JSON number whose digits pass the card rule (issuer prefix, length, Luhn). */
+function cardLikeNumber(n: number): boolean {
+  if (!Number.isSafeInteger(n) || n < 1e12) return false;
+  const digits = String(n);
+  return CARD_RULE.validate!(digits, digits);
+}
 
 export function childPath(path: string, key: string | number): string {
   if (typeof key === 'number') return `${path}[${key}]`;
@@ -48,25 +57,67 @@ export function scanValue(value: unknown, path: string, scope: 'request' | 'resp
     findings.push({ ruleId: rule.id, severity: rule.severity, path: at.slice(0, 500) });
   };
 
-  const walk = (node: unknown, at: string, key: string | undefined, depth: number): unknown => {
-    if (typeof node === 'string') {
-      if (keyedSecret(key, node)) {
-        report(KEY_ASSIGNMENT_RULE, at);
-        return `[REDACTED:${KEY_ASSIGNMENT_RULE.id}]`;
-      }
-      const matches = matchText(node, scope);
-      if (matches.length === 0) return node;
-      for (const m of matches) report(m.rule, at);
-      return redactMatches(node, matches.filter((m) => redacts(m.rule)));
+  const scanString = (text: string, at: string, key: string | undefined): string => {
+    if (keyedSecret(key, text)) {
+      report(KEY_ASSIGNMENT_RULE, at);
+      return `[REDACTED:${KEY_ASSIGNMENT_RULE.id}]`;
     }
-    if (node === null || typeof node !== 'object' || depth > MAX_DEPTH) return node;
-    if (Array.isArray(node)) return node.map((item, i) => walk(item, childPath(at, i), key, depth + 1));
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(node as Record<string, unknown>)) out[k] = walk(v, childPath(at, k), k, depth + 1);
-    return out;
+    const matches = matchText(text, scope);
+    if (matches.length === 0) return text;
+    for (const m of matches) report(m.rule, at);
+    return redactMatches(text, matches.filter((m) => redacts(m.rule)));
   };
 
-  const redacted = walk(value, path, undefined, 0);
+  // Leaves are scanned where they stand; containers are copied and their children queued. The walk is iterative,
+  // so there is no depth at which a value passes through unscanned (and no stack to overflow).
+  const leaf = (node: unknown, at: string, key: string | undefined): unknown => {
+    if (typeof node === 'string') return scanString(node, at, key);
+    if (typeof node === 'number' && cardLikeNumber(node)) {
+      report(CARD_RULE, at);
+      return CARD_NUMBER_MARKER;
+    }
+    return node;
+  };
+  type Task = { node: unknown; at: string; key: string | undefined; into: Record<string | number, unknown>; slot: string | number };
+  const root: Record<string, unknown> = {};
+  const stack: Task[] = [{ node: value, at: path, key: undefined, into: root, slot: 'value' }];
+  while (stack.length > 0) {
+    const { node, at, key, into, slot } = stack.pop()!;
+    if (node === null || typeof node !== 'object') {
+      into[slot] = leaf(node, at, key);
+      continue;
+    }
+    const children: Array<[unknown, string, string | undefined, string | number]> = [];
+    let copy: Record<string, unknown> | unknown[];
+    if (Array.isArray(node)) {
+      copy = new Array(node.length);
+      node.forEach((item, i) => children.push([item, childPath(at, i), key, i]));
+    } else {
+      copy = {};
+      const names = new Set<string>();
+      for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
+        // A key is text like any other: a secret in it is reported, and the copy (and every path) carries its redacted form.
+        let name = k;
+        const matches = k.length >= 6 ? matchText(k, scope) : [];
+        if (matches.length > 0) {
+          const redactedKey = redactMatches(k, matches.filter((m) => redacts(m.rule)));
+          name = redactedKey;
+          for (let n = 2; names.has(name); n++) name = `${redactedKey}#${n}`;
+          for (const m of matches) report(m.rule, childPath(at, name));
+        }
+        names.add(name);
+        children.push([v, childPath(at, name), k, name]);
+      }
+    }
+    into[slot] = copy;
+    // Pushed in reverse so that children are scanned in document order (findings keep their order).
+    for (let i = children.length - 1; i >= 0; i--) {
+      const [child, childAt, childKey, childSlot] = children[i]!;
+      stack.push({ node: child, at: childAt, key: childKey, into: copy as Record<string | number, unknown>, slot: childSlot });
+    }
+  }
+
+  const redacted = root.value;
   return { findings, redacted };
 }
 
