@@ -108,7 +108,17 @@ function ssn(match: string): boolean {
   return area !== '000' && area !== '666' && area[0] !== '9' && group !== '00' && serial !== '0000' && !/^(\d)\1+$/.test(match.replace(/-/g, ''));
 }
 
-const LONG_TOKEN = /[A-Za-z0-9+/_=-]{32}/;
+/** True when the text holds a run of 32 token characters: one pass over the char codes, no regex backtracking. */
+function hasLongToken(text: string): boolean {
+  let run = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const token = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 43 || c === 47 || c === 95 || c === 61 || c === 45;
+    if (!token) run = 0;
+    else if (++run >= 32) return true;
+  }
+  return false;
+}
 /**
  * The context-free fallback: a 32-200 character run that looks random. Hex-only runs (UUIDs, git SHAs, sha256),
  * runs of more than 200 characters (base64 images and blobs), and anything lacking upper case, lower case and
@@ -254,7 +264,7 @@ export const TEXT_RULES: readonly TextRule[] = [
     severity: 'medium',
     scope: 'any',
     pattern: /(?<![A-Za-z0-9+/_=-])(?<!base64,)[A-Za-z0-9+/_=-]{32,}/g,
-    hint: (t) => LONG_TOKEN.test(t),
+    hint: hasLongToken,
     validate: randomToken,
   },
   // Sensitive paths, in what the client asks for.
