@@ -10,6 +10,7 @@ import {
   renameSync,
   statSync,
   unlinkSync,
+  ftruncateSync,
   writeFileSync,
   writeSync,
   appendFileSync,
@@ -204,10 +205,42 @@ export class Spool {
       return false;
     }
     if (this.fd === null) this.fd = openSync(this.own.path, 'a', 0o600);
-    writeSync(this.fd, text);
+    if (!this.writeWhole(this.fd, Buffer.from(text))) {
+      this.dropped += events.length;
+      return false;
+    }
     this.approxTotalBytes += bytes;
     this.warnedFull = false; // room again: the next time it fills up is worth another warning
     return true;
+  }
+
+  /**
+   * One write of whole lines. A write cut short (full disk) or failing is undone by truncating back to where it
+   * started, so no torn line is left for the next append to run into (the reader would lose both).
+   */
+  private writeWhole(fd: number, buf: Buffer): boolean {
+    let before: number;
+    try {
+      before = fstatSync(fd).size;
+    } catch (err) {
+      this.logger.error(`spool ${this.own.spoolId}: cannot stat the spool file: ${(err as Error).message}; events dropped`);
+      return false;
+    }
+    let written = 0;
+    let failure = '';
+    try {
+      written = writeSync(fd, buf, 0, buf.length);
+    } catch (err) {
+      failure = (err as Error).message;
+    }
+    if (written === buf.length) return true;
+    try {
+      ftruncateSync(fd, before);
+    } catch (err) {
+      this.logger.error(`spool ${this.own.spoolId}: cannot truncate a short write back: ${(err as Error).message}`);
+    }
+    this.logger.warn(`spool ${this.own.spoolId}: a write was cut short (${written} of ${buf.length} bytes${failure ? `: ${failure}` : ''}); its events were dropped`);
+    return false;
   }
 
   /** Re-reads what waits in the spool, from disk: bytes not yet acknowledged, whoever's file they are in. */
