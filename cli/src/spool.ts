@@ -189,12 +189,16 @@ export class Spool {
   }
 
   /** Appends whole lines with one write. Returns false when the spool is full and the events were dropped. */
-  append(events: KmEvent[]): boolean {
+  /**
+   * `lifecycle`: a session's start and end events bypass the bound (they are few and small, and without them the
+   * session never appears or never ends), so the end can say how much was dropped.
+   */
+  append(events: KmEvent[], options: { lifecycle?: boolean } = {}): boolean {
     if (events.length === 0) return true;
     const text = events.map((e) => JSON.stringify(e)).join('\n') + '\n';
     const bytes = Buffer.byteLength(text);
     // Full by the running count? Look again first: shipping (ours and others') frees space the count does not see.
-    if (this.approxTotalBytes + bytes > this.maxBytes && this.measure() + bytes > this.maxBytes) {
+    if (!options.lifecycle && this.approxTotalBytes + bytes > this.maxBytes && this.measure() + bytes > this.maxBytes) {
       this.dropped += events.length;
       if (!this.warnedFull) {
         this.warnedFull = true;
