@@ -136,8 +136,26 @@ export class SpoolFile {
     return this.ackedOffset() >= this.size();
   }
 
+  /** Where a file refused for a reason that may change (key, tenant) waits, with the reason beside it. */
+  private get refusedPath(): string {
+    return join(this.dir, `${this.spoolId}.refused.jsonl`);
+  }
+
+  private get refusedReasonPath(): string {
+    return join(this.dir, `${this.spoolId}.refused`);
+  }
+
+  /**
+   * Sets the file aside: out of the shipping path (no longer claimed or counted against the bound) until
+   * `km flush --retry-refused` takes it back. The acknowledged offset stays, so nothing ships twice.
+   */
+  setAside(reason: string): void {
+    writeFileSync(this.refusedReasonPath, `${new Date().toISOString()} ${reason}\n`, { mode: 0o600 });
+    renameSync(this.path, this.refusedPath);
+  }
+
   remove(): void {
-    for (const path of [this.path, this.ackPath]) {
+    for (const path of [this.path, this.ackPath, this.refusedReasonPath]) {
       try {
         unlinkSync(path);
       } catch {
@@ -282,6 +300,49 @@ export class Spool {
       if (owner === process.pid || pidAlive(owner)) continue;
       const file = new SpoolFile(this.dir, spoolId!, owner);
       if (file.claim(process.pid)) claimed.push(file);
+    }
+    return claimed;
+  }
+
+  /** Files set aside after a refusal (401/403), with why and how much waits in each. */
+  refused(): Array<{ spoolId: string; bytes: number; reason: string }> {
+    const out: Array<{ spoolId: string; bytes: number; reason: string }> = [];
+    for (const name of this.listNames().sort()) {
+      const match = /^(.+)\.refused\.jsonl$/.exec(name);
+      if (!match) continue;
+      const spoolId = match[1]!;
+      let reason = 'refused';
+      try {
+        reason = readFileSync(join(this.dir, `${spoolId}.refused`), 'utf8').trim();
+      } catch {
+        // reason lost: the file still waits
+      }
+      let bytes = 0;
+      try {
+        bytes = Math.max(0, statSync(join(this.dir, name)).size - new SpoolFile(this.dir, spoolId, 0).ackedOffset());
+      } catch {
+        continue; // taken back meanwhile
+      }
+      out.push({ spoolId, bytes, reason });
+    }
+    return out;
+  }
+
+  /** Takes the files set aside back into the shipping path, claimed for this process (`km flush --retry-refused`). */
+  claimRefused(): SpoolFile[] {
+    const claimed: SpoolFile[] = [];
+    for (const { spoolId } of this.refused()) {
+      try {
+        renameSync(join(this.dir, `${spoolId}.refused.jsonl`), join(this.dir, `${spoolId}.${process.pid}.jsonl`));
+      } catch {
+        continue; // another km was faster
+      }
+      try {
+        unlinkSync(join(this.dir, `${spoolId}.refused`));
+      } catch {
+        // already gone
+      }
+      claimed.push(new SpoolFile(this.dir, spoolId, process.pid));
     }
     return claimed;
   }
