@@ -28,6 +28,8 @@ export class Shipper {
   private failures = 0;
   private nextAttemptAt = 0;
   shippedEvents = 0;
+  /** Why ingest last refused the key (401/403), for the file set aside. */
+  lastRefusal = '';
 
   constructor(
     private readonly spool: Spool,
@@ -75,6 +77,7 @@ export class Shipper {
     if (status === 401 || status === 403) {
       this.failures = 10; // hold off: retrying with the same key will not help
       this.nextAttemptAt = Date.now() + 5 * 60_000;
+      this.lastRefusal = `${status}: ${body?.error ?? 'no reason given'}`;
       this.logger.error(`ingest refused the API key (${status}: ${body?.error ?? 'no reason given'}). Events stay in the spool; check KM_API_KEY or run \`km login\`.`);
       return 'unauthorized';
     }
@@ -143,7 +146,10 @@ export class ShipQueue {
   ) {}
 
   /** Claims orphans, then ships them and the own file. Concurrent calls share the pass in flight. */
-  pass(options: { deadline?: number; includeOwn?: boolean } = {}): Promise<ShipOutcome> {
+  /** Files set aside in this queue's passes after a refusal (401/403). */
+  setAside = 0;
+
+  pass(options: { deadline?: number; includeOwn?: boolean; retryRefused?: boolean } = {}): Promise<ShipOutcome> {
     if (this.running && options.deadline !== undefined) {
       // The pass under way keeps its own (longer) timeouts: wait for it only as long as our deadline allows, then
       // make one more pass within it (km exiting must not wait out a black-holed endpoint).
@@ -163,18 +169,33 @@ export class ShipQueue {
     return this.orphans.length;
   }
 
-  private async run(options: { deadline?: number; includeOwn?: boolean }): Promise<ShipOutcome> {
+  private async run(options: { deadline?: number; includeOwn?: boolean; retryRefused?: boolean }): Promise<ShipOutcome> {
+    if (options.retryRefused) this.orphans.push(...this.spool.claimRefused());
     this.orphans.push(...this.spool.claimOrphans());
+    let refused = false;
     while (this.orphans.length > 0) {
       const file = this.orphans[0]!;
       const outcome = await this.shipper.shipFile(file, { deadline: options.deadline, final: true });
+      if (outcome === 'unauthorized') {
+        // The key or tenant may change: set the file aside so it does not block newer files (`km status` says why,
+        // `km flush --retry-refused` takes it back). Refused for good (400 and the like) is quarantine, in Shipper.
+        try {
+          file.setAside(this.shipper.lastRefusal);
+          this.setAside++;
+        } catch {
+          return outcome; // cannot move it: it stays in the path, as before
+        }
+        this.orphans.shift();
+        refused = true;
+        continue;
+      }
       if (outcome !== 'shipped') return outcome;
       file.remove();
       this.orphans.shift();
     }
-    if (options.includeOwn === false) return 'shipped';
+    if (options.includeOwn === false) return refused ? 'unauthorized' : 'shipped';
     const outcome = await this.shipper.shipFile(this.spool.own, { deadline: options.deadline });
     if (outcome === 'shipped') this.spool.rotateIfShipped();
-    return outcome;
+    return refused && outcome === 'shipped' ? 'unauthorized' : outcome;
   }
 }

@@ -10,6 +10,7 @@ import {
   renameSync,
   statSync,
   unlinkSync,
+  ftruncateSync,
   writeFileSync,
   writeSync,
   appendFileSync,
@@ -135,8 +136,26 @@ export class SpoolFile {
     return this.ackedOffset() >= this.size();
   }
 
+  /** Where a file refused for a reason that may change (key, tenant) waits, with the reason beside it. */
+  private get refusedPath(): string {
+    return join(this.dir, `${this.spoolId}.refused.jsonl`);
+  }
+
+  private get refusedReasonPath(): string {
+    return join(this.dir, `${this.spoolId}.refused`);
+  }
+
+  /**
+   * Sets the file aside: out of the shipping path (no longer claimed or counted against the bound) until
+   * `km flush --retry-refused` takes it back. The acknowledged offset stays, so nothing ships twice.
+   */
+  setAside(reason: string): void {
+    writeFileSync(this.refusedReasonPath, `${new Date().toISOString()} ${reason}\n`, { mode: 0o600 });
+    renameSync(this.path, this.refusedPath);
+  }
+
   remove(): void {
-    for (const path of [this.path, this.ackPath]) {
+    for (const path of [this.path, this.ackPath, this.refusedReasonPath]) {
       try {
         unlinkSync(path);
       } catch {
@@ -188,12 +207,16 @@ export class Spool {
   }
 
   /** Appends whole lines with one write. Returns false when the spool is full and the events were dropped. */
-  append(events: KmEvent[]): boolean {
+  /**
+   * `lifecycle`: a session's start and end events bypass the bound (they are few and small, and without them the
+   * session never appears or never ends), so the end can say how much was dropped.
+   */
+  append(events: KmEvent[], options: { lifecycle?: boolean } = {}): boolean {
     if (events.length === 0) return true;
     const text = events.map((e) => JSON.stringify(e)).join('\n') + '\n';
     const bytes = Buffer.byteLength(text);
     // Full by the running count? Look again first: shipping (ours and others') frees space the count does not see.
-    if (this.approxTotalBytes + bytes > this.maxBytes && this.measure() + bytes > this.maxBytes) {
+    if (!options.lifecycle && this.approxTotalBytes + bytes > this.maxBytes && this.measure() + bytes > this.maxBytes) {
       this.dropped += events.length;
       if (!this.warnedFull) {
         this.warnedFull = true;
@@ -204,10 +227,42 @@ export class Spool {
       return false;
     }
     if (this.fd === null) this.fd = openSync(this.own.path, 'a', 0o600);
-    writeSync(this.fd, text);
+    if (!this.writeWhole(this.fd, Buffer.from(text))) {
+      this.dropped += events.length;
+      return false;
+    }
     this.approxTotalBytes += bytes;
     this.warnedFull = false; // room again: the next time it fills up is worth another warning
     return true;
+  }
+
+  /**
+   * One write of whole lines. A write cut short (full disk) or failing is undone by truncating back to where it
+   * started, so no torn line is left for the next append to run into (the reader would lose both).
+   */
+  private writeWhole(fd: number, buf: Buffer): boolean {
+    let before: number;
+    try {
+      before = fstatSync(fd).size;
+    } catch (err) {
+      this.logger.error(`spool ${this.own.spoolId}: cannot stat the spool file: ${(err as Error).message}; events dropped`);
+      return false;
+    }
+    let written = 0;
+    let failure = '';
+    try {
+      written = writeSync(fd, buf, 0, buf.length);
+    } catch (err) {
+      failure = (err as Error).message;
+    }
+    if (written === buf.length) return true;
+    try {
+      ftruncateSync(fd, before);
+    } catch (err) {
+      this.logger.error(`spool ${this.own.spoolId}: cannot truncate a short write back: ${(err as Error).message}`);
+    }
+    this.logger.warn(`spool ${this.own.spoolId}: a write was cut short (${written} of ${buf.length} bytes${failure ? `: ${failure}` : ''}); its events were dropped`);
+    return false;
   }
 
   /** Re-reads what waits in the spool, from disk: bytes not yet acknowledged, whoever's file they are in. */
@@ -245,6 +300,49 @@ export class Spool {
       if (owner === process.pid || pidAlive(owner)) continue;
       const file = new SpoolFile(this.dir, spoolId!, owner);
       if (file.claim(process.pid)) claimed.push(file);
+    }
+    return claimed;
+  }
+
+  /** Files set aside after a refusal (401/403), with why and how much waits in each. */
+  refused(): Array<{ spoolId: string; bytes: number; reason: string }> {
+    const out: Array<{ spoolId: string; bytes: number; reason: string }> = [];
+    for (const name of this.listNames().sort()) {
+      const match = /^(.+)\.refused\.jsonl$/.exec(name);
+      if (!match) continue;
+      const spoolId = match[1]!;
+      let reason = 'refused';
+      try {
+        reason = readFileSync(join(this.dir, `${spoolId}.refused`), 'utf8').trim();
+      } catch {
+        // reason lost: the file still waits
+      }
+      let bytes = 0;
+      try {
+        bytes = Math.max(0, statSync(join(this.dir, name)).size - new SpoolFile(this.dir, spoolId, 0).ackedOffset());
+      } catch {
+        continue; // taken back meanwhile
+      }
+      out.push({ spoolId, bytes, reason });
+    }
+    return out;
+  }
+
+  /** Takes the files set aside back into the shipping path, claimed for this process (`km flush --retry-refused`). */
+  claimRefused(): SpoolFile[] {
+    const claimed: SpoolFile[] = [];
+    for (const { spoolId } of this.refused()) {
+      try {
+        renameSync(join(this.dir, `${spoolId}.refused.jsonl`), join(this.dir, `${spoolId}.${process.pid}.jsonl`));
+      } catch {
+        continue; // another km was faster
+      }
+      try {
+        unlinkSync(join(this.dir, `${spoolId}.refused`));
+      } catch {
+        // already gone
+      }
+      claimed.push(new SpoolFile(this.dir, spoolId, process.pid));
     }
     return claimed;
   }

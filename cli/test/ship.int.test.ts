@@ -1,12 +1,12 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KmEvent } from '@km/shared';
 import { ShipQueue, Shipper } from '../src/ship';
 import { Spool } from '../src/spool';
-import { notification, silent, tempHome } from './helpers';
+import { deadPid, notification, silent, tempHome } from './helpers';
 
 type Reply = (events: KmEvent[], req: IncomingMessage) => { status: number; body: unknown };
 
@@ -103,5 +103,38 @@ describe('Shipper', () => {
     expect(await queue.pass()).toBe('unauthorized');
     expect(shipper.due()).toBe(false);
     expect(spool.own.fullyShipped()).toBe(false);
+  });
+
+  it('sets a file refused for its key (403) aside so newer files ship, and retries it on request', async () => {
+    let key = 'other-tenant';
+    const stub = await ingestStub((_events, req) =>
+      req.headers.authorization === 'Bearer right' ? { status: 200, body: {} } : { status: 403, body: { error: 'key of another org' } },
+    );
+    servers.push(stub.server);
+    const home = tempHome();
+    const spool = new Spool(home, 1e9, silent);
+    const shipper = () => new Shipper(spool, () => ({ endpoint: stub.url, apiKey: key }), silent);
+    const dir = join(home, 'spool');
+    const [old, newer] = [notification(), notification()];
+    writeFileSync(join(dir, `1-1-aaaaaa.${deadPid()}.jsonl`), JSON.stringify(old) + '\n');
+    const first = new ShipQueue(spool, shipper());
+    expect(await first.pass({ includeOwn: false })).toBe('unauthorized');
+    expect(first.setAside).toBe(1);
+    expect(spool.refused()).toEqual([{ spoolId: '1-1-aaaaaa', bytes: Buffer.byteLength(JSON.stringify(old)) + 1, reason: expect.stringContaining('403: key of another org') }]);
+    expect(spool.measure()).toBe(0); // set aside: out of the bound's count and of the claim path
+
+    key = 'right';
+    writeFileSync(join(dir, `2-2-bbbbbb.${deadPid()}.jsonl`), JSON.stringify(newer) + '\n');
+    expect(await new ShipQueue(spool, shipper()).pass({ includeOwn: false })).toBe('shipped');
+    expect(stub.received.flat().filter((e) => e.id === newer.id)).toHaveLength(1);
+    expect(stub.received.flat().some((e) => e.id === old.id && stub.received.length > 0)).toBe(true); // the 403'd attempt
+    expect(spool.refused()).toHaveLength(1);
+
+    const retry = new ShipQueue(spool, shipper());
+    expect(await retry.pass({ includeOwn: false, retryRefused: true })).toBe('shipped');
+    expect(retry.shipper.shippedEvents).toBe(1);
+    expect(spool.refused()).toEqual([]);
+    expect(readdirSync(dir).filter((n) => n.startsWith('1-1-aaaaaa'))).toEqual([]);
+    expect(existsSync(join(dir, 'rejected.jsonl'))).toBe(false);
   });
 });

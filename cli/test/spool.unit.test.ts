@@ -112,3 +112,24 @@ describe('Spool space', () => {
     expect(spool.own.readBatch(10, silent)!.events.map((e) => e.id)).toEqual([next.id]);
   });
 });
+
+describe('Spool writes cut short (full disk)', () => {
+  it('truncates a short write back, counts its events as dropped, and later lines stay readable', () => {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const fs = require('node:fs') as typeof import('node:fs');
+    const spool = new Spool(tempHome(), 1e9, silent);
+    const [a, b, c] = [notification(), notification(), notification()];
+    spool.append([a]);
+    const real = fs.writeSync;
+    const spy = jest.spyOn(fs, 'writeSync').mockImplementationOnce(((fd: number, buf: Buffer) => real(fd, buf, 0, Math.floor(buf.length / 2))) as any);
+    try {
+      expect(spool.append([b])).toBe(false);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(spool.append([c])).toBe(true);
+    expect(spool.dropped).toBe(1);
+    const batch = spool.own.readBatch(100, silent, true)!;
+    expect(batch.events.map((e) => e.id)).toEqual([a.id, c.id]);
+  });
+});

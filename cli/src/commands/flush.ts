@@ -8,18 +8,24 @@ import { Spool } from '../spool';
 export function flushCommand(): Command {
   return new Command('flush')
     .description('Ship events left in the local spool by km processes that have ended')
-    .action(async () => {
+    .option('--retry-refused', 'also retry spool files set aside because ingest refused the API key (401/403)')
+    .action(async (opts: { retryRefused?: boolean }) => {
       const settings = loadSettings();
       ensureHome(settings.home);
       const logger = fileLogger(settings.home, settings.debug);
       const spool = new Spool(settings.home, settings.maxSpoolBytes, logger);
       const shipper = new Shipper(spool, () => resolveTarget(settings), logger);
       const queue = new ShipQueue(spool, shipper);
-      const outcome = await queue.pass({ includeOwn: false });
+      const outcome = await queue.pass({ includeOwn: false, retryRefused: opts.retryRefused === true });
       const { endpoint } = resolveTarget(settings);
       if (outcome === 'shipped') {
         process.stdout.write(`km flush: shipped ${shipper.shippedEvents} event(s) to ${endpoint}\n`);
         return;
+      }
+      if (outcome === 'unauthorized' && queue.pendingOrphans === 0) {
+        throw new Error(
+          `flush shipped ${shipper.shippedEvents} event(s); ingest refused the API key (${shipper.lastRefusal}) for ${queue.setAside} spool file(s), set aside: fix the key (km login) and run km flush --retry-refused`,
+        );
       }
       const why = outcome === 'unauthorized' ? 'the API key was refused (check KM_API_KEY or run km login)' : `nothing answered at ${endpoint} (is km serve running?)`;
       throw new Error(`flush stopped after ${shipper.shippedEvents} event(s): ${why}; ${queue.pendingOrphans} spool file(s) wait for the next try`);

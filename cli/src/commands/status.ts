@@ -2,6 +2,9 @@ import { Command } from 'commander';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSettings, resolveTarget } from '../config/settings';
+import { Spool } from '../spool';
+
+const silentLogger = { info() {}, warn() {}, error() {} };
 
 /** Where km ships, whether it answers, and what waits in the spool. */
 export function statusCommand(): Command {
@@ -12,9 +15,22 @@ export function statusCommand(): Command {
     let bytes = 0;
     try {
       for (const name of readdirSync(join(settings.home, 'spool'))) {
-        if (!name.endsWith('.jsonl') || name === 'rejected.jsonl') continue;
+        if (!name.endsWith('.jsonl') || name === 'rejected.jsonl' || name.endsWith('.refused.jsonl')) continue;
         files++;
         bytes += statSync(join(settings.home, 'spool', name)).size;
+      }
+    } catch {
+      // no spool yet
+    }
+    let refusedLines: string[] = [];
+    try {
+      const refused = new Spool(settings.home, settings.maxSpoolBytes, silentLogger).refused();
+      if (refused.length > 0) {
+        const total = refused.reduce((n, r) => n + r.bytes, 0);
+        refusedLines = [
+          `refused:   ${refused.length} file(s), ${total} bytes set aside because ingest refused the API key; fix it, then run km flush --retry-refused`,
+          ...refused.map((r) => `           ${r.spoolId}: ${r.bytes} bytes, ${r.reason}`),
+        ];
       }
     } catch {
       // no spool yet
@@ -28,7 +44,7 @@ export function statusCommand(): Command {
       reachable = 'no (nothing listens)';
     }
     process.stdout.write(
-      [`home:      ${settings.home}`, `endpoint:  ${endpoint} (reachable: ${reachable})`, `api key:   ${apiKey ? 'set' : 'none'}`, `org:       ${settings.orgId}`, `spool:     ${files} file(s), ${bytes} bytes`].join('\n') + '\n',
+      [`home:      ${settings.home}`, `endpoint:  ${endpoint} (reachable: ${reachable})`, `api key:   ${apiKey ? 'set' : 'none'}`, `org:       ${settings.orgId}`, `spool:     ${files} file(s), ${bytes} bytes`, ...refusedLines].join('\n') + '\n',
     );
   });
 }

@@ -32,6 +32,21 @@ export class Recorder {
   private write(drafts: EventDraft[]): void {
     if (drafts.length === 0 || !this.envelope) return;
     const events = drafts.map((draft) => ({ ...draft, ...this.envelope }) as KmEvent);
-    if (this.spool.append(events)) this.recorded += events.length;
+    // Lifecycle events go one by one, past the spool's bound; the end counts what the spool had to drop.
+    let run: KmEvent[] = [];
+    const flush = () => {
+      if (run.length > 0 && this.spool.append(run)) this.recorded += run.length;
+      run = [];
+    };
+    for (const event of events) {
+      if (event.type !== 'session.started' && event.type !== 'session.ended') {
+        run.push(event);
+        continue;
+      }
+      flush();
+      const lifecycle = event.type === 'session.ended' ? { ...event, droppedObservations: event.droppedObservations + this.spool.dropped } : event;
+      if (this.spool.append([lifecycle], { lifecycle: true })) this.recorded++;
+    }
+    flush();
   }
 }

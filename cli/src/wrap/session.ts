@@ -31,7 +31,7 @@ export function startSession(options: WrapOptions, startedAt: number, projectCon
   const settings = loadSettings();
   ensureHome(settings.home);
   const logger: Logger = fileLogger(settings.home, settings.debug);
-  const spool = new Spool(settings.home, settings.maxSpoolBytes, logger, (message) => process.stderr.write(message + '\n'));
+  const spool = new Spool(settings.home, settings.maxSpoolBytes, logger); // the full-spool warning goes to km.log (stderr only with KM_DEBUG)
   const recorder = new Recorder(spool);
   const projectId = resolveProject(options.project, process.env, projectConfig);
   const name = serverName(options.name, options.command, options.args);
