@@ -227,3 +227,19 @@ describe('GET /api/interactions/recent', () => {
     expect(body.error).toContain('cursor of a previous');
   });
 });
+
+describe('names equal to Object.prototype properties', () => {
+  it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'])('answers the timeseries for server=%s', async (name) => {
+    const envelope = anEnvelope({ orgId: 'org-a', sessionId: 's-proto', server: { name, command: 'x' } });
+    const api = await given(stored([interaction(envelope, '2026-11-25T13:00:10.000Z', { target: name, latencyMs: 20 })]));
+    const empty = await api.timeseries('?bucket=hour&server=nothing-here&from=2026-11-25T12:00:00Z&to=2026-11-25T14:00:00Z');
+    expect(empty.body.points.map((p: { count: number }) => p.count)).toEqual([0, 0]);
+    for (const filter of [`server=${encodeURIComponent(name)}`, 'server=constructor']) {
+      const { status, body } = await api.timeseries(`?bucket=hour&${filter}&from=2026-11-25T12:00:00Z&to=2026-11-25T14:00:00Z`);
+      expect(status).toBe(200);
+      expect(body.points.map((p: { count: number }) => p.count)).toEqual(filter.endsWith(encodeURIComponent(name)) ? [0, 1] : [0, name === 'constructor' ? 1 : 0]);
+    }
+    const grouped = await api.latency(`?groupBy=server&from=2026-11-25T12:00:00Z&to=2026-11-25T14:00:00Z`);
+    expect(grouped.status).toBe(200);
+  });
+});

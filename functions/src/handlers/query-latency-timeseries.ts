@@ -1,4 +1,4 @@
-import { emptyStats, mergeStats, periodStart, summarizeStats, type BucketRef, type LatencyBucketDoc, type LatencyStats } from '@km/shared';
+import { emptyStats, mergeStats, own, periodStart, summarizeStats, type BucketRef, type LatencyBucketDoc, type LatencyStats } from '@km/shared';
 import { authenticateRequest } from './authenticate-request';
 import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
 import { readLatencyBuckets } from './latency-buckets';
@@ -73,7 +73,7 @@ const alignDown = (ms: number, step: number) => (step === BUCKET_MS.day ? ms - (
 
 /** Everything, one server, one server's tool, or a tool by name on every server. */
 function statsOf(doc: LatencyBucketDoc, filters: { server?: string; tool?: string }): LatencyStats {
-  if (filters.tool === undefined) return filters.server === undefined ? doc.total : (doc.servers[filters.server] ?? emptyStats());
+  if (filters.tool === undefined) return filters.server === undefined ? doc.total : (own(doc.servers, filters.server) ?? emptyStats());
   return Object.values(doc.tools)
     .filter(({ server, tool }) => tool === filters.tool && (filters.server === undefined || server === filters.server))
     .reduce<LatencyStats>((acc, { server: _server, tool: _tool, ...stats }) => mergeStats(acc, stats), emptyStats());

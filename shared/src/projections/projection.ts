@@ -48,3 +48,11 @@ export function rememberRecentId(recent: readonly string[], id: string, max: num
   if (next.length > max) next.splice(0, next.length - max);
   return next;
 }
+
+/**
+ * The value under key only when the record itself holds it: keys come from events, and a name like `constructor`
+ * or `__proto__` must not read what every object inherits.
+ */
+export function own<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.prototype.hasOwnProperty.call(record, key) ? record[key] : undefined;
+}

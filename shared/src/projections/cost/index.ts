@@ -1,5 +1,5 @@
 import type { BudgetScope, Interaction, KmEvent, ServerEvent, ToolsListed } from '../../events';
-import { rememberRecentId, type Projection } from '../projection';
+import { own, rememberRecentId, type Projection } from '../projection';
 import { derivedEventId } from '../../ids';
 
 /**
@@ -146,8 +146,8 @@ function foldBucket(state: CostBucketDoc | null, event: Interaction, docId: stri
   const groups = { ...doc.groups };
   for (const dimension of COST_DIMENSIONS) {
     const current = groups[dimension];
-    const key = current[keys[dimension]] || Object.keys(current).length < MAX_KEYS_PER_DIMENSION ? keys[dimension] : OTHER_KEY;
-    groups[dimension] = { ...current, [key]: addCounters(current[key] ?? emptyCounters(), add) };
+    const key = own(current, keys[dimension]) || Object.keys(current).length < MAX_KEYS_PER_DIMENSION ? keys[dimension] : OTHER_KEY;
+    groups[dimension] = { ...current, [key]: addCounters(own(current, key) ?? emptyCounters(), add) };
   }
   return { ...doc, total: addCounters(doc.total, add), groups, recent };
 }
@@ -194,7 +194,7 @@ function foldBudget(state: BudgetDoc | null, event: Interaction | Extract<Server
   const recent = remember(doc.recent, event.id);
   if (!recent) return doc;
   const day = event.ts.slice(0, 10);
-  const days = { ...doc.days, [day]: (doc.days[day] ?? 0) + toNanoUsd(event.costUsd) };
+  const days = { ...doc.days, [day]: (own(doc.days, day) ?? 0) + toNanoUsd(event.costUsd) };
   // Keep the newest BUDGET_DAYS days by date (not by arrival), so the cut is the same in any order.
   const kept = Object.keys(days).sort();
   for (const old of kept.slice(0, Math.max(0, kept.length - BUDGET_DAYS))) delete days[old];

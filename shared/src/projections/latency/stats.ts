@@ -1,4 +1,5 @@
 import type { Interaction } from '../../events';
+import { own } from '../projection';
 import { addToSketch, emptySketch, mergeSketches, sketchQuantile, type LatencySketch } from './sketch';
 
 /**
@@ -52,7 +53,7 @@ export function addInteraction(stats: LatencyStats, event: Interaction): Latency
   };
   if (event.outcome === 'error') {
     next.errors++;
-    if (event.error) next.errorCodes = withKey(stats.errorCodes, String(event.error.code), (stats.errorCodes[event.error.code] ?? 0) + 1);
+    if (event.error) next.errorCodes = withKey(stats.errorCodes, String(event.error.code), (own(stats.errorCodes, String(event.error.code)) ?? 0) + 1);
   }
   if (event.outcome === 'tool_error') next.toolErrors++;
   if (event.outcome === 'unanswered' || event.latencyMs === null) {
@@ -68,7 +69,7 @@ export function addInteraction(stats: LatencyStats, event: Interaction): Latency
 
 export function mergeStats(a: LatencyStats, b: LatencyStats): LatencyStats {
   const codes: Record<string, number> = { ...a.errorCodes };
-  for (const [code, n] of Object.entries(b.errorCodes)) codes[code] = (codes[code] ?? 0) + n;
+  for (const [code, n] of Object.entries(b.errorCodes)) codes[code] = (own(codes, code) ?? 0) + n;
   const pick = (x: number | null, y: number | null, f: (p: number, q: number) => number) => (x === null ? y : y === null ? x : f(x, y));
   return {
     count: a.count + b.count,
