@@ -50,3 +50,23 @@ describe.each(NAMES)('a name equal to an Object.prototype property (%s)', (name)
     expect(Object.values(docs.get('s').waits).map((wait: any) => wait.count).sort()).toEqual([1, 2]);
   });
 });
+
+describe('folds cannot overflow', () => {
+  const at = (i: number, overrides: Record<string, unknown>) => ({ ...anInteraction('srv', i), ...overrides }) as KmEvent;
+
+  it('one costUsd of 1e300 does not wipe the day spend', () => {
+    const docs = project(costProjection, [at(0, { costUsd: 0.5 }), at(1, { costUsd: 1e300 }), at(2, { costUsd: 0.5 })]) as Map<string, any>;
+    const day = docs.get('day|2026-11-25');
+    expect(Number.isSafeInteger(day.total.costNanoUsd)).toBe(true);
+    expect(day.total.costNanoUsd).toBeGreaterThanOrEqual(1_000_000_000);
+    expect(Number.isSafeInteger(docs.get('budget|org').days['2026-11-25'])).toBe(true);
+    expect(docs.get('budget|org').days['2026-11-25']).toBeGreaterThanOrEqual(1_000_000_000);
+  });
+
+  it('one latencyMs of 1e308 does not zero totalMs', () => {
+    const docs = project(latencyProjection, [at(0, { latencyMs: 10 }), at(1, { latencyMs: 1e308 })]) as Map<string, any>;
+    const org = [...docs.values()].find((doc) => doc.scope === 'org' && doc.granularity === 'hour');
+    expect(Number.isSafeInteger(org.total.totalMicros)).toBe(true);
+    expect(org.total.totalMicros).toBeGreaterThanOrEqual(10_000);
+  });
+});
