@@ -1,4 +1,4 @@
-import { costProjection, latencyProjection, latencySessionsProjection, newEventId, type KmEvent, type Projection } from '../src/index';
+import { costProjection, latencyProjection, latencySessionsProjection, newEventId, summarizeStats, type KmEvent, type Projection } from '../src/index';
 
 const NAMES = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'];
 const base = Date.UTC(2026, 10, 25, 12, 0, 0);
@@ -68,5 +68,18 @@ describe('folds cannot overflow', () => {
     const org = [...docs.values()].find((doc) => doc.scope === 'org' && doc.granularity === 'hour');
     expect(Number.isSafeInteger(org.total.totalMicros)).toBe(true);
     expect(org.total.totalMicros).toBeGreaterThanOrEqual(10_000);
+  });
+});
+
+describe('requests the client never answered', () => {
+  it('are not server timeouts, and do not raise the error rate', () => {
+    const unanswered = { ...anInteraction('srv', 1), direction: 'server_to_client', method: 'roots/list', target: null, outcome: 'unanswered', latencyMs: null, endedAt: null } as KmEvent;
+    const docs = project(latencyProjection, [anInteraction('srv', 0), unanswered]) as Map<string, any>;
+    const org = [...docs.values()].find((doc) => doc.scope === 'org' && doc.granularity === 'hour');
+    expect(org.total.timeouts).toBe(0);
+    expect(summarizeStats(org.total).errorRate).toBe(0);
+    const clientSide = { ...unanswered, direction: 'client_to_server', method: 'tools/call', target: 'slow' } as KmEvent;
+    const withTimeout = project(latencyProjection, [anInteraction('srv', 0), clientSide]) as Map<string, any>;
+    expect([...withTimeout.values()].find((doc) => doc.scope === 'org' && doc.granularity === 'hour').total.timeouts).toBe(1);
   });
 });

@@ -58,7 +58,8 @@ export function addInteraction(stats: LatencyStats, event: Interaction): Latency
   }
   if (event.outcome === 'tool_error') next.toolErrors++;
   if (event.outcome === 'unanswered' || event.latencyMs === null) {
-    if (event.outcome === 'unanswered') next.timeouts++;
+    // A request the server sent that the client never answered (roots/list with no roots) is not a server failure.
+    if (event.outcome === 'unanswered' && event.direction !== 'server_to_client') next.timeouts++;
     return next;
   }
   next.totalMicros = addSaturating(next.totalMicros, latencyMicros(event.latencyMs));
