@@ -243,3 +243,16 @@ describe('names equal to Object.prototype properties', () => {
     expect(grouped.status).toBe(200);
   });
 });
+
+describe('timeseries errorRate', () => {
+  it('is the same figure as /api/latency: errors, tool errors and timeouts over all requests', async () => {
+    const api = await given(stored(scenario()));
+    const range = 'from=2026-11-25T12:00:00Z&to=2026-11-25T14:00:00Z';
+    const points = (await api.timeseries(`?bucket=hour&server=everything&${range}`)).body.points;
+    const group = (await api.latency(`?groupBy=server&server=everything&${range}`)).body;
+    const hour13 = points.find((p: { t: string }) => p.t === '2026-11-25T13:00:00.000Z');
+    expect(hour13.errorRate).toBeCloseTo((hour13.errors + hour13.toolErrors + hour13.timeouts) / hour13.count);
+    expect(hour13.errorRate).toBeGreaterThan(hour13.errors / hour13.count);
+    expect(JSON.stringify(group)).toContain('errorRate');
+  });
+});

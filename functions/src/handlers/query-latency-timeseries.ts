@@ -18,6 +18,8 @@ export interface TimeseriesPoint {
   errors: number;
   toolErrors: number;
   timeouts: number;
+  /** The same share as /api/latency's errorRate: JSON-RPC errors, tool errors and timeouts over all requests. */
+  errorRate: number;
   p50: number | null;
   p95: number | null;
   p99: number | null;
@@ -61,8 +63,8 @@ export function makeQueryLatencyTimeseriesHandler(deps: LatencyQueryDeps): HttpH
     return jsonResponse(200, {
       bucket: bucket.value,
       points: [...series.entries()].map(([t, stats]): TimeseriesPoint => {
-        const { count, errors, toolErrors, timeouts, p50, p95, p99, max } = summarizeStats(stats);
-        return { t: new Date(t).toISOString(), count, errors, toolErrors, timeouts, p50, p95, p99, max };
+        const { count, errors, toolErrors, timeouts, errorRate, p50, p95, p99, max } = summarizeStats(stats);
+        return { t: new Date(t).toISOString(), count, errors, toolErrors, timeouts, errorRate, p50, p95, p99, max };
       }),
     });
   });
