@@ -242,3 +242,12 @@ describe('the embedded host bound to another loopback address', () => {
     }
   });
 });
+
+describe('the embedded host that cannot write serve.json', () => {
+  it('stops listening and rejects with the reason', async () => {
+    const blockedHome = mkdtempSync(join(tmpdir(), 'km-blocked-'));
+    mkdirSync(join(blockedHome, 'serve.json', 'in-the-way'), { recursive: true });
+    await expect(startEmbeddedHost({ home: blockedHome, port: 0, logger })).rejects.toThrow(/cannot write .*serve\.json/);
+    rmSync(blockedHome, { recursive: true, force: true });
+  });
+});
