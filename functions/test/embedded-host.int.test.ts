@@ -226,3 +226,28 @@ describe('the embedded host, restarted', () => {
     rmSync(otherHome, { recursive: true, force: true });
   });
 });
+
+describe('the embedded host bound to another loopback address', () => {
+  it('answers requests for 127.0.0.2 when bound to it', async () => {
+    const otherHome = mkdtempSync(join(tmpdir(), 'km-host2-'));
+    const bound = await startEmbeddedHost({ home: otherHome, port: 0, logger, hostname: '127.0.0.2' }).catch(() => null);
+    if (bound === null) return; // the platform has no 127.0.0.2 (macOS without an alias)
+    try {
+      const key = readFileSync(join(otherHome, 'api-key'), 'utf8').trim();
+      const response = await fetch(`${bound.url}/api/sessions`, { headers: { authorization: `Bearer ${key}` } });
+      expect(response.status).toBe(200);
+    } finally {
+      await bound.close();
+      rmSync(otherHome, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the embedded host that cannot write serve.json', () => {
+  it('stops listening and rejects with the reason', async () => {
+    const blockedHome = mkdtempSync(join(tmpdir(), 'km-blocked-'));
+    mkdirSync(join(blockedHome, 'serve.json', 'in-the-way'), { recursive: true });
+    await expect(startEmbeddedHost({ home: blockedHome, port: 0, logger })).rejects.toThrow(/cannot write .*serve\.json/);
+    rmSync(blockedHome, { recursive: true, force: true });
+  });
+});

@@ -227,3 +227,32 @@ describe('GET /api/interactions/recent', () => {
     expect(body.error).toContain('cursor of a previous');
   });
 });
+
+describe('names equal to Object.prototype properties', () => {
+  it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'])('answers the timeseries for server=%s', async (name) => {
+    const envelope = anEnvelope({ orgId: 'org-a', sessionId: 's-proto', server: { name, command: 'x' } });
+    const api = await given(stored([interaction(envelope, '2026-11-25T13:00:10.000Z', { target: name, latencyMs: 20 })]));
+    const empty = await api.timeseries('?bucket=hour&server=nothing-here&from=2026-11-25T12:00:00Z&to=2026-11-25T14:00:00Z');
+    expect(empty.body.points.map((p: { count: number }) => p.count)).toEqual([0, 0]);
+    for (const filter of [`server=${encodeURIComponent(name)}`, 'server=constructor']) {
+      const { status, body } = await api.timeseries(`?bucket=hour&${filter}&from=2026-11-25T12:00:00Z&to=2026-11-25T14:00:00Z`);
+      expect(status).toBe(200);
+      expect(body.points.map((p: { count: number }) => p.count)).toEqual(filter.endsWith(encodeURIComponent(name)) ? [0, 1] : [0, name === 'constructor' ? 1 : 0]);
+    }
+    const grouped = await api.latency(`?groupBy=server&from=2026-11-25T12:00:00Z&to=2026-11-25T14:00:00Z`);
+    expect(grouped.status).toBe(200);
+  });
+});
+
+describe('timeseries errorRate', () => {
+  it('is the same figure as /api/latency: errors, tool errors and timeouts over all requests', async () => {
+    const api = await given(stored(scenario()));
+    const range = 'from=2026-11-25T12:00:00Z&to=2026-11-25T14:00:00Z';
+    const points = (await api.timeseries(`?bucket=hour&server=everything&${range}`)).body.points;
+    const group = (await api.latency(`?groupBy=server&server=everything&${range}`)).body;
+    const hour13 = points.find((p: { t: string }) => p.t === '2026-11-25T13:00:00.000Z');
+    expect(hour13.errorRate).toBeCloseTo((hour13.errors + hour13.toolErrors + hour13.timeouts) / hour13.count);
+    expect(hour13.errorRate).toBeGreaterThan(hour13.errors / hour13.count);
+    expect(JSON.stringify(group)).toContain('errorRate');
+  });
+});

@@ -58,3 +58,33 @@ describe('one SQLite file shared by the log and the read models', () => {
     await second.close();
   });
 });
+
+describe('SqliteEventLog migration of a km.db made before (orgId, id) identity', () => {
+  it('keeps every old event at its position and then tells tenants apart', async () => {
+    const path = join(dir, 'old-schema.db');
+    const old = openSqliteDatabase(path);
+    old.exec(`
+      CREATE TABLE km_events (position INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL);
+      CREATE TABLE km_checkpoints (projector TEXT PRIMARY KEY, position INTEGER NOT NULL);
+    `);
+    const [a, b] = stored([interaction(anEnvelope({ orgId: 'org-a' }), '2026-01-01T00:00:00.000Z'), interaction(anEnvelope({ orgId: 'org-a' }), '2026-01-01T00:00:01.000Z')]);
+    const insert = old.prepare('INSERT INTO km_events (id, body) VALUES (?, ?)');
+    insert.run(a!.id, JSON.stringify(a));
+    insert.run(b!.id, JSON.stringify(b));
+    old.prepare("DELETE FROM km_events WHERE id = ?").run(b!.id);
+    old.close();
+
+    const log = new SqliteEventLog(path);
+    expect(await log.read(0, 10)).toEqual([{ position: 1, event: a }]);
+    expect(await log.append([a!])).toEqual({ appended: 0, duplicates: 1 });
+    expect(await log.append([{ ...a!, orgId: 'org-b' }])).toEqual({ appended: 1, duplicates: 0 });
+    // AUTOINCREMENT survives: position 2 was used once, so no new event may take it (checkpoints stay valid).
+    const after = await log.read(1, 10);
+    expect(after.map((entry) => entry.event.orgId)).toEqual(['org-b']);
+    expect(after[0]!.position).toBeGreaterThan(2);
+    await log.close();
+    const reopened = new SqliteEventLog(path);
+    expect((await reopened.read(0, 10)).length).toBe(2);
+    await reopened.close();
+  });
+});

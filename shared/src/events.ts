@@ -9,7 +9,21 @@ import { EVENT_ID_PATTERN } from './ids';
 const name = z.string().min(1).max(200);
 /** UTC only ('...Z'): read models sort by these strings, so one spelling per instant. */
 const isoTime = z.iso.datetime();
-const byteCount = z.number().int().nonnegative();
+/** Upper bounds of the numbers an event may carry: generous for real traffic, far from where sums lose precision. */
+export const MAX_BYTES = 1e12;
+export const MAX_TOKENS = 1e12;
+export const MAX_COST_USD = 1e6;
+export const MAX_DURATION_MS = 86_400_000;
+const byteCount = z.number().int().nonnegative().max(MAX_BYTES);
+const tokenCount = z.number().nonnegative().max(MAX_TOKENS).nullable();
+/**
+ * A JSON-RPC error code as the server sent it, clamped to the safe-integer range: a code the server made up beyond
+ * it must not make the answered call invalid (the call is still recorded, with the nearest code we can sum exactly).
+ */
+const errorCode = z.preprocess(
+  (value) => (typeof value === 'number' && Number.isInteger(value) && !Number.isSafeInteger(value) ? Math.sign(value) * Number.MAX_SAFE_INTEGER : value),
+  z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER),
+);
 export const DirectionSchema = z.enum(['client_to_server', 'server_to_client']);
 export type Direction = z.infer<typeof DirectionSchema>;
 
@@ -58,7 +72,7 @@ export const SessionEndedSchema = z.strictObject({
   type: z.literal('session.ended'),
   exitCode: z.number().int().nullable(),
   signal: z.string().max(20).nullable(),
-  durationMs: z.number().nonnegative(),
+  durationMs: z.number().nonnegative().max(MAX_DURATION_MS * 366),
   /** Observations km gave up on (observer errors, oversized frames); the forwarded bytes were unaffected. */
   droppedObservations: byteCount,
 });
@@ -75,16 +89,16 @@ export const InteractionSchema = z.strictObject({
   protocolVersion: z.string().max(50).nullable(),
   startedAt: isoTime,
   endedAt: isoTime.nullable(),
-  latencyMs: z.number().nonnegative().nullable(),
+  latencyMs: z.number().nonnegative().max(MAX_DURATION_MS).nullable(),
   requestBytes: byteCount,
   responseBytes: byteCount,
   outcome: z.enum(['ok', 'error', 'tool_error', 'unanswered']),
-  error: z.strictObject({ code: z.number().int(), message: z.string().max(1000) }).nullable(),
+  error: z.strictObject({ code: errorCode, message: z.string().max(1000) }).nullable(),
   /** 2026-07-28 results carry a resultType; 'input_required' is one leg of a multi round-trip request. */
   resultType: z.string().max(50).nullable(),
-  tokensIn: z.number().nonnegative().nullable(),
-  tokensOut: z.number().nonnegative().nullable(),
-  costUsd: z.number().nonnegative().nullable(),
+  tokensIn: tokenCount,
+  tokensOut: tokenCount,
+  costUsd: z.number().nonnegative().max(MAX_COST_USD).nullable(),
   findings: z.array(FindingSchema).max(100),
   requestPreview: z.string().max(4000).nullable(),
   responsePreview: z.string().max(4000).nullable(),
@@ -113,7 +127,7 @@ export const ToolsListedSchema = z.strictObject({
   tools: z.array(ToolDefinitionSchema).max(5000),
   /** Bytes of the tools/list result: the context every session pays for the definitions. */
   definitionBytes: byteCount,
-  contextTokens: z.number().nonnegative().nullable(),
+  contextTokens: tokenCount,
 });
 
 export const ViolationSchema = z.strictObject({
@@ -201,7 +215,7 @@ export const BudgetSetSchema = z.strictObject({
   scope: BudgetScopeSchema,
   /** Null for the org's budget. */
   projectId: name.nullable(),
-  monthlyUsd: z.number().nonnegative().finite(),
+  monthlyUsd: z.number().nonnegative().finite().max(1e9),
   webhookUrl: z.url({ protocol: /^https?$/ }).max(2000).nullable(),
 });
 

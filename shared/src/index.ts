@@ -25,6 +25,7 @@ export type {
   Violation,
 } from './events';
 export type { Projection } from './projections/projection';
+export { own } from './projections/projection';
 export { sessionsProjection, sessionView } from './projections/sessions';
 export type { SessionDoc } from './projections/sessions';
 export { interactionsProjection } from './projections/interactions';

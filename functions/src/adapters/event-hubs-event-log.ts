@@ -49,7 +49,10 @@ export class EventHubsEventLog implements EventLog {
 
   async append(events: StoredEvent[]): Promise<AppendResult> {
     const unique = new Map<string, StoredEvent>();
-    for (const event of events) if (!unique.has(event.id)) unique.set(event.id, event);
+    for (const event of events) {
+      const key = JSON.stringify([event.orgId, event.id]);
+      if (!unique.has(key)) unique.set(key, event);
+    }
     const byOrg = new Map<string, StoredEvent[]>();
     for (const event of unique.values()) {
       const group = byOrg.get(event.orgId);

@@ -12,8 +12,10 @@ export class MemoryEventLog implements EventLog {
   async append(events: LoggedEvent[]): Promise<AppendResult> {
     let appended = 0;
     for (const event of events) {
-      if (this.ids.has(event.id)) continue;
-      this.ids.add(event.id);
+      // An event's identity is (orgId, id): another tenant's id never shadows this one.
+      const key = JSON.stringify([event.orgId, event.id]);
+      if (this.ids.has(key)) continue;
+      this.ids.add(key);
       this.entries.push({ position: ++this.lastPosition, body: JSON.stringify(event) });
       appended++;
     }

@@ -21,18 +21,21 @@ export class SqliteEventLog implements EventLog {
     db.exec(`
       CREATE TABLE IF NOT EXISTS km_events (
         position INTEGER PRIMARY KEY AUTOINCREMENT,
-        id TEXT NOT NULL UNIQUE,
-        body TEXT NOT NULL
+        org_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        UNIQUE (org_id, id)
       );
       CREATE TABLE IF NOT EXISTS km_checkpoints (
         projector TEXT PRIMARY KEY,
         position INTEGER NOT NULL
       );
     `);
-    const insert = db.prepare('INSERT OR IGNORE INTO km_events (id, body) VALUES (?, ?)');
+    migrateToTenantIdentity(db);
+    const insert = db.prepare('INSERT OR IGNORE INTO km_events (org_id, id, body) VALUES (?, ?, ?)');
     const appendInTransaction = db.transaction((events: LoggedEvent[]) => {
       let appended = 0;
-      for (const event of events) appended += insert.run(event.id, JSON.stringify(event)).changes;
+      for (const event of events) appended += insert.run(event.orgId, event.id, JSON.stringify(event)).changes;
       return appended;
     });
     // IMMEDIATE takes the write lock up front: a deferred transaction that upgrades from read to write can fail
@@ -71,4 +74,31 @@ export class SqliteEventLog implements EventLog {
   async close(): Promise<void> {
     if (this.ownsDb && this.db.open) this.db.close();
   }
+}
+
+/**
+ * km.db files made before an event's identity was (orgId, id) have `id TEXT NOT NULL UNIQUE`, so one tenant's id
+ * could shadow another's. SQLite cannot drop a column constraint, so the table is rebuilt once, in one transaction,
+ * keeping every row at its position (checkpoints stay valid) and the AUTOINCREMENT counter (sqlite_sequence).
+ */
+function migrateToTenantIdentity(db: SqliteDatabase): void {
+  const columns = db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('km_events')").all();
+  if (columns.some((column) => column.name === 'org_id')) return;
+  db.transaction(() => {
+    db.exec(`
+      CREATE TABLE km_events_by_tenant (
+        position INTEGER PRIMARY KEY AUTOINCREMENT,
+        org_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        UNIQUE (org_id, id)
+      );
+      INSERT INTO km_events_by_tenant (position, org_id, id, body)
+        SELECT position, COALESCE(json_extract(body, '$.orgId'), ''), id, body FROM km_events ORDER BY position;
+      UPDATE sqlite_sequence SET seq = MAX(seq, COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'km_events'), 0))
+        WHERE name = 'km_events_by_tenant';
+      DROP TABLE km_events;
+      ALTER TABLE km_events_by_tenant RENAME TO km_events;
+    `);
+  }).immediate();
 }

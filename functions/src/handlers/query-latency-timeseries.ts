@@ -1,4 +1,4 @@
-import { emptyStats, mergeStats, periodStart, summarizeStats, type BucketRef, type LatencyBucketDoc, type LatencyStats } from '@km/shared';
+import { emptyStats, mergeStats, own, periodStart, summarizeStats, type BucketRef, type LatencyBucketDoc, type LatencyStats } from '@km/shared';
 import { authenticateRequest } from './authenticate-request';
 import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
 import { readLatencyBuckets } from './latency-buckets';
@@ -18,6 +18,8 @@ export interface TimeseriesPoint {
   errors: number;
   toolErrors: number;
   timeouts: number;
+  /** The same share as /api/latency's errorRate: JSON-RPC errors, tool errors and timeouts over all requests. */
+  errorRate: number;
   p50: number | null;
   p95: number | null;
   p99: number | null;
@@ -61,8 +63,8 @@ export function makeQueryLatencyTimeseriesHandler(deps: LatencyQueryDeps): HttpH
     return jsonResponse(200, {
       bucket: bucket.value,
       points: [...series.entries()].map(([t, stats]): TimeseriesPoint => {
-        const { count, errors, toolErrors, timeouts, p50, p95, p99, max } = summarizeStats(stats);
-        return { t: new Date(t).toISOString(), count, errors, toolErrors, timeouts, p50, p95, p99, max };
+        const { count, errors, toolErrors, timeouts, errorRate, p50, p95, p99, max } = summarizeStats(stats);
+        return { t: new Date(t).toISOString(), count, errors, toolErrors, timeouts, errorRate, p50, p95, p99, max };
       }),
     });
   });
@@ -73,7 +75,7 @@ const alignDown = (ms: number, step: number) => (step === BUCKET_MS.day ? ms - (
 
 /** Everything, one server, one server's tool, or a tool by name on every server. */
 function statsOf(doc: LatencyBucketDoc, filters: { server?: string; tool?: string }): LatencyStats {
-  if (filters.tool === undefined) return filters.server === undefined ? doc.total : (doc.servers[filters.server] ?? emptyStats());
+  if (filters.tool === undefined) return filters.server === undefined ? doc.total : (own(doc.servers, filters.server) ?? emptyStats());
   return Object.values(doc.tools)
     .filter(({ server, tool }) => tool === filters.tool && (filters.server === undefined || server === filters.server))
     .reduce<LatencyStats>((acc, { server: _server, tool: _tool, ...stats }) => mergeStats(acc, stats), emptyStats());

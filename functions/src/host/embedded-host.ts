@@ -79,7 +79,14 @@ export async function startEmbeddedHost(options: EmbeddedHostOptions): Promise<E
   }
   const port = (server.address() as AddressInfo).port;
   url = `http://${urlHost(hostname)}:${port}`;
-  writeServeFile(options.home, { url, port, pid: process.pid, orgId: LOCAL_ORG_ID });
+  try {
+    writeServeFile(options.home, { url, port, pid: process.pid, orgId: LOCAL_ORG_ID });
+  } catch (error) {
+    // Wrappers find km serve through serve.json: listening without it would serve nobody, so stop with the reason.
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await stack.close();
+    throw new Error(`cannot write ${serveFilePath(options.home)}: ${(error as Error).message}`);
+  }
   logger.info(`embedded host listening on ${url} (data in ${options.home})`);
 
   let closing: Promise<void> | null = null;

@@ -73,7 +73,9 @@ export function makeRequestListener(options: DispatchOptions): (req: IncomingMes
 function refuseForeignCaller(req: IncomingMessage, baseUrl: string, loopbackOnly: boolean): HttpResponseInit | null {
   if (loopbackOnly) {
     const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
-    if (!LOOPBACK_NAMES.has(host)) return errorResponse(403, 'km serve answers requests for 127.0.0.1 or localhost only.');
+    // The loopback address it is bound to (127.0.0.2, say) is its own name too.
+    const bound = new URL(baseUrl).hostname.toLowerCase();
+    if (!LOOPBACK_NAMES.has(host) && host !== bound) return errorResponse(403, `km serve answers requests for ${bound}, 127.0.0.1 or localhost only.`);
   }
   const origin = req.headers.origin;
   if (origin !== undefined && origin !== baseUrl && origin !== baseUrl.replace('127.0.0.1', 'localhost')) {

@@ -61,6 +61,17 @@ export function testEventLog(makeLog: MakeEventLog, options: EventLogContractOpt
       expect((await log.read(0, 10)).map((entry) => entry.event.id)).toEqual([first!.id, second!.id]);
     });
 
+    it("keeps two tenants' events with the same id apart: an event's identity is (orgId, id)", async () => {
+      const log = await open();
+      const [theirs] = stored([interaction(anEnvelope({ orgId: 'org-b' }), '2026-01-01T00:00:00.000Z')]);
+      const ours = { ...theirs!, orgId: 'org-a' };
+      expect(await log.append([theirs!, ours, theirs!])).toEqual({ appended: 2, duplicates: 1 });
+      expect((await contents(log)).map((event) => [event.orgId, event.id])).toEqual([
+        ['org-b', theirs!.id],
+        ['org-a', theirs!.id],
+      ]);
+    });
+
     it('stores an id repeated within one call once and counts the repeats as duplicates', async () => {
       const log = await open();
       const [a, b] = someEvents(2);

@@ -48,3 +48,24 @@ export function rememberRecentId(recent: readonly string[], id: string, max: num
   if (next.length > max) next.splice(0, next.length - max);
   return next;
 }
+
+/**
+ * The value under key only when the record itself holds it: keys come from events, and a name like `constructor`
+ * or `__proto__` must not read what every object inherits.
+ */
+export function own<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.prototype.hasOwnProperty.call(record, key) ? record[key] : undefined;
+}
+
+/**
+ * a + b for the non-negative integer sums of the folds, saturating at the largest safe integer: a sum past it would
+ * stop being exact (and so order-independent); min(a + b, MAX) is still order-independent for non-negative terms.
+ */
+export function addSaturating(a: number, b: number): number {
+  return Math.min(a + b, Number.MAX_SAFE_INTEGER);
+}
+
+/** A finite number in [0, max]; anything else (NaN, Infinity, negative) folds as 0 or max. */
+export function bounded(value: number, max: number): number {
+  return Number.isFinite(value) && value > 0 ? Math.min(value, max) : value === Infinity ? max : 0;
+}

@@ -1,5 +1,6 @@
 import type { BudgetScope, Interaction, KmEvent, ServerEvent, ToolsListed } from '../../events';
-import { rememberRecentId, type Projection } from '../projection';
+import { addSaturating, bounded, own, rememberRecentId, type Projection } from '../projection';
+import { MAX_COST_USD, MAX_TOKENS } from '../../events';
 import { derivedEventId } from '../../ids';
 
 /**
@@ -89,15 +90,15 @@ export type CostDoc = CostBucketDoc | ContextDoc | BudgetDoc;
 type CostEvent = KmEvent | ServerEvent;
 
 const emptyCounters = (): CostCounters => ({ costNanoUsd: 0, tokensIn: 0, tokensOut: 0, interactions: 0 });
-export const toNanoUsd = (usd: number | null | undefined) => (usd && usd > 0 ? Math.round(usd * NANO) : 0);
-const wholeTokens = (tokens: number | null | undefined) => (tokens && tokens > 0 ? Math.round(tokens) : 0);
+export const toNanoUsd = (usd: number | null | undefined) => (usd && usd > 0 ? Math.round(bounded(usd, MAX_COST_USD) * NANO) : 0);
+const wholeTokens = (tokens: number | null | undefined) => (tokens && tokens > 0 ? Math.round(bounded(tokens, MAX_TOKENS)) : 0);
 
 export function addCounters(a: CostCounters, b: CostCounters): CostCounters {
   return {
-    costNanoUsd: a.costNanoUsd + b.costNanoUsd,
-    tokensIn: a.tokensIn + b.tokensIn,
-    tokensOut: a.tokensOut + b.tokensOut,
-    interactions: a.interactions + b.interactions,
+    costNanoUsd: addSaturating(a.costNanoUsd, b.costNanoUsd),
+    tokensIn: addSaturating(a.tokensIn, b.tokensIn),
+    tokensOut: addSaturating(a.tokensOut, b.tokensOut),
+    interactions: addSaturating(a.interactions, b.interactions),
   };
 }
 
@@ -146,8 +147,8 @@ function foldBucket(state: CostBucketDoc | null, event: Interaction, docId: stri
   const groups = { ...doc.groups };
   for (const dimension of COST_DIMENSIONS) {
     const current = groups[dimension];
-    const key = current[keys[dimension]] || Object.keys(current).length < MAX_KEYS_PER_DIMENSION ? keys[dimension] : OTHER_KEY;
-    groups[dimension] = { ...current, [key]: addCounters(current[key] ?? emptyCounters(), add) };
+    const key = own(current, keys[dimension]) || Object.keys(current).length < MAX_KEYS_PER_DIMENSION ? keys[dimension] : OTHER_KEY;
+    groups[dimension] = { ...current, [key]: addCounters(own(current, key) ?? emptyCounters(), add) };
   }
   return { ...doc, total: addCounters(doc.total, add), groups, recent };
 }
@@ -194,7 +195,7 @@ function foldBudget(state: BudgetDoc | null, event: Interaction | Extract<Server
   const recent = remember(doc.recent, event.id);
   if (!recent) return doc;
   const day = event.ts.slice(0, 10);
-  const days = { ...doc.days, [day]: (doc.days[day] ?? 0) + toNanoUsd(event.costUsd) };
+  const days = { ...doc.days, [day]: addSaturating(own(doc.days, day) ?? 0, toNanoUsd(event.costUsd)) };
   // Keep the newest BUDGET_DAYS days by date (not by arrival), so the cut is the same in any order.
   const kept = Object.keys(days).sort();
   for (const old of kept.slice(0, Math.max(0, kept.length - BUDGET_DAYS))) delete days[old];

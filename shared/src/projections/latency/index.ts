@@ -1,5 +1,5 @@
 import type { Interaction, KmEvent } from '../../events';
-import { addAppliedId, type Projection } from '../projection';
+import { addAppliedId, own, type Projection } from '../projection';
 import { addInteraction, emptyStats, latencyMicros, withKey, type LatencyStats } from './stats';
 
 /**
@@ -87,11 +87,11 @@ export const latencyProjection: Projection<LatencyBucketDoc> = {
     const server = event.server.name;
     const tool = toolOf(event);
     doc.total = addInteraction(doc.total, event);
-    doc.servers = withKey(doc.servers, server, addInteraction(doc.servers[server] ?? emptyStats(), event));
-    doc.methods = withKey(doc.methods, event.method, addInteraction(doc.methods[event.method] ?? emptyStats(), event));
+    doc.servers = withKey(doc.servers, server, addInteraction(own(doc.servers, server) ?? emptyStats(), event));
+    doc.methods = withKey(doc.methods, event.method, addInteraction(own(doc.methods, event.method) ?? emptyStats(), event));
     if (tool !== null) {
       const key = toolKey(server, tool);
-      doc.tools = withKey(doc.tools, key, { ...addInteraction(doc.tools[key] ?? emptyStats(), event), server, tool });
+      doc.tools = withKey(doc.tools, key, { ...addInteraction(own(doc.tools, key) ?? emptyStats(), event), server, tool });
     }
     if (event.latencyMs !== null && !outranked(doc.slowest, event.latencyMs, event.id)) {
       doc.slowest = keepSlowest([...doc.slowest, slowInteraction(event, event.latencyMs)], SLOWEST_KEPT);
@@ -156,7 +156,7 @@ export const latencySessionsProjection: Projection<LatencySessionDoc> = {
     if (doc.applied[0] === event.id) Object.assign(doc, { projectId: event.projectId, server: event.server.name });
     const tool = toolOf(event);
     const key = tool === null ? 'other' : `tool:${tool}`;
-    const wait = doc.waits[key] ?? { tool, totalMicros: 0, count: 0 };
+    const wait = own(doc.waits, key) ?? { tool, totalMicros: 0, count: 0 };
     const micros = event.latencyMs === null ? 0 : latencyMicros(event.latencyMs);
     doc.waits = withKey(doc.waits, key, { tool, totalMicros: wait.totalMicros + micros, count: wait.count + 1 });
     return doc;

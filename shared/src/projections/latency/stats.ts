@@ -1,4 +1,6 @@
 import type { Interaction } from '../../events';
+import { addSaturating, bounded, own } from '../projection';
+import { MAX_BYTES, MAX_DURATION_MS } from '../../events';
 import { addToSketch, emptySketch, mergeSketches, sketchQuantile, type LatencySketch } from './sketch';
 
 /**
@@ -41,25 +43,26 @@ export const emptyStats = (): LatencyStats => ({
   sketch: emptySketch(),
 });
 
-export const latencyMicros = (latencyMs: number) => Math.round(latencyMs * 1000);
+export const latencyMicros = (latencyMs: number) => Math.round(bounded(latencyMs, MAX_DURATION_MS) * 1000);
 
 export function addInteraction(stats: LatencyStats, event: Interaction): LatencyStats {
   const next: LatencyStats = {
     ...stats,
     count: stats.count + 1,
-    bytesIn: stats.bytesIn + event.requestBytes,
-    bytesOut: stats.bytesOut + event.responseBytes,
+    bytesIn: addSaturating(stats.bytesIn, bounded(event.requestBytes, MAX_BYTES)),
+    bytesOut: addSaturating(stats.bytesOut, bounded(event.responseBytes, MAX_BYTES)),
   };
   if (event.outcome === 'error') {
     next.errors++;
-    if (event.error) next.errorCodes = withKey(stats.errorCodes, String(event.error.code), (stats.errorCodes[event.error.code] ?? 0) + 1);
+    if (event.error) next.errorCodes = withKey(stats.errorCodes, String(event.error.code), (own(stats.errorCodes, String(event.error.code)) ?? 0) + 1);
   }
   if (event.outcome === 'tool_error') next.toolErrors++;
   if (event.outcome === 'unanswered' || event.latencyMs === null) {
-    if (event.outcome === 'unanswered') next.timeouts++;
+    // A request the server sent that the client never answered (roots/list with no roots) is not a server failure.
+    if (event.outcome === 'unanswered' && event.direction !== 'server_to_client') next.timeouts++;
     return next;
   }
-  next.totalMicros += latencyMicros(event.latencyMs);
+  next.totalMicros = addSaturating(next.totalMicros, latencyMicros(event.latencyMs));
   next.minMs = stats.minMs === null ? event.latencyMs : Math.min(stats.minMs, event.latencyMs);
   next.maxMs = stats.maxMs === null ? event.latencyMs : Math.max(stats.maxMs, event.latencyMs);
   next.sketch = addToSketch(stats.sketch, event.latencyMs);
@@ -68,7 +71,7 @@ export function addInteraction(stats: LatencyStats, event: Interaction): Latency
 
 export function mergeStats(a: LatencyStats, b: LatencyStats): LatencyStats {
   const codes: Record<string, number> = { ...a.errorCodes };
-  for (const [code, n] of Object.entries(b.errorCodes)) codes[code] = (codes[code] ?? 0) + n;
+  for (const [code, n] of Object.entries(b.errorCodes)) codes[code] = (own(codes, code) ?? 0) + n;
   const pick = (x: number | null, y: number | null, f: (p: number, q: number) => number) => (x === null ? y : y === null ? x : f(x, y));
   return {
     count: a.count + b.count,
@@ -76,9 +79,9 @@ export function mergeStats(a: LatencyStats, b: LatencyStats): LatencyStats {
     errorCodes: sortedCounts(codes),
     toolErrors: a.toolErrors + b.toolErrors,
     timeouts: a.timeouts + b.timeouts,
-    bytesIn: a.bytesIn + b.bytesIn,
-    bytesOut: a.bytesOut + b.bytesOut,
-    totalMicros: a.totalMicros + b.totalMicros,
+    bytesIn: addSaturating(a.bytesIn, b.bytesIn),
+    bytesOut: addSaturating(a.bytesOut, b.bytesOut),
+    totalMicros: addSaturating(a.totalMicros, b.totalMicros),
     minMs: pick(a.minMs, b.minMs, Math.min),
     maxMs: pick(a.maxMs, b.maxMs, Math.max),
     sketch: mergeSketches(a.sketch, b.sketch),

@@ -1,0 +1,85 @@
+import { costProjection, latencyProjection, latencySessionsProjection, newEventId, summarizeStats, type KmEvent, type Projection } from '../src/index';
+
+const NAMES = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'];
+const base = Date.UTC(2026, 10, 25, 12, 0, 0);
+
+function anInteraction(name: string, i: number): KmEvent {
+  const startedAt = new Date(base + i).toISOString();
+  return {
+    v: 1, id: newEventId(base + i), ts: startedAt, type: 'mcp.interaction', orgId: 'o', projectId: name, userId: name, machineId: 'm',
+    sessionId: 's', server: { name, command: 'x' }, direction: 'client_to_server', requestId: '1', method: name,
+    target: name, protocolVersion: null, startedAt, endedAt: startedAt, latencyMs: 10, requestBytes: 1, responseBytes: 1,
+    outcome: 'ok', error: null, resultType: null, tokensIn: 5, tokensOut: 5, costUsd: 0.5, findings: [], requestPreview: null,
+    responsePreview: null,
+  } as KmEvent;
+}
+
+function project<S>(projection: Projection<S>, events: KmEvent[]): Map<string, S> {
+  const docs = new Map<string, S>();
+  for (const event of events) for (const id of projection.docIds(event)) docs.set(id, projection.evolve(docs.get(id) ?? null, event, id));
+  return docs;
+}
+
+describe.each(NAMES)('a name equal to an Object.prototype property (%s)', (name) => {
+  const events = [anInteraction(name, 0), anInteraction(name, 1), { ...anInteraction(name, 2), method: 'tools/call' } as KmEvent];
+
+  it('counts in every cost group and in the day spend', () => {
+    const docs = project(costProjection, events) as Map<string, any>;
+    const day = docs.get('day|2026-11-25');
+    expect(day.total.interactions).toBe(3);
+    for (const dimension of ['project', 'user', 'server']) {
+      expect(Object.getOwnPropertyDescriptor(day.groups[dimension], name)?.value.interactions).toBe(3);
+      expect(Object.getOwnPropertyDescriptor(day.groups[dimension], name)?.value.costNanoUsd).toBe(1_500_000_000);
+    }
+    const budget = docs.get(`budget|project|${name}`);
+    expect(JSON.parse(JSON.stringify(budget)).days['2026-11-25']).toBe(1_500_000_000);
+  });
+
+  it('counts in the latency buckets, by server, tool and method, and in the org total', () => {
+    const docs = project(latencyProjection, events) as Map<string, any>;
+    const org = [...docs.values()].find((doc) => doc.scope === 'org' && doc.granularity === 'hour');
+    expect(org.total.count).toBe(3);
+    expect(Object.getOwnPropertyDescriptor(org.servers, name)?.value.count).toBe(3);
+    expect(Object.getOwnPropertyDescriptor(org.methods, name)?.value.count).toBe(2);
+    expect(Object.values(org.tools).map((tool: any) => tool.count)).toEqual([1]);
+    expect(JSON.parse(JSON.stringify(org)).servers[name].count).toBe(3);
+  });
+
+  it('counts in the per-session waits', () => {
+    const docs = project(latencySessionsProjection, events) as Map<string, any>;
+    expect(Object.values(docs.get('s').waits).map((wait: any) => wait.count).sort()).toEqual([1, 2]);
+  });
+});
+
+describe('folds cannot overflow', () => {
+  const at = (i: number, overrides: Record<string, unknown>) => ({ ...anInteraction('srv', i), ...overrides }) as KmEvent;
+
+  it('one costUsd of 1e300 does not wipe the day spend', () => {
+    const docs = project(costProjection, [at(0, { costUsd: 0.5 }), at(1, { costUsd: 1e300 }), at(2, { costUsd: 0.5 })]) as Map<string, any>;
+    const day = docs.get('day|2026-11-25');
+    expect(Number.isSafeInteger(day.total.costNanoUsd)).toBe(true);
+    expect(day.total.costNanoUsd).toBeGreaterThanOrEqual(1_000_000_000);
+    expect(Number.isSafeInteger(docs.get('budget|org').days['2026-11-25'])).toBe(true);
+    expect(docs.get('budget|org').days['2026-11-25']).toBeGreaterThanOrEqual(1_000_000_000);
+  });
+
+  it('one latencyMs of 1e308 does not zero totalMs', () => {
+    const docs = project(latencyProjection, [at(0, { latencyMs: 10 }), at(1, { latencyMs: 1e308 })]) as Map<string, any>;
+    const org = [...docs.values()].find((doc) => doc.scope === 'org' && doc.granularity === 'hour');
+    expect(Number.isSafeInteger(org.total.totalMicros)).toBe(true);
+    expect(org.total.totalMicros).toBeGreaterThanOrEqual(10_000);
+  });
+});
+
+describe('requests the client never answered', () => {
+  it('are not server timeouts, and do not raise the error rate', () => {
+    const unanswered = { ...anInteraction('srv', 1), direction: 'server_to_client', method: 'roots/list', target: null, outcome: 'unanswered', latencyMs: null, endedAt: null } as KmEvent;
+    const docs = project(latencyProjection, [anInteraction('srv', 0), unanswered]) as Map<string, any>;
+    const org = [...docs.values()].find((doc) => doc.scope === 'org' && doc.granularity === 'hour');
+    expect(org.total.timeouts).toBe(0);
+    expect(summarizeStats(org.total).errorRate).toBe(0);
+    const clientSide = { ...unanswered, direction: 'client_to_server', method: 'tools/call', target: 'slow' } as KmEvent;
+    const withTimeout = project(latencyProjection, [anInteraction('srv', 0), clientSide]) as Map<string, any>;
+    expect([...withTimeout.values()].find((doc) => doc.scope === 'org' && doc.granularity === 'hour').total.timeouts).toBe(1);
+  });
+});
