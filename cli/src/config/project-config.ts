@@ -38,15 +38,23 @@ export function findProjectConfigFile(cwd: string): ProjectConfigFile | null {
       try {
         const parsed = JSON.parse(text) as unknown;
         if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return { dir, config: parsed as Record<string, unknown>, problem: null };
-        return { dir, config: {}, problem: `${join(dir, 'km.json')} is not a JSON object; its settings are ignored` };
+        return { dir, config: {}, problem: `${join(dir, 'km.json')}:1:1: not a JSON object` };
       } catch (error) {
-        return { dir, config: {}, problem: `${join(dir, 'km.json')} is not JSON (${(error as Error).message}); its settings are ignored` };
+        const { line, column } = positionOf(text, (error as Error).message);
+        return { dir, config: {}, problem: `${join(dir, 'km.json')}:${line}:${column}: not valid JSON (${(error as Error).message})` };
       }
     }
     if (dirname(dir) === dir) return null;
   }
 }
 
+/** Line and column (1-based) of a JSON.parse error, from its "at position N"; the end of the text when it gives none. */
+function positionOf(text: string, message: string): { line: number; column: number } {
+  const match = /position (\d+)/.exec(message);
+  const offset = match ? Math.min(Number(match[1]), text.length) : text.length;
+  const before = text.slice(0, offset).split('\n');
+  return { line: before.length, column: before[before.length - 1]!.length + 1 };
+}
 
 const MODES: readonly CaptureMode[] = ['metadata', 'redacted', 'full'];
 

@@ -7,7 +7,7 @@ import type { PolicyConfig } from '../config/project-config';
  * matter of bytes and this stays a matter of rules. A request is blocked for the first rule it breaks.
  */
 export interface Block {
-  ruleId: 'policy-deny-server' | 'policy-server-not-allowed' | 'policy-deny-tool' | 'policy-tool-not-allowed' | 'policy-deny-argument' | 'policy-secret-in-request';
+  ruleId: 'policy-deny-server' | 'policy-server-not-allowed' | 'policy-deny-tool' | 'policy-tool-not-allowed' | 'policy-deny-argument' | 'policy-secret-in-request' | 'config-invalid';
   reason: string;
 }
 
@@ -30,6 +30,8 @@ export class Policy {
   constructor(
     readonly config: PolicyConfig,
     readonly serverName: string,
+    /** Why km.json could not be read (file:line:column): then the policy is unknown and every tools/call is refused. */
+    readonly configProblem: string | null = null,
   ) {}
 
   /** Whether the server itself may run at all: when not, every request is refused. */
@@ -57,6 +59,9 @@ export class Policy {
   }
 
   request(method: string, params: Record<string, unknown> | undefined): Block | null {
+    if (this.configProblem && method === 'tools/call') {
+      return { ruleId: 'config-invalid', reason: `km.json cannot be read, so its policy is unknown and tool calls are refused: ${this.configProblem}` };
+    }
     const server = this.serverBlock();
     if (server) return server;
     if (method === 'tools/call' && typeof params?.name === 'string') {

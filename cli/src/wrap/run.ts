@@ -139,10 +139,16 @@ export function runWrap(options: WrapOptions): void {
 
 /** The project's policy (km.json `policy`), or null: then the forwarding stays plain pipes. */
 function loadPolicy(options: WrapOptions, projectConfig: ProjectConfigFile | null): Policy | null {
+  const problem = projectConfig?.problem ?? null;
   const config = policyConfig(projectConfig?.config ?? null);
-  if (!config) return null;
+  if (!config && !problem) return null;
   const { Policy: PolicyClass } = require('./policy') as typeof import('./policy');
-  return new PolicyClass(config, serverName(options.name, options.command, options.args));
+  const empty = { denyServers: [], allowServers: null, denyTools: [], allowTools: null, denyArguments: [], blockSecrets: false };
+  if (problem) {
+    // A security control fails closed: a km.json that cannot be read may hold a policy, so tool calls are refused.
+    process.stderr.write(`km: ${problem}; every tools/call is refused until km.json is fixed\n`);
+  }
+  return new PolicyClass(config ?? empty, serverName(options.name, options.command, options.args), problem);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { newEventId, type Direction } from '@km/shared';
+import { userInfo } from 'node:os';
 import { machineId, resolveProject, resolveUser, serverName } from '../config/attribution';
 import type { ProjectConfigFile } from '../config/project-config';
 import { ensureHome, loadSettings, resolveTarget } from '../config/settings';
@@ -17,6 +18,14 @@ import type { WrapOptions } from './run';
 /** How often a running wrapper ships, and how long it may spend shipping while exiting. */
 const SHIP_INTERVAL_MS = 1000;
 const EXIT_SHIP_BUDGET_MS = 1500;
+
+const osUser = () => {
+  try {
+    return userInfo().username || 'unknown';
+  } catch {
+    return 'unknown';
+  }
+};
 
 export interface WrapSession {
   started(pid: number): void;
@@ -45,7 +54,10 @@ export function startSession(options: WrapOptions, startedAt: number, projectCon
   const command = redactedCommandLine(options.command, options.args);
   logger.info(`session ${sessionId}: wrapping ${command}`);
 
-  const envelopeReady = resolveUser(process.env).then((userId) => {
+  let enveloped = false;
+  const setEnvelope = (userId: string) => {
+    if (enveloped) return; // the first envelope stands: events already written carry it
+    enveloped = true;
     recorder.setEnvelope({
       orgId: settings.orgId,
       projectId,
@@ -54,7 +66,8 @@ export function startSession(options: WrapOptions, startedAt: number, projectCon
       sessionId,
       server: { name, command: command.slice(0, 2000) },
     });
-  });
+  };
+  const envelopeReady = resolveUser(process.env).then(setEnvelope);
 
   const guard = (what: string, fn: () => void) => {
     try {
@@ -100,6 +113,9 @@ export function startSession(options: WrapOptions, startedAt: number, projectCon
     },
     async finish(end) {
       clearInterval(shipTimer);
+      // The end must reach the spool at once (the client may SIGKILL us 200 ms after SIGTERM): if the git lookup
+      // has not answered yet, the OS user stands in rather than holding every event in memory.
+      guard('envelope', () => setEnvelope(osUser()));
       guard('finish', () => {
         for (const direction of ['client_to_server', 'server_to_client'] as const) {
           for (const frame of framers[direction].end(end.at)) observer.observe(direction, frame);

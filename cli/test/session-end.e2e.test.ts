@@ -1,0 +1,41 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BIN_DIR, KM_BIN, requireBuiltKm, until } from './e2e-support';
+import { tempHome } from './helpers';
+
+/** Issue 10: a client that sends SIGTERM then SIGKILL 200 ms later still leaves a session with an end. */
+const SLOW_GIT = join(__dirname, 'fixtures', 'slow-git');
+
+function spooled(kmHome: string): Array<Record<string, unknown>> {
+  const dir = join(kmHome, 'spool');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .flatMap((name) => readFileSync(join(dir, name), 'utf8').split('\n'))
+    .filter((line) => line.trim().length > 0)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+describe('the end of a session', () => {
+  beforeAll(() => requireBuiltKm());
+
+  it('SIGTERM then SIGKILL 200 ms later: session.ended is in the spool even while the git user lookup is still running', async () => {
+    const kmHome = tempHome('km-end');
+    const km = spawn(process.execPath, [KM_BIN, '--name', 'everything', '--', join(BIN_DIR, 'mcp-server-everything')], {
+      env: { PATH: `${SLOW_GIT}:${process.env.PATH ?? ''}`, HOME: process.env.HOME ?? '', KM_HOME: kmHome, KM_ENDPOINT: 'http://127.0.0.1:9' },
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
+    let out = '';
+    km.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+    km.stdin!.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'end-e2e', version: '1' } } }) + '\n');
+    await until('the initialize answer', () => (out.includes('"id":1') ? true : undefined));
+    const exited = new Promise<void>((resolve) => km.on('exit', () => resolve()));
+    km.kill('SIGTERM');
+    const killer = setTimeout(() => km.kill('SIGKILL'), 200);
+    await exited;
+    clearTimeout(killer);
+    const ended = await until('session.ended in the spool', () => spooled(kmHome).find((e) => e.type === 'session.ended'));
+    expect(ended).toMatchObject({ type: 'session.ended' });
+    expect(spooled(kmHome).some((e) => e.type === 'session.started')).toBe(true);
+  });
+});
