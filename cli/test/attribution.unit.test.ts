@@ -24,7 +24,7 @@ describe('attribution', () => {
     writeFileSync(join(root, 'km.json'), '{ not json');
     expect(resolveProject(undefined, {}, findProjectConfigFile(root))).toBe(root.split('/').pop());
     const cost = loadCostSettings({}, findProjectConfigFile(root));
-    expect(cost.notes.join()).toMatch(/km\.json is not JSON/);
+    expect(cost.notes.join()).toMatch(/km\.json:1:3: not valid JSON/);
   });
 
   it('derives a server name from the command when --name is absent', () => {
