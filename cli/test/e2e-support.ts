@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -24,4 +25,17 @@ export async function until<T>(what: string, probe: () => T | undefined | Promis
 /** GET on the embedded host's API, as JSON. */
 export async function getJson(baseUrl: string, path: string): Promise<any> {
   return (await fetch(`${baseUrl}${path}`)).json();
+}
+
+/** Runs the built km to completion with exactly this environment, feeding it `input` on stdin. */
+export function runKm(args: string[], env: Record<string, string>, input = ''): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [KM_BIN, ...args], { env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+    child.stdin.end(input);
+  });
 }

@@ -4,7 +4,7 @@ import { EmptyResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { startEmbeddedHost } from '@km/functions/dist/host/embedded-host';
-import { BIN_DIR, KM_BIN, requireBuiltKm, until } from './e2e-support';
+import { BIN_DIR, KM_BIN, requireBuiltKm, runKm, until } from './e2e-support';
 import { tempHome } from './helpers';
 
 /**
@@ -15,15 +15,6 @@ import { tempHome } from './helpers';
 const SLOW_TOOL = 'trigger-long-running-operation';
 const SLOW_SECONDS = 1.5;
 
-
-function runKm(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [KM_BIN, ...args], { env });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
-}
 
 describe('Performance Hub through km and server-everything', () => {
   let host: Awaited<ReturnType<typeof startEmbeddedHost>>;

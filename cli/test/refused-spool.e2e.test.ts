@@ -1,23 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { KM_BIN, requireBuiltKm } from './e2e-support';
+import { requireBuiltKm, runKm } from './e2e-support';
 import { deadPid, notification, tempHome } from './helpers';
-
-function runKm(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [KM_BIN, ...args], { env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-    child.stdin.end();
-  });
-}
 
 /** A key of another tenant (403) must not leave a spool file in the way of everything after it. */
 describe('a spool file refused for its key', () => {

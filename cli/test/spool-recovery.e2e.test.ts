@@ -1,11 +1,10 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KmEvent } from '@km/shared';
 import { startEmbeddedHost } from '@km/functions/dist/host/embedded-host';
-import { BIN_DIR, KM_BIN, getJson, requireBuiltKm, until } from './e2e-support';
+import { BIN_DIR, getJson, KM_BIN, requireBuiltKm, runKm, until } from './e2e-support';
 import { tempHome } from './helpers';
 
 /** Everything km has recorded under a KM_HOME: the lines of every spool file, by session. */
@@ -26,19 +25,6 @@ function parsedLine(line: string): KmEvent[] {
   } catch {
     return [];
   }
-}
-
-/** Runs km to completion without blocking this process: the embedded host under test lives here. */
-function runKm(args: string[], env: Record<string, string>, input = ''): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [KM_BIN, ...args], { env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-    child.stdin.end(input);
-  });
 }
 
 describe('the spool survives kill -9 of km', () => {
