@@ -3,18 +3,12 @@
  * the commander program; anything else wraps a server: `km [--project P] [--name N] [--] <command> [args...]`.
  * `--` forces wrapping, e.g. for a server whose command is called `serve`.
  */
-export const SUBCOMMANDS = new Set([
-  'serve',
-  'flush',
-  'status',
-  'login',
-  'help',
-  // Cost Center (#3)
-  'budget',
-  'report',
-]);
-SUBCOMMANDS.add('tail'); // Performance Hub (#5)
-SUBCOMMANDS.add('dashboard'); // Dashboard (#7)
+export const SUBCOMMANDS = new Set(['serve', 'flush', 'status', 'login', 'help', 'budget', 'report', 'tail', 'dashboard']);
+/**
+ * Words km keeps for commands it has planned: `km init` once ran the system's /sbin/init as a "server". A reserved
+ * word is never run as a command unless it comes after `--`.
+ */
+const RESERVED = new Set(['init', 'doctor', 'proxy', 'export', 'audit', 'logout', 'config', 'version', 'upgrade', 'uninstall']);
 const WRAP_FLAGS_WITH_VALUE = new Set(['--project', '--name']);
 
 export type Invocation =
@@ -22,17 +16,21 @@ export type Invocation =
   | { kind: 'wrap'; command: string; args: string[]; project?: string; name?: string }
   | { kind: 'usage-error'; message: string };
 
-export function parseInvocation(argv: string[]): Invocation {
+/** stdinIsTTY: MCP clients start servers with pipes, so a terminal on stdin means a person typed `km <word>`. */
+export function parseInvocation(argv: string[], stdinIsTTY = false): Invocation {
   const first = argv[0];
   if (first === undefined || SUBCOMMANDS.has(first) || ['-h', '--help', '-V', '--version'].includes(first)) {
     return { kind: 'program', argv };
   }
+
   const flags: Record<string, string> = {};
   let i = 0;
+  let afterDashes = false;
   while (i < argv.length) {
     const word = argv[i]!;
     if (word === '--') {
       i++;
+      afterDashes = true;
       break;
     }
     const [flag, inline] = word.startsWith('--') && word.includes('=') ? [word.slice(0, word.indexOf('=')), word.slice(word.indexOf('=') + 1)] : [word, undefined];
@@ -48,5 +46,36 @@ export function parseInvocation(argv: string[]): Invocation {
   }
   const command = argv[i];
   if (command === undefined) return { kind: 'usage-error', message: 'no server command given; e.g. km -- npx -y @modelcontextprotocol/server-everything' };
+  if (!afterDashes && (RESERVED.has(command) || SUBCOMMANDS.has(command))) {
+    return { kind: 'usage-error', message: `"${command}" is a km command${SUBCOMMANDS.has(command) ? '' : ' this version does not have yet'} (see km --help); to wrap a server called ${command}, put it after --: km -- ${command}` };
+  }
+  if (stdinIsTTY) return { kind: 'usage-error', message: typedByHand(command, afterDashes) };
   return { kind: 'wrap', command, args: argv.slice(i + 1), ...(flags.project ? { project: flags.project } : {}), ...(flags.name ? { name: flags.name } : {}) };
+}
+
+/** What a person who typed `km <command>` at a terminal probably meant: wrapping is for MCP clients, over pipes. */
+function typedByHand(command: string, afterDashes: boolean): string {
+  const nearest = afterDashes ? null : nearestCommand(command);
+  const hint = nearest ? `did you mean km ${nearest}? ` : '';
+  return `not wrapping "${command}": stdin is a terminal, and MCP clients start servers with pipes. ${hint}See km --help; to try a server by hand, pipe into it: echo '{...}' | km -- ${command}`;
+}
+
+/** The km command within two edits of what was typed, if there is one. */
+function nearestCommand(word: string): string | null {
+  let best: { name: string; distance: number } | null = null;
+  for (const name of [...SUBCOMMANDS, ...RESERVED]) {
+    const distance = editDistance(word.toLowerCase(), name);
+    if (distance <= 2 && (!best || distance < best.distance)) best = { name, distance };
+  }
+  return best?.name ?? null;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length]!;
 }

@@ -7,7 +7,7 @@ import { parseInvocation } from './invocation';
  */
 const load = <T>(bundle: string): T => require(join(__dirname, bundle)) as T;
 
-const invocation = parseInvocation(process.argv.slice(2));
+const invocation = parseInvocation(process.argv.slice(2), process.stdin.isTTY === true);
 if (invocation.kind === 'wrap') {
   load<typeof import('./wrap/run')>('wrap.js').runWrap(invocation);
 } else if (invocation.kind === 'usage-error') {

@@ -1,0 +1,33 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { KM_BIN, requireBuiltKm } from './e2e-support';
+import { tempHome } from './helpers';
+
+/** util-linux's script(1) gives the command a real terminal on stdin, as a person typing km would have. */
+const SCRIPT = '/usr/bin/script';
+
+describe('km typed at a terminal', () => {
+  beforeAll(() => {
+    requireBuiltKm();
+    if (!existsSync(SCRIPT)) throw new Error('this test needs script(1) from util-linux (Debian: bsdutils)');
+  });
+
+  const inTerminal = (words: string) => {
+    const home = tempHome('km-tty');
+    const run = spawnSync(SCRIPT, ['-qec', `${process.execPath} ${KM_BIN} ${words}; echo "exit=$?"`, '/dev/null'], { env: { ...process.env, KM_HOME: home }, encoding: 'utf8', timeout: 60_000 });
+    return run.stdout;
+  };
+
+  it('does not run /sbin/init for km init', () => {
+    const out = inTerminal('init');
+    expect(out).toContain('"init" is a km command this version does not have yet');
+    expect(out).toContain('exit=2');
+  });
+
+  it('does not start a server, and says what was probably meant', () => {
+    const out = inTerminal('stauts');
+    expect(out).toContain('stdin is a terminal');
+    expect(out).toContain('did you mean km status?');
+    expect(out).toContain('exit=2');
+  });
+});
