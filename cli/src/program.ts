@@ -10,11 +10,21 @@ import { reportCommand } from './commands/report';
 import { tailCommand } from './commands/tail'; // Performance Hub (#5)
 import { dashboardCommand } from './commands/dashboard'; // Dashboard (#7)
 
+/** Wrapping is not a commander command (it must load nothing heavy), so its options are described here. */
+const WRAP_HELP = `
+Wrapping a server (what your MCP client config runs):
+  km [--project P] [--name N] [--] <command> [args...]
+  --project P   the project the session belongs to (else KM_PROJECT, else the nearest km.json, else "default")
+  --name N      the server's name on the dashboard (else derived from the command)
+  --            everything after it is the server's command line, even a word km uses itself
+  Example: "command": "km", "args": ["--name", "fs", "--", "npx", "-y", "@modelcontextprotocol/server-filesystem", "."]`;
+
 /** Commands throw; this one handler prints a one-line message and sets the exit code (STYLE.md). */
 export async function runProgram(argv: string[]): Promise<void> {
   const program = new Command('km')
     .description('The odometer for AI agents. Wrap an MCP server: km [--project P] [--name N] -- <command> [args...]')
     .version(KM_VERSION)
+    .addHelpText('after', WRAP_HELP)
     .exitOverride()
     .addCommand(serveCommand())
     .addCommand(flushCommand())

@@ -31,3 +31,12 @@ describe('km typed at a terminal', () => {
     expect(out).toContain('exit=2');
   });
 });
+
+describe('km --help', () => {
+  it('documents the wrap options, which are not a commander command', () => {
+    const run = spawnSync(process.execPath, [KM_BIN, '--help'], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/--project P\s+the project/);
+    expect(run.stdout).toMatch(/--name N\s+the server's name/);
+  });
+});
