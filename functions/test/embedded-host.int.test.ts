@@ -158,6 +158,32 @@ describe('the embedded host', () => {
     expect(post.headers.get('allow')).toBe('GET');
   });
 
+  it('reads only JSON bodies: text/plain, form and multipart are a 415 naming application/json, and nothing is stored', async () => {
+    const batch = JSON.stringify({ events: [sessionStarted(anEnvelope({ orgId: 'local', sessionId: 'not-json-typed' }), '2026-06-01T11:00:00.000Z')] });
+    const form = new FormData();
+    form.set('events', batch);
+    const refused: Array<[string, RequestInit]> = [
+      ['/api/ingest', { body: batch }], // fetch labels a string body text/plain
+      ['/api/ingest', { body: new URLSearchParams({ events: batch }) }],
+      ['/api/ingest', { body: form }],
+      ['/api/ingest', { headers: { 'content-type': 'text/plain' }, body: gzipSync(batch) }],
+      ['/api/ingest', { headers: { 'content-type': 'application/json; charset=latin1' }, body: batch }],
+      ['/api/budgets/org', { body: JSON.stringify({ monthlyUsd: 5 }) }],
+    ];
+    for (const [path, init] of refused) {
+      const method = path === '/api/ingest' ? 'POST' : 'PUT';
+      const response = await fetch(`${host.url}${path}`, { ...init, method, headers: { ...auth(localKey), ...(init.headers as Record<string, string>) } });
+      expect({ path, status: response.status }).toEqual({ path, status: 415 });
+      expect(await response.json()).toMatchObject({ error: expect.stringContaining('Content-Type: application/json'), expected: 'application/json' });
+    }
+    expect((await getJson('/api/sessions/not-json-typed')).status).toBe(404);
+
+    for (const type of ['application/json', 'Application/JSON; Charset=UTF-8', 'application/json;charset="utf-8"']) {
+      const response = await fetch(`${host.url}/api/ingest`, { method: 'POST', headers: { ...auth(localKey), 'content-type': type, 'content-encoding': 'gzip' }, body: gzipSync(batch) });
+      expect({ type, status: response.status }).toEqual({ type, status: 202 });
+    }
+  });
+
   it('refuses a body larger than the limit before reading it', async () => {
     const response = await rawRequest({
       path: '/api/ingest',
@@ -199,7 +225,7 @@ describe('the embedded host, restarted', () => {
     const envelope = anEnvelope({ orgId: 'local', sessionId: 'kept' });
     await fetch(`${first.url}/api/ingest`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${key}` },
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
       body: JSON.stringify({ events: [sessionStarted(envelope, '2026-06-02T10:00:00.000Z')] }),
     });
     await eventually(async () => {
