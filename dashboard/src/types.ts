@@ -121,10 +121,15 @@ export interface LatencyPoint {
   t: string | number;
   count: number;
   errors: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  max: number;
+  toolErrors: number;
+  timeouts: number;
+  /** JSON-RPC errors, tool errors and timeouts over all requests: the same share as LatencyGroup's errorRate. */
+  errorRate: number;
+  /** null in a bucket without calls. */
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+  max: number | null;
 }
 export interface SlowInteraction {
   id: string;

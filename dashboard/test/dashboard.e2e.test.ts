@@ -471,7 +471,7 @@ const CONTRACT_ANSWERS: Record<string, unknown> = {
     { key: 'echo', server: 'everything', tool: 'echo', count: 40, errors: 0, toolErrors: 0, timeouts: 0, errorRate: 0, p50: 2, p95: 9, p99: 30, max: 41, bytesIn: 4000, bytesOut: 9000, totalMs: 200 },
     { key: 'get-sum', server: 'everything', tool: 'get-sum', count: 10, errors: 1, toolErrors: 1, timeouts: 0, errorRate: 0.1, p50: 1, p95: 3, p99: 5, max: 6, bytesIn: 1000, bytesOut: 2000, totalMs: 50 },
   ] },
-  '/api/latency/timeseries': { bucket: 'hour', points: [0, 1, 2, 3].map((h) => ({ t: new Date(Date.now() - (3 - h) * 3_600_000).toISOString(), count: 10 + h, errors: h % 2, p50: 2 + h, p95: 9 + h, p99: 30 - h, max: 41 })) },
+  '/api/latency/timeseries': { bucket: 'hour', points: [0, 1, 2, 3].map((h) => ({ t: new Date(Date.now() - (3 - h) * 3_600_000).toISOString(), count: 10 + h, errors: h % 2, toolErrors: 1, timeouts: 0, errorRate: (h % 2 + 1) / (10 + h), p50: 2 + h, p95: 9 + h, p99: 30 - h, max: 41 })) },
   '/api/latency/slowest': { interactions: [
     { id: 'i1', sessionId: 's1', server: 'everything', tool: 'echo', method: 'tools/call', latencyMs: 41, startedAt: new Date().toISOString(), outcome: 'ok' },
     { id: 'i2', sessionId: 's1', server: 'everything', tool: null, method: 'initialize', latencyMs: 30, startedAt: new Date().toISOString(), outcome: 'ok' },
