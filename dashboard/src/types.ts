@@ -18,6 +18,8 @@ export interface Session {
   toolCallCount: number;
   notificationCount: number;
   violationCount: number;
+  /** Events the wrapper could not record (spool full, an observation that failed), from session.ended. */
+  droppedObservations: number;
 }
 
 export type Outcome = 'ok' | 'error' | 'tool_error' | 'unanswered';

@@ -89,7 +89,8 @@ describe('the embedded host', () => {
   const calls = [3, 1, 2].map((second) =>
     interaction(envelope, `2026-06-01T10:00:0${second}.000Z`, { requestId: String(second) }),
   );
-  const events = [sessionStarted(envelope, '2026-06-01T10:00:00.000Z'), ...calls, sessionEnded(envelope, '2026-06-01T10:00:09.000Z')];
+  // The wrapper could not record 7 events of this session (a full spool): the API says so per session.
+  const events = [sessionStarted(envelope, '2026-06-01T10:00:00.000Z'), ...calls, sessionEnded(envelope, '2026-06-01T10:00:09.000Z', { droppedObservations: 7 })];
 
   it('announces itself in KM_HOME: a private API key and serve.json', () => {
     expect(localKey).toMatch(/^km_local_/);
@@ -113,7 +114,7 @@ describe('the embedded host', () => {
       expect(response.body.sessions).toEqual([expect.objectContaining({ id: 'session-local-1', endedAt: '2026-06-01T10:00:09.000Z' })]);
       return response;
     });
-    expect(listed.body.sessions[0]).toMatchObject({ orgId: 'local', interactionCount: 3, toolCallCount: 3 });
+    expect(listed.body.sessions[0]).toMatchObject({ orgId: 'local', interactionCount: 3, toolCallCount: 3, droppedObservations: 7 });
 
     const interactions = await eventually(async () => {
       const response = await getJson('/api/sessions/session-local-1/interactions');
@@ -123,7 +124,7 @@ describe('the embedded host', () => {
     expect(interactions.status).toBe(200);
     expect(interactions.body.sessionId).toBe('session-local-1');
     expect(interactions.body.interactions.map((i: { requestId: string }) => i.requestId)).toEqual(['1', '2', '3']);
-    expect((await getJson('/api/sessions/session-local-1')).body).toMatchObject({ id: 'session-local-1', interactionCount: 3 });
+    expect((await getJson('/api/sessions/session-local-1')).body).toMatchObject({ id: 'session-local-1', interactionCount: 3, droppedObservations: 7 });
   });
 
   it('answers curl without a key as the local org, and 401 to a wrong key', async () => {
