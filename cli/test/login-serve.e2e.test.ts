@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startEmbeddedHost } from '@km/functions/dist/host/embedded-host';
 import { KM_BIN, requireBuiltKm } from './e2e-support';
@@ -50,5 +50,28 @@ describe('km login and km serve guard rails', () => {
     expect(second.status).toBe(1);
     expect(second.stderr).toMatch(/km serve is already running for .* \(pid \d+\); stop it first/);
     expect(JSON.parse(readFileSync(join(serverHome, 'serve.json'), 'utf8')).url).toBe(host.url);
+  });
+
+  it('exits non-zero with the reason when it cannot write serve.json, and leaves no draft behind', async () => {
+    const home = tempHome('km-serve-blocked');
+    mkdirSync(join(home, 'serve.json', 'in-the-way'), { recursive: true });
+    const blocked = await km(['serve', '--port', '0'], { KM_HOME: home });
+    expect(blocked.status).toBe(1);
+    expect(blocked.stderr).toMatch(/^km: cannot write .*serve\.json: EISDIR.*remove what is in its way/m);
+    expect(blocked.stdout).not.toMatch(/listening/);
+    expect(readdirSync(home).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  });
+
+  // root writes into a read-only directory anyway, so this case only means something for other users.
+  (process.getuid?.() === 0 ? it.skip : it)('exits non-zero with the reason when KM_HOME is read-only', async () => {
+    const home = tempHome('km-serve-readonly');
+    chmodSync(home, 0o500);
+    try {
+      const readOnly = await km(['serve', '--port', '0'], { KM_HOME: home });
+      expect(readOnly.status).toBe(1);
+      expect(readOnly.stderr).toMatch(/^km: cannot open .*km\.db: .*Check that .* is writable/m);
+    } finally {
+      chmodSync(home, 0o700);
+    }
   });
 });

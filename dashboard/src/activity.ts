@@ -27,6 +27,11 @@ export function startedIn(interaction: Interaction, from: Date, to: Date): boole
   return at >= from.getTime() && at <= to.getTime();
 }
 
+/** Events km could not record across these sessions (each session's count comes from its session.ended). */
+export function droppedObservations(sessions: readonly Session[]): number {
+  return sessions.reduce((sum, s) => sum + s.droppedObservations, 0);
+}
+
 /** Nearest-rank percentile; null for no values. */
 export function percentile(values: number[], p: number): number | null {
   if (values.length === 0) return null;

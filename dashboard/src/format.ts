@@ -14,6 +14,11 @@ export function fmtMs(value: number | null | undefined): string {
   return `${(value / 60_000).toFixed(1)} min`;
 }
 
+/** What km could not record, in the words the Journey and session views use. */
+export function fmtDropped(count: number): string {
+  return `${fmtInt(count)} observation${count === 1 ? '' : 's'} dropped`;
+}
+
 export function fmtBytes(value: number | null | undefined): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return DASH;
   if (value < 1024) return `${value} B`;

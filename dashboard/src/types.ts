@@ -18,6 +18,8 @@ export interface Session {
   toolCallCount: number;
   notificationCount: number;
   violationCount: number;
+  /** Events the wrapper could not record (spool full, an observation that failed), from session.ended. */
+  droppedObservations: number;
 }
 
 export type Outcome = 'ok' | 'error' | 'tool_error' | 'unanswered';
@@ -121,10 +123,15 @@ export interface LatencyPoint {
   t: string | number;
   count: number;
   errors: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  max: number;
+  toolErrors: number;
+  timeouts: number;
+  /** JSON-RPC errors, tool errors and timeouts over all requests: the same share as LatencyGroup's errorRate. */
+  errorRate: number;
+  /** null in a bucket without calls. */
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+  max: number | null;
 }
 export interface SlowInteraction {
   id: string;

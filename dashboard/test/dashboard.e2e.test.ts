@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startEmbeddedHost, type EmbeddedHost } from '@km/functions/dist/host/embedded-host';
 import { BIN_DIR, KM_BIN, REPO_ROOT, requireBuiltKm } from '../../cli/test/e2e-support';
-import { fmtInt, fmtMs, fmtPct, fmtUsd } from '../src/format';
+import { fmtDropped, fmtInt, fmtMs, fmtPct, fmtUsd } from '../src/format';
 
 /**
  * The dashboard in a real browser against the embedded host, seeded by the built km between the MCP SDK client
@@ -186,6 +186,7 @@ describe('dashboard in a browser, against km serve seeded through km', () => {
     const { interactions } = await api(`/api/sessions/${session.id}/interactions`);
     const { page, problems, close } = await openPage(browser, `${host.url}/journey`);
     expect(await page.locator('[data-testid="sessions-table"] tbody tr').count()).toBe(sessions.length);
+    expect(await page.locator('[data-testid="dropped-total"], [data-testid="row-dropped"]').count()).toBe(0); // nothing was dropped
     const matrix = page.locator('[data-testid="usage-matrix"]');
     expect(await matrix.locator('thead th').allInnerTexts()).toEqual(['Client \\ Server', 'everything', 'memory']);
     expect(await matrix.locator('tbody th').allInnerTexts()).toEqual(['dash-e2e-client']);
@@ -217,6 +218,45 @@ describe('dashboard in a browser, against km serve seeded through km', () => {
     await shoot(page, 'session-390');
     expect(problems.list).toEqual([]);
     await close();
+  });
+
+  it('Journey and the session view say how many observations km dropped when its spool was full', async () => {
+    // A wrapper with a tiny spool and nowhere to ship: it drops interactions and counts them in session.ended.
+    const wrapHome = mkdtempSync(join(tmpdir(), 'km-dash-lossy-'));
+    const lossy = await startEmbeddedHost({ home: mkdtempSync(join(tmpdir(), 'km-dash-lossy-serve-')), port: 0, dashboardDir: DASHBOARD_DIR, projectorIntervalMs: 100, logger: silent });
+    try {
+      const manyCalls = async (c: Client) => {
+        for (let i = 0; i < 30; i++) await settle(c.callTool({ name: 'echo', arguments: { message: `call ${i} ${'x'.repeat(400)}` } }));
+      };
+      await recordSession(wrapHome, 'lossy', manyCalls, [join(BIN_DIR, 'mcp-server-everything'), 'stdio'], { KM_ENDPOINT: 'http://127.0.0.1:1', KM_MAX_SPOOL_BYTES: '6000' });
+      const flushed = await runKm(['flush'], { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KM_HOME: wrapHome, KM_ENDPOINT: lossy.url });
+      expect(flushed.status).toBe(0);
+      const lossyApi = async (path: string) => (await fetch(`${lossy.url}${path}`)).json() as Promise<any>;
+      const session = await waitFor('the lossy session, ended and projected', async () => {
+        const { sessions } = await lossyApi('/api/sessions');
+        return sessions.length === 1 && sessions[0].endedAt !== null ? sessions[0] : undefined;
+      });
+      // The API says what was dropped, per session, in the list and in the session.
+      expect(session.droppedObservations).toBeGreaterThan(0);
+      expect((await lossyApi(`/api/sessions/${session.id}`)).droppedObservations).toBe(session.droppedObservations);
+      expect(session.interactionCount + session.droppedObservations).toBeGreaterThanOrEqual(30);
+
+      const { page, problems, close } = await openPage(browser, `${lossy.url}/journey`);
+      expect(await page.getByTestId('dropped-total').innerText()).toContain(`${fmtDropped(session.droppedObservations)} in these sessions`);
+      const row = page.locator(`tr[data-session-id="${session.id}"]`);
+      expect(await row.getByTestId('row-dropped').innerText()).toBe(fmtDropped(session.droppedObservations));
+      await shoot(page, 'journey-dropped-1440');
+      await row.locator('a').click();
+      await page.waitForURL(new RegExp(`/journey/${session.id}`));
+      await settled(page);
+      expect(await page.getByTestId('session-dropped').innerText()).toContain(fmtDropped(session.droppedObservations));
+      expect(await page.getByTestId('session-calls').innerText()).toBe(fmtInt(session.interactionCount));
+      await shoot(page, 'session-dropped-1440');
+      expect(problems.list).toEqual([]);
+      await close();
+    } finally {
+      await lossy.close();
+    }
   });
 
   const cellTexts = (page: Page, table: string, col: number) => page.locator(`${table} tbody tr`).evaluateAll((rows, n) => rows.map((r) => (r.children[n] as HTMLElement).innerText.trim()), col);
@@ -471,7 +511,7 @@ const CONTRACT_ANSWERS: Record<string, unknown> = {
     { key: 'echo', server: 'everything', tool: 'echo', count: 40, errors: 0, toolErrors: 0, timeouts: 0, errorRate: 0, p50: 2, p95: 9, p99: 30, max: 41, bytesIn: 4000, bytesOut: 9000, totalMs: 200 },
     { key: 'get-sum', server: 'everything', tool: 'get-sum', count: 10, errors: 1, toolErrors: 1, timeouts: 0, errorRate: 0.1, p50: 1, p95: 3, p99: 5, max: 6, bytesIn: 1000, bytesOut: 2000, totalMs: 50 },
   ] },
-  '/api/latency/timeseries': { bucket: 'hour', points: [0, 1, 2, 3].map((h) => ({ t: new Date(Date.now() - (3 - h) * 3_600_000).toISOString(), count: 10 + h, errors: h % 2, p50: 2 + h, p95: 9 + h, p99: 30 - h, max: 41 })) },
+  '/api/latency/timeseries': { bucket: 'hour', points: [0, 1, 2, 3].map((h) => ({ t: new Date(Date.now() - (3 - h) * 3_600_000).toISOString(), count: 10 + h, errors: h % 2, toolErrors: 1, timeouts: 0, errorRate: (h % 2 + 1) / (10 + h), p50: 2 + h, p95: 9 + h, p99: 30 - h, max: 41 })) },
   '/api/latency/slowest': { interactions: [
     { id: 'i1', sessionId: 's1', server: 'everything', tool: 'echo', method: 'tools/call', latencyMs: 41, startedAt: new Date().toISOString(), outcome: 'ok' },
     { id: 'i2', sessionId: 's1', server: 'everything', tool: null, method: 'initialize', latencyMs: 30, startedAt: new Date().toISOString(), outcome: 'ok' },

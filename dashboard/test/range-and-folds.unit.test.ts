@@ -1,6 +1,6 @@
-import { perBucket, percentile, periodNumbers, usageMap, type Activity } from '../src/activity';
+import { droppedObservations, perBucket, percentile, periodNumbers, usageMap, type Activity } from '../src/activity';
 import { filtersFrom, resolveWindow } from '../src/filters';
-import { delta, fmtMs, fmtUsd } from '../src/format';
+import { delta, fmtDropped, fmtMs, fmtUsd } from '../src/format';
 import type { Interaction, Session } from '../src/types';
 import { LIVE_WINDOW_MS, sessionState } from '../src/session-state';
 
@@ -12,6 +12,7 @@ function session(id: string, server: string, client: string, first: Date, last: 
     id, projectId: 'p', userId: 'u', server: { name: server, command: server }, startedAt: first.toISOString(), firstSeenAt: first.toISOString(),
     lastActivityAt: last.toISOString(), endedAt: last.toISOString(), exitCode: 0, durationMs: last.getTime() - first.getTime(), protocolVersion: '2025-11-25',
     client: { name: client, version: '1' }, serverInfo: null, interactionCount: 0, errorCount: 0, toolCallCount: 0, notificationCount: 0, violationCount: 0,
+    droppedObservations: 0,
   };
 }
 
@@ -82,6 +83,12 @@ describe('folds over sessions and interactions', () => {
     const counts = perBucket(window, interactions, (b) => b.length);
     expect(counts.x.length).toBeGreaterThanOrEqual(24);
     expect(counts.y.reduce<number>((sum, n) => sum + (n ?? 0), 0)).toBe(3);
+  });
+
+  it('the dropped observations of the listed sessions add up, and say so in words', () => {
+    expect(droppedObservations(sessions)).toBe(0);
+    expect(droppedObservations([{ ...sessions[0]!, droppedObservations: 168 }, { ...sessions[1]!, droppedObservations: 1 }])).toBe(169);
+    expect([fmtDropped(1), fmtDropped(1200)]).toEqual(['1 observation dropped', '1,200 observations dropped']);
   });
 
   it('the usage map links each client to the servers it used, with calls and tools', () => {

@@ -1,6 +1,6 @@
 import type { BudgetThresholdCrossed } from '@km/shared';
 import { describeError, type Logger } from './logger';
-import { startSerialRunner, type SerialRunner } from './host/serial-runner';
+import { startSerialRunner, type Scheduler, type SerialRunner } from './host/serial-runner';
 import type { EventLog } from './ports';
 
 /** The log consumer's name: its checkpoint sits next to the projectors'. */
@@ -97,9 +97,14 @@ export interface BudgetNotifierOptions extends DeliveryOptions {
   logger: Logger;
   intervalMs?: number;
   maxBatch?: number;
+  /** The longest wait between runs while the log itself fails (a full disk, a store that is down). */
+  maxBackoffMs?: number;
+  scheduler?: Scheduler;
 }
 
 export type BudgetNotifier = SerialRunner;
+
+export const BUDGET_NOTIFIER_MAX_BACKOFF_MS = 5 * 60_000;
 
 /**
  * Calls the budget webhooks for budget.threshold_crossed events, as its own log consumer with its own checkpoint:
@@ -107,7 +112,7 @@ export type BudgetNotifier = SerialRunner;
  * (at least once delivery up to the checkpoint; the body carries the event id for receivers that dedupe).
  */
 export function startBudgetNotifier(options: BudgetNotifierOptions): BudgetNotifier {
-  const { log, logger, intervalMs = 1000, maxBatch = 500 } = options;
+  const { log, logger, intervalMs = 1000, maxBatch = 500, maxBackoffMs = BUDGET_NOTIFIER_MAX_BACKOFF_MS } = options;
   // Stopping cuts a delivery short (km serve must exit promptly); its checkpoint stays, so the next start retries it.
   const stopping = new AbortController();
 
@@ -128,13 +133,17 @@ export function startBudgetNotifier(options: BudgetNotifierOptions): BudgetNotif
 
   return startSerialRunner({
     intervalMs,
+    maxBackoffMs,
+    ...(options.scheduler ? { scheduler: options.scheduler } : {}),
     onStop: () => stopping.abort(),
     run: async (stopped) => {
-      try {
-        while (!stopped() && (await runOnce(stopped)) === maxBatch);
-      } catch (error) {
-        logger.error(`budget notifier failed, will retry: ${describeError(error)}`);
-      }
+      while (!stopped() && (await runOnce(stopped)) === maxBatch);
     },
+    // Once per outage, not once per try: the log cannot be read, and every retry would say the same.
+    onFailure: (error, { consecutive }) => {
+      if (consecutive > 1) return;
+      logger.error(`budget notifier failed; retrying with backoff up to ${maxBackoffMs / 1000} s, logged again once it recovers: ${describeError(error)}`);
+    },
+    onRecovery: (failedRuns) => logger.info(`budget notifier recovered after ${failedRuns} failed run(s)`),
   });
 }

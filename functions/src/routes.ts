@@ -2,6 +2,7 @@ import type { HttpMethod } from '@azure/functions';
 import type { StoredEvent } from '@km/shared';
 import type { Authenticator, EventLog, ReadModelStore } from './ports';
 import type { HttpHandler } from './handlers/http-results';
+import { requireJsonContentType } from './handlers/json-content-type';
 import { makeIngestHandler } from './handlers/ingest';
 import { makeQuerySessionHandler } from './handlers/query-session';
 import { makeQuerySessionInteractionsHandler } from './handlers/query-session-interactions';
@@ -36,6 +37,8 @@ export interface HttpRouteSpec {
   methods: HttpMethod[];
   /** Azure route template, below the `/api/` prefix: `sessions/{id}/interactions`. */
   route: string;
+  /** The route reads a JSON body: a request with another Content-Type is a 415 before the handler runs. */
+  jsonBody?: boolean;
   makeHandler(deps: HttpDeps): HttpHandler;
 }
 
@@ -47,8 +50,8 @@ export interface HttpRoute extends Omit<HttpRouteSpec, 'makeHandler'> {
  * Every HTTP Function, in ONE place: the embedded host serves exactly these, and each file in functions/ registers
  * one of them with app.http. A route added here is live in both run modes.
  */
-export const httpRouteSpecs = [
-  { name: 'ingest', methods: ['POST'], route: 'ingest', makeHandler: makeIngestHandler },
+const routeTable = [
+  { name: 'ingest', methods: ['POST'], route: 'ingest', jsonBody: true, makeHandler: makeIngestHandler },
   { name: 'query-sessions', methods: ['GET'], route: 'sessions', makeHandler: makeQuerySessionsHandler },
   { name: 'query-session', methods: ['GET'], route: 'sessions/{id}', makeHandler: makeQuerySessionHandler },
   {
@@ -62,8 +65,14 @@ export const httpRouteSpecs = [
   { name: 'query-cost-summary', methods: ['GET'], route: 'cost/summary', makeHandler: makeQueryCostSummaryHandler },
   { name: 'query-cost-context-tax', methods: ['GET'], route: 'cost/context-tax', makeHandler: makeQueryContextTaxHandler },
   { name: 'query-budgets', methods: ['GET'], route: 'budgets', makeHandler: makeQueryBudgetsHandler },
-  { name: 'set-budget-org', methods: ['PUT'], route: 'budgets/org', makeHandler: makeSetBudgetHandler('org') },
-  { name: 'set-budget-project', methods: ['PUT'], route: 'budgets/project/{projectId}', makeHandler: makeSetBudgetHandler('project') },
+  { name: 'set-budget-org', methods: ['PUT'], route: 'budgets/org', jsonBody: true, makeHandler: makeSetBudgetHandler('org') },
+  {
+    name: 'set-budget-project',
+    methods: ['PUT'],
+    route: 'budgets/project/{projectId}',
+    jsonBody: true,
+    makeHandler: makeSetBudgetHandler('project'),
+  },
   // Performance Hub (#5)
   { name: 'query-latency', methods: ['GET'], route: 'latency', makeHandler: makeQueryLatencyHandler },
   { name: 'query-latency-timeseries', methods: ['GET'], route: 'latency/timeseries', makeHandler: makeQueryLatencyTimeseriesHandler },
@@ -77,7 +86,15 @@ export const httpRouteSpecs = [
   { name: 'risk-finding-resolve', methods: ['POST'], route: 'risk/findings/{id}/resolve', makeHandler: makeResolveRiskFindingHandler },
 ] as const satisfies readonly HttpRouteSpec[];
 
-export type HttpRouteName = (typeof httpRouteSpecs)[number]['name'];
+export type HttpRouteName = (typeof routeTable)[number]['name'];
+
+/** The rules every route shares, applied here once so the embedded host and the Azure registrations both get them. */
+function withRouteRules(spec: HttpRouteSpec): HttpRouteSpec {
+  if (!spec.jsonBody) return spec;
+  return { ...spec, makeHandler: (deps) => requireJsonContentType(spec.makeHandler(deps)) };
+}
+
+export const httpRouteSpecs: readonly HttpRouteSpec[] = routeTable.map((spec) => withRouteRules({ ...spec, methods: [...spec.methods] }));
 
 export function httpRouteSpec(name: HttpRouteName): HttpRouteSpec {
   const spec = httpRouteSpecs.find((candidate) => candidate.name === name);

@@ -89,7 +89,8 @@ describe('the embedded host', () => {
   const calls = [3, 1, 2].map((second) =>
     interaction(envelope, `2026-06-01T10:00:0${second}.000Z`, { requestId: String(second) }),
   );
-  const events = [sessionStarted(envelope, '2026-06-01T10:00:00.000Z'), ...calls, sessionEnded(envelope, '2026-06-01T10:00:09.000Z')];
+  // The wrapper could not record 7 events of this session (a full spool): the API says so per session.
+  const events = [sessionStarted(envelope, '2026-06-01T10:00:00.000Z'), ...calls, sessionEnded(envelope, '2026-06-01T10:00:09.000Z', { droppedObservations: 7 })];
 
   it('announces itself in KM_HOME: a private API key and serve.json', () => {
     expect(localKey).toMatch(/^km_local_/);
@@ -113,7 +114,7 @@ describe('the embedded host', () => {
       expect(response.body.sessions).toEqual([expect.objectContaining({ id: 'session-local-1', endedAt: '2026-06-01T10:00:09.000Z' })]);
       return response;
     });
-    expect(listed.body.sessions[0]).toMatchObject({ orgId: 'local', interactionCount: 3, toolCallCount: 3 });
+    expect(listed.body.sessions[0]).toMatchObject({ orgId: 'local', interactionCount: 3, toolCallCount: 3, droppedObservations: 7 });
 
     const interactions = await eventually(async () => {
       const response = await getJson('/api/sessions/session-local-1/interactions');
@@ -123,7 +124,7 @@ describe('the embedded host', () => {
     expect(interactions.status).toBe(200);
     expect(interactions.body.sessionId).toBe('session-local-1');
     expect(interactions.body.interactions.map((i: { requestId: string }) => i.requestId)).toEqual(['1', '2', '3']);
-    expect((await getJson('/api/sessions/session-local-1')).body).toMatchObject({ id: 'session-local-1', interactionCount: 3 });
+    expect((await getJson('/api/sessions/session-local-1')).body).toMatchObject({ id: 'session-local-1', interactionCount: 3, droppedObservations: 7 });
   });
 
   it('answers curl without a key as the local org, and 401 to a wrong key', async () => {
@@ -156,6 +157,32 @@ describe('the embedded host', () => {
     const post = await fetch(`${host.url}/api/sessions`, { method: 'POST', body: '{}' });
     expect(post.status).toBe(405);
     expect(post.headers.get('allow')).toBe('GET');
+  });
+
+  it('reads only JSON bodies: text/plain, form and multipart are a 415 naming application/json, and nothing is stored', async () => {
+    const batch = JSON.stringify({ events: [sessionStarted(anEnvelope({ orgId: 'local', sessionId: 'not-json-typed' }), '2026-06-01T11:00:00.000Z')] });
+    const form = new FormData();
+    form.set('events', batch);
+    const refused: Array<[string, RequestInit]> = [
+      ['/api/ingest', { body: batch }], // fetch labels a string body text/plain
+      ['/api/ingest', { body: new URLSearchParams({ events: batch }) }],
+      ['/api/ingest', { body: form }],
+      ['/api/ingest', { headers: { 'content-type': 'text/plain' }, body: gzipSync(batch) }],
+      ['/api/ingest', { headers: { 'content-type': 'application/json; charset=latin1' }, body: batch }],
+      ['/api/budgets/org', { body: JSON.stringify({ monthlyUsd: 5 }) }],
+    ];
+    for (const [path, init] of refused) {
+      const method = path === '/api/ingest' ? 'POST' : 'PUT';
+      const response = await fetch(`${host.url}${path}`, { ...init, method, headers: { ...auth(localKey), ...(init.headers as Record<string, string>) } });
+      expect({ path, status: response.status }).toEqual({ path, status: 415 });
+      expect(await response.json()).toMatchObject({ error: expect.stringContaining('Content-Type: application/json'), expected: 'application/json' });
+    }
+    expect((await getJson('/api/sessions/not-json-typed')).status).toBe(404);
+
+    for (const type of ['application/json', 'Application/JSON; Charset=UTF-8', 'application/json;charset="utf-8"']) {
+      const response = await fetch(`${host.url}/api/ingest`, { method: 'POST', headers: { ...auth(localKey), 'content-type': type, 'content-encoding': 'gzip' }, body: gzipSync(batch) });
+      expect({ type, status: response.status }).toEqual({ type, status: 202 });
+    }
   });
 
   it('refuses a body larger than the limit before reading it', async () => {
@@ -199,7 +226,7 @@ describe('the embedded host, restarted', () => {
     const envelope = anEnvelope({ orgId: 'local', sessionId: 'kept' });
     await fetch(`${first.url}/api/ingest`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${key}` },
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
       body: JSON.stringify({ events: [sessionStarted(envelope, '2026-06-02T10:00:00.000Z')] }),
     });
     await eventually(async () => {

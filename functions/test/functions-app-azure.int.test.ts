@@ -115,7 +115,7 @@ describe('the Functions app on KM_STORAGE=azure (Event Hubs broker + cosmosdb-se
 
   it('ingest -> Event Hubs -> projector triggers -> Cosmos -> query Functions, and a replayed batch changes nothing', async () => {
     const events = aSessionOfEvents(anEnvelope({ orgId: 'org-e2e', sessionId: 'cloud-session' }), '2026-07-01T10:00:00.000Z', 2);
-    const ingest = await call('ingest', { method: 'POST', url: 'http://localhost/api/ingest', headers: auth, body: { string: JSON.stringify({ events }) } });
+    const ingest = await call('ingest', { method: 'POST', url: 'http://localhost/api/ingest', headers: { ...auth, 'content-type': 'application/json' }, body: { string: JSON.stringify({ events }) } });
     expect(ingest).toMatchObject({ status: 202, jsonBody: { accepted: 4, duplicates: 0 } });
     expect(broker.events(HUB).map((event) => event.partitionKey)).toEqual(['org-e2e', 'org-e2e', 'org-e2e', 'org-e2e']);
 

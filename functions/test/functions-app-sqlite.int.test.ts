@@ -41,10 +41,18 @@ describe('the Functions app on KM_STORAGE=sqlite', () => {
     expect(anonymous.status).toBe(401);
     const key = readFileSync(join(home, 'api-key'), 'utf8').trim();
     const events = aSessionOfEvents(anEnvelope({ orgId: 'local', sessionId: 'func-session' }), '2026-07-01T10:00:00.000Z', 2);
+    // The registered Function applies the route table's rules too: a body not labelled JSON is a 415.
+    const asText = await call('ingest', {
+      method: 'POST',
+      url: 'http://localhost:7071/api/ingest',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'text/plain;charset=UTF-8' },
+      body: { string: JSON.stringify({ events }) },
+    });
+    expect(asText).toMatchObject({ status: 415, jsonBody: { expected: 'application/json' } });
     const ingest = await call('ingest', {
       method: 'POST',
       url: 'http://localhost:7071/api/ingest',
-      headers: { authorization: `Bearer ${key}` },
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
       body: { string: JSON.stringify({ events }) },
     });
     expect(ingest).toMatchObject({ status: 202, jsonBody: { accepted: 4 } });

@@ -1,7 +1,7 @@
-import { usageMap, type Activity } from '../activity';
+import { droppedObservations, usageMap, type Activity } from '../activity';
 import { Empty, Link, QueryResult, Panel } from '../components/ui';
 import type { Filters } from '../filters';
-import { fmtDateTime, fmtInt, fmtMs } from '../format';
+import { fmtDateTime, fmtDropped, fmtInt, fmtMs } from '../format';
 import { hrefTo } from '../place';
 import { useActivity } from './use-activity';
 import { sessionState } from '../session-state';
@@ -30,8 +30,15 @@ function JourneyBody(props: { activity: Activity }) {
       </Empty>
     );
   }
+  const dropped = droppedObservations(sessions);
   return (
     <>
+      {dropped > 0 ? (
+        <p class="dropped-note" role="note" data-testid="dropped-total">
+          {fmtDropped(dropped)} in these sessions: km could not record them (its spool was full, or observing failed), so the
+          numbers below miss them. The km.log of the machine that ran them says why.
+        </p>
+      ) : null}
       <Panel title="Who used what" id="usage-map">
         <UsageMapView map={usageMap(sessions, interactions)} />
       </Panel>
@@ -59,6 +66,11 @@ function JourneyBody(props: { activity: Activity }) {
                     {sessionState(s) === 'no-end' ? (
                       <span class="badge" title="km stopped without recording the end of this session (killed?), and it has been quiet for 30 minutes">
                         no end recorded
+                      </span>
+                    ) : null}
+                    {s.droppedObservations > 0 ? (
+                      <span class="badge dropped-badge" data-testid="row-dropped" title="events km could not record in this session">
+                        {fmtDropped(s.droppedObservations)}
                       </span>
                     ) : null}
                     <span class="muted small show-sm">{s.client?.name ?? 'unknown client'}</span>

@@ -56,7 +56,7 @@ export function PerformanceView(props: { filters: Filters }) {
                   { label: 'p50', color: '--c1', values: s.points.map((p) => p.p50) },
                   { label: 'p95', color: '--c2', values: s.points.map((p) => p.p95) },
                   { label: 'p99', color: '--c4', values: s.points.map((p) => p.p99) },
-                  { label: 'error rate', color: '--bad', values: s.points.map((p) => (p.count ? pointErrorRate(p) : null)), right: true },
+                  { label: 'error rate', color: '--bad', values: s.points.map((p) => (p.count ? p.errorRate : null)), right: true },
                 ]}
                 unit={fmtMs}
                 rightUnit={(v) => fmtPct(v, 0)}
@@ -169,10 +169,4 @@ export function PerformanceView(props: { filters: Filters }) {
       </div>
     </div>
   );
-}
-
-/** The API's errorRate for the point (errors, tool errors and timeouts over all requests), as /api/latency counts it. */
-function pointErrorRate(p: LatencyPoint & { errorRate?: number; toolErrors?: number; timeouts?: number }): number {
-  if (typeof p.errorRate === 'number') return p.errorRate;
-  return (p.errors + (p.toolErrors ?? 0) + (p.timeouts ?? 0)) / p.count;
 }

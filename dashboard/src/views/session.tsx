@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { getJson } from '../api';
 import { Empty, ErrorBox, Link, Loading, OutcomeBadge, Panel, SeverityBadge } from '../components/ui';
-import { fmtBytes, fmtDateTime, fmtInt, fmtMs, fmtTime, fmtUsd, DASH } from '../format';
+import { fmtBytes, fmtDateTime, fmtDropped, fmtInt, fmtMs, fmtTime, fmtUsd, DASH } from '../format';
 import { hrefTo } from '../place';
 import { useQuery } from '../query';
 import type { Interaction, Session } from '../types';
@@ -56,6 +56,12 @@ function SessionHeader(props: { session: Session }) {
       <p class="command" title="The server's command line (redacted)">
         <code>{s.server.command}</code>
       </p>
+      {s.droppedObservations > 0 ? (
+        <p class="dropped-note" role="note" data-testid="session-dropped">
+          {fmtDropped(s.droppedObservations)}: km could not record them (its spool was full, or observing failed), so this
+          trace and its numbers miss them.
+        </p>
+      ) : null}
       <dl class="facts">
         {facts.map(([k, v]) => (
           <div key={k}>

@@ -85,7 +85,10 @@ export async function startEmbeddedHost(options: EmbeddedHostOptions): Promise<E
     // Wrappers find km serve through serve.json: listening without it would serve nobody, so stop with the reason.
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await stack.close();
-    throw new Error(`cannot write ${serveFilePath(options.home)}: ${(error as Error).message}`);
+    throw new Error(
+      `cannot write ${serveFilePath(options.home)}: ${(error as Error).message}. ` +
+        'Wrappers find km serve through that file: remove what is in its way (or free disk space) and start km serve again.',
+    );
   }
   logger.info(`embedded host listening on ${url} (data in ${options.home})`);
 

@@ -37,7 +37,7 @@ export interface EmbeddedStack {
  */
 export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack {
   mkdirSync(options.home, { recursive: true, mode: 0o700 });
-  const db = openSqliteDatabase(join(options.home, 'km.db'));
+  const db = openDatabaseIn(options.home);
   try {
     const eventLog = new SqliteEventLog(db);
     const readModelStore = new SqliteReadModelStore(db, { indexes: readModelIndexes });
@@ -80,5 +80,15 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
   } catch (error) {
     db.close();
     throw error;
+  }
+}
+
+/** SQLite says only "unable to open database file": name the file and the likely cause. */
+function openDatabaseIn(home: string): ReturnType<typeof openSqliteDatabase> {
+  const path = join(home, 'km.db');
+  try {
+    return openSqliteDatabase(path);
+  } catch (error) {
+    throw new Error(`cannot open ${path}: ${(error as Error).message}. Check that ${home} is writable by this user and the disk has room.`);
   }
 }

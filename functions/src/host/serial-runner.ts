@@ -10,19 +10,79 @@ export interface SerialRunner {
   stop(): Promise<void>;
 }
 
+/** The timer the runner waits on: tests pass a fake one and fire it by hand, so no test waits for real time. */
+export interface Scheduler {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const realScheduler: Scheduler = {
+  setTimeout(callback, ms) {
+    const timer = setTimeout(callback, ms);
+    timer.unref(); // a background job alone must never keep a process alive
+    return timer;
+  },
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+/** What a failing run is told: how many runs in a row failed, and when the next one is. */
+export interface RunFailure {
+  consecutive: number;
+  retryInMs: number;
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export function startSerialRunner(options: {
-  /** One run; `stopped()` turns true once stop() was called, for work that loops. Must not throw. */
+  /** One run; `stopped()` turns true once stop() was called, for work that loops. A throw is a failed run. */
   run: (stopped: () => boolean) => Promise<void>;
   intervalMs: number;
+  /**
+   * After failed runs the timer waits intervalMs * 2^failures, up to this (default intervalMs: no backoff), so
+   * a broken disk or store is not hammered every second.
+   */
+  maxBackoffMs?: number;
+  /** Told of each failed run (the runner itself never logs). */
+  onFailure?: (error: unknown, failure: RunFailure) => void;
+  /** Told of the first run that succeeds after failures. */
+  onRecovery?: (failedRuns: number) => void;
   /** Called first by stop(), e.g. to cut a slow delivery short. */
   onStop?: () => void;
+  scheduler?: Scheduler;
 }): SerialRunner {
+  const { intervalMs, scheduler = realScheduler } = options;
+  const maxBackoffMs = Math.max(intervalMs, options.maxBackoffMs ?? intervalMs);
   let stopped = false;
   let running: Promise<void> | null = null;
   let runAgain = false;
+  let failures = 0;
+  let timer: unknown = null;
   const isStopped = () => stopped;
 
-  const notify = () => {
+  const nextDelay = () => Math.min(MAX_TIMER_MS, failures === 0 ? intervalMs : Math.min(maxBackoffMs, intervalMs * 2 ** failures));
+
+  const schedule = () => {
+    if (timer !== null) scheduler.clearTimeout(timer);
+    timer = null;
+    if (stopped) return;
+    timer = scheduler.setTimeout(() => {
+      timer = null;
+      notify();
+    }, nextDelay());
+  };
+
+  const runOnce = async () => {
+    try {
+      await options.run(isStopped);
+      if (failures > 0) options.onRecovery?.(failures);
+      failures = 0;
+    } catch (error) {
+      failures++;
+      options.onFailure?.(error, { consecutive: failures, retryInMs: nextDelay() });
+    }
+  };
+
+  function notify(): void {
     if (stopped) return;
     if (running) {
       runAgain = true;
@@ -31,15 +91,15 @@ export function startSerialRunner(options: {
     running = (async () => {
       do {
         runAgain = false;
-        await options.run(isStopped);
-      } while (runAgain && !stopped);
+        await runOnce();
+        // After a failure the next try waits for the backoff timer, however often notify is called meanwhile.
+      } while (runAgain && !stopped && failures === 0);
     })().finally(() => {
       running = null;
+      schedule();
     });
-  };
+  }
 
-  const timer = setInterval(notify, options.intervalMs);
-  timer.unref(); // a background job alone must never keep a process alive
   notify(); // catch up on what arrived while nobody was looking
 
   return {
@@ -50,7 +110,7 @@ export function startSerialRunner(options: {
     async stop() {
       stopped = true;
       options.onStop?.();
-      clearInterval(timer);
+      schedule();
       await running;
     },
   };

@@ -16,8 +16,14 @@ export const serveFilePath = (home: string) => join(home, 'serve.json');
 export function writeServeFile(home: string, content: ServeFile): void {
   const path = serveFilePath(home);
   const draft = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  writeFileSync(draft, `${JSON.stringify(content, null, 2)}\n`, { mode: 0o600 });
-  renameSync(draft, path);
+  try {
+    writeFileSync(draft, `${JSON.stringify(content, null, 2)}\n`, { mode: 0o600 });
+    renameSync(draft, path);
+  } catch (error) {
+    // A failed start must not leave its draft behind (a full disk, a directory in the way of serve.json).
+    rmSync(draft, { force: true });
+    throw error;
+  }
 }
 
 /** Another km serve may have started on this KM_HOME since: its serve.json is not ours to remove. */
