@@ -1,10 +1,9 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startEmbeddedHost } from '@km/functions/dist/host/embedded-host';
-import { BIN_DIR, KM_BIN, getJson, requireBuiltKm, until } from './e2e-support';
+import { BIN_DIR, KM_BIN, getJson, requireBuiltKm, runKm, until } from './e2e-support';
 import { tempHome } from './helpers';
 
 /** A client config with five servers starts five wrappers sharing one KM_HOME (DESIGN.md): none may lose or mix events. */
@@ -49,6 +48,18 @@ function alive(pid: number): boolean {
         await client.close();
       }),
     );
+    // Each wrapper removes its spool file once everything in it is acknowledged, within its exit budget. On a loaded
+    // machine that budget may run out first; then the file is an orphan that `km flush` ships once the wrapper is gone.
+    // So: wait for every wrapper to exit, flush, and only then require an empty spool and read the sessions (a session
+    // whose end did not ship within its wrapper's budget reaches the host with that flush: no dependence on timing).
+    await until('the five wrappers to exit', () => (pids.every((pid) => !alive(pid)) ? true : undefined), DEADLINE_MS);
+    const left = () => readdirSync(join(home, 'spool')).filter((name) => name.endsWith('.jsonl') && name !== 'rejected.jsonl');
+    if (left().length > 0) {
+      const flush = await runKm(['flush'], env); // not spawnSync: the host under test lives in this process
+      expect(flush.stderr).toBe('');
+      expect(flush.status).toBe(0);
+    }
+    expect(left()).toEqual([]);
     const sessions = await until('five ended sessions', async () => {
       const { sessions } = await getJson(host.url, '/api/sessions');
       const ended = (sessions as any[]).filter((s) => s.endedAt);
@@ -60,16 +71,5 @@ function alive(pid: number): boolean {
       const { interactions } = await getJson(host.url, `/api/sessions/${session.id}/interactions`);
       expect(new Set((interactions as any[]).map((i) => i.id)).size).toBe(count + 1);
     }
-    // Each wrapper removes its spool file once everything in it is acknowledged, within its exit budget. On a loaded
-    // machine that budget may run out first; then the file is an orphan that `km flush` ships once the wrapper is gone.
-    // So: wait for every wrapper to exit, flush, and only then require an empty spool (no dependence on timing).
-    await until('the five wrappers to exit', () => (pids.every((pid) => !alive(pid)) ? true : undefined), DEADLINE_MS);
-    const left = () => readdirSync(join(home, 'spool')).filter((name) => name.endsWith('.jsonl') && name !== 'rejected.jsonl');
-    if (left().length > 0) {
-      const flush = spawnSync(process.execPath, [KM_BIN, 'flush'], { env, encoding: 'utf8', timeout: DEADLINE_MS });
-      expect(flush.stderr).toBe('');
-      expect(flush.status).toBe(0);
-    }
-    expect(left()).toEqual([]);
   }, 4 * DEADLINE_MS);
 });
