@@ -43,8 +43,6 @@ interface PendingRequest {
 const META_VERSION = 'io.modelcontextprotocol/protocolVersion';
 const META_CLIENT_INFO = 'io.modelcontextprotocol/clientInfo';
 const ERROR_MESSAGE_MAX = 500;
-const wireField = (text: string | null, max: number) => (text === null ? null : safeField(text, max));
-
 const other = (d: Direction): Direction => (d === 'client_to_server' ? 'server_to_client' : 'client_to_server');
 const iso = (ms: number) => new Date(ms).toISOString();
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -59,6 +57,13 @@ const REDACTED_PEM_LINE = '[REDACTED:private-key]';
 /** A line that opens a PEM private key block and does not also close it. */
 const PEM_BEGIN = /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----/;
 const PEM_END = /-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----/;
+
+const wireField = (text: string | null, max: number) => (text === null ? null : safeField(text, max));
+/** A request id is kept as JSON text (1 and "1" differ): its value is redacted, escapes inside JSON text would hide a secret. */
+function idField(id: string): string {
+  const value: unknown = JSON.parse(id);
+  return typeof value === 'string' ? JSON.stringify(safeField(value, NAME_MAX)).slice(0, NAME_MAX) : id.slice(0, NAME_MAX);
+}
 
 function implementation(value: unknown): { name: string; version?: string } | null {
   if (!isObject(value) || typeof value.name !== 'string') return null;
@@ -163,7 +168,7 @@ export class SessionObserver {
     const metaVersion = typeof meta?.[META_VERSION] === 'string' ? safeField(meta[META_VERSION] as string, PROTOCOL_MAX) : null;
     const metaClient = implementation(meta?.[META_CLIENT_INFO]);
     const key = `${direction}:${msg.id}`;
-    if (this.pending.has(key)) this.violation(direction, 'invalid_message', bytes, `request id ${safeField(msg.id, NAME_MAX)} reused while still pending`, at);
+    if (this.pending.has(key)) this.violation(direction, 'invalid_message', bytes, `request id ${idField(msg.id)} reused while still pending`, at);
     this.pending.set(key, {
       params: msg.params,
       // Names and URIs leave the machine too: a resource URI may carry a key (?api_key=...).
@@ -180,7 +185,7 @@ export class SessionObserver {
     const key = msg.id === null ? null : `${other(direction)}:${msg.id}`;
     const req = key === null ? undefined : this.pending.get(key);
     if (!req || key === null) {
-      this.violation(direction, 'unknown_response_id', bytes, `response to id ${msg.id === null ? 'null' : safeField(msg.id, NAME_MAX)} that no request used`, at);
+      this.violation(direction, 'unknown_response_id', bytes, `response to id ${msg.id === null ? 'null' : idField(msg.id)} that no request used`, at);
       return;
     }
     this.pending.delete(key);
@@ -231,7 +236,7 @@ export class SessionObserver {
       ts: iso(end.at),
       type: 'mcp.interaction',
       direction,
-      requestId: safeField(requestId, NAME_MAX),
+      requestId: idField(requestId),
       method: req.method,
       target: req.target,
       protocolVersion: req.protocolVersion ?? this.protocolVersion,
