@@ -229,8 +229,9 @@ export const TEXT_RULES: readonly TextRule[] = [
     kind: 'secret',
     severity: 'high',
     scope: 'any',
-    pattern: /(?:^|[^A-Za-z0-9])(?:[A-Za-z0-9_.-]*?(?:passw(?:or)?d|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|auth[_-]?key|credential|private[_-]?key|client[_-]?secret))["']?\s*[:=]\s*["']?(?<secret>[^\s"',;&<>]+)/dgi,
+    pattern: /(?:^|[^A-Za-z0-9])(?:[A-Za-z0-9_.-]*?(?:passw(?:or)?d|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|auth[_-]?key|credential|private[_-]?key|client[_-]?secret))["']?\s*[:=]\s*(?:"(?<secret>[^"\n]{1,200})"|["']?(?<secret2>[^\s"',;&<>]+))/dgi,
     hint: hasCi('pass', 'pwd', 'secret', 'token', 'key', 'credential'),
+    // A double-quoted value is taken whole ("correct horse" must not leave "horse" behind).
     validate: assignedSecret,
   },
   {
