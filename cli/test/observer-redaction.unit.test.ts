@@ -66,6 +66,16 @@ describe('every wire string an event takes is redacted', () => {
     expect(events.find((e) => e.type === 'mcp.notification')).toMatchObject({ method: text });
   });
 
+  it('redacts a card number sent as a numeric request id, and keeps ordinary numeric ids', () => {
+    const h = harness();
+    h.send('client_to_server', { jsonrpc: '2.0', id: 4111111111111111, method: 'ping' });
+    h.send('server_to_client', { jsonrpc: '2.0', id: 4111111111111111, result: {} });
+    h.send('client_to_server', { jsonrpc: '2.0', id: 7, method: 'ping' });
+    h.send('server_to_client', { jsonrpc: '2.0', id: 7, result: {} });
+    const ids = h.events().flatMap((e) => (e.type === 'mcp.interaction' ? [e.requestId] : []));
+    expect(ids).toEqual(['[REDACTED:card-number]', '7']);
+  });
+
   it('redacts before cutting, so a secret straddling a field bound still goes', () => {
     const key = ['ghp_', 'aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z5A'].join('');
     const cut = safeField(`${'x'.repeat(190)} ${key}`, 200);

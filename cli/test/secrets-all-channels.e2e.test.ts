@@ -99,6 +99,8 @@ async function session(kmHome: string, cwd: string, extraEnv: Record<string, str
     expect((await client.request(++n, text, { text })).error.code).toBe(-32601);
     client.write({ jsonrpc: '2.0', method: text, params: { text } });
   }
+  // A card number as a numeric request id.
+  await client.request(Number(CARD_AS_NUMBER), 'ping', {});
   // A PEM key inside a JSON string (with \n escapes), which the server also prints on stdout line by line.
   await client.request(++n, 'tools/call', { name: 'echo', arguments: { text: 'pem', pem: PEM_LINES.join('\n') } });
   expect(await client.close()).toBe(0);

@@ -62,7 +62,8 @@ const wireField = (text: string | null, max: number) => (text === null ? null : 
 /** A request id is kept as JSON text (1 and "1" differ): its value is redacted, escapes inside JSON text would hide a secret. */
 function idField(id: string): string {
   const value: unknown = JSON.parse(id);
-  return typeof value === 'string' ? JSON.stringify(safeField(value, NAME_MAX)).slice(0, NAME_MAX) : id.slice(0, NAME_MAX);
+  // A numeric id is scanned as its digits: a card number sent as an id is still a card number.
+  return typeof value === 'string' ? JSON.stringify(safeField(value, NAME_MAX)).slice(0, NAME_MAX) : safeField(id, NAME_MAX);
 }
 
 function implementation(value: unknown): { name: string; version?: string } | null {
