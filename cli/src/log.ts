@@ -1,5 +1,6 @@
 import { appendFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { redactText } from '@km/shared';
 
 /**
  * km's own diagnostics. Never stdout (it carries the MCP server's bytes); stderr only with KM_DEBUG; always
@@ -21,7 +22,8 @@ export function fileLogger(home: string, debug: boolean, tag: string = `km[${pro
     // no log yet
   }
   const write = (level: string, message: string) => {
-    const line = `${new Date().toISOString()} ${tag} ${level} ${message}\n`;
+    // Messages carry server command lines and server error text: redacted here, once for every line.
+    const line = `${new Date().toISOString()} ${tag} ${level} ${redactText(message)}\n`;
     try {
       appendFileSync(path, line, { mode: 0o600 });
     } catch {

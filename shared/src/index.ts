@@ -77,6 +77,7 @@ export type { LatencySketch } from './projections/latency/sketch';
 // risk monitor
 export { redactText, matchText, redactMatches, TEXT_RULES, entropy, luhn } from './risk/rules';
 export type { Severity, FindingKind, TextRule } from './risk/rules';
+export { safeField, redactEventStrings } from './risk/fields';
 export { scanValue, scanRequest, scanResponse, destructiveTool, MAX_FINDINGS } from './risk/scan';
 export type { ScanResult } from './risk/scan';
 export { scanToolDefinitions, POISONING_RULES } from './risk/poisoning';

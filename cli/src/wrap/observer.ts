@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { newEventId, redactText, type Direction, type KmEvent } from '@km/shared';
+import { newEventId, safeField, type Direction, type KmEvent } from '@km/shared';
 import { classify, isObject, targetOf, type RpcMessage } from './jsonrpc';
 import type { Frame } from './line-framer';
 
@@ -43,17 +43,34 @@ interface PendingRequest {
 const META_VERSION = 'io.modelcontextprotocol/protocolVersion';
 const META_CLIENT_INFO = 'io.modelcontextprotocol/clientInfo';
 const ERROR_MESSAGE_MAX = 500;
-
 const other = (d: Direction): Direction => (d === 'client_to_server' ? 'server_to_client' : 'client_to_server');
 const iso = (ms: number) => new Date(ms).toISOString();
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-const nullableRedacted = (text: string | null) => (text === null ? null : redactText(text));
+/** The bounds of the event fields (shared/src/events.ts) that the observer fills from the wire. */
+const NAME_MAX = 200;
+const VERSION_MAX = 100;
+const PROTOCOL_MAX = 50;
+const TARGET_MAX = 1000;
+const DETAIL_MAX = 500;
+const NON_JSON_PREVIEW_MAX = 200;
+const REDACTED_PEM_LINE = '[REDACTED:private-key]';
+/** A line that opens a PEM private key block and does not also close it. */
+const PEM_BEGIN = /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----/;
+const PEM_END = /-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----/;
+
+const wireField = (text: string | null, max: number) => (text === null ? null : safeField(text, max));
+/** A request id is kept as JSON text (1 and "1" differ): its value is redacted, escapes inside JSON text would hide a secret. */
+function idField(id: string): string {
+  const value: unknown = JSON.parse(id);
+  // A numeric id is scanned as its digits: a card number sent as an id is still a card number.
+  return typeof value === 'string' ? JSON.stringify(safeField(value, NAME_MAX)).slice(0, NAME_MAX) : safeField(id, NAME_MAX);
+}
 
 function implementation(value: unknown): { name: string; version?: string } | null {
   if (!isObject(value) || typeof value.name !== 'string') return null;
   return typeof value.version === 'string'
-    ? { name: value.name.slice(0, 200), version: value.version.slice(0, 100) }
-    : { name: value.name.slice(0, 200) };
+    ? { name: safeField(value.name, NAME_MAX), version: safeField(value.version, VERSION_MAX) }
+    : { name: safeField(value.name, NAME_MAX) };
 }
 
 /**
@@ -67,6 +84,8 @@ export class SessionObserver {
   private protocolVersion: string | null = null;
   private clientInfo: { name: string; version?: string } | null = null;
   private serverInfo: { name: string; version?: string } | null = null;
+  /** Inside a PEM private key printed line by line: each base64 line alone matches no rule, so all are redacted. */
+  private readonly inPrivateKey: Record<Direction, boolean> = { client_to_server: false, server_to_client: false };
   dropped = 0;
 
   constructor(
@@ -84,7 +103,7 @@ export class SessionObserver {
     try {
       value = JSON.parse(frame.text);
     } catch {
-      this.violation(direction, 'non_json', frame.bytes, redactText(frame.text.slice(0, 4000)).slice(0, 200), frame.at);
+      this.violation(direction, 'non_json', frame.bytes, this.nonJsonDetail(direction, frame.text), frame.at);
       return;
     }
     if (Array.isArray(value)) {
@@ -95,6 +114,17 @@ export class SessionObserver {
       return;
     }
     this.handle(direction, classify(value), frame.bytes, frame.at);
+  }
+
+  /** A non-JSON line as it may be recorded: redacted, and wholly replaced while inside a PEM private key block. */
+  private nonJsonDetail(direction: Direction, line: string): string {
+    const begin = PEM_BEGIN.exec(line);
+    if (this.inPrivateKey[direction] || begin) {
+      const closed = PEM_END.test(begin ? line.slice(begin.index) : line);
+      this.inPrivateKey[direction] = !closed;
+      return REDACTED_PEM_LINE;
+    }
+    return safeField(line, NON_JSON_PREVIEW_MAX);
   }
 
   /** The session is over: requests never answered become 'unanswered' interactions, then session.ended. */
@@ -122,29 +152,29 @@ export class SessionObserver {
         this.onRequest(direction, msg, bytes, at);
         return;
       case 'notification':
-        this.emit({ id: newEventId(), v: 1, ts: iso(at), type: 'mcp.notification', direction, method: redactText(msg.method).slice(0, 200), bytes });
+        this.emit({ id: newEventId(), v: 1, ts: iso(at), type: 'mcp.notification', direction, method: safeField(msg.method, NAME_MAX), bytes });
         return;
       case 'response':
       case 'error':
         this.onResponse(direction, msg, bytes, at);
         return;
       case 'invalid':
-        this.violation(direction, 'invalid_message', bytes, msg.reason, at);
+        this.violation(direction, 'invalid_message', bytes, safeField(msg.reason, DETAIL_MAX), at);
         return;
     }
   }
 
   private onRequest(direction: Direction, msg: Extract<RpcMessage, { kind: 'request' }>, bytes: number, at: number): void {
     const meta = isObject(msg.params?._meta) ? msg.params._meta : undefined;
-    const metaVersion = typeof meta?.[META_VERSION] === 'string' ? (meta[META_VERSION] as string) : null;
+    const metaVersion = typeof meta?.[META_VERSION] === 'string' ? safeField(meta[META_VERSION] as string, PROTOCOL_MAX) : null;
     const metaClient = implementation(meta?.[META_CLIENT_INFO]);
     const key = `${direction}:${msg.id}`;
-    if (this.pending.has(key)) this.violation(direction, 'invalid_message', bytes, `request id ${msg.id} reused while still pending`, at);
+    if (this.pending.has(key)) this.violation(direction, 'invalid_message', bytes, `request id ${idField(msg.id)} reused while still pending`, at);
     this.pending.set(key, {
       params: msg.params,
       // Names and URIs leave the machine too: a resource URI may carry a key (?api_key=...).
-      method: redactText(msg.method).slice(0, 200),
-      target: nullableRedacted(targetOf(msg.method, msg.params))?.slice(0, 1000) ?? null,
+      method: safeField(msg.method, NAME_MAX),
+      target: wireField(targetOf(msg.method, msg.params), TARGET_MAX),
       startedAt: at,
       bytes,
       protocolVersion: metaVersion,
@@ -156,14 +186,13 @@ export class SessionObserver {
     const key = msg.id === null ? null : `${other(direction)}:${msg.id}`;
     const req = key === null ? undefined : this.pending.get(key);
     if (!req || key === null) {
-      this.violation(direction, 'unknown_response_id', bytes, `response to id ${msg.id ?? 'null'} that no request used`, at);
+      this.violation(direction, 'unknown_response_id', bytes, `response to id ${msg.id === null ? 'null' : idField(msg.id)} that no request used`, at);
       return;
     }
     this.pending.delete(key);
     const requestDirection = other(direction);
     if (msg.kind === 'error') {
-      // Redact before cutting: a secret cut in half would no longer match its rule.
-      const message = redactText(msg.message.slice(0, 4 * ERROR_MESSAGE_MAX)).slice(0, ERROR_MESSAGE_MAX);
+      const message = safeField(msg.message, ERROR_MESSAGE_MAX);
       this.interaction(requestDirection, msg.id!, req, { at, bytes, outcome: 'error', error: { code: msg.code, message } }, undefined);
       return;
     }
@@ -171,14 +200,14 @@ export class SessionObserver {
     this.learnFromResult(req, result, requestDirection, at);
     if (req.method === 'tools/list' && Array.isArray(result.tools)) this.toolsListed(result.tools, bytes, at);
     const outcome = result.isError === true ? 'tool_error' : 'ok';
-    const resultType = typeof result.resultType === 'string' ? result.resultType.slice(0, 50) : null;
+    const resultType = typeof result.resultType === 'string' ? safeField(result.resultType, PROTOCOL_MAX) : null;
     this.interaction(requestDirection, msg.id, req, { at, bytes, outcome, resultType }, msg.result);
   }
 
   /** The session's revision is one the server answered without error: a refused _meta version is not it. */
   private learnFromResult(req: PendingRequest, result: Record<string, unknown>, requestDirection: Direction, at: number): void {
     if (req.method === 'initialize') {
-      if (typeof result.protocolVersion === 'string') this.protocolVersion = result.protocolVersion.slice(0, 50);
+      if (typeof result.protocolVersion === 'string') this.protocolVersion = safeField(result.protocolVersion, PROTOCOL_MAX);
       this.clientInfo = req.clientInfo ?? this.clientInfo;
       this.serverInfo = implementation(result.serverInfo) ?? this.serverInfo;
       this.identified('initialize', at);
@@ -208,7 +237,7 @@ export class SessionObserver {
       ts: iso(end.at),
       type: 'mcp.interaction',
       direction,
-      requestId: requestId.slice(0, 200),
+      requestId: idField(requestId),
       method: req.method,
       target: req.target,
       protocolVersion: req.protocolVersion ?? this.protocolVersion,
@@ -249,7 +278,7 @@ export class SessionObserver {
       ts: iso(at),
       type: 'mcp.tools_listed',
       tools: definitions.map((tool) => ({
-        name: String(tool.name ?? '').slice(0, 200) || '(unnamed)',
+        name: safeField(String(tool.name ?? ''), NAME_MAX) || '(unnamed)',
         descriptionHash: sha256(typeof tool.description === 'string' ? tool.description : ''),
         schemaHash: sha256(JSON.stringify(tool.inputSchema ?? null)),
       })),
@@ -276,6 +305,6 @@ export class SessionObserver {
   }
 
   private violation(direction: Direction, kind: 'non_json' | 'invalid_message' | 'unknown_response_id' | 'oversized_frame', bytes: number, detail: string, at: number): void {
-    this.emit({ id: newEventId(), v: 1, ts: iso(at), type: 'protocol.violation', direction, kind, bytes, detail: detail.slice(0, 500) });
+    this.emit({ id: newEventId(), v: 1, ts: iso(at), type: 'protocol.violation', direction, kind, bytes, detail: detail.slice(0, DETAIL_MAX) });
   }
 }

@@ -1,4 +1,4 @@
-import type { Envelope, KmEvent } from '@km/shared';
+import { redactEventStrings, type Envelope, type KmEvent } from '@km/shared';
 import type { Spool } from '../spool';
 import type { EventDraft } from './observer';
 
@@ -31,7 +31,8 @@ export class Recorder {
 
   private write(drafts: EventDraft[]): void {
     if (drafts.length === 0 || !this.envelope) return;
-    const events = drafts.map((draft) => ({ ...draft, ...this.envelope }) as KmEvent);
+    // The last pass before the spool: whatever an event took from the wire, by whichever field, is scanned.
+    const events = drafts.map((draft) => ({ ...redactEventStrings(draft), ...this.envelope }) as KmEvent);
     // Lifecycle events go one by one, past the spool's bound; the end counts what the spool had to drop.
     let run: KmEvent[] = [];
     const flush = () => {

@@ -1,3 +1,5 @@
+import { VENDOR_TOKEN_RULES } from './vendor-tokens';
+
 /**
  * Detection rules over the text of one JSON string (a tool argument, a line of a tool result). Each rule is a
  * pure function of the text: a global regex, optionally a `secret` named group (the part to redact, so that
@@ -172,8 +174,8 @@ export const TEXT_RULES: readonly TextRule[] = [
   { id: 'gcp-api-key', kind: 'secret', severity: 'high', scope: 'any', pattern: /\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])/g, hint: has('AIza') },
   { id: 'gcp-oauth-client-secret', kind: 'secret', severity: 'high', scope: 'any', pattern: /\bGOCSPX-[A-Za-z0-9_-]{28}(?![A-Za-z0-9_-])/g, hint: has('GOCSPX-') },
   { id: 'github-token', kind: 'secret', severity: 'critical', scope: 'any', pattern: /\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{82})\b/g, hint: has('gh', 'github_pat_') },
-  { id: 'gitlab-token', kind: 'secret', severity: 'critical', scope: 'any', pattern: /\bgl(?:pat|dt|ptt|rt)-[A-Za-z0-9_-]{20,}(?![A-Za-z0-9_-])/g, hint: has('gl') },
-  { id: 'slack-token', kind: 'secret', severity: 'high', scope: 'any', pattern: /\bxox[abposr]-[A-Za-z0-9-]{10,}\b/g, hint: has('xox') },
+  { id: 'gitlab-token', kind: 'secret', severity: 'critical', scope: 'any', pattern: /\b(?:gl(?:pat|dt|ptt|rt|ft|imt|agent|oas|soat|ffct|cbt)-[A-Za-z0-9_-]{20,}|GR1348941[A-Za-z0-9_-]{20,})(?![A-Za-z0-9_-])/g, hint: has('gl', 'GR1348941') },
+  { id: 'slack-token', kind: 'secret', severity: 'high', scope: 'any', pattern: /\bxox[abposre](?:\.xox[bp])?-[A-Za-z0-9-]{10,}\b/g, hint: has('xox') },
   { id: 'slack-webhook', kind: 'secret', severity: 'high', scope: 'any', pattern: /https:\/\/hooks\.slack\.com\/(?:services|workflows)\/[A-Za-z0-9_/]{20,}/g, hint: has('hooks.slack.com') },
   { id: 'stripe-key', kind: 'secret', severity: 'critical', scope: 'any', pattern: /\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{24,}\b/g, hint: has('k_live_', 'k_test_') },
   { id: 'anthropic-key', kind: 'secret', severity: 'critical', scope: 'any', pattern: /\bsk-ant-(?:api|admin|oat)\d{2}-[A-Za-z0-9_-]{80,}(?![A-Za-z0-9_-])/g, hint: has('sk-ant-') },
@@ -192,7 +194,7 @@ export const TEXT_RULES: readonly TextRule[] = [
   { id: 'sendgrid-api-key', kind: 'secret', severity: 'high', scope: 'any', pattern: /\bSG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{16,64}(?![A-Za-z0-9_-])/g, hint: has('SG.') },
   { id: 'twilio-api-key', kind: 'secret', severity: 'high', scope: 'any', pattern: /\bSK[0-9a-fA-F]{32}\b/g, hint: has('SK') },
   { id: 'vault-token', kind: 'secret', severity: 'critical', scope: 'any', pattern: /\bhv[sb]\.[A-Za-z0-9_-]{24,}(?![A-Za-z0-9_-])/g, hint: has('hvs.', 'hvb.') },
-  { id: 'huggingface-token', kind: 'secret', severity: 'high', scope: 'any', pattern: /\bhf_[A-Za-z0-9]{34,40}\b/g, hint: has('hf_') },
+  { id: 'huggingface-token', kind: 'secret', severity: 'high', scope: 'any', pattern: /\b(?:hf_[A-Za-z0-9]{34,40}|api_org_[A-Za-z]{34})\b/g, hint: has('hf_', 'api_org_') },
   { id: 'google-oauth-token', kind: 'secret', severity: 'high', scope: 'any', pattern: /\bya29\.[A-Za-z0-9._-]{30,}(?![A-Za-z0-9_-])/g, hint: has('ya29.') },
   { id: 'digitalocean-token', kind: 'secret', severity: 'critical', scope: 'any', pattern: /\bdo[opr]_v1_[a-f0-9]{64}\b/g, hint: has('_v1_') },
   {
@@ -227,8 +229,9 @@ export const TEXT_RULES: readonly TextRule[] = [
     kind: 'secret',
     severity: 'high',
     scope: 'any',
-    pattern: /(?:^|[^A-Za-z0-9])(?:[A-Za-z0-9_.-]*?(?:passw(?:or)?d|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|auth[_-]?key|credential|private[_-]?key|client[_-]?secret))["']?\s*[:=]\s*["']?(?<secret>[^\s"',;&<>]+)/dgi,
+    pattern: /(?:^|[^A-Za-z0-9])(?:[A-Za-z0-9_.-]*?(?:passw(?:or)?d|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|auth[_-]?key|credential|private[_-]?key|client[_-]?secret))["']?\s*[:=]\s*(?:"(?<secret>[^"\n]{1,200})"|["']?(?<secret2>[^\s"',;&<>]+))/dgi,
     hint: hasCi('pass', 'pwd', 'secret', 'token', 'key', 'credential'),
+    // A double-quoted value is taken whole ("correct horse" must not leave "horse" behind).
     validate: assignedSecret,
   },
   {
@@ -240,6 +243,7 @@ export const TEXT_RULES: readonly TextRule[] = [
     hint: has('PASSWORD', 'PASSWD', 'PWD', 'SECRET', 'TOKEN', 'KEY'),
     validate: envSecret,
   },
+  ...VENDOR_TOKEN_RULES,
   // PII.
   { id: 'us-ssn', kind: 'pii', severity: 'high', scope: 'any', pattern: /(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])/g, hint: hasDigitRun, validate: ssn },
   { id: 'email', kind: 'pii', severity: 'low', scope: 'any', pattern: /\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}\b/g, hint: has('@') },
