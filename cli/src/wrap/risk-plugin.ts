@@ -31,14 +31,16 @@ export function definitionsFile(home: string, projectId: string, serverName: str
   return join(home, 'tool-definitions', `${sha256(`${projectId}\u0000${serverName}`).slice(0, 32)}.json`);
 }
 
-type Definitions = Record<string, { description: string; schema: string }>;
+/** Keyed by tool name, which comes from the server: a Map, so `constructor` or `__proto__` is just a name. */
+type Definitions = Map<string, { description: string; schema: string }>;
 
 function readDefinitions(path: string): Definitions {
   try {
     const parsed = JSON.parse(readFileSync(path, 'utf8')) as unknown;
-    return typeof parsed === 'object' && parsed !== null ? (parsed as Definitions) : {};
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return new Map();
+    return new Map(Object.entries(parsed as Record<string, { description: string; schema: string }>));
   } catch {
-    return {};
+    return new Map();
   }
 }
 
@@ -46,7 +48,7 @@ function writeDefinitions(path: string, definitions: Definitions): void {
   mkdirSync(join(path, '..'), { recursive: true, mode: 0o700 });
   // Several wrappers of the same server may list tools at once: each writes whole files, renamed into place.
   const temp = `${path}.${process.pid}.tmp`;
-  writeFileSync(temp, JSON.stringify(definitions), { mode: 0o600 });
+  writeFileSync(temp, JSON.stringify(Object.fromEntries(definitions)), { mode: 0o600 });
   renameSync(temp, path);
 }
 
@@ -67,12 +69,12 @@ export function riskPlugin(options: RiskPluginOptions): ObserverPlugin {
       const extra: EventDraft[] = [];
       const base = { v: 1 as const, ts: draft.ts, method: 'tools/list' };
       const previous = readDefinitions(file);
-      const current: Definitions = { ...previous };
+      const current: Definitions = new Map(previous);
       // Poisoning is reported once per definition: a server listing the same poisoned tool each session is one finding.
       const fresh = new Set<number>();
       draft.tools.forEach((tool, index) => {
-        const before = previous[tool.name];
-        current[tool.name] = { description: tool.descriptionHash, schema: tool.schemaHash };
+        const before = previous.get(tool.name);
+        current.set(tool.name, { description: tool.descriptionHash, schema: tool.schemaHash });
         if (before?.description === tool.descriptionHash && before.schema === tool.schemaHash) return;
         fresh.add(index);
         if (!before) return;
