@@ -1,5 +1,5 @@
 import type { Interaction, KmEvent } from '../../events';
-import { addAppliedId, own, type Projection } from '../projection';
+import { own, withoutIdLists, type Projection } from '../projection';
 import { addInteraction, emptyStats, latencyMicros, withKey, type LatencyStats } from './stats';
 
 /**
@@ -7,9 +7,8 @@ import { addInteraction, emptyStats, latencyMicros, withKey, type LatencyStats }
  * granularity a minute or an hour (UTC). Inside, the stats of the whole scope and per server, per server+tool and per
  * method, plus the slowest interactions of the period.
  *
- * Why minutes and hours and no days: idempotency needs the ids a document has folded, and a day document's id list
- * grows with a whole day's traffic (at 1 call/s, 86k ids, ~3.4 MB: past Cosmos DB's 2 MB item limit). An hour keeps it
- * at 1/24 of that; a minute document is tiny. Sketches merge exactly, so a day is the merge of its 24 hours and any
+ * Minutes and hours, no days (from when documents kept the ids they folded; a later stage may add days). Sketches
+ * merge exactly, so a day is the merge of its 24 hours and any
  * range is whole hours plus the minutes at its edges: at most 24 + 2*59 point reads per day of range, and percentiles
  * as accurate as those of one bucket. Point reads are also what the cloud store does best (LOCAL-AZURE.md).
  */
@@ -44,8 +43,6 @@ export interface LatencyBucketDoc {
   methods: Record<string, LatencyStats>;
   /** The SLOWEST_KEPT slowest answered interactions, slowest first (ties by id): a top-N of a set, so order-free. */
   slowest: SlowInteraction[];
-  /** Event ids already folded, sorted: makes the fold idempotent under replays. */
-  applied: string[];
 }
 
 export const SLOWEST_KEPT = 100;
@@ -82,8 +79,7 @@ export const latencyProjection: Projection<LatencyBucketDoc> = {
   },
   evolve(state, event, docId) {
     if (event.type !== 'mcp.interaction') throw new Error(`latency cannot fold ${event.type}`);
-    const doc: LatencyBucketDoc = state ? { ...state, applied: [...state.applied] } : emptyBucket(event, docId);
-    if (!addAppliedId(doc.applied, event.id)) return state ?? doc;
+    const doc: LatencyBucketDoc = state ? withoutIdLists(state) : emptyBucket(event, docId);
     const server = event.server.name;
     const tool = toolOf(event);
     doc.total = addInteraction(doc.total, event);
@@ -102,7 +98,7 @@ export const latencyProjection: Projection<LatencyBucketDoc> = {
 
 function emptyBucket(event: KmEvent, docId: string): LatencyBucketDoc {
   const { granularity, period, scope } = parseBucketId(docId);
-  return { id: docId, orgId: event.orgId, scope, granularity, period, total: emptyStats(), servers: {}, tools: {}, methods: {}, slowest: [], applied: [] };
+  return { id: docId, orgId: event.orgId, scope, granularity, period, total: emptyStats(), servers: {}, tools: {}, methods: {}, slowest: [] };
 }
 
 function slowInteraction(event: Interaction, latencyMs: number): SlowInteraction {
@@ -140,7 +136,8 @@ export interface LatencySessionDoc {
   server: string;
   /** Keyed by `tool:<name>` or `other`, sorted. */
   waits: Record<string, SessionWait>;
-  applied: string[];
+  /** The smallest event id folded: its project and server are the session's (order-free). */
+  firstEventId: string | null;
 }
 
 export const latencySessionsProjection: Projection<LatencySessionDoc> = {
@@ -149,11 +146,10 @@ export const latencySessionsProjection: Projection<LatencySessionDoc> = {
   evolve(state, event) {
     if (event.type !== 'mcp.interaction') throw new Error(`latencySessions cannot fold ${event.type}`);
     const doc: LatencySessionDoc = state
-      ? { ...state, applied: [...state.applied] }
-      : { id: event.sessionId, orgId: event.orgId, sessionId: event.sessionId, projectId: event.projectId, server: event.server.name, waits: {}, applied: [] };
-    if (!addAppliedId(doc.applied, event.id)) return state ?? doc;
+      ? { ...withoutIdLists(state), firstEventId: state.firstEventId ?? (state as { applied?: string[] }).applied?.[0] ?? null }
+      : { id: event.sessionId, orgId: event.orgId, sessionId: event.sessionId, projectId: event.projectId, server: event.server.name, waits: {}, firstEventId: null };
     // A session has one project and server; should events disagree, the smallest id wins, whatever the order.
-    if (doc.applied[0] === event.id) Object.assign(doc, { projectId: event.projectId, server: event.server.name });
+    if (doc.firstEventId === null || event.id < doc.firstEventId) Object.assign(doc, { projectId: event.projectId, server: event.server.name, firstEventId: event.id });
     const tool = toolOf(event);
     const key = tool === null ? 'other' : `tool:${tool}`;
     const wait = own(doc.waits, key) ?? { tool, totalMicros: 0, count: 0 };

@@ -1,10 +1,7 @@
 import type { FindingStatus, FindingStatusChanged, KmEvent } from '../../events';
 import { findingKind } from '../../risk/catalog';
 import type { FindingKind, Severity } from '../../risk/rules';
-import { addAppliedId, rememberRecentId, type Projection } from '../projection';
-
-/** Event ids a document remembers for idempotency (see rememberRecentId). */
-const RECENT_IDS = 4096;
+import { addAppliedId, withoutIdLists, type Projection } from '../projection';
 
 /**
  * The risk read model: one document per finding. Findings come from the wrapper (inside interactions, in
@@ -37,7 +34,6 @@ export interface RiskFindingDoc {
   detail: string | null;
   /** Anomaly documents keep what they are computed from. */
   anomaly: AnomalyState | null;
-  applied: string[];
 }
 
 /** Per (project, server, tool): calls and errors per UTC day, and the first use. */
@@ -132,7 +128,6 @@ function blank(id: string, event: KmEvent | FindingStatusChanged): RiskFindingDo
     preview: null,
     detail: null,
     anomaly: null,
-    applied: [],
   };
 }
 
@@ -256,11 +251,7 @@ export const riskProjection: Projection<RiskFindingDoc, KmEvent | FindingStatusC
     }
   },
   evolve(state, event, docId) {
-    const base: RiskFindingDoc = state ?? blank(docId, event);
-    // A bounded window: anomaly documents (per tool, user, session) see every call and would grow without end.
-    const applied = rememberRecentId(base.applied, event.id, RECENT_IDS);
-    if (!applied) return state ?? base;
-    const doc: RiskFindingDoc = { ...base, applied };
+    const doc: RiskFindingDoc = state ? withoutIdLists(state) : blank(docId, event);
     switch (event.type) {
       case 'mcp.interaction': {
         if (docId === filesDocId(event)) {
