@@ -216,7 +216,12 @@ function evolveHours(doc: RiskFindingDoc, event: Extract<KmEvent, { type: 'mcp.i
   Object.assign(doc, { userId: event.userId, path: '$', preview: null });
   const total = hours.reduce((a, b) => a + b, 0);
   const rare = total >= HOURS_MIN_CALLS ? hours.flatMap((n, h) => (n > 0 && n < HOURS_RARE_SHARE * total ? [h] : [])) : [];
-  if (rare.length === 0) return;
+  if (rare.length === 0) {
+    // Not a finding yet: its time is the user's latest call, a function of the counts (not of the first event folded).
+    doc.ts = lastByHour.reduce(later, '');
+    doc.day = doc.ts.slice(0, 10);
+    return;
+  }
   const latest = rare.reduce((best, h) => (lastByHour[h]! > lastByHour[best]! ? h : best));
   Object.assign(doc, { detected: true, kind: 'anomaly', ruleId: 'anomaly-unusual-hours', severity: 'low', ts: lastByHour[latest]!, day: lastByHour[latest]!.slice(0, 10) });
   doc.detail = `${hours[latest]} of ${total} calls by ${event.userId} at ${String(latest).padStart(2, '0')}:00 UTC, an hour holding under ${HOURS_RARE_SHARE * 100}% of their calls`;
