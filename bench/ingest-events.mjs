@@ -1,4 +1,4 @@
-// Realistic mcp.interaction traffic for the ingest bench: 30 days, 20 projects, 200 tools on 20 servers, 50 users,
+// Realistic mcp.interaction traffic for the ingest bench: 30 days (by default), 20 projects, 200 tools on 20 servers, 50 users,
 // sessions of ~100 calls, previews of a few hundred bytes (about 1 KB of JSON per event, as km ships them).
 // Deterministic (seeded), so every run and every mode folds the same events.
 import { createRequire } from 'node:module';
@@ -21,7 +21,7 @@ function prng(seed) {
 }
 
 /** Yields the events in gzip-batch-sized arrays (500, as the shipper sends them), sessions interleaved. */
-export function* interactionBatches(total, { batchSize = 500, orgId = 'local', seed = 11 } = {}) {
+export function* interactionBatches(total, { batchSize = 500, orgId = 'local', seed = 11, days = 30 } = {}) {
   const rand = prng(seed);
   const pick = (n) => Math.floor(rand() * n);
   const models = ['claude-sonnet-4-5', 'claude-opus-4-1', 'gpt-5', null];
@@ -49,7 +49,7 @@ export function* interactionBatches(total, { batchSize = 500, orgId = 'local', s
     const at = pick(live.length);
     const session = live[at];
     // Spread over 30 days in log order, with jitter, so buckets of every granularity fill.
-    const startedMs = START + Math.floor((i / total) * 30 * DAY) + pick(60_000);
+    const startedMs = START + Math.floor((i / total) * days * DAY) + pick(60_000);
     const latencyMs = Math.round((5 + rand() * rand() * 2000) * 10) / 10;
     const outcome = rand() < 0.03 ? 'error' : rand() < 0.02 ? 'tool_error' : 'ok';
     const tool = `tool-${session.server * 10 + pick(10)}`;
