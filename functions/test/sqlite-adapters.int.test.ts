@@ -92,7 +92,7 @@ describe('SqliteEventLog migration of a km.db made before (orgId, id) identity',
 });
 
 describe('SqliteReadModelStore over a km.db made before log positions (issue 11)', () => {
-  it('reads old documents, drops their id lists and the all-model indexes, and folds on from the log', async () => {
+  it('rebuilds the table with a rowid, reads old documents, drops their id lists and the all-model indexes, and folds on from the log', async () => {
     const path = join(dir, 'old-read-models.db');
     const old = openSqliteDatabase(path);
     old.exec(`
@@ -107,8 +107,10 @@ describe('SqliteReadModelStore over a km.db made before log positions (issue 11)
 
     const db = openSqliteDatabase(path);
     const store = new SqliteReadModelStore(db, { indexes: [{ model: 'sessions', fields: ['firstSeenAt'] }] });
-    const indexes = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'km_read_models'").all();
+    const indexes = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'km_read_models' AND name NOT LIKE 'sqlite_%'").all();
     expect(indexes.map((index) => index.name)).toEqual(['km_rm_sessions_firstSeenAt']);
+    const table = db.prepare<[], { sql: string }>("SELECT sql FROM sqlite_master WHERE name = 'km_read_models'").get()!;
+    expect(table.sql).not.toMatch(/WITHOUT ROWID/i);
     expect(await store.get('sessions', 'org-a', 'session-old')).toEqual({ doc: legacy, etag: 'etag-1' });
     expect(await store.query('sessions', 'org-a', { orderBy: 'firstSeenAt' })).toEqual([legacy]);
 

@@ -14,6 +14,19 @@ export interface ReadModelIndex {
 /** Field names are validated identifiers, so the JSON path can be written into the SQL text, where indexes see it. */
 const jsonField = (field: string) => `json_extract(doc, '$.${field}')`;
 
+/**
+ * A rowid table, not WITHOUT ROWID: documents are 1-20 KB, and SQLite's WITHOUT ROWID b-trees are for rows under about
+ * 1/20 of a page; with them a write of a document cost about 1.7x the CPU (measured, issue 11).
+ */
+const TABLE_COLUMNS = `
+  model TEXT NOT NULL,
+  pk TEXT NOT NULL,
+  id TEXT NOT NULL,
+  etag TEXT NOT NULL,
+  doc TEXT NOT NULL,
+  positions TEXT,
+  PRIMARY KEY (model, pk, id)`;
+
 /** Model names that can be written into the SQL text as a literal, where partial indexes see them. */
 const MODEL_LITERAL = /^[A-Za-z0-9_]+$/;
 
@@ -36,18 +49,9 @@ export class SqliteReadModelStore implements ReadModelStore {
     const { db, owned } = resolveDatabase(database);
     this.db = db;
     this.ownsDb = owned;
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS km_read_models (
-        model TEXT NOT NULL,
-        pk TEXT NOT NULL,
-        id TEXT NOT NULL,
-        etag TEXT NOT NULL,
-        doc TEXT NOT NULL,
-        PRIMARY KEY (model, pk, id)
-      ) WITHOUT ROWID;
-    `);
+    db.exec(`CREATE TABLE IF NOT EXISTS km_read_models (${TABLE_COLUMNS})`);
     addPositionsColumn(db);
-    dropUnpartitionedIndexes(db);
+    migrateToRowidTable(db);
     for (const index of options.indexes ?? []) createIndex(db, index);
     this.selectOne = db.prepare('SELECT etag, doc, positions FROM km_read_models WHERE model = ? AND pk = ? AND id = ?');
     this.writeUnconditionally = db.prepare(
@@ -141,15 +145,26 @@ function createIndex(db: SqliteDatabase, index: ReadModelIndex): void {
   assertValidQuery({ where: Object.fromEntries(index.fields.map((field) => [field, ''])) });
   if (!MODEL_LITERAL.test(index.model)) throw new Error(`read model name "${index.model}" cannot name an index`);
   const name = `km_rm_${index.model}_${index.fields.join('_')}`;
-  db.exec(`CREATE INDEX IF NOT EXISTS ${name} ON km_read_models (pk, ${index.fields.map(jsonField).join(', ')}) WHERE model = '${index.model}'`);
+  // id last: queries break ties by id, so the index yields rows in the full ORDER BY and LIMIT stops early.
+  db.exec(`CREATE INDEX IF NOT EXISTS ${name} ON km_read_models (pk, ${index.fields.map(jsonField).join(', ')}, id) WHERE model = '${index.model}'`);
 }
 
-/** km.db files from before the partial indexes: their all-model expression indexes would still be maintained. */
-function dropUnpartitionedIndexes(db: SqliteDatabase): void {
-  const old = db
-    .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'km_read_models' AND name LIKE 'km\\_read\\_models\\_%' ESCAPE '\\'")
-    .all();
-  for (const { name } of old) if (/^[A-Za-z0-9_]+$/.test(name)) db.exec(`DROP INDEX IF EXISTS ${name}`);
+/**
+ * km.db files made before issue 11 hold the documents in a WITHOUT ROWID table with an expression index per query
+ * shape over every model. The table is rebuilt once, in one transaction; dropping the old one drops those indexes,
+ * and the partial ones are made after.
+ */
+function migrateToRowidTable(db: SqliteDatabase): void {
+  const table = db.prepare<[], { sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'km_read_models'").get();
+  if (!table || !/WITHOUT\s+ROWID/i.test(table.sql)) return;
+  db.transaction(() => {
+    db.exec(`
+      CREATE TABLE km_read_models_rowid (${TABLE_COLUMNS});
+      INSERT INTO km_read_models_rowid (model, pk, id, etag, doc, positions) SELECT model, pk, id, etag, doc, positions FROM km_read_models;
+      DROP TABLE km_read_models;
+      ALTER TABLE km_read_models_rowid RENAME TO km_read_models;
+    `);
+  }).immediate();
 }
 
 /** km.db files from before projectors recorded log positions: the column is added, empty (null) for old rows. */
