@@ -121,17 +121,31 @@ function foldDocument<State>(projection: AnyProjection<State>, group: DocumentGr
   const seen = current?.positions ?? {};
   const positions: Record<string, LogPosition> = Object.assign(Object.create(null) as Record<string, LogPosition>, seen);
   const before = current?.doc ?? null;
-  let state: State | null = before;
+  const fresh: LoggedEvent[] = [];
   for (const { event, partition, position } of group.entries) {
     const upTo = position === null ? undefined : own(seen, partition);
     if (upTo !== undefined && position! <= upTo) continue;
-    state = foldOne(projection, state, event, group.docId);
+    fresh.push(event);
     if (position !== null) positions[partition] = Math.max(own(positions, partition) ?? position, position);
   }
+  if (fresh.length === 0) return null;
+  const state = foldAll(projection, before, fresh, group.docId);
   // The folds return their input when an event changes nothing: then there is nothing to write, and a replay of
   // that event later is absorbed the same way.
   if (state === null || state === before) return null;
   return { doc: state, positions };
+}
+
+/** In one pass where the fold has one (Projection.evolveBatch); should it throw, event by event, to skip the culprit. */
+function foldAll<State>(projection: AnyProjection<State>, state: State | null, events: LoggedEvent[], docId: string): State | null {
+  if (projection.evolveBatch) {
+    try {
+      return projection.evolveBatch(state, events as never, docId);
+    } catch {
+      // foldOne below names the event that throws
+    }
+  }
+  return events.reduce<State | null>((folded, event) => foldOne(projection, folded, event, docId), state);
 }
 
 /**

@@ -13,6 +13,11 @@ export interface Projection<State, E extends KmEvent | ServerEvent = KmEvent> {
   docIds(event: E): string[];
   /** Folds the event into one of its documents (docId says which, for folds that bucket). */
   evolve(state: State | null, event: E, docId: string): State;
+  /**
+   * The same as folding the events one by one with evolve, in one pass: for folds that would otherwise copy a large
+   * document per event (a projector folds a whole batch per document). Pure too: the input state is not changed.
+   */
+  evolveBatch?(state: State | null, events: readonly E[], docId: string): State;
   /** True when the fold also reads server-made events (budget.set); other folds are only handed client events. */
   readonly foldsServerEvents?: boolean;
   /**
@@ -43,6 +48,11 @@ export function addAppliedId(applied: string[], id: string): boolean {
 export function withoutIdLists<T extends object>(doc: T): T {
   const { applied: _applied, recent: _recent, ...rest } = doc as T & { applied?: unknown; recent?: unknown };
   return rest as T;
+}
+
+/** A copy of a record whose keys come from events, without a prototype: assigning any key (even `__proto__`) adds it. */
+export function ownRecord<T>(record: Readonly<Record<string, T>>): Record<string, T> {
+  return Object.assign(Object.create(null) as Record<string, T>, record);
 }
 
 /**

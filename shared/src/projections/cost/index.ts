@@ -1,5 +1,5 @@
 import type { BudgetScope, Interaction, KmEvent, ServerEvent, ToolsListed } from '../../events';
-import { addSaturating, bounded, own, withoutIdLists, type Projection } from '../projection';
+import { addSaturating, bounded, own, ownRecord, withoutIdLists, type Projection } from '../projection';
 import { MAX_COST_USD, MAX_TOKENS } from '../../events';
 import { derivedEventId } from '../../ids';
 
@@ -130,17 +130,28 @@ function emptyBucket(orgId: string, docId: string): CostBucketDoc {
   };
 }
 
-function foldBucket(state: CostBucketDoc | null, event: Interaction, docId: string): CostBucketDoc {
-  const doc = state ? withoutIdLists(state) : emptyBucket(event.orgId, docId);
-  const add = interactionCounters(event);
-  const keys = dimensionKeys(event);
-  const groups = { ...doc.groups };
-  for (const dimension of COST_DIMENSIONS) {
-    const current = groups[dimension];
-    const key = own(current, keys[dimension]) || Object.keys(current).length < MAX_KEYS_PER_DIMENSION ? keys[dimension] : OTHER_KEY;
-    groups[dimension] = { ...current, [key]: addCounters(own(current, key) ?? emptyCounters(), add) };
+/**
+ * Folds a batch of interactions into a bucket: the document is copied once (its group records, into prototype-free
+ * records), then each interaction adds to it in place. A copy per interaction of records with hundreds of keys was
+ * most of the projector's time (issue 11).
+ */
+function foldBucket(state: CostBucketDoc | null, events: readonly CostEvent[], docId: string): CostBucketDoc {
+  const base = state ? withoutIdLists(state) : emptyBucket(events[0]!.orgId, docId);
+  const groups = {} as CostBucketDoc['groups'];
+  for (const dimension of COST_DIMENSIONS) groups[dimension] = ownRecord(base.groups[dimension]);
+  const doc: CostBucketDoc = { ...base, groups };
+  for (const event of events) {
+    if (event.type !== 'mcp.interaction') continue;
+    const add = interactionCounters(event);
+    const keys = dimensionKeys(event);
+    for (const dimension of COST_DIMENSIONS) {
+      const current = groups[dimension];
+      const key = own(current, keys[dimension]) || Object.keys(current).length < MAX_KEYS_PER_DIMENSION ? keys[dimension] : OTHER_KEY;
+      current[key] = addCounters(own(current, key) ?? emptyCounters(), add);
+    }
+    doc.total = addCounters(doc.total, add);
   }
-  return { ...doc, total: addCounters(doc.total, add), groups };
+  return doc;
 }
 
 function emptyContext(orgId: string, server: string, docId: string): ContextDoc {
@@ -204,6 +215,8 @@ export function crossedThresholds(doc: BudgetDoc, period: string): number[] {
   return BUDGET_THRESHOLDS.filter((threshold) => spent * 100 >= threshold * doc.monthlyUsd! - 1e-9);
 }
 
+const isBucketId = (docId: string) => docId.startsWith('hour|') || docId.startsWith('day|');
+
 export const costProjection: Projection<CostDoc, CostEvent> = {
   name: COST_MODEL,
   foldsServerEvents: true,
@@ -226,8 +239,8 @@ export const costProjection: Projection<CostDoc, CostEvent> = {
     }
   },
   evolve(state, event, docId) {
-    if (docId.startsWith('hour|') || docId.startsWith('day|')) {
-      return event.type === 'mcp.interaction' ? foldBucket(state as CostBucketDoc | null, event, docId) : (state as CostDoc);
+    if (isBucketId(docId)) {
+      return event.type === 'mcp.interaction' ? foldBucket(state as CostBucketDoc | null, [event], docId) : (state as CostDoc);
     }
     if (docId.startsWith('context|')) {
       return event.type === 'mcp.interaction' || event.type === 'mcp.tools_listed'
@@ -235,6 +248,10 @@ export const costProjection: Projection<CostDoc, CostEvent> = {
         : (state as CostDoc);
     }
     return event.type === 'mcp.interaction' || event.type === 'budget.set' ? foldBudget(state as BudgetDoc | null, event, docId) : (state as CostDoc);
+  },
+  evolveBatch(state, events, docId) {
+    if (isBucketId(docId) && events.some((event) => event.type === 'mcp.interaction')) return foldBucket(state as CostBucketDoc | null, events, docId);
+    return events.reduce<CostDoc | null>((doc, event) => costProjection.evolve(doc, event, docId), state) as CostDoc;
   },
   emits(doc) {
     if (doc.kind !== 'budget' || doc.monthlyUsd === null || doc.lastTs === null || doc.setAt === null) return [];
