@@ -1,6 +1,5 @@
 import { isServerEvent, own, type LoggedEvent, type Projection, type ServerEvent } from '@km/shared';
-import { EMBEDDED_PARTITION, type DocWrite, type DocWriteOutcome, type EventLog, type FoldedPositions, type LogPosition, type ReadModelStore, type StoredDoc } from './ports';
-import { ConcurrencyError } from './ports';
+import { ConcurrencyError, EMBEDDED_PARTITION, type DocWrite, type DocWriteOutcome, type EventLog, type FoldedPositions, type LogPosition, type ReadModelStore, type StoredDoc } from './ports';
 import { describeError, stderrLogger } from './logger';
 
 export interface ProjectBatchResult {
@@ -60,9 +59,10 @@ export async function projectBatch<State>(
     const writtenGroups: DocumentGroup[] = [];
     const implied: ServerEvent[] = [];
     pending.forEach((group, i) => {
-      const next = foldDocument(projection, group, current[i]!);
+      const stored = current[i] ?? null;
+      const next = foldDocument(projection, group, stored);
       if (!next) return;
-      writes.push({ partitionKey: group.orgId, id: group.docId, doc: next.doc, ifMatch: current[i] ? current[i]!.etag : null, positions: next.positions });
+      writes.push({ partitionKey: group.orgId, id: group.docId, doc: next.doc, ifMatch: stored ? stored.etag : null, positions: next.positions });
       writtenGroups.push(group);
       if (emit && projection.emits) implied.push(...projection.emits(next.doc, group.docId));
     });
