@@ -34,10 +34,34 @@ export class EventTooLargeError extends Error {
   }
 }
 
+/**
+ * The highest log position a document has folded, per log partition (the embedded log has one, named by
+ * EMBEDDED_PARTITION; Event Hubs: partition id -> sequence number). A projector skips an event at or below it: that
+ * is a replay. Kept beside the document, not in it, so queries answer exactly what the fold made.
+ */
+export type FoldedPositions = Readonly<Record<string, LogPosition>>;
+
+/** The embedded log's single partition. */
+export const EMBEDDED_PARTITION = 'log';
+
 export interface StoredDoc<T> {
   doc: T;
   etag: string;
+  /** Absent for documents written without positions (by hand, or before projectors recorded them). */
+  positions?: FoldedPositions;
 }
+
+/** One conditional write of upsertMany; ifMatch as for upsert. */
+export interface DocWrite<T = unknown> {
+  partitionKey: string;
+  id: string;
+  doc: T;
+  ifMatch?: string | null;
+  positions?: FoldedPositions;
+}
+
+/** The outcome of one write of upsertMany: the new ETag, or a conflict (the ETag no longer matched). */
+export type DocWriteOutcome = { etag: string } | { conflict: true };
 
 /** Thrown by upsert when the ETag no longer matches: somebody else wrote the document first. */
 export class ConcurrencyError extends Error {
@@ -67,7 +91,13 @@ export interface ReadModelStore {
    * document (then an existing one is a conflict), undefined to overwrite unconditionally.
    * Throws ConcurrencyError on a conflict. Returns the new ETag.
    */
-  upsert<T>(model: string, partitionKey: string, id: string, doc: T, ifMatch?: string | null): Promise<string>;
+  upsert<T>(model: string, partitionKey: string, id: string, doc: T, ifMatch?: string | null, positions?: FoldedPositions): Promise<string>;
+  /**
+   * Many conditional writes of one model, each judged on its own: a conflict on one never stops the others. The
+   * SQLite store makes them one transaction; Cosmos DB sends one ETag write per document. Outcomes in input order.
+   * Optional: a store without it gets one upsert per document (writeDocuments).
+   */
+  upsertMany?(model: string, writes: readonly DocWrite[]): Promise<DocWriteOutcome[]>;
   query<T>(model: string, partitionKey: string, options?: QueryOptions): Promise<T[]>;
   close(): Promise<void>;
 }

@@ -1,54 +1,151 @@
-import { isServerEvent, type LoggedEvent, type Projection, type ServerEvent } from '@km/shared';
-import { ConcurrencyError, type EventLog, type ReadModelStore } from './ports';
+import { isServerEvent, own, type LoggedEvent, type Projection, type ServerEvent } from '@km/shared';
+import { ConcurrencyError, EMBEDDED_PARTITION, type DocWrite, type DocWriteOutcome, type EventLog, type FoldedPositions, type LogPosition, type ReadModelStore, type StoredDoc } from './ports';
 import { describeError, stderrLogger } from './logger';
 
 export interface ProjectBatchResult {
   /** Documents written (an unchanged document is not rewritten). */
   written: number;
-  /** Events this projection folded (events it does not concern are skipped). */
+  /** Events of the batch this projection concerns (replays included; events it does not concern are not counted). */
   folded: number;
+}
+
+/**
+ * An event with where it sits in the log: the embedded log's position, or an Event Hubs partition and sequence
+ * number. position null: the log gave none, so the event is folded without replay protection (and not recorded).
+ */
+export interface PositionedEvent {
+  event: LoggedEvent;
+  partition: string;
+  position: LogPosition | null;
 }
 
 /** Another writer can only be another projector replica of the same fold; a few re-reads always settle it. */
 const MAX_ATTEMPTS = 5;
-
-/**
- * Folds a batch into the read model: one read and one conditional write per document, however many of the
- * batch's events concern it. Used by the embedded loop and by the cloud Event Hubs trigger alike.
- */
-export async function projectBatch<State>(
-  projection: AnyProjection<State>,
-  store: ReadModelStore,
-  events: readonly LoggedEvent[],
-  /** Where the events a document implies go (Projection.emits); the log, in both run modes. */
-  emit?: (events: ServerEvent[]) => Promise<void>,
-): Promise<ProjectBatchResult> {
-  const groups = groupByDocument(projection, events);
-  let written = 0;
-  let folded = 0;
-  for (const { orgId, docId, events: docEvents } of groups.values()) {
-    folded += docEvents.length;
-    if (await foldIntoDocument(projection, store, orgId, docId, docEvents, emit)) written++;
-  }
-  return { written, folded };
-}
+/** Point reads in flight at once when loading a batch's documents (Cosmos DB; SQLite answers synchronously). */
+const READ_CONCURRENCY = 16;
 
 /** A projection of client events, or one that also folds server-made events (the cost fold's budgets). */
 type AnyProjection<State> = Projection<State, any>;
 
-/** Groups by tenant as well as document id: two orgs may well use the same session id. */
-function groupByDocument<State>(projection: AnyProjection<State>, events: readonly LoggedEvent[]) {
-  const groups = new Map<string, { orgId: string; docId: string; events: LoggedEvent[] }>();
-  for (const event of events) {
-    if (!projection.foldsServerEvents && isServerEvent(event)) continue;
-    for (const docId of projection.docIds(event)) {
-      const key = JSON.stringify([event.orgId, docId]);
-      const group = groups.get(key);
-      if (group) group.events.push(event);
-      else groups.set(key, { orgId: event.orgId, docId, events: [event] });
+interface DocumentGroup {
+  orgId: string;
+  docId: string;
+  /** Distinct events (by id) for this document. */
+  entries: PositionedEvent[];
+  /** Events of the batch delivered more than once (by id): counted as folded, folded once. */
+  repeats: number;
+}
+
+/**
+ * Folds a batch into the read model: each document the batch touches is read once, all of its events are folded in
+ * memory, and it is written once (one transaction for the batch in SQLite, one ETag write per document in Cosmos
+ * DB). An event at or below the position the document already folded for its partition is a replay and is skipped,
+ * so a batch replayed after a crash changes nothing. Used by the embedded loop and by the cloud trigger alike.
+ */
+export async function projectBatch<State>(
+  projection: AnyProjection<State>,
+  store: ReadModelStore,
+  entries: readonly PositionedEvent[],
+  /** Where the events a document implies go (Projection.emits); the log, in both run modes. */
+  emit?: (events: ServerEvent[]) => Promise<void>,
+): Promise<ProjectBatchResult> {
+  const groups = groupByDocument(projection, entries);
+  const folded = groups.reduce((sum, group) => sum + group.entries.length + group.repeats, 0);
+  let pending = groups;
+  let written = 0;
+  for (let attempt = 1; pending.length > 0; attempt++) {
+    const current = await mapConcurrently(pending, READ_CONCURRENCY, (group) => store.get<State>(projection.name, group.orgId, group.docId));
+    const writes: DocWrite[] = [];
+    const writtenGroups: DocumentGroup[] = [];
+    const implied: ServerEvent[] = [];
+    pending.forEach((group, i) => {
+      const stored = current[i] ?? null;
+      const next = foldDocument(projection, group, stored);
+      if (!next) return;
+      writes.push({ partitionKey: group.orgId, id: group.docId, doc: next.doc, ifMatch: stored ? stored.etag : null, positions: next.positions });
+      writtenGroups.push(group);
+      if (emit && projection.emits) implied.push(...projection.emits(next.doc, group.docId));
+    });
+    // Before the writes: the events' ids come from the documents, so a replay after a crash appends nothing twice.
+    if (implied.length > 0) await emit!(implied);
+    const outcomes = await writeDocuments(store, projection.name, writes);
+    pending = writtenGroups.filter((_, i) => 'conflict' in outcomes[i]!);
+    written += writes.length - pending.length;
+    if (pending.length > 0 && attempt >= MAX_ATTEMPTS) throw new ConcurrencyError(projection.name, pending[0]!.docId);
+  }
+  return { written, folded };
+}
+
+/** The store's batched write where it has one, else one conditional upsert per document. */
+export async function writeDocuments(store: ReadModelStore, model: string, writes: readonly DocWrite[]): Promise<DocWriteOutcome[]> {
+  if (writes.length === 0) return [];
+  if (store.upsertMany) return store.upsertMany(model, writes);
+  const outcomes: DocWriteOutcome[] = [];
+  for (const write of writes) {
+    try {
+      outcomes.push({ etag: await store.upsert(model, write.partitionKey, write.id, write.doc, write.ifMatch, write.positions) });
+    } catch (error) {
+      if (!(error instanceof ConcurrencyError)) throw error;
+      outcomes.push({ conflict: true });
     }
   }
-  return groups;
+  return outcomes;
+}
+
+/**
+ * Groups by tenant as well as document id (two orgs may well use the same session id). An event delivered twice
+ * within one batch (Event Hubs redelivers at least once) is folded once: its id is seen again in the same group.
+ */
+function groupByDocument<State>(projection: AnyProjection<State>, entries: readonly PositionedEvent[]): DocumentGroup[] {
+  const groups = new Map<string, DocumentGroup & { ids: Set<string> }>();
+  for (const entry of entries) {
+    const { event } = entry;
+    if (!projection.foldsServerEvents && isServerEvent(event)) continue;
+    for (const docId of projection.docIds(event)) {
+      // The org's length first: no two (org, doc id) pairs make the same key.
+      const key = `${event.orgId.length}:${event.orgId}${docId}`;
+      const group = groups.get(key);
+      if (!group) groups.set(key, { orgId: event.orgId, docId, entries: [entry], repeats: 0, ids: new Set([event.id]) });
+      else if (group.ids.has(event.id)) group.repeats++;
+      else {
+        group.ids.add(event.id);
+        group.entries.push(entry);
+      }
+    }
+  }
+  return [...groups.values()].map(({ ids: _ids, ...group }) => group);
+}
+
+/** The document after the group's new events, with the positions it now covers; null when nothing changed. */
+function foldDocument<State>(projection: AnyProjection<State>, group: DocumentGroup, current: StoredDoc<State> | null): { doc: State; positions: FoldedPositions } | null {
+  const seen = current?.positions ?? {};
+  const positions: Record<string, LogPosition> = Object.assign(Object.create(null) as Record<string, LogPosition>, seen);
+  const before = current?.doc ?? null;
+  const fresh: LoggedEvent[] = [];
+  for (const { event, partition, position } of group.entries) {
+    const upTo = position === null ? undefined : own(seen, partition);
+    if (upTo !== undefined && position! <= upTo) continue;
+    fresh.push(event);
+    if (position !== null) positions[partition] = Math.max(own(positions, partition) ?? position, position);
+  }
+  if (fresh.length === 0) return null;
+  const state = foldAll(projection, before, fresh, group.docId);
+  // The folds return their input when an event changes nothing: then there is nothing to write, and a replay of
+  // that event later is absorbed the same way.
+  if (state === null || state === before) return null;
+  return { doc: state, positions };
+}
+
+/** In one pass where the fold has one (Projection.evolveBatch); should it throw, event by event, to skip the culprit. */
+function foldAll<State>(projection: AnyProjection<State>, state: State | null, events: LoggedEvent[], docId: string): State | null {
+  if (projection.evolveBatch) {
+    try {
+      return projection.evolveBatch(state, events as never, docId);
+    } catch {
+      // foldOne below names the event that throws
+    }
+  }
+  return events.reduce<State | null>((folded, event) => foldOne(projection, folded, event, docId), state);
 }
 
 /**
@@ -64,36 +161,26 @@ function foldOne<State>(projection: AnyProjection<State>, state: State | null, e
   }
 }
 
-/** Returns whether the document was written. */
-async function foldIntoDocument<State>(
-  projection: AnyProjection<State>,
-  store: ReadModelStore,
-  orgId: string,
-  docId: string,
-  events: LoggedEvent[],
-  emit?: (events: ServerEvent[]) => Promise<void>,
-): Promise<boolean> {
-  for (let attempt = 1; ; attempt++) {
-    const current = await store.get<State>(projection.name, orgId, docId);
-    const before = current?.doc ?? null;
-    const after = events.reduce<State | null>((state, event) => foldOne(projection, state, event, docId), before);
-    // The folds return their input when every event was already applied: a replay then costs no write.
-    if (after === null || after === before) return false;
-    // Before the write: the events' ids come from the document, so a replay after a crash appends nothing twice.
-    const implied = emit && projection.emits ? projection.emits(after, docId) : [];
-    if (implied.length > 0) await emit!(implied);
-    try {
-      await store.upsert(projection.name, orgId, docId, after, current ? current.etag : null);
-      return true;
-    } catch (error) {
-      if (!(error instanceof ConcurrencyError) || attempt >= MAX_ATTEMPTS) throw error;
+async function mapConcurrently<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const at = next++;
+      results[at] = await fn(items[at]!);
     }
-  }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
+
+/** The embedded log's entries as positioned events (one partition). */
+export const fromEmbeddedLog = (page: ReadonlyArray<{ position: LogPosition; event: LoggedEvent }>): PositionedEvent[] =>
+  page.map(({ position, event }) => ({ event, partition: EMBEDDED_PARTITION, position }));
 
 /**
  * One step of a checkpointed projector: read after the checkpoint, fold, then move the checkpoint. A crash between
- * the write and the checkpoint replays the page, which the idempotent folds absorb. Returns the events handled.
+ * the write and the checkpoint replays the page, which the documents' positions absorb. Returns the events handled.
  */
 export async function runProjectorOnce<State>(
   projection: AnyProjection<State>,
@@ -105,13 +192,7 @@ export async function runProjectorOnce<State>(
   const page = await log.read(checkpoint, maxBatch);
   const last = page[page.length - 1];
   if (!last) return 0;
-  const emit = appendImpliedEvents(log, projection.name);
-  await projectBatch(
-    projection,
-    store,
-    page.map((entry) => entry.event),
-    emit,
-  );
+  await projectBatch(projection, store, fromEmbeddedLog(page), appendImpliedEvents(log, projection.name));
   await log.setCheckpoint(projection.name, last.position);
   return page.length;
 }

@@ -7,7 +7,10 @@ import {
   type SessionEnded,
   type SessionStarted,
   type StoredEvent,
+  type LoggedEvent,
 } from '@km/shared';
+import { EMBEDDED_PARTITION } from '../src/ports';
+import type { PositionedEvent } from '../src/projector';
 
 /**
  * A small builder of valid events for tests: every event goes through KmEventSchema, so a fixture that drifts
@@ -99,4 +102,11 @@ export function aSessionOfEvents(envelope: Envelope, startAt: string, count = 2)
 
 export function stored(events: KmEvent[], batchId = 'batch-1', receivedAt = '2026-01-01T00:00:00.000Z'): StoredEvent[] {
   return events.map((event) => ({ ...event, receivedAt, batchId }));
+}
+
+let lastPosition = 0;
+
+/** Events as the embedded log hands them to a projector: each at its own, increasing position. */
+export function positioned(events: readonly LoggedEvent[]): PositionedEvent[] {
+  return events.map((event) => ({ event, partition: EMBEDDED_PARTITION, position: ++lastPosition }));
 }

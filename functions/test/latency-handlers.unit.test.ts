@@ -9,7 +9,7 @@ import { makeQueryLatencyTimeseriesHandler } from '../src/handlers/query-latency
 import { makeQueryRecentInteractionsHandler } from '../src/handlers/query-recent-interactions';
 import { projectBatch } from '../src/projector';
 import { readModels } from '../src/read-models';
-import { anEnvelope, interaction, stored } from './fixtures';
+import { anEnvelope, interaction, positioned, stored } from './fixtures';
 import { anHttpRequest, anInvocationContext, bearer } from './http-fixtures';
 
 const authenticator = new ApiKeyAuthenticator([
@@ -21,7 +21,8 @@ const NOW = new Date('2026-11-25T14:00:00.000Z');
 /** Given these stored events projected into a store, the Performance Hub's handlers over it. */
 async function given(events: StoredEvent[]) {
   const readModelStore = new MemoryReadModelStore();
-  for (const projection of readModels) await projectBatch(projection, readModelStore, events);
+  const projected = positioned(events);
+  for (const projection of readModels) await projectBatch(projection, readModelStore, projected);
   const deps = { readModelStore, authenticator, now: () => NOW };
   const call = (handler: HttpHandler) => async (query = '', key = 'key-a') => {
     const response = await handler(anHttpRequest({ path: `/api/x${query}`, headers: bearer(key) }), anInvocationContext());

@@ -7,7 +7,9 @@ import { noTelemetry } from '../src/telemetry';
 import { anEnvelope, interaction, stored } from './fixtures';
 
 /** The cloud's Event Hubs trigger must fold what the embedded loop folds: server-made events included. */
-const context = () => new InvocationContext({ invocationId: 'i', functionName: 'project', logHandler: () => undefined });
+/** What the host passes with a batch of one partition: its id and each message's sequence number (its log position). */
+const context = (sequenceNumbers: number[] = []) =>
+  new InvocationContext({ invocationId: 'i', functionName: 'project', logHandler: () => undefined, triggerMetadata: { partitionContext: { partitionId: '0' }, sequenceNumberArray: sequenceNumbers } });
 const asHubMessages = (events: object[]) => events.map((event) => JSON.parse(JSON.stringify(event)) as unknown);
 
 describe('Event Hubs projector trigger', () => {
@@ -18,8 +20,8 @@ describe('Event Hubs projector trigger', () => {
     const budget: BudgetSet = { id: newEventId(Date.parse('2026-07-01T00:00:00.000Z')), v: 1, ts: '2026-07-01T00:00:00.000Z', type: 'budget.set', orgId: 'org-a', scope: 'project', projectId: 'web', monthlyUsd: 1, webhookUrl: null };
     const spend = interaction(anEnvelope({ orgId: 'org-a', projectId: 'web' }), '2026-07-02T10:00:00.000Z', { costUsd: 0.6, tokensIn: 10, tokensOut: 1, model: 'gpt-4o' });
     const batch = asHubMessages([{ ...budget, receivedAt: budget.ts, batchId: 'api' }, ...stored([spend])]);
-    await handler(batch, context());
-    await handler(batch, context()); // at-least-once: the host may deliver the batch again
+    await handler(batch, context([41, 42]));
+    await handler(batch, context([41, 42])); // at-least-once: the host may deliver the batch again
     const appended = (await hub.read(0, 100)).map((entry) => entry.event);
     expect(appended).toEqual([expect.objectContaining({ type: 'budget.threshold_crossed', threshold: 50, projectId: 'web' })]);
   });

@@ -2,8 +2,8 @@ import { interactionsProjection, sessionsProjection, sessionView, type SessionDo
 import { MemoryEventLog } from '../src/adapters/memory-event-log';
 import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
 import { ConcurrencyError, type ReadModelStore } from '../src/ports';
-import { projectBatch, runProjectorOnce } from '../src/projector';
-import { anEnvelope, interaction, sessionEnded, sessionStarted, stored } from './fixtures';
+import { fromEmbeddedLog, projectBatch, runProjectorOnce } from '../src/projector';
+import { anEnvelope, interaction, positioned, sessionEnded, sessionStarted, stored } from './fixtures';
 
 /** A session of org `orgId`: started at :00, two tool calls (one failing), ended at :10. */
 function sessionEvents(orgId = 'org-a', sessionId = 'session-1'): StoredEvent[] {
@@ -39,7 +39,7 @@ async function sessionDoc(store: ReadModelStore, orgId = 'org-a') {
 describe('projectBatch', () => {
   it('given a session shuffled and with duplicates, when projected in one batch, then one document counts each event once', async () => {
     const store = new MemoryReadModelStore();
-    const [started, first, second, ended] = sessionEvents();
+    const [started, first, second, ended] = positioned(sessionEvents());
     const result = await projectBatch(sessionsProjection, store, [ended!, second!, first!, second!, started!, ended!]);
     expect(result).toEqual({ written: 1, folded: 6 });
     expect(await sessionDoc(store)).toEqual(expectedSession());
@@ -47,16 +47,17 @@ describe('projectBatch', () => {
 
   it('given the same events split across batches and replayed, then the document is the same as from one batch', async () => {
     const store = new MemoryReadModelStore();
-    const [started, first, second, ended] = sessionEvents();
-    await projectBatch(sessionsProjection, store, [second!]);
-    await projectBatch(sessionsProjection, store, [ended!, first!]);
-    await projectBatch(sessionsProjection, store, [started!, second!]);
+    const [started, first, second, ended] = positioned(sessionEvents());
+    await projectBatch(sessionsProjection, store, [first!, started!]);
+    await projectBatch(sessionsProjection, store, [first!, second!]);
+    await projectBatch(sessionsProjection, store, [ended!]);
+    await projectBatch(sessionsProjection, store, [started!, first!, second!, ended!]);
     expect(await sessionDoc(store)).toEqual(expectedSession());
   });
 
   it('given a batch that was already projected, when replayed, then nothing is rewritten', async () => {
     const store = new MemoryReadModelStore();
-    const events = sessionEvents();
+    const events = positioned(sessionEvents());
     await projectBatch(sessionsProjection, store, events);
     const etag = (await store.get('sessions', 'org-a', 'session-1'))!.etag;
     expect(await projectBatch(sessionsProjection, store, events)).toEqual({ written: 0, folded: 4 });
@@ -66,7 +67,7 @@ describe('projectBatch', () => {
   it('given two orgs using the same session id, then each org gets its own document in its own partition', async () => {
     const store = new MemoryReadModelStore();
     const fromB = sessionEvents('org-b').slice(0, 2);
-    await projectBatch(sessionsProjection, store, [...sessionEvents('org-a'), ...fromB]);
+    await projectBatch(sessionsProjection, store, positioned([...sessionEvents('org-a'), ...fromB]));
     expect(await sessionDoc(store, 'org-a')).toEqual(expectedSession('org-a'));
     expect(await sessionDoc(store, 'org-b')).toEqual(
       expect.objectContaining({ orgId: 'org-b', interactionCount: 1, endedAt: null }),
@@ -76,7 +77,7 @@ describe('projectBatch', () => {
   it('given a session, then the interactions read model holds one document per interaction and skips the rest', async () => {
     const store = new MemoryReadModelStore();
     const events = sessionEvents();
-    expect(await projectBatch(interactionsProjection, store, events)).toEqual({ written: 2, folded: 2 });
+    expect(await projectBatch(interactionsProjection, store, positioned(events))).toEqual({ written: 2, folded: 2 });
     const docs = await store.query<{ id: string; requestId: string }>('interactions', 'org-a', { orderBy: 'startedAt' });
     expect(docs.map((doc) => [doc.id, doc.requestId])).toEqual([
       [events[1]!.id, '1'],
@@ -86,21 +87,22 @@ describe('projectBatch', () => {
 
   it('when another writer changes the document between read and write, then it re-reads and folds onto the newer one', async () => {
     const inner = new MemoryReadModelStore();
-    const [started, first, second, ended] = sessionEvents();
+    const [started, first, second, ended] = positioned(sessionEvents());
     let interfered = false;
     const racingStore: ReadModelStore = {
       get: (...args) => inner.get(...args),
       query: (...args) => inner.query(...args),
       close: () => inner.close(),
-      async upsert(model, pk, id, doc, ifMatch) {
+      async upsert(model, pk, id, doc, ifMatch, positions) {
         if (!interfered) {
           interfered = true;
-          await projectBatch(sessionsProjection, inner, [first!, second!]); // another replica wins the race
+          // another replica, reading the same log from the same checkpoint, wins the race with a shorter page
+          await projectBatch(sessionsProjection, inner, [started!, first!]);
         }
-        return inner.upsert(model, pk, id, doc, ifMatch);
+        return inner.upsert(model, pk, id, doc, ifMatch, positions);
       },
     };
-    await projectBatch(sessionsProjection, racingStore, [started!, ended!]);
+    await projectBatch(sessionsProjection, racingStore, [started!, first!, second!, ended!]);
     expect(interfered).toBe(true);
     expect(await sessionDoc(inner)).toEqual(expectedSession());
   });
@@ -115,7 +117,7 @@ describe('projectBatch', () => {
         throw new ConcurrencyError(model, id);
       },
     };
-    await expect(projectBatch(sessionsProjection, alwaysStale, sessionEvents())).rejects.toBeInstanceOf(ConcurrencyError);
+    await expect(projectBatch(sessionsProjection, alwaysStale, positioned(sessionEvents()))).rejects.toBeInstanceOf(ConcurrencyError);
   });
 });
 
@@ -139,7 +141,7 @@ describe('runProjectorOnce', () => {
     const store = new MemoryReadModelStore();
     const events = sessionEvents();
     await log.append(events);
-    await projectBatch(sessionsProjection, store, events); // the write happened, the checkpoint did not
+    await projectBatch(sessionsProjection, store, fromEmbeddedLog(await log.read(0, 100))); // the write happened, the checkpoint did not
     expect(await runProjectorOnce(sessionsProjection, log, store, 100)).toBe(4);
     expect(await sessionDoc(store)).toEqual(expectedSession());
   });
@@ -148,8 +150,8 @@ describe('runProjectorOnce', () => {
 describe('an event that makes a fold throw', () => {
   it('is skipped and reported, and the rest of the batch is still folded (a retry could never succeed)', async () => {
     const store = new MemoryReadModelStore();
-    const events = sessionEvents();
-    const poison = events[1]!.id;
+    const events = positioned(sessionEvents());
+    const poison = events[1]!.event.id;
     const fragile = {
       ...sessionsProjection,
       evolve: (state: SessionDoc | null, event: Parameters<typeof sessionsProjection.evolve>[1], docId: string) => {

@@ -7,7 +7,7 @@ import { makeQuerySessionsHandler } from '../src/handlers/query-sessions';
 import type { HttpHandler } from '../src/handlers/http-results';
 import { projectBatch } from '../src/projector';
 import { readModels } from '../src/read-models';
-import { aSessionOfEvents, anEnvelope, interaction, stored } from './fixtures';
+import { aSessionOfEvents, anEnvelope, interaction, positioned, stored } from './fixtures';
 import { anHttpRequest, anInvocationContext, bearer } from './http-fixtures';
 
 const authenticator = new ApiKeyAuthenticator([
@@ -18,7 +18,8 @@ const authenticator = new ApiKeyAuthenticator([
 /** Given these events projected into a store, the three query handlers over it. */
 async function given(events: KmEvent[]) {
   const readModelStore = new MemoryReadModelStore();
-  for (const projection of readModels) await projectBatch(projection, readModelStore, stored(events));
+  const projected = positioned(stored(events));
+  for (const projection of readModels) await projectBatch(projection, readModelStore, projected);
   const deps = { readModelStore, authenticator };
   const call = async (handler: HttpHandler, path: string, params: Record<string, string> = {}, key = 'key-a') => {
     const response = await handler(anHttpRequest({ path, params, headers: bearer(key) }), anInvocationContext());

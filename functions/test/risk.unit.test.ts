@@ -10,7 +10,7 @@ import {
   makeResolveRiskFindingHandler,
 } from '../src/handlers/risk';
 import type { HttpHandler } from '../src/handlers/http-results';
-import { projectBatch } from '../src/projector';
+import { fromEmbeddedLog, projectBatch } from '../src/projector';
 import { riskWebhook, urgentFindings } from '../src/risk-webhook';
 import { anEnvelope, interaction, stored } from './fixtures';
 import { anHttpRequest, anInvocationContext, bearer } from './http-fixtures';
@@ -56,13 +56,15 @@ const theirs = interaction(anEnvelope({ orgId: 'org-b' }), '2026-05-01T09:00:00.
 async function given(events: KmEvent[]) {
   const readModelStore = new MemoryReadModelStore();
   const eventLog = new MemoryEventLog();
-  await projectBatch(riskProjection, readModelStore, stored(events));
+  // One log for the findings and the status events the API appends: the documents record positions in it.
+  await eventLog.append(stored(events));
   const deps = { readModelStore, authenticator, eventLog, now: () => new Date('2026-05-03T00:00:00.000Z'), newBatchId: () => 'b1' };
   const call = async (handler: HttpHandler, path: string, params: Record<string, string> = {}, key = 'key-a', method = 'GET') => {
     const response = await handler(anHttpRequest({ path, params, headers: bearer(key), method }), anInvocationContext());
     return { status: response.status, body: response.jsonBody };
   };
-  const project = async () => projectBatch(riskProjection, readModelStore, (await eventLog.read(0, 100)).map((e) => e.event));
+  const project = async () => projectBatch(riskProjection, readModelStore, fromEmbeddedLog(await eventLog.read(0, 100)));
+  await project();
   return {
     eventLog,
     project,

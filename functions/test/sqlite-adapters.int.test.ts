@@ -6,6 +6,8 @@ import { SqliteEventLog } from '../src/adapters/sqlite-event-log';
 import { SqliteReadModelStore } from '../src/adapters/sqlite-read-model-store';
 import { testEventLog } from './contracts/event-log.contract';
 import { testReadModelStore } from './contracts/read-model-store.contract';
+import { sessionsProjection, type SessionDoc } from '@km/shared';
+import { runProjectorOnce } from '../src/projector';
 import { anEnvelope, interaction, stored } from './fixtures';
 
 let dir: string;
@@ -86,5 +88,39 @@ describe('SqliteEventLog migration of a km.db made before (orgId, id) identity',
     const reopened = new SqliteEventLog(path);
     expect((await reopened.read(0, 10)).length).toBe(2);
     await reopened.close();
+  });
+});
+
+describe('SqliteReadModelStore over a km.db made before log positions (issue 11)', () => {
+  it('rebuilds the table with a rowid, reads old documents, drops their id lists and the all-model indexes, and folds on from the log', async () => {
+    const path = join(dir, 'old-read-models.db');
+    const old = openSqliteDatabase(path);
+    old.exec(`
+      CREATE TABLE km_read_models (model TEXT NOT NULL, pk TEXT NOT NULL, id TEXT NOT NULL, etag TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (model, pk, id)) WITHOUT ROWID;
+      CREATE INDEX km_read_models_sessions_firstSeenAt ON km_read_models (model, pk, json_extract(doc, '$.firstSeenAt'));
+    `);
+    const envelope = anEnvelope({ orgId: 'org-a', sessionId: 'session-old' });
+    const first = stored([interaction(envelope, '2026-01-01T00:00:00.000Z')]);
+    const legacy = { ...sessionsProjection.evolve(null, first[0]!, 'session-old'), applied: [first[0]!.id] };
+    old.prepare('INSERT INTO km_read_models (model, pk, id, etag, doc) VALUES (?, ?, ?, ?, ?)').run('sessions', 'org-a', 'session-old', 'etag-1', JSON.stringify(legacy));
+    old.close();
+
+    const db = openSqliteDatabase(path);
+    const store = new SqliteReadModelStore(db, { indexes: [{ model: 'sessions', fields: ['firstSeenAt'] }] });
+    const indexes = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'km_read_models' AND name NOT LIKE 'sqlite_%'").all();
+    expect(indexes.map((index) => index.name)).toEqual(['km_rm_sessions_firstSeenAt']);
+    const table = db.prepare<[], { sql: string }>("SELECT sql FROM sqlite_master WHERE name = 'km_read_models'").get()!;
+    expect(table.sql).not.toMatch(/WITHOUT ROWID/i);
+    expect(await store.get('sessions', 'org-a', 'session-old')).toEqual({ doc: legacy, etag: 'etag-1' });
+    expect(await store.query('sessions', 'org-a', { orderBy: 'firstSeenAt' })).toEqual([legacy]);
+
+    const log = new SqliteEventLog(db);
+    await log.append(stored([interaction(envelope, '2026-01-01T00:00:05.000Z')]));
+    await runProjectorOnce(sessionsProjection, log, store, 100);
+    const after = (await store.get<SessionDoc>('sessions', 'org-a', 'session-old'))!;
+    expect(after.doc).toMatchObject({ interactionCount: 2 });
+    expect(after.doc).not.toHaveProperty('applied');
+    expect(after.positions).toEqual({ log: 1 });
+    db.close();
   });
 });

@@ -37,7 +37,7 @@ export { estimateTokens, countO200kTokens, TOKENIZER_FACTORS, SAMPLE_ABOVE_CHARS
 export type { TokenizerFamily } from './tokens';
 export { PRICE_TABLE, PRICE_TABLE_DATE, DEFAULT_MODEL, CostConfigSchema, resolvePrice, familyOf, toolFixedCostUsd, costUsd } from './pricing';
 export type { ModelPrice, CostConfig } from './pricing';
-export { costProjection, budgetDocId, crossedThresholds, budgetSpentUsd, COST_MODEL, BUDGET_THRESHOLDS, RECENT_IDS } from './projections/cost';
+export { costProjection, budgetDocId, crossedThresholds, budgetSpentUsd, COST_MODEL, BUDGET_THRESHOLDS } from './projections/cost';
 export type { CostDoc, CostBucketDoc, ContextDoc, BudgetDoc, CostCounters } from './projections/cost';
 export { costReport, costSummary, contextTax, budgetView, forecastMonthEnd, COST_GROUP_BYS, utcDay, utcMonth, addDays } from './projections/cost/queries';
 export type { CostReport, CostSummary, CostFigures, CostGroupBy, BudgetView } from './projections/cost/queries';

@@ -51,13 +51,11 @@ describe('sessions projection', () => {
     });
   });
 
-  it('gives the same document for any order of the events and with any of them repeated', () => {
+  // Repeats never reach the fold: the projector skips replays by log position (functions/test/projector*.test.ts).
+  it('gives the same document for any order of the events', () => {
     const events = sessionEvents();
     const expected = fold(events);
-    for (let seed = 1; seed <= 200; seed++) {
-      const replayed = shuffled([...events, ...shuffled(events, seed).slice(0, seed % events.length)], seed);
-      expect(fold(replayed)).toEqual(expected);
-    }
+    for (let seed = 1; seed <= 200; seed++) expect(fold(shuffled(events, seed))).toEqual(expected);
   });
 
   it('interactions: one document per event id, the same on every replay', () => {

@@ -1,5 +1,5 @@
 import type { Container, CosmosClient, Database, ItemDefinition, SqlParameter } from '@azure/cosmos';
-import { ConcurrencyError, type QueryOptions, type ReadModelStore, type StoredDoc } from '../ports';
+import { ConcurrencyError, type DocWrite, type DocWriteOutcome, type FoldedPositions, type QueryOptions, type ReadModelStore, type StoredDoc } from '../ports';
 import { assertValidQuery } from './read-model-query';
 
 /**
@@ -11,7 +11,12 @@ interface CosmosItem<T> extends ItemDefinition {
   id: string;
   orgId: string;
   doc: T;
+  /** The log positions the document has folded (FoldedPositions), beside the document like the key. */
+  positions?: FoldedPositions;
 }
+
+/** Writes of one upsertMany in flight at once: enough to hide the round trip, few enough not to be throttled. */
+const WRITE_CONCURRENCY = 16;
 
 export interface CosmosReadModelStoreOptions {
   client: CosmosClient;
@@ -47,16 +52,16 @@ export class CosmosReadModelStore implements ReadModelStore {
       const item = response.resource;
       // Defence in depth: a point read names the partition, but the tenant is checked on the item too.
       if (response.statusCode === 404 || !item || item.orgId !== partitionKey) return null;
-      return { doc: item.doc, etag: item._etag! };
+      return { doc: item.doc, etag: item._etag!, ...(item.positions ? { positions: item.positions } : {}) };
     } catch (error) {
       if (statusOf(error) === 404) return null;
       throw error;
     }
   }
 
-  async upsert<T>(model: string, partitionKey: string, id: string, doc: T, ifMatch?: string | null): Promise<string> {
+  async upsert<T>(model: string, partitionKey: string, id: string, doc: T, ifMatch?: string | null, positions?: FoldedPositions): Promise<string> {
     const container = await this.container(model);
-    const item: CosmosItem<T> = { id: cosmosId(id), orgId: partitionKey, doc };
+    const item: CosmosItem<T> = { id: cosmosId(id), orgId: partitionKey, doc, ...(positions ? { positions } : {}) };
     try {
       if (ifMatch === undefined) return etagOf((await container.items.upsert(item)).etag, model, id);
       // "Must not exist": create answers 409 when somebody created the document first.
@@ -71,6 +76,26 @@ export class CosmosReadModelStore implements ReadModelStore {
       if (status === 409 || status === 412 || status === 404) throw new ConcurrencyError(model, id);
       throw error;
     }
+  }
+
+  /** One ETag write per document (Cosmos has no cross-partition transaction), a few in flight at once. */
+  async upsertMany(model: string, writes: readonly DocWrite[]): Promise<DocWriteOutcome[]> {
+    const outcomes: DocWriteOutcome[] = new Array(writes.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < writes.length) {
+        const at = next++;
+        const write = writes[at]!;
+        try {
+          outcomes[at] = { etag: await this.upsert(model, write.partitionKey, write.id, write.doc, write.ifMatch, write.positions) };
+        } catch (error) {
+          if (!(error instanceof ConcurrencyError)) throw error;
+          outcomes[at] = { conflict: true };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, writes.length) }, worker));
+    return outcomes;
   }
 
   async query<T>(model: string, partitionKey: string, options: QueryOptions = {}): Promise<T[]> {

@@ -38,8 +38,9 @@ export const CLOUD_LOG_READ_UNSUPPORTED =
  * read/getCheckpoint/setCheckpoint throw CLOUD_LOG_READ_UNSUPPORTED instead of pretending.
  *
  * Idempotency: Event Hubs does not deduplicate. A repeated id within one append is sent once (and counted as a
- * duplicate); a repeat across appends (a client retry) is sent again and the idempotent folds absorb it, so
- * `duplicates` counts only the former.
+ * duplicate); a repeat across appends (a client retry) is sent again, at a new sequence number, so `duplicates`
+ * counts only the former. The projectors skip redeliveries of a message (by sequence number) and repeats within one
+ * trigger batch (by id), but not a retry that lands in a later batch: that needs a dedupe at ingest (issue 11, open).
  */
 export class EventHubsEventLog implements EventLog {
   constructor(

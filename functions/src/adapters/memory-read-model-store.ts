@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { ConcurrencyError, type QueryOptions, type ReadModelStore, type StoredDoc } from '../ports';
+import { ConcurrencyError, type DocWrite, type DocWriteOutcome, type FoldedPositions, type QueryOptions, type ReadModelStore, type StoredDoc } from '../ports';
 import { assertValidQuery } from './read-model-query';
 
 interface Row {
   etag: string;
   /** JSON text: callers get copies, and values round-trip exactly as they do through SQLite or Cosmos. */
   body: string;
+  positions?: string;
 }
 
 /** The reference ReadModelStore: what the SQLite store does, in memory. Used by unit tests. */
@@ -15,17 +16,31 @@ export class MemoryReadModelStore implements ReadModelStore {
 
   async get<T>(model: string, partitionKey: string, id: string): Promise<StoredDoc<T> | null> {
     const row = this.partition(model, partitionKey)?.get(id);
-    return row ? { doc: JSON.parse(row.body) as T, etag: row.etag } : null;
+    if (!row) return null;
+    return { doc: JSON.parse(row.body) as T, etag: row.etag, ...(row.positions ? { positions: JSON.parse(row.positions) as FoldedPositions } : {}) };
   }
 
-  async upsert<T>(model: string, partitionKey: string, id: string, doc: T, ifMatch?: string | null): Promise<string> {
+  async upsert<T>(model: string, partitionKey: string, id: string, doc: T, ifMatch?: string | null, positions?: FoldedPositions): Promise<string> {
     const partition = this.partition(model, partitionKey, true);
     const existing = partition.get(id);
     if (ifMatch === null && existing) throw new ConcurrencyError(model, id);
     if (typeof ifMatch === 'string' && existing?.etag !== ifMatch) throw new ConcurrencyError(model, id);
     const etag = randomUUID();
-    partition.set(id, { etag, body: JSON.stringify(doc) });
+    partition.set(id, { etag, body: JSON.stringify(doc), ...(positions ? { positions: JSON.stringify(positions) } : {}) });
     return etag;
+  }
+
+  async upsertMany(model: string, writes: readonly DocWrite[]): Promise<DocWriteOutcome[]> {
+    const outcomes: DocWriteOutcome[] = [];
+    for (const write of writes) {
+      try {
+        outcomes.push({ etag: await this.upsert(model, write.partitionKey, write.id, write.doc, write.ifMatch, write.positions) });
+      } catch (error) {
+        if (!(error instanceof ConcurrencyError)) throw error;
+        outcomes.push({ conflict: true });
+      }
+    }
+    return outcomes;
   }
 
   async query<T>(model: string, partitionKey: string, options: QueryOptions = {}): Promise<T[]> {

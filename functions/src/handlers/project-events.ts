@@ -1,6 +1,6 @@
 import type { InvocationContext } from '@azure/functions';
-import type { LoggedEvent, Projection } from '@km/shared';
-import { appendImpliedEvents, projectBatch } from '../projector';
+import type { Projection } from '@km/shared';
+import { appendImpliedEvents, projectBatch, type PositionedEvent } from '../projector';
 import type { EventLog, ReadModelStore } from '../ports';
 import type { Telemetry } from '../telemetry';
 import { parseStoredEvent } from './stored-event';
@@ -26,11 +26,14 @@ export type ProjectorTriggerHandler = (messages: unknown[], context: InvocationC
 export function makeProjectorTriggerHandler(deps: ProjectorTriggerDeps): ProjectorTriggerHandler {
   const projector = deps.projection.name;
   return async (messages, context) => {
-    const events: LoggedEvent[] = [];
+    const events: PositionedEvent[] = [];
     let invalid = 0;
+    const partition = partitionId(context);
     messages.forEach((message, index) => {
       const parsed = parseStoredEvent(message);
-      if (parsed.ok) events.push(parsed.event);
+      // The sequence number is the event's position in its partition: the documents' replay protection (issue 11).
+      const position = Number(sequenceNumbers(context)[index] ?? Number.NaN);
+      if (parsed.ok) events.push({ event: parsed.event, partition, position: Number.isSafeInteger(position) ? position : null });
       else {
         invalid++;
         const sequenceNumber = sequenceNumbers(context)[index];
@@ -51,6 +54,11 @@ export function makeProjectorTriggerHandler(deps: ProjectorTriggerDeps): Project
 function sequenceNumbers(context: InvocationContext): unknown[] {
   const values = context.triggerMetadata?.sequenceNumberArray;
   return Array.isArray(values) ? values : [];
+}
+
+function partitionId(context: InvocationContext): string {
+  const id = (context.triggerMetadata?.partitionContext as { partitionId?: unknown } | undefined)?.partitionId;
+  return typeof id === 'string' ? id : 'unknown';
 }
 
 function oldestEnqueuedTime(context: InvocationContext): number | null {

@@ -203,6 +203,35 @@ export function testReadModelStore(makeStore: MakeReadModelStore, options: { per
     });
   });
 
+  describe('log positions and batched writes (issue 11)', () => {
+    it('keeps the positions a document folded beside it, never inside it', async () => {
+      const store = await open();
+      const etag = await store.upsert('sessions', 'org-a', 's1', aDoc('s1'), null, { log: 41, '7': 3 });
+      expect(await store.get('sessions', 'org-a', 's1')).toEqual({ doc: aDoc('s1'), etag, positions: { log: 41, '7': 3 } });
+      expect(await store.query('sessions', 'org-a')).toEqual([aDoc('s1')]);
+      await store.upsert('sessions', 'org-a', 's1', aDoc('s1', { calls: 1 }), etag);
+      expect((await store.get('sessions', 'org-a', 's1'))!.positions).toBeUndefined();
+    });
+
+    it('writes many documents, each judged on its own ETag: a conflict on one never stops the others', async () => {
+      const store = await open();
+      if (!store.upsertMany) return;
+      const stale = await store.upsert('sessions', 'org-a', 's1', aDoc('s1'));
+      const current = await store.upsert('sessions', 'org-a', 's1', aDoc('s1', { calls: 1 }), stale);
+      const outcomes = await store.upsertMany('sessions', [
+        { partitionKey: 'org-a', id: 's2', doc: aDoc('s2'), ifMatch: null, positions: { log: 2 } },
+        { partitionKey: 'org-a', id: 's1', doc: aDoc('s1', { calls: 9 }), ifMatch: stale },
+        { partitionKey: 'org-b', id: 's1', doc: aDoc('s1', { orgId: 'org-b' }), ifMatch: null },
+        { partitionKey: 'org-a', id: 's3', doc: aDoc('s3'), ifMatch: current },
+      ]);
+      expect(outcomes.map((outcome) => ('conflict' in outcome ? 'conflict' : 'written'))).toEqual(['written', 'conflict', 'written', 'conflict']);
+      expect((await store.get<Doc>('sessions', 'org-a', 's2'))!).toEqual({ doc: aDoc('s2'), etag: (outcomes[0] as { etag: string }).etag, positions: { log: 2 } });
+      expect((await store.get<Doc>('sessions', 'org-a', 's1'))!.doc.calls).toBe(1);
+      expect((await store.get<Doc>('sessions', 'org-b', 's1'))!.doc.orgId).toBe('org-b');
+      expect(await store.get('sessions', 'org-a', 's3')).toBeNull();
+    });
+  });
+
   if (options.persistent) {
     it('keeps documents and ETags after close and reopen', async () => {
       const before = await open('persisted');

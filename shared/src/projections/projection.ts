@@ -3,8 +3,8 @@ import type { KmEvent, ServerEvent } from '../events';
 /**
  * A read model as a pure fold. Every document lives in the tenant's partition (orgId) under the ids that
  * docIds gives (an event may update several documents, e.g. one bucket per dimension and granularity);
- * evolve must be deterministic, order-independent and idempotent by event id, because Event Hubs delivers at
- * least once and a projector may replay after a crash.
+ * evolve must be deterministic and order-independent. It need not be idempotent: the projector hands each event to
+ * a document once, skipping replays by the log position the document recorded (functions/src/projector.ts).
  */
 export interface Projection<State, E extends KmEvent | ServerEvent = KmEvent> {
   /** The projector's name; also the read model's container / table name. */
@@ -13,6 +13,11 @@ export interface Projection<State, E extends KmEvent | ServerEvent = KmEvent> {
   docIds(event: E): string[];
   /** Folds the event into one of its documents (docId says which, for folds that bucket). */
   evolve(state: State | null, event: E, docId: string): State;
+  /**
+   * The same as folding the events one by one with evolve, in one pass: for folds that would otherwise copy a large
+   * document per event (a projector folds a whole batch per document). Pure too: the input state is not changed.
+   */
+  evolveBatch?(state: State | null, events: readonly E[], docId: string): State;
   /** True when the fold also reads server-made events (budget.set); other folds are only handed client events. */
   readonly foldsServerEvents?: boolean;
   /**
@@ -22,7 +27,7 @@ export interface Projection<State, E extends KmEvent | ServerEvent = KmEvent> {
   emits?(doc: State, docId: string): ServerEvent[];
 }
 
-/** Sorted-set insert for the event ids a document has folded; returns false when the id was already there. */
+/** Sorted-set insert (of the file hashes a document counts); returns false when the value was already there. */
 export function addAppliedId(applied: string[], id: string): boolean {
   let lo = 0;
   let hi = applied.length;
@@ -37,16 +42,17 @@ export function addAppliedId(applied: string[], id: string): boolean {
 }
 
 /**
- * Idempotency with bounded documents: the ids of the last `max` events a document folded, in arrival order.
- * Duplicates reach a projector only as a replay of the page after its last checkpoint (the embedded log dedupes
- * ingest retries by id; Event Hubs redelivers at most a batch), far fewer than the window. Returns the new window,
- * or null when the id was already folded.
+ * Documents written before replays were skipped by log position carry the ids they folded (`applied`, `recent`):
+ * a copy without them, so the next write of an old document drops the lists.
  */
-export function rememberRecentId(recent: readonly string[], id: string, max: number): string[] | null {
-  if (recent.includes(id)) return null;
-  const next = [...recent, id];
-  if (next.length > max) next.splice(0, next.length - max);
-  return next;
+export function withoutIdLists<T extends object>(doc: T): T {
+  const { applied: _applied, recent: _recent, ...rest } = doc as T & { applied?: unknown; recent?: unknown };
+  return rest as T;
+}
+
+/** A copy of a record whose keys come from events, without a prototype: assigning any key (even `__proto__`) adds it. */
+export function ownRecord<T>(record: Readonly<Record<string, T>>): Record<string, T> {
+  return Object.assign(Object.create(null) as Record<string, T>, record);
 }
 
 /**

@@ -1,15 +1,14 @@
 import type { Interaction, KmEvent } from '../../events';
-import { addAppliedId, own, type Projection } from '../projection';
-import { addInteraction, emptyStats, latencyMicros, withKey, type LatencyStats } from './stats';
+import { own, ownRecord, withoutIdLists, type Projection } from '../projection';
+import { addInteraction, emptyStats, latencyMicros, sortedCounts, withKey, type LatencyStats } from './stats';
 
 /**
  * Latency buckets: one document per (scope, granularity, period), scope being the org, one project or one user, and
  * granularity a minute or an hour (UTC). Inside, the stats of the whole scope and per server, per server+tool and per
  * method, plus the slowest interactions of the period.
  *
- * Why minutes and hours and no days: idempotency needs the ids a document has folded, and a day document's id list
- * grows with a whole day's traffic (at 1 call/s, 86k ids, ~3.4 MB: past Cosmos DB's 2 MB item limit). An hour keeps it
- * at 1/24 of that; a minute document is tiny. Sketches merge exactly, so a day is the merge of its 24 hours and any
+ * Minutes and hours, no days (from when documents kept the ids they folded; a later stage may add days). Sketches
+ * merge exactly, so a day is the merge of its 24 hours and any
  * range is whole hours plus the minutes at its edges: at most 24 + 2*59 point reads per day of range, and percentiles
  * as accurate as those of one bucket. Point reads are also what the cloud store does best (LOCAL-AZURE.md).
  */
@@ -44,8 +43,6 @@ export interface LatencyBucketDoc {
   methods: Record<string, LatencyStats>;
   /** The SLOWEST_KEPT slowest answered interactions, slowest first (ties by id): a top-N of a set, so order-free. */
   slowest: SlowInteraction[];
-  /** Event ids already folded, sorted: makes the fold idempotent under replays. */
-  applied: string[];
 }
 
 export const SLOWEST_KEPT = 100;
@@ -80,29 +77,49 @@ export const latencyProjection: Projection<LatencyBucketDoc> = {
     const scopes: LatencyScope[] = [{ kind: 'org' }, { kind: 'project', id: event.projectId }, { kind: 'user', id: event.userId }];
     return LATENCY_GRANULARITIES.flatMap((granularity) => scopes.map((scope) => latencyBucketId(scope, granularity, periodStart(startedMs, granularity))));
   },
-  evolve(state, event, docId) {
+  evolve: (state, event, docId) => foldBucket(state, [event], docId),
+  evolveBatch: (state, events, docId) => foldBucket(state, events, docId),
+};
+
+/**
+ * Folds a batch into a bucket: the keyed records are copied once (prototype-free) and re-sorted once, and the
+ * slowest list is cut once, instead of a copy and a sort per interaction (issue 11). Same document as one by one:
+ * every part is a sum, a min/max or a top-N of a set.
+ */
+function foldBucket(state: LatencyBucketDoc | null, events: readonly KmEvent[], docId: string): LatencyBucketDoc {
+  const first = events[0];
+  if (!first) {
+    if (state) return state;
+    throw new Error('latency: a bucket cannot be made from no events');
+  }
+  const doc: LatencyBucketDoc = state ? withoutIdLists(state) : emptyBucket(first, docId);
+  const servers = ownRecord(doc.servers);
+  const tools = ownRecord(doc.tools);
+  const methods = ownRecord(doc.methods);
+  const slower: SlowInteraction[] = [];
+  for (const event of events) {
     if (event.type !== 'mcp.interaction') throw new Error(`latency cannot fold ${event.type}`);
-    const doc: LatencyBucketDoc = state ? { ...state, applied: [...state.applied] } : emptyBucket(event, docId);
-    if (!addAppliedId(doc.applied, event.id)) return state ?? doc;
     const server = event.server.name;
     const tool = toolOf(event);
     doc.total = addInteraction(doc.total, event);
-    doc.servers = withKey(doc.servers, server, addInteraction(own(doc.servers, server) ?? emptyStats(), event));
-    doc.methods = withKey(doc.methods, event.method, addInteraction(own(doc.methods, event.method) ?? emptyStats(), event));
+    servers[server] = addInteraction(own(servers, server) ?? emptyStats(), event);
+    methods[event.method] = addInteraction(own(methods, event.method) ?? emptyStats(), event);
     if (tool !== null) {
       const key = toolKey(server, tool);
-      doc.tools = withKey(doc.tools, key, { ...addInteraction(own(doc.tools, key) ?? emptyStats(), event), server, tool });
+      tools[key] = { ...addInteraction(own(tools, key) ?? emptyStats(), event), server, tool };
     }
-    if (event.latencyMs !== null && !outranked(doc.slowest, event.latencyMs, event.id)) {
-      doc.slowest = keepSlowest([...doc.slowest, slowInteraction(event, event.latencyMs)], SLOWEST_KEPT);
-    }
-    return doc;
-  },
-};
+    if (event.latencyMs !== null && !outranked(doc.slowest, event.latencyMs, event.id)) slower.push(slowInteraction(event, event.latencyMs));
+  }
+  doc.servers = sortedCounts(servers);
+  doc.tools = sortedCounts(tools);
+  doc.methods = sortedCounts(methods);
+  if (slower.length > 0) doc.slowest = keepSlowest([...doc.slowest, ...slower], SLOWEST_KEPT);
+  return doc;
+}
 
 function emptyBucket(event: KmEvent, docId: string): LatencyBucketDoc {
   const { granularity, period, scope } = parseBucketId(docId);
-  return { id: docId, orgId: event.orgId, scope, granularity, period, total: emptyStats(), servers: {}, tools: {}, methods: {}, slowest: [], applied: [] };
+  return { id: docId, orgId: event.orgId, scope, granularity, period, total: emptyStats(), servers: {}, tools: {}, methods: {}, slowest: [] };
 }
 
 function slowInteraction(event: Interaction, latencyMs: number): SlowInteraction {
@@ -140,7 +157,8 @@ export interface LatencySessionDoc {
   server: string;
   /** Keyed by `tool:<name>` or `other`, sorted. */
   waits: Record<string, SessionWait>;
-  applied: string[];
+  /** The smallest event id folded: its project and server are the session's (order-free). */
+  firstEventId: string | null;
 }
 
 export const latencySessionsProjection: Projection<LatencySessionDoc> = {
@@ -149,11 +167,10 @@ export const latencySessionsProjection: Projection<LatencySessionDoc> = {
   evolve(state, event) {
     if (event.type !== 'mcp.interaction') throw new Error(`latencySessions cannot fold ${event.type}`);
     const doc: LatencySessionDoc = state
-      ? { ...state, applied: [...state.applied] }
-      : { id: event.sessionId, orgId: event.orgId, sessionId: event.sessionId, projectId: event.projectId, server: event.server.name, waits: {}, applied: [] };
-    if (!addAppliedId(doc.applied, event.id)) return state ?? doc;
+      ? { ...withoutIdLists(state), firstEventId: state.firstEventId ?? (state as { applied?: string[] }).applied?.[0] ?? null }
+      : { id: event.sessionId, orgId: event.orgId, sessionId: event.sessionId, projectId: event.projectId, server: event.server.name, waits: {}, firstEventId: null };
     // A session has one project and server; should events disagree, the smallest id wins, whatever the order.
-    if (doc.applied[0] === event.id) Object.assign(doc, { projectId: event.projectId, server: event.server.name });
+    if (doc.firstEventId === null || event.id < doc.firstEventId) Object.assign(doc, { projectId: event.projectId, server: event.server.name, firstEventId: event.id });
     const tool = toolOf(event);
     const key = tool === null ? 'other' : `tool:${tool}`;
     const wait = own(doc.waits, key) ?? { tool, totalMicros: 0, count: 0 };

@@ -1,10 +1,7 @@
 import type { FindingStatus, FindingStatusChanged, KmEvent } from '../../events';
 import { findingKind } from '../../risk/catalog';
 import type { FindingKind, Severity } from '../../risk/rules';
-import { addAppliedId, rememberRecentId, type Projection } from '../projection';
-
-/** Event ids a document remembers for idempotency (see rememberRecentId). */
-const RECENT_IDS = 4096;
+import { addAppliedId, withoutIdLists, type Projection } from '../projection';
 
 /**
  * The risk read model: one document per finding. Findings come from the wrapper (inside interactions, in
@@ -37,7 +34,6 @@ export interface RiskFindingDoc {
   detail: string | null;
   /** Anomaly documents keep what they are computed from. */
   anomaly: AnomalyState | null;
-  applied: string[];
 }
 
 /** Per (project, server, tool): calls and errors per UTC day, and the first use. */
@@ -132,7 +128,6 @@ function blank(id: string, event: KmEvent | FindingStatusChanged): RiskFindingDo
     preview: null,
     detail: null,
     anomaly: null,
-    applied: [],
   };
 }
 
@@ -221,7 +216,12 @@ function evolveHours(doc: RiskFindingDoc, event: Extract<KmEvent, { type: 'mcp.i
   Object.assign(doc, { userId: event.userId, path: '$', preview: null });
   const total = hours.reduce((a, b) => a + b, 0);
   const rare = total >= HOURS_MIN_CALLS ? hours.flatMap((n, h) => (n > 0 && n < HOURS_RARE_SHARE * total ? [h] : [])) : [];
-  if (rare.length === 0) return;
+  if (rare.length === 0) {
+    // Not a finding yet: its time is the user's latest call, a function of the counts (not of the first event folded).
+    doc.ts = lastByHour.reduce(later, '');
+    doc.day = doc.ts.slice(0, 10);
+    return;
+  }
   const latest = rare.reduce((best, h) => (lastByHour[h]! > lastByHour[best]! ? h : best));
   Object.assign(doc, { detected: true, kind: 'anomaly', ruleId: 'anomaly-unusual-hours', severity: 'low', ts: lastByHour[latest]!, day: lastByHour[latest]!.slice(0, 10) });
   doc.detail = `${hours[latest]} of ${total} calls by ${event.userId} at ${String(latest).padStart(2, '0')}:00 UTC, an hour holding under ${HOURS_RARE_SHARE * 100}% of their calls`;
@@ -256,11 +256,7 @@ export const riskProjection: Projection<RiskFindingDoc, KmEvent | FindingStatusC
     }
   },
   evolve(state, event, docId) {
-    const base: RiskFindingDoc = state ?? blank(docId, event);
-    // A bounded window: anomaly documents (per tool, user, session) see every call and would grow without end.
-    const applied = rememberRecentId(base.applied, event.id, RECENT_IDS);
-    if (!applied) return state ?? base;
-    const doc: RiskFindingDoc = { ...base, applied };
+    const doc: RiskFindingDoc = state ? withoutIdLists(state) : blank(docId, event);
     switch (event.type) {
       case 'mcp.interaction': {
         if (docId === filesDocId(event)) {

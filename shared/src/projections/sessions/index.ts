@@ -1,5 +1,5 @@
 import type { KmEvent } from '../../events';
-import { addAppliedId, type Projection } from '../projection';
+import { withoutIdLists, type Projection } from '../projection';
 
 /** One document per MCP session: who ran which server, when, how it went. */
 export interface SessionDoc {
@@ -29,8 +29,6 @@ export interface SessionDoc {
   notificationCount: number;
   violationCount: number;
   droppedObservations: number;
-  /** Event ids already folded, sorted: makes the fold idempotent under replays. */
-  applied: string[];
 }
 
 function emptySession(event: KmEvent): SessionDoc {
@@ -58,7 +56,6 @@ function emptySession(event: KmEvent): SessionDoc {
     notificationCount: 0,
     violationCount: 0,
     droppedObservations: 0,
-    applied: [],
   };
 }
 
@@ -70,8 +67,7 @@ export const sessionsProjection: Projection<SessionDoc> = {
   // Server-made events (a finding acknowledged) are not session activity.
   docIds: (event) => [event.sessionId],
   evolve(state, event) {
-    const doc: SessionDoc = state ? { ...state, applied: [...state.applied] } : emptySession(event);
-    if (!addAppliedId(doc.applied, event.id)) return state ?? doc;
+    const doc: SessionDoc = state ? withoutIdLists(state) : emptySession(event);
     doc.firstSeenAt = earlier(doc.firstSeenAt, event.ts);
     doc.lastActivityAt = later(doc.lastActivityAt, event.type === 'mcp.interaction' && event.endedAt ? later(event.ts, event.endedAt) : event.ts);
     switch (event.type) {
@@ -115,7 +111,7 @@ export const sessionsProjection: Projection<SessionDoc> = {
 };
 
 /** The public view of a session: the bookkeeping of the fold stays inside. */
-export function sessionView(doc: SessionDoc): Omit<SessionDoc, 'applied' | 'identifiedBy'> {
-  const { applied: _applied, identifiedBy: _identifiedBy, ...view } = doc;
+export function sessionView(doc: SessionDoc): Omit<SessionDoc, 'identifiedBy'> {
+  const { identifiedBy: _identifiedBy, ...view } = withoutIdLists(doc);
   return view;
 }
