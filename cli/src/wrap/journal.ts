@@ -24,6 +24,8 @@ import type { ChunkBatch } from './observer-protocol';
  * `<base>` starts with the km pid: a journal of a dead pid is replayed.
  */
 const MAGIC = 0x314a4d4b; // "KMJ1"
+/** After each record: a torn record followed by other bytes is still not taken for a whole one. */
+const END = Buffer.from([0x0a, 0x4a, 0x4d, 0x4b]);
 const KIND_HEADER = 1;
 const KIND_BATCH = 2;
 /** A segment still needed past this size is closed and a new one begun, so spooled batches can be dropped. */
@@ -71,6 +73,8 @@ export const journalDir = (home: string) => join(home, 'journal');
 
 /** The names of one session's journal files. */
 export class JournalFiles {
+  private dirReady = false;
+
   constructor(
     readonly dir: string,
     readonly base: string,
@@ -112,11 +116,25 @@ export class JournalFiles {
       .map(({ n }) => join(this.dir, n));
   }
 
+  /** The forwarding thread and the observer each write here first, whichever comes first makes the directory. */
+  ensureDir(): void {
+    if (this.dirReady) return;
+    ensureHome(dirname(this.dir));
+    try {
+      mkdirSync(this.dir, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    this.dirReady = true;
+  }
+
   writeSession(session: JournalSession): void {
+    this.ensureDir();
     atomicWrite(this.sessionPath, JSON.stringify(session));
   }
 
   writeAck(ack: JournalAck): void {
+    this.ensureDir();
     atomicWrite(this.ackPath, JSON.stringify(ack));
   }
 
@@ -226,7 +244,7 @@ export class JournalWriter {
         meta.writeDoubleLE(batch.times[i]!, at + 1);
         meta.writeUInt32LE(batch.chunks[i]!.byteLength, at + 9);
       }
-      buffers.push(meta, ...batch.chunks);
+      buffers.push(meta, ...batch.chunks, END);
       let total = 0;
       for (const b of buffers) total += b.byteLength;
       const written = writevSync(this.fd!, buffers);
@@ -268,14 +286,7 @@ export class JournalWriter {
   }
 
   private open(): void {
-    if (this.segment === 0) {
-      ensureHome(dirname(this.files.dir));
-      try {
-        mkdirSync(this.files.dir, { mode: 0o700 });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-    }
+    this.files.ensureDir();
     this.segment++;
     this.fd = openSync(this.files.segmentPath(this.segment), 'a', 0o600);
     this.bytes = 0;
@@ -298,7 +309,7 @@ function record(kind: number, body: Buffer): Buffer {
   head.writeUInt32LE(MAGIC, 0);
   head.writeUInt32LE(1 + body.length, 4);
   head.writeUInt8(kind, 8);
-  return Buffer.concat([head, body]);
+  return Buffer.concat([head, body, END]);
 }
 
 /** Reads records until the end or a record that is not whole (a torn last write). */
@@ -309,7 +320,7 @@ export function parseRecords(buf: Buffer): { header: JournalHeader | null; batch
   while (offset + 9 <= buf.length && buf.readUInt32LE(offset) === MAGIC) {
     const length = buf.readUInt32LE(offset + 4);
     const end = offset + 8 + length;
-    if (length < 1 || end > buf.length) break;
+    if (length < 1 || end + END.length > buf.length || !buf.subarray(end, end + END.length).equals(END)) break;
     const kind = buf.readUInt8(offset + 8);
     const body = buf.subarray(offset + 9, end);
     if (kind === KIND_HEADER) {
@@ -323,7 +334,7 @@ export function parseRecords(buf: Buffer): { header: JournalHeader | null; batch
       if (!batch) break;
       batches.push(batch);
     }
-    offset = end;
+    offset = end + END.length;
   }
   return { header, batches, tornBytes: buf.length - offset };
 }
