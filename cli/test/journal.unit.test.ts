@@ -49,8 +49,10 @@ describe('the journal', () => {
 
   it('empties itself once the observer has spooled everything in it, and keeps what a pending request still needs', () => {
     const { files, journal } = writer(tempHome('km-jrnl'));
-    journal.append(1, batch('one'));
-    journal.append(2, batch('two'));
+    const long = (text: string) => ({ directions: [0 as const], times: [1], chunks: [Buffer.from(`${text.padEnd(40 * 1024, '.')}\n`)] });
+    journal.append(1, long('one'));
+    journal.spooled(2); // all spooled, but too little to be worth a truncate on the hot path
+    journal.append(2, long('two'));
     journal.spooled(2); // batch 2 still needed (a request in it waits for its answer)
     expect(files.read().batches.map((b) => b.seq)).toEqual([1, 2]);
     journal.spooled(3);

@@ -30,6 +30,8 @@ const KIND_HEADER = 1;
 const KIND_BATCH = 2;
 /** A segment still needed past this size is closed and a new one begun, so spooled batches can be dropped. */
 const SEGMENT_BYTES = 1024 * 1024;
+/** A segment whose batches are all spooled is emptied once it holds this much: one truncate per batch would cost the hot path more than the disk it saves. */
+const TRIM_BYTES = 64 * 1024;
 
 /** What the forwarding thread knows of its session: enough to replay it when the observer never said more. */
 export interface JournalHeader {
@@ -260,7 +262,7 @@ export class JournalWriter {
   spooled(neededFrom: number): void {
     if (this.disabled) return;
     try {
-      if (this.fd !== null && this.bytes > 0 && neededFrom > this.lastSeq) {
+      if (this.fd !== null && this.bytes >= TRIM_BYTES && neededFrom > this.lastSeq) {
         ftruncateSync(this.fd, 0); // everything written is spooled: the segment starts over
         this.bytes = 0;
       } else if (this.fd !== null && this.bytes >= SEGMENT_BYTES) {

@@ -64,6 +64,15 @@ export function startSession(
   logger.info(`session ${sessionId}: wrapping ${identity.command}`);
 
   let journal = journalFiles;
+  // A journal no longer kept up to date is removed: replayed, it would end this session a second time.
+  const stopJournal = () => {
+    try {
+      journal?.remove();
+    } catch {
+      // what is left is replayed later; its ids are the ones already spooled
+    }
+    journal = null;
+  };
   const journaling = (what: string, fn: (files: JournalFiles) => void) => {
     if (!journal) return;
     try {
@@ -71,7 +80,7 @@ export function startSession(
     } catch (err) {
       // Without the observer's progress the journal cannot be trimmed: the forwarding thread stops writing it.
       logger.error(`journal ${journal.base}: cannot write the ${what}: ${(err as Error).message}; journaling stops for this session`);
-      journal = null;
+      stopJournal();
       onSpooled(Number.POSITIVE_INFINITY);
     }
   };
@@ -136,7 +145,7 @@ export function startSession(
     },
     journalFailed(reason) {
       if (journal) logger.error(`journal ${journal.base}: ${reason}; journaling stops for this session (a kill -9 may lose its last calls)`);
-      journal = null;
+      stopJournal();
     },
     async finish(end) {
       clearInterval(shipTimer);
