@@ -19,6 +19,8 @@ import type { WrapOptions } from './run';
 /** How often a running wrapper ships, and how long it may spend shipping while exiting. */
 const SHIP_INTERVAL_MS = 1000;
 const EXIT_SHIP_BUDGET_MS = 1500;
+/** How often the observer writes its journal progress while batches come in. */
+const ACK_INTERVAL_MS = 20;
 
 const osUser = () => {
   try {
@@ -89,8 +91,19 @@ export function startSession(
 
   let childPid = 0;
   let startedRecorded = false;
-  /** Writes how far the spool has the journal's batches, then lets the forwarding thread drop what is not needed. */
+  /**
+   * Writes how far the spool has the journal's batches, then lets the forwarding thread drop what is not needed.
+   * Batch by batch it is written at most every ACK_INTERVAL_MS: an ack a little behind only means a replay re-makes
+   * a few events with the ids they already have (ingest keeps one), while one file write per batch costs CPU the
+   * forwarding thread shares.
+   */
+  let ackTimer: NodeJS.Timeout | null = null;
+  const acknowledgeSoon = () => {
+    if (!ackTimer) ackTimer = setTimeout(() => acknowledge(), ACK_INTERVAL_MS);
+  };
   const acknowledge = (end: JournalAck['end'] = null) => {
+    if (ackTimer) clearTimeout(ackTimer);
+    ackTimer = null;
     if (!journal || recorder.holding) return; // events waiting for the envelope are not in the spool yet
     const neededFrom = stream.neededFrom();
     journaling('progress', (files) =>
@@ -127,7 +140,7 @@ export function startSession(
     },
     observeChunks(seq, chunks) {
       stream.batch(seq, chunks);
-      acknowledge();
+      acknowledgeSoon();
     },
     blocked(block) {
       guarded(observer, logger, 'policy block', () =>
