@@ -33,10 +33,11 @@ describe('replaying a journal', () => {
     // Batch 1: call 1 asked and answered (spooled before the kill), call 2 asked; batch 2: call 2 answered.
     journal.append(1, { directions: [0, 0, 1], times: [2000, 2001, 2002], chunks: [request(1, 'one'), request(2, 'AKIAIOSFODNN7EXAMPLE'), answer(1, 'one')] });
     journal.append(2, { directions: [1], times: [3000], chunks: [answer(2, 'two')] });
-    files.writeAck({ spooledThrough: 1, neededFrom: 1, started: true, childPid: 42, dropped: 3, end: null, at: 2002 });
+    const identity = { protocolVersion: '2025-06-18', client: { name: 'client', version: '1' }, serverInfo: { name: 'srv' } };
+    files.writeAck({ spooledThrough: 1, neededFrom: 1, started: true, childPid: 42, dropped: 3, end: null, at: 2002, identity });
     const events = await replayed(home);
     expect(events.map((e) => e.type)).toEqual(['mcp.interaction', 'session.ended']);
-    expect(events[0]).toMatchObject({ requestId: '2', outcome: 'ok', sessionId: 'journal-session', userId: 'u@example.com', startedAt: new Date(2001).toISOString() });
+    expect(events[0]).toMatchObject({ requestId: '2', outcome: 'ok', protocolVersion: '2025-06-18', sessionId: 'journal-session', userId: 'u@example.com', startedAt: new Date(2001).toISOString() });
     expect(JSON.stringify(events)).not.toContain('AKIAIOSFODNN7EXAMPLE'); // replay redacts like the live observer
     expect(events[1]).toMatchObject({ exitCode: null, signal: 'SIGKILL', droppedObservations: 3, durationMs: 2000 });
     expect(files.segments()).toEqual([]);

@@ -20,6 +20,8 @@ interface Recorded {
   eventIds: Map<string, Set<string>>; // requestId -> distinct event ids of its mcp.interaction
   ended: Array<Record<string, unknown>>;
   sessions: Set<string>;
+  /** tools/call interactions without the protocol revision learned from initialize (a replay must resume it). */
+  unversioned: number;
 }
 
 function spooled(home: string): Recorded {
@@ -27,7 +29,8 @@ function spooled(home: string): Recorded {
   const eventIds = new Map<string, Set<string>>();
   const ended: Array<Record<string, unknown>> = [];
   const sessions = new Set<string>();
-  if (!existsSync(dir)) return { eventIds, ended, sessions };
+  let unversioned = 0;
+  if (!existsSync(dir)) return { eventIds, ended, sessions, unversioned };
   for (const name of readdirSync(dir).filter((n) => n.endsWith('.jsonl') && n !== 'rejected.jsonl')) {
     for (const line of readFileSync(join(dir, name), 'utf8').split('\n')) {
       if (line.trim() === '') continue;
@@ -35,12 +38,13 @@ function spooled(home: string): Recorded {
       sessions.add(String(event.sessionId));
       if (event.type === 'session.ended') ended.push(event);
       if (event.type !== 'mcp.interaction' || event.method !== 'tools/call') continue;
+      if (event.protocolVersion === null) unversioned++;
       const key = String(JSON.parse(String(event.requestId))); // the JSON-RPC id as JSON: "c0"
       if (!eventIds.has(key)) eventIds.set(key, new Set());
       eventIds.get(key)!.add(String(event.id));
     }
   }
-  return { eventIds, ended, sessions };
+  return { eventIds, ended, sessions, unversioned };
 }
 
 function runKm(args: string[], env: Record<string, string>): Promise<{ status: number | null; stderr: string }> {
@@ -122,7 +126,7 @@ describe('kill -9 of km (the journal)', () => {
     for (let i = 0; i < trials.length; i += 2) await Promise.all(trials.slice(i, i + 2).map((trial, j) => run(trial, i + j)));
     await runKm(['flush'], { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KM_HOME: home, KM_ENDPOINT: 'http://127.0.0.1:9' });
 
-    const { eventIds, ended, sessions } = spooled(home);
+    const { eventIds, ended, sessions, unversioned } = spooled(home);
     const report = trials.map((trial, n) => {
       const mine = [...eventIds.keys()].filter((id) => id.startsWith(`t${n}c`));
       const missing = answered[n]!.filter((id) => !eventIds.has(id));
@@ -131,7 +135,7 @@ describe('kill -9 of km (the journal)', () => {
     process.stdout.write(report.join('\n') + '\n');
     const missing = answered.flat().filter((id) => !eventIds.has(id));
     const twice = [...eventIds].filter(([, ids]) => ids.size > 1).map(([id]) => id);
-    expect({ missing, twice }).toEqual({ missing: [], twice: [] });
+    expect({ missing, twice, unversioned }).toEqual({ missing: [], twice: [], unversioned: 0 });
     // Every killed session is ended by a replay, once.
     expect(sessions.size).toBe(TRIALS);
     expect(ended).toHaveLength(TRIALS);

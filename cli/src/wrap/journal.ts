@@ -3,6 +3,7 @@ import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSyn
 import { dirname, join } from 'node:path';
 import { ensureHome } from '../config/settings';
 import { pidAlive } from '../spool';
+import type { ObservedIdentity } from './observer';
 import type { ChunkBatch } from './observer-protocol';
 
 /**
@@ -62,6 +63,8 @@ export interface JournalAck {
   end: { exitCode: number | null; signal: string | null; at: number } | null;
   /** The last arrival time observed, for the end of a killed session. */
   at: number;
+  /** The protocol revision and peers learned so far (from initialize, long trimmed away): replayed events carry them. */
+  identity?: ObservedIdentity;
 }
 
 export interface JournalBatch {

@@ -42,6 +42,12 @@ interface PendingRequest {
   mark: number;
 }
 
+export interface ObservedIdentity {
+  protocolVersion: string | null;
+  client: { name: string; version?: string } | null;
+  serverInfo: { name: string; version?: string } | null;
+}
+
 const META_VERSION = 'io.modelcontextprotocol/protocolVersion';
 const META_CLIENT_INFO = 'io.modelcontextprotocol/clientInfo';
 const ERROR_MESSAGE_MAX = 500;
@@ -98,6 +104,17 @@ export class SessionObserver {
       return;
     }
     this.handle(direction, classify(value), frame.bytes, frame.at, mark);
+  }
+
+  /** What the session has learned of its peers; a replay of the journal (wrap/session.ts) resumes from it. */
+  get identity(): ObservedIdentity {
+    return { protocolVersion: this.protocolVersion, client: this.clientInfo, serverInfo: this.serverInfo };
+  }
+
+  resume(identity: ObservedIdentity): void {
+    this.protocolVersion = identity.protocolVersion;
+    this.clientInfo = identity.client;
+    this.serverInfo = identity.serverInfo;
   }
 
   /** The smallest mark of a request still waiting for its answer, or null when none waits. */

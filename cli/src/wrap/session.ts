@@ -107,7 +107,7 @@ export function startSession(
     if (!journal || recorder.holding) return; // events waiting for the envelope are not in the spool yet
     const neededFrom = stream.neededFrom();
     journaling('progress', (files) =>
-      files.writeAck({ spooledThrough: stream.lastSeq, neededFrom, started: startedRecorded, childPid, dropped: observer.dropped + spool.dropped, end, at: stream.lastAt }),
+      files.writeAck({ spooledThrough: stream.lastSeq, neededFrom, started: startedRecorded, childPid, dropped: observer.dropped + spool.dropped, end, at: stream.lastAt, identity: observer.identity }),
     );
     if (journal) onSpooled(neededFrom);
   };
@@ -220,6 +220,7 @@ async function replayJournal(files: JournalFiles, settings: Settings, spool: Spo
   const plugins = observerPlugins({ settings, logger, projectId: envelope.projectId, projectConfig, serverName: envelope.server.name });
   const stream = observedStream(sessionId, (draft) => recorder.record(draft), plugins, logger);
   if (!ack?.started) stream.started(ack?.childPid ?? 0, startedAt);
+  if (ack?.identity) stream.observer.resume(ack.identity);
   const spooledThrough = ack?.spooledThrough ?? 0;
   let at = ack?.at ?? startedAt;
   let counted = false;
