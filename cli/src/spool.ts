@@ -41,7 +41,8 @@ export interface SpoolBatch {
   endOffset: number;
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether a km process still runs: a file named after a dead one is an orphan (spool files, journals). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

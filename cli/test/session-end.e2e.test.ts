@@ -19,8 +19,8 @@ function spooled(kmHome: string): Array<Record<string, unknown>> {
 describe('the end of a session', () => {
   beforeAll(() => requireBuiltKm());
 
-  it('SIGTERM then SIGKILL 200 ms later: session.ended is in the spool even while the git user lookup is still running', async () => {
-    const kmHome = tempHome('km-end');
+  /** Starts km over server-everything with a git that answers after 3 s, and waits for the initialize answer. */
+  async function initializedKm(kmHome: string) {
     const km = spawn(process.execPath, [KM_BIN, '--name', 'everything', '--', join(BIN_DIR, 'mcp-server-everything')], {
       env: { PATH: `${SLOW_GIT}:${process.env.PATH ?? ''}`, HOME: process.env.HOME ?? '', KM_HOME: kmHome, KM_ENDPOINT: 'http://127.0.0.1:9' },
       stdio: ['pipe', 'pipe', 'ignore'],
@@ -29,13 +29,28 @@ describe('the end of a session', () => {
     km.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
     km.stdin!.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'end-e2e', version: '1' } } }) + '\n');
     await until('the initialize answer', () => (out.includes('"id":1') ? true : undefined));
-    const exited = new Promise<void>((resolve) => km.on('exit', () => resolve()));
-    km.kill('SIGTERM');
-    const killer = setTimeout(() => km.kill('SIGKILL'), 200);
-    await exited;
-    clearTimeout(killer);
-    const ended = await until('session.ended in the spool', () => spooled(kmHome).find((e) => e.type === 'session.ended'));
-    expect(ended).toMatchObject({ type: 'session.ended' });
-    expect(spooled(kmHome).some((e) => e.type === 'session.started')).toBe(true);
-  });
+    return km;
+  }
+
+  // SIGTERM, SIGINT and SIGHUP are forwarded to the server; on stdin EOF the client is gone and the server exits.
+  it.each(['SIGTERM', 'SIGINT', 'SIGHUP', 'stdin EOF'] as const)(
+    '%s then SIGKILL 200 ms later: session.ended is in the spool even while the git user lookup is still running',
+    async (how) => {
+      const kmHome = tempHome('km-end');
+      const km = await initializedKm(kmHome);
+      const exited = new Promise<void>((resolve) => km.on('exit', () => resolve()));
+      if (how === 'stdin EOF') km.stdin!.end();
+      else km.kill(how);
+      const killer = setTimeout(() => km.kill('SIGKILL'), 200);
+      await exited;
+      clearTimeout(killer);
+      // Read before any other km could replay a journal: this is the end km itself recorded.
+      const ended = await until('session.ended in the spool', () => spooled(kmHome).find((e) => e.type === 'session.ended'));
+      expect(ended).toMatchObject({ type: 'session.ended' });
+      expect(ended.signal).not.toBe('SIGKILL');
+      expect(spooled(kmHome).some((e) => e.type === 'session.started')).toBe(true);
+      // A clean end leaves no journal behind.
+      expect(existsSync(join(kmHome, 'journal')) ? readdirSync(join(kmHome, 'journal')) : []).toEqual([]);
+    },
+  );
 });

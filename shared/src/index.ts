@@ -1,4 +1,4 @@
-export { newEventId, eventIdTime, EVENT_ID_PATTERN } from './ids';
+export { newEventId, derivedEventId, eventIdTime, EVENT_ID_PATTERN } from './ids';
 export {
   KmEventSchema,
   IngestBatchSchema,

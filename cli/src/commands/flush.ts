@@ -3,6 +3,7 @@ import { ensureHome, loadSettings, resolveTarget } from '../config/settings';
 import { fileLogger } from '../log';
 import { ShipQueue, Shipper } from '../ship';
 import { Spool } from '../spool';
+import { replayDeadJournals } from '../wrap/session';
 
 /** Ships what km processes that ended left in the spool (the running ones ship their own). */
 export function flushCommand(): Command {
@@ -16,7 +17,11 @@ export function flushCommand(): Command {
       const spool = new Spool(settings.home, settings.maxSpoolBytes, logger);
       const shipper = new Shipper(spool, () => resolveTarget(settings), logger);
       const queue = new ShipQueue(spool, shipper);
-      const outcome = await queue.pass({ includeOwn: false, retryRefused: opts.retryRefused === true });
+      // Journals of killed km processes become events in this process's own spool file, shipped with the rest.
+      const replayed = await replayDeadJournals(settings, spool, logger);
+      spool.close();
+      const outcome = await queue.pass({ includeOwn: replayed > 0, retryRefused: opts.retryRefused === true });
+      if (replayed > 0 && spool.own.fullyShipped()) spool.own.remove();
       const { endpoint } = resolveTarget(settings);
       if (outcome === 'shipped') {
         process.stdout.write(`km flush: shipped ${shipper.shippedEvents} event(s) to ${endpoint}\n`);

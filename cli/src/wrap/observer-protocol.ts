@@ -8,10 +8,16 @@ export interface ChunkBatch {
 }
 
 export type ToObserver =
-  | { type: 'chunks'; batch: ChunkBatch }
+  // seq: the batch's number in the session's journal (1, 2, ...), acknowledged back once spooled
+  | { type: 'chunks'; seq: number; batch: ChunkBatch }
   | { type: 'started'; pid: number }
   | { type: 'finish'; exitCode: number | null; signal: NodeJS.Signals | null; at: number }
   // risk monitor: a request the project's policy refused (answered by km, never forwarded)
-  | { type: 'blocked'; method: string; target: string | null; ruleId: string; reason: string; at: number };
+  | { type: 'blocked'; method: string; target: string | null; ruleId: string; reason: string; at: number }
+  // the journal could not be written: the session goes on without it (the observer logs why)
+  | { type: 'journal-failed'; reason: string };
 
-export type FromObserver = { type: 'finished' };
+export type FromObserver =
+  | { type: 'finished' }
+  // batches before neededFrom are spooled and no longer needed for pairing: the journal may drop them
+  | { type: 'spooled'; neededFrom: number };

@@ -38,6 +38,14 @@ interface PendingRequest {
   bytes: number;
   protocolVersion: string | null;
   clientInfo: { name: string; version?: string } | null;
+  /** The caller's mark for where the request's bytes began (the journal's batch number): see oldestPendingMark. */
+  mark: number;
+}
+
+export interface ObservedIdentity {
+  protocolVersion: string | null;
+  client: { name: string; version?: string } | null;
+  serverInfo: { name: string; version?: string } | null;
 }
 
 const META_VERSION = 'io.modelcontextprotocol/protocolVersion';
@@ -93,7 +101,8 @@ export class SessionObserver {
     private readonly plugins: ObserverPlugin[] = [],
   ) {}
 
-  observe(direction: Direction, frame: Frame): void {
+  /** mark: where the frame's bytes began, for the caller's own bookkeeping (wrap/session.ts: the journal batch). */
+  observe(direction: Direction, frame: Frame, mark = 0): void {
     if (frame.kind === 'oversized') {
       this.dropped++;
       this.violation(direction, 'oversized_frame', frame.bytes, `frame of ${frame.bytes} bytes was forwarded but not observed`, frame.at);
@@ -110,10 +119,28 @@ export class SessionObserver {
       // A JSON-RPC batch: each element stands alone; sizes are shared out so totals still add up.
       const share = value.length > 0 ? Math.floor(frame.bytes / value.length) : frame.bytes;
       if (value.length === 0) this.violation(direction, 'invalid_message', frame.bytes, 'empty batch', frame.at);
-      for (const item of value) this.handle(direction, classify(item), share, frame.at);
+      for (const item of value) this.handle(direction, classify(item), share, frame.at, mark);
       return;
     }
-    this.handle(direction, classify(value), frame.bytes, frame.at);
+    this.handle(direction, classify(value), frame.bytes, frame.at, mark);
+  }
+
+  /** What the session has learned of its peers; a replay of the journal (wrap/session.ts) resumes from it. */
+  get identity(): ObservedIdentity {
+    return { protocolVersion: this.protocolVersion, client: this.clientInfo, serverInfo: this.serverInfo };
+  }
+
+  resume(identity: ObservedIdentity): void {
+    this.protocolVersion = identity.protocolVersion;
+    this.clientInfo = identity.client;
+    this.serverInfo = identity.serverInfo;
+  }
+
+  /** The smallest mark of a request still waiting for its answer, or null when none waits. */
+  oldestPendingMark(): number | null {
+    let oldest: number | null = null;
+    for (const req of this.pending.values()) if (oldest === null || req.mark < oldest) oldest = req.mark;
+    return oldest;
   }
 
   /** A non-JSON line as it may be recorded: redacted, and wholly replaced while inside a PEM private key block. */
@@ -146,10 +173,10 @@ export class SessionObserver {
     });
   }
 
-  private handle(direction: Direction, msg: RpcMessage, bytes: number, at: number): void {
+  private handle(direction: Direction, msg: RpcMessage, bytes: number, at: number, mark: number): void {
     switch (msg.kind) {
       case 'request':
-        this.onRequest(direction, msg, bytes, at);
+        this.onRequest(direction, msg, bytes, at, mark);
         return;
       case 'notification':
         this.emit({ id: newEventId(), v: 1, ts: iso(at), type: 'mcp.notification', direction, method: safeField(msg.method, NAME_MAX), bytes });
@@ -164,7 +191,7 @@ export class SessionObserver {
     }
   }
 
-  private onRequest(direction: Direction, msg: Extract<RpcMessage, { kind: 'request' }>, bytes: number, at: number): void {
+  private onRequest(direction: Direction, msg: Extract<RpcMessage, { kind: 'request' }>, bytes: number, at: number, mark: number): void {
     const meta = isObject(msg.params?._meta) ? msg.params._meta : undefined;
     const metaVersion = typeof meta?.[META_VERSION] === 'string' ? safeField(meta[META_VERSION] as string, PROTOCOL_MAX) : null;
     const metaClient = implementation(meta?.[META_CLIENT_INFO]);
@@ -179,6 +206,7 @@ export class SessionObserver {
       bytes,
       protocolVersion: metaVersion,
       clientInfo: msg.method === 'initialize' ? implementation(msg.params?.clientInfo) : metaClient,
+      mark,
     });
   }
 

@@ -11,8 +11,17 @@ export class Recorder {
   private envelope: Envelope | null = null;
   private waiting: EventDraft[] = [];
   recorded = 0;
+  /** A replayed session shares the live session's spool: its end counts only the drops since it began. */
+  private readonly droppedBefore: number;
 
-  constructor(private readonly spool: Spool) {}
+  constructor(private readonly spool: Spool) {
+    this.droppedBefore = spool.dropped;
+  }
+
+  /** Events wait in memory for the envelope: they are not in the spool yet. */
+  get holding(): boolean {
+    return this.waiting.length > 0;
+  }
 
   setEnvelope(envelope: Envelope): void {
     this.envelope = envelope;
@@ -45,7 +54,7 @@ export class Recorder {
         continue;
       }
       flush();
-      const lifecycle = event.type === 'session.ended' ? { ...event, droppedObservations: event.droppedObservations + this.spool.dropped } : event;
+      const lifecycle = event.type === 'session.ended' ? { ...event, droppedObservations: event.droppedObservations + this.spool.dropped - this.droppedBefore } : event;
       if (this.spool.append([lifecycle], { lifecycle: true })) this.recorded++;
     }
     flush();

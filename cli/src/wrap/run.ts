@@ -6,6 +6,8 @@ import type { ChunkBatch, ToObserver, FromObserver } from './observer-protocol';
 import { findProjectConfigFile, policyConfig, type ProjectConfigFile } from '../config/project-config';
 import { serverName } from '../config/attribution';
 import type { Policy } from './policy';
+import { kmHome } from '../config/settings';
+import { JournalFiles, JournalWriter } from './journal';
 
 /**
  * `km [--project P] [--name N] [--] <command> [args...]`: runs the MCP server as a child and forwards stdio
@@ -54,15 +56,22 @@ export function runWrap(options: WrapOptions): void {
   childIn.on('error', () => {});
   process.stdout.on('error', () => {});
 
-  const observer = startObserver(options, startedAt, projectConfig);
+  // Each batch is journaled before the observer gets it, so a kill -9 loses nothing it had not spooled (journal.ts).
+  const journal = new JournalWriter(JournalFiles.fresh(kmHome()), { kmPid: process.pid, startedAt, options, projectConfig }, (reason) =>
+    observer.post({ type: 'journal-failed', reason }),
+  );
+  const observer = startObserver(options, startedAt, projectConfig, journal);
   let queue: ChunkBatch = { directions: [], times: [], chunks: [] };
   let queuedBytes = 0;
   let timer: NodeJS.Timeout | null = null;
+  let seq = 0;
   const handOff = () => {
     if (timer) clearTimeout(timer);
     timer = null;
     if (queue.chunks.length === 0) return;
-    observer.post({ type: 'chunks', batch: queue });
+    seq++;
+    journal.append(seq, queue);
+    observer.post({ type: 'chunks', seq, batch: queue });
     queue = { directions: [], times: [], chunks: [] };
     queuedBytes = 0;
   };
@@ -114,6 +123,7 @@ export function runWrap(options: WrapOptions): void {
     if (finished) return;
     finished = true;
     handOff();
+    journal.close(); // the observer removes it once the end is spooled
     const observed = observer.finish({ type: 'finish', exitCode: code, signal, at: now() });
     // process.exit drops pending pipe writes: let the client get the server's last bytes first, within reason.
     const stdoutDrained = new Promise<void>((resolve) => {
@@ -155,24 +165,34 @@ function loadPolicy(options: WrapOptions, projectConfig: ProjectConfigFile | nul
  * The observer thread. If it cannot start or crashes, the session goes on unobserved: messages to it are
  * dropped and the exit does not wait for it.
  */
-function startObserver(options: WrapOptions, startedAt: number, projectConfig: ProjectConfigFile | null) {
+function startObserver(options: WrapOptions, startedAt: number, projectConfig: ProjectConfigFile | null, journal: JournalWriter) {
   let worker: Worker | null = null;
   try {
+    const { dir, base } = journal.files;
     // stdout: true keeps anything the worker might print off our stdout, which belongs to the server's bytes.
-    worker = new Worker(join(__dirname, 'observer-worker.js'), { workerData: { options, startedAt, projectConfig }, stdout: true, stderr: false });
+    worker = new Worker(join(__dirname, 'observer-worker.js'), { workerData: { options, startedAt, projectConfig, journal: { dir, base } }, stdout: true, stderr: false });
     worker.stdout.resume();
     worker.unref();
+    worker.on('message', (reply: FromObserver) => {
+      if (reply.type !== 'spooled') return;
+      if (reply.neededFrom === Number.POSITIVE_INFINITY) journal.close(); // the observer cannot track it any more
+      else journal.spooled(reply.neededFrom);
+    });
     // A worker that ends (crash or exit) is forgotten at once: nothing is posted to it or waited for any more.
+    // What it had not spooled stays in the journal for the next km (its files are replayed once km is gone).
     worker.on('exit', () => {
       worker = null;
+      journal.close();
     });
     worker.on('error', (err) => {
       worker = null;
+      journal.close();
       // Nowhere else to say it when KM_HOME itself is the problem; stderr only on request, as always.
       if (process.env.KM_DEBUG && process.env.KM_DEBUG !== '0') process.stderr.write(`km: not recording this session: ${err.message}\n`);
     });
   } catch {
     worker = null;
+    journal.close(); // nobody would trim it
   }
   return {
     post(message: ToObserver) {

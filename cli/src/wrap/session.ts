@@ -1,15 +1,16 @@
-import { newEventId, type Direction } from '@km/shared';
+import { derivedEventId, newEventId, type Direction, type Envelope } from '@km/shared';
 import { userInfo } from 'node:os';
 import { machineId, resolveProject, resolveUser, serverName } from '../config/attribution';
 import type { ProjectConfigFile } from '../config/project-config';
-import { ensureHome, loadSettings, resolveTarget } from '../config/settings';
+import { ensureHome, loadSettings, resolveTarget, type Settings } from '../config/settings';
 import { fileLogger, type Logger } from '../log';
 import { ShipQueue, Shipper } from '../ship';
 import { Spool } from '../spool';
 import { KM_VERSION } from '../version';
 import { redactedCommandLine } from './command-line';
+import { claimDeadJournals, JournalFiles, type JournalAck, type JournalBatch } from './journal';
 import { LineFramer } from './line-framer';
-import { SessionObserver } from './observer';
+import { SessionObserver, type EventDraft, type ObserverPlugin } from './observer';
 import { observerPlugins } from './plugins';
 import { Recorder } from './recorder';
 import type { WrapOptions } from './run';
@@ -18,6 +19,8 @@ import type { WrapOptions } from './run';
 /** How often a running wrapper ships, and how long it may spend shipping while exiting. */
 const SHIP_INTERVAL_MS = 1000;
 const EXIT_SHIP_BUDGET_MS = 1500;
+/** How often the observer writes its journal progress while batches come in. */
+const ACK_INTERVAL_MS = 20;
 
 const osUser = () => {
   try {
@@ -27,78 +30,120 @@ const osUser = () => {
   }
 };
 
+type Chunk = { direction: Direction; chunk: Buffer; at: number };
+
 export interface WrapSession {
   started(pid: number): void;
-  observeChunks(chunks: Array<{ direction: Direction; chunk: Buffer; at: number }>): void;
+  /** seq: the batch's number in the journal. */
+  observeChunks(seq: number, chunks: Chunk[]): void;
   finish(end: { exitCode: number | null; signal: NodeJS.Signals | null; at: number }): Promise<void>;
   blocked(block: { method: string; target: string | null; ruleId: string; reason: string; at: number }): void;
+  journalFailed(reason: string): void;
 }
 
 /** Everything off the hot path for one wrapped server: framing, pairing, the spool and the shipper. */
 /** projectConfig: the km.json the forwarding thread found (read once per session, see run.ts). */
-export function startSession(options: WrapOptions, startedAt: number, projectConfig: ProjectConfigFile | null): WrapSession {
+/** journal: the files the forwarding thread journals to; onSpooled tells it which batches it may drop. */
+export function startSession(
+  options: WrapOptions,
+  startedAt: number,
+  projectConfig: ProjectConfigFile | null,
+  journalFiles: JournalFiles | null = null,
+  onSpooled: (neededFrom: number) => void = () => {},
+): WrapSession {
   const settings = loadSettings();
   ensureHome(settings.home);
   const logger: Logger = fileLogger(settings.home, settings.debug);
   const spool = new Spool(settings.home, settings.maxSpoolBytes, logger); // the full-spool warning goes to km.log (stderr only with KM_DEBUG)
   const recorder = new Recorder(spool);
-  const projectId = resolveProject(options.project, process.env, projectConfig);
-  const name = serverName(options.name, options.command, options.args);
-  const plugins = observerPlugins({ settings, logger, projectId, projectConfig, serverName: name });
-  const observer = new SessionObserver((draft) => recorder.record(draft), plugins);
-  const framers = { client_to_server: new LineFramer(), server_to_client: new LineFramer() };
+  const sessionId = newEventId();
+  const identity = sessionIdentity(settings, options, projectConfig);
+  const plugins = observerPlugins({ settings, logger, projectId: identity.projectId, projectConfig, serverName: identity.name });
+  const stream = observedStream(sessionId, (draft) => recorder.record(draft), plugins, logger);
+  const { observer } = stream;
   const shipper = new Shipper(spool, () => resolveTarget(settings), logger);
   const ships = new ShipQueue(spool, shipper);
-  const sessionId = newEventId();
-  // The command line goes into every event: servers are often given their secrets as arguments (a DSN, --api-key).
-  const command = redactedCommandLine(options.command, options.args);
-  logger.info(`session ${sessionId}: wrapping ${command}`);
+  logger.info(`session ${sessionId}: wrapping ${identity.command}`);
+
+  let journal = journalFiles;
+  // A journal no longer kept up to date is removed: replayed, it would end this session a second time.
+  const stopJournal = () => {
+    try {
+      journal?.remove();
+    } catch {
+      // what is left is replayed later; its ids are the ones already spooled
+    }
+    journal = null;
+  };
+  const journaling = (what: string, fn: (files: JournalFiles) => void) => {
+    if (!journal) return;
+    try {
+      fn(journal);
+    } catch (err) {
+      // Without the observer's progress the journal cannot be trimmed: the forwarding thread stops writing it.
+      logger.error(`journal ${journal.base}: cannot write the ${what}: ${(err as Error).message}; journaling stops for this session`);
+      stopJournal();
+      onSpooled(Number.POSITIVE_INFINITY);
+    }
+  };
+  const sessionRecord = (envelope: Envelope | null) => ({ sessionId, startedAt, options, projectConfig, envelope });
+  journaling('session file', (files) => files.writeSession(sessionRecord(null)));
+
+  let childPid = 0;
+  let startedRecorded = false;
+  /**
+   * Writes how far the spool has the journal's batches, then lets the forwarding thread drop what is not needed.
+   * Batch by batch it is written at most every ACK_INTERVAL_MS: an ack a little behind only means a replay re-makes
+   * a few events with the ids they already have (ingest keeps one), while one file write per batch costs CPU the
+   * forwarding thread shares.
+   */
+  let ackTimer: NodeJS.Timeout | null = null;
+  const acknowledgeSoon = () => {
+    if (!ackTimer) ackTimer = setTimeout(() => acknowledge(), ACK_INTERVAL_MS);
+  };
+  const acknowledge = (end: JournalAck['end'] = null) => {
+    if (ackTimer) clearTimeout(ackTimer);
+    ackTimer = null;
+    if (!journal || recorder.holding) return; // events waiting for the envelope are not in the spool yet
+    const neededFrom = stream.neededFrom();
+    journaling('progress', (files) =>
+      files.writeAck({ spooledThrough: stream.lastSeq, neededFrom, started: startedRecorded, childPid, dropped: observer.dropped + spool.dropped, end, at: stream.lastAt, identity: observer.identity }),
+    );
+    if (journal) onSpooled(neededFrom);
+  };
 
   let enveloped = false;
   const setEnvelope = (userId: string) => {
     if (enveloped) return; // the first envelope stands: events already written carry it
     enveloped = true;
-    recorder.setEnvelope({
-      orgId: settings.orgId,
-      projectId,
-      userId,
-      machineId: machineId(settings.home),
-      sessionId,
-      server: { name, command: command.slice(0, 2000) },
-    });
+    const envelope = envelopeOf(settings, identity, sessionId, userId);
+    recorder.setEnvelope(envelope);
+    journaling('session file', (files) => files.writeSession(sessionRecord(envelope)));
+    acknowledge();
   };
   const envelopeReady = resolveUser(process.env).then(setEnvelope);
-
-  const guard = (what: string, fn: () => void) => {
-    try {
-      fn();
-    } catch (err) {
-      // A bug in observation costs us an observation, never the user's session.
-      observer.dropped++;
-      logger.error(`${what} failed: ${(err as Error).stack ?? err}`);
-    }
-  };
 
   const shipTimer = setInterval(() => {
     if (shipper.due()) void ships.pass().catch((err) => logger.error(`shipping failed: ${err}`));
   }, SHIP_INTERVAL_MS);
   shipTimer.unref();
 
+  // Journals of km processes that died (kill -9, a crash) go into this session's spool, off the forwarding thread.
+  setTimeout(() => void replayDeadJournals(settings, spool, logger).catch((err) => logger.error(`journal replay failed: ${err}`)), 0).unref();
+
   return {
     started(pid) {
-      guard('session start', () =>
-        recorder.record({ id: newEventId(startedAt), v: 1, ts: new Date(startedAt).toISOString(), type: 'session.started', transport: 'stdio', pid, kmVersion: KM_VERSION }),
-      );
+      childPid = pid;
+      stream.started(pid, startedAt);
+      startedRecorded = true;
+      acknowledge();
     },
-    observeChunks(chunks) {
-      for (const { direction, chunk, at } of chunks) {
-        guard('observation', () => {
-          for (const frame of framers[direction].push(chunk, at)) observer.observe(direction, frame);
-        });
-      }
+    observeChunks(seq, chunks) {
+      stream.batch(seq, chunks);
+      acknowledgeSoon();
     },
     blocked(block) {
-      guard('policy block', () =>
+      guarded(observer, logger, 'policy block', () =>
         recorder.record({
           id: newEventId(block.at),
           v: 1,
@@ -111,17 +156,19 @@ export function startSession(options: WrapOptions, startedAt: number, projectCon
         }),
       );
     },
+    journalFailed(reason) {
+      if (journal) logger.error(`journal ${journal.base}: ${reason}; journaling stops for this session (a kill -9 may lose its last calls)`);
+      stopJournal();
+    },
     async finish(end) {
       clearInterval(shipTimer);
       // The end must reach the spool at once (the client may SIGKILL us 200 ms after SIGTERM): if the git lookup
       // has not answered yet, the OS user stands in rather than holding every event in memory.
-      guard('envelope', () => setEnvelope(osUser()));
-      guard('finish', () => {
-        for (const direction of ['client_to_server', 'server_to_client'] as const) {
-          for (const frame of framers[direction].end(end.at)) observer.observe(direction, frame);
-        }
-        observer.finish({ exitCode: end.exitCode, signal: end.signal, startedAt, at: end.at });
-      });
+      guarded(observer, logger, 'envelope', () => setEnvelope(osUser()));
+      // The end is noted before it is made: a replay after a kill right here makes the same end, with the same ids.
+      acknowledge({ exitCode: end.exitCode, signal: end.signal, at: end.at });
+      stream.finish({ exitCode: end.exitCode, signal: end.signal, startedAt, at: end.at });
+      if (journal && !recorder.holding) journal.remove(); // all of it is in the spool now
       const deadline = Date.now() + EXIT_SHIP_BUDGET_MS;
       await envelopeReady; // bounded: git gets 2 s, then the OS user is used
       try {
@@ -134,4 +181,160 @@ export function startSession(options: WrapOptions, startedAt: number, projectCon
       }
     },
   };
+}
+
+/**
+ * Replays the journals of km processes that died into `spool`: each through a fresh observer of the same session
+ * (same id and envelope, same plugins, so the same redaction), from the oldest batch still needed, muting what the
+ * batches already spooled make, then ends the session as killed. Returns how many journals were replayed.
+ */
+export async function replayDeadJournals(settings: Settings, spool: Spool, logger: Logger): Promise<number> {
+  let replayed = 0;
+  for (const files of claimDeadJournals(settings.home)) {
+    try {
+      await replayJournal(files, settings, spool, logger);
+      files.remove();
+      replayed++;
+    } catch (err) {
+      logger.error(`journal ${files.base}: replay failed: ${(err as Error).stack ?? err}; it stays for the next try`);
+      files.release();
+    }
+  }
+  return replayed;
+}
+
+async function replayJournal(files: JournalFiles, settings: Settings, spool: Spool, logger: Logger): Promise<void> {
+  const session = files.readSession();
+  const ack = files.readAck();
+  const { header, batches, tornBytes } = files.read();
+  if (tornBytes > 0) logger.warn(`journal ${files.base}: skipped ${tornBytes} bytes of a record cut short by the kill`);
+  const startedAt = session?.startedAt ?? header?.startedAt;
+  const options = (session?.options ?? header?.options) as WrapOptions | undefined;
+  if (typeof startedAt !== 'number' || !options || typeof options.command !== 'string') return; // nothing that could be replayed
+  const projectConfig = (session?.projectConfig ?? header?.projectConfig ?? null) as ProjectConfigFile | null;
+  const sessionId = session?.sessionId ?? newEventId(startedAt);
+  const identity = sessionIdentity(settings, options, projectConfig);
+  const envelope = (session?.envelope as Envelope | null) ?? envelopeOf(settings, identity, sessionId, await resolveUser(process.env));
+  const recorder = new Recorder(spool);
+  recorder.setEnvelope(envelope);
+  const plugins = observerPlugins({ settings, logger, projectId: envelope.projectId, projectConfig, serverName: envelope.server.name });
+  const stream = observedStream(sessionId, (draft) => recorder.record(draft), plugins, logger);
+  if (!ack?.started) stream.started(ack?.childPid ?? 0, startedAt);
+  if (ack?.identity) stream.observer.resume(ack.identity);
+  const spooledThrough = ack?.spooledThrough ?? 0;
+  let at = ack?.at ?? startedAt;
+  let counted = false;
+  for (const batch of batches) {
+    if (batch.seq < (ack?.neededFrom ?? 1)) continue;
+    const muted = batch.seq <= spooledThrough;
+    // What the muted batches drop was counted before the kill, in the ack.
+    if (!muted && !counted) counted = resetDropped(stream.observer, ack);
+    stream.batch(batch.seq, chunksOf(batch), muted);
+    at = Math.max(at, ...batch.times);
+  }
+  if (!counted) resetDropped(stream.observer, ack);
+  const end = ack?.end ?? { exitCode: null, signal: 'SIGKILL', at };
+  stream.finish({ exitCode: end.exitCode, signal: end.signal, startedAt, at: end.at });
+  logger.info(`journal ${files.base}: replayed session ${sessionId} (${batches.length} batch(es), ${spooledThrough} already spooled); recorded ${recorder.recorded}`);
+}
+
+function resetDropped(observer: SessionObserver, ack: JournalAck | null): true {
+  observer.dropped = ack?.dropped ?? 0;
+  return true;
+}
+
+function chunksOf(batch: JournalBatch): Chunk[] {
+  return batch.chunks.map((chunk, i) => ({ direction: batch.directions[i] === 0 ? 'client_to_server' : 'server_to_client', chunk, at: batch.times[i]! }));
+}
+
+/** Who and what the session is attributed to, the same way live and on replay. */
+function sessionIdentity(settings: Settings, options: WrapOptions, projectConfig: ProjectConfigFile | null) {
+  return {
+    projectId: resolveProject(options.project, process.env, projectConfig),
+    name: serverName(options.name, options.command, options.args),
+    // The command line goes into every event: servers are often given their secrets as arguments (a DSN, --api-key).
+    command: redactedCommandLine(options.command, options.args),
+    machineId: machineId(settings.home),
+  };
+}
+
+function envelopeOf(settings: Settings, identity: ReturnType<typeof sessionIdentity>, sessionId: string, userId: string): Envelope {
+  return {
+    orgId: settings.orgId,
+    projectId: identity.projectId,
+    userId,
+    machineId: identity.machineId,
+    sessionId,
+    server: { name: identity.name, command: identity.command.slice(0, 2000) },
+  };
+}
+
+/** A bug in observation costs us an observation, never the user's session. */
+function guarded(observer: SessionObserver, logger: Logger, what: string, fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    observer.dropped++;
+    logger.error(`${what} failed: ${(err as Error).stack ?? err}`);
+  }
+}
+
+/**
+ * Frames and observes one session's batches. Each event's id is derived from the session id and where it was made
+ * (batch number, order within it), so a replay of the journal makes the same ids and ingest keeps one of each. It
+ * also knows the oldest batch still needed: where a pending request, or a line not yet complete, began.
+ */
+function observedStream(sessionId: string, record: (draft: EventDraft) => void, plugins: ObserverPlugin[], logger: Logger) {
+  let place = 'start';
+  let made = 0;
+  let muted = false;
+  const observer = new SessionObserver((draft) => {
+    if (muted) return;
+    record({ ...draft, id: derivedEventId(Date.parse(draft.ts), `${sessionId}/${place}/${made++}`) } as EventDraft);
+  }, plugins);
+  const framers = { client_to_server: new LineFramer(), server_to_client: new LineFramer() };
+  const lineSince: Record<Direction, number | null> = { client_to_server: null, server_to_client: null };
+  const stream = {
+    observer,
+    lastSeq: 0,
+    lastAt: 0,
+    started(pid: number, startedAt: number) {
+      guarded(observer, logger, 'session start', () =>
+        record({ id: derivedEventId(startedAt, `${sessionId}/started`), v: 1, ts: new Date(startedAt).toISOString(), type: 'session.started', transport: 'stdio', pid, kmVersion: KM_VERSION }),
+      );
+    },
+    batch(seq: number, chunks: Chunk[], mute = false) {
+      place = String(seq);
+      made = 0;
+      muted = mute;
+      for (const { direction, chunk, at } of chunks) {
+        guarded(observer, logger, 'observation', () => {
+          const began = lineSince[direction] ?? seq;
+          const lastNewline = chunk.lastIndexOf(0x0a);
+          lineSince[direction] = lastNewline === chunk.length - 1 ? null : lastNewline === -1 ? began : seq;
+          const frames = framers[direction].push(chunk, at);
+          frames.forEach((frame, i) => observer.observe(direction, frame, i === 0 ? began : seq));
+        });
+        stream.lastAt = at;
+      }
+      muted = false;
+      stream.lastSeq = seq;
+    },
+    /** The oldest batch a replay needs once everything up to lastSeq is spooled. */
+    neededFrom(): number {
+      const marks = [observer.oldestPendingMark(), lineSince.client_to_server, lineSince.server_to_client].filter((m): m is number => m !== null);
+      return Math.min(stream.lastSeq + 1, ...marks);
+    },
+    finish(end: { exitCode: number | null; signal: string | null; startedAt: number; at: number }) {
+      place = 'end';
+      made = 0;
+      guarded(observer, logger, 'finish', () => {
+        for (const direction of ['client_to_server', 'server_to_client'] as const) {
+          for (const frame of framers[direction].end(end.at)) observer.observe(direction, frame, stream.lastSeq);
+        }
+        observer.finish(end);
+      });
+    },
+  };
+  return stream;
 }

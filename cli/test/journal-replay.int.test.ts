@@ -1,0 +1,64 @@
+import { readFileSync } from 'node:fs';
+import type { KmEvent } from '@km/shared';
+import { loadSettings } from '../src/config/settings';
+import { Spool } from '../src/spool';
+import { JournalFiles, JournalWriter, journalDir } from '../src/wrap/journal';
+import { replayDeadJournals } from '../src/wrap/session';
+import { deadPid, silent, tempHome } from './helpers';
+
+/** Issue 10: replaying a dead km's journal re-observes only what the spool lacks, and pairs across the ack. */
+const line = (value: unknown) => Buffer.from(JSON.stringify(value) + '\n');
+const request = (id: number, message: string) => line({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { message } } });
+const answer = (id: number, text: string) => line({ jsonrpc: '2.0', id, result: { content: [{ type: 'text', text }] } });
+const envelope = { orgId: 'local', projectId: 'p', userId: 'u@example.com', machineId: 'm', sessionId: 'journal-session', server: { name: 'srv', command: 'srv' } };
+
+function deadJournal(home: string) {
+  const files = new JournalFiles(journalDir(home), `${deadPid()}-1-abcdef`);
+  const journal = new JournalWriter(files, { kmPid: 1, startedAt: 1000, options: { command: 'srv', args: [] }, projectConfig: null }, () => {});
+  files.writeSession({ sessionId: 'journal-session', startedAt: 1000, options: { command: 'srv', args: [] }, projectConfig: null, envelope });
+  return { files, journal };
+}
+
+async function replayed(home: string): Promise<KmEvent[]> {
+  const spool = new Spool(home, 1 << 30, silent);
+  expect(await replayDeadJournals(loadSettings({ KM_HOME: home }), spool, silent)).toBe(1);
+  spool.close();
+  return readFileSync(spool.own.path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as KmEvent);
+}
+
+describe('replaying a journal', () => {
+  it('makes only the events the spool lacks: a request from a spooled batch pairs with its answer from a later one', async () => {
+    const home = tempHome('km-replay');
+    const { files, journal } = deadJournal(home);
+    // Batch 1: call 1 asked and answered (spooled before the kill), call 2 asked; batch 2: call 2 answered.
+    journal.append(1, { directions: [0, 0, 1], times: [2000, 2001, 2002], chunks: [request(1, 'one'), request(2, 'AKIAIOSFODNN7EXAMPLE'), answer(1, 'one')] });
+    journal.append(2, { directions: [1], times: [3000], chunks: [answer(2, 'two')] });
+    const identity = { protocolVersion: '2025-06-18', client: { name: 'client', version: '1' }, serverInfo: { name: 'srv' } };
+    files.writeAck({ spooledThrough: 1, neededFrom: 1, started: true, childPid: 42, dropped: 3, end: null, at: 2002, identity });
+    const events = await replayed(home);
+    expect(events.map((e) => e.type)).toEqual(['mcp.interaction', 'session.ended']);
+    expect(events[0]).toMatchObject({ requestId: '2', outcome: 'ok', protocolVersion: '2025-06-18', sessionId: 'journal-session', userId: 'u@example.com', startedAt: new Date(2001).toISOString() });
+    expect(JSON.stringify(events)).not.toContain('AKIAIOSFODNN7EXAMPLE'); // replay redacts like the live observer
+    expect(events[1]).toMatchObject({ exitCode: null, signal: 'SIGKILL', droppedObservations: 3, durationMs: 2000 });
+    expect(files.segments()).toEqual([]);
+  });
+
+  it('with no progress written (killed at once), replays everything and starts the session too', async () => {
+    const home = tempHome('km-replay');
+    const { journal } = deadJournal(home);
+    journal.append(1, { directions: [0, 1], times: [2000, 2001], chunks: [request(1, 'one'), answer(1, 'one')] });
+    const events = await replayed(home);
+    expect(events.map((e) => e.type)).toEqual(['session.started', 'mcp.interaction', 'session.ended']);
+  });
+
+  it('makes the same ids as the live session would: a second replay of the same journal adds nothing new', async () => {
+    const first = tempHome('km-replay');
+    const second = tempHome('km-replay');
+    for (const home of [first, second]) {
+      const { journal } = deadJournal(home);
+      journal.append(1, { directions: [0, 1], times: [2000, 2001], chunks: [request(1, 'one'), answer(1, 'one')] });
+    }
+    const ids = async (home: string) => (await replayed(home)).map((e) => e.id);
+    expect(await ids(first)).toEqual(await ids(second));
+  });
+});
