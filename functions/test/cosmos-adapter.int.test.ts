@@ -1,6 +1,8 @@
 import { CosmosClient } from '@azure/cosmos';
 import { randomUUID } from 'node:crypto';
 import { buildQuery, cosmosId, CosmosReadModelStore } from '../src/adapters/cosmos-read-model-store';
+import { firstSightings } from '../src/first-sightings';
+import type { PositionedEvent } from '../src/projector';
 import { testReadModelStore } from './contracts/read-model-store.contract';
 import { startTestCosmos, type TestCosmos } from './support/cosmos-server';
 
@@ -31,6 +33,19 @@ describe('CosmosReadModelStore on @vercel/cosmosdb-server (TLS, 127.0.0.1)', () 
     await store.upsert('sessions', 'org-a', id, { id });
     expect(await store.get('sessions', 'org-a', id)).toMatchObject({ doc: { id } });
     expect(await store.get('sessions', 'org-a', 'a%2Fb')).toBeNull();
+    await store.close();
+  });
+
+  it('keeps the first log entry of an event id, so every projector drops the same retry', async () => {
+    const store = new CosmosReadModelStore({ client: cosmos.client(), databaseId: 'km-firsts', createIfMissing: true, ownsClient: true });
+    const event = (orgId: string, id: string) => ({ orgId, id }) as unknown as PositionedEvent['event'];
+    const at = (orgId: string, id: string, position: number): PositionedEvent => ({ event: event(orgId, id), partition: '0', position });
+    const first = [at('org-a', 'e1', 7), at('org-b', 'e1', 8)];
+    expect(await firstSightings(store, first)).toEqual(first); // the same id in two tenants is two events
+    expect(await firstSightings(store, first)).toEqual(first); // another projector, or a redelivery of the same entries
+    const retry = at('org-a', 'e1', 90);
+    const fresh = at('org-a', 'e2', 91);
+    expect(await firstSightings(store, [retry, fresh])).toEqual([fresh]);
     await store.close();
   });
 

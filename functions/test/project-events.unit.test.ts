@@ -35,4 +35,18 @@ describe('Event Hubs projector trigger', () => {
     await handler(asHubMessages([...stored([found]), { ...ack, receivedAt: ack.ts, batchId: 'api' }]), context());
     expect((await store.get<{ status: string; ruleId: string }>(riskProjection.name, 'org-a', findingId))?.doc).toMatchObject({ status: 'acknowledged', ruleId: 'aws-access-key-id' });
   });
+
+  it('folds a client retry appended again at a later sequence number once, in every projector, across replicas', async () => {
+    const store = new MemoryReadModelStore();
+    const handlerFor = () =>
+      makeProjectorTriggerHandler({ projection: costProjection as never, readModelStore: async () => store, eventLog: async () => new MemoryEventLog(), telemetry: () => noTelemetry, now: () => new Date('2026-07-02T12:00:00.000Z') });
+    const spend = interaction(anEnvelope({ orgId: 'org-a', projectId: 'web' }), '2026-07-02T10:00:00.000Z', { costUsd: 0.25, tokensIn: 10, tokensOut: 1, model: 'gpt-4o' });
+    const other = interaction(anEnvelope({ orgId: 'org-a', projectId: 'web' }), '2026-07-02T10:01:00.000Z', { costUsd: 0.5, tokensIn: 10, tokensOut: 1, model: 'gpt-4o' });
+    // The ingest answer was lost, so km sent the batch again: Event Hubs holds the event at 7 and at 90.
+    await handlerFor()(asHubMessages(stored([spend])), context([7]));
+    await handlerFor()(asHubMessages(stored([spend, other])), context([90, 91]));
+    await handlerFor()(asHubMessages(stored([spend])), context([7])); // a redelivery of the first entry
+    const day = await store.get<{ total: { costNanoUsd: number; interactions: number } }>(costProjection.name, 'org-a', 'day|2026-07-02');
+    expect(day?.doc.total).toMatchObject({ costNanoUsd: 750_000_000, interactions: 2 }); // 0.25 + 0.5, not 0.25 twice + 0.5
+  });
 });

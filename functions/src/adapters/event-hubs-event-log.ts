@@ -39,8 +39,8 @@ export const CLOUD_LOG_READ_UNSUPPORTED =
  *
  * Idempotency: Event Hubs does not deduplicate. A repeated id within one append is sent once (and counted as a
  * duplicate); a repeat across appends (a client retry) is sent again, at a new sequence number, so `duplicates`
- * counts only the former. The projectors skip redeliveries of a message (by sequence number) and repeats within one
- * trigger batch (by id), but not a retry that lands in a later batch: that needs a dedupe at ingest (issue 11, open).
+ * counts only the former. The projectors skip redeliveries of a message (by sequence number), and a retry appended
+ * again at a later sequence number by the first entry recorded per (orgId, id) (first-sightings.ts).
  */
 export class EventHubsEventLog implements EventLog {
   constructor(

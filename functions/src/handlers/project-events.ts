@@ -1,5 +1,6 @@
 import type { InvocationContext } from '@azure/functions';
 import type { Projection } from '@km/shared';
+import { firstSightings } from '../first-sightings';
 import { appendImpliedEvents, projectBatch, type PositionedEvent } from '../projector';
 import type { EventLog, ReadModelStore } from '../ports';
 import type { Telemetry } from '../telemetry';
@@ -40,10 +41,11 @@ export function makeProjectorTriggerHandler(deps: ProjectorTriggerDeps): Project
         context.warn(`project-${projector}: skipped event ${index} (sequence number ${sequenceNumber ?? 'unknown'}): ${parsed.issues}`);
       }
     });
+    const store = await deps.readModelStore();
+    // A client's retry appended again at a later sequence number is not a new event (Event Hubs keeps both).
+    const firsts = events.length > 0 ? await firstSightings(store, events) : [];
     const result =
-      events.length > 0
-        ? await projectBatch(deps.projection, await deps.readModelStore(), events, appendImpliedEvents(await deps.eventLog(), projector, deps.now))
-        : { written: 0, folded: 0 };
+      firsts.length > 0 ? await projectBatch(deps.projection, store, firsts, appendImpliedEvents(await deps.eventLog(), projector, deps.now)) : { written: 0, folded: 0 };
     const telemetry = deps.telemetry();
     telemetry.projected(projector, { events: messages.length, written: result.written, invalid });
     const oldest = oldestEnqueuedTime(context);

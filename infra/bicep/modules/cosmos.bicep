@@ -48,5 +48,21 @@ resource containers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containe
   }
 ]
 
+// Which log entry first carried each (orgId, event id): the projector triggers drop a client's retry that Event Hubs
+// appended again (functions/src/first-sightings.ts). Small documents, never rewritten; kept 90 days, far longer
+// than a spool waits to retry.
+resource eventFirsts 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-05-15' = {
+  parent: database
+  name: 'eventFirsts'
+  properties: {
+    resource: {
+      id: 'eventFirsts'
+      partitionKey: { paths: ['/orgId'], kind: 'Hash', version: 2 }
+      defaultTtl: 7776000
+      indexingPolicy: { indexingMode: 'consistent', automatic: true, includedPaths: [], excludedPaths: [{ path: '/*' }] }
+    }
+  }
+}
+
 output accountName string = account.name
 output endpoint string = account.properties.documentEndpoint
