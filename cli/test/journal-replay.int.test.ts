@@ -19,6 +19,8 @@ function deadJournal(home: string) {
   return { files, journal };
 }
 
+const parseRecordsOf = (files: JournalFiles) => files.read().end;
+
 async function replayed(home: string): Promise<KmEvent[]> {
   const spool = new Spool(home, 1 << 30, silent);
   expect(await replayDeadJournals(loadSettings({ KM_HOME: home }), spool, silent)).toBe(1);
@@ -41,6 +43,19 @@ describe('replaying a journal', () => {
     expect(JSON.stringify(events)).not.toContain('AKIAIOSFODNN7EXAMPLE'); // replay redacts like the live observer
     expect(events[1]).toMatchObject({ exitCode: null, signal: 'SIGKILL', droppedObservations: 3, durationMs: 2000 });
     expect(files.segments()).toEqual([]);
+  });
+
+  it('ends the session as the forwarding thread saw it: the client signal, then the server exit, not SIGKILL', async () => {
+    const home = tempHome('km-replay-end');
+    const { files, journal } = deadJournal(home);
+    journal.append(1, { directions: [0, 1], times: [2000, 2001], chunks: [request(1, 'one'), answer(1, 'one')] });
+    journal.appendEnd({ exitCode: null, signal: 'SIGINT', at: 2500 });
+    const signalled = parseRecordsOf(files);
+    expect(signalled).toEqual({ exitCode: null, signal: 'SIGINT', at: 2500 });
+    journal.appendEnd({ exitCode: 130, signal: null, at: 2600 }); // the server exited; the last note stands
+    journal.close();
+    const events = await replayed(home);
+    expect(events.at(-1)).toMatchObject({ type: 'session.ended', exitCode: 130, signal: null, durationMs: 1600 });
   });
 
   it('with no progress written (killed at once), replays everything and starts the session too', async () => {

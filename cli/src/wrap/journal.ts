@@ -29,6 +29,8 @@ const MAGIC = 0x314a4d4b; // "KMJ1"
 const END = Buffer.from([0x0a, 0x4a, 0x4d, 0x4b]);
 const KIND_HEADER = 1;
 const KIND_BATCH = 2;
+/** What the forwarding thread saw of the end (a signal from the client, the server's exit), for a replay to use. */
+const KIND_END = 3;
 /** A segment still needed past this size is closed and a new one begun, so spooled batches can be dropped. */
 const SEGMENT_BYTES = 1024 * 1024;
 /** A segment whose batches are all spooled is emptied once it holds this much: one truncate per batch would cost the hot path more than the disk it saves. */
@@ -65,6 +67,13 @@ export interface JournalAck {
   at: number;
   /** The protocol revision and peers learned so far (from initialize, long trimmed away): replayed events carry them. */
   identity?: ObservedIdentity;
+}
+
+/** The end as the forwarding thread saw it: the observer may not have spooled it before the client's SIGKILL. */
+export interface JournalEnd {
+  exitCode: number | null;
+  signal: string | null;
+  at: number;
 }
 
 export interface JournalBatch {
@@ -152,9 +161,10 @@ export class JournalFiles {
   }
 
   /** The header and the batches of every segment, in order; a torn last record (km killed mid-write) is skipped. */
-  read(): { header: JournalHeader | null; batches: JournalBatch[]; tornBytes: number } {
+  read(): { header: JournalHeader | null; batches: JournalBatch[]; end: JournalEnd | null; tornBytes: number } {
     let header: JournalHeader | null = null;
     const batches: JournalBatch[] = [];
+    let end: JournalEnd | null = null;
     let tornBytes = 0;
     for (const path of this.segments()) {
       let buf: Buffer;
@@ -166,9 +176,10 @@ export class JournalFiles {
       const parsed = parseRecords(buf);
       header ??= parsed.header;
       batches.push(...parsed.batches);
+      end = parsed.end ?? end;
       tornBytes += parsed.tornBytes;
     }
-    return { header, batches, tornBytes };
+    return { header, batches, end, tornBytes };
   }
 
   remove(): void {
@@ -261,6 +272,21 @@ export class JournalWriter {
     }
   }
 
+  /** Notes how the session ended, as far as this thread knows; the last note stands (an exit after a signal). */
+  appendEnd(end: JournalEnd): void {
+    if (this.disabled) return;
+    try {
+      if (this.fd === null) this.open();
+      const buffers = this.bytes === 0 ? [this.headerRecord, record(KIND_END, Buffer.from(JSON.stringify(end)))] : [record(KIND_END, Buffer.from(JSON.stringify(end)))];
+      const total = buffers.reduce((sum, b) => sum + b.byteLength, 0);
+      const written = writevSync(this.fd!, buffers);
+      if (written !== total) throw new Error(`a journal write was cut short (${written} of ${total} bytes)`);
+      this.bytes += written;
+    } catch (err) {
+      this.fail((err as Error).message);
+    }
+  }
+
   /** The observer no longer needs batches before neededFrom: drop them from disk. */
   spooled(neededFrom: number): void {
     if (this.disabled) return;
@@ -318,9 +344,10 @@ function record(kind: number, body: Buffer): Buffer {
 }
 
 /** Reads records until the end or a record that is not whole (a torn last write). */
-export function parseRecords(buf: Buffer): { header: JournalHeader | null; batches: JournalBatch[]; tornBytes: number } {
+export function parseRecords(buf: Buffer): { header: JournalHeader | null; batches: JournalBatch[]; end: JournalEnd | null; tornBytes: number } {
   let header: JournalHeader | null = null;
   const batches: JournalBatch[] = [];
+  let sessionEnd: JournalEnd | null = null;
   let offset = 0;
   while (offset + 9 <= buf.length && buf.readUInt32LE(offset) === MAGIC) {
     const length = buf.readUInt32LE(offset + 4);
@@ -338,10 +365,16 @@ export function parseRecords(buf: Buffer): { header: JournalHeader | null; batch
       const batch = parseBatch(body);
       if (!batch) break;
       batches.push(batch);
+    } else if (kind === KIND_END) {
+      try {
+        sessionEnd = JSON.parse(body.toString('utf8')) as JournalEnd;
+      } catch {
+        break;
+      }
     }
     offset = end + END.length;
   }
-  return { header, batches, tornBytes: buf.length - offset };
+  return { header, batches, end: sessionEnd, tornBytes: buf.length - offset };
 }
 
 function parseBatch(body: Buffer): JournalBatch | null {

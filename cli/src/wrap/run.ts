@@ -102,6 +102,8 @@ export function runWrap(options: WrapOptions): void {
 
   for (const signal of FORWARDED_SIGNALS) {
     process.on(signal, () => {
+      // Before anything else: a client that signals usually SIGKILLs soon after, maybe before the observer spools.
+      if (!finished) journal.appendEnd({ exitCode: null, signal, at: now() });
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       // The server is gone but km is still finishing (a grandchild holding stdout, a client not reading): a signal
       // now means stop, and must never be swallowed.
@@ -123,6 +125,7 @@ export function runWrap(options: WrapOptions): void {
     if (finished) return;
     finished = true;
     handOff();
+    journal.appendEnd({ exitCode: code, signal, at: now() });
     journal.close(); // the observer removes it once the end is spooled
     const observed = observer.finish({ type: 'finish', exitCode: code, signal, at: now() });
     // process.exit drops pending pipe writes: let the client get the server's last bytes first, within reason.

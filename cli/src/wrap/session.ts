@@ -206,7 +206,7 @@ export async function replayDeadJournals(settings: Settings, spool: Spool, logge
 async function replayJournal(files: JournalFiles, settings: Settings, spool: Spool, logger: Logger): Promise<void> {
   const session = files.readSession();
   const ack = files.readAck();
-  const { header, batches, tornBytes } = files.read();
+  const { header, batches, end: seenEnd, tornBytes } = files.read();
   if (tornBytes > 0) logger.warn(`journal ${files.base}: skipped ${tornBytes} bytes of a record cut short by the kill`);
   const startedAt = session?.startedAt ?? header?.startedAt;
   const options = (session?.options ?? header?.options) as WrapOptions | undefined;
@@ -233,7 +233,8 @@ async function replayJournal(files: JournalFiles, settings: Settings, spool: Spo
     at = Math.max(at, ...batch.times);
   }
   if (!counted) resetDropped(stream.observer, ack);
-  const end = ack?.end ?? { exitCode: null, signal: 'SIGKILL', at };
+  // The end the observer was recording, else what the forwarding thread saw (a signal, an exit), else the kill itself.
+  const end = ack?.end ?? seenEnd ?? { exitCode: null, signal: 'SIGKILL', at };
   stream.finish({ exitCode: end.exitCode, signal: end.signal, startedAt, at: end.at });
   logger.info(`journal ${files.base}: replayed session ${sessionId} (${batches.length} batch(es), ${spooledThrough} already spooled); recorded ${recorder.recorded}`);
 }
