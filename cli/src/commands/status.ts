@@ -3,6 +3,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSettings, resolveTarget } from '../config/settings';
 import { Spool } from '../spool';
+import { deadJournals } from '../wrap/journal';
 
 const silentLogger = { info() {}, warn() {}, error() {} };
 
@@ -35,6 +36,9 @@ export function statusCommand(): Command {
     } catch {
       // no spool yet
     }
+    // Sessions of km processes killed before they spooled everything: replayed by the next km run or km flush.
+    const journals = deadJournals(settings.home).length;
+    const journalLines = journals > 0 ? [`journal:   ${journals} session(s) of km processes that were killed wait to be replayed; km flush does it now`] : [];
     let reachable = 'no';
     try {
       const headers: Record<string, string> = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
@@ -44,7 +48,7 @@ export function statusCommand(): Command {
       reachable = 'no (nothing listens)';
     }
     process.stdout.write(
-      [`home:      ${settings.home}`, `endpoint:  ${endpoint} (reachable: ${reachable})`, `api key:   ${apiKey ? 'set' : 'none'}`, `org:       ${settings.orgId}`, `spool:     ${files} file(s), ${bytes} bytes`, ...refusedLines].join('\n') + '\n',
+      [`home:      ${settings.home}`, `endpoint:  ${endpoint} (reachable: ${reachable})`, `api key:   ${apiKey ? 'set' : 'none'}`, `org:       ${settings.orgId}`, `spool:     ${files} file(s), ${bytes} bytes`, ...journalLines, ...refusedLines].join('\n') + '\n',
     );
   });
 }

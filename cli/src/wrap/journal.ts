@@ -207,15 +207,20 @@ export class JournalFiles {
   }
 }
 
-/** Journals whose km died (same liveness check as the spool's orphans), claimed for this process. */
-export function claimDeadJournals(home: string): JournalFiles[] {
+/** The journals whose km died (same liveness check as the spool's orphans): they wait for a replay. */
+export function deadJournals(home: string): JournalFiles[] {
   const dir = journalDir(home);
   const bases = new Set<string>();
   for (const name of names(dir)) {
     const match = /^((\d+)-\d+-[0-9a-f]+)\.(?:\d+\.jrnl|session|ack)$/.exec(name);
     if (match && Number(match[2]) !== process.pid && !pidAlive(Number(match[2]))) bases.add(match[1]!);
   }
-  return [...bases].sort().map((base) => new JournalFiles(dir, base)).filter((files) => files.claim());
+  return [...bases].sort().map((base) => new JournalFiles(dir, base));
+}
+
+/** Dead kms' journals, claimed for this process to replay. */
+export function claimDeadJournals(home: string): JournalFiles[] {
+  return deadJournals(home).filter((files) => files.claim());
 }
 
 /**
