@@ -266,11 +266,7 @@ export class JournalWriter {
         meta.writeUInt32LE(batch.chunks[i]!.byteLength, at + 9);
       }
       buffers.push(meta, ...batch.chunks, END);
-      let total = 0;
-      for (const b of buffers) total += b.byteLength;
-      const written = writevSync(this.fd!, buffers);
-      if (written !== total) throw new Error(`a journal write was cut short (${written} of ${total} bytes)`);
-      this.bytes += written;
+      this.write(buffers);
       this.lastSeq = seq;
     } catch (err) {
       this.fail((err as Error).message);
@@ -282,11 +278,8 @@ export class JournalWriter {
     if (this.disabled) return;
     try {
       if (this.fd === null) this.open();
-      const buffers = this.bytes === 0 ? [this.headerRecord, record(KIND_END, Buffer.from(JSON.stringify(end)))] : [record(KIND_END, Buffer.from(JSON.stringify(end)))];
-      const total = buffers.reduce((sum, b) => sum + b.byteLength, 0);
-      const written = writevSync(this.fd!, buffers);
-      if (written !== total) throw new Error(`a journal write was cut short (${written} of ${total} bytes)`);
-      this.bytes += written;
+      const endRecord = record(KIND_END, Buffer.from(JSON.stringify(end)));
+      this.write(this.bytes === 0 ? [this.headerRecord, endRecord] : [endRecord]);
     } catch (err) {
       this.fail((err as Error).message);
     }
@@ -319,6 +312,15 @@ export class JournalWriter {
       }
     }
     this.fd = null;
+  }
+
+  /** One writev of whole records; a short write is an error (the torn record is skipped on read). */
+  private write(buffers: Uint8Array[]): void {
+    let total = 0;
+    for (const b of buffers) total += b.byteLength;
+    const written = writevSync(this.fd!, buffers);
+    if (written !== total) throw new Error(`a journal write was cut short (${written} of ${total} bytes)`);
+    this.bytes += written;
   }
 
   private open(): void {
