@@ -71,6 +71,16 @@ export class ConcurrencyError extends Error {
   }
 }
 
+/** One write of upsertMany made through upsert: a conflict is an outcome, anything else is thrown. */
+export async function upsertOne(store: ReadModelStore, model: string, write: DocWrite): Promise<DocWriteOutcome> {
+  try {
+    return { etag: await store.upsert(model, write.partitionKey, write.id, write.doc, write.ifMatch, write.positions) };
+  } catch (error) {
+    if (!(error instanceof ConcurrencyError)) throw error;
+    return { conflict: true };
+  }
+}
+
 export interface QueryOptions {
   /** Equality filters on top-level document fields. */
   where?: Record<string, string | number | boolean>;

@@ -1,5 +1,5 @@
 import { isServerEvent, own, type LoggedEvent, type Projection, type ServerEvent } from '@km/shared';
-import { ConcurrencyError, EMBEDDED_PARTITION, type DocWrite, type DocWriteOutcome, type EventLog, type FoldedPositions, type LogPosition, type ReadModelStore, type StoredDoc } from './ports';
+import { ConcurrencyError, EMBEDDED_PARTITION, upsertOne, type DocWrite, type DocWriteOutcome, type EventLog, type FoldedPositions, type LogPosition, type ReadModelStore, type StoredDoc } from './ports';
 import { describeError, stderrLogger } from './logger';
 
 export interface ProjectBatchResult {
@@ -81,14 +81,7 @@ export async function writeDocuments(store: ReadModelStore, model: string, write
   if (writes.length === 0) return [];
   if (store.upsertMany) return store.upsertMany(model, writes);
   const outcomes: DocWriteOutcome[] = [];
-  for (const write of writes) {
-    try {
-      outcomes.push({ etag: await store.upsert(model, write.partitionKey, write.id, write.doc, write.ifMatch, write.positions) });
-    } catch (error) {
-      if (!(error instanceof ConcurrencyError)) throw error;
-      outcomes.push({ conflict: true });
-    }
-  }
+  for (const write of writes) outcomes.push(await upsertOne(store, model, write));
   return outcomes;
 }
 

@@ -1,5 +1,5 @@
 import type { Container, CosmosClient, Database, ItemDefinition, SqlParameter } from '@azure/cosmos';
-import { ConcurrencyError, type DocWrite, type DocWriteOutcome, type FoldedPositions, type QueryOptions, type ReadModelStore, type StoredDoc } from '../ports';
+import { ConcurrencyError, upsertOne, type DocWrite, type DocWriteOutcome, type FoldedPositions, type QueryOptions, type ReadModelStore, type StoredDoc } from '../ports';
 import { assertValidQuery } from './read-model-query';
 
 /**
@@ -85,13 +85,7 @@ export class CosmosReadModelStore implements ReadModelStore {
     const worker = async () => {
       while (next < writes.length) {
         const at = next++;
-        const write = writes[at]!;
-        try {
-          outcomes[at] = { etag: await this.upsert(model, write.partitionKey, write.id, write.doc, write.ifMatch, write.positions) };
-        } catch (error) {
-          if (!(error instanceof ConcurrencyError)) throw error;
-          outcomes[at] = { conflict: true };
-        }
+        outcomes[at] = await upsertOne(this, model, writes[at]!);
       }
     };
     await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, writes.length) }, worker));

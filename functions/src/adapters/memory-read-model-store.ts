@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ConcurrencyError, type DocWrite, type DocWriteOutcome, type FoldedPositions, type QueryOptions, type ReadModelStore, type StoredDoc } from '../ports';
+import { ConcurrencyError, upsertOne, type DocWrite, type DocWriteOutcome, type FoldedPositions, type QueryOptions, type ReadModelStore, type StoredDoc } from '../ports';
 import { assertValidQuery } from './read-model-query';
 
 interface Row {
@@ -32,14 +32,7 @@ export class MemoryReadModelStore implements ReadModelStore {
 
   async upsertMany(model: string, writes: readonly DocWrite[]): Promise<DocWriteOutcome[]> {
     const outcomes: DocWriteOutcome[] = [];
-    for (const write of writes) {
-      try {
-        outcomes.push({ etag: await this.upsert(model, write.partitionKey, write.id, write.doc, write.ifMatch, write.positions) });
-      } catch (error) {
-        if (!(error instanceof ConcurrencyError)) throw error;
-        outcomes.push({ conflict: true });
-      }
-    }
+    for (const write of writes) outcomes.push(await upsertOne(this, model, write));
     return outcomes;
   }
 
