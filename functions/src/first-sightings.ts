@@ -1,5 +1,4 @@
-import type { PositionedEvent } from './projector';
-import { writeDocuments } from './projector';
+import { writeDocuments, type PositionedEvent } from './projector';
 import type { ReadModelStore } from './ports';
 
 /**
