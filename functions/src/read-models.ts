@@ -7,7 +7,7 @@ import { latencyProjection, latencySessionsProjection } from '@km/shared'; // Pe
  */
 export const readModels: ReadonlyArray<Projection<unknown>> = [
   sessionsProjection,
-  interactionsProjection,
+  interactionsProjection as Projection<unknown>,
   // Cost Center (#3)
   costProjection as Projection<unknown>,
   // Performance Hub (#5)
@@ -20,6 +20,9 @@ export const readModels: ReadonlyArray<Projection<unknown>> = [
 /** The query shapes of the query handlers, for stores that index (SQLite); Cosmos indexes every path anyway. */
 export const readModelIndexes = [
   { model: sessionsProjection.name, fields: ['firstSeenAt'] },
+  // a session's interactions: the pages of the batches its session document lists
+  { model: interactionsProjection.name, fields: ['batch'] },
+  // the one-per-interaction documents written before pages, still read by session
   { model: interactionsProjection.name, fields: ['sessionId', 'startedAt'] },
   // Cost Center (#3): day/hour buckets by month, context and budget documents by kind
   { model: costProjection.name, fields: ['granularity', 'month', 'period'] },

@@ -1,4 +1,4 @@
-import { interactionsProjection, sessionsProjection, sessionView, type SessionDoc, type StoredEvent } from '@km/shared';
+import { interactionsProjection, readInteractionDocs, sessionsProjection, sessionView, type SessionDoc, type StoredEvent } from '@km/shared';
 import { MemoryEventLog } from '../src/adapters/memory-event-log';
 import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
 import { ConcurrencyError, type ReadModelStore } from '../src/ports';
@@ -74,11 +74,11 @@ describe('projectBatch', () => {
     );
   });
 
-  it('given a session, then the interactions read model holds one document per interaction and skips the rest', async () => {
+  it('given a session, then the interactions read model holds each interaction once, in one page of its batch, and skips the rest', async () => {
     const store = new MemoryReadModelStore();
     const events = sessionEvents();
-    expect(await projectBatch(interactionsProjection, store, positioned(events))).toEqual({ written: 2, folded: 2 });
-    const docs = await store.query<{ id: string; requestId: string }>('interactions', 'org-a', { orderBy: 'startedAt' });
+    expect(await projectBatch(interactionsProjection, store, positioned(events))).toEqual({ written: 1, folded: 2 });
+    const docs = readInteractionDocs(await store.query('interactions', 'org-a')).sort((a, b) => a.startedAt.localeCompare(b.startedAt));
     expect(docs.map((doc) => [doc.id, doc.requestId])).toEqual([
       [events[1]!.id, '1'],
       [events[2]!.id, '2'],

@@ -26,10 +26,10 @@ export type {
 } from './events';
 export type { Projection } from './projections/projection';
 export { own } from './projections/projection';
-export { sessionsProjection, sessionView } from './projections/sessions';
+export { sessionsProjection, sessionView, MAX_SESSION_PAGES } from './projections/sessions';
 export type { SessionDoc } from './projections/sessions';
-export { interactionsProjection } from './projections/interactions';
-export type { InteractionDoc } from './projections/interactions';
+export { interactionsProjection, readInteractionDocs, pageInteractions, isInteractionPage, interactionBatchKey, interactionPageId, MAIN_PAGE_MAX_EVENT_BYTES, LARGE_PAGES } from './projections/interactions';
+export type { InteractionDoc, InteractionPageDoc } from './projections/interactions';
 // Cost Center (#3): tokens, pricing, server-made budget events, the cost fold and its query shapes.
 export { ServerEventSchema, BudgetSetSchema, BudgetThresholdCrossedSchema, BudgetScopeSchema, SERVER_EVENT_TYPES, isServerEvent } from './events';
 export type { ServerEvent, StoredServerEvent, LoggedEvent, BudgetSet, BudgetThresholdCrossed, BudgetScope } from './events';

@@ -1,4 +1,4 @@
-import { newEventId, sessionsProjection, interactionsProjection, KmEventSchema, type KmEvent } from '../src/index';
+import { newEventId, sessionsProjection, interactionsProjection, pageInteractions, KmEventSchema, type KmEvent } from '../src/index';
 
 const envelope = { v: 1 as const, orgId: 'o', projectId: 'p', userId: 'u', machineId: 'm', sessionId: 's1', server: { name: 'everything', command: 'npx x' } };
 const at = (s: number) => new Date(Date.UTC(2026, 10, 25, 12, 0, s)).toISOString();
@@ -58,12 +58,15 @@ describe('sessions projection', () => {
     for (let seed = 1; seed <= 200; seed++) expect(fold(shuffled(events, seed))).toEqual(expected);
   });
 
-  it('interactions: one document per event id, the same on every replay', () => {
-    const e = interaction(3, 'ok');
-    expect(interactionsProjection.docIds(e)).toEqual([e.id]);
-    const once = interactionsProjection.evolve(null, e, e.id);
-    expect(interactionsProjection.evolve(once, e, e.id)).toEqual(once);
-    expect(once).toMatchObject({ id: e.id, sessionId: 's1', method: 'tools/call', target: 'echo', latencyMs: 1000, recordedAt: e.ts });
+  it('interactions: one page per ingest batch, the same on every replay', () => {
+    const e = { ...interaction(3, 'ok'), receivedAt: at(30), batchId: 'b1' };
+    const pageId = `${at(30)}|b1`;
+    expect(interactionsProjection.docIds(e)).toEqual([pageId]);
+    const once = interactionsProjection.evolve(null, e, pageId);
+    expect(interactionsProjection.evolve(once, e, pageId)).toEqual(once);
+    expect(pageInteractions(once)).toEqual([
+      expect.objectContaining({ id: e.id, sessionId: 's1', method: 'tools/call', target: 'echo', latencyMs: 1000, recordedAt: e.ts, receivedAt: at(30), batchId: 'b1' }),
+    ]);
     expect(interactionsProjection.docIds(sessionEvents()[0]!)).toEqual([]);
   });
 });

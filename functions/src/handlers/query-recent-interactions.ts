@@ -1,4 +1,5 @@
-import { interactionsProjection, toolOf, type InteractionDoc } from '@km/shared';
+import { interactionsProjection, readInteractionDocs, toolOf, type InteractionDoc } from '@km/shared';
+import type { ReadModelStore } from '../ports';
 import { authenticateRequest } from './authenticate-request';
 import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
 import { limitParam, nameParam, type ParamResult } from './query-params';
@@ -9,6 +10,12 @@ import type { QueryDeps } from './query-sessions';
  * `missed: true`: more arrived since the last poll than a live view can show anyway.
  */
 export const RECENT_WINDOW = 1000;
+/**
+ * Documents one request reads at most: pages of a batch each (up to 1000 interactions), or the one-interaction
+ * documents written before pages. With a filter that matches little, the scan stops here (and says `missed` when
+ * the cursor lies below what it read).
+ */
+export const MAX_DOCS_SCANNED = 4096;
 
 /** What `km tail` prints: the interaction without its previews. */
 export interface RecentInteraction {
@@ -48,16 +55,16 @@ export function makeQueryRecentInteractionsHandler(deps: QueryDeps): HttpHandler
     if ('error' in limit) return errorResponse(400, limit.error);
     const cursor = cursorParam(query.get('after'));
     if ('error' in cursor) return errorResponse(400, cursor.error);
-    const where: Record<string, string> = {};
+    const where: Partial<Record<'projectId' | 'userId', string>> = {};
     for (const field of ['projectId', 'userId'] as const) {
       const param = nameParam(query.get(field), field);
       if ('error' in param) return errorResponse(400, param.error);
       if (param.value !== undefined) where[field] = param.value;
     }
+    const matches = (i: RecentInteraction) => (where.projectId === undefined || i.projectId === where.projectId) && (where.userId === undefined || i.userId === where.userId);
 
-    const newest = await deps.readModelStore.query<InteractionDoc>(interactionsProjection.name, auth.caller.orgId, { where, orderBy: 'receivedAt', direction: 'desc', limit: RECENT_WINDOW });
-    const oldestFirst = newest.map(recentView).reverse();
-    const position = (i: RecentInteraction): Position => [i.receivedAt, i.id];
+    const { newest, floor } = await newestInteractions(deps.readModelStore, auth.caller.orgId, matches);
+    const oldestFirst = [...newest].reverse();
     let page: RecentInteraction[];
     let missed = false;
     if (cursor.value === null) {
@@ -65,13 +72,39 @@ export function makeQueryRecentInteractionsHandler(deps: QueryDeps): HttpHandler
     } else {
       const from = cursor.value;
       const unseen = oldestFirst.filter((i) => after(position(i), from));
-      missed = newest.length === RECENT_WINDOW && unseen.length === newest.length;
+      // Interactions between the cursor and what this request read may exist: the view skipped some.
+      missed = floor !== null && after(floor, from);
       page = unseen.slice(0, limit.value);
     }
     const last = page[page.length - 1];
     const next = last ? encodeCursor(position(last)) : cursor.value ? encodeCursor(cursor.value) : null;
     return jsonResponse(200, { interactions: page, cursor: next, missed });
   });
+}
+
+const position = (i: RecentInteraction): Position => [i.receivedAt, i.id];
+const newestFirst = (a: RecentInteraction, b: RecentInteraction) => (after(position(a), position(b)) ? -1 : after(position(b), position(a)) ? 1 : 0);
+
+/**
+ * The newest RECENT_WINDOW matching interactions, newest first, read from the newest documents by arrival (more of
+ * them until the window is full and no unread document can hold a newer one). floor: the lowest position below which
+ * interactions may exist that are not in the answer; null when the answer holds every matching interaction.
+ */
+async function newestInteractions(store: ReadModelStore, orgId: string, matches: (i: RecentInteraction) => boolean): Promise<{ newest: RecentInteraction[]; floor: Position | null }> {
+  for (let limit = 8; ; limit = Math.min(limit * 8, MAX_DOCS_SCANNED)) {
+    const docs = await store.query<{ receivedAt?: string }>(interactionsProjection.name, orgId, { orderBy: 'receivedAt', direction: 'desc', limit });
+    const matching = readInteractionDocs(docs).map(recentView).filter(matches).sort(newestFirst);
+    const exhausted = docs.length < limit;
+    // Unread documents hold interactions received at or before the last one read.
+    const lastRead = docs[docs.length - 1]?.receivedAt ?? '';
+    const kth = matching[RECENT_WINDOW - 1];
+    const full = kth !== undefined && kth.receivedAt > lastRead;
+    if (!exhausted && !full && limit < MAX_DOCS_SCANNED) continue;
+    const newest = matching.slice(0, RECENT_WINDOW);
+    const oldest = newest[newest.length - 1];
+    if (matching.length > RECENT_WINDOW || (full && !exhausted)) return { newest, floor: position(oldest!) };
+    return { newest, floor: exhausted ? null : [lastRead, '\uffff'] };
+  }
 }
 
 function recentView(doc: InteractionDoc): RecentInteraction {

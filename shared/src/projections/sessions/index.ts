@@ -1,5 +1,12 @@
 import type { KmEvent } from '../../events';
 import { withoutIdLists, type Projection } from '../projection';
+import { interactionBatchKey } from '../interactions';
+
+/**
+ * The interaction batches (interactionBatchKey: `<receivedAt>|<batchId>`) a session document lists, at most: the
+ * earliest received ones are kept (the keys sort by arrival), so the list is the same in any fold order.
+ */
+export const MAX_SESSION_PAGES = 256;
 
 /** One document per MCP session: who ran which server, when, how it went. */
 export interface SessionDoc {
@@ -29,6 +36,11 @@ export interface SessionDoc {
   notificationCount: number;
   violationCount: number;
   droppedObservations: number;
+  /**
+   * The ingest batches holding the session's interactions (interactionBatchKey), sorted, at most MAX_SESSION_PAGES:
+   * where GET /api/sessions/{id}/interactions finds its pages. Absent from documents written before pages.
+   */
+  pages?: string[];
 }
 
 function emptySession(event: KmEvent): SessionDoc {
@@ -92,11 +104,14 @@ export const sessionsProjection: Projection<SessionDoc> = {
         doc.durationMs = event.durationMs;
         doc.droppedObservations += event.droppedObservations;
         break;
-      case 'mcp.interaction':
+      case 'mcp.interaction': {
         doc.interactionCount++;
+        const pages = withPage(doc.pages, interactionBatchKey(event));
+        if (pages) doc.pages = pages;
         if (event.outcome !== 'ok') doc.errorCount++;
         if (event.method === 'tools/call') doc.toolCallCount++;
         break;
+      }
       case 'mcp.notification':
         doc.notificationCount++;
         break;
@@ -110,8 +125,23 @@ export const sessionsProjection: Projection<SessionDoc> = {
   },
 };
 
+/** A new sorted list with key added (the earliest MAX_SESSION_PAGES kept), or null when nothing changes. */
+function withPage(pages: readonly string[] | undefined, key: string): string[] | null {
+  const list = pages ?? [];
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  if (list[lo] === key || lo >= MAX_SESSION_PAGES) return null;
+  const next = [...list.slice(0, lo), key, ...list.slice(lo, MAX_SESSION_PAGES - 1)];
+  return next;
+}
+
 /** The public view of a session: the bookkeeping of the fold stays inside. */
-export function sessionView(doc: SessionDoc): Omit<SessionDoc, 'identifiedBy'> {
-  const { identifiedBy: _identifiedBy, ...view } = withoutIdLists(doc);
+export function sessionView(doc: SessionDoc): Omit<SessionDoc, 'identifiedBy' | 'pages'> {
+  const { identifiedBy: _identifiedBy, pages: _pages, ...view } = withoutIdLists(doc);
   return view;
 }
