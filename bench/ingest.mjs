@@ -149,7 +149,10 @@ async function measureWrites() {
     if (counted >= COUNTED_EVENTS) break;
     const slice = batch.slice(0, COUNTED_EVENTS - counted);
     counted += slice.length;
-    await log.append(slice.map((event) => ({ ...event, receivedAt: event.ts, batchId: 'bench' })));
+    // As the ingest stores them: one batch id and one receivedAt per POST (after its newest event).
+    const receivedAt = slice.reduce((latest, event) => (event.ts > latest ? event.ts : latest), '');
+    const batchId = `bench-${counted}`;
+    await log.append(slice.map((event) => ({ ...event, receivedAt, batchId })));
   }
   const { store, counts } = countingStore(new MemoryReadModelStore());
   for (const projection of readModels) while ((await runProjectorOnce(projection, log, store, 500)) > 0);

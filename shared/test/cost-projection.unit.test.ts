@@ -109,13 +109,18 @@ describe('cost projection', () => {
     expect(report.groups.map((g) => g.key)).toEqual(['github/create_issue', 'github/search', 'github/(initialize)']);
   });
 
-  it('keeps the newest tools/list per server for the context tax, and the model of the newest interaction', () => {
+  it('keeps the newest tools/list per server for the context tax, and a model of its latest day of use', () => {
     const base = { v: 1 as const, orgId: ORG, projectId: 'web', userId: 'u', machineId: 'm', sessionId: 's', server: { name: 'github', command: 'x' } };
     const older = { ...base, id: newEventId(Date.parse('2026-11-25T10:00:00Z')), ts: '2026-11-25T10:00:00.000Z', type: 'mcp.tools_listed' as const, tools: [], definitionBytes: 100, contextTokens: 30 };
     const newer = { ...older, id: newEventId(Date.parse('2026-11-25T11:00:00Z')), definitionBytes: 900, contextTokens: 250 };
     for (const order of [[older, newer], [newer, older]]) {
       const doc = fold([...order, anInteraction('2026-11-25T12:00:00.000Z', { model: 'gpt-4o' })]).get('context|github');
       expect(doc).toMatchObject({ kind: 'context', server: 'github', definitionBytes: 900, contextTokens: 250, model: 'gpt-4o' });
+    }
+    const earlier = anInteraction('2026-11-24T12:00:00.000Z', { model: 'a-model' });
+    const sameDay = [anInteraction('2026-11-25T09:00:00.000Z', { model: 'gpt-4o' }), anInteraction('2026-11-25T12:00:00.000Z', { model: 'claude-sonnet-4-5' })];
+    for (const order of [[earlier, ...sameDay], [...sameDay].reverse().concat(earlier)]) {
+      expect(fold(order).get('context|github')).toMatchObject({ model: 'claude-sonnet-4-5', modelDay: '2026-11-25' });
     }
   });
 

@@ -58,9 +58,14 @@ export interface ContextDoc {
   contextTokens: number | null;
   /** The tools_listed event these came from: the newest by id wins. */
   listedBy: string | null;
-  /** The model of the server's newest interaction, to price the tax; null until one is seen. */
+  /**
+   * A model the server was used with on its latest day of use (the least name of that day's, so the fold is
+   * order-free), to price the tax; null until one is seen. Following the newest interaction instead rewrote this
+   * document for every batch of every server (issue 11); now it changes about once a day.
+   */
   model: string | null;
-  modelBy: string | null;
+  /** The UTC day of that use. (Documents written before kept `modelBy`, an event id: any day sorts after it.) */
+  modelDay: string | null;
 }
 
 export interface BudgetDoc {
@@ -155,7 +160,7 @@ function foldBucket(state: CostBucketDoc | null, events: readonly CostEvent[], d
 }
 
 function emptyContext(orgId: string, server: string, docId: string): ContextDoc {
-  return { id: docId, kind: 'context', orgId, server, tools: 0, definitionBytes: 0, contextTokens: null, listedBy: null, model: null, modelBy: null };
+  return { id: docId, kind: 'context', orgId, server, tools: 0, definitionBytes: 0, contextTokens: null, listedBy: null, model: null, modelDay: null };
 }
 
 function foldContext(state: ContextDoc | null, event: ToolsListed | Interaction, docId: string): ContextDoc {
@@ -165,8 +170,11 @@ function foldContext(state: ContextDoc | null, event: ToolsListed | Interaction,
     if (doc.listedBy !== null && doc.listedBy >= event.id) return doc;
     return { ...doc, tools: event.tools.length, definitionBytes: event.definitionBytes, contextTokens: event.contextTokens, listedBy: event.id };
   }
-  if (!event.model || (doc.modelBy !== null && doc.modelBy >= event.id)) return doc;
-  return { ...doc, model: event.model, modelBy: event.id };
+  const day = event.ts.slice(0, 10);
+  const seen = doc.modelDay ?? null;
+  if (!event.model || (seen !== null && (seen > day || (seen === day && doc.model !== null && doc.model <= event.model)))) return doc;
+  const { modelBy: _modelBy, ...rest } = doc as ContextDoc & { modelBy?: unknown };
+  return { ...rest, model: event.model, modelDay: day };
 }
 
 function emptyBudget(orgId: string, docId: string): BudgetDoc {
