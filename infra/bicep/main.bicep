@@ -44,7 +44,7 @@ param riskWebhookUrl string = ''
 // functions/test/infra.unit.test.ts checks this list against the app's.
 var readModels = [
   { name: 'sessions', sortFields: ['firstSeenAt'] }
-  { name: 'interactions', sortFields: ['receivedAt', 'startedAt'] }
+  { name: 'interactions', sortFields: ['batch', 'receivedAt', 'startedAt'] }
   { name: 'cost', sortFields: ['kind', 'period'] }
   { name: 'latency', sortFields: [] }
   { name: 'latencySessions', sortFields: [] }
