@@ -33,7 +33,7 @@ export type { InteractionDoc, InteractionPageDoc } from './projections/interacti
 // Cost Center (#3): tokens, pricing, server-made budget events, the cost fold and its query shapes.
 export { ServerEventSchema, BudgetSetSchema, BudgetThresholdCrossedSchema, BudgetScopeSchema, SERVER_EVENT_TYPES, isServerEvent } from './events';
 export type { ServerEvent, StoredServerEvent, LoggedEvent, BudgetSet, BudgetThresholdCrossed, BudgetScope } from './events';
-export { estimateTokens, countO200kTokens, TOKENIZER_FACTORS, SAMPLE_ABOVE_CHARS, SAMPLE_WINDOWS, SAMPLE_WINDOW_CHARS } from './tokens';
+export { estimateTokens, countO200kTokens, O200K_PIECES, TOKENIZER_FACTORS, SAMPLE_ABOVE_CHARS, SAMPLE_WINDOWS, SAMPLE_WINDOW_CHARS } from './tokens';
 export type { TokenizerFamily } from './tokens';
 export { PRICE_TABLE, PRICE_TABLE_DATE, DEFAULT_MODEL, CostConfigSchema, resolvePrice, familyOf, toolFixedCostUsd, costUsd } from './pricing';
 export type { ModelPrice, CostConfig } from './pricing';
