@@ -35,6 +35,11 @@ const OBSERVER_EXIT_BUDGET_MS = 5000;
 /** How long the server's stdout may stay open after the server exited, and how long the client may take to read. */
 const CLOSE_AFTER_EXIT_MS = 2000;
 const STDOUT_DRAIN_MS = 2000;
+/**
+ * After a client's signal, how long the server gets to exit before km ends the session with the signal itself:
+ * clients SIGKILL soon after (Claude Code within ~120 ms), and a server that shuts down slowly must not cost the end.
+ */
+const SIGNAL_END_GRACE_MS = 50;
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -104,7 +109,10 @@ export function runWrap(options: WrapOptions): void {
     process.on(signal, () => {
       // Before anything else: a client that signals usually SIGKILLs soon after, maybe before the observer spools.
       if (!finished) journal.appendEnd({ exitCode: null, signal, at: now() });
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill(signal);
+        setTimeout(() => finish(null, signal), SIGNAL_END_GRACE_MS).unref();
+      }
       // The server is gone but km is still finishing (a grandchild holding stdout, a client not reading): a signal
       // now means stop, and must never be swallowed.
       else process.exit(128 + (signal === 'SIGHUP' ? 1 : signal === 'SIGINT' ? 2 : 15));
