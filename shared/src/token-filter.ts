@@ -24,7 +24,7 @@ export class TokenFilter {
   private readonly bits: Uint8Array;
   private readonly positions: number[] = [];
   constructor(private readonly bitCount: number, base64: string) {
-    this.bits = Uint8Array.from(Buffer.from(base64, 'base64'));
+    this.bits = Buffer.from(base64, 'base64');
   }
 
   has(text: string): boolean {

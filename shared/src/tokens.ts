@@ -52,7 +52,7 @@ function pieceTokens(piece: string): number {
   let at = 0;
   while (at < piece.length) {
     let length = Math.min(TOKEN_FILTER_SHAPE.maxTokenLength, piece.length - at);
-    while (length > 1 && !known(piece.substr(at, length))) length--;
+    while (length > 1 && !known(piece.slice(at, at + length))) length--;
     const codePoint = piece.codePointAt(at)!;
     if (length === 1 && codePoint >= 0x80 && !known(String.fromCodePoint(codePoint))) {
       tokens += unknownCharTokens(codePoint);

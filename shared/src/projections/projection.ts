@@ -27,17 +27,23 @@ export interface Projection<State, E extends KmEvent | ServerEvent = KmEvent> {
   emits?(doc: State, docId: string): ServerEvent[];
 }
 
-/** Sorted-set insert (of the file hashes a document counts); returns false when the value was already there. */
-export function addAppliedId(applied: string[], id: string): boolean {
+/** Where value sits, or would be inserted, in a sorted list of strings (binary search). */
+export function sortedIndex(list: readonly string[], value: string): number {
   let lo = 0;
-  let hi = applied.length;
+  let hi = list.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (applied[mid]! < id) lo = mid + 1;
+    if (list[mid]! < value) lo = mid + 1;
     else hi = mid;
   }
-  if (applied[lo] === id) return false;
-  applied.splice(lo, 0, id);
+  return lo;
+}
+
+/** Sorted-set insert (of the file hashes a document counts); returns false when the value was already there. */
+export function addAppliedId(applied: string[], id: string): boolean {
+  const at = sortedIndex(applied, id);
+  if (applied[at] === id) return false;
+  applied.splice(at, 0, id);
   return true;
 }
 

@@ -145,25 +145,27 @@ export function readInteractionDocs(docs: readonly unknown[]): InteractionDoc[] 
  * again replaces its row with the same row), then sorted, so the page depends only on the set of events.
  */
 function foldPage(state: InteractionPageDoc | null, events: readonly KmEvent[], docId: string): InteractionPageDoc {
-  const rows = new Map<string, { envelope: EnvelopeRow; event: Interaction | null; row: InteractionRow | null }>();
-  if (state) for (const row of state.rows) rows.set(row[1] as string, { envelope: state.envelopes[row[0]]!, event: null, row });
+  // Each envelope's JSON is its key: computed once per row, it both dedupes the envelopes and indexes the rows.
+  const rows = new Map<string, { envelope: EnvelopeRow; envelopeKey: string; event: Interaction | null; row: InteractionRow | null }>();
+  const entry = (envelope: EnvelopeRow, event: Interaction | null, row: InteractionRow | null) => ({ envelope, envelopeKey: JSON.stringify(envelope), event, row });
+  if (state) for (const row of state.rows) rows.set(row[1] as string, entry(state.envelopes[row[0]]!, null, row));
   let first: (Interaction & Stored) | null = null;
   for (const event of events) {
     if (event.type !== 'mcp.interaction') throw new Error(`interactions cannot fold ${event.type}`);
     first ??= event;
-    rows.set(event.id, { envelope: envelopeOf(event), event, row: null });
+    rows.set(event.id, entry(envelopeOf(event), event, null));
   }
   if (!state && !first) throw new Error('interactions: a page needs an event');
   const envelopeKeys = new Map<string, EnvelopeRow>();
-  for (const { envelope } of rows.values()) envelopeKeys.set(JSON.stringify(envelope), envelope);
+  for (const { envelope, envelopeKey } of rows.values()) envelopeKeys.set(envelopeKey, envelope);
   const sortedKeys = [...envelopeKeys.keys()].sort();
   const indexOf = new Map(sortedKeys.map((key, i) => [key, i]));
   const ids = [...rows.keys()].sort();
   const pageRows = ids.map((id) => {
-    const entry = rows.get(id)!;
-    const index = indexOf.get(JSON.stringify(entry.envelope))!;
-    if (entry.event) return rowOf(entry.event, index);
-    const copy = [...entry.row!] as InteractionRow;
+    const { envelopeKey, event, row } = rows.get(id)!;
+    const index = indexOf.get(envelopeKey)!;
+    if (event) return rowOf(event, index);
+    const copy = [...row!] as InteractionRow;
     copy[0] = index;
     return copy;
   });

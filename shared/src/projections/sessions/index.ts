@@ -1,5 +1,5 @@
 import type { KmEvent } from '../../events';
-import { withoutIdLists, type Projection } from '../projection';
+import { sortedIndex, withoutIdLists, type Projection } from '../projection';
 import { interactionBatchKey } from '../interactions';
 
 /**
@@ -128,16 +128,9 @@ export const sessionsProjection: Projection<SessionDoc> = {
 /** A new sorted list with key added (the earliest MAX_SESSION_PAGES kept), or null when nothing changes. */
 function withPage(pages: readonly string[] | undefined, key: string): string[] | null {
   const list = pages ?? [];
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (list[mid]! < key) lo = mid + 1;
-    else hi = mid;
-  }
-  if (list[lo] === key || lo >= MAX_SESSION_PAGES) return null;
-  const next = [...list.slice(0, lo), key, ...list.slice(lo, MAX_SESSION_PAGES - 1)];
-  return next;
+  const at = sortedIndex(list, key);
+  if (list[at] === key || at >= MAX_SESSION_PAGES) return null;
+  return [...list.slice(0, at), key, ...list.slice(at, MAX_SESSION_PAGES - 1)];
 }
 
 /** The public view of a session: the bookkeeping of the fold stays inside. */
