@@ -181,13 +181,49 @@ export async function runProjectorOnce<State>(
   store: ReadModelStore,
   maxBatch: number,
 ): Promise<number> {
-  const checkpoint = await log.getCheckpoint(projection.name);
-  const page = await log.read(checkpoint, maxBatch);
+  const { handled, failures } = await runProjectorsOnce([projection], log, store, maxBatch);
+  const failure = failures.get(projection.name);
+  if (failure !== undefined) throw failure;
+  return handled;
+}
+
+export interface ProjectorsStep {
+  /** Events of the page read (0: every projector had caught up). */
+  handled: number;
+  /** The projectors that failed on this page, with why; their checkpoints did not move. */
+  failures: Map<string, unknown>;
+}
+
+/**
+ * One step of several checkpointed projectors over one page of the log: the page is read (and its events parsed)
+ * once for all of them, from the lowest checkpoint, and each folds the events after its own. A projector that fails
+ * keeps its checkpoint and is reported, without holding up the others; the caller leaves it out until its next run,
+ * or the page would be read again and again for it alone.
+ */
+export async function runProjectorsOnce(
+  projections: ReadonlyArray<AnyProjection<unknown>>,
+  log: EventLog,
+  store: ReadModelStore,
+  maxBatch: number,
+): Promise<ProjectorsStep> {
+  const checkpoints = await Promise.all(projections.map((projection) => log.getCheckpoint(projection.name)));
+  const page = projections.length === 0 ? [] : await log.read(Math.min(...checkpoints), maxBatch);
   const last = page[page.length - 1];
-  if (!last) return 0;
-  await projectBatch(projection, store, fromEmbeddedLog(page), appendImpliedEvents(log, projection.name));
-  await log.setCheckpoint(projection.name, last.position);
-  return page.length;
+  const failures = new Map<string, unknown>();
+  if (!last) return { handled: 0, failures };
+  const positioned = fromEmbeddedLog(page);
+  for (const [i, projection] of projections.entries()) {
+    const after = checkpoints[i]!;
+    if (after >= last.position) continue;
+    try {
+      const entries = after < page[0]!.position ? positioned : positioned.filter((entry) => entry.position! > after);
+      await projectBatch(projection, store, entries, appendImpliedEvents(log, projection.name));
+      await log.setCheckpoint(projection.name, last.position);
+    } catch (error) {
+      failures.set(projection.name, error);
+    }
+  }
+  return { handled: page.length, failures };
 }
 
 /** Where a projector puts the events its documents imply (Projection.emits): the log, in both run modes. */

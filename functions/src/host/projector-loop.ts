@@ -1,7 +1,7 @@
 import type { Projection } from '@km/shared';
 import { describeError, type Logger } from '../logger';
 import type { EventLog, ReadModelStore } from '../ports';
-import { runProjectorOnce } from '../projector';
+import { runProjectorsOnce } from '../projector';
 import { startSerialRunner, type SerialRunner } from './serial-runner';
 
 export interface ProjectorLoopOptions {
@@ -22,35 +22,41 @@ export type ProjectorLoop = SerialRunner;
 
 /**
  * The embedded stand-in for the cloud's Event Hubs triggers: runs every projector until it has caught up, on
- * notify and on a timer. Runs are serialised (a notify during a run schedules one more run, never a second one
+ * notify and on a timer, reading each page of the log once for all of them. Runs are serialised (a notify during a run schedules one more run, never a second one
  * at once), and a failing projector is logged and retried on the next run without stopping the others.
  */
 export function startProjectorLoop(options: ProjectorLoopOptions): ProjectorLoop {
   const { log, store, projections, logger, intervalMs = 1000, maxBatch = 500 } = options;
   const lastFailure = new Map<string, string>();
 
-  const catchUp = async (projection: Projection<unknown>, stopped: () => boolean) => {
-    try {
-      while (!stopped() && (await runProjectorOnce(projection, log, store, maxBatch)) === maxBatch) {
-        // SQLite calls are synchronous: yield between pages so a long catch-up never starves HTTP requests.
-        await new Promise((resolve) => setImmediate(resolve));
+  // Logged once per distinct failure (by message: stacks differ run to run), so a stuck projector does not flood
+  // km.log every second.
+  const reportFailure = (name: string, error: unknown) => {
+    const failure = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    if (lastFailure.get(name) !== failure) logger.error(`projector ${name} failed, will retry: ${describeError(error)}`);
+    lastFailure.set(name, failure);
+  };
+
+  /** Every projector until all have caught up, one shared page at a time; a failing one sits out until the next run. */
+  const catchUp = async (stopped: () => boolean) => {
+    let running = [...projections];
+    while (!stopped() && running.length > 0) {
+      let step;
+      try {
+        step = await runProjectorsOnce(running, log, store, maxBatch);
+      } catch (error) {
+        // The log itself could not be read: every projector is stuck alike.
+        for (const projection of running) reportFailure(projection.name, error);
+        return;
       }
-      if (lastFailure.delete(projection.name)) logger.info(`projector ${projection.name} recovered`);
-    } catch (error) {
-      // Logged once per distinct failure (by message: stacks differ run to run), so a stuck projector does not
-      // flood km.log every second.
-      const failure = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      if (lastFailure.get(projection.name) !== failure) {
-        logger.error(`projector ${projection.name} failed, will retry: ${describeError(error)}`);
-      }
-      lastFailure.set(projection.name, failure);
+      for (const [name, error] of step.failures) reportFailure(name, error);
+      running = running.filter((projection) => !step.failures.has(projection.name));
+      for (const { name } of running) if (lastFailure.delete(name)) logger.info(`projector ${name} recovered`);
+      if (step.handled < maxBatch) break;
+      // SQLite calls are synchronous: yield between pages so a long catch-up never starves HTTP requests.
+      await new Promise((resolve) => setImmediate(resolve));
     }
   };
 
-  return startSerialRunner({
-    intervalMs,
-    run: async (stopped) => {
-      for (const projection of projections) await catchUp(projection, stopped);
-    },
-  });
+  return startSerialRunner({ intervalMs, run: catchUp });
 }
