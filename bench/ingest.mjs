@@ -93,7 +93,7 @@ async function measureIngest(bodies) {
   ingestMs = performance.now() - t0;
   const names = readModels.map((model) => model.name);
   const caughtUp = () => {
-    const end = watcher.prepare('SELECT MAX(position) AS p FROM km_events').get().p;
+    const end = watcher.prepare('SELECT next - 1 AS p FROM km_event_sequence').get().p;
     const rows = watcher.prepare(`SELECT projector, position FROM km_checkpoints`).all();
     const at = new Map(rows.map((row) => [row.projector, row.position]));
     return names.every((name) => at.get(name) === end);

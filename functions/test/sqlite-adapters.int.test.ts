@@ -40,7 +40,7 @@ describe('one SQLite file shared by the log and the read models', () => {
     await store.close();
     expect(db.open).toBe(true);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(db.prepare('SELECT count(*) AS n FROM km_events').get()).toEqual({ n: 1 });
+    expect(db.prepare('SELECT count(*) AS n FROM km_event_ids').get()).toEqual({ n: 1 });
     db.close();
   });
 
@@ -88,6 +88,66 @@ describe('SqliteEventLog migration of a km.db made before (orgId, id) identity',
     const reopened = new SqliteEventLog(path);
     expect((await reopened.read(0, 10)).length).toBe(2);
     await reopened.close();
+  });
+});
+
+describe('SqliteEventLog blocks (issue 11)', () => {
+  const events = (n: number, orgId = 'org-a') =>
+    stored(Array.from({ length: n }, (_, i) => interaction(anEnvelope({ orgId }), new Date(Date.parse('2026-01-01T00:00:00.000Z') + i * 1000).toISOString())));
+
+  it('stores an append as one compressed block and reads any page of it, across block edges', async () => {
+    const path = join(dir, 'blocks.db');
+    const log = new SqliteEventLog(path);
+    const first = events(7);
+    const second = events(5);
+    expect(await log.append([...first, first[0]!])).toEqual({ appended: 7, duplicates: 1 });
+    expect(await log.append(second)).toEqual({ appended: 5, duplicates: 0 });
+    const all = await log.read(0, 100);
+    expect(all.map((entry) => entry.event)).toEqual([...first, ...second]);
+    expect(all.map((entry) => entry.position)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    // Pages that start and end inside blocks, through a fresh connection (no decoded blocks kept).
+    const other = new SqliteEventLog(path);
+    for (const [after, max] of [[0, 3], [3, 6], [6, 1], [9, 2], [11, 5], [12, 5]] as const) {
+      expect(await other.read(after, max)).toEqual(all.slice(after, after + max));
+    }
+    const db = openSqliteDatabase(path);
+    const blocks = db.prepare<[], { count: number; bytes: number }>('SELECT count, LENGTH(body) AS bytes FROM km_event_blocks ORDER BY first').all();
+    expect(blocks.map((block) => block.count)).toEqual([7, 5]);
+    expect(blocks[0]!.bytes).toBeLessThan(JSON.stringify(first).length / 2);
+    db.close();
+    await log.close();
+    await other.close();
+  });
+
+  it('moves a row-per-event log into blocks, keeping positions, gaps, checkpoints and duplicates', async () => {
+    const path = join(dir, 'rows.db');
+    const old = openSqliteDatabase(path);
+    old.exec(`
+      CREATE TABLE km_events (position INTEGER PRIMARY KEY AUTOINCREMENT, org_id TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, UNIQUE (org_id, id));
+      CREATE TABLE km_checkpoints (projector TEXT PRIMARY KEY, position INTEGER NOT NULL);
+    `);
+    const rows = events(600);
+    const insert = old.prepare('INSERT INTO km_events (org_id, id, body) VALUES (?, ?, ?)');
+    for (const event of rows) insert.run(event.orgId, event.id, JSON.stringify(event));
+    old.prepare('DELETE FROM km_events WHERE position IN (3, 600)').run();
+    old.prepare("INSERT INTO km_checkpoints VALUES ('sessions', 10)").run();
+    old.close();
+
+    const log = new SqliteEventLog(path);
+    const kept = rows.filter((_, i) => i !== 2 && i !== 599);
+    const page = await log.read(0, 1000);
+    expect(page.map((entry) => entry.event)).toEqual(kept);
+    expect(page[2]!.position).toBe(4);
+    expect(await log.getCheckpoint('sessions')).toBe(10);
+    expect((await log.read(10, 1000))[0]!.event).toEqual(rows[10]);
+    expect(await log.append([rows[0]!])).toEqual({ appended: 0, duplicates: 1 });
+    await log.append(events(1, 'org-b'));
+    // Position 600 was given out once: the next event comes after it.
+    expect((await log.read(599, 10)).map((entry) => entry.position)).toEqual([601]);
+    await log.close();
+    const db = openSqliteDatabase(path);
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'km_events'").get()).toBeUndefined();
+    db.close();
   });
 });
 
