@@ -151,6 +151,50 @@ describe('SqliteEventLog blocks (issue 11)', () => {
   });
 });
 
+describe('SqliteReadModelStore documents beside their query fields (issue 11)', () => {
+  it('stores large documents deflated, and still finds and sorts them by their top-level fields', async () => {
+    const db = openSqliteDatabase(join(dir, 'compressed.db'));
+    const store = new SqliteReadModelStore(db, { indexes: [{ model: 'pages', fields: ['batch'] }] });
+    const big = (batch: string, n: number) => ({ id: batch, batch, n, open: n % 2 === 0, rows: Array.from({ length: 400 }, (_, i) => ['row', i, `text ${i} `.repeat(5)]) });
+    await store.upsert('pages', 'org-a', 'p1', big('b1', 1));
+    await store.upsert('pages', 'org-a', 'p2', big('b2', 2));
+    await store.upsert('pages', 'org-a', 'small', { id: 'small', batch: 'b1', n: 0, open: true });
+    const rows = db.prepare<[], { id: string; kind: string; bytes: number }>("SELECT id, typeof(doc) AS kind, LENGTH(doc) AS bytes FROM km_read_models ORDER BY id").all();
+    expect(rows.map((row) => [row.id, row.kind])).toEqual([['p1', 'blob'], ['p2', 'blob'], ['small', 'text']]);
+    expect(rows[0]!.bytes).toBeLessThan(JSON.stringify(big('b1', 1)).length / 3);
+    expect((await store.get('pages', 'org-a', 'p2'))!.doc).toEqual(big('b2', 2));
+    expect(await store.query('pages', 'org-a', { where: { batch: 'b1' }, orderBy: 'n', direction: 'desc' })).toEqual([big('b1', 1), { id: 'small', batch: 'b1', n: 0, open: true }]);
+    expect((await store.query<{ id: string }>('pages', 'org-a', { where: { open: true } })).map((doc) => doc.id)).toEqual(['b2', 'small']);
+    db.close();
+  });
+
+  it('fills the fields of documents written before them, and replaces the indexes on the documents', async () => {
+    const path = join(dir, 'before-fields.db');
+    const old = openSqliteDatabase(path);
+    old.exec(`
+      CREATE TABLE km_read_models (model TEXT NOT NULL, pk TEXT NOT NULL, id TEXT NOT NULL, etag TEXT NOT NULL, doc TEXT NOT NULL, positions TEXT, PRIMARY KEY (model, pk, id));
+      CREATE INDEX km_rm_risk_detected_ts ON km_read_models (pk, json_extract(doc, '$.detected'), json_extract(doc, '$.ts'), id) WHERE model = 'risk';
+    `);
+    const insert = old.prepare('INSERT INTO km_read_models (model, pk, id, etag, doc) VALUES (?, ?, ?, ?, ?)');
+    const docs = [
+      { id: 'f1', detected: true, ts: '2026-01-02', nested: { ts: 'x' } },
+      { id: 'f2', detected: false, ts: '2026-01-03' },
+      { id: 'f3', detected: true, ts: '2026-01-04', note: null },
+    ];
+    for (const doc of docs) insert.run('risk', 'org-a', doc.id, `etag-${doc.id}`, JSON.stringify(doc));
+    old.close();
+
+    const db = openSqliteDatabase(path);
+    const store = new SqliteReadModelStore(db, { indexes: [{ model: 'risk', fields: ['detected', 'ts'] }] });
+    const indexes = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'km_read_models' AND name NOT LIKE 'sqlite_%'").all();
+    expect(indexes.map((index) => index.name)).toEqual(['km_rmf_risk_detected_ts']);
+    expect(await store.query('risk', 'org-a', { where: { detected: true }, orderBy: 'ts', direction: 'desc' })).toEqual([docs[2], docs[0]]);
+    await store.upsert('risk', 'org-a', 'f4', { id: 'f4', detected: true, ts: '2026-01-01' });
+    expect((await store.query<{ id: string }>('risk', 'org-a', { where: { detected: true }, orderBy: 'ts' })).map((doc) => doc.id)).toEqual(['f4', 'f1', 'f3']);
+    db.close();
+  });
+});
+
 describe('SqliteReadModelStore over a km.db made before log positions (issue 11)', () => {
   it('rebuilds the table with a rowid, reads old documents, drops their id lists and the all-model indexes, and folds on from the log', async () => {
     const path = join(dir, 'old-read-models.db');
@@ -168,7 +212,7 @@ describe('SqliteReadModelStore over a km.db made before log positions (issue 11)
     const db = openSqliteDatabase(path);
     const store = new SqliteReadModelStore(db, { indexes: [{ model: 'sessions', fields: ['firstSeenAt'] }] });
     const indexes = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'km_read_models' AND name NOT LIKE 'sqlite_%'").all();
-    expect(indexes.map((index) => index.name)).toEqual(['km_rm_sessions_firstSeenAt']);
+    expect(indexes.map((index) => index.name)).toEqual(['km_rmf_sessions_firstSeenAt']);
     const table = db.prepare<[], { sql: string }>("SELECT sql FROM sqlite_master WHERE name = 'km_read_models'").get()!;
     expect(table.sql).not.toMatch(/WITHOUT ROWID/i);
     expect(await store.get('sessions', 'org-a', 'session-old')).toEqual({ doc: legacy, etag: 'etag-1' });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { ConcurrencyError, type DocWrite, type DocWriteOutcome, type FoldedPositions, type QueryOptions, type ReadModelStore, type StoredDoc } from '../ports';
 import { assertValidQuery } from './read-model-query';
 import { resolveDatabase, type SqliteDatabase, type SqliteStatement } from './sqlite-database';
@@ -11,8 +12,21 @@ export interface ReadModelIndex {
   fields: string[];
 }
 
-/** Field names are validated identifiers, so the JSON path can be written into the SQL text, where indexes see it. */
-const jsonField = (field: string) => `json_extract(doc, '$.${field}')`;
+/**
+ * Queries filter and sort on top-level scalar fields only, so those are kept beside the document in `fields` (a small
+ * JSON object), and the document itself can be stored compressed. Field names are validated identifiers, so the JSON
+ * path can be written into the SQL text, where indexes see it.
+ */
+const jsonField = (field: string) => `json_extract(fields, '$.${field}')`;
+/** The same object made in SQL from a stored JSON document (for rows written before `fields`). */
+const FIELDS_OF_DOC = "(SELECT json_group_object(key, value) FROM json_each(doc) WHERE type NOT IN ('object', 'array'))";
+
+/**
+ * Documents from this size on are stored deflated: the interaction pages and busy buckets, which were most of km.db,
+ * shrink several times; smaller ones stay JSON text, where compressing would cost more time than it saves space.
+ */
+const COMPRESS_FROM_BYTES = 8192;
+const DEFLATE_LEVEL = 1;
 
 /**
  * A rowid table, not WITHOUT ROWID: documents are 1-20 KB, and SQLite's WITHOUT ROWID b-trees are for rows under about
@@ -25,6 +39,7 @@ const TABLE_COLUMNS = `
   etag TEXT NOT NULL,
   doc TEXT NOT NULL,
   positions TEXT,
+  fields TEXT,
   PRIMARY KEY (model, pk, id)`;
 
 /** Model names that can be written into the SQL text as a literal, where partial indexes see them. */
@@ -37,13 +52,13 @@ const MODEL_LITERAL = /^[A-Za-z0-9_]+$/;
 export class SqliteReadModelStore implements ReadModelStore {
   private readonly db: SqliteDatabase;
   private readonly ownsDb: boolean;
-  private readonly selectOne: SqliteStatement<Key, { etag: string; doc: string; positions: string | null }>;
-  private readonly writeUnconditionally: SqliteStatement<[...Key, string, string, string | null]>;
-  private readonly insertIfAbsent: SqliteStatement<[...Key, string, string, string | null]>;
-  private readonly updateIfEtag: SqliteStatement<[string, string, string | null, ...Key, string]>;
+  private readonly selectOne: SqliteStatement<Key, { etag: string; doc: StoredBody; positions: string | null }>;
+  private readonly writeUnconditionally: SqliteStatement<[...Key, string, StoredBody, string | null, string]>;
+  private readonly insertIfAbsent: SqliteStatement<[...Key, string, StoredBody, string | null, string]>;
+  private readonly updateIfEtag: SqliteStatement<[string, StoredBody, string | null, string, ...Key, string]>;
   private readonly writeAll: (model: string, writes: readonly DocWrite[]) => DocWriteOutcome[];
   /** Query shapes are few (one per query handler), so their prepared statements are kept. */
-  private readonly queries = new Map<string, SqliteStatement<Array<string | number>, { doc: string }>>();
+  private readonly queries = new Map<string, SqliteStatement<Array<string | number>, { doc: StoredBody }>>();
 
   constructor(database: SqliteDatabase | string, options: { indexes?: readonly ReadModelIndex[] } = {}) {
     const { db, owned } = resolveDatabase(database);
@@ -52,17 +67,18 @@ export class SqliteReadModelStore implements ReadModelStore {
     db.exec(`CREATE TABLE IF NOT EXISTS km_read_models (${TABLE_COLUMNS})`);
     addPositionsColumn(db);
     migrateToRowidTable(db);
+    addFieldsColumn(db);
     for (const index of options.indexes ?? []) createIndex(db, index);
     this.selectOne = db.prepare('SELECT etag, doc, positions FROM km_read_models WHERE model = ? AND pk = ? AND id = ?');
     this.writeUnconditionally = db.prepare(
-      `INSERT INTO km_read_models (model, pk, id, etag, doc, positions) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (model, pk, id) DO UPDATE SET etag = excluded.etag, doc = excluded.doc, positions = excluded.positions`,
+      `INSERT INTO km_read_models (model, pk, id, etag, doc, positions, fields) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (model, pk, id) DO UPDATE SET etag = excluded.etag, doc = excluded.doc, positions = excluded.positions, fields = excluded.fields`,
     );
     this.insertIfAbsent = db.prepare(
-      'INSERT INTO km_read_models (model, pk, id, etag, doc, positions) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      'INSERT INTO km_read_models (model, pk, id, etag, doc, positions, fields) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
     );
     this.updateIfEtag = db.prepare(
-      'UPDATE km_read_models SET etag = ?, doc = ?, positions = ? WHERE model = ? AND pk = ? AND id = ? AND etag = ?',
+      'UPDATE km_read_models SET etag = ?, doc = ?, positions = ?, fields = ? WHERE model = ? AND pk = ? AND id = ? AND etag = ?',
     );
     const writeInTransaction = db.transaction((model: string, writes: readonly DocWrite[]) =>
       writes.map((write): DocWriteOutcome => {
@@ -77,7 +93,7 @@ export class SqliteReadModelStore implements ReadModelStore {
   async get<T>(model: string, partitionKey: string, id: string): Promise<StoredDoc<T> | null> {
     const row = this.selectOne.get(model, partitionKey, id);
     if (!row) return null;
-    return { doc: JSON.parse(row.doc) as T, etag: row.etag, ...(row.positions ? { positions: JSON.parse(row.positions) as FoldedPositions } : {}) };
+    return { doc: decodeDoc<T>(row.doc), etag: row.etag, ...(row.positions ? { positions: JSON.parse(row.positions) as FoldedPositions } : {}) };
   }
 
   async upsert<T>(model: string, partitionKey: string, id: string, doc: T, ifMatch?: string | null, positions?: FoldedPositions): Promise<string> {
@@ -94,12 +110,13 @@ export class SqliteReadModelStore implements ReadModelStore {
   /** The new ETag, or null on a conflict. Each statement is atomic: the condition and the write cannot be split. */
   private write(model: string, partitionKey: string, id: string, doc: unknown, ifMatch: string | null | undefined, positions: FoldedPositions | undefined): string | null {
     const etag = randomUUID();
-    const body = JSON.stringify(doc);
+    const body = encodeDoc(doc);
+    const fields = JSON.stringify(scalarFields(doc));
     const folded = positions ? JSON.stringify(positions) : null;
-    if (ifMatch === undefined) this.writeUnconditionally.run(model, partitionKey, id, etag, body, folded);
+    if (ifMatch === undefined) this.writeUnconditionally.run(model, partitionKey, id, etag, body, folded, fields);
     else if (ifMatch === null) {
-      if (this.insertIfAbsent.run(model, partitionKey, id, etag, body, folded).changes === 0) return null;
-    } else if (this.updateIfEtag.run(etag, body, folded, model, partitionKey, id, ifMatch).changes === 0) return null;
+      if (this.insertIfAbsent.run(model, partitionKey, id, etag, body, folded, fields).changes === 0) return null;
+    } else if (this.updateIfEtag.run(etag, body, folded, fields, model, partitionKey, id, ifMatch).changes === 0) return null;
     return etag;
   }
 
@@ -128,7 +145,7 @@ export class SqliteReadModelStore implements ReadModelStore {
     }
     let statement = this.queries.get(sql);
     if (!statement) this.queries.set(sql, (statement = this.db.prepare(sql)));
-    return statement.all(...params).map((row) => JSON.parse(row.doc) as T);
+    return statement.all(...params).map((row) => decodeDoc<T>(row.doc));
   }
 
   async close(): Promise<void> {
@@ -144,7 +161,8 @@ export class SqliteReadModelStore implements ReadModelStore {
 function createIndex(db: SqliteDatabase, index: ReadModelIndex): void {
   assertValidQuery({ where: Object.fromEntries(index.fields.map((field) => [field, ''])) });
   if (!MODEL_LITERAL.test(index.model)) throw new Error(`read model name "${index.model}" cannot name an index`);
-  const name = `km_rm_${index.model}_${index.fields.join('_')}`;
+  // km_rmf_: on `fields`; the km_rm_ indexes of older files were on the document and are dropped (addFieldsColumn).
+  const name = `km_rmf_${index.model}_${index.fields.join('_')}`;
   // id last: queries break ties by id, so the index yields rows in the full ORDER BY and LIMIT stops early.
   db.exec(`CREATE INDEX IF NOT EXISTS ${name} ON km_read_models (pk, ${index.fields.map(jsonField).join(', ')}, id) WHERE model = '${index.model}'`);
 }
@@ -160,7 +178,7 @@ function migrateToRowidTable(db: SqliteDatabase): void {
   db.transaction(() => {
     db.exec(`
       CREATE TABLE km_read_models_rowid (${TABLE_COLUMNS});
-      INSERT INTO km_read_models_rowid (model, pk, id, etag, doc, positions) SELECT model, pk, id, etag, doc, positions FROM km_read_models;
+      INSERT INTO km_read_models_rowid (model, pk, id, etag, doc, positions, fields) SELECT model, pk, id, etag, doc, positions, ${FIELDS_OF_DOC} FROM km_read_models;
       DROP TABLE km_read_models;
       ALTER TABLE km_read_models_rowid RENAME TO km_read_models;
     `);
@@ -171,4 +189,41 @@ function migrateToRowidTable(db: SqliteDatabase): void {
 function addPositionsColumn(db: SqliteDatabase): void {
   const columns = db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('km_read_models')").all();
   if (!columns.some((column) => column.name === 'positions')) db.exec('ALTER TABLE km_read_models ADD COLUMN positions TEXT');
+}
+
+/**
+ * km.db files from before `fields`: the column is added and filled from each document in one transaction, and the
+ * old indexes on the document's JSON are dropped (createIndex makes their successors on `fields`).
+ */
+function addFieldsColumn(db: SqliteDatabase): void {
+  const columns = db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('km_read_models')").all();
+  if (columns.some((column) => column.name === 'fields')) return;
+  db.transaction(() => {
+    db.exec('ALTER TABLE km_read_models ADD COLUMN fields TEXT');
+    db.exec(`UPDATE km_read_models SET fields = ${FIELDS_OF_DOC}`);
+    const old = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'km_read_models' AND name LIKE 'km\\_rm\\_%' ESCAPE '\\'").all();
+    for (const { name } of old) db.exec(`DROP INDEX ${name}`);
+  }).immediate();
+}
+
+/** What a row's doc column holds: JSON text, or deflated JSON from COMPRESS_FROM_BYTES on. */
+type StoredBody = string | Buffer;
+
+function encodeDoc(doc: unknown): StoredBody {
+  const json = JSON.stringify(doc);
+  return json.length < COMPRESS_FROM_BYTES ? json : deflateRawSync(json, { level: DEFLATE_LEVEL });
+}
+
+function decodeDoc<T>(body: StoredBody): T {
+  return JSON.parse(typeof body === 'string' ? body : inflateRawSync(body).toString('utf8')) as T;
+}
+
+/** The document's top-level strings, numbers, booleans and nulls: all a query can filter or sort on. */
+function scalarFields(doc: unknown): Record<string, unknown> {
+  const fields: Record<string, unknown> = Object.create(null);
+  if (doc === null || typeof doc !== 'object') return fields;
+  for (const [key, value] of Object.entries(doc)) {
+    if (value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') fields[key] = value;
+  }
+  return fields;
 }
