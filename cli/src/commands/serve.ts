@@ -2,6 +2,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startEmbeddedHost } from '@km/functions/dist/host/embedded-host';
+import { readModelsNamed } from '@km/functions/dist/host/embedded-stack';
+import type { RebuildProgress } from '@km/functions/dist/host/rebuild';
 import { DEFAULT_PORT, ensureHome, loadSettings } from '../config/settings';
 import { fileLogger } from '../log';
 
@@ -37,18 +39,70 @@ function parsePort(value: string): number {
   return port;
 }
 
+/** --rebuild cost,risk or all: checked here, so a typo is refused before anything starts. */
+function parseRebuild(value: string): string[] {
+  const names = value.split(',').map((name) => name.trim()).filter((name) => name.length > 0);
+  try {
+    readModelsNamed(names.length > 0 ? names : ['']);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+  return names;
+}
+
+const count = (n: number) => Math.round(n).toLocaleString('en-US');
+
+function describeProgress(p: RebuildProgress): string {
+  const percent = p.end > 0 ? Math.min(100, (100 * p.position) / p.end) : 100;
+  const eta = p.etaSeconds === null ? '' : `, ETA ${Math.ceil(p.etaSeconds)} s`;
+  return `km serve: rebuilding ${p.models.join(', ')}: ${percent.toFixed(0)}% (${count(p.position)} of ${count(p.end)} events), ${count(p.eventsPerSecond)} events/s${eta}`;
+}
+
+/** A line redrawn in place on a terminal (at most 4 times a second); elsewhere a line every 10 seconds. */
+function progressPrinter(out: NodeJS.WriteStream): { show(p: RebuildProgress): void; done(): void } {
+  let lastMs = 0;
+  let last: RebuildProgress | null = null;
+  return {
+    show(p) {
+      last = p;
+      const now = Date.now();
+      if (now - lastMs < (out.isTTY ? 250 : 10_000)) return;
+      lastMs = now;
+      out.write(out.isTTY ? `\r\x1b[K${describeProgress(p)}` : `${describeProgress(p)}\n`);
+    },
+    done() {
+      if (last) out.write(out.isTTY ? `\r\x1b[K${describeProgress(last)}\n` : `${describeProgress(last)}\n`);
+    },
+  };
+}
+
 export function serveCommand(): Command {
   return new Command('serve')
     .description('Run the embedded stack: ingest, projectors, query API and dashboard, on this machine only')
     .option('-p, --port <port>', 'port to listen on', parsePort, DEFAULT_PORT)
     .option('--host <host>', 'interface to bind (keep 127.0.0.1 unless you know why)', '127.0.0.1')
-    .action(async (options: { port: number; host: string }) => {
+    .option('--rebuild <models>', 'replay the log into fresh read models (comma-separated names, or all) while serving the old ones, then switch', parseRebuild)
+    .action(async (options: { port: number; host: string; rebuild?: string[] }) => {
       const settings = loadSettings();
       ensureHome(settings.home);
       refuseSecondServe(settings.home);
       const logger = fileLogger(settings.home, true, `km-serve[${process.pid}]`);
-      const host = await startEmbeddedHost({ home: settings.home, port: options.port, hostname: options.host, dashboardDir: dashboardDir(), logger });
+      const progress = progressPrinter(process.stderr);
+      const host = await startEmbeddedHost({
+        home: settings.home,
+        port: options.port,
+        hostname: options.host,
+        dashboardDir: dashboardDir(),
+        logger,
+        ...(options.rebuild ? { rebuild: options.rebuild, onRebuildProgress: progress.show } : {}),
+      });
       process.stdout.write(`km serve: listening on ${host.url} (data in ${settings.home}); dashboard at ${host.url}/\n`);
+      void host.rebuilt?.then((outcome) => {
+        progress.done();
+        const what = options.rebuild!.join(', ');
+        if (outcome === 'done') process.stderr.write(`km serve: rebuilt ${what}; serving the rebuilt read models now\n`);
+        if (outcome === 'failed') process.stderr.write(`km serve: rebuilding ${what} failed (see km.log); still serving the old read models\n`);
+      });
       let closing = false;
       const stop = () => {
         if (closing) return;

@@ -5,6 +5,7 @@ import { DEFAULT_MAX_INGEST_BYTES } from '../handlers/ingest';
 import { stderrLogger, type Logger } from '../logger';
 import { httpRoutes } from '../routes';
 import { openEmbeddedStack } from './embedded-stack';
+import type { RebuildProgress } from './rebuild';
 import { LOCAL_ORG_ID } from './local-api-key';
 import { LOOPBACK_NAMES, makeRequestListener } from './request-dispatch';
 import { removeServeFileIfOurs, serveFilePath, writeServeFile } from './serve-file';
@@ -26,12 +27,17 @@ export interface EmbeddedHostOptions {
   /** Limit of an ingest body, on the wire and decompressed. Default 5 MiB. */
   maxBodyBytes?: number;
   projectorIntervalMs?: number;
+  /** km serve --rebuild: read models to replay into fresh copies while serving, then switch to. */
+  rebuild?: readonly string[];
+  onRebuildProgress?: (progress: RebuildProgress) => void;
 }
 
 export interface EmbeddedHost {
   /** Base URL, e.g. http://127.0.0.1:7777 (no trailing slash); the API is below /api/. */
   url: string;
   port: number;
+  /** How the rebuild asked for ended; null when none was asked. */
+  rebuilt: Promise<'done' | 'stopped' | 'failed'> | null;
   /** Stops accepting requests, finishes the projector run in flight, closes the database, removes serve.json. */
   close(): Promise<void>;
 }
@@ -53,6 +59,8 @@ export async function startEmbeddedHost(options: EmbeddedHostOptions): Promise<E
     ...(options.additionalApiKeys ? { additionalApiKeys: options.additionalApiKeys } : {}),
     maxBodyBytes,
     ...(options.projectorIntervalMs ? { projectorIntervalMs: options.projectorIntervalMs } : {}),
+    ...(options.rebuild ? { rebuild: options.rebuild } : {}),
+    ...(options.onRebuildProgress ? { onRebuildProgress: options.onRebuildProgress } : {}),
   });
 
   let url = '';
@@ -99,7 +107,7 @@ export async function startEmbeddedHost(options: EmbeddedHostOptions): Promise<E
     await stack.close();
     logger.info('embedded host stopped');
   };
-  return { url, port, close: () => (closing ??= close()) };
+  return { url, port, rebuilt: stack.rebuilt, close: () => (closing ??= close()) };
 }
 
 function listen(server: Server, port: number, hostname: string): Promise<void> {

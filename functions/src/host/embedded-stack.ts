@@ -10,6 +10,8 @@ import { readModelIndexes, readModels } from '../read-models';
 import type { HttpDeps } from '../routes';
 import { LOCAL_ORG_ID, readOrCreateLocalApiKey } from './local-api-key';
 import { startProjectorLoop } from './projector-loop';
+import { rebuildReadModels, type RebuildProgress } from './rebuild';
+import { sqliteRebuildStorage } from '../adapters/sqlite-rebuild-storage';
 import { startBudgetNotifier } from '../budget-webhooks';
 import { riskWebhook } from '../risk-webhook';
 
@@ -24,10 +26,15 @@ export interface EmbeddedStackOptions {
   projectorIntervalMs?: number;
   /** risk monitor: where to post high-severity findings; default KM_RISK_WEBHOOK_URL, none when empty. */
   riskWebhookUrl?: string;
+  /** Read models to replay from the log into fresh copies while the live ones keep answering (km serve --rebuild). */
+  rebuild?: readonly string[];
+  onRebuildProgress?: (progress: RebuildProgress) => void;
 }
 
 export interface EmbeddedStack {
   deps: HttpDeps;
+  /** How the rebuild asked for ended (a failure is also logged); null: none asked. Never rejects. */
+  rebuilt: Promise<'done' | 'stopped' | 'failed'> | null;
   close(): Promise<void>;
 }
 
@@ -39,6 +46,8 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
   mkdirSync(options.home, { recursive: true, mode: 0o700 });
   const db = openDatabaseIn(options.home);
   try {
+    // Refused before anything starts.
+    const toRebuild = options.rebuild ? readModelsNamed(options.rebuild) : null;
     const eventLog = new SqliteEventLog(db);
     const readModelStore = new SqliteReadModelStore(db, { indexes: readModelIndexes });
     const localKey = { keyHash: hashApiKey(readOrCreateLocalApiKey(options.home)), orgId: LOCAL_ORG_ID };
@@ -58,6 +67,23 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
       logger: options.logger,
       ...(options.projectorIntervalMs ? { intervalMs: options.projectorIntervalMs } : {}),
     });
+    let closing = false;
+    const rebuilt = toRebuild
+      ? rebuildReadModels({
+          log: eventLog,
+          store: readModelStore,
+          storage: sqliteRebuildStorage(db),
+          projections: toRebuild,
+          stopped: () => closing,
+          ...(options.onRebuildProgress ? { onProgress: options.onRebuildProgress } : {}),
+        }).then(
+          (done) => (done ? 'done' : 'stopped') as 'done' | 'stopped',
+          (error: unknown) => {
+            options.logger.error(`rebuild failed; the live read models are unchanged: ${error instanceof Error ? error.message : String(error)}`);
+            return 'failed' as const;
+          },
+        )
+      : null;
     const webhookUrl = options.riskWebhookUrl ?? process.env.KM_RISK_WEBHOOK_URL;
     const deps: HttpDeps = {
       eventLog,
@@ -71,7 +97,10 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
     };
     return {
       deps,
+      rebuilt,
       async close() {
+        closing = true;
+        await rebuilt;
         await projectorLoop.stop();
         await budgetNotifier.stop();
         db.close();
@@ -81,6 +110,15 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
     db.close();
     throw error;
   }
+}
+
+/** The read models of these names; `all` is every one. An unknown name is refused, naming the ones there are. */
+export function readModelsNamed(names: readonly string[]): Array<(typeof readModels)[number]> {
+  if (names.includes('all')) return [...readModels];
+  const known = new Map(readModels.map((model) => [model.name, model]));
+  const unknown = names.filter((name) => !known.has(name));
+  if (unknown.length > 0) throw new Error(`no read model named ${unknown.join(', ')}: give one of ${[...known.keys()].join(', ')}, or all`);
+  return [...new Set(names)].map((name) => known.get(name)!);
 }
 
 /** SQLite says only "unable to open database file": name the file and the likely cause. */

@@ -1,0 +1,32 @@
+import type { RebuildStorage } from '../host/rebuild';
+import type { SqliteDatabase } from './sqlite-database';
+
+/**
+ * The rebuild's switch over the tables of SqliteEventLog and SqliteReadModelStore in their shared file: only there
+ * can the documents and the checkpoint of a read model change hands in one transaction.
+ */
+export function sqliteRebuildStorage(db: SqliteDatabase): RebuildStorage {
+  const end = db.prepare<[], { next: number }>('SELECT next FROM km_event_sequence');
+  const dropDocs = db.prepare<[string]>('DELETE FROM km_read_models WHERE model = ?');
+  const renameDocs = db.prepare<[string, string]>('UPDATE km_read_models SET model = ? WHERE model = ?');
+  const dropCheckpoint = db.prepare<[string]>('DELETE FROM km_checkpoints WHERE projector = ?');
+  const moveCheckpoint = db.prepare<[string, string]>(
+    `INSERT INTO km_checkpoints (projector, position) SELECT ?, position FROM km_checkpoints WHERE projector = ?
+     ON CONFLICT (projector) DO UPDATE SET position = excluded.position`,
+  );
+  const clear = db.transaction((model: string) => {
+    dropDocs.run(model);
+    dropCheckpoint.run(model);
+  });
+  const replace = db.transaction((live: string, rebuilt: string) => {
+    dropDocs.run(live);
+    renameDocs.run(live, rebuilt);
+    moveCheckpoint.run(live, rebuilt);
+    dropCheckpoint.run(rebuilt);
+  });
+  return {
+    logEnd: () => (end.get()?.next ?? 1) - 1,
+    clear: (model) => clear.immediate(model),
+    replace: (live, rebuilt) => replace.immediate(live, rebuilt),
+  };
+}
