@@ -25,7 +25,7 @@ export function connect([command, ...args], { env, cwd, stderr = 'inherit' } = {
       child.stdin.write(JSON.stringify({ jsonrpc: '2.0', id, method, params }) + '\n');
     });
   const close = () => new Promise((resolve) => { child.on('close', resolve); child.stdin.end(); });
-  return { request, close };
+  return { request, close, pid: child.pid };
 }
 
 export const initialize = (client) => client.request('initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'bench', version: '1' } });
