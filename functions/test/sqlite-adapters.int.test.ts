@@ -40,6 +40,7 @@ describe('one SQLite file shared by the log and the read models', () => {
     await store.close();
     expect(db.open).toBe(true);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('journal_size_limit', { simple: true })).toBe(16 * 2 ** 20);
     expect(db.prepare('SELECT count(*) AS n FROM km_event_ids').get()).toEqual({ n: 1 });
     db.close();
   });

@@ -4,6 +4,8 @@ import Database from 'better-sqlite3';
 export type SqliteDatabase = Database.Database;
 export type SqliteStatement<Params extends unknown[], Row = unknown> = Database.Statement<Params, Row>;
 
+const WAL_SIZE_LIMIT_BYTES = 16 * 2 ** 20;
+
 /**
  * Opens a SQLite file the way every embedded adapter needs it: WAL so readers never block the writer,
  * synchronous=NORMAL (durable at checkpoints, fast enough for ~300k rows/s), and a busy timeout because
@@ -16,6 +18,8 @@ export function openSqliteDatabase(path: string): SqliteDatabase {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
+  // After a checkpoint the WAL file is cut back to this size, instead of keeping the largest size a burst grew it to.
+  db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
   return db;
 }
 
