@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { DAYS_KEPT, expandFindings, KmEventSchema, newEventId, riskProjection, serverDocId, toolFindingId, type KmEvent, type RiskFindingDoc } from '@km/shared';
 import { ApiKeyAuthenticator, hashApiKey } from '../src/adapters/api-key-authenticator';
 import { MemoryEventLog } from '../src/adapters/memory-event-log';
@@ -157,6 +158,15 @@ describe('risk read model and API', () => {
     expect(await api.ack('anomaly-unknown')).toMatchObject({ status: 404 });
   });
 
+  it("keeps the status an older version's event gave a tool finding (no documentId) when the log is folded anew", async () => {
+    const call = interaction(envA, '2026-05-01T09:00:00.000Z', { target: 'search' });
+    const findingId = toolFindingId('p1', 'everything', 'search');
+    const oldAck = { id: newEventId(Date.parse('2026-05-02T00:00:00.000Z')), v: 1, ts: '2026-05-02T00:00:00.000Z', type: 'risk.finding_status', orgId: 'org-a', findingId, status: 'acknowledged' } as unknown as KmEvent;
+    const api = await given([call, oldAck]);
+    const tool = (await api.findings('?kind=anomaly')).body.findings.filter((f: any) => f.id === findingId);
+    expect(tool).toEqual([expect.objectContaining({ status: 'acknowledged', tool: 'search' })]);
+  });
+
   it('ingest refuses server-only event types from clients', async () => {
     const eventLog = new MemoryEventLog();
     const handler = makeIngestHandler({ eventLog, authenticator, now: () => new Date(), newBatchId: () => 'b' });
@@ -202,6 +212,27 @@ describe('risk fold', () => {
 
     const failing = Array.from({ length: 12 }, (_, i) => interaction(env, `2026-05-09T10:00:${String(i).padStart(2, '0')}.000Z`, { target: 'flaky', outcome: 'error', error: { code: -32000, message: 'x' } }));
     expect(toolFinding(fold(failing, docId)!, 'flaky')).toMatchObject({ ruleId: 'anomaly-error-burst', severity: 'medium' });
+  });
+
+  it("folds a server's document the same in one batch as one event at a time, in any order (fast-check)", () => {
+    const env = anEnvelope({ orgId: 'org-a', projectId: 'p9' });
+    const docId = serverDocId('p9', env.server.name);
+    const anEvent = fc.record({ day: fc.nat({ max: 40 }), second: fc.nat({ max: 59 }), tool: fc.constantFrom('search', '__proto__', 'constructor'), failed: fc.boolean(), status: fc.constantFrom(null, 'acknowledged', 'resolved') }).map(({ day, second, tool, failed, status }) => {
+      const at = new Date(Date.UTC(2026, 4, 1 + day, 10, 0, second)).toISOString();
+      if (status) return { ...envA, id: newEventId(Date.parse(at)), v: 1, ts: at, type: 'risk.finding_status', findingId: toolFindingId('p9', env.server.name, tool), status, documentId: docId } as KmEvent;
+      return interaction(env, at, { target: tool, outcome: failed ? 'error' : 'ok', error: failed ? { code: -32000, message: 'x' } : null });
+    });
+    fc.assert(
+      fc.property(fc.array(anEvent, { minLength: 1, maxLength: 60 }), fc.nat(), (events, seed) => {
+        const shuffled = fc.sample(fc.shuffledSubarray(events, { minLength: events.length }), { numRuns: 1, seed })[0]!;
+        const oneByOne = fold(shuffled, docId);
+        const batch = riskProjection.evolveBatch!(null, events, docId);
+        expect(JSON.parse(JSON.stringify(batch))).toEqual(JSON.parse(JSON.stringify(oneByOne)));
+        expect(expandFindings([batch])).toEqual(expandFindings([oneByOne!]));
+        for (const counts of Object.values(batch.anomaly?.tools ?? {})) expect(Object.keys(counts.calls).length).toBeLessThanOrEqual(DAYS_KEPT);
+      }),
+      { numRuns: 100, seed: 11 },
+    );
   });
 
   it('keeps the newest days of use only, and judges no spike on a day whose baseline was dropped', () => {

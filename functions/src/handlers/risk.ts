@@ -2,7 +2,9 @@ import {
   FINDING_KINDS,
   FindingStatusSchema,
   SEVERITIES,
+  STATUS_ONLY_WHERE,
   expandFindings,
+  isStatusOnly,
   newEventId,
   riskFindingView,
   riskProjection,
@@ -82,8 +84,9 @@ function findingsQuery(query: URLSearchParams): ParamResult<FindingsQuery> {
  * read whole (one document per project and server, plus sessions' and users' findings) and filtered here.
  */
 async function anomalyFindings(store: ReadModelStore, orgId: string): Promise<RiskFindingDoc[]> {
-  const docs = await store.query<RiskFindingDoc>(riskProjection.name, orgId, { where: { kind: 'anomaly' }, orderBy: 'ts', direction: 'desc', limit: SUMMARY_SCAN_LIMIT });
-  return expandFindings(docs);
+  const scan = (where: QueryOptions['where']) => store.query<RiskFindingDoc>(riskProjection.name, orgId, { where, orderBy: 'ts', direction: 'desc', limit: SUMMARY_SCAN_LIMIT });
+  const [anomalies, statusOnly] = await Promise.all([scan({ kind: 'anomaly' }), scan(STATUS_ONLY_WHERE)]);
+  return expandFindings([...anomalies, ...statusOnly.filter(isStatusOnly)]);
 }
 
 const matches = (doc: RiskFindingDoc, where: Record<string, string | number | boolean>) =>

@@ -126,7 +126,8 @@ export const serverDocId = (projectId: string, server: string) => usageId(projec
 export const toolFindingId = (projectId: string, server: string, tool: string) => usageId(projectId, server, tool);
 const findingDocId = (eventId: string, index: number) => `${eventId}.${index}`;
 
-function blank(id: string, event: { orgId: string; ts: string }): RiskFindingDoc {
+/** A document before any finding: its time is set by what it finds, not by whichever event came first (order-free). */
+function blank(id: string, event: { orgId: string }): RiskFindingDoc {
   return {
     id,
     orgId: event.orgId,
@@ -141,8 +142,8 @@ function blank(id: string, event: { orgId: string; ts: string }): RiskFindingDoc
     tool: null,
     userId: null,
     projectId: null,
-    ts: event.ts,
-    day: event.ts.slice(0, 10),
+    ts: '',
+    day: '',
     status: 'open',
     statusEventId: null,
     statusChangedAt: null,
@@ -240,7 +241,7 @@ function countFiles(doc: RiskFindingDoc, event: Interaction): boolean {
   let changed = false;
   for (const file of touchedFiles(event)) changed = addFileHash(files, hashKey(file)) || changed;
   const fresh = doc.sessionId === null;
-  if (fresh) Object.assign(doc, { sessionId: event.sessionId, server: event.server.name, userId: event.userId, projectId: event.projectId, path: '$', preview: null, ts: event.ts });
+  if (fresh) Object.assign(doc, { ruleId: 'anomaly-many-files', sessionId: event.sessionId, server: event.server.name, userId: event.userId, projectId: event.projectId, path: '$', preview: null, ts: event.ts });
   else if (event.ts < doc.ts) doc.ts = event.ts;
   else return changed;
   return true;
@@ -261,7 +262,8 @@ function countHours(doc: RiskFindingDoc, event: Interaction): void {
   const hour = Number(event.startedAt.slice(11, 13));
   hours[hour] = hours[hour]! + 1;
   if (event.startedAt > lastByHour[hour]!) lastByHour[hour] = event.startedAt;
-  Object.assign(doc, { userId: event.userId, path: '$', preview: null });
+  // The rule from the start, hidden or not: only documents made by a status event alone keep ruleId '' (statusOnly).
+  Object.assign(doc, { ruleId: 'anomaly-unusual-hours', userId: event.userId, path: '$', preview: null });
 }
 
 function judgeHours(doc: RiskFindingDoc): void {
@@ -384,11 +386,16 @@ function toolFinding(server: RiskFindingDoc, tool: string, counts: UsageCounts, 
   };
 }
 
+/** The store filter for documents made by status events alone (a status may come first; ruleId '' until a finding). */
+export const STATUS_ONLY_WHERE = { ruleId: '' } as const;
+export const isStatusOnly = (doc: RiskFindingDoc) => doc.ruleId === '' && doc.anomaly === null && doc.statusEventId !== null;
+
 /**
  * The findings among risk documents, with each server document's tools' findings read out of it. Documents from
  * before tools moved into their server's (one per tool, same id) are merged into the tool's finding: its counts
  * add up and the newer status wins, so no finding shows twice; one whose server document has no such tool shows as
- * it was stored.
+ * it was stored. A status-only document under a tool finding's id (the log of an older version rebuilt: its status
+ * events named no documentId) gives that finding its status the same way.
  */
 export function expandFindings(docs: readonly RiskFindingDoc[]): RiskFindingDoc[] {
   const byId = new Map(docs.map((doc) => [doc.id, doc]));
@@ -396,7 +403,8 @@ export function expandFindings(docs: readonly RiskFindingDoc[]): RiskFindingDoc[
   for (const doc of docs) {
     const tools = doc.anomaly?.tools;
     if (!tools || doc.projectId === null || doc.server === null) continue;
-    for (const [tool, counts] of Object.entries(tools)) {
+    // By name: the order tools were first counted in depends on the order events came in.
+    for (const [tool, counts] of Object.entries(tools).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       const finding = toolFinding(doc, tool, counts, byId.get(toolFindingId(doc.projectId, doc.server, tool)));
       if (finding) fromServers.set(finding.id, finding);
     }
