@@ -1,4 +1,5 @@
-import { KmEventSchema, newEventId, riskProjection, type KmEvent, type RiskFindingDoc } from '@km/shared';
+import fc from 'fast-check';
+import { DAYS_KEPT, expandFindings, KmEventSchema, newEventId, riskProjection, serverDocId, toolFindingId, type KmEvent, type RiskFindingDoc } from '@km/shared';
 import { ApiKeyAuthenticator, hashApiKey } from '../src/adapters/api-key-authenticator';
 import { MemoryEventLog } from '../src/adapters/memory-event-log';
 import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
@@ -141,6 +142,31 @@ describe('risk read model and API', () => {
     expect(summary.open).toBe(summary.bySeverity.low + summary.bySeverity.medium + summary.bySeverity.high + summary.bySeverity.critical);
   });
 
+  it("lists a tool's anomaly read out of its server's document under its own id, and acks it there", async () => {
+    const api = await given([leaky]);
+    const findingId = toolFindingId('p1', 'everything', 'read_file');
+    const listed = (await api.findings('?kind=anomaly')).body.findings;
+    expect(listed.map((f: any) => [f.id, f.tool, f.ruleId])).toEqual(
+      expect.arrayContaining([[findingId, 'read_file', 'anomaly-first-use'], [serverDocId('p1', 'everything'), null, 'anomaly-first-use']]),
+    );
+    expect(await api.ack(findingId)).toMatchObject({ status: 200, body: { id: findingId, status: 'acknowledged', tool: 'read_file' } });
+    await api.project();
+    expect((await api.findings('?status=acknowledged')).body.findings.map((f: any) => f.id)).toEqual([findingId]);
+    const anomalies = (await api.summary()).body.anomalies.map((a: any) => a.id);
+    expect(anomalies).not.toContain(findingId);
+    expect(anomalies).toContain(serverDocId('p1', 'everything'));
+    expect(await api.ack('anomaly-unknown')).toMatchObject({ status: 404 });
+  });
+
+  it("keeps the status an older version's event gave a tool finding (no documentId) when the log is folded anew", async () => {
+    const call = interaction(envA, '2026-05-01T09:00:00.000Z', { target: 'search' });
+    const findingId = toolFindingId('p1', 'everything', 'search');
+    const oldAck = { id: newEventId(Date.parse('2026-05-02T00:00:00.000Z')), v: 1, ts: '2026-05-02T00:00:00.000Z', type: 'risk.finding_status', orgId: 'org-a', findingId, status: 'acknowledged' } as unknown as KmEvent;
+    const api = await given([call, oldAck]);
+    const tool = (await api.findings('?kind=anomaly')).body.findings.filter((f: any) => f.id === findingId);
+    expect(tool).toEqual([expect.objectContaining({ status: 'acknowledged', tool: 'search' })]);
+  });
+
   it('ingest refuses server-only event types from clients', async () => {
     const eventLog = new MemoryEventLog();
     const handler = makeIngestHandler({ eventLog, authenticator, now: () => new Date(), newBatchId: () => 'b' });
@@ -167,20 +193,112 @@ describe('risk fold', () => {
     expect(a!.status).toBe('resolved');
   });
 
+  /** A tool's finding, read out of its server's document. */
+  const toolFinding = (server: RiskFindingDoc, tool: string) => expandFindings([server]).find((f) => f.tool === tool)!;
+
   it('flags call volume far above the trailing baseline and error bursts', () => {
     const env = anEnvelope({ orgId: 'org-a', projectId: 'p9' });
     const events: KmEvent[] = [];
     for (let d = 1; d <= 7; d++) events.push(interaction(env, `2026-05-0${d}T10:00:00.000Z`, { target: 'search' }));
     for (let i = 0; i < 60; i++) events.push(interaction(env, `2026-05-08T10:00:${String(i).padStart(2, '0')}.000Z`, { target: 'search' }));
-    const docId = riskProjection.docIds(events[0]!).find((id) => id.startsWith('anomaly-') && riskProjection.evolve(null, events[0]!, id).tool === 'search')!;
+    const docId = serverDocId('p9', env.server.name);
+    expect(riskProjection.docIds(events[0]!).filter((id) => id.startsWith('anomaly-') && !id.startsWith('anomaly-hours-'))).toEqual([docId]);
     const forwards = fold(events, docId)!;
     const backwards = fold([...events].reverse(), docId)!;
-    expect(forwards).toMatchObject({ ruleId: 'anomaly-volume-spike', kind: 'anomaly', day: '2026-05-08' });
+    expect(toolFinding(forwards, 'search')).toMatchObject({ id: toolFindingId('p9', env.server.name, 'search'), ruleId: 'anomaly-volume-spike', kind: 'anomaly', day: '2026-05-08' });
+    expect(forwards).toMatchObject({ ruleId: 'anomaly-volume-spike', tool: null });
     expect({ ...backwards, applied: [] }).toEqual({ ...forwards, applied: [] });
+    expect(riskProjection.evolveBatch!(null, events, docId)).toEqual(forwards);
 
     const failing = Array.from({ length: 12 }, (_, i) => interaction(env, `2026-05-09T10:00:${String(i).padStart(2, '0')}.000Z`, { target: 'flaky', outcome: 'error', error: { code: -32000, message: 'x' } }));
-    const flakyId = riskProjection.docIds(failing[0]!).find((id) => id.startsWith('anomaly-') && riskProjection.evolve(null, failing[0]!, id).tool === 'flaky')!;
-    expect(fold(failing, flakyId)).toMatchObject({ ruleId: 'anomaly-error-burst', severity: 'medium' });
+    expect(toolFinding(fold(failing, docId)!, 'flaky')).toMatchObject({ ruleId: 'anomaly-error-burst', severity: 'medium' });
+  });
+
+  it("folds a server's document the same in one batch as one event at a time, in any order (fast-check)", () => {
+    const env = anEnvelope({ orgId: 'org-a', projectId: 'p9' });
+    const docId = serverDocId('p9', env.server.name);
+    const anEvent = fc.record({ day: fc.nat({ max: 40 }), second: fc.nat({ max: 59 }), tool: fc.constantFrom('search', '__proto__', 'constructor'), failed: fc.boolean(), status: fc.constantFrom(null, 'acknowledged', 'resolved') }).map(({ day, second, tool, failed, status }) => {
+      const at = new Date(Date.UTC(2026, 4, 1 + day, 10, 0, second)).toISOString();
+      if (status) return { ...envA, id: newEventId(Date.parse(at)), v: 1, ts: at, type: 'risk.finding_status', findingId: toolFindingId('p9', env.server.name, tool), status, documentId: docId } as KmEvent;
+      return interaction(env, at, { target: tool, outcome: failed ? 'error' : 'ok', error: failed ? { code: -32000, message: 'x' } : null });
+    });
+    fc.assert(
+      fc.property(fc.array(anEvent, { minLength: 1, maxLength: 60 }), fc.nat(), (events, seed) => {
+        const shuffled = fc.sample(fc.shuffledSubarray(events, { minLength: events.length }), { numRuns: 1, seed })[0]!;
+        const oneByOne = fold(shuffled, docId);
+        const batch = riskProjection.evolveBatch!(null, events, docId);
+        expect(JSON.parse(JSON.stringify(batch))).toEqual(JSON.parse(JSON.stringify(oneByOne)));
+        expect(expandFindings([batch])).toEqual(expandFindings([oneByOne!]));
+        for (const counts of Object.values(batch.anomaly?.tools ?? {})) expect(Object.keys(counts.calls).length).toBeLessThanOrEqual(DAYS_KEPT);
+      }),
+      { numRuns: 100, seed: 11 },
+    );
+  });
+
+  it('keeps the newest days of use only, and judges no spike on a day whose baseline was dropped', () => {
+    const env = anEnvelope({ orgId: 'org-a', projectId: 'p9' });
+    const day = (d: number) => new Date(Date.UTC(2026, 4, 1) + d * 86_400_000).toISOString();
+    // A heavy first day, then a quiet one per day: no day after it is a spike, whichever days are kept.
+    const events = [...Array.from({ length: 60 }, (_, i) => interaction(env, day(0).replace('00:00.000', `00:${String(i).padStart(2, '0')}.000`), { target: 'search' }))];
+    for (let d = 1; d < 30; d++) events.push(interaction(env, day(d), { target: 'search' }), interaction(env, day(d), { target: 'search' }));
+    const docId = serverDocId('p9', env.server.name);
+    const doc = fold(events, docId)!;
+    const counts = doc.anomaly!.tools!.search!;
+    expect(Object.keys(counts.calls)).toHaveLength(DAYS_KEPT);
+    expect(counts.trimmed).toBe(true);
+    expect(toolFinding(doc, 'search')).toMatchObject({ ruleId: 'anomaly-first-use', ts: events[0]!.startedAt });
+    expect({ ...fold([...events].reverse(), docId)!, applied: [] }).toEqual({ ...doc, applied: [] });
+  });
+
+  it('counts tools named like Object.prototype properties in their own entries', () => {
+    const env = anEnvelope({ orgId: 'org-a', projectId: 'p9' });
+    const events = ['__proto__', 'constructor', 'toString'].map((tool, i) => interaction(env, `2026-05-01T10:00:0${i}.000Z`, { target: tool }));
+    const doc = fold(events, serverDocId('p9', env.server.name))!;
+    const fromJson = JSON.parse(JSON.stringify(doc)) as RiskFindingDoc;
+    for (const stored of [doc, fromJson]) {
+      expect(expandFindings([stored]).map((f) => f.tool ?? '*').sort()).toEqual(['*', '__proto__', 'constructor', 'toString']);
+    }
+    expect(Object.getOwnPropertyDescriptor(fromJson.anomaly!.tools!, '__proto__')?.value.calls).toEqual({ '2026-05-01': 1 });
+  });
+
+  it("takes a tool finding's status from the newest status event, even one that came before its first call", () => {
+    const env = anEnvelope({ orgId: 'org-a', projectId: 'p9' });
+    const call = interaction(env, '2026-05-01T10:00:00.000Z', { target: 'search' });
+    const docId = serverDocId('p9', env.server.name);
+    const findingId = toolFindingId('p9', env.server.name, 'search');
+    const mark = (status: 'acknowledged' | 'resolved', at: string) =>
+      ({ ...envA, id: newEventId(Date.parse(at)), v: 1, ts: at, type: 'risk.finding_status', findingId, status, documentId: docId }) as KmEvent;
+    const ack = mark('acknowledged', '2026-05-02T00:00:00.000Z');
+    const resolve = mark('resolved', '2026-05-03T00:00:00.000Z');
+    expect(riskProjection.docIds(ack)).toEqual([docId]);
+    const a = fold([ack, call, resolve], docId)!;
+    const b = fold([resolve, call, ack], docId)!;
+    expect(b).toEqual(a);
+    expect(toolFinding(a, 'search')).toMatchObject({ id: findingId, status: 'resolved', holderId: docId });
+    // The server's own finding keeps its own status.
+    expect(a.status).toBe('open');
+  });
+
+  it('merges a per-tool document of an older km.db into the tool finding: one finding, counts added, the newer status', () => {
+    const env = anEnvelope({ orgId: 'org-a', projectId: 'p9' });
+    const findingId = toolFindingId('p9', env.server.name, 'search');
+    const earlier = interaction(env, '2026-04-30T10:00:00.000Z', { target: 'search' });
+    const before = riskProjection.evolve(null, earlier, serverDocId('p9', env.server.name));
+    // As the fold wrote them before: the tool's own counts in its own document.
+    const old: RiskFindingDoc = {
+      ...before,
+      anomaly: before.anomaly!.tools!.search!,
+      id: findingId,
+      tool: 'search',
+      status: 'acknowledged',
+      statusEventId: newEventId(Date.parse('2026-04-30T12:00:00.000Z')),
+      statusChangedAt: '2026-04-30T12:00:00.000Z',
+    };
+    const server = fold([interaction(env, '2026-05-01T10:00:00.000Z', { target: 'search' })], serverDocId('p9', env.server.name))!;
+    const findings = expandFindings([server, old]);
+    expect(findings.filter((f) => f.id === findingId)).toEqual([
+      expect.objectContaining({ status: 'acknowledged', ruleId: 'anomaly-first-use', ts: earlier.startedAt, interactionId: earlier.id }),
+    ]);
   });
 });
 
@@ -236,7 +354,10 @@ describe('anomalies: many files in a session, unusual hours', () => {
     );
     const docId = idOf(reads[0]!, 'anomaly-files-');
     const doc = fold(reads, docId)!;
-    expect(doc).toMatchObject({ detected: true, ruleId: 'anomaly-many-files', kind: 'anomaly', sessionId: 'busy', ts: reads[59]!.ts, detail: '55 distinct files touched in one session' });
+    expect(doc).toMatchObject({ detected: true, ruleId: 'anomaly-many-files', kind: 'anomaly', sessionId: 'busy', ts: reads[0]!.ts, detail: '55 distinct files touched in one session' });
+    // A later call touching only files already counted changes nothing: the projector writes nothing.
+    const again = interaction(env, '2026-05-01T11:00:00.000Z', { target: 'read_text_file', requestPreview: reads[3]!.type === 'mcp.interaction' ? reads[3]!.requestPreview : null });
+    expect(riskProjection.evolve(doc, again, docId)).toBe(doc);
     expect(JSON.stringify(doc)).not.toContain('/repo/src');
     expect({ ...fold([...reads].reverse(), docId)!, applied: [] }).toEqual({ ...doc, applied: [] });
     expect(fold(reads.slice(0, 10), docId)!.detected).toBe(false);

@@ -239,6 +239,8 @@ export const FindingStatusChangedSchema = z.strictObject({
   type: z.literal('risk.finding_status'),
   findingId: z.string().min(1).max(300),
   status: FindingStatusSchema,
+  /** The document that holds the finding when it is not the finding's own: a tool's anomalies live in their server's. */
+  documentId: z.string().min(1).max(300).optional(),
 });
 
 export const ServerEventSchema = z.discriminatedUnion('type', [BudgetSetSchema, BudgetThresholdCrossedSchema, FindingStatusChangedSchema]);

@@ -82,7 +82,7 @@ export { scanValue, scanRequest, scanResponse, destructiveTool, MAX_FINDINGS } f
 export type { ScanResult } from './risk/scan';
 export { scanToolDefinitions, POISONING_RULES } from './risk/poisoning';
 export { findingKind, RUG_PULL_RULE, FINDING_KINDS, SEVERITIES } from './risk/catalog';
-export { riskProjection, riskFindingView } from './projections/risk';
+export { riskProjection, riskFindingView, expandFindings, serverDocId, toolFindingId, DAYS_KEPT, STATUS_ONLY_WHERE, isStatusOnly } from './projections/risk';
 export type { RiskFindingDoc, RiskFindingView } from './projections/risk';
 export { FindingStatusSchema, FindingStatusChangedSchema } from './events';
 export type { FindingStatus, PolicyBlocked, RiskDetected, FindingStatusChanged } from './events';

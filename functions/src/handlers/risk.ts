@@ -2,6 +2,9 @@ import {
   FINDING_KINDS,
   FindingStatusSchema,
   SEVERITIES,
+  STATUS_ONLY_WHERE,
+  expandFindings,
+  isStatusOnly,
   newEventId,
   riskFindingView,
   riskProjection,
@@ -76,6 +79,28 @@ function findingsQuery(query: URLSearchParams): ParamResult<FindingsQuery> {
   };
 }
 
+/**
+ * Every anomaly finding, a tool's read out of its server's document: the store cannot filter those, so they are
+ * read whole (one document per project and server, plus sessions' and users' findings) and filtered here.
+ */
+async function anomalyFindings(store: ReadModelStore, orgId: string): Promise<RiskFindingDoc[]> {
+  const scan = (where: QueryOptions['where']) => store.query<RiskFindingDoc>(riskProjection.name, orgId, { where, orderBy: 'ts', direction: 'desc', limit: SUMMARY_SCAN_LIMIT });
+  const [anomalies, statusOnly] = await Promise.all([scan({ kind: 'anomaly' }), scan(STATUS_ONLY_WHERE)]);
+  return expandFindings([...anomalies, ...statusOnly.filter(isStatusOnly)]);
+}
+
+const matches = (doc: RiskFindingDoc, where: Record<string, string | number | boolean>) =>
+  Object.entries(where).every(([field, value]) => (doc as unknown as Record<string, unknown>)[field] === value);
+
+/** The findings the store filter selects: the store's for every kind but anomalies, expandFindings' for anomalies. */
+async function findingsWhere(store: ReadModelStore, orgId: string, options: QueryOptions): Promise<RiskFindingDoc[]> {
+  const where = options.where ?? {};
+  const others = where.kind === 'anomaly' ? [] : (await store.query<RiskFindingDoc>(riskProjection.name, orgId, options)).filter((doc) => doc.kind !== 'anomaly');
+  const anomalies = where.kind === undefined || where.kind === 'anomaly' ? (await anomalyFindings(store, orgId)).filter((doc) => matches(doc, where)) : [];
+  // Newest first; a stable sort keeps the store's order among findings of one time.
+  return [...others, ...anomalies].sort((a, b) => (a.ts === b.ts ? 0 : a.ts < b.ts ? 1 : -1)).slice(0, options.limit);
+}
+
 /** GET /api/risk/findings?severity&from&to&status&kind&limit: the caller's findings, newest first. */
 export function makeQueryRiskFindingsHandler(deps: RiskQueryDeps): HttpHandler {
   return withUnexpectedErrorsAs500(async (request) => {
@@ -84,7 +109,7 @@ export function makeQueryRiskFindingsHandler(deps: RiskQueryDeps): HttpHandler {
     const parsed = findingsQuery(request.query);
     if ('error' in parsed) return errorResponse(400, parsed.error);
     const limit = limitParam(request.query, 200, 1000);
-    const docs = await deps.readModelStore.query<RiskFindingDoc>(riskProjection.name, auth.caller.orgId, parsed.value.store);
+    const docs = await findingsWhere(deps.readModelStore, auth.caller.orgId, parsed.value.store);
     const { from, to } = parsed.value;
     const findings = docs
       .filter((doc) => (!from || doc.ts >= from) && (!to || doc.ts <= to))
@@ -127,7 +152,7 @@ export function makeQueryRiskSummaryHandler(deps: RiskQueryDeps): HttpHandler {
   return withUnexpectedErrorsAs500(async (request) => {
     const auth = await authenticateRequest(deps.authenticator, request);
     if ('response' in auth) return auth.response;
-    const docs = await deps.readModelStore.query<RiskFindingDoc>(riskProjection.name, auth.caller.orgId, {
+    const docs = await findingsWhere(deps.readModelStore, auth.caller.orgId, {
       where: { detected: true, status: 'open' },
       orderBy: 'ts',
       direction: 'desc',
@@ -135,6 +160,13 @@ export function makeQueryRiskSummaryHandler(deps: RiskQueryDeps): HttpHandler {
     });
     return jsonResponse(200, summarize(docs));
   });
+}
+
+/** A finding by id: its own document, or (for a tool's anomaly) read out of its server's. */
+async function findingById(store: ReadModelStore, orgId: string, findingId: string): Promise<RiskFindingDoc | null> {
+  const found = await store.get<RiskFindingDoc>(riskProjection.name, orgId, findingId);
+  if (found?.doc.detected && found.doc.kind !== 'anomaly') return found.doc;
+  return (await anomalyFindings(store, orgId)).find((doc) => doc.id === findingId) ?? null;
 }
 
 /**
@@ -149,11 +181,8 @@ export function makeRiskStatusHandler(status: 'acknowledged' | 'resolved') {
       const id = nameParam(request.params.id ?? '', 'the finding id');
       if ('error' in id) return errorResponse(400, id.error);
       const findingId = id.value ?? '';
-      const found = await deps.readModelStore.get<RiskFindingDoc>(riskProjection.name, auth.caller.orgId, findingId);
-      if (!found || !found.doc.detected) {
-        return errorResponse(404, `no finding "${findingId}" in your org: list findings with GET /api/risk/findings.`);
-      }
-      const doc = found.doc;
+      const doc = await findingById(deps.readModelStore, auth.caller.orgId, findingId);
+      if (!doc) return errorResponse(404, `no finding "${findingId}" in your org: list findings with GET /api/risk/findings.`);
       const at = deps.now();
       const event: FindingStatusChanged = {
         id: newEventId(at.getTime()),
@@ -163,10 +192,12 @@ export function makeRiskStatusHandler(status: 'acknowledged' | 'resolved') {
         orgId: auth.caller.orgId,
         findingId,
         status,
+        // A tool's finding lives in its server's document: the event goes there.
+        ...(doc.holderId ? { documentId: doc.holderId } : {}),
       };
       await deps.eventLog.append([{ ...event, receivedAt: event.ts, batchId: deps.newBatchId() }]);
       deps.onEventsAppended?.();
-      return jsonResponse(200, riskFindingView(riskProjection.evolve(doc, event, findingId)));
+      return jsonResponse(200, riskFindingView({ ...doc, status }));
     });
 }
 

@@ -1,13 +1,19 @@
 import type { FindingStatus, FindingStatusChanged, KmEvent } from '../../events';
 import { findingKind } from '../../risk/catalog';
 import type { FindingKind, Severity } from '../../risk/rules';
-import { addAppliedId, withoutIdLists, type Projection } from '../projection';
+import { own, ownRecord, sortedIndex, withoutIdLists, type Projection } from '../projection';
+import { copyUsage, countCall, emptyUsage, judgeUsage, mergeUsage, type UsageCounts } from './usage';
+
+export { SPIKE_MIN_CALLS, SPIKE_FACTOR, ERROR_BURST_MIN, DAYS_KEPT } from './usage';
+export type { UsageCounts, FirstUse } from './usage';
 
 /**
- * The risk read model: one document per finding. Findings come from the wrapper (inside interactions, in
- * risk.detected, as policy.blocked) or from the fold itself (anomalies: first use of a tool, volume spikes).
- * Status changes are server-made events (ack, resolve): the newest one by event id wins, whatever the order
- * in which the fold sees them, and a status event may even arrive before its finding (the doc waits, hidden).
+ * The risk read model: one document per finding, except a tool's anomalies, which live in the document of its server
+ * (per project) so that a call writes one anomaly document, not one per tool. Findings come from the wrapper (inside
+ * interactions, in risk.detected, as policy.blocked) or from the fold itself (anomalies: first use of a server or
+ * tool, volume spikes, error bursts, many files, unusual hours). Status changes are server-made events (ack,
+ * resolve): the newest one by event id wins, whatever the order in which the fold sees them, and a status event may
+ * even arrive before its finding (the doc waits, hidden).
  */
 export interface RiskFindingDoc {
   id: string;
@@ -34,18 +40,32 @@ export interface RiskFindingDoc {
   detail: string | null;
   /** Anomaly documents keep what they are computed from. */
   anomaly: AnomalyState | null;
+  /** Set on a tool's finding read out of its server's document (expandFindings): status events go to that document. */
+  holderId?: string;
 }
 
-/** Per (project, server, tool): calls and errors per UTC day, and the first use. */
-export interface AnomalyState {
-  calls: Record<string, number>;
-  errors: Record<string, number>;
-  first: { ts: string; eventId: string; sessionId: string; userId: string } | null;
-  /** Many files in one session: hashes of the distinct files touched (never the paths). */
+/**
+ * Anomaly documents keep what they are computed from. The one per (project, server) counts the server's calls and,
+ * under tools, each tool's: at most MAX_TOOLS_KEPT tools, each at most DAYS_KEPT days, so it is bounded by the tools
+ * of one server, not by the calls. Its tools' findings are read out of it (expandFindings), one per tool.
+ */
+export interface AnomalyState extends UsageCounts {
+  /** Per tool of the server (a prototype-free record: tool names come from outside). */
+  tools?: Record<string, UsageCounts>;
+  /** The status of each tool's finding, by finding id: one per finding acknowledged or resolved through the API. */
+  toolStatus?: Record<string, StatusMark>;
+  /** Many files in one session: hashes of the distinct files touched (never the paths), the smallest MAX_FILES_KEPT. */
   files?: string[];
   /** Unusual hours per user: calls and the latest call per UTC hour of the day. */
   hours?: number[];
   lastByHour?: string[];
+}
+
+/** A status change: the newest by event id wins, whatever the order the fold sees them in. */
+export interface StatusMark {
+  status: FindingStatus;
+  eventId: string;
+  at: string;
 }
 
 export type RiskFindingView = Pick<
@@ -57,14 +77,6 @@ export function riskFindingView(doc: RiskFindingDoc): RiskFindingView {
   const { id, kind, ruleId, severity, path, sessionId, interactionId, server, tool, userId, projectId, ts, status, preview, detail } = doc;
   return { id, kind, ruleId, severity, path, sessionId, interactionId, server, tool, userId, projectId, ts, status, preview, detail };
 }
-
-/** Volume spike: a day with this many calls and this many times the trailing mean. */
-export const SPIKE_MIN_CALLS = 50;
-export const SPIKE_FACTOR = 5;
-const BASELINE_DAYS = 7;
-/** Error burst: a day with this many errors making up this share of the calls. */
-export const ERROR_BURST_MIN = 10;
-const ERROR_BURST_SHARE = 0.5;
 
 /** FNV-1a, 53 bits: a stable short id for documents keyed by user-chosen names. */
 function hashKey(text: string): string {
@@ -99,13 +111,23 @@ export function touchedFiles(event: Extract<KmEvent, { type: 'mcp.interaction' }
   return files.filter((f) => f.length > 0 && !f.startsWith('[REDACTED'));
 }
 
+/** Tools counted per server document: the lexically smallest names, so which ones is order-free. */
+export const MAX_TOOLS_KEPT = 500;
+
+type Interaction = Extract<KmEvent, { type: 'mcp.interaction' }>;
+type RiskEvent = KmEvent | FindingStatusChanged;
+
 const filesDocId = (event: KmEvent) => `anomaly-files-${hashKey(event.sessionId)}`;
 const hoursDocId = (event: KmEvent) => `anomaly-hours-${hashKey(event.userId)}`;
-
-const anomalyDocId = (event: KmEvent, tool: string) => `anomaly-${hashKey(JSON.stringify([event.projectId, event.server.name, tool]))}`;
+const usageId = (projectId: string, server: string, tool: string) => `anomaly-${hashKey(JSON.stringify([projectId, server, tool]))}`;
+/** The document of a server in a project: its own anomalies and its tools'. */
+export const serverDocId = (projectId: string, server: string) => usageId(projectId, server, '*');
+/** A tool's anomaly finding: the id its own document had before tools moved into their server's, so acks still match. */
+export const toolFindingId = (projectId: string, server: string, tool: string) => usageId(projectId, server, tool);
 const findingDocId = (eventId: string, index: number) => `${eventId}.${index}`;
 
-function blank(id: string, event: KmEvent | FindingStatusChanged): RiskFindingDoc {
+/** A document before any finding: its time is set by what it finds, not by whichever event came first (order-free). */
+function blank(id: string, event: { orgId: string }): RiskFindingDoc {
   return {
     id,
     orgId: event.orgId,
@@ -120,8 +142,8 @@ function blank(id: string, event: KmEvent | FindingStatusChanged): RiskFindingDo
     tool: null,
     userId: null,
     projectId: null,
-    ts: event.ts,
-    day: event.ts.slice(0, 10),
+    ts: '',
+    day: '',
     status: 'open',
     statusEventId: null,
     statusChangedAt: null,
@@ -129,6 +151,23 @@ function blank(id: string, event: KmEvent | FindingStatusChanged): RiskFindingDo
     detail: null,
     anomaly: null,
   };
+}
+
+/** A copy of a stored document that one batch may change: the only copy the batch makes. */
+function draftOf(doc: RiskFindingDoc): RiskFindingDoc {
+  const draft = withoutIdLists({ ...doc });
+  if (doc.anomaly) draft.anomaly = copyAnomaly(doc.anomaly);
+  return draft;
+}
+
+function copyAnomaly(state: AnomalyState): AnomalyState {
+  const copy: AnomalyState = { ...state, ...copyUsage(state) };
+  if (state.tools) copy.tools = Object.assign(Object.create(null), Object.fromEntries(Object.entries(state.tools).map(([tool, counts]) => [tool, copyUsage(counts)])));
+  if (state.toolStatus) copy.toolStatus = ownRecord(state.toolStatus);
+  if (state.files) copy.files = [...state.files];
+  if (state.hours) copy.hours = [...state.hours];
+  if (state.lastByHour) copy.lastByHour = [...state.lastByHour];
+  return copy;
 }
 
 function detectedFrom(event: KmEvent, fields: Pick<RiskFindingDoc, 'ruleId' | 'severity' | 'path' | 'interactionId' | 'tool' | 'preview' | 'detail'>) {
@@ -145,75 +184,92 @@ function detectedFrom(event: KmEvent, fields: Pick<RiskFindingDoc, 'ruleId' | 's
   };
 }
 
-function evolveAnomaly(doc: RiskFindingDoc, event: Extract<KmEvent, { type: 'mcp.interaction' }>, tool: string): void {
-  const state: AnomalyState = doc.anomaly ? { calls: { ...doc.anomaly.calls }, errors: { ...doc.anomaly.errors }, first: doc.anomaly.first } : { calls: {}, errors: {}, first: null };
+const emptyAnomaly = (): AnomalyState => emptyUsage();
+const failed = (event: Interaction) => event.outcome === 'error' || event.outcome === 'tool_error';
+const firstUseOf = (event: Interaction) => ({ ts: event.startedAt, eventId: event.id, sessionId: event.sessionId, userId: event.userId });
+
+/** The counts of a tool, made room for (dropping the largest name past MAX_TOOLS_KEPT); null when it is left out. */
+function toolCounts(tools: Record<string, UsageCounts>, tool: string): UsageCounts | null {
+  const counts = own(tools, tool);
+  if (counts) return counts;
+  const names = Object.keys(tools);
+  if (names.length >= MAX_TOOLS_KEPT) {
+    const largest = names.reduce((a, b) => (a >= b ? a : b));
+    if (tool > largest) return null;
+    delete tools[largest];
+  }
+  return (tools[tool] = emptyUsage());
+}
+
+/** Counts a call into its server's document (a draft): the server's counts and, for tools/call, the tool's. */
+function countServerCall(doc: RiskFindingDoc, event: Interaction): void {
+  const state = (doc.anomaly ??= emptyAnomaly());
   const day = event.startedAt.slice(0, 10);
-  state.calls[day] = (state.calls[day] ?? 0) + 1;
-  if (event.outcome === 'error' || event.outcome === 'tool_error') state.errors[day] = (state.errors[day] ?? 0) + 1;
-  const candidate = { ts: event.startedAt, eventId: event.id, sessionId: event.sessionId, userId: event.userId };
-  if (!state.first || candidate.ts < state.first.ts || (candidate.ts === state.first.ts && candidate.eventId < state.first.eventId)) state.first = candidate;
-  doc.anomaly = state;
+  countCall(state, day, failed(event), firstUseOf(event));
+  if (event.method === 'tools/call' && event.target) {
+    const counts = toolCounts((state.tools ??= Object.create(null) as Record<string, UsageCounts>), event.target);
+    if (counts) countCall(counts, day, failed(event), firstUseOf(event));
+  }
   doc.server = event.server.name;
   doc.projectId = event.projectId;
-  doc.tool = tool === '*' ? null : tool;
-
-  // The worst signal decides what the document reports; all are functions of the counts, so order does not matter.
-  const days = Object.keys(state.calls).sort();
-  let spike: { day: string; calls: number; mean: number } | null = null;
-  let burst: { day: string; errors: number } | null = null;
-  for (const d of days) {
-    const calls = state.calls[d]!;
-    const before = days.filter((x) => x < d).slice(-BASELINE_DAYS);
-    if (before.length > 0) {
-      const mean = before.reduce((sum, x) => sum + state.calls[x]!, 0) / BASELINE_DAYS;
-      if (calls >= SPIKE_MIN_CALLS && calls >= SPIKE_FACTOR * Math.max(mean, 1)) spike = { day: d, calls, mean };
-    }
-    const errors = state.errors[d] ?? 0;
-    if (errors >= ERROR_BURST_MIN && errors >= ERROR_BURST_SHARE * calls) burst = { day: d, errors };
-  }
-  const first = state.first!;
-  const what = tool === '*' ? `server ${event.server.name}` : `tool ${tool} of ${event.server.name}`;
-  Object.assign(doc, { detected: true, kind: 'anomaly', sessionId: first.sessionId, userId: first.userId, interactionId: first.eventId, path: '$', preview: null });
-  if (spike) {
-    Object.assign(doc, { ruleId: 'anomaly-volume-spike', severity: 'medium', ts: `${spike.day}T00:00:00.000Z`, day: spike.day });
-    doc.detail = `${spike.calls} calls to ${what} on ${spike.day}, ${Math.round(spike.mean * 10) / 10} a day over the previous ${BASELINE_DAYS} days`;
-  } else if (burst) {
-    Object.assign(doc, { ruleId: 'anomaly-error-burst', severity: 'medium', ts: `${burst.day}T00:00:00.000Z`, day: burst.day });
-    doc.detail = `${burst.errors} failed calls to ${what} on ${burst.day}`;
-  } else {
-    Object.assign(doc, { ruleId: 'anomaly-first-use', severity: 'low', ts: first.ts, day: first.ts.slice(0, 10) });
-    doc.detail = `first use of ${what} in project ${event.projectId}`;
-  }
 }
 
-const emptyAnomaly = (): AnomalyState => ({ calls: {}, errors: {}, first: null });
+/** The server's own finding, from its counts (once per batch: a function of the counts, so order does not matter). */
+function judgeServer(doc: RiskFindingDoc): void {
+  const first = doc.anomaly?.first;
+  if (!first || doc.server === null || doc.projectId === null) return;
+  const verdict = judgeUsage(doc.anomaly!, `server ${doc.server}`, doc.projectId, first);
+  Object.assign(doc, { detected: true, kind: 'anomaly', tool: null, sessionId: first.sessionId, userId: first.userId, interactionId: first.eventId, path: '$', preview: null, ...verdict });
+}
 
-function evolveFiles(doc: RiskFindingDoc, event: Extract<KmEvent, { type: 'mcp.interaction' }>): void {
-  const state = { ...(doc.anomaly ?? emptyAnomaly()) };
-  const files = [...(state.files ?? [])];
-  for (const file of touchedFiles(event)) if (files.length < MAX_FILES_KEPT) addAppliedId(files, hashKey(file));
-  state.files = files;
-  doc.anomaly = state;
-  Object.assign(doc, { sessionId: event.sessionId, server: event.server.name, userId: event.userId, projectId: event.projectId, path: '$', preview: null });
-  // The latest call of the session: a fresh document starts at its first event's time, so max is order-free.
-  doc.ts = later(doc.ts, event.ts);
+/** Adds the smallest MAX_FILES_KEPT hashes (order-free); false when the set did not change. */
+function addFileHash(files: string[], hash: string): boolean {
+  const at = sortedIndex(files, hash);
+  if (files[at] === hash || at >= MAX_FILES_KEPT) return false;
+  files.splice(at, 0, hash);
+  if (files.length > MAX_FILES_KEPT) files.pop();
+  return true;
+}
+
+/**
+ * Many files in one session. The document's time is the session's first call touching a file (a minimum, so
+ * order-free), and a call touching only files already counted changes nothing: no write.
+ */
+function countFiles(doc: RiskFindingDoc, event: Interaction): boolean {
+  const state = (doc.anomaly ??= emptyAnomaly());
+  const files = (state.files ??= []);
+  let changed = false;
+  for (const file of touchedFiles(event)) changed = addFileHash(files, hashKey(file)) || changed;
+  const fresh = doc.sessionId === null;
+  if (fresh) Object.assign(doc, { ruleId: 'anomaly-many-files', sessionId: event.sessionId, server: event.server.name, userId: event.userId, projectId: event.projectId, path: '$', preview: null, ts: event.ts });
+  else if (event.ts < doc.ts) doc.ts = event.ts;
+  else return changed;
+  return true;
+}
+
+function judgeFiles(doc: RiskFindingDoc): void {
   doc.day = doc.ts.slice(0, 10);
-  if (files.length >= MANY_FILES) {
-    Object.assign(doc, { detected: true, kind: 'anomaly', ruleId: 'anomaly-many-files', severity: 'medium' });
-    doc.detail = `${files.length >= MAX_FILES_KEPT ? `${MAX_FILES_KEPT}+` : files.length} distinct files touched in one session`;
-  }
+  const files = doc.anomaly?.files ?? [];
+  if (files.length < MANY_FILES) return;
+  Object.assign(doc, { detected: true, kind: 'anomaly', ruleId: 'anomaly-many-files', severity: 'medium' });
+  doc.detail = `${files.length >= MAX_FILES_KEPT ? `${MAX_FILES_KEPT}+` : files.length} distinct files touched in one session`;
 }
 
-function evolveHours(doc: RiskFindingDoc, event: Extract<KmEvent, { type: 'mcp.interaction' }>): void {
-  const state = { ...(doc.anomaly ?? emptyAnomaly()) };
-  const hours = [...(state.hours ?? new Array<number>(24).fill(0))];
-  const lastByHour = [...(state.lastByHour ?? new Array<string>(24).fill(''))];
+function countHours(doc: RiskFindingDoc, event: Interaction): void {
+  const state = (doc.anomaly ??= emptyAnomaly());
+  const hours = (state.hours ??= new Array<number>(24).fill(0));
+  const lastByHour = (state.lastByHour ??= new Array<string>(24).fill(''));
   const hour = Number(event.startedAt.slice(11, 13));
   hours[hour] = hours[hour]! + 1;
   if (event.startedAt > lastByHour[hour]!) lastByHour[hour] = event.startedAt;
-  Object.assign(state, { hours, lastByHour });
-  doc.anomaly = state;
-  Object.assign(doc, { userId: event.userId, path: '$', preview: null });
+  // The rule from the start, hidden or not: only documents made by a status event alone keep ruleId '' (statusOnly).
+  Object.assign(doc, { ruleId: 'anomaly-unusual-hours', userId: event.userId, path: '$', preview: null });
+}
+
+function judgeHours(doc: RiskFindingDoc): void {
+  const hours = doc.anomaly?.hours;
+  const lastByHour = doc.anomaly?.lastByHour;
+  if (!hours || !lastByHour) return;
   const total = hours.reduce((a, b) => a + b, 0);
   const rare = total >= HOURS_MIN_CALLS ? hours.flatMap((n, h) => (n > 0 && n < HOURS_RARE_SHARE * total ? [h] : [])) : [];
   if (rare.length === 0) {
@@ -224,12 +280,140 @@ function evolveHours(doc: RiskFindingDoc, event: Extract<KmEvent, { type: 'mcp.i
   }
   const latest = rare.reduce((best, h) => (lastByHour[h]! > lastByHour[best]! ? h : best));
   Object.assign(doc, { detected: true, kind: 'anomaly', ruleId: 'anomaly-unusual-hours', severity: 'low', ts: lastByHour[latest]!, day: lastByHour[latest]!.slice(0, 10) });
-  doc.detail = `${hours[latest]} of ${total} calls by ${event.userId} at ${String(latest).padStart(2, '0')}:00 UTC, an hour holding under ${HOURS_RARE_SHARE * 100}% of their calls`;
+  doc.detail = `${hours[latest]} of ${total} calls by ${doc.userId} at ${String(latest).padStart(2, '0')}:00 UTC, an hour holding under ${HOURS_RARE_SHARE * 100}% of their calls`;
 }
 
 const later = (a: string, b: string) => (a >= b ? a : b);
+const newer = (mark: StatusMark | undefined, eventId: string) => !mark || eventId > mark.eventId;
 
-export const riskProjection: Projection<RiskFindingDoc, KmEvent | FindingStatusChanged> = {
+/** A status event: on the document's own finding, or (in a server's document) on one of its tools'. */
+function applyStatus(doc: RiskFindingDoc, event: FindingStatusChanged): boolean {
+  const mark = { status: event.status, eventId: event.id, at: event.ts };
+  if (event.findingId !== doc.id) {
+    const state = (doc.anomaly ??= emptyAnomaly());
+    const marks = (state.toolStatus ??= Object.create(null) as Record<string, StatusMark>);
+    if (!newer(own(marks, event.findingId), event.id)) return false;
+    marks[event.findingId] = mark;
+    return true;
+  }
+  if (doc.statusEventId !== null && event.id <= doc.statusEventId) return false;
+  Object.assign(doc, { status: mark.status, statusEventId: mark.eventId, statusChangedAt: mark.at });
+  return true;
+}
+
+type DocRole = 'server' | 'files' | 'hours' | 'finding';
+
+function roleOf(docId: string, event: Interaction): DocRole {
+  if (docId === filesDocId(event)) return 'files';
+  if (docId === hoursDocId(event)) return 'hours';
+  if (docId === serverDocId(event.projectId, event.server.name)) return 'server';
+  return 'finding';
+}
+
+/** Folds one event into the draft; false when it changed nothing. */
+function apply(doc: RiskFindingDoc, event: RiskEvent, docId: string, roles: Set<DocRole>): boolean {
+  switch (event.type) {
+    case 'mcp.interaction': {
+      const role = roleOf(docId, event);
+      roles.add(role);
+      if (role === 'files') return countFiles(doc, event);
+      if (role === 'hours') countHours(doc, event);
+      else if (role === 'server') countServerCall(doc, event);
+      else {
+        const finding = event.findings[Number(docId.slice(event.id.length + 1))];
+        if (!finding) return false;
+        const preview = finding.path.startsWith('$.params') ? event.requestPreview : event.responsePreview;
+        Object.assign(doc, detectedFrom(event, { ...finding, interactionId: event.id, tool: event.target, preview, detail: `${event.method}${event.target ? ` ${event.target}` : ''}` }));
+      }
+      return true;
+    }
+    case 'risk.detected': {
+      const finding = event.findings[Number(docId.slice(event.id.length + 1))];
+      if (!finding) return false;
+      Object.assign(doc, detectedFrom(event, { ...finding, interactionId: null, tool: event.target, preview: null, detail: event.detail }));
+      return true;
+    }
+    case 'policy.blocked': {
+      const severity: Severity = event.ruleId === 'policy-secret-in-request' ? 'high' : 'medium';
+      const ruleId = event.ruleId.startsWith('policy-') ? event.ruleId : `policy-${event.ruleId}`;
+      Object.assign(doc, detectedFrom(event, { ruleId, severity, path: '$.params', interactionId: null, tool: event.target, preview: null, detail: event.reason }));
+      return true;
+    }
+    case 'risk.finding_status':
+      return applyStatus(doc, event);
+    default:
+      return false;
+  }
+}
+
+const JUDGES: Record<DocRole, (doc: RiskFindingDoc) => void> = { server: judgeServer, files: judgeFiles, hours: judgeHours, finding: () => {} };
+
+/** The batch folded into one draft, judged once at the end; the stored document itself when nothing changed. */
+function foldBatch(state: RiskFindingDoc | null, events: readonly RiskEvent[], docId: string): RiskFindingDoc {
+  const doc = state ? draftOf(state) : blank(docId, events[0]!);
+  const roles = new Set<DocRole>();
+  let changed = false;
+  for (const event of events) changed = apply(doc, event, docId, roles) || changed;
+  if (state && !changed) return state;
+  for (const role of roles) JUDGES[role](doc);
+  return doc;
+}
+
+/** A tool's finding, read out of its server's document (with the counts of its old own document, if any). */
+function toolFinding(server: RiskFindingDoc, tool: string, counts: UsageCounts, old: RiskFindingDoc | undefined): RiskFindingDoc | null {
+  const id = toolFindingId(server.projectId!, server.server!, tool);
+  const merged = old?.anomaly ? mergeUsage(counts, old.anomaly) : counts;
+  const first = merged.first;
+  if (!first) return null;
+  const verdict = judgeUsage(merged, `tool ${tool} of ${server.server}`, server.projectId!, first);
+  const mark = own(server.anomaly?.toolStatus ?? {}, id);
+  const oldMark = old?.statusEventId ? { status: old.status, eventId: old.statusEventId, at: old.statusChangedAt ?? '' } : undefined;
+  const status = oldMark && newer(mark, oldMark.eventId) ? oldMark : mark;
+  return {
+    ...blank(id, server),
+    detected: true,
+    kind: 'anomaly',
+    path: '$',
+    server: server.server,
+    projectId: server.projectId,
+    tool,
+    sessionId: first.sessionId,
+    userId: first.userId,
+    interactionId: first.eventId,
+    ...verdict,
+    ...(status ? { status: status.status, statusEventId: status.eventId, statusChangedAt: status.at } : {}),
+    holderId: server.id,
+  };
+}
+
+/** The store filter for documents made by status events alone (a status may come first; ruleId '' until a finding). */
+export const STATUS_ONLY_WHERE = { ruleId: '' } as const;
+export const isStatusOnly = (doc: RiskFindingDoc) => doc.ruleId === '' && doc.anomaly === null && doc.statusEventId !== null;
+
+/**
+ * The findings among risk documents, with each server document's tools' findings read out of it. Documents from
+ * before tools moved into their server's (one per tool, same id) are merged into the tool's finding: its counts
+ * add up and the newer status wins, so no finding shows twice; one whose server document has no such tool shows as
+ * it was stored. A status-only document under a tool finding's id (the log of an older version rebuilt: its status
+ * events named no documentId) gives that finding its status the same way.
+ */
+export function expandFindings(docs: readonly RiskFindingDoc[]): RiskFindingDoc[] {
+  const byId = new Map(docs.map((doc) => [doc.id, doc]));
+  const fromServers = new Map<string, RiskFindingDoc>();
+  for (const doc of docs) {
+    const tools = doc.anomaly?.tools;
+    if (!tools || doc.projectId === null || doc.server === null) continue;
+    // By name: the order tools were first counted in depends on the order events came in.
+    for (const [tool, counts] of Object.entries(tools).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      const finding = toolFinding(doc, tool, counts, byId.get(toolFindingId(doc.projectId, doc.server, tool)));
+      if (finding) fromServers.set(finding.id, finding);
+    }
+  }
+  const own = docs.filter((doc) => doc.detected && !fromServers.has(doc.id));
+  return [...own, ...fromServers.values()];
+}
+
+export const riskProjection: Projection<RiskFindingDoc, RiskEvent> = {
   name: 'risk',
   // Acknowledge and resolve arrive as server-made risk.finding_status events.
   foldsServerEvents: true,
@@ -238,8 +422,8 @@ export const riskProjection: Projection<RiskFindingDoc, KmEvent | FindingStatusC
       case 'mcp.interaction': {
         const ids = event.findings.map((_, i) => findingDocId(event.id, i));
         if (event.direction === 'client_to_server') {
-          ids.push(anomalyDocId(event, '*'));
-          if (event.method === 'tools/call' && event.target) ids.push(anomalyDocId(event, event.target));
+          // One anomaly document per (project, server): its tools are counted inside it.
+          ids.push(serverDocId(event.projectId, event.server.name));
           ids.push(hoursDocId(event));
           if (touchedFiles(event).length > 0) ids.push(filesDocId(event));
         }
@@ -250,55 +434,11 @@ export const riskProjection: Projection<RiskFindingDoc, KmEvent | FindingStatusC
       case 'policy.blocked':
         return [findingDocId(event.id, 0)];
       case 'risk.finding_status':
-        return [event.findingId];
+        return [event.documentId ?? event.findingId];
       default:
         return [];
     }
   },
-  evolve(state, event, docId) {
-    const doc: RiskFindingDoc = state ? withoutIdLists(state) : blank(docId, event);
-    switch (event.type) {
-      case 'mcp.interaction': {
-        if (docId === filesDocId(event)) {
-          evolveFiles(doc, event);
-          break;
-        }
-        if (docId === hoursDocId(event)) {
-          evolveHours(doc, event);
-          break;
-        }
-        if (docId.startsWith('anomaly-')) {
-          evolveAnomaly(doc, event, docId === anomalyDocId(event, '*') ? '*' : event.target!);
-          break;
-        }
-        const finding = event.findings[Number(docId.slice(event.id.length + 1))];
-        if (!finding) break;
-        const preview = finding.path.startsWith('$.params') ? event.requestPreview : event.responsePreview;
-        Object.assign(doc, detectedFrom(event, { ...finding, interactionId: event.id, tool: event.target, preview, detail: `${event.method}${event.target ? ` ${event.target}` : ''}` }));
-        break;
-      }
-      case 'risk.detected': {
-        const finding = event.findings[Number(docId.slice(event.id.length + 1))];
-        if (!finding) break;
-        Object.assign(doc, detectedFrom(event, { ...finding, interactionId: null, tool: event.target, preview: null, detail: event.detail }));
-        break;
-      }
-      case 'policy.blocked': {
-        const severity: Severity = event.ruleId === 'policy-secret-in-request' ? 'high' : 'medium';
-        const ruleId = event.ruleId.startsWith('policy-') ? event.ruleId : `policy-${event.ruleId}`;
-        Object.assign(doc, detectedFrom(event, { ruleId, severity, path: '$.params', interactionId: null, tool: event.target, preview: null, detail: event.reason }));
-        break;
-      }
-      case 'risk.finding_status':
-        if (doc.statusEventId === null || event.id > doc.statusEventId) {
-          doc.status = event.status;
-          doc.statusEventId = event.id;
-          doc.statusChangedAt = event.ts;
-        }
-        break;
-      default:
-        break;
-    }
-    return doc;
-  },
+  evolve: (state, event, docId) => foldBatch(state, [event], docId),
+  evolveBatch: (state, events, docId) => (events.length === 0 ? (state as RiskFindingDoc) : foldBatch(state, events, docId)),
 };
