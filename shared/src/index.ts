@@ -61,7 +61,7 @@ export type {
   SessionWait,
   ToolStats,
 } from './projections/latency';
-export { bucketsCovering } from './projections/latency/ranges';
+export { bucketsCovering, wholeHoursCovering } from './projections/latency/ranges';
 export type { BucketRef } from './projections/latency/ranges';
 export { emptyStats, mergeStats, summarizeStats, addInteraction } from './projections/latency/stats';
 export type { LatencyStats, LatencySummary } from './projections/latency/stats';

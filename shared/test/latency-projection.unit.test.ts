@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { latencyProjection, latencySessionsProjection, newEventId, summarizeStats, type KmEvent, type LatencyBucketDoc, type Projection } from '../src/index';
 
-const base = Date.UTC(2026, 10, 25, 12, 58, 0);
+const base = Date.UTC(2026, 10, 25, 23, 58, 0);
 
-/** An interaction with the fields the latency fold reads drawn at random (3 minutes around an hour boundary). */
+/** An interaction with the fields the latency fold reads drawn at random (3 minutes around an hour and a day boundary). */
 const anInteraction = fc
   .record({
     offsetMs: fc.integer({ min: 0, max: 180_000 }),
@@ -56,11 +56,11 @@ describe('latency projection', () => {
     );
   });
 
-  it('buckets by minute and hour for the org, the project and the user, with counts per outcome', () => {
+  it('buckets by hour and day for the org, the project and the user, with counts per outcome', () => {
     fc.assert(
       fc.property(fc.array(anInteraction, { minLength: 1, maxLength: 60 }), (events) => {
         const docs = Object.values(project(latencyProjection, events)).map((text) => JSON.parse(text) as LatencyBucketDoc);
-        for (const granularity of ['minute', 'hour']) {
+        for (const granularity of ['hour', 'day']) {
           const org = docs.filter((d) => d.scope === 'org' && d.granularity === granularity);
           const sum = (f: (d: LatencyBucketDoc) => number) => org.reduce((n, d) => n + f(d), 0);
           expect(sum((d) => d.total.count)).toBe(events.length);
@@ -81,7 +81,8 @@ describe('latency projection', () => {
     const events = [5, 500, 50].map((latencyMs, i) => ({ ...fc.sample(anInteraction, { seed: i, numRuns: 1 })[0]!, latencyMs, outcome: 'ok', error: null, endedAt: new Date(base).toISOString(), startedAt: new Date(base).toISOString(), id: newEventId(base + i) }) as KmEvent);
     const docs = Object.values(project(latencyProjection, events)).map((text) => JSON.parse(text) as LatencyBucketDoc);
     const org = docs.find((d) => d.scope === 'org' && d.granularity === 'hour')!;
-    expect(org.period).toBe('2026-11-25T12:00:00.000Z');
+    expect(org.period).toBe('2026-11-25T23:00:00.000Z');
+    expect(docs.find((d) => d.scope === 'org' && d.granularity === 'day')!.period).toBe('2026-11-25T00:00:00.000Z');
     expect(summarizeStats(org.total)).toMatchObject({ count: 3, max: 500, totalMs: 555 });
     expect(org.slowest.map((s) => s.latencyMs)).toEqual([500, 50, 5]);
   });

@@ -1,4 +1,4 @@
-import { bucketsCovering, emptyStats, mergeStats, summarizeStats, type LatencyBucketDoc, type LatencyStats, type LatencySummary } from '@km/shared';
+import { bucketsCovering, emptyStats, wholeHoursCovering, mergeStats, summarizeStats, type LatencyBucketDoc, type LatencyStats, type LatencySummary } from '@km/shared';
 import type { Authenticator, ReadModelStore } from '../ports';
 import { authenticateRequest } from './authenticate-request';
 import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
@@ -18,7 +18,8 @@ export type LatencyGroup = { key: string; server?: string; tool?: string } & Lat
 
 /**
  * GET /api/latency?groupBy=server|tool|method&from&to&projectId|userId&server&tool: latency, errors and bytes per group
- * over the range (to the minute), percentiles from the merged bucket sketches. Groups by total waiting time, largest first.
+ * over the range widened to whole UTC hours (the from and to answered), percentiles from the merged bucket sketches.
+ * Groups by total waiting time, largest first.
  */
 export function makeQueryLatencyHandler(deps: LatencyQueryDeps): HttpHandler {
   return withUnexpectedErrorsAs500(async (request) => {
@@ -51,9 +52,10 @@ export function makeQueryLatencyHandler(deps: LatencyQueryDeps): HttpHandler {
     }
     const result: LatencyGroup[] = [...groups.values()].map(({ stats, ...labels }) => ({ ...labels, ...summarizeStats(stats) }));
     result.sort((a, b) => b.totalMs - a.totalMs || b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const covered = wholeHoursCovering(range.fromMs, range.toMs);
     return jsonResponse(200, {
-      from: new Date(range.fromMs).toISOString(),
-      to: new Date(range.toMs).toISOString(),
+      from: new Date(covered.fromMs).toISOString(),
+      to: new Date(covered.toMs).toISOString(),
       groupBy: groupBy.value,
       groups: result,
     });

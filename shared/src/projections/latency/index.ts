@@ -4,15 +4,16 @@ import { addInteraction, emptyStats, latencyMicros, sortedCounts, withKey, type 
 
 /**
  * Latency buckets: one document per (scope, granularity, period), scope being the org, one project or one user, and
- * granularity a minute or an hour (UTC). Inside, the stats of the whole scope and per server, per server+tool and per
+ * granularity an hour or a day (UTC). Inside, the stats of the whole scope and per server, per server+tool and per
  * method, plus the slowest interactions of the period.
  *
- * Minutes and hours, no days (from when documents kept the ids they folded; a later stage may add days). Sketches
- * merge exactly, so a day is the merge of its 24 hours and any
- * range is whole hours plus the minutes at its edges: at most 24 + 2*59 point reads per day of range, and percentiles
- * as accurate as those of one bucket. Point reads are also what the cloud store does best (LOCAL-AZURE.md).
+ * Hours and days, no minutes: minute documents were most of the app's writes (issue 11), and a batch touches far
+ * fewer distinct days than minutes. Sketches merge exactly, so any range is whole days plus the hours at its edges:
+ * at most ~46 + 1 point reads per day of range, and percentiles as accurate as those of one bucket. Point reads are
+ * also what the cloud store does best (LOCAL-AZURE.md). Stores written before may still hold `minute|...` documents:
+ * nothing reads them any more.
  */
-export type LatencyGranularity = 'minute' | 'hour';
+export type LatencyGranularity = 'hour' | 'day';
 export type LatencyScope = { kind: 'org' } | { kind: 'project'; id: string } | { kind: 'user'; id: string };
 
 /** A drill-down row: enough to open the session and find the call. */
@@ -45,9 +46,10 @@ export interface LatencyBucketDoc {
   slowest: SlowInteraction[];
 }
 
-export const SLOWEST_KEPT = 100;
-export const LATENCY_GRANULARITIES: readonly LatencyGranularity[] = ['minute', 'hour'];
-const PERIOD_LENGTH_MS: Record<LatencyGranularity, number> = { minute: 60_000, hour: 3_600_000 };
+/** 20, not 100: the slowest lists were the largest part of a document, and a drill-down shows 10. */
+export const SLOWEST_KEPT = 20;
+export const LATENCY_GRANULARITIES: readonly LatencyGranularity[] = ['hour', 'day'];
+const PERIOD_LENGTH_MS: Record<LatencyGranularity, number> = { hour: 3_600_000, day: 86_400_000 };
 
 export const toolKey = (server: string, tool: string) => JSON.stringify([server, tool]);
 export const scopeName = (scope: LatencyScope) => (scope.kind === 'org' ? 'org' : `${scope.kind}:${encodeURIComponent(scope.id)}`);
@@ -62,9 +64,11 @@ export function latencyBucketId(scope: LatencyScope, granularity: LatencyGranula
 
 function parseBucketId(docId: string): { granularity: LatencyGranularity; period: string; scope: string } {
   const [granularity, period, ...scope] = docId.split('|');
-  if ((granularity !== 'minute' && granularity !== 'hour') || !period || scope.length !== 1) throw new Error(`not a latency bucket id: ${docId}`);
+  if (!isGranularity(granularity) || !period || scope.length !== 1) throw new Error(`not a latency bucket id: ${docId}`);
   return { granularity, period, scope: scope[0]! };
 }
+
+const isGranularity = (text: string | undefined): text is LatencyGranularity => (LATENCY_GRANULARITIES as readonly string[]).includes(text ?? '');
 
 /** The tool a call acted on: only tools/call has one (a resource URI or prompt name is not a tool). */
 export const toolOf = (event: Pick<Interaction, 'method' | 'target'>) => (event.method === 'tools/call' && event.target !== null ? event.target : null);
