@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { latencyProjection, latencySessionsProjection, newEventId, summarizeStats, type KmEvent, type LatencyBucketDoc, type Projection } from '../src/index';
+import { latencyProjection, latencySessionsProjection, newEventId, summarizeStats, type KmEvent, type LatencyBucketDoc, type LatencyStats, type Projection } from '../src/index';
+import { binsOf } from '../src/projections/latency/sketch';
 
 const base = Date.UTC(2026, 10, 25, 23, 58, 0);
 
@@ -72,6 +73,25 @@ describe('latency projection', () => {
           const projects = docs.filter((d) => d.scope.startsWith('project:') && d.granularity === granularity);
           expect(projects.reduce((n, d) => n + d.total.count, 0)).toBe(events.length);
         }
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it('folds into a document written before, with [key, count] sketch bins, as into one written flat', () => {
+    fc.assert(
+      fc.property(fc.array(anInteraction, { minLength: 2, maxLength: 40 }), (events) => {
+        const [last, ...rest] = events;
+        const older = (stats: LatencyStats) => ({ ...stats, sketch: { zeros: stats.sketch.zeros, bins: binsOf(stats.sketch) } }) as unknown as LatencyStats;
+        const olderDoc = (doc: LatencyBucketDoc): LatencyBucketDoc => {
+          const each = <T extends LatencyStats>(record: Record<string, T>) => Object.fromEntries(Object.entries(record).map(([k, v]) => [k, { ...v, ...older(v) }]));
+          return { ...doc, total: older(doc.total), servers: each(doc.servers), tools: each(doc.tools), methods: each(doc.methods) };
+        };
+        const before = Object.entries(project(latencyProjection, rest)).map(([id, text]) => [id, olderDoc(JSON.parse(text) as LatencyBucketDoc)] as const);
+        const docs = new Map<string, LatencyBucketDoc | null>(before);
+        for (const id of latencyProjection.docIds(last!)) docs.set(id, latencyProjection.evolve(docs.get(id) ?? null, last!, id));
+        const expected = project(latencyProjection, [...rest, last!]);
+        for (const id of latencyProjection.docIds(last!)) expect(JSON.stringify(docs.get(id))).toBe(expected[id]);
       }),
       { numRuns: 50 },
     );

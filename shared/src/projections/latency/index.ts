@@ -1,6 +1,6 @@
 import type { Interaction, KmEvent } from '../../events';
 import { own, ownRecord, withoutIdLists, type Projection } from '../projection';
-import { addInteraction, emptyStats, latencyMicros, sortedCounts, withKey, type LatencyStats } from './stats';
+import { addInteraction, emptyStats, latencyMicros, sortedCounts, withFlatSketch, withKey, type LatencyStats } from './stats';
 
 /**
  * Latency buckets: one document per (scope, granularity, period), scope being the org, one project or one user, and
@@ -97,9 +97,10 @@ function foldBucket(state: LatencyBucketDoc | null, events: readonly KmEvent[], 
     throw new Error('latency: a bucket cannot be made from no events');
   }
   const doc: LatencyBucketDoc = state ? withoutIdLists(state) : emptyBucket(first, docId);
-  const servers = ownRecord(doc.servers);
-  const tools = ownRecord(doc.tools);
-  const methods = ownRecord(doc.methods);
+  doc.total = withFlatSketch(doc.total);
+  const servers = withFlatSketches(ownRecord(doc.servers));
+  const tools = withFlatSketches(ownRecord(doc.tools));
+  const methods = withFlatSketches(ownRecord(doc.methods));
   const slower: SlowInteraction[] = [];
   for (const event of events) {
     if (event.type !== 'mcp.interaction') throw new Error(`latency cannot fold ${event.type}`);
@@ -119,6 +120,12 @@ function foldBucket(state: LatencyBucketDoc | null, events: readonly KmEvent[], 
   doc.methods = sortedCounts(methods);
   if (slower.length > 0) doc.slowest = keepSlowest([...doc.slowest, ...slower], SLOWEST_KEPT);
   return doc;
+}
+
+/** An older document's [key, count] sketches, flat in the copy: so that a document holds one form only. */
+function withFlatSketches<T extends LatencyStats>(record: Record<string, T>): Record<string, T> {
+  for (const key of Object.keys(record)) record[key] = withFlatSketch(record[key]!);
+  return record;
 }
 
 function emptyBucket(event: KmEvent, docId: string): LatencyBucketDoc {

@@ -1,7 +1,7 @@
 import type { Interaction } from '../../events';
 import { addSaturating, bounded, own } from '../projection';
 import { MAX_BYTES, MAX_DURATION_MS } from '../../events';
-import { addToSketch, emptySketch, mergeSketches, sketchQuantile, type LatencySketch } from './sketch';
+import { addToSketch, emptySketch, flatSketch, mergeSketches, sketchQuantile, type LatencySketch } from './sketch';
 
 /**
  * What the Performance Hub knows about a set of interactions. Every field merges exactly and commutatively: counts
@@ -86,6 +86,12 @@ export function mergeStats(a: LatencyStats, b: LatencyStats): LatencyStats {
     maxMs: pick(a.maxMs, b.maxMs, Math.max),
     sketch: mergeSketches(a.sketch, b.sketch),
   };
+}
+
+/** The stats with a flat sketch (older documents hold [key, count] pairs): the same object when it already is. */
+export function withFlatSketch<T extends LatencyStats>(stats: T): T {
+  const sketch = flatSketch(stats.sketch);
+  return sketch === stats.sketch ? stats : { ...stats, sketch };
 }
 
 /** The numbers the API answers with (milliseconds). Percentiles are null when no request was answered. */
