@@ -63,7 +63,7 @@ export type {
 } from './projections/latency';
 export { bucketsCovering, wholeHoursCovering } from './projections/latency/ranges';
 export type { BucketRef } from './projections/latency/ranges';
-export { emptyStats, mergeStats, summarizeStats, addInteraction } from './projections/latency/stats';
+export { emptyStats, mergeStats, mergeAllStats, summarizeStats, addInteraction } from './projections/latency/stats';
 export type { LatencyStats, LatencySummary } from './projections/latency/stats';
 export {
   LATENCY_RELATIVE_ACCURACY,

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { latencyProjection, latencySessionsProjection, newEventId, summarizeStats, type KmEvent, type LatencyBucketDoc, type LatencyStats, type Projection } from '../src/index';
+import { emptyStats, latencyProjection, latencySessionsProjection, mergeAllStats, mergeStats, newEventId, summarizeStats, type KmEvent, type LatencyBucketDoc, type LatencyStats, type Projection } from '../src/index';
 import { binsOf } from '../src/projections/latency/sketch';
 
 const base = Date.UTC(2026, 10, 25, 23, 58, 0);
@@ -92,6 +92,17 @@ describe('latency projection', () => {
         for (const id of latencyProjection.docIds(last!)) docs.set(id, latencyProjection.evolve(docs.get(id) ?? null, last!, id));
         const expected = project(latencyProjection, [...rest, last!]);
         for (const id of latencyProjection.docIds(last!)) expect(JSON.stringify(docs.get(id))).toBe(expected[id]);
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it('merges many stats at once into what merging them pair by pair gives', () => {
+    fc.assert(
+      fc.property(fc.array(anInteraction, { minLength: 1, maxLength: 60 }), (events) => {
+        const docs = Object.values(project(latencyProjection, events)).map((text) => JSON.parse(text) as LatencyBucketDoc);
+        const parts = docs.flatMap((doc) => [doc.total, ...Object.values(doc.servers), ...Object.values(doc.tools)]);
+        expect(JSON.stringify(mergeAllStats(parts))).toBe(JSON.stringify(parts.reduce(mergeStats, emptyStats())));
       }),
       { numRuns: 50 },
     );

@@ -1,4 +1,4 @@
-import { emptyStats, mergeStats, own, periodStart, summarizeStats, type BucketRef, type LatencyBucketDoc, type LatencyGranularity, type LatencyStats } from '@km/shared';
+import { emptyStats, mergeAllStats, own, periodStart, summarizeStats, type BucketRef, type LatencyBucketDoc, type LatencyGranularity, type LatencyStats } from '@km/shared';
 import { authenticateRequest } from './authenticate-request';
 import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
 import { readLatencyBuckets } from './latency-buckets';
@@ -69,7 +69,5 @@ export function makeQueryLatencyTimeseriesHandler(deps: LatencyQueryDeps): HttpH
 /** Everything, one server, one server's tool, or a tool by name on every server. */
 function statsOf(doc: LatencyBucketDoc, filters: { server?: string; tool?: string }): LatencyStats {
   if (filters.tool === undefined) return filters.server === undefined ? doc.total : (own(doc.servers, filters.server) ?? emptyStats());
-  return Object.values(doc.tools)
-    .filter(({ server, tool }) => tool === filters.tool && (filters.server === undefined || server === filters.server))
-    .reduce<LatencyStats>((acc, { server: _server, tool: _tool, ...stats }) => mergeStats(acc, stats), emptyStats());
+  return mergeAllStats(Object.values(doc.tools).filter(({ server, tool }) => tool === filters.tool && (filters.server === undefined || server === filters.server)));
 }

@@ -1,4 +1,4 @@
-import { bucketsCovering, emptyStats, wholeHoursCovering, mergeStats, summarizeStats, type LatencyBucketDoc, type LatencyStats, type LatencySummary } from '@km/shared';
+import { bucketsCovering, mergeAllStats, wholeHoursCovering, summarizeStats, type LatencyBucketDoc, type LatencyStats, type LatencySummary } from '@km/shared';
 import type { Authenticator, ReadModelStore } from '../ports';
 import { authenticateRequest } from './authenticate-request';
 import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
@@ -42,15 +42,18 @@ export function makeQueryLatencyHandler(deps: LatencyQueryDeps): HttpHandler {
 
     const docs = await readLatencyBuckets(deps.readModelStore, auth.caller.orgId, scope, bucketsCovering(range.fromMs, range.toMs));
     // Keyed by key and labels together: "a/b" + "c" and "a" + "b/c" display alike but are different tools.
-    const groups = new Map<string, { key: string; server?: string; tool?: string; stats: LatencyStats }>();
+    // Each group's stats are merged once at the end: one merge of 30 days, not 30 days of pairwise merges.
+    const groups = new Map<string, { key: string; server?: string; tool?: string; parts: LatencyStats[] }>();
     const add = (key: string, labels: { server?: string; tool?: string }, stats: LatencyStats) => {
       const id = JSON.stringify([key, labels.server ?? null, labels.tool ?? null]);
-      groups.set(id, { key, ...labels, stats: mergeStats(groups.get(id)?.stats ?? emptyStats(), stats) });
+      const group = groups.get(id) ?? { key, ...labels, parts: [] };
+      group.parts.push(stats);
+      groups.set(id, group);
     };
     for (const doc of docs) {
       if (doc) for (const [key, labels, stats] of groupsOf(doc, groupBy.value, filters)) add(key, labels, stats);
     }
-    const result: LatencyGroup[] = [...groups.values()].map(({ stats, ...labels }) => ({ ...labels, ...summarizeStats(stats) }));
+    const result: LatencyGroup[] = [...groups.values()].map(({ parts, ...labels }) => ({ ...labels, ...summarizeStats(mergeAllStats(parts)) }));
     result.sort((a, b) => b.totalMs - a.totalMs || b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const covered = wholeHoursCovering(range.fromMs, range.toMs);
     return jsonResponse(200, {

@@ -41,6 +41,20 @@ export function binsOf(sketch: LatencySketch): Bin[] {
   return bins;
 }
 
+/** Calls visit with each bin, ascending, without building the pairs (merges of 30 days walk ~10^5 bins). */
+function forEachBin(sketch: LatencySketch, visit: (key: number, count: number) => void): void {
+  const stored = sketch.bins as Array<number | Bin>;
+  if (isPairs(stored)) {
+    for (const [key, count] of stored) visit(key, count);
+    return;
+  }
+  let key = 0;
+  for (let i = 0; i < stored.length; i += 2) {
+    key += stored[i] as number;
+    visit(key, stored[i + 1] as number);
+  }
+}
+
 const isPairs = (stored: Array<number | Bin>): stored is Bin[] => stored.length > 0 && Array.isArray(stored[0]);
 
 /** Sorted pairs to the flat form. */
@@ -70,10 +84,17 @@ export function addToSketch(sketch: LatencySketch, valueMs: number): LatencySket
   return { zeros, bins: addBin(bins, mapping.key(valueMs)) };
 }
 
-export function mergeSketches(a: LatencySketch, b: LatencySketch): LatencySketch {
+export const mergeSketches = (a: LatencySketch, b: LatencySketch): LatencySketch => mergeAllSketches([a, b]);
+
+/** Many sketches merged at once: one map of bin counts, sorted once (a 30-day read merges thousands of sketches). */
+export function mergeAllSketches(sketches: readonly LatencySketch[]): LatencySketch {
   const merged = new Map<number, number>();
-  for (const [key, count] of [...binsOf(a), ...binsOf(b)]) merged.set(key, (merged.get(key) ?? 0) + count);
-  return { zeros: a.zeros + b.zeros, bins: flatBins([...merged.entries()].sort((x, y) => x[0] - y[0])) };
+  let zeros = 0;
+  for (const sketch of sketches) {
+    zeros += sketch.zeros;
+    forEachBin(sketch, (key, count) => merged.set(key, (merged.get(key) ?? 0) + count));
+  }
+  return { zeros, bins: flatBins([...merged.entries()].sort((x, y) => x[0] - y[0])) };
 }
 
 /** One more call in the bin of key, on a copy of the flat list: walks the gaps, so there is no decoding per call. */
@@ -105,16 +126,23 @@ function addBin(flat: readonly number[], key: number): number[] {
  * [min, max] when known, which can only bring it closer. Null for an empty sketch.
  */
 export function sketchQuantile(sketch: LatencySketch, q: number, exact?: { min: number; max: number }): number | null {
-  const n = sketchCount(sketch);
-  if (n === 0) return null;
-  const rank = Math.max(0, Math.ceil(q * n) - 1);
+  return sketchQuantiles(sketch, [q], exact)[0]!;
+}
+
+/** sketchQuantile for several quantiles, decoding the bins once. */
+export function sketchQuantiles(sketch: LatencySketch, qs: readonly number[], exact?: { min: number; max: number }): Array<number | null> {
+  const bins = binsOf(sketch);
+  const n = bins.reduce((sum, [, count]) => sum + count, sketch.zeros);
+  return qs.map((q) => (n === 0 ? null : valueAtRank(sketch.zeros, bins, Math.max(0, Math.ceil(q * n) - 1), n, exact)));
+}
+
+function valueAtRank(zeros: number, bins: readonly Bin[], rank: number, n: number, exact?: { min: number; max: number }): number {
   // The first and last ranks are the exact min and max when they are known.
   if (exact && rank === 0) return exact.min;
   if (exact && rank === n - 1) return exact.max;
   let value = 0;
-  if (rank >= sketch.zeros) {
-    const bins = binsOf(sketch);
-    let running = sketch.zeros;
+  if (rank >= zeros) {
+    let running = zeros;
     value = mapping.value(bins[bins.length - 1]![0]);
     for (const [key, count] of bins) {
       running += count;
