@@ -8,10 +8,10 @@ import { addInteraction, emptyStats, latencyMicros, sortedCounts, withFlatSketch
  * method, plus the slowest interactions of the period.
  *
  * Hours and days, no minutes: minute documents were most of the app's writes (issue 11), and a batch touches far
- * fewer distinct days than minutes. Sketches merge exactly, so any range is whole days plus the hours at its edges:
- * at most ~46 + 1 point reads per day of range, and percentiles as accurate as those of one bucket. Point reads are
- * also what the cloud store does best (LOCAL-AZURE.md). Stores written before may still hold `minute|...` documents:
- * nothing reads them any more.
+ * fewer distinct days than minutes. Sketches merge exactly, so any range is whole days plus the hours at its edges
+ * (ranges.ts): a 30-day range is about 30 point reads plus at most 46, with percentiles as accurate as those of one
+ * bucket. Point reads are also what the cloud store does best (LOCAL-AZURE.md). Stores written before may still hold
+ * `minute|...` documents: nothing reads them any more.
  */
 export type LatencyGranularity = 'hour' | 'day';
 export type LatencyScope = { kind: 'org' } | { kind: 'project'; id: string } | { kind: 'user'; id: string };
