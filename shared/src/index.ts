@@ -46,6 +46,7 @@ export {
   latencyProjection,
   latencySessionsProjection,
   latencyBucketId,
+  expandBucket,
   periodStart,
   toolKey,
   toolOf,
@@ -53,6 +54,7 @@ export {
   SLOWEST_KEPT,
 } from './projections/latency';
 export type {
+  LatencyBucket,
   LatencyBucketDoc,
   LatencySessionDoc,
   LatencyGranularity,
@@ -64,7 +66,7 @@ export type {
 export { bucketsCovering, wholeHoursCovering } from './projections/latency/ranges';
 export type { BucketRef } from './projections/latency/ranges';
 export { emptyStats, mergeStats, mergeAllStats, summarizeStats, addInteraction } from './projections/latency/stats';
-export type { LatencyStats, LatencySummary } from './projections/latency/stats';
+export type { LatencyStats, LatencySummary, StoredStats } from './projections/latency/stats';
 export {
   LATENCY_RELATIVE_ACCURACY,
   emptySketch,

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { emptyStats, latencyProjection, latencySessionsProjection, mergeAllStats, mergeStats, newEventId, summarizeStats, type KmEvent, type LatencyBucketDoc, type LatencyStats, type Projection } from '../src/index';
+import { addInteraction, emptyStats, expandBucket, latencyProjection, latencySessionsProjection, mergeAllStats, mergeStats, newEventId, summarizeStats, type KmEvent, type Interaction, type LatencyBucket, type LatencyBucketDoc, type LatencyStats, type Projection } from '../src/index';
 import { binsOf } from '../src/projections/latency/sketch';
 
 const base = Date.UTC(2026, 10, 25, 23, 58, 0);
@@ -60,10 +60,10 @@ describe('latency projection', () => {
   it('buckets by hour and day for the org, the project and the user, with counts per outcome', () => {
     fc.assert(
       fc.property(fc.array(anInteraction, { minLength: 1, maxLength: 60 }), (events) => {
-        const docs = Object.values(project(latencyProjection, events)).map((text) => JSON.parse(text) as LatencyBucketDoc);
+        const docs = Object.values(project(latencyProjection, events)).map((text) => expandBucket(JSON.parse(text) as LatencyBucketDoc));
         for (const granularity of ['hour', 'day']) {
           const org = docs.filter((d) => d.scope === 'org' && d.granularity === granularity);
-          const sum = (f: (d: LatencyBucketDoc) => number) => org.reduce((n, d) => n + f(d), 0);
+          const sum = (f: (d: LatencyBucket) => number) => org.reduce((n, d) => n + f(d), 0);
           expect(sum((d) => d.total.count)).toBe(events.length);
           const interactions = events as Array<Extract<KmEvent, { type: 'mcp.interaction' }>>;
           expect(sum((d) => d.total.timeouts)).toBe(interactions.filter((e) => e.outcome === 'unanswered').length);
@@ -83,11 +83,12 @@ describe('latency projection', () => {
       fc.property(fc.array(anInteraction, { minLength: 2, maxLength: 40 }), (events) => {
         const [last, ...rest] = events;
         const older = (stats: LatencyStats) => ({ ...stats, sketch: { zeros: stats.sketch.zeros, bins: binsOf(stats.sketch) } }) as unknown as LatencyStats;
-        const olderDoc = (doc: LatencyBucketDoc): LatencyBucketDoc => {
+        // Written before: every stats field present, bins as [key, count] pairs.
+        const olderDoc = (doc: LatencyBucket): LatencyBucketDoc => {
           const each = <T extends LatencyStats>(record: Record<string, T>) => Object.fromEntries(Object.entries(record).map(([k, v]) => [k, { ...v, ...older(v) }]));
           return { ...doc, total: older(doc.total), servers: each(doc.servers), tools: each(doc.tools), methods: each(doc.methods) };
         };
-        const before = Object.entries(project(latencyProjection, rest)).map(([id, text]) => [id, olderDoc(JSON.parse(text) as LatencyBucketDoc)] as const);
+        const before = Object.entries(project(latencyProjection, rest)).map(([id, text]) => [id, olderDoc(expandBucket(JSON.parse(text) as LatencyBucketDoc))] as const);
         const docs = new Map<string, LatencyBucketDoc | null>(before);
         for (const id of latencyProjection.docIds(last!)) docs.set(id, latencyProjection.evolve(docs.get(id) ?? null, last!, id));
         const expected = project(latencyProjection, [...rest, last!]);
@@ -97,10 +98,30 @@ describe('latency projection', () => {
     );
   });
 
+  it('stores stats without their empty fields, and expands them back to the folded stats', () => {
+    fc.assert(
+      fc.property(fc.array(anInteraction, { minLength: 1, maxLength: 40 }), (events) => {
+        for (const [id, text] of Object.entries(project(latencyProjection, events))) {
+          const stored = JSON.parse(text) as LatencyBucketDoc;
+          if (stored.scope !== 'org') continue;
+          const mine = events.filter((event) => latencyProjection.docIds(event).includes(id)) as Interaction[];
+          expect(expandBucket(stored).total).toEqual(mine.reduce(addInteraction, emptyStats()));
+          const all = [stored.total, ...Object.values(stored.servers), ...Object.values(stored.tools), ...Object.values(stored.methods)];
+          for (const stats of all) {
+            for (const field of ['errors', 'toolErrors', 'timeouts', 'bytesIn', 'bytesOut', 'totalMicros'] as const) expect(stats[field]).not.toBe(0);
+            for (const field of ['minMs', 'maxMs'] as const) expect(stats[field]).not.toBeNull();
+            expect(stats.errorCodes).not.toEqual({});
+          }
+        }
+      }),
+      { numRuns: 30 },
+    );
+  });
+
   it('merges many stats at once into what merging them pair by pair gives', () => {
     fc.assert(
       fc.property(fc.array(anInteraction, { minLength: 1, maxLength: 60 }), (events) => {
-        const docs = Object.values(project(latencyProjection, events)).map((text) => JSON.parse(text) as LatencyBucketDoc);
+        const docs = Object.values(project(latencyProjection, events)).map((text) => expandBucket(JSON.parse(text) as LatencyBucketDoc));
         const parts = docs.flatMap((doc) => [doc.total, ...Object.values(doc.servers), ...Object.values(doc.tools)]);
         expect(JSON.stringify(mergeAllStats(parts))).toBe(JSON.stringify(parts.reduce(mergeStats, emptyStats())));
       }),
@@ -110,7 +131,7 @@ describe('latency projection', () => {
 
   it('reports the exact max and keeps the slowest calls for drill-down', () => {
     const events = [5, 500, 50].map((latencyMs, i) => ({ ...fc.sample(anInteraction, { seed: i, numRuns: 1 })[0]!, latencyMs, outcome: 'ok', error: null, endedAt: new Date(base).toISOString(), startedAt: new Date(base).toISOString(), id: newEventId(base + i) }) as KmEvent);
-    const docs = Object.values(project(latencyProjection, events)).map((text) => JSON.parse(text) as LatencyBucketDoc);
+    const docs = Object.values(project(latencyProjection, events)).map((text) => expandBucket(JSON.parse(text) as LatencyBucketDoc));
     const org = docs.find((d) => d.scope === 'org' && d.granularity === 'hour')!;
     expect(org.period).toBe('2026-11-25T23:00:00.000Z');
     expect(docs.find((d) => d.scope === 'org' && d.granularity === 'day')!.period).toBe('2026-11-25T00:00:00.000Z');

@@ -1,4 +1,4 @@
-import { emptyStats, mergeAllStats, own, periodStart, summarizeStats, type BucketRef, type LatencyBucketDoc, type LatencyGranularity, type LatencyStats } from '@km/shared';
+import { emptyStats, mergeAllStats, own, periodStart, summarizeStats, type BucketRef, type LatencyBucketDoc, type LatencyGranularity, type LatencyStats, type StoredStats } from '@km/shared';
 import { authenticateRequest } from './authenticate-request';
 import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
 import { readLatencyBuckets } from './latency-buckets';
@@ -66,8 +66,12 @@ export function makeQueryLatencyTimeseriesHandler(deps: LatencyQueryDeps): HttpH
   });
 }
 
-/** Everything, one server, one server's tool, or a tool by name on every server. */
+/** Everything, one server, one server's tool, or a tool by name on every server (merged: stored stats leave out zeros). */
 function statsOf(doc: LatencyBucketDoc, filters: { server?: string; tool?: string }): LatencyStats {
-  if (filters.tool === undefined) return filters.server === undefined ? doc.total : (own(doc.servers, filters.server) ?? emptyStats());
-  return mergeAllStats(Object.values(doc.tools).filter(({ server, tool }) => tool === filters.tool && (filters.server === undefined || server === filters.server)));
+  return mergeAllStats(partsOf(doc, filters));
+}
+
+function partsOf(doc: LatencyBucketDoc, filters: { server?: string; tool?: string }): StoredStats[] {
+  if (filters.tool === undefined) return filters.server === undefined ? [doc.total] : [own(doc.servers, filters.server) ?? {}];
+  return Object.values(doc.tools).filter(({ server, tool }) => tool === filters.tool && (filters.server === undefined || server === filters.server));
 }

@@ -1,4 +1,4 @@
-import { bucketsCovering, mergeAllStats, wholeHoursCovering, summarizeStats, type LatencyBucketDoc, type LatencyStats, type LatencySummary } from '@km/shared';
+import { bucketsCovering, mergeAllStats, wholeHoursCovering, summarizeStats, type LatencyBucketDoc, type LatencySummary, type StoredStats } from '@km/shared';
 import type { Authenticator, ReadModelStore } from '../ports';
 import { authenticateRequest } from './authenticate-request';
 import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
@@ -43,8 +43,8 @@ export function makeQueryLatencyHandler(deps: LatencyQueryDeps): HttpHandler {
     const docs = await readLatencyBuckets(deps.readModelStore, auth.caller.orgId, scope, bucketsCovering(range.fromMs, range.toMs));
     // Keyed by key and labels together: "a/b" + "c" and "a" + "b/c" display alike but are different tools.
     // Each group's stats are merged once at the end: one merge of 30 days, not 30 days of pairwise merges.
-    const groups = new Map<string, { key: string; server?: string; tool?: string; parts: LatencyStats[] }>();
-    const add = (key: string, labels: { server?: string; tool?: string }, stats: LatencyStats) => {
+    const groups = new Map<string, { key: string; server?: string; tool?: string; parts: StoredStats[] }>();
+    const add = (key: string, labels: { server?: string; tool?: string }, stats: StoredStats) => {
       const id = JSON.stringify([key, labels.server ?? null, labels.tool ?? null]);
       const group = groups.get(id) ?? { key, ...labels, parts: [] };
       group.parts.push(stats);
@@ -65,7 +65,7 @@ export function makeQueryLatencyHandler(deps: LatencyQueryDeps): HttpHandler {
   });
 }
 
-function groupsOf(doc: LatencyBucketDoc, groupBy: LatencyGrouping, filters: { server?: string; tool?: string }): Array<[string, { server?: string; tool?: string }, LatencyStats]> {
+function groupsOf(doc: LatencyBucketDoc, groupBy: LatencyGrouping, filters: { server?: string; tool?: string }): Array<[string, { server?: string; tool?: string }, StoredStats]> {
   switch (groupBy) {
     case 'server':
       return Object.entries(doc.servers)

@@ -1,6 +1,6 @@
 import type { Interaction, KmEvent } from '../../events';
 import { own, ownRecord, withoutIdLists, type Projection } from '../projection';
-import { addInteraction, emptyStats, latencyMicros, sortedCounts, withFlatSketch, withKey, type LatencyStats } from './stats';
+import { addInteraction, emptyStats, expandStats, latencyMicros, sortedCounts, storedStats, withKey, type LatencyStats, type StoredStats } from './stats';
 
 /**
  * Latency buckets: one document per (scope, granularity, period), scope being the org, one project or one user, and
@@ -30,21 +30,26 @@ export interface SlowInteraction {
 
 export type ToolStats = LatencyStats & { server: string; tool: string };
 
-export interface LatencyBucketDoc {
+interface Bucket<Stats, Tool> {
   id: string;
   orgId: string;
   scope: string;
   granularity: LatencyGranularity;
   /** The bucket's start, ISO UTC. */
   period: string;
-  total: LatencyStats;
-  servers: Record<string, LatencyStats>;
+  total: Stats;
+  servers: Record<string, Stats>;
   /** Keyed by toolKey(server, tool); tools/call only. */
-  tools: Record<string, ToolStats>;
-  methods: Record<string, LatencyStats>;
+  tools: Record<string, Tool>;
+  methods: Record<string, Stats>;
   /** The SLOWEST_KEPT slowest answered interactions, slowest first (ties by id): a top-N of a set, so order-free. */
   slowest: SlowInteraction[];
 }
+
+/** A bucket as it is folded and queried: every stats field present (expandBucket). */
+export type LatencyBucket = Bucket<LatencyStats, ToolStats>;
+/** A bucket as it is stored: stats without their empty fields (StoredStats). */
+export type LatencyBucketDoc = Bucket<StoredStats, StoredStats<ToolStats>>;
 
 /** 20, not 100: the slowest lists were the largest part of a document, and a drill-down shows 10. */
 export const SLOWEST_KEPT = 20;
@@ -96,11 +101,8 @@ function foldBucket(state: LatencyBucketDoc | null, events: readonly KmEvent[], 
     if (state) return state;
     throw new Error('latency: a bucket cannot be made from no events');
   }
-  const doc: LatencyBucketDoc = state ? withoutIdLists(state) : emptyBucket(first, docId);
-  doc.total = withFlatSketch(doc.total);
-  const servers = withFlatSketches(ownRecord(doc.servers));
-  const tools = withFlatSketches(ownRecord(doc.tools));
-  const methods = withFlatSketches(ownRecord(doc.methods));
+  const doc = state ? expandBucket(withoutIdLists(state)) : emptyBucket(first, docId);
+  const { servers, tools, methods } = doc;
   const slower: SlowInteraction[] = [];
   for (const event of events) {
     if (event.type !== 'mcp.interaction') throw new Error(`latency cannot fold ${event.type}`);
@@ -115,22 +117,40 @@ function foldBucket(state: LatencyBucketDoc | null, events: readonly KmEvent[], 
     }
     if (event.latencyMs !== null && !outranked(doc.slowest, event.latencyMs, event.id)) slower.push(slowInteraction(event, event.latencyMs));
   }
-  doc.servers = sortedCounts(servers);
-  doc.tools = sortedCounts(tools);
-  doc.methods = sortedCounts(methods);
   if (slower.length > 0) doc.slowest = keepSlowest([...doc.slowest, ...slower], SLOWEST_KEPT);
-  return doc;
+  return {
+    ...doc,
+    total: storedStats(doc.total),
+    servers: sortedCounts(storedRecord(servers)),
+    tools: sortedCounts(storedRecord(tools)),
+    methods: sortedCounts(storedRecord(methods)),
+  };
 }
 
-/** An older document's [key, count] sketches, flat in the copy: so that a document holds one form only. */
-function withFlatSketches<T extends LatencyStats>(record: Record<string, T>): Record<string, T> {
-  for (const key of Object.keys(record)) record[key] = withFlatSketch(record[key]!);
-  return record;
+/**
+ * The stored document with every stats field present, its records copied prototype-free (keys come from events) and
+ * its sketches flat: what folds and queries work on. Documents written before (full stats, [key, count] sketch
+ * bins) expand to the same.
+ */
+export function expandBucket(doc: LatencyBucketDoc): LatencyBucket {
+  return { ...doc, total: expandStats(doc.total), servers: expandRecord(doc.servers), tools: expandRecord(doc.tools), methods: expandRecord(doc.methods) };
 }
 
-function emptyBucket(event: KmEvent, docId: string): LatencyBucketDoc {
+function expandRecord<T extends LatencyStats>(record: Record<string, StoredStats<T>>): Record<string, T> {
+  const expanded = ownRecord<T>({});
+  for (const key of Object.keys(record)) expanded[key] = expandStats(record[key]!);
+  return expanded;
+}
+
+function storedRecord<T extends LatencyStats>(record: Record<string, T>): Record<string, StoredStats<T>> {
+  const stored = ownRecord<StoredStats<T>>({});
+  for (const key of Object.keys(record)) stored[key] = storedStats(record[key]!);
+  return stored;
+}
+
+function emptyBucket(event: KmEvent, docId: string): LatencyBucket {
   const { granularity, period, scope } = parseBucketId(docId);
-  return { id: docId, orgId: event.orgId, scope, granularity, period, total: emptyStats(), servers: {}, tools: {}, methods: {}, slowest: [] };
+  return { id: docId, orgId: event.orgId, scope, granularity, period, total: emptyStats(), servers: ownRecord({}), tools: ownRecord({}), methods: ownRecord({}), slowest: [] };
 }
 
 function slowInteraction(event: Interaction, latencyMs: number): SlowInteraction {
