@@ -46,7 +46,7 @@ interface Bucket<Stats, Tool> {
   slowest: SlowInteraction[];
 }
 
-/** A bucket as it is folded and queried: every stats field present (expandBucket). */
+/** A bucket as it is folded: every stats field present (expandBucket). */
 export type LatencyBucket = Bucket<LatencyStats, ToolStats>;
 /** A bucket as it is stored: stats without their empty fields (StoredStats). */
 export type LatencyBucketDoc = Bucket<StoredStats, StoredStats<ToolStats>>;
@@ -129,8 +129,8 @@ function foldBucket(state: LatencyBucketDoc | null, events: readonly KmEvent[], 
 
 /**
  * The stored document with every stats field present, its records copied prototype-free (keys come from events) and
- * its sketches flat: what folds and queries work on. Documents written before (full stats, [key, count] sketch
- * bins) expand to the same.
+ * its sketches flat: what a fold adds to (queries merge the stored stats as they are). Documents written before
+ * (full stats, [key, count] sketch bins) expand to the same.
  */
 export function expandBucket(doc: LatencyBucketDoc): LatencyBucket {
   return { ...doc, total: expandStats(doc.total), servers: expandRecord(doc.servers), tools: expandRecord(doc.tools), methods: expandRecord(doc.methods) };
