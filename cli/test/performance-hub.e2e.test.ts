@@ -99,7 +99,7 @@ describe('Performance Hub through km and server-everything', () => {
     const projectBottlenecks = await api(`/api/latency/bottlenecks?projectId=perf&${range}`);
     expect(projectBottlenecks.body.groups[0]).toMatchObject({ tool: SLOW_TOOL });
 
-    const series = await api(`/api/latency/timeseries?bucket=minute&server=everything-perf&${range}`);
+    const series = await api(`/api/latency/timeseries?bucket=hour&server=everything-perf&${range}`);
     expect(series.body.points.reduce((n: number, p: any) => n + p.count, 0)).toBe(expectedCount);
 
     // km tail --once: plain text off a terminal, the slow call and the error on their lines.

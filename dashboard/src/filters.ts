@@ -101,6 +101,9 @@ export function resolveWindow(filters: Filters, now: Date): TimeWindow {
   };
 }
 
+/** The Performance Hub's chart bucket: latency is kept per hour and per day, not per minute, so a short range charts by the hour. */
+export const latencyBucket = (window: TimeWindow): 'hour' | 'day' => (window.bucket === 'minute' ? 'hour' : window.bucket);
+
 /** The from/to and filter params every contract endpoint accepts. */
 export function apiParams(filters: Filters, window: TimeWindow): Record<string, string | undefined> {
   return {

@@ -1,5 +1,5 @@
 import { droppedObservations, perBucket, percentile, periodNumbers, usageMap, type Activity } from '../src/activity';
-import { filtersFrom, resolveWindow } from '../src/filters';
+import { filtersFrom, latencyBucket, resolveWindow } from '../src/filters';
 import { delta, fmtDropped, fmtMs, fmtUsd } from '../src/format';
 import type { Interaction, Session } from '../src/types';
 import { LIVE_WINDOW_MS, sessionState } from '../src/session-state';
@@ -43,6 +43,12 @@ describe('time ranges', () => {
     const hour = resolveWindow(filtersFrom(new URLSearchParams('range=1h')), NOW);
     expect(hour.prevFrom).toEqual(new Date(hour.from.getTime() - 86_400_000));
     expect(hour.bucketMs).toBe(300_000);
+  });
+
+  it('charts latency by the hour for short ranges, as latency has no minute buckets, and by the day for a week', () => {
+    expect(latencyBucket(resolveWindow(filtersFrom(new URLSearchParams('range=1h')), NOW))).toBe('hour');
+    expect(latencyBucket(resolveWindow(filtersFrom(new URLSearchParams('range=24h')), NOW))).toBe('hour');
+    expect(latencyBucket(resolveWindow(filtersFrom(new URLSearchParams('range=7d')), NOW))).toBe('day');
   });
 
   it('a custom range takes from/to from the URL; an unknown range or a bad date falls back', () => {

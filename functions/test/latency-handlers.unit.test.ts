@@ -75,7 +75,7 @@ describe('GET /api/latency', () => {
     expect((await api.latency('?groupBy=server&from=2026-11-25T12:00:00Z', 'key-b')).body.groups).toEqual([expect.objectContaining({ count: 1, max: 99_999 })]);
   });
 
-  it('groups by tool (tools/call only) and by method; filters by server, tool, project, user; to the minute', async () => {
+  it('groups by tool (tools/call only) and by method; filters by server, tool, project, user; to the hour', async () => {
     const api = await given(stored(scenario()));
     const range = '&from=2026-11-25T12:00:00Z&to=2026-11-25T14:00:00Z';
     const tools = (await api.latency(`?groupBy=tool${range}`)).body.groups;
@@ -90,9 +90,21 @@ describe('GET /api/latency', () => {
     expect((await api.latency(`?groupBy=tool&server=everything&tool=echo${range}`)).body.groups).toEqual([expect.objectContaining({ key: 'everything/echo', count: 2, totalMs: 30 })]);
     expect((await api.latency(`?groupBy=server&projectId=beta${range}`)).body.groups.map((g: { key: string }) => g.key)).toEqual(['memory']);
     expect((await api.latency(`?groupBy=server&userId=ann${range}`)).body.groups.map((g: { key: string }) => g.key)).toEqual(['everything']);
-    // from 13:00:15 drops the calls of 12:59 and 13:00 (its minute is 13:00, kept whole), to 13:00:59.
-    const minute = (await api.latency('?groupBy=server&from=2026-11-25T13:00:00Z&to=2026-11-25T13:01:00Z')).body.groups;
-    expect(minute).toEqual([expect.objectContaining({ key: 'everything', count: 5 })]);
+    // 13:00:15..13:00:59 widens to the whole hour 13:00..14:00: the call of 12:59 is out, those of 13:30 and 13:31 in.
+    const hour = (await api.latency('?groupBy=server&from=2026-11-25T13:00:15Z&to=2026-11-25T13:00:59Z')).body;
+    expect(hour).toMatchObject({ from: '2026-11-25T13:00:00.000Z', to: '2026-11-25T14:00:00.000Z' });
+    expect(hour.groups).toEqual([expect.objectContaining({ key: 'everything', count: 5 }), expect.objectContaining({ key: 'memory', count: 2 })]);
+  });
+
+  it('answers a range of whole days from day documents and its edges from hour documents', async () => {
+    const days = [20, 21, 22, 23, 24].map((day) => interaction(everything, `2026-11-${day}T06:15:00.000Z`, { target: 'echo', latencyMs: day }));
+    const api = await given(stored([...scenario(), ...days]));
+    const { body } = await api.latency('?groupBy=server&from=2026-10-27T05:20:00Z&to=2026-11-25T13:10:00Z');
+    expect(body).toMatchObject({ from: '2026-10-27T05:00:00.000Z', to: '2026-11-25T14:00:00.000Z' });
+    expect(body.groups).toEqual([expect.objectContaining({ key: 'everything', count: 11, max: 1500 }), expect.objectContaining({ key: 'memory', count: 2 })]);
+    // from 07:00 on the 20th: that day is read by its hours from 07:00 on, so its call of 06:15 is out
+    const edge = (await api.latency('?groupBy=server&from=2026-11-20T07:00:00Z&to=2026-11-25T00:00:00Z')).body.groups;
+    expect(edge).toEqual([expect.objectContaining({ key: 'everything', count: 4 })]);
   });
 
   it.each([
@@ -119,15 +131,15 @@ describe('GET /api/latency', () => {
 describe('GET /api/latency/timeseries', () => {
   it('gives one point per bucket, empty ones included, for everything or one server or tool', async () => {
     const api = await given(stored(scenario()));
-    const { status, body } = await api.timeseries('?bucket=minute&from=2026-11-25T12:59:00Z&to=2026-11-25T13:02:00Z');
+    const { status, body } = await api.timeseries('?bucket=hour&from=2026-11-25T11:30:00Z&to=2026-11-25T13:02:00Z');
     expect(status).toBe(200);
-    expect(body.bucket).toBe('minute');
+    expect(body.bucket).toBe('hour');
     expect(body.points.map((p: { t: string; count: number }) => [p.t, p.count])).toEqual([
-      ['2026-11-25T12:59:00.000Z', 1],
-      ['2026-11-25T13:00:00.000Z', 5],
-      ['2026-11-25T13:01:00.000Z', 0],
+      ['2026-11-25T11:00:00.000Z', 0],
+      ['2026-11-25T12:00:00.000Z', 1],
+      ['2026-11-25T13:00:00.000Z', 7],
     ]);
-    expect(body.points[2]).toMatchObject({ p50: null, max: null, errors: 0 });
+    expect(body.points[0]).toMatchObject({ p50: null, max: null, errors: 0 });
     const hours = (await api.timeseries('?bucket=hour&server=memory&from=2026-11-25T12:00:00Z&to=2026-11-25T14:00:00Z')).body.points;
     expect(hours.map((p: { count: number; timeouts: number }) => [p.count, p.timeouts])).toEqual([[0, 0], [2, 1]]);
     const days = (await api.timeseries('?bucket=day&tool=slow&from=2026-11-24T00:00:00Z&to=2026-11-26T00:00:00Z')).body.points;
@@ -139,9 +151,17 @@ describe('GET /api/latency/timeseries', () => {
 
   it('refuses a series of more than 1500 points', async () => {
     const api = await given([]);
-    const { status, body } = await api.timeseries('?bucket=minute&from=2026-11-20T00:00:00Z&to=2026-11-25T00:00:00Z');
+    const { status, body } = await api.timeseries('?bucket=hour&from=2026-09-01T00:00:00Z&to=2026-11-25T00:00:00Z');
     expect(status).toBe(400);
     expect(body.error).toContain('use a larger bucket or a shorter range');
+  });
+
+  it('refuses minute buckets, which are no longer kept, and points to hours', async () => {
+    const api = await given(stored(scenario()));
+    const { status, body } = await api.timeseries('?bucket=minute&from=2026-11-25T12:59:00Z&to=2026-11-25T13:02:00Z');
+    expect(status).toBe(400);
+    expect(body.error).toContain('use bucket=hour');
+    expect((await api.timeseries('?bucket=week')).body.error).toContain('bucket must be one of hour, day');
   });
 });
 
@@ -153,16 +173,27 @@ describe('GET /api/latency/slowest', () => {
     expect(body.interactions.map((i: { latencyMs: number }) => i.latencyMs)).toEqual([1500, 300, 100]);
     expect(body.interactions[0]).toEqual({ id: expect.any(String), sessionId: 's-everything', server: 'everything', tool: 'slow', method: 'tools/call', latencyMs: 1500, startedAt: '2026-11-25T13:00:20.000Z', outcome: 'ok' });
     expect(body.interactions[2]).toMatchObject({ method: 'resources/read', tool: null });
-    // exact to the instant: 13:00:25 leaves out the 1.5 s call that started at 13:00:20
+    // exact to the hour: 13:00:25..13:10 widens to 13:00..14:00, so the 1.5 s call of 13:00:20 is in, the 10 ms one of 12:59 out
     const later = (await api.slowest('?from=2026-11-25T13:00:25Z&to=2026-11-25T13:10:00Z')).body.interactions;
-    expect(later.map((i: { latencyMs: number }) => i.latencyMs)).toEqual([100, 5, 1]);
+    expect(later.map((i: { latencyMs: number }) => i.latencyMs)).toEqual([1500, 300, 100, 20, 5, 1]);
     expect((await api.slowest('?projectId=beta&from=2026-11-25T12:00:00Z')).body.interactions.map((i: { tool: string }) => i.tool)).toEqual(['read_graph']);
   });
 
-  it('refuses filters it cannot honour and limits above 100', async () => {
+  it('refuses filters it cannot honour and limits above 20, the slowest a bucket keeps', async () => {
     const api = await given([]);
     expect((await api.slowest('?server=everything')).body.error).toContain('server cannot be used here');
-    expect((await api.slowest('?limit=101')).status).toBe(400);
+    expect((await api.slowest('?limit=21')).status).toBe(400);
+    expect((await api.slowest('?limit=20')).status).toBe(200);
+  });
+
+  it('keeps the 20 slowest of a busy hour and of its day', async () => {
+    const calls = Array.from({ length: 30 }, (_, i) => interaction(everything, `2026-11-24T10:${String(i).padStart(2, '0')}:00.000Z`, { target: 'echo', latencyMs: i + 1 }));
+    const api = await given(stored(calls));
+    const hour = (await api.slowest('?limit=20&from=2026-11-24T10:00:00Z&to=2026-11-24T11:00:00Z')).body.interactions;
+    const day = (await api.slowest('?limit=20&from=2026-11-24T00:00:00Z&to=2026-11-25T00:00:00Z')).body.interactions;
+    const slowest20 = Array.from({ length: 20 }, (_, i) => 30 - i);
+    expect(hour.map((i: { latencyMs: number }) => i.latencyMs)).toEqual(slowest20);
+    expect(day.map((i: { latencyMs: number }) => i.latencyMs)).toEqual(slowest20);
   });
 });
 

@@ -46,6 +46,7 @@ export {
   latencyProjection,
   latencySessionsProjection,
   latencyBucketId,
+  expandBucket,
   periodStart,
   toolKey,
   toolOf,
@@ -53,6 +54,7 @@ export {
   SLOWEST_KEPT,
 } from './projections/latency';
 export type {
+  LatencyBucket,
   LatencyBucketDoc,
   LatencySessionDoc,
   LatencyGranularity,
@@ -61,10 +63,10 @@ export type {
   SessionWait,
   ToolStats,
 } from './projections/latency';
-export { bucketsCovering } from './projections/latency/ranges';
+export { bucketsCovering, wholeHoursCovering } from './projections/latency/ranges';
 export type { BucketRef } from './projections/latency/ranges';
-export { emptyStats, mergeStats, summarizeStats, addInteraction } from './projections/latency/stats';
-export type { LatencyStats, LatencySummary } from './projections/latency/stats';
+export { emptyStats, mergeStats, mergeAllStats, summarizeStats, addInteraction } from './projections/latency/stats';
+export type { LatencyStats, LatencySummary, StoredStats } from './projections/latency/stats';
 export {
   LATENCY_RELATIVE_ACCURACY,
   emptySketch,

@@ -1,9 +1,10 @@
 import fc from 'fast-check';
-import { latencyProjection, latencySessionsProjection, newEventId, summarizeStats, type KmEvent, type LatencyBucketDoc, type Projection } from '../src/index';
+import { addInteraction, emptyStats, expandBucket, latencyProjection, latencySessionsProjection, mergeAllStats, mergeStats, newEventId, summarizeStats, type KmEvent, type Interaction, type LatencyBucket, type LatencyBucketDoc, type LatencyStats, type Projection } from '../src/index';
+import { binsOf } from '../src/projections/latency/sketch';
 
-const base = Date.UTC(2026, 10, 25, 12, 58, 0);
+const base = Date.UTC(2026, 10, 25, 23, 58, 0);
 
-/** An interaction with the fields the latency fold reads drawn at random (3 minutes around an hour boundary). */
+/** An interaction with the fields the latency fold reads drawn at random (3 minutes around an hour and a day boundary). */
 const anInteraction = fc
   .record({
     offsetMs: fc.integer({ min: 0, max: 180_000 }),
@@ -56,13 +57,13 @@ describe('latency projection', () => {
     );
   });
 
-  it('buckets by minute and hour for the org, the project and the user, with counts per outcome', () => {
+  it('buckets by hour and day for the org, the project and the user, with counts per outcome', () => {
     fc.assert(
       fc.property(fc.array(anInteraction, { minLength: 1, maxLength: 60 }), (events) => {
-        const docs = Object.values(project(latencyProjection, events)).map((text) => JSON.parse(text) as LatencyBucketDoc);
-        for (const granularity of ['minute', 'hour']) {
+        const docs = Object.values(project(latencyProjection, events)).map((text) => expandBucket(JSON.parse(text) as LatencyBucketDoc));
+        for (const granularity of ['hour', 'day']) {
           const org = docs.filter((d) => d.scope === 'org' && d.granularity === granularity);
-          const sum = (f: (d: LatencyBucketDoc) => number) => org.reduce((n, d) => n + f(d), 0);
+          const sum = (f: (d: LatencyBucket) => number) => org.reduce((n, d) => n + f(d), 0);
           expect(sum((d) => d.total.count)).toBe(events.length);
           const interactions = events as Array<Extract<KmEvent, { type: 'mcp.interaction' }>>;
           expect(sum((d) => d.total.timeouts)).toBe(interactions.filter((e) => e.outcome === 'unanswered').length);
@@ -77,11 +78,63 @@ describe('latency projection', () => {
     );
   });
 
+  it('folds into a document written before, with [key, count] sketch bins, as into one written flat', () => {
+    fc.assert(
+      fc.property(fc.array(anInteraction, { minLength: 2, maxLength: 40 }), (events) => {
+        const [last, ...rest] = events;
+        const older = (stats: LatencyStats) => ({ ...stats, sketch: { zeros: stats.sketch.zeros, bins: binsOf(stats.sketch) } }) as unknown as LatencyStats;
+        // Written before: every stats field present, bins as [key, count] pairs.
+        const olderDoc = (doc: LatencyBucket): LatencyBucketDoc => {
+          const each = <T extends LatencyStats>(record: Record<string, T>) => Object.fromEntries(Object.entries(record).map(([k, v]) => [k, { ...v, ...older(v) }]));
+          return { ...doc, total: older(doc.total), servers: each(doc.servers), tools: each(doc.tools), methods: each(doc.methods) };
+        };
+        const before = Object.entries(project(latencyProjection, rest)).map(([id, text]) => [id, olderDoc(expandBucket(JSON.parse(text) as LatencyBucketDoc))] as const);
+        const docs = new Map<string, LatencyBucketDoc | null>(before);
+        for (const id of latencyProjection.docIds(last!)) docs.set(id, latencyProjection.evolve(docs.get(id) ?? null, last!, id));
+        const expected = project(latencyProjection, [...rest, last!]);
+        for (const id of latencyProjection.docIds(last!)) expect(JSON.stringify(docs.get(id))).toBe(expected[id]);
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it('stores stats without their empty fields, and expands them back to the folded stats', () => {
+    fc.assert(
+      fc.property(fc.array(anInteraction, { minLength: 1, maxLength: 40 }), (events) => {
+        for (const [id, text] of Object.entries(project(latencyProjection, events))) {
+          const stored = JSON.parse(text) as LatencyBucketDoc;
+          if (stored.scope !== 'org') continue;
+          const mine = events.filter((event) => latencyProjection.docIds(event).includes(id)) as Interaction[];
+          expect(expandBucket(stored).total).toEqual(mine.reduce(addInteraction, emptyStats()));
+          const all = [stored.total, ...Object.values(stored.servers), ...Object.values(stored.tools), ...Object.values(stored.methods)];
+          for (const stats of all) {
+            for (const field of ['errors', 'toolErrors', 'timeouts', 'bytesIn', 'bytesOut', 'totalMicros'] as const) expect(stats[field]).not.toBe(0);
+            for (const field of ['minMs', 'maxMs'] as const) expect(stats[field]).not.toBeNull();
+            expect(stats.errorCodes).not.toEqual({});
+          }
+        }
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('merges many stats at once into what merging them pair by pair gives', () => {
+    fc.assert(
+      fc.property(fc.array(anInteraction, { minLength: 1, maxLength: 60 }), (events) => {
+        const docs = Object.values(project(latencyProjection, events)).map((text) => expandBucket(JSON.parse(text) as LatencyBucketDoc));
+        const parts = docs.flatMap((doc) => [doc.total, ...Object.values(doc.servers), ...Object.values(doc.tools)]);
+        expect(JSON.stringify(mergeAllStats(parts))).toBe(JSON.stringify(parts.reduce(mergeStats, emptyStats())));
+      }),
+      { numRuns: 50 },
+    );
+  });
+
   it('reports the exact max and keeps the slowest calls for drill-down', () => {
     const events = [5, 500, 50].map((latencyMs, i) => ({ ...fc.sample(anInteraction, { seed: i, numRuns: 1 })[0]!, latencyMs, outcome: 'ok', error: null, endedAt: new Date(base).toISOString(), startedAt: new Date(base).toISOString(), id: newEventId(base + i) }) as KmEvent);
-    const docs = Object.values(project(latencyProjection, events)).map((text) => JSON.parse(text) as LatencyBucketDoc);
+    const docs = Object.values(project(latencyProjection, events)).map((text) => expandBucket(JSON.parse(text) as LatencyBucketDoc));
     const org = docs.find((d) => d.scope === 'org' && d.granularity === 'hour')!;
-    expect(org.period).toBe('2026-11-25T12:00:00.000Z');
+    expect(org.period).toBe('2026-11-25T23:00:00.000Z');
+    expect(docs.find((d) => d.scope === 'org' && d.granularity === 'day')!.period).toBe('2026-11-25T00:00:00.000Z');
     expect(summarizeStats(org.total)).toMatchObject({ count: 3, max: 500, totalMs: 555 });
     expect(org.slowest.map((s) => s.latencyMs)).toEqual([500, 50, 5]);
   });

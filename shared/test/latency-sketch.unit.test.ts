@@ -1,4 +1,5 @@
 import { addToSketch, emptySketch, LATENCY_RELATIVE_ACCURACY, mergeSketches, sketchCount, sketchQuantile, type LatencySketch } from '../src/index';
+import { binsOf } from '../src/projections/latency/sketch';
 
 /** A seeded generator (mulberry32), so a failure reproduces. */
 function random(seed: number): () => number {
@@ -26,7 +27,7 @@ describe('latency sketch accuracy', () => {
   it.each(distributions)('%s: 100k values in 500 buckets, merged, give every percentile within 1%% of the exact one', (_name, draw) => {
     const rand = random(42);
     const values = Array.from({ length: N }, () => draw(rand));
-    // Given 500 bucket sketches (values scattered at random, as calls fall into minutes),
+    // Given 500 bucket sketches (values scattered at random, as calls fall into hours),
     const buckets: LatencySketch[] = Array.from({ length: 500 }, emptySketch);
     for (const value of values) {
       const i = Math.floor(rand() * buckets.length);
@@ -52,6 +53,29 @@ describe('latency sketch accuracy', () => {
     const left = parts.reduce(mergeSketches, emptySketch());
     const right = [...parts].reverse().reduce((acc, s) => mergeSketches(s, acc), emptySketch());
     expect(JSON.stringify(right)).toBe(JSON.stringify(left));
+  });
+
+  it('stores bins as flat key gaps and counts, in about half the JSON of [key, count] pairs, the same sketch either way', () => {
+    const rand = random(11);
+    const values = Array.from({ length: 300 }, () => Math.exp(Math.log(40) + 1.2 * normal(rand)));
+    const flat = values.reduce(addToSketch, emptySketch());
+    const pairs = binsOf(flat);
+    expect(pairs.map(([key]) => key)).toEqual([...new Set(pairs.map(([key]) => key))].sort((a, b) => a - b));
+    expect(pairs.reduce((n, [, count]) => n + count, 0)).toBe(values.length);
+    const older = { zeros: flat.zeros, bins: pairs } as unknown as LatencySketch;
+    expect(JSON.stringify(flat).length).toBeLessThan(0.6 * JSON.stringify(older).length);
+    // A document written before, with pairs, reads and folds into the same flat sketch.
+    expect(sketchCount(older)).toBe(sketchCount(flat));
+    for (const q of [0.5, 0.99]) expect(sketchQuantile(older, q)).toBe(sketchQuantile(flat, q));
+    expect(addToSketch(older, 7)).toEqual(addToSketch(flat, 7));
+    expect(mergeSketches(older, emptySketch())).toEqual(flat);
+  });
+
+  it('keeps keys below 1 ms (negative) and zeros apart from the bins', () => {
+    const sketch = [0.2, 0, 5, 0.2, 0.9].reduce(addToSketch, emptySketch());
+    expect(sketch.zeros).toBe(1);
+    expect(binsOf(sketch).map(([, count]) => count)).toEqual([2, 1, 1]);
+    expect(sketchQuantile(sketch, 1)! / 5).toBeCloseTo(1, 1);
   });
 
   it('an empty sketch has no percentiles', () => {

@@ -1,7 +1,7 @@
 import { getJson, withQuery } from '../api';
 import { TimeChart } from '../components/chart';
 import { BreakableKey, Empty, Link, NotYet, OutcomeBadge, Panel, ParamSelect, QueryResult, ShareBar } from '../components/ui';
-import { apiParams, filtersKey, resolveWindow, type Filters } from '../filters';
+import { apiParams, filtersKey, latencyBucket, resolveWindow, type Filters } from '../filters';
 import { fmtDateTime, fmtInt, fmtMs, fmtPct } from '../format';
 import { hrefTo } from '../place';
 import { useQuery } from '../query';
@@ -10,7 +10,9 @@ import type { Bottleneck, LatencyGroup, LatencyPoint, SlowInteraction } from '..
 const GROUPS = ['server', 'tool', 'method'] as const;
 type GroupBy = (typeof GROUPS)[number];
 
-const BUCKET_SECONDS: Record<string, number> = { minute: 60, hour: 3600, day: 86_400 };
+const BUCKET_SECONDS: Record<string, number> = { hour: 3600, day: 86_400 };
+/** The most /api/latency/slowest answers: each latency bucket keeps its 20 slowest calls. */
+const SLOWEST_LIMIT = 20;
 const pointSeconds = (t: string | number) => (typeof t === 'number' ? (t > 1e11 ? t / 1000 : t) : Date.parse(t) / 1000);
 
 /** Latency percentiles and error rates per server and tool, over time; the slowest calls; where the time goes. */
@@ -25,11 +27,11 @@ export function PerformanceView(props: { filters: Filters }) {
   const dropped = groupBy === 'method' ? { server: undefined, tool: undefined } : groupBy === 'server' ? { tool: undefined } : {};
   const groups = useQuery(`latency ${key} ${groupBy}`, () => getJson<{ groups: LatencyGroup[] }>(withQuery('/api/latency', { ...params(), ...dropped, groupBy })));
   const series = useQuery(`latency-ts ${key}`, () =>
-    getJson<{ bucket: string; points: LatencyPoint[] }>(withQuery('/api/latency/timeseries', { ...params(), bucket: resolveWindow(filters, new Date()).bucket })),
+    getJson<{ bucket: string; points: LatencyPoint[] }>(withQuery('/api/latency/timeseries', { ...params(), bucket: latencyBucket(resolveWindow(filters, new Date())) })),
   );
   // The slowest calls are kept per org, project or user: the server and tool filters apply here, in the page.
   const slowest = useQuery(`latency-slowest ${key}`, async () => {
-    const answer = await getJson<{ interactions: SlowInteraction[] }>(withQuery('/api/latency/slowest', { ...params(), server: undefined, tool: undefined, limit: 50 }));
+    const answer = await getJson<{ interactions: SlowInteraction[] }>(withQuery('/api/latency/slowest', { ...params(), server: undefined, tool: undefined, limit: SLOWEST_LIMIT }));
     if (answer.kind !== 'ok') return answer;
     const wanted = answer.data.interactions.filter((i) => (!filters.server || i.server === filters.server) && (!filters.tool || i.tool === filters.tool));
     return { kind: 'ok' as const, data: { interactions: wanted.slice(0, 10) } };

@@ -4,7 +4,11 @@ import type { ReadModelStore } from '../ports';
 /** Point reads in flight at once: enough to hide latency against Cosmos DB, few enough not to flood it. */
 const PARALLEL_READS = 32;
 
-/** The bucket documents that exist among refs, in the order of refs (quiet periods have none). */
+/**
+ * The bucket documents that exist among refs, in the order of refs (quiet periods have none), as stored: their stats
+ * leave out empty fields, which mergeAllStats reads as they are (expanding 30 days of tools would cost as much as
+ * parsing them).
+ */
 export async function readLatencyBuckets(store: ReadModelStore, orgId: string, scope: LatencyScope, refs: readonly BucketRef[]): Promise<Array<LatencyBucketDoc | null>> {
   const docs: Array<LatencyBucketDoc | null> = [];
   for (let i = 0; i < refs.length; i += PARALLEL_READS) {

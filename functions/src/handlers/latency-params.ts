@@ -2,7 +2,7 @@ import type { LatencyScope } from '@km/shared';
 import { nameParam, type ParamResult } from './query-params';
 
 const DAY_MS = 86_400_000;
-/** The longest range one request may cover: about a quarter, i.e. at most ~2,300 hour documents to merge. */
+/** The longest range one request may cover: about a quarter, i.e. at most 92 day and 46 hour documents to merge. */
 export const MAX_RANGE_DAYS = 92;
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 

@@ -1,4 +1,4 @@
-import { bucketsCovering, latencySessionsProjection, type LatencySessionDoc } from '@km/shared';
+import { bucketsCovering, latencySessionsProjection, type LatencySessionDoc, type StoredStats } from '@km/shared';
 import { authenticateRequest } from './authenticate-request';
 import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
 import { readLatencyBuckets } from './latency-buckets';
@@ -57,8 +57,11 @@ export function makeQueryLatencyBottlenecksHandler(deps: LatencyQueryDeps): Http
       for (const doc of docs) {
         if (!doc) continue;
         // A server's waiting time outside tools/call is what its total leaves after its tools (integers: exact).
-        const rest = new Map(Object.entries(doc.servers).map(([server, stats]) => [server, { totalMicros: stats.totalMicros, count: stats.count }]));
-        for (const { server, tool, totalMicros, count } of Object.values(doc.tools)) {
+        // Stored stats leave out what is 0.
+        const rest = new Map(Object.entries(doc.servers).map(([server, stats]) => [server, waitOf(stats)]));
+        for (const stats of Object.values(doc.tools)) {
+          const { server, tool } = stats;
+          const { totalMicros, count } = waitOf(stats);
           add(server, tool, totalMicros, count);
           const left = rest.get(server);
           if (left) rest.set(server, { totalMicros: left.totalMicros - totalMicros, count: left.count - count });
@@ -70,6 +73,8 @@ export function makeQueryLatencyBottlenecksHandler(deps: LatencyQueryDeps): Http
     return jsonResponse(200, { groups: rank(waits) });
   });
 }
+
+const waitOf = (stats: StoredStats) => ({ totalMicros: stats.totalMicros ?? 0, count: stats.count ?? 0 });
 
 function rank(waits: Wait[]): BottleneckGroup[] {
   const total = waits.reduce((sum, wait) => sum + wait.totalMicros, 0);

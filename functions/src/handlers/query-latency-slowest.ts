@@ -7,9 +7,11 @@ import type { LatencyQueryDeps } from './query-latency';
 import { limitParam } from './query-params';
 
 /**
- * GET /api/latency/slowest?limit&from&to&projectId|userId: the slowest answered interactions that started in the range,
- * slowest first, each with its session for drill-down. Exact: every bucket keeps its own top SLOWEST_KEPT, and the
- * top N of a range is within the union of its buckets' top N.
+ * GET /api/latency/slowest?limit&from&to&projectId|userId: the slowest answered interactions that started in the range
+ * widened to whole UTC hours (as the other latency endpoints), slowest first, each with its session for drill-down.
+ * Exact: every bucket keeps its own top SLOWEST_KEPT, the buckets tile the widened range, and the top N of a range is
+ * within the union of its buckets' top N. Cutting an edge hour to the instant would not be: its 20 slowest may all
+ * lie outside the range.
  */
 export function makeQueryLatencySlowestHandler(deps: LatencyQueryDeps): HttpHandler {
   return withUnexpectedErrorsAs500(async (request) => {
@@ -25,15 +27,8 @@ export function makeQueryLatencySlowestHandler(deps: LatencyQueryDeps): HttpHand
     const refused = refuseParams(query, ['server', 'tool'], 'the slowest calls are kept per org, project or user; see /api/latency?groupBy=tool for per-tool percentiles');
     if ('error' in refused) return errorResponse(400, refused.error);
 
-    const { fromMs, toMs } = range.value;
-    const docs = await readLatencyBuckets(deps.readModelStore, auth.caller.orgId, scope.value, bucketsCovering(fromMs, toMs));
-    const candidates: SlowInteraction[] = [];
-    for (const doc of docs) {
-      for (const row of doc?.slowest ?? []) {
-        const started = Date.parse(row.startedAt);
-        if (started >= fromMs && started < toMs) candidates.push(row);
-      }
-    }
+    const docs = await readLatencyBuckets(deps.readModelStore, auth.caller.orgId, scope.value, bucketsCovering(range.value.fromMs, range.value.toMs));
+    const candidates: SlowInteraction[] = docs.flatMap((doc) => doc?.slowest ?? []);
     return jsonResponse(200, { interactions: keepSlowest(candidates, limit.value) });
   });
 }

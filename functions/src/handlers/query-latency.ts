@@ -1,4 +1,4 @@
-import { bucketsCovering, emptyStats, mergeStats, summarizeStats, type LatencyBucketDoc, type LatencyStats, type LatencySummary } from '@km/shared';
+import { bucketsCovering, mergeAllStats, wholeHoursCovering, summarizeStats, type LatencyBucketDoc, type LatencySummary, type StoredStats } from '@km/shared';
 import type { Authenticator, ReadModelStore } from '../ports';
 import { authenticateRequest } from './authenticate-request';
 import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
@@ -18,7 +18,8 @@ export type LatencyGroup = { key: string; server?: string; tool?: string } & Lat
 
 /**
  * GET /api/latency?groupBy=server|tool|method&from&to&projectId|userId&server&tool: latency, errors and bytes per group
- * over the range (to the minute), percentiles from the merged bucket sketches. Groups by total waiting time, largest first.
+ * over the range widened to whole UTC hours (the from and to answered), percentiles from the merged bucket sketches.
+ * Groups by total waiting time, largest first.
  */
 export function makeQueryLatencyHandler(deps: LatencyQueryDeps): HttpHandler {
   return withUnexpectedErrorsAs500(async (request) => {
@@ -41,26 +42,30 @@ export function makeQueryLatencyHandler(deps: LatencyQueryDeps): HttpHandler {
 
     const docs = await readLatencyBuckets(deps.readModelStore, auth.caller.orgId, scope, bucketsCovering(range.fromMs, range.toMs));
     // Keyed by key and labels together: "a/b" + "c" and "a" + "b/c" display alike but are different tools.
-    const groups = new Map<string, { key: string; server?: string; tool?: string; stats: LatencyStats }>();
-    const add = (key: string, labels: { server?: string; tool?: string }, stats: LatencyStats) => {
+    // Each group's stats are merged once at the end: one merge of 30 days, not 30 days of pairwise merges.
+    const groups = new Map<string, { key: string; server?: string; tool?: string; parts: StoredStats[] }>();
+    const add = (key: string, labels: { server?: string; tool?: string }, stats: StoredStats) => {
       const id = JSON.stringify([key, labels.server ?? null, labels.tool ?? null]);
-      groups.set(id, { key, ...labels, stats: mergeStats(groups.get(id)?.stats ?? emptyStats(), stats) });
+      const group = groups.get(id) ?? { key, ...labels, parts: [] };
+      group.parts.push(stats);
+      groups.set(id, group);
     };
     for (const doc of docs) {
       if (doc) for (const [key, labels, stats] of groupsOf(doc, groupBy.value, filters)) add(key, labels, stats);
     }
-    const result: LatencyGroup[] = [...groups.values()].map(({ stats, ...labels }) => ({ ...labels, ...summarizeStats(stats) }));
+    const result: LatencyGroup[] = [...groups.values()].map(({ parts, ...labels }) => ({ ...labels, ...summarizeStats(mergeAllStats(parts)) }));
     result.sort((a, b) => b.totalMs - a.totalMs || b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const covered = wholeHoursCovering(range.fromMs, range.toMs);
     return jsonResponse(200, {
-      from: new Date(range.fromMs).toISOString(),
-      to: new Date(range.toMs).toISOString(),
+      from: new Date(covered.fromMs).toISOString(),
+      to: new Date(covered.toMs).toISOString(),
       groupBy: groupBy.value,
       groups: result,
     });
   });
 }
 
-function groupsOf(doc: LatencyBucketDoc, groupBy: LatencyGrouping, filters: { server?: string; tool?: string }): Array<[string, { server?: string; tool?: string }, LatencyStats]> {
+function groupsOf(doc: LatencyBucketDoc, groupBy: LatencyGrouping, filters: { server?: string; tool?: string }): Array<[string, { server?: string; tool?: string }, StoredStats]> {
   switch (groupBy) {
     case 'server':
       return Object.entries(doc.servers)

@@ -1,18 +1,19 @@
 import type { Interaction, KmEvent } from '../../events';
 import { own, ownRecord, withoutIdLists, type Projection } from '../projection';
-import { addInteraction, emptyStats, latencyMicros, sortedCounts, withKey, type LatencyStats } from './stats';
+import { addInteraction, emptyStats, expandStats, latencyMicros, sortedCounts, storedStats, withKey, type LatencyStats, type StoredStats } from './stats';
 
 /**
  * Latency buckets: one document per (scope, granularity, period), scope being the org, one project or one user, and
- * granularity a minute or an hour (UTC). Inside, the stats of the whole scope and per server, per server+tool and per
+ * granularity an hour or a day (UTC). Inside, the stats of the whole scope and per server, per server+tool and per
  * method, plus the slowest interactions of the period.
  *
- * Minutes and hours, no days (from when documents kept the ids they folded; a later stage may add days). Sketches
- * merge exactly, so a day is the merge of its 24 hours and any
- * range is whole hours plus the minutes at its edges: at most 24 + 2*59 point reads per day of range, and percentiles
- * as accurate as those of one bucket. Point reads are also what the cloud store does best (LOCAL-AZURE.md).
+ * Hours and days, no minutes: minute documents were most of the app's writes (issue 11), and a batch touches far
+ * fewer distinct days than minutes. Sketches merge exactly, so any range is whole days plus the hours at its edges
+ * (ranges.ts): a 30-day range is about 30 point reads plus at most 46, with percentiles as accurate as those of one
+ * bucket. Point reads are also what the cloud store does best (LOCAL-AZURE.md). Stores written before may still hold
+ * `minute|...` documents: nothing reads them any more.
  */
-export type LatencyGranularity = 'minute' | 'hour';
+export type LatencyGranularity = 'hour' | 'day';
 export type LatencyScope = { kind: 'org' } | { kind: 'project'; id: string } | { kind: 'user'; id: string };
 
 /** A drill-down row: enough to open the session and find the call. */
@@ -29,25 +30,31 @@ export interface SlowInteraction {
 
 export type ToolStats = LatencyStats & { server: string; tool: string };
 
-export interface LatencyBucketDoc {
+interface Bucket<Stats, Tool> {
   id: string;
   orgId: string;
   scope: string;
   granularity: LatencyGranularity;
   /** The bucket's start, ISO UTC. */
   period: string;
-  total: LatencyStats;
-  servers: Record<string, LatencyStats>;
+  total: Stats;
+  servers: Record<string, Stats>;
   /** Keyed by toolKey(server, tool); tools/call only. */
-  tools: Record<string, ToolStats>;
-  methods: Record<string, LatencyStats>;
+  tools: Record<string, Tool>;
+  methods: Record<string, Stats>;
   /** The SLOWEST_KEPT slowest answered interactions, slowest first (ties by id): a top-N of a set, so order-free. */
   slowest: SlowInteraction[];
 }
 
-export const SLOWEST_KEPT = 100;
-export const LATENCY_GRANULARITIES: readonly LatencyGranularity[] = ['minute', 'hour'];
-const PERIOD_LENGTH_MS: Record<LatencyGranularity, number> = { minute: 60_000, hour: 3_600_000 };
+/** A bucket as it is folded: every stats field present (expandBucket). */
+export type LatencyBucket = Bucket<LatencyStats, ToolStats>;
+/** A bucket as it is stored: stats without their empty fields (StoredStats). */
+export type LatencyBucketDoc = Bucket<StoredStats, StoredStats<ToolStats>>;
+
+/** 20, not 100: the slowest lists were the largest part of a document, and a drill-down shows 10. */
+export const SLOWEST_KEPT = 20;
+export const LATENCY_GRANULARITIES: readonly LatencyGranularity[] = ['hour', 'day'];
+const PERIOD_LENGTH_MS: Record<LatencyGranularity, number> = { hour: 3_600_000, day: 86_400_000 };
 
 export const toolKey = (server: string, tool: string) => JSON.stringify([server, tool]);
 export const scopeName = (scope: LatencyScope) => (scope.kind === 'org' ? 'org' : `${scope.kind}:${encodeURIComponent(scope.id)}`);
@@ -62,9 +69,11 @@ export function latencyBucketId(scope: LatencyScope, granularity: LatencyGranula
 
 function parseBucketId(docId: string): { granularity: LatencyGranularity; period: string; scope: string } {
   const [granularity, period, ...scope] = docId.split('|');
-  if ((granularity !== 'minute' && granularity !== 'hour') || !period || scope.length !== 1) throw new Error(`not a latency bucket id: ${docId}`);
+  if (!isGranularity(granularity) || !period || scope.length !== 1) throw new Error(`not a latency bucket id: ${docId}`);
   return { granularity, period, scope: scope[0]! };
 }
+
+const isGranularity = (text: string | undefined): text is LatencyGranularity => (LATENCY_GRANULARITIES as readonly string[]).includes(text ?? '');
 
 /** The tool a call acted on: only tools/call has one (a resource URI or prompt name is not a tool). */
 export const toolOf = (event: Pick<Interaction, 'method' | 'target'>) => (event.method === 'tools/call' && event.target !== null ? event.target : null);
@@ -92,10 +101,8 @@ function foldBucket(state: LatencyBucketDoc | null, events: readonly KmEvent[], 
     if (state) return state;
     throw new Error('latency: a bucket cannot be made from no events');
   }
-  const doc: LatencyBucketDoc = state ? withoutIdLists(state) : emptyBucket(first, docId);
-  const servers = ownRecord(doc.servers);
-  const tools = ownRecord(doc.tools);
-  const methods = ownRecord(doc.methods);
+  const doc = state ? expandBucket(withoutIdLists(state)) : emptyBucket(first, docId);
+  const { servers, tools, methods } = doc;
   const slower: SlowInteraction[] = [];
   for (const event of events) {
     if (event.type !== 'mcp.interaction') throw new Error(`latency cannot fold ${event.type}`);
@@ -110,16 +117,40 @@ function foldBucket(state: LatencyBucketDoc | null, events: readonly KmEvent[], 
     }
     if (event.latencyMs !== null && !outranked(doc.slowest, event.latencyMs, event.id)) slower.push(slowInteraction(event, event.latencyMs));
   }
-  doc.servers = sortedCounts(servers);
-  doc.tools = sortedCounts(tools);
-  doc.methods = sortedCounts(methods);
   if (slower.length > 0) doc.slowest = keepSlowest([...doc.slowest, ...slower], SLOWEST_KEPT);
-  return doc;
+  return {
+    ...doc,
+    total: storedStats(doc.total),
+    servers: sortedCounts(storedRecord(servers)),
+    tools: sortedCounts(storedRecord(tools)),
+    methods: sortedCounts(storedRecord(methods)),
+  };
 }
 
-function emptyBucket(event: KmEvent, docId: string): LatencyBucketDoc {
+/**
+ * The stored document with every stats field present, its records copied prototype-free (keys come from events) and
+ * its sketches flat: what a fold adds to (queries merge the stored stats as they are). Documents written before
+ * (full stats, [key, count] sketch bins) expand to the same.
+ */
+export function expandBucket(doc: LatencyBucketDoc): LatencyBucket {
+  return { ...doc, total: expandStats(doc.total), servers: expandRecord(doc.servers), tools: expandRecord(doc.tools), methods: expandRecord(doc.methods) };
+}
+
+function expandRecord<T extends LatencyStats>(record: Record<string, StoredStats<T>>): Record<string, T> {
+  const expanded = ownRecord<T>({});
+  for (const key of Object.keys(record)) expanded[key] = expandStats(record[key]!);
+  return expanded;
+}
+
+function storedRecord<T extends LatencyStats>(record: Record<string, T>): Record<string, StoredStats<T>> {
+  const stored = ownRecord<StoredStats<T>>({});
+  for (const key of Object.keys(record)) stored[key] = storedStats(record[key]!);
+  return stored;
+}
+
+function emptyBucket(event: KmEvent, docId: string): LatencyBucket {
   const { granularity, period, scope } = parseBucketId(docId);
-  return { id: docId, orgId: event.orgId, scope, granularity, period, total: emptyStats(), servers: {}, tools: {}, methods: {}, slowest: [] };
+  return { id: docId, orgId: event.orgId, scope, granularity, period, total: emptyStats(), servers: ownRecord({}), tools: ownRecord({}), methods: ownRecord({}), slowest: [] };
 }
 
 function slowInteraction(event: Interaction, latencyMs: number): SlowInteraction {

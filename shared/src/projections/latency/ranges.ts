@@ -5,28 +5,31 @@ export interface BucketRef {
   periodMs: number;
 }
 
-const MINUTE = 60_000;
 const HOUR = 3_600_000;
+const DAY = 86_400_000;
+const LENGTH_MS: Record<LatencyGranularity, number> = { hour: HOUR, day: DAY };
+
+/** [from, to) widened to whole UTC hours: the range the buckets answer for exactly, and the one responses report. */
+export function wholeHoursCovering(fromMs: number, toMs: number): { fromMs: number; toMs: number } {
+  return { fromMs: periodStart(fromMs, 'hour'), toMs: periodStart(toMs + HOUR - 1, 'hour') };
+}
 
 /**
- * The buckets whose union is [from, to) widened to whole minutes: whole hours inside, minutes at the edges. Ranges are
- * therefore exact to the minute, and a day costs at most 24 + 118 documents.
+ * The buckets whose union is [from, to) widened to whole UTC hours: whole UTC days inside, hours at the edges. Ranges
+ * are therefore exact to the hour, and a 30-day range costs about 30 day documents plus at most 2*23 hour documents
+ * (a range with no whole day inside is all hours, at most 47).
  */
 export function bucketsCovering(fromMs: number, toMs: number): BucketRef[] {
-  const start = periodStart(fromMs, 'minute');
-  const end = periodStart(toMs + MINUTE - 1, 'minute');
+  const range = wholeHoursCovering(fromMs, toMs);
+  const firstDay = periodStart(range.fromMs + DAY - 1, 'day');
+  const lastDay = periodStart(range.toMs, 'day');
+  if (firstDay >= lastDay) return periods('hour', range.fromMs, range.toMs);
+  return [...periods('hour', range.fromMs, firstDay), ...periods('day', firstDay, lastDay), ...periods('hour', lastDay, range.toMs)];
+}
+
+/** The buckets of one granularity from startMs (aligned) up to endMs. */
+function periods(granularity: LatencyGranularity, startMs: number, endMs: number): BucketRef[] {
   const refs: BucketRef[] = [];
-  const minutes = (a: number, b: number) => {
-    for (let t = a; t < b; t += MINUTE) refs.push({ granularity: 'minute', periodMs: t });
-  };
-  const firstHour = periodStart(start + HOUR - 1, 'hour');
-  const lastHour = periodStart(end, 'hour');
-  if (firstHour >= lastHour) {
-    minutes(start, end);
-    return refs;
-  }
-  minutes(start, firstHour);
-  for (let t = firstHour; t < lastHour; t += HOUR) refs.push({ granularity: 'hour', periodMs: t });
-  minutes(lastHour, end);
+  for (let t = startMs; t < endMs; t += LENGTH_MS[granularity]) refs.push({ granularity, periodMs: t });
   return refs;
 }

@@ -1,7 +1,7 @@
 import type { Interaction } from '../../events';
 import { addSaturating, bounded, own } from '../projection';
 import { MAX_BYTES, MAX_DURATION_MS } from '../../events';
-import { addToSketch, emptySketch, mergeSketches, sketchQuantile, type LatencySketch } from './sketch';
+import { addToSketch, emptySketch, flatSketch, mergeAllSketches, sketchQuantiles, type LatencySketch } from './sketch';
 
 /**
  * What the Performance Hub knows about a set of interactions. Every field merges exactly and commutatively: counts
@@ -69,23 +69,68 @@ export function addInteraction(stats: LatencyStats, event: Interaction): Latency
   return next;
 }
 
-export function mergeStats(a: LatencyStats, b: LatencyStats): LatencyStats {
-  const codes: Record<string, number> = { ...a.errorCodes };
-  for (const [code, n] of Object.entries(b.errorCodes)) codes[code] = (own(codes, code) ?? 0) + n;
-  const pick = (x: number | null, y: number | null, f: (p: number, q: number) => number) => (x === null ? y : y === null ? x : f(x, y));
-  return {
-    count: a.count + b.count,
-    errors: a.errors + b.errors,
-    errorCodes: sortedCounts(codes),
-    toolErrors: a.toolErrors + b.toolErrors,
-    timeouts: a.timeouts + b.timeouts,
-    bytesIn: addSaturating(a.bytesIn, b.bytesIn),
-    bytesOut: addSaturating(a.bytesOut, b.bytesOut),
-    totalMicros: addSaturating(a.totalMicros, b.totalMicros),
-    minMs: pick(a.minMs, b.minMs, Math.min),
-    maxMs: pick(a.maxMs, b.maxMs, Math.max),
-    sketch: mergeSketches(a.sketch, b.sketch),
-  };
+export const mergeStats = (a: LatencyStats, b: LatencyStats): LatencyStats => mergeAllStats([a, b]);
+
+/**
+ * Many stats merged at once, the same as merging them pair by pair: the sketches' bins are counted in one map and
+ * sorted once, not copied and re-sorted per pair (a 30-day read by tool merges thousands of stats). Takes stored
+ * stats as they are (a field left out is empty), so queries read documents without expanding them.
+ */
+export function mergeAllStats(all: readonly StoredStats[]): LatencyStats {
+  const merged = emptyStats();
+  const codes: Record<string, number> = Object.create(null);
+  const sketches: LatencySketch[] = [];
+  for (const stats of all) {
+    merged.count += stats.count ?? 0;
+    merged.errors += stats.errors ?? 0;
+    merged.toolErrors += stats.toolErrors ?? 0;
+    merged.timeouts += stats.timeouts ?? 0;
+    merged.bytesIn = addSaturating(merged.bytesIn, stats.bytesIn ?? 0);
+    merged.bytesOut = addSaturating(merged.bytesOut, stats.bytesOut ?? 0);
+    merged.totalMicros = addSaturating(merged.totalMicros, stats.totalMicros ?? 0);
+    merged.minMs = lesser(merged.minMs, stats.minMs ?? null);
+    merged.maxMs = greater(merged.maxMs, stats.maxMs ?? null);
+    for (const [code, n] of Object.entries(stats.errorCodes ?? {})) codes[code] = (own(codes, code) ?? 0) + n;
+    if (stats.sketch) sketches.push(stats.sketch);
+  }
+  merged.errorCodes = sortedCounts(codes);
+  merged.sketch = mergeAllSketches(sketches);
+  return merged;
+}
+
+const lesser = (x: number | null, y: number | null) => (x === null ? y : y === null ? x : Math.min(x, y));
+const greater = (x: number | null, y: number | null) => (x === null ? y : y === null ? x : Math.max(x, y));
+
+/**
+ * LatencyStats as a document stores them: the fields still at their empty value (no errors, no timeouts, no
+ * answered call's min and max, ...) are left out, as most tools of a bucket have none (8.7% of the latency bytes).
+ * Fields that are not stats (a tool's server and name) are always kept.
+ */
+export type StoredStats<T extends LatencyStats = LatencyStats> = Omit<T, keyof LatencyStats> & Partial<LatencyStats>;
+
+const EMPTY: Readonly<LatencyStats> = emptyStats();
+
+/** The stats without their empty fields, in the same key order (a pure function: documents stay canonical). */
+export function storedStats<T extends LatencyStats>(stats: T): StoredStats<T> {
+  return Object.fromEntries(Object.entries(stats).filter(([field, value]) => !isEmptyField(field, value))) as StoredStats<T>;
+}
+
+/** Stored stats, or the full stats of an older document, as full stats with a flat sketch: what a fold adds to. */
+export function expandStats<T extends LatencyStats>(stored: StoredStats<T>): T {
+  return withFlatSketch({ ...emptyStats(), ...stored } as T);
+}
+
+function isEmptyField(field: string, value: unknown): boolean {
+  if (!Object.prototype.hasOwnProperty.call(EMPTY, field)) return false;
+  if (field === 'errorCodes') return Object.keys(value as object).length === 0;
+  if (field === 'sketch') return (value as LatencySketch).zeros === 0 && (value as LatencySketch).bins.length === 0;
+  return value === EMPTY[field as keyof LatencyStats];
+}
+
+/** The stats with a flat sketch (older documents hold [key, count] pairs): the same object when it already is. */
+export function withFlatSketch<T extends LatencyStats>(stats: T): T {
+  const sketch = flatSketch(stats.sketch);
+  return sketch === stats.sketch ? stats : { ...stats, sketch };
 }
 
 /** The numbers the API answers with (milliseconds). Percentiles are null when no request was answered. */
@@ -108,6 +153,7 @@ export interface LatencySummary {
 
 export function summarizeStats(stats: LatencyStats): LatencySummary {
   const exact = stats.minMs !== null && stats.maxMs !== null ? { min: stats.minMs, max: stats.maxMs } : undefined;
+  const [p50 = null, p95 = null, p99 = null] = sketchQuantiles(stats.sketch, [0.5, 0.95, 0.99], exact);
   return {
     count: stats.count,
     errors: stats.errors,
@@ -115,9 +161,9 @@ export function summarizeStats(stats: LatencyStats): LatencySummary {
     toolErrors: stats.toolErrors,
     timeouts: stats.timeouts,
     errorRate: stats.count === 0 ? 0 : (stats.errors + stats.toolErrors + stats.timeouts) / stats.count,
-    p50: sketchQuantile(stats.sketch, 0.5, exact),
-    p95: sketchQuantile(stats.sketch, 0.95, exact),
-    p99: sketchQuantile(stats.sketch, 0.99, exact),
+    p50,
+    p95,
+    p99,
     max: stats.maxMs,
     bytesIn: stats.bytesIn,
     bytesOut: stats.bytesOut,
