@@ -1,6 +1,6 @@
 import type { Interaction, KmEvent } from '../../events';
 import { own, ownRecord, withoutIdLists, type Projection } from '../projection';
-import { addInteraction, emptyStats, expandStats, latencyMicros, sortedCounts, storedStats, withKey, type LatencyStats, type StoredStats } from './stats';
+import { emptyStats, expandStats, latencyMicros, sortedCounts, StatsAccumulator, storedStats, withKey, type LatencyStats, type StoredStats } from './stats';
 
 /**
  * Latency buckets: one document per (scope, granularity, period), scope being the org, one project or one user, and
@@ -91,9 +91,9 @@ export const latencyProjection: Projection<LatencyBucketDoc> = {
 };
 
 /**
- * Folds a batch into a bucket: the keyed records are copied once (prototype-free) and re-sorted once, and the
- * slowest list is cut once, instead of a copy and a sort per interaction (issue 11). Same document as one by one:
- * every part is a sum, a min/max or a top-N of a set.
+ * Folds a batch into a bucket: each stats the batch touches is expanded once, added to in place and stored once, and
+ * the slowest list is cut once, instead of a copy per interaction (issue 11). Same document as one by one: every
+ * part is a sum, a min/max or a top-N of a set.
  */
 function foldBucket(state: LatencyBucketDoc | null, events: readonly KmEvent[], docId: string): LatencyBucketDoc {
   const first = events[0];
@@ -101,30 +101,60 @@ function foldBucket(state: LatencyBucketDoc | null, events: readonly KmEvent[], 
     if (state) return state;
     throw new Error('latency: a bucket cannot be made from no events');
   }
-  const doc = state ? expandBucket(withoutIdLists(state)) : emptyBucket(first, docId);
-  const { servers, tools, methods } = doc;
+  const doc: LatencyBucketDoc = state ? withoutIdLists(state) : { ...emptyBucket(first, docId), total: {} };
+  const total = new StatsAccumulator(doc.total);
+  const servers = new Accumulators(doc.servers);
+  const methods = new Accumulators(doc.methods);
+  const tools = new Accumulators(doc.tools);
+  const toolNames = new Map<string, { server: string; tool: string }>();
   const slower: SlowInteraction[] = [];
   for (const event of events) {
     if (event.type !== 'mcp.interaction') throw new Error(`latency cannot fold ${event.type}`);
     const server = event.server.name;
     const tool = toolOf(event);
-    doc.total = addInteraction(doc.total, event);
-    servers[server] = addInteraction(own(servers, server) ?? emptyStats(), event);
-    methods[event.method] = addInteraction(own(methods, event.method) ?? emptyStats(), event);
+    total.add(event);
+    servers.of(server).add(event);
+    methods.of(event.method).add(event);
     if (tool !== null) {
       const key = toolKey(server, tool);
-      tools[key] = { ...addInteraction(own(tools, key) ?? emptyStats(), event), server, tool };
+      tools.of(key).add(event);
+      toolNames.set(key, { server, tool });
     }
     if (event.latencyMs !== null && !outranked(doc.slowest, event.latencyMs, event.id)) slower.push(slowInteraction(event, event.latencyMs));
   }
-  if (slower.length > 0) doc.slowest = keepSlowest([...doc.slowest, ...slower], SLOWEST_KEPT);
   return {
     ...doc,
-    total: storedStats(doc.total),
-    servers: sortedCounts(storedRecord(servers)),
-    tools: sortedCounts(storedRecord(tools)),
-    methods: sortedCounts(storedRecord(methods)),
+    total: storedStats(total.result()),
+    servers: servers.stored(),
+    tools: tools.stored(toolNames) as Record<string, StoredStats<ToolStats>>,
+    methods: methods.stored(),
+    slowest: slower.length > 0 ? keepSlowest([...doc.slowest, ...slower], SLOWEST_KEPT) : doc.slowest,
   };
+}
+
+/** The stats of one record of a bucket (servers, tools or methods) as a batch adds to them; keys come from events. */
+class Accumulators {
+  private readonly touched = new Map<string, StatsAccumulator>();
+
+  constructor(private readonly record: Record<string, StoredStats>) {}
+
+  of(key: string): StatsAccumulator {
+    let stats = this.touched.get(key);
+    if (!stats) this.touched.set(key, (stats = new StatsAccumulator(own(this.record, key) ?? {})));
+    return stats;
+  }
+
+  /**
+   * The record with the touched stats replaced (with their labels: a tool's server and name), sorted by key.
+   * Untouched ones are re-stored too, so a document written in an older form (full stats, [key, count] bins) comes
+   * out in the current one.
+   */
+  stored(labels?: ReadonlyMap<string, object>): Record<string, StoredStats> {
+    const out = ownRecord<StoredStats>({});
+    for (const key of Object.keys(this.record)) if (!this.touched.has(key)) out[key] = storedStats(expandStats(this.record[key]!));
+    for (const [key, stats] of this.touched) out[key] = storedStats({ ...stats.result(), ...labels?.get(key) });
+    return sortedCounts(out);
+  }
 }
 
 /**
@@ -142,11 +172,6 @@ function expandRecord<T extends LatencyStats>(record: Record<string, StoredStats
   return expanded;
 }
 
-function storedRecord<T extends LatencyStats>(record: Record<string, T>): Record<string, StoredStats<T>> {
-  const stored = ownRecord<StoredStats<T>>({});
-  for (const key of Object.keys(record)) stored[key] = storedStats(record[key]!);
-  return stored;
-}
 
 function emptyBucket(event: KmEvent, docId: string): LatencyBucket {
   const { granularity, period, scope } = parseBucketId(docId);

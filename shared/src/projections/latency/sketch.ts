@@ -79,9 +79,42 @@ export function flatSketch(sketch: LatencySketch): LatencySketch {
 
 /** Returns a new sketch with the value added (sketches in documents are never mutated in place). */
 export function addToSketch(sketch: LatencySketch, valueMs: number): LatencySketch {
-  const { zeros, bins } = flatSketch(sketch);
-  if (!(valueMs > mapping.minPossible)) return { zeros: zeros + 1, bins };
-  return { zeros, bins: addBin(bins, mapping.key(valueMs)) };
+  const adding = new SketchAccumulator(sketch);
+  adding.add(valueMs);
+  return adding.result();
+}
+
+/**
+ * Adds many values to a sketch: its bins are decoded into a map once, counted into, and encoded once, instead of a
+ * copy of the bin list per value (a batch adds each call to 24 sketches; issue 11). Never changes the sketch it
+ * started from.
+ */
+export class SketchAccumulator {
+  private zeros: number;
+  private bins: Map<number, number> | null = null;
+
+  constructor(private readonly start: LatencySketch) {
+    this.zeros = start.zeros;
+  }
+
+  add(valueMs: number): void {
+    if (!(valueMs > mapping.minPossible)) {
+      this.zeros++;
+      return;
+    }
+    if (!this.bins) {
+      this.bins = new Map();
+      forEachBin(this.start, (key, count) => this.bins!.set(key, count));
+    }
+    const key = mapping.key(valueMs);
+    this.bins.set(key, (this.bins.get(key) ?? 0) + 1);
+  }
+
+  /** The sketch with every value added, in the flat form. */
+  result(): LatencySketch {
+    if (!this.bins) return { zeros: this.zeros, bins: flatSketch(this.start).bins };
+    return { zeros: this.zeros, bins: flatBins([...this.bins.entries()].sort((x, y) => x[0] - y[0])) };
+  }
 }
 
 export const mergeSketches = (a: LatencySketch, b: LatencySketch): LatencySketch => mergeAllSketches([a, b]);
@@ -95,27 +128,6 @@ export function mergeAllSketches(sketches: readonly LatencySketch[]): LatencySke
     forEachBin(sketch, (key, count) => merged.set(key, (merged.get(key) ?? 0) + count));
   }
   return { zeros, bins: flatBins([...merged.entries()].sort((x, y) => x[0] - y[0])) };
-}
-
-/** One more call in the bin of key, on a copy of the flat list: walks the gaps, so there is no decoding per call. */
-function addBin(flat: readonly number[], key: number): number[] {
-  const next = flat.slice();
-  let previous = 0;
-  for (let i = 0; i < next.length; i += 2) {
-    const at = previous + next[i]!;
-    if (at === key) {
-      next[i + 1] = next[i + 1]! + 1;
-      return next;
-    }
-    if (at > key) {
-      // The new bin goes before this one, whose gap now counts from the new key.
-      next.splice(i, 1, key - previous, 1, at - key);
-      return next;
-    }
-    previous = at;
-  }
-  next.push(key - previous, 1);
-  return next;
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Interaction } from '../../events';
 import { addSaturating, bounded, own } from '../projection';
 import { MAX_BYTES, MAX_DURATION_MS } from '../../events';
-import { addToSketch, emptySketch, flatSketch, mergeAllSketches, sketchQuantiles, type LatencySketch } from './sketch';
+import { emptySketch, flatSketch, mergeAllSketches, SketchAccumulator, sketchQuantiles, type LatencySketch } from './sketch';
 
 /**
  * What the Performance Hub knows about a set of interactions. Every field merges exactly and commutatively: counts
@@ -46,27 +46,56 @@ export const emptyStats = (): LatencyStats => ({
 export const latencyMicros = (latencyMs: number) => Math.round(bounded(latencyMs, MAX_DURATION_MS) * 1000);
 
 export function addInteraction(stats: LatencyStats, event: Interaction): LatencyStats {
-  const next: LatencyStats = {
-    ...stats,
-    count: stats.count + 1,
-    bytesIn: addSaturating(stats.bytesIn, bounded(event.requestBytes, MAX_BYTES)),
-    bytesOut: addSaturating(stats.bytesOut, bounded(event.responseBytes, MAX_BYTES)),
-  };
-  if (event.outcome === 'error') {
-    next.errors++;
-    if (event.error) next.errorCodes = withKey(stats.errorCodes, String(event.error.code), (own(stats.errorCodes, String(event.error.code)) ?? 0) + 1);
+  const adding = new StatsAccumulator(stats);
+  adding.add(event);
+  return adding.result();
+}
+
+/**
+ * Adds many interactions to stats in place, on a copy made once: a batch adds each call to four stats in each of six
+ * documents, and an object spread and a sketch copy per call was most of the fold's time and garbage (issue 11).
+ */
+export class StatsAccumulator {
+  private readonly stats: LatencyStats;
+  private readonly sketch: SketchAccumulator;
+  private codes: Record<string, number> | null = null;
+
+  /** From stored stats (fields at their empty value left out) or full ones. */
+  constructor(start: StoredStats) {
+    this.stats = { ...emptyStats(), ...start } as LatencyStats;
+    this.sketch = new SketchAccumulator(this.stats.sketch);
   }
-  if (event.outcome === 'tool_error') next.toolErrors++;
-  if (event.outcome === 'unanswered' || event.latencyMs === null) {
-    // A request the server sent that the client never answered (roots/list with no roots) is not a server failure.
-    if (event.outcome === 'unanswered' && event.direction !== 'server_to_client') next.timeouts++;
-    return next;
+
+  add(event: Interaction): void {
+    const stats = this.stats;
+    stats.count++;
+    stats.bytesIn = addSaturating(stats.bytesIn, bounded(event.requestBytes, MAX_BYTES));
+    stats.bytesOut = addSaturating(stats.bytesOut, bounded(event.responseBytes, MAX_BYTES));
+    if (event.outcome === 'error') {
+      stats.errors++;
+      if (event.error) {
+        // Copied prototype-free once: the codes come from the server.
+        this.codes ??= Object.assign(Object.create(null) as Record<string, number>, stats.errorCodes);
+        const code = String(event.error.code);
+        this.codes[code] = (own(this.codes, code) ?? 0) + 1;
+      }
+    }
+    if (event.outcome === 'tool_error') stats.toolErrors++;
+    if (event.outcome === 'unanswered' || event.latencyMs === null) {
+      // A request the server sent that the client never answered (roots/list with no roots) is not a server failure.
+      if (event.outcome === 'unanswered' && event.direction !== 'server_to_client') stats.timeouts++;
+      return;
+    }
+    stats.totalMicros = addSaturating(stats.totalMicros, latencyMicros(event.latencyMs));
+    stats.minMs = stats.minMs === null ? event.latencyMs : Math.min(stats.minMs, event.latencyMs);
+    stats.maxMs = stats.maxMs === null ? event.latencyMs : Math.max(stats.maxMs, event.latencyMs);
+    this.sketch.add(event.latencyMs);
   }
-  next.totalMicros = addSaturating(next.totalMicros, latencyMicros(event.latencyMs));
-  next.minMs = stats.minMs === null ? event.latencyMs : Math.min(stats.minMs, event.latencyMs);
-  next.maxMs = stats.maxMs === null ? event.latencyMs : Math.max(stats.maxMs, event.latencyMs);
-  next.sketch = addToSketch(stats.sketch, event.latencyMs);
-  return next;
+
+  /** The full stats, sketch flat and error codes sorted. */
+  result(): LatencyStats {
+    return { ...this.stats, errorCodes: this.codes ? sortedCounts(this.codes) : this.stats.errorCodes, sketch: this.sketch.result() };
+  }
 }
 
 export const mergeStats = (a: LatencyStats, b: LatencyStats): LatencyStats => mergeAllStats([a, b]);
