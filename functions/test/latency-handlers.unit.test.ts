@@ -75,6 +75,18 @@ describe('GET /api/latency', () => {
     expect((await api.latency('?groupBy=server&from=2026-11-25T12:00:00Z', 'key-b')).body.groups).toEqual([expect.objectContaining({ count: 1, max: 99_999 })]);
   });
 
+  it('gives the total of everything the filters pass, with percentiles over all of its calls', async () => {
+    const api = await given(stored(scenario()));
+    const range = '&from=2026-11-25T12:00:00Z&to=2026-11-25T14:00:00Z';
+    const all = (await api.latency(`?groupBy=method${range}`)).body.total;
+    // Eight calls of org-a; the unanswered one has no latency: p50 of [1, 5, 10, 20, 100, 300, 1500] is 20.
+    expect(all).toMatchObject({ count: 8, errors: 1, toolErrors: 1, timeouts: 1, max: 1500 });
+    expect(all.p50).toBeCloseTo(20, -0.5);
+    expect((await api.latency(`?groupBy=server&server=memory${range}`)).body.total).toMatchObject({ count: 2, timeouts: 1, max: 300 });
+    expect((await api.latency(`?groupBy=tool&tool=slow${range}`)).body.total).toMatchObject({ count: 2, toolErrors: 1, max: 1500 });
+    expect((await api.latency(`?groupBy=server&from=2026-11-20T00:00:00Z&to=2026-11-21T00:00:00Z`)).body.total).toMatchObject({ count: 0, p95: null });
+  });
+
   it('groups by tool (tools/call only) and by method; filters by server, tool, project, user; to the hour', async () => {
     const api = await given(stored(scenario()));
     const range = '&from=2026-11-25T12:00:00Z&to=2026-11-25T14:00:00Z';

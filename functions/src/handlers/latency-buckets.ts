@@ -1,4 +1,4 @@
-import { latencyBucketId, latencyProjection, type BucketRef, type LatencyBucketDoc, type LatencyScope } from '@km/shared';
+import { latencyBucketId, latencyProjection, own, type BucketRef, type LatencyBucketDoc, type LatencyScope, type StoredStats } from '@km/shared';
 import type { ReadModelStore } from '../ports';
 
 /** Point reads in flight at once: enough to hide latency against Cosmos DB, few enough not to flood it. */
@@ -17,4 +17,10 @@ export async function readLatencyBuckets(store: ReadModelStore, orgId: string, s
     docs.push(...found.map((stored) => stored?.doc ?? null));
   }
   return docs;
+}
+
+/** The stats of a bucket that pass the filters: all of it, one server, one server's tool, or a tool on every server. */
+export function filteredStats(doc: LatencyBucketDoc, filters: { server?: string; tool?: string }): StoredStats[] {
+  if (filters.tool === undefined) return filters.server === undefined ? [doc.total] : [own(doc.servers, filters.server) ?? {}];
+  return Object.values(doc.tools).filter(({ server, tool }) => tool === filters.tool && (filters.server === undefined || server === filters.server));
 }

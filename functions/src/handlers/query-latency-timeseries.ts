@@ -1,7 +1,7 @@
-import { emptyStats, mergeAllStats, own, periodStart, summarizeStats, type BucketRef, type LatencyBucketDoc, type LatencyGranularity, type LatencyStats, type StoredStats } from '@km/shared';
+import { emptyStats, mergeAllStats, periodStart, summarizeStats, type BucketRef, type LatencyBucketDoc, type LatencyGranularity, type LatencyStats } from '@km/shared';
 import { authenticateRequest } from './authenticate-request';
 import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
-import { readLatencyBuckets } from './latency-buckets';
+import { filteredStats, readLatencyBuckets } from './latency-buckets';
 import { enumParam, latencyWindow } from './latency-params';
 import type { LatencyQueryDeps } from './query-latency';
 
@@ -67,11 +67,4 @@ export function makeQueryLatencyTimeseriesHandler(deps: LatencyQueryDeps): HttpH
 }
 
 /** Everything, one server, one server's tool, or a tool by name on every server (merged: stored stats leave out zeros). */
-function statsOf(doc: LatencyBucketDoc, filters: { server?: string; tool?: string }): LatencyStats {
-  return mergeAllStats(partsOf(doc, filters));
-}
-
-function partsOf(doc: LatencyBucketDoc, filters: { server?: string; tool?: string }): StoredStats[] {
-  if (filters.tool === undefined) return filters.server === undefined ? [doc.total] : [own(doc.servers, filters.server) ?? {}];
-  return Object.values(doc.tools).filter(({ server, tool }) => tool === filters.tool && (filters.server === undefined || server === filters.server));
-}
+const statsOf = (doc: LatencyBucketDoc, filters: { server?: string; tool?: string }): LatencyStats => mergeAllStats(filteredStats(doc, filters));

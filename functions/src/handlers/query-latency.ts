@@ -2,7 +2,7 @@ import { bucketsCovering, mergeAllStats, wholeHoursCovering, summarizeStats, typ
 import type { Authenticator, ReadModelStore } from '../ports';
 import { authenticateRequest } from './authenticate-request';
 import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
-import { readLatencyBuckets } from './latency-buckets';
+import { filteredStats, readLatencyBuckets } from './latency-buckets';
 import { enumParam, latencyWindow, refuseParams } from './latency-params';
 
 export interface LatencyQueryDeps {
@@ -56,10 +56,13 @@ export function makeQueryLatencyHandler(deps: LatencyQueryDeps): HttpHandler {
     const result: LatencyGroup[] = [...groups.values()].map(({ parts, ...labels }) => ({ ...labels, ...summarizeStats(mergeAllStats(parts)) }));
     result.sort((a, b) => b.totalMs - a.totalMs || b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const covered = wholeHoursCovering(range.fromMs, range.toMs);
+    // Everything the filters pass, as one: percentiles of all calls cannot be made from the groups' own.
+    const total = summarizeStats(mergeAllStats(docs.flatMap((doc) => (doc ? filteredStats(doc, filters) : []))));
     return jsonResponse(200, {
       from: new Date(covered.fromMs).toISOString(),
       to: new Date(covered.toMs).toISOString(),
       groupBy: groupBy.value,
+      total,
       groups: result,
     });
   });
