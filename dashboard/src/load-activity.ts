@@ -1,42 +1,60 @@
-import { sessionActiveIn, startedIn, type Activity } from './activity';
+import { sessionActiveIn, type Activity, type LatencyActivity } from './activity';
 import { getJson, withQuery, type Loaded } from './api';
-import { resolveWindow, type Filters } from './filters';
-import type { Interaction, Session } from './types';
+import { apiParams, latencyBucket, resolveWindow, type Filters, type TimeWindow } from './filters';
+import type { LatencyPoint, LatencyReport, Session } from './types';
 
-export const MAX_SESSIONS_IN_DETAIL = 100;
-const PARALLEL = 6;
-
+/**
+ * The sessions of the range and the latency read model's account of their calls: five requests whatever the number
+ * of sessions (the Overview used to fetch each session's interactions, up to 100 of them every 15 s).
+ */
 export async function loadActivity(filters: Filters): Promise<Loaded<Activity>> {
   const window = resolveWindow(filters, new Date());
-  const listed = await getJson<{ sessions: Session[] }>(withQuery('/api/sessions', { limit: 500, projectId: filters.project, userId: filters.user }));
+  const [listed, latency] = await Promise.all([
+    getJson<{ sessions: Session[] }>(withQuery('/api/sessions', { limit: 500, projectId: filters.project, userId: filters.user })),
+    loadLatency(filters, window),
+  ]);
   if (listed.kind !== 'ok') return listed;
+  if (latency.kind === 'error') return latency;
   const sessions = listed.data.sessions.filter(
     (s) => sessionActiveIn(s, window.prevFrom, window.to) && (!filters.server || s.server.name === filters.server),
   );
-  const detailed = sessions.slice(0, MAX_SESSIONS_IN_DETAIL);
-  const interactions: Interaction[] = [];
-  let failure: Loaded<never> | null = null;
-  for (let i = 0; i < detailed.length; i += PARALLEL) {
-    const answers = await Promise.all(
-      detailed.slice(i, i + PARALLEL).map((s) => getJson<{ interactions: Interaction[] }>(`/api/sessions/${encodeURIComponent(s.id)}/interactions`)),
-    );
-    for (const answer of answers) {
-      if (answer.kind === 'ok') interactions.push(...answer.data.interactions);
-      // A session projected a moment ago may not have its interactions yet: a 404 is not a failure.
-      else if (answer.kind === 'error') failure = answer;
-    }
-  }
-  if (failure) return failure;
-  const wanted = interactions.filter((i) => startedIn(i, window.prevFrom, window.to) && (!filters.tool || i.target === filters.tool));
-  const toolSessions = filters.tool ? new Set(wanted.map((i) => i.sessionId)) : null;
+  return { kind: 'ok', data: { window, sessions, latency: latency.kind === 'ok' ? latency.data : null } };
+}
+
+async function loadLatency(filters: Filters, window: TimeWindow): Promise<Loaded<LatencyActivity>> {
+  const params = apiParams(filters, window);
+  const previous = { ...params, from: window.prevFrom.toISOString(), to: window.prevTo.toISOString() };
+  // By tool: the server grouping refuses a tool filter, and the total is the same either way.
+  const [tools, before, series, servers] = await Promise.all([
+    getJson<LatencyReport>(withQuery('/api/latency', { ...params, groupBy: 'tool' })),
+    getJson<LatencyReport>(withQuery('/api/latency', { ...previous, groupBy: 'tool' })),
+    getJson<{ bucket: 'hour' | 'day'; points: LatencyPoint[] }>(withQuery('/api/latency/timeseries', { ...params, bucket: latencyBucket(window) })),
+    filters.tool ? null : getJson<LatencyReport>(withQuery('/api/latency', { ...params, groupBy: 'server' })),
+  ]);
+  if (tools.kind !== 'ok') return tools;
+  if (before.kind !== 'ok') return before;
+  if (series.kind !== 'ok') return series;
+  if (servers && servers.kind !== 'ok') return servers;
   return {
     kind: 'ok',
     data: {
-      window,
-      sessions: toolSessions ? sessions.filter((s) => toolSessions.has(s.id)) : sessions,
-      interactions: wanted,
-      truncatedTo: sessions.length > detailed.length ? detailed.length : null,
+      current: tools.data.total,
+      previous: before.data.total,
+      bucket: series.data.bucket,
+      points: series.data.points,
+      servers: servers ? servers.data.groups : serversOf(tools.data),
+      tools: tools.data.groups,
     },
   };
 }
 
+/** With a tool filter: the servers that have that tool, from the tool groups. */
+function serversOf(report: LatencyReport): LatencyReport['groups'] {
+  const servers = new Map<string, LatencyReport['groups'][number]>();
+  for (const group of report.groups) {
+    if (!group.server) continue;
+    const seen = servers.get(group.server);
+    servers.set(group.server, seen ? { ...seen, count: seen.count + group.count } : { ...group, key: group.server, tool: null });
+  }
+  return [...servers.values()];
+}

@@ -119,6 +119,28 @@ export interface LatencyGroup {
   bytesOut: number;
   totalMs: number;
 }
+/** GET /api/latency's total: everything its filters pass; percentiles null when no call was answered. */
+export interface LatencyTotal {
+  count: number;
+  errors: number;
+  toolErrors: number;
+  timeouts: number;
+  errorRate: number;
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+  max: number | null;
+  bytesIn: number;
+  bytesOut: number;
+  totalMs: number;
+}
+export interface LatencyReport {
+  from: string;
+  to: string;
+  groupBy: string;
+  total: LatencyTotal;
+  groups: LatencyGroup[];
+}
 export interface LatencyPoint {
   t: string | number;
   count: number;

@@ -1,7 +1,7 @@
-import { droppedObservations, perBucket, percentile, periodNumbers, usageMap, type Activity } from '../src/activity';
+import { activeSessions, droppedObservations, failedCalls, pointSeries, usageMap } from '../src/activity';
 import { filtersFrom, latencyBucket, resolveWindow } from '../src/filters';
 import { delta, fmtDropped, fmtMs, fmtUsd } from '../src/format';
-import type { Interaction, Session } from '../src/types';
+import type { LatencyGroup, Session } from '../src/types';
 import { LIVE_WINDOW_MS, sessionState } from '../src/session-state';
 
 /** The dashboard's arithmetic, without a browser: ranges, comparisons, percentiles, buckets and the usage map. */
@@ -13,14 +13,6 @@ function session(id: string, server: string, client: string, first: Date, last: 
     lastActivityAt: last.toISOString(), endedAt: last.toISOString(), exitCode: 0, durationMs: last.getTime() - first.getTime(), protocolVersion: '2025-11-25',
     client: { name: client, version: '1' }, serverInfo: null, interactionCount: 0, errorCount: 0, toolCallCount: 0, notificationCount: 0, violationCount: 0,
     droppedObservations: 0,
-  };
-}
-
-function interaction(sessionId: string, server: string, at: Date, latencyMs: number, extra: Partial<Interaction> = {}): Interaction {
-  return {
-    id: `${sessionId}-${at.getTime()}`, sessionId, method: 'tools/call', target: 'echo', direction: 'client_to_server', startedAt: at.toISOString(),
-    endedAt: new Date(at.getTime() + latencyMs).toISOString(), latencyMs, requestBytes: 10, responseBytes: 20, outcome: 'ok', error: null,
-    tokensIn: null, tokensOut: null, costUsd: null, findings: [], requestPreview: null, responsePreview: null, server: { name: server }, userId: 'u', projectId: 'p', ...extra,
   };
 }
 
@@ -62,33 +54,22 @@ describe('time ranges', () => {
   });
 });
 
-describe('folds over sessions and interactions', () => {
-  const window = resolveWindow(filtersFrom(new URLSearchParams('range=24h')), NOW);
-  const sessions = [session('a', 'everything', 'claude', hoursAgo(2), hoursAgo(1)), session('b', 'memory', 'cursor', hoursAgo(30), hoursAgo(29))];
-  const interactions = [
-    interaction('a', 'everything', hoursAgo(2), 10),
-    interaction('a', 'everything', hoursAgo(1.5), 30, { outcome: 'tool_error', costUsd: 0.002 }),
-    interaction('a', 'everything', hoursAgo(1.2), 20, { method: 'tools/list', target: null, findings: [{ ruleId: 'r', severity: 'high', path: '$' }] }),
-    interaction('b', 'memory', hoursAgo(29.5), 5),
+describe('folds over sessions and latency groups', () => {
+  const sessions = [
+    { ...session('a', 'everything', 'claude', hoursAgo(2), hoursAgo(1)), interactionCount: 3 },
+    { ...session('b', 'memory', 'cursor', hoursAgo(30), hoursAgo(29)), interactionCount: 1 },
   ];
-  const activity: Activity = { window, sessions, interactions, truncatedTo: null };
-
-  it('given a day of activity and the day before, then the numbers of each period', () => {
-    expect(periodNumbers(activity, window.from, window.to)).toEqual({ sessions: 1, interactions: 3, errors: 1, findings: 1, costUsd: 0.002, p95Ms: 30 });
-    expect(periodNumbers(activity, window.prevFrom, window.prevTo)).toEqual({ sessions: 1, interactions: 1, errors: 0, findings: 0, costUsd: null, p95Ms: 5 });
+  const group = (server: string, tool: string, count: number, failed: Partial<LatencyGroup> = {}): LatencyGroup => ({
+    key: `${server}/${tool}`, server, tool, count, errors: 0, toolErrors: 0, timeouts: 0, errorRate: 0, p50: 1, p95: 1, p99: 1, max: 1, bytesIn: 0, bytesOut: 0, totalMs: 1, ...failed,
   });
 
-  it('percentiles are nearest-rank; none of nothing', () => {
-    expect(percentile([], 95)).toBeNull();
-    expect(percentile([5], 95)).toBe(5);
-    expect(percentile(Array.from({ length: 100 }, (_, i) => i + 1), 95)).toBe(95);
-    expect(percentile([1, 2, 3, 4], 50)).toBe(2);
-  });
-
-  it('buckets cover the range and count each interaction once', () => {
-    const counts = perBucket(window, interactions, (b) => b.length);
-    expect(counts.x.length).toBeGreaterThanOrEqual(24);
-    expect(counts.y.reduce<number>((sum, n) => sum + (n ?? 0), 0)).toBe(3);
+  it('counts the sessions active in each bucket, and what failed of each point', () => {
+    const x = [hoursAgo(3), hoursAgo(2), hoursAgo(1), hoursAgo(0.5)].map((d) => d.getTime() / 1000);
+    // Session a runs from 2 h to 1 h ago: the hours starting 2 h and 1 h ago hold it; the one 3 h ago ends just before.
+    expect(activeSessions(sessions, x, 3_600_000)).toEqual([0, 1, 1, 0]);
+    const points = [{ t: '2026-11-25T12:00:00.000Z', count: 4, errors: 1, toolErrors: 2, timeouts: 1, errorRate: 1, p50: 1, p95: 9, p99: 9, max: 9 }];
+    expect(pointSeries(points, failedCalls)).toEqual({ x: [Date.parse('2026-11-25T12:00:00.000Z') / 1000], y: [4] });
+    expect(pointSeries(points, (p) => p.p95).y).toEqual([9]);
   });
 
   it('the dropped observations of the listed sessions add up, and say so in words', () => {
@@ -97,14 +78,14 @@ describe('folds over sessions and interactions', () => {
     expect([fmtDropped(1), fmtDropped(1200)]).toEqual(['1 observation dropped', '1,200 observations dropped']);
   });
 
-  it('the usage map links each client to the servers it used, with calls and tools', () => {
-    const map = usageMap(sessions, interactions);
+  it('the usage map links each client to the servers its sessions used, with their calls and the tools of each server', () => {
+    const map = usageMap(sessions, [group('everything', 'echo', 2, { toolErrors: 1 }), group('everything', 'add', 5), group('memory', 'read_graph', 1), group('other', 'x', 9)]);
     expect(map.clients).toEqual(['claude', 'cursor']);
     expect(map.servers).toEqual(['everything', 'memory']);
     expect(map.calls.get('claude')?.get('everything')).toBe(3);
     expect(map.calls.get('claude')?.has('memory')).toBe(false);
-    expect(map.tools.get('everything')).toEqual([{ tool: 'echo', count: 2, errors: 1 }]);
-    expect(map.tools.get('memory')).toEqual([{ tool: 'echo', count: 1, errors: 0 }]);
+    expect(map.tools.get('everything')).toEqual([{ tool: 'add', count: 5, errors: 0 }, { tool: 'echo', count: 2, errors: 1 }]);
+    expect(map.tools.get('memory')).toEqual([{ tool: 'read_graph', count: 1, errors: 0 }]);
   });
 });
 

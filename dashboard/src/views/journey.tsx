@@ -22,7 +22,6 @@ export function JourneyView(props: { filters: Filters }) {
 function JourneyBody(props: { activity: Activity }) {
   const { window } = props.activity;
   const sessions = props.activity.sessions.filter((s) => Date.parse(s.lastActivityAt) >= window.from.getTime());
-  const interactions = props.activity.interactions.filter((i) => Date.parse(i.startedAt) >= window.from.getTime());
   if (sessions.length === 0) {
     return (
       <Empty title={`No sessions in this range (${window.label.toLowerCase()}).`}>
@@ -40,7 +39,7 @@ function JourneyBody(props: { activity: Activity }) {
         </p>
       ) : null}
       <Panel title="Who used what" id="usage-map">
-        <UsageMapView map={usageMap(sessions, interactions)} />
+        <UsageMapView map={usageMap(sessions, props.activity.latency?.tools ?? [])} />
       </Panel>
       <Panel title={`Sessions (${sessions.length})`} id="sessions">
         <div class="table-wrap">

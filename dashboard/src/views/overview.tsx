@@ -1,13 +1,13 @@
 import { activityQueryKey, useActivity } from './use-activity';
 import { getJson, withQuery } from '../api';
-import { perBucket, percentile, periodNumbers, type Activity } from '../activity';
+import { activeSessions, failedCalls, pointSeries, sessionActiveIn, type Activity } from '../activity';
 import { Sparkline, TimeChart } from '../components/chart';
 import { Empty, Link, QueryResult, Panel, StatCard } from '../components/ui';
 import { apiParams, resolveWindow, type Filters } from '../filters';
 import { delta, fmtInt, fmtMs, fmtUsd, fmtDateTime, fmtPct } from '../format';
 import { hrefTo } from '../place';
 import { useQuery } from '../query';
-import type { CostReport, RiskSummary } from '../types';
+import type { CostReport, LatencyGroup, RiskSummary } from '../types';
 
 /** Today at a glance: the sessions API gives the counts and latencies; cost and risk endpoints add where present. */
 export function OverviewView(props: { filters: Filters }) {
@@ -30,80 +30,81 @@ export function OverviewView(props: { filters: Filters }) {
     <div class="view" data-view="overview">
       <h1>Overview</h1>
       <QueryResult query={activity} what="today's activity" absent={<Empty title="The sessions API is missing on this server." />}>
-        {(data) => <OverviewBody activity={data} cost={cost.state.kind === 'ok' ? cost.state.data : null} risk={risk.state.kind === 'ok' ? risk.state.data : null} riskAbsent={risk.state.kind === 'absent'} />}
+        {(data) => <OverviewBody activity={data} toolFilter={filters.tool} cost={cost.state.kind === 'ok' ? cost.state.data : null} risk={risk.state.kind === 'ok' ? risk.state.data : null} riskAbsent={risk.state.kind === 'absent'} />}
       </QueryResult>
     </div>
   );
 }
 
-function OverviewBody(props: { activity: Activity; cost: { current: CostReport; previous: CostReport | null } | null; risk: RiskSummary | null; riskAbsent: boolean }) {
+function OverviewBody(props: { activity: Activity; toolFilter: string | null; cost: { current: CostReport; previous: CostReport | null } | null; risk: RiskSummary | null; riskAbsent: boolean }) {
   const { activity, cost, risk } = props;
-  const { window } = activity;
-  const now = periodNumbers(activity, window.from, window.to);
-  const before = periodNumbers(activity, window.prevFrom, window.prevTo);
-  const current = activity.interactions.filter((i) => Date.parse(i.startedAt) >= window.from.getTime());
-  const interactionsSeries = perBucket(window, current, (b) => b.length);
-  const errorSeries = perBucket(window, current, (b) => b.filter((i) => i.outcome !== 'ok').length);
-  const p95Series = perBucket(window, current, (b) => percentile(b.map((i) => i.latencyMs ?? 0), 95));
-  const costSeries = perBucket(window, current, (b) => b.reduce((sum, i) => sum + (i.costUsd ?? 0), 0));
-  const findingSeries = perBucket(window, current, (b) => b.reduce((sum, i) => sum + i.findings.length, 0));
-  const sessionsSeries = perBucket(window, current, (b) => new Set(b.map((i) => i.sessionId)).size);
+  const { window, latency } = activity;
+  const sessionsNow = activity.sessions.filter((s) => sessionActiveIn(s, window.from, window.to));
+  const sessionsBefore = activity.sessions.filter((s) => sessionActiveIn(s, window.prevFrom, window.prevTo));
+  const points = latency?.points ?? [];
+  const bucketMs = latency?.bucket === 'day' ? 86_400_000 : 3_600_000;
+  const interactionsSeries = pointSeries(points, (p) => p.count);
+  const errorSeries = pointSeries(points, failedCalls);
+  const p95Series = pointSeries(points, (p) => p.p95);
+  const sessionsSeries = { x: interactionsSeries.x, y: activeSessions(sessionsNow, interactionsSeries.x, bucketMs) };
+  const now = latency?.current ?? null;
+  const before = latency?.previous ?? null;
 
-  const spend = cost ? cost.current.total.costUsd : now.costUsd;
-  const spendBefore = cost ? (cost.previous?.total.costUsd ?? null) : before.costUsd;
-  const spendCaption = cost ? 'from the cost API' : now.costUsd === null ? 'no cost data yet' : 'estimated per interaction';
+  const spend = cost ? cost.current.total.costUsd : null;
+  const spendBefore = cost ? (cost.previous?.total.costUsd ?? null) : null;
+  const costSeries = cost ? { x: cost.current.groups.map((g) => Date.parse(g.key) / 1000), y: cost.current.groups.map((g) => g.costUsd) } : null;
 
-  const servers = countBy(current, (i) => i.server.name);
-  const tools = countBy(current.filter((i) => i.method === 'tools/call'), (i) => i.target ?? '?');
-  const recent = activity.sessions.filter((s) => Date.parse(s.lastActivityAt) >= window.from.getTime()).slice(0, 8);
+  const servers = topRows(latency?.servers ?? [], (g) => g.key);
+  const tools = topRows(latency?.tools ?? [], (g) => g.tool ?? g.key);
+  const recent = sessionsNow.slice(0, 8);
+  const noLatency = <span class="muted">latency endpoints not on this server</span>;
 
   return (
     <>
       <p class="lede">
-        {window.label}: {fmtInt(now.interactions)} interactions in {fmtInt(now.sessions)} sessions
-        {activity.truncatedTo ? ` (interaction numbers from the ${activity.truncatedTo} newest sessions)` : ''}.
+        {window.label}: {now ? `${fmtInt(now.count)} interactions in ` : ''}
+        {fmtInt(sessionsNow.length)} sessions
+        {/* Sessions do not say which tools they called, so the tool filter narrows the calls only. */}
+        {props.toolFilter ? ` (sessions not narrowed to ${props.toolFilter})` : ''}.
       </p>
       <div class="stats">
-        <StatCard label="Sessions" testId="stat-sessions" value={fmtInt(now.sessions)} delta={delta(now.sessions, before.sessions)} upIsGood compareLabel={window.compareLabel}>
+        <StatCard label="Sessions" testId="stat-sessions" value={fmtInt(sessionsNow.length)} delta={delta(sessionsNow.length, sessionsBefore.length)} upIsGood compareLabel={window.compareLabel}>
           <Sparkline x={sessionsSeries.x} values={sessionsSeries.y} label="Active sessions over the range" />
         </StatCard>
-        <StatCard label="Interactions" testId="stat-interactions" value={fmtInt(now.interactions)} delta={delta(now.interactions, before.interactions)} upIsGood compareLabel={window.compareLabel}
-          caption={`${fmtInt(now.errors)} failed`}>
+        <StatCard label="Interactions" testId="stat-interactions" value={now ? fmtInt(now.count) : '—'} delta={now && before ? delta(now.count, before.count) : null} upIsGood compareLabel={window.compareLabel}
+          caption={now ? `${fmtInt(failedCalls(now))} failed` : noLatency}>
           <Sparkline x={interactionsSeries.x} values={interactionsSeries.y} label="Interactions over the range" />
         </StatCard>
-        <StatCard label="Spend" testId="stat-spend" value={fmtUsd(spend)} delta={delta(spend, spendBefore)} compareLabel={window.compareLabel} caption={spendCaption}>
-          <Sparkline x={costSeries.x} values={costSeries.y} color="--c3" label="Spend over the range" />
+        <StatCard label="Spend" testId="stat-spend" value={fmtUsd(spend)} delta={delta(spend, spendBefore)} compareLabel={window.compareLabel} caption={cost ? 'from the cost API' : 'no cost data yet'}>
+          {costSeries ? <Sparkline x={costSeries.x} values={costSeries.y} color="--c3" label="Spend over the range" /> : null}
         </StatCard>
         <StatCard
-          label={risk ? 'Open findings' : 'Findings'}
+          label="Open findings"
           testId="stat-findings"
-          value={fmtInt(risk ? risk.open : now.findings)}
-          delta={risk ? null : delta(now.findings, before.findings)}
+          value={risk ? fmtInt(risk.open) : '—'}
           compareLabel={window.compareLabel}
-          caption={risk ? `${fmtInt(risk.bySeverity.critical + risk.bySeverity.high)} high or critical` : props.riskAbsent ? 'risk monitor not running; counted from interactions' : 'counted from interactions'}
-        >
-          <Sparkline x={findingSeries.x} values={findingSeries.y} color="--c4" label="Findings over the range" />
-        </StatCard>
-        <StatCard label="p95 latency" testId="stat-p95" value={fmtMs(now.p95Ms)} delta={delta(now.p95Ms, before.p95Ms)} compareLabel={window.compareLabel}
-          caption={`error rate ${fmtPct(now.interactions ? now.errors / now.interactions : null)}`}>
+          caption={risk ? `${fmtInt(risk.bySeverity.critical + risk.bySeverity.high)} high or critical` : props.riskAbsent ? 'risk monitor not running' : 'no risk data yet'}
+        />
+        <StatCard label="p95 latency" testId="stat-p95" value={fmtMs(now?.p95 ?? null)} delta={now && before ? delta(now.p95, before.p95) : null} compareLabel={window.compareLabel}
+          caption={now ? `error rate ${fmtPct(now.count ? now.errorRate : null)}` : noLatency}>
           <Sparkline x={p95Series.x} values={p95Series.y} color="--c2" label="p95 latency over the range" />
         </StatCard>
       </div>
 
       <div class="grid-2">
         <Panel title="Interactions over time" id="ov-chart">
-          {now.interactions === 0 ? (
+          {!now || now.count === 0 ? (
             <Empty title="No interactions in this range.">Wrap an MCP server with km and use it; its calls appear here within seconds.</Empty>
           ) : (
             <TimeChart
-              caption={`Interactions and failures per ${window.bucket === 'minute' ? '5 minutes' : window.bucket}`}
+              caption={`Interactions and failures per ${latency?.bucket ?? 'hour'}`}
               x={interactionsSeries.x}
               series={[
                 { label: 'interactions', color: '--c1', values: interactionsSeries.y, bars: true },
                 { label: 'failed', color: '--bad', values: errorSeries.y, bars: true },
               ]}
               unit={(v) => fmtInt(v)}
-              step={window.bucketMs / 1000}
+              step={bucketMs / 1000}
               integers
             />
           )}
@@ -142,11 +143,12 @@ function OverviewBody(props: { activity: Activity; cost: { current: CostReport; 
   );
 }
 
-function countBy<T>(items: T[], key: (item: T) => string): { key: string; count: number }[] {
-  const counts = new Map<string, number>();
-  for (const item of items) counts.set(key(item), (counts.get(key(item)) ?? 0) + 1);
-  return [...counts].map(([k, count]) => ({ key: k, count })).sort((a, b) => b.count - a.count).slice(0, 6);
+/** The six busiest groups by calls. */
+function topRows(groups: readonly LatencyGroup[], label: (group: LatencyGroup) => string): { key: string; count: number }[] {
+  return [...groups].sort((a, b) => b.count - a.count).slice(0, 6).map((group) => ({ key: label(group), count: group.count }));
 }
+
+
 
 function TopList(props: { title: string; rows: { key: string; count: number }[] }) {
   const max = Math.max(1, ...props.rows.map((r) => r.count));
