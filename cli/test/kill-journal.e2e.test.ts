@@ -32,9 +32,19 @@ function spooled(home: string): Recorded {
   let unversioned = 0;
   if (!existsSync(dir)) return { eventIds, ended, sessions, unversioned };
   for (const name of readdirSync(dir).filter((n) => n.endsWith('.jsonl') && n !== 'rejected.jsonl')) {
-    for (const line of readFileSync(join(dir, name), 'utf8').split('\n')) {
+    const lines = readFileSync(join(dir, name), 'utf8').split('\n');
+    for (const [at, line] of lines.entries()) {
       if (line.trim() === '') continue;
-      const event = JSON.parse(line) as Record<string, unknown>;
+      // A kill -9 inside a write can leave the file's last line torn: the spool's reader skips it as garbage (its
+      // events were not acknowledged, so the journal's replay made them again elsewhere). Only the last line may be.
+      const last = lines.slice(at + 1).every((rest) => rest.trim() === '');
+      let event: Record<string, unknown>;
+      try {
+        event = JSON.parse(line) as Record<string, unknown>;
+      } catch (error) {
+        if (last) continue;
+        throw error;
+      }
       sessions.add(String(event.sessionId));
       if (event.type === 'session.ended') ended.push(event);
       if (event.type !== 'mcp.interaction' || event.method !== 'tools/call') continue;
