@@ -3,20 +3,22 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** The ingest bench's short mode, so that it cannot rot: it runs end to end and reports every figure it promises. */
+function runBench(script: string, env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(__dirname, '..', script)], { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/** The benches' short modes, so that they cannot rot: each runs end to end and reports every figure it promises. */
 describe('the ingest bench (npm run bench, short)', () => {
   it('ingests, folds, rebuilds and counts writes, printing each figure and writing them to its results file', async () => {
     const results = join(mkdtempSync(join(tmpdir(), 'km-bench-')), 'results.json');
-    const run = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [join(__dirname, '..', 'ingest.mjs')], {
-        env: { ...process.env, BENCH_INGEST_EVENTS: '3000', BENCH_RESULTS: results },
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      child.on('close', (status) => resolve({ status, stdout, stderr }));
-    });
+    const run = await runBench('ingest.mjs', { BENCH_INGEST_EVENTS: '3000', BENCH_RESULTS: results });
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     for (const row of ['floor: JSON.parse + insert', 'ingest until all read models reflect it', 'peak RSS', 'km serve --rebuild all', 'disk under KM_HOME', 'documents written per 1000 events', 'bytes written per event']) {
@@ -27,5 +29,18 @@ describe('the ingest bench (npm run bench, short)', () => {
     for (const figure of ['eventsPerSecond', 'floorEventsPerSecond', 'rebuildEventsPerSecond', 'peakRssBytes', 'diskBytes', 'docsPer1000Events', 'bytesWrittenPerEvent']) {
       expect(ingest[figure]).toBeGreaterThan(0);
     }
+  }, 300_000);
+});
+
+describe('the dashboard query bench (npm run bench, short)', () => {
+  it('answers every request the dashboard makes, with each filter, 200, and writes their p50 and p99', async () => {
+    const results = join(mkdtempSync(join(tmpdir(), 'km-bench-')), 'results.json');
+    const run = await runBench('queries.mjs', { BENCH_QUERY_EVENTS: '2000', BENCH_QUERY_REPEATS: '2', BENCH_RESULTS: results });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/0 not answered 200/);
+    const { queries } = JSON.parse(readFileSync(results, 'utf8'));
+    expect(queries.rows.length).toBeGreaterThan(60);
+    for (const row of queries.rows) expect(row).toMatchObject({ status: 200, p50: expect.any(Number), p99: expect.any(Number) });
   }, 300_000);
 });

@@ -1,0 +1,130 @@
+// Dashboard queries over a month of traffic (issue 11): every request the dashboard's views make, with a 30-day
+// range and with each filter, timed through km serve's HTTP API; p50 and p99 against a floor measured in the same
+// run (the same HTTP round trip to a route that answers 404 at once). The events (bench/ingest-events.mjs, 30 days)
+// are folded straight into a km.db first. BENCH_QUERY_EVENTS (default 100000) sets how many; BENCH_QUERY_HOME reuses
+// a KM_HOME built before (e.g. by a run with BENCH_QUERY_KEEP=1).
+import { createRequire } from 'node:module';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { interactionBatches } from './ingest-events.mjs';
+
+const require = createRequire(import.meta.url);
+const here = dirname(fileURLToPath(import.meta.url));
+const dist = (path) => require(join(here, '..', 'functions', 'dist', path));
+const { startEmbeddedHost } = dist('host/embedded-host.js');
+const { openSqliteDatabase } = dist('adapters/sqlite-database.js');
+const { SqliteEventLog } = dist('adapters/sqlite-event-log.js');
+const { SqliteReadModelStore } = dist('adapters/sqlite-read-model-store.js');
+const { readModels, readModelIndexes } = dist('read-models.js');
+const { runProjectorsOnce } = dist('projector.js');
+
+const EVENTS = Number(process.env.BENCH_QUERY_EVENTS ?? 100_000);
+const REPEATS = Number(process.env.BENCH_QUERY_REPEATS ?? 30);
+const DAY = 86_400_000;
+const START = Date.parse('2026-10-01T00:00:00.000Z'); // where ingest-events.mjs begins
+const quiet = { info() {}, warn() {}, error: (message) => console.error(message) };
+const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+const quantile = (xs, q) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(q * xs.length) - 1)];
+
+async function buildHome() {
+  const home = mkdtempSync(join(tmpdir(), 'km-bench-queries-'));
+  const db = openSqliteDatabase(join(home, 'km.db'));
+  const log = new SqliteEventLog(db);
+  const store = new SqliteReadModelStore(db, { indexes: readModelIndexes });
+  let n = 0;
+  for (const batch of interactionBatches(EVENTS, { days: 30 })) {
+    n += batch.length;
+    const receivedAt = batch.reduce((latest, event) => (event.ts > latest ? event.ts : latest), '');
+    await log.append(batch.map((event) => ({ ...event, receivedAt, batchId: `bench-${n}` })));
+  }
+  while ((await runProjectorsOnce(readModels, log, store, 2000)).handled > 0);
+  db.close();
+  return home;
+}
+
+/** The requests of each view, as the dashboard makes them for one set of filters over 30 days. */
+function dashboardRequests(filters) {
+  const to = new Date(START + 30 * DAY).toISOString();
+  const from = new Date(START).toISOString();
+  const prevFrom = new Date(START - 30 * DAY).toISOString();
+  const params = { from, to, ...filters };
+  const q = (path, p) => {
+    const query = new URLSearchParams(Object.entries(p).filter(([, v]) => v !== undefined));
+    return `${path}${query.size ? `?${query}` : ''}`;
+  };
+  const noTool = { ...params, tool: undefined };
+  return [
+    ['overview', q('/api/sessions', { limit: 500, projectId: filters.projectId, userId: filters.userId })],
+    ['overview', q('/api/latency', { ...params, groupBy: 'tool' })],
+    ['overview', q('/api/latency', { ...params, from: prevFrom, to: from, groupBy: 'tool' })],
+    ['overview', q('/api/latency/timeseries', { ...params, bucket: 'day' })],
+    ...(filters.tool ? [] : [['overview', q('/api/latency', { ...params, groupBy: 'server' })]]),
+    ['overview', q('/api/cost', { ...params, groupBy: 'day' })],
+    ['overview', q('/api/risk/summary', params)],
+    ['cost', q('/api/cost/summary', { ...params, from: undefined, to: undefined })],
+    ['cost', q('/api/cost', { ...params, groupBy: 'project' })],
+    ['cost', q('/api/budgets', { projectId: filters.projectId })],
+    ['cost', q('/api/cost/context-tax', params)],
+    ['risk', q('/api/risk/findings', params)],
+    ['performance', q('/api/latency', { ...params, groupBy: 'method', server: undefined, tool: undefined })],
+    ['performance', q('/api/latency/slowest', { ...noTool, server: undefined, limit: 20 })],
+    ['performance', q('/api/latency/bottlenecks', params)],
+  ];
+}
+
+async function timed(url) {
+  const t0 = performance.now();
+  const response = await fetch(url);
+  await response.arrayBuffer();
+  return { ms: performance.now() - t0, status: response.status };
+}
+
+async function main() {
+  console.log(`dashboard query bench: ${EVENTS} events over 30 days, ${REPEATS} runs per request; load ${load()}`);
+  const home = process.env.BENCH_QUERY_HOME ?? (await buildHome());
+  const host = await startEmbeddedHost({ home, port: 0, logger: quiet });
+  const floor = [];
+  for (let i = 0; i < REPEATS * 3; i++) floor.push((await timed(`${host.url}/api/no-such-route`)).ms);
+  const filterSets = {
+    none: {},
+    project: { projectId: 'project-3' },
+    user: { userId: 'user-7@example.com' },
+    server: { server: 'server-5' },
+    tool: { server: 'server-5', tool: 'tool-51' },
+  };
+  const rows = [];
+  for (const [filterName, filters] of Object.entries(filterSets)) {
+    for (const [view, path] of dashboardRequests(filters)) {
+      const samples = [];
+      let status = 0;
+      for (let i = 0; i < REPEATS; i++) ({ ms: samples[i], status } = await timed(`${host.url}${path}`));
+      rows.push({ view, filters: filterName, path, status, p50: quantile(samples, 0.5), p99: quantile(samples, 0.99) });
+    }
+  }
+  await host.close();
+  if (!process.env.BENCH_QUERY_HOME && !process.env.BENCH_QUERY_KEEP) rmSync(home, { recursive: true, force: true });
+  else console.log(`KM_HOME kept: ${home}`);
+
+  const floorP99 = quantile(floor, 0.99);
+  console.log(`floor (HTTP round trip of a 404): p50 ${quantile(floor, 0.5).toFixed(1)} ms, p99 ${floorP99.toFixed(1)} ms`);
+  for (const row of rows) {
+    const flag = row.status !== 200 ? ` ANSWERED ${row.status}` : row.p99 > 50 ? '  over 50 ms' : '';
+    console.log(`${row.view.padEnd(12)} ${row.filters.padEnd(8)} p50 ${row.p50.toFixed(1).padStart(7)} ms  p99 ${row.p99.toFixed(1).padStart(7)} ms (${(row.p99 / floorP99).toFixed(1)}x floor)  ${row.path.split('?')[0]}${flag}`);
+  }
+  const worst = rows.reduce((a, b) => (b.p99 > a.p99 ? b : a));
+  const failed = rows.filter((row) => row.status !== 200);
+  console.log(`worst p99: ${worst.p99.toFixed(1)} ms (${worst.path}); ${rows.filter((r) => r.p99 <= 50).length} of ${rows.length} requests at or under the 50 ms target; ${failed.length} not answered 200; load ${load()}`);
+
+  const resultsPath = process.env.BENCH_RESULTS ?? join(here, 'results.json');
+  const previous = existsSync(resultsPath) ? JSON.parse(readFileSync(resultsPath, 'utf8')) : {};
+  writeFileSync(resultsPath, `${JSON.stringify({ ...previous, queries: { at: new Date().toISOString(), events: EVENTS, loadavg: loadavg(), floorP99Ms: floorP99, rows } }, null, 2)}\n`);
+  if (failed.length > 0) process.exitCode = 1;
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
