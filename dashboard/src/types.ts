@@ -141,20 +141,8 @@ export interface LatencyReport {
   total: LatencyTotal;
   groups: LatencyGroup[];
 }
-export interface LatencyPoint {
-  t: string | number;
-  count: number;
-  errors: number;
-  toolErrors: number;
-  timeouts: number;
-  /** JSON-RPC errors, tool errors and timeouts over all requests: the same share as LatencyGroup's errorRate. */
-  errorRate: number;
-  /** null in a bucket without calls. */
-  p50: number | null;
-  p95: number | null;
-  p99: number | null;
-  max: number | null;
-}
+/** One bucket of /api/latency/timeseries: errorRate as LatencyGroup's; percentiles null in a bucket without calls. */
+export type LatencyPoint = { t: string | number } & Pick<LatencyTotal, 'count' | 'errors' | 'toolErrors' | 'timeouts' | 'errorRate' | 'p50' | 'p95' | 'p99' | 'max'>;
 export interface SlowInteraction {
   id: string;
   sessionId: string;
