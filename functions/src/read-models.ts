@@ -31,4 +31,6 @@ export const readModelIndexes = [
   { model: interactionsProjection.name, fields: ['receivedAt'] },
   // risk monitor
   { model: riskProjection.name, fields: ['detected', 'ts'] },
+  // the anomaly documents, which the findings and summary read in full and expand into one finding per tool
+  { model: riskProjection.name, fields: ['kind'] },
 ];
