@@ -70,7 +70,7 @@ async function given(events: KmEvent[]) {
     eventLog,
     project,
     findings: (query = '', key?: string) => call(makeQueryRiskFindingsHandler(deps), `/api/risk/findings${query}`, {}, key),
-    summary: (key?: string) => call(makeQueryRiskSummaryHandler(deps), '/api/risk/summary', {}, key),
+    summary: (key?: string, query = '') => call(makeQueryRiskSummaryHandler(deps), `/api/risk/summary${query}`, {}, key),
     ack: (id: string, key?: string) => call(makeAckRiskFindingHandler(deps), `/api/risk/findings/${id}/ack`, { id }, key, 'POST'),
     resolve: (id: string, key?: string) => call(makeResolveRiskFindingHandler(deps), `/api/risk/findings/${id}/resolve`, { id }, key, 'POST'),
   };
@@ -121,6 +121,32 @@ describe('risk read model and API', () => {
     expect(await api.findings('?from=yesterday')).toMatchObject({ status: 400, body: { error: expect.stringContaining('from must be an ISO date') } });
     expect(await api.findings('?from=2026-05-03&to=2026-05-01')).toMatchObject({ status: 400 });
     expect(await api.findings('?kind=weird')).toMatchObject({ status: 400 });
+  });
+
+  it('honours the project, user, server and tool filters the dashboard sends, in the list and in the summary', async () => {
+    const other = interaction(anEnvelope({ orgId: 'org-a', projectId: 'p2', userId: 'bob', sessionId: 's-b', server: { name: 'memory', command: 'm' } }), '2026-05-02T11:00:00.000Z', {
+      target: 'search',
+      findings: [{ ruleId: 'email', severity: 'low', path: '$.params' }],
+    });
+    const api = await given([leaky, rugPull, other]);
+    const rules = async (query: string) => nonAnomalies((await api.findings(query)).body).map((f: any) => f.ruleId).sort();
+    expect(await rules('?projectId=p2')).toEqual(['email']);
+    expect(await rules('?userId=ann')).toEqual(['aws-access-key-id', 'card-number', 'rug-pull']);
+    expect(await rules('?server=memory&tool=search')).toEqual(['email']);
+    expect(await rules('?server=memory&tool=read_file')).toEqual([]);
+    // Anomalies (first use of a tool) are narrowed the same way.
+    expect((await api.findings('?projectId=p2&kind=anomaly')).body.findings.every((f: any) => f.projectId === 'p2')).toBe(true);
+
+    const all = (await api.summary()).body;
+    const p2 = (await api.summary(undefined, '?projectId=p2')).body;
+    expect(p2.open).toBeLessThan(all.open);
+    expect(p2.byRule.find((r: any) => r.ruleId === 'email')).toEqual({ ruleId: 'email', count: 1 });
+    expect(p2.byRule.find((r: any) => r.ruleId === 'card-number')).toBeUndefined();
+    const late = (await api.summary(undefined, '?from=2026-05-02T10:30:00Z')).body;
+    expect(late.byDay.map((d: any) => d.day)).toEqual(['2026-05-02']);
+    expect(late.byRule.map((r: any) => r.ruleId)).not.toContain('card-number');
+    expect(await api.summary(undefined, '?severity=high')).toMatchObject({ status: 400, body: { error: expect.stringContaining('severity cannot be used here') } });
+    expect(await api.summary(undefined, '?from=soon')).toMatchObject({ status: 400 });
   });
 
   it('ack and resolve append server-made events; the fold changes the status; other orgs get a 404', async () => {

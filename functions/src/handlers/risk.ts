@@ -44,6 +44,19 @@ function timeParam(value: string | null, what: string): ParamResult<string | und
   return { value: new Date(ms).toISOString() };
 }
 
+/** The project, user, server and tool filters every view sends: each one a finding's own field. */
+const SCOPE_FILTERS = ['projectId', 'userId', 'server', 'tool'] as const;
+
+function scopeFilters(query: URLSearchParams): ParamResult<Record<string, string>> {
+  const where: Record<string, string> = {};
+  for (const name of SCOPE_FILTERS) {
+    const value = nameParam(query.get(name), name);
+    if ('error' in value) return value;
+    if (value.value !== undefined) where[name] = value.value;
+  }
+  return { value: where };
+}
+
 interface FindingsQuery {
   store: QueryOptions;
   from?: string;
@@ -68,6 +81,9 @@ function findingsQuery(query: URLSearchParams): ParamResult<FindingsQuery> {
   if (severity.value) where.severity = severity.value;
   if (status.value) where.status = status.value;
   if (kind.value) where.kind = kind.value;
+  const scope = scopeFilters(query);
+  if ('error' in scope) return scope;
+  Object.assign(where, scope.value);
   // from/to are applied after the read (the store filters by equality only), so read past the limit when they are set.
   const storeLimit = from.value || to.value ? SUMMARY_SCAN_LIMIT : limit.value;
   return {
@@ -101,7 +117,7 @@ async function findingsWhere(store: ReadModelStore, orgId: string, options: Quer
   return [...others, ...anomalies].sort((a, b) => (a.ts === b.ts ? 0 : a.ts < b.ts ? 1 : -1)).slice(0, options.limit);
 }
 
-/** GET /api/risk/findings?severity&from&to&status&kind&limit: the caller's findings, newest first. */
+/** GET /api/risk/findings?severity&from&to&status&kind&projectId&userId&server&tool&limit: the caller's findings, newest first. */
 export function makeQueryRiskFindingsHandler(deps: RiskQueryDeps): HttpHandler {
   return withUnexpectedErrorsAs500(async (request) => {
     const auth = await authenticateRequest(deps.authenticator, request);
@@ -147,18 +163,24 @@ export function summarize(docs: readonly RiskFindingDoc[]): RiskSummary {
   };
 }
 
-/** GET /api/risk/summary: counts over the caller's open findings. */
+/** GET /api/risk/summary?from&to&projectId&userId&server&tool: counts over the caller's open findings. */
 export function makeQueryRiskSummaryHandler(deps: RiskQueryDeps): HttpHandler {
   return withUnexpectedErrorsAs500(async (request) => {
     const auth = await authenticateRequest(deps.authenticator, request);
     if ('response' in auth) return auth.response;
+    // The summary is of open findings of every severity and kind: those filters belong to GET /api/risk/findings.
+    const refused = ['severity', 'status', 'kind', 'limit'].filter((name) => request.query.has(name));
+    if (refused.length > 0) return errorResponse(400, `${refused.join(' and ')} cannot be used here: the summary counts every open finding; filter the list with GET /api/risk/findings`);
+    const parsed = findingsQuery(request.query);
+    if ('error' in parsed) return errorResponse(400, parsed.error);
+    const { from, to } = parsed.value;
     const docs = await findingsWhere(deps.readModelStore, auth.caller.orgId, {
-      where: { detected: true, status: 'open' },
+      where: { ...parsed.value.store.where, status: 'open' },
       orderBy: 'ts',
       direction: 'desc',
       limit: SUMMARY_SCAN_LIMIT,
     });
-    return jsonResponse(200, summarize(docs));
+    return jsonResponse(200, summarize(docs.filter((doc) => (!from || doc.ts >= from) && (!to || doc.ts <= to))));
   });
 }
 
