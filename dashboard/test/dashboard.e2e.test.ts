@@ -185,6 +185,19 @@ describe('dashboard in a browser, against km serve seeded through km', () => {
     await close();
   });
 
+  it('Cost Center narrows spend to one filter, and says so rather than asking the API for two', async () => {
+    const { page, problems, lastAsked, close } = await openPage(browser, `${host.url}/cost?server=memory`);
+    expect(lastAsked('/api/cost')).toMatch(/server=memory/);
+    const memoryOnly = await api(lastAsked('/api/cost')!);
+    const all = await api(lastAsked('/api/cost')!.replace(/&?server=memory/, ''));
+    expect(memoryOnly.total.interactions).toBeLessThan(all.total.interactions);
+    await page.goto(`${host.url}/cost?server=memory&user=someone`);
+    await settled(page);
+    expect(await page.locator('[data-state="error"]').first().innerText()).toContain('one at a time');
+    expect(problems.list).toEqual([]);
+    await close();
+  });
+
   it('Journey lists the sessions, maps clients to servers and tools, and opens an interaction', async () => {
     const { sessions } = await api('/api/sessions');
     const session = sessions.find((s: any) => s.server.name === 'everything');

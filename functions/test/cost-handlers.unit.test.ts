@@ -205,3 +205,50 @@ describe('stopping the budget notifier', () => {
     expect(await log.getCheckpoint('budget-webhooks')).toBe(0);
   });
 });
+
+describe('the filters the dashboard sends', () => {
+  async function given() {
+    const api = setup();
+    const call = (projectId: string, server: string, tool: string, costUsd: number, at = '2026-11-25T10:00:00.000Z') =>
+      interaction(anEnvelope({ orgId: 'org-a', projectId, userId: projectId === 'web' ? 'ann' : 'bob', server: { name: server, command: server } }), at, { target: tool, costUsd, model: 'gpt-4o' });
+    await api.ingest([call('web', 'github', 'search', 1), call('web', 'memory', 'read', 2), call('api', 'github', 'search', 4, '2026-11-24T10:00:00.000Z'), call('api', 'github', 'push', 8)]);
+    await api.project();
+    return api;
+  }
+  const cost = (api: Awaited<ReturnType<typeof given>>, query: string) => api.get(makeQueryCostHandler, `/api/cost?from=2026-11-01&to=2026-11-25&${query}`);
+
+  it('narrows the spend to one project, user, server or tool, by day or by that dimension', async () => {
+    const api = await given();
+    expect((await cost(api, 'groupBy=day')).body.total.costUsd).toBeCloseTo(15);
+    expect((await cost(api, 'groupBy=day&projectId=web')).body.total.costUsd).toBeCloseTo(3);
+    expect((await cost(api, 'groupBy=day&projectId=api')).body.groups.map((g: any) => [g.key, g.costUsd])).toEqual([['2026-11-24', 4], ['2026-11-25', 8]]);
+    expect((await cost(api, 'groupBy=user&userId=bob')).body.groups.map((g: any) => g.key)).toEqual(['bob']);
+    expect((await cost(api, 'groupBy=server&server=github')).body.total.costUsd).toBeCloseTo(13);
+    expect((await cost(api, 'groupBy=tool&server=github&tool=search')).body.groups.map((g: any) => [g.key, g.costUsd])).toEqual([['github/search', 5]]);
+    // A tool without a server: that tool on every server.
+    expect((await cost(api, 'groupBy=day&tool=read')).body.total.costUsd).toBeCloseTo(2);
+    expect((await cost(api, 'groupBy=day&projectId=nobody')).body.total.costUsd).toBe(0);
+  });
+
+  it('refuses what it cannot honour instead of ignoring it', async () => {
+    const api = await given();
+    expect(await cost(api, 'groupBy=server&projectId=web')).toMatchObject({ status: 400, body: { error: expect.stringContaining('with a project filter, group by day or project') } });
+    expect(await cost(api, 'groupBy=day&projectId=web&server=github')).toMatchObject({ status: 400, body: { error: expect.stringContaining('not per pair') } });
+    expect(await api.get(makeQueryCostSummaryHandler, '/api/cost/summary?from=2026-11-01')).toMatchObject({ status: 400 });
+    expect(await api.get(makeQueryContextTaxHandler, '/api/cost/context-tax?projectId=web')).toMatchObject({ status: 400 });
+    expect(await api.get(makeQueryBudgetsHandler, '/api/budgets?server=github')).toMatchObject({ status: 400 });
+  });
+
+  it('narrows the summary, and the budgets to the org and one project', async () => {
+    const api = await given();
+    const summary = (await api.get(makeQueryCostSummaryHandler, '/api/cost/summary?projectId=api')).body;
+    expect(summary.today.costUsd).toBeCloseTo(8);
+    expect(summary.yesterday.costUsd).toBeCloseTo(4);
+    await api.setBudget({ monthlyUsd: 100 });
+    await api.setBudget({ monthlyUsd: 10 }, 'web');
+    await api.setBudget({ monthlyUsd: 20 }, 'api');
+    await api.project();
+    const budgets = (await api.get(makeQueryBudgetsHandler, '/api/budgets?projectId=web')).body.budgets;
+    expect(budgets.map((b: any) => [b.scope, b.projectId])).toEqual([['org', null], ['project', 'web']]);
+  });
+});

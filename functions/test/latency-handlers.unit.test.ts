@@ -225,6 +225,16 @@ describe('GET /api/latency/bottlenecks', () => {
     expect(body.groups.reduce((sum: number, g: { share: number }) => sum + g.share, 0)).toBeCloseTo(1);
   });
 
+  it('narrows the ranking to a server or a tool, shares of what is kept', async () => {
+    const api = await given(stored(scenario()));
+    const range = '&from=2026-11-25T12:00:00Z&to=2026-11-25T14:00:00Z';
+    const everything = (await api.bottlenecks(`?server=everything${range}`)).body.groups;
+    expect(everything.map((g: { tool: string | null }) => g.tool)).toEqual(['slow', null, 'echo', 'nope']);
+    expect(everything[0].share).toBeCloseTo(1505 / 1636);
+    expect((await api.bottlenecks(`?server=memory&tool=read_graph${range}`)).body.groups).toEqual([expect.objectContaining({ server: 'memory', tool: 'read_graph', share: 1 })]);
+    expect((await api.bottlenecks(`?tool=nothing${range}`)).body.groups).toEqual([]);
+  });
+
   it('answers per session, and 404 for a session of another org', async () => {
     const api = await given(stored(scenario()));
     const { body } = await api.bottlenecks('?sessionId=s-everything');

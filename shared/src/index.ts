@@ -39,7 +39,7 @@ export { PRICE_TABLE, PRICE_TABLE_DATE, DEFAULT_MODEL, CostConfigSchema, resolve
 export type { ModelPrice, CostConfig } from './pricing';
 export { costProjection, budgetDocId, crossedThresholds, budgetSpentUsd, COST_MODEL, BUDGET_THRESHOLDS } from './projections/cost';
 export type { CostDoc, CostBucketDoc, ContextDoc, BudgetDoc, CostCounters } from './projections/cost';
-export { costReport, costSummary, contextTax, budgetView, forecastMonthEnd, COST_GROUP_BYS, utcDay, utcMonth, addDays } from './projections/cost/queries';
+export { costReport, costSummary, contextTax, narrowBuckets, type CostFilter, budgetView, forecastMonthEnd, COST_GROUP_BYS, utcDay, utcMonth, addDays } from './projections/cost/queries';
 export type { CostReport, CostSummary, CostFigures, CostGroupBy, BudgetView } from './projections/cost/queries';
 // Performance Hub (#5): latency buckets, sketches, per-session waits
 export {

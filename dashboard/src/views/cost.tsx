@@ -1,7 +1,7 @@
-import { getJson, withQuery } from '../api';
+import { getJson, withQuery, type Loaded } from '../api';
 import { TimeChart } from '../components/chart';
 import { BreakableKey, Empty, NotYet, Panel, ParamSelect, QueryResult, ShareBar, StatCard } from '../components/ui';
-import { apiParams, filtersKey, resolveWindow, type Filters } from '../filters';
+import { apiParams, costFilter, filtersKey, resolveWindow, type Filters } from '../filters';
 import { delta, fmtBytes, fmtInt, fmtPct, fmtUsd } from '../format';
 import { useQuery } from '../query';
 import type { Budgets, ContextTax, CostReport, CostSummary, CostTotals } from '../types';
@@ -16,13 +16,21 @@ const totalOf = (value: CostTotals | number) => (typeof value === 'number' ? val
 export function CostView(props: { filters: Filters }) {
   const { filters } = props;
   const groupParam = new URLSearchParams(window.location.search).get('by');
-  const groupBy: GroupBy = GROUPS.includes(groupParam as GroupBy) ? (groupParam as GroupBy) : 'server';
+  const chosen: GroupBy = GROUPS.includes(groupParam as GroupBy) ? (groupParam as GroupBy) : 'server';
   const key = filtersKey(filters);
   const params = () => apiParams(filters, resolveWindow(filters, new Date()));
-  const summary = useQuery(`cost-summary ${key}`, () => getJson<CostSummary>(withQuery('/api/cost/summary', { ...params(), from: undefined, to: undefined })));
-  const report = useQuery(`cost ${key} ${groupBy}`, () => getJson<CostReport>(withQuery('/api/cost', { ...params(), groupBy })));
+  const narrowed = costFilter(filters);
+  // With a filter, the breakdown is by day or by the filter's own dimension: spend is not kept per pair of them.
+  const groupBy: GroupBy = 'dimension' in narrowed && narrowed.dimension && chosen !== 'day' && chosen !== narrowed.dimension ? narrowed.dimension : chosen;
+  const refused = <T,>(): Loaded<T> => ({ kind: 'error', message: 'conflict' in narrowed ? narrowed.conflict : '' });
+  const summary = useQuery(`cost-summary ${key}`, async () => ('conflict' in narrowed ? refused<CostSummary>() : getJson<CostSummary>(withQuery('/api/cost/summary', narrowed.params))));
+  const report = useQuery(`cost ${key} ${groupBy}`, async () => {
+    if ('conflict' in narrowed) return refused<CostReport>();
+    const { from, to } = params();
+    return getJson<CostReport>(withQuery('/api/cost', { from, to, ...narrowed.params, groupBy }));
+  });
   const budgets = useQuery(`budgets ${key}`, () => getJson<Budgets>(withQuery('/api/budgets', { projectId: filters.project })));
-  const tax = useQuery(`context-tax ${key}`, () => getJson<ContextTax>(withQuery('/api/cost/context-tax', params())));
+  const tax = useQuery(`context-tax ${key}`, () => getJson<ContextTax>(withQuery('/api/cost/context-tax', { server: filters.server })));
 
   return (
     <div class="view" data-view="cost">

@@ -3,7 +3,7 @@ import { getJson, withQuery } from '../api';
 import { activeSessions, failedCalls, pointSeries, sessionActiveIn, type Activity } from '../activity';
 import { Sparkline, TimeChart } from '../components/chart';
 import { Empty, Link, QueryResult, Panel, StatCard } from '../components/ui';
-import { apiParams, resolveWindow, type Filters } from '../filters';
+import { apiParams, costFilter, resolveWindow, type Filters } from '../filters';
 import { delta, fmtInt, fmtMs, fmtUsd, fmtDateTime, fmtPct } from '../format';
 import { hrefTo } from '../place';
 import { useQuery } from '../query';
@@ -15,11 +15,11 @@ export function OverviewView(props: { filters: Filters }) {
   const activity = useActivity(filters);
   const cost = useQuery(`overview-cost ${activityQueryKey(filters)}`, async () => {
     const window = resolveWindow(filters, new Date());
-    const current = await getJson<CostReport>(withQuery('/api/cost', { ...apiParams(filters, window), groupBy: 'day' }));
+    const narrowed = costFilter(filters);
+    if ('conflict' in narrowed) return { kind: 'error' as const, message: narrowed.conflict };
+    const current = await getJson<CostReport>(withQuery('/api/cost', { from: window.from.toISOString(), to: window.to.toISOString(), ...narrowed.params, groupBy: 'day' }));
     if (current.kind !== 'ok') return current;
-    const previous = await getJson<CostReport>(
-      withQuery('/api/cost', { ...apiParams(filters, window), from: window.prevFrom.toISOString(), to: window.prevTo.toISOString(), groupBy: 'day' }),
-    );
+    const previous = await getJson<CostReport>(withQuery('/api/cost', { from: window.prevFrom.toISOString(), to: window.prevTo.toISOString(), ...narrowed.params, groupBy: 'day' }));
     return { kind: 'ok' as const, data: { current: current.data, previous: previous.kind === 'ok' ? previous.data : null } };
   });
   const risk = useQuery(`overview-risk ${activityQueryKey(filters)}`, () =>

@@ -7,7 +7,9 @@ import {
   costReport,
   costSummary,
   DEFAULT_MODEL,
+  narrowBuckets,
   utcDay,
+  type CostFilter,
   type BudgetDoc,
   type BudgetView,
   type ContextDoc,
@@ -17,7 +19,8 @@ import {
 import type { Authenticator, ReadModelStore } from '../ports';
 import { authenticateRequest } from './authenticate-request';
 import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
-import type { ParamResult } from './query-params';
+import { refuseParams } from './latency-params';
+import { nameParam, type ParamResult } from './query-params';
 
 export interface CostQueryDeps {
   readModelStore: ReadModelStore;
@@ -37,6 +40,34 @@ function dayParam(query: URLSearchParams, name: 'from' | 'to', fallback: string)
     return { error: `${name} must be a UTC date like 2026-11-01 (or an ISO time ending in Z), got "${raw}"` };
   }
   return { value: day };
+}
+
+/**
+ * The dashboard's project, user, server and tool filters as one cost filter. Cost is kept per dimension, not per
+ * pair of them, so two filters at once (a project and a server, say) are refused rather than half applied; a tool
+ * is kept per server, so a tool without a server matches that tool on every server.
+ */
+function costFilterParam(query: URLSearchParams): ParamResult<CostFilter | null> {
+  const given: Record<'projectId' | 'userId' | 'server' | 'tool', string | undefined> = { projectId: undefined, userId: undefined, server: undefined, tool: undefined };
+  for (const name of ['projectId', 'userId', 'server', 'tool'] as const) {
+    const value = nameParam(query.get(name), name);
+    if ('error' in value) return value;
+    given[name] = value.value;
+  }
+  const { projectId, userId, server, tool } = given;
+  const dimensions = [projectId, userId, server ?? tool].filter((value) => value !== undefined).length;
+  if (dimensions > 1) return { error: 'give one of projectId, userId or server (with or without tool): spend is kept per project, per user and per server or tool, not per pair of them' };
+  if (projectId !== undefined) return { value: { dimension: 'project', matches: (key) => key === projectId } };
+  if (userId !== undefined) return { value: { dimension: 'user', matches: (key) => key === userId } };
+  if (tool !== undefined) return { value: { dimension: 'tool', matches: server !== undefined ? (key) => key === `${server}/${tool}` : (key) => key.endsWith(`/${tool}`) } };
+  if (server !== undefined) return { value: { dimension: 'server', matches: (key) => key === server } };
+  return { value: null };
+}
+
+/** refuseParams as a 400 response; null when nothing is refused. */
+function refusedParams(query: URLSearchParams, names: string[], why: string) {
+  const refused = refuseParams(query, names, why);
+  return 'error' in refused ? errorResponse(400, refused.error) : null;
 }
 
 /** The months a day range touches: '2026-10', '2026-11'. */
@@ -59,7 +90,10 @@ export async function dayBuckets(store: ReadModelStore, orgId: string, from: str
   return buckets;
 }
 
-/** GET /api/cost?from=&to=&groupBy=: spend and tokens in a range of UTC days (both ends included), grouped. */
+/**
+ * GET /api/cost?from=&to=&groupBy=&projectId|userId|server[&tool]: spend and tokens in a range of UTC days (both
+ * ends included), grouped. With a filter, by day or by the filter's own dimension.
+ */
 export function makeQueryCostHandler(deps: CostQueryDeps): HttpHandler {
   return withUnexpectedErrorsAs500(async (request) => {
     const auth = await authenticateRequest(deps.authenticator, request);
@@ -73,42 +107,67 @@ export function makeQueryCostHandler(deps: CostQueryDeps): HttpHandler {
     if (addDays(from.value, MAX_RANGE_DAYS - 1) < to.value) return errorResponse(400, `a range covers at most ${MAX_RANGE_DAYS} days: narrow from/to`);
     const groupBy = (request.query.get('groupBy') ?? 'day') as CostGroupBy;
     if (!COST_GROUP_BYS.includes(groupBy)) return errorResponse(400, `groupBy must be one of ${COST_GROUP_BYS.join(', ')}, got "${groupBy}"`);
+    const filter = costFilterParam(request.query);
+    if ('error' in filter) return errorResponse(400, filter.error);
+    if (filter.value && groupBy !== 'day' && groupBy !== filter.value.dimension) {
+      return errorResponse(400, `with a ${filter.value.dimension} filter, group by day or ${filter.value.dimension}: spend is not kept per ${filter.value.dimension} and ${groupBy} together`);
+    }
 
     const buckets = await dayBuckets(deps.readModelStore, auth.caller.orgId, from.value, to.value);
-    return jsonResponse(200, costReport(buckets, { from: from.value, to: to.value }, groupBy));
+    return jsonResponse(200, costReport(filter.value ? narrowBuckets(buckets, filter.value) : buckets, { from: from.value, to: to.value }, groupBy));
   });
 }
 
-/** GET /api/cost/summary: today, yesterday, month to date, the month-end forecast, and the last 30 days. */
+/**
+ * GET /api/cost/summary?projectId|userId|server[&tool]: today, yesterday, month to date, the month-end forecast, and
+ * the last 30 days; its periods are fixed, so from/to are refused.
+ */
 export function makeQueryCostSummaryHandler(deps: CostQueryDeps): HttpHandler {
   return withUnexpectedErrorsAs500(async (request) => {
     const auth = await authenticateRequest(deps.authenticator, request);
     if ('response' in auth) return auth.response;
+    const refused = refusedParams(request.query, ['from', 'to'], 'the summary covers today, yesterday, this month and the last 30 days; use GET /api/cost for a range');
+    if (refused) return refused;
+    const filter = costFilterParam(request.query);
+    if ('error' in filter) return errorResponse(400, filter.error);
     const now = deps.now();
     const today = utcDay(now);
     const from = [addDays(today, -29), `${today.slice(0, 7)}-01`].sort()[0]!;
     const buckets = await dayBuckets(deps.readModelStore, auth.caller.orgId, from, today);
-    return jsonResponse(200, costSummary(buckets, now));
+    return jsonResponse(200, costSummary(filter.value ? narrowBuckets(buckets, filter.value) : buckets, now));
   });
 }
 
-/** GET /api/cost/context-tax: what each server's tool definitions cost every session that lists them. */
+/** GET /api/cost/context-tax?server: what each server's tool definitions cost every session that lists them. */
 export function makeQueryContextTaxHandler(deps: CostQueryDeps): HttpHandler {
   return withUnexpectedErrorsAs500(async (request) => {
     const auth = await authenticateRequest(deps.authenticator, request);
     if ('response' in auth) return auth.response;
-    const docs = await deps.readModelStore.query<ContextDoc>(COST_MODEL, auth.caller.orgId, { where: { kind: 'context' } });
+    const refused = refusedParams(request.query, ['from', 'to', 'projectId', 'userId', 'tool'], "a server's tool definitions are kept as last listed, per server only");
+    if (refused) return refused;
+    const server = nameParam(request.query.get('server'), 'server');
+    if ('error' in server) return errorResponse(400, server.error);
+    const all = await deps.readModelStore.query<ContextDoc>(COST_MODEL, auth.caller.orgId, { where: { kind: 'context' } });
+    const docs = server.value === undefined ? all : all.filter((doc) => doc.server === server.value);
     return jsonResponse(200, contextTax(docs, DEFAULT_MODEL));
   });
 }
 
-/** GET /api/budgets: every budget of the caller's org with this month's spend, forecast and thresholds crossed. */
+/**
+ * GET /api/budgets?projectId: every budget of the caller's org with this month's spend, forecast and thresholds
+ * crossed; with projectId, the org's budget and that project's.
+ */
 export function makeQueryBudgetsHandler(deps: CostQueryDeps): HttpHandler {
   return withUnexpectedErrorsAs500(async (request) => {
     const auth = await authenticateRequest(deps.authenticator, request);
     if ('response' in auth) return auth.response;
+    const refused = refusedParams(request.query, ['userId', 'server', 'tool'], 'budgets are set per org and per project');
+    if (refused) return refused;
+    const projectId = nameParam(request.query.get('projectId'), 'projectId');
+    if ('error' in projectId) return errorResponse(400, projectId.error);
     const now = deps.now();
-    const docs = await deps.readModelStore.query<BudgetDoc>(COST_MODEL, auth.caller.orgId, { where: { kind: 'budget' } });
+    const all = await deps.readModelStore.query<BudgetDoc>(COST_MODEL, auth.caller.orgId, { where: { kind: 'budget' } });
+    const docs = projectId.value === undefined ? all : all.filter((doc) => doc.scope === 'org' || doc.projectId === projectId.value);
     const budgets = docs
       .map((doc) => budgetView(doc, now))
       .filter((view): view is BudgetView => view !== null)
@@ -116,3 +175,4 @@ export function makeQueryBudgetsHandler(deps: CostQueryDeps): HttpHandler {
     return jsonResponse(200, { budgets });
   });
 }
+

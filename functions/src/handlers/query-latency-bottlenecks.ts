@@ -2,7 +2,7 @@ import { bucketsCovering, latencySessionsProjection, type LatencySessionDoc, typ
 import { authenticateRequest } from './authenticate-request';
 import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
 import { readLatencyBuckets } from './latency-buckets';
-import { rangeParams, refuseParams, scopeParams } from './latency-params';
+import { rangeParams, refuseParams, scopeParams, serverToolParams } from './latency-params';
 import type { LatencyQueryDeps } from './query-latency';
 import { nameParam } from './query-params';
 
@@ -24,8 +24,8 @@ interface Wait {
 }
 
 /**
- * GET /api/latency/bottlenecks?from&to&projectId|userId, or ?sessionId: where the waiting time went, by server and
- * tool, largest share first. With sessionId, the whole session (from and to do not apply).
+ * GET /api/latency/bottlenecks?from&to&projectId|userId&server&tool, or ?sessionId: where the waiting time went, by
+ * server and tool, largest share first (shares of what the server and tool filters keep). With sessionId, the whole session (from and to do not apply).
  */
 export function makeQueryLatencyBottlenecksHandler(deps: LatencyQueryDeps): HttpHandler {
   return withUnexpectedErrorsAs500(async (request) => {
@@ -34,6 +34,8 @@ export function makeQueryLatencyBottlenecksHandler(deps: LatencyQueryDeps): Http
     const query = request.query;
     const sessionId = nameParam(query.get('sessionId'), 'sessionId');
     if ('error' in sessionId) return errorResponse(400, sessionId.error);
+    const filters = serverToolParams(query);
+    if ('error' in filters) return errorResponse(400, filters.error);
 
     let waits: Wait[];
     if (sessionId.value !== undefined) {
@@ -70,7 +72,9 @@ export function makeQueryLatencyBottlenecksHandler(deps: LatencyQueryDeps): Http
       }
       waits = [...byKey.values()];
     }
-    return jsonResponse(200, { groups: rank(waits) });
+    // Shares are of the waiting time the filters keep: where the time of this server (or tool) went.
+    const { server, tool } = filters.value;
+    return jsonResponse(200, { groups: rank(waits.filter((wait) => (server === undefined || wait.server === server) && (tool === undefined || wait.tool === tool))) });
   });
 }
 

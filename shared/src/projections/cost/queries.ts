@@ -1,7 +1,9 @@
 import { resolvePrice } from '../../pricing';
+import { own } from '../projection';
 import {
   addCounters,
   budgetSpentUsd,
+  COST_DIMENSIONS,
   crossedThresholds,
   NANO,
   type BudgetDoc,
@@ -149,4 +151,30 @@ export function budgetView(doc: BudgetDoc, now: Date): BudgetView | null {
     forecastUsd: forecastMonthEnd(daily, now),
     crossed: crossedThresholds(doc, period),
   };
+}
+
+/** One filter of the Cost Center: the keys of one dimension it keeps (cost is kept per dimension, not per pair). */
+export interface CostFilter {
+  dimension: CostDimension;
+  matches(key: string): boolean;
+}
+
+/**
+ * The day buckets as the filter sees them: each total is the sum of the matching keys of the filter's dimension,
+ * and only that dimension's groups are kept (the others hold every key's spend, which the filter cannot split).
+ * costReport and costSummary then answer for the filter: by day, or grouped by the filter's own dimension.
+ */
+export function narrowBuckets(buckets: readonly CostBucketDoc[], filter: CostFilter): CostBucketDoc[] {
+  return buckets.map((bucket) => {
+    const kept: Record<string, CostCounters> = Object.create(null);
+    let total = zero();
+    const groups = bucket.groups[filter.dimension] ?? {};
+    for (const key of Object.keys(groups)) {
+      if (!filter.matches(key)) continue;
+      kept[key] = own(groups, key)!;
+      total = addCounters(total, kept[key]!);
+    }
+    const narrowed = Object.fromEntries(COST_DIMENSIONS.map((dimension) => [dimension, dimension === filter.dimension ? kept : {}])) as CostBucketDoc['groups'];
+    return { ...bucket, total, groups: narrowed };
+  });
 }
