@@ -65,9 +65,10 @@ function dashboardRequests(filters) {
     ['overview', q('/api/cost', { ...params, groupBy: 'day' })],
     ['overview', q('/api/risk/summary', params)],
     ['cost', q('/api/cost/summary', { ...params, from: undefined, to: undefined })],
-    ['cost', q('/api/cost', { ...params, groupBy: 'project' })],
+    // With a filter the breakdown is by the filter's own dimension (spend is kept per dimension).
+    ['cost', q('/api/cost', { ...params, groupBy: filters.tool ? 'tool' : filters.server ? 'server' : filters.userId ? 'user' : 'project' })],
     ['cost', q('/api/budgets', { projectId: filters.projectId })],
-    ['cost', q('/api/cost/context-tax', params)],
+    ['cost', q('/api/cost/context-tax', { server: filters.server })],
     ['risk', q('/api/risk/findings', params)],
     ['performance', q('/api/latency', { ...params, groupBy: 'method', server: undefined, tool: undefined })],
     ['performance', q('/api/latency/slowest', { ...noTool, server: undefined, limit: 20 })],
