@@ -86,6 +86,8 @@ export interface QueryOptions {
   where?: Record<string, string | number | boolean>;
   /** A top-level field to sort by. */
   orderBy?: string;
+  /** Bounds on the orderBy field, both included (ISO times compare as text): a range read stops at the range. */
+  between?: { from?: string | number; to?: string | number };
   direction?: 'asc' | 'desc';
   limit?: number;
 }

@@ -33,4 +33,6 @@ export const readModelIndexes = [
   { model: riskProjection.name, fields: ['detected', 'ts'] },
   // the anomaly documents, which the findings and summary read in full and expand into one finding per tool
   { model: riskProjection.name, fields: ['kind'] },
+  // the status events that came before their finding (ruleId still empty), read with the anomalies
+  { model: riskProjection.name, fields: ['ruleId'] },
 ];

@@ -48,7 +48,7 @@ var readModels = [
   { name: 'cost', sortFields: ['kind', 'period'] }
   { name: 'latency', sortFields: [] }
   { name: 'latencySessions', sortFields: [] }
-  { name: 'risk', sortFields: ['kind', 'ts'] }
+  { name: 'risk', sortFields: ['kind', 'ruleId', 'ts'] }
 ]
 
 var suffix = uniqueString(resourceGroup().id, environmentName)

@@ -161,6 +161,14 @@ export function buildQuery(partitionKey: string, options: QueryOptions): { query
     conditions.push(`c.doc.${field} = @p${i}`);
     parameters.push({ name: `@p${i}`, value });
   });
+  if (options.orderBy && options.between?.from !== undefined) {
+    conditions.push(`c.doc.${options.orderBy} >= @from`);
+    parameters.push({ name: '@from', value: options.between.from });
+  }
+  if (options.orderBy && options.between?.to !== undefined) {
+    conditions.push(`c.doc.${options.orderBy} <= @to`);
+    parameters.push({ name: '@to', value: options.between.to });
+  }
   let top = '';
   if (options.limit !== undefined) {
     top = 'TOP @limit ';

@@ -41,7 +41,8 @@ export class MemoryReadModelStore implements ReadModelStore {
     const where = Object.entries(options.where ?? {});
     let rows = [...(this.partition(model, partitionKey)?.entries() ?? [])]
       .map(([id, row]) => ({ id, doc: JSON.parse(row.body) as Record<string, unknown> }))
-      .filter(({ doc }) => where.every(([field, value]) => doc[field] === value));
+      .filter(({ doc }) => where.every(([field, value]) => doc[field] === value))
+      .filter(({ doc }) => withinBounds(doc[options.orderBy ?? ''], options.between));
     if (options.orderBy) {
       const field = options.orderBy;
       const sign = options.direction === 'desc' ? -1 : 1;
@@ -84,4 +85,13 @@ function compareSqlite(a: unknown, b: unknown): number {
   if (rank(a) === 1) return Number(a) - Number(b);
   if (rank(a) === 2) return compareText(a as string, b as string);
   return 0;
+}
+
+/** Whether a value lies within query bounds (both included), compared as SQLite compares json_extract values. */
+function withinBounds(value: unknown, between: QueryOptions['between']): boolean {
+  if (!between) return true;
+  if (value === undefined || value === null) return false;
+  if (between.from !== undefined && compareSqlite(value, between.from) < 0) return false;
+  if (between.to !== undefined && compareSqlite(value, between.to) > 0) return false;
+  return true;
 }

@@ -10,6 +10,7 @@ export function assertValidQuery(options: QueryOptions): void {
   for (const field of [...Object.keys(options.where ?? {}), ...(options.orderBy ? [options.orderBy] : [])]) {
     if (!FIELD_NAME.test(field)) throw new Error(`read-model query field "${field}" is not a plain top-level field name`);
   }
+  if (options.between && !options.orderBy) throw new Error('read-model query bounds (between) apply to the orderBy field: name one');
   if (options.limit !== undefined && !(Number.isInteger(options.limit) && options.limit >= 0)) {
     throw new Error(`read-model query limit must be a non-negative integer, got ${options.limit}`);
   }

@@ -131,6 +131,14 @@ export class SqliteReadModelStore implements ReadModelStore {
       // better-sqlite3 cannot bind booleans; json_extract yields 1/0 for JSON true/false.
       params.push(typeof value === 'boolean' ? Number(value) : value);
     }
+    if (options.orderBy && options.between?.from !== undefined) {
+      clauses.push(`${jsonField(options.orderBy)} >= ?`);
+      params.push(options.between.from);
+    }
+    if (options.orderBy && options.between?.to !== undefined) {
+      clauses.push(`${jsonField(options.orderBy)} <= ?`);
+      params.push(options.between.to);
+    }
     let sql = `SELECT doc FROM km_read_models WHERE ${clauses.join(' AND ')}`;
     if (options.orderBy) {
       // Ties go by id in the same direction: then an index on (model, pk, field) yields rows in order, and LIMIT stops early.

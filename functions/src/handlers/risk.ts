@@ -84,11 +84,11 @@ function findingsQuery(query: URLSearchParams): ParamResult<FindingsQuery> {
   const scope = scopeFilters(query);
   if ('error' in scope) return scope;
   Object.assign(where, scope.value);
-  // from/to are applied after the read (the store filters by equality only), so read past the limit when they are set.
-  const storeLimit = from.value || to.value ? SUMMARY_SCAN_LIMIT : limit.value;
+  // The store reads only the range (an index on detected and ts in SQLite), so the limit holds as asked.
+  const between = from.value || to.value ? { between: { ...(from.value ? { from: from.value } : {}), ...(to.value ? { to: to.value } : {}) } } : {};
   return {
     value: {
-      store: { where, orderBy: 'ts', direction: 'desc', limit: storeLimit },
+      store: { where, orderBy: 'ts', direction: 'desc', limit: limit.value, ...between },
       ...(from.value ? { from: from.value } : {}),
       ...(to.value ? { to: to.value } : {}),
     },
@@ -175,9 +175,8 @@ export function makeQueryRiskSummaryHandler(deps: RiskQueryDeps): HttpHandler {
     if ('error' in parsed) return errorResponse(400, parsed.error);
     const { from, to } = parsed.value;
     const docs = await findingsWhere(deps.readModelStore, auth.caller.orgId, {
+      ...parsed.value.store,
       where: { ...parsed.value.store.where, status: 'open' },
-      orderBy: 'ts',
-      direction: 'desc',
       limit: SUMMARY_SCAN_LIMIT,
     });
     return jsonResponse(200, summarize(docs.filter((doc) => (!from || doc.ts >= from) && (!to || doc.ts <= to))));

@@ -196,6 +196,18 @@ export function testReadModelStore(makeStore: MakeReadModelStore, options: { per
       expect(await store.query('sessions', 'org-a', { limit: 0 })).toEqual([]);
     });
 
+    it('bounds the orderBy field, both ends included, before the limit', async () => {
+      const store = await open();
+      await seed(store);
+      const between = (from?: string, to?: string, limit?: number) =>
+        store.query<Doc>('sessions', 'org-a', { orderBy: 'startedAt', direction: 'desc', between: { from, to }, ...(limit === undefined ? {} : { limit }) });
+      expect(ids(await between('2026-01-01T00:00:02.000Z'))).toEqual(['s1', 's4', 's3']);
+      expect(ids(await between(undefined, '2026-01-01T00:00:02.000Z'))).toEqual(['s4', 's3', 's2']);
+      expect(ids(await between('2026-01-01T00:00:02.000Z', '2026-01-01T00:00:02.000Z', 1))).toEqual(['s4']);
+      expect(ids(await store.query<Doc>('sessions', 'org-a', { where: { projectId: 'alpha' }, orderBy: 'calls', between: { from: 6 } }))).toEqual(['s4', 's3']);
+      await expect(store.query('sessions', 'org-a', { between: { from: 'x' } })).rejects.toThrow(/orderBy/);
+    });
+
     it('refuses a field name that is not a plain identifier', async () => {
       const store = await open();
       await expect(store.query('sessions', 'org-a', { orderBy: "x') OR 1=1 --" })).rejects.toThrow(/field/);
