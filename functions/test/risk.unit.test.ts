@@ -134,6 +134,10 @@ describe('risk read model and API', () => {
     expect(await rules('?userId=ann')).toEqual(['aws-access-key-id', 'card-number', 'rug-pull']);
     expect(await rules('?server=memory&tool=search')).toEqual(['email']);
     expect(await rules('?server=memory&tool=read_file')).toEqual([]);
+    // A past window with a small limit: findings newer than `to` (other's anomaly) must not take its slots.
+    const past = (await api.findings('?to=2026-05-01T23:00:00Z&limit=1')).body.findings;
+    expect(past).toHaveLength(1);
+    expect(past[0].ts < '2026-05-01T23:00:00Z').toBe(true);
     // Anomalies (first use of a tool) are narrowed the same way.
     expect((await api.findings('?projectId=p2&kind=anomaly')).body.findings.every((f: any) => f.projectId === 'p2')).toBe(true);
 

@@ -139,6 +139,9 @@ describe('SqliteEventLog blocks (issue 11)', () => {
     const page = await log.read(0, 1000);
     expect(page.map((entry) => entry.event)).toEqual(kept);
     expect(page[2]!.position).toBe(4);
+    // A read from just before the gap: the block ending at 2 holds nothing past it, yet the page is full.
+    expect((await log.read(2, 1)).map((entry) => entry.position)).toEqual([4]);
+    expect((await log.read(2, 3)).map((entry) => entry.position)).toEqual([4, 5, 6]);
     expect(await log.getCheckpoint('sessions')).toBe(10);
     expect((await log.read(10, 1000))[0]!.event).toEqual(rows[10]);
     expect(await log.append([rows[0]!])).toEqual({ appended: 0, duplicates: 1 });

@@ -89,8 +89,9 @@ export class SqliteEventLog implements EventLog {
 
   async read(after: LogPosition, max: number): Promise<Array<{ position: LogPosition; event: LoggedEvent }>> {
     const page: Array<{ position: LogPosition; event: LoggedEvent }> = [];
-    // A block holds at least one event, so max blocks always hold max events (when the log has them).
-    for (const row of this.selectFrom.iterate(after + 1, max)) {
+    // A block holds at least one event, so max blocks after the first always hold max events when the log has them;
+    // the first may hold none past `after` (its end, or a gap of a migrated log), hence one block more.
+    for (const row of this.selectFrom.iterate(after + 1, max + 1)) {
       const { events } = this.decoded(row);
       for (let i = Math.max(0, after + 1 - row.first); i < events.length && page.length < max; i++) {
         page.push({ position: row.first + i, event: events[i]! });

@@ -181,9 +181,14 @@ function createIndex(db: SqliteDatabase, index: ReadModelIndex): void {
  * and the partial ones are made after.
  */
 function migrateToRowidTable(db: SqliteDatabase): void {
-  const table = db.prepare<[], { sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'km_read_models'").get();
-  if (!table || !/WITHOUT\s+ROWID/i.test(table.sql)) return;
+  const withoutRowid = () => {
+    const table = db.prepare<[], { sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'km_read_models'").get();
+    return table !== undefined && /WITHOUT\s+ROWID/i.test(table.sql);
+  };
+  if (!withoutRowid()) return;
   db.transaction(() => {
+    // Again under the write lock: another km process may have done it meanwhile.
+    if (!withoutRowid()) return;
     db.exec(`
       CREATE TABLE km_read_models_rowid (${TABLE_COLUMNS});
       INSERT INTO km_read_models_rowid (model, pk, id, etag, doc, positions, fields) SELECT model, pk, id, etag, doc, positions, ${FIELDS_OF_DOC} FROM km_read_models;
@@ -195,8 +200,12 @@ function migrateToRowidTable(db: SqliteDatabase): void {
 
 /** km.db files from before projectors recorded log positions: the column is added, empty (null) for old rows. */
 function addPositionsColumn(db: SqliteDatabase): void {
-  const columns = db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('km_read_models')").all();
-  if (!columns.some((column) => column.name === 'positions')) db.exec('ALTER TABLE km_read_models ADD COLUMN positions TEXT');
+  const hasPositions = () => db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('km_read_models')").all().some((column) => column.name === 'positions');
+  if (hasPositions()) return;
+  // Checked again under the write lock, as the other migrations are.
+  db.transaction(() => {
+    if (!hasPositions()) db.exec('ALTER TABLE km_read_models ADD COLUMN positions TEXT');
+  }).immediate();
 }
 
 /**
@@ -204,9 +213,11 @@ function addPositionsColumn(db: SqliteDatabase): void {
  * old indexes on the document's JSON are dropped (createIndex makes their successors on `fields`).
  */
 function addFieldsColumn(db: SqliteDatabase): void {
-  const columns = db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('km_read_models')").all();
-  if (columns.some((column) => column.name === 'fields')) return;
+  const hasFields = () => db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('km_read_models')").all().some((column) => column.name === 'fields');
+  if (hasFields()) return;
   db.transaction(() => {
+    // Again under the write lock: another km process may have done it meanwhile.
+    if (hasFields()) return;
     db.exec('ALTER TABLE km_read_models ADD COLUMN fields TEXT');
     db.exec(`UPDATE km_read_models SET fields = ${FIELDS_OF_DOC}`);
     const old = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'km_read_models' AND name LIKE 'km\\_rm\\_%' ESCAPE '\\'").all();

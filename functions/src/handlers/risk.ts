@@ -112,7 +112,10 @@ const matches = (doc: RiskFindingDoc, where: Record<string, string | number | bo
 async function findingsWhere(store: ReadModelStore, orgId: string, options: QueryOptions): Promise<RiskFindingDoc[]> {
   const where = options.where ?? {};
   const others = where.kind === 'anomaly' ? [] : (await store.query<RiskFindingDoc>(riskProjection.name, orgId, options)).filter((doc) => doc.kind !== 'anomaly');
-  const anomalies = where.kind === undefined || where.kind === 'anomaly' ? (await anomalyFindings(store, orgId)).filter((doc) => matches(doc, where)) : [];
+  // The same filters and range as the store applied to the others, before the two are cut to the limit together.
+  const { from, to } = options.between ?? {};
+  const inRange = (doc: RiskFindingDoc) => (from === undefined || doc.ts >= String(from)) && (to === undefined || doc.ts <= String(to));
+  const anomalies = where.kind === undefined || where.kind === 'anomaly' ? (await anomalyFindings(store, orgId)).filter((doc) => matches(doc, where) && inRange(doc)) : [];
   // Newest first; a stable sort keeps the store's order among findings of one time.
   return [...others, ...anomalies].sort((a, b) => (a.ts === b.ts ? 0 : a.ts < b.ts ? 1 : -1)).slice(0, options.limit);
 }
