@@ -103,6 +103,35 @@ describe('rebuilding read models from the log (km serve --rebuild)', () => {
     expect((await store.get('sessions', 'local', 's12'))?.doc).toMatchObject({ interactionCount: 4 });
   });
 
+  it('makes its last pages and the switch while holding the live loop, so no live step sits between them', async () => {
+    await log.append(sessions(0, 3));
+    const storage = sqliteRebuildStorage(db);
+    let held = false;
+    const replacedWhile: boolean[] = [];
+    const pagesWhile: boolean[] = [];
+    const watched = { ...storage, replace: (live: string, rebuilt: string) => (replacedWhile.push(held), storage.replace(live, rebuilt)) };
+    const done = await rebuildAll({
+      storage: watched,
+      onProgress: (p) => {
+        pagesWhile.push(held);
+        // Caught up, before the hold: new traffic arrives, and must be read under the hold, before the switch.
+        if (!held && p.position === p.end && p.end < 40) void log.append(sessions(50, 1));
+      },
+      hold: async (fn) => {
+        held = true;
+        try {
+          return await fn();
+        } finally {
+          held = false;
+        }
+      },
+    });
+    expect(done).toBe(true);
+    expect(replacedWhile).toEqual(readModels.map(() => true));
+    expect(pagesWhile.at(-1)).toBe(true);
+    expect(await documents(store)).toEqual(await foldedFromScratch());
+  });
+
   it('starts over when a rebuild was cut short, and stops when asked', async () => {
     await log.append(sessions(0, 3));
     let pages = 0;

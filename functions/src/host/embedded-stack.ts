@@ -84,6 +84,7 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
           storage: sqliteRebuildStorage(db),
           projections: toRebuild,
           stopped: () => closing,
+          hold: (fn) => projectorLoop.exclusive(fn),
           ...(options.onRebuildProgress ? { onProgress: options.onRebuildProgress } : {}),
         }).then(
           (done) => (done ? 'done' : 'stopped') as 'done' | 'stopped',

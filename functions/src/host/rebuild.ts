@@ -35,6 +35,11 @@ export interface RebuildOptions {
   stopped?: () => boolean;
   /** The clock for the pace (tests pass their own). */
   nowMs?: () => number;
+  /**
+   * Runs the last pages and the switch with the live projector loop held (its exclusive): a live step between its
+   * document writes and its checkpoint would otherwise move the checkpoint past what the rebuilt documents hold.
+   */
+  hold?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 /**
@@ -44,26 +49,31 @@ export interface RebuildOptions {
  * only what it lacks, and a checkpoint moved back is a replay the positions absorb. Resolves false when stopped first.
  */
 export async function rebuildReadModels(options: RebuildOptions): Promise<boolean> {
-  const { log, store, storage, projections, maxBatch = 2000, onProgress, stopped = () => false, nowMs = () => Date.now() } = options;
+  const { log, store, storage, projections, maxBatch = 2000, onProgress, stopped = () => false, nowMs = () => Date.now(), hold = (fn) => fn() } = options;
   const copies = projections.map((projection) => ({ ...projection, name: `${projection.name}${REBUILD_SUFFIX}` }));
   for (const copy of copies) storage.clear(copy.name);
   const models = projections.map((projection) => projection.name);
   const startedMs = nowMs();
-  for (;;) {
-    if (stopped()) return false;
-    const step = await runProjectorsOnce(copies, log, store, maxBatch);
-    const [name, error] = step.failures.entries().next().value ?? [];
+  /** One page into the copies; returns the events it handled. */
+  const step = async (): Promise<number> => {
+    const { handled, failures } = await runProjectorsOnce(copies, log, store, maxBatch);
+    const [name, error] = failures.entries().next().value ?? [];
     if (name !== undefined) throw new Error(`rebuilding ${name.slice(0, -REBUILD_SUFFIX.length)} failed: ${error instanceof Error ? error.message : String(error)}`);
     // The copies read the same pages from the same start, so they all stand where the first one does.
     const position = await log.getCheckpoint(copies[0]!.name);
     const end = storage.logEnd();
     const seconds = (nowMs() - startedMs) / 1000;
     const eventsPerSecond = seconds > 0 ? position / seconds : 0; // positions count events (gaps are rare)
-    onProgress?.({ models, position, end, eventsPerSecond, etaSeconds: eventsPerSecond > 0 ? Math.max(0, end - position) / eventsPerSecond : null });
-    // Caught up: no await between the last page and the switch, so no event of this process lands in between.
-    if (step.handled < maxBatch) break;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  for (const projection of projections) storage.replace(projection.name, `${projection.name}${REBUILD_SUFFIX}`);
+    // A page with nothing new (the check under the hold, mostly) tells nothing new.
+    if (handled > 0) onProgress?.({ models, position, end, eventsPerSecond, etaSeconds: eventsPerSecond > 0 ? Math.max(0, end - position) / eventsPerSecond : null });
+    return handled;
+  };
+  while (!stopped() && (await step()) === maxBatch) await new Promise((resolve) => setImmediate(resolve));
+  if (stopped()) return false;
+  // What arrived since, then the switch, with no live step in between.
+  await hold(async () => {
+    while ((await step()) === maxBatch);
+    for (const projection of projections) storage.replace(projection.name, `${projection.name}${REBUILD_SUFFIX}`);
+  });
   return true;
 }

@@ -8,6 +8,8 @@ export interface SerialRunner {
   idle(): Promise<void>;
   /** Stops the timer and waits for the run in flight. */
   stop(): Promise<void>;
+  /** Runs fn once no run is in flight, with no run starting until it is done (a notify meanwhile runs after). */
+  exclusive<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 /** The timer the runner waits on: tests pass a fake one and fire it by hand, so no test waits for real time. */
@@ -82,8 +84,15 @@ export function startSerialRunner(options: {
     }
   };
 
+  let held = 0;
+  let notifiedWhileHeld = false;
+
   function notify(): void {
     if (stopped) return;
+    if (held > 0) {
+      notifiedWhileHeld = true;
+      return;
+    }
     if (running) {
       runAgain = true;
       return;
@@ -112,6 +121,19 @@ export function startSerialRunner(options: {
       options.onStop?.();
       schedule();
       await running;
+    },
+    async exclusive(fn) {
+      held++;
+      try {
+        while (running) await running;
+        return await fn();
+      } finally {
+        held--;
+        if (held === 0 && notifiedWhileHeld) {
+          notifiedWhileHeld = false;
+          notify();
+        }
+      }
     },
   };
 }
