@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { KmEvent } from '@km/shared';
 import { loadSettings } from '../src/config/settings';
 import { Spool } from '../src/spool';
@@ -75,5 +75,18 @@ describe('replaying a journal', () => {
     }
     const ids = async (home: string) => (await replayed(home)).map((e) => e.id);
     expect(await ids(first)).toEqual(await ids(second));
+  });
+});
+
+describe('removing a journal', () => {
+  it('takes the drafts a kill -9 left between a write and its rename, and leaves other journals alone', () => {
+    const home = tempHome('km-journal-drafts');
+    const files = new JournalFiles(journalDir(home), `${deadPid()}-1-abcdef`);
+    const other = new JournalFiles(journalDir(home), `${deadPid()}-2-fedcba`);
+    files.writeAck({ spooledThrough: 0, neededFrom: 0, started: false, childPid: 0, dropped: 0, end: null, at: 0, identity: null } as never);
+    other.writeAck({ spooledThrough: 0, neededFrom: 0, started: false, childPid: 0, dropped: 0, end: null, at: 0, identity: null } as never);
+    writeFileSync(`${files.ackPath}.4242.tmp`, '{"spooledThrough":');
+    files.remove();
+    expect(readdirSync(journalDir(home))).toEqual([`${other.base}.ack`]);
   });
 });

@@ -182,8 +182,15 @@ export class JournalFiles {
     return { header, batches, end, tornBytes };
   }
 
+  /**
+   * The journal's files, and the drafts of atomicWrite a kill -9 left between its write and its rename (a journal
+   * is removed by its own km at its end, or by the km that claimed it for a replay: nobody else writes its files).
+   */
   remove(): void {
-    for (const path of [...this.segments(), this.sessionPath, this.ackPath, this.claimPath]) unlinkQuietly(path);
+    const drafts = names(this.dir)
+      .filter((name) => name.startsWith(`${this.base}.`) && name.endsWith('.tmp'))
+      .map((name) => join(this.dir, name));
+    for (const path of [...this.segments(), this.sessionPath, this.ackPath, ...drafts, this.claimPath]) unlinkQuietly(path);
   }
 
   /** Claims a dead km's journal for replay; false when a live replayer holds it. */
