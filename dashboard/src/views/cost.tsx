@@ -22,10 +22,11 @@ export function CostView(props: { filters: Filters }) {
   const narrowed = costFilter(filters);
   // With a filter, the breakdown is by day or by the filter's own dimension: spend is not kept per pair of them.
   const groupBy: GroupBy = 'dimension' in narrowed && narrowed.dimension && chosen !== 'day' && chosen !== narrowed.dimension ? narrowed.dimension : chosen;
-  const refused = <T,>(): Loaded<T> => ({ kind: 'error', message: 'conflict' in narrowed ? narrowed.conflict : '' });
-  const summary = useQuery(`cost-summary ${key}`, async () => ('conflict' in narrowed ? refused<CostSummary>() : getJson<CostSummary>(withQuery('/api/cost/summary', narrowed.params))));
+  // Two filters at once: said in place of the spend, rather than asked of the API (which refuses them).
+  const refused = <T,>(conflict: string): Loaded<T> => ({ kind: 'error', message: conflict });
+  const summary = useQuery(`cost-summary ${key}`, async () => ('conflict' in narrowed ? refused<CostSummary>(narrowed.conflict) : getJson<CostSummary>(withQuery('/api/cost/summary', narrowed.params))));
   const report = useQuery(`cost ${key} ${groupBy}`, async () => {
-    if ('conflict' in narrowed) return refused<CostReport>();
+    if ('conflict' in narrowed) return refused<CostReport>(narrowed.conflict);
     const { from, to } = params();
     return getJson<CostReport>(withQuery('/api/cost', { from, to, ...narrowed.params, groupBy }));
   });

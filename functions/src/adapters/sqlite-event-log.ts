@@ -9,6 +9,9 @@ import { resolveDatabase, type SqliteDatabase, type SqliteStatement } from './sq
  * 40-60 us (measured, issue 11).
  */
 const DEFLATE_LEVEL = 3;
+/** An event's (org, id) taken once, at its position: no change means a duplicate. Shared with the migration. */
+const CLAIM_ID_SQL = 'INSERT OR IGNORE INTO km_event_ids (org_id, id, position) VALUES (?, ?, ?)';
+const INSERT_BLOCK_SQL = 'INSERT INTO km_event_blocks (first, count, body) VALUES (?, ?, ?)';
 /** Decoded blocks kept for the next read: the projector loop and the budget notifier read the same ones in turn. */
 const BLOCKS_CACHED = 4;
 
@@ -58,8 +61,8 @@ export class SqliteEventLog implements EventLog {
     migrateRowPerEventLog(db);
     const nextPosition = db.prepare<[], { next: number }>('SELECT next FROM km_event_sequence');
     const setNext = db.prepare<[number]>('UPDATE km_event_sequence SET next = ?');
-    const claimId = db.prepare<[string, string, number]>('INSERT OR IGNORE INTO km_event_ids (org_id, id, position) VALUES (?, ?, ?)');
-    const insertBlock = db.prepare<[number, number, Buffer]>('INSERT INTO km_event_blocks (first, count, body) VALUES (?, ?, ?)');
+    const claimId = db.prepare<[string, string, number]>(CLAIM_ID_SQL);
+    const insertBlock = db.prepare<[number, number, Buffer]>(INSERT_BLOCK_SQL);
     const appendInTransaction = db.transaction((events: LoggedEvent[]) => {
       const first = nextPosition.get()!.next;
       const fresh: LoggedEvent[] = [];
@@ -154,8 +157,8 @@ function migrateRowPerEventLog(db: SqliteDatabase): void {
       const hasOrg = db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('km_events')").all().some((column) => column.name === 'org_id');
       // In chunks: better-sqlite3 cannot write while a statement iterates.
       const chunk = db.prepare<[number], { position: number; body: string }>('SELECT position, body FROM km_events WHERE position > ? ORDER BY position LIMIT 5000');
-      const claimId = db.prepare<[string, string, number]>('INSERT OR IGNORE INTO km_event_ids (org_id, id, position) VALUES (?, ?, ?)');
-      const insertBlock = db.prepare<[number, number, Buffer]>('INSERT INTO km_event_blocks (first, count, body) VALUES (?, ?, ?)');
+      const claimId = db.prepare<[string, string, number]>(CLAIM_ID_SQL);
+      const insertBlock = db.prepare<[number, number, Buffer]>(INSERT_BLOCK_SQL);
       let run: { first: number; events: LoggedEvent[] } | null = null;
       const flush = () => {
         if (run && run.events.length > 0) insertBlock.run(run.first, run.events.length, encodeBlock(run.events));

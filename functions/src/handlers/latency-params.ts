@@ -1,5 +1,5 @@
 import type { LatencyScope } from '@km/shared';
-import { nameParam, type ParamResult } from './query-params';
+import { nameParam, nameParams, type ParamResult } from './query-params';
 
 const DAY_MS = 86_400_000;
 /** The longest range one request may cover: about a quarter, i.e. at most 92 day and 46 hour documents to merge. */
@@ -53,19 +53,7 @@ export function enumParam<T extends string>(query: URLSearchParams, name: string
 }
 
 /** The server and tool filters, for the endpoints that keep them. */
-export function serverToolParams(query: URLSearchParams): ParamResult<{ server?: string; tool?: string }> {
-  const server = nameParam(query.get('server'), 'server');
-  if ('error' in server) return server;
-  const tool = nameParam(query.get('tool'), 'tool');
-  if ('error' in tool) return tool;
-  return { value: { ...(server.value !== undefined ? { server: server.value } : {}), ...(tool.value !== undefined ? { tool: tool.value } : {}) } };
-}
-
-/** Refuses filters an endpoint cannot honour, rather than silently ignoring them. */
-export function refuseParams(query: URLSearchParams, names: string[], why: string): ParamResult<true> {
-  const given = names.filter((name) => query.has(name));
-  return given.length ? { error: `${given.join(' and ')} cannot be used here: ${why}` } : { value: true };
-}
+export const serverToolParams = (query: URLSearchParams): ParamResult<{ server?: string; tool?: string }> => nameParams(query, ['server', 'tool'] as const);
 
 /** The window every latency aggregate query reads: time range, project or user scope, server and tool filters. */
 export function latencyWindow(

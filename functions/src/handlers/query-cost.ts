@@ -19,8 +19,7 @@ import {
 import type { Authenticator, ReadModelStore } from '../ports';
 import { authenticateRequest } from './authenticate-request';
 import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
-import { refuseParams } from './latency-params';
-import { nameParam, type ParamResult } from './query-params';
+import { nameParam, nameParams, refuseParams, type ParamResult } from './query-params';
 
 export interface CostQueryDeps {
   readModelStore: ReadModelStore;
@@ -48,13 +47,9 @@ function dayParam(query: URLSearchParams, name: 'from' | 'to', fallback: string)
  * is kept per server, so a tool without a server matches that tool on every server.
  */
 function costFilterParam(query: URLSearchParams): ParamResult<CostFilter | null> {
-  const given: Record<'projectId' | 'userId' | 'server' | 'tool', string | undefined> = { projectId: undefined, userId: undefined, server: undefined, tool: undefined };
-  for (const name of ['projectId', 'userId', 'server', 'tool'] as const) {
-    const value = nameParam(query.get(name), name);
-    if ('error' in value) return value;
-    given[name] = value.value;
-  }
-  const { projectId, userId, server, tool } = given;
+  const given = nameParams(query, ['projectId', 'userId', 'server', 'tool'] as const);
+  if ('error' in given) return given;
+  const { projectId, userId, server, tool } = given.value;
   const dimensions = [projectId, userId, server ?? tool].filter((value) => value !== undefined).length;
   if (dimensions > 1) return { error: 'give one of projectId, userId or server (with or without tool): spend is kept per project, per user and per server or tool, not per pair of them' };
   if (projectId !== undefined) return { value: { dimension: 'project', matches: (key) => key === projectId } };
@@ -175,4 +170,3 @@ export function makeQueryBudgetsHandler(deps: CostQueryDeps): HttpHandler {
     return jsonResponse(200, { budgets });
   });
 }
-

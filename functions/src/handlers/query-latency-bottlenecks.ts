@@ -2,7 +2,8 @@ import { bucketsCovering, latencySessionsProjection, type LatencySessionDoc, typ
 import { authenticateRequest } from './authenticate-request';
 import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
 import { readLatencyBuckets } from './latency-buckets';
-import { rangeParams, refuseParams, scopeParams, serverToolParams } from './latency-params';
+import { rangeParams, scopeParams, serverToolParams } from './latency-params';
+import { refuseParams } from './query-params';
 import type { LatencyQueryDeps } from './query-latency';
 import { nameParam } from './query-params';
 

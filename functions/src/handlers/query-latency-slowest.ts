@@ -2,7 +2,8 @@ import { bucketsCovering, keepSlowest, SLOWEST_KEPT, type SlowInteraction } from
 import { authenticateRequest } from './authenticate-request';
 import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
 import { readLatencyBuckets } from './latency-buckets';
-import { rangeParams, refuseParams, scopeParams } from './latency-params';
+import { rangeParams, scopeParams } from './latency-params';
+import { refuseParams } from './query-params';
 import type { LatencyQueryDeps } from './query-latency';
 import { limitParam } from './query-params';
 

@@ -3,7 +3,8 @@ import type { Authenticator, ReadModelStore } from '../ports';
 import { authenticateRequest } from './authenticate-request';
 import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
 import { filteredStats, readLatencyBuckets } from './latency-buckets';
-import { enumParam, latencyWindow, refuseParams } from './latency-params';
+import { enumParam, latencyWindow } from './latency-params';
+import { refuseParams } from './query-params';
 
 export interface LatencyQueryDeps {
   readModelStore: ReadModelStore;

@@ -15,3 +15,20 @@ export function nameParam(value: string | null, what: string): ParamResult<strin
   if (value.length < 1 || value.length > 200) return { error: `${what} must be 1 to 200 characters long` };
   return { value };
 }
+
+/** Several name parameters at once: the ones given, by name (a missing one is absent), or the first one's 400. */
+export function nameParams<Name extends string>(query: URLSearchParams, names: readonly Name[]): ParamResult<Partial<Record<Name, string>>> {
+  const given: Partial<Record<Name, string>> = {};
+  for (const name of names) {
+    const value = nameParam(query.get(name), name);
+    if ('error' in value) return value;
+    if (value.value !== undefined) given[name] = value.value;
+  }
+  return { value: given };
+}
+
+/** Refuses filters an endpoint cannot honour, rather than silently ignoring them. */
+export function refuseParams(query: URLSearchParams, names: string[], why: string): ParamResult<true> {
+  const given = names.filter((name) => query.has(name));
+  return given.length ? { error: `${given.join(' and ')} cannot be used here: ${why}` } : { value: true };
+}

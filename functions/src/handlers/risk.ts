@@ -15,7 +15,7 @@ import {
 import type { Authenticator, EventLog, QueryOptions, ReadModelStore } from '../ports';
 import { authenticateRequest } from './authenticate-request';
 import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
-import { limitParam, nameParam, type ParamResult } from './query-params';
+import { limitParam, nameParam, nameParams, type ParamResult } from './query-params';
 
 export interface RiskQueryDeps {
   readModelStore: ReadModelStore;
@@ -47,16 +47,6 @@ function timeParam(value: string | null, what: string): ParamResult<string | und
 /** The project, user, server and tool filters every view sends: each one a finding's own field. */
 const SCOPE_FILTERS = ['projectId', 'userId', 'server', 'tool'] as const;
 
-function scopeFilters(query: URLSearchParams): ParamResult<Record<string, string>> {
-  const where: Record<string, string> = {};
-  for (const name of SCOPE_FILTERS) {
-    const value = nameParam(query.get(name), name);
-    if ('error' in value) return value;
-    if (value.value !== undefined) where[name] = value.value;
-  }
-  return { value: where };
-}
-
 interface FindingsQuery {
   store: QueryOptions;
   from?: string;
@@ -81,7 +71,7 @@ function findingsQuery(query: URLSearchParams): ParamResult<FindingsQuery> {
   if (severity.value) where.severity = severity.value;
   if (status.value) where.status = status.value;
   if (kind.value) where.kind = kind.value;
-  const scope = scopeFilters(query);
+  const scope = nameParams(query, SCOPE_FILTERS);
   if ('error' in scope) return scope;
   Object.assign(where, scope.value);
   // The store reads only the range (an index on detected and ts in SQLite), so the limit holds as asked.

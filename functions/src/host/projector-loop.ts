@@ -26,9 +26,10 @@ export interface ProjectorLoopOptions {
 export type ProjectorLoop = SerialRunner;
 
 /**
- * The embedded stand-in for the cloud's Event Hubs triggers: runs every projector until it has caught up, on
- * notify and on a timer, reading each page of the log once for all of them. Runs are serialised (a notify during a run schedules one more run, never a second one
- * at once), and a failing projector is logged and retried on the next run without stopping the others.
+ * The embedded stand-in for the cloud's Event Hubs triggers: runs every projector until it has caught up, on notify
+ * and on a timer, reading each page of the log once for all of them. Runs are serialised (a notify during a run
+ * schedules one more run, never a second one at once), and a failing projector is logged and retried on the next run
+ * without stopping the others.
  */
 export function startProjectorLoop(options: ProjectorLoopOptions): ProjectorLoop {
   const { log, store, projections, logger, intervalMs = 1000, maxBatch = 500, coalesceMs = 0 } = options;

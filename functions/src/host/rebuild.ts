@@ -44,9 +44,9 @@ export interface RebuildOptions {
 
 /**
  * Replays the whole log into fresh copies of the read models while the live ones keep answering, then puts each copy
- * in place of its live model. Safe while the live projector loop runs: every document records the log positions it
- * folded, so a live write that lands after the switch conflicts on the ETag, re-reads the rebuilt document and folds
- * only what it lacks, and a checkpoint moved back is a replay the positions absorb. Resolves false when stopped first.
+ * in place of its live model. The last pages and the switch run under `hold` (the live loop's exclusive), so no live
+ * step is between its writes and its checkpoint then; after the switch the live loop folds on from the rebuilt
+ * checkpoint, and the documents' log positions absorb any replay. Resolves false when stopped first.
  */
 export async function rebuildReadModels(options: RebuildOptions): Promise<boolean> {
   const { log, store, storage, projections, maxBatch = 2000, onProgress, stopped = () => false, nowMs = () => Date.now(), hold = (fn) => fn() } = options;
@@ -73,7 +73,7 @@ export async function rebuildReadModels(options: RebuildOptions): Promise<boolea
   // What arrived since, then the switch, with no live step in between.
   await hold(async () => {
     while ((await step()) === maxBatch);
-    for (const projection of projections) storage.replace(projection.name, `${projection.name}${REBUILD_SUFFIX}`);
+    projections.forEach((projection, i) => storage.replace(projection.name, copies[i]!.name));
   });
   return true;
 }

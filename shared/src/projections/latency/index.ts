@@ -1,6 +1,6 @@
 import type { Interaction, KmEvent } from '../../events';
 import { own, ownRecord, withoutIdLists, type Projection } from '../projection';
-import { emptyStats, expandStats, latencyMicros, sortedCounts, StatsAccumulator, storedStats, withKey, type LatencyStats, type StoredStats } from './stats';
+import { expandStats, latencyMicros, sortedCounts, StatsAccumulator, storedStats, withKey, type LatencyStats, type StoredStats } from './stats';
 
 /**
  * Latency buckets: one document per (scope, granularity, period), scope being the org, one project or one user, and
@@ -101,7 +101,7 @@ function foldBucket(state: LatencyBucketDoc | null, events: readonly KmEvent[], 
     if (state) return state;
     throw new Error('latency: a bucket cannot be made from no events');
   }
-  const doc: LatencyBucketDoc = state ? withoutIdLists(state) : { ...emptyBucket(first, docId), total: {} };
+  const doc: LatencyBucketDoc = state ? withoutIdLists(state) : emptyBucket(first, docId);
   const total = new StatsAccumulator(doc.total);
   const servers = new Accumulators(doc.servers);
   const methods = new Accumulators(doc.methods);
@@ -159,8 +159,8 @@ class Accumulators {
 
 /**
  * The stored document with every stats field present, its records copied prototype-free (keys come from events) and
- * its sketches flat: what a fold adds to (queries merge the stored stats as they are). Documents written before
- * (full stats, [key, count] sketch bins) expand to the same.
+ * its sketches flat, for a reader that wants every field (folds add through StatsAccumulator; queries merge the
+ * stored stats as they are). Documents written before (full stats, [key, count] sketch bins) expand to the same.
  */
 export function expandBucket(doc: LatencyBucketDoc): LatencyBucket {
   return { ...doc, total: expandStats(doc.total), servers: expandRecord(doc.servers), tools: expandRecord(doc.tools), methods: expandRecord(doc.methods) };
@@ -173,9 +173,10 @@ function expandRecord<T extends LatencyStats>(record: Record<string, StoredStats
 }
 
 
-function emptyBucket(event: KmEvent, docId: string): LatencyBucket {
+/** A bucket before its first call, as stored (stats at their empty value are left out). */
+function emptyBucket(event: KmEvent, docId: string): LatencyBucketDoc {
   const { granularity, period, scope } = parseBucketId(docId);
-  return { id: docId, orgId: event.orgId, scope, granularity, period, total: emptyStats(), servers: ownRecord({}), tools: ownRecord({}), methods: ownRecord({}), slowest: [] };
+  return { id: docId, orgId: event.orgId, scope, granularity, period, total: {}, servers: ownRecord({}), tools: ownRecord({}), methods: ownRecord({}), slowest: [] };
 }
 
 function slowInteraction(event: Interaction, latencyMs: number): SlowInteraction {
