@@ -62,16 +62,21 @@ function describeProgress(p: RebuildProgress): string {
 function progressPrinter(out: NodeJS.WriteStream): { show(p: RebuildProgress): void; done(): void } {
   let lastMs = 0;
   let last: RebuildProgress | null = null;
+  let printed: RebuildProgress | null = null;
   return {
     show(p) {
       last = p;
       const now = Date.now();
       if (now - lastMs < (out.isTTY ? 250 : 10_000)) return;
       lastMs = now;
+      printed = p;
       out.write(out.isTTY ? `\r\x1b[K${describeProgress(p)}` : `${describeProgress(p)}\n`);
     },
+    /** The last figures, ending the redrawn line on a terminal; elsewhere only when not printed already. */
     done() {
-      if (last) out.write(out.isTTY ? `\r\x1b[K${describeProgress(last)}\n` : `${describeProgress(last)}\n`);
+      if (!last) return;
+      if (out.isTTY) out.write(`\r\x1b[K${describeProgress(last)}\n`);
+      else if (last !== printed) out.write(`${describeProgress(last)}\n`);
     },
   };
 }
