@@ -29,6 +29,8 @@ export const readModelIndexes = [
   { model: costProjection.name, fields: ['kind'] },
   // Performance Hub (#5): km tail reads interactions in arrival order
   { model: interactionsProjection.name, fields: ['receivedAt'] },
+  // a scope's latency buckets of one granularity over a range (a project's 30 days are 720 hours)
+  { model: latencyProjection.name, fields: ['scope', 'granularity', 'period'] },
   // risk monitor
   { model: riskProjection.name, fields: ['detected', 'ts'] },
   // the anomaly documents, which the findings and summary read in full and expand into one finding per tool

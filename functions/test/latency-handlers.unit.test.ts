@@ -119,6 +119,18 @@ describe('GET /api/latency', () => {
     expect(edge).toEqual([expect.objectContaining({ key: 'everything', count: 4 })]);
   });
 
+  it("answers a project's or a user's whole days from their hours (they have no day documents), the same as the org's", async () => {
+    const days = [20, 21, 22, 23, 24].map((day) => interaction(everything, `2026-11-${day}T06:15:00.000Z`, { target: 'echo', latencyMs: day }));
+    const api = await given(stored([...scenario(), ...days]));
+    const range = '&from=2026-11-19T00:00:00Z&to=2026-11-26T00:00:00Z';
+    const org = (await api.latency(`?groupBy=tool&server=everything${range}`)).body.groups;
+    for (const scope of ['projectId=alpha', 'userId=ann']) {
+      expect((await api.latency(`?groupBy=tool&${scope}${range}`)).body.groups).toEqual(org);
+    }
+    expect(org).toEqual(expect.arrayContaining([expect.objectContaining({ key: 'everything/echo', count: 7, max: 24 })]));
+    expect((await api.latency(`?groupBy=server&projectId=beta${range}`)).body.groups).toEqual([expect.objectContaining({ key: 'memory', count: 2, timeouts: 1 })]);
+  });
+
   it.each([
     ['?groupBy=session', 'groupBy must be one of server, tool, method'],
     ['?from=yesterday', 'from must be an ISO 8601 date-time'],
@@ -159,6 +171,17 @@ describe('GET /api/latency/timeseries', () => {
       expect.objectContaining({ t: '2026-11-24T00:00:00.000Z', count: 0 }),
       expect.objectContaining({ t: '2026-11-25T00:00:00.000Z', count: 2, max: 1500 }),
     ]);
+  });
+
+  it("gives a project's or a user's day points from their hours, as the org's day documents say", async () => {
+    const days = [23, 24].map((day) => interaction(everything, `2026-11-${day}T06:15:00.000Z`, { target: 'slow', latencyMs: 700 + day }));
+    const api = await given(stored([...scenario(), ...days]));
+    const series = async (query: string) => (await api.timeseries(`?bucket=day&from=2026-11-22T00:00:00Z&to=2026-11-26T00:00:00Z${query}`)).body.points;
+    const org = await series('&server=everything');
+    expect(org.map((p: { count: number }) => p.count)).toEqual([0, 1, 1, 6]);
+    expect(await series('&projectId=alpha')).toEqual(org);
+    expect(await series('&userId=ann&tool=slow')).toEqual(await series('&tool=slow'));
+    expect((await series('&userId=bob')).map((p: { count: number }) => p.count)).toEqual([0, 0, 0, 2]);
   });
 
   it('refuses a series of more than 1500 points', async () => {

@@ -46,6 +46,7 @@ export {
   latencyProjection,
   latencySessionsProjection,
   latencyBucketId,
+  scopeName,
   expandBucket,
   periodStart,
   toolKey,
@@ -63,7 +64,7 @@ export type {
   SessionWait,
   ToolStats,
 } from './projections/latency';
-export { bucketsCovering, wholeHoursCovering } from './projections/latency/ranges';
+export { bucketsCovering, bucketsOfPeriod, wholeHoursCovering } from './projections/latency/ranges';
 export type { BucketRef } from './projections/latency/ranges';
 export { emptyStats, mergeStats, mergeAllStats, summarizeStats, addInteraction } from './projections/latency/stats';
 export type { LatencyStats, LatencySummary, StoredStats } from './projections/latency/stats';

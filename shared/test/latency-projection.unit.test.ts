@@ -57,7 +57,7 @@ describe('latency projection', () => {
     );
   });
 
-  it('buckets by hour and day for the org, the project and the user, with counts per outcome', () => {
+  it('buckets by hour and day for the org, by hour only for the project and the user, with counts per outcome', () => {
     fc.assert(
       fc.property(fc.array(anInteraction, { minLength: 1, maxLength: 60 }), (events) => {
         const docs = Object.values(project(latencyProjection, events)).map((text) => expandBucket(JSON.parse(text) as LatencyBucketDoc));
@@ -70,8 +70,10 @@ describe('latency projection', () => {
           expect(sum((d) => d.total.toolErrors)).toBe(interactions.filter((e) => e.outcome === 'tool_error').length);
           expect(sum((d) => Object.values(d.total.errorCodes).reduce((a, b) => a + b, 0))).toBe(interactions.filter((e) => e.outcome === 'error').length);
           expect(sum((d) => d.total.bytesIn)).toBe(interactions.reduce((n, e) => n + e.requestBytes, 0));
-          const projects = docs.filter((d) => d.scope.startsWith('project:') && d.granularity === granularity);
-          expect(projects.reduce((n, d) => n + d.total.count, 0)).toBe(events.length);
+          for (const kind of ['project:', 'user:']) {
+            const scoped = docs.filter((d) => d.scope.startsWith(kind) && d.granularity === granularity);
+            expect(scoped.reduce((n, d) => n + d.total.count, 0)).toBe(granularity === 'hour' ? events.length : 0);
+          }
         }
       }),
       { numRuns: 50 },

@@ -11,7 +11,7 @@ describe('bucketsCovering', () => {
       fc.property(fc.integer({ min: 0, max: 3 * DAY }), fc.integer({ min: 1, max: 40 * DAY }), (offset, length) => {
         const from = base + offset;
         const to = from + length;
-        const refs = bucketsCovering(from, to);
+        const refs = bucketsCovering(from, to, { kind: 'org' });
         let cursor = Math.floor(from / HOUR) * HOUR;
         for (const ref of refs) {
           expect(ref.periodMs).toBe(cursor);
@@ -29,7 +29,7 @@ describe('bucketsCovering', () => {
 
   it('reads 30 day documents and no hours for 30 whole UTC days', () => {
     const from = Date.UTC(2026, 10, 1);
-    const refs = bucketsCovering(from, from + 30 * DAY);
+    const refs = bucketsCovering(from, from + 30 * DAY, { kind: 'org' });
     expect(refs.map((r) => r.granularity)).toEqual(Array(30).fill('day'));
   });
 });

@@ -50,7 +50,7 @@ export function makeQueryLatencyBottlenecksHandler(deps: LatencyQueryDeps): Http
       if ('error' in range) return errorResponse(400, range.error);
       const scope = scopeParams(query);
       if ('error' in scope) return errorResponse(400, scope.error);
-      const docs = await readLatencyBuckets(deps.readModelStore, auth.caller.orgId, scope.value, bucketsCovering(range.value.fromMs, range.value.toMs));
+      const docs = await readLatencyBuckets(deps.readModelStore, auth.caller.orgId, scope.value, bucketsCovering(range.value.fromMs, range.value.toMs, scope.value));
       const byKey = new Map<string, Wait>();
       const add = (server: string, tool: string | null, totalMicros: number, count: number) => {
         const key = JSON.stringify([server, tool]);

@@ -28,7 +28,7 @@ export function makeQueryLatencySlowestHandler(deps: LatencyQueryDeps): HttpHand
     const refused = refuseParams(query, ['server', 'tool'], 'the slowest calls are kept per org, project or user; see /api/latency?groupBy=tool for per-tool percentiles');
     if ('error' in refused) return errorResponse(400, refused.error);
 
-    const docs = await readLatencyBuckets(deps.readModelStore, auth.caller.orgId, scope.value, bucketsCovering(range.value.fromMs, range.value.toMs));
+    const docs = await readLatencyBuckets(deps.readModelStore, auth.caller.orgId, scope.value, bucketsCovering(range.value.fromMs, range.value.toMs, scope.value));
     const candidates: SlowInteraction[] = docs.flatMap((doc) => doc?.slowest ?? []);
     return jsonResponse(200, { interactions: keepSlowest(candidates, limit.value) });
   });

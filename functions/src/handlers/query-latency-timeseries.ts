@@ -1,4 +1,4 @@
-import { emptyStats, mergeAllStats, periodStart, summarizeStats, type BucketRef, type LatencyBucketDoc, type LatencyGranularity, type LatencyStats } from '@km/shared';
+import { bucketsOfPeriod, mergeAllStats, periodStart, summarizeStats, type LatencyBucketDoc, type LatencyGranularity } from '@km/shared';
 import { authenticateRequest } from './authenticate-request';
 import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
 import { filteredStats, readLatencyBuckets } from './latency-buckets';
@@ -29,8 +29,8 @@ export interface TimeseriesPoint {
 
 /**
  * GET /api/latency/timeseries?bucket=hour|day&from&to&server&tool&projectId|userId: one point per bucket, empty
- * buckets included (count 0, null percentiles), each point read from one document of that granularity. from and to
- * widen to whole buckets (UTC days for bucket=day).
+ * buckets included (count 0, null percentiles), each point read from one document of that granularity (a project or
+ * user day: its hours). from and to widen to whole buckets (UTC days for bucket=day).
  */
 export function makeQueryLatencyTimeseriesHandler(deps: LatencyQueryDeps): HttpHandler {
   return withUnexpectedErrorsAs500(async (request) => {
@@ -52,19 +52,19 @@ export function makeQueryLatencyTimeseriesHandler(deps: LatencyQueryDeps): HttpH
     if (points > MAX_POINTS) {
       return errorResponse(400, `${points} ${bucket.value} buckets is more than the ${MAX_POINTS} a series may have: use a larger bucket or a shorter range`);
     }
-    const refs: BucketRef[] = [];
-    for (let t = first; t < end; t += step) refs.push({ granularity, periodMs: t });
-    const docs = await readLatencyBuckets(deps.readModelStore, auth.caller.orgId, scope, refs);
+    const periods: number[] = [];
+    for (let t = first; t < end; t += step) periods.push(t);
+    // A point is one document, or for a project's or user's day (they have no day documents) its hours.
+    const parts = periods.map((periodMs) => bucketsOfPeriod(scope, granularity, periodMs));
+    const docs = await readLatencyBuckets(deps.readModelStore, auth.caller.orgId, scope, parts.flat());
+    let next = 0;
     return jsonResponse(200, {
       bucket: granularity,
-      points: refs.map((ref, i): TimeseriesPoint => {
-        const doc = docs[i];
-        const { count, errors, toolErrors, timeouts, errorRate, p50, p95, p99, max } = summarizeStats(doc ? statsOf(doc, filters) : emptyStats());
-        return { t: new Date(ref.periodMs).toISOString(), count, errors, toolErrors, timeouts, errorRate, p50, p95, p99, max };
+      points: periods.map((periodMs, i): TimeseriesPoint => {
+        const inPoint = docs.slice(next, (next += parts[i]!.length)).filter((doc): doc is LatencyBucketDoc => doc !== null);
+        const { count, errors, toolErrors, timeouts, errorRate, p50, p95, p99, max } = summarizeStats(mergeAllStats(inPoint.flatMap((doc) => filteredStats(doc, filters))));
+        return { t: new Date(periodMs).toISOString(), count, errors, toolErrors, timeouts, errorRate, p50, p95, p99, max };
       }),
     });
   });
 }
-
-/** Everything, one server, one server's tool, or a tool by name on every server (merged: stored stats leave out zeros). */
-const statsOf = (doc: LatencyBucketDoc, filters: { server?: string; tool?: string }): LatencyStats => mergeAllStats(filteredStats(doc, filters));

@@ -41,7 +41,7 @@ export function makeQueryLatencyHandler(deps: LatencyQueryDeps): HttpHandler {
       if ('error' in refused) return errorResponse(400, refused.error);
     }
 
-    const docs = await readLatencyBuckets(deps.readModelStore, auth.caller.orgId, scope, bucketsCovering(range.fromMs, range.toMs));
+    const docs = await readLatencyBuckets(deps.readModelStore, auth.caller.orgId, scope, bucketsCovering(range.fromMs, range.toMs, scope));
     // Keyed by key and labels together: "a/b" + "c" and "a" + "b/c" display alike but are different tools.
     // Each group's stats are merged once at the end: one merge of 30 days, not 30 days of pairwise merges.
     const groups = new Map<string, { key: string; server?: string; tool?: string; parts: StoredStats[] }>();

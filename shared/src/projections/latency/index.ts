@@ -1,6 +1,6 @@
 import type { Interaction, KmEvent } from '../../events';
 import { own, ownRecord, withoutIdLists, type Projection } from '../projection';
-import { expandStats, latencyMicros, sortedCounts, StatsAccumulator, storedStats, withKey, type LatencyStats, type StoredStats } from './stats';
+import { expandStats, isStoredForm, latencyMicros, sortedCounts, StatsAccumulator, storedStats, withKey, type LatencyStats, type StoredStats } from './stats';
 
 /**
  * Latency buckets: one document per (scope, granularity, period), scope being the org, one project or one user, and
@@ -9,9 +9,12 @@ import { expandStats, latencyMicros, sortedCounts, StatsAccumulator, storedStats
  *
  * Hours and days, no minutes: minute documents were most of the app's writes (issue 11), and a batch touches far
  * fewer distinct days than minutes. Sketches merge exactly, so any range is whole days plus the hours at its edges
- * (ranges.ts): a 30-day range is about 30 point reads plus at most 46, with percentiles as accurate as those of one
- * bucket. Point reads are also what the cloud store does best (LOCAL-AZURE.md). Stores written before may still hold
- * `minute|...` documents: nothing reads them any more.
+ * (ranges.ts), with percentiles as accurate as those of one bucket.
+ *
+ * Only the org has day documents. A project's or a user's day holds nearly every tool the org has and was rewritten
+ * by every batch: those documents were more than half of all bytes written (issue 11), while their hours stay small
+ * (the few sessions of that hour). So a project or user range reads hours, in one range query per run of buckets.
+ * Stores written before may still hold `minute|...` documents and project or user days: nothing reads them any more.
  */
 export type LatencyGranularity = 'hour' | 'day';
 export type LatencyScope = { kind: 'org' } | { kind: 'project'; id: string } | { kind: 'user'; id: string };
@@ -56,6 +59,10 @@ export const SLOWEST_KEPT = 20;
 export const LATENCY_GRANULARITIES: readonly LatencyGranularity[] = ['hour', 'day'];
 const PERIOD_LENGTH_MS: Record<LatencyGranularity, number> = { hour: 3_600_000, day: 86_400_000 };
 
+/** The granularities a scope's documents are folded in (see above): hours everywhere, days for the org only. */
+export const granularitiesOf = (scope: LatencyScope): readonly LatencyGranularity[] => (scope.kind === 'org' ? LATENCY_GRANULARITIES : HOURS_ONLY);
+const HOURS_ONLY: readonly LatencyGranularity[] = ['hour'];
+
 export const toolKey = (server: string, tool: string) => JSON.stringify([server, tool]);
 export const scopeName = (scope: LatencyScope) => (scope.kind === 'org' ? 'org' : `${scope.kind}:${encodeURIComponent(scope.id)}`);
 
@@ -64,7 +71,18 @@ export const periodStart = (ms: number, granularity: LatencyGranularity) => ms -
 
 /** Ids avoid '/', '\\', '?' and '#' (Cosmos DB) because scope ids are URI-encoded. */
 export function latencyBucketId(scope: LatencyScope, granularity: LatencyGranularity, periodMs: number): string {
-  return `${granularity}|${new Date(periodMs).toISOString()}|${scopeName(scope)}`;
+  return `${granularity}|${periodText(periodMs)}|${scopeName(scope)}`;
+}
+
+/** Every interaction names six buckets, nearly always of the same few periods: their ISO text is kept, not remade. */
+const periodTexts = new Map<number, string>();
+function periodText(periodMs: number): string {
+  let text = periodTexts.get(periodMs);
+  if (text === undefined) {
+    if (periodTexts.size >= 1024) periodTexts.clear();
+    periodTexts.set(periodMs, (text = new Date(periodMs).toISOString()));
+  }
+  return text;
 }
 
 function parseBucketId(docId: string): { granularity: LatencyGranularity; period: string; scope: string } {
@@ -84,7 +102,7 @@ export const latencyProjection: Projection<LatencyBucketDoc> = {
     if (event.type !== 'mcp.interaction') return [];
     const startedMs = Date.parse(event.startedAt);
     const scopes: LatencyScope[] = [{ kind: 'org' }, { kind: 'project', id: event.projectId }, { kind: 'user', id: event.userId }];
-    return LATENCY_GRANULARITIES.flatMap((granularity) => scopes.map((scope) => latencyBucketId(scope, granularity, periodStart(startedMs, granularity))));
+    return scopes.flatMap((scope) => granularitiesOf(scope).map((granularity) => latencyBucketId(scope, granularity, periodStart(startedMs, granularity))));
   },
   evolve: (state, event, docId) => foldBucket(state, [event], docId),
   evolveBatch: (state, events, docId) => foldBucket(state, events, docId),
@@ -151,9 +169,21 @@ class Accumulators {
    */
   stored(labels?: ReadonlyMap<string, object>): Record<string, StoredStats> {
     const out = ownRecord<StoredStats>({});
-    for (const key of Object.keys(this.record)) if (!this.touched.has(key)) out[key] = storedStats(expandStats(this.record[key]!));
-    for (const [key, stats] of this.touched) out[key] = storedStats({ ...stats.result(), ...labels?.get(key) });
-    return sortedCounts(out);
+    const store = (key: string, stats: StatsAccumulator) => (out[key] = storedStats({ ...stats.result(), ...labels?.get(key) }));
+    // The record's keys are sorted already (it was stored so): only a batch that adds a key needs a sort.
+    for (const key of Object.keys(this.record)) {
+      const touched = this.touched.get(key);
+      const stats = this.record[key]!;
+      if (touched) store(key, touched);
+      else out[key] = isStoredForm(stats) ? stats : storedStats(expandStats(stats));
+    }
+    let added = false;
+    for (const [key, stats] of this.touched) {
+      if (own(out, key) !== undefined) continue;
+      store(key, stats);
+      added = true;
+    }
+    return added ? sortedCounts(out) : out;
   }
 }
 

@@ -149,6 +149,15 @@ export function expandStats<T extends LatencyStats>(stored: StoredStats<T>): T {
   return withFlatSketch({ ...emptyStats(), ...stored } as T);
 }
 
+/**
+ * Whether stats are already as storedStats would store them (no empty field, a flat sketch): a fold re-stores the
+ * untouched stats of a document as they are, instead of expanding and filtering each one on every write.
+ */
+export function isStoredForm(stats: StoredStats): boolean {
+  for (const field in stats) if (isEmptyField(field, stats[field as keyof StoredStats])) return false;
+  return stats.sketch === undefined || flatSketch(stats.sketch) === stats.sketch;
+}
+
 function isEmptyField(field: string, value: unknown): boolean {
   if (!Object.prototype.hasOwnProperty.call(EMPTY, field)) return false;
   if (field === 'errorCodes') return Object.keys(value as object).length === 0;
