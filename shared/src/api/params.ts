@@ -42,11 +42,11 @@ function parsed<T>(parse: (raw: string) => { value: T } | { error: string }) {
 }
 
 export function nameParam(name: string) {
-  return parsed((raw) => (raw.length >= 1 && raw.length <= MAX_NAME_LENGTH ? { value: raw } : { error: `${name} must be 1 to ${MAX_NAME_LENGTH} characters long` }));
+  return parsed<string>((raw) => (raw.length >= 1 && raw.length <= MAX_NAME_LENGTH ? { value: raw } : { error: `${name} must be 1 to ${MAX_NAME_LENGTH} characters long` }));
 }
 
 export function limitParam(fallback: number, max: number) {
-  return parsed((raw) => {
+  return parsed<number>((raw) => {
     const limit = /^\d{1,9}$/.test(raw) ? Number(raw) : NaN;
     return limit >= 1 && limit <= max ? { value: limit } : { error: `limit must be a whole number from 1 to ${max}, got "${raw}"` };
   }).default(fallback);
@@ -54,12 +54,12 @@ export function limitParam(fallback: number, max: number) {
 
 /** The one enum parser: one of the allowed words. */
 export function enumParam<const T extends string>(name: string, allowed: readonly T[]) {
-  return parsed((raw) => ((allowed as readonly string[]).includes(raw) ? { value: raw as T } : { error: `${name} must be one of ${allowed.join(', ')}, got "${raw}"` }));
+  return parsed<T>((raw) => ((allowed as readonly string[]).includes(raw) ? { value: raw as T } : { error: `${name} must be one of ${allowed.join(', ')}, got "${raw}"` }));
 }
 
 /** An instant (ms since the epoch) from parseInstant. */
 export function instantParam(name: string) {
-  return parsed((raw) => {
+  return parsed<number>((raw) => {
     const ms = parseInstant(raw);
     return ms === null ? { error: `${name} must be an ISO 8601 date-time such as 2026-11-25T13:00:00Z, or a UTC date such as 2026-11-25; got "${raw}"` } : { value: ms };
   });
@@ -67,7 +67,7 @@ export function instantParam(name: string) {
 
 /** A UTC day (YYYY-MM-DD) from parseInstant: the day of a date-time, the date itself. */
 export function dayParam(name: string) {
-  return parsed((raw) => {
+  return parsed<string>((raw) => {
     const ms = parseInstant(raw);
     return ms === null ? { error: `${name} must be a UTC date like 2026-11-01 (or an ISO 8601 date-time), got "${raw}"` } : { value: utcDayOf(ms) };
   });
