@@ -1,6 +1,6 @@
-import type { RecentInteraction } from '@km/functions/dist/handlers/query-recent-interactions';
+import type { RecentInteraction } from '@km/shared';
 
-/** One interaction as GET /api/interactions/recent returns it: the handler's own type (a type only, nothing bundled). */
+/** One interaction as GET /api/interactions/recent returns it: the contract's type (a type only, nothing bundled). */
 export type TailInteraction = Pick<
   RecentInteraction,
   'id' | 'sessionId' | 'server' | 'method' | 'tool' | 'target' | 'latencyMs' | 'requestBytes' | 'responseBytes' | 'outcome' | 'error' | 'startedAt'

@@ -1,5 +1,28 @@
 import type { HttpMethod } from '@azure/functions';
-import type { StoredEvent } from '@km/shared';
+import {
+  ackFindingRoute,
+  budgetsRoute,
+  contextTaxRoute,
+  costRoute,
+  costSummaryRoute,
+  ingestRoute,
+  latencyBottlenecksRoute,
+  latencyRoute,
+  latencySlowestRoute,
+  latencyTimeseriesRoute,
+  recentInteractionsRoute,
+  resolveFindingRoute,
+  riskFindingsRoute,
+  riskSummaryRoute,
+  sessionInteractionsRoute,
+  sessionRoute,
+  sessionsRoute,
+  setOrgBudgetRoute,
+  setProjectBudgetRoute,
+  type ApiRoute,
+  type ApiRouteName,
+  type StoredEvent,
+} from '@km/shared';
 import type { Authenticator, EventLog, ReadModelStore } from './ports';
 import type { HttpHandler } from './handlers/http-results';
 import { requireJsonContentType } from './handlers/json-content-type';
@@ -47,46 +70,36 @@ export interface HttpRoute extends Omit<HttpRouteSpec, 'makeHandler'> {
 }
 
 /**
- * Every HTTP Function, in ONE place: the embedded host serves exactly these, and each file in functions/ registers
- * one of them with app.http. A route added here is live in both run modes.
+ * Every HTTP Function's handler, by its route's declaration in shared/src/api (name, method, path and whether it
+ * reads a JSON body come from there): the embedded host serves exactly these, and functions/http.ts registers each
+ * with app.http. A route declared in the contract without a handler here fails the contract test.
  */
 const routeTable = [
-  { name: 'ingest', methods: ['POST'], route: 'ingest', jsonBody: true, makeHandler: makeIngestHandler },
-  { name: 'query-sessions', methods: ['GET'], route: 'sessions', makeHandler: makeQuerySessionsHandler },
-  { name: 'query-session', methods: ['GET'], route: 'sessions/{id}', makeHandler: makeQuerySessionHandler },
-  {
-    name: 'query-session-interactions',
-    methods: ['GET'],
-    route: 'sessions/{id}/interactions',
-    makeHandler: makeQuerySessionInteractionsHandler,
-  },
+  { contract: ingestRoute, makeHandler: makeIngestHandler },
+  { contract: sessionsRoute, makeHandler: makeQuerySessionsHandler },
+  { contract: sessionRoute, makeHandler: makeQuerySessionHandler },
+  { contract: sessionInteractionsRoute, makeHandler: makeQuerySessionInteractionsHandler },
   // Cost Center (#3)
-  { name: 'query-cost', methods: ['GET'], route: 'cost', makeHandler: makeQueryCostHandler },
-  { name: 'query-cost-summary', methods: ['GET'], route: 'cost/summary', makeHandler: makeQueryCostSummaryHandler },
-  { name: 'query-cost-context-tax', methods: ['GET'], route: 'cost/context-tax', makeHandler: makeQueryContextTaxHandler },
-  { name: 'query-budgets', methods: ['GET'], route: 'budgets', makeHandler: makeQueryBudgetsHandler },
-  { name: 'set-budget-org', methods: ['PUT'], route: 'budgets/org', jsonBody: true, makeHandler: makeSetBudgetHandler('org') },
-  {
-    name: 'set-budget-project',
-    methods: ['PUT'],
-    route: 'budgets/project/{projectId}',
-    jsonBody: true,
-    makeHandler: makeSetBudgetHandler('project'),
-  },
+  { contract: costRoute, makeHandler: makeQueryCostHandler },
+  { contract: costSummaryRoute, makeHandler: makeQueryCostSummaryHandler },
+  { contract: contextTaxRoute, makeHandler: makeQueryContextTaxHandler },
+  { contract: budgetsRoute, makeHandler: makeQueryBudgetsHandler },
+  { contract: setOrgBudgetRoute, makeHandler: makeSetBudgetHandler('org') },
+  { contract: setProjectBudgetRoute, makeHandler: makeSetBudgetHandler('project') },
   // Performance Hub (#5)
-  { name: 'query-latency', methods: ['GET'], route: 'latency', makeHandler: makeQueryLatencyHandler },
-  { name: 'query-latency-timeseries', methods: ['GET'], route: 'latency/timeseries', makeHandler: makeQueryLatencyTimeseriesHandler },
-  { name: 'query-latency-slowest', methods: ['GET'], route: 'latency/slowest', makeHandler: makeQueryLatencySlowestHandler },
-  { name: 'query-latency-bottlenecks', methods: ['GET'], route: 'latency/bottlenecks', makeHandler: makeQueryLatencyBottlenecksHandler },
-  { name: 'query-recent-interactions', methods: ['GET'], route: 'interactions/recent', makeHandler: makeQueryRecentInteractionsHandler },
+  { contract: latencyRoute, makeHandler: makeQueryLatencyHandler },
+  { contract: latencyTimeseriesRoute, makeHandler: makeQueryLatencyTimeseriesHandler },
+  { contract: latencySlowestRoute, makeHandler: makeQueryLatencySlowestHandler },
+  { contract: latencyBottlenecksRoute, makeHandler: makeQueryLatencyBottlenecksHandler },
+  { contract: recentInteractionsRoute, makeHandler: makeQueryRecentInteractionsHandler },
   // risk monitor
-  { name: 'query-risk-findings', methods: ['GET'], route: 'risk/findings', makeHandler: makeQueryRiskFindingsHandler },
-  { name: 'query-risk-summary', methods: ['GET'], route: 'risk/summary', makeHandler: makeQueryRiskSummaryHandler },
-  { name: 'risk-finding-ack', methods: ['POST'], route: 'risk/findings/{id}/ack', makeHandler: makeAckRiskFindingHandler },
-  { name: 'risk-finding-resolve', methods: ['POST'], route: 'risk/findings/{id}/resolve', makeHandler: makeResolveRiskFindingHandler },
-] as const satisfies readonly HttpRouteSpec[];
+  { contract: riskFindingsRoute, makeHandler: makeQueryRiskFindingsHandler },
+  { contract: riskSummaryRoute, makeHandler: makeQueryRiskSummaryHandler },
+  { contract: ackFindingRoute, makeHandler: makeAckRiskFindingHandler },
+  { contract: resolveFindingRoute, makeHandler: makeResolveRiskFindingHandler },
+] as const satisfies ReadonlyArray<{ contract: ApiRoute; makeHandler: (deps: HttpDeps) => HttpHandler }>;
 
-export type HttpRouteName = (typeof routeTable)[number]['name'];
+export type HttpRouteName = ApiRouteName;
 
 /** The rules every route shares, applied here once so the embedded host and the Azure registrations both get them. */
 function withRouteRules(spec: HttpRouteSpec): HttpRouteSpec {
@@ -94,7 +107,9 @@ function withRouteRules(spec: HttpRouteSpec): HttpRouteSpec {
   return { ...spec, makeHandler: (deps) => requireJsonContentType(spec.makeHandler(deps)) };
 }
 
-export const httpRouteSpecs: readonly HttpRouteSpec[] = routeTable.map((spec) => withRouteRules({ ...spec, methods: [...spec.methods] }));
+export const httpRouteSpecs: readonly HttpRouteSpec[] = routeTable.map(({ contract, makeHandler }) =>
+  withRouteRules({ name: contract.name, methods: [contract.method], route: contract.path, ...('body' in contract ? { jsonBody: true } : {}), makeHandler }),
+);
 
 export function httpRouteSpec(name: HttpRouteName): HttpRouteSpec {
   const spec = httpRouteSpecs.find((candidate) => candidate.name === name);

@@ -15,7 +15,7 @@ function freshApp(): RecordedHttpFunction[] {
 afterEach(() => jest.restoreAllMocks());
 
 describe('the Azure Functions app', () => {
-  it('registers exactly the route table, one Function per file, anonymous (the API key is checked by the handlers)', () => {
+  it('registers exactly the route table, one Function per route, anonymous (the API key is checked by the handlers)', () => {
     const recorded = freshApp();
     expect(recorded.map(({ name, methods, route, authLevel }) => ({ name, methods, route, authLevel })).sort((a, b) => a.name.localeCompare(b.name))).toEqual(
       httpRouteSpecs

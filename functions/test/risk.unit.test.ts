@@ -118,7 +118,7 @@ describe('risk read model and API', () => {
     expect((await api.findings('?kind=rug_pull')).body.findings.map((f: any) => f.ruleId)).toEqual(['rug-pull']);
     expect(nonAnomalies((await api.findings('?from=2026-05-02&to=2026-05-02T09:30:00Z')).body).map((f: any) => f.ruleId)).toEqual(['rug-pull']);
     expect(await api.findings('?severity=urgent')).toMatchObject({ status: 400, body: { error: expect.stringContaining('severity must be one of low, medium, high, critical') } });
-    expect(await api.findings('?from=yesterday')).toMatchObject({ status: 400, body: { error: expect.stringContaining('from must be an ISO date') } });
+    expect(await api.findings('?from=yesterday')).toMatchObject({ status: 400, body: { error: expect.stringContaining('from must be an ISO 8601 date-time') } });
     expect(await api.findings('?from=2026-05-03&to=2026-05-01')).toMatchObject({ status: 400 });
     expect(await api.findings('?kind=weird')).toMatchObject({ status: 400 });
   });

@@ -1,11 +1,8 @@
-import { bucketsCovering, latencySessionsProjection, type LatencySessionDoc, type StoredStats } from '@km/shared';
-import { authenticateRequest } from './authenticate-request';
-import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
+import { bucketsCovering, latencyBottlenecksRoute, latencySessionsProjection, notFound, type LatencySessionDoc, type StoredStats } from '@km/shared';
 import { readLatencyBuckets } from './latency-buckets';
-import { rangeParams, scopeParams, serverToolParams } from './latency-params';
-import { refuseParams } from './query-params';
+import { latencyRange, latencyScope } from './latency-params';
 import type { LatencyQueryDeps } from './query-latency';
-import { nameParam } from './query-params';
+import { routeHandler } from './route-handler';
 
 export interface BottleneckGroup {
   server: string;
@@ -28,55 +25,45 @@ interface Wait {
  * GET /api/latency/bottlenecks?from&to&projectId|userId&server&tool, or ?sessionId: where the waiting time went, by
  * server and tool, largest share first (shares of what the server and tool filters keep). With sessionId, the whole session (from and to do not apply).
  */
-export function makeQueryLatencyBottlenecksHandler(deps: LatencyQueryDeps): HttpHandler {
-  return withUnexpectedErrorsAs500(async (request) => {
-    const auth = await authenticateRequest(deps.authenticator, request);
-    if ('response' in auth) return auth.response;
-    const query = request.query;
-    const sessionId = nameParam(query.get('sessionId'), 'sessionId');
-    if ('error' in sessionId) return errorResponse(400, sessionId.error);
-    const filters = serverToolParams(query);
-    if ('error' in filters) return errorResponse(400, filters.error);
+export const makeQueryLatencyBottlenecksHandler = routeHandler(latencyBottlenecksRoute, async (caller, params, deps: LatencyQueryDeps) => {
+  const waits = params.sessionId !== undefined ? await sessionWaits(deps, caller.orgId, params.sessionId) : await rangeWaits(deps, caller.orgId, params);
+  // Shares are of the waiting time the filters keep: where the time of this server (or tool) went.
+  const { server, tool } = params;
+  return { groups: rank(waits.filter((wait) => (server === undefined || wait.server === server) && (tool === undefined || wait.tool === tool))) };
+});
 
-    let waits: Wait[];
-    if (sessionId.value !== undefined) {
-      const refused = refuseParams(query, ['from', 'to', 'projectId', 'userId'], 'a sessionId names the whole session');
-      if ('error' in refused) return errorResponse(400, refused.error);
-      const found = await deps.readModelStore.get<LatencySessionDoc>(latencySessionsProjection.name, auth.caller.orgId, sessionId.value);
-      if (!found) return errorResponse(404, `no interactions recorded for session "${sessionId.value}" in your org: list sessions with GET /api/sessions.`);
-      waits = Object.values(found.doc.waits).map((wait) => ({ server: found.doc.server, ...wait }));
-    } else {
-      const range = rangeParams(query, deps.now());
-      if ('error' in range) return errorResponse(400, range.error);
-      const scope = scopeParams(query);
-      if ('error' in scope) return errorResponse(400, scope.error);
-      const docs = await readLatencyBuckets(deps.readModelStore, auth.caller.orgId, scope.value, bucketsCovering(range.value.fromMs, range.value.toMs, scope.value));
-      const byKey = new Map<string, Wait>();
-      const add = (server: string, tool: string | null, totalMicros: number, count: number) => {
-        const key = JSON.stringify([server, tool]);
-        const wait = byKey.get(key) ?? { server, tool, totalMicros: 0, count: 0 };
-        byKey.set(key, { ...wait, totalMicros: wait.totalMicros + totalMicros, count: wait.count + count });
-      };
-      for (const doc of docs) {
-        if (!doc) continue;
-        // A server's waiting time outside tools/call is what its total leaves after its tools (integers: exact).
-        // Stored stats leave out what is 0.
-        const rest = new Map(Object.entries(doc.servers).map(([server, stats]) => [server, waitOf(stats)]));
-        for (const stats of Object.values(doc.tools)) {
-          const { server, tool } = stats;
-          const { totalMicros, count } = waitOf(stats);
-          add(server, tool, totalMicros, count);
-          const left = rest.get(server);
-          if (left) rest.set(server, { totalMicros: left.totalMicros - totalMicros, count: left.count - count });
-        }
-        for (const [server, left] of rest) if (left.count > 0) add(server, null, left.totalMicros, left.count);
-      }
-      waits = [...byKey.values()];
+/** The whole session's waits, from its own document (from, to and the scope are refused with a sessionId). */
+async function sessionWaits(deps: LatencyQueryDeps, orgId: string, sessionId: string): Promise<Wait[]> {
+  const found = await deps.readModelStore.get<LatencySessionDoc>(latencySessionsProjection.name, orgId, sessionId);
+  if (!found) throw notFound(`no interactions recorded for session "${sessionId}" in your org: list sessions with GET /api/sessions.`);
+  return Object.values(found.doc.waits).map((wait) => ({ server: found.doc.server, ...wait }));
+}
+
+/** The waits of the range and scope, per server and tool, from the latency buckets. */
+async function rangeWaits(deps: LatencyQueryDeps, orgId: string, params: { from?: number | undefined; to?: number | undefined; projectId?: string | undefined; userId?: string | undefined }): Promise<Wait[]> {
+  const range = latencyRange(params, deps.now());
+  const docs = await readLatencyBuckets(deps.readModelStore, orgId, latencyScope(params), bucketsCovering(range.fromMs, range.toMs, latencyScope(params)));
+  const byKey = new Map<string, Wait>();
+  const add = (server: string, tool: string | null, totalMicros: number, count: number) => {
+    const key = JSON.stringify([server, tool]);
+    const wait = byKey.get(key) ?? { server, tool, totalMicros: 0, count: 0 };
+    byKey.set(key, { ...wait, totalMicros: wait.totalMicros + totalMicros, count: wait.count + count });
+  };
+  for (const doc of docs) {
+    if (!doc) continue;
+    // A server's waiting time outside tools/call is what its total leaves after its tools (integers: exact).
+    // Stored stats leave out what is 0.
+    const rest = new Map(Object.entries(doc.servers).map(([server, stats]) => [server, waitOf(stats)]));
+    for (const stats of Object.values(doc.tools)) {
+      const { server, tool } = stats;
+      const { totalMicros, count } = waitOf(stats);
+      add(server, tool, totalMicros, count);
+      const left = rest.get(server);
+      if (left) rest.set(server, { totalMicros: left.totalMicros - totalMicros, count: left.count - count });
     }
-    // Shares are of the waiting time the filters keep: where the time of this server (or tool) went.
-    const { server, tool } = filters.value;
-    return jsonResponse(200, { groups: rank(waits.filter((wait) => (server === undefined || wait.server === server) && (tool === undefined || wait.tool === tool))) });
-  });
+    for (const [server, left] of rest) if (left.count > 0) add(server, null, left.totalMicros, left.count);
+  }
+  return [...byKey.values()];
 }
 
 const waitOf = (stats: StoredStats) => ({ totalMicros: stats.totalMicros ?? 0, count: stats.count ?? 0 });

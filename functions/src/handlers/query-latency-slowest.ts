@@ -1,11 +1,8 @@
-import { bucketsCovering, keepSlowest, SLOWEST_KEPT, type SlowInteraction } from '@km/shared';
-import { authenticateRequest } from './authenticate-request';
-import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
+import { bucketsCovering, keepSlowest, latencySlowestRoute, type SlowInteraction } from '@km/shared';
 import { readLatencyBuckets } from './latency-buckets';
-import { rangeParams, scopeParams } from './latency-params';
-import { refuseParams } from './query-params';
+import { latencyRange, latencyScope } from './latency-params';
 import type { LatencyQueryDeps } from './query-latency';
-import { limitParam } from './query-params';
+import { routeHandler } from './route-handler';
 
 /**
  * GET /api/latency/slowest?limit&from&to&projectId|userId: the slowest answered interactions that started in the range
@@ -14,22 +11,9 @@ import { limitParam } from './query-params';
  * within the union of its buckets' top N. Cutting an edge hour to the instant would not be: its 20 slowest may all
  * lie outside the range.
  */
-export function makeQueryLatencySlowestHandler(deps: LatencyQueryDeps): HttpHandler {
-  return withUnexpectedErrorsAs500(async (request) => {
-    const auth = await authenticateRequest(deps.authenticator, request);
-    if ('response' in auth) return auth.response;
-    const query = request.query;
-    const limit = limitParam(query, 20, SLOWEST_KEPT);
-    if ('error' in limit) return errorResponse(400, limit.error);
-    const range = rangeParams(query, deps.now());
-    if ('error' in range) return errorResponse(400, range.error);
-    const scope = scopeParams(query);
-    if ('error' in scope) return errorResponse(400, scope.error);
-    const refused = refuseParams(query, ['server', 'tool'], 'the slowest calls are kept per org, project or user; see /api/latency?groupBy=tool for per-tool percentiles');
-    if ('error' in refused) return errorResponse(400, refused.error);
-
-    const docs = await readLatencyBuckets(deps.readModelStore, auth.caller.orgId, scope.value, bucketsCovering(range.value.fromMs, range.value.toMs, scope.value));
-    const candidates: SlowInteraction[] = docs.flatMap((doc) => doc?.slowest ?? []);
-    return jsonResponse(200, { interactions: keepSlowest(candidates, limit.value) });
-  });
-}
+export const makeQueryLatencySlowestHandler = routeHandler(latencySlowestRoute, async (caller, params, deps: LatencyQueryDeps) => {
+  const range = latencyRange(params, deps.now());
+  const docs = await readLatencyBuckets(deps.readModelStore, caller.orgId, latencyScope(params), bucketsCovering(range.fromMs, range.toMs, latencyScope(params)));
+  const candidates: SlowInteraction[] = docs.flatMap((doc) => doc?.slowest ?? []);
+  return { interactions: keepSlowest(candidates, params.limit) };
+});

@@ -1,9 +1,7 @@
-import { interactionsProjection, readInteractionDocs, toolOf, type InteractionDoc } from '@km/shared';
+import { badParameter, interactionsProjection, readInteractionDocs, recentInteractionsRoute, toolOf, type InteractionDoc, type RecentInteraction } from '@km/shared';
 import type { ReadModelStore } from '../ports';
-import { authenticateRequest } from './authenticate-request';
-import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
-import { limitParam, nameParam, type ParamResult } from './query-params';
 import type { QueryDeps } from './query-sessions';
+import { routeHandler } from './route-handler';
 
 /**
  * How many of the newest interactions one request looks at. A poll that finds the cursor beyond this window answers
@@ -17,25 +15,8 @@ export const RECENT_WINDOW = 1000;
  */
 export const MAX_DOCS_SCANNED = 4096;
 
-/** What `km tail` prints: the interaction without its previews. */
-export interface RecentInteraction {
-  id: string;
-  sessionId: string;
-  projectId: string;
-  userId: string;
-  server: string;
-  method: string;
-  tool: string | null;
-  target: string | null;
-  latencyMs: number | null;
-  requestBytes: number;
-  responseBytes: number;
-  outcome: InteractionDoc['outcome'];
-  error: InteractionDoc['error'];
-  startedAt: string;
-  endedAt: string | null;
-  receivedAt: string;
-}
+/** What `km tail` prints: the interaction without its previews, as the contract declares it. */
+export type { RecentInteraction };
 
 type Position = [receivedAt: string, id: string];
 const after = (a: Position, b: Position) => a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]);
@@ -46,41 +27,27 @@ const after = (a: Position, b: Position) => a[0] > b[0] || (a[0] === b[0] && a[1
  * goes into the next poll. Arrival order (not start order) is what a live view needs: a slow call that started
  * before the last poll but ended after it still shows up.
  */
-export function makeQueryRecentInteractionsHandler(deps: QueryDeps): HttpHandler {
-  return withUnexpectedErrorsAs500(async (request) => {
-    const auth = await authenticateRequest(deps.authenticator, request);
-    if ('response' in auth) return auth.response;
-    const query = request.query;
-    const limit = limitParam(query, 100, 500);
-    if ('error' in limit) return errorResponse(400, limit.error);
-    const cursor = cursorParam(query.get('after'));
-    if ('error' in cursor) return errorResponse(400, cursor.error);
-    const where: Partial<Record<'projectId' | 'userId', string>> = {};
-    for (const field of ['projectId', 'userId'] as const) {
-      const param = nameParam(query.get(field), field);
-      if ('error' in param) return errorResponse(400, param.error);
-      if (param.value !== undefined) where[field] = param.value;
-    }
-    const matches = (i: RecentInteraction) => (where.projectId === undefined || i.projectId === where.projectId) && (where.userId === undefined || i.userId === where.userId);
+export const makeQueryRecentInteractionsHandler = routeHandler(recentInteractionsRoute, async (caller, params, deps: QueryDeps) => {
+  const { limit, projectId, userId } = params;
+  const cursor = params.after === undefined ? null : decodeCursor(params.after);
+  const matches = (i: RecentInteraction) => (projectId === undefined || i.projectId === projectId) && (userId === undefined || i.userId === userId);
 
-    const { newest, floor } = await newestInteractions(deps.readModelStore, auth.caller.orgId, matches);
-    const oldestFirst = [...newest].reverse();
-    let page: RecentInteraction[];
-    let missed = false;
-    if (cursor.value === null) {
-      page = oldestFirst.slice(-limit.value);
-    } else {
-      const from = cursor.value;
-      const unseen = oldestFirst.filter((i) => after(position(i), from));
-      // Interactions between the cursor and what this request read may exist: the view skipped some.
-      missed = floor !== null && after(floor, from);
-      page = unseen.slice(0, limit.value);
-    }
-    const last = page[page.length - 1];
-    const next = last ? encodeCursor(position(last)) : cursor.value ? encodeCursor(cursor.value) : null;
-    return jsonResponse(200, { interactions: page, cursor: next, missed });
-  });
-}
+  const { newest, floor } = await newestInteractions(deps.readModelStore, caller.orgId, matches);
+  const oldestFirst = [...newest].reverse();
+  let page: RecentInteraction[];
+  let missed = false;
+  if (cursor === null) {
+    page = oldestFirst.slice(-limit);
+  } else {
+    const unseen = oldestFirst.filter((i) => after(position(i), cursor));
+    // Interactions between the cursor and what this request read may exist: the view skipped some.
+    missed = floor !== null && after(floor, cursor);
+    page = unseen.slice(0, limit);
+  }
+  const last = page[page.length - 1];
+  const next = last ? encodeCursor(position(last)) : cursor ? encodeCursor(cursor) : null;
+  return { interactions: page, cursor: next, missed };
+});
 
 const position = (i: RecentInteraction): Position => [i.receivedAt, i.id];
 const newestFirst = (a: RecentInteraction, b: RecentInteraction) => (after(position(a), position(b)) ? -1 : after(position(b), position(a)) ? 1 : 0);
@@ -132,13 +99,12 @@ function recentView(doc: InteractionDoc): RecentInteraction {
 /** Opaque to clients: base64url of [receivedAt, id]. */
 export const encodeCursor = (position: Position) => Buffer.from(JSON.stringify(position)).toString('base64url');
 
-function cursorParam(raw: string | null): ParamResult<Position | null> {
-  if (raw === null) return { value: null };
+function decodeCursor(raw: string): Position {
   try {
     const value: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2 && value.every((part) => typeof part === 'string')) return { value: value as Position };
+    if (Array.isArray(value) && value.length === 2 && value.every((part) => typeof part === 'string')) return value as Position;
   } catch {
     // falls through to the 400
   }
-  return { error: 'after must be the cursor of a previous /api/interactions/recent answer; leave it out to start from the newest' };
+  throw badParameter('after', 'after must be the cursor of a previous /api/interactions/recent answer; leave it out to start from the newest');
 }

@@ -1,27 +1,17 @@
-import { interactionsProjection, readInteractionDocs, type InteractionDoc } from '@km/shared';
+import { interactionsProjection, readInteractionDocs, sessionInteractionsRoute, type InteractionDoc } from '@km/shared';
 import type { ReadModelStore } from '../ports';
-import { authenticateRequest } from './authenticate-request';
-import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
-import { limitParam } from './query-params';
 import { findSession } from './query-session';
+import { routeHandler } from './route-handler';
 import type { QueryDeps } from './query-sessions';
 
 /** Page queries in flight at once (Cosmos DB; SQLite answers synchronously). */
 const PAGE_QUERY_CONCURRENCY = 16;
 
 /** GET /api/sessions/{id}/interactions?limit=: the session's request/response pairs in the order they started. */
-export function makeQuerySessionInteractionsHandler(deps: QueryDeps): HttpHandler {
-  return withUnexpectedErrorsAs500(async (request) => {
-    const auth = await authenticateRequest(deps.authenticator, request);
-    if ('response' in auth) return auth.response;
-    const limit = limitParam(request.query, 1000, 5000);
-    if ('error' in limit) return errorResponse(400, limit.error);
-    const found = await findSession(deps.readModelStore, auth.caller, request);
-    if ('response' in found) return found.response;
-    const interactions = await sessionInteractions(deps.readModelStore, auth.caller.orgId, found.session.id, found.session.pages ?? [], limit.value);
-    return jsonResponse(200, { sessionId: found.session.id, interactions });
-  });
-}
+export const makeQuerySessionInteractionsHandler = routeHandler(sessionInteractionsRoute, async (caller, { id, limit }, deps: QueryDeps) => {
+  const session = await findSession(deps.readModelStore, caller.orgId, id);
+  return { sessionId: session.id, interactions: await sessionInteractions(deps.readModelStore, caller.orgId, session.id, session.pages ?? [], limit) };
+});
 
 /**
  * The pages of the batches the session document lists (each batch's pages share its `batch` field), plus the

@@ -1,7 +1,9 @@
 import {
-  FINDING_KINDS,
-  FindingStatusSchema,
-  SEVERITIES,
+  ackFindingRoute,
+  notFound,
+  resolveFindingRoute,
+  riskFindingsRoute,
+  riskSummaryRoute,
   STATUS_ONLY_WHERE,
   expandFindings,
   isStatusOnly,
@@ -13,9 +15,8 @@ import {
   type RiskFindingView,
 } from '@km/shared';
 import type { Authenticator, EventLog, QueryOptions, ReadModelStore } from '../ports';
-import { authenticateRequest } from './authenticate-request';
-import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
-import { limitParam, nameParam, nameParams, type ParamResult } from './query-params';
+import { appendServerEvents } from './server-events';
+import { routeHandler } from './route-handler';
 
 export interface RiskQueryDeps {
   readModelStore: ReadModelStore;
@@ -32,56 +33,41 @@ export interface RiskStatusDeps extends RiskQueryDeps {
 /** How many finding documents a summary reads at most (newest first). */
 const SUMMARY_SCAN_LIMIT = 10_000;
 
-const oneOf = <T extends string>(value: string | null, allowed: readonly T[], what: string): ParamResult<T | undefined> => {
-  if (value === null) return { value: undefined };
-  return (allowed as readonly string[]).includes(value) ? { value: value as T } : { error: `${what} must be one of ${allowed.join(', ')}; got "${value}"` };
-};
-
-function timeParam(value: string | null, what: string): ParamResult<string | undefined> {
-  if (value === null) return { value: undefined };
-  const ms = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : NaN;
-  if (Number.isNaN(ms)) return { error: `${what} must be an ISO date or time such as 2026-05-01 or 2026-05-01T09:00:00Z; got "${value}"` };
-  return { value: new Date(ms).toISOString() };
-}
-
-/** The project, user, server and tool filters every view sends: each one a finding's own field. */
-const SCOPE_FILTERS = ['projectId', 'userId', 'server', 'tool'] as const;
-
 interface FindingsQuery {
   store: QueryOptions;
   from?: string;
   to?: string;
 }
 
-function findingsQuery(query: URLSearchParams): ParamResult<FindingsQuery> {
+/** The filters both findings routes take (the summary refuses severity, status, kind and limit). */
+interface FindingFilters {
+  from?: number | undefined;
+  to?: number | undefined;
+  projectId?: string | undefined;
+  userId?: string | undefined;
+  server?: string | undefined;
+  tool?: string | undefined;
+  severity?: string | undefined;
+  status?: string | undefined;
+  kind?: string | undefined;
+  limit?: number | undefined;
+}
+
+/** The store query of the findings routes' parameters (the contract checked them): equality filters and the range. */
+function findingsQuery(params: FindingFilters): FindingsQuery {
   const where: Record<string, string | boolean> = { detected: true };
-  const severity = oneOf(query.get('severity'), SEVERITIES, 'severity');
-  if ('error' in severity) return severity;
-  const status = oneOf(query.get('status'), FindingStatusSchema.options, 'status');
-  if ('error' in status) return status;
-  const kind = oneOf(query.get('kind'), FINDING_KINDS, 'kind');
-  if ('error' in kind) return kind;
-  const from = timeParam(query.get('from'), 'from');
-  if ('error' in from) return from;
-  const to = timeParam(query.get('to'), 'to');
-  if ('error' in to) return to;
-  if (from.value && to.value && from.value > to.value) return { error: `from (${from.value}) is after to (${to.value})` };
-  const limit = limitParam(query, 200, 1000);
-  if ('error' in limit) return limit;
-  if (severity.value) where.severity = severity.value;
-  if (status.value) where.status = status.value;
-  if (kind.value) where.kind = kind.value;
-  const scope = nameParams(query, SCOPE_FILTERS);
-  if ('error' in scope) return scope;
-  Object.assign(where, scope.value);
+  for (const field of ['severity', 'status', 'kind', 'projectId', 'userId', 'server', 'tool'] as const) {
+    const value = params[field];
+    if (value !== undefined) where[field] = value;
+  }
+  const from = params.from === undefined ? undefined : new Date(params.from).toISOString();
+  const to = params.to === undefined ? undefined : new Date(params.to).toISOString();
   // The store reads only the range (an index on detected and ts in SQLite), so the limit holds as asked.
-  const between = from.value || to.value ? { between: { ...(from.value ? { from: from.value } : {}), ...(to.value ? { to: to.value } : {}) } } : {};
+  const between = from || to ? { between: { ...(from ? { from } : {}), ...(to ? { to } : {}) } } : {};
   return {
-    value: {
-      store: { where, orderBy: 'ts', direction: 'desc', limit: limit.value, ...between },
-      ...(from.value ? { from: from.value } : {}),
-      ...(to.value ? { to: to.value } : {}),
-    },
+    store: { where, orderBy: 'ts', direction: 'desc', ...(params.limit !== undefined ? { limit: params.limit } : {}), ...between },
+    ...(from ? { from } : {}),
+    ...(to ? { to } : {}),
   };
 }
 
@@ -111,22 +97,15 @@ async function findingsWhere(store: ReadModelStore, orgId: string, options: Quer
 }
 
 /** GET /api/risk/findings?severity&from&to&status&kind&projectId&userId&server&tool&limit: the caller's findings, newest first. */
-export function makeQueryRiskFindingsHandler(deps: RiskQueryDeps): HttpHandler {
-  return withUnexpectedErrorsAs500(async (request) => {
-    const auth = await authenticateRequest(deps.authenticator, request);
-    if ('response' in auth) return auth.response;
-    const parsed = findingsQuery(request.query);
-    if ('error' in parsed) return errorResponse(400, parsed.error);
-    const limit = limitParam(request.query, 200, 1000);
-    const docs = await findingsWhere(deps.readModelStore, auth.caller.orgId, parsed.value.store);
-    const { from, to } = parsed.value;
-    const findings = docs
-      .filter((doc) => (!from || doc.ts >= from) && (!to || doc.ts <= to))
-      .slice(0, 'value' in limit ? limit.value : 200)
-      .map(riskFindingView);
-    return jsonResponse(200, { findings });
-  });
-}
+export const makeQueryRiskFindingsHandler = routeHandler(riskFindingsRoute, async (caller, params, deps: RiskQueryDeps) => {
+  const { store, from, to } = findingsQuery(params);
+  const docs = await findingsWhere(deps.readModelStore, caller.orgId, store);
+  const findings = docs
+    .filter((doc) => (!from || doc.ts >= from) && (!to || doc.ts <= to))
+    .slice(0, params.limit)
+    .map(riskFindingView);
+  return { findings };
+});
 
 export interface RiskSummary {
   open: number;
@@ -157,24 +136,11 @@ export function summarize(docs: readonly RiskFindingDoc[]): RiskSummary {
 }
 
 /** GET /api/risk/summary?from&to&projectId&userId&server&tool: counts over the caller's open findings. */
-export function makeQueryRiskSummaryHandler(deps: RiskQueryDeps): HttpHandler {
-  return withUnexpectedErrorsAs500(async (request) => {
-    const auth = await authenticateRequest(deps.authenticator, request);
-    if ('response' in auth) return auth.response;
-    // The summary is of open findings of every severity and kind: those filters belong to GET /api/risk/findings.
-    const refused = ['severity', 'status', 'kind', 'limit'].filter((name) => request.query.has(name));
-    if (refused.length > 0) return errorResponse(400, `${refused.join(' and ')} cannot be used here: the summary counts every open finding; filter the list with GET /api/risk/findings`);
-    const parsed = findingsQuery(request.query);
-    if ('error' in parsed) return errorResponse(400, parsed.error);
-    const { from, to } = parsed.value;
-    const docs = await findingsWhere(deps.readModelStore, auth.caller.orgId, {
-      ...parsed.value.store,
-      where: { ...parsed.value.store.where, status: 'open' },
-      limit: SUMMARY_SCAN_LIMIT,
-    });
-    return jsonResponse(200, summarize(docs.filter((doc) => (!from || doc.ts >= from) && (!to || doc.ts <= to))));
-  });
-}
+export const makeQueryRiskSummaryHandler = routeHandler(riskSummaryRoute, async (caller, params, deps: RiskQueryDeps) => {
+  const { store, from, to } = findingsQuery(params);
+  const docs = await findingsWhere(deps.readModelStore, caller.orgId, { ...store, where: { ...store.where, status: 'open' }, limit: SUMMARY_SCAN_LIMIT });
+  return summarize(docs.filter((doc) => (!from || doc.ts >= from) && (!to || doc.ts <= to)));
+});
 
 /** A finding by id: its own document, or (for a tool's anomaly) read out of its server's. */
 async function findingById(store: ReadModelStore, orgId: string, findingId: string): Promise<RiskFindingDoc | null> {
@@ -188,31 +154,24 @@ async function findingById(store: ReadModelStore, orgId: string, findingId: stri
  * changes through the fold like any other change) and answers the finding as it will read once folded.
  */
 export function makeRiskStatusHandler(status: 'acknowledged' | 'resolved') {
-  return (deps: RiskStatusDeps): HttpHandler =>
-    withUnexpectedErrorsAs500(async (request) => {
-      const auth = await authenticateRequest(deps.authenticator, request);
-      if ('response' in auth) return auth.response;
-      const id = nameParam(request.params.id ?? '', 'the finding id');
-      if ('error' in id) return errorResponse(400, id.error);
-      const findingId = id.value ?? '';
-      const doc = await findingById(deps.readModelStore, auth.caller.orgId, findingId);
-      if (!doc) return errorResponse(404, `no finding "${findingId}" in your org: list findings with GET /api/risk/findings.`);
-      const at = deps.now();
-      const event: FindingStatusChanged = {
-        id: newEventId(at.getTime()),
-        v: 1,
-        ts: at.toISOString(),
-        type: 'risk.finding_status',
-        orgId: auth.caller.orgId,
-        findingId,
-        status,
-        // A tool's finding lives in its server's document: the event goes there.
-        ...(doc.holderId ? { documentId: doc.holderId } : {}),
-      };
-      await deps.eventLog.append([{ ...event, receivedAt: event.ts, batchId: deps.newBatchId() }]);
-      deps.onEventsAppended?.();
-      return jsonResponse(200, riskFindingView({ ...doc, status }));
-    });
+  return routeHandler(status === 'acknowledged' ? ackFindingRoute : resolveFindingRoute, async (caller, { id: findingId }, deps: RiskStatusDeps, context) => {
+    const doc = await findingById(deps.readModelStore, caller.orgId, findingId);
+    if (!doc) throw notFound(`no finding "${findingId}" in your org: list findings with GET /api/risk/findings.`);
+    const at = deps.now();
+    const event: FindingStatusChanged = {
+      id: newEventId(at.getTime()),
+      v: 1,
+      ts: at.toISOString(),
+      type: 'risk.finding_status',
+      orgId: caller.orgId,
+      findingId,
+      status,
+      // A tool's finding lives in its server's document: the event goes there.
+      ...(doc.holderId ? { documentId: doc.holderId } : {}),
+    };
+    await appendServerEvents(deps, [{ ...event, receivedAt: event.ts, batchId: deps.newBatchId() }], context);
+    return riskFindingView({ ...doc, status });
+  });
 }
 
 export const makeAckRiskFindingHandler = makeRiskStatusHandler('acknowledged');

@@ -1,5 +1,4 @@
-import { BudgetSetSchema, newEventId, type BudgetScope, type StoredServerEvent } from '@km/shared';
-import { z } from 'zod';
+import { BudgetBodySchema, newEventId, type BudgetScope, type StoredServerEvent } from '@km/shared';
 import { describeError } from '../logger';
 import type { Authenticator, EventLog } from '../ports';
 import { authenticateRequest } from './authenticate-request';
@@ -14,10 +13,6 @@ export interface SetBudgetDeps {
   onEventsAppended?: () => void;
 }
 
-const BudgetBodySchema = z.strictObject({
-  monthlyUsd: BudgetSetSchema.shape.monthlyUsd,
-  webhookUrl: BudgetSetSchema.shape.webhookUrl.optional(),
-});
 const MAX_BUDGET_BODY_BYTES = 16 * 1024;
 
 /**

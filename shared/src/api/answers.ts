@@ -1,0 +1,218 @@
+import { z } from 'zod';
+import { FindingStatusSchema, ImplementationSchema, InteractionSchema } from '../events';
+import { FINDING_KINDS, SEVERITIES } from '../risk/catalog';
+
+/*
+ * What each route answers. Loose objects (z.object): a client reads these off the wire and must tolerate a field
+ * added later; the contract test parses every answer with them. The dashboard's types are z.infer of these.
+ */
+
+const SeveritySchema = z.enum(SEVERITIES as readonly ['low', 'medium', 'high', 'critical']);
+
+export const SessionAnswerSchema = z.object({
+  id: z.string(),
+  orgId: z.string(),
+  projectId: z.string(),
+  userId: z.string(),
+  machineId: z.string(),
+  server: z.object({ name: z.string(), command: z.string() }),
+  startedAt: z.string().nullable(),
+  firstSeenAt: z.string(),
+  lastActivityAt: z.string(),
+  endedAt: z.string().nullable(),
+  exitCode: z.number().nullable(),
+  signal: z.string().nullable(),
+  durationMs: z.number().nullable(),
+  protocolVersion: z.string().nullable(),
+  client: z.object(ImplementationSchema.shape).nullable(),
+  serverInfo: z.object(ImplementationSchema.shape).nullable(),
+  interactionCount: z.number(),
+  errorCount: z.number(),
+  toolCallCount: z.number(),
+  notificationCount: z.number(),
+  violationCount: z.number(),
+  /** Events the wrapper could not record (spool full, an observation that failed), from session.ended. */
+  droppedObservations: z.number(),
+});
+export const SessionsAnswerSchema = z.object({ sessions: z.array(SessionAnswerSchema) });
+
+const { type: _type, v: _v, ts: _ts, ...interactionFields } = InteractionSchema.shape;
+export const InteractionAnswerSchema = z.object({
+  ...interactionFields,
+  recordedAt: z.string(),
+  receivedAt: z.string().optional(),
+  batchId: z.string().optional(),
+});
+export const SessionInteractionsAnswerSchema = z.object({ sessionId: z.string(), interactions: z.array(InteractionAnswerSchema) });
+
+const OutcomeSchema = InteractionSchema.shape.outcome;
+export const RecentInteractionSchema = z.object({
+  id: z.string(),
+  sessionId: z.string(),
+  projectId: z.string(),
+  userId: z.string(),
+  server: z.string(),
+  method: z.string(),
+  tool: z.string().nullable(),
+  target: z.string().nullable(),
+  latencyMs: z.number().nullable(),
+  requestBytes: z.number(),
+  responseBytes: z.number(),
+  outcome: OutcomeSchema,
+  error: z.object({ code: z.number(), message: z.string() }).nullable(),
+  startedAt: z.string(),
+  endedAt: z.string().nullable(),
+  receivedAt: z.string(),
+});
+export const RecentInteractionsAnswerSchema = z.object({
+  interactions: z.array(RecentInteractionSchema),
+  /** Pass it back as `after`; null until there is an interaction. */
+  cursor: z.string().nullable(),
+  /** More arrived since the cursor than one answer holds: some were skipped. */
+  missed: z.boolean(),
+});
+
+// Cost Center
+export const CostFiguresSchema = z.object({ costUsd: z.number(), tokensIn: z.number(), tokensOut: z.number(), interactions: z.number() });
+export const CostReportSchema = z.object({
+  from: z.string(),
+  to: z.string(),
+  groupBy: z.enum(['project', 'user', 'server', 'tool', 'model', 'day']),
+  currency: z.literal('USD'),
+  total: CostFiguresSchema,
+  groups: z.array(CostFiguresSchema.extend({ key: z.string() })),
+});
+export const CostSummarySchema = z.object({
+  today: CostFiguresSchema,
+  yesterday: CostFiguresSchema,
+  monthToDate: CostFiguresSchema,
+  forecastMonthEnd: z.number(),
+  byDay: z.array(z.object({ day: z.string(), costUsd: z.number() })),
+});
+export const ContextTaxSchema = z.object({
+  servers: z.array(
+    z.object({
+      server: z.string(),
+      tools: z.number(),
+      definitionBytes: z.number(),
+      contextTokens: z.number().nullable(),
+      /** null when the server's model has no known price. */
+      costUsdPerSession: z.number().nullable(),
+    }),
+  ),
+});
+export const BudgetViewSchema = z.object({
+  scope: z.enum(['org', 'project']),
+  projectId: z.string().nullable(),
+  monthlyUsd: z.number(),
+  period: z.string(),
+  spentUsd: z.number(),
+  percent: z.number(),
+  forecastUsd: z.number(),
+  crossed: z.array(z.number()),
+});
+export const BudgetsAnswerSchema = z.object({ budgets: z.array(BudgetViewSchema) });
+export const BudgetSetAnswerSchema = z.object({ accepted: z.literal(true), event: z.record(z.string(), z.unknown()) });
+
+// Performance Hub
+const latencyFigures = {
+  count: z.number(),
+  errors: z.number(),
+  toolErrors: z.number(),
+  timeouts: z.number(),
+  /** (errors + tool errors + timeouts) / count: the one error rate of every view. */
+  errorRate: z.number(),
+  /** null when no request in the group was answered. */
+  p50: z.number().nullable(),
+  p95: z.number().nullable(),
+  p99: z.number().nullable(),
+  max: z.number().nullable(),
+};
+export const LatencySummarySchema = z.object({
+  ...latencyFigures,
+  errorCodes: z.record(z.string(), z.number()),
+  bytesIn: z.number(),
+  bytesOut: z.number(),
+  totalMs: z.number(),
+});
+export const LatencyGroupSchema = LatencySummarySchema.extend({ key: z.string(), server: z.string().optional(), tool: z.string().optional() });
+export const LatencyReportSchema = z.object({
+  from: z.string(),
+  to: z.string(),
+  groupBy: z.enum(['server', 'tool', 'method']),
+  total: LatencySummarySchema,
+  groups: z.array(LatencyGroupSchema),
+});
+export const TimeseriesPointSchema = z.object({ t: z.string(), ...latencyFigures });
+export const TimeseriesAnswerSchema = z.object({ bucket: z.enum(['hour', 'day']), points: z.array(TimeseriesPointSchema) });
+export const SlowInteractionSchema = z.object({
+  id: z.string(),
+  sessionId: z.string(),
+  server: z.string(),
+  tool: z.string().nullable(),
+  method: z.string(),
+  latencyMs: z.number(),
+  startedAt: z.string(),
+  outcome: OutcomeSchema,
+});
+export const SlowestAnswerSchema = z.object({ interactions: z.array(SlowInteractionSchema) });
+export const BottleneckSchema = z.object({
+  server: z.string(),
+  /** null: the server's methods other than tools/call (initialize, resources/read, ...). */
+  tool: z.string().nullable(),
+  totalMs: z.number(),
+  /** totalMs over the waiting time of all groups (0..1). */
+  share: z.number(),
+  count: z.number(),
+});
+export const BottlenecksAnswerSchema = z.object({ groups: z.array(BottleneckSchema) });
+
+// Risk Monitor
+export const RiskFindingSchema = z.object({
+  id: z.string(),
+  kind: z.enum(FINDING_KINDS as readonly [string, ...string[]]),
+  ruleId: z.string(),
+  severity: SeveritySchema,
+  path: z.string(),
+  sessionId: z.string().nullable(),
+  interactionId: z.string().nullable(),
+  server: z.string().nullable(),
+  tool: z.string().nullable(),
+  userId: z.string().nullable(),
+  projectId: z.string().nullable(),
+  ts: z.string(),
+  status: FindingStatusSchema,
+  preview: z.string().nullable(),
+  detail: z.string().nullable(),
+});
+export const RiskFindingsAnswerSchema = z.object({ findings: z.array(RiskFindingSchema) });
+export const RiskSummarySchema = z.object({
+  open: z.number(),
+  bySeverity: z.object({ low: z.number(), medium: z.number(), high: z.number(), critical: z.number() }),
+  byRule: z.array(z.object({ ruleId: z.string(), count: z.number() })),
+  byDay: z.array(z.object({ day: z.string(), count: z.number() })),
+  anomalies: z.array(RiskFindingSchema),
+});
+
+// Ingest
+export const IngestAnswerSchema = z.object({ batchId: z.string(), accepted: z.number(), duplicates: z.number() });
+
+/** The answers as types, for the dashboard and the CLI (z.infer: they cannot drift from the schemas). */
+export type SessionAnswer = z.infer<typeof SessionAnswerSchema>;
+export type InteractionAnswer = z.infer<typeof InteractionAnswerSchema>;
+export type RecentInteraction = z.infer<typeof RecentInteractionSchema>;
+export type RecentInteractionsAnswer = z.infer<typeof RecentInteractionsAnswerSchema>;
+export type CostFiguresAnswer = z.infer<typeof CostFiguresSchema>;
+export type CostReportAnswer = z.infer<typeof CostReportSchema>;
+export type CostSummaryAnswer = z.infer<typeof CostSummarySchema>;
+export type ContextTaxAnswer = z.infer<typeof ContextTaxSchema>;
+export type BudgetsAnswer = z.infer<typeof BudgetsAnswerSchema>;
+export type LatencySummaryAnswer = z.infer<typeof LatencySummarySchema>;
+export type LatencyGroupAnswer = z.infer<typeof LatencyGroupSchema>;
+export type LatencyReportAnswer = z.infer<typeof LatencyReportSchema>;
+export type TimeseriesPointAnswer = z.infer<typeof TimeseriesPointSchema>;
+export type TimeseriesAnswer = z.infer<typeof TimeseriesAnswerSchema>;
+export type SlowInteractionAnswer = z.infer<typeof SlowInteractionSchema>;
+export type BottleneckAnswer = z.infer<typeof BottleneckSchema>;
+export type RiskFindingAnswer = z.infer<typeof RiskFindingSchema>;
+export type RiskSummaryAnswer = z.infer<typeof RiskSummarySchema>;

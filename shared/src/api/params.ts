@@ -1,0 +1,111 @@
+import { z } from 'zod';
+import { badParameter } from './errors';
+
+/**
+ * The longest range a cost request may cover: it is read as day buckets, one store query per month, and a year is
+ * plenty for a dashboard.
+ */
+export const COST_RANGE_MAX_DAYS = 366;
+/** The longest range a latency request may cover: about a quarter, at most 92 day and 46 hour documents to merge. */
+export const LATENCY_RANGE_MAX_DAYS = 92;
+/** Names (project, user, server, tool, session ids) are 1 to 200 characters, as in the event schema. */
+export const MAX_NAME_LENGTH = 200;
+
+const DAY_MS = 86_400_000;
+const ISO_DATE_OR_TIME = /^(\d{4})-(\d{2})-(\d{2})(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
+
+/**
+ * The one date parser of the API: a UTC date (2026-11-25, its midnight) or an ISO 8601 date-time with Z or an
+ * offset, as milliseconds since the epoch; null for anything else, including dates that do not exist (2026-02-30,
+ * which Date.parse would roll over into March).
+ */
+export function parseInstant(raw: string): number | null {
+  const match = ISO_DATE_OR_TIME.exec(raw);
+  if (!match) return null;
+  const [, year, month, day] = match as unknown as [string, string, string, string];
+  const calendar = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+  if (calendar.toISOString().slice(0, 10) !== raw.slice(0, 10)) return null;
+  const ms = Date.parse(match[4] === undefined ? `${raw}T00:00:00Z` : raw);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+export const utcDayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+/** A query parameter read from its text: the parsed value, or the message of the 400 (it names the parameter). */
+function parsed<T>(parse: (raw: string) => { value: T } | { error: string }) {
+  return z.string().transform((raw, ctx): T => {
+    const result = parse(raw);
+    if ('value' in result) return result.value;
+    ctx.addIssue({ code: 'custom', message: result.error });
+    return z.NEVER;
+  });
+}
+
+export function nameParam(name: string) {
+  return parsed<string>((raw) => (raw.length >= 1 && raw.length <= MAX_NAME_LENGTH ? { value: raw } : { error: `${name} must be 1 to ${MAX_NAME_LENGTH} characters long` }));
+}
+
+export function limitParam(fallback: number, max: number) {
+  return parsed<number>((raw) => {
+    const limit = /^\d{1,9}$/.test(raw) ? Number(raw) : NaN;
+    return limit >= 1 && limit <= max ? { value: limit } : { error: `limit must be a whole number from 1 to ${max}, got "${raw}"` };
+  }).default(fallback);
+}
+
+/** The one enum parser: one of the allowed words. */
+export function enumParam<const T extends string>(name: string, allowed: readonly T[]) {
+  return parsed<T>((raw) => ((allowed as readonly string[]).includes(raw) ? { value: raw as T } : { error: `${name} must be one of ${allowed.join(', ')}, got "${raw}"` }));
+}
+
+/** An instant (ms since the epoch) from parseInstant. */
+export function instantParam(name: string) {
+  return parsed<number>((raw) => {
+    const ms = parseInstant(raw);
+    return ms === null ? { error: `${name} must be an ISO 8601 date-time such as 2026-11-25T13:00:00Z, or a UTC date such as 2026-11-25; got "${raw}"` } : { value: ms };
+  });
+}
+
+/** A UTC day (YYYY-MM-DD) from parseInstant: the day of a date-time, the date itself. */
+export function dayParam(name: string) {
+  return parsed<string>((raw) => {
+    const ms = parseInstant(raw);
+    return ms === null ? { error: `${name} must be a UTC date like 2026-11-01 (or an ISO 8601 date-time), got "${raw}"` } : { value: utcDayOf(ms) };
+  });
+}
+
+/**
+ * A filter this route knows of but cannot honour: refused with why, rather than ignored (a dashboard that sends it
+ * would show an unfiltered answer under the filter's name).
+ */
+export function refusedParam(name: string, why: string) {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx): undefined => {
+      if (raw !== undefined) ctx.addIssue({ code: 'custom', message: `${name} cannot be used here: ${why}` });
+      return undefined;
+    })
+    .describe(`refused: ${why}`);
+}
+
+/**
+ * from/to as an instant range: to defaults to now, from to a day before to; from must be before to and the range
+ * at most maxDays long. Throws badParameter (a 400 naming from or to).
+ */
+export function instantRange(given: { from?: number | undefined; to?: number | undefined }, now: Date, maxDays: number): { fromMs: number; toMs: number } {
+  const toMs = given.to ?? now.getTime();
+  const fromMs = given.from ?? toMs - DAY_MS;
+  if (fromMs >= toMs) throw badParameter('from', 'from must be before to');
+  if (toMs - fromMs > maxDays * DAY_MS) throw badParameter('from', `the range from..to may span at most ${maxDays} days; ask for a shorter one`);
+  return { fromMs, toMs };
+}
+
+/** from/to as UTC days, both included: to defaults to today, from to the first of to's month; at most maxDays days. */
+export function dayRange(given: { from?: string | undefined; to?: string | undefined }, now: Date, maxDays: number): { from: string; to: string } {
+  const to = given.to ?? utcDayOf(now.getTime());
+  const from = given.from ?? `${to.slice(0, 7)}-01`;
+  if (from > to) throw badParameter('from', `from (${from}) is after to (${to}): swap them`);
+  const days = (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS + 1;
+  if (days > maxDays) throw badParameter('from', `a range covers at most ${maxDays} days: narrow from/to`);
+  return { from, to };
+}

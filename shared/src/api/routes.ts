@@ -1,0 +1,408 @@
+import { z } from 'zod';
+import { BudgetSetSchema, FindingStatusSchema, IngestBatchSchema } from '../events';
+import { SLOWEST_KEPT } from '../projections/latency';
+import { FINDING_KINDS, SEVERITIES } from '../risk/catalog';
+import * as answers from './answers';
+import { dayParam, enumParam, instantParam, limitParam, nameParam, refusedParam } from './params';
+
+/**
+ * One HTTP route of the API, declared once: the functions' route table, the Azure registrations and the embedded
+ * host are built from these, the dashboard's and the CLI's types are inferred from them, and the contract test
+ * calls each one. `query` is strict: a parameter it does not declare is a 400 naming it, never ignored.
+ */
+export interface ApiRoute {
+  /** The Function's name in Azure. */
+  name: string;
+  method: 'GET' | 'POST' | 'PUT';
+  /** Azure route template below `/api/`: `sessions/{id}/interactions`. */
+  path: string;
+  /** The `{name}` segments of path. */
+  pathParams: z.ZodObject;
+  query: z.ZodObject;
+  /** A JSON body (a request with another Content-Type is a 415). */
+  body?: z.ZodType;
+  answer: z.ZodType;
+  /** The status of a successful answer. */
+  status: 200 | 202;
+  doc: string;
+}
+
+const declare = <const R extends ApiRoute>(route: R): R => route;
+const noPathParams = z.strictObject({});
+const noQuery = z.strictObject({});
+
+type Issues = z.core.$RefinementCtx;
+const refuse = (ctx: Issues, parameter: string, message: string) => ctx.addIssue({ code: 'custom', path: [parameter], message });
+
+/** The dashboard's project, user, server and tool filters. */
+const scopeFilters = () => ({ projectId: nameParam('projectId').optional(), userId: nameParam('userId').optional(), server: nameParam('server').optional(), tool: nameParam('tool').optional() });
+
+/**
+ * The cost dimension a filter narrows to: cost is kept per dimension, not per pair of them, so at most one is given
+ * (a tool is kept per server, so server with tool is one filter, and tool alone is that tool on every server).
+ */
+export function costFilterDimension(filters: { projectId?: string | undefined; userId?: string | undefined; server?: string | undefined; tool?: string | undefined }): 'project' | 'user' | 'server' | 'tool' | null {
+  if (filters.projectId !== undefined) return 'project';
+  if (filters.userId !== undefined) return 'user';
+  if (filters.tool !== undefined) return 'tool';
+  return filters.server !== undefined ? 'server' : null;
+}
+function oneCostFilter(filters: { projectId?: string | undefined; userId?: string | undefined; server?: string | undefined; tool?: string | undefined }, ctx: Issues) {
+  const given = [filters.projectId, filters.userId, filters.server ?? filters.tool].filter((value) => value !== undefined).length;
+  if (given > 1) refuse(ctx, filters.projectId !== undefined ? 'projectId' : 'userId', 'give one of projectId, userId or server (with or without tool): spend is kept per project, per user and per server or tool, not per pair of them');
+}
+
+/** Latency is kept per org, per project and per user: one of projectId or userId. */
+function oneLatencyScope(filters: { projectId?: string | undefined; userId?: string | undefined }, ctx: Issues) {
+  if (filters.projectId !== undefined && filters.userId !== undefined) refuse(ctx, 'userId', 'give projectId or userId, not both: latency is kept per org, per project and per user');
+}
+
+const NO_MINUTES = 'bucket=minute is no longer available: latency is kept per hour and per day (issue 11); use bucket=hour';
+const TIMESERIES_BUCKETS = ['hour', 'day'] as const;
+
+const SUMMARY_REFUSES = 'the summary counts every open finding; filter the list with GET /api/risk/findings';
+const riskQuery = () => ({ from: instantParam('from').optional(), to: instantParam('to').optional(), ...scopeFilters() });
+function fromBeforeTo(range: { from?: number | undefined; to?: number | undefined }, ctx: Issues) {
+  if (range.from !== undefined && range.to !== undefined && range.from > range.to) {
+    refuse(ctx, 'from', `from (${new Date(range.from).toISOString()}) is after to (${new Date(range.to).toISOString()})`);
+  }
+}
+
+export const ingestRoute = declare({
+  name: 'ingest',
+  method: 'POST',
+  path: 'ingest',
+  pathParams: noPathParams,
+  query: noQuery,
+  body: IngestBatchSchema,
+  answer: answers.IngestAnswerSchema,
+  status: 202,
+  doc: 'Batches of events from km wrappers, up to 1000, optionally gzip; idempotent by event id.',
+});
+
+export const sessionsRoute = declare({
+  name: 'query-sessions',
+  method: 'GET',
+  path: 'sessions',
+  pathParams: noPathParams,
+  query: z.strictObject({ limit: limitParam(50, 500), projectId: nameParam('projectId').optional(), userId: nameParam('userId').optional() }),
+  answer: answers.SessionsAnswerSchema,
+  status: 200,
+  doc: "The caller's sessions, newest first.",
+});
+
+const sessionPath = z.strictObject({ id: nameParam('the session id') });
+export const sessionRoute = declare({
+  name: 'query-session',
+  method: 'GET',
+  path: 'sessions/{id}',
+  pathParams: sessionPath,
+  query: noQuery,
+  answer: answers.SessionAnswerSchema,
+  status: 200,
+  doc: "One of the caller's sessions.",
+});
+
+export const sessionInteractionsRoute = declare({
+  name: 'query-session-interactions',
+  method: 'GET',
+  path: 'sessions/{id}/interactions',
+  pathParams: sessionPath,
+  query: z.strictObject({ limit: limitParam(1000, 5000) }),
+  answer: answers.SessionInteractionsAnswerSchema,
+  status: 200,
+  doc: "A session's interactions in the order they started.",
+});
+
+export const costRoute = declare({
+  name: 'query-cost',
+  method: 'GET',
+  path: 'cost',
+  pathParams: noPathParams,
+  query: z
+    .strictObject({
+      from: dayParam('from').optional(),
+      to: dayParam('to').optional(),
+      groupBy: enumParam('groupBy', ['project', 'user', 'server', 'tool', 'model', 'day']).default('day'),
+      ...scopeFilters(),
+    })
+    .superRefine((query, ctx) => {
+      oneCostFilter(query, ctx);
+      const dimension = costFilterDimension(query);
+      if (dimension && query.groupBy !== 'day' && query.groupBy !== dimension) {
+        refuse(ctx, 'groupBy', `with a ${dimension} filter, group by day or ${dimension}: spend is not kept per ${dimension} and ${query.groupBy} together`);
+      }
+    }),
+  answer: answers.CostReportSchema,
+  status: 200,
+  doc: 'Spend and tokens over UTC days (this month to today by default, at most 366), grouped; one filter at a time.',
+});
+
+export const costSummaryRoute = declare({
+  name: 'query-cost-summary',
+  method: 'GET',
+  path: 'cost/summary',
+  pathParams: noPathParams,
+  query: z
+    .strictObject({
+      from: refusedParam('from', 'the summary covers today, yesterday, this month and the last 30 days; use GET /api/cost for a range'),
+      to: refusedParam('to', 'the summary covers today, yesterday, this month and the last 30 days; use GET /api/cost for a range'),
+      ...scopeFilters(),
+    })
+    .superRefine(oneCostFilter),
+  answer: answers.CostSummarySchema,
+  status: 200,
+  doc: 'Today, yesterday, month to date, the month-end forecast and the last 30 days; the same one filter as /api/cost.',
+});
+
+const CONTEXT_TAX_REFUSES = "a server's tool definitions are kept as last listed, per server only";
+export const contextTaxRoute = declare({
+  name: 'query-cost-context-tax',
+  method: 'GET',
+  path: 'cost/context-tax',
+  pathParams: noPathParams,
+  query: z.strictObject({
+    server: nameParam('server').optional(),
+    from: refusedParam('from', CONTEXT_TAX_REFUSES),
+    to: refusedParam('to', CONTEXT_TAX_REFUSES),
+    projectId: refusedParam('projectId', CONTEXT_TAX_REFUSES),
+    userId: refusedParam('userId', CONTEXT_TAX_REFUSES),
+    tool: refusedParam('tool', CONTEXT_TAX_REFUSES),
+  }),
+  answer: answers.ContextTaxSchema,
+  status: 200,
+  doc: "What each server's tool definitions cost every session that lists them.",
+});
+
+const BUDGETS_REFUSE = 'budgets are set per org and per project';
+export const budgetsRoute = declare({
+  name: 'query-budgets',
+  method: 'GET',
+  path: 'budgets',
+  pathParams: noPathParams,
+  query: z.strictObject({
+    projectId: nameParam('projectId').optional(),
+    userId: refusedParam('userId', BUDGETS_REFUSE),
+    server: refusedParam('server', BUDGETS_REFUSE),
+    tool: refusedParam('tool', BUDGETS_REFUSE),
+  }),
+  answer: answers.BudgetsAnswerSchema,
+  status: 200,
+  doc: "The org's budgets with this month's spend, forecast and thresholds crossed; with projectId, the org's and that project's.",
+});
+
+export const BudgetBodySchema = z.strictObject({
+  monthlyUsd: BudgetSetSchema.shape.monthlyUsd,
+  webhookUrl: BudgetSetSchema.shape.webhookUrl.optional(),
+});
+export const setOrgBudgetRoute = declare({
+  name: 'set-budget-org',
+  method: 'PUT',
+  path: 'budgets/org',
+  pathParams: noPathParams,
+  query: noQuery,
+  body: BudgetBodySchema,
+  answer: answers.BudgetSetAnswerSchema,
+  status: 202,
+  doc: "Sets the org's monthly budget (a server-made budget.set event).",
+});
+export const setProjectBudgetRoute = declare({
+  name: 'set-budget-project',
+  method: 'PUT',
+  path: 'budgets/project/{projectId}',
+  pathParams: z.strictObject({ projectId: nameParam('the project id') }),
+  query: noQuery,
+  body: BudgetBodySchema,
+  answer: answers.BudgetSetAnswerSchema,
+  status: 202,
+  doc: "Sets a project's monthly budget (a server-made budget.set event).",
+});
+
+const latencyWindow = () => ({ from: instantParam('from').optional(), to: instantParam('to').optional(), ...scopeFilters() });
+export const latencyRoute = declare({
+  name: 'query-latency',
+  method: 'GET',
+  path: 'latency',
+  pathParams: noPathParams,
+  query: z
+    .strictObject({ groupBy: enumParam('groupBy', ['server', 'tool', 'method']).default('server'), ...latencyWindow() })
+    .superRefine((query, ctx) => {
+      oneLatencyScope(query, ctx);
+      if (query.groupBy === 'method') {
+        const why = 'methods are kept per org, project or user, not per server; use groupBy=server or groupBy=tool';
+        if (query.server !== undefined) refuse(ctx, 'server', `server cannot be used here: ${why}`);
+        if (query.tool !== undefined) refuse(ctx, 'tool', `tool cannot be used here: ${why}`);
+      }
+      if (query.groupBy === 'server' && query.tool !== undefined) refuse(ctx, 'tool', 'tool cannot be used here: a tool filter needs groupBy=tool');
+    }),
+  answer: answers.LatencyReportSchema,
+  status: 200,
+  doc: 'Latency, errors and bytes per server, tool or method over the range widened to whole UTC hours (at most 92 days).',
+});
+
+export const latencyTimeseriesRoute = declare({
+  name: 'query-latency-timeseries',
+  method: 'GET',
+  path: 'latency/timeseries',
+  pathParams: noPathParams,
+  query: z
+    .strictObject({
+      bucket: z
+        .string()
+        .refine((raw) => raw !== 'minute', NO_MINUTES)
+        .pipe(enumParam('bucket', TIMESERIES_BUCKETS))
+        .default('hour'),
+      ...latencyWindow(),
+    })
+    .superRefine(oneLatencyScope),
+  answer: answers.TimeseriesAnswerSchema,
+  status: 200,
+  doc: 'One point per hour or day bucket, empty ones included, at most 1500 points.',
+});
+
+const SLOWEST_REFUSES = 'the slowest calls are kept per org, project or user; see /api/latency?groupBy=tool for per-tool percentiles';
+export const latencySlowestRoute = declare({
+  name: 'query-latency-slowest',
+  method: 'GET',
+  path: 'latency/slowest',
+  pathParams: noPathParams,
+  query: z
+    .strictObject({
+      limit: limitParam(20, SLOWEST_KEPT),
+      from: instantParam('from').optional(),
+      to: instantParam('to').optional(),
+      projectId: nameParam('projectId').optional(),
+      userId: nameParam('userId').optional(),
+      server: refusedParam('server', SLOWEST_REFUSES),
+      tool: refusedParam('tool', SLOWEST_REFUSES),
+    })
+    .superRefine(oneLatencyScope),
+  answer: answers.SlowestAnswerSchema,
+  status: 200,
+  doc: 'The slowest answered interactions of the range widened to whole UTC hours, slowest first (limit 1-20).',
+});
+
+export const latencyBottlenecksRoute = declare({
+  name: 'query-latency-bottlenecks',
+  method: 'GET',
+  path: 'latency/bottlenecks',
+  pathParams: noPathParams,
+  query: z
+    .strictObject({ ...latencyWindow(), sessionId: nameParam('sessionId').optional() })
+    .superRefine((query, ctx) => {
+      if (query.sessionId !== undefined) {
+        for (const name of ['from', 'to', 'projectId', 'userId'] as const) {
+          if (query[name] !== undefined) refuse(ctx, name, `${name} cannot be used here: a sessionId names the whole session`);
+        }
+      }
+      oneLatencyScope(query, ctx);
+    }),
+  answer: answers.BottlenecksAnswerSchema,
+  status: 200,
+  doc: "Each server and tool's share of the waiting time, largest first; with sessionId, the whole session.",
+});
+
+export const recentInteractionsRoute = declare({
+  name: 'query-recent-interactions',
+  method: 'GET',
+  path: 'interactions/recent',
+  pathParams: noPathParams,
+  query: z.strictObject({
+    /** Opaque: the cursor of a previous answer. */
+    after: z.string().max(2000).optional(),
+    limit: limitParam(100, 500),
+    projectId: nameParam('projectId').optional(),
+    userId: nameParam('userId').optional(),
+  }),
+  answer: answers.RecentInteractionsAnswerSchema,
+  status: 200,
+  doc: 'Interactions in the order the API received them, oldest first; pass the answer’s cursor back as after.',
+});
+
+export const riskFindingsRoute = declare({
+  name: 'query-risk-findings',
+  method: 'GET',
+  path: 'risk/findings',
+  pathParams: noPathParams,
+  query: z
+    .strictObject({
+      severity: enumParam('severity', SEVERITIES).optional(),
+      status: enumParam('status', FindingStatusSchema.options).optional(),
+      kind: enumParam('kind', FINDING_KINDS).optional(),
+      limit: limitParam(200, 1000),
+      ...riskQuery(),
+    })
+    .superRefine(fromBeforeTo),
+  answer: answers.RiskFindingsAnswerSchema,
+  status: 200,
+  doc: "The caller's findings, newest first.",
+});
+
+export const riskSummaryRoute = declare({
+  name: 'query-risk-summary',
+  method: 'GET',
+  path: 'risk/summary',
+  pathParams: noPathParams,
+  query: z
+    .strictObject({
+      ...riskQuery(),
+      severity: refusedParam('severity', SUMMARY_REFUSES),
+      status: refusedParam('status', SUMMARY_REFUSES),
+      kind: refusedParam('kind', SUMMARY_REFUSES),
+      limit: refusedParam('limit', SUMMARY_REFUSES),
+    })
+    .superRefine(fromBeforeTo),
+  answer: answers.RiskSummarySchema,
+  status: 200,
+  doc: 'Open findings counted by severity, rule and day, and the open anomalies.',
+});
+
+const findingPath = z.strictObject({ id: nameParam('the finding id') });
+export const ackFindingRoute = declare({
+  name: 'risk-finding-ack',
+  method: 'POST',
+  path: 'risk/findings/{id}/ack',
+  pathParams: findingPath,
+  query: noQuery,
+  answer: answers.RiskFindingSchema,
+  status: 200,
+  doc: 'Acknowledges a finding (a server-made risk.finding_status event); 404 outside the caller’s org.',
+});
+export const resolveFindingRoute = declare({
+  name: 'risk-finding-resolve',
+  method: 'POST',
+  path: 'risk/findings/{id}/resolve',
+  pathParams: findingPath,
+  query: noQuery,
+  answer: answers.RiskFindingSchema,
+  status: 200,
+  doc: 'Resolves a finding (a server-made risk.finding_status event); 404 outside the caller’s org.',
+});
+
+/** Every route of the API, in the order the README lists them. */
+export const apiRoutes = [
+  ingestRoute,
+  sessionsRoute,
+  sessionRoute,
+  sessionInteractionsRoute,
+  costRoute,
+  costSummaryRoute,
+  contextTaxRoute,
+  budgetsRoute,
+  setOrgBudgetRoute,
+  setProjectBudgetRoute,
+  latencyRoute,
+  latencyTimeseriesRoute,
+  latencySlowestRoute,
+  latencyBottlenecksRoute,
+  recentInteractionsRoute,
+  riskFindingsRoute,
+  riskSummaryRoute,
+  ackFindingRoute,
+  resolveFindingRoute,
+] as const;
+
+export type ApiRouteName = (typeof apiRoutes)[number]['name'];
+/** The parameters a route's handler gets: its path and query parameters, parsed. */
+export type RouteParams<R extends ApiRoute> = z.output<R['pathParams']> & z.output<R['query']>;
+export type RouteAnswer<R extends ApiRoute> = z.output<R['answer']>;

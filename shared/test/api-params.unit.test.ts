@@ -1,0 +1,32 @@
+import { apiRoutes, costRoute, dayRange, instantRange, latencyRoute, parseInstant } from '../src';
+
+const issues = (result: { success: boolean; error?: { issues: Array<{ path: PropertyKey[]; message: string }> } }) =>
+  result.error?.issues.map((issue) => [issue.path.join('.'), issue.message]) ?? [];
+
+describe('the API contract', () => {
+  it('declares each route once, by name and by method and path', () => {
+    expect(new Set(apiRoutes.map((route) => route.name)).size).toBe(apiRoutes.length);
+    expect(new Set(apiRoutes.map((route) => `${route.method} ${route.path}`)).size).toBe(apiRoutes.length);
+  });
+
+  it('parses dates one way: a UTC date or an ISO 8601 date-time, never a date that does not exist', () => {
+    expect(parseInstant('2026-11-25')).toBe(Date.UTC(2026, 10, 25));
+    expect(parseInstant('2026-11-25T13:00Z')).toBe(Date.UTC(2026, 10, 25, 13));
+    expect(parseInstant('2026-11-25T13:00:00+02:00')).toBe(Date.UTC(2026, 10, 25, 11));
+    for (const bad of ['2026-02-30', '2026-13-01', 'yesterday', '2026-11-25 13:00', '2026-11-25T13:00:00']) expect(parseInstant(bad)).toBeNull();
+  });
+
+  it('refuses strictly: an unknown parameter, and filters a route does not keep', () => {
+    expect(issues(costRoute.query.safeParse({ colour: 'red' }))).toEqual([['', expect.stringContaining('colour')]]);
+    expect(issues(latencyRoute.query.safeParse({ groupBy: 'method', server: 'a' }))).toEqual([['server', expect.stringContaining('server cannot be used here')]]);
+    expect(costRoute.query.parse({ from: '2026-11-01T10:00:00Z' })).toEqual({ from: '2026-11-01', groupBy: 'day' });
+  });
+
+  it('keeps each read model’s range limit', () => {
+    const now = new Date('2026-11-25T12:00:00Z');
+    expect(() => dayRange({ from: '2025-11-24' }, now, 366)).toThrow('at most 366 days');
+    expect(dayRange({ from: '2025-11-25' }, now, 366)).toEqual({ from: '2025-11-25', to: '2026-11-25' });
+    expect(() => instantRange({ from: now.getTime() - 93 * 86_400_000 }, now, 92)).toThrow('at most 92 days');
+    expect(instantRange({}, now, 92)).toEqual({ fromMs: now.getTime() - 86_400_000, toMs: now.getTime() });
+  });
+});
