@@ -47,6 +47,7 @@ export {
   latencySessionsProjection,
   latencyBucketId,
   scopeName,
+  PERIOD_LENGTH_MS,
   expandBucket,
   periodStart,
   toolKey,

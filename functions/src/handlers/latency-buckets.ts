@@ -1,7 +1,5 @@
-import { latencyProjection, own, scopeName, type BucketRef, type LatencyBucketDoc, type LatencyScope, type StoredStats } from '@km/shared';
+import { latencyProjection, own, PERIOD_LENGTH_MS, scopeName, type BucketRef, type LatencyBucketDoc, type LatencyScope, type StoredStats } from '@km/shared';
 import type { ReadModelStore } from '../ports';
-
-const LENGTH_MS = { hour: 3_600_000, day: 86_400_000 } as const;
 
 /**
  * The bucket documents that exist among refs, in the order of refs (quiet periods have none), as stored: their stats
@@ -30,7 +28,7 @@ function consecutiveRuns(refs: readonly BucketRef[]): Array<{ granularity: Bucke
   const runs: Array<{ granularity: BucketRef['granularity']; fromMs: number; lastMs: number }> = [];
   for (const ref of refs) {
     const run = runs[runs.length - 1];
-    if (run && run.granularity === ref.granularity && run.lastMs + LENGTH_MS[ref.granularity] === ref.periodMs) run.lastMs = ref.periodMs;
+    if (run && run.granularity === ref.granularity && run.lastMs + PERIOD_LENGTH_MS[ref.granularity] === ref.periodMs) run.lastMs = ref.periodMs;
     else runs.push({ granularity: ref.granularity, fromMs: ref.periodMs, lastMs: ref.periodMs });
   }
   return runs;

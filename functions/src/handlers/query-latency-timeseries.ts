@@ -4,9 +4,9 @@ import {
   latencyTimeseriesRoute,
   mergeAllStats,
   periodStart,
+  PERIOD_LENGTH_MS,
   summarizeStats,
   type LatencyBucketDoc,
-  type LatencyGranularity,
   type TimeseriesPointAnswer,
 } from '@km/shared';
 import { filteredStats, readLatencyBuckets } from './latency-buckets';
@@ -14,7 +14,6 @@ import { latencyRange, latencyScope, serverTool } from './latency-params';
 import type { LatencyQueryDeps } from './query-latency';
 import { routeHandler } from './route-handler';
 
-const BUCKET_MS: Record<LatencyGranularity, number> = { hour: 3_600_000, day: 86_400_000 };
 /** A chart has at most this many points: two months of hours, a quarter of days. */
 export const MAX_POINTS = 1500;
 
@@ -30,7 +29,7 @@ export const makeQueryLatencyTimeseriesHandler = routeHandler(latencyTimeseriesR
   const range = latencyRange(params, deps.now());
   const filters = serverTool(params);
   const granularity = params.bucket;
-  const step = BUCKET_MS[granularity];
+  const step = PERIOD_LENGTH_MS[granularity];
   const first = periodStart(range.fromMs, granularity);
   const end = periodStart(range.toMs + step - 1, granularity);
   const points = (end - first) / step;

@@ -57,7 +57,8 @@ export type LatencyBucketDoc = Bucket<StoredStats, StoredStats<ToolStats>>;
 /** 20, not 100: the slowest lists were the largest part of a document, and a drill-down shows 10. */
 export const SLOWEST_KEPT = 20;
 export const LATENCY_GRANULARITIES: readonly LatencyGranularity[] = ['hour', 'day'];
-const PERIOD_LENGTH_MS: Record<LatencyGranularity, number> = { hour: 3_600_000, day: 86_400_000 };
+/** How long a bucket of each granularity is: one table for the fold, the ranges and the query handlers. */
+export const PERIOD_LENGTH_MS: Readonly<Record<LatencyGranularity, number>> = { hour: 3_600_000, day: 86_400_000 };
 
 /** The granularities a scope's documents are folded in (see above): hours everywhere, days for the org only. */
 export const granularitiesOf = (scope: LatencyScope): readonly LatencyGranularity[] => (scope.kind === 'org' ? LATENCY_GRANULARITIES : HOURS_ONLY);

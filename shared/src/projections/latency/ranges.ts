@@ -1,13 +1,12 @@
-import { granularitiesOf, periodStart, type LatencyGranularity, type LatencyScope } from './index';
+import { granularitiesOf, PERIOD_LENGTH_MS, periodStart, type LatencyGranularity, type LatencyScope } from './index';
 
 export interface BucketRef {
   granularity: LatencyGranularity;
   periodMs: number;
 }
 
-const HOUR = 3_600_000;
-const DAY = 86_400_000;
-const LENGTH_MS: Record<LatencyGranularity, number> = { hour: HOUR, day: DAY };
+const HOUR = PERIOD_LENGTH_MS.hour;
+const DAY = PERIOD_LENGTH_MS.day;
 
 /** [from, to) widened to whole UTC hours: the range the buckets answer for exactly, and the one responses report. */
 export function wholeHoursCovering(fromMs: number, toMs: number): { fromMs: number; toMs: number } {
@@ -30,12 +29,12 @@ export function bucketsCovering(fromMs: number, toMs: number, scope: LatencyScop
 /** The scope's buckets that make up one period of a granularity: that bucket, or the hours of a day it has no document for. */
 export function bucketsOfPeriod(scope: LatencyScope, granularity: LatencyGranularity, periodMs: number): BucketRef[] {
   if (granularitiesOf(scope).includes(granularity)) return [{ granularity, periodMs }];
-  return periods('hour', periodMs, periodMs + LENGTH_MS[granularity]);
+  return periods('hour', periodMs, periodMs + PERIOD_LENGTH_MS[granularity]);
 }
 
 /** The buckets of one granularity from startMs (aligned) up to endMs. */
 function periods(granularity: LatencyGranularity, startMs: number, endMs: number): BucketRef[] {
   const refs: BucketRef[] = [];
-  for (let t = startMs; t < endMs; t += LENGTH_MS[granularity]) refs.push({ granularity, periodMs: t });
+  for (let t = startMs; t < endMs; t += PERIOD_LENGTH_MS[granularity]) refs.push({ granularity, periodMs: t });
   return refs;
 }
