@@ -1,5 +1,5 @@
 import { costProjection, interactionsProjection, riskProjection, sessionsProjection, type Projection } from '@km/shared';
-import { latencyProjection, latencySessionsProjection } from '@km/shared'; // Performance Hub (#5)
+import { latencyProjection } from '@km/shared'; // Performance Hub (#5)
 
 /**
  * Every read model the app keeps, in one place: the embedded projector loop runs each of them, the cloud will
@@ -12,7 +12,6 @@ export const readModels: ReadonlyArray<Projection<unknown>> = [
   costProjection as Projection<unknown>,
   // Performance Hub (#5)
   latencyProjection as Projection<unknown>,
-  latencySessionsProjection as Projection<unknown>,
   // risk monitor
   riskProjection,
 ];

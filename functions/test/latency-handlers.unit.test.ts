@@ -29,6 +29,7 @@ async function given(events: StoredEvent[]) {
     return { status: response.status, body: response.jsonBody };
   };
   return {
+    readModelStore,
     latency: call(makeQueryLatencyHandler(deps)),
     timeseries: call(makeQueryLatencyTimeseriesHandler(deps)),
     slowest: call(makeQueryLatencySlowestHandler(deps)),
@@ -265,6 +266,16 @@ describe('GET /api/latency/bottlenecks', () => {
     expect(body.groups[0]).toMatchObject({ server: 'everything', count: 2 });
     expect((await api.bottlenecks('?sessionId=s-theirs')).status).toBe(404);
     expect((await api.bottlenecks('?sessionId=s-everything&from=2026-11-25T12:00:00Z')).status).toBe(400);
+  });
+
+  it('adds the waits an older km.db kept in the latencySessions model, which stopped folding when sessions began to', async () => {
+    const api = await given(stored(scenario()));
+    const waits = { 'tool:slow': { tool: 'slow', totalMicros: 1_000_000, count: 1 }, 'tool:older': { tool: 'older', totalMicros: 7_000, count: 4 } };
+    await api.readModelStore.upsert('latencySessions', 'org-a', 's-everything', { id: 's-everything', orgId: 'org-a', sessionId: 's-everything', projectId: 'alpha', server: 'everything', waits, firstEventId: null });
+    await api.readModelStore.upsert('latencySessions', 'org-a', 's-only-old', { id: 's-only-old', orgId: 'org-a', sessionId: 's-only-old', projectId: 'alpha', server: 'memory', waits, firstEventId: null });
+    const groups = (await api.bottlenecks('?sessionId=s-everything')).body.groups.map((g: { tool: string | null; totalMs: number; count: number }) => [g.tool, g.totalMs, g.count]);
+    expect(groups).toEqual([['slow', 2505, 3], [null, 100, expect.any(Number)], ['echo', 30, expect.any(Number)], ['older', 7, 4], ['nope', 1, expect.any(Number)]]);
+    expect((await api.bottlenecks('?sessionId=s-only-old')).body.groups[0]).toMatchObject({ server: 'memory', tool: 'slow', count: 1 });
   });
 });
 

@@ -47,7 +47,6 @@ var readModels = [
   { name: 'interactions', sortFields: ['batch', 'receivedAt', 'startedAt'] }
   { name: 'cost', sortFields: ['kind', 'period'] }
   { name: 'latency', sortFields: ['period'] }
-  { name: 'latencySessions', sortFields: [] }
   { name: 'risk', sortFields: ['kind', 'ruleId', 'ts'] }
 ]
 

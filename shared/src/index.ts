@@ -44,7 +44,8 @@ export type { CostReport, CostSummary, CostFigures, CostGroupBy, BudgetView } fr
 // Performance Hub (#5): latency buckets, sketches, per-session waits
 export {
   latencyProjection,
-  latencySessionsProjection,
+  addSessionWait,
+  LEGACY_LATENCY_SESSIONS_MODEL,
   latencyBucketId,
   scopeName,
   PERIOD_LENGTH_MS,

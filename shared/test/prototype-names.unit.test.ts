@@ -1,4 +1,4 @@
-import { costProjection, expandBucket, latencyProjection, latencySessionsProjection, newEventId, summarizeStats, type KmEvent, type Projection } from '../src/index';
+import { costProjection, expandBucket, latencyProjection, newEventId, sessionsProjection, summarizeStats, type KmEvent, type Projection } from '../src/index';
 
 const NAMES = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'];
 const base = Date.UTC(2026, 10, 25, 12, 0, 0);
@@ -46,7 +46,7 @@ describe.each(NAMES)('a name equal to an Object.prototype property (%s)', (name)
   });
 
   it('counts in the per-session waits', () => {
-    const docs = project(latencySessionsProjection, events) as Map<string, any>;
+    const docs = project(sessionsProjection, events) as Map<string, any>;
     expect(Object.values(docs.get('s').waits).map((wait: any) => wait.count).sort()).toEqual([1, 2]);
   });
 });

@@ -1,4 +1,4 @@
-import { bucketsCovering, latencyBottlenecksRoute, latencySessionsProjection, notFound, type LatencySessionDoc, type StoredStats } from '@km/shared';
+import { bucketsCovering, latencyBottlenecksRoute, LEGACY_LATENCY_SESSIONS_MODEL, notFound, sessionsProjection, type LatencySessionDoc, type SessionDoc, type SessionWait, type StoredStats } from '@km/shared';
 import { readLatencyBuckets } from './latency-buckets';
 import { latencyRange, latencyScope } from './latency-params';
 import type { LatencyQueryDeps } from './query-latency';
@@ -32,23 +32,30 @@ export const makeQueryLatencyBottlenecksHandler = routeHandler(latencyBottleneck
   return { groups: rank(waits.filter((wait) => (server === undefined || wait.server === server) && (tool === undefined || wait.tool === tool))) };
 });
 
-/** The whole session's waits, from its own document (from, to and the scope are refused with a sessionId). */
+/**
+ * The whole session's waits, from its document (from, to and the scope are refused with a sessionId). A km.db from
+ * before the waits moved there also holds them in the old latencySessions model: that model stopped folding when
+ * the session documents started, so the two hold different events and add up.
+ */
 async function sessionWaits(deps: LatencyQueryDeps, orgId: string, sessionId: string): Promise<Wait[]> {
-  const found = await deps.readModelStore.get<LatencySessionDoc>(latencySessionsProjection.name, orgId, sessionId);
-  if (!found) throw notFound(`no interactions recorded for session "${sessionId}" in your org: list sessions with GET /api/sessions.`);
-  return Object.values(found.doc.waits).map((wait) => ({ server: found.doc.server, ...wait }));
+  const [session, legacy] = await Promise.all([
+    deps.readModelStore.get<SessionDoc>(sessionsProjection.name, orgId, sessionId),
+    deps.readModelStore.get<LatencySessionDoc>(LEGACY_LATENCY_SESSIONS_MODEL, orgId, sessionId),
+  ]);
+  const parts: Array<{ server: string; waits: Readonly<Record<string, SessionWait>> }> = [];
+  if (session?.doc.waits) parts.push({ server: session.doc.server.name, waits: session.doc.waits });
+  if (legacy) parts.push({ server: legacy.doc.server, waits: legacy.doc.waits });
+  if (parts.length === 0) throw notFound(`no interactions recorded for session "${sessionId}" in your org: list sessions with GET /api/sessions.`);
+  const totals = waitTotals();
+  for (const { server, waits } of parts) for (const wait of Object.values(waits)) totals.add(server, wait.tool, wait.totalMicros, wait.count);
+  return totals.list();
 }
 
 /** The waits of the range and scope, per server and tool, from the latency buckets. */
 async function rangeWaits(deps: LatencyQueryDeps, orgId: string, params: { from?: number | undefined; to?: number | undefined; projectId?: string | undefined; userId?: string | undefined }): Promise<Wait[]> {
   const range = latencyRange(params, deps.now());
   const docs = await readLatencyBuckets(deps.readModelStore, orgId, latencyScope(params), bucketsCovering(range.fromMs, range.toMs, latencyScope(params)));
-  const byKey = new Map<string, Wait>();
-  const add = (server: string, tool: string | null, totalMicros: number, count: number) => {
-    const key = JSON.stringify([server, tool]);
-    const wait = byKey.get(key) ?? { server, tool, totalMicros: 0, count: 0 };
-    byKey.set(key, { ...wait, totalMicros: wait.totalMicros + totalMicros, count: wait.count + count });
-  };
+  const { add, list } = waitTotals();
   for (const doc of docs) {
     if (!doc) continue;
     // A server's waiting time outside tools/call is what its total leaves after its tools (integers: exact).
@@ -63,7 +70,20 @@ async function rangeWaits(deps: LatencyQueryDeps, orgId: string, params: { from?
     }
     for (const [server, left] of rest) if (left.count > 0) add(server, null, left.totalMicros, left.count);
   }
-  return [...byKey.values()];
+  return list();
+}
+
+/** Waits summed per server and tool. */
+function waitTotals() {
+  const byKey = new Map<string, Wait>();
+  return {
+    add(server: string, tool: string | null, totalMicros: number, count: number) {
+      const key = JSON.stringify([server, tool]);
+      const wait = byKey.get(key) ?? { server, tool, totalMicros: 0, count: 0 };
+      byKey.set(key, { ...wait, totalMicros: wait.totalMicros + totalMicros, count: wait.count + count });
+    },
+    list: () => [...byKey.values()],
+  };
 }
 
 const waitOf = (stats: StoredStats) => ({ totalMicros: stats.totalMicros ?? 0, count: stats.count ?? 0 });

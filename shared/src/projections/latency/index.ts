@@ -237,6 +237,10 @@ export interface SessionWait {
   count: number;
 }
 
+/**
+ * The documents of the read model `latencySessions`, which km.db files written before its waits moved into the
+ * session documents (SessionDoc.waits, issue 11) still hold: GET /api/latency/bottlenecks?sessionId adds them.
+ */
 export interface LatencySessionDoc {
   id: string;
   orgId: string;
@@ -245,25 +249,16 @@ export interface LatencySessionDoc {
   server: string;
   /** Keyed by `tool:<name>` or `other`, sorted. */
   waits: Record<string, SessionWait>;
-  /** The smallest event id folded: its project and server are the session's (order-free). */
   firstEventId: string | null;
 }
+export const LEGACY_LATENCY_SESSIONS_MODEL = 'latencySessions';
 
-export const latencySessionsProjection: Projection<LatencySessionDoc> = {
-  name: 'latencySessions',
-  docIds: (event) => (event.type === 'mcp.interaction' ? [event.sessionId] : []),
-  evolve(state, event) {
-    if (event.type !== 'mcp.interaction') throw new Error(`latencySessions cannot fold ${event.type}`);
-    const doc: LatencySessionDoc = state
-      ? { ...withoutIdLists(state), firstEventId: state.firstEventId ?? (state as { applied?: string[] }).applied?.[0] ?? null }
-      : { id: event.sessionId, orgId: event.orgId, sessionId: event.sessionId, projectId: event.projectId, server: event.server.name, waits: {}, firstEventId: null };
-    // A session has one project and server; should events disagree, the smallest id wins, whatever the order.
-    if (doc.firstEventId === null || event.id < doc.firstEventId) Object.assign(doc, { projectId: event.projectId, server: event.server.name, firstEventId: event.id });
-    const tool = toolOf(event);
-    const key = tool === null ? 'other' : `tool:${tool}`;
-    const wait = own(doc.waits, key) ?? { tool, totalMicros: 0, count: 0 };
-    const micros = event.latencyMs === null ? 0 : latencyMicros(event.latencyMs);
-    doc.waits = withKey(doc.waits, key, { tool, totalMicros: wait.totalMicros + micros, count: wait.count + 1 });
-    return doc;
-  },
-};
+/** The waits with one more interaction's: keyed by `tool:<name>` or `other`, sorted, without a prototype. */
+export function addSessionWait(waits: Readonly<Record<string, SessionWait>> | undefined, event: Interaction): Record<string, SessionWait> {
+  const tool = toolOf(event);
+  const key = tool === null ? 'other' : `tool:${tool}`;
+  const record = waits ?? {};
+  const wait = own(record, key) ?? { tool, totalMicros: 0, count: 0 };
+  const micros = event.latencyMs === null ? 0 : latencyMicros(event.latencyMs);
+  return withKey(record as Record<string, SessionWait>, key, { tool, totalMicros: wait.totalMicros + micros, count: wait.count + 1 });
+}

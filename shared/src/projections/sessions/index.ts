@@ -1,6 +1,7 @@
 import type { KmEvent } from '../../events';
 import { sortedIndex, withoutIdLists, type Projection } from '../projection';
 import { interactionBatchKey } from '../interactions';
+import { addSessionWait, type SessionWait } from '../latency';
 
 /**
  * The interaction batches (interactionBatchKey: `<receivedAt>|<batchId>`) a session document lists, at most: the
@@ -41,6 +42,11 @@ export interface SessionDoc {
    * where GET /api/sessions/{id}/interactions finds its pages. Absent from documents written before pages.
    */
   pages?: string[];
+  /**
+   * Waiting time by tool (`tool:<name>`, or `other` for every other method), sorted: GET /api/latency/bottlenecks?
+   * sessionId. Kept here rather than in a read model of its own, which wrote a second document per session and batch.
+   */
+  waits?: Record<string, SessionWait>;
 }
 
 function emptySession(event: KmEvent): SessionDoc {
@@ -110,6 +116,7 @@ export const sessionsProjection: Projection<SessionDoc> = {
         if (pages) doc.pages = pages;
         if (event.outcome !== 'ok') doc.errorCount++;
         if (event.method === 'tools/call') doc.toolCallCount++;
+        doc.waits = addSessionWait(doc.waits, event);
         break;
       }
       case 'mcp.notification':
@@ -134,7 +141,7 @@ function withPage(pages: readonly string[] | undefined, key: string): string[] |
 }
 
 /** The public view of a session: the bookkeeping of the fold stays inside. */
-export function sessionView(doc: SessionDoc): Omit<SessionDoc, 'identifiedBy' | 'pages'> {
-  const { identifiedBy: _identifiedBy, pages: _pages, ...view } = withoutIdLists(doc);
+export function sessionView(doc: SessionDoc): Omit<SessionDoc, 'identifiedBy' | 'pages' | 'waits'> {
+  const { identifiedBy: _identifiedBy, pages: _pages, waits: _waits, ...view } = withoutIdLists(doc);
   return view;
 }
