@@ -83,4 +83,11 @@ describe('requests the client never answered', () => {
     const withTimeout = project(latencyProjection, [anInteraction('srv', 0), clientSide]) as Map<string, any>;
     expect(expandBucket([...withTimeout.values()].find((doc) => doc.scope === 'org' && doc.granularity === 'hour')).total.timeouts).toBe(1);
   });
+
+  it('nor is a client\'s error answer to a request the server sent a server error', () => {
+    const refused = { ...anInteraction('srv', 1), direction: 'server_to_client', method: 'roots/list', target: null, outcome: 'error', error: { code: -32601, message: 'no roots' } } as KmEvent;
+    const docs = project(latencyProjection, [anInteraction('srv', 0), refused]) as Map<string, any>;
+    const org = expandBucket([...docs.values()].find((doc) => doc.scope === 'org' && doc.granularity === 'hour'));
+    expect([org.total.count, org.total.errors, Object.keys(org.total.errorCodes).length, summarizeStats(org.total).errorRate]).toEqual([2, 0, 0, 0]);
+  });
 });

@@ -51,6 +51,24 @@ describe('sessions projection', () => {
     });
   });
 
+  it('counts as failed only what the server failed: a request the server sent is the client\'s to answer', () => {
+    const fromServer = (s: number, outcome: 'unanswered' | 'error'): KmEvent => ({
+      ...(interaction(s, 'ok', 'roots/list') as Extract<KmEvent, { type: 'mcp.interaction' }>),
+      direction: 'server_to_client', target: null, outcome, endedAt: outcome === 'unanswered' ? null : at(s + 1), latencyMs: outcome === 'unanswered' ? null : 1000,
+      error: outcome === 'error' ? { code: -32601, message: 'no roots' } : null,
+    });
+    const healthy = [interaction(2, 'ok', 'initialize'), fromServer(3, 'unanswered'), fromServer(4, 'error'), interaction(5, 'ok')];
+    healthy.forEach((e) => expect(KmEventSchema.safeParse(e).success).toBe(true));
+    expect(fold(healthy)).toMatchObject({ interactionCount: 4, errorCount: 0 });
+    const unanswered: KmEvent = { ...(interaction(6, 'ok') as Extract<KmEvent, { type: 'mcp.interaction' }>), outcome: 'unanswered', endedAt: null, latencyMs: null };
+    expect(fold([...healthy, unanswered, interaction(8, 'error')])).toMatchObject({ errorCount: 2 });
+  });
+
+  it('adds up dropped observations without overflowing', () => {
+    const ended = (dropped: number): KmEvent => ({ ...envelope, id: newEventId(), ts: at(20), type: 'session.ended', exitCode: 0, signal: null, durationMs: 1, droppedObservations: dropped });
+    expect(fold([ended(Number.MAX_SAFE_INTEGER), ended(Number.MAX_SAFE_INTEGER)])!.droppedObservations).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
   // Repeats never reach the fold: the projector skips replays by log position (functions/test/projector*.test.ts).
   it('gives the same document for any order of the events', () => {
     const events = sessionEvents();

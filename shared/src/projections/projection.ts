@@ -81,3 +81,11 @@ export function addSaturating(a: number, b: number): number {
 export function bounded(value: number, max: number): number {
   return Number.isFinite(value) && value > 0 ? Math.min(value, max) : value === Infinity ? max : 0;
 }
+
+/**
+ * Whether an interaction counts against its server: an error, a tool error or no answer, to a request the client
+ * sent. A request the server sent (roots/list, sampling) is the client's to answer, so how that went is the
+ * client's: a client with no roots that never answers roots/list leaves a healthy session (issue 10).
+ */
+export const isServerFailure = (event: { direction: 'client_to_server' | 'server_to_client'; outcome: string }): boolean =>
+  event.direction === 'client_to_server' && event.outcome !== 'ok';

@@ -1,5 +1,5 @@
 import type { Interaction } from '../../events';
-import { addSaturating, bounded, own } from '../projection';
+import { addSaturating, bounded, isServerFailure, own } from '../projection';
 import { MAX_BYTES, MAX_DURATION_MS } from '../../events';
 import { emptySketch, flatSketch, mergeAllSketches, SketchAccumulator, sketchQuantiles, type LatencySketch } from './sketch';
 
@@ -71,21 +71,20 @@ export class StatsAccumulator {
     stats.count++;
     stats.bytesIn = addSaturating(stats.bytesIn, bounded(event.requestBytes, MAX_BYTES));
     stats.bytesOut = addSaturating(stats.bytesOut, bounded(event.responseBytes, MAX_BYTES));
-    if (event.outcome === 'error') {
-      stats.errors++;
-      if (event.error) {
-        // Copied prototype-free once: the codes come from the server.
-        this.codes ??= Object.assign(Object.create(null) as Record<string, number>, stats.errorCodes);
-        const code = String(event.error.code);
-        this.codes[code] = (own(this.codes, code) ?? 0) + 1;
+    if (isServerFailure(event)) {
+      if (event.outcome === 'error') {
+        stats.errors++;
+        if (event.error) {
+          // Copied prototype-free once: the codes come from the server.
+          this.codes ??= Object.assign(Object.create(null) as Record<string, number>, stats.errorCodes);
+          const code = String(event.error.code);
+          this.codes[code] = (own(this.codes, code) ?? 0) + 1;
+        }
       }
+      if (event.outcome === 'tool_error') stats.toolErrors++;
+      if (event.outcome === 'unanswered') stats.timeouts++;
     }
-    if (event.outcome === 'tool_error') stats.toolErrors++;
-    if (event.outcome === 'unanswered' || event.latencyMs === null) {
-      // A request the server sent that the client never answered (roots/list with no roots) is not a server failure.
-      if (event.outcome === 'unanswered' && event.direction !== 'server_to_client') stats.timeouts++;
-      return;
-    }
+    if (event.outcome === 'unanswered' || event.latencyMs === null) return;
     stats.totalMicros = addSaturating(stats.totalMicros, latencyMicros(event.latencyMs));
     stats.minMs = stats.minMs === null ? event.latencyMs : Math.min(stats.minMs, event.latencyMs);
     stats.maxMs = stats.maxMs === null ? event.latencyMs : Math.max(stats.maxMs, event.latencyMs);

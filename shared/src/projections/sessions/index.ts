@@ -1,5 +1,5 @@
 import type { KmEvent } from '../../events';
-import { sortedIndex, withoutIdLists, type Projection } from '../projection';
+import { addSaturating, isServerFailure, sortedIndex, withoutIdLists, type Projection } from '../projection';
 import { interactionBatchKey } from '../interactions';
 import { addSessionWait, type SessionWait } from '../latency';
 
@@ -108,13 +108,13 @@ export const sessionsProjection: Projection<SessionDoc> = {
         doc.exitCode = event.exitCode;
         doc.signal = event.signal;
         doc.durationMs = event.durationMs;
-        doc.droppedObservations += event.droppedObservations;
+        doc.droppedObservations = addSaturating(doc.droppedObservations, event.droppedObservations);
         break;
       case 'mcp.interaction': {
         doc.interactionCount++;
         const pages = withPage(doc.pages, interactionBatchKey(event));
         if (pages) doc.pages = pages;
-        if (event.outcome !== 'ok') doc.errorCount++;
+        if (isServerFailure(event)) doc.errorCount++;
         if (event.method === 'tools/call') doc.toolCallCount++;
         doc.waits = addSessionWait(doc.waits, event);
         break;
