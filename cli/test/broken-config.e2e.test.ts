@@ -30,7 +30,7 @@ describe('a broken km.json', () => {
     const file = join(project, 'km.json');
     for (const name of ['echo', 'add']) {
       await expect(client.callTool({ name, arguments: name === 'echo' ? { message: 'hi' } : { a: 1, b: 2 } })).rejects.toThrow(
-        new RegExp(`km policy: km.json cannot be read.*${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:4:1`),
+        new RegExp(`km policy: km.json cannot be read or its policy cannot be used.*${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:4:1`),
       );
     }
     await client.close();
@@ -48,5 +48,23 @@ describe('a broken km.json', () => {
     });
     expect(blocked.map((e) => e.target)).toEqual(['echo', 'add']);
     expect(String(blocked[0]!.reason)).toContain('km.json:4:1');
+  });
+
+  it('refuses every tools/call when the policy has the wrong shape, naming the field', async () => {
+    const project = tempHome('km-bad-policy');
+    const kmHome = tempHome('km-bad-policy-home');
+    // Valid JSON, but "tools" is a string: read loosely, it would deny nothing and let echo run.
+    writeFileSync(join(project, 'km.json'), JSON.stringify({ project: 'guarded', policy: { deny: { tools: 'echo' } } }));
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [KM_BIN, '--name', 'everything', '--', join(BIN_DIR, 'mcp-server-everything')],
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KM_HOME: kmHome, KM_USER: 'cfg@example.com', KM_ENDPOINT: 'http://127.0.0.1:9' },
+      cwd: project,
+      stderr: 'pipe',
+    });
+    const client = new Client({ name: 'bad-policy-test', version: '0.0.0' });
+    await client.connect(transport);
+    await expect(client.callTool({ name: 'echo', arguments: { message: 'hi' } })).rejects.toThrow(/policy\.deny\.tools must be a list of non-empty strings/);
+    await client.close();
   });
 });

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { captureMode, policyConfig } from '../src/config/project-config';
+import { captureMode, policyConfig, readPolicy } from '../src/config/project-config';
 import { Policy, globMatcher } from '../src/wrap/policy';
 import { PassThrough } from 'node:stream';
 import { ServerStream, startPolicyGate } from '../src/wrap/policy-gate';
@@ -12,6 +12,28 @@ describe('km.json policy', () => {
     expect(policyConfig({ policy: {} })).toBeNull();
     expect(policyConfig({ policy: 'deny everything' })).toBeNull();
     expect(policyConfig({ policy: { deny: { tools: [42] } } })).toBeNull();
+  });
+
+  it('of the wrong shape cannot be used: readPolicy names the field, so tool calls are refused rather than let through', () => {
+    const file = (policy: unknown) => ({ dir: '/p', config: { project: 'x', policy }, problem: null });
+    for (const [policy, field] of [
+      ['deny echo', 'policy must be an object'],
+      [{ deny: { tools: 'echo' } }, 'policy.deny.tools must be a list'],
+      [{ deny: { tool: ['echo'] } }, 'policy.deny.tool is not a field of policy.deny'],
+      [{ allow: { tools: 'x' } }, 'policy.allow.tools must be a list'],
+      [{ allow: { arguments: ['*'] } }, 'policy.allow.arguments is not a field'],
+      [{ denny: { tools: ['echo'] } }, 'policy.denny is not a policy field'],
+      [{ deny: ['echo'] }, 'policy.deny must be an object'],
+      [{ deny: { tools: ['echo', 42] } }, 'policy.deny.tools must be a list of non-empty strings'],
+      [{ deny: { tools: [''] } }, 'policy.deny.tools must be a list of non-empty strings'],
+      [{ blockSecrets: 'yes' }, 'policy.blockSecrets must be true or false'],
+    ] as Array<[unknown, string]>) {
+      expect(readPolicy(file(policy))).toEqual({ policy: null, problem: expect.stringContaining(`/p/km.json: ${field}`) });
+    }
+    expect(readPolicy(file({ deny: { tools: ['echo'] }, allow: { servers: [] }, blockSecrets: false }))).toEqual({ policy: expect.objectContaining({ denyTools: ['echo'], allowServers: [] }), problem: null });
+    expect(readPolicy(file(undefined))).toEqual({ policy: null, problem: null });
+    expect(readPolicy(null)).toEqual({ policy: null, problem: null });
+    expect(readPolicy({ dir: '/p', config: {}, problem: '/p/km.json:1:2: not valid JSON' })).toEqual({ policy: null, problem: '/p/km.json:1:2: not valid JSON' });
   });
 
   it('matches globs on whole names', () => {

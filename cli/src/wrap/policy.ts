@@ -60,7 +60,7 @@ export class Policy {
 
   request(method: string, params: Record<string, unknown> | undefined): Block | null {
     if (this.configProblem && method === 'tools/call') {
-      return { ruleId: 'config-invalid', reason: `km.json cannot be read, so its policy is unknown and tool calls are refused: ${this.configProblem}` };
+      return { ruleId: 'config-invalid', reason: `km.json cannot be read or its policy cannot be used, so tool calls are refused: ${this.configProblem}` };
     }
     const server = this.serverBlock();
     if (server) return server;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { ChunkBatch, ToObserver, FromObserver } from './observer-protocol';
-import { findProjectConfigFile, policyConfig, type ProjectConfigFile } from '../config/project-config';
+import { findProjectConfigFile, readPolicy, type ProjectConfigFile } from '../config/project-config';
 import { serverName } from '../config/attribution';
 import type { Policy } from './policy';
 import { kmHome } from '../config/settings';
@@ -160,13 +160,13 @@ export function runWrap(options: WrapOptions): void {
 
 /** The project's policy (km.json `policy`), or null: then the forwarding stays plain pipes. */
 function loadPolicy(options: WrapOptions, projectConfig: ProjectConfigFile | null): Policy | null {
-  const problem = projectConfig?.problem ?? null;
-  const config = policyConfig(projectConfig?.config ?? null);
+  const { policy: config, problem } = readPolicy(projectConfig);
   if (!config && !problem) return null;
   const { Policy: PolicyClass } = require('./policy') as typeof import('./policy');
   const empty = { denyServers: [], allowServers: null, denyTools: [], allowTools: null, denyArguments: [], blockSecrets: false };
   if (problem) {
-    // A security control fails closed: a km.json that cannot be read may hold a policy, so tool calls are refused.
+    // A security control fails closed: a km.json that cannot be read (or whose policy cannot be used) may deny
+    // what the user meant to deny, so tool calls are refused.
     process.stderr.write(`km: ${problem}; every tools/call is refused until km.json is fixed\n`);
   }
   return new PolicyClass(config ?? empty, serverName(options.name, options.command, options.args), problem);
