@@ -144,6 +144,13 @@ describe('redaction', () => {
     expect(JSON.stringify(scan.findings)).not.toContain(AWS_ID);
   });
 
+  it('redacts a short random value under a key named for a secret, and leaves words and tokenizer names alone', () => {
+    const scan = scanResponse({ api_key: 'Zx9vQ2mL7pR4', secret: 'q8Rt2vX9mK', tokenizer: 'o200k_base', max_tokens: 'abc123def456', token: 'required', apiKey: 'sk-live' });
+    expect(scan.findings.map((f) => f.path)).toEqual(['$.result.api_key', '$.result.secret']);
+    expect(JSON.stringify(scan.redacted)).not.toMatch(/Zx9vQ2mL7pR4|q8Rt2vX9mK/);
+    expect(scan.redacted).toMatchObject({ tokenizer: 'o200k_base', max_tokens: 'abc123def456', token: 'required', apiKey: 'sk-live' });
+  });
+
   it('flags destructive tools and sensitive paths in requests, without redacting the path', () => {
     const scan = scanRequest('tools/call', { name: 'delete_file', arguments: { path: '/home/u/.ssh/id_rsa' } });
     expect(scan.findings.map((f) => f.ruleId)).toEqual(['destructive-tool', 'sensitive-path-ssh']);

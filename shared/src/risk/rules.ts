@@ -82,6 +82,8 @@ function assignedSecret(match: string, secret: string): boolean {
   if (PLACEHOLDER.test(value) || value.startsWith('[REDACTED')) return false;
   const name = match.replace(/^\W+/, '').split(/[:=]/)[0] ?? '';
   if (/passw|pwd/i.test(name)) return value.length >= 6 && !/^\d+$/.test(value);
+  // Long and random-looking, even without a digit (20 random letters); or shorter with digits and letters mixed.
+  if (value.length >= 16 && !/\s/.test(value) && entropy(value) >= 3.5) return true;
   return value.length >= 12 && entropy(value) >= 3.3 && /\d/.test(value) && /[A-Za-z]/.test(value);
 }
 
@@ -190,7 +192,8 @@ export const TEXT_RULES: readonly TextRule[] = [
     pattern: /private_key_id\\?["']?\s*[:=]\s*\\?["']?(?<secret>[a-f0-9]{40})\b/dg,
     hint: has('private_key_id'),
   },
-  { id: 'basic-auth', kind: 'secret', severity: 'high', scope: 'any', pattern: /\bBasic\s+(?<secret>[A-Za-z0-9+/]{6,}={0,2})(?![A-Za-z0-9+/=])/dg, hint: has('Basic'), validate: basicCredentials },
+  // HTTP authentication schemes are case-insensitive (RFC 9110, 11.1): `basic`, `BASIC` and `Bearer` alike.
+  { id: 'basic-auth', kind: 'secret', severity: 'high', scope: 'any', pattern: /\b[Bb][Aa][Ss][Ii][Cc]\s+(?<secret>[A-Za-z0-9+/]{6,}={0,2})(?![A-Za-z0-9+/=])/dg, hint: hasCi('basic'), validate: basicCredentials },
   { id: 'sendgrid-api-key', kind: 'secret', severity: 'high', scope: 'any', pattern: /\bSG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{16,64}(?![A-Za-z0-9_-])/g, hint: has('SG.') },
   { id: 'twilio-api-key', kind: 'secret', severity: 'high', scope: 'any', pattern: /\bSK[0-9a-fA-F]{32}\b/g, hint: has('SK') },
   { id: 'vault-token', kind: 'secret', severity: 'critical', scope: 'any', pattern: /\bhv[sb]\.[A-Za-z0-9_-]{24,}(?![A-Za-z0-9_-])/g, hint: has('hvs.', 'hvb.') },
@@ -223,7 +226,7 @@ export const TEXT_RULES: readonly TextRule[] = [
     pattern: /\b[a-z][a-z0-9+.-]{1,20}:\/\/[^\s:/@'"]+:(?<secret>[^\s@/'"]{3,})@|\b(?:Password|Pwd)\s*=\s*(?<secret2>[^;'"\s]{3,})/dgi,
     hint: (t) => t.includes('://') || /pwd|password/i.test(t),
   },
-  { id: 'bearer-token', kind: 'secret', severity: 'high', scope: 'any', pattern: /\bBearer\s+(?<secret>[A-Za-z0-9._~+/-]{20,}=*)/dg, hint: has('Bearer') },
+  { id: 'bearer-token', kind: 'secret', severity: 'high', scope: 'any', pattern: /\b[Bb][Ee][Aa][Rr][Ee][Rr]\s+(?<secret>[A-Za-z0-9._~+/-]{20,}=*)/dg, hint: hasCi('bearer') },
   {
     id: 'secret-assignment',
     kind: 'secret',
