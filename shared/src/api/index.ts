@@ -27,6 +27,7 @@ export {
   type ApiRouteName,
   type RouteParams,
   type RouteAnswer,
+  type RouteBody,
 } from './routes';
 export {
   SessionAnswerSchema,

@@ -21,6 +21,8 @@ export interface ApiRoute {
   query: z.ZodObject;
   /** A JSON body (a request with another Content-Type is a 415). */
   body?: z.ZodType;
+  /** A body that works, for the 400 of one that does not and for the OpenAPI document. */
+  bodyExample?: unknown;
   answer: z.ZodType;
   /** The status of a successful answer. */
   status: 200 | 202;
@@ -202,6 +204,7 @@ export const setOrgBudgetRoute = declare({
   pathParams: noPathParams,
   query: noQuery,
   body: BudgetBodySchema,
+  bodyExample: { monthlyUsd: 50, webhookUrl: 'https://hooks.slack.com/services/...' },
   answer: answers.BudgetSetAnswerSchema,
   status: 202,
   doc: "Sets the org's monthly budget (a server-made budget.set event).",
@@ -213,6 +216,7 @@ export const setProjectBudgetRoute = declare({
   pathParams: z.strictObject({ projectId: nameParam('the project id') }),
   query: noQuery,
   body: BudgetBodySchema,
+  bodyExample: { monthlyUsd: 50, webhookUrl: 'https://hooks.slack.com/services/...' },
   answer: answers.BudgetSetAnswerSchema,
   status: 202,
   doc: "Sets a project's monthly budget (a server-made budget.set event).",
@@ -406,3 +410,5 @@ export type ApiRouteName = (typeof apiRoutes)[number]['name'];
 /** The parameters a route's handler gets: its path and query parameters, parsed. */
 export type RouteParams<R extends ApiRoute> = z.output<R['pathParams']> & z.output<R['query']>;
 export type RouteAnswer<R extends ApiRoute> = z.output<R['answer']>;
+/** A route's JSON body, parsed; undefined for a route without one. */
+export type RouteBody<R extends ApiRoute> = R extends { body: z.ZodType } ? z.output<R['body']> : undefined;
