@@ -1,4 +1,5 @@
 export { ApiError, badParameter, notFound, unavailable, type ApiErrorStatus } from './errors';
+export { routeUrl } from './url';
 export { COST_RANGE_MAX_DAYS, LATENCY_RANGE_MAX_DAYS, MAX_NAME_LENGTH, parseInstant, utcDayOf, instantRange, dayRange } from './params';
 export {
   apiRoutes,
@@ -28,6 +29,10 @@ export {
   type RouteParams,
   type RouteAnswer,
   type RouteBody,
+  type DeclaredRoute,
+  type RouteAt,
+  type GetRoutePath,
+  type RouteRequest,
 } from './routes';
 export {
   SessionAnswerSchema,

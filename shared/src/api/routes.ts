@@ -412,3 +412,17 @@ export type RouteParams<R extends ApiRoute> = z.output<R['pathParams']> & z.outp
 export type RouteAnswer<R extends ApiRoute> = z.output<R['answer']>;
 /** A route's JSON body, parsed; undefined for a route without one. */
 export type RouteBody<R extends ApiRoute> = R extends { body: z.ZodType } ? z.output<R['body']> : undefined;
+
+/** Any route the contract declares, with its literal name, method and path. */
+export type DeclaredRoute = (typeof apiRoutes)[number];
+/** The declared route at a method and path: what a client derives its parameters and answer from. */
+export type RouteAt<M extends ApiRoute['method'], P extends string> = Extract<DeclaredRoute, { method: M; path: P }>;
+/** The paths of the declared GET routes. */
+export type GetRoutePath = Extract<DeclaredRoute, { method: 'GET' }>['path'];
+/**
+ * What a client may send: the path parameters, and the query parameters the route honours by name (a refused one,
+ * which parses to undefined, is left out, so a client cannot send a filter the route would refuse).
+ */
+export type RouteRequest<R extends ApiRoute> = { [K in keyof R['pathParams']['shape']]: string } & {
+  [K in keyof R['query']['shape'] as [z.output<R['query']['shape'][K]>] extends [undefined] ? never : K]?: string | number | null | undefined;
+};
