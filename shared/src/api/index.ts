@@ -1,5 +1,6 @@
 export { ApiError, badParameter, notFound, unavailable, type ApiErrorStatus } from './errors';
 export { routeUrl } from './url';
+export { openApiDocument, API_VERSION } from './openapi';
 export { COST_RANGE_MAX_DAYS, LATENCY_RANGE_MAX_DAYS, MAX_NAME_LENGTH, parseInstant, utcDayOf, instantRange, dayRange } from './params';
 export {
   apiRoutes,
@@ -24,6 +25,7 @@ export {
   riskSummaryRoute,
   ackFindingRoute,
   resolveFindingRoute,
+  openApiRoute,
   type ApiRoute,
   type ApiRouteName,
   type RouteParams,

@@ -255,6 +255,7 @@ export const latencyTimeseriesRoute = declare({
         .string()
         .refine((raw) => raw !== 'minute', NO_MINUTES)
         .pipe(enumParam('bucket', TIMESERIES_BUCKETS))
+        .meta({ type: 'string', enum: [...TIMESERIES_BUCKETS] })
         .default('hour'),
       ...latencyWindow(),
     })
@@ -313,7 +314,7 @@ export const recentInteractionsRoute = declare({
   pathParams: noPathParams,
   query: z.strictObject({
     /** Opaque: the cursor of a previous answer. */
-    after: z.string().max(2000).optional(),
+    after: z.string().max(2000).describe('the cursor of a previous answer').optional(),
     limit: limitParam(100, 500),
     projectId: nameParam('projectId').optional(),
     userId: nameParam('userId').optional(),
@@ -383,6 +384,17 @@ export const resolveFindingRoute = declare({
   doc: 'Resolves a finding (a server-made risk.finding_status event); 404 outside the caller’s org.',
 });
 
+export const openApiRoute = declare({
+  name: 'openapi',
+  method: 'GET',
+  path: 'openapi.json',
+  pathParams: noPathParams,
+  query: noQuery,
+  answer: z.looseObject({ openapi: z.literal('3.1.0'), paths: z.record(z.string(), z.unknown()) }),
+  status: 200,
+  doc: 'This API as an OpenAPI 3.1 document, generated from its declaration (shared/src/api); the same key as every route.',
+});
+
 /** Every route of the API, in the order the README lists them. */
 export const apiRoutes = [
   ingestRoute,
@@ -404,6 +416,7 @@ export const apiRoutes = [
   riskSummaryRoute,
   ackFindingRoute,
   resolveFindingRoute,
+  openApiRoute,
 ] as const;
 
 export type ApiRouteName = (typeof apiRoutes)[number]['name'];
