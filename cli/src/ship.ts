@@ -1,5 +1,5 @@
 import { gzipSync } from 'node:zlib';
-import type { KmEvent } from '@km/shared';
+import { ingestRoute, routeUrl, type KmEvent } from '@km/shared';
 import type { Logger } from './log';
 import type { Spool, SpoolFile } from './spool';
 
@@ -120,7 +120,7 @@ export class Shipper {
     const timeout = deadline === undefined ? REQUEST_TIMEOUT_MS : Math.max(50, Math.min(REQUEST_TIMEOUT_MS, deadline - Date.now()));
     const headers: Record<string, string> = { 'content-type': 'application/json', 'content-encoding': 'gzip' };
     if (apiKey) headers.authorization = `Bearer ${apiKey}`;
-    const response = await fetch(`${endpoint}/api/ingest`, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeout) });
+    const response = await fetch(endpoint + routeUrl(ingestRoute.path), { method: 'POST', headers, body, signal: AbortSignal.timeout(timeout) });
     const text = await response.text();
     let parsed: PostResult['body'] = null;
     try {

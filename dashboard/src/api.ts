@@ -1,3 +1,7 @@
+import type { GetRoutePath, RouteAnswer, RouteAt, RouteRequest } from '@km/shared';
+// The one file of shared that imports nothing, so it loads in the browser; the types above are erased.
+import { routeUrl } from '../../shared/src/api/url';
+
 /**
  * The only door to the query API. A 404 is its own outcome ('absent'): the cost, risk and latency endpoints are
  * optional on a given server, and a view says "no data yet" instead of showing an error.
@@ -42,12 +46,14 @@ async function send<T>(method: 'GET' | 'POST', path: string, signal?: AbortSigna
   }
 }
 
-export const getJson = <T>(path: string, signal?: AbortSignal) => send<T>('GET', path, signal);
-export const postJson = <T>(path: string) => send<T>('POST', path);
+type GetRoute<P extends GetRoutePath> = RouteAt<'GET', P>;
+type PostPath = RouteAt<'POST', string>['path'];
+type PostRoute<P extends PostPath> = RouteAt<'POST', P>;
 
-export function withQuery(path: string, params: Record<string, string | number | undefined | null>): string {
-  const query = new URLSearchParams();
-  for (const [name, value] of Object.entries(params)) if (value !== undefined && value !== null && value !== '') query.set(name, String(value));
-  const text = query.toString();
-  return text ? `${path}?${text}` : path;
-}
+/**
+ * GET a route by its declared path (`'cost'`, `'sessions/{id}'`): the compiler checks the path, the parameter names
+ * (a filter the route refuses is not among them) and the answer's type against the contract in shared/src/api.
+ */
+export const getJson = <P extends GetRoutePath>(path: P, request: RouteRequest<GetRoute<P>>, signal?: AbortSignal) =>
+  send<RouteAnswer<GetRoute<P>>>('GET', routeUrl(path, request), signal);
+export const postJson = <P extends PostPath>(path: P, request: RouteRequest<PostRoute<P>>) => send<RouteAnswer<PostRoute<P>>>('POST', routeUrl(path, request));

@@ -1,10 +1,9 @@
-import { getJson, withQuery } from './api';
+import { getJson } from './api';
 import { FilterBar } from './components/filter-bar';
 import { Link } from './components/ui';
 import { filtersFrom, filtersKey } from './filters';
 import { hrefTo, usePlace, VIEWS } from './place';
 import { useQuery } from './query';
-import type { Session } from './types';
 import { CostView } from './views/cost';
 import { JourneyView } from './views/journey';
 import { OverviewView } from './views/overview';
@@ -16,7 +15,7 @@ export function App() {
   const place = usePlace();
   const filters = filtersFrom(place.query);
   // The filter choices come from the sessions this server knows, whatever the current filters.
-  const known = useQuery('filter-options', () => getJson<{ sessions: Session[] }>(withQuery('/api/sessions', { limit: 500 })));
+  const known = useQuery('filter-options', () => getJson('sessions', { limit: 500 }));
   const sessions = known.state.kind === 'ok' ? known.state.data.sessions : [];
   const current = VIEWS.find((v) => v.name === place.view)!;
   document.title = `${place.sessionId ? 'Session' : current.title} · Kilometers`;

@@ -105,7 +105,7 @@ export function resolveWindow(filters: Filters, now: Date): TimeWindow {
 export const latencyBucket = (window: TimeWindow): 'hour' | 'day' => (window.bucket === 'minute' ? 'hour' : window.bucket);
 
 /** The from/to and filter params every contract endpoint accepts. */
-export function apiParams(filters: Filters, window: TimeWindow): Record<string, string | undefined> {
+export function apiParams(filters: Filters, window: TimeWindow) {
   return {
     from: window.from.toISOString(),
     to: window.to.toISOString(),
@@ -120,7 +120,7 @@ export function apiParams(filters: Filters, window: TimeWindow): Record<string, 
  * The filters as the cost endpoints take them: spend is kept per project, per user and per server or tool, not per
  * pair, so two of those at once cannot be answered (the API refuses them) and the views say so instead of asking.
  */
-export function costFilter(filters: Filters): { params: Record<string, string | undefined>; dimension: 'project' | 'user' | 'server' | 'tool' | null } | { conflict: string } {
+export function costFilter(filters: Filters): { params: { projectId: string | undefined; userId: string | undefined; server: string | undefined; tool: string | undefined }; dimension: 'project' | 'user' | 'server' | 'tool' | null } | { conflict: string } {
   const set = [filters.project, filters.user, filters.server ?? filters.tool].filter((value) => value !== null && value !== undefined).length;
   if (set > 1) return { conflict: 'Spend is kept per project, per user and per server or tool, one at a time: keep one of those filters to see it.' };
   const params = { projectId: filters.project ?? undefined, userId: filters.user ?? undefined, server: filters.server ?? undefined, tool: filters.tool ?? undefined };
@@ -130,6 +130,6 @@ export function costFilter(filters: Filters): { params: Record<string, string | 
 
 /** Tool names the views have seen this page load: suggestions for the tool filter. */
 export const seenTools = new Set<string>();
-export function rememberTools(names: Iterable<string | null>): void {
+export function rememberTools(names: Iterable<string | null | undefined>): void {
   for (const name of names) if (name) seenTools.add(name);
 }

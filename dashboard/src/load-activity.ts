@@ -1,7 +1,7 @@
 import { sessionActiveIn, type Activity, type LatencyActivity } from './activity';
-import { getJson, withQuery, type Loaded } from './api';
+import { getJson, type Loaded } from './api';
 import { apiParams, latencyBucket, resolveWindow, type Filters, type TimeWindow } from './filters';
-import type { LatencyPoint, LatencyReport, Session } from './types';
+import type { LatencyReport } from './types';
 
 /**
  * The sessions of the range and the latency read model's account of their calls: five requests whatever the number
@@ -10,7 +10,7 @@ import type { LatencyPoint, LatencyReport, Session } from './types';
 export async function loadActivity(filters: Filters): Promise<Loaded<Activity>> {
   const window = resolveWindow(filters, new Date());
   const [listed, latency] = await Promise.all([
-    getJson<{ sessions: Session[] }>(withQuery('/api/sessions', { limit: 500, projectId: filters.project, userId: filters.user })),
+    getJson('sessions', { limit: 500, projectId: filters.project, userId: filters.user }),
     loadLatency(filters, window),
   ]);
   if (listed.kind !== 'ok') return listed;
@@ -26,10 +26,10 @@ async function loadLatency(filters: Filters, window: TimeWindow): Promise<Loaded
   const previous = { ...params, from: window.prevFrom.toISOString(), to: window.prevTo.toISOString() };
   // By tool: the server grouping refuses a tool filter, and the total is the same either way.
   const [tools, before, series, servers] = await Promise.all([
-    getJson<LatencyReport>(withQuery('/api/latency', { ...params, groupBy: 'tool' })),
-    getJson<LatencyReport>(withQuery('/api/latency', { ...previous, groupBy: 'tool' })),
-    getJson<{ bucket: 'hour' | 'day'; points: LatencyPoint[] }>(withQuery('/api/latency/timeseries', { ...params, bucket: latencyBucket(window) })),
-    filters.tool ? null : getJson<LatencyReport>(withQuery('/api/latency', { ...params, groupBy: 'server' })),
+    getJson('latency', { ...params, groupBy: 'tool' }),
+    getJson('latency', { ...previous, groupBy: 'tool' }),
+    getJson('latency/timeseries', { ...params, bucket: latencyBucket(window) }),
+    filters.tool ? null : getJson('latency', { ...params, groupBy: 'server' }),
   ]);
   if (tools.kind !== 'ok') return tools;
   if (before.kind !== 'ok') return before;
@@ -54,7 +54,8 @@ function serversOf(report: LatencyReport): LatencyReport['groups'] {
   for (const group of report.groups) {
     if (!group.server) continue;
     const seen = servers.get(group.server);
-    servers.set(group.server, seen ? { ...seen, count: seen.count + group.count } : { ...group, key: group.server, tool: null });
+    const { tool: _tool, ...serverFigures } = group;
+    servers.set(group.server, seen ? { ...seen, count: seen.count + group.count } : { ...serverFigures, key: group.server });
   }
   return [...servers.values()];
 }

@@ -6,6 +6,7 @@ import {
   costRoute,
   costSummaryRoute,
   ingestRoute,
+  openApiRoute,
   latencyBottlenecksRoute,
   latencyRoute,
   latencySlowestRoute,
@@ -39,6 +40,7 @@ import { makeQueryLatencyBottlenecksHandler } from './handlers/query-latency-bot
 import { makeQueryLatencySlowestHandler } from './handlers/query-latency-slowest';
 import { makeQueryLatencyTimeseriesHandler } from './handlers/query-latency-timeseries';
 import { makeQueryRecentInteractionsHandler } from './handlers/query-recent-interactions';
+import { makeQueryOpenApiHandler } from './handlers/query-openapi';
 import { makeAckRiskFindingHandler, makeQueryRiskFindingsHandler, makeQueryRiskSummaryHandler, makeResolveRiskFindingHandler } from './handlers/risk';
 
 /** Everything the HTTP Functions need, built once per process by the embedded host or by cloud-ports. */
@@ -97,6 +99,7 @@ const routeTable = [
   { contract: riskSummaryRoute, makeHandler: makeQueryRiskSummaryHandler },
   { contract: ackFindingRoute, makeHandler: makeAckRiskFindingHandler },
   { contract: resolveFindingRoute, makeHandler: makeResolveRiskFindingHandler },
+  { contract: openApiRoute, makeHandler: makeQueryOpenApiHandler },
 ] as const satisfies ReadonlyArray<{ contract: ApiRoute; makeHandler: (deps: HttpDeps) => HttpHandler }>;
 
 export type HttpRouteName = ApiRouteName;

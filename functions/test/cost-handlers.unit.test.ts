@@ -61,6 +61,9 @@ describe('budgets', () => {
     const negative = await api.setBudget({ monthlyUsd: -1 });
     expect(negative.status).toBe(400);
     expect(negative.body.error).toMatch(/^monthlyUsd: /);
+    // The contract's example body, and every issue by path.
+    expect(negative.body.error).toContain('Send a body like {"monthlyUsd":50');
+    expect(negative.body.issues).toEqual([{ path: 'monthlyUsd', message: expect.any(String) }]);
     expect((await api.setBudget({ monthlyUsd: 5, webhookUrl: 'ftp://x' })).body.error).toMatch(/^webhookUrl: /);
     expect((await api.setBudget({ monthlyUsd: 5, extra: 1 })).status).toBe(400);
     expect((await api.setBudget({ monthlyUsd: 5 }, 'p'.repeat(201))).status).toBe(400);

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { setOrgBudgetRoute, setProjectBudgetRoute } from '@km/shared';
 import { callApi } from './api-client';
 
 /** `km budget set 50 --project x` / `--org`: a monthly budget in USD, with an optional Slack/Teams webhook. */
@@ -15,8 +16,9 @@ export function budgetCommand(): Command {
       const monthlyUsd = Number(amount);
       if (!/^\d+(\.\d+)?$/.test(amount) || !Number.isFinite(monthlyUsd)) throw new Error(`the budget must be a number of USD like 50 or 12.5, got "${amount}"`);
       if (Boolean(options.project) === Boolean(options.org)) throw new Error('say which budget: --project <id> or --org (one of them)');
-      const path = options.org ? '/api/budgets/org' : `/api/budgets/project/${encodeURIComponent(options.project!)}`;
-      await callApi('PUT', path, { monthlyUsd, ...(options.webhook ? { webhookUrl: options.webhook } : {}) });
+      const body = { monthlyUsd, ...(options.webhook ? { webhookUrl: options.webhook } : {}) };
+      if (options.org) await callApi(setOrgBudgetRoute, { body });
+      else await callApi(setProjectBudgetRoute, { request: { projectId: options.project! }, body });
       const scope = options.org ? 'the org' : `project ${options.project}`;
       process.stdout.write(`budget for ${scope}: $${monthlyUsd} a month${options.webhook ? `, webhook ${options.webhook}` : ''}\n`);
     });

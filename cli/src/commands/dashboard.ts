@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { routeUrl, sessionsRoute } from '@km/shared';
 import { spawn } from 'node:child_process';
 import { loadSettings, localStack } from '../config/settings';
 
@@ -34,7 +35,7 @@ export function dashboardCommand(): Command {
       const local = localStack(settings.home);
       if (!local) throw new Error(`km serve is not running on ${settings.home} (no serve.json there): start it with \`km serve\`, then run \`km dashboard\` again.`);
       try {
-        await fetch(`${local.url}/api/sessions?limit=1`, { signal: AbortSignal.timeout(3000) });
+        await fetch(local.url + routeUrl(sessionsRoute.path, { limit: 1 }), { signal: AbortSignal.timeout(3000) });
       } catch {
         throw new Error(`km serve does not answer at ${local.url} (it may have crashed): start it again with \`km serve\`.`);
       }

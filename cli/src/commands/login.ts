@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { routeUrl, sessionsRoute } from '@km/shared';
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureHome, kmHome } from '../config/settings';
@@ -28,7 +29,7 @@ export function loginCommand(): Command {
       if (!/^https?:\/\//.test(endpoint)) throw new Error(`--endpoint must be an http(s) URL, not "${options.endpoint}"`);
       let status: number;
       try {
-        const res = await fetch(`${endpoint}/api/sessions?limit=1`, { headers: { authorization: `Bearer ${options.key}` }, signal: AbortSignal.timeout(10_000) });
+        const res = await fetch(endpoint + routeUrl(sessionsRoute.path, { limit: 1 }), { headers: { authorization: `Bearer ${options.key}` }, signal: AbortSignal.timeout(10_000) });
         status = res.status;
       } catch (error) {
         throw new Error(`cannot reach ${endpoint} (${(error as Error).message}); nothing was saved`);

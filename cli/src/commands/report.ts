@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import type { CostFigures, CostReport, CostSummary } from '@km/shared';
+import { costRoute, costSummaryRoute, type CostFiguresAnswer } from '@km/shared';
 import { callApi } from './api-client';
 
 const usd = (value: number) => `$${value < 1 ? value.toFixed(4) : value.toFixed(2)}`;
@@ -9,13 +9,13 @@ function table(rows: string[][]): string {
   return rows.map((row) => row.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]!) : cell.padStart(widths[col]!))).join('  ')).join('\n') + '\n';
 }
 
-const line = (label: string, figures: CostFigures) => [label, usd(figures.costUsd), String(figures.tokensIn), String(figures.tokensOut), String(figures.interactions)];
+const line = (label: string, figures: CostFiguresAnswer) => [label, usd(figures.costUsd), String(figures.tokensIn), String(figures.tokensOut), String(figures.interactions)];
 
 /** `km report`: today's and this month's spend, and this month's top projects, as small tables. */
 export function reportCommand(): Command {
   return new Command('report').description("Show today's and this month's estimated spend (from the km API)").action(async () => {
-    const summary = await callApi<CostSummary>('GET', '/api/cost/summary');
-    const byProject = await callApi<CostReport>('GET', '/api/cost?groupBy=project');
+    const summary = await callApi(costSummaryRoute);
+    const byProject = await callApi(costRoute, { request: { groupBy: 'project' } });
     process.stdout.write(
       table([
         ['', 'cost', 'tokens in', 'tokens out', 'calls'],

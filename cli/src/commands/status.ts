@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { routeUrl, sessionsRoute } from '@km/shared';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSettings, resolveTarget } from '../config/settings';
@@ -42,7 +43,7 @@ export function statusCommand(): Command {
     let reachable = 'no';
     try {
       const headers: Record<string, string> = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
-      const res = await fetch(`${endpoint}/api/sessions?limit=1`, { headers, signal: AbortSignal.timeout(2000) });
+      const res = await fetch(endpoint + routeUrl(sessionsRoute.path, { limit: 1 }), { headers, signal: AbortSignal.timeout(2000) });
       reachable = res.ok ? 'yes' : res.status === 401 || res.status === 403 ? 'yes, but the API key is refused' : `answers ${res.status}`;
     } catch {
       reachable = 'no (nothing listens)';

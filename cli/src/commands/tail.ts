@@ -1,12 +1,8 @@
 import { Command, InvalidArgumentError } from 'commander';
+import { recentInteractionsRoute, type RouteRequest } from '@km/shared';
 import { loadSettings, resolveTarget } from '../config/settings';
 import { formatInteraction, type TailInteraction, type TailStyle } from '../tail-format';
-
-interface RecentPage {
-  interactions: TailInteraction[];
-  cursor: string | null;
-  missed: boolean;
-}
+import { callApi } from './api-client';
 
 const positiveInt = (max: number) => (raw: string) => {
   const value = Number(raw);
@@ -25,21 +21,21 @@ export function tailCommand(): Command {
     .option('--interval <ms>', 'how often to poll', positiveInt(60_000), 1000)
     .option('--slow <ms>', 'highlight calls at least this slow', positiveInt(3_600_000), 1000)
     .action(async (options: { once?: boolean; lines: number; project?: string; user?: string; interval: number; slow: number }) => {
-      const { endpoint, apiKey } = resolveTarget(loadSettings());
+      const target = resolveTarget(loadSettings());
       const style: TailStyle = { color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR, slowMs: options.slow };
       const stop = new AbortController();
       const onSigint = () => stop.abort();
       process.once('SIGINT', onSigint);
       try {
-        const fetchPage = (query: URLSearchParams) => fetchRecent(endpoint, apiKey, query, stop.signal);
-        const filters = new URLSearchParams({ ...(options.project ? { projectId: options.project } : {}), ...(options.user ? { userId: options.user } : {}) });
-        const first = await fetchPage(new URLSearchParams({ ...Object.fromEntries(filters), limit: String(options.lines) }));
+        const fetchPage = (request: RouteRequest<typeof recentInteractionsRoute>) => callApi(recentInteractionsRoute, { request, target, signal: stop.signal });
+        const filters = { projectId: options.project, userId: options.user };
+        const first = await fetchPage({ ...filters, limit: options.lines });
         if (first === null) return;
         print(first.interactions, style);
         if (options.once) {
           if (first.interactions.length === 0) {
-            const filtered = [...filters.keys()].length > 0;
-            process.stderr.write(`km tail: ${filtered ? 'no interactions match these filters' : 'no interactions recorded yet'} at ${endpoint}\n`);
+            const filtered = Boolean(options.project ?? options.user);
+            process.stderr.write(`km tail: ${filtered ? 'no interactions match these filters' : 'no interactions recorded yet'} at ${target.endpoint}\n`);
           }
           return;
         }
@@ -49,7 +45,7 @@ export function tailCommand(): Command {
           await sleep(options.interval, stop.signal);
           if (stop.signal.aborted) break;
           try {
-            const page = await fetchPage(new URLSearchParams({ ...Object.fromEntries(filters), limit: '500', ...(cursor ? { after: cursor } : {}) }));
+            const page = await fetchPage({ ...filters, limit: 500, after: cursor });
             if (page === null) break;
             if (failing) process.stderr.write('km tail: connected again\n');
             failing = false;
@@ -70,31 +66,6 @@ export function tailCommand(): Command {
 
 function print(interactions: TailInteraction[], style: TailStyle): void {
   if (interactions.length) process.stdout.write(interactions.map((i) => formatInteraction(i, style)).join('\n') + '\n');
-}
-
-/** One page, or null when Ctrl-C aborted the request. Throws a message a user can act on. */
-async function fetchRecent(endpoint: string, apiKey: string | null, query: URLSearchParams, signal: AbortSignal): Promise<RecentPage | null> {
-  let response: Response;
-  // Ctrl-C or 10 s without an answer, whichever comes first (AbortSignal.any needs Node 20.3).
-  const request = new AbortController();
-  const abort = () => request.abort();
-  const timer = setTimeout(abort, 10_000);
-  signal.addEventListener('abort', abort, { once: true });
-  try {
-    response = await fetch(`${endpoint}/api/interactions/recent?${query}`, { headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {}, signal: request.signal });
-  } catch (error) {
-    if (signal.aborted) return null;
-    throw new Error(`nothing answered at ${endpoint} (${(error as Error).message}): start the local stack with \`km serve\`, or set KM_ENDPOINT`);
-  } finally {
-    clearTimeout(timer);
-    signal.removeEventListener('abort', abort);
-  }
-  const body = (await response.json().catch(() => null)) as (RecentPage & { error?: string }) | null;
-  if (!response.ok || body === null) {
-    const why = body?.error ?? `HTTP ${response.status}`;
-    throw new Error(`${endpoint} refused the request: ${why}`);
-  }
-  return body;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -1,10 +1,10 @@
-import { getJson, withQuery, type Loaded } from '../api';
+import { getJson, type Loaded } from '../api';
 import { TimeChart } from '../components/chart';
 import { BreakableKey, Empty, NotYet, Panel, ParamSelect, QueryResult, ShareBar, StatCard } from '../components/ui';
 import { apiParams, costFilter, filtersKey, resolveWindow, type Filters } from '../filters';
 import { delta, fmtBytes, fmtInt, fmtPct, fmtUsd } from '../format';
 import { useQuery } from '../query';
-import type { Budgets, ContextTax, CostReport, CostSummary, CostTotals } from '../types';
+import type { CostReport, CostSummary, CostTotals } from '../types';
 
 const GROUPS = ['project', 'user', 'server', 'tool', 'model', 'day'] as const;
 type GroupBy = (typeof GROUPS)[number];
@@ -24,14 +24,14 @@ export function CostView(props: { filters: Filters }) {
   const groupBy: GroupBy = 'dimension' in narrowed && narrowed.dimension && chosen !== 'day' && chosen !== narrowed.dimension ? narrowed.dimension : chosen;
   // Two filters at once: said in place of the spend, rather than asked of the API (which refuses them).
   const refused = <T,>(conflict: string): Loaded<T> => ({ kind: 'error', message: conflict });
-  const summary = useQuery(`cost-summary ${key}`, async () => ('conflict' in narrowed ? refused<CostSummary>(narrowed.conflict) : getJson<CostSummary>(withQuery('/api/cost/summary', narrowed.params))));
+  const summary = useQuery(`cost-summary ${key}`, async () => ('conflict' in narrowed ? refused<CostSummary>(narrowed.conflict) : getJson('cost/summary', narrowed.params)));
   const report = useQuery(`cost ${key} ${groupBy}`, async () => {
     if ('conflict' in narrowed) return refused<CostReport>(narrowed.conflict);
     const { from, to } = params();
-    return getJson<CostReport>(withQuery('/api/cost', { from, to, ...narrowed.params, groupBy }));
+    return getJson('cost', { from, to, ...narrowed.params, groupBy });
   });
-  const budgets = useQuery(`budgets ${key}`, () => getJson<Budgets>(withQuery('/api/budgets', { projectId: filters.project })));
-  const tax = useQuery(`context-tax ${key}`, () => getJson<ContextTax>(withQuery('/api/cost/context-tax', { server: filters.server })));
+  const budgets = useQuery(`budgets ${key}`, () => getJson('budgets', { projectId: filters.project }));
+  const tax = useQuery(`context-tax ${key}`, () => getJson('cost/context-tax', { server: filters.server }));
 
   return (
     <div class="view" data-view="cost">

@@ -1,5 +1,5 @@
 import { activityQueryKey, useActivity } from './use-activity';
-import { getJson, withQuery } from '../api';
+import { getJson } from '../api';
 import { activeSessions, failedCalls, pointSeries, sessionActiveIn, type Activity } from '../activity';
 import { Sparkline, TimeChart } from '../components/chart';
 import { Empty, Link, QueryResult, Panel, StatCard } from '../components/ui';
@@ -17,13 +17,13 @@ export function OverviewView(props: { filters: Filters }) {
     const window = resolveWindow(filters, new Date());
     const narrowed = costFilter(filters);
     if ('conflict' in narrowed) return { kind: 'error' as const, message: narrowed.conflict };
-    const current = await getJson<CostReport>(withQuery('/api/cost', { from: window.from.toISOString(), to: window.to.toISOString(), ...narrowed.params, groupBy: 'day' }));
+    const current = await getJson('cost', { from: window.from.toISOString(), to: window.to.toISOString(), ...narrowed.params, groupBy: 'day' });
     if (current.kind !== 'ok') return current;
-    const previous = await getJson<CostReport>(withQuery('/api/cost', { from: window.prevFrom.toISOString(), to: window.prevTo.toISOString(), ...narrowed.params, groupBy: 'day' }));
+    const previous = await getJson('cost', { from: window.prevFrom.toISOString(), to: window.prevTo.toISOString(), ...narrowed.params, groupBy: 'day' });
     return { kind: 'ok' as const, data: { current: current.data, previous: previous.kind === 'ok' ? previous.data : null } };
   });
   const risk = useQuery(`overview-risk ${activityQueryKey(filters)}`, () =>
-    getJson<RiskSummary>(withQuery('/api/risk/summary', apiParams(filters, resolveWindow(filters, new Date())))),
+    getJson('risk/summary', apiParams(filters, resolveWindow(filters, new Date()))),
   );
 
   return (

@@ -1,11 +1,10 @@
-import { getJson, withQuery } from '../api';
+import { getJson } from '../api';
 import { TimeChart } from '../components/chart';
 import { BreakableKey, Empty, Link, NotYet, OutcomeBadge, Panel, ParamSelect, QueryResult, ShareBar } from '../components/ui';
 import { apiParams, filtersKey, latencyBucket, resolveWindow, type Filters } from '../filters';
 import { fmtDateTime, fmtInt, fmtMs, fmtPct } from '../format';
 import { hrefTo } from '../place';
 import { useQuery } from '../query';
-import type { Bottleneck, LatencyGroup, LatencyPoint, SlowInteraction } from '../types';
 
 const GROUPS = ['server', 'tool', 'method'] as const;
 type GroupBy = (typeof GROUPS)[number];
@@ -25,18 +24,19 @@ export function PerformanceView(props: { filters: Filters }) {
   // Percentiles per method are kept per org, project or user, and per server without a tool: the API refuses the
   // filters it cannot honour, so those are left out of the request (and said so under the table).
   const dropped = groupBy === 'method' ? { server: undefined, tool: undefined } : groupBy === 'server' ? { tool: undefined } : {};
-  const groups = useQuery(`latency ${key} ${groupBy}`, () => getJson<{ groups: LatencyGroup[] }>(withQuery('/api/latency', { ...params(), ...dropped, groupBy })));
+  const groups = useQuery(`latency ${key} ${groupBy}`, () => getJson('latency', { ...params(), ...dropped, groupBy }));
   const series = useQuery(`latency-ts ${key}`, () =>
-    getJson<{ bucket: string; points: LatencyPoint[] }>(withQuery('/api/latency/timeseries', { ...params(), bucket: latencyBucket(resolveWindow(filters, new Date())) })),
+    getJson('latency/timeseries', { ...params(), bucket: latencyBucket(resolveWindow(filters, new Date())) }),
   );
   // The slowest calls are kept per org, project or user: the server and tool filters apply here, in the page.
   const slowest = useQuery(`latency-slowest ${key}`, async () => {
-    const answer = await getJson<{ interactions: SlowInteraction[] }>(withQuery('/api/latency/slowest', { ...params(), server: undefined, tool: undefined, limit: SLOWEST_LIMIT }));
+    const { server: _server, tool: _tool, ...scope } = params();
+    const answer = await getJson('latency/slowest', { ...scope, limit: SLOWEST_LIMIT });
     if (answer.kind !== 'ok') return answer;
     const wanted = answer.data.interactions.filter((i) => (!filters.server || i.server === filters.server) && (!filters.tool || i.tool === filters.tool));
     return { kind: 'ok' as const, data: { interactions: wanted.slice(0, 10) } };
   });
-  const bottlenecks = useQuery(`latency-bottlenecks ${key}`, () => getJson<{ groups: Bottleneck[] }>(withQuery('/api/latency/bottlenecks', params())));
+  const bottlenecks = useQuery(`latency-bottlenecks ${key}`, () => getJson('latency/bottlenecks', params()));
   const scope = [filters.server, filters.tool].filter(Boolean).join(' · ') || 'all servers and tools';
 
   return (

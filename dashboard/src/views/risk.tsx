@@ -1,12 +1,12 @@
 import { useState } from 'preact/hooks';
-import { getJson, postJson, withQuery } from '../api';
+import { getJson, postJson } from '../api';
 import { TimeChart } from '../components/chart';
 import { Empty, Link, ParamSelect, QueryResult, NotYet, Panel, SeverityBadge, StatCard } from '../components/ui';
 import { apiParams, filtersKey, resolveWindow, type Filters } from '../filters';
 import { fmtDateTime, fmtInt } from '../format';
 import { hrefTo } from '../place';
 import { useQuery } from '../query';
-import type { RiskFinding, RiskSummary } from '../types';
+import type { RiskFinding } from '../types';
 
 const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
 const STATUSES = ['open', 'acknowledged', 'resolved'] as const;
@@ -21,13 +21,13 @@ export function RiskView(props: { filters: Filters }) {
   const kind = query.get('kind');
   const key = `${filtersKey(filters)} ${severity} ${status} ${kind}`;
   const params = () => apiParams(filters, resolveWindow(filters, new Date()));
-  const summary = useQuery(`risk-summary ${filtersKey(filters)}`, () => getJson<RiskSummary>(withQuery('/api/risk/summary', params())));
-  const findings = useQuery(`risk-findings ${key}`, () => getJson<{ findings: RiskFinding[] }>(withQuery('/api/risk/findings', { ...params(), severity, status, kind })));
+  const summary = useQuery(`risk-summary ${filtersKey(filters)}`, () => getJson('risk/summary', params()));
+  const findings = useQuery(`risk-findings ${key}`, () => getJson('risk/findings', { ...params(), severity, status, kind }));
   const [actionError, setActionError] = useState<string | null>(null);
 
   const act = async (finding: RiskFinding, action: 'ack' | 'resolve') => {
     setActionError(null);
-    const result = await postJson<RiskFinding>(`/api/risk/findings/${encodeURIComponent(finding.id)}/${action}`);
+    const result = await postJson(action === 'ack' ? 'risk/findings/{id}/ack' : 'risk/findings/{id}/resolve', { id: finding.id });
     if (result.kind !== 'ok') setActionError(`Could not ${action === 'ack' ? 'acknowledge' : 'resolve'} the finding: ${result.message}`);
     findings.refresh();
     summary.refresh();
@@ -132,8 +132,15 @@ function FindingList(props: { findings: RiskFinding[]; act: (f: RiskFinding, act
           {open === f.id ? (
             <div class="evidence">
               <p>
-                At <code>{f.path}</code> in{' '}
-                <Link href={hrefTo(`/journey/${encodeURIComponent(f.sessionId)}`)}>session {f.sessionId.slice(0, 8)}</Link>, user {f.userId}, project {f.projectId}.
+                At <code>{f.path}</code>
+                {/* An anomaly of a server or a user has no one session. */}
+                {f.sessionId ? (
+                  <>
+                    {' '}in <Link href={hrefTo(`/journey/${encodeURIComponent(f.sessionId)}`)}>session {f.sessionId.slice(0, 8)}</Link>
+                  </>
+                ) : null}
+                {f.userId ? `, user ${f.userId}` : ''}
+                {f.projectId ? `, project ${f.projectId}` : ''}.
               </p>
               {f.preview ? <pre tabIndex={0}>{f.preview}</pre> : <p class="muted">No preview recorded.</p>}
               {f.detail ? <pre tabIndex={0}>{typeof f.detail === 'string' ? f.detail : JSON.stringify(f.detail, null, 2)}</pre> : null}

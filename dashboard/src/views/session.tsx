@@ -10,8 +10,8 @@ import { sessionState } from '../session-state';
 /** One session's trace: every interaction on a shared time axis, its preview and findings on click. */
 export function SessionView(props: { sessionId: string }) {
   const id = encodeURIComponent(props.sessionId);
-  const session = useQuery(`session ${id}`, () => getJson<Session>(`/api/sessions/${id}`));
-  const interactions = useQuery(`session-interactions ${id}`, () => getJson<{ interactions: Interaction[] }>(`/api/sessions/${id}/interactions`));
+  const session = useQuery(`session ${id}`, () => getJson('sessions/{id}', { id }));
+  const interactions = useQuery(`session-interactions ${id}`, () => getJson('sessions/{id}/interactions', { id }));
 
   return (
     <div class="view" data-view="session">

@@ -1,11 +1,9 @@
-import type { HttpResponseInit } from '@azure/functions';
-import { IngestBatchSchema, MAX_EVENTS_PER_BATCH, SERVER_EVENT_TYPES, type IngestBatch, type StoredEvent } from '@km/shared';
+import { ApiError, ingestRoute, IngestBatchSchema, MAX_EVENTS_PER_BATCH, SERVER_EVENT_TYPES, unavailable, type IngestBatch, type StoredEvent } from '@km/shared';
 import { describeError } from '../logger';
 import { EventTooLargeError, type Authenticator, type Caller, type EventLog } from '../ports';
-import { authenticateRequest } from './authenticate-request';
 import { batchIssues, type BatchIssue } from './batch-issues';
-import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
-import { MIB, readJsonBody } from './request-body';
+import { MIB } from './request-body';
+import { routeHandler } from './route-handler';
 
 export interface IngestDeps {
   eventLog: EventLog;
@@ -26,26 +24,15 @@ export const DEFAULT_MAX_INGEST_BYTES = 5 * MIB;
  * POST /api/ingest: a batch of events from a km wrapper. All or nothing: a batch with one bad event is refused
  * whole, with the index of each bad event, so the shipper can quarantine exactly those and resend the rest.
  */
-export function makeIngestHandler(deps: IngestDeps): HttpHandler {
-  const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_INGEST_BYTES;
-  return withUnexpectedErrorsAs500(async (request, context) => {
-    const auth = await authenticateRequest(deps.authenticator, request);
-    if ('response' in auth) return auth.response;
-
-    const read = await readJsonBody(request, maxBodyBytes);
-    if ('response' in read) return read.response;
-
-    const batch = parseBatch(read.body);
-    if ('response' in batch) return batch.response;
-
-    const foreign = eventsOfOtherOrgs(batch.events, auth.caller);
+export const makeIngestHandler = routeHandler(
+  ingestRoute,
+  async (caller, { body: batch }, deps: IngestDeps, context) => {
+    const foreign = eventsOfOtherOrgs(batch.events, caller);
     if (foreign.length > 0) {
-      return errorResponse(
-        403,
-        `this API key belongs to org "${auth.caller.orgId}" and ${foreign.length} event(s) name another orgId. ` +
-          'Set KM_ORG to the key\'s org (or run `km login` again); nothing was stored.',
-        { issues: foreign },
-      );
+      const message =
+        `this API key belongs to org "${caller.orgId}" and ${foreign.length} event(s) name another orgId. ` +
+        'Set KM_ORG to the key\'s org (or run `km login` again); nothing was stored.';
+      throw new ApiError(403, message, { details: { issues: foreign } });
     }
 
     const batchId = deps.newBatchId();
@@ -58,11 +45,10 @@ export function makeIngestHandler(deps: IngestDeps): HttpHandler {
       if (error instanceof EventTooLargeError) {
         // Retrying cannot help: name the event, so the shipper quarantines it and sends the rest.
         const index = stored.findIndex((event) => event.id === error.eventId);
-        return errorResponse(413, `${error.message}; nothing was stored.`, { issues: [{ index, path: `events[${index}]`, message: error.message }] });
+        throw new ApiError(413, `${error.message}; nothing was stored.`, { details: { issues: [{ index, path: `events[${index}]`, message: error.message }] } });
       }
       context.error(`ingest: appending batch ${batchId} failed: ${describeError(error)}`);
-      const message = 'the event log is unavailable right now: retry later (retries are safe, events are deduplicated by id).';
-      return errorResponse(503, message, {}, { 'Retry-After': '5' });
+      throw unavailable('the event log is unavailable right now: retry later (retries are safe, events are deduplicated by id).', 5);
     }
     if (result.appended > 0) deps.onEventsAppended?.();
     if (result.appended > 0) {
@@ -72,29 +58,30 @@ export function makeIngestHandler(deps: IngestDeps): HttpHandler {
         context.error(`ingest: a listener of batch ${batchId} failed: ${describeError(error)}`);
       }
     }
-    return jsonResponse(202, { batchId, accepted: result.appended, duplicates: result.duplicates });
-  });
-}
+    return { batchId, accepted: result.appended, duplicates: result.duplicates };
+  },
+  { maxBytes: (deps) => deps.maxBodyBytes ?? DEFAULT_MAX_INGEST_BYTES, parse: parseBatch },
+);
 
-function parseBatch(body: unknown): IngestBatch | { response: HttpResponseInit } {
+/** The batch, or a 400 naming each bad event by index (a batch too long or holding server-made events first). */
+function parseBatch(body: unknown): IngestBatch {
   // Counted before the full parse: validating a million tiny events would cost far more than refusing them.
   const events = (body as { events?: unknown } | null)?.events;
   if (Array.isArray(events) && events.length > MAX_EVENTS_PER_BATCH) {
     const message = `a batch holds at most ${MAX_EVENTS_PER_BATCH} events, this one has ${events.length}: split it.`;
-    return { response: errorResponse(400, message, { issues: [{ index: null, path: 'events', message }] }) };
+    throw refusedBatch(message, [{ index: null, path: 'events', message }]);
   }
-  if (Array.isArray(events)) {
-    const serverOnly = serverMadeEvents(events);
-    if (serverOnly) return serverOnly;
-  }
+  if (Array.isArray(events)) refuseServerMadeEvents(events);
   const parsed = IngestBatchSchema.safeParse(body);
   if (parsed.success) return parsed.data;
   const issues = batchIssues(parsed.error);
   const badEvents = new Set(issues.flatMap((issue) => (issue.index === null ? [] : [issue.index]))).size;
   const summary =
     badEvents > 0 ? `${badEvents} event(s) do not match the event schema` : 'the body is not a batch like {"events": [...]}';
-  return { response: errorResponse(400, `${summary}; nothing was stored. See issues[] for where.`, { issues }) };
+  throw refusedBatch(`${summary}; nothing was stored. See issues[] for where.`, issues);
 }
+
+const refusedBatch = (message: string, issues: BatchIssue[]) => new ApiError(400, message, { details: { issues } });
 
 function eventsOfOtherOrgs(events: IngestBatch['events'], caller: Caller): BatchIssue[] {
   return events.flatMap((event, index) =>
@@ -108,11 +95,10 @@ function eventsOfOtherOrgs(events: IngestBatch['events'], caller: Caller): Batch
  * Events only the server makes (a budget set, a finding acknowledged) are not in the client schema at all; this
  * says so in words instead of zod's list of allowed types.
  */
-function serverMadeEvents(events: unknown[]): { response: HttpResponseInit } | null {
+function refuseServerMadeEvents(events: unknown[]): void {
   const issues: BatchIssue[] = events.flatMap((event, index) => {
     const type = (event as { type?: unknown } | null)?.type;
     return typeof type === 'string' && SERVER_EVENT_TYPES.has(type) ? [{ index, path: `events[${index}].type`, message: `"${type}" events are made by the server only` }] : [];
   });
-  if (issues.length === 0) return null;
-  return { response: errorResponse(400, `${issues.length} event(s) have a type clients may not send; nothing was stored. See issues[] for where.`, { issues }) };
+  if (issues.length > 0) throw refusedBatch(`${issues.length} event(s) have a type clients may not send; nothing was stored. See issues[] for where.`, issues);
 }

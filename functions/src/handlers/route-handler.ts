@@ -1,26 +1,48 @@
 import type { InvocationContext } from '@azure/functions';
-import { badParameter, type ApiRoute, type RouteAnswer, type RouteParams } from '@km/shared';
+import { ApiError, badParameter, type ApiRoute, type RouteAnswer, type RouteBody, type RouteParams } from '@km/shared';
 import type { Authenticator, Caller } from '../ports';
 import { authenticateRequest } from './authenticate-request';
+import { formatPath } from './batch-issues';
 import { answerForThrown } from './thrown-answers';
 import { jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
+import { readJsonBody } from './request-body';
+
+/** What a route's handler is given: its path and query parameters and, for a route with a body, that body. */
+export type RouteInput<R extends ApiRoute> = RouteParams<R> & (R extends { body: unknown } ? { body: RouteBody<R> } : unknown);
 
 /** A route's handler once the wrapper is done: who calls, what they asked (parsed and checked), and the ports. */
-export type RouteHandle<R extends ApiRoute, Ports> = (caller: Caller, params: RouteParams<R>, ports: Ports, context: InvocationContext) => Promise<RouteAnswer<R>>;
+export type RouteHandle<R extends ApiRoute, Ports> = (caller: Caller, input: RouteInput<R>, ports: Ports, context: InvocationContext) => Promise<RouteAnswer<R>>;
+
+/** How a route with a body reads it, when the defaults (16 KiB, the route's body schema) do not fit. */
+export interface BodyRule<R extends ApiRoute, Ports> {
+  /** The most bytes the body may take, on the wire and decompressed. */
+  maxBytes?: (ports: Ports) => number;
+  /** The body from its JSON, or a thrown ApiError. */
+  parse?: (json: unknown) => RouteBody<R>;
+}
+
+/** Enough for any body but ingest's batches. */
+const MAX_BODY_BYTES = 16 * 1024;
 
 /**
- * The one door of every migrated route: authenticates, parses the path and query parameters against the route's
+ * The one door of every route: authenticates, parses the path and query parameters (and a JSON body) against the route's
  * declaration (shared/src/api), runs the handler, and answers what it or a port throws (ApiError and the cloud
  * SDKs' throttling and unavailability) with its status. A bug is still a logged 500.
  */
-export function routeHandler<R extends ApiRoute, Ports extends { authenticator: Authenticator }>(route: R, handle: RouteHandle<R, Ports>): (ports: Ports) => HttpHandler {
+export function routeHandler<R extends ApiRoute, Ports extends { authenticator: Authenticator }>(route: R, handle: RouteHandle<R, Ports>, bodyRule: BodyRule<R, Ports> = {}): (ports: Ports) => HttpHandler {
   return (ports) =>
     withUnexpectedErrorsAs500(async (request, context) => {
       const auth = await authenticateRequest(ports.authenticator, request);
       if ('response' in auth) return auth.response;
       try {
         const params = parseParams(route, request.params, request.query);
-        return jsonResponse(route.status, await handle(auth.caller, params, ports, context));
+        let input = params as RouteInput<R>;
+        if (route.body) {
+          const read = await readJsonBody(request, bodyRule.maxBytes?.(ports) ?? MAX_BODY_BYTES);
+          if ('response' in read) return read.response;
+          input = { ...params, body: (bodyRule.parse ?? ((json) => parseBody(route, json)))(read.body) } as RouteInput<R>;
+        }
+        return jsonResponse(route.status, await handle(auth.caller, input, ports, context));
       } catch (error) {
         const answer = answerForThrown(error);
         if (answer) return answer;
@@ -55,3 +77,12 @@ function parsed(schema: ApiRoute['query'], input: Record<string, string>): Recor
   throw badParameter(name, issue.message.startsWith(name) ? issue.message : `${name}: ${issue.message}`);
 }
 
+
+/** The body by the route's schema, or a 400 naming where it is wrong (every issue in issues[]) with a body that works. */
+function parseBody<R extends ApiRoute>(route: R, json: unknown): RouteBody<R> {
+  const result = route.body!.safeParse(json);
+  if (result.success) return result.data as RouteBody<R>;
+  const issues = result.error.issues.map((issue) => ({ path: formatPath(issue.path) || '(body)', message: issue.message }));
+  const example = route.bodyExample === undefined ? '' : ` Send a body like ${JSON.stringify(route.bodyExample)}.`;
+  throw new ApiError(400, `${issues[0]!.path}: ${issues[0]!.message}.${example}`, { details: { issues } });
+}

@@ -13,9 +13,9 @@ const DEFAULT_RETRY_AFTER_SECONDS = 5;
  */
 export function answerForThrown(error: unknown): HttpResponseInit | null {
   if (error instanceof ApiError) {
-    const { retryAfterSeconds } = error.options;
-    if (error.status === 401) return errorResponse(401, error.message || UNAUTHORIZED_MESSAGE, {}, { 'WWW-Authenticate': 'Bearer realm="kilometers"' });
-    return errorResponse(error.status, error.message, {}, retryAfterSeconds === undefined ? undefined : { 'Retry-After': String(retryAfterSeconds) });
+    const { retryAfterSeconds, details = {} } = error.options;
+    if (error.status === 401) return errorResponse(401, error.message || UNAUTHORIZED_MESSAGE, details, { 'WWW-Authenticate': 'Bearer realm="kilometers"' });
+    return errorResponse(error.status, error.message, details, retryAfterSeconds === undefined ? undefined : { 'Retry-After': String(retryAfterSeconds) });
   }
   if (error instanceof EventTooLargeError) return errorResponse(413, `${error.message}: send it smaller.`);
   const status = statusOf(error);

@@ -9,7 +9,8 @@ export class ApiError extends Error {
   constructor(
     readonly status: ApiErrorStatus,
     message: string,
-    readonly options: { parameter?: string; retryAfterSeconds?: number } = {},
+    /** details: more fields of the answer, such as ingest's issues[] naming each bad event. */
+    readonly options: { parameter?: string; retryAfterSeconds?: number; details?: Record<string, unknown> } = {},
   ) {
     super(message);
     this.name = 'ApiError';

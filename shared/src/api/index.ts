@@ -1,4 +1,6 @@
 export { ApiError, badParameter, notFound, unavailable, type ApiErrorStatus } from './errors';
+export { routeUrl } from './url';
+export { openApiDocument, API_VERSION } from './openapi';
 export { COST_RANGE_MAX_DAYS, LATENCY_RANGE_MAX_DAYS, MAX_NAME_LENGTH, parseInstant, utcDayOf, instantRange, dayRange } from './params';
 export {
   apiRoutes,
@@ -23,10 +25,16 @@ export {
   riskSummaryRoute,
   ackFindingRoute,
   resolveFindingRoute,
+  openApiRoute,
   type ApiRoute,
   type ApiRouteName,
   type RouteParams,
   type RouteAnswer,
+  type RouteBody,
+  type DeclaredRoute,
+  type RouteAt,
+  type GetRoutePath,
+  type RouteRequest,
 } from './routes';
 export {
   SessionAnswerSchema,

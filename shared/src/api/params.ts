@@ -31,7 +31,10 @@ export function parseInstant(raw: string): number | null {
 
 export const utcDayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
-/** A query parameter read from its text: the parsed value, or the message of the 400 (it names the parameter). */
+/**
+ * A query parameter read from its text: the parsed value, or the message of the 400 (it names the parameter). A
+ * transform has no JSON Schema of its own, so each parameter says in .meta what the OpenAPI document shows of it.
+ */
 function parsed<T>(parse: (raw: string) => { value: T } | { error: string }) {
   return z.string().transform((raw, ctx): T => {
     const result = parse(raw);
@@ -42,19 +45,28 @@ function parsed<T>(parse: (raw: string) => { value: T } | { error: string }) {
 }
 
 export function nameParam(name: string) {
-  return parsed<string>((raw) => (raw.length >= 1 && raw.length <= MAX_NAME_LENGTH ? { value: raw } : { error: `${name} must be 1 to ${MAX_NAME_LENGTH} characters long` }));
+  return parsed<string>((raw) => (raw.length >= 1 && raw.length <= MAX_NAME_LENGTH ? { value: raw } : { error: `${name} must be 1 to ${MAX_NAME_LENGTH} characters long` })).meta({
+    type: 'string',
+    minLength: 1,
+    maxLength: MAX_NAME_LENGTH,
+  });
 }
 
 export function limitParam(fallback: number, max: number) {
   return parsed<number>((raw) => {
     const limit = /^\d{1,9}$/.test(raw) ? Number(raw) : NaN;
     return limit >= 1 && limit <= max ? { value: limit } : { error: `limit must be a whole number from 1 to ${max}, got "${raw}"` };
-  }).default(fallback);
+  })
+    .meta({ type: 'integer', minimum: 1, maximum: max })
+    .default(fallback);
 }
 
 /** The one enum parser: one of the allowed words. */
 export function enumParam<const T extends string>(name: string, allowed: readonly T[]) {
-  return parsed<T>((raw) => ((allowed as readonly string[]).includes(raw) ? { value: raw as T } : { error: `${name} must be one of ${allowed.join(', ')}, got "${raw}"` }));
+  return parsed<T>((raw) => ((allowed as readonly string[]).includes(raw) ? { value: raw as T } : { error: `${name} must be one of ${allowed.join(', ')}, got "${raw}"` })).meta({
+    type: 'string',
+    enum: [...allowed],
+  });
 }
 
 /** An instant (ms since the epoch) from parseInstant. */
@@ -62,7 +74,7 @@ export function instantParam(name: string) {
   return parsed<number>((raw) => {
     const ms = parseInstant(raw);
     return ms === null ? { error: `${name} must be an ISO 8601 date-time such as 2026-11-25T13:00:00Z, or a UTC date such as 2026-11-25; got "${raw}"` } : { value: ms };
-  });
+  }).meta({ type: 'string', description: 'an ISO 8601 date-time with Z or an offset, or a UTC date (its midnight)' });
 }
 
 /** A UTC day (YYYY-MM-DD) from parseInstant: the day of a date-time, the date itself. */
@@ -70,7 +82,7 @@ export function dayParam(name: string) {
   return parsed<string>((raw) => {
     const ms = parseInstant(raw);
     return ms === null ? { error: `${name} must be a UTC date like 2026-11-01 (or an ISO 8601 date-time), got "${raw}"` } : { value: utcDayOf(ms) };
-  });
+  }).meta({ type: 'string', description: 'a UTC date, or an ISO 8601 date-time (its UTC day)' });
 }
 
 /**

@@ -21,6 +21,8 @@ export interface ApiRoute {
   query: z.ZodObject;
   /** A JSON body (a request with another Content-Type is a 415). */
   body?: z.ZodType;
+  /** A body that works, for the 400 of one that does not and for the OpenAPI document. */
+  bodyExample?: unknown;
   answer: z.ZodType;
   /** The status of a successful answer. */
   status: 200 | 202;
@@ -202,6 +204,7 @@ export const setOrgBudgetRoute = declare({
   pathParams: noPathParams,
   query: noQuery,
   body: BudgetBodySchema,
+  bodyExample: { monthlyUsd: 50, webhookUrl: 'https://hooks.slack.com/services/...' },
   answer: answers.BudgetSetAnswerSchema,
   status: 202,
   doc: "Sets the org's monthly budget (a server-made budget.set event).",
@@ -213,6 +216,7 @@ export const setProjectBudgetRoute = declare({
   pathParams: z.strictObject({ projectId: nameParam('the project id') }),
   query: noQuery,
   body: BudgetBodySchema,
+  bodyExample: { monthlyUsd: 50, webhookUrl: 'https://hooks.slack.com/services/...' },
   answer: answers.BudgetSetAnswerSchema,
   status: 202,
   doc: "Sets a project's monthly budget (a server-made budget.set event).",
@@ -251,6 +255,7 @@ export const latencyTimeseriesRoute = declare({
         .string()
         .refine((raw) => raw !== 'minute', NO_MINUTES)
         .pipe(enumParam('bucket', TIMESERIES_BUCKETS))
+        .meta({ type: 'string', enum: [...TIMESERIES_BUCKETS] })
         .default('hour'),
       ...latencyWindow(),
     })
@@ -309,7 +314,7 @@ export const recentInteractionsRoute = declare({
   pathParams: noPathParams,
   query: z.strictObject({
     /** Opaque: the cursor of a previous answer. */
-    after: z.string().max(2000).optional(),
+    after: z.string().max(2000).describe('the cursor of a previous answer').optional(),
     limit: limitParam(100, 500),
     projectId: nameParam('projectId').optional(),
     userId: nameParam('userId').optional(),
@@ -379,6 +384,17 @@ export const resolveFindingRoute = declare({
   doc: 'Resolves a finding (a server-made risk.finding_status event); 404 outside the caller’s org.',
 });
 
+export const openApiRoute = declare({
+  name: 'openapi',
+  method: 'GET',
+  path: 'openapi.json',
+  pathParams: noPathParams,
+  query: noQuery,
+  answer: z.looseObject({ openapi: z.literal('3.1.0'), paths: z.record(z.string(), z.unknown()) }),
+  status: 200,
+  doc: 'This API as an OpenAPI 3.1 document, generated from its declaration (shared/src/api); the same key as every route.',
+});
+
 /** Every route of the API, in the order the README lists them. */
 export const apiRoutes = [
   ingestRoute,
@@ -400,9 +416,26 @@ export const apiRoutes = [
   riskSummaryRoute,
   ackFindingRoute,
   resolveFindingRoute,
+  openApiRoute,
 ] as const;
 
 export type ApiRouteName = (typeof apiRoutes)[number]['name'];
 /** The parameters a route's handler gets: its path and query parameters, parsed. */
 export type RouteParams<R extends ApiRoute> = z.output<R['pathParams']> & z.output<R['query']>;
 export type RouteAnswer<R extends ApiRoute> = z.output<R['answer']>;
+/** A route's JSON body, parsed; undefined for a route without one. */
+export type RouteBody<R extends ApiRoute> = R extends { body: z.ZodType } ? z.output<R['body']> : undefined;
+
+/** Any route the contract declares, with its literal name, method and path. */
+export type DeclaredRoute = (typeof apiRoutes)[number];
+/** The declared route at a method and path: what a client derives its parameters and answer from. */
+export type RouteAt<M extends ApiRoute['method'], P extends string> = Extract<DeclaredRoute, { method: M; path: P }>;
+/** The paths of the declared GET routes. */
+export type GetRoutePath = Extract<DeclaredRoute, { method: 'GET' }>['path'];
+/**
+ * What a client may send: the path parameters, and the query parameters the route honours by name (a refused one,
+ * which parses to undefined, is left out, so a client cannot send a filter the route would refuse).
+ */
+export type RouteRequest<R extends ApiRoute> = { [K in keyof R['pathParams']['shape']]: string } & {
+  [K in keyof R['query']['shape'] as [z.output<R['query']['shape'][K]>] extends [undefined] ? never : K]?: string | number | null | undefined;
+};

@@ -1,0 +1,40 @@
+import { ApiKeyAuthenticator, hashApiKey } from '../src/adapters/api-key-authenticator';
+import { MemoryEventLog } from '../src/adapters/memory-event-log';
+import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
+import { runProjectorOnce } from '../src/projector';
+import { readModels } from '../src/read-models';
+import { httpRoutes } from '../src/routes';
+import { testApiContract, urlOf } from './contracts/api.contract';
+import { anHttpRequest, anInvocationContext, bearer } from './http-fixtures';
+
+const KEY = 'key-of-org-a';
+
+/** The route table's handlers as the Functions host calls them (Azure's HttpRequest), on the in-memory adapters. */
+testApiContract('the Functions handlers', async () => {
+  const eventLog = new MemoryEventLog();
+  const readModelStore = new MemoryReadModelStore();
+  let batches = 0;
+  const routes = httpRoutes({
+    eventLog,
+    readModelStore,
+    authenticator: new ApiKeyAuthenticator([{ keyHash: hashApiKey(KEY), orgId: 'org-a' }]),
+    now: () => new Date(),
+    newBatchId: () => `batch-${++batches}`,
+  });
+  return {
+    orgId: 'org-a',
+    async ask(route, params, body) {
+      const { url, pathParams } = urlOf(route, params);
+      const handler = routes.find((candidate) => candidate.name === route.name)!.handler;
+      const headers = { ...bearer(KEY), ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
+      const request = anHttpRequest({ method: route.method, path: url, headers, params: pathParams, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      const response = await handler(request, anInvocationContext(route.name));
+      return { status: response.status ?? 200, body: response.jsonBody };
+    },
+    async projected(ready) {
+      for (const model of readModels) while ((await runProjectorOnce(model, eventLog, readModelStore, 500)) > 0);
+      if (!(await ready())) throw new Error('the projectors did not fold the seeded events');
+    },
+    async close() {},
+  };
+});

@@ -1,0 +1,38 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmbeddedHost } from '../src/host/embedded-host';
+import type { Logger } from '../src/logger';
+import { testApiContract, urlOf } from './contracts/api.contract';
+
+const quiet: Logger = { info() {}, warn() {}, error() {} };
+
+/** The embedded host (km serve) in this process, over HTTP, on a fresh KM_HOME with real SQLite. */
+testApiContract('the embedded host', async () => {
+  const home = mkdtempSync(join(tmpdir(), 'km-contract-'));
+  const host = await startEmbeddedHost({ home, port: 0, logger: quiet });
+  const key = readFileSync(join(home, 'api-key'), 'utf8').trim();
+  return {
+    orgId: 'local',
+    async ask(route, params, body) {
+      const response = await fetch(host.url + urlOf(route, params).url, {
+        method: route.method,
+        headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      return { status: response.status, body: await response.json() };
+    },
+    async projected(ready) {
+      // The projector loop runs on its own: wait for what it folds, not for a time.
+      const deadline = Date.now() + 30_000;
+      while (!(await ready())) {
+        if (Date.now() > deadline) throw new Error('the embedded host did not project the seeded events');
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    },
+    async close() {
+      await host.close();
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+});
