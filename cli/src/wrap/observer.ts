@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { newEventId, safeField, type Direction, type KmEvent } from '@km/shared';
+import type { Direction, KmEvent } from '@km/shared';
+import { newEventId } from '@km/shared/dist/ids';
+import { safeField } from '@km/shared/dist/risk/fields';
 import { classify, isObject, targetOf, type RpcMessage } from './jsonrpc';
 import type { Frame } from './line-framer';
 

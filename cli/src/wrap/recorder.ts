@@ -1,4 +1,5 @@
-import { redactEventStrings, type Envelope, type KmEvent } from '@km/shared';
+import type { Envelope, KmEvent } from '@km/shared';
+import { redactEventStrings } from '@km/shared/dist/risk/fields';
 import type { Spool } from '../spool';
 import type { EventDraft } from './observer';
 

@@ -1,7 +1,11 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { newEventId, RUG_PULL_RULE, scanRequest, scanResponse, scanToolDefinitions, type Finding } from '@km/shared';
+import type { Finding } from '@km/shared';
+import { newEventId } from '@km/shared/dist/ids';
+import { RUG_PULL_RULE } from '@km/shared/dist/risk/catalog';
+import { scanToolDefinitions } from '@km/shared/dist/risk/poisoning';
+import { scanRequest, scanResponse } from '@km/shared/dist/risk/scan';
 import type { CaptureMode } from '../config/project-config';
 import type { EventDraft, ObserverPlugin } from './observer';
 

@@ -1,4 +1,5 @@
-import { derivedEventId, newEventId, type Direction, type Envelope } from '@km/shared';
+import type { Direction, Envelope } from '@km/shared';
+import { derivedEventId, newEventId } from '@km/shared/dist/ids';
 import { userInfo } from 'node:os';
 import { machineId, resolveProject, resolveUser, serverName } from '../config/attribution';
 import type { ProjectConfigFile } from '../config/project-config';
