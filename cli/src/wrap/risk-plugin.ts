@@ -59,11 +59,12 @@ function writeDefinitions(path: string, definitions: Definitions): void {
 export function riskPlugin(options: RiskPluginOptions): ObserverPlugin {
   const file = definitionsFile(options.home, options.projectId, options.serverName);
   return {
+    makesPreviews: options.capture !== 'metadata',
     interaction(draft, exchange) {
       const request = scanRequest(draft.method, exchange.params);
       const response = exchange.result === undefined ? null : scanResponse(exchange.result);
       draft.findings = [...request.findings, ...(response?.findings ?? [])].slice(0, 100);
-      if (options.capture === 'metadata') return;
+      if (options.capture === 'metadata' || exchange.previews === false) return;
       const full = options.capture === 'full';
       draft.requestPreview = preview(full ? exchange.params : request.redacted);
       // Error messages were redacted by the observer already; a result is redacted here.

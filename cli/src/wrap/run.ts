@@ -30,6 +30,19 @@ const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 const HANDOFF_INTERVAL_MS = 5;
 /** Past this many queued bytes, hand off at once (bounded memory for large frames). */
 const HANDOFF_BYTES = 1024 * 1024;
+/**
+ * Bytes posted to the observer and not yet observed: past this, batches go by reference to their journal record
+ * (which is written anyway) and the observer reads them back, so however far behind it falls in a burst, km holds
+ * this much of the traffic in memory at most (issue 11). How far behind it may fall is the observer's bound
+ * (KM_OBSERVER_BACKLOG_BYTES, observer-queue.ts).
+ */
+const IN_MEMORY_BYTES = 2 * 1024 * 1024;
+/**
+ * The observer thread's heap: V8's default young generation (16 MB semi-spaces, grown under allocation pressure)
+ * took 32 MB of the observer's 72 MB heap in a 20k-call burst, and the observer makes short-lived garbage only. The old
+ * generation is left unbounded: an observer out of memory would lose what it had not spooled.
+ */
+const OBSERVER_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 4 };
 /** The observer gets this long to spool and ship the end of the session once the server is gone. */
 const OBSERVER_EXIT_BUDGET_MS = 5000;
 /** How long the server's stdout may stay open after the server exited, and how long the client may take to read. */
@@ -70,13 +83,19 @@ export function runWrap(options: WrapOptions): void {
   let queuedBytes = 0;
   let timer: NodeJS.Timeout | null = null;
   let seq = 0;
+  let postedBytes = 0;
   const handOff = () => {
     if (timer) clearTimeout(timer);
     timer = null;
     if (queue.chunks.length === 0) return;
     seq++;
-    journal.append(seq, queue);
-    observer.post({ type: 'chunks', seq, batch: queue });
+    const ref = journal.append(seq, queue);
+    if (ref && postedBytes - observer.observedBytes() + queuedBytes > IN_MEMORY_BYTES) {
+      observer.post({ type: 'journaled', seq, ref, bytes: queuedBytes });
+    } else {
+      postedBytes += queuedBytes;
+      observer.post({ type: 'chunks', seq, batch: queue });
+    }
     queue = { directions: [], times: [], chunks: [] };
     queuedBytes = 0;
   };
@@ -178,13 +197,15 @@ function loadPolicy(options: WrapOptions, projectConfig: ProjectConfigFile | nul
  */
 function startObserver(options: WrapOptions, startedAt: number, projectConfig: ProjectConfigFile | null, journal: JournalWriter) {
   let worker: Worker | null = null;
+  let observedBytes = 0;
   try {
     const { dir, base } = journal.files;
     // stdout: true keeps anything the worker might print off our stdout, which belongs to the server's bytes.
-    worker = new Worker(join(__dirname, 'observer-worker.js'), { workerData: { options, startedAt, projectConfig, journal: { dir, base } }, stdout: true, stderr: false });
+    worker = new Worker(join(__dirname, 'observer-worker.js'), { workerData: { options, startedAt, projectConfig, journal: { dir, base } }, stdout: true, stderr: false, resourceLimits: OBSERVER_RESOURCE_LIMITS });
     worker.stdout.resume();
     worker.unref();
     worker.on('message', (reply: FromObserver) => {
+      if (reply.type === 'observed') observedBytes = reply.bytes;
       if (reply.type !== 'spooled') return;
       if (reply.neededFrom === Number.POSITIVE_INFINITY) journal.close(); // the observer cannot track it any more
       else journal.spooled(reply.neededFrom);
@@ -209,6 +230,7 @@ function startObserver(options: WrapOptions, startedAt: number, projectConfig: P
     post(message: ToObserver) {
       worker?.postMessage(message);
     },
+    observedBytes: () => observedBytes,
     finish(message: ToObserver): Promise<void> {
       const current = worker;
       if (!current) return Promise.resolve();
