@@ -17,7 +17,9 @@ export interface Settings {
 
 export const DEFAULT_PORT = 7777;
 const DEFAULT_MAX_SPOOL_BYTES = 256 * 1024 * 1024;
-const DEFAULT_OBSERVER_BACKLOG_BYTES = 64 * 1024 * 1024;
+// The observer makes about 1 MB of small-call traffic a second on two cores: 4 MB behind it still ends within the
+// wrapper's 5 s exit budget (wrap/run.ts); a larger backlog would leave the session's end to a replay by the next km.
+const DEFAULT_OBSERVER_BACKLOG_BYTES = 4 * 1024 * 1024;
 
 /** Saved by `km login`: the cloud endpoint and its key, so MCP configs need no secrets. */
 interface LoginFile {

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import type { ChunkBatch, ToObserver, FromObserver } from './observer-protocol';
 import { findProjectConfigFile, policyConfig, type ProjectConfigFile } from '../config/project-config';
@@ -39,10 +40,16 @@ const HANDOFF_BYTES = 1024 * 1024;
 const IN_MEMORY_BYTES = 2 * 1024 * 1024;
 /**
  * The observer thread's heap: V8's default young generation (16 MB semi-spaces, grown under allocation pressure)
- * took 32 MB of the observer's 72 MB heap in a 20k-call burst, and the observer makes short-lived garbage only. The old
+ * is most of what a burst adds to km's resident set, and the observer makes short-lived garbage only. The old
  * generation is left unbounded: an observer out of memory would lose what it had not spooled.
  */
 const OBSERVER_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 4 };
+/**
+ * V8 flags are per process and read when an isolate's heap is made: set before the observer thread starts, they
+ * size its heap (this thread's is sized already; its JIT sees them too, and forwarding here is stream plumbing).
+ * Measured on a 20k-call burst: km's peak RSS 115 MB -> 93 MB, calls/s unchanged (the observer's heap grows less).
+ */
+const OBSERVER_V8_FLAGS = '--optimize-for-size';
 /** The observer gets this long to spool and ship the end of the session once the server is gone. */
 const OBSERVER_EXIT_BUDGET_MS = 5000;
 /** How long the server's stdout may stay open after the server exited, and how long the client may take to read. */
@@ -200,6 +207,7 @@ function startObserver(options: WrapOptions, startedAt: number, projectConfig: P
   let observedBytes = 0;
   try {
     const { dir, base } = journal.files;
+    setFlagsFromString(OBSERVER_V8_FLAGS);
     // stdout: true keeps anything the worker might print off our stdout, which belongs to the server's bytes.
     worker = new Worker(join(__dirname, 'observer-worker.js'), { workerData: { options, startedAt, projectConfig, journal: { dir, base } }, stdout: true, stderr: false, resourceLimits: OBSERVER_RESOURCE_LIMITS });
     worker.stdout.resume();
