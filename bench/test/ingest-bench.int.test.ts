@@ -44,3 +44,20 @@ describe('the dashboard query bench (npm run bench, short)', () => {
     for (const row of queries.rows) expect(row).toMatchObject({ status: 200, p50: expect.any(Number), p99: expect.any(Number) });
   }, 300_000);
 });
+
+describe('the wrapper burst bench (npm run bench, short)', () => {
+  it('runs a burst and a paced run through km and a bare pass-through, and writes both rows', async () => {
+    const results = join(mkdtempSync(join(tmpdir(), 'km-bench-')), 'results.json');
+    const run = await runBench('burst.mjs', { BENCH_SHORT: '1', BENCH_RESULTS: results });
+    expect(run.status).toBe(0);
+    for (const mode of ['burst', 'paced']) expect(run.stdout).toMatch(new RegExp(`${mode} .* km peak RSS \\d+ MB, bare pass-through \\d+ MB = [\\d.]+x; 60 MB target (met|NOT met);.*dropped \\d+; in km serve \\d+ of \\d+ interactions; load`));
+    const { burst } = JSON.parse(readFileSync(results, 'utf8'));
+    expect(burst.rows.map((r: { mode: string }) => r.mode)).toEqual(['burst', 'paced']);
+    for (const row of burst.rows) {
+      expect(row.kmPeakRssBytes).toBeGreaterThan(0);
+      expect(row.barePeakRssBytes).toBeGreaterThan(0);
+      // Everything the session held is in km serve or counted dropped.
+      expect(row.interactionsInServe + row.droppedObservations).toBeGreaterThanOrEqual(row.interactionsInSession);
+    }
+  }, 300_000);
+});

@@ -1,6 +1,6 @@
 import { appendFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { redactText } from '@km/shared';
+import { redactText } from '@km/shared/dist/risk/rules';
 
 /**
  * km's own diagnostics. Never stdout (it carries the MCP server's bytes); stderr only with KM_DEBUG; always

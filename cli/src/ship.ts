@@ -1,6 +1,13 @@
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { gzipSync } from 'node:zlib';
-import { ingestRoute, routeUrl, type KmEvent } from '@km/shared';
+import type { KmEvent } from '@km/shared';
+// url.ts imports nothing: the shipper runs in the observer thread, which must not load the contract's zod schemas.
+import { routeUrl } from '@km/shared/dist/api/url';
 import type { Logger } from './log';
+
+/** ingestRoute.path in shared/src/api/routes.ts (cli/test/ship.int.test.ts checks that they agree). */
+export const INGEST_PATH = 'ingest';
 import type { Spool, SpoolFile } from './spool';
 
 /**
@@ -120,16 +127,57 @@ export class Shipper {
     const timeout = deadline === undefined ? REQUEST_TIMEOUT_MS : Math.max(50, Math.min(REQUEST_TIMEOUT_MS, deadline - Date.now()));
     const headers: Record<string, string> = { 'content-type': 'application/json', 'content-encoding': 'gzip' };
     if (apiKey) headers.authorization = `Bearer ${apiKey}`;
-    const response = await fetch(endpoint + routeUrl(ingestRoute.path), { method: 'POST', headers, body, signal: AbortSignal.timeout(timeout) });
-    const text = await response.text();
+    const response = await postOnce(endpoint + routeUrl(INGEST_PATH), headers, body, timeout);
     let parsed: PostResult['body'] = null;
     try {
-      parsed = JSON.parse(text) as PostResult['body'];
+      parsed = JSON.parse(response.text) as PostResult['body'];
     } catch {
-      parsed = { error: text.slice(0, 200) };
+      parsed = { error: response.text.slice(0, 200) };
     }
     return { status: response.status, body: parsed };
   }
+}
+
+/** Most an answer may say: ingest answers are short; anything longer is cut (and then not JSON). */
+const ANSWER_MAX_BYTES = 64 * 1024;
+
+/**
+ * One POST with node:http(s), not fetch: fetch loads undici, which costs the wrapper's observer thread 8 MB of
+ * resident memory (issue 11). Rejects on network errors and on the timeout, like fetch with AbortSignal.timeout.
+ */
+function postOnce(url: string, headers: Record<string, string>, body: Buffer, timeoutMs: number): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const send = target.protocol === 'https:' ? httpsRequest : target.protocol === 'http:' ? httpRequest : null;
+    if (!send) {
+      reject(new Error(`unsupported protocol ${target.protocol}`));
+      return;
+    }
+    const req = send(target, { method: 'POST', headers: { ...headers, 'content-length': String(body.length) } }, (res: IncomingMessage) => {
+      const parts: Buffer[] = [];
+      let bytes = 0;
+      res.on('data', (chunk: Buffer) => {
+        if (bytes >= ANSWER_MAX_BYTES) return;
+        parts.push(chunk);
+        bytes += chunk.length;
+      });
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).subarray(0, ANSWER_MAX_BYTES).toString('utf8') });
+      });
+      res.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+    const timer = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    timer.unref();
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    req.end(body);
+  });
 }
 
 /**

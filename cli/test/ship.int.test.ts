@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KmEvent } from '@km/shared';
-import { ShipQueue, Shipper } from '../src/ship';
+import { ingestRoute, type KmEvent } from '@km/shared';
+import { INGEST_PATH, ShipQueue, Shipper } from '../src/ship';
 import { Spool } from '../src/spool';
 import { deadPid, notification, silent, tempHome } from './helpers';
 
@@ -137,4 +137,8 @@ describe('Shipper', () => {
     expect(readdirSync(dir).filter((n) => n.startsWith('1-1-aaaaaa'))).toEqual([]);
     expect(existsSync(join(dir, 'rejected.jsonl'))).toBe(false);
   });
+});
+
+describe('the ingest path the shipper posts to', () => {
+  it('is the contract\'s', () => expect(INGEST_PATH).toBe(ingestRoute.path));
 });

@@ -73,8 +73,13 @@ export const SessionEndedSchema = z.strictObject({
   exitCode: z.number().int().nullable(),
   signal: z.string().max(20).nullable(),
   durationMs: z.number().nonnegative().max(MAX_DURATION_MS * 366),
-  /** Observations km gave up on (observer errors, oversized frames); the forwarded bytes were unaffected. */
+  /**
+   * Events km did not make (observer errors, oversized frames, a backlog past the wrapper's bound, a full spool);
+   * the forwarded bytes were unaffected.
+   */
   droppedObservations: byteCount,
+  /** Interactions recorded without the previews their capture mode asked for, while km was behind; absent from older km versions. */
+  droppedPreviews: byteCount.optional(),
 });
 
 export const InteractionSchema = z.strictObject({

@@ -35,7 +35,8 @@ export { ServerEventSchema, BudgetSetSchema, BudgetThresholdCrossedSchema, Budge
 export type { ServerEvent, StoredServerEvent, LoggedEvent, BudgetSet, BudgetThresholdCrossed, BudgetScope } from './events';
 export { estimateTokens, countO200kTokens, O200K_PIECES, TOKENIZER_FACTORS, SAMPLE_ABOVE_CHARS, SAMPLE_WINDOWS, SAMPLE_WINDOW_CHARS } from './tokens';
 export type { TokenizerFamily } from './tokens';
-export { PRICE_TABLE, PRICE_TABLE_DATE, DEFAULT_MODEL, CostConfigSchema, resolvePrice, familyOf, toolFixedCostUsd, costUsd } from './pricing';
+export { PRICE_TABLE, PRICE_TABLE_DATE, DEFAULT_MODEL, resolvePrice, familyOf, toolFixedCostUsd, costUsd } from './pricing';
+export { CostConfigSchema } from './pricing/config';
 export type { ModelPrice, CostConfig } from './pricing';
 export { costProjection, budgetDocId, crossedThresholds, budgetSpentUsd, COST_MODEL, BUDGET_THRESHOLDS } from './projections/cost';
 export type { CostDoc, CostBucketDoc, ContextDoc, BudgetDoc, CostCounters } from './projections/cost';

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { CostConfigSchema, DEFAULT_MODEL, type CostConfig } from '@km/shared';
+import type { CostConfig } from '@km/shared';
+import { DEFAULT_MODEL } from '@km/shared/dist/pricing';
 import type { ProjectConfigFile } from './project-config';
 
 export interface CostSettings {
@@ -18,7 +19,9 @@ export function loadCostSettings(env: NodeJS.ProcessEnv, file: ProjectConfigFile
   const notes: string[] = [];
   let config: CostConfig = {};
   if (file?.problem) notes.push(file.problem);
-  if (file && !file.problem) {
+  // zod loads only for a km.json that says something about cost: it costs the observer thread 10 MB (issue 11).
+  if (file && !file.problem && ['model', 'pricing', 'toolCosts'].some((key) => key in file.config)) {
+    const { CostConfigSchema } = require('@km/shared/dist/pricing/config') as typeof import('@km/shared/dist/pricing/config');
     const parsed = CostConfigSchema.safeParse(file.config);
     if (parsed.success) config = parsed.data;
     else notes.push(`${join(file.dir, 'km.json')}: cost settings ignored: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);

@@ -11,10 +11,15 @@ export interface Settings {
   orgId: string;
   debug: boolean;
   maxSpoolBytes: number;
+  /** How far the observer may fall behind the forwarding, in bytes: past half previews are dropped, past it observations. */
+  observerBacklogBytes: number;
 }
 
 export const DEFAULT_PORT = 7777;
 const DEFAULT_MAX_SPOOL_BYTES = 256 * 1024 * 1024;
+// The observer makes about 1 MB of small-call traffic a second on two cores: 4 MB behind it still ends within the
+// wrapper's 5 s exit budget (wrap/run.ts); a larger backlog would leave the session's end to a replay by the next km.
+const DEFAULT_OBSERVER_BACKLOG_BYTES = 4 * 1024 * 1024;
 
 /** Saved by `km login`: the cloud endpoint and its key, so MCP configs need no secrets. */
 interface LoginFile {
@@ -56,6 +61,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const home = kmHome(env);
   const login = readJson<LoginFile>(join(home, 'login.json')) ?? {};
   const maxSpool = Number(env.KM_MAX_SPOOL_BYTES);
+  const backlog = Number(env.KM_OBSERVER_BACKLOG_BYTES);
   return {
     home,
     endpoint: env.KM_ENDPOINT?.replace(/\/+$/, '') || login.endpoint || null,
@@ -63,6 +69,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     orgId: env.KM_ORG || login.orgId || 'local',
     debug: Boolean(env.KM_DEBUG && env.KM_DEBUG !== '0'),
     maxSpoolBytes: Number.isFinite(maxSpool) && maxSpool > 0 ? maxSpool : DEFAULT_MAX_SPOOL_BYTES,
+    observerBacklogBytes: Number.isFinite(backlog) && backlog > 0 ? backlog : DEFAULT_OBSERVER_BACKLOG_BYTES,
   };
 }
 

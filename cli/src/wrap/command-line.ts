@@ -1,4 +1,4 @@
-import { redactText } from '@km/shared';
+import { redactText } from '@km/shared/dist/risk/rules';
 
 /** Flags whose next argument is a secret: `--password X`, `--api-key X`, `-t X` is too vague to judge. */
 const SECRET_FLAG = /^--?[\w-]*(pass(word)?|secret|token|api[-_]?key|access[-_]?key|auth|credential)[\w-]*$/i;

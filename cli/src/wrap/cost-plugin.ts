@@ -1,4 +1,5 @@
-import { costUsd, estimateTokens, familyOf, resolvePrice, toolFixedCostUsd } from '@km/shared';
+import { costUsd, familyOf, resolvePrice, toolFixedCostUsd } from '@km/shared/dist/pricing';
+import { estimateTokens } from '@km/shared/dist/tokens';
 import type { CostSettings } from '../config/cost-config';
 import { isObject } from './jsonrpc';
 import type { ObserverPlugin } from './observer';

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, writevSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync, writevSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ensureHome } from '../config/settings';
 import { pidAlive } from '../spool';
 import type { ObservedIdentity } from './observer';
 import type { ChunkBatch } from './observer-protocol';
+import type { JournalRef } from './observer-queue';
 
 /**
  * The kill -9 journal (issue 10). The forwarding thread appends every hand-off batch to it with one write, before
@@ -61,6 +62,8 @@ export interface JournalAck {
   started: boolean;
   childPid: number;
   dropped: number;
+  /** Previews not made while the observer was behind (absent in journals of older km). */
+  droppedPreviews?: number;
   /** Set when the session's end was being recorded: replay makes the same end (same ids). */
   end: { exitCode: number | null; signal: string | null; at: number } | null;
   /** The last arrival time observed, for the end of a killed session. */
@@ -252,12 +255,14 @@ export class JournalWriter {
     this.headerRecord = record(KIND_HEADER, Buffer.from(JSON.stringify(header)));
   }
 
-  append(seq: number, batch: ChunkBatch): void {
-    if (this.disabled) return;
+  /** Returns where the batch's record is, for the observer to read it back (observer-queue.ts); null when not written. */
+  append(seq: number, batch: ChunkBatch): JournalRef | null {
+    if (this.disabled) return null;
     try {
       const buffers: Uint8Array[] = [];
       if (this.fd === null) this.open();
       if (this.bytes === 0) buffers.push(this.headerRecord);
+      const offset = this.bytes + (this.bytes === 0 ? this.headerRecord.length : 0);
       const count = batch.chunks.length;
       let chunkBytes = 0;
       for (const chunk of batch.chunks) chunkBytes += chunk.byteLength;
@@ -275,8 +280,10 @@ export class JournalWriter {
       buffers.push(meta, ...batch.chunks, END);
       this.write(buffers);
       this.lastSeq = seq;
+      return { path: this.files.segmentPath(this.segment), offset, length: meta.length + chunkBytes + END.length };
     } catch (err) {
       this.fail((err as Error).message);
+      return null;
     }
   }
 
@@ -389,6 +396,18 @@ export function parseRecords(buf: Buffer): { header: JournalHeader | null; batch
     offset = end + END.length;
   }
   return { header, batches, end: sessionEnd, tornBytes: buf.length - offset };
+}
+
+/** One batch record read back by the observer (a reference from the forwarding thread); null when it is not whole. */
+export function readBatchRecord(ref: JournalRef): JournalBatch | null {
+  const buf = Buffer.allocUnsafe(ref.length);
+  const fd = openSync(ref.path, 'r');
+  try {
+    if (readSync(fd, buf, 0, ref.length, ref.offset) !== ref.length) return null;
+  } finally {
+    closeSync(fd);
+  }
+  return parseRecords(buf).batches[0] ?? null;
 }
 
 function parseBatch(body: Buffer): JournalBatch | null {

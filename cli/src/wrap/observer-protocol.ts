@@ -1,4 +1,5 @@
 /** Messages between the forwarding thread (wrap/run.ts) and the observer thread (wrap/observer-worker.ts). */
+import type { JournalRef } from './observer-queue';
 
 /** Chunks in arrival order; direction 0 is client to server, 1 server to client; times in epoch ms. */
 export interface ChunkBatch {
@@ -10,6 +11,8 @@ export interface ChunkBatch {
 export type ToObserver =
   // seq: the batch's number in the session's journal (1, 2, ...), acknowledged back once spooled
   | { type: 'chunks'; seq: number; batch: ChunkBatch }
+  // a batch the observer reads back from the journal: the forwarding thread holds enough in memory already
+  | { type: 'journaled'; seq: number; ref: JournalRef; bytes: number }
   | { type: 'started'; pid: number }
   | { type: 'finish'; exitCode: number | null; signal: NodeJS.Signals | null; at: number }
   // risk monitor: a request the project's policy refused (answered by km, never forwarded)
@@ -19,5 +22,7 @@ export type ToObserver =
 
 export type FromObserver =
   | { type: 'finished' }
+  // bytes of the batches posted by value that the observer has observed (what the forwarding thread may let go)
+  | { type: 'observed'; bytes: number }
   // batches before neededFrom are spooled and no longer needed for pairing: the journal may drop them
   | { type: 'spooled'; neededFrom: number };

@@ -1,7 +1,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ProjectConfigFile } from '../config/project-config';
-import { JournalFiles } from './journal';
+import { JournalFiles, readBatchRecord } from './journal';
 import type { FromObserver, ToObserver } from './observer-protocol';
+import { ObserverQueue, type Chunk } from './observer-queue';
 import type { WrapOptions } from './run';
 import { startSession } from './session';
 
@@ -16,20 +17,41 @@ const port = parentPort!;
 const journalFiles = journal ? new JournalFiles(journal.dir, journal.base) : null;
 const session = startSession(options, startedAt, projectConfig, journalFiles, (neededFrom) => port.postMessage({ type: 'spooled', neededFrom } satisfies FromObserver));
 
+const direction = (d: number) => (d === 0 ? ('client_to_server' as const) : ('server_to_client' as const));
+// Messages are taken off the port at once and observed in slices (observer-queue.ts): the backlog is known, and
+// bounded, and the timers of this thread run between slices.
+const queue = new ObserverQueue({
+  backlogBytes: session.backlogBytes,
+  observe: (seq, chunks, mode) => session.observeChunks(seq, chunks, mode),
+  read(ref) {
+    let batch;
+    try {
+      batch = readBatchRecord(ref);
+    } catch {
+      return null; // the journal was removed under us (journaling failed on this side)
+    }
+    return batch ? batch.chunks.map((chunk, i): Chunk => ({ direction: direction(batch.directions[i]!), chunk, at: batch.times[i]! })) : null;
+  },
+  unreadable: (seq) => session.lost(seq, 'missing or not a whole record'),
+  progress: (bytes) => port.postMessage({ type: 'observed', bytes } satisfies FromObserver),
+});
+
 port.on('message', (message: ToObserver) => {
   switch (message.type) {
     case 'chunks': {
       const { directions, times, chunks } = message.batch;
-      session.observeChunks(
-        message.seq,
-        chunks.map((chunk, i) => ({
-          direction: directions[i] === 0 ? ('client_to_server' as const) : ('server_to_client' as const),
-          chunk: Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength),
-          at: times[i]!,
-        })),
-      );
+      let bytes = 0;
+      for (const chunk of chunks) bytes += chunk.byteLength;
+      queue.push({
+        seq: message.seq,
+        bytes,
+        chunks: chunks.map((chunk, i) => ({ direction: direction(directions[i]!), chunk: Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength), at: times[i]! })),
+      });
       return;
     }
+    case 'journaled':
+      queue.push({ seq: message.seq, bytes: message.bytes, ref: message.ref });
+      return;
     case 'started':
       session.started(message.pid);
       return;
@@ -37,12 +59,15 @@ port.on('message', (message: ToObserver) => {
       session.blocked(message);
       return;
     case 'journal-failed':
-      session.journalFailed(message.reason);
+      // In order: batches queued by reference before the failure are still read from the journal's files.
+      queue.then(() => session.journalFailed(message.reason));
       return;
     case 'finish':
-      void session.finish({ exitCode: message.exitCode, signal: message.signal, at: message.at }).then(() => {
-        port.postMessage({ type: 'finished' } satisfies FromObserver);
-      });
+      queue.then(() =>
+        void session.finish({ exitCode: message.exitCode, signal: message.signal, at: message.at }).then(() => {
+          port.postMessage({ type: 'finished' } satisfies FromObserver);
+        }),
+      );
       return;
   }
 });

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { newEventId, safeField, type Direction, type KmEvent } from '@km/shared';
+import type { Direction, KmEvent } from '@km/shared';
+import { newEventId } from '@km/shared/dist/ids';
+import { safeField } from '@km/shared/dist/risk/fields';
 import { classify, isObject, targetOf, type RpcMessage } from './jsonrpc';
 import type { Frame } from './line-framer';
 
@@ -15,6 +17,8 @@ export type ToolsListedDraft = DraftOf<'mcp.tools_listed'>;
 /** One request and what answered it, as parsed off the wire (loose: other people's JSON). */
 export interface Exchange {
   params: Record<string, unknown> | undefined;
+  /** False when the observer is behind (see ObserveMode): plugins leave the previews out. */
+  previews?: boolean;
   /** The result object; undefined for errors and unanswered requests. */
   result: unknown;
   error: { code: number; message: string } | null;
@@ -26,6 +30,8 @@ export interface Exchange {
  * on the observer thread, after forwarding; an exception in one costs that observation only.
  */
 export interface ObserverPlugin {
+  /** Whether this plugin fills previews: an interaction made without them then counts as a dropped preview. */
+  readonly makesPreviews?: boolean;
   interaction?(draft: InteractionDraft, exchange: Exchange): void;
   toolsListed?(draft: ToolsListedDraft, tools: Array<Record<string, unknown>>): EventDraft[] | void;
 }
@@ -40,7 +46,18 @@ interface PendingRequest {
   clientInfo: { name: string; version?: string } | null;
   /** The caller's mark for where the request's bytes began (the journal's batch number): see oldestPendingMark. */
   mark: number;
+  /** Arrived while observations were being dropped: its interaction is counted, not made. */
+  dropped: boolean;
+  /** Its params went to the bound on pending requests (boundPending). */
+  paramsLost: boolean;
 }
+
+/**
+ * How much of a frame the observer makes, as far behind as its caller is (wrap/observer-queue.ts): everything; all
+ * but the previews (the largest part of an event, and the costliest to make); or nothing but pairing, so that an
+ * answer after the backlog still finds its request. Each observation or preview not made is counted.
+ */
+export type ObserveMode = 'full' | 'no-previews' | 'drop';
 
 export interface ObservedIdentity {
   protocolVersion: string | null;
@@ -61,6 +78,12 @@ const PROTOCOL_MAX = 50;
 const TARGET_MAX = 1000;
 const DETAIL_MAX = 500;
 const NON_JSON_PREVIEW_MAX = 200;
+/**
+ * Requests waiting for an answer are bounded: past PENDING_MAX the oldest is given up (counted dropped), and past
+ * PENDING_PARAMS_BYTES of requests holding their params the oldest lose them (its previews and token estimate).
+ */
+const PENDING_MAX = 10_000;
+const PENDING_PARAMS_BYTES = 8 * 1024 * 1024;
 const REDACTED_PEM_LINE = '[REDACTED:private-key]';
 /** A line that opens a PEM private key block and does not also close it. */
 const PEM_BEGIN = /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----/;
@@ -94,7 +117,13 @@ export class SessionObserver {
   private serverInfo: { name: string; version?: string } | null = null;
   /** Inside a PEM private key printed line by line: each base64 line alone matches no rule, so all are redacted. */
   private readonly inPrivateKey: Record<Direction, boolean> = { client_to_server: false, server_to_client: false };
+  /** Observations not made (counted in session.ended's droppedObservations), and previews not made. */
   dropped = 0;
+  droppedPreviews = 0;
+  private mode: ObserveMode = 'full';
+  /** Keys of requests given up while pending: an answer to one is already counted, not an unknown id. */
+  private readonly abandoned = new Set<string>();
+  private paramsBytes = 0;
 
   constructor(
     private readonly emit: (draft: EventDraft) => void,
@@ -102,10 +131,19 @@ export class SessionObserver {
   ) {}
 
   /** mark: where the frame's bytes began, for the caller's own bookkeeping (wrap/session.ts: the journal batch). */
-  observe(direction: Direction, frame: Frame, mark = 0): void {
+  observe(direction: Direction, frame: Frame, mark = 0, mode: ObserveMode = 'full'): void {
+    this.mode = mode;
+    try {
+      this.observeFrame(direction, frame, mark);
+    } finally {
+      this.mode = 'full';
+    }
+  }
+
+  private observeFrame(direction: Direction, frame: Frame, mark: number): void {
     if (frame.kind === 'oversized') {
       this.dropped++;
-      this.violation(direction, 'oversized_frame', frame.bytes, `frame of ${frame.bytes} bytes was forwarded but not observed`, frame.at);
+      if (this.mode !== 'drop') this.violation(direction, 'oversized_frame', frame.bytes, `frame of ${frame.bytes} bytes was forwarded but not observed`, frame.at);
       return;
     }
     let value: unknown;
@@ -161,6 +199,7 @@ export class SessionObserver {
       this.interaction(direction, key.slice(key.indexOf(':') + 1), req, { at: end.at, bytes: 0, outcome: 'unanswered' }, undefined);
     }
     this.pending.clear();
+    this.paramsBytes = 0;
     this.emit({
       id: newEventId(),
       v: 1,
@@ -170,7 +209,14 @@ export class SessionObserver {
       signal: end.signal,
       durationMs: Math.max(0, end.at - end.startedAt),
       droppedObservations: this.dropped,
+      droppedPreviews: this.droppedPreviews,
     });
+  }
+
+  /** Events go out unless observations are being dropped: then each counts once (the session's end always goes). */
+  private record(draft: EventDraft): void {
+    if (this.mode === 'drop') this.dropped++;
+    else this.emit(draft);
   }
 
   private handle(direction: Direction, msg: RpcMessage, bytes: number, at: number, mark: number): void {
@@ -179,7 +225,8 @@ export class SessionObserver {
         this.onRequest(direction, msg, bytes, at, mark);
         return;
       case 'notification':
-        this.emit({ id: newEventId(), v: 1, ts: iso(at), type: 'mcp.notification', direction, method: safeField(msg.method, NAME_MAX), bytes });
+        if (this.mode === 'drop') this.dropped++;
+        else this.emit({ id: newEventId(), v: 1, ts: iso(at), type: 'mcp.notification', direction, method: safeField(msg.method, NAME_MAX), bytes });
         return;
       case 'response':
       case 'error':
@@ -196,9 +243,15 @@ export class SessionObserver {
     const metaVersion = typeof meta?.[META_VERSION] === 'string' ? safeField(meta[META_VERSION] as string, PROTOCOL_MAX) : null;
     const metaClient = implementation(meta?.[META_CLIENT_INFO]);
     const key = `${direction}:${msg.id}`;
-    if (this.pending.has(key)) this.violation(direction, 'invalid_message', bytes, `request id ${idField(msg.id)} reused while still pending`, at);
+    const reused = this.pending.get(key);
+    if (reused) {
+      this.violation(direction, 'invalid_message', bytes, `request id ${idField(msg.id)} reused while still pending`, at);
+      this.forget(key, reused);
+    }
+    const dropped = this.mode === 'drop';
+    this.abandoned.delete(key);
     this.pending.set(key, {
-      params: msg.params,
+      params: dropped ? undefined : msg.params,
       // Names and URIs leave the machine too: a resource URI may carry a key (?api_key=...).
       method: safeField(msg.method, NAME_MAX),
       target: wireField(targetOf(msg.method, msg.params), TARGET_MAX),
@@ -207,17 +260,48 @@ export class SessionObserver {
       protocolVersion: metaVersion,
       clientInfo: msg.method === 'initialize' ? implementation(msg.params?.clientInfo) : metaClient,
       mark,
+      dropped,
+      paramsLost: false,
     });
+    if (!dropped && msg.params !== undefined) this.paramsBytes += bytes;
+    this.boundPending();
+  }
+
+  private forget(key: string, req: PendingRequest): void {
+    this.pending.delete(key);
+    if (req.params !== undefined) this.paramsBytes -= req.bytes;
+  }
+
+  /** The oldest requests lose their params, then themselves, so a peer that never answers cannot grow the map. */
+  private boundPending(): void {
+    if (this.paramsBytes > PENDING_PARAMS_BYTES) {
+      for (const req of this.pending.values()) {
+        if (this.paramsBytes <= PENDING_PARAMS_BYTES) break;
+        if (req.params === undefined) continue;
+        req.params = undefined;
+        req.paramsLost = true;
+        this.paramsBytes -= req.bytes;
+      }
+    }
+    while (this.pending.size > PENDING_MAX) {
+      const [key, req] = this.pending.entries().next().value as [string, PendingRequest];
+      this.forget(key, req);
+      this.dropped++;
+      this.abandoned.add(key);
+      if (this.abandoned.size > PENDING_MAX) this.abandoned.delete(this.abandoned.values().next().value as string);
+    }
   }
 
   private onResponse(direction: Direction, msg: Extract<RpcMessage, { kind: 'response' | 'error' }>, bytes: number, at: number): void {
     const key = msg.id === null ? null : `${other(direction)}:${msg.id}`;
     const req = key === null ? undefined : this.pending.get(key);
+    if (key !== null && !req && this.abandoned.delete(key)) return; // given up while pending: counted then
     if (!req || key === null) {
       this.violation(direction, 'unknown_response_id', bytes, `response to id ${msg.id === null ? 'null' : idField(msg.id)} that no request used`, at);
       return;
     }
-    this.pending.delete(key);
+    this.forget(key, req);
+    if (req.dropped) this.mode = 'drop'; // the exchange goes as a whole (observe() restores the mode)
     const requestDirection = other(direction);
     if (msg.kind === 'error') {
       const message = safeField(msg.message, ERROR_MESSAGE_MAX);
@@ -258,6 +342,10 @@ export class SessionObserver {
     end: { at: number; bytes: number; outcome: 'ok' | 'error' | 'tool_error' | 'unanswered'; error?: { code: number; message: string }; resultType?: string | null },
     result: unknown,
   ): void {
+    if (this.mode === 'drop' || req.dropped) {
+      this.dropped++;
+      return;
+    }
     const answered = end.outcome !== 'unanswered';
     const draft: InteractionDraft = {
       id: newEventId(),
@@ -284,7 +372,10 @@ export class SessionObserver {
       requestPreview: null,
       responsePreview: null,
     };
-    const exchange: Exchange = { params: req.params, result, error: end.error ?? null };
+    // A request that lost its params to the bound has no request preview either.
+    const previews = this.mode === 'full' && !req.paramsLost;
+    const exchange: Exchange = { params: req.params, result, error: end.error ?? null, previews };
+    if (!previews && this.plugins.some((plugin) => plugin.makesPreviews)) this.droppedPreviews++;
     for (const plugin of this.plugins) this.guarded(() => plugin.interaction?.(draft, exchange));
     this.emit(draft);
   }
@@ -299,6 +390,10 @@ export class SessionObserver {
   }
 
   private toolsListed(tools: unknown[], bytes: number, at: number): void {
+    if (this.mode === 'drop') {
+      this.dropped++;
+      return;
+    }
     const definitions = tools.filter(isObject).slice(0, 5000);
     const draft: ToolsListedDraft = {
       id: newEventId(),
@@ -320,7 +415,7 @@ export class SessionObserver {
   }
 
   private identified(via: 'initialize' | 'discover' | 'meta', at: number): void {
-    this.emit({
+    this.record({
       id: newEventId(),
       v: 1,
       ts: iso(at),
@@ -333,6 +428,6 @@ export class SessionObserver {
   }
 
   private violation(direction: Direction, kind: 'non_json' | 'invalid_message' | 'unknown_response_id' | 'oversized_frame', bytes: number, detail: string, at: number): void {
-    this.emit({ id: newEventId(), v: 1, ts: iso(at), type: 'protocol.violation', direction, kind, bytes, detail: detail.slice(0, DETAIL_MAX) });
+    this.record({ id: newEventId(), v: 1, ts: iso(at), type: 'protocol.violation', direction, kind, bytes, detail: detail.slice(0, DETAIL_MAX) });
   }
 }

@@ -1,20 +1,29 @@
-import { redactEventStrings, type Envelope, type KmEvent } from '@km/shared';
+import type { Envelope, KmEvent } from '@km/shared';
+import { redactEventStrings } from '@km/shared/dist/risk/fields';
 import type { Spool } from '../spool';
 import type { EventDraft } from './observer';
 
 /**
  * Stamps the session's envelope on each event and appends it to the spool. The envelope needs the user's
  * git email, which arrives a few ms after start; until then drafts wait in memory (ids and times are already
- * fixed, so nothing about them changes).
+ * fixed, so nothing about them changes). What waits is bounded: past half of maxWaiting drafts come in without
+ * their previews, past maxWaiting they are dropped; the session's start and end always wait. Both are counted.
  */
+const MAX_WAITING = 5000;
+
 export class Recorder {
   private envelope: Envelope | null = null;
   private waiting: EventDraft[] = [];
   recorded = 0;
+  dropped = 0;
+  droppedPreviews = 0;
   /** A replayed session shares the live session's spool: its end counts only the drops since it began. */
   private readonly droppedBefore: number;
 
-  constructor(private readonly spool: Spool) {
+  constructor(
+    private readonly spool: Spool,
+    private readonly maxWaiting = MAX_WAITING,
+  ) {
     this.droppedBefore = spool.dropped;
   }
 
@@ -32,10 +41,24 @@ export class Recorder {
 
   record(draft: EventDraft): void {
     if (!this.envelope) {
-      this.waiting.push(draft);
+      this.wait(draft);
       return;
     }
     this.write([draft]);
+  }
+
+  private wait(draft: EventDraft): void {
+    const lifecycle = draft.type === 'session.started' || draft.type === 'session.ended';
+    if (!lifecycle && this.waiting.length >= this.maxWaiting) {
+      this.dropped++;
+      return;
+    }
+    if (!lifecycle && draft.type === 'mcp.interaction' && this.waiting.length >= this.maxWaiting / 2 && (draft.requestPreview !== null || draft.responsePreview !== null)) {
+      this.waiting.push({ ...draft, requestPreview: null, responsePreview: null });
+      this.droppedPreviews++;
+      return;
+    }
+    this.waiting.push(draft);
   }
 
   private write(drafts: EventDraft[]): void {
@@ -54,7 +77,14 @@ export class Recorder {
         continue;
       }
       flush();
-      const lifecycle = event.type === 'session.ended' ? { ...event, droppedObservations: event.droppedObservations + this.spool.dropped - this.droppedBefore } : event;
+      const lifecycle =
+        event.type === 'session.ended'
+          ? {
+              ...event,
+              droppedObservations: event.droppedObservations + this.spool.dropped - this.droppedBefore + this.dropped,
+              droppedPreviews: (event.droppedPreviews ?? 0) + this.droppedPreviews,
+            }
+          : event;
       if (this.spool.append([lifecycle], { lifecycle: true })) this.recorded++;
     }
     flush();

@@ -1,7 +1,11 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { newEventId, RUG_PULL_RULE, scanRequest, scanResponse, scanToolDefinitions, type Finding } from '@km/shared';
+import type { Finding } from '@km/shared';
+import { newEventId } from '@km/shared/dist/ids';
+import { RUG_PULL_RULE } from '@km/shared/dist/risk/catalog';
+import { scanToolDefinitions } from '@km/shared/dist/risk/poisoning';
+import { scanRequest, scanResponse } from '@km/shared/dist/risk/scan';
 import type { CaptureMode } from '../config/project-config';
 import type { EventDraft, ObserverPlugin } from './observer';
 
@@ -55,11 +59,12 @@ function writeDefinitions(path: string, definitions: Definitions): void {
 export function riskPlugin(options: RiskPluginOptions): ObserverPlugin {
   const file = definitionsFile(options.home, options.projectId, options.serverName);
   return {
+    makesPreviews: options.capture !== 'metadata',
     interaction(draft, exchange) {
       const request = scanRequest(draft.method, exchange.params);
       const response = exchange.result === undefined ? null : scanResponse(exchange.result);
       draft.findings = [...request.findings, ...(response?.findings ?? [])].slice(0, 100);
-      if (options.capture === 'metadata') return;
+      if (options.capture === 'metadata' || exchange.previews === false) return;
       const full = options.capture === 'full';
       draft.requestPreview = preview(full ? exchange.params : request.redacted);
       // Error messages were redacted by the observer already; a result is redacted here.

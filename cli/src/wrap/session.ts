@@ -1,4 +1,5 @@
-import { derivedEventId, newEventId, type Direction, type Envelope } from '@km/shared';
+import type { Direction, Envelope } from '@km/shared';
+import { derivedEventId, newEventId } from '@km/shared/dist/ids';
 import { userInfo } from 'node:os';
 import { machineId, resolveProject, resolveUser, serverName } from '../config/attribution';
 import type { ProjectConfigFile } from '../config/project-config';
@@ -10,7 +11,7 @@ import { KM_VERSION } from '../version';
 import { redactedCommandLine } from './command-line';
 import { claimDeadJournals, JournalFiles, type JournalAck, type JournalBatch } from './journal';
 import { LineFramer } from './line-framer';
-import { SessionObserver, type EventDraft, type ObserverPlugin } from './observer';
+import { SessionObserver, type EventDraft, type ObserveMode, type ObserverPlugin } from './observer';
 import { observerPlugins } from './plugins';
 import { Recorder } from './recorder';
 import type { WrapOptions } from './run';
@@ -33,9 +34,13 @@ const osUser = () => {
 type Chunk = { direction: Direction; chunk: Buffer; at: number };
 
 export interface WrapSession {
+  /** The backlog bound (KM_OBSERVER_BACKLOG_BYTES) the observer thread's queue applies. */
+  readonly backlogBytes: number;
   started(pid: number): void;
-  /** seq: the batch's number in the journal. */
-  observeChunks(seq: number, chunks: Chunk[]): void;
+  /** A batch that could not be read back from the journal: counted as one dropped observation. */
+  lost(seq: number, why: string): void;
+  /** seq: the batch's number in the journal; mode: how much of it to make, as far behind as the observer is. */
+  observeChunks(seq: number, chunks: Chunk[], mode?: ObserveMode): void;
   finish(end: { exitCode: number | null; signal: NodeJS.Signals | null; at: number }): Promise<void>;
   blocked(block: { method: string; target: string | null; ruleId: string; reason: string; at: number }): void;
   journalFailed(reason: string): void;
@@ -132,14 +137,19 @@ export function startSession(
   setTimeout(() => void replayDeadJournals(settings, spool, logger).catch((err) => logger.error(`journal replay failed: ${err}`)), 0).unref();
 
   return {
+    backlogBytes: settings.observerBacklogBytes,
+    lost(seq, why) {
+      observer.dropped++;
+      logger.error(`batch ${seq} could not be read back from the journal (${why}); its observations are lost`);
+    },
     started(pid) {
       childPid = pid;
       stream.started(pid, startedAt);
       startedRecorded = true;
       acknowledge();
     },
-    observeChunks(seq, chunks) {
-      stream.batch(seq, chunks);
+    observeChunks(seq, chunks, mode = 'full') {
+      stream.batch(seq, chunks, false, mode);
       acknowledgeSoon();
     },
     blocked(block) {
@@ -175,7 +185,9 @@ export function startSession(
         const outcome = await ships.pass({ deadline });
         spool.close();
         if (outcome === 'shipped' && spool.own.fullyShipped()) spool.own.remove();
-        logger.info(`session ${sessionId} ended (exit ${end.exitCode ?? end.signal}); recorded ${recorder.recorded}, shipped ${shipper.shippedEvents}, dropped ${observer.dropped + spool.dropped}, shipping ${outcome}`);
+        logger.info(
+          `session ${sessionId} ended (exit ${end.exitCode ?? end.signal}); recorded ${recorder.recorded}, shipped ${shipper.shippedEvents}, dropped ${observer.dropped + spool.dropped + recorder.dropped} (and ${observer.droppedPreviews + recorder.droppedPreviews} previews), shipping ${outcome}`,
+        );
       } catch (err) {
         logger.error(`final shipping failed: ${err}; events stay in the spool`);
       }
@@ -241,6 +253,7 @@ async function replayJournal(files: JournalFiles, settings: Settings, spool: Spo
 
 function resetDropped(observer: SessionObserver, ack: JournalAck | null): true {
   observer.dropped = ack?.dropped ?? 0;
+  observer.droppedPreviews = ack?.droppedPreviews ?? 0;
   return true;
 }
 
@@ -304,7 +317,7 @@ function observedStream(sessionId: string, record: (draft: EventDraft) => void, 
         record({ id: derivedEventId(startedAt, `${sessionId}/started`), v: 1, ts: new Date(startedAt).toISOString(), type: 'session.started', transport: 'stdio', pid, kmVersion: KM_VERSION }),
       );
     },
-    batch(seq: number, chunks: Chunk[], mute = false) {
+    batch(seq: number, chunks: Chunk[], mute = false, mode: ObserveMode = 'full') {
       place = String(seq);
       made = 0;
       muted = mute;
@@ -314,7 +327,7 @@ function observedStream(sessionId: string, record: (draft: EventDraft) => void, 
           const lastNewline = chunk.lastIndexOf(0x0a);
           lineSince[direction] = lastNewline === chunk.length - 1 ? null : lastNewline === -1 ? began : seq;
           const frames = framers[direction].push(chunk, at);
-          frames.forEach((frame, i) => observer.observe(direction, frame, i === 0 ? began : seq));
+          frames.forEach((frame, i) => observer.observe(direction, frame, i === 0 ? began : seq, mode));
         });
         stream.lastAt = at;
       }

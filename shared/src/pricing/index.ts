@@ -1,25 +1,12 @@
-import { z } from 'zod';
 import type { TokenizerFamily } from '../tokens';
+import type { CostConfig } from './config';
 import { DEFAULT_MODEL, PRICE_TABLE, PRICE_TABLE_DATE, type ModelPrice } from './table';
 
 export { DEFAULT_MODEL, PRICE_TABLE, PRICE_TABLE_DATE };
 export type { ModelPrice };
 
-const usd = z.number().nonnegative().finite();
-
-/** What km.json may say about cost: loose at the top (km.json holds other features' keys too), strict inside. */
-export const CostConfigSchema = z.looseObject({
-  model: z.string().min(1).max(200).optional(),
-  pricing: z
-    .record(
-      z.string().min(1).max(200),
-      z.strictObject({ input: usd, output: usd, cachedInput: usd.optional(), family: z.enum(['openai', 'anthropic', 'google']).optional() }),
-    )
-    .optional(),
-  /** USD per call, by glob on "server/tool" (`*` matches any run of characters): {"github/*": 0.001}. */
-  toolCosts: z.record(z.string().min(1).max(400), usd).optional(),
-});
-export type CostConfig = z.infer<typeof CostConfigSchema>;
+// The km.json schema is in ./config: zod costs the wrapper's observer thread 10 MB to load (issue 11).
+export type { CostConfig } from './config';
 
 export function familyOf(model: string): TokenizerFamily {
   if (/^claude/i.test(model)) return 'anthropic';

@@ -1,0 +1,113 @@
+import { performance } from 'node:perf_hooks';
+import type { Direction } from '@km/shared';
+import type { ObserveMode } from './observer';
+
+/**
+ * The observer thread's backlog (issue 11). The forwarding thread never waits for the observer, so in a burst the
+ * observer falls behind; this queue is where it stands. Batches come by value (the bytes, posted) or by reference
+ * (a record in the journal, which the forwarding thread wrote anyway): past a small amount of bytes in memory the
+ * forwarding thread sends references only (wrap/run.ts), so what km holds stays bounded however far behind it is.
+ *
+ * How far behind it may fall is the backlog bound, in bytes not yet observed: past half of it the batches are
+ * observed without previews, past it their observations are dropped (pairing goes on, so an answer after the
+ * backlog still finds its request); the observer counts each (session.ended). Work is done in slices, so the
+ * observer's timers (journal acks, shipping, the envelope) run during a burst.
+ */
+export type Chunk = { direction: Direction; chunk: Buffer; at: number };
+
+/** A batch's record in the journal: the file and where in it (JournalWriter.append). */
+export interface JournalRef {
+  path: string;
+  offset: number;
+  length: number;
+}
+
+export type QueuedBatch = { seq: number; bytes: number } & ({ chunks: Chunk[] } | { ref: JournalRef });
+
+export interface ObserverQueueOptions {
+  /** Observes one batch; mode says how much of it to make. */
+  observe(seq: number, chunks: Chunk[], mode: ObserveMode): void;
+  /** Reads a batch back from the journal; null when it cannot (its observations are then counted dropped). */
+  read(ref: JournalRef): Chunk[] | null;
+  /** A batch by reference could not be read: the caller counts it. */
+  unreadable(seq: number): void;
+  /** Bytes of batches by value observed so far (the forwarding thread's measure of what it holds). */
+  progress(observedBytes: number): void;
+  backlogBytes: number;
+  sliceMs?: number;
+  schedule?: (fn: () => void) => void;
+}
+
+const SLICE_MS = 10;
+
+export class ObserverQueue {
+  private items: Array<QueuedBatch | { control: () => void }> = [];
+  private head = 0;
+  /** Bytes queued and not yet taken up, by value and by reference. */
+  backlog = 0;
+  private observedBytes = 0;
+  private scheduled = false;
+  private readonly sliceMs: number;
+  private readonly schedule: (fn: () => void) => void;
+
+  constructor(private readonly options: ObserverQueueOptions) {
+    this.sliceMs = options.sliceMs ?? SLICE_MS;
+    this.schedule = options.schedule ?? ((fn) => setImmediate(fn));
+  }
+
+  push(batch: QueuedBatch): void {
+    this.items.push(batch);
+    this.backlog += batch.bytes;
+    this.kick();
+  }
+
+  /** Runs fn once everything queued before it is observed (the session's end, a journal failure). */
+  then(fn: () => void): void {
+    this.items.push({ control: fn });
+    this.kick();
+  }
+
+  /** How much of a batch is made with `backlog` bytes waiting behind it (a batch alone is always made whole). */
+  modeFor(backlog: number): ObserveMode {
+    if (backlog > this.options.backlogBytes) return 'drop';
+    if (backlog > this.options.backlogBytes / 2) return 'no-previews';
+    return 'full';
+  }
+
+  private kick(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    this.schedule(() => this.run());
+  }
+
+  private run(): void {
+    this.scheduled = false;
+    const until = performance.now() + this.sliceMs;
+    let observedByValue = false;
+    while (this.head < this.items.length && performance.now() < until) {
+      const item = this.items[this.head]!;
+      this.items[this.head++] = undefined as never; // let it go now, not when the array is compacted
+      if ('control' in item) {
+        item.control();
+        continue;
+      }
+      this.backlog -= item.bytes;
+      const mode = this.modeFor(this.backlog);
+      if ('chunks' in item) {
+        this.options.observe(item.seq, item.chunks, mode);
+        this.observedBytes += item.bytes;
+        observedByValue = true;
+      } else {
+        const chunks = this.options.read(item.ref);
+        if (chunks) this.options.observe(item.seq, chunks, mode);
+        else this.options.unreadable(item.seq);
+      }
+    }
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    if (observedByValue) this.options.progress(this.observedBytes);
+    if (this.head < this.items.length) this.kick();
+  }
+}
