@@ -5,6 +5,16 @@ import { join } from 'node:path';
 import { BIN_DIR, KM_BIN, requireBuiltKm, until } from './e2e-support';
 import { tempHome } from './helpers';
 
+/** km wrapping the everything server from the project's directory, its stderr piped. */
+const kmTransport = (project: string, kmHome: string) =>
+  new StdioClientTransport({
+    command: process.execPath,
+    args: [KM_BIN, '--name', 'everything', '--', join(BIN_DIR, 'mcp-server-everything')],
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KM_HOME: kmHome, KM_USER: 'cfg@example.com', KM_ENDPOINT: 'http://127.0.0.1:9' },
+    cwd: project,
+    stderr: 'pipe',
+  });
+
 /** Issue 10: a km.json that cannot be parsed must fail closed, not turn the policy off. */
 describe('a broken km.json', () => {
   beforeAll(() => requireBuiltKm());
@@ -14,13 +24,7 @@ describe('a broken km.json', () => {
     const kmHome = tempHome('km-broken-home');
     // A policy denying echo, broken by one trailing comma (line 3).
     writeFileSync(join(project, 'km.json'), '{\n  "project": "guarded",\n  "policy": { "deny": { "tools": ["echo"] } },\n}\n');
-    const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: [KM_BIN, '--name', 'everything', '--', join(BIN_DIR, 'mcp-server-everything')],
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KM_HOME: kmHome, KM_USER: 'cfg@example.com', KM_ENDPOINT: 'http://127.0.0.1:9' },
-      cwd: project,
-      stderr: 'pipe',
-    });
+    const transport = kmTransport(project, kmHome);
     let stderr = '';
     transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
     const client = new Client({ name: 'km-config-e2e', version: '1.0.0' });
@@ -55,13 +59,7 @@ describe('a broken km.json', () => {
     const kmHome = tempHome('km-bad-policy-home');
     // Valid JSON, but "tools" is a string: read loosely, it would deny nothing and let echo run.
     writeFileSync(join(project, 'km.json'), JSON.stringify({ project: 'guarded', policy: { deny: { tools: 'echo' } } }));
-    const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: [KM_BIN, '--name', 'everything', '--', join(BIN_DIR, 'mcp-server-everything')],
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KM_HOME: kmHome, KM_USER: 'cfg@example.com', KM_ENDPOINT: 'http://127.0.0.1:9' },
-      cwd: project,
-      stderr: 'pipe',
-    });
+    const transport = kmTransport(project, kmHome);
     const client = new Client({ name: 'bad-policy-test', version: '0.0.0' });
     await client.connect(transport);
     await expect(client.callTool({ name: 'echo', arguments: { message: 'hi' } })).rejects.toThrow(/policy\.deny\.tools must be a list of non-empty strings/);
