@@ -148,9 +148,14 @@ function randomToken(match: string): boolean {
 }
 
 const has = (...needles: string[]) => (text: string) => needles.some((n) => text.includes(n));
-const hasCi = (...needles: string[]) => (text: string) => {
-  const lower = text.toLowerCase();
-  return needles.some((n) => lower.includes(n));
+/**
+ * Any needle in any case. One case-insensitive regex, built once, rather than a lower-cased copy of the text per rule
+ * (the copies were a third of the observer's time on 5 MB results, issue 11). No `u` flag: the same case folding as
+ * the rules' own `i` patterns, so the hint passes whatever they could match.
+ */
+const hasCi = (...needles: string[]) => {
+  const any = new RegExp(needles.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'i');
+  return (text: string) => any.test(text);
 };
 const hasDigitRun = (text: string) => /\d{4}/.test(text);
 
