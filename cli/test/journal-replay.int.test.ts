@@ -58,6 +58,20 @@ describe('replaying a journal', () => {
     expect(events.at(-1)).toMatchObject({ type: 'session.ended', exitCode: 130, signal: null, durationMs: 1600 });
   });
 
+  it("records the policy's refusals the spool lacks, once: a kill -9 right after a denial keeps it", async () => {
+    const home = tempHome('km-replay-blocked');
+    const { files, journal } = deadJournal(home);
+    const block = (target: string, at: number) => ({ method: 'tools/call', target, ruleId: 'deny-tool', reason: `tool ${target} is denied`, at });
+    // Batch 1 (spooled before the kill) refused "rm"; batch 2 (not spooled) refused "echo".
+    journal.append(1, { directions: [0], times: [2000], chunks: [request(1, 'x')], blocks: [block('rm', 2000)] });
+    journal.append(2, { directions: [0], times: [3000], chunks: [request(2, 'y')], blocks: [block('echo', 3000)] });
+    files.writeAck({ spooledThrough: 1, neededFrom: 1, started: true, childPid: 42, dropped: 0, end: null, at: 2000 }); // call 1 still pending: batch 1 is re-observed, muted
+    const events = await replayed(home);
+    expect(events.filter((e) => e.type === 'policy.blocked')).toEqual([
+      expect.objectContaining({ type: 'policy.blocked', target: 'echo', ruleId: 'deny-tool', ts: new Date(3000).toISOString(), sessionId: 'journal-session' }),
+    ]);
+  });
+
   it('with no progress written (killed at once), replays everything and starts the session too', async () => {
     const home = tempHome('km-replay');
     const { journal } = deadJournal(home);

@@ -1,6 +1,6 @@
 import { appendFileSync, existsSync, readdirSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
-import { JournalFiles, JournalWriter, claimDeadJournals, journalDir } from '../src/wrap/journal';
+import { JournalFiles, JournalWriter, claimDeadJournals, journalDir, readBatchRecord } from '../src/wrap/journal';
 import { deadPid, tempHome } from './helpers';
 
 /** Issue 10: the journal's format, trimming and claiming (the kill -9 behaviour is in kill-journal.e2e). */
@@ -24,6 +24,21 @@ describe('the journal', () => {
       [1, [0, 1], [2000, 2001], ['one\n', 'answer one\n']],
       [2, [0, 1], [3000, 3001], ['two\n', 'answer two\n']],
     ]);
+  });
+
+  it("keeps the policy's refusals with the batch that carries them, read whole or by reference", () => {
+    const { files, journal } = writer(tempHome('km-jrnl'));
+    const block = { method: 'tools/call', target: 'echo', ruleId: 'deny-tool', reason: 'tool echo is denied', at: 2000 };
+    journal.append(1, batch('one'));
+    const ref = journal.append(2, { ...batch('two'), blocks: [block] })!;
+    journal.append(3, batch('three'));
+    expect(files.read().batches.map((b) => [b.seq, b.blocks])).toEqual([
+      [1, undefined],
+      [2, [block]],
+      [3, undefined],
+    ]);
+    const read = readBatchRecord(ref)!;
+    expect([read.seq, read.blocks, read.chunks.map(String)]).toEqual([2, [block], ['two\n', 'answer two\n']]);
   });
 
   it('skips a torn last record (km killed in the middle of a write) and keeps the whole ones', () => {

@@ -85,7 +85,10 @@ describe('the observer queue', () => {
     const q = new ObserverQueue({
       backlogBytes,
       observe: (seq, _chunks, mode) => seen.push([seq, mode]),
-      read: (ref) => read(Number(ref.path)),
+      read: (ref) => {
+        const chunks = read(Number(ref.path));
+        return chunks && { chunks };
+      },
       unreadable: (seq) => lost.push(seq),
       progress: (bytes) => progress.push(bytes),
       schedule: (fn) => pendingRuns.push(fn),

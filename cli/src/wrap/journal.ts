@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { ensureHome } from '../config/settings';
 import { pidAlive } from '../spool';
 import type { ObservedIdentity } from './observer';
-import type { ChunkBatch } from './observer-protocol';
+import type { ChunkBatch, PolicyBlock } from './observer-protocol';
 import type { JournalRef } from './observer-queue';
 
 /**
@@ -32,6 +32,8 @@ const KIND_HEADER = 1;
 const KIND_BATCH = 2;
 /** What the forwarding thread saw of the end (a signal from the client, the server's exit), for a replay to use. */
 const KIND_END = 3;
+/** The policy's refusals in the batch that follows (same seq): written with it, in the same write. */
+const KIND_BLOCKS = 4;
 /** A segment still needed past this size is closed and a new one begun, so spooled batches can be dropped. */
 const SEGMENT_BYTES = 1024 * 1024;
 /** A segment whose batches are all spooled is emptied once it holds this much: one truncate per batch would cost the hot path more than the disk it saves. */
@@ -84,6 +86,7 @@ export interface JournalBatch {
   directions: Array<0 | 1>;
   times: number[];
   chunks: Buffer[];
+  blocks?: PolicyBlock[];
 }
 
 export const journalDir = (home: string) => join(home, 'journal');
@@ -263,6 +266,8 @@ export class JournalWriter {
       if (this.fd === null) this.open();
       if (this.bytes === 0) buffers.push(this.headerRecord);
       const offset = this.bytes + (this.bytes === 0 ? this.headerRecord.length : 0);
+      const blocks = batch.blocks?.length ? record(KIND_BLOCKS, Buffer.from(JSON.stringify({ seq, blocks: batch.blocks }))) : null;
+      if (blocks) buffers.push(blocks);
       const count = batch.chunks.length;
       let chunkBytes = 0;
       for (const chunk of batch.chunks) chunkBytes += chunk.byteLength;
@@ -280,7 +285,7 @@ export class JournalWriter {
       buffers.push(meta, ...batch.chunks, END);
       this.write(buffers);
       this.lastSeq = seq;
-      return { path: this.files.segmentPath(this.segment), offset, length: meta.length + chunkBytes + END.length };
+      return { path: this.files.segmentPath(this.segment), offset, length: (blocks?.length ?? 0) + meta.length + chunkBytes + END.length };
     } catch (err) {
       this.fail((err as Error).message);
       return null;
@@ -369,6 +374,7 @@ export function parseRecords(buf: Buffer): { header: JournalHeader | null; batch
   let header: JournalHeader | null = null;
   const batches: JournalBatch[] = [];
   let sessionEnd: JournalEnd | null = null;
+  let blocks: { seq: number; blocks: PolicyBlock[] } | null = null;
   let offset = 0;
   while (offset + 9 <= buf.length && buf.readUInt32LE(offset) === MAGIC) {
     const length = buf.readUInt32LE(offset + 4);
@@ -385,7 +391,15 @@ export function parseRecords(buf: Buffer): { header: JournalHeader | null; batch
     } else if (kind === KIND_BATCH) {
       const batch = parseBatch(body);
       if (!batch) break;
+      if (blocks?.seq === batch.seq) batch.blocks = blocks.blocks;
+      blocks = null;
       batches.push(batch);
+    } else if (kind === KIND_BLOCKS) {
+      try {
+        blocks = JSON.parse(body.toString('utf8')) as { seq: number; blocks: PolicyBlock[] };
+      } catch {
+        break;
+      }
     } else if (kind === KIND_END) {
       try {
         sessionEnd = JSON.parse(body.toString('utf8')) as JournalEnd;

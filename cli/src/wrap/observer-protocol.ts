@@ -1,11 +1,25 @@
 /** Messages between the forwarding thread (wrap/run.ts) and the observer thread (wrap/observer-worker.ts). */
 import type { JournalRef } from './observer-queue';
 
-/** Chunks in arrival order; direction 0 is client to server, 1 server to client; times in epoch ms. */
+/** A request the project's policy refused (answered by km, never forwarded): a risk event of its own. */
+export interface PolicyBlock {
+  method: string;
+  target: string | null;
+  ruleId: string;
+  reason: string;
+  at: number;
+}
+
+/**
+ * Chunks in arrival order; direction 0 is client to server, 1 server to client; times in epoch ms. The policy's
+ * refusals ride in the batch that carries the refused line, so they are journaled with it and, replayed, get the
+ * same ids (issue 10: a kill -9 right after a denial must not lose it).
+ */
 export interface ChunkBatch {
   directions: Array<0 | 1>;
   times: number[];
   chunks: Uint8Array[];
+  blocks?: PolicyBlock[];
 }
 
 export type ToObserver =
@@ -15,8 +29,6 @@ export type ToObserver =
   | { type: 'journaled'; seq: number; ref: JournalRef; bytes: number }
   | { type: 'started'; pid: number }
   | { type: 'finish'; exitCode: number | null; signal: NodeJS.Signals | null; at: number }
-  // risk monitor: a request the project's policy refused (answered by km, never forwarded)
-  | { type: 'blocked'; method: string; target: string | null; ruleId: string; reason: string; at: number }
   // the journal could not be written: the session goes on without it (the observer logs why)
   | { type: 'journal-failed'; reason: string };
 

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Direction } from '@km/shared';
 import type { ObserveMode } from './observer';
+import type { PolicyBlock } from './observer-protocol';
 
 /**
  * The observer thread's backlog (issue 11). The forwarding thread never waits for the observer, so in a burst the
@@ -14,6 +15,8 @@ import type { ObserveMode } from './observer';
  * observer's timers (journal acks, shipping, the envelope) run during a burst.
  */
 export type Chunk = { direction: Direction; chunk: Buffer; at: number };
+/** One hand-off batch as the observer takes it up: its chunks, and the policy's refusals among them. */
+export type Observed = { chunks: Chunk[]; blocks?: PolicyBlock[] };
 
 /** A batch's record in the journal: the file and where in it (JournalWriter.append). */
 export interface JournalRef {
@@ -22,13 +25,13 @@ export interface JournalRef {
   length: number;
 }
 
-export type QueuedBatch = { seq: number; bytes: number } & ({ chunks: Chunk[] } | { ref: JournalRef });
+export type QueuedBatch = { seq: number; bytes: number } & (Observed | { ref: JournalRef });
 
 export interface ObserverQueueOptions {
   /** Observes one batch; mode says how much of it to make. */
-  observe(seq: number, chunks: Chunk[], mode: ObserveMode): void;
+  observe(seq: number, batch: Observed, mode: ObserveMode): void;
   /** Reads a batch back from the journal; null when it cannot (its observations are then counted dropped). */
-  read(ref: JournalRef): Chunk[] | null;
+  read(ref: JournalRef): Observed | null;
   /** A batch by reference could not be read: the caller counts it. */
   unreadable(seq: number): void;
   /** Bytes of batches by value observed so far (the forwarding thread's measure of what it holds). */
@@ -94,12 +97,12 @@ export class ObserverQueue {
       this.backlog -= item.bytes;
       const mode = this.modeFor(this.backlog);
       if ('chunks' in item) {
-        this.options.observe(item.seq, item.chunks, mode);
+        this.options.observe(item.seq, item, mode);
         this.observedBytes += item.bytes;
         observedByValue = true;
       } else {
-        const chunks = this.options.read(item.ref);
-        if (chunks) this.options.observe(item.seq, chunks, mode);
+        const batch = this.options.read(item.ref);
+        if (batch) this.options.observe(item.seq, batch, mode);
         else this.options.unreadable(item.seq);
       }
     }

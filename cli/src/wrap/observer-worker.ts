@@ -22,7 +22,7 @@ const direction = (d: number) => (d === 0 ? ('client_to_server' as const) : ('se
 // bounded, and the timers of this thread run between slices.
 const queue = new ObserverQueue({
   backlogBytes: session.backlogBytes,
-  observe: (seq, chunks, mode) => session.observeChunks(seq, chunks, mode),
+  observe: (seq, batch, mode) => session.observeChunks(seq, batch, mode),
   read(ref) {
     let batch;
     try {
@@ -30,7 +30,8 @@ const queue = new ObserverQueue({
     } catch {
       return null; // the journal was removed under us (journaling failed on this side)
     }
-    return batch ? batch.chunks.map((chunk, i): Chunk => ({ direction: direction(batch.directions[i]!), chunk, at: batch.times[i]! })) : null;
+    if (!batch) return null;
+    return { chunks: batch.chunks.map((chunk, i): Chunk => ({ direction: direction(batch.directions[i]!), chunk, at: batch.times[i]! })), blocks: batch.blocks };
   },
   unreadable: (seq) => session.lost(seq, 'missing or not a whole record'),
   progress: (bytes) => port.postMessage({ type: 'observed', bytes } satisfies FromObserver),
@@ -39,13 +40,14 @@ const queue = new ObserverQueue({
 port.on('message', (message: ToObserver) => {
   switch (message.type) {
     case 'chunks': {
-      const { directions, times, chunks } = message.batch;
+      const { directions, times, chunks, blocks } = message.batch;
       let bytes = 0;
       for (const chunk of chunks) bytes += chunk.byteLength;
       queue.push({
         seq: message.seq,
         bytes,
         chunks: chunks.map((chunk, i) => ({ direction: direction(directions[i]!), chunk: Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength), at: times[i]! })),
+        blocks,
       });
       return;
     }
@@ -54,9 +56,6 @@ port.on('message', (message: ToObserver) => {
       return;
     case 'started':
       session.started(message.pid);
-      return;
-    case 'blocked':
-      session.blocked(message);
       return;
     case 'journal-failed':
       // In order: batches queued by reference before the failure are still read from the journal's files.

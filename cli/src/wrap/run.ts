@@ -91,6 +91,8 @@ export function runWrap(options: WrapOptions): void {
   let timer: NodeJS.Timeout | null = null;
   let seq = 0;
   let postedBytes = 0;
+  /** A refusal was noted: its line (tapped next) is handed off at once, so it is journaled before the client sees the error. */
+  let refused = false;
   const handOff = () => {
     if (timer) clearTimeout(timer);
     timer = null;
@@ -111,7 +113,10 @@ export function runWrap(options: WrapOptions): void {
     queue.times.push(now());
     queue.chunks.push(chunk);
     queuedBytes += chunk.length;
-    if (queuedBytes >= HANDOFF_BYTES) handOff();
+    if (refused || queuedBytes >= HANDOFF_BYTES) {
+      refused = false;
+      handOff();
+    }
     else if (!timer) timer = setTimeout(handOff, HANDOFF_INTERVAL_MS);
   };
   if (!policy) {
@@ -127,7 +132,11 @@ export function runWrap(options: WrapOptions): void {
       childIn,
       childOut,
       tap: (direction, chunk) => taps[direction](chunk),
-      blocked: (block) => observer.post({ type: 'blocked', ...block, at: now() }),
+      // Into the batch that carries the refused line (tapped right after, before km answers): journaled with it.
+      blocked: (block) => {
+        (queue.blocks ??= []).push({ ...block, at: now() });
+        refused = true;
+      },
     });
   }
 

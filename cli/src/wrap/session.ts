@@ -12,6 +12,8 @@ import { redactedCommandLine } from './command-line';
 import { claimDeadJournals, JournalFiles, type JournalAck, type JournalBatch } from './journal';
 import { LineFramer } from './line-framer';
 import { SessionObserver, type EventDraft, type ObserveMode, type ObserverPlugin } from './observer';
+import type { PolicyBlock } from './observer-protocol';
+import type { Observed } from './observer-queue';
 import { observerPlugins } from './plugins';
 import { Recorder } from './recorder';
 import type { WrapOptions } from './run';
@@ -40,9 +42,8 @@ export interface WrapSession {
   /** A batch that could not be read back from the journal: counted as one dropped observation. */
   lost(seq: number, why: string): void;
   /** seq: the batch's number in the journal; mode: how much of it to make, as far behind as the observer is. */
-  observeChunks(seq: number, chunks: Chunk[], mode?: ObserveMode): void;
+  observeChunks(seq: number, batch: Observed, mode?: ObserveMode): void;
   finish(end: { exitCode: number | null; signal: NodeJS.Signals | null; at: number }): Promise<void>;
-  blocked(block: { method: string; target: string | null; ruleId: string; reason: string; at: number }): void;
   journalFailed(reason: string): void;
 }
 
@@ -148,23 +149,9 @@ export function startSession(
       startedRecorded = true;
       acknowledge();
     },
-    observeChunks(seq, chunks, mode = 'full') {
-      stream.batch(seq, chunks, false, mode);
+    observeChunks(seq, batch, mode = 'full') {
+      stream.batch(seq, batch, false, mode);
       acknowledgeSoon();
-    },
-    blocked(block) {
-      guarded(observer, logger, 'policy block', () =>
-        recorder.record({
-          id: newEventId(block.at),
-          v: 1,
-          ts: new Date(block.at).toISOString(),
-          type: 'policy.blocked',
-          method: block.method.slice(0, 200),
-          target: block.target?.slice(0, 1000) ?? null,
-          ruleId: block.ruleId,
-          reason: block.reason.slice(0, 500),
-        }),
-      );
     },
     journalFailed(reason) {
       if (journal) logger.error(`journal ${journal.base}: ${reason}; journaling stops for this session (a kill -9 may lose its last calls)`);
@@ -241,7 +228,7 @@ async function replayJournal(files: JournalFiles, settings: Settings, spool: Spo
     const muted = batch.seq <= spooledThrough;
     // What the muted batches drop was counted before the kill, in the ack.
     if (!muted && !counted) counted = resetDropped(stream.observer, ack);
-    stream.batch(batch.seq, chunksOf(batch), muted);
+    stream.batch(batch.seq, { chunks: chunksOf(batch), blocks: batch.blocks }, muted);
     at = Math.max(at, ...batch.times);
   }
   if (!counted) resetDropped(stream.observer, ack);
@@ -283,6 +270,19 @@ function envelopeOf(settings: Settings, identity: ReturnType<typeof sessionIdent
   };
 }
 
+function policyBlocked(block: PolicyBlock): EventDraft {
+  return {
+    id: '',
+    v: 1,
+    ts: new Date(block.at).toISOString(),
+    type: 'policy.blocked',
+    method: block.method.slice(0, 200),
+    target: block.target?.slice(0, 1000) ?? null,
+    ruleId: block.ruleId,
+    reason: block.reason.slice(0, 500),
+  } as EventDraft;
+}
+
 /** A bug in observation costs us an observation, never the user's session. */
 function guarded(observer: SessionObserver, logger: Logger, what: string, fn: () => void): void {
   try {
@@ -302,10 +302,11 @@ function observedStream(sessionId: string, record: (draft: EventDraft) => void, 
   let place = 'start';
   let made = 0;
   let muted = false;
-  const observer = new SessionObserver((draft) => {
+  const emit = (draft: EventDraft) => {
     if (muted) return;
     record({ ...draft, id: derivedEventId(Date.parse(draft.ts), `${sessionId}/${place}/${made++}`) } as EventDraft);
-  }, plugins);
+  };
+  const observer = new SessionObserver(emit, plugins);
   const framers = { client_to_server: new LineFramer(), server_to_client: new LineFramer() };
   const lineSince: Record<Direction, number | null> = { client_to_server: null, server_to_client: null };
   const stream = {
@@ -317,10 +318,13 @@ function observedStream(sessionId: string, record: (draft: EventDraft) => void, 
         record({ id: derivedEventId(startedAt, `${sessionId}/started`), v: 1, ts: new Date(startedAt).toISOString(), type: 'session.started', transport: 'stdio', pid, kmVersion: KM_VERSION }),
       );
     },
-    batch(seq: number, chunks: Chunk[], mute = false, mode: ObserveMode = 'full') {
+    batch(seq: number, { chunks, blocks }: Observed, mute = false, mode: ObserveMode = 'full') {
       place = String(seq);
       made = 0;
       muted = mute;
+      // Before the chunks: a refusal is noted before its line is tapped. Never dropped in a backlog: a few are
+      // made per session at most, and each is a security event.
+      for (const block of blocks ?? []) guarded(observer, logger, 'policy block', () => emit(policyBlocked(block)));
       for (const { direction, chunk, at } of chunks) {
         guarded(observer, logger, 'observation', () => {
           const began = lineSince[direction] ?? seq;
