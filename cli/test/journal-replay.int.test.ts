@@ -72,6 +72,20 @@ describe('replaying a journal', () => {
     ]);
   });
 
+  it('resumes inside a PEM private key printed line by line: the rest of the key is not read as plain lines', async () => {
+    const home = tempHome('km-replay-pem');
+    const { files, journal } = deadJournal(home);
+    const body = ['MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj', 'MZR3rJ0vW+6Fh0sQ1bXnT2uYg5ePz4kLmN8oCqVb7aD3fE9hI2jK4lM6nO8pQ0rS', 'tU1vW3xY5zA7bC9dE1fG3hI5jK7lM9nO1pQ3rS5tU7vW9xY1zA3bC5dE7fG9hI1'];
+    const text = (lines: string[]) => lines.map((l) => Buffer.from(`${l}\n`));
+    journal.append(1, { directions: [1, 1], times: [2000, 2001], chunks: text(['-----BEGIN PRIVATE KEY-----', body[0]!]) });
+    journal.append(2, { directions: [1, 1, 1, 1], times: [3000, 3001, 3002, 3003], chunks: text([body[1]!, body[2]!, '-----END PRIVATE KEY-----', 'server ready']) });
+    files.writeAck({ spooledThrough: 1, neededFrom: 2, started: true, childPid: 42, dropped: 0, end: null, at: 2001, openPrivateKeys: ['server_to_client'] });
+    const events = await replayed(home);
+    const details = events.flatMap((e) => (e.type === 'protocol.violation' ? [e.detail] : []));
+    expect(details).toEqual(['[REDACTED:private-key]', '[REDACTED:private-key]', '[REDACTED:private-key]', 'server ready']);
+    for (const line of body) expect(JSON.stringify(events)).not.toContain(line.slice(0, 20));
+  });
+
   it('with no progress written (killed at once), replays everything and starts the session too', async () => {
     const home = tempHome('km-replay');
     const { journal } = deadJournal(home);

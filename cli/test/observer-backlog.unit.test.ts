@@ -42,7 +42,7 @@ describe('the observer behind the forwarding', () => {
   });
 
   it('leaves previews out before it drops observations, counting each interaction made without them', () => {
-    const h = harness([riskPlugin({ capture: 'redacted', home: tempHome('km-backlog'), projectId: 'p', serverName: 's' })]);
+    const h = harness([riskPlugin({ capture: 'redacted', home: tempHome('km-backlog'), projectId: 'p', serverName: 's', whenRecorded: (fn) => fn() })]);
     h.call(1, ['full', 'full']);
     h.call(2, ['no-previews', 'no-previews']);
     h.call(3, ['full', 'no-previews']);
@@ -55,7 +55,7 @@ describe('the observer behind the forwarding', () => {
   });
 
   it('counts no dropped previews where the capture mode makes none', () => {
-    const h = harness([riskPlugin({ capture: 'metadata', home: tempHome('km-backlog'), projectId: 'p', serverName: 's' })]);
+    const h = harness([riskPlugin({ capture: 'metadata', home: tempHome('km-backlog'), projectId: 'p', serverName: 's', whenRecorded: (fn) => fn() })]);
     h.call(1, ['no-previews', 'no-previews']);
     expect(h.end()).toMatchObject({ droppedObservations: 0, droppedPreviews: 0 });
   });

@@ -13,7 +13,7 @@ const envelope = { orgId: 'local', projectId: 'p', userId: 'u', machineId: 'm', 
 function harness() {
   const drafts: EventDraft[] = [];
   const home = mkdtempSync(join(tmpdir(), 'km-redact-'));
-  const observer = new SessionObserver((d) => drafts.push(d), [riskPlugin({ capture: 'redacted', home, projectId: 'p', serverName: 'srv' })]);
+  const observer = new SessionObserver((d) => drafts.push(d), [riskPlugin({ capture: 'redacted', home, projectId: 'p', serverName: 'srv', whenRecorded: (fn) => fn() })]);
   const framers = { client_to_server: new LineFramer(), server_to_client: new LineFramer() };
   const send = (direction: 'client_to_server' | 'server_to_client', message: unknown) => {
     const text = typeof message === 'string' ? message : JSON.stringify(message);

@@ -7,7 +7,9 @@ import { riskPlugin } from '../src/wrap/risk-plugin';
 const KEY = ['AKIA', 'Q3EGRIT5', 'ZXCVB7NM'].join('');
 const draft = () => ({ method: 'tools/call', findings: [], requestPreview: null, responsePreview: null }) as unknown as InteractionDraft;
 const exchange = { params: { name: 'read_file', arguments: { path: '/app/.env' } }, result: { content: [{ type: 'text', text: `KEY=${KEY}` }] }, error: null };
-const plugin = (capture: 'metadata' | 'redacted' | 'full') => riskPlugin({ capture, home: mkdtempSync(join(tmpdir(), 'km-rp-')), projectId: 'p', serverName: 's' });
+const now = (fn: () => void) => fn();
+const plugin = (capture: 'metadata' | 'redacted' | 'full', home = mkdtempSync(join(tmpdir(), 'km-rp-')), whenRecorded = now) =>
+  riskPlugin({ capture, home, projectId: 'p', serverName: 's', whenRecorded });
 
 describe('the risk plugin', () => {
   it.each(['metadata', 'redacted', 'full'] as const)('%s: findings always, previews as the capture mode says', (mode) => {
@@ -31,6 +33,20 @@ describe('the risk plugin', () => {
     const extra = rp.toolsListed!(listed('d2'), [{ name: 'add' }]) as any[];
     expect(extra).toHaveLength(1);
     expect(extra[0]).toMatchObject({ type: 'risk.detected', target: 'add', findings: [{ ruleId: 'rug-pull', severity: 'high', path: '$.result.tools[0].description' }] });
+  });
+
+  it('saves the definitions it judges against only once its findings are recorded: a km killed before that leaves the change to be reported again', () => {
+    const home = mkdtempSync(join(tmpdir(), 'km-rp-'));
+    const listed = (descriptionHash: string) => ({ ts: '2026-05-01T00:00:00.000Z', tools: [{ name: 'add', descriptionHash, schemaHash: 's1' }] }) as unknown as ToolsListedDraft;
+    expect(plugin('redacted', home).toolsListed!(listed('d1'), [{ name: 'add' }])).toEqual([]);
+    const notYetRecorded: Array<() => void> = [];
+    const killed = plugin('redacted', home, (fn) => notYetRecorded.push(fn));
+    expect(killed.toolsListed!(listed('d2'), [{ name: 'add' }])).toHaveLength(1);
+    expect(killed.toolsListed!(listed('d2'), [{ name: 'add' }])).toEqual([]); // its own second list knows it
+    // km died here: the replay of its journal (or the next session) still judges against d1.
+    expect(plugin('redacted', home, (fn) => notYetRecorded.push(fn)).toolsListed!(listed('d2'), [{ name: 'add' }])).toHaveLength(1);
+    notYetRecorded.forEach((fn) => fn());
+    expect(plugin('redacted', home).toolsListed!(listed('d2'), [{ name: 'add' }])).toEqual([]);
   });
 
   it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty'])('treats a tool named %s like any other name', (name) => {

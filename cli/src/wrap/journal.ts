@@ -3,6 +3,7 @@ import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSyn
 import { dirname, join } from 'node:path';
 import { ensureHome } from '../config/settings';
 import { pidAlive } from '../spool';
+import type { Direction } from '@km/shared';
 import type { ObservedIdentity } from './observer';
 import type { ChunkBatch, PolicyBlock } from './observer-protocol';
 import type { JournalRef } from './observer-queue';
@@ -72,6 +73,8 @@ export interface JournalAck {
   at: number;
   /** The protocol revision and peers learned so far (from initialize, long trimmed away): replayed events carry them. */
   identity?: ObservedIdentity;
+  /** Directions inside a PEM private key printed line by line (SessionObserver.openPrivateKeys). */
+  openPrivateKeys?: Direction[];
 }
 
 /** The end as the forwarding thread saw it: the observer may not have spooled it before the client's SIGKILL. */

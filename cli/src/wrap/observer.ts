@@ -168,10 +168,18 @@ export class SessionObserver {
     return { protocolVersion: this.protocolVersion, client: this.clientInfo, serverInfo: this.serverInfo };
   }
 
-  resume(identity: ObservedIdentity): void {
-    this.protocolVersion = identity.protocolVersion;
-    this.clientInfo = identity.client;
-    this.serverInfo = identity.serverInfo;
+  /** The directions inside a PEM private key printed line by line: a replay resumes there too, or the rest of the key would read as plain lines. */
+  get openPrivateKeys(): Direction[] {
+    return (['client_to_server', 'server_to_client'] as const).filter((direction) => this.inPrivateKey[direction]);
+  }
+
+  resume(identity: ObservedIdentity | null, openPrivateKeys: Direction[] = []): void {
+    if (identity) {
+      this.protocolVersion = identity.protocolVersion;
+      this.clientInfo = identity.client;
+      this.serverInfo = identity.serverInfo;
+    }
+    for (const direction of openPrivateKeys) if (direction in this.inPrivateKey) this.inPrivateKey[direction] = true;
   }
 
   /** The smallest mark of a request still waiting for its answer, or null when none waits. */

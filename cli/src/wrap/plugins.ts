@@ -15,6 +15,8 @@ export interface PluginContext {
   /** The project's km.json (nearest upward from km's working directory), or null. */
   projectConfig: ProjectConfigFile | null;
   serverName: string;
+  /** Runs fn once the events made so far are in the spool (Recorder.whenWritten). */
+  whenRecorded(fn: () => void): void;
 }
 
 /** The observer plugins of a wrapped session, in the order they run. One place to add one. */
@@ -39,5 +41,5 @@ function riskPluginFor(context: PluginContext): ObserverPlugin {
   const asked = process.env.KM_CAPTURE ?? (typeof config?.capture === 'string' ? config.capture : undefined);
   // A typo must not pass unnoticed, even though the fallback is the safe mode.
   if (asked !== undefined && asked.trim().toLowerCase() !== capture) context.logger.warn(`capture mode "${asked}" is not metadata, redacted or full; using ${capture}`);
-  return riskPlugin({ capture, home: context.settings.home, projectId: context.projectId, serverName: context.serverName });
+  return riskPlugin({ capture, home: context.settings.home, projectId: context.projectId, serverName: context.serverName, whenRecorded: context.whenRecorded });
 }

@@ -14,6 +14,7 @@ const MAX_WAITING = 5000;
 export class Recorder {
   private envelope: Envelope | null = null;
   private waiting: EventDraft[] = [];
+  private afterEnvelope: Array<() => void> = [];
   recorded = 0;
   dropped = 0;
   droppedPreviews = 0;
@@ -37,6 +38,16 @@ export class Recorder {
     const waiting = this.waiting;
     this.waiting = [];
     this.write(waiting);
+    for (const fn of this.afterEnvelope.splice(0)) fn();
+  }
+
+  /**
+   * Runs fn once every event recorded so far, and those the current task is still making, is in the spool (or
+   * given up): after the current task, and after the envelope if events wait for it. For state that must not get
+   * ahead of the record, such as the definitions a rug pull is judged against (risk-plugin.ts).
+   */
+  whenWritten(fn: () => void): void {
+    queueMicrotask(() => (this.envelope ? fn() : this.afterEnvelope.push(fn)));
   }
 
   record(draft: EventDraft): void {

@@ -20,6 +20,12 @@ export interface RiskPluginOptions {
   home: string;
   projectId: string;
   serverName: string;
+  /**
+   * Runs fn once the events made so far are in the spool. The definitions a rug pull is judged against are saved
+   * only then: saved first, a km killed before its finding reached the spool would lose the finding for good (the
+   * replay of its journal would judge against the new definitions).
+   */
+  whenRecorded(fn: () => void): void;
 }
 
 const PREVIEW_MAX = 4000;
@@ -58,6 +64,20 @@ function writeDefinitions(path: string, definitions: Definitions): void {
 
 export function riskPlugin(options: RiskPluginOptions): ObserverPlugin {
   const file = definitionsFile(options.home, options.projectId, options.serverName);
+  /** Definitions judged against but not yet saved: a second tools/list of the session is judged against them. */
+  let unsaved: Definitions | null = null;
+  const saveWhenRecorded = (definitions: Definitions) => {
+    unsaved = definitions;
+    options.whenRecorded(() => {
+      if (unsaved !== definitions) return; // a later list saves its own, which includes these
+      unsaved = null;
+      try {
+        writeDefinitions(file, definitions);
+      } catch {
+        // not saved: the next session judges against the older definitions and reports the change again
+      }
+    });
+  };
   return {
     makesPreviews: options.capture !== 'metadata',
     interaction(draft, exchange) {
@@ -73,7 +93,7 @@ export function riskPlugin(options: RiskPluginOptions): ObserverPlugin {
     toolsListed(draft, tools) {
       const extra: EventDraft[] = [];
       const base = { v: 1 as const, ts: draft.ts, method: 'tools/list' };
-      const previous = readDefinitions(file);
+      const previous = unsaved ?? readDefinitions(file);
       const current: Definitions = new Map(previous);
       // Poisoning is reported once per definition: a server listing the same poisoned tool each session is one finding.
       const fresh = new Set<number>();
@@ -99,7 +119,7 @@ export function riskPlugin(options: RiskPluginOptions): ObserverPlugin {
         const target = draft.tools[index]?.name ?? null;
         extra.push({ ...base, id: newEventId(), type: 'risk.detected', target, findings, detail: `tool definition with instructions or content aimed at the model (${findings.map((f) => f.ruleId).join(', ')})` });
       }
-      writeDefinitions(file, current);
+      saveWhenRecorded(current);
       return extra;
     },
   };

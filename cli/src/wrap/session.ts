@@ -64,7 +64,7 @@ export function startSession(
   const recorder = new Recorder(spool);
   const sessionId = newEventId();
   const identity = sessionIdentity(settings, options, projectConfig);
-  const plugins = observerPlugins({ settings, logger, projectId: identity.projectId, projectConfig, serverName: identity.name });
+  const plugins = observerPlugins({ settings, logger, projectId: identity.projectId, projectConfig, serverName: identity.name, whenRecorded: (fn) => recorder.whenWritten(fn) });
   const stream = observedStream(sessionId, (draft) => recorder.record(draft), plugins, logger);
   const { observer } = stream;
   const shipper = new Shipper(spool, () => resolveTarget(settings), logger);
@@ -113,7 +113,7 @@ export function startSession(
     if (!journal || recorder.holding) return; // events waiting for the envelope are not in the spool yet
     const neededFrom = stream.neededFrom();
     journaling('progress', (files) =>
-      files.writeAck({ spooledThrough: stream.lastSeq, neededFrom, started: startedRecorded, childPid, dropped: observer.dropped + spool.dropped, end, at: stream.lastAt, identity: observer.identity }),
+      files.writeAck({ spooledThrough: stream.lastSeq, neededFrom, started: startedRecorded, childPid, dropped: observer.dropped + spool.dropped, end, at: stream.lastAt, identity: observer.identity, openPrivateKeys: observer.openPrivateKeys }),
     );
     if (journal) onSpooled(neededFrom);
   };
@@ -216,10 +216,10 @@ async function replayJournal(files: JournalFiles, settings: Settings, spool: Spo
   const envelope = (session?.envelope as Envelope | null) ?? envelopeOf(settings, identity, sessionId, await resolveUser(process.env));
   const recorder = new Recorder(spool);
   recorder.setEnvelope(envelope);
-  const plugins = observerPlugins({ settings, logger, projectId: envelope.projectId, projectConfig, serverName: envelope.server.name });
+  const plugins = observerPlugins({ settings, logger, projectId: envelope.projectId, projectConfig, serverName: envelope.server.name, whenRecorded: (fn) => recorder.whenWritten(fn) });
   const stream = observedStream(sessionId, (draft) => recorder.record(draft), plugins, logger);
   if (!ack?.started) stream.started(ack?.childPid ?? 0, startedAt);
-  if (ack?.identity) stream.observer.resume(ack.identity);
+  stream.observer.resume(ack?.identity ?? null, ack?.openPrivateKeys);
   const spooledThrough = ack?.spooledThrough ?? 0;
   let at = ack?.at ?? startedAt;
   let counted = false;
