@@ -189,9 +189,12 @@ export function startSession(
  */
 export async function replayDeadJournals(settings: Settings, spool: Spool, logger: Logger): Promise<number> {
   let replayed = 0;
+  // Only journals of a km killed before it knew its user need one; git is asked once for all of them.
+  let user: Promise<string> | null = null;
+  const fallbackUser = () => (user ??= resolveUser(process.env));
   for (const files of claimDeadJournals(settings.home)) {
     try {
-      await replayJournal(files, settings, spool, logger);
+      await replayJournal(files, settings, spool, logger, fallbackUser);
       files.remove();
       replayed++;
     } catch (err) {
@@ -202,7 +205,7 @@ export async function replayDeadJournals(settings: Settings, spool: Spool, logge
   return replayed;
 }
 
-async function replayJournal(files: JournalFiles, settings: Settings, spool: Spool, logger: Logger): Promise<void> {
+async function replayJournal(files: JournalFiles, settings: Settings, spool: Spool, logger: Logger, fallbackUser: () => Promise<string>): Promise<void> {
   const session = files.readSession();
   const ack = files.readAck();
   const { header, batches, end: seenEnd, tornBytes } = files.read();
@@ -213,7 +216,7 @@ async function replayJournal(files: JournalFiles, settings: Settings, spool: Spo
   const projectConfig = (session?.projectConfig ?? header?.projectConfig ?? null) as ProjectConfigFile | null;
   const sessionId = session?.sessionId ?? newEventId(startedAt);
   const identity = sessionIdentity(settings, options, projectConfig);
-  const envelope = (session?.envelope as Envelope | null) ?? envelopeOf(settings, identity, sessionId, await resolveUser(process.env));
+  const envelope = (session?.envelope as Envelope | null) ?? envelopeOf(settings, identity, sessionId, await fallbackUser());
   const recorder = new Recorder(spool);
   recorder.setEnvelope(envelope);
   const plugins = observerPlugins({ settings, logger, projectId: envelope.projectId, projectConfig, serverName: envelope.server.name, whenRecorded: (fn) => recorder.whenWritten(fn) });
