@@ -1,4 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { sha256 } from './sha256';
+
+/** Web Crypto's random source: the same global in Node 20 and in browsers (ids are made in both). */
+const webCrypto = (globalThis as unknown as { crypto: { getRandomValues<T extends Uint8Array>(array: T): T } }).crypto;
 
 /**
  * UUIDv7 (RFC 9562): 48-bit Unix-ms timestamp, then random bits. Ids sort by creation time, which keeps
@@ -21,7 +24,7 @@ export function newEventId(at: number = Date.now()): string {
     lastMs = nowMs;
     counter = 0;
   }
-  const bytes = randomBytes(16);
+  const bytes = webCrypto.getRandomValues(new Uint8Array(16));
   bytes[6] = (counter >>> 8) & 0x0f;
   bytes[7] = counter & 0xff;
   return formatUuidV7(lastMs, bytes);
@@ -32,11 +35,13 @@ export function newEventId(at: number = Date.now()): string {
  * document (budget.threshold_crossed), so that the log's idempotent append absorbs a replay.
  */
 export function derivedEventId(atMs: number, key: string): string {
-  return formatUuidV7(atMs, createHash('sha256').update(key).digest().subarray(0, 16));
+  return formatUuidV7(atMs, sha256(key).subarray(0, 16));
 }
 
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+
 /** Writes the 48-bit ms timestamp, the version and the variant over 16 bytes (the rest is the caller's) and formats them. */
-function formatUuidV7(ms: number, bytes: Buffer): string {
+function formatUuidV7(ms: number, bytes: Uint8Array): string {
   bytes[0] = Math.floor(ms / 2 ** 40) & 0xff;
   bytes[1] = Math.floor(ms / 2 ** 32) & 0xff;
   bytes[2] = (ms >>> 24) & 0xff;
@@ -45,7 +50,8 @@ function formatUuidV7(ms: number, bytes: Buffer): string {
   bytes[5] = ms & 0xff;
   bytes[6] = 0x70 | (bytes[6]! & 0x0f);
   bytes[8] = 0x80 | (bytes[8]! & 0x3f);
-  const hex = bytes.toString('hex');
+  let hex = '';
+  for (const byte of bytes) hex += HEX[byte];
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 

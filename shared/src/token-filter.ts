@@ -24,7 +24,7 @@ export class TokenFilter {
   private readonly bits: Uint8Array;
   private readonly positions: number[] = [];
   constructor(private readonly bitCount: number, base64: string) {
-    this.bits = Buffer.from(base64, 'base64');
+    this.bits = Uint8Array.from(atob(base64), (char) => char.charCodeAt(0)); // atob: in browsers too
   }
 
   has(text: string): boolean {

@@ -102,7 +102,12 @@ function awsSecret(_match: string, secret: string): boolean {
 
 /** HTTP Basic credentials: base64 that decodes to printable `user:password`. */
 function basicCredentials(_match: string, secret: string): boolean {
-  const decoded = Buffer.from(secret, 'base64').toString('latin1');
+  let decoded: string;
+  try {
+    decoded = atob(secret); // one char per byte, as latin1
+  } catch {
+    return false; // not base64 after all
+  }
   return /^[\x20-\x7e]+:[\x20-\x7e]+$/.test(decoded);
 }
 
