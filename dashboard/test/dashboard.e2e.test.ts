@@ -379,6 +379,78 @@ describe('dashboard in a browser, against km serve seeded through km', () => {
     await close();
   });
 
+  it('every view shows, for a filter, the figures the API gives for that filter; the Overview and the Performance Hub agree', async () => {
+    const filter = 'server=everything';
+    const filtered = (asked: string[], pathname: string) => asked.filter((u) => u.split('?')[0] === pathname);
+    const unfiltered = (url: string) => api(url.replace(/([?&])server=everything&?/, '$1'));
+
+    // Overview: the first by-tool latency request is the current window's (the second is the window before).
+    const overview = await openPage(browser, `${host.url}/?${filter}`);
+    const latencyUrl = filtered(overview.asked, '/api/latency').find((u) => u.includes('groupBy=tool'))!;
+    expect(latencyUrl).toContain(filter);
+    const { total } = await api(latencyUrl);
+    expect(total.count).toBeGreaterThan(0);
+    expect(total.count).toBeLessThan((await unfiltered(latencyUrl)).total.count); // the filter really narrows
+    const { sessions } = await api('/api/sessions');
+    expect(await statValue(overview.page, 'stat-sessions')).toBe(fmtInt(sessions.filter((x: any) => x.server.name === 'everything').length));
+    expect(await statValue(overview.page, 'stat-interactions')).toBe(fmtInt(total.count));
+    const overviewP95 = await statValue(overview.page, 'stat-p95');
+    expect(overviewP95).toBe(fmtMs(total.p95));
+    const overviewErrorRate = fmtPct(total.errorRate);
+    expect(await overview.page.locator('[data-testid="stat-p95"] .stat-caption').innerText()).toBe(`error rate ${overviewErrorRate}`);
+    const costUrl = filtered(overview.asked, '/api/cost')[0]!;
+    expect(costUrl).toContain(filter);
+    expect(await statValue(overview.page, 'stat-spend')).toBe(fmtUsd((await api(costUrl)).total.costUsd));
+    const riskUrl = overview.lastAsked('/api/risk/summary')!;
+    expect(riskUrl).toContain(filter);
+    expect(await statValue(overview.page, 'stat-findings')).toBe(fmtInt((await api(riskUrl)).open));
+    expect(overview.problems.list).toEqual([]);
+    await overview.close();
+
+    // Performance Hub: its "All calls" row is the same merged sketch: the same p95 and error rate as the Overview.
+    const performance = await openPage(browser, `${host.url}/performance?${filter}`);
+    const perfUrl = performance.lastAsked('/api/latency')!;
+    expect(perfUrl).toContain(filter);
+    const row = async (col: number) => (await performance.page.locator('[data-testid="latency-total"]').evaluate((r, n) => (r.children[n] as HTMLElement).innerText.trim(), col));
+    expect(await row(1)).toBe(fmtInt(total.count));
+    expect(await row(3)).toBe(overviewP95);
+    expect(await row(6)).toBe(overviewErrorRate);
+    expect((await api(perfUrl)).total).toEqual(total);
+    expect(performance.problems.list).toEqual([]);
+    await performance.close();
+
+    // Cost Center: the summary and the breakdown of the filter's slice.
+    const cost = await openPage(browser, `${host.url}/cost?${filter}`);
+    const summaryUrl = cost.lastAsked('/api/cost/summary')!;
+    expect(summaryUrl).toContain(filter);
+    const summary = await api(summaryUrl);
+    expect(await statValue(cost.page, 'cost-mtd')).toBe(fmtUsd(summary.monthToDate.costUsd));
+    expect(await statValue(cost.page, 'cost-today')).toBe(fmtUsd(summary.today.costUsd));
+    expect(summary.monthToDate.interactions).toBeLessThan((await unfiltered(summaryUrl)).monthToDate.interactions);
+    const report = await api(cost.lastAsked('/api/cost')!);
+    expect(cost.lastAsked('/api/cost')).toContain(filter);
+    expect(await cellTexts(cost.page, '[data-testid="cost-table"]', 1)).toEqual(report.groups.map((g: any) => fmtUsd(g.costUsd)));
+    expect(cost.problems.list).toEqual([]);
+    await cost.close();
+
+    // Risk Monitor: the findings of the filter's server only.
+    for (const server of ['everything', 'memory']) {
+      const risk = await openPage(browser, `${host.url}/risk?server=${server}`);
+      const riskSummaryUrl = risk.lastAsked('/api/risk/summary')!;
+      expect(riskSummaryUrl).toContain(`server=${server}`);
+      const riskSummary = await api(riskSummaryUrl);
+      expect(await statValue(risk.page, 'risk-open')).toBe(fmtInt(riskSummary.open));
+      const findingsUrl = risk.lastAsked('/api/risk/findings')!;
+      expect(findingsUrl).toContain(`server=${server}`);
+      const { findings } = await api(findingsUrl);
+      expect(findings.every((f: any) => f.server === server)).toBe(true);
+      expect(await risk.page.locator('[data-testid="findings"] .finding .finding-row code').allInnerTexts()).toEqual(findings.map((f: any) => f.ruleId));
+      if (server === 'everything') expect(findings.some((f: any) => f.kind === 'secret')).toBe(true);
+      expect(risk.problems.list).toEqual([]);
+      await risk.close();
+    }
+  });
+
   it('every view says plainly that there is no data when the cost, risk and latency endpoints answer 404', async () => {
     const context = await browser.newContext({ viewport: VIEWPORTS.desktop });
     const page = await context.newPage();
@@ -446,6 +518,7 @@ describe('dashboard in a browser, against km serve seeded through km', () => {
       expect.stringContaining('echo'),
       expect.stringContaining('get-sum'),
     ]);
+    expect(await page.getByTestId('latency-total').innerText()).toMatch(/All calls\s+50\s.*4\.0%/s);
     expect(await page.locator('#perf-timeseries .uplot').count()).toBe(1);
     expect(await page.locator('.slowest li').count()).toBe(2);
     expect(await page.locator('.bottlenecks li').first().innerText()).toContain('80%');
@@ -525,7 +598,7 @@ const CONTRACT_ANSWERS: Record<string, unknown> = {
   '/api/budgets': { budgets: [{ scope: 'project', projectId: 'dash-e2e', monthlyUsd: 50, period: 'month', spentUsd: 12.5, percent: 25, forecastUsd: 40, crossed: [] }] },
   '/api/cost/context-tax': { servers: [{ server: 'everything', tools: 12, definitionBytes: 8000, contextTokens: 2000, costUsdPerSession: 0.006 }] },
   '/api/risk/summary': { open: 2, bySeverity: { low: 0, medium: 1, high: 1, critical: 0 }, byRule: [{ ruleId: 'secret.aws-key', count: 1 }, { ruleId: 'pii.email', count: 1 }], byDay: [{ day: today, count: 2 }], anomalies: [] },
-  '/api/latency': { groups: [
+  '/api/latency': { from: yesterday, to: today, groupBy: 'tool', total: { count: 50, errors: 1, toolErrors: 1, timeouts: 0, errorRate: 0.04, p50: 2, p95: 9, p99: 30, max: 41, bytesIn: 5000, bytesOut: 11000, totalMs: 250, errorCodes: {} }, groups: [
     { key: 'echo', server: 'everything', tool: 'echo', count: 40, errors: 0, toolErrors: 0, timeouts: 0, errorRate: 0, p50: 2, p95: 9, p99: 30, max: 41, bytesIn: 4000, bytesOut: 9000, totalMs: 200 },
     { key: 'get-sum', server: 'everything', tool: 'get-sum', count: 10, errors: 1, toolErrors: 1, timeouts: 0, errorRate: 0.1, p50: 1, p95: 3, p99: 5, max: 6, bytesIn: 1000, bytesOut: 2000, totalMs: 50 },
   ] },

@@ -108,6 +108,18 @@ export function PerformanceView(props: { filters: Filters }) {
                       </tr>
                     ))}
                   </tbody>
+                  {/* Every call the filters pass, as one: the API's merged sketch, the same figures the Overview shows. */}
+                  <tfoot>
+                    <tr data-testid="latency-total">
+                      <th scope="row">All calls</th>
+                      <td class="num">{fmtInt(g.total.count)}</td>
+                      <td class="num">{fmtMs(g.total.p50)}</td>
+                      <td class="num">{fmtMs(g.total.p95)}</td>
+                      <td class="num hide-sm">{fmtMs(g.total.p99)}</td>
+                      <td class="num hide-sm">{fmtMs(g.total.max)}</td>
+                      <td class={`num ${g.total.errorRate > 0 ? 'bad-text' : ''}`}>{fmtPct(g.total.count ? g.total.errorRate : null)}</td>
+                    </tr>
+                  </tfoot>
                 </table>
                 {Object.keys(dropped).some((name) => filters[name as 'server' | 'tool']) ? (
                   <p class="muted small">Per {groupBy}, the {Object.keys(dropped).join(' and ')} filter does not apply.</p>
