@@ -68,6 +68,10 @@ describe('budgets', () => {
     expect((await api.setBudget({ monthlyUsd: 5, extra: 1 })).status).toBe(400);
     expect((await api.setBudget({ monthlyUsd: 5 }, 'p'.repeat(201))).status).toBe(400);
     expect((await api.setBudget({ monthlyUsd: 5 }, undefined, 'wrong')).status).toBe(401);
+    // Too large: 413 with advice for a budget, not the ingest batch's.
+    const huge = await api.setBudget({ monthlyUsd: 5, webhookUrl: `https://hooks.example.com/${'x'.repeat(20_000)}` });
+    expect(huge.status).toBe(413);
+    expect(huge.body.error).toMatch(/16384-byte limit: send a smaller body\.$/);
   });
 
   it('crosses 50, 80 and 100 percent once each: a replay of the log appends nothing twice', async () => {

@@ -60,7 +60,7 @@ export const makeIngestHandler = routeHandler(
     }
     return { batchId, accepted: result.appended, duplicates: result.duplicates };
   },
-  { maxBytes: (deps) => deps.maxBodyBytes ?? DEFAULT_MAX_INGEST_BYTES, parse: parseBatch },
+  { maxBytes: (deps) => deps.maxBodyBytes ?? DEFAULT_MAX_INGEST_BYTES, tooLargeAdvice: 'send fewer events per batch', parse: parseBatch },
 );
 
 /** The batch, or a 400 naming each bad event by index (a batch too long or holding server-made events first). */

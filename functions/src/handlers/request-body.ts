@@ -7,8 +7,7 @@ const gunzipAsync = promisify(gunzip);
 
 export const MIB = 1024 * 1024;
 
-const tooLarge = (what: string, maxBytes: number) =>
-  errorResponse(413, `${what} is larger than the ${maxBytes}-byte limit: send fewer events per batch.`);
+const tooLarge = (what: string, maxBytes: number, advice: string) => errorResponse(413, `${what} is larger than the ${maxBytes}-byte limit: ${advice}.`);
 
 /**
  * The body as JSON, or the response to answer. `maxBytes` bounds the bytes on the wire AND the decompressed JSON,
@@ -17,9 +16,11 @@ const tooLarge = (what: string, maxBytes: number) =>
 export async function readJsonBody(
   request: HttpRequest,
   maxBytes: number,
+  /** What to do about a body past the limit, in the caller's terms (ingest: fewer events per batch). */
+  advice = 'send a smaller body',
 ): Promise<{ body: unknown } | { response: HttpResponseInit }> {
   const declared = Number(request.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > maxBytes) return { response: tooLarge('the request body', maxBytes) };
+  if (Number.isFinite(declared) && declared > maxBytes) return { response: tooLarge('the request body', maxBytes, advice) };
 
   const encoding = (request.headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
   if (!['identity', '', 'gzip', 'x-gzip'].includes(encoding)) {
@@ -27,7 +28,7 @@ export async function readJsonBody(
   }
 
   const raw = await readAtMost(request, maxBytes);
-  if (raw === null) return { response: tooLarge('the request body', maxBytes) };
+  if (raw === null) return { response: tooLarge('the request body', maxBytes, advice) };
 
   let text: string;
   if (encoding === 'gzip' || encoding === 'x-gzip') {
@@ -35,7 +36,7 @@ export async function readJsonBody(
       text = (await gunzipAsync(raw, { maxOutputLength: maxBytes })).toString('utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-        return { response: tooLarge('the decompressed body', maxBytes) };
+        return { response: tooLarge('the decompressed body', maxBytes, advice) };
       }
       return { response: errorResponse(400, `body is not valid gzip (Content-Encoding: gzip): ${(error as Error).message}`) };
     }

@@ -17,6 +17,8 @@ export type RouteHandle<R extends ApiRoute, Ports> = (caller: Caller, input: Rou
 export interface BodyRule<R extends ApiRoute, Ports> {
   /** The most bytes the body may take, on the wire and decompressed. */
   maxBytes?: (ports: Ports) => number;
+  /** Said with a 413 (default: send a smaller body). */
+  tooLargeAdvice?: string;
   /** The body from its JSON, or a thrown ApiError. */
   parse?: (json: unknown) => RouteBody<R>;
 }
@@ -38,7 +40,7 @@ export function routeHandler<R extends ApiRoute, Ports extends { authenticator: 
         const params = parseParams(route, request.params, request.query);
         let input = params as RouteInput<R>;
         if (route.body) {
-          const read = await readJsonBody(request, bodyRule.maxBytes?.(ports) ?? MAX_BODY_BYTES);
+          const read = await readJsonBody(request, bodyRule.maxBytes?.(ports) ?? MAX_BODY_BYTES, bodyRule.tooLargeAdvice);
           if ('response' in read) return read.response;
           input = { ...params, body: (bodyRule.parse ?? ((json) => parseBody(route, json)))(read.body) } as RouteInput<R>;
         }
