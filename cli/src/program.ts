@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { flushCommand } from './commands/flush';
+import { initCommand } from './commands/init';
 import { loginCommand } from './commands/login';
 import { serveCommand } from './commands/serve';
 import { statusCommand } from './commands/status';
@@ -26,6 +27,7 @@ export async function runProgram(argv: string[]): Promise<void> {
     .version(KM_VERSION)
     .addHelpText('after', WRAP_HELP)
     .exitOverride()
+    .addCommand(initCommand())
     .addCommand(serveCommand())
     .addCommand(flushCommand())
     .addCommand(statusCommand())

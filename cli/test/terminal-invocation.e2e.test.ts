@@ -14,13 +14,19 @@ describe('km typed at a terminal', () => {
 
   const inTerminal = (words: string) => {
     const home = tempHome('km-tty');
-    const run = spawnSync(SCRIPT, ['-qec', `${process.execPath} ${KM_BIN} ${words}; echo "exit=$?"`, '/dev/null'], { env: { ...process.env, KM_HOME: home }, encoding: 'utf8', timeout: 60_000 });
+    const run = spawnSync(SCRIPT, ['-qec', `${process.execPath} ${KM_BIN} ${words}; echo "exit=$?"`, '/dev/null'], { env: { ...process.env, KM_HOME: home, HOME: home }, encoding: 'utf8', timeout: 60_000 });
     return run.stdout;
   };
 
-  it('does not run /sbin/init for km init', () => {
+  it('runs km init for km init, never /sbin/init (HOME is empty here: no client config to change)', () => {
     const out = inTerminal('init');
-    expect(out).toContain('"init" is a km command this version does not have yet');
+    expect(out).toContain('km init: no MCP client config found');
+    expect(out).toContain('exit=0');
+  });
+
+  it('keeps a word km has planned for a command: km doctor does not run a program called doctor', () => {
+    const out = inTerminal('doctor');
+    expect(out).toContain('"doctor" is a km command this version does not have yet');
     expect(out).toContain('exit=2');
   });
 

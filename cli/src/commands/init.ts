@@ -1,0 +1,134 @@
+import { Command } from 'commander';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import { kmHome } from '../config/settings';
+import { CLIENT_IDS, clientConfigs, type ClientId } from '../init/clients';
+import { editConfig } from '../init/config-edit';
+import { planEntry, type Launcher } from '../init/entry';
+import { stampNow, undoLatestRun, writeRun } from '../init/init-runs';
+import { lineDiff } from '../init/line-diff';
+
+interface InitOptions {
+  dryRun?: boolean;
+  client?: string[];
+  server?: string[];
+  yes?: boolean;
+  undo?: boolean;
+}
+
+/** `km init`: wraps the stdio servers of every MCP client config found, after showing the diff (issue 13). */
+export function initCommand(): Command {
+  return new Command('init')
+    .description('Wrap the MCP servers in your clients\' configs with km (Claude Desktop and Code, Cursor, VS Code, Windsurf, Gemini CLI, Codex CLI)')
+    .option('--dry-run', 'show what would change, write nothing')
+    .option('--client <ids...>', `only these clients: ${CLIENT_IDS.join(', ')}`)
+    .option('--server <names...>', 'only the server entries with these names')
+    .option('-y, --yes', 'write without asking')
+    .option('--undo', 'restore the files the last km init changed, byte for byte')
+    .action(async (opts: InitOptions) => {
+      const home = kmHome();
+      if (opts.undo) {
+        undo(home);
+        return;
+      }
+      const clients = chosenClients(opts.client);
+      const out = (line = '') => process.stdout.write(`${line}\n`);
+      const launcher = kmLauncher();
+      const kmEnv = envKmNeeds();
+      const wanted = (name: string) => !opts.server || opts.server.includes(name);
+      const changes: Array<{ path: string; text: string }> = [];
+      const seenServers = new Set<string>();
+      let problems = 0;
+      let found = 0;
+      for (const config of clientConfigs({ home: homedir(), cwd: process.cwd(), platform: process.platform, appData: process.env.APPDATA }).filter((c) => clients.has(c.client))) {
+        if (!existsSync(config.path)) continue;
+        found++;
+        const before = readFileSync(config.path, 'utf8');
+        const edit = editConfig(config, before, (name, entry) => planEntry(name, entry, launcher, kmEnv), wanted);
+        if ('problem' in edit) {
+          problems++;
+          process.stderr.write(`km init: ${edit.problem}\n`);
+          continue;
+        }
+        out(`${config.label}: ${config.path}`);
+        if (edit.entries.length === 0) out('  no MCP servers here');
+        for (const { name, place, plan } of edit.entries) {
+          seenServers.add(name);
+          out(plan.kind === 'wrap' ? `  wrap ${name} (${place})` : `  keep ${name}: ${plan.reason}`);
+        }
+        if (edit.after !== before) {
+          if (edit.note) out(`  note: ${edit.note}`);
+          for (const line of lineDiff(before, edit.after)) out(`    ${line}`);
+          changes.push({ path: config.path, text: edit.after });
+        }
+        out();
+      }
+      for (const name of opts.server ?? []) if (!seenServers.has(name)) process.stderr.write(`km init: no server entry named "${name}" in the configs found\n`);
+      if (problems > 0) process.exitCode = 1;
+      if (found === 0) return void out(`km init: no MCP client config found (looked for ${describe(clients)}); add servers in your client, then run km init again`);
+      if (changes.length === 0) return void out('km init: nothing to change; every stdio server found is wrapped already');
+      if (opts.dryRun) return void out(`km init: ${changes.length} file(s) would change (dry run: nothing written)`);
+      if (!opts.yes && !(await confirmed(`Write these changes to ${changes.length} file(s)? A backup of each is kept. [y/N] `))) {
+        throw new Error(process.stdin.isTTY ? 'nothing written' : 'nothing written: stdin is not a terminal, so add --yes to write (or --dry-run to look only)');
+      }
+      const stamp = stampNow();
+      for (const file of writeRun(home, stamp, changes)) out(`wrote ${file.path} (backup: ${file.backup})`);
+      out('Restart your MCP clients (or reload their servers) to start recording. km init --undo puts the files back.');
+    });
+}
+
+function undo(home: string): void {
+  const outcome = undoLatestRun(home);
+  if (!outcome.at) {
+    process.stdout.write('km init --undo: no km init run to undo\n');
+    return;
+  }
+  for (const path of outcome.restored) process.stdout.write(`restored ${path}\n`);
+  for (const { path, backup } of outcome.kept) process.stderr.write(`km init --undo: ${path} changed since km init wrote it; left as it is (the original is ${backup})\n`);
+  if (outcome.kept.length > 0) process.exitCode = 1;
+}
+
+function chosenClients(asked: string[] | undefined): Set<ClientId> {
+  if (!asked) return new Set(CLIENT_IDS);
+  const unknown = asked.filter((id) => !(CLIENT_IDS as readonly string[]).includes(id));
+  if (unknown.length > 0) throw new Error(`unknown client ${unknown.map((u) => `"${u}"`).join(', ')}: use ${CLIENT_IDS.join(', ')}`);
+  return new Set(asked as ClientId[]);
+}
+
+const describe = (clients: Set<ClientId>) => [...clients].join(', ');
+
+/** `km` when a km is on the PATH (what the issue's configs read); else node running this km's bin script. */
+function kmLauncher(): Launcher {
+  const names = process.platform === 'win32' ? ['km.cmd', 'km.exe'] : ['km'];
+  for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
+    for (const name of names) {
+      try {
+        accessSync(join(dir, name), constants.X_OK);
+        return { command: 'km', argsPrefix: [] };
+      } catch {
+        // not here
+      }
+    }
+  }
+  return { command: process.execPath, argsPrefix: [resolve(process.argv[1] ?? 'km')] };
+}
+
+/** Clients start servers with their own environment: what km needs from this one goes into the entry. */
+function envKmNeeds(): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (process.env.KM_HOME && resolve(process.env.KM_HOME) !== resolve(kmHome({}))) env.KM_HOME = resolve(process.env.KM_HOME);
+  if (process.env.KM_ENDPOINT) env.KM_ENDPOINT = process.env.KM_ENDPOINT;
+  return env;
+}
+
+async function confirmed(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) return false;
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}

@@ -1,0 +1,137 @@
+import { applyEdits, findNodeAtLocation, modify, parse, parseTree, printParseErrorCode, type FormattingOptions, type ParseError } from 'jsonc-parser';
+import type { ClientConfig } from './clients';
+import type { EntryPlan } from './entry';
+
+/**
+ * What `km init` would write into one config file: the new text and, per server entry, wrapped or skipped and why.
+ * JSONC files (every client but Codex) are edited in place through jsonc-parser, so comments, trailing commas,
+ * indentation and the order of keys stay the user's; only the `command`, `args` and `env` of wrapped entries change.
+ */
+export interface EntryOutcome {
+  name: string;
+  /** Where the entry is, for output: "mcpServers", "projects./home/me/app.mcpServers". */
+  place: string;
+  plan: EntryPlan;
+}
+
+export type FileEdit = { after: string; entries: EntryOutcome[]; note?: string } | { problem: string };
+
+export type PlanEntry = (name: string, entry: unknown) => EntryPlan;
+
+// smol-toml ships CommonJS too (its "require" export) but types for its ESM build only: required by hand.
+const toml = require('smol-toml') as typeof import('smol-toml', { with: { 'resolution-mode': 'import' } });
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export function editConfig(config: ClientConfig, text: string, plan: PlanEntry, wanted: (name: string) => boolean): FileEdit {
+  return config.format === 'toml' ? editToml(config, text, plan, wanted) : editJsonc(config, text, plan, wanted);
+}
+
+function editJsonc(config: ClientConfig, text: string, plan: PlanEntry, wanted: (name: string) => boolean): FileEdit {
+  const errors: ParseError[] = [];
+  const root = parse(text, errors, { allowTrailingComma: true, disallowComments: false });
+  if (errors.length > 0) {
+    const { line, column } = position(text, errors[0]!.offset);
+    return { problem: `${config.path}:${line}:${column}: ${printParseErrorCode(errors[0]!.error)}; left untouched` };
+  }
+  if (text.trim() !== '' && !isObject(root)) return { problem: `${config.path}: not a JSON object; left untouched` };
+  const formatting = formattingOf(text);
+  let after = text;
+  const entries: EntryOutcome[] = [];
+  for (const mapPath of expand(config.serverMaps, isObject(root) ? root : {})) {
+    const map = valueAt(root, mapPath);
+    if (!isObject(map)) continue;
+    for (const [name, entry] of Object.entries(map)) {
+      if (!wanted(name)) continue;
+      const outcome = plan(name, entry);
+      entries.push({ name, place: mapPath.join('.'), plan: outcome });
+      if (outcome.kind !== 'wrap') continue;
+      for (const [field, value] of Object.entries(outcome.fields)) after = setField(after, [...mapPath, name, field], value, formatting);
+    }
+  }
+  return { after, entries };
+}
+
+function editToml(config: ClientConfig, text: string, plan: PlanEntry, wanted: (name: string) => boolean): FileEdit {
+  let doc: Record<string, unknown>;
+  try {
+    doc = toml.parse(text) as Record<string, unknown>;
+  } catch (err) {
+    const where = err instanceof toml.TomlError ? `:${err.line}:${err.column}` : '';
+    return { problem: `${config.path}${where}: ${(err as Error).message.split('\n')[0]}; left untouched` };
+  }
+  const servers = doc.mcp_servers;
+  const entries: EntryOutcome[] = [];
+  if (!isObject(servers)) return { after: text, entries };
+  for (const [name, entry] of Object.entries(servers)) {
+    if (!wanted(name)) continue;
+    const outcome = plan(name, entry);
+    entries.push({ name, place: 'mcp_servers', plan: outcome });
+    if (outcome.kind === 'wrap') Object.assign(entry as Record<string, unknown>, outcome.fields);
+  }
+  if (!entries.some((e) => e.plan.kind === 'wrap')) return { after: text, entries };
+  // TOML is written whole (no TOML editor keeps comments): said, and the backup keeps the original.
+  const note = /^\s*#/m.test(text) ? 'its comments are not kept (the backup has them)' : undefined;
+  return { after: toml.stringify(doc) + '\n', entries, ...(note ? { note } : {}) };
+}
+
+/**
+ * A field's value replaced where it stands, on one line as the user most likely wrote it (jsonc-parser's own
+ * formatter would spread an args list over a line per word); a field the entry lacks is added by jsonc-parser.
+ */
+function setField(text: string, path: string[], value: unknown, formatting: FormattingOptions): string {
+  const tree = parseTree(text, [], { allowTrailingComma: true })!;
+  const node = findNodeAtLocation(tree, path);
+  if (node) return applyEdits(text, [{ offset: node.offset, length: node.length, content: oneLine(value) }]);
+  // A new field goes after the entry's last one, in the entry's own layout (one line, or a line per field).
+  const entry = findNodeAtLocation(tree, path.slice(0, -1));
+  const last = entry?.children?.at(-1);
+  if (!entry || !last) return applyEdits(text, modify(text, path, value, { formattingOptions: formatting }));
+  const lineStart = text.lastIndexOf('\n', last.offset) + 1;
+  const indent = /^[ \t]*/.exec(text.slice(lineStart))![0];
+  const field = `${JSON.stringify(path.at(-1))}: ${oneLine(value)}`;
+  const content = text.slice(entry.offset, last.offset).includes('\n') ? `,${formatting.eol}${indent}${field}` : `, ${field}`;
+  return applyEdits(text, [{ offset: last.offset + last.length, length: 0, content }]);
+}
+
+function oneLine(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((v) => JSON.stringify(v)).join(', ')}]`;
+  if (isObject(value)) return `{ ${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(', ')} }`;
+  return JSON.stringify(value);
+}
+
+/** Server map paths with `*` expanded over the keys found there (Claude Code's projects). */
+function expand(paths: string[][], root: Record<string, unknown>): string[][] {
+  const out: string[][] = [];
+  for (const path of paths) {
+    const star = path.indexOf('*');
+    if (star === -1) {
+      out.push(path);
+      continue;
+    }
+    const parent = valueAt(root, path.slice(0, star));
+    if (isObject(parent)) for (const key of Object.keys(parent)) out.push([...path.slice(0, star), key, ...path.slice(star + 1)]);
+  }
+  return out;
+}
+
+function valueAt(root: unknown, path: string[]): unknown {
+  let value = root;
+  for (const key of path) {
+    if (!isObject(value) || !Object.prototype.hasOwnProperty.call(value, key)) return undefined;
+    value = value[key];
+  }
+  return value;
+}
+
+/** The file's own indentation and line ends, for the lines km adds. */
+function formattingOf(text: string): FormattingOptions {
+  const indent = /^([ \t]+)\S/m.exec(text)?.[1] ?? '  ';
+  return { insertSpaces: !indent.startsWith('\t'), tabSize: indent.startsWith('\t') ? 1 : indent.length, eol: text.includes('\r\n') ? '\r\n' : '\n' };
+}
+
+function position(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  return { line, column: offset - before.lastIndexOf('\n') };
+}

@@ -1,0 +1,105 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { BIN_DIR, KM_BIN, requireBuiltKm, until } from './e2e-support';
+import { tempHome } from './helpers';
+
+/**
+ * Issue 13: `km init` on a machine with Claude Code (a project .mcp.json with comments) and Codex CLI configs, then
+ * the wrapped entry started the way a client starts it (its own environment: only what the entry says), recording
+ * into the KM_HOME km init was run with. A second run changes nothing; --undo puts the files back byte for byte.
+ */
+function km(args: string[], cwd: string, env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [KM_BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+describe('km init', () => {
+  beforeAll(() => requireBuiltKm());
+
+  it('wraps the servers of the configs it finds, and the wrapped entry records into its KM_HOME', async () => {
+    const home = tempHome('km-init-home');
+    const project = join(home, 'app');
+    const kmHome = join(home, 'km-data'); // not ~/.km: the client would not pass it, so the entry must
+    mkdirSync(project);
+    mkdirSync(join(home, '.codex'));
+    const mcpJson = join(project, '.mcp.json');
+    const codex = join(home, '.codex', 'config.toml');
+    const originals = {
+      [mcpJson]: `{\n  // the team's servers\n  "mcpServers": {\n    "everything-entry": {\n      "command": "${join(BIN_DIR, 'mcp-server-everything')}",\n      "args": ["stdio"],\n    },\n  },\n}\n`,
+      [codex]: 'model = "o3"\n\n[mcp_servers.mem]\ncommand = "npx"\nargs = ["-y", "@modelcontextprotocol/server-memory"]\n',
+    };
+    for (const [path, text] of Object.entries(originals)) writeFileSync(path, text);
+    // No km on this PATH: km init falls back to node and this km's bin script.
+    const env = { HOME: home, PATH: dirname(process.execPath), KM_HOME: kmHome };
+
+    const dry = await km(['init', '--dry-run'], project, env);
+    expect(dry.status).toBe(0);
+    expect(dry.stdout).toContain('wrap everything-entry (mcpServers)');
+    expect(dry.stdout).toContain('wrap mem (mcp_servers)');
+    expect(dry.stdout).toMatch(/^ {4}\+ .*"--name", "everything-entry", "--"/m);
+    expect(readFileSync(mcpJson, 'utf8')).toBe(originals[mcpJson]); // a dry run writes nothing
+
+    const refused = await km(['init'], project, env); // no terminal to ask on, no --yes
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('add --yes');
+
+    const wrote = await km(['init', '--yes'], project, env);
+    expect(wrote.status).toBe(0);
+    expect(wrote.stdout).toContain(`wrote ${mcpJson} (backup: ${mcpJson}.km-backup-`);
+    const written = readFileSync(mcpJson, 'utf8');
+    expect(written).toContain("// the team's servers");
+    const entry = new Function(`return (${written})`)().mcpServers['everything-entry'];
+    expect(entry).toEqual({ command: process.execPath, args: [KM_BIN, '--name', 'everything-entry', '--', join(BIN_DIR, 'mcp-server-everything'), 'stdio'], env: { KM_HOME: kmHome } });
+    expect(readFileSync(codex, 'utf8')).toContain(`args = [ "${KM_BIN}", "--name", "mem", "--", "npx", "-y", "@modelcontextprotocol/server-memory" ]`);
+
+    // Started as a client starts it: the entry's command, args and env, nothing of this test's environment.
+    const transport = new StdioClientTransport({ command: entry.command, args: entry.args, env: { PATH: dirname(process.execPath), ...entry.env }, stderr: 'ignore' });
+    const client = new Client({ name: 'km-init-e2e', version: '1.0.0' });
+    await client.connect(transport);
+    expect((await client.callTool({ name: 'echo', arguments: { message: 'wrapped by km init' } })).isError).toBeFalsy();
+    await client.close();
+    const servers = await until('the session in the KM_HOME km init wrote into the entry', () => {
+      const dir = join(kmHome, 'spool');
+      if (!existsSync(dir)) return undefined;
+      const events = readdirSync(dir)
+        .filter((n) => n.endsWith('.jsonl'))
+        .flatMap((n) => readFileSync(join(dir, n), 'utf8').split('\n').filter(Boolean))
+        .map((line) => JSON.parse(line) as { type: string; server: { name: string } });
+      return events.some((e) => e.type === 'session.ended') ? new Set(events.map((e) => e.server.name)) : undefined;
+    });
+    expect([...servers]).toEqual(['everything-entry']);
+
+    const again = await km(['init', '--yes'], project, env);
+    expect(again.stdout).toContain('nothing to change');
+    expect(readFileSync(mcpJson, 'utf8')).toBe(written);
+
+    const undo = await km(['init', '--undo'], project, env);
+    expect(undo.status).toBe(0);
+    for (const [path, text] of Object.entries(originals)) expect(readFileSync(path, 'utf8')).toBe(text);
+  }, 60_000);
+
+  it('leaves a config it cannot parse untouched, says where, and still wraps the others', async () => {
+    const home = tempHome('km-init-broken');
+    mkdirSync(join(home, '.cursor'));
+    mkdirSync(join(home, '.gemini'));
+    const broken = '{ "mcpServers": { "a": { "command": "x" }\n';
+    writeFileSync(join(home, '.cursor', 'mcp.json'), broken);
+    writeFileSync(join(home, '.gemini', 'settings.json'), JSON.stringify({ mcpServers: { b: { command: 'y' } } }));
+    const run = await km(['init', '--yes', '--client', 'cursor', 'gemini'], home, { HOME: home, PATH: dirname(process.execPath), KM_HOME: join(home, '.km') });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(`${join(home, '.cursor', 'mcp.json')}:2:1: CloseBraceExpected; left untouched`);
+    expect(readFileSync(join(home, '.cursor', 'mcp.json'), 'utf8')).toBe(broken);
+    expect(JSON.parse(readFileSync(join(home, '.gemini', 'settings.json'), 'utf8')).mcpServers.b.args).toEqual([KM_BIN, '--name', 'b', '--', 'y']);
+    const unknown = await km(['init', '--client', 'notepad'], home, { HOME: home, PATH: dirname(process.execPath) });
+    expect(unknown.stderr).toContain('unknown client "notepad": use claude-desktop, claude-code, cursor, vscode, windsurf, gemini, codex');
+  });
+});

@@ -1,0 +1,111 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { clientConfigs, type ClientConfig } from '../src/init/clients';
+import { editConfig, type FileEdit } from '../src/init/config-edit';
+import { planEntry, type Launcher } from '../src/init/entry';
+import { stampNow, undoLatestRun, writeRun } from '../src/init/init-runs';
+import { lineDiff } from '../src/init/line-diff';
+import { tempHome } from './helpers';
+
+/** Issue 13: km init's edits of client configs, its diff and its undo. */
+const launcher: Launcher = { command: 'km', argsPrefix: [] };
+const configs = clientConfigs({ home: '/home/u', cwd: '/work/app', platform: 'linux' });
+const configOf = (label: string) => configs.find((c) => c.label.startsWith(label))!;
+const edit = (config: ClientConfig, text: string, env: Record<string, string> = {}, wanted = (_: string) => true) =>
+  editConfig(config, text, (name, entry) => planEntry(name, entry, launcher, env), wanted);
+const after = (result: FileEdit) => {
+  if ('problem' in result) throw new Error(result.problem);
+  return result.after;
+};
+
+describe('km init: wrapping entries', () => {
+  const cursor = `{
+  // servers for this machine
+  "mcpServers": {
+    "fs": { "command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "."], "env": { "ROOT": "/srv" } },
+    "docs": { "url": "https://example.com/mcp" }, // remote
+    "odd": { "command": 42 },
+  },
+}
+`;
+
+  it('changes only command, args and env of stdio entries, keeping comments, trailing commas and layout', () => {
+    const result = edit(configOf('Cursor (user)'), cursor, { KM_HOME: '/data/km' });
+    expect(after(result)).toBe(
+      cursor.replace(
+        '"fs": { "command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "."], "env": { "ROOT": "/srv" } }',
+        '"fs": { "command": "km", "args": ["--name", "fs", "--", "npx", "-y", "@modelcontextprotocol/server-filesystem", "."], "env": { "ROOT": "/srv", "KM_HOME": "/data/km" } }',
+      ),
+    );
+    expect('entries' in result && result.entries.map((e) => [e.name, e.plan.kind])).toEqual([
+      ['fs', 'wrap'],
+      ['docs', 'skip'],
+      ['odd', 'skip'],
+    ]);
+  });
+
+  it('changes nothing on a second run', () => {
+    const once = after(edit(configOf('Cursor (user)'), cursor));
+    expect(after(edit(configOf('Cursor (user)'), once))).toBe(once);
+  });
+
+  it("wraps Claude Code's user servers and each project's, and VS Code's `servers`, adding env in the entry's own layout", () => {
+    const claude = JSON.stringify({ mcpServers: { a: { command: 'uvx', args: ['a-mcp'] } }, projects: { '/work/app': { mcpServers: { b: { type: 'stdio', command: 'node', args: ['b.js'], env: {} } } } } }, null, 2);
+    const result = edit(configOf('Claude Code (user'), claude, { KM_HOME: '/data/km' });
+    const parsed = JSON.parse(after(result));
+    expect(parsed.mcpServers.a).toEqual({ command: 'km', args: ['--name', 'a', '--', 'uvx', 'a-mcp'], env: { KM_HOME: '/data/km' } });
+    expect(parsed.projects['/work/app'].mcpServers.b).toEqual({ type: 'stdio', command: 'km', args: ['--name', 'b', '--', 'node', 'b.js'], env: { KM_HOME: '/data/km' } });
+    expect(after(result)).toContain('      "env": { "KM_HOME": "/data/km" }\n'); // a line of its own, indented like its siblings
+    const vscode = '{\n\t"servers": {\n\t\t"gh": { "type": "stdio", "command": "gh-mcp" }\n\t}\n}\n';
+    expect(JSON.parse(after(edit(configOf('VS Code (user)'), vscode))).servers.gh).toEqual({ type: 'stdio', command: 'km', args: ['--name', 'gh', '--', 'gh-mcp'] });
+  });
+
+  it('only the servers asked for, and never an entry that already runs km (by name or as node km.js)', () => {
+    const text = JSON.stringify({ mcpServers: { a: { command: 'a' }, b: { command: 'b' }, c: { command: '/usr/bin/node', args: ['/opt/km/bin/km.js', '--', 'c'] } } });
+    const parsed = JSON.parse(after(edit(configOf('Cursor (user)'), text, {}, (name) => name !== 'b')));
+    expect([parsed.mcpServers.a.command, parsed.mcpServers.b.command, parsed.mcpServers.c.command]).toEqual(['km', 'b', '/usr/bin/node']);
+  });
+
+  it('leaves a file it cannot parse untouched, naming file, line and column', () => {
+    const result = edit(configOf('Cursor (user)'), '{\n  "mcpServers": {\n    "a": { "command": "x" \n  }\n');
+    expect(result).toEqual({ problem: expect.stringMatching(/^\/home\/u\/\.cursor\/mcp\.json:5:1: CloseBraceExpected; left untouched$/) });
+  });
+
+  it("wraps Codex CLI's TOML servers and keeps its other settings; a second run changes nothing", () => {
+    const codex = 'model = "o3"\n\n[mcp_servers.mem]\ncommand = "npx"\nargs = ["-y", "@modelcontextprotocol/server-memory"]\nenv = { TOKEN_FILE = "/t" }\n';
+    const once = after(edit(configOf('Codex CLI'), codex, { KM_HOME: '/data/km' }));
+    expect(once).toContain('model = "o3"');
+    expect(once).toContain('args = [ "--name", "mem", "--", "npx", "-y", "@modelcontextprotocol/server-memory" ]');
+    expect(once).toMatch(/TOKEN_FILE = "\/t"/);
+    expect(once).toMatch(/KM_HOME = "\/data\/km"/);
+    expect(after(edit(configOf('Codex CLI'), once, { KM_HOME: '/data/km' }))).toBe(once);
+    expect(edit(configOf('Codex CLI'), '[mcp_servers.x\n')).toEqual({ problem: expect.stringMatching(/config\.toml:1:\d+: .*left untouched$/) });
+  });
+});
+
+describe('km init: the diff and the undo', () => {
+  it('shows removed then added lines with context', () => {
+    expect(lineDiff('a\nb\nc\nd\ne\nf\ng', 'a\nb\nc\nD\ne\nf\ng', 1)).toEqual(['  c', '- d', '+ D', '  e']);
+  });
+
+  it('restores what it wrote byte for byte, and leaves a file changed since then alone', () => {
+    const home = tempHome('km-init-undo');
+    const dir = join(home, 'configs');
+    mkdirSync(dir);
+    const [one, two] = [join(dir, 'one.json'), join(dir, 'two.json')];
+    const original = '{\r\n  // crlf and a comment\r\n  "mcpServers": {}\r\n}\r\n';
+    writeFileSync(one, original);
+    writeFileSync(two, '{}');
+    const files = writeRun(home, stampNow(), [
+      { path: one, text: '{ "changed": 1 }' },
+      { path: two, text: '{ "changed": 2 }' },
+    ]);
+    expect(readFileSync(files[0]!.backup, 'utf8')).toBe(original);
+    writeFileSync(two, '{ "edited by the user": true }');
+    const outcome = undoLatestRun(home);
+    expect(outcome.restored).toEqual([one]);
+    expect(outcome.kept.map((k) => k.path)).toEqual([two]);
+    expect(readFileSync(one, 'utf8')).toBe(original);
+    expect(undoLatestRun(home).at).toBeNull(); // undone once
+  });
+});
