@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { doctorCommand } from './commands/doctor';
 import { flushCommand } from './commands/flush';
 import { initCommand } from './commands/init';
 import { loginCommand } from './commands/login';
@@ -28,6 +29,7 @@ export async function runProgram(argv: string[]): Promise<void> {
     .addHelpText('after', WRAP_HELP)
     .exitOverride()
     .addCommand(initCommand())
+    .addCommand(doctorCommand())
     .addCommand(serveCommand())
     .addCommand(flushCommand())
     .addCommand(statusCommand())

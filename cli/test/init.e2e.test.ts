@@ -78,6 +78,11 @@ describe('km init', () => {
     });
     expect([...servers]).toEqual(['everything-entry']);
 
+    const doctor = await km(['doctor'], project, { ...env, KM_ENDPOINT: 'http://127.0.0.1:9' });
+    expect(doctor.stdout).toContain(`ok    Claude Code (project .mcp.json): everything-entry: wrapped, runs ${join(BIN_DIR, 'mcp-server-everything')}\n`);
+    expect(doctor.stdout).toContain('warn  endpoint http://127.0.0.1:9: reachable no (nothing listens)');
+    expect(doctor.stdout).toContain('km doctor: 0 problem(s), 1 warning(s)');
+
     const again = await km(['init', '--yes'], project, env);
     expect(again.stdout).toContain('nothing to change');
     expect(readFileSync(mcpJson, 'utf8')).toBe(written);

@@ -83,6 +83,16 @@ describe('km init: wrapping entries', () => {
   });
 });
 
+describe('km init: the configs', () => {
+  it('lists each file once, even run from the home directory, where project files are the user files', () => {
+    const paths = clientConfigs({ home: '/home/u', cwd: '/home/u', platform: 'linux' }).map((c) => c.path);
+    expect(new Set(paths).size).toBe(paths.length);
+    expect(paths).toContain('/home/u/.cursor/mcp.json');
+    expect(clientConfigs({ home: 'C:\\Users\\u', cwd: 'C:\\w', platform: 'win32', appData: 'C:\\Users\\u\\AppData\\Roaming' }).find((c) => c.client === 'claude-desktop')!.path).toContain('Claude');
+    expect(clientConfigs({ home: '/Users/u', cwd: '/w', platform: 'darwin' }).find((c) => c.client === 'vscode')!.path).toBe('/Users/u/Library/Application Support/Code/User/mcp.json');
+  });
+});
+
 describe('km init: the diff and the undo', () => {
   it('shows removed then added lines with context', () => {
     expect(lineDiff('a\nb\nc\nd\ne\nf\ng', 'a\nb\nc\nD\ne\nf\ng', 1)).toEqual(['  c', '- d', '+ D', '  e']);

@@ -1,9 +1,10 @@
 import { Command } from 'commander';
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { delimiter, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { kmHome } from '../config/settings';
+import { which } from '../config/which';
 import { CLIENT_IDS, clientConfigs, type ClientId } from '../init/clients';
 import { editConfig } from '../init/config-edit';
 import { planEntry, type Launcher } from '../init/entry';
@@ -101,18 +102,7 @@ const describe = (clients: Set<ClientId>) => [...clients].join(', ');
 
 /** `km` when a km is on the PATH (what the issue's configs read); else node running this km's bin script. */
 function kmLauncher(): Launcher {
-  const names = process.platform === 'win32' ? ['km.cmd', 'km.exe'] : ['km'];
-  for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
-    for (const name of names) {
-      try {
-        accessSync(join(dir, name), constants.X_OK);
-        return { command: 'km', argsPrefix: [] };
-      } catch {
-        // not here
-      }
-    }
-  }
-  return { command: process.execPath, argsPrefix: [resolve(process.argv[1] ?? 'km')] };
+  return which('km') ? { command: 'km', argsPrefix: [] } : { command: process.execPath, argsPrefix: [resolve(process.argv[1] ?? 'km')] };
 }
 
 /** Clients start servers with their own environment: what km needs from this one goes into the entry. */

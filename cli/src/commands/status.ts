@@ -1,7 +1,7 @@
 import { Command } from 'commander';
-import { routeUrl, sessionsRoute } from '@km/shared';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { describeReachability, probeEndpoint } from '../config/endpoint-probe';
 import { loadSettings, resolveTarget } from '../config/settings';
 import { Spool } from '../spool';
 import { deadJournals } from '../wrap/journal';
@@ -40,14 +40,7 @@ export function statusCommand(): Command {
     // Sessions of km processes killed before they spooled everything: replayed by the next km run or km flush.
     const journals = deadJournals(settings.home).length;
     const journalLines = journals > 0 ? [`journal:   ${journals} session(s) of km processes that were killed wait to be replayed; km flush does it now`] : [];
-    let reachable = 'no';
-    try {
-      const headers: Record<string, string> = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
-      const res = await fetch(endpoint + routeUrl(sessionsRoute.path, { limit: 1 }), { headers, signal: AbortSignal.timeout(2000) });
-      reachable = res.ok ? 'yes' : res.status === 401 || res.status === 403 ? 'yes, but the API key is refused' : `answers ${res.status}`;
-    } catch {
-      reachable = 'no (nothing listens)';
-    }
+    const reachable = describeReachability(await probeEndpoint(endpoint, apiKey));
     process.stdout.write(
       [`home:      ${settings.home}`, `endpoint:  ${endpoint} (reachable: ${reachable})`, `api key:   ${apiKey ? 'set' : 'none'}`, `org:       ${settings.orgId}`, `spool:     ${files} file(s), ${bytes} bytes`, ...journalLines, ...refusedLines].join('\n') + '\n',
     );

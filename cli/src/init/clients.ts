@@ -37,7 +37,7 @@ function appSupport(places: Places): string {
 export function clientConfigs(places: Places): ClientConfig[] {
   const { home, cwd } = places;
   const servers = [['mcpServers']];
-  return [
+  const all: ClientConfig[] = [
     { client: 'claude-desktop', label: 'Claude Desktop', path: join(appSupport(places), 'Claude', 'claude_desktop_config.json'), format: 'jsonc', serverMaps: servers },
     { client: 'claude-code', label: 'Claude Code (user and local scopes)', path: join(home, '.claude.json'), format: 'jsonc', serverMaps: [['mcpServers'], ['projects', '*', 'mcpServers']] },
     { client: 'claude-code', label: 'Claude Code (project .mcp.json)', path: join(cwd, '.mcp.json'), format: 'jsonc', serverMaps: servers },
@@ -50,4 +50,6 @@ export function clientConfigs(places: Places): ClientConfig[] {
     { client: 'gemini', label: 'Gemini CLI (project)', path: join(cwd, '.gemini', 'settings.json'), format: 'jsonc', serverMaps: servers },
     { client: 'codex', label: 'Codex CLI', path: join(home, '.codex', 'config.toml'), format: 'toml', serverMaps: [['mcp_servers']] },
   ];
+  // Run from the home directory, a project file is the user file: one file, edited once.
+  return all.filter((config, i) => all.findIndex((other) => other.path === config.path) === i);
 }

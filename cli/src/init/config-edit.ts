@@ -27,52 +27,72 @@ export function editConfig(config: ClientConfig, text: string, plan: PlanEntry, 
   return config.format === 'toml' ? editToml(config, text, plan, wanted) : editJsonc(config, text, plan, wanted);
 }
 
-function editJsonc(config: ClientConfig, text: string, plan: PlanEntry, wanted: (name: string) => boolean): FileEdit {
-  const errors: ParseError[] = [];
-  const root = parse(text, errors, { allowTrailingComma: true, disallowComments: false });
-  if (errors.length > 0) {
-    const { line, column } = position(text, errors[0]!.offset);
-    return { problem: `${config.path}:${line}:${column}: ${printParseErrorCode(errors[0]!.error)}; left untouched` };
+/** One server entry as found in a config file: its name, where it is, its JSON value. */
+export interface FoundEntry {
+  name: string;
+  place: string;
+  path: string[];
+  entry: unknown;
+}
+
+/** The server entries of a config file, or the reason it cannot be read (file, line and column). */
+export function serverEntries(config: ClientConfig, text: string): { entries: FoundEntry[]; doc: unknown } | { problem: string } {
+  let doc: unknown;
+  if (config.format === 'toml') {
+    try {
+      doc = toml.parse(text);
+    } catch (err) {
+      const where = err instanceof toml.TomlError ? `:${err.line}:${err.column}` : '';
+      return { problem: `${config.path}${where}: ${(err as Error).message.split('\n')[0]}` };
+    }
+  } else {
+    const errors: ParseError[] = [];
+    doc = parse(text, errors, { allowTrailingComma: true, disallowComments: false });
+    if (errors.length > 0) {
+      const { line, column } = position(text, errors[0]!.offset);
+      return { problem: `${config.path}:${line}:${column}: ${printParseErrorCode(errors[0]!.error)}` };
+    }
+    if (text.trim() !== '' && !isObject(doc)) return { problem: `${config.path}: not a JSON object` };
   }
-  if (text.trim() !== '' && !isObject(root)) return { problem: `${config.path}: not a JSON object; left untouched` };
+  const entries: FoundEntry[] = [];
+  for (const mapPath of expand(config.serverMaps, isObject(doc) ? doc : {})) {
+    const map = valueAt(doc, mapPath);
+    if (!isObject(map)) continue;
+    for (const [name, entry] of Object.entries(map)) entries.push({ name, place: mapPath.join('.'), path: [...mapPath, name], entry });
+  }
+  return { entries, doc };
+}
+
+function editJsonc(config: ClientConfig, text: string, plan: PlanEntry, wanted: (name: string) => boolean): FileEdit {
+  const found = serverEntries(config, text);
+  if ('problem' in found) return { problem: `${found.problem}; left untouched` };
   const formatting = formattingOf(text);
   let after = text;
   const entries: EntryOutcome[] = [];
-  for (const mapPath of expand(config.serverMaps, isObject(root) ? root : {})) {
-    const map = valueAt(root, mapPath);
-    if (!isObject(map)) continue;
-    for (const [name, entry] of Object.entries(map)) {
-      if (!wanted(name)) continue;
-      const outcome = plan(name, entry);
-      entries.push({ name, place: mapPath.join('.'), plan: outcome });
-      if (outcome.kind !== 'wrap') continue;
-      for (const [field, value] of Object.entries(outcome.fields)) after = setField(after, [...mapPath, name, field], value, formatting);
-    }
+  for (const { name, place, path, entry } of found.entries) {
+    if (!wanted(name)) continue;
+    const outcome = plan(name, entry);
+    entries.push({ name, place, plan: outcome });
+    if (outcome.kind !== 'wrap') continue;
+    for (const [field, value] of Object.entries(outcome.fields)) after = setField(after, [...path, field], value, formatting);
   }
   return { after, entries };
 }
 
 function editToml(config: ClientConfig, text: string, plan: PlanEntry, wanted: (name: string) => boolean): FileEdit {
-  let doc: Record<string, unknown>;
-  try {
-    doc = toml.parse(text) as Record<string, unknown>;
-  } catch (err) {
-    const where = err instanceof toml.TomlError ? `:${err.line}:${err.column}` : '';
-    return { problem: `${config.path}${where}: ${(err as Error).message.split('\n')[0]}; left untouched` };
-  }
-  const servers = doc.mcp_servers;
+  const found = serverEntries(config, text);
+  if ('problem' in found) return { problem: `${found.problem}; left untouched` };
   const entries: EntryOutcome[] = [];
-  if (!isObject(servers)) return { after: text, entries };
-  for (const [name, entry] of Object.entries(servers)) {
+  for (const { name, place, entry } of found.entries) {
     if (!wanted(name)) continue;
     const outcome = plan(name, entry);
-    entries.push({ name, place: 'mcp_servers', plan: outcome });
+    entries.push({ name, place, plan: outcome });
     if (outcome.kind === 'wrap') Object.assign(entry as Record<string, unknown>, outcome.fields);
   }
   if (!entries.some((e) => e.plan.kind === 'wrap')) return { after: text, entries };
   // TOML is written whole (no TOML editor keeps comments): said, and the backup keeps the original.
   const note = /^\s*#/m.test(text) ? 'its comments are not kept (the backup has them)' : undefined;
-  return { after: toml.stringify(doc) + '\n', entries, ...(note ? { note } : {}) };
+  return { after: toml.stringify(found.doc as Record<string, unknown>) + '\n', entries, ...(note ? { note } : {}) };
 }
 
 /**

@@ -1,0 +1,102 @@
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describeReachability, probeEndpoint } from '../config/endpoint-probe';
+import { ensureHome, kmHome, resolveTarget, type Settings } from '../config/settings';
+import { which } from '../config/which';
+import { clientConfigs, type ClientConfig, type Places } from '../init/clients';
+import { serverEntries } from '../init/config-edit';
+import { runsKm } from '../init/entry';
+import { Spool } from '../spool';
+import { deadJournals } from '../wrap/journal';
+
+/**
+ * `km doctor`'s checks (issue 13): each says ok, warn or fail, what it saw, and what to do about it. They only
+ * read (KM_HOME is created if missing, as any km command would), so doctor is safe to run anywhere.
+ */
+export interface Check {
+  status: 'ok' | 'warn' | 'fail';
+  what: string;
+  fix?: string;
+}
+
+const silent = { info() {}, warn() {}, error() {} };
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export function nodeCheck(version = process.versions.node): Check {
+  const major = Number(version.split('.')[0]);
+  return major >= 20 ? { status: 'ok', what: `Node.js ${version}` } : { status: 'fail', what: `Node.js ${version}`, fix: 'km needs Node.js 20 or later' };
+}
+
+export function homeCheck(settings: Settings, env: NodeJS.ProcessEnv = process.env): Check {
+  const from = env.KM_HOME ? 'KM_HOME' : 'the default';
+  try {
+    ensureHome(settings.home);
+    accessSync(settings.home, constants.W_OK);
+    return { status: 'ok', what: `KM_HOME ${settings.home} (${from}), writable` };
+  } catch (err) {
+    return { status: 'fail', what: `KM_HOME ${settings.home} (${from}) cannot be written: ${(err as Error).message}`, fix: 'point KM_HOME at a directory you own' };
+  }
+}
+
+export async function endpointCheck(settings: Settings): Promise<Check> {
+  const { endpoint, apiKey } = resolveTarget(settings);
+  const reach = await probeEndpoint(endpoint, apiKey);
+  const what = `endpoint ${endpoint}: reachable ${describeReachability(reach)}`;
+  if (reach.kind === 'ok') return { status: 'ok', what };
+  if (reach.kind === 'key-refused') return { status: 'fail', what, fix: 'log in again with a key of this org: km login --endpoint URL --key KEY' };
+  const local = settings.endpoint === null;
+  return { status: 'warn', what, fix: local ? 'start the local stack: km serve (events wait in the spool until then)' : 'check the endpoint (km login); events wait in the spool until it answers' };
+}
+
+export function spoolCheck(settings: Settings): Check[] {
+  const checks: Check[] = [];
+  const refused = new Spool(settings.home, settings.maxSpoolBytes, silent).refused();
+  if (refused.length > 0) checks.push({ status: 'fail', what: `${refused.length} spool file(s) set aside: ${refused[0]!.reason}`, fix: 'fix the key (km login), then km flush --retry-refused' });
+  const journals = deadJournals(settings.home).length;
+  if (journals > 0) checks.push({ status: 'warn', what: `${journals} session(s) of killed km processes wait to be replayed`, fix: 'km flush' });
+  if (checks.length === 0) checks.push({ status: 'ok', what: 'spool: nothing set aside, no killed session waiting' });
+  return checks;
+}
+
+/** Each client config found, each server entry in it: wrapped, its commands found, recording where km looks. */
+export function clientChecks(places: Places, settings: Settings, pathVar = process.env.PATH ?? ''): Check[] {
+  const checks: Check[] = [];
+  for (const config of clientConfigs(places)) {
+    if (!existsSync(config.path)) continue;
+    const found = serverEntries(config, readFileSync(config.path, 'utf8'));
+    if ('problem' in found) {
+      checks.push({ status: 'fail', what: `${config.label}: ${found.problem}`, fix: 'fix the file: the client cannot read it either' });
+      continue;
+    }
+    for (const { name, entry } of found.entries) checks.push(entryCheck(config, name, entry, settings, pathVar));
+  }
+  if (checks.length === 0) checks.push({ status: 'warn', what: 'no MCP client config with servers found', fix: 'add servers in your MCP client, then km init' });
+  return checks;
+}
+
+function entryCheck(config: ClientConfig, name: string, entry: unknown, settings: Settings, pathVar: string): Check {
+  const label = `${config.label}: ${name}`;
+  if (!isObject(entry) || typeof entry.command !== 'string') {
+    const remote = isObject(entry) && ['url', 'httpUrl', 'serverUrl'].some((k) => typeof entry[k] === 'string');
+    return { status: 'warn', what: `${label} is ${remote ? 'a remote server' : 'not a stdio server entry'}, not recorded` };
+  }
+  const args = Array.isArray(entry.args) ? entry.args.filter((a): a is string => typeof a === 'string') : [];
+  if (!runsKm(entry.command, args)) {
+    const found = which(entry.command, pathVar);
+    return { status: 'warn', what: `${label} is not wrapped (not recorded)${found ? '' : `, and its command "${entry.command}" is not on the PATH`}`, fix: `km init --server ${name}` };
+  }
+  // `km` itself, or node running km's bin script (what km init writes when no km is on the PATH).
+  const viaNode = typeof args[0] === 'string' && /(^|[\\/])km\.js$/.test(args[0]);
+  const kmFound = which(entry.command, pathVar) !== null && (!viaNode || existsSync(args[0]!));
+  if (!kmFound) return { status: 'fail', what: `${label}: km is not found where the entry starts it (${[entry.command, args[0]].filter(Boolean).join(' ')})`, fix: `install km on the PATH, then km init --server ${name}` };
+  const dashes = args.indexOf('--');
+  const server = dashes === -1 ? undefined : args[dashes + 1];
+  if (server && !which(server, pathVar)) return { status: 'fail', what: `${label}: the server's command "${server}" is not found`, fix: 'install it, or fix the command in the config' };
+  const env = isObject(entry.env) ? entry.env : {};
+  const home = typeof env.KM_HOME === 'string' ? resolve(env.KM_HOME) : kmHome({});
+  if (home !== resolve(settings.home)) {
+    return { status: 'warn', what: `${label} records into ${home}, not this KM_HOME (${settings.home})`, fix: `km init --server ${name} writes this KM_HOME into the entry, or run km serve with KM_HOME=${home}` };
+  }
+  return { status: 'ok', what: `${label}: wrapped${server ? `, runs ${server}` : ''}` };
+}
+

@@ -1,0 +1,57 @@
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadSettings } from '../src/config/settings';
+import { clientChecks, endpointCheck, nodeCheck } from '../src/doctor/checks';
+import { tempHome } from './helpers';
+
+/** Issue 13: km doctor's view of each client entry, the endpoint, and Node. */
+describe('km doctor', () => {
+  it('tells a wrapped entry from an unwrapped one, a missing command, and one recording into another KM_HOME', () => {
+    const home = tempHome('km-doctor');
+    const bin = join(home, 'bin');
+    mkdirSync(bin);
+    for (const name of ['km', 'good-server']) {
+      writeFileSync(join(bin, name), '#!/bin/sh\n');
+      chmodSync(join(bin, name), 0o755);
+    }
+    mkdirSync(join(home, '.cursor'));
+    const kmHome = join(home, 'km-data');
+    writeFileSync(
+      join(home, '.cursor', 'mcp.json'),
+      JSON.stringify({
+        mcpServers: {
+          good: { command: 'km', args: ['--name', 'good', '--', 'good-server'], env: { KM_HOME: kmHome } },
+          plain: { command: 'good-server' },
+          gone: { command: 'km', args: ['--', 'no-such-server'], env: { KM_HOME: kmHome } },
+          elsewhere: { command: 'km', args: ['--', 'good-server'] },
+          stale: { command: '/usr/bin/node', args: [join(home, 'old', 'bin', 'km.js'), '--', 'good-server'], env: { KM_HOME: kmHome } },
+        },
+      }),
+    );
+    const checks = clientChecks({ home, cwd: home, platform: 'linux' } /* cwd = home: its project files are the user's, checked once */, loadSettings({ KM_HOME: kmHome }), bin);
+    expect(checks.map((c) => [c.status, c.what.replace(home, '~')])).toEqual([
+      ['ok', 'Cursor (user): good: wrapped, runs good-server'],
+      ['warn', 'Cursor (user): plain is not wrapped (not recorded)'],
+      ['fail', 'Cursor (user): gone: the server\'s command "no-such-server" is not found'],
+      ['warn', expect.stringMatching(/^Cursor \(user\): elsewhere records into .*\.km, not this KM_HOME/)],
+      ['fail', expect.stringMatching(/^Cursor \(user\): stale: km is not found where the entry starts it/)],
+    ]);
+    expect(checks[1]!.fix).toBe('km init --server plain');
+  });
+
+  it('says a file the client cannot read either, and that there is nothing to check', () => {
+    const home = tempHome('km-doctor-broken');
+    expect(clientChecks({ home, cwd: home, platform: 'linux' }, loadSettings({ KM_HOME: home }), '')).toEqual([expect.objectContaining({ status: 'warn', what: 'no MCP client config with servers found' })]);
+    writeFileSync(join(home, '.claude.json'), '{ "mcpServers": ');
+    expect(clientChecks({ home, cwd: home, platform: 'linux' }, loadSettings({ KM_HOME: home }), '')).toEqual([
+      expect.objectContaining({ status: 'fail', what: expect.stringContaining('.claude.json:1:17: ValueExpected') }),
+    ]);
+  });
+
+  it('knows Node versions and an endpoint that does not answer', async () => {
+    expect(nodeCheck('18.19.0').status).toBe('fail');
+    expect(nodeCheck('20.20.2').status).toBe('ok');
+    const check = await endpointCheck(loadSettings({ KM_HOME: tempHome('km-doctor-ep'), KM_ENDPOINT: 'http://127.0.0.1:9' }));
+    expect(check).toMatchObject({ status: 'warn', what: 'endpoint http://127.0.0.1:9: reachable no (nothing listens)' });
+  });
+});
