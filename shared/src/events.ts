@@ -80,6 +80,8 @@ export const SessionEndedSchema = z.strictObject({
   droppedObservations: byteCount,
   /** Interactions recorded without the previews their capture mode asked for, while km was behind; absent from older km versions. */
   droppedPreviews: byteCount.optional(),
+  /** Why the server never ran (its command not found, not executable): a broken client config, made visible. */
+  startError: z.string().max(500).optional(),
 });
 
 export const InteractionSchema = z.strictObject({

@@ -1,4 +1,4 @@
-import { newEventId, sessionsProjection, interactionsProjection, pageInteractions, KmEventSchema, type KmEvent } from '../src/index';
+import { newEventId, sessionView, sessionsProjection, interactionsProjection, pageInteractions, KmEventSchema, type KmEvent } from '../src/index';
 
 const envelope = { v: 1 as const, orgId: 'o', projectId: 'p', userId: 'u', machineId: 'm', sessionId: 's1', server: { name: 'everything', command: 'npx x' } };
 const at = (s: number) => new Date(Date.UTC(2026, 10, 25, 12, 0, s)).toISOString();
@@ -67,6 +67,15 @@ describe('sessions projection', () => {
   it('adds up dropped observations without overflowing', () => {
     const ended = (dropped: number): KmEvent => ({ ...envelope, id: newEventId(), ts: at(20), type: 'session.ended', exitCode: 0, signal: null, durationMs: 1, droppedObservations: dropped });
     expect(fold([ended(Number.MAX_SAFE_INTEGER), ended(Number.MAX_SAFE_INTEGER)])!.droppedObservations).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
+  it("keeps why a server could not start and the previews km dropped; the view of an older document says none", () => {
+    const failed: KmEvent = { ...envelope, id: newEventId(), ts: at(1), type: 'session.ended', exitCode: 127, signal: null, durationMs: 3, droppedObservations: 0, droppedPreviews: 4, startError: 'cannot start "srv": command not found (ENOENT)' };
+    expect(KmEventSchema.safeParse(failed).success).toBe(true);
+    expect(sessionView(fold([failed])!)).toMatchObject({ exitCode: 127, startError: 'cannot start "srv": command not found (ENOENT)', droppedPreviews: 4 });
+    const { droppedPreviews: _p, startError: _s, ...older } = fold([failed])!;
+    expect(sessionView(older)).toMatchObject({ startError: null, droppedPreviews: 0 });
+    expect(KmEventSchema.safeParse({ ...failed, startError: 'x'.repeat(501) }).success).toBe(false);
   });
 
   // Repeats never reach the fold: the projector skips replays by log position (functions/test/projector*.test.ts).

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeReachability, probeEndpoint } from '../config/endpoint-probe';
+import { describeStartFailure, recentStartFailures } from '../doctor/start-failures';
 import { loadSettings, resolveTarget } from '../config/settings';
 import { Spool } from '../spool';
 import { deadJournals } from '../wrap/journal';
@@ -40,9 +41,13 @@ export function statusCommand(): Command {
     // Sessions of km processes killed before they spooled everything: replayed by the next km run or km flush.
     const journals = deadJournals(settings.home).length;
     const journalLines = journals > 0 ? [`journal:   ${journals} session(s) of km processes that were killed wait to be replayed; km flush does it now`] : [];
-    const reachable = describeReachability(await probeEndpoint(endpoint, apiKey));
+    const reach = await probeEndpoint(endpoint, apiKey);
+    const reachable = describeReachability(reach);
+    // A broken client config shows here too: servers km could not start, from the sessions the stack recorded.
+    const failures = reach.kind === 'ok' ? ((await recentStartFailures({ endpoint, apiKey })) ?? []) : [];
+    const failureLines = failures.length > 0 ? [`failed:    ${failures.length} server(s) km could not start in the last day:`, ...failures.map((f) => `           ${describeStartFailure(f)}`)] : [];
     process.stdout.write(
-      [`home:      ${settings.home}`, `endpoint:  ${endpoint} (reachable: ${reachable})`, `api key:   ${apiKey ? 'set' : 'none'}`, `org:       ${settings.orgId}`, `spool:     ${files} file(s), ${bytes} bytes`, ...journalLines, ...refusedLines].join('\n') + '\n',
+      [`home:      ${settings.home}`, `endpoint:  ${endpoint} (reachable: ${reachable})`, `api key:   ${apiKey ? 'set' : 'none'}`, `org:       ${settings.orgId}`, `spool:     ${files} file(s), ${bytes} bytes`, ...journalLines, ...refusedLines, ...failureLines].join('\n') + '\n',
     );
   });
 }

@@ -8,6 +8,7 @@ import { serverEntries } from '../init/config-edit';
 import { runsKm } from '../init/entry';
 import { Spool } from '../spool';
 import { deadJournals } from '../wrap/journal';
+import { describeStartFailure, recentStartFailures } from './start-failures';
 
 /**
  * `km doctor`'s checks (issue 13): each says ok, warn or fail, what it saw, and what to do about it. They only
@@ -46,6 +47,12 @@ export async function endpointCheck(settings: Settings): Promise<Check> {
   if (reach.kind === 'key-refused') return { status: 'fail', what, fix: 'log in again with a key of this org: km login --endpoint URL --key KEY' };
   const local = settings.endpoint === null;
   return { status: 'warn', what, fix: local ? 'start the local stack: km serve (events wait in the spool until then)' : 'check the endpoint (km login); events wait in the spool until it answers' };
+}
+
+/** Servers km could not start lately (their command not found): a client config to fix. */
+export async function startFailureChecks(settings: Settings): Promise<Check[]> {
+  const failures = (await recentStartFailures(resolveTarget(settings))) ?? [];
+  return failures.map((f) => ({ status: 'fail', what: `server ${describeStartFailure(f)}`, fix: `fix the command of "${f.server}" in your MCP client config (km doctor checks each entry below)` }));
 }
 
 export function spoolCheck(settings: Settings): Check[] {

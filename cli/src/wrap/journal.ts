@@ -68,7 +68,7 @@ export interface JournalAck {
   /** Previews not made while the observer was behind (absent in journals of older km). */
   droppedPreviews?: number;
   /** Set when the session's end was being recorded: replay makes the same end (same ids). */
-  end: { exitCode: number | null; signal: string | null; at: number } | null;
+  end: JournalEnd | null;
   /** The last arrival time observed, for the end of a killed session. */
   at: number;
   /** The protocol revision and peers learned so far (from initialize, long trimmed away): replayed events carry them. */
@@ -82,6 +82,8 @@ export interface JournalEnd {
   exitCode: number | null;
   signal: string | null;
   at: number;
+  /** The server could not be started, and why. */
+  startError?: string;
 }
 
 export interface JournalBatch {

@@ -28,7 +28,8 @@ export type ToObserver =
   // a batch the observer reads back from the journal: the forwarding thread holds enough in memory already
   | { type: 'journaled'; seq: number; ref: JournalRef; bytes: number }
   | { type: 'started'; pid: number }
-  | { type: 'finish'; exitCode: number | null; signal: NodeJS.Signals | null; at: number }
+  // startError: the server could not be started (its command not found, not executable)
+  | { type: 'finish'; exitCode: number | null; signal: NodeJS.Signals | null; at: number; startError?: string }
   // the journal could not be written: the session goes on without it (the observer logs why)
   | { type: 'journal-failed'; reason: string };
 

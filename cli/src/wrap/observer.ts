@@ -201,7 +201,7 @@ export class SessionObserver {
   }
 
   /** The session is over: requests never answered become 'unanswered' interactions, then session.ended. */
-  finish(end: { exitCode: number | null; signal: string | null; startedAt: number; at: number }): void {
+  finish(end: { exitCode: number | null; signal: string | null; startedAt: number; at: number; startError?: string }): void {
     for (const [key, req] of this.pending) {
       const direction = key.slice(0, key.indexOf(':')) as Direction;
       this.interaction(direction, key.slice(key.indexOf(':') + 1), req, { at: end.at, bytes: 0, outcome: 'unanswered' }, undefined);
@@ -218,6 +218,7 @@ export class SessionObserver {
       durationMs: Math.max(0, end.at - end.startedAt),
       droppedObservations: this.dropped,
       droppedPreviews: this.droppedPreviews,
+      ...(end.startError ? { startError: end.startError.slice(0, 500) } : {}),
     });
   }
 

@@ -159,8 +159,14 @@ export function runWrap(options: WrapOptions): void {
     if (child.pid !== undefined || finished) return; // an error after a successful start is not a spawn failure
     finished = true;
     const why = err.code === 'ENOENT' ? 'command not found' : err.code === 'EACCES' ? 'permission denied' : err.message;
-    process.stderr.write(`km: cannot start "${options.command}": ${why} (${err.code ?? 'error'}). Check the command in your MCP client config.\n`);
-    process.exit(err.code === 'ENOENT' ? 127 : 126);
+    const startError = `cannot start "${options.command}": ${why} (${err.code ?? 'error'})`;
+    process.stderr.write(`km: ${startError}. Check the command in your MCP client config.\n`);
+    // Recorded, so a broken config shows in km status and on the dashboard, not only in the client's log.
+    const exitCode = err.code === 'ENOENT' ? 127 : 126;
+    const end = { exitCode, signal: null, at: now(), startError };
+    journal.appendEnd(end);
+    journal.close();
+    void observer.finish({ type: 'finish', ...end }).then(() => process.exit(exitCode));
   });
   child.on('spawn', () => observer.post({ type: 'started', pid: child.pid ?? 0 }));
 

@@ -43,7 +43,7 @@ export interface WrapSession {
   lost(seq: number, why: string): void;
   /** seq: the batch's number in the journal; mode: how much of it to make, as far behind as the observer is. */
   observeChunks(seq: number, batch: Observed, mode?: ObserveMode): void;
-  finish(end: { exitCode: number | null; signal: NodeJS.Signals | null; at: number }): Promise<void>;
+  finish(end: { exitCode: number | null; signal: NodeJS.Signals | null; at: number; startError?: string }): Promise<void>;
   journalFailed(reason: string): void;
 }
 
@@ -163,8 +163,8 @@ export function startSession(
       // has not answered yet, the OS user stands in rather than holding every event in memory.
       guarded(observer, logger, 'envelope', () => setEnvelope(osUser()));
       // The end is noted before it is made: a replay after a kill right here makes the same end, with the same ids.
-      acknowledge({ exitCode: end.exitCode, signal: end.signal, at: end.at });
-      stream.finish({ exitCode: end.exitCode, signal: end.signal, startedAt, at: end.at });
+      acknowledge(end);
+      stream.finish({ ...end, startedAt });
       if (journal && !recorder.holding) journal.remove(); // all of it is in the spool now
       const deadline = Date.now() + EXIT_SHIP_BUDGET_MS;
       await envelopeReady; // bounded: git gets 2 s, then the OS user is used
@@ -237,7 +237,7 @@ async function replayJournal(files: JournalFiles, settings: Settings, spool: Spo
   if (!counted) resetDropped(stream.observer, ack);
   // The end the observer was recording, else what the forwarding thread saw (a signal, an exit), else the kill itself.
   const end = ack?.end ?? seenEnd ?? { exitCode: null, signal: 'SIGKILL', at };
-  stream.finish({ exitCode: end.exitCode, signal: end.signal, startedAt, at: end.at });
+  stream.finish({ ...end, startedAt });
   logger.info(`journal ${files.base}: replayed session ${sessionId} (${batches.length} batch(es), ${spooledThrough} already spooled); recorded ${recorder.recorded}`);
 }
 
@@ -346,7 +346,7 @@ function observedStream(sessionId: string, record: (draft: EventDraft) => void, 
       const marks = [observer.oldestPendingMark(), lineSince.client_to_server, lineSince.server_to_client].filter((m): m is number => m !== null);
       return Math.min(stream.lastSeq + 1, ...marks);
     },
-    finish(end: { exitCode: number | null; signal: string | null; startedAt: number; at: number }) {
+    finish(end: { exitCode: number | null; signal: string | null; startedAt: number; at: number; startError?: string }) {
       place = 'end';
       made = 0;
       guarded(observer, logger, 'finish', () => {

@@ -67,6 +67,11 @@ function JourneyBody(props: { activity: Activity }) {
                         no end recorded
                       </span>
                     ) : null}
+                    {s.startError ? (
+                      <span class="badge bad-badge" data-testid="row-start-error" title={s.startError}>
+                        failed to start
+                      </span>
+                    ) : null}
                     {s.droppedObservations > 0 ? (
                       <span class="badge dropped-badge" data-testid="row-dropped" title="events km could not record in this session">
                         {fmtDropped(s.droppedObservations)}

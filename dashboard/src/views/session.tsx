@@ -56,6 +56,18 @@ function SessionHeader(props: { session: Session }) {
       <p class="command" title="The server's command line (redacted)">
         <code>{s.server.command}</code>
       </p>
+      {s.startError ? (
+        <p class="dropped-note" role="alert" data-testid="session-start-error">
+          The server never ran: km {s.startError}. Fix the command in the MCP client config (km doctor checks every
+          entry).
+        </p>
+      ) : null}
+      {s.droppedPreviews > 0 ? (
+        <p class="dropped-note" role="note" data-testid="session-dropped-previews">
+          {fmtInt(s.droppedPreviews)} {s.droppedPreviews === 1 ? 'interaction was' : 'interactions were'} recorded without previews: km was behind in a burst of
+          calls, so their request and response text is not shown (their figures are complete).
+        </p>
+      ) : null}
       {s.droppedObservations > 0 ? (
         <p class="dropped-note" role="note" data-testid="session-dropped">
           {fmtDropped(s.droppedObservations)}: km could not record them (its spool was full, or observing failed), so this

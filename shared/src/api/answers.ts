@@ -33,6 +33,10 @@ export const SessionAnswerSchema = z.object({
   violationCount: z.number(),
   /** Events the wrapper could not record (spool full, an observation that failed), from session.ended. */
   droppedObservations: z.number(),
+  /** Interactions recorded without the previews the capture mode asked for, while km was behind. */
+  droppedPreviews: z.number(),
+  /** Why km could not start the server (e.g. its command was not found), else null. */
+  startError: z.string().nullable(),
 });
 export const SessionsAnswerSchema = z.object({ sessions: z.array(SessionAnswerSchema) });
 

@@ -37,6 +37,10 @@ export interface SessionDoc {
   notificationCount: number;
   violationCount: number;
   droppedObservations: number;
+  /** Interactions recorded without previews while km was behind (absent from documents of older versions). */
+  droppedPreviews?: number;
+  /** Why the server could not be started, from session.ended (absent: it started, or an older document). */
+  startError?: string;
   /**
    * The ingest batches holding the session's interactions (interactionBatchKey), sorted, at most MAX_SESSION_PAGES:
    * where GET /api/sessions/{id}/interactions finds its pages. Absent from documents written before pages.
@@ -109,6 +113,8 @@ export const sessionsProjection: Projection<SessionDoc> = {
         doc.signal = event.signal;
         doc.durationMs = event.durationMs;
         doc.droppedObservations = addSaturating(doc.droppedObservations, event.droppedObservations);
+        if (event.droppedPreviews) doc.droppedPreviews = addSaturating(doc.droppedPreviews ?? 0, event.droppedPreviews);
+        if (event.startError) doc.startError = event.startError;
         break;
       case 'mcp.interaction': {
         doc.interactionCount++;
@@ -141,7 +147,7 @@ function withPage(pages: readonly string[] | undefined, key: string): string[] |
 }
 
 /** The public view of a session: the bookkeeping of the fold stays inside. */
-export function sessionView(doc: SessionDoc): Omit<SessionDoc, 'identifiedBy' | 'pages' | 'waits'> {
+export function sessionView(doc: SessionDoc): Omit<SessionDoc, 'identifiedBy' | 'pages' | 'waits' | 'droppedPreviews' | 'startError'> & { droppedPreviews: number; startError: string | null } {
   const { identifiedBy: _identifiedBy, pages: _pages, waits: _waits, ...view } = withoutIdLists(doc);
-  return view;
+  return { ...view, droppedPreviews: doc.droppedPreviews ?? 0, startError: doc.startError ?? null };
 }
