@@ -9,11 +9,11 @@ export const SUBCOMMANDS = new Set(['init', 'doctor', 'serve', 'flush', 'status'
  * word is never run as a command unless it comes after `--`.
  */
 const RESERVED = new Set(['proxy', 'export', 'audit', 'logout', 'config', 'version', 'upgrade', 'uninstall']);
-const WRAP_FLAGS_WITH_VALUE = new Set(['--project', '--name']);
+const WRAP_FLAGS_WITH_VALUE = new Set(['--project', '--name', '--url', '--header']);
 
 export type Invocation =
   | { kind: 'program'; argv: string[] }
-  | { kind: 'wrap'; command: string; args: string[]; project?: string; name?: string }
+  | { kind: 'wrap'; command: string; args: string[]; project?: string; name?: string; url?: string; headers?: string[] }
   | { kind: 'usage-error'; message: string };
 
 /** stdinIsTTY: MCP clients start servers with pipes, so a terminal on stdin means a person typed `km <word>`. */
@@ -24,6 +24,7 @@ export function parseInvocation(argv: string[], stdinIsTTY = false): Invocation 
   }
 
   const flags: Record<string, string> = {};
+  const headers: string[] = [];
   let i = 0;
   let afterDashes = false;
   while (i < argv.length) {
@@ -37,7 +38,8 @@ export function parseInvocation(argv: string[], stdinIsTTY = false): Invocation 
     if (WRAP_FLAGS_WITH_VALUE.has(flag)) {
       const value = inline ?? argv[i + 1];
       if (value === undefined || value === '') return { kind: 'usage-error', message: `${flag} needs a value` };
-      flags[flag.slice(2)] = value;
+      if (flag === '--header') headers.push(value);
+      else flags[flag.slice(2)] = value;
       i += inline === undefined ? 2 : 1;
       continue;
     }
@@ -45,12 +47,30 @@ export function parseInvocation(argv: string[], stdinIsTTY = false): Invocation 
     break;
   }
   const command = argv[i];
+  if (flags.url !== undefined) return remoteInvocation(flags, headers, command, stdinIsTTY);
+  if (headers.length > 0) return { kind: 'usage-error', message: '--header goes with --url (headers for a remote server); a stdio server takes its settings in its own arguments or env' };
   if (command === undefined) return { kind: 'usage-error', message: 'no server command given; e.g. km -- npx -y @modelcontextprotocol/server-everything' };
   if (!afterDashes && (RESERVED.has(command) || SUBCOMMANDS.has(command))) {
     return { kind: 'usage-error', message: `"${command}" is a km command${SUBCOMMANDS.has(command) ? '' : ' this version does not have yet'} (see km --help); to wrap a server called ${command}, put it after --: km -- ${command}` };
   }
   if (stdinIsTTY) return { kind: 'usage-error', message: typedByHand(command, afterDashes) };
   return { kind: 'wrap', command, args: argv.slice(i + 1), ...(flags.project ? { project: flags.project } : {}), ...(flags.name ? { name: flags.name } : {}) };
+}
+
+/** `km --url URL [--header 'Name: value']...`: a remote (Streamable HTTP) server, bridged to the client's stdio. */
+function remoteInvocation(flags: Record<string, string>, headers: string[], extra: string | undefined, stdinIsTTY: boolean): Invocation {
+  if (extra !== undefined) return { kind: 'usage-error', message: `--url and a server command ("${extra}") together: km wraps either a remote server or a stdio one` };
+  let url: URL;
+  try {
+    url = new URL(flags.url!);
+  } catch {
+    return { kind: 'usage-error', message: `--url ${flags.url} is not a URL; e.g. km --url https://example.com/mcp` };
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return { kind: 'usage-error', message: `--url must be http or https, not ${url.protocol}` };
+  const bad = headers.find((h) => !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+:/.test(h));
+  if (bad !== undefined) return { kind: 'usage-error', message: `--header "${bad.split(':')[0]}..." is not "Name: value"` };
+  if (stdinIsTTY) return { kind: 'usage-error', message: typedByHand(`--url ${url.href}`, true) };
+  return { kind: 'wrap', command: url.href, args: [], url: url.href, headers, ...(flags.project ? { project: flags.project } : {}), ...(flags.name ? { name: flags.name } : {}) };
 }
 
 /** What a person who typed `km <command>` at a terminal probably meant: wrapping is for MCP clients, over pipes. */

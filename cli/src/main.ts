@@ -9,7 +9,8 @@ const load = <T>(bundle: string): T => require(join(__dirname, bundle)) as T;
 
 const invocation = parseInvocation(process.argv.slice(2), process.stdin.isTTY === true);
 if (invocation.kind === 'wrap') {
-  load<typeof import('./wrap/run')>('wrap.js').runWrap(invocation);
+  const { kind: _kind, headers, ...options } = invocation;
+  load<typeof import('./wrap/run')>('wrap.js').runWrap(options, headers);
 } else if (invocation.kind === 'usage-error') {
   process.stderr.write(`km: ${invocation.message}\n`);
   process.exitCode = 2;

@@ -19,6 +19,8 @@ Wrapping a server (what your MCP client config runs):
   --project P   the project the session belongs to (else KM_PROJECT, else the nearest km.json, else "default")
   --name N      the server's name on the dashboard (else derived from the command)
   --            everything after it is the server's command line, even a word km uses itself
+  --url URL     a remote (Streamable HTTP) server instead of a command: km bridges it to the client's stdio
+  --header H    with --url, an HTTP header for the remote server ("Name: value"; repeat for more)
   Example: "command": "km", "args": ["--name", "fs", "--", "npx", "-y", "@modelcontextprotocol/server-filesystem", "."]`;
 
 /** Commands throw; this one handler prints a one-line message and sets the exit code (STYLE.md). */

@@ -14,6 +14,18 @@ describe('what km <words> means', () => {
     expect(parseInvocation(['--project', 'p', word])).toMatchObject({ kind: 'usage-error' });
   });
 
+  it('takes a remote server as --url with --header values, and refuses what cannot be one', () => {
+    expect(parseInvocation(['--name', 'gh', '--url', 'https://api.example.com/mcp', '--header', 'Authorization: Bearer x', '--header=X-A: 1'])).toEqual({
+      kind: 'wrap', command: 'https://api.example.com/mcp', args: [], url: 'https://api.example.com/mcp', headers: ['Authorization: Bearer x', 'X-A: 1'], name: 'gh',
+    });
+    expect(parseInvocation(['--url', 'ftp://x/mcp'])).toMatchObject({ kind: 'usage-error', message: expect.stringContaining('http or https') });
+    expect(parseInvocation(['--url', 'not a url'])).toMatchObject({ kind: 'usage-error', message: expect.stringContaining('is not a URL') });
+    expect(parseInvocation(['--url', 'https://x/mcp', 'npx'])).toMatchObject({ kind: 'usage-error', message: expect.stringContaining('either a remote server or a stdio one') });
+    expect(parseInvocation(['--url', 'https://x/mcp', '--header', 'no colon'])).toMatchObject({ kind: 'usage-error', message: expect.stringContaining('is not "Name: value"') });
+    expect(parseInvocation(['--header', 'A: b', 'npx'])).toMatchObject({ kind: 'usage-error', message: expect.stringContaining('--header goes with --url') });
+    expect(parseInvocation(['--url', 'https://x/mcp'], true)).toMatchObject({ kind: 'usage-error', message: expect.stringContaining('stdin is a terminal') });
+  });
+
   it('refuses a km command word placed after wrap flags without --', () => {
     expect(parseInvocation(['--project', 'p', 'serve'])).toEqual({ kind: 'usage-error', message: expect.stringContaining('"serve" is a km command (see km --help)') });
   });

@@ -59,6 +59,8 @@ export function machineId(home: string): string {
 /** The server's name: --name when `km init` wrote one, else derived from the command (`npx -y @scope/server-x@1` → server-x). */
 export function serverName(flag: string | undefined, command: string, args: string[]): string {
   if (flag) return flag.slice(0, 200);
+  // A remote server (km --url): its host names it, as the path is mostly /mcp.
+  if (/^https?:\/\//i.test(command)) return (URL.canParse(command) ? new URL(command).hostname : 'remote').slice(0, 200);
   const launchers = new Set(['npx', 'pnpx', 'bunx', 'uvx', 'uv', 'node', 'python', 'python3', 'deno', 'bun', 'pipx', 'docker', 'npm', 'pnpm', 'yarn']);
   const words = [command, ...args];
   let pick = basename(command);

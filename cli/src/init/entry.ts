@@ -36,7 +36,7 @@ export function planEntry(name: string, entry: unknown, launcher: Launcher, kmEn
   const remote = ['url', 'httpUrl', 'serverUrl'].find((key) => typeof entry[key] === 'string');
   if (typeof entry.command !== 'string' || entry.command.trim() === '') {
     return remote
-      ? { kind: 'skip', reason: `a remote server (${remote}): this km wraps stdio servers only, so it is left as it is` }
+      ? { kind: 'skip', reason: `a remote server (${remote}): left to the client, whose own OAuth sign-in km --url cannot do yet; to record it, wrap it by hand: km --url URL [--header 'Name: value']` }
       : { kind: 'skip', reason: 'it has no command' };
   }
   const args = entry.args ?? [];

@@ -20,10 +20,13 @@ import { JournalFiles, JournalWriter } from './journal';
  * server's start-up overlaps with km's.
  */
 export interface WrapOptions {
+  /** The server's command, or for a remote server its URL. */
   command: string;
   args: string[];
   project?: string;
   name?: string;
+  /** A remote (Streamable HTTP) server, bridged by remote-server.ts instead of a child process. */
+  url?: string;
 }
 
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -63,9 +66,10 @@ const SIGNAL_END_GRACE_MS = 50;
 
 const now = () => performance.timeOrigin + performance.now();
 
-export function runWrap(options: WrapOptions): void {
+/** headers: a remote server's HTTP headers (`--header`), kept out of options: those are journaled, and headers hold tokens. */
+export function runWrap(options: WrapOptions, headers: string[] = []): void {
   const startedAt = now();
-  const child = spawn(options.command, options.args, { stdio: ['pipe', 'pipe', 'inherit'], windowsHide: true });
+  const child = options.url ? remoteServer(options.url, headers) : spawn(options.command, options.args, { stdio: ['pipe', 'pipe', 'inherit'], windowsHide: true });
   const childIn = child.stdin!;
   const childOut = child.stdout!;
 
@@ -197,6 +201,13 @@ export function runWrap(options: WrapOptions): void {
   // 'close' waits for the server's stdout to end; a grandchild (npx, uv run) may hold it open after the server
   // exited. Then the exit is what counts.
   child.on('exit', (code, signal) => setTimeout(() => finish(code, signal), CLOSE_AFTER_EXIT_MS).unref());
+}
+
+/** A remote server behind the same interface as a child (its own bundle: the MCP SDK loads only for it). */
+function remoteServer(url: string, headers: string[]) {
+  const { RemoteServer } = require(join(__dirname, 'remote-server.js')) as typeof import('./remote-server');
+  const byName = Object.fromEntries(headers.map((h) => [h.slice(0, h.indexOf(':')).trim(), h.slice(h.indexOf(':') + 1).trim()]));
+  return new RemoteServer(new URL(url), byName) as unknown as ReturnType<typeof spawn>;
 }
 
 /** The project's policy (km.json `policy`), or null: then the forwarding stays plain pipes. */

@@ -145,7 +145,7 @@ export function startSession(
     },
     started(pid) {
       childPid = pid;
-      stream.started(pid, startedAt);
+      stream.started(pid, startedAt, transportOf(options));
       startedRecorded = true;
       acknowledge();
     },
@@ -221,7 +221,7 @@ async function replayJournal(files: JournalFiles, settings: Settings, spool: Spo
   recorder.setEnvelope(envelope);
   const plugins = observerPlugins({ settings, logger, projectId: envelope.projectId, projectConfig, serverName: envelope.server.name, whenRecorded: (fn) => recorder.whenWritten(fn) });
   const stream = observedStream(sessionId, (draft) => recorder.record(draft), plugins, logger);
-  if (!ack?.started) stream.started(ack?.childPid ?? 0, startedAt);
+  if (!ack?.started) stream.started(ack?.childPid ?? 0, startedAt, transportOf(options));
   stream.observer.resume(ack?.identity ?? null, ack?.openPrivateKeys);
   const spooledThrough = ack?.spooledThrough ?? 0;
   let at = ack?.at ?? startedAt;
@@ -250,6 +250,8 @@ function resetDropped(observer: SessionObserver, ack: JournalAck | null): true {
 function chunksOf(batch: JournalBatch): Chunk[] {
   return batch.chunks.map((chunk, i) => ({ direction: batch.directions[i] === 0 ? 'client_to_server' : 'server_to_client', chunk, at: batch.times[i]! }));
 }
+
+const transportOf = (options: WrapOptions) => (options.url ? ('http' as const) : ('stdio' as const));
 
 /** Who and what the session is attributed to, the same way live and on replay. */
 function sessionIdentity(settings: Settings, options: WrapOptions, projectConfig: ProjectConfigFile | null) {
@@ -316,9 +318,9 @@ function observedStream(sessionId: string, record: (draft: EventDraft) => void, 
     observer,
     lastSeq: 0,
     lastAt: 0,
-    started(pid: number, startedAt: number) {
+    started(pid: number, startedAt: number, transport: 'stdio' | 'http') {
       guarded(observer, logger, 'session start', () =>
-        record({ id: derivedEventId(startedAt, `${sessionId}/started`), v: 1, ts: new Date(startedAt).toISOString(), type: 'session.started', transport: 'stdio', pid, kmVersion: KM_VERSION }),
+        record({ id: derivedEventId(startedAt, `${sessionId}/started`), v: 1, ts: new Date(startedAt).toISOString(), type: 'session.started', transport, pid, kmVersion: KM_VERSION }),
       );
     },
     batch(seq: number, { chunks, blocks }: Observed, mute = false, mode: ObserveMode = 'full') {
