@@ -34,6 +34,10 @@ export interface ObserverPlugin {
   readonly makesPreviews?: boolean;
   interaction?(draft: InteractionDraft, exchange: Exchange): void;
   toolsListed?(draft: ToolsListedDraft, tools: Array<Record<string, unknown>>): EventDraft[] | void;
+  /** The session is over (after its last interactions). */
+  ended?(end: { durationMs: number }): void;
+  /** Sends what the plugin holds (an exporter's batch) before km exits. */
+  flush?(): Promise<void>;
 }
 
 interface PendingRequest {
@@ -208,6 +212,8 @@ export class SessionObserver {
     }
     this.pending.clear();
     this.paramsBytes = 0;
+    const durationMs = Math.max(0, end.at - end.startedAt);
+    for (const plugin of this.plugins) this.guarded(() => plugin.ended?.({ durationMs }));
     this.emit({
       id: newEventId(),
       v: 1,
@@ -215,7 +221,7 @@ export class SessionObserver {
       type: 'session.ended',
       exitCode: end.exitCode,
       signal: end.signal,
-      durationMs: Math.max(0, end.at - end.startedAt),
+      durationMs,
       droppedObservations: this.dropped,
       droppedPreviews: this.droppedPreviews,
       ...(end.startError ? { startError: end.startError.slice(0, 500) } : {}),

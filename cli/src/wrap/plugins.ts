@@ -4,6 +4,7 @@ import type { ObserverPlugin } from './observer';
 import { loadCostSettings } from '../config/cost-config';
 import { costPlugin } from './cost-plugin';
 import { captureMode, type ProjectConfigFile } from '../config/project-config';
+import { otelPlugin, otelTarget } from './otel-plugin';
 import { riskPlugin } from './risk-plugin';
 
 /** What plugins may need to know about the session they observe. */
@@ -15,6 +16,10 @@ export interface PluginContext {
   /** The project's km.json (nearest upward from km's working directory), or null. */
   projectConfig: ProjectConfigFile | null;
   serverName: string;
+  sessionId: string;
+  transport: 'stdio' | 'http';
+  /** A journal's replay: exporters stay off (what the killed km exported would go twice). */
+  replay: boolean;
   /** Runs fn once the events made so far are in the spool (Recorder.whenWritten). */
   whenRecorded(fn: () => void): void;
 }
@@ -26,7 +31,20 @@ export function observerPlugins(context: PluginContext): ObserverPlugin[] {
     costPluginFor(context),
     // risk monitor: findings, capture-mode previews, tool poisoning and rug pulls
     riskPluginFor(context),
+    // OpenTelemetry export, last: it sends what the plugins before it filled in
+    ...otelPluginFor(context),
   ];
+}
+
+function otelPluginFor(context: PluginContext): ObserverPlugin[] {
+  const target = context.replay ? null : otelTarget(process.env, context.projectConfig);
+  if (!target) return [];
+  try {
+    return [otelPlugin(target, { sessionId: context.sessionId, serverName: context.serverName, transport: context.transport })];
+  } catch (err) {
+    context.logger.error(`OpenTelemetry export is off for this session: ${(err as Error).message}`);
+    return [];
+  }
 }
 
 function costPluginFor(context: PluginContext): ObserverPlugin {

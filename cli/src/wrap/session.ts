@@ -64,7 +64,7 @@ export function startSession(
   const recorder = new Recorder(spool);
   const sessionId = newEventId();
   const identity = sessionIdentity(settings, options, projectConfig);
-  const plugins = observerPlugins({ settings, logger, projectId: identity.projectId, projectConfig, serverName: identity.name, whenRecorded: (fn) => recorder.whenWritten(fn) });
+  const plugins = observerPlugins({ settings, logger, projectId: identity.projectId, projectConfig, serverName: identity.name, sessionId, transport: transportOf(options), replay: false, whenRecorded: (fn) => recorder.whenWritten(fn) });
   const stream = observedStream(sessionId, (draft) => recorder.record(draft), plugins, logger);
   const { observer } = stream;
   const shipper = new Shipper(spool, () => resolveTarget(settings), logger);
@@ -167,9 +167,11 @@ export function startSession(
       stream.finish({ ...end, startedAt });
       if (journal && !recorder.holding) journal.remove(); // all of it is in the spool now
       const deadline = Date.now() + EXIT_SHIP_BUDGET_MS;
+      // Exporters send their last batch while the spool ships (the end is in the spool already).
+      const flushed = Promise.race([Promise.allSettled(plugins.map((p) => p.flush?.())), new Promise((r) => setTimeout(r, EXIT_SHIP_BUDGET_MS).unref())]);
       await envelopeReady; // bounded: git gets 2 s, then the OS user is used
       try {
-        const outcome = await ships.pass({ deadline });
+        const [outcome] = await Promise.all([ships.pass({ deadline }), flushed]);
         spool.close();
         if (outcome === 'shipped' && spool.own.fullyShipped()) spool.own.remove();
         logger.info(
@@ -219,7 +221,7 @@ async function replayJournal(files: JournalFiles, settings: Settings, spool: Spo
   const envelope = (session?.envelope as Envelope | null) ?? envelopeOf(settings, identity, sessionId, await fallbackUser());
   const recorder = new Recorder(spool);
   recorder.setEnvelope(envelope);
-  const plugins = observerPlugins({ settings, logger, projectId: envelope.projectId, projectConfig, serverName: envelope.server.name, whenRecorded: (fn) => recorder.whenWritten(fn) });
+  const plugins = observerPlugins({ settings, logger, projectId: envelope.projectId, projectConfig, serverName: envelope.server.name, sessionId, transport: transportOf(options), replay: true, whenRecorded: (fn) => recorder.whenWritten(fn) });
   const stream = observedStream(sessionId, (draft) => recorder.record(draft), plugins, logger);
   if (!ack?.started) stream.started(ack?.childPid ?? 0, startedAt, transportOf(options));
   stream.observer.resume(ack?.identity ?? null, ack?.openPrivateKeys);
