@@ -1,11 +1,25 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startEmbeddedHost } from '@km/functions/dist/host/embedded-host';
-import { readModelsNamed } from '@km/functions/dist/host/embedded-stack';
 import type { RebuildProgress } from '@km/functions/dist/host/rebuild';
+import { sqliteUnavailable } from '@km/functions/dist/host/sqlite-missing';
 import { DEFAULT_PORT, ensureHome, loadSettings } from '../config/settings';
 import { fileLogger } from '../log';
+
+/**
+ * The embedded host, loaded when km serve runs: it needs SQLite (better-sqlite3, a native module), and nothing else
+ * km does may depend on it (an install without it, or with one built for another Node, still wraps, inits, ships).
+ */
+function embedded() {
+  try {
+    return {
+      ...(require('@km/functions/dist/host/embedded-host') as typeof import('@km/functions/dist/host/embedded-host')),
+      ...(require('@km/functions/dist/host/embedded-stack') as typeof import('@km/functions/dist/host/embedded-stack')),
+    };
+  } catch (err) {
+    throw sqliteUnavailable(err) ?? err;
+  }
+}
 
 /** Where the built dashboard is: beside the bundle in a packed CLI, in the workspace in a clone. */
 function dashboardDir(): string | undefined {
@@ -43,7 +57,7 @@ function parsePort(value: string): number {
 function parseRebuild(value: string): string[] {
   const names = value.split(',').map((name) => name.trim()).filter((name) => name.length > 0);
   try {
-    readModelsNamed(names.length > 0 ? names : ['']);
+    embedded().readModelsNamed(names.length > 0 ? names : ['']);
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }
@@ -93,7 +107,7 @@ export function serveCommand(): Command {
       refuseSecondServe(settings.home);
       const logger = fileLogger(settings.home, true, `km-serve[${process.pid}]`);
       const progress = progressPrinter(process.stderr);
-      const host = await startEmbeddedHost({
+      const host = await embedded().startEmbeddedHost({
         home: settings.home,
         port: options.port,
         hostname: options.host,

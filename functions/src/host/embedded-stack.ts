@@ -14,6 +14,7 @@ import { rebuildReadModels, type RebuildProgress } from './rebuild';
 import { sqliteRebuildStorage } from '../adapters/sqlite-rebuild-storage';
 import { startBudgetNotifier } from '../budget-webhooks';
 import { riskWebhook } from '../risk-webhook';
+import { sqliteUnavailable } from './sqlite-missing';
 
 /**
  * The projector loop folds up to this many events per page, gathered for up to this long after an ingest: fewer
@@ -137,6 +138,6 @@ function openDatabaseIn(home: string): ReturnType<typeof openSqliteDatabase> {
   try {
     return openSqliteDatabase(path);
   } catch (error) {
-    throw new Error(`cannot open ${path}: ${(error as Error).message}. Check that ${home} is writable by this user and the disk has room.`);
+    throw sqliteUnavailable(error) ?? new Error(`cannot open ${path}: ${(error as Error).message}. Check that ${home} is writable by this user and the disk has room.`);
   }
 }
