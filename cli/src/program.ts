@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { doctorCommand } from './commands/doctor';
 import { flushCommand } from './commands/flush';
+import { proxyCommand } from './commands/proxy';
 import { initCommand } from './commands/init';
 import { loginCommand } from './commands/login';
 import { serveCommand } from './commands/serve';
@@ -32,6 +33,7 @@ export async function runProgram(argv: string[]): Promise<void> {
     .exitOverride()
     .addCommand(initCommand())
     .addCommand(doctorCommand())
+    .addCommand(proxyCommand())
     .addCommand(serveCommand())
     .addCommand(flushCommand())
     .addCommand(statusCommand())

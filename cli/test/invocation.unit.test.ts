@@ -8,7 +8,7 @@ describe('what km <words> means', () => {
     expect(parseInvocation(['--name', 'fs', '--', 'init', '--x'])).toEqual({ kind: 'wrap', command: 'init', args: ['--x'], name: 'fs' });
   });
 
-  it.each([['proxy'], ['export'], ['audit']])('never runs the reserved word %s as a server', (word) => {
+  it.each([['export'], ['audit']])('never runs the reserved word %s as a server', (word) => {
     const invocation = parseInvocation([word]);
     expect(invocation).toEqual({ kind: 'usage-error', message: expect.stringContaining(`km -- ${word}`) });
     expect(parseInvocation(['--project', 'p', word])).toMatchObject({ kind: 'usage-error' });

@@ -24,9 +24,9 @@ describe('km typed at a terminal', () => {
     expect(out).toContain('exit=0');
   });
 
-  it('keeps a word km has planned for a command: km proxy does not run a program called proxy', () => {
-    const out = inTerminal('proxy');
-    expect(out).toContain('"proxy" is a km command this version does not have yet');
+  it('keeps a word km has planned for a command: km export does not run a program called export', () => {
+    const out = inTerminal('export');
+    expect(out).toContain('"export" is a km command this version does not have yet');
     expect(out).toContain('exit=2');
   });
 

@@ -1,0 +1,68 @@
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { StringDecoder } from 'node:string_decoder';
+import { jsonLine, SseMessages } from './message-lines';
+
+/**
+ * `km proxy`'s forwarding (issue 13): a local Streamable HTTP endpoint in front of a remote MCP server. Requests,
+ * JSON answers and SSE streams pass through as they are, status and headers included (Authorization,
+ * Mcp-Session-Id, Mcp-Protocol-Version, a 401 with WWW-Authenticate, the protected-resource metadata), so the
+ * client's own sign-in works through it. The JSON-RPC messages in the bodies are handed to `observe` after they
+ * were forwarded.
+ */
+export type Observe = (direction: 'client_to_server' | 'server_to_client', line: Buffer) => void;
+
+/** Headers about one hop, not the message (RFC 9110 7.6.1), and what Node sets itself. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'host']);
+
+const forwardable = (headers: IncomingMessage['headers']) => Object.fromEntries(Object.entries(headers).filter(([name, value]) => value !== undefined && !HOP_BY_HOP.has(name)));
+const isJson = (type: string | undefined) => /^application\/json\b/i.test(type ?? '');
+const isEventStream = (type: string | undefined) => /^text\/event-stream\b/i.test(type ?? '');
+
+/** Where a request to the proxy goes: the upstream endpoint, or for discovery (/.well-known/...) the same path on its origin. */
+export function upstreamFor(upstream: URL, requestPath: string): URL {
+  const asked = new URL(requestPath, 'http://proxy.invalid');
+  if (asked.pathname.startsWith('/.well-known/')) return new URL(asked.pathname + asked.search, upstream.origin);
+  const target = new URL(upstream.href);
+  for (const [key, value] of asked.searchParams) target.searchParams.append(key, value);
+  return target;
+}
+
+export function startProxy(upstream: URL, observe: Observe): Server {
+  const send = upstream.protocol === 'https:' ? httpsRequest : httpRequest;
+  return createServer((req: IncomingMessage, res: ServerResponse) => {
+    const target = upstreamFor(upstream, req.url ?? '/');
+    const outgoing = send(target, { method: req.method, headers: { ...forwardable(req.headers), host: target.host } }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.statusMessage, forwardable(answer.headers));
+      answer.pipe(res);
+      observeBody(answer, answer.headers['content-type'], (line) => observe('server_to_client', line));
+    });
+    outgoing.on('error', (err) => {
+      if (res.headersSent) {
+        res.destroy(err);
+        return;
+      }
+      res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `km proxy: ${target.host} did not answer: ${err.message}` }));
+    });
+    req.pipe(outgoing);
+    observeBody(req, req.headers['content-type'], (line) => observe('client_to_server', line));
+    res.on('close', () => outgoing.destroy()); // the client went away: so does the upstream request (an SSE stream)
+  });
+}
+
+function observeBody(stream: IncomingMessage, type: string | undefined, emit: (line: Buffer) => void): void {
+  if (isEventStream(type)) {
+    const sse = new SseMessages(emit);
+    const text = new StringDecoder('utf8'); // a character may be split across chunks
+    stream.on('data', (chunk: Buffer) => sse.push(text.write(chunk)));
+    stream.on('end', () => sse.end());
+    return;
+  }
+  if (!isJson(type)) return;
+  const chunks: Buffer[] = [];
+  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+  stream.on('end', () => {
+    const line = jsonLine(Buffer.concat(chunks).toString('utf8'));
+    if (line) emit(line);
+  });
+}

@@ -1,0 +1,82 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { BIN_DIR, KM_BIN, requireBuiltKm, until } from './e2e-support';
+import { tempHome } from './helpers';
+
+/**
+ * Issue 13: `km proxy` between a client that speaks Streamable HTTP (the MCP SDK's) and a remote server
+ * (server-everything in its streamableHttp mode): everything passes through, and the session is recorded.
+ */
+const spooled = (home: string) => {
+  const dir = join(home, 'spool');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((n) => n.endsWith('.jsonl'))
+    .flatMap((n) => readFileSync(join(dir, n), 'utf8').split('\n').filter(Boolean))
+    .map((l) => JSON.parse(l) as Record<string, any>);
+};
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+const listening = (port: number) =>
+  new Promise<boolean | undefined>((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.end();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(undefined));
+  });
+
+describe('km proxy', () => {
+  const children: ChildProcess[] = [];
+  beforeAll(() => requireBuiltKm());
+  afterAll(() => children.forEach((c) => c.kill('SIGKILL')));
+
+  it('forwards a Streamable HTTP session to the remote server and records it', async () => {
+    const upstreamPort = await freePort();
+    const upstream = spawn(join(BIN_DIR, 'mcp-server-everything'), ['streamableHttp'], { env: { ...process.env, PORT: String(upstreamPort) }, stdio: 'ignore' });
+    children.push(upstream);
+    await until('the remote server to listen', () => listening(upstreamPort), 30_000);
+
+    const home = tempHome('km-proxy');
+    const proxy = spawn(process.execPath, [KM_BIN, 'proxy', '--upstream', `http://127.0.0.1:${upstreamPort}/mcp`, '--port', '0', '--name', 'everything-http'], {
+      env: { PATH: process.env.PATH ?? '', HOME: home, KM_HOME: home, KM_ENDPOINT: 'http://127.0.0.1:9', KM_USER: 'proxy@example.com' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    children.push(proxy);
+    let out = '';
+    proxy.stdout!.on('data', (c: Buffer) => (out += c));
+    const url = await until('the proxy to listen', () => /km proxy: (http:\/\/\S+) forwards/.exec(out)?.[1], 30_000);
+
+    const client = new Client({ name: 'km-proxy-e2e', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL('mcp', url)));
+    expect((await client.listTools()).tools.map((t) => t.name)).toContain('echo');
+    expect(await client.callTool({ name: 'echo', arguments: { message: 'through the proxy' } })).toMatchObject({ content: [{ text: 'Echo: through the proxy' }] });
+    await client.close();
+
+    const exited = new Promise((resolve) => proxy.on('exit', resolve));
+    proxy.kill('SIGTERM');
+    await exited;
+    const events = spooled(home);
+    expect(events.find((e) => e.type === 'session.started')).toMatchObject({ transport: 'http', server: { name: 'everything-http' } });
+    expect(events.filter((e) => e.type === 'mcp.interaction').map((e) => [e.method, e.target, e.outcome])).toEqual(
+      expect.arrayContaining([
+        ['initialize', null, 'ok'],
+        ['tools/list', null, 'ok'],
+        ['tools/call', 'echo', 'ok'],
+      ]),
+    );
+    expect(events.find((e) => e.type === 'session.ended')).toMatchObject({ signal: 'SIGTERM' });
+  }, 90_000);
+});
