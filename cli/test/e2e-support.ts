@@ -1,5 +1,7 @@
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
 /** e2e tests run the built CLI exactly as a user's MCP client would. */
@@ -37,5 +39,43 @@ export function runKm(args: string[], env: Record<string, string>, input = ''): 
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     child.on('close', (status) => resolve({ status, stdout, stderr }));
     child.stdin.end(input);
+  });
+}
+
+/** Every event in KM_HOME's spool files, in file order. */
+export function spooledEvents(home: string): Array<Record<string, any>> {
+  const dir = join(home, 'spool');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((n) => n.endsWith('.jsonl'))
+    .flatMap((n) => readFileSync(join(dir, n), 'utf8').split('\n').filter(Boolean))
+    .map((l) => JSON.parse(l) as Record<string, any>);
+}
+
+/**
+ * server-everything in its Streamable HTTP mode on a free port, once it listens: a remote MCP server for the tests
+ * (it takes the port from PORT, so the port is found first and the start retried should another process take it).
+ */
+export async function startRemoteEverything(): Promise<{ port: number; child: ChildProcess }> {
+  for (let attempt = 0; ; attempt++) {
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise((r) => probe.close(r));
+    const child = spawn(join(BIN_DIR, 'mcp-server-everything'), ['streamableHttp'], { env: { ...process.env, PORT: String(port) }, stdio: 'ignore' });
+    const exited = new Promise<'exited'>((resolve) => child.once('exit', () => resolve('exited')));
+    const up = await Promise.race([until('the remote server to listen', () => listening(port), 30_000), exited]);
+    if (up === true) return { port, child };
+    if (attempt >= 2) throw new Error('server-everything (streamableHttp) did not start');
+  }
+}
+
+function listening(port: number): Promise<true | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.end();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(undefined));
   });
 }

@@ -1,53 +1,21 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { BIN_DIR, KM_BIN, requireBuiltKm, until } from './e2e-support';
+import { KM_BIN, requireBuiltKm, spooledEvents, startRemoteEverything, until } from './e2e-support';
 import { tempHome } from './helpers';
 
 /**
  * Issue 13: `km proxy` between a client that speaks Streamable HTTP (the MCP SDK's) and a remote server
  * (server-everything in its streamableHttp mode): everything passes through, and the session is recorded.
  */
-const spooled = (home: string) => {
-  const dir = join(home, 'spool');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((n) => n.endsWith('.jsonl'))
-    .flatMap((n) => readFileSync(join(dir, n), 'utf8').split('\n').filter(Boolean))
-    .map((l) => JSON.parse(l) as Record<string, any>);
-};
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-const listening = (port: number) =>
-  new Promise<boolean | undefined>((resolve) => {
-    const socket = connect(port, '127.0.0.1', () => {
-      socket.end();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(undefined));
-  });
-
 describe('km proxy', () => {
   const children: ChildProcess[] = [];
   beforeAll(() => requireBuiltKm());
   afterAll(() => children.forEach((c) => c.kill('SIGKILL')));
 
   it('forwards a Streamable HTTP session to the remote server and records it', async () => {
-    const upstreamPort = await freePort();
-    const upstream = spawn(join(BIN_DIR, 'mcp-server-everything'), ['streamableHttp'], { env: { ...process.env, PORT: String(upstreamPort) }, stdio: 'ignore' });
+    const { port: upstreamPort, child: upstream } = await startRemoteEverything();
     children.push(upstream);
-    await until('the remote server to listen', () => listening(upstreamPort), 30_000);
 
     const home = tempHome('km-proxy');
     const proxy = spawn(process.execPath, [KM_BIN, 'proxy', '--upstream', `http://127.0.0.1:${upstreamPort}/mcp`, '--port', '0', '--name', 'everything-http'], {
@@ -68,7 +36,7 @@ describe('km proxy', () => {
     const exited = new Promise((resolve) => proxy.on('exit', resolve));
     proxy.kill('SIGTERM');
     await exited;
-    const events = spooled(home);
+    const events = spooledEvents(home);
     expect(events.find((e) => e.type === 'session.started')).toMatchObject({ transport: 'http', server: { name: 'everything-http' } });
     expect(events.filter((e) => e.type === 'mcp.interaction').map((e) => [e.method, e.target, e.outcome])).toEqual(
       expect.arrayContaining([

@@ -1,43 +1,15 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { BIN_DIR, KM_BIN, requireBuiltKm, until } from './e2e-support';
+import type { AddressInfo } from 'node:net';
+import { KM_BIN, requireBuiltKm, spooledEvents, startRemoteEverything, until } from './e2e-support';
 import { tempHome } from './helpers';
 
 /**
  * Issue 13: `km --url` bridges a remote (Streamable HTTP) MCP server to a client that speaks stdio, recording the
  * session like a stdio one. The remote is server-everything in its streamableHttp mode; the client the MCP SDK's.
  */
-const spooled = (home: string) => {
-  const dir = join(home, 'spool');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((n) => n.endsWith('.jsonl'))
-    .flatMap((n) => readFileSync(join(dir, n), 'utf8').split('\n').filter(Boolean))
-    .map((l) => JSON.parse(l) as Record<string, any>);
-};
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-const listening = (port: number) =>
-  new Promise<boolean | undefined>((resolve) => {
-    const socket = connect(port, '127.0.0.1', () => {
-      socket.end();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(undefined));
-  });
-
 const kmClient = (home: string, args: string[]) =>
   new StdioClientTransport({ command: process.execPath, args: [KM_BIN, ...args], env: { PATH: process.env.PATH ?? '', HOME: home, KM_HOME: home, KM_ENDPOINT: 'http://127.0.0.1:9', KM_USER: 'remote@example.com' }, stderr: 'ignore' });
 
@@ -46,10 +18,8 @@ describe('km --url (a remote server)', () => {
   let port: number;
   beforeAll(async () => {
     requireBuiltKm();
-    port = await freePort();
-    remote = spawn(join(BIN_DIR, 'mcp-server-everything'), ['streamableHttp'], { env: { ...process.env, PORT: String(port) }, stdio: 'ignore' });
-    await until('the remote server to listen', () => listening(port), 30_000);
-  }, 40_000);
+    ({ port, child: remote } = await startRemoteEverything());
+  }, 100_000);
   afterAll(() => remote?.kill());
 
   it('serves the remote tools over stdio and records the session as transport http', async () => {
@@ -60,7 +30,7 @@ describe('km --url (a remote server)', () => {
     expect(await client.callTool({ name: 'echo', arguments: { message: 'over http' } })).toMatchObject({ content: [{ type: 'text', text: 'Echo: over http' }] });
     await client.close();
     const events = await until('the session end', () => {
-      const all = spooled(home);
+      const all = spooledEvents(home);
       return all.some((e) => e.type === 'session.ended') ? all : undefined;
     });
     expect(events.find((e) => e.type === 'session.started')).toMatchObject({ transport: 'http', server: { name: 'everything-remote', command: `http://127.0.0.1:${port}/mcp` } });
@@ -87,9 +57,9 @@ describe('km --url (a remote server)', () => {
       await expect(client.connect(kmClient(home, ['--url', url, '--header', 'Authorization: Bearer test-token-123']))).rejects.toThrow(/km: the remote server 127\.0\.0\.1:\d+ did not answer: .*503.*down for maintenance/);
       await client.close();
       expect(seen[0]!.authorization).toBe('Bearer test-token-123');
-      const failed = await until('the failed initialize, recorded', () => spooled(home).find((e) => e.type === 'mcp.interaction' && e.method === 'initialize'));
+      const failed = await until('the failed initialize, recorded', () => spooledEvents(home).find((e) => e.type === 'mcp.interaction' && e.method === 'initialize'));
       expect(failed).toMatchObject({ outcome: 'error', error: { code: -32000 } });
-      expect(JSON.stringify(spooled(home))).not.toContain('test-token-123'); // headers never reach the record
+      expect(JSON.stringify(spooledEvents(home))).not.toContain('test-token-123'); // headers never reach the record
     } finally {
       refusing.close();
     }
