@@ -6,6 +6,7 @@ import { readModelsNamed } from '@km/functions/dist/host/embedded-stack';
 import type { RebuildProgress } from '@km/functions/dist/host/rebuild';
 import { DEFAULT_PORT, ensureHome, loadSettings } from '../config/settings';
 import { fileLogger } from '../log';
+import { replayJournalsWhileServing } from './serve-journals';
 
 /** Where the built dashboard is: beside the bundle in a packed CLI, in the workspace in a clone. */
 function dashboardDir(): string | undefined {
@@ -101,6 +102,7 @@ export function serveCommand(): Command {
         logger,
         ...(options.rebuild ? { rebuild: options.rebuild, onRebuildProgress: progress.show } : {}),
       });
+      const journals = replayJournalsWhileServing(settings, logger);
       process.stdout.write(`km serve: listening on ${host.url} (data in ${settings.home}); dashboard at ${host.url}/\n`);
       void host.rebuilt?.then((outcome) => {
         progress.done();
@@ -112,6 +114,7 @@ export function serveCommand(): Command {
       const stop = () => {
         if (closing) return;
         closing = true;
+        journals.stop();
         void host.close().then(() => process.exit(0));
       };
       process.on('SIGINT', stop);
