@@ -1,3 +1,5 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -53,4 +55,30 @@ describe('the end of a session', () => {
       expect(existsSync(join(kmHome, 'journal')) ? readdirSync(join(kmHome, 'journal')) : []).toEqual([]);
     },
   );
+
+  // What Claude Code does: initialize and tools/list, then SIGTERM and SIGKILL. The first tools/list is the observer's
+  // heaviest moment (tool poisoning and rug-pull checks, context tokens), and the end must not wait behind it.
+  it('initialize and tools/list through the MCP SDK client, then SIGTERM and SIGKILL 200 ms later: the end is in the spool after the tools/list', async () => {
+    const kmHome = tempHome('km-end-list');
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [KM_BIN, '--name', 'everything', '--', join(BIN_DIR, 'mcp-server-everything'), 'stdio'],
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KM_HOME: kmHome, KM_ENDPOINT: 'http://127.0.0.1:9' },
+      stderr: 'ignore',
+    });
+    const client = new Client({ name: 'end-e2e-list', version: '1' });
+    await client.connect(transport);
+    const exited = new Promise<void>((resolve) => (client.onclose = () => resolve()));
+    expect((await client.listTools()).tools.length).toBeGreaterThan(0);
+    const pid = transport.pid!;
+    process.kill(pid, 'SIGTERM');
+    const killer = setTimeout(() => process.kill(pid, 'SIGKILL'), 200);
+    await exited;
+    clearTimeout(killer);
+    const ended = await until('session.ended in the spool', () => spooled(kmHome).find((e) => e.type === 'session.ended'));
+    expect(ended.signal).not.toBe('SIGKILL');
+    const events = spooled(kmHome);
+    expect(events.some((e) => e.type === 'mcp.interaction' && e.method === 'tools/list')).toBe(true);
+    expect(events.some((e) => e.type === 'mcp.tools_listed')).toBe(true);
+  });
 });

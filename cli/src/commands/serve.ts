@@ -5,6 +5,7 @@ import type { RebuildProgress } from '@km/functions/dist/host/rebuild';
 import { sqliteUnavailable } from '@km/functions/dist/host/sqlite-missing';
 import { DEFAULT_PORT, ensureHome, loadSettings } from '../config/settings';
 import { fileLogger } from '../log';
+import { replayJournalsWhileServing } from './serve-journals';
 
 /**
  * The embedded host, loaded when km serve runs: it needs SQLite (better-sqlite3, a native module), and nothing else
@@ -115,6 +116,7 @@ export function serveCommand(): Command {
         logger,
         ...(options.rebuild ? { rebuild: options.rebuild, onRebuildProgress: progress.show } : {}),
       });
+      const journals = replayJournalsWhileServing(settings, logger);
       process.stdout.write(`km serve: listening on ${host.url} (data in ${settings.home}); dashboard at ${host.url}/\n`);
       void host.rebuilt?.then((outcome) => {
         progress.done();
@@ -126,6 +128,7 @@ export function serveCommand(): Command {
       const stop = () => {
         if (closing) return;
         closing = true;
+        journals.stop();
         void host.close().then(() => process.exit(0));
       };
       process.on('SIGINT', stop);
