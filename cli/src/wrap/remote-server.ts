@@ -2,6 +2,16 @@ import { EventEmitter } from 'node:events';
 import { PassThrough, Writable } from 'node:stream';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { StreamableHTTPClientTransport as Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+import { KmOAuthProvider } from './oauth';
+
+/** OAuth sign-in for servers that ask for it (oauth.ts); off when the user gave an Authorization header. */
+export interface RemoteAuth {
+  home: string;
+  port: number;
+  tell(line: string): void;
+  browser?: string;
+}
 
 /**
  * A remote MCP server (Streamable HTTP) dressed as the child process run.ts forwards to (issue 13): `stdin` takes
@@ -14,6 +24,7 @@ import type { StreamableHTTPClientTransport as Transport } from '@modelcontextpr
  * a JSON-RPC error naming the cause, so the client never waits for an id nobody will answer.
  */
 export const REMOTE_ERROR_CODE = -32000;
+export { DEFAULT_OAUTH_PORT } from './oauth';
 
 type Id = string | number;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -31,15 +42,21 @@ export class RemoteServer extends EventEmitter {
   private initialized: Promise<void> = Promise.resolve();
   private partial = '';
   private ended = false;
+  private readonly oauth: KmOAuthProvider | null;
+  /** One sign-in at a time: every request refused meanwhile waits for it, then is sent again. */
+  private signingIn: Promise<void> | null = null;
 
   constructor(
     readonly url: URL,
     headers: Record<string, string>,
+    auth?: RemoteAuth,
   ) {
     super();
+    const hasAuthorization = Object.keys(headers).some((name) => name.toLowerCase() === 'authorization');
+    this.oauth = auth && !hasAuthorization ? new KmOAuthProvider(auth.home, url, auth.port, auth.tell, auth.browser) : null;
     // The SDK loads only for a remote server: the stdio path stays node built-ins only (run.ts).
     const { StreamableHTTPClientTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js') as typeof import('@modelcontextprotocol/sdk/client/streamableHttp.js');
-    this.transport = new StreamableHTTPClientTransport(url, { requestInit: { headers } });
+    this.transport = new StreamableHTTPClientTransport(url, { requestInit: { headers }, ...(this.oauth ? { authProvider: this.oauth } : {}) });
     this.transport.onmessage = (message) => this.fromServer(message);
     this.transport.onerror = () => {}; // each failed send is answered where it failed
     this.stdin = new Writable({
@@ -80,13 +97,28 @@ export class RemoteServer extends EventEmitter {
     }
     const ids = requestIds(message);
     const isInitialize = (Array.isArray(message) ? message : [message]).some((m) => isObject(m) && m.method === 'initialize');
-    const sent = this.initialized.then(() => this.transport.send(message as JSONRPCMessage));
+    const sent = this.initialized.then(() => this.send(message as JSONRPCMessage));
     if (isInitialize) this.initialized = sent.catch(() => {});
     sent.catch((err: Error & { code?: unknown }) => {
       const status = typeof err.code === 'number' && err.code >= 100 ? `HTTP ${err.code}: ` : '';
       const why = `km: the remote server ${this.url.host} did not answer: ${status}${err.message.replace(/^Streamable HTTP error: /, '')}`.slice(0, 1000);
       for (const id of ids) this.answer({ jsonrpc: '2.0', id, error: { code: REMOTE_ERROR_CODE, message: why } });
     });
+  }
+
+  /** Sends; a server that wants a sign-in gets one (the browser, then the code back), and the message goes again. */
+  private async send(message: JSONRPCMessage): Promise<void> {
+    try {
+      await this.transport.send(message);
+    } catch (err) {
+      if (!this.oauth || !(err instanceof UnauthorizedError)) throw err;
+      this.signingIn ??= this.oauth
+        .authorizationCode()
+        .then((code) => this.transport.finishAuth(code))
+        .finally(() => (this.signingIn = null));
+      await this.signingIn;
+      await this.transport.send(message);
+    }
   }
 
   private fromServer(message: JSONRPCMessage): void {

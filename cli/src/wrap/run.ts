@@ -205,9 +205,10 @@ export function runWrap(options: WrapOptions, headers: string[] = []): void {
 
 /** A remote server behind the same interface as a child (its own bundle: the MCP SDK loads only for it). */
 function remoteServer(url: string, headers: string[]) {
-  const { RemoteServer } = require(join(__dirname, 'remote-server.js')) as typeof import('./remote-server');
+  const { RemoteServer, DEFAULT_OAUTH_PORT } = require(join(__dirname, 'remote-server.js')) as typeof import('./remote-server');
   const byName = Object.fromEntries(headers.map((h) => [h.slice(0, h.indexOf(':')).trim(), h.slice(h.indexOf(':') + 1).trim()]));
-  return new RemoteServer(new URL(url), byName) as unknown as ReturnType<typeof spawn>;
+  const auth = { home: kmHome(), port: Number(process.env.KM_OAUTH_PORT) || DEFAULT_OAUTH_PORT, tell: (line: string) => process.stderr.write(`${line}\n`), browser: process.env.KM_BROWSER || undefined };
+  return new RemoteServer(new URL(url), byName, auth) as unknown as ReturnType<typeof spawn>;
 }
 
 /** The project's policy (km.json `policy`), or null: then the forwarding stays plain pipes. */
