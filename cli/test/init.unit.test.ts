@@ -32,14 +32,16 @@ describe('km init: wrapping entries', () => {
   it('changes only command, args and env of stdio entries, keeping comments, trailing commas and layout', () => {
     const result = edit(configOf('Cursor (user)'), cursor, { KM_HOME: '/data/km' });
     expect(after(result)).toBe(
-      cursor.replace(
-        '"fs": { "command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "."], "env": { "ROOT": "/srv" } }',
-        '"fs": { "command": "km", "args": ["--name", "fs", "--", "npx", "-y", "@modelcontextprotocol/server-filesystem", "."], "env": { "ROOT": "/srv", "KM_HOME": "/data/km" } }',
-      ),
+      cursor
+        .replace(
+          '"fs": { "command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "."], "env": { "ROOT": "/srv" } }',
+          '"fs": { "command": "km", "args": ["--name", "fs", "--", "npx", "-y", "@modelcontextprotocol/server-filesystem", "."], "env": { "ROOT": "/srv", "KM_HOME": "/data/km" } }',
+        )
+        .replace('"docs": { "url": "https://example.com/mcp" }', '"docs": { "command": "km", "args": ["--name", "docs", "--url", "https://example.com/mcp"], "env": { "KM_HOME": "/data/km" } }'),
     );
     expect('entries' in result && result.entries.map((e) => [e.name, e.plan.kind])).toEqual([
       ['fs', 'wrap'],
-      ['docs', 'skip'],
+      ['docs', 'wrap'],
       ['odd', 'skip'],
     ]);
   });
@@ -58,6 +60,16 @@ describe('km init: wrapping entries', () => {
     expect(after(result)).toContain('      "env": { "KM_HOME": "/data/km" }\n'); // a line of its own, indented like its siblings
     const vscode = '{\n\t"servers": {\n\t\t"gh": { "type": "stdio", "command": "gh-mcp" }\n\t}\n}\n';
     expect(JSON.parse(after(edit(configOf('VS Code (user)'), vscode))).servers.gh).toEqual({ type: 'stdio', command: 'km', args: ['--name', 'gh', '--', 'gh-mcp'] });
+  });
+
+  it('routes a Streamable HTTP remote through km --url, its headers as --header, and leaves HTTP+SSE ones alone', () => {
+    const vscode = JSON.stringify({ servers: { gh: { type: 'http', url: 'https://api.example.com/mcp', headers: { Authorization: 'Bearer ${input:token}' } }, old: { type: 'sse', url: 'https://old.example.com/sse' } } }, null, 2);
+    const parsed = JSON.parse(after(edit(configOf('VS Code (user)'), vscode)));
+    expect(parsed.servers.gh).toEqual({ command: 'km', args: ['--name', 'gh', '--url', 'https://api.example.com/mcp', '--header', 'Authorization: Bearer ${input:token}'] });
+    expect(parsed.servers.old).toEqual({ type: 'sse', url: 'https://old.example.com/sse' });
+    const gemini = JSON.stringify({ mcpServers: { a: { httpUrl: 'https://a.example.com/mcp' }, b: { url: 'https://b.example.com/sse' } } });
+    const result = editConfig(configOf('Gemini CLI (user)'), gemini, (name, entry) => planEntry(name, entry, launcher, {}, true), () => true);
+    expect(JSON.parse(after(result)).mcpServers).toEqual({ a: { command: 'km', args: ['--name', 'a', '--url', 'https://a.example.com/mcp'] }, b: { url: 'https://b.example.com/sse' } });
   });
 
   it('only the servers asked for, and never an entry that already runs km (by name or as node km.js)', () => {

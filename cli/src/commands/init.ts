@@ -47,7 +47,7 @@ export function initCommand(): Command {
         if (!existsSync(config.path)) continue;
         found++;
         const before = readFileSync(config.path, 'utf8');
-        const edit = editConfig(config, before, (name, entry) => planEntry(name, entry, launcher, kmEnv), wanted);
+        const edit = editConfig(config, before, (name, entry) => planEntry(name, entry, launcher, kmEnv, config.client === 'gemini'), wanted);
         if ('problem' in edit) {
           problems++;
           process.stderr.write(`km init: ${edit.problem}\n`);

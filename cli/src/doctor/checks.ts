@@ -85,7 +85,9 @@ function entryCheck(config: ClientConfig, name: string, entry: unknown, settings
   const label = `${config.label}: ${name}`;
   if (!isObject(entry) || typeof entry.command !== 'string') {
     const remote = isObject(entry) && ['url', 'httpUrl', 'serverUrl'].some((k) => typeof entry[k] === 'string');
-    return { status: 'warn', what: `${label} is ${remote ? 'a remote server' : 'not a stdio server entry'}, not recorded` };
+    return remote
+      ? { status: 'warn', what: `${label} is a remote server the client calls itself (not recorded)`, fix: `km init --server ${name} routes it through km --url` }
+      : { status: 'warn', what: `${label} is not a server entry km can run (no command, no url)` };
   }
   const args = Array.isArray(entry.args) ? entry.args.filter((a): a is string => typeof a === 'string') : [];
   if (!runsKm(entry.command, args)) {

@@ -74,7 +74,9 @@ function editJsonc(config: ClientConfig, text: string, plan: PlanEntry, wanted: 
     const outcome = plan(name, entry);
     entries.push({ name, place, plan: outcome });
     if (outcome.kind !== 'wrap') continue;
-    for (const [field, value] of Object.entries(outcome.fields)) after = setField(after, [...path, field], value, formatting);
+    const { remove = [], ...fields } = outcome.fields;
+    for (const [field, value] of Object.entries(fields)) after = setField(after, [...path, field], value, formatting);
+    for (const field of remove) after = removeField(after, [...path, field]);
   }
   return { after, entries };
 }
@@ -87,7 +89,10 @@ function editToml(config: ClientConfig, text: string, plan: PlanEntry, wanted: (
     if (!wanted(name)) continue;
     const outcome = plan(name, entry);
     entries.push({ name, place, plan: outcome });
-    if (outcome.kind === 'wrap') Object.assign(entry as Record<string, unknown>, outcome.fields);
+    if (outcome.kind !== 'wrap') continue;
+    const { remove = [], ...fields } = outcome.fields;
+    Object.assign(entry as Record<string, unknown>, fields);
+    for (const field of remove) delete (entry as Record<string, unknown>)[field];
   }
   if (!entries.some((e) => e.plan.kind === 'wrap')) return { after: text, entries };
   // TOML is written whole (no TOML editor keeps comments): said, and the backup keeps the original.
@@ -112,6 +117,18 @@ function setField(text: string, path: string[], value: unknown, formatting: Form
   const field = `${JSON.stringify(path.at(-1))}: ${oneLine(value)}`;
   const content = text.slice(entry.offset, last.offset).includes('\n') ? `,${formatting.eol}${indent}${field}` : `, ${field}`;
   return applyEdits(text, [{ offset: last.offset + last.length, length: 0, content }]);
+}
+
+/** A field taken out with the separator before or after it, leaving the rest of the layout as it was. */
+function removeField(text: string, path: string[]): string {
+  const property = findNodeAtLocation(parseTree(text, [], { allowTrailingComma: true })!, path)?.parent;
+  const siblings = property?.parent?.children;
+  if (!property || !siblings) return text;
+  const i = siblings.indexOf(property);
+  const next = siblings[i + 1];
+  const previous = siblings[i - 1];
+  const [from, to] = next ? [property.offset, next.offset] : previous ? [previous.offset + previous.length, property.offset + property.length] : [property.offset, property.offset + property.length];
+  return applyEdits(text, [{ offset: from, length: to - from, content: '' }]);
 }
 
 function oneLine(value: unknown): string {

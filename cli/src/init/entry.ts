@@ -15,6 +15,8 @@ export interface Launcher {
 export interface WrappedFields {
   command: string;
   args: string[];
+  /** A remote entry's own fields (url, headers, type: http), replaced by the km command line. */
+  remove?: string[];
   /** Only when km needs variables the client would not pass (KM_HOME and the endpoint, if not the defaults). */
   env?: Record<string, string>;
 }
@@ -31,20 +33,41 @@ export function runsKm(command: string, args: unknown[]): boolean {
   return typeof first === 'string' && /(^|[\\/])km\.js$/.test(first);
 }
 
-export function planEntry(name: string, entry: unknown, launcher: Launcher, kmEnv: Record<string, string>): EntryPlan {
+/** sseUrl: the client reads `url` as the older HTTP+SSE transport (Gemini CLI), which km --url does not speak. */
+export function planEntry(name: string, entry: unknown, launcher: Launcher, kmEnv: Record<string, string>, sseUrl = false): EntryPlan {
   if (!isObject(entry)) return { kind: 'skip', reason: 'not a server entry (an object)' };
-  const remote = ['url', 'httpUrl', 'serverUrl'].find((key) => typeof entry[key] === 'string');
+  const remote = ['httpUrl', 'serverUrl', 'url'].find((key) => typeof entry[key] === 'string');
   if (typeof entry.command !== 'string' || entry.command.trim() === '') {
-    return remote
-      ? { kind: 'skip', reason: `a remote server (${remote}): left to the client, whose own OAuth sign-in km --url cannot do yet; to record it, wrap it by hand: km --url URL [--header 'Name: value']` }
-      : { kind: 'skip', reason: 'it has no command' };
+    if (!remote) return { kind: 'skip', reason: 'it has no command' };
+    if (entry.type === 'sse' || (sseUrl && remote === 'url')) return { kind: 'skip', reason: 'a remote server over HTTP+SSE (the older transport): km --url speaks Streamable HTTP only' };
+    return planRemote(name, entry, remote, launcher, kmEnv);
   }
   const args = entry.args ?? [];
   if (!Array.isArray(args) || !args.every((a) => typeof a === 'string')) return { kind: 'skip', reason: 'its args are not a list of strings' };
   if (runsKm(entry.command, args)) return { kind: 'skip', reason: 'already wrapped' };
   const fields: WrappedFields = { command: launcher.command, args: [...launcher.argsPrefix, '--name', name, '--', entry.command, ...args] };
+  return { kind: 'wrap', fields: withEnv(fields, entry, kmEnv) };
+}
+
+/**
+ * A remote entry becomes a stdio one running `km --url` (which speaks Streamable HTTP upstream and signs in with
+ * OAuth itself); its headers become --header values. Servers of the older HTTP+SSE transport are left alone.
+ */
+function planRemote(name: string, entry: Record<string, unknown>, key: string, launcher: Launcher, kmEnv: Record<string, string>): EntryPlan {
+  const headers = isObject(entry.headers) ? Object.entries(entry.headers) : [];
+  if (headers.some(([, value]) => typeof value !== 'string')) return { kind: 'skip', reason: 'its headers are not all strings' };
+  const headerArgs = headers.flatMap(([header, value]) => ['--header', `${header}: ${value as string}`]);
+  const fields: WrappedFields = {
+    command: launcher.command,
+    args: [...launcher.argsPrefix, '--name', name, '--url', entry[key] as string, ...headerArgs],
+    remove: [key, 'headers', ...(entry.type === 'http' || entry.type === 'streamable-http' ? ['type'] : [])].filter((field) => field in entry),
+  };
+  return { kind: 'wrap', fields: withEnv(fields, entry, kmEnv) };
+}
+
+function withEnv(fields: WrappedFields, entry: Record<string, unknown>, kmEnv: Record<string, string>): WrappedFields {
   const env = isObject(entry.env) ? entry.env : {};
   const missing = Object.entries(kmEnv).filter(([key]) => env[key] === undefined);
   if (missing.length > 0) fields.env = { ...(env as Record<string, string>), ...Object.fromEntries(missing) };
-  return { kind: 'wrap', fields };
+  return fields;
 }
