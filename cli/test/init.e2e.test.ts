@@ -1,7 +1,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { BIN_DIR, KM_BIN, requireBuiltKm, until } from './e2e-support';
 import { tempHome } from './helpers';
@@ -104,6 +104,13 @@ describe('km init', () => {
     expect(run.stderr).toContain(`${join(home, '.cursor', 'mcp.json')}:2:1: CloseBraceExpected; left untouched`);
     expect(readFileSync(join(home, '.cursor', 'mcp.json'), 'utf8')).toBe(broken);
     expect(JSON.parse(readFileSync(join(home, '.gemini', 'settings.json'), 'utf8')).mcpServers.b.args).toEqual([KM_BIN, '--name', 'b', '--', 'y']);
+    const readOnly = join(home, '.codeium', 'windsurf', 'mcp_config.json');
+    mkdirSync(dirname(readOnly), { recursive: true });
+    writeFileSync(readOnly, JSON.stringify({ mcpServers: { w: { command: 'w' } } }));
+    chmodSync(readOnly, 0o444);
+    const locked = await km(['init', '--yes', '--client', 'windsurf'], home, { HOME: home, PATH: dirname(process.execPath), KM_HOME: join(home, '.km') });
+    expect(locked.stderr).toContain(`${readOnly} is read-only; left untouched`);
+    expect(JSON.parse(readFileSync(readOnly, 'utf8')).mcpServers.w).toEqual({ command: 'w' });
     const unknown = await km(['init', '--client', 'notepad'], home, { HOME: home, PATH: dirname(process.execPath) });
     expect(unknown.stderr).toContain('unknown client "notepad": use claude-desktop, claude-code, cursor, vscode, windsurf, gemini, codex');
   });

@@ -31,6 +31,11 @@ describe('km proxy', () => {
     await client.connect(new StreamableHTTPClientTransport(new URL('mcp', url)));
     expect((await client.listTools()).tools.map((t) => t.name)).toContain('echo');
     expect(await client.callTool({ name: 'echo', arguments: { message: 'through the proxy' } })).toMatchObject({ content: [{ text: 'Echo: through the proxy' }] });
+    // A call of several seconds whose progress comes as an SSE stream before its answer.
+    const progress: number[] = [];
+    const slow = await client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 3, steps: 3 } }, undefined, { onprogress: (p) => progress.push(p.progress), timeout: 60_000 });
+    expect(JSON.stringify(slow)).toContain('completed');
+    expect(progress).toEqual([1, 2, 3]);
     await client.close();
 
     const exited = new Promise((resolve) => proxy.on('exit', resolve));
@@ -43,6 +48,7 @@ describe('km proxy', () => {
         ['initialize', null, 'ok'],
         ['tools/list', null, 'ok'],
         ['tools/call', 'echo', 'ok'],
+        ['tools/call', 'trigger-long-running-operation', 'ok'],
       ]),
     );
     expect(events.find((e) => e.type === 'session.ended')).toMatchObject({ signal: 'SIGTERM' });

@@ -28,6 +28,11 @@ describe('km --url (a remote server)', () => {
     await client.connect(kmClient(home, ['--name', 'everything-remote', '--url', `http://127.0.0.1:${port}/mcp`]));
     expect((await client.listTools()).tools.map((t) => t.name)).toContain('echo');
     expect(await client.callTool({ name: 'echo', arguments: { message: 'over http' } })).toMatchObject({ content: [{ type: 'text', text: 'Echo: over http' }] });
+    // A call of several seconds whose progress comes as an SSE stream before its answer.
+    const progress: number[] = [];
+    const slow = await client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 3, steps: 3 } }, undefined, { onprogress: (p) => progress.push(p.progress), timeout: 60_000 });
+    expect(JSON.stringify(slow)).toContain('completed');
+    expect(progress).toEqual([1, 2, 3]);
     await client.close();
     const events = await until('the session end', () => {
       const all = spooledEvents(home);
@@ -39,7 +44,10 @@ describe('km --url (a remote server)', () => {
       ['initialize', null, 'ok'],
       ['tools/list', null, 'ok'],
       ['tools/call', 'echo', 'ok'],
+      ['tools/call', 'trigger-long-running-operation', 'ok'],
     ]);
+    expect(events.filter((e) => e.type === 'mcp.notification' && e.method === 'notifications/progress')).toHaveLength(3);
+    expect(events.find((e) => e.target === 'trigger-long-running-operation').latencyMs).toBeGreaterThan(2000);
     expect(events.find((e) => e.method === 'tools/call').protocolVersion).toMatch(/^\d{4}-\d{2}-\d{2}$/);
   }, 60_000);
 

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
@@ -59,7 +59,10 @@ export function initCommand(): Command {
           seenServers.add(name);
           out(plan.kind === 'wrap' ? `  wrap ${name} (${place})` : `  keep ${name}: ${plan.reason}`);
         }
-        if (edit.after !== before) {
+        if (edit.after !== before && !writable(config.path)) {
+          problems++;
+          process.stderr.write(`km init: ${config.path} is read-only; left untouched (make it writable, or wrap its servers by hand)\n`);
+        } else if (edit.after !== before) {
           if (edit.note) out(`  note: ${edit.note}`);
           for (const line of lineDiff(before, edit.after)) out(`    ${line}`);
           changes.push({ path: config.path, text: edit.after });
@@ -78,6 +81,16 @@ export function initCommand(): Command {
       for (const file of writeRun(home, stamp, changes)) out(`wrote ${file.path} (backup: ${file.backup})`);
       out('Restart your MCP clients (or reload their servers) to start recording. km init --undo puts the files back.');
     });
+}
+
+/** Writable, and not marked read-only by its owner (root may write anything: the mode says what the user meant). */
+function writable(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return (statSync(path).mode & 0o222) !== 0;
+  } catch {
+    return false;
+  }
 }
 
 function undo(home: string): void {
