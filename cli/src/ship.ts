@@ -21,7 +21,11 @@ export interface ShipTarget {
   apiKey: string | null;
 }
 
-export type ShipOutcome = 'shipped' | 'unreachable' | 'unauthorized';
+/**
+ * `unreachable`: no answer (network error, timeout, deadline); `server-error`: ingest answered with an error a retry
+ * may cure (5xx, 429, an unexpected status); both back off and retry. `unauthorized`: the key or tenant was refused.
+ */
+export type ShipOutcome = 'shipped' | 'unreachable' | 'server-error' | 'unauthorized';
 
 const MAX_EVENTS_PER_POST = 500;
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -37,6 +41,8 @@ export class Shipper {
   shippedEvents = 0;
   /** Why ingest last refused the key (401/403), for the file set aside. */
   lastRefusal = '';
+  /** What the last failed attempt met, in words ("cannot reach ...", "... answered 503: ..."), for `km flush`. */
+  lastFailure = '';
 
   constructor(
     private readonly spool: Spool,
@@ -72,7 +78,7 @@ export class Shipper {
     try {
       result = await this.post(events, deadline);
     } catch (err) {
-      return this.failed(`cannot reach ${this.target().endpoint}: ${(err as Error).message}`);
+      return this.failed('unreachable', `cannot reach ${this.target().endpoint}: ${(err as Error).message}`);
     }
     const { status, body } = result;
     if (status >= 200 && status < 300) {
@@ -89,7 +95,7 @@ export class Shipper {
       return 'unauthorized';
     }
     if (status === 400 || status === 413 || status === 422) return this.isolateBadEvents(events, status, body, deadline);
-    return this.failed(`ingest answered ${status}${body?.error ? `: ${body.error}` : ''}`);
+    return this.failed('server-error', `${this.target().endpoint} answered ${status}${body?.error ? `: ${body.error}` : ' (no error message)'}`);
   }
 
   private async isolateBadEvents(events: KmEvent[], status: number, body: PostResult['body'], deadline?: number): Promise<ShipOutcome> {
@@ -113,12 +119,13 @@ export class Shipper {
     return this.deliver(events.slice(half), deadline);
   }
 
-  private failed(message: string): ShipOutcome {
+  private failed(outcome: 'unreachable' | 'server-error', message: string): ShipOutcome {
     this.failures++;
+    this.lastFailure = message;
     const delay = Math.min(30_000, 500 * 2 ** Math.min(this.failures, 10));
     this.nextAttemptAt = Date.now() + delay * (0.5 + Math.random() / 2);
     this.logger.warn(`${message}; events stay in the spool, retry in ${Math.round(this.nextAttemptAt - Date.now())} ms`);
-    return 'unreachable';
+    return outcome;
   }
 
   private async post(events: KmEvent[], deadline?: number): Promise<PostResult> {

@@ -85,14 +85,33 @@ describe('Shipper', () => {
     servers.push(stub.server);
     const { spool, shipper, queue } = setup(stub.url);
     spool.append([notification()]);
-    expect(await queue.pass()).toBe('unreachable');
+    expect(await queue.pass()).toBe('server-error');
     expect(shipper.due()).toBe(false);
     expect(spool.own.fullyShipped()).toBe(false);
 
     const closed = setup('http://127.0.0.1:1');
     closed.spool.append([notification()]);
     expect(await closed.queue.pass()).toBe('unreachable');
+    expect(closed.shipper.lastFailure).toMatch(/^cannot reach http:\/\/127\.0\.0\.1:1: /);
     expect(closed.spool.own.fullyShipped()).toBe(false);
+  });
+
+  it('says what a failing server answered (status and error), not that it was unreachable', async () => {
+    const answers = [{ status: 500, body: { error: 'the event log is unavailable right now' } }, { status: 502, body: null }];
+    const stub = await ingestStub(() => answers.shift() ?? { status: 202, body: {} });
+    servers.push(stub.server);
+    const warned: string[] = [];
+    const spool = new Spool(tempHome(), 1e9, silent);
+    const shipper = new Shipper(spool, () => ({ endpoint: stub.url, apiKey: 'k1' }), { ...silent, warn: (m: string) => warned.push(m) });
+    const queue = new ShipQueue(spool, shipper);
+    spool.append([notification()]);
+    expect(await queue.pass()).toBe('server-error');
+    expect(shipper.lastFailure).toBe(`${stub.url} answered 500: the event log is unavailable right now`);
+    expect(await queue.pass()).toBe('server-error');
+    expect(shipper.lastFailure).toBe(`${stub.url} answered 502 (no error message)`);
+    expect(warned).toEqual([expect.stringMatching(/answered 500: the event log is unavailable right now; events stay in the spool, retry in \d+ ms$/), expect.stringMatching(/answered 502 \(no error message\); events stay/)]);
+    expect(await queue.pass()).toBe('shipped'); // still retried, and nothing lost
+    expect(spool.own.fullyShipped()).toBe(true);
   });
 
   it('stops on a refused key without losing anything', async () => {

@@ -1,11 +1,13 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { KmEvent } from '@km/shared';
 import { startEmbeddedHost } from '@km/functions/dist/host/embedded-host';
 import { BIN_DIR, getJson, KM_BIN, requireBuiltKm, runKm, until } from './e2e-support';
-import { tempHome } from './helpers';
+import { deadPid, notification, tempHome } from './helpers';
 
 /** Everything km has recorded under a KM_HOME: the lines of every spool file, by session. */
 function spooled(home: string): KmEvent[] {
@@ -111,5 +113,26 @@ describe('the spool survives kill -9 of km', () => {
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/^km: flush stopped after 0 event\(s\): nothing answered at http:\/\/127\.0\.0\.1:1 \(is km serve running\?\)/);
     expect(spooled(home).length).toBeGreaterThan(0);
+  });
+});
+
+describe('km flush against a failing ingest', () => {
+  beforeAll(() => requireBuiltKm());
+
+  it('says what the server answered (not that nothing answered), and keeps the events', async () => {
+    const server = createServer((_req, res) => res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'the event log is unavailable right now' })));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const home = tempHome('km-5xx');
+      mkdirSync(join(home, 'spool'), { recursive: true, mode: 0o700 });
+      writeFileSync(join(home, 'spool', `1-1-aaaaaa.${deadPid()}.jsonl`), JSON.stringify(notification()) + '\n');
+      const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const result = await runKm(['flush'], { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KM_HOME: home, KM_ENDPOINT: endpoint });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toBe(`km: flush stopped after 0 event(s): ${endpoint} answered 503: the event log is unavailable right now (a server-side failure: retry later); 1 spool file(s) wait for the next try\n`);
+      expect(spooled(home)).toHaveLength(1);
+    } finally {
+      server.close();
+    }
   });
 });

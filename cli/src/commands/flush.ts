@@ -32,7 +32,12 @@ export function flushCommand(): Command {
           `flush shipped ${shipper.shippedEvents} event(s); ingest refused the API key (${shipper.lastRefusal}) for ${queue.setAside} spool file(s), set aside: fix the key (km login) and run km flush --retry-refused`,
         );
       }
-      const why = outcome === 'unauthorized' ? 'the API key was refused (check KM_API_KEY or run km login)' : `nothing answered at ${endpoint} (is km serve running?)`;
+      const why =
+        outcome === 'unauthorized'
+          ? 'the API key was refused (check KM_API_KEY or run km login)'
+          : outcome === 'server-error'
+            ? `${shipper.lastFailure} (a server-side failure: retry later)`
+            : `nothing answered at ${endpoint} (is km serve running?)`;
       throw new Error(`flush stopped after ${shipper.shippedEvents} event(s): ${why}; ${queue.pendingOrphans} spool file(s) wait for the next try`);
     });
 }
