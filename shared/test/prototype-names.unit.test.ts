@@ -1,4 +1,4 @@
-import { costProjection, expandBucket, latencyProjection, newEventId, sessionsProjection, summarizeStats, type KmEvent, type Projection } from '../src/index';
+import { costProjection, expandBucket, interactionsProjection, latencyProjection, newEventId, riskProjection, sessionsProjection, summarizeStats, type KmEvent, type Projection } from '../src/index';
 
 const NAMES = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'];
 const base = Date.UTC(2026, 10, 25, 12, 0, 0);
@@ -48,6 +48,62 @@ describe.each(NAMES)('a name equal to an Object.prototype property (%s)', (name)
   it('counts in the per-session waits', () => {
     const docs = project(sessionsProjection, events) as Map<string, any>;
     expect(Object.values(docs.get('s').waits).map((wait: any) => wait.count).sort()).toEqual([1, 2]);
+  });
+});
+
+/**
+ * The same folds, with each document read back from JSON between events, as a store does (SQLite and Cosmos DB
+ * alike): a JSON-parsed object has Object.prototype again, where `doc[name] = x` with name __proto__ sets the
+ * prototype instead of a key.
+ */
+function projectThroughStore<S>(projection: Projection<S>, events: KmEvent[]): Map<string, S> {
+  const docs = new Map<string, S>();
+  for (const event of events) {
+    for (const id of projection.docIds(event as never)) {
+      const stored = docs.get(id);
+      docs.set(id, projection.evolve(stored === undefined ? null : (JSON.parse(JSON.stringify(stored)) as S), event as never, id));
+    }
+  }
+  return new Map([...docs].map(([id, doc]) => [id, JSON.parse(JSON.stringify(doc)) as S]));
+}
+
+describe.each(NAMES)('a name equal to an Object.prototype property (%s), documents read back from a store', (name) => {
+  const finding = { ruleId: 'aws-access-key-id', severity: 'high', path: '$.params.arguments.key' };
+  const events = [0, 1, 2].map((i) => ({ ...anInteraction(name, i), method: 'tools/call', findings: i === 1 ? [finding] : [] }) as KmEvent);
+
+  it('counts in the cost groups', () => {
+    const day = projectThroughStore(costProjection, events).get('day|2026-11-25') as any;
+    for (const dimension of ['project', 'user', 'server', 'tool']) {
+      const groups = day.groups[dimension];
+      if (!groups) continue;
+      expect(Object.keys(groups)).toEqual([dimension === 'tool' ? `${name}/${name}` : name]);
+    }
+    expect(day.groups.server[name].interactions).toBe(3);
+  });
+
+  it('counts in the latency buckets', () => {
+    const org = [...projectThroughStore(latencyProjection, events).values()].find((doc: any) => doc.scope === 'org' && doc.granularity === 'hour') as any;
+    expect(org.servers[name].count).toBe(3);
+    expect(Object.keys(org.tools).length).toBe(1);
+  });
+
+  it('counts in the session, and its waits', () => {
+    const session = projectThroughStore(sessionsProjection, events).get('s') as any;
+    expect(session.interactionCount).toBe(3);
+    expect(Object.values(session.waits).map((w: any) => w.count)).toEqual([3]);
+  });
+
+  it('keeps the finding, and the usage of the tool, in the risk documents', () => {
+    const docs = [...projectThroughStore(riskProjection, events).values()] as any[];
+    const withTools = docs.filter((doc) => doc.anomaly?.tools);
+    expect(withTools.length).toBeGreaterThan(0);
+    for (const doc of withTools) expect(Object.keys(doc.anomaly.tools)).toEqual([name]);
+    expect(JSON.stringify(docs)).toContain('aws-access-key-id');
+  });
+
+  it('pages the interactions', () => {
+    const docs = [...projectThroughStore(interactionsProjection, events).values()];
+    expect(JSON.stringify(docs).split(`"${name}"`).length).toBeGreaterThan(3);
   });
 });
 
