@@ -191,6 +191,14 @@ function postOnce(url: string, headers: Record<string, string>, body: Buffer, ti
  * What one km process ships: its own spool file and the orphans it claimed from dead km processes. One pass
  * at a time; the wrapper calls it on a timer, `km flush` once.
  */
+/** reassignOrg: with retryRefused, the files set aside are sent as this org (the user asked: --reassign-org). */
+export interface PassOptions {
+  deadline?: number;
+  includeOwn?: boolean;
+  retryRefused?: boolean;
+  reassignOrg?: string;
+}
+
 export class ShipQueue {
   private readonly orphans: SpoolFile[] = [];
   private running: Promise<ShipOutcome> | null = null;
@@ -204,7 +212,7 @@ export class ShipQueue {
   /** Files set aside in this queue's passes after a refusal (401/403). */
   setAside = 0;
 
-  pass(options: { deadline?: number; includeOwn?: boolean; retryRefused?: boolean } = {}): Promise<ShipOutcome> {
+  pass(options: PassOptions = {}): Promise<ShipOutcome> {
     if (this.running && options.deadline !== undefined) {
       // The pass under way keeps its own (longer) timeouts: wait for it only as long as our deadline allows, then
       // make one more pass within it (km exiting must not wait out a black-holed endpoint).
@@ -224,8 +232,8 @@ export class ShipQueue {
     return this.orphans.length;
   }
 
-  private async run(options: { deadline?: number; includeOwn?: boolean; retryRefused?: boolean }): Promise<ShipOutcome> {
-    if (options.retryRefused) this.orphans.push(...this.spool.claimRefused());
+  private async run(options: PassOptions): Promise<ShipOutcome> {
+    if (options.retryRefused) this.orphans.push(...this.spool.claimRefused({ reassignOrg: options.reassignOrg }));
     this.orphans.push(...this.spool.claimOrphans());
     let refused = false;
     while (this.orphans.length > 0) {

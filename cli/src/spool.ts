@@ -329,8 +329,14 @@ export class Spool {
     return out;
   }
 
-  /** Takes the files set aside back into the shipping path, claimed for this process (`km flush --retry-refused`). */
-  claimRefused(): SpoolFile[] {
+  /**
+   * Takes the files set aside back into the shipping path, claimed for this process (`km flush --retry-refused`).
+   * reassignOrg: the user asked (`--reassign-org`) that their events go as this org, the one of the key they now
+   * use: events stamped with another tenant's org are refused for good otherwise. Only what was not acknowledged is
+   * rewritten, into a new file written whole before the old one goes, so a crash between the two ships the old
+   * file again (refused and set aside again), never loses or doubles an event.
+   */
+  claimRefused(options: { reassignOrg?: string } = {}): SpoolFile[] {
     const claimed: SpoolFile[] = [];
     for (const { spoolId } of this.refused()) {
       try {
@@ -343,9 +349,29 @@ export class Spool {
       } catch {
         // already gone
       }
-      claimed.push(new SpoolFile(this.dir, spoolId, process.pid));
+      const file = new SpoolFile(this.dir, spoolId, process.pid);
+      claimed.push(options.reassignOrg ? this.reassigned(file, options.reassignOrg) : file);
     }
     return claimed;
+  }
+
+  private reassigned(file: SpoolFile, orgId: string): SpoolFile {
+    const pending = readFileSync(file.path).subarray(file.ackedOffset()).toString('utf8');
+    const lines: string[] = [];
+    for (const line of pending.split('\n')) {
+      if (line.trim() === '') continue;
+      try {
+        lines.push(JSON.stringify({ ...(JSON.parse(line) as object), orgId }));
+      } catch {
+        // a torn line (a write cut short): never acknowledged, so nothing of it was shipped or is lost here
+      }
+    }
+    const fresh = Spool.freshFile(this.dir);
+    const temp = `${fresh.path}.tmp`;
+    writeFileSync(temp, lines.length > 0 ? lines.join('\n') + '\n' : '', { mode: 0o600 });
+    renameSync(temp, fresh.path);
+    file.remove();
+    return fresh;
   }
 
   /** Events the server refused for good (schema errors): kept for a human, out of the shipping path. */

@@ -3,7 +3,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { requireBuiltKm, runKm } from './e2e-support';
+import { startEmbeddedHost } from '@km/functions/dist/host/embedded-host';
+import { getJson, requireBuiltKm, runKm, until } from './e2e-support';
 import { deadPid, notification, tempHome } from './helpers';
 
 /** A key of another tenant (403) must not leave a spool file in the way of everything after it. */
@@ -52,6 +53,36 @@ describe('a spool file refused for its key', () => {
       expect((await runKm(['status'], env('right'))).stdout).not.toMatch(/refused:/);
     } finally {
       server.close();
+    }
+  }, 60_000);
+
+  it('stamped with another org: km says so, and sends it as the key\'s org only when asked (--reassign-org), never what was acknowledged', async () => {
+    const home = tempHome('km-refused-org');
+    const host = await startEmbeddedHost({ home, port: 0 });
+    try {
+      mkdirSync(join(home, 'spool'), { recursive: true, mode: 0o700 });
+      const [shipped, waiting] = [notification('acme-session'), notification('acme-session')].map((e) => ({ ...e, orgId: 'acme' }));
+      const first = JSON.stringify(shipped) + '\n';
+      writeFileSync(join(home, 'spool', `3-3-cccccc.${deadPid()}.jsonl`), first + JSON.stringify(waiting) + '\n');
+      writeFileSync(join(home, 'spool', '3-3-cccccc.ack'), String(Buffer.byteLength(first))); // the first one went before
+      const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KM_HOME: home };
+
+      const refused = await runKm(['flush'], env);
+      expect(refused.stderr).toContain('km flush --retry-refused --reassign-org sends them as org "local"');
+      expect((await runKm(['status'], env)).stdout).toContain('add --reassign-org to send them as "local"');
+      expect((await runKm(['flush', '--retry-refused'], env)).status).not.toBe(0); // still acme's: refused again
+      expect((await runKm(['flush', '--reassign-org'], env)).stderr).toContain('--reassign-org goes with --retry-refused');
+
+      const reassigned = await runKm(['flush', '--retry-refused', '--reassign-org'], env);
+      expect(reassigned.stdout).toMatch(/shipped 1 event\(s\)/);
+      const sessions = await until('the event, projected', async () => {
+        const answer = (await getJson(host.url, '/api/sessions')).sessions;
+        return answer.length > 0 ? answer : undefined;
+      });
+      expect(sessions.map((x: any) => [x.id, x.notificationCount])).toEqual([['acme-session', 1]]);
+      expect((await runKm(['status'], env)).stdout).not.toMatch(/refused:/);
+    } finally {
+      await host.close();
     }
   }, 60_000);
 });

@@ -10,7 +10,9 @@ export function flushCommand(): Command {
   return new Command('flush')
     .description('Ship events left in the local spool by km processes that have ended')
     .option('--retry-refused', 'also retry spool files set aside because ingest refused the API key (401/403)')
-    .action(async (opts: { retryRefused?: boolean }) => {
+    .option('--reassign-org', "with --retry-refused: send those events as the org of the key you use now (they were stamped with another tenant's org)")
+    .action(async (opts: { retryRefused?: boolean; reassignOrg?: boolean }) => {
+      if (opts.reassignOrg && !opts.retryRefused) throw new Error('--reassign-org goes with --retry-refused (it rewrites the files set aside)');
       const settings = loadSettings();
       ensureHome(settings.home);
       const logger = fileLogger(settings.home, settings.debug);
@@ -20,7 +22,7 @@ export function flushCommand(): Command {
       // Journals of killed km processes become events in this process's own spool file, shipped with the rest.
       const replayed = await replayDeadJournals(settings, spool, logger);
       spool.close();
-      const outcome = await queue.pass({ includeOwn: replayed > 0, retryRefused: opts.retryRefused === true });
+      const outcome = await queue.pass({ includeOwn: replayed > 0, retryRefused: opts.retryRefused === true, ...(opts.reassignOrg ? { reassignOrg: settings.orgId } : {}) });
       if (replayed > 0 && spool.own.fullyShipped()) spool.own.remove();
       const { endpoint } = resolveTarget(settings);
       if (outcome === 'shipped') {
@@ -28,9 +30,11 @@ export function flushCommand(): Command {
         return;
       }
       if (outcome === 'unauthorized' && queue.pendingOrphans === 0) {
-        throw new Error(
-          `flush shipped ${shipper.shippedEvents} event(s); ingest refused the API key (${shipper.lastRefusal}) for ${queue.setAside} spool file(s), set aside: fix the key (km login) and run km flush --retry-refused`,
-        );
+        const otherOrg = /name another orgId/.test(shipper.lastRefusal ?? '');
+        const fix = otherOrg
+          ? `their events name another org than this key's: km flush --retry-refused --reassign-org sends them as org "${settings.orgId}", if they are that org's`
+          : 'fix the key (km login) and run km flush --retry-refused';
+        throw new Error(`flush shipped ${shipper.shippedEvents} event(s); ingest refused the API key (${shipper.lastRefusal}) for ${queue.setAside} spool file(s), set aside: ${fix}`);
       }
       const why =
         outcome === 'unauthorized'

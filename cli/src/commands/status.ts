@@ -31,7 +31,7 @@ export function statusCommand(): Command {
       if (refused.length > 0) {
         const total = refused.reduce((n, r) => n + r.bytes, 0);
         refusedLines = [
-          `refused:   ${refused.length} file(s), ${total} bytes set aside because ingest refused the API key; fix it, then run km flush --retry-refused`,
+          `refused:   ${refused.length} file(s), ${total} bytes set aside because ingest refused the API key; fix it, then run km flush --retry-refused${refused.some((r) => /name another orgId/.test(r.reason)) ? ` (events stamped with another org: add --reassign-org to send them as "${settings.orgId}")` : ''}`,
           ...refused.map((r) => `           ${r.spoolId}: ${r.bytes} bytes, ${r.reason}`),
         ];
       }
