@@ -82,6 +82,8 @@ export async function deliverWebhook(
 
 function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve) => {
+    // Stopped before the wait began (during the attempt): an abort event already fired never fires again.
+    if (signal?.aborted) return resolve();
     const timer = setTimeout(done, ms);
     function done() {
       clearTimeout(timer);

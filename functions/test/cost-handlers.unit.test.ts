@@ -195,20 +195,39 @@ describe('budget webhooks', () => {
 });
 
 describe('stopping the budget notifier', () => {
-  it('cuts a delivery in backoff short and leaves its checkpoint for the next start', async () => {
+  // A day of backoff: stop() returning at all proves it cut the wait short (waiting it out would fail the test at
+  // jest's timeout, whatever the machine's speed); no clock is read.
+  const DAY_MS = 24 * 60 * 60_000;
+
+  async function notifierFailing(answer: () => Promise<Response>) {
     const log = new MemoryEventLog();
     const event = { id: newEventId(), v: 1 as const, type: 'budget.threshold_crossed' as const, ts: NOW.toISOString(), orgId: 'org-a', scope: 'org' as const, projectId: null, period: '2026-11', threshold: 50, monthlyUsd: 1, spentUsd: 0.5, webhookUrl: 'https://down' };
     await log.append([{ ...event, receivedAt: NOW.toISOString(), batchId: 'p' }]);
-    let calls = 0;
+    const probe = { calls: 0 };
     const failing = (async () => {
-      calls++;
-      return new Response('', { status: 503 });
+      probe.calls++;
+      return answer();
     }) as typeof fetch;
-    const notifier = startBudgetNotifier({ log, logger: { info() {}, warn() {}, error() {} }, fetch: failing, baseDelayMs: 60_000, intervalMs: 10_000 });
-    while (calls === 0) await new Promise((r) => setTimeout(r, 5));
-    const started = Date.now();
+    const notifier = startBudgetNotifier({ log, logger: { info() {}, warn() {}, error() {} }, fetch: failing, baseDelayMs: DAY_MS, intervalMs: 10_000 });
+    while (probe.calls === 0) await new Promise((r) => setTimeout(r, 5));
+    return { log, notifier, probe };
+  }
+
+  it('cuts a delivery in backoff short and leaves its checkpoint for the next start', async () => {
+    const { log, notifier, probe } = await notifierFailing(async () => new Response('', { status: 503 }));
     await notifier.stop();
-    expect(Date.now() - started).toBeLessThan(1000);
+    expect(probe.calls).toBe(1);
+    expect(await log.getCheckpoint('budget-webhooks')).toBe(0);
+  });
+
+  it('cuts it short too when stopped during an attempt, before its backoff began', async () => {
+    let answer: (response: Response) => void = () => {};
+    // Like a server that answers although the request was aborted: the backoff starts after the stop.
+    const { log, notifier, probe } = await notifierFailing(() => new Promise<Response>((resolve) => (answer = resolve)));
+    const stopped = notifier.stop();
+    answer(new Response('', { status: 503 }));
+    await stopped;
+    expect(probe.calls).toBe(1);
     expect(await log.getCheckpoint('budget-webhooks')).toBe(0);
   });
 });
