@@ -30,6 +30,9 @@ export const readModelIndexes = [
   { model: interactionsProjection.name, fields: ['receivedAt'] },
   // a scope's latency buckets of one granularity over a range (a project's 30 days are 720 hours)
   { model: latencyProjection.name, fields: ['scope', 'granularity', 'period'] },
+  // a project's or user's session days over a range (their hours are the sums of their sessions')
+  { model: latencyProjection.name, fields: ['projectId', 'day'] },
+  { model: latencyProjection.name, fields: ['userId', 'day'] },
   // risk monitor
   { model: riskProjection.name, fields: ['detected', 'ts'] },
   // the anomaly documents, which the findings and summary read in full and expand into one finding per tool

@@ -49,10 +49,8 @@ describe('infra/bicep agrees with the app', () => {
     expect(declared).toEqual(
       readModels.map((model) => ({
         name: model.name,
-        sortFields: readModelIndexes
-          .filter((index) => index.model === model.name)
-          .map((index) => index.fields[index.fields.length - 1])
-          .sort(),
+        // One composite index per sort field, however many query shapes sort by it.
+        sortFields: [...new Set(readModelIndexes.filter((index) => index.model === model.name).map((index) => index.fields[index.fields.length - 1]))].sort(),
       })),
     );
     expect(mainBicep).toMatch(/consumerGroups: concat\(\[for model in readModels: model\.name\], \['budget-webhooks'\]\)/);

@@ -1,4 +1,4 @@
-import type { KmEvent, StoredEvent } from '@km/shared';
+import type { KmEvent, LatencyBucketDoc, StoredEvent } from '@km/shared';
 import { ApiKeyAuthenticator, hashApiKey } from '../src/adapters/api-key-authenticator';
 import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
 import type { HttpHandler } from '../src/handlers/http-results';
@@ -130,6 +130,27 @@ describe('GET /api/latency', () => {
     }
     expect(org).toEqual(expect.arrayContaining([expect.objectContaining({ key: 'everything/echo', count: 7, max: 24 })]));
     expect((await api.latency(`?groupBy=server&projectId=beta${range}`)).body.groups).toEqual([expect.objectContaining({ key: 'memory', count: 2, timeouts: 1 })]);
+  });
+
+  it("adds the project and user hour documents a store written before session days holds to a project's or user's hours", async () => {
+    const events = stored(scenario().filter((event) => event.sessionId === 's-everything'));
+    const range = '&from=2026-11-25T12:00:00Z&to=2026-11-25T14:00:00Z';
+    const all = await given(events);
+    // Written before: the first events in hour documents of the project and of the user (the org's, rescoped: only
+    // this session is in them), the rest in session days.
+    const older = await given(events.slice(0, 3));
+    const api = await given(events.slice(3));
+    for (const doc of await older.readModelStore.query<LatencyBucketDoc>('latency', 'org-a', { where: { scope: 'org', granularity: 'hour' } })) {
+      for (const scope of ['project:alpha', 'user:ann']) {
+        const id = doc.id.replace(/\|org$/, `|${scope}`);
+        await api.readModelStore.upsert('latency', 'org-a', id, { ...doc, id, scope });
+      }
+    }
+    for (const query of [`?groupBy=tool&projectId=alpha${range}`, `?groupBy=method&userId=ann${range}`]) {
+      expect((await api.latency(query)).body).toEqual((await all.latency(query)).body);
+    }
+    expect((await api.slowest(`?userId=ann${range}`)).body).toEqual((await all.slowest(`?userId=ann${range}`)).body);
+    expect((await api.timeseries(`?bucket=hour&projectId=alpha${range}`)).body).toEqual((await all.timeseries(`?bucket=hour&projectId=alpha${range}`)).body);
   });
 
   it.each([

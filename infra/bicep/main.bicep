@@ -46,7 +46,7 @@ var readModels = [
   { name: 'sessions', sortFields: ['firstSeenAt'] }
   { name: 'interactions', sortFields: ['batch', 'receivedAt', 'startedAt'] }
   { name: 'cost', sortFields: ['kind', 'period'] }
-  { name: 'latency', sortFields: ['period'] }
+  { name: 'latency', sortFields: ['day', 'period'] }
   { name: 'risk', sortFields: ['kind', 'ruleId', 'ts'] }
 ]
 

@@ -48,6 +48,7 @@ export {
   addSessionWait,
   LEGACY_LATENCY_SESSIONS_MODEL,
   latencyBucketId,
+  sessionDayId,
   scopeName,
   PERIOD_LENGTH_MS,
   expandBucket,
@@ -60,6 +61,8 @@ export {
 export type {
   LatencyBucket,
   LatencyBucketDoc,
+  LatencyDoc,
+  SessionDayDoc,
   LatencySessionDoc,
   LatencyGranularity,
   LatencyScope,

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { addInteraction, emptyStats, expandBucket, latencyProjection, mergeAllStats, sessionsProjection, mergeStats, newEventId, summarizeStats, type KmEvent, type Interaction, type LatencyBucket, type LatencyBucketDoc, type LatencyStats, type Projection, type SessionDoc } from '../src/index';
+import { addInteraction, emptyStats, expandBucket, latencyProjection, mergeAllStats, sessionsProjection, mergeStats, newEventId, summarizeStats, type KmEvent, type Interaction, type LatencyBucket, type LatencyBucketDoc, type LatencyStats, type LatencyDoc, type Projection, type SessionDoc } from '../src/index';
 import { binsOf } from '../src/projections/latency/sketch';
 
 const base = Date.UTC(2026, 10, 25, 23, 58, 0);
@@ -39,6 +39,18 @@ function project<S>(projection: Projection<S>, events: KmEvent[]): Record<string
   return Object.fromEntries([...docs.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([id, doc]) => [id, JSON.stringify(doc)]));
 }
 
+/**
+ * The buckets a stored document stands for: an org bucket itself; a session day (stored since issue 11) each of its
+ * hours, once as its project's and once as its user's hour bucket.
+ */
+function bucketsOf(text: string): LatencyBucket[] {
+  const doc = JSON.parse(text) as LatencyDoc;
+  if (!('kind' in doc)) return [expandBucket(doc)];
+  return Object.entries(doc.hours).flatMap(([period, hour]) =>
+    [`project:${doc.projectId}`, `user:${doc.userId}`].map((scope) => expandBucket({ id: doc.id, orgId: doc.orgId, scope, granularity: 'hour', period, ...hour })),
+  );
+}
+
 describe('latency projection', () => {
   it.each([
     ['a few events', 1, 40, 150],
@@ -61,7 +73,7 @@ describe('latency projection', () => {
   it('buckets by hour and day for the org, by hour only for the project and the user, with counts per outcome', () => {
     fc.assert(
       fc.property(fc.array(anInteraction, { minLength: 1, maxLength: 60 }), (events) => {
-        const docs = Object.values(project(latencyProjection, events)).map((text) => expandBucket(JSON.parse(text) as LatencyBucketDoc));
+        const docs = Object.values(project(latencyProjection, events)).flatMap(bucketsOf);
         for (const granularity of ['hour', 'day']) {
           const org = docs.filter((d) => d.scope === 'org' && d.granularity === granularity);
           const sum = (f: (d: LatencyBucket) => number) => org.reduce((n, d) => n + f(d), 0);
@@ -91,8 +103,13 @@ describe('latency projection', () => {
           const each = <T extends LatencyStats>(record: Record<string, T>) => Object.fromEntries(Object.entries(record).map(([k, v]) => [k, { ...v, ...older(v) }]));
           return { ...doc, total: older(doc.total), servers: each(doc.servers), tools: each(doc.tools), methods: each(doc.methods) };
         };
-        const before = Object.entries(project(latencyProjection, rest)).map(([id, text]) => [id, olderDoc(expandBucket(JSON.parse(text) as LatencyBucketDoc))] as const);
-        const docs = new Map<string, LatencyBucketDoc | null>(before);
+        // Session days came after flat sketches: only the org's buckets may be stored with pairs.
+        const stored = (text: string): LatencyDoc => {
+          const doc = JSON.parse(text) as LatencyDoc;
+          return 'kind' in doc ? doc : olderDoc(expandBucket(doc));
+        };
+        const before = Object.entries(project(latencyProjection, rest)).map(([id, text]) => [id, stored(text)] as const);
+        const docs = new Map<string, LatencyDoc | null>(before);
         for (const id of latencyProjection.docIds(last!)) docs.set(id, latencyProjection.evolve(docs.get(id) ?? null, last!, id));
         const expected = project(latencyProjection, [...rest, last!]);
         for (const id of latencyProjection.docIds(last!)) expect(JSON.stringify(docs.get(id))).toBe(expected[id]);
@@ -124,7 +141,7 @@ describe('latency projection', () => {
   it('merges many stats at once into what merging them pair by pair gives', () => {
     fc.assert(
       fc.property(fc.array(anInteraction, { minLength: 1, maxLength: 60 }), (events) => {
-        const docs = Object.values(project(latencyProjection, events)).map((text) => expandBucket(JSON.parse(text) as LatencyBucketDoc));
+        const docs = Object.values(project(latencyProjection, events)).flatMap(bucketsOf);
         const parts = docs.flatMap((doc) => [doc.total, ...Object.values(doc.servers), ...Object.values(doc.tools)]);
         expect(JSON.stringify(mergeAllStats(parts))).toBe(JSON.stringify(parts.reduce(mergeStats, emptyStats())));
       }),
@@ -134,7 +151,7 @@ describe('latency projection', () => {
 
   it('reports the exact max and keeps the slowest calls for drill-down', () => {
     const events = [5, 500, 50].map((latencyMs, i) => ({ ...fc.sample(anInteraction, { seed: i, numRuns: 1 })[0]!, latencyMs, outcome: 'ok', error: null, endedAt: new Date(base).toISOString(), startedAt: new Date(base).toISOString(), id: newEventId(base + i) }) as KmEvent);
-    const docs = Object.values(project(latencyProjection, events)).map((text) => expandBucket(JSON.parse(text) as LatencyBucketDoc));
+    const docs = Object.values(project(latencyProjection, events)).flatMap(bucketsOf);
     const org = docs.find((d) => d.scope === 'org' && d.granularity === 'hour')!;
     expect(org.period).toBe('2026-11-25T23:00:00.000Z');
     expect(docs.find((d) => d.scope === 'org' && d.granularity === 'day')!.period).toBe('2026-11-25T00:00:00.000Z');

@@ -54,10 +54,9 @@ async function sessionWaits(deps: LatencyQueryDeps, orgId: string, sessionId: st
 /** The waits of the range and scope, per server and tool, from the latency buckets. */
 async function rangeWaits(deps: LatencyQueryDeps, orgId: string, params: { from?: number | undefined; to?: number | undefined; projectId?: string | undefined; userId?: string | undefined }): Promise<Wait[]> {
   const range = latencyRange(params, deps.now());
-  const docs = await readLatencyBuckets(deps.readModelStore, orgId, latencyScope(params), bucketsCovering(range.fromMs, range.toMs, latencyScope(params)));
+  const docs = (await readLatencyBuckets(deps.readModelStore, orgId, latencyScope(params), bucketsCovering(range.fromMs, range.toMs, latencyScope(params)))).flat();
   const { add, list } = waitTotals();
   for (const doc of docs) {
-    if (!doc) continue;
     // A server's waiting time outside tools/call is what its total leaves after its tools (integers: exact).
     // Stored stats leave out what is 0.
     const rest = new Map(Object.entries(doc.servers).map(([server, stats]) => [server, waitOf(stats)]));

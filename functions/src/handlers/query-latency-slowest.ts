@@ -13,7 +13,7 @@ import { routeHandler } from './route-handler';
  */
 export const makeQueryLatencySlowestHandler = routeHandler(latencySlowestRoute, async (caller, params, deps: LatencyQueryDeps) => {
   const range = latencyRange(params, deps.now());
-  const docs = await readLatencyBuckets(deps.readModelStore, caller.orgId, latencyScope(params), bucketsCovering(range.fromMs, range.toMs, latencyScope(params)));
-  const candidates: SlowInteraction[] = docs.flatMap((doc) => doc?.slowest ?? []);
+  const docs = (await readLatencyBuckets(deps.readModelStore, caller.orgId, latencyScope(params), bucketsCovering(range.fromMs, range.toMs, latencyScope(params)))).flat();
+  const candidates: SlowInteraction[] = docs.flatMap((doc) => doc.slowest);
   return { interactions: keepSlowest(candidates, params.limit) };
 });

@@ -6,7 +6,6 @@ import {
   periodStart,
   PERIOD_LENGTH_MS,
   summarizeStats,
-  type LatencyBucketDoc,
   type TimeseriesPointAnswer,
 } from '@km/shared';
 import { filteredStats, readLatencyBuckets } from './latency-buckets';
@@ -44,7 +43,7 @@ export const makeQueryLatencyTimeseriesHandler = routeHandler(latencyTimeseriesR
   return {
     bucket: granularity,
     points: periods.map((periodMs, i): TimeseriesPoint => {
-      const inPoint = docs.slice(next, (next += parts[i]!.length)).filter((doc): doc is LatencyBucketDoc => doc !== null);
+      const inPoint = docs.slice(next, (next += parts[i]!.length)).flat();
       const { count, errors, toolErrors, timeouts, errorRate, p50, p95, p99, max } = summarizeStats(mergeAllStats(inPoint.flatMap((doc) => filteredStats(doc, filters))));
       return { t: new Date(periodMs).toISOString(), count, errors, toolErrors, timeouts, errorRate, p50, p95, p99, max };
     }),

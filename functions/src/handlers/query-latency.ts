@@ -23,7 +23,7 @@ export const makeQueryLatencyHandler = routeHandler(latencyRoute, async (caller,
   const range = latencyRange(params, deps.now());
   const scope = latencyScope(params);
   const filters = serverTool(params);
-  const docs = await readLatencyBuckets(deps.readModelStore, caller.orgId, scope, bucketsCovering(range.fromMs, range.toMs, scope));
+  const docs = (await readLatencyBuckets(deps.readModelStore, caller.orgId, scope, bucketsCovering(range.fromMs, range.toMs, scope))).flat();
   // Keyed by key and labels together: "a/b" + "c" and "a" + "b/c" display alike but are different tools.
   // Each group's stats are merged once at the end: one merge of 30 days, not 30 days of pairwise merges.
   const groups = new Map<string, { key: string; server?: string; tool?: string; parts: StoredStats[] }>();
@@ -33,14 +33,12 @@ export const makeQueryLatencyHandler = routeHandler(latencyRoute, async (caller,
     group.parts.push(stats);
     groups.set(id, group);
   };
-  for (const doc of docs) {
-    if (doc) for (const [key, labels, stats] of groupsOf(doc, params.groupBy, filters)) add(key, labels, stats);
-  }
+  for (const doc of docs) for (const [key, labels, stats] of groupsOf(doc, params.groupBy, filters)) add(key, labels, stats);
   const result: LatencyGroup[] = [...groups.values()].map(({ parts, ...labels }) => ({ ...labels, ...summarizeStats(mergeAllStats(parts)) }));
   result.sort((a, b) => b.totalMs - a.totalMs || b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const covered = wholeHoursCovering(range.fromMs, range.toMs);
   // Everything the filters pass, as one: percentiles of all calls cannot be made from the groups' own.
-  const total = summarizeStats(mergeAllStats(docs.flatMap((doc) => (doc ? filteredStats(doc, filters) : []))));
+  const total = summarizeStats(mergeAllStats(docs.flatMap((doc) => filteredStats(doc, filters))));
   return {
     from: new Date(covered.fromMs).toISOString(),
     to: new Date(covered.toMs).toISOString(),

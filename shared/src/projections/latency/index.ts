@@ -11,10 +11,13 @@ import { expandStats, isStoredForm, latencyMicros, sortedCounts, StatsAccumulato
  * fewer distinct days than minutes. Sketches merge exactly, so any range is whole days plus the hours at its edges
  * (ranges.ts), with percentiles as accurate as those of one bucket.
  *
- * Only the org has day documents. A project's or a user's day holds nearly every tool the org has and was rewritten
- * by every batch: those documents were more than half of all bytes written (issue 11), while their hours stay small
- * (the few sessions of that hour). So a project or user range reads hours, in one range query per run of buckets.
- * Stores written before may still hold `minute|...` documents and project or user days: nothing reads them any more.
+ * Only the org has bucket documents of its own. A project's or a user's hour is the sum of its sessions' hours, and
+ * a session has one project and one user: so each session keeps its hours of a UTC day in one document
+ * (SessionDayDoc), which serves both scopes, and a project or user range reads the session days of its days. A batch
+ * writes one document per session it touches, where hour documents per project and per user were two per
+ * (scope, hour): 40 of the 128 documents written per 1000 events (issue 11). Stores written before may still hold
+ * project and user hour documents (readLatencyBuckets adds them), and `minute|...` documents and project or user
+ * days, which nothing reads any more.
  */
 export type LatencyGranularity = 'hour' | 'day';
 export type LatencyScope = { kind: 'org' } | { kind: 'project'; id: string } | { kind: 'user'; id: string };
@@ -33,13 +36,17 @@ export interface SlowInteraction {
 
 export type ToolStats = LatencyStats & { server: string; tool: string };
 
-interface Bucket<Stats, Tool> {
+interface Bucket<Stats, Tool> extends BucketStats<Stats, Tool> {
   id: string;
   orgId: string;
   scope: string;
   granularity: LatencyGranularity;
   /** The bucket's start, ISO UTC. */
   period: string;
+}
+
+/** What a bucket knows of its calls: the part a session's hour keeps too. */
+interface BucketStats<Stats, Tool> {
   total: Stats;
   servers: Record<string, Stats>;
   /** Keyed by toolKey(server, tool); tools/call only. */
@@ -54,13 +61,29 @@ export type LatencyBucket = Bucket<LatencyStats, ToolStats>;
 /** A bucket as it is stored: stats without their empty fields (StoredStats). */
 export type LatencyBucketDoc = Bucket<StoredStats, StoredStats<ToolStats>>;
 
+/** The hours of one session (of one project and user) in one UTC day, each as a bucket's stats: a project's or user's hour is the sum of its sessions'. */
+export interface SessionDayDoc {
+  id: string;
+  orgId: string;
+  kind: 'sessionDay';
+  sessionId: string;
+  projectId: string;
+  userId: string;
+  /** The UTC day's start, ISO. */
+  day: string;
+  /** Keyed by the hour's start (ISO), sorted. */
+  hours: Record<string, SessionHour>;
+}
+export type SessionHour = BucketStats<StoredStats, StoredStats<ToolStats>>;
+export type LatencyDoc = LatencyBucketDoc | SessionDayDoc;
+
 /** 20, not 100: the slowest lists were the largest part of a document, and a drill-down shows 10. */
 export const SLOWEST_KEPT = 20;
 export const LATENCY_GRANULARITIES: readonly LatencyGranularity[] = ['hour', 'day'];
 /** How long a bucket of each granularity is: one table for the fold, the ranges and the query handlers. */
 export const PERIOD_LENGTH_MS: Readonly<Record<LatencyGranularity, number>> = { hour: 3_600_000, day: 86_400_000 };
 
-/** The granularities a scope's documents are folded in (see above): hours everywhere, days for the org only. */
+/** The granularities a scope is read in (see above): hours everywhere, days for the org only. */
 export const granularitiesOf = (scope: LatencyScope): readonly LatencyGranularity[] => (scope.kind === 'org' ? LATENCY_GRANULARITIES : HOURS_ONLY);
 const HOURS_ONLY: readonly LatencyGranularity[] = ['hour'];
 
@@ -86,6 +109,14 @@ function periodText(periodMs: number): string {
   return text;
 }
 
+/**
+ * A session's project and user are in its id too: km gives a session one of each, but events come from outside, and
+ * a call must count for the project and user it names, whichever event of the session came first.
+ */
+export const sessionDayId = (event: Pick<Interaction, 'sessionId' | 'projectId' | 'userId'>, dayMs: number) =>
+  `session|${periodText(dayMs)}|${[event.sessionId, event.projectId, event.userId].map(encodeURIComponent).join('|')}`;
+const isSessionDayId = (docId: string) => docId.startsWith('session|');
+
 function parseBucketId(docId: string): { granularity: LatencyGranularity; period: string; scope: string } {
   const [granularity, period, ...scope] = docId.split('|');
   if (!isGranularity(granularity) || !period || scope.length !== 1) throw new Error(`not a latency bucket id: ${docId}`);
@@ -97,30 +128,66 @@ const isGranularity = (text: string | undefined): text is LatencyGranularity => 
 /** The tool a call acted on: only tools/call has one (a resource URI or prompt name is not a tool). */
 export const toolOf = (event: Pick<Interaction, 'method' | 'target'>) => (event.method === 'tools/call' && event.target !== null ? event.target : null);
 
-export const latencyProjection: Projection<LatencyBucketDoc> = {
+const ORG: LatencyScope = { kind: 'org' };
+
+export const latencyProjection: Projection<LatencyDoc> = {
   name: 'latency',
   docIds(event) {
     if (event.type !== 'mcp.interaction') return [];
     const startedMs = Date.parse(event.startedAt);
-    const scopes: LatencyScope[] = [{ kind: 'org' }, { kind: 'project', id: event.projectId }, { kind: 'user', id: event.userId }];
-    return scopes.flatMap((scope) => granularitiesOf(scope).map((granularity) => latencyBucketId(scope, granularity, periodStart(startedMs, granularity))));
+    return [...LATENCY_GRANULARITIES.map((granularity) => latencyBucketId(ORG, granularity, periodStart(startedMs, granularity))), sessionDayId(event, periodStart(startedMs, 'day'))];
   },
-  evolve: (state, event, docId) => foldBucket(state, [event], docId),
-  evolveBatch: (state, events, docId) => foldBucket(state, events, docId),
+  evolve: (state, event, docId) => foldDoc(state, [event], docId),
+  evolveBatch: (state, events, docId) => foldDoc(state, events, docId),
 };
 
-/**
- * Folds a batch into a bucket: each stats the batch touches is expanded once, added to in place and stored once, and
- * the slowest list is cut once, instead of a copy per interaction (issue 11). Same document as one by one: every
- * part is a sum, a min/max or a top-N of a set.
- */
-function foldBucket(state: LatencyBucketDoc | null, events: readonly KmEvent[], docId: string): LatencyBucketDoc {
+function foldDoc(state: LatencyDoc | null, events: readonly KmEvent[], docId: string): LatencyDoc {
   const first = events[0];
   if (!first) {
     if (state) return state;
-    throw new Error('latency: a bucket cannot be made from no events');
+    throw new Error('latency: a document cannot be made from no events');
   }
-  const doc: LatencyBucketDoc = state ? withoutIdLists(state) : emptyBucket(first, docId);
+  if (isSessionDayId(docId)) return foldSessionDay(state as SessionDayDoc | null, events, docId);
+  const doc: LatencyBucketDoc = state ? withoutIdLists(state as LatencyBucketDoc) : emptyBucket(first, docId);
+  return { ...doc, ...foldStats(doc, events) };
+}
+
+/** A session day's hours, each folded like a bucket (the events of a batch grouped by hour first). */
+function foldSessionDay(state: SessionDayDoc | null, events: readonly KmEvent[], docId: string): SessionDayDoc {
+  const first = events[0]!;
+  if (first.type !== 'mcp.interaction') throw new Error(`latency cannot fold ${first.type}`);
+  const doc: SessionDayDoc = state ?? {
+    id: docId,
+    orgId: first.orgId,
+    kind: 'sessionDay',
+    sessionId: first.sessionId,
+    projectId: first.projectId,
+    userId: first.userId,
+    day: periodText(periodStart(Date.parse(first.startedAt), 'day')),
+    hours: ownRecord({}),
+  };
+  const byHour = new Map<string, KmEvent[]>();
+  for (const event of events) {
+    if (event.type !== 'mcp.interaction') throw new Error(`latency cannot fold ${event.type}`);
+    const hour = periodText(periodStart(Date.parse(event.startedAt), 'hour'));
+    const inHour = byHour.get(hour);
+    if (inHour) inHour.push(event);
+    else byHour.set(hour, [event]);
+  }
+  let hours = ownRecord(doc.hours);
+  for (const [hour, inHour] of byHour) hours[hour] = foldStats(own(doc.hours, hour) ?? emptyStatsPart(), inHour);
+  if ([...byHour.keys()].some((hour) => own(doc.hours, hour) === undefined)) hours = sortedCounts(hours);
+  return { ...doc, hours };
+}
+
+const emptyStatsPart = (): SessionHour => ({ total: {}, servers: ownRecord({}), tools: ownRecord({}), methods: ownRecord({}), slowest: [] });
+
+/**
+ * Folds a batch into a bucket's stats: each stats the batch touches is expanded once, added to in place and stored
+ * once, and the slowest list is cut once, instead of a copy per interaction (issue 11). Same stats as one by one:
+ * every part is a sum, a min/max or a top-N of a set.
+ */
+function foldStats(doc: SessionHour, events: readonly KmEvent[]): SessionHour {
   const total = new StatsAccumulator(doc.total);
   const servers = new Accumulators(doc.servers);
   const methods = new Accumulators(doc.methods);
@@ -142,7 +209,6 @@ function foldBucket(state: LatencyBucketDoc | null, events: readonly KmEvent[], 
     if (event.latencyMs !== null && !outranked(doc.slowest, event.latencyMs, event.id)) slower.push(slowInteraction(event, event.latencyMs));
   }
   return {
-    ...doc,
     total: storedStats(total.result()),
     servers: servers.stored(),
     tools: tools.stored(toolNames) as Record<string, StoredStats<ToolStats>>,
