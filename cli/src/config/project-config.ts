@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { isObject } from '../is-object';
 
 /**
  * The project's km.json (the nearest one upward from the cwd). Its settings are read loosely (a field of the wrong
@@ -71,7 +72,6 @@ export function captureMode(env: NodeJS.ProcessEnv, config: Record<string, unkno
 /** The policy's shape: each list is of non-empty names or globs, blockSecrets a boolean; nothing else is allowed. */
 const POLICY_LISTS = { deny: ['servers', 'tools', 'arguments'], allow: ['servers', 'tools'] } as const;
 
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * Why km.json's `policy` cannot be used, or null. A policy is a security control, so a field it does not know or of

@@ -9,6 +9,7 @@ import { runsKm } from '../init/entry';
 import { Spool } from '../spool';
 import { deadJournals } from '../wrap/journal';
 import { describeStartFailure, recentStartFailures } from './start-failures';
+import { isObject } from '../is-object';
 
 /**
  * `km doctor`'s checks (issue 13): each says ok, warn or fail, what it saw, and what to do about it. They only
@@ -21,7 +22,6 @@ export interface Check {
 }
 
 const silent = { info() {}, warn() {}, error() {} };
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export function nodeCheck(version = process.versions.node): Check {
   const major = Number(version.split('.')[0]);

@@ -1,6 +1,7 @@
 import { applyEdits, findNodeAtLocation, modify, parse, parseTree, printParseErrorCode, type FormattingOptions, type ParseError } from 'jsonc-parser';
 import type { ClientConfig } from './clients';
 import type { EntryPlan } from './entry';
+import { isObject } from '../is-object';
 
 /**
  * What `km init` would write into one config file: the new text and, per server entry, wrapped or skipped and why.
@@ -21,7 +22,6 @@ export type PlanEntry = (name: string, entry: unknown) => EntryPlan;
 // smol-toml ships CommonJS too (its "require" export) but types for its ESM build only: required by hand.
 const toml = require('smol-toml') as typeof import('smol-toml', { with: { 'resolution-mode': 'import' } });
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export function editConfig(config: ClientConfig, text: string, plan: PlanEntry, wanted: (name: string) => boolean): FileEdit {
   return config.format === 'toml' ? editToml(config, text, plan, wanted) : editJsonc(config, text, plan, wanted);

@@ -1,4 +1,5 @@
 import { basename } from 'node:path';
+import { isObject } from '../is-object';
 
 /**
  * One server entry of a client's config, wrapped (issue 13): `command` becomes km, and the old command line goes
@@ -23,7 +24,6 @@ export interface WrappedFields {
 
 export type EntryPlan = { kind: 'wrap'; fields: WrappedFields } | { kind: 'skip'; reason: string };
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const KM_NAMES = new Set(['km', 'km.cmd', 'km.exe', 'km.js']);
 
 /** Whether an entry already runs km: by name, or node running km's bin script. */

@@ -1,3 +1,4 @@
+import { isObject } from '../is-object';
 /**
  * What a JSON-RPC 2.0 message is, read loosely: we observe other people's traffic, so unknown fields are
  * fine and anything we cannot classify is reported, never thrown.
@@ -9,7 +10,6 @@ export type RpcMessage =
   | { kind: 'error'; id: string | null; code: number; message: string }
   | { kind: 'invalid'; reason: string };
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** JSON text of the id, so that 1 and "1" stay distinct keys. */
 function idKey(id: unknown): string | null {

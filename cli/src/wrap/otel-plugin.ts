@@ -3,6 +3,7 @@ import { redactEventStrings } from '@km/shared/dist/risk/fields';
 import type { ProjectConfigFile } from '../config/project-config';
 import type { InteractionDraft, ObserverPlugin } from './observer';
 import type { OtelExporter, OtelTarget } from './otel-export';
+import { isObject } from '../is-object';
 
 /**
  * OpenTelemetry export (issue 13): with KM_OTLP_ENDPOINT (or km.json `otlp`), each interaction becomes a span and
@@ -11,7 +12,6 @@ import type { OtelExporter, OtelTarget } from './otel-export';
  * what goes to the collector is what goes to the spool.
  */
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Where to export, from KM_OTLP_ENDPOINT / KM_OTLP_HEADERS ("k=v,k2=v2") or km.json `otlp` (a URL or { endpoint, headers }). */
 export function otelTarget(env: NodeJS.ProcessEnv, projectConfig: ProjectConfigFile | null): OtelTarget | null {

@@ -1,5 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Block, Policy } from './policy';
+import { isObject } from '../is-object';
 
 /**
  * The hot path when km.json has a policy (and only then; without one, run.ts keeps its plain pipes). Client lines
@@ -36,7 +37,6 @@ function parse(line: Buffer): unknown {
   }
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const idKey = (id: unknown) => JSON.stringify(id);
 
 function asRequest(value: unknown): Request | null {

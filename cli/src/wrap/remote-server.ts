@@ -4,6 +4,7 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { StreamableHTTPClientTransport as Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { KmOAuthProvider } from './oauth';
+import { isObject } from '../is-object';
 
 /** OAuth sign-in for servers that ask for it (oauth.ts); off when the user gave an Authorization header. */
 export interface RemoteAuth {
@@ -27,7 +28,6 @@ export const REMOTE_ERROR_CODE = -32000;
 export { DEFAULT_OAUTH_PORT } from './oauth';
 
 type Id = string | number;
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const requestIds = (message: unknown): Id[] =>
   (Array.isArray(message) ? message : [message]).flatMap((m) => (isObject(m) && typeof m.method === 'string' && (typeof m.id === 'string' || typeof m.id === 'number') ? [m.id] : []));
 
