@@ -1,4 +1,4 @@
-import type { KmEvent, LoggedEvent } from '@km/shared';
+import type { KmEvent, LoggedEvent, Role } from '@km/shared';
 
 /** A position in the event log: monotonic within the log. Embedded: the SQLite rowid. */
 export type LogPosition = number;
@@ -114,9 +114,14 @@ export interface ReadModelStore {
   close(): Promise<void>;
 }
 
-/** Who is calling: the tenant a Bearer API key belongs to. */
+/** Who is calling: the tenant, role and scope of the credentials (an API key, a signed-in member), never of the request. */
 export interface Caller {
   orgId: string;
+  role: Role;
+  /** Set for a project key: it ships and reads that project only. */
+  projectId?: string;
+  /** Who acts, as recorded on the events a change makes: `key:<key id>`, `github:<login>`, `local`. */
+  actor: string;
 }
 
 /** Resolves the Authorization header to a tenant; null for a missing or unknown key. */

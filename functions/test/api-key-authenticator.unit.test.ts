@@ -8,8 +8,8 @@ describe('ApiKeyAuthenticator', () => {
 
   it('resolves a Bearer key to its org by the sha256 of the key', async () => {
     const authenticator = new ApiKeyAuthenticator(keys);
-    expect(await authenticator.authenticate('Bearer key-a')).toEqual({ orgId: 'org-a' });
-    expect(await authenticator.authenticate('bearer   key-b ')).toEqual({ orgId: 'org-b' });
+    expect(await authenticator.authenticate('Bearer key-a')).toEqual({ orgId: 'org-a', role: 'owner', actor: `key:${hashApiKey('key-a').slice(0, 12)}` });
+    expect(await authenticator.authenticate('bearer   key-b ')).toEqual({ orgId: 'org-b', role: 'owner', actor: `key:${hashApiKey('key-b').slice(0, 12)}` });
     expect(hashApiKey('key-a')).toMatch(/^[0-9a-f]{64}$/);
   });
 
@@ -22,7 +22,7 @@ describe('ApiKeyAuthenticator', () => {
 
   it('gives the anonymous org only to a request with no Authorization header at all', async () => {
     const authenticator = new ApiKeyAuthenticator(keys, { anonymousOrgId: 'local' });
-    expect(await authenticator.authenticate(null)).toEqual({ orgId: 'local' });
+    expect(await authenticator.authenticate(null)).toEqual({ orgId: 'local', role: 'owner', actor: 'local' });
     expect(await authenticator.authenticate('Bearer wrong')).toBeNull();
     expect(await authenticator.authenticate('')).toBeNull();
     expect(await new ApiKeyAuthenticator(keys).authenticate(null)).toBeNull();

@@ -97,3 +97,6 @@ export { FindingStatusSchema, FindingStatusChangedSchema } from './events';
 export type { FindingStatus, PolicyBlocked, RiskDetected, FindingStatusChanged } from './events';
 // The HTTP API contract: every route once, with its parameters and answer (shared/src/api).
 export * from './api';
+// Teams and compliance (#14): roles and what they allow.
+export { ROLES, RoleSchema, roleAllows, roleMayGrant } from './tenancy';
+export type { Role, Permission } from './tenancy';

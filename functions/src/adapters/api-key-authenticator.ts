@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Role } from '@km/shared';
 import type { Authenticator, Caller } from '../ports';
 
 /** An API key as the server stores it: only the hash, so a leaked settings file or database leaks no key. */
@@ -6,6 +7,9 @@ export interface ApiKeyRecord {
   /** sha256 of the key, lowercase hex (see hashApiKey). */
   keyHash: string;
   orgId: string;
+  /** Keys from settings (Bicep's apiKeyHashes, the local key) are the org's owners unless told otherwise. */
+  role?: Role;
+  projectId?: string;
 }
 
 export function hashApiKey(key: string): string {
@@ -27,19 +31,28 @@ const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
  * free of timing leaks: an attacker cannot steer the hash of a guess towards a stored hash byte by byte.
  */
 export class ApiKeyAuthenticator implements Authenticator {
-  private readonly orgByHash: Map<string, string>;
+  private readonly callerByHash: Map<string, Caller>;
 
   constructor(keys: readonly ApiKeyRecord[], private readonly options: ApiKeyAuthenticatorOptions = {}) {
-    this.orgByHash = new Map(keys.map((key) => [key.keyHash.toLowerCase(), key.orgId]));
+    this.callerByHash = new Map(keys.map((key) => [key.keyHash.toLowerCase(), settingsKeyCaller(key)]));
   }
 
   async authenticate(authorizationHeader: string | null): Promise<Caller | null> {
     if (authorizationHeader === null) {
-      return this.options.anonymousOrgId ? { orgId: this.options.anonymousOrgId } : null;
+      return this.options.anonymousOrgId ? { orgId: this.options.anonymousOrgId, role: 'owner', actor: 'local' } : null;
     }
     const key = BEARER.exec(authorizationHeader)?.[1];
     if (!key) return null;
-    const orgId = this.orgByHash.get(hashApiKey(key));
-    return orgId ? { orgId } : null;
+    return this.callerByHash.get(hashApiKey(key)) ?? null;
   }
+}
+
+/** A settings key is named in the record by the start of its hash: the hash is public, the key is not. */
+function settingsKeyCaller(key: ApiKeyRecord): Caller {
+  return {
+    orgId: key.orgId,
+    role: key.role ?? 'owner',
+    actor: `key:${key.keyHash.toLowerCase().slice(0, 12)}`,
+    ...(key.projectId ? { projectId: key.projectId } : {}),
+  };
 }
