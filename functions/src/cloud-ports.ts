@@ -1,6 +1,7 @@
 import { app } from '@azure/functions';
 import { randomUUID } from 'node:crypto';
 import { ApiKeyAuthenticator } from './adapters/api-key-authenticator';
+import { storedKeyLookup } from './keys/key-directory';
 import { openAzurePorts, type AzureClientOverrides } from './azure-ports';
 import { loadAzureSettings } from './azure-settings';
 import { errorResponse, type HttpHandler } from './handlers/http-results';
@@ -51,7 +52,7 @@ async function buildPorts(): Promise<WorkerPorts> {
   const deps: HttpDeps = {
     eventLog: azure.eventLog,
     readModelStore: azure.readModelStore,
-    authenticator: new ApiKeyAuthenticator(settings.apiKeys),
+    authenticator: new ApiKeyAuthenticator(settings.apiKeys, { lookupKey: storedKeyLookup(azure.readModelStore) }),
     now: () => new Date(),
     newBatchId: () => randomUUID(),
     ...(settings.maxIngestBytes ? { maxBodyBytes: settings.maxIngestBytes } : {}),

@@ -124,9 +124,19 @@ export interface Caller {
   actor: string;
 }
 
-/** Resolves the Authorization header to a tenant; null for a missing or unknown key. */
-export interface Authenticator {
-  authenticate(authorizationHeader: string | null): Promise<Caller | null>;
+/** Why credentials were refused, so that the 401 can say which: nothing sent, a key nobody made, a revoked key. */
+export interface AuthRefusal {
+  refused: 'missing' | 'unknown' | 'revoked';
+  /** The key's shown prefix, for a revoked key. */
+  keyPrefix?: string;
+  revokedAt?: string;
 }
+
+/** Resolves the Authorization header to a tenant, or says why not. */
+export interface Authenticator {
+  authenticate(authorizationHeader: string | null): Promise<Caller | AuthRefusal>;
+}
+
+export const isRefusal = (authentication: Caller | AuthRefusal): authentication is AuthRefusal => 'refused' in authentication;
 
 export type { KmEvent };

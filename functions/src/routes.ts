@@ -7,6 +7,10 @@ import {
   costSummaryRoute,
   ingestRoute,
   openApiRoute,
+  whoamiRoute,
+  keysRoute,
+  createKeyRoute,
+  revokeKeyRoute,
   latencyBottlenecksRoute,
   latencyRoute,
   latencySlowestRoute,
@@ -41,6 +45,7 @@ import { makeQueryLatencySlowestHandler } from './handlers/query-latency-slowest
 import { makeQueryLatencyTimeseriesHandler } from './handlers/query-latency-timeseries';
 import { makeQueryRecentInteractionsHandler } from './handlers/query-recent-interactions';
 import { makeQueryOpenApiHandler } from './handlers/query-openapi';
+import { makeCreateKeyHandler, makeQueryKeysHandler, makeRevokeKeyHandler, makeWhoamiHandler } from './handlers/keys';
 import { makeAckRiskFindingHandler, makeQueryRiskFindingsHandler, makeQueryRiskSummaryHandler, makeResolveRiskFindingHandler } from './handlers/risk';
 
 /** Everything the HTTP Functions need, built once per process by the embedded host or by cloud-ports. */
@@ -99,6 +104,11 @@ const routeTable = [
   { contract: riskSummaryRoute, makeHandler: makeQueryRiskSummaryHandler },
   { contract: ackFindingRoute, makeHandler: makeAckRiskFindingHandler },
   { contract: resolveFindingRoute, makeHandler: makeResolveRiskFindingHandler },
+  // Teams and compliance (#14)
+  { contract: whoamiRoute, makeHandler: makeWhoamiHandler },
+  { contract: keysRoute, makeHandler: makeQueryKeysHandler },
+  { contract: createKeyRoute, makeHandler: makeCreateKeyHandler },
+  { contract: revokeKeyRoute, makeHandler: makeRevokeKeyHandler },
   { contract: openApiRoute, makeHandler: makeQueryOpenApiHandler },
 ] as const satisfies ReadonlyArray<{ contract: ApiRoute; makeHandler: (deps: HttpDeps) => HttpHandler }>;
 

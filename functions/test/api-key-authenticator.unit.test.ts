@@ -16,15 +16,15 @@ describe('ApiKeyAuthenticator', () => {
   it('refuses unknown keys, other schemes, malformed headers and the hash itself used as a key', async () => {
     const authenticator = new ApiKeyAuthenticator(keys);
     for (const header of ['Bearer key-c', 'Basic a2V5LWE=', 'key-a', 'Bearer', 'Bearer key-a extra', '', `Bearer ${hashApiKey('key-a')}`]) {
-      expect(await authenticator.authenticate(header)).toBeNull();
+      expect(await authenticator.authenticate(header)).toEqual({ refused: 'unknown' });
     }
   });
 
   it('gives the anonymous org only to a request with no Authorization header at all', async () => {
     const authenticator = new ApiKeyAuthenticator(keys, { anonymousOrgId: 'local' });
     expect(await authenticator.authenticate(null)).toEqual({ orgId: 'local', role: 'owner', actor: 'local' });
-    expect(await authenticator.authenticate('Bearer wrong')).toBeNull();
-    expect(await authenticator.authenticate('')).toBeNull();
-    expect(await new ApiKeyAuthenticator(keys).authenticate(null)).toBeNull();
+    expect(await authenticator.authenticate('Bearer wrong')).toEqual({ refused: 'unknown' });
+    expect(await authenticator.authenticate('')).toEqual({ refused: 'unknown' });
+    expect(await new ApiKeyAuthenticator(keys).authenticate(null)).toEqual({ refused: 'missing' });
   });
 });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EVENT_ID_PATTERN } from './ids';
+import { RoleSchema } from './tenancy';
 
 /**
  * The event model of DESIGN.md. Events are immutable facts made on the user's machine. These schemas are
@@ -250,10 +251,35 @@ export const FindingStatusChangedSchema = z.strictObject({
   documentId: z.string().min(1).max(300).optional(),
 });
 
-export const ServerEventSchema = z.discriminatedUnion('type', [BudgetSetSchema, BudgetThresholdCrossedSchema, FindingStatusChangedSchema]);
+// Teams and compliance (#14): API keys, made and revoked through the API or `km keys`.
+const keyId = z.string().regex(/^[a-z0-9]{12}$/, 'must be a key id (12 lowercase letters and digits)');
+export const KeyCreatedSchema = z.strictObject({
+  ...serverEnvelope,
+  type: z.literal('key.created'),
+  keyId,
+  /** sha256 of the key, hex: the key itself is shown once and never stored. */
+  keyHash: z.string().regex(/^[0-9a-f]{64}$/),
+  prefix: z.enum(['km_live_', 'km_test_']),
+  role: RoleSchema,
+  /** A project key ships and reads that project only. */
+  projectId: name.nullable(),
+  label: z.string().max(200).nullable(),
+  /** Who made it: `key:<id>`, `github:<login>`, `local`, `cli` (km keys on the database itself). */
+  actor: name,
+});
+export const KeyRevokedSchema = z.strictObject({
+  ...serverEnvelope,
+  type: z.literal('key.revoked'),
+  keyId,
+  actor: name,
+});
+
+export const ServerEventSchema = z.discriminatedUnion('type', [BudgetSetSchema, BudgetThresholdCrossedSchema, FindingStatusChangedSchema, KeyCreatedSchema, KeyRevokedSchema]);
 export type ServerEvent = z.infer<typeof ServerEventSchema>;
 export type BudgetSet = Extract<ServerEvent, { type: 'budget.set' }>;
 export type BudgetThresholdCrossed = Extract<ServerEvent, { type: 'budget.threshold_crossed' }>;
+export type KeyCreated = Extract<ServerEvent, { type: 'key.created' }>;
+export type KeyRevoked = Extract<ServerEvent, { type: 'key.revoked' }>;
 export type StoredServerEvent = ServerEvent & { receivedAt: string; batchId: string };
 /** Everything the event log holds: client events from ingest and server-made events. */
 export type LoggedEvent = StoredEvent | StoredServerEvent;

@@ -73,6 +73,7 @@ const NEW_RULE_MISSES: Record<string, string[]> = {
   'vercel-token': ['vcp_short'],
   'databricks-token': ['the dapi endpoint answered 200', `dapi${'g'.repeat(32)}`],
   'docker-hub-token': ['docker login with dckr_pat_ tokens'],
+  'kilometers-api-key': ['keys start with km_live_', 'km_test_short'],
   'figma-token': ['figd_short'],
   'age-secret-key': ['AGE-SECRET-KEY-1 is the prefix'],
   'pypi-token': ['pypi-AgEIcHlwaS5vcmc'],

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { Role } from '@km/shared';
-import type { Authenticator, Caller } from '../ports';
+import { keyIdOfKey, type Role } from '@km/shared';
+import type { AuthRefusal, Authenticator, Caller } from '../ports';
+import type { KeyLookupDoc } from '../keys/key-docs';
 
 /** An API key as the server stores it: only the hash, so a leaked settings file or database leaks no key. */
 export interface ApiKeyRecord {
@@ -22,13 +23,17 @@ export interface ApiKeyAuthenticatorOptions {
    * `curl 127.0.0.1:PORT/api/sessions` and the local dashboard work without a key. A wrong key is still refused.
    */
   anonymousOrgId?: string;
+  /** Keys made with `km keys create` / POST /api/keys, looked up by hash on every request (a revocation is at once). */
+  lookupKey?: (keyHash: string) => Promise<KeyLookupDoc | null>;
 }
 
 const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
+const UNKNOWN: AuthRefusal = { refused: 'unknown' };
 
 /**
- * Resolves `Authorization: Bearer <key>` to the key's org. Looking the key up by its sha256 keeps the comparison
- * free of timing leaks: an attacker cannot steer the hash of a guess towards a stored hash byte by byte.
+ * Resolves `Authorization: Bearer <key>` to the key's org, role and scope: the keys of the settings first, then the
+ * keys made through the API. Looking a key up by its sha256 keeps the comparison free of timing leaks: an attacker
+ * cannot steer the hash of a guess towards a stored hash byte by byte.
  */
 export class ApiKeyAuthenticator implements Authenticator {
   private readonly callerByHash: Map<string, Caller>;
@@ -37,13 +42,21 @@ export class ApiKeyAuthenticator implements Authenticator {
     this.callerByHash = new Map(keys.map((key) => [key.keyHash.toLowerCase(), settingsKeyCaller(key)]));
   }
 
-  async authenticate(authorizationHeader: string | null): Promise<Caller | null> {
+  async authenticate(authorizationHeader: string | null): Promise<Caller | AuthRefusal> {
     if (authorizationHeader === null) {
-      return this.options.anonymousOrgId ? { orgId: this.options.anonymousOrgId, role: 'owner', actor: 'local' } : null;
+      return this.options.anonymousOrgId ? { orgId: this.options.anonymousOrgId, role: 'owner', actor: 'local' } : { refused: 'missing' };
     }
     const key = BEARER.exec(authorizationHeader)?.[1];
-    if (!key) return null;
-    return this.callerByHash.get(hashApiKey(key)) ?? null;
+    if (!key) return UNKNOWN;
+    const keyHash = hashApiKey(key);
+    const fromSettings = this.callerByHash.get(keyHash);
+    if (fromSettings) return fromSettings;
+    const keyId = keyIdOfKey(key);
+    if (!keyId || !this.options.lookupKey) return UNKNOWN;
+    const stored = await this.options.lookupKey(keyHash);
+    if (!stored || stored.keyId !== keyId) return UNKNOWN;
+    if (stored.revokedAt !== null) return { refused: 'revoked', keyPrefix: `${key.slice(0, key.indexOf('_', 3) + 1)}${keyId}`, revokedAt: stored.revokedAt };
+    return { orgId: stored.orgId, role: stored.role, actor: `key:${keyId}`, ...(stored.projectId ? { projectId: stored.projectId } : {}) };
   }
 }
 

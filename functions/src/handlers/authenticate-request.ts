@@ -1,16 +1,44 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import type { Authenticator, Caller } from '../ports';
+import { roleAllows, type Permission } from '@km/shared';
+import { isRefusal, type AuthRefusal, type Authenticator, type Caller } from '../ports';
 import { errorResponse } from './http-results';
 
 export const UNAUTHORIZED_MESSAGE =
   'missing or unknown API key: send "Authorization: Bearer <key>". Check KM_API_KEY, or run `km login` to save a key.';
 
-/** The caller's tenant, or the 401 to answer. Every handler starts here, so no handler can forget the tenant. */
+const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="kilometers"' };
+
+const WHAT: Readonly<Record<Permission, string>> = {
+  read: 'read this org',
+  ingest: 'ship events',
+  change: 'change budgets, policies or finding status',
+  manage: "manage the org's keys and members",
+};
+
+/**
+ * The caller's tenant, or the 401 / 403 to answer. Every handler starts here, so no handler can forget the tenant
+ * or the role: a 401 says whether the key was missing, unknown or revoked; a 403 says which role or scope is lacking.
+ */
 export async function authenticateRequest(
   authenticator: Authenticator,
   request: HttpRequest,
+  permission: Permission,
 ): Promise<{ caller: Caller } | { response: HttpResponseInit }> {
-  const caller = await authenticator.authenticate(request.headers.get('authorization'));
-  if (caller) return { caller };
-  return { response: errorResponse(401, UNAUTHORIZED_MESSAGE, {}, { 'WWW-Authenticate': 'Bearer realm="kilometers"' }) };
+  const authentication = await authenticator.authenticate(request.headers.get('authorization'));
+  if (isRefusal(authentication)) return { response: errorResponse(401, refusalMessage(authentication), { reason: authentication.refused }, CHALLENGE) };
+  if (!roleAllows(authentication.role, permission)) {
+    return { response: errorResponse(403, `this key's role "${authentication.role}" may not ${WHAT[permission]}: ask an owner or admin of org "${authentication.orgId}" for a key with that right.`, { reason: 'role' }) };
+  }
+  return { caller: authentication };
+}
+
+function refusalMessage(refusal: AuthRefusal): string {
+  switch (refusal.refused) {
+    case 'missing':
+      return 'missing API key: send "Authorization: Bearer <key>". Set KM_API_KEY, or run `km login --key <key>` to save one.';
+    case 'unknown':
+      return 'unknown API key: no org has this key. Check KM_API_KEY or the key `km login` saved; an admin makes keys with `km keys create`.';
+    case 'revoked':
+      return `API key ${refusal.keyPrefix ?? ''} was revoked at ${refusal.revokedAt ?? 'some time'}: ask an admin for a new key (\`km keys create\`) and run \`km login --key <key>\`.`;
+  }
 }

@@ -34,6 +34,13 @@ export const makeIngestHandler = routeHandler(
         'Set KM_ORG to the key\'s org (or run `km login` again); nothing was stored.';
       throw new ApiError(403, message, { details: { issues: foreign } });
     }
+    const elsewhere = eventsOfOtherProjects(batch.events, caller);
+    if (elsewhere.length > 0) {
+      const message =
+        `this API key is scoped to project "${caller.projectId}" and ${elsewhere.length} event(s) name another projectId. ` +
+        'Set KM_PROJECT (or --project) to the key\'s project, or use a key of the org; nothing was stored.';
+      throw new ApiError(403, message, { details: { issues: elsewhere } });
+    }
 
     const batchId = deps.newBatchId();
     const receivedAt = deps.now().toISOString();
@@ -88,6 +95,15 @@ function eventsOfOtherOrgs(events: IngestBatch['events'], caller: Caller): Batch
     event.orgId === caller.orgId
       ? []
       : [{ index, path: `events[${index}].orgId`, message: `"${event.orgId}" is not this key's org "${caller.orgId}"` }],
+  );
+}
+
+function eventsOfOtherProjects(events: IngestBatch['events'], caller: Caller): BatchIssue[] {
+  if (caller.projectId === undefined) return [];
+  return events.flatMap((event, index) =>
+    event.projectId === caller.projectId
+      ? []
+      : [{ index, path: `events[${index}].projectId`, message: `"${event.projectId}" is not this key's project "${caller.projectId}"` }],
   );
 }
 

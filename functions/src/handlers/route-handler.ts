@@ -1,5 +1,6 @@
 import type { InvocationContext } from '@azure/functions';
-import { ApiError, badParameter, type ApiRoute, type RouteAnswer, type RouteBody, type RouteParams } from '@km/shared';
+import type { z } from 'zod';
+import { ApiError, badParameter, routePermission, type ApiRoute, type RouteAnswer, type RouteBody, type RouteParams } from '@km/shared';
 import type { Authenticator, Caller } from '../ports';
 import { authenticateRequest } from './authenticate-request';
 import { formatPath } from './batch-issues';
@@ -34,10 +35,10 @@ const MAX_BODY_BYTES = 16 * 1024;
 export function routeHandler<R extends ApiRoute, Ports extends { authenticator: Authenticator }>(route: R, handle: RouteHandle<R, Ports>, bodyRule: BodyRule<R, Ports> = {}): (ports: Ports) => HttpHandler {
   return (ports) =>
     withUnexpectedErrorsAs500(async (request, context) => {
-      const auth = await authenticateRequest(ports.authenticator, request);
+      const auth = await authenticateRequest(ports.authenticator, request, routePermission(route));
       if ('response' in auth) return auth.response;
       try {
-        const params = parseParams(route, request.params, request.query);
+        const params = parseParams(route, request.params, scopedQuery(route, auth.caller, request.params, request.query));
         let input = params as RouteInput<R>;
         if (route.body) {
           const read = await readJsonBody(request, bodyRule.maxBytes?.(ports) ?? MAX_BODY_BYTES, bodyRule.tooLargeAdvice);
@@ -51,6 +52,31 @@ export function routeHandler<R extends ApiRoute, Ports extends { authenticator: 
         throw error;
       }
     });
+}
+
+/**
+ * A project key reads its project only: the route's projectId is set to the key's (a different one asked for is a
+ * 403), and a route that cannot be narrowed to one project is refused rather than answered for the whole org.
+ */
+export function scopedQuery(route: ApiRoute, caller: Caller, path: Record<string, string>, query: URLSearchParams): URLSearchParams {
+  const projectId = caller.projectId;
+  if (projectId === undefined) return query;
+  const scope = (asked: string | null | undefined) => {
+    if (asked != null && asked !== projectId) throw new ApiError(403, `this key is scoped to project "${projectId}" and cannot reach project "${asked}"`, { parameter: 'projectId' });
+  };
+  if ('projectId' in route.pathParams.shape) {
+    scope(path.projectId);
+    return query;
+  }
+  const param = route.query.shape.projectId as z.ZodType | undefined;
+  if (route.name !== 'ingest' && (!param || !param.safeParse(projectId).success || param.safeParse(projectId).data === undefined)) {
+    throw new ApiError(403, `this key is scoped to project "${projectId}", and ${route.method} /api/${route.path} answers for the whole org: use a key of the org, not of one project`);
+  }
+  if (route.name === 'ingest') return query;
+  scope(query.get('projectId'));
+  const scoped = new URLSearchParams(query);
+  scoped.set('projectId', projectId);
+  return scoped;
 }
 
 /**

@@ -15,6 +15,7 @@ import { sqliteRebuildStorage } from '../adapters/sqlite-rebuild-storage';
 import { startBudgetNotifier } from '../budget-webhooks';
 import { riskWebhook } from '../risk-webhook';
 import { sqliteUnavailable } from './sqlite-missing';
+import { storedKeyLookup } from '../keys/key-directory';
 
 /**
  * The projector loop folds up to this many events per page, gathered for up to this long after an ingest: fewer
@@ -61,6 +62,7 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
     const localKey = { keyHash: hashApiKey(readOrCreateLocalApiKey(options.home)), orgId: LOCAL_ORG_ID };
     const authenticator = new ApiKeyAuthenticator([localKey, ...(options.additionalApiKeys ?? [])], {
       ...(options.anonymousOrgId ? { anonymousOrgId: options.anonymousOrgId } : {}),
+      lookupKey: storedKeyLookup(readModelStore),
     });
     const projectorLoop = startProjectorLoop({
       log: eventLog,

@@ -1,4 +1,4 @@
-import { apiRoutes, ingestRoute, routeUrl, type ApiRoute, type KmEvent } from '@km/shared';
+import { apiRoutes, createKeyRoute, ingestRoute, routeUrl, type ApiRoute, type KmEvent } from '@km/shared';
 import { anEnvelope, interaction, sessionEnded, sessionStarted } from '../fixtures';
 
 /** An answer as a test reads it. */
@@ -40,6 +40,7 @@ const BAD_VALUES: Readonly<Record<string, string>> = {
   status: 'forgotten',
   kind: 'rumour',
   after: 'x'.repeat(2001),
+  keyId: LONG_NAME,
 };
 
 /** The seeded secret's finding (the seeded events make anomaly findings too: a first use of a server, ...). */
@@ -76,6 +77,7 @@ export function testApiContract(name: string, makeApi: () => Promise<ApiUnderTes
     let findingId: string;
     let events: KmEvent[];
     let cursor: string;
+    let keyId: string;
 
     beforeAll(async () => {
       api = await makeApi();
@@ -98,6 +100,7 @@ export function testApiContract(name: string, makeApi: () => Promise<ApiUnderTes
       });
       findingId = secretIn((await api.ask(findings, {})).body)!.id;
       cursor = (await api.ask(apiRoutes.find((r) => r.path === 'interactions/recent')!, { limit: '1' })).body.cursor;
+      keyId = (await api.ask(createKeyRoute, {}, { role: 'viewer', label: 'contract' })).body.apiKey.keyId;
     });
     afterAll(async () => {
       await api?.close();
@@ -106,7 +109,7 @@ export function testApiContract(name: string, makeApi: () => Promise<ApiUnderTes
     /** A request each route answers: its path parameters from the seeded events, and a body where it takes one. */
     const goodRequest = (route: ApiRoute): { params: Record<string, string>; body?: unknown } => {
       const params: Record<string, string> = {};
-      for (const param of Object.keys(route.pathParams.shape)) params[param] = param === 'projectId' ? 'web' : route.path.startsWith('sessions') ? sessionId : findingId;
+      for (const param of Object.keys(route.pathParams.shape)) params[param] = param === 'projectId' ? 'web' : param === 'keyId' ? keyId : route.path.startsWith('sessions') ? sessionId : findingId;
       // Ingest answers the seeded events again as duplicates: 202 all the same.
       if (route === ingestRoute) return { params, body: { events } };
       return route.body ? { params, body: route.bodyExample } : { params };

@@ -64,5 +64,27 @@ resource eventFirsts 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/contain
   }
 }
 
+// API keys (functions/src/keys): a key's authentication document in a partition named by the key's hash, its listing
+// in the org's. Written through the API by key.created / key.revoked; small and few.
+resource keys 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-05-15' = {
+  parent: database
+  name: 'keys'
+  properties: {
+    resource: {
+      id: 'keys'
+      partitionKey: { paths: ['/orgId'], kind: 'Hash', version: 2 }
+      indexingPolicy: {
+        indexingMode: 'consistent'
+        automatic: true
+        includedPaths: [{ path: '/*' }]
+        excludedPaths: [{ path: '/"_etag"/?' }]
+        compositeIndexes: [
+          [{ path: '/doc/createdAt', order: 'ascending' }, { path: '/id', order: 'ascending' }]
+        ]
+      }
+    }
+  }
+}
+
 output accountName string = account.name
 output endpoint string = account.properties.documentEndpoint

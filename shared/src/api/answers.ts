@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { FindingStatusSchema, ImplementationSchema, InteractionSchema } from '../events';
 import { FINDING_KINDS, SEVERITIES } from '../risk/catalog';
+import { RoleSchema } from '../tenancy';
 
 /*
  * What each route answers. Loose objects (z.object): a client reads these off the wire and must tolerate a field
@@ -220,3 +221,24 @@ export type SlowInteractionAnswer = z.infer<typeof SlowInteractionSchema>;
 export type BottleneckAnswer = z.infer<typeof BottleneckSchema>;
 export type RiskFindingAnswer = z.infer<typeof RiskFindingSchema>;
 export type RiskSummaryAnswer = z.infer<typeof RiskSummarySchema>;
+
+// Teams and compliance (#14)
+export const WhoamiAnswerSchema = z.strictObject({
+  orgId: z.string(),
+  role: RoleSchema,
+  projectId: z.string().nullable(),
+  actor: z.string(),
+});
+export const ApiKeySchema = z.strictObject({
+  keyId: z.string(),
+  prefix: z.string(),
+  role: RoleSchema,
+  projectId: z.string().nullable(),
+  label: z.string().nullable(),
+  createdAt: z.string(),
+  createdBy: z.string(),
+  revokedAt: z.string().nullable(),
+  revokedBy: z.string().nullable(),
+});
+export const KeysAnswerSchema = z.strictObject({ orgId: z.string(), keys: z.array(ApiKeySchema) });
+export const CreatedKeyAnswerSchema = z.strictObject({ orgId: z.string(), key: z.string(), apiKey: ApiKeySchema });

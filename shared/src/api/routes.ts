@@ -3,6 +3,8 @@ import { BudgetSetSchema, FindingStatusSchema, IngestBatchSchema } from '../even
 import { SLOWEST_KEPT } from '../projections/latency';
 import { FINDING_KINDS, SEVERITIES } from '../risk/catalog';
 import * as answers from './answers';
+import { RoleSchema, type Permission } from '../tenancy';
+import { API_KEY_PREFIXES } from '../api-keys';
 import { dayParam, enumParam, instantParam, limitParam, nameParam, refusedParam } from './params';
 
 /**
@@ -27,7 +29,11 @@ export interface ApiRoute {
   /** The status of a successful answer. */
   status: 200 | 202;
   doc: string;
+  /** What the caller's role must allow (shared/src/tenancy.ts); GET routes read, the others change, unless said. */
+  permission?: Permission;
 }
+
+export const routePermission = (route: ApiRoute): Permission => route.permission ?? (route.method === 'GET' ? 'read' : 'change');
 
 const declare = <const R extends ApiRoute>(route: R): R => route;
 const noPathParams = z.strictObject({});
@@ -80,6 +86,7 @@ export const ingestRoute = declare({
   answer: answers.IngestAnswerSchema,
   status: 202,
   doc: 'Batches of events from km wrappers, up to 1000, optionally gzip; idempotent by event id.',
+  permission: 'ingest',
 });
 
 export const sessionsRoute = declare({
@@ -395,6 +402,64 @@ export const openApiRoute = declare({
   doc: 'This API as an OpenAPI 3.1 document, generated from its declaration (shared/src/api); the same key as every route.',
 });
 
+// Teams and compliance (#14): who the credentials are, and the org's API keys.
+export const whoamiRoute = declare({
+  name: 'whoami',
+  method: 'GET',
+  path: 'whoami',
+  pathParams: noPathParams,
+  query: noQuery,
+  answer: answers.WhoamiAnswerSchema,
+  status: 200,
+  doc: "The org, role and project scope of the credentials sent: what `km login` checks before it saves a key.",
+});
+
+export const CreateKeyBodySchema = z.strictObject({
+  role: RoleSchema.default('member'),
+  /** A project key ships and reads that project only. */
+  projectId: z.string().min(1).max(200).nullable().default(null),
+  label: z.string().min(1).max(200).nullable().default(null),
+  prefix: z.enum(API_KEY_PREFIXES).default('km_live_'),
+});
+
+export const keysRoute = declare({
+  name: 'keys',
+  method: 'GET',
+  path: 'keys',
+  pathParams: noPathParams,
+  query: noQuery,
+  answer: answers.KeysAnswerSchema,
+  status: 200,
+  doc: "The org's API keys, revoked ones too: ids, prefixes, roles and scopes, never the keys (owners and admins).",
+  permission: 'manage',
+});
+
+export const createKeyRoute = declare({
+  name: 'createKey',
+  method: 'POST',
+  path: 'keys',
+  pathParams: noPathParams,
+  query: noQuery,
+  body: CreateKeyBodySchema,
+  bodyExample: { role: 'member', projectId: 'web', label: 'ci' },
+  answer: answers.CreatedKeyAnswerSchema,
+  status: 200,
+  doc: "A new API key of the caller's org, shown once in this answer and stored only as its hash (owners and admins; only an owner makes owners).",
+  permission: 'manage',
+});
+
+export const revokeKeyRoute = declare({
+  name: 'revokeKey',
+  method: 'POST',
+  path: 'keys/{keyId}/revoke',
+  pathParams: z.strictObject({ keyId: z.string().min(1).max(200) }),
+  query: noQuery,
+  answer: answers.ApiKeySchema,
+  status: 200,
+  doc: 'Revokes a key of the org by its id or prefix: every request with it is a 401 from then on (owners and admins).',
+  permission: 'manage',
+});
+
 /** Every route of the API, in the order the README lists them. */
 export const apiRoutes = [
   ingestRoute,
@@ -416,6 +481,10 @@ export const apiRoutes = [
   riskSummaryRoute,
   ackFindingRoute,
   resolveFindingRoute,
+  whoamiRoute,
+  keysRoute,
+  createKeyRoute,
+  revokeKeyRoute,
   openApiRoute,
 ] as const;
 

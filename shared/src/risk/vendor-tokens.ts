@@ -12,6 +12,8 @@ import type { Severity, TextRule } from './rules';
 type VendorToken = [id: string, severity: Severity, prefixes: readonly string[], pattern: RegExp];
 
 const VENDOR_TOKENS: readonly VendorToken[] = [
+  // km's own API keys (shared/src/api-keys.ts), so a key pasted into a tool call is never shipped
+  ['kilometers-api-key', 'critical', ['km_live_', 'km_test_', 'km_local_'], /\bkm_(?:live|test|local)_[A-Za-z0-9_-]{40,}(?![A-Za-z0-9_-])/g],
   // secretlint's recommended preset
   ['shopify-token', 'high', ['shpat_', 'shpca_', 'shppa_', 'shpss_'], /\bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}\b/g],
   ['grafana-token', 'high', ['glc_', 'glsa_', 'eyJrIjoi'], /\b(?:glc_[A-Za-z0-9+/]{32,400}={0,3}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}\b|eyJrIjoi[A-Za-z0-9]{70,400}={0,3})/g],

@@ -1,0 +1,106 @@
+import { randomBytes } from 'node:crypto';
+import { ApiError, keyIdOfReference, newEventId, notFound, type ApiKeyPrefix, type KeyCreated, type KeyRevoked, type LoggedEvent, type Role } from '@km/shared';
+import { hashApiKey } from '../adapters/api-key-authenticator';
+import type { ReadModelStore } from '../ports';
+import { KEYS_MODEL, listingDocOf, LOOKUP_DOC_ID, lookupDocOf, lookupPartition, revoked, type KeyListingDoc, type KeyLookupDoc } from './key-docs';
+
+export interface NewKey {
+  orgId: string;
+  role: Role;
+  projectId: string | null;
+  label: string | null;
+  prefix?: ApiKeyPrefix;
+  actor: string;
+}
+
+export interface CreatedKey {
+  /** Shown once, to whoever asked for it; only its hash is kept. */
+  key: string;
+  listing: KeyListingDoc;
+}
+
+const KEY_ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+/**
+ * API keys as events: a key is made by appending `key.created` (its hash, never the key) and revoked by appending
+ * `key.revoked`; the documents authentication and listing read follow from those events. The event goes first: a
+ * key the log does not know of never works, and a revocation answered with success is in the log and in effect.
+ * The documents are written here rather than by the projector loop, so a revoked key is refused on the very next
+ * request, on every host.
+ */
+export class KeyDirectory {
+  constructor(
+    private readonly store: ReadModelStore,
+    private readonly append: (events: LoggedEvent[]) => Promise<void>,
+    private readonly now: () => Date,
+    private readonly newBatchId: () => string,
+  ) {}
+
+  async create(request: NewKey): Promise<CreatedKey> {
+    const keyId = randomKeyId();
+    const prefix = request.prefix ?? 'km_live_';
+    const key = `${prefix}${keyId}_${randomBytes(32).toString('base64url')}`;
+    const ts = this.now().toISOString();
+    const event: KeyCreated = {
+      id: newEventId(this.now().getTime()),
+      v: 1,
+      type: 'key.created',
+      ts,
+      orgId: request.orgId,
+      keyId,
+      keyHash: hashApiKey(key),
+      prefix,
+      role: request.role,
+      projectId: request.projectId,
+      label: request.label,
+      actor: request.actor,
+    };
+    await this.append([{ ...event, receivedAt: ts, batchId: this.newBatchId() }]);
+    const listing = listingDocOf(event);
+    await this.store.upsert(KEYS_MODEL, lookupPartition(event.keyHash), LOOKUP_DOC_ID, lookupDocOf(event));
+    await this.store.upsert(KEYS_MODEL, request.orgId, `hash-${keyId}`, { kind: 'hash', keyHash: event.keyHash });
+    await this.store.upsert(KEYS_MODEL, request.orgId, keyId, listing);
+    return { key, listing };
+  }
+
+  async list(orgId: string): Promise<KeyListingDoc[]> {
+    const docs = await this.store.query<KeyListingDoc>(KEYS_MODEL, orgId, { where: { kind: 'key' }, orderBy: 'createdAt', direction: 'asc' });
+    return docs;
+  }
+
+  /** Revokes a key of this org by its id or shown prefix; a key of another org is as unknown as a key that never was. */
+  async revoke(orgId: string, reference: string, actor: string): Promise<KeyListingDoc> {
+    const keyId = keyIdOfReference(reference);
+    if (!keyId) throw new ApiError(400, `"${reference}" is not a key id or prefix: give the id \`km keys list\` shows (12 letters and digits) or km_live_<id>`, { parameter: 'keyId' });
+    const found = await this.store.get<KeyListingDoc>(KEYS_MODEL, orgId, keyId);
+    if (!found || found.doc.kind !== 'key') throw notFound(`no key ${keyId} in org "${orgId}"`);
+    const ts = this.now().toISOString();
+    const event: KeyRevoked = { id: newEventId(this.now().getTime()), v: 1, type: 'key.revoked', ts, orgId, keyId, actor };
+    await this.append([{ ...event, receivedAt: ts, batchId: this.newBatchId() }]);
+    const lookup = await this.findLookupOf(orgId, keyId);
+    // The lookup first: that is the one that lets requests in.
+    if (lookup) await this.store.upsert(KEYS_MODEL, lookup.partition, LOOKUP_DOC_ID, revoked(lookup.doc, event));
+    const listing = revoked(found.doc, event);
+    await this.store.upsert(KEYS_MODEL, orgId, keyId, listing);
+    return listing;
+  }
+
+  /** The listing does not hold the hash (it is not the org's to see); the log's key.created does, so it is kept beside. */
+  private async findLookupOf(orgId: string, keyId: string): Promise<{ partition: string; doc: KeyLookupDoc } | null> {
+    const pointer = await this.store.get<{ kind: 'hash'; keyHash: string }>(KEYS_MODEL, orgId, `hash-${keyId}`);
+    if (!pointer) return null;
+    const partition = lookupPartition(pointer.doc.keyHash);
+    const doc = await this.store.get<KeyLookupDoc>(KEYS_MODEL, partition, LOOKUP_DOC_ID);
+    return doc ? { partition, doc: doc.doc } : null;
+  }
+}
+
+/** How the authenticator finds a key made here: by the hash of the key, one point read. */
+export function storedKeyLookup(store: ReadModelStore): (keyHash: string) => Promise<KeyLookupDoc | null> {
+  return async (keyHash) => (await store.get<KeyLookupDoc>(KEYS_MODEL, lookupPartition(keyHash), LOOKUP_DOC_ID))?.doc ?? null;
+}
+
+function randomKeyId(): string {
+  const bytes = randomBytes(12);
+  return Array.from(bytes, (byte) => KEY_ID_ALPHABET[byte % KEY_ID_ALPHABET.length]).join('');
+}
