@@ -4,6 +4,7 @@ import { flushCommand } from './commands/flush';
 import { proxyCommand } from './commands/proxy';
 import { initCommand } from './commands/init';
 import { loginCommand } from './commands/login';
+import { keysCommand } from './commands/keys';
 import { serveCommand } from './commands/serve';
 import { statusCommand } from './commands/status';
 import { KM_VERSION } from './version';
@@ -42,7 +43,8 @@ export async function runProgram(argv: string[]): Promise<void> {
     .addCommand(budgetCommand())
     .addCommand(reportCommand())
     .addCommand(tailCommand()) // Performance Hub (#5)
-    .addCommand(dashboardCommand()); // Dashboard (#7)
+    .addCommand(dashboardCommand()) // Dashboard (#7)
+    .addCommand(keysCommand()); // Teams and compliance (#14)
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {

@@ -31,7 +31,7 @@ describe('km login and km serve guard rails', () => {
     const key = readFileSync(join(serverHome, 'api-key'), 'utf8').trim();
     const refused = await km(['login', '--endpoint', host.url, '--key', 'wrong-key'], { KM_HOME: home });
     expect(refused.status).toBe(1);
-    expect(refused.stderr).toMatch(/refused this key \(401\); nothing was saved/);
+    expect(refused.stderr).toMatch(/refused this key \(401: unknown API key.*\); nothing was saved/);
     expect(existsSync(join(home, 'login.json'))).toBe(false);
 
     const saved = await km(['login', '--endpoint', `${host.url}/`, '--key', key], { KM_HOME: home });

@@ -19,6 +19,11 @@ export interface CreatedKey {
   listing: KeyListingDoc;
 }
 
+/** Org ids of new orgs: what fits a URL, a file name and a partition key, and cannot be one of the partitions below. */
+const ORG_ID = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+/** Which orgs and key ids exist, for the local admin; `#` cannot start an org id. */
+const ORGS_PARTITION = '#orgs';
+
 const KEY_ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
 /**
@@ -37,6 +42,7 @@ export class KeyDirectory {
   ) {}
 
   async create(request: NewKey): Promise<CreatedKey> {
+    if (!ORG_ID.test(request.orgId)) throw new ApiError(400, `"${request.orgId}" is not an org id: lowercase letters, digits, '.', '_' and '-', up to 63, starting with a letter or digit`, { parameter: 'orgId' });
     const keyId = randomKeyId();
     const prefix = request.prefix ?? 'km_live_';
     const key = `${prefix}${keyId}_${randomBytes(32).toString('base64url')}`;
@@ -59,6 +65,8 @@ export class KeyDirectory {
     const listing = listingDocOf(event);
     await this.store.upsert(KEYS_MODEL, lookupPartition(event.keyHash), LOOKUP_DOC_ID, lookupDocOf(event));
     await this.store.upsert(KEYS_MODEL, request.orgId, `hash-${keyId}`, { kind: 'hash', keyHash: event.keyHash });
+    await this.store.upsert(KEYS_MODEL, ORGS_PARTITION, request.orgId, { kind: 'org', orgId: request.orgId });
+    await this.store.upsert(KEYS_MODEL, ORGS_PARTITION, `key-${keyId}`, { kind: 'key-org', orgId: request.orgId });
     await this.store.upsert(KEYS_MODEL, request.orgId, keyId, listing);
     return { key, listing };
   }
@@ -83,6 +91,17 @@ export class KeyDirectory {
     const listing = revoked(found.doc, event);
     await this.store.upsert(KEYS_MODEL, orgId, keyId, listing);
     return listing;
+  }
+
+  /** The orgs that have keys: for the machine's own admin (`km keys list` on the embedded database), never the API. */
+  async orgs(): Promise<string[]> {
+    return (await this.store.query<{ orgId: string }>(KEYS_MODEL, ORGS_PARTITION, { where: { kind: 'org' } })).map((doc) => doc.orgId);
+  }
+
+  /** Whose key this is, by its id or prefix: for the machine's own admin, never the API (which knows the caller's org). */
+  async orgOfKey(reference: string): Promise<string | null> {
+    const keyId = keyIdOfReference(reference);
+    return keyId ? ((await this.store.get<{ orgId: string }>(KEYS_MODEL, ORGS_PARTITION, `key-${keyId}`))?.doc.orgId ?? null) : null;
   }
 
   /** The listing does not hold the hash (it is not the org's to see); the log's key.created does, so it is kept beside. */

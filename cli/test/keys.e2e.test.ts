@@ -1,0 +1,90 @@
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startEmbeddedHost } from '@km/functions/dist/host/embedded-host';
+import { aSessionOfEvents, anEnvelope } from '../../functions/test/fixtures';
+import { KM_BIN, requireBuiltKm } from './e2e-support';
+import { tempHome } from './helpers';
+
+function km(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [KM_BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+const lastLine = (text: string) => text.trimEnd().split('\n').at(-1)!;
+
+describe('km keys and km login against the real embedded host', () => {
+  let host: Awaited<ReturnType<typeof startEmbeddedHost>>;
+  let serverHome: string;
+  beforeAll(async () => {
+    requireBuiltKm();
+    serverHome = tempHome('km-keys-server');
+    host = await startEmbeddedHost({ home: serverHome, port: 0 });
+  });
+  afterAll(() => host?.close());
+
+  const ask = (path: string, key: string, init: RequestInit = {}) =>
+    fetch(`${host.url}/api/${path}`, { ...init, headers: { authorization: `Bearer ${key}`, ...(init.body ? { 'content-type': 'application/json' } : {}) } }).then(async (res) => ({ status: res.status, body: (await res.json()) as any }));
+  const ingest = (key: string, projectId: string) => ask('ingest', key, { method: 'POST', body: JSON.stringify({ events: aSessionOfEvents(anEnvelope({ orgId: 'acme', projectId }), new Date().toISOString(), 1) }) });
+
+  it('creates an org with its first key, logs a teammate in by the key alone, scopes, revokes at once, and never stores a key', async () => {
+    // On the machine that runs km serve: the first key of a new org makes it, as its owner.
+    const made = await km(['keys', 'create', '--org', 'acme', '--name', 'founder'], { KM_HOME: serverHome });
+    expect(made.status).toBe(0);
+    const owner = lastLine(made.stdout);
+    expect(owner).toMatch(/^km_live_[a-z0-9]{12}_[A-Za-z0-9_-]{43}$/);
+    expect(made.stderr).toMatch(/made km_live_[a-z0-9]{12} \(owner\) for org "acme"/);
+
+    // A teammate: km login takes the org from the key; there is no --org to get wrong.
+    const teammate = tempHome('km-keys-teammate');
+    expect((await km(['login', '--endpoint', host.url, '--key', owner, '--org', 'local'], { KM_HOME: teammate })).stderr).toMatch(/takes the org from the key/);
+    const login = await km(['login', '--endpoint', host.url, '--key', owner], { KM_HOME: teammate });
+    expect(login.stdout).toMatch(/for org "acme" \(role owner\)/);
+    expect(JSON.parse(readFileSync(join(teammate, 'login.json'), 'utf8')).orgId).toBe('acme');
+
+    // Through the API with the owner's key: a viewer key and a project key.
+    const viewer = lastLine((await km(['keys', 'create', '--role', 'viewer', '--name', 'auditor'], { KM_HOME: teammate })).stdout);
+    const web = lastLine((await km(['keys', 'create', '--project', 'web', '--name', 'ci'], { KM_HOME: teammate })).stdout);
+    expect((await km(['keys', 'create', '--org', 'other'], { KM_HOME: teammate })).stderr).toMatch(/of org "acme": it makes keys of that org only/);
+    const listed = JSON.parse((await km(['keys', 'list', '--json'], { KM_HOME: teammate })).stdout) as Array<{ label: string; role: string; projectId: string | null }>;
+    expect(listed.map(({ label, role, projectId }) => ({ label, role, projectId }))).toEqual([
+      { label: 'founder', role: 'owner', projectId: null },
+      { label: 'auditor', role: 'viewer', projectId: null },
+      { label: 'ci', role: 'member', projectId: 'web' },
+    ]);
+
+    // Roles and scopes: 403 naming what is lacking.
+    expect((await ask('whoami', viewer)).body).toMatchObject({ orgId: 'acme', role: 'viewer', projectId: null });
+    const viewerShips = await ingest(viewer, 'web');
+    expect([viewerShips.status, viewerShips.body.error]).toEqual([403, expect.stringContaining('role "viewer" may not ship events')]);
+    const viewerBudget = await ask('budgets/org', viewer, { method: 'PUT', body: JSON.stringify({ monthlyUsd: 5 }) });
+    expect([viewerBudget.status, viewerBudget.body.error]).toEqual([403, expect.stringContaining('may not change budgets')]);
+    expect((await ingest(web, 'web')).status).toBe(202);
+    const elsewhere = await ingest(web, 'mobile');
+    expect([elsewhere.status, elsewhere.body.error]).toEqual([403, expect.stringContaining('scoped to project "web"')]);
+    expect((await ask('cost?projectId=mobile', web)).status).toBe(403);
+    expect((await ask('sessions?limit=5', web)).status).toBe(200);
+    expect((await ask('keys', web)).status).toBe(403);
+
+    // Revoked: the next request is a 401 that says so.
+    const viewerId = JSON.parse((await km(['keys', 'list', '--json'], { KM_HOME: teammate })).stdout)[1].prefix as string;
+    expect((await km(['keys', 'revoke', viewerId], { KM_HOME: teammate })).stdout).toMatch(/revoked km_live_[a-z0-9]{12} of org "acme"/);
+    const refused = await ask('whoami', viewer);
+    expect([refused.status, refused.body.reason, refused.body.error]).toEqual([401, 'revoked', expect.stringContaining(`${viewerId} was revoked`)]);
+    const unknown = await ask('whoami', `${owner.slice(0, -4)}AAAA`);
+    expect([unknown.status, unknown.body.reason]).toEqual([401, 'unknown']);
+
+    // Never stored in clear: not in the database (with its WAL), not in the log.
+    for (const file of readdirSync(serverHome)) {
+      if (!/^km\.(db|db-wal|log)$/.test(file)) continue;
+      const bytes = readFileSync(join(serverHome, file)).toString('latin1');
+      for (const key of [owner, viewer, web]) expect({ file, holds: bytes.includes(key.slice(21)) }).toEqual({ file, holds: false });
+    }
+  });
+});
