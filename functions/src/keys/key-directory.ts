@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ApiError, keyIdOfReference, newEventId, notFound, type ApiKeyPrefix, type KeyCreated, type KeyRevoked, type LoggedEvent, type Role } from '@km/shared';
 import { hashApiKey } from '../adapters/api-key-authenticator';
 import type { ReadModelStore } from '../ports';
-import { KEYS_MODEL, listingDocOf, LOOKUP_DOC_ID, lookupDocOf, lookupPartition, revoked, type KeyListingDoc, type KeyLookupDoc } from './key-docs';
+import { KEYS_MODEL, listingDocOf, lookupDocId, lookupDocOf, lookupPartition, revoked, type KeyListingDoc, type KeyLookupDoc } from './key-docs';
 
 export interface NewKey {
   orgId: string;
@@ -63,17 +63,18 @@ export class KeyDirectory {
     };
     await this.append([{ ...event, receivedAt: ts, batchId: this.newBatchId() }]);
     const listing = listingDocOf(event);
-    await this.store.upsert(KEYS_MODEL, lookupPartition(event.keyHash), LOOKUP_DOC_ID, lookupDocOf(event));
+    await this.store.upsert(KEYS_MODEL, lookupPartition(event.keyHash), lookupDocId(event.keyHash), lookupDocOf(event));
     await this.store.upsert(KEYS_MODEL, request.orgId, `hash-${keyId}`, { kind: 'hash', keyHash: event.keyHash });
-    await this.store.upsert(KEYS_MODEL, ORGS_PARTITION, request.orgId, { kind: 'org', orgId: request.orgId });
+    await this.store.upsert(KEYS_MODEL, ORGS_PARTITION, `org-${request.orgId}`, { kind: 'org', orgId: request.orgId });
     await this.store.upsert(KEYS_MODEL, ORGS_PARTITION, `key-${keyId}`, { kind: 'key-org', orgId: request.orgId });
     await this.store.upsert(KEYS_MODEL, request.orgId, keyId, listing);
     return { key, listing };
   }
 
   async list(orgId: string): Promise<KeyListingDoc[]> {
-    const docs = await this.store.query<KeyListingDoc>(KEYS_MODEL, orgId, { where: { kind: 'key' }, orderBy: 'createdAt', direction: 'asc' });
-    return docs;
+    // An org has a handful of keys: sorted here, so no store needs an index for it.
+    const docs = await this.store.query<KeyListingDoc>(KEYS_MODEL, orgId, { where: { kind: 'key' } });
+    return docs.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.keyId.localeCompare(b.keyId));
   }
 
   /** Revokes a key of this org by its id or shown prefix; a key of another org is as unknown as a key that never was. */
@@ -87,7 +88,7 @@ export class KeyDirectory {
     await this.append([{ ...event, receivedAt: ts, batchId: this.newBatchId() }]);
     const lookup = await this.findLookupOf(orgId, keyId);
     // The lookup first: that is the one that lets requests in.
-    if (lookup) await this.store.upsert(KEYS_MODEL, lookup.partition, LOOKUP_DOC_ID, revoked(lookup.doc, event));
+    if (lookup) await this.store.upsert(KEYS_MODEL, lookupPartition(lookup.keyHash), lookupDocId(lookup.keyHash), revoked(lookup.doc, event));
     const listing = revoked(found.doc, event);
     await this.store.upsert(KEYS_MODEL, orgId, keyId, listing);
     return listing;
@@ -105,18 +106,18 @@ export class KeyDirectory {
   }
 
   /** The listing does not hold the hash (it is not the org's to see); the log's key.created does, so it is kept beside. */
-  private async findLookupOf(orgId: string, keyId: string): Promise<{ partition: string; doc: KeyLookupDoc } | null> {
+  private async findLookupOf(orgId: string, keyId: string): Promise<{ keyHash: string; doc: KeyLookupDoc } | null> {
     const pointer = await this.store.get<{ kind: 'hash'; keyHash: string }>(KEYS_MODEL, orgId, `hash-${keyId}`);
     if (!pointer) return null;
-    const partition = lookupPartition(pointer.doc.keyHash);
-    const doc = await this.store.get<KeyLookupDoc>(KEYS_MODEL, partition, LOOKUP_DOC_ID);
-    return doc ? { partition, doc: doc.doc } : null;
+    const { keyHash } = pointer.doc;
+    const doc = await this.store.get<KeyLookupDoc>(KEYS_MODEL, lookupPartition(keyHash), lookupDocId(keyHash));
+    return doc ? { keyHash, doc: doc.doc } : null;
   }
 }
 
 /** How the authenticator finds a key made here: by the hash of the key, one point read. */
 export function storedKeyLookup(store: ReadModelStore): (keyHash: string) => Promise<KeyLookupDoc | null> {
-  return async (keyHash) => (await store.get<KeyLookupDoc>(KEYS_MODEL, lookupPartition(keyHash), LOOKUP_DOC_ID))?.doc ?? null;
+  return async (keyHash) => (await store.get<KeyLookupDoc>(KEYS_MODEL, lookupPartition(keyHash), lookupDocId(keyHash)))?.doc ?? null;
 }
 
 function randomKeyId(): string {

@@ -31,7 +31,8 @@ export interface KeyListingDoc {
 }
 
 export const lookupPartition = (keyHash: string) => `sha256:${keyHash}`;
-export const LOOKUP_DOC_ID = 'key';
+/** The hash is the id too: unique in the container even where a store keys documents by id alone. */
+export const lookupDocId = (keyHash: string) => keyHash;
 
 export function lookupDocOf(event: KeyCreated): KeyLookupDoc {
   return { kind: 'lookup', keyId: event.keyId, orgId: event.orgId, role: event.role, projectId: event.projectId, revokedAt: null };

@@ -78,9 +78,6 @@ resource keys 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@202
         automatic: true
         includedPaths: [{ path: '/*' }]
         excludedPaths: [{ path: '/"_etag"/?' }]
-        compositeIndexes: [
-          [{ path: '/doc/createdAt', order: 'ascending' }, { path: '/id', order: 'ascending' }]
-        ]
       }
     }
   }

@@ -1,0 +1,201 @@
+import { randomUUID } from 'node:crypto';
+import { apiRoutes, routePermission, type ApiRoute, type ApiRouteName } from '@km/shared';
+import { aSessionOfEvents, anEnvelope, interaction } from '../fixtures';
+import type { ApiAnswer } from './api.contract';
+
+/** Two orgs with their own owner keys, behind one API (the embedded host, or the Functions handlers over Cosmos). */
+export interface TenantsUnderTest {
+  ownerKeyA: string;
+  ownerKeyB: string;
+  ask(key: string, route: ApiRoute, params?: Record<string, string>, body?: unknown): Promise<ApiAnswer>;
+  /** Resolves once `ready` holds (the embedded host folds on its own loop; in-process handlers fold when asked). */
+  projected(ready: () => Promise<boolean>): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What a client controls that could name another org's data: ids, names and filters. */
+interface Values {
+  orgId: string;
+  projectId: string;
+  userId: string;
+  server: string;
+  tool: string;
+  sessionId: string;
+  findingId: string;
+  keyId: string;
+}
+
+interface Probe {
+  params?: Record<string, string>;
+  body?: unknown;
+  /** The answer holds something new each time (a key): compare the status only. */
+  statusOnly?: boolean;
+}
+
+const route = (name: ApiRouteName) => apiRoutes.find((candidate) => candidate.name === name)!;
+const scope = (v: Values) => [{}, { projectId: v.projectId }, { userId: v.userId }, { server: v.server }, { server: v.server, tool: v.tool }];
+
+/**
+ * Every route, with every way a client can point it at another org's data. A route added to the contract without
+ * an entry here fails the suite (and the type check).
+ */
+const PROBES: Readonly<Record<ApiRouteName, (v: Values) => Probe[]>> = {
+  ingest: (v) => [{ body: { events: aSessionOfEvents(anEnvelope({ orgId: v.orgId, projectId: v.projectId, userId: v.userId }), new Date().toISOString(), 1) } }],
+  'query-sessions': (v) => [{}, { params: { projectId: v.projectId } }, { params: { userId: v.userId } }],
+  'query-session': (v) => [{ params: { id: v.sessionId } }],
+  'query-session-interactions': (v) => [{ params: { id: v.sessionId } }],
+  'query-cost': (v) => [...scope(v).map((params) => ({ params })), { params: { groupBy: 'project' } }, { params: { groupBy: 'tool' } }],
+  'query-cost-summary': (v) => scope(v).map((params) => ({ params })),
+  'query-cost-context-tax': (v) => [{}, { params: { server: v.server } }],
+  'query-budgets': (v) => [{}, { params: { projectId: v.projectId } }],
+  'set-budget-org': () => [{ body: { monthlyUsd: 7 } }],
+  'set-budget-project': (v) => [{ params: { projectId: v.projectId }, body: { monthlyUsd: 9 } }],
+  'query-latency': (v) => [{}, { params: { projectId: v.projectId } }, { params: { userId: v.userId } }, { params: { groupBy: 'tool', server: v.server, tool: v.tool } }, { params: { groupBy: 'server' } }],
+  'query-latency-timeseries': (v) => [{}, { params: { projectId: v.projectId } }, { params: { userId: v.userId } }],
+  'query-latency-slowest': (v) => [{}, { params: { projectId: v.projectId } }, { params: { server: v.server } }],
+  'query-latency-bottlenecks': (v) => [{}, { params: { sessionId: v.sessionId } }, { params: { projectId: v.projectId } }],
+  'query-recent-interactions': (v) => [{}, { params: { projectId: v.projectId } }, { params: { userId: v.userId } }],
+  'query-risk-findings': (v) => [...scope(v).map((params) => ({ params })), { params: { kind: 'secret' } }],
+  'query-risk-summary': () => [{}],
+  'risk-finding-ack': (v) => [{ params: { id: v.findingId } }],
+  'risk-finding-resolve': (v) => [{ params: { id: v.findingId } }],
+  whoami: () => [{}],
+  keys: () => [{}],
+  createKey: (v) => [{ body: { role: 'viewer', projectId: v.projectId }, statusOnly: true }],
+  revokeKey: (v) => [{ params: { keyId: v.keyId } }],
+  openapi: () => [{}],
+};
+
+/**
+ * The same text with the other values put in, and what differs between two asks a moment apart left out: instants,
+ * the ids of events the server makes, and the last digits of figures that run with the clock (a month's forecast).
+ */
+function normalised(answer: ApiAnswer, from: Values, to: Values): string {
+  let text = JSON.stringify({ status: answer.status, body: answer.body });
+  for (const field of Object.keys(from) as Array<keyof Values>) text = text.split(from[field]).join(to[field]);
+  return text
+    .replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z/g, '<instant>')
+    .replace(/[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<id>')
+    .replace(/-?\d+\.\d+/g, (figure) => Number(figure).toPrecision(4));
+}
+
+/** A value of the same shape that names nothing: the other org's data asked for must answer as this does. */
+const absent = (value: string) => value.replace(/[0-9a-f]/g, (ch) => (ch === '0' ? '1' : '0'));
+
+/**
+ * Tenant isolation, one table every route joins: org A's key asks for org B's data by every parameter a client
+ * controls and gets exactly what it gets for data that does not exist (nothing of B's, not even a different status);
+ * a viewer cannot change anything; a project key ships and reads its project only; and B's data is as B left it.
+ */
+export function testTenantIsolation(name: string, makeTenants: () => Promise<TenantsUnderTest>): void {
+  describe(`tenant isolation, on ${name}`, () => {
+    let api: TenantsUnderTest;
+    let b: Values;
+    let nothing: Values;
+    let viewerKeyA: string;
+    let webKeyA: string;
+    let keyB: string;
+    const otherA = { projectId: 'proj-a2', userId: 'bob-a2', sessionId: '' };
+
+    beforeAll(async () => {
+      api = await makeTenants();
+      const now = Date.now();
+      const at = (minutesAgo: number) => new Date(now - minutesAgo * 60_000).toISOString();
+      const leak = [{ ruleId: 'aws-access-key-id', severity: 'critical' as const, path: '$.params.arguments.key' }];
+      const session = (envelope: ReturnType<typeof anEnvelope>, tool: string) => [
+        ...aSessionOfEvents(envelope, at(30), 1),
+        interaction(envelope, at(20), { requestId: '9', target: tool, findings: leak, costUsd: 0.5, latencyMs: 900 }),
+      ];
+      const webA = anEnvelope({ orgId: 'org-a', projectId: 'web', userId: 'ann-a', server: { name: 'everything', command: 'x' } });
+      const a2 = anEnvelope({ orgId: 'org-a', projectId: otherA.projectId, userId: otherA.userId, server: { name: 'everything', command: 'x' } });
+      otherA.sessionId = a2.sessionId;
+      const envelopeB = anEnvelope({ orgId: 'org-b', projectId: 'proj-b', userId: 'user-b', server: { name: 'server-b', command: 'y' } });
+      for (const [key, events] of [
+        [api.ownerKeyA, [...session(webA, 'echo'), ...session(a2, 'echo')]],
+        [api.ownerKeyB, session(envelopeB, 'tool-b')],
+      ] as const) {
+        const answer = await api.ask(key, route('ingest'), {}, { events });
+        expect(answer.status).toBe(202);
+      }
+      const findings = route('query-risk-findings');
+      await api.projected(async () => {
+        const [ofA, ofB] = await Promise.all([api.ask(api.ownerKeyA, findings), api.ask(api.ownerKeyB, findings)]);
+        return ofA.body.findings?.some((f: { kind: string }) => f.kind === 'secret') && ofB.body.findings?.some((f: { kind: string }) => f.kind === 'secret');
+      });
+      const findingB = (await api.ask(api.ownerKeyB, findings)).body.findings.find((f: { kind: string }) => f.kind === 'secret').id as string;
+      const createKey = route('createKey');
+      const madeB = (await api.ask(api.ownerKeyB, createKey, {}, { role: 'member', label: 'b' })).body;
+      keyB = madeB.key;
+      viewerKeyA = (await api.ask(api.ownerKeyA, createKey, {}, { role: 'viewer' })).body.key;
+      webKeyA = (await api.ask(api.ownerKeyA, createKey, {}, { role: 'member', projectId: 'web' })).body.key;
+      b = { orgId: 'org-b', projectId: 'proj-b', userId: 'user-b', server: 'server-b', tool: 'tool-b', sessionId: envelopeB.sessionId, findingId: findingB, keyId: madeB.apiKey.keyId };
+      nothing = {
+        orgId: 'org-none',
+        projectId: 'proj-none',
+        userId: 'user-none',
+        server: 'server-none',
+        tool: 'tool-none',
+        sessionId: `session-${randomUUID()}`,
+        findingId: absent(findingB),
+        keyId: absent(madeB.apiKey.keyId),
+      };
+    });
+    afterAll(() => api?.close());
+
+    it('has an entry for every route of the contract', () => {
+      expect(apiRoutes.filter((candidate) => !(candidate.name in PROBES)).map((candidate) => candidate.name)).toEqual([]);
+    });
+
+    describe.each(apiRoutes.map((r) => [`${r.method} /api/${r.path}`, r] as const))('%s', (_, r) => {
+      it("answers org A's key asking for org B's data as it answers for data that does not exist", async () => {
+        const probesOfB = PROBES[r.name as ApiRouteName](b);
+        const probesOfNothing = PROBES[r.name as ApiRouteName](nothing);
+        for (const [index, probe] of probesOfB.entries()) {
+          const ofB = await api.ask(api.ownerKeyA, r, probe.params, probe.body);
+          const ofNothing = await api.ask(api.ownerKeyA, r, probesOfNothing[index]!.params, probesOfNothing[index]!.body);
+          const asked = { probe: probe.params ?? probe.body ?? {} };
+          if (probe.statusOnly) expect({ ...asked, status: ofB.status }).toEqual({ ...asked, status: ofNothing.status });
+          else expect({ ...asked, answer: normalised(ofB, b, nothing) }).toEqual({ ...asked, answer: normalised(ofNothing, nothing, nothing) });
+          expect({ ...asked, status: ofB.status }).not.toEqual({ ...asked, status: 500 });
+        }
+      });
+
+      if (routePermission(r) !== 'read') {
+        it("refuses org A's viewer with a 403 naming the role", async () => {
+          const [probe] = PROBES[r.name as ApiRouteName](nothing);
+          const answer = await api.ask(viewerKeyA, r, probe!.params, probe!.body);
+          expect([answer.status, answer.body.error]).toEqual([403, expect.stringContaining('role "viewer" may not')]);
+        });
+      }
+
+      it("keeps org A's project key to its project", async () => {
+        const values = { ...nothing, ...otherA };
+        for (const probe of PROBES[r.name as ApiRouteName](values)) {
+          const answer = await api.ask(webKeyA, r, probe.params, probe.body);
+          const text = JSON.stringify(answer.body);
+          const asked = { probe: probe.params ?? probe.body ?? {} };
+          if (answer.status < 300) expect({ ...asked, holds: [otherA.projectId, otherA.userId, otherA.sessionId].filter((marker) => text.includes(marker)) }).toEqual({ ...asked, holds: [] });
+          else expect({ ...asked, status: answer.status }).toEqual({ ...asked, status: expect.any(Number) });
+          expect({ ...asked, status: answer.status }).not.toEqual({ ...asked, status: 500 });
+        }
+      });
+    });
+
+    it("leaves org B's data as B left it", async () => {
+      const ofB = await api.ask(api.ownerKeyB, route('query-risk-findings'));
+      expect(ofB.body.findings.find((f: { id: string }) => f.id === b.findingId).status).toBe('open');
+      expect((await api.ask(keyB, route('whoami'))).body).toMatchObject({ orgId: 'org-b', role: 'member' });
+      const budgets = await api.ask(api.ownerKeyB, route('query-budgets'));
+      expect(JSON.stringify(budgets.body)).not.toMatch(/"monthlyUsd":(7|9)\b/);
+      const keys = await api.ask(api.ownerKeyB, route('keys'));
+      expect(keys.body.keys.map((key: { revokedAt: string | null }) => key.revokedAt)).toEqual([null]);
+    });
+
+    it("ships a project key's events for its project only", async () => {
+      const events = (projectId: string) => aSessionOfEvents(anEnvelope({ orgId: 'org-a', projectId }), new Date().toISOString(), 1);
+      expect((await api.ask(webKeyA, route('ingest'), {}, { events: events('web') })).status).toBe(202);
+      const elsewhere = await api.ask(webKeyA, route('ingest'), {}, { events: events(otherA.projectId) });
+      expect([elsewhere.status, elsewhere.body.error]).toEqual([403, expect.stringContaining('scoped to project "web"')]);
+    });
+  });
+}

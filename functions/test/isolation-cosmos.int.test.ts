@@ -1,0 +1,56 @@
+import { ApiKeyAuthenticator, hashApiKey } from '../src/adapters/api-key-authenticator';
+import { CosmosReadModelStore } from '../src/adapters/cosmos-read-model-store';
+import { MemoryEventLog } from '../src/adapters/memory-event-log';
+import { storedKeyLookup } from '../src/keys/key-directory';
+import { runProjectorOnce } from '../src/projector';
+import { readModelIndexes, readModels } from '../src/read-models';
+import { httpRoutes } from '../src/routes';
+import { urlOf } from './contracts/api.contract';
+import { testTenantIsolation } from './contracts/isolation.contract';
+import { anHttpRequest, anInvocationContext, bearer } from './http-fixtures';
+import { startTestCosmos } from './support/cosmos-server';
+
+/**
+ * The route table's handlers as the Functions host calls them, on the Cosmos adapter over @vercel/cosmosdb-server,
+ * which ignores the partitionKey option: what keeps the tenants apart there is the WHERE clause and the item checks.
+ */
+testTenantIsolation('the Functions handlers over the Cosmos-compatible server', async () => {
+  const cosmos = await startTestCosmos();
+  const readModelStore = new CosmosReadModelStore({ client: cosmos.client(), databaseId: 'km-isolation', createIfMissing: true, indexes: readModelIndexes, ownsClient: true });
+  const eventLog = new MemoryEventLog();
+  const [ownerKeyA, ownerKeyB] = ['km_test_owner_of_org_a', 'km_test_owner_of_org_b'];
+  let batches = 0;
+  const routes = httpRoutes({
+    eventLog,
+    readModelStore,
+    authenticator: new ApiKeyAuthenticator(
+      [
+        { keyHash: hashApiKey(ownerKeyA), orgId: 'org-a' },
+        { keyHash: hashApiKey(ownerKeyB), orgId: 'org-b' },
+      ],
+      { lookupKey: storedKeyLookup(readModelStore) },
+    ),
+    now: () => new Date(),
+    newBatchId: () => `batch-${++batches}`,
+  });
+  return {
+    ownerKeyA,
+    ownerKeyB,
+    async ask(key, route, params = {}, body) {
+      const { url, pathParams } = urlOf(route, params);
+      const handler = routes.find((candidate) => candidate.name === route.name)!.handler;
+      const headers = { ...bearer(key), ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
+      const request = anHttpRequest({ method: route.method, path: url, headers, params: pathParams, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      const response = await handler(request, anInvocationContext(route.name));
+      return { status: response.status ?? 200, body: response.jsonBody };
+    },
+    async projected(ready) {
+      for (const model of readModels) while ((await runProjectorOnce(model, eventLog, readModelStore, 500)) > 0);
+      if (!(await ready())) throw new Error('the projectors did not fold the seeded events');
+    },
+    async close() {
+      await readModelStore.close();
+      await cosmos.close();
+    },
+  };
+});
