@@ -48,6 +48,7 @@ export const AZURE_DEPLOYED_SETTING_NAMES = [
   'KM_API_KEY_HASHES',
   'KM_MAX_INGEST_BYTES',
   'KM_RISK_WEBHOOK_URL',
+  'KM_RATE_LIMIT_PER_MINUTE',
   'KM_AZURE_AUTH',
   'EventHubConnection__fullyQualifiedNamespace',
   'KM_EVENTHUB_NAME',

@@ -2,6 +2,7 @@ import { app } from '@azure/functions';
 import { randomUUID } from 'node:crypto';
 import { ApiKeyAuthenticator } from './adapters/api-key-authenticator';
 import { storedKeyLookup } from './keys/key-directory';
+import { RateLimiter } from './handlers/rate-limit';
 import { openAzurePorts, type AzureClientOverrides } from './azure-ports';
 import { loadAzureSettings } from './azure-settings';
 import { errorResponse, type HttpHandler } from './handlers/http-results';
@@ -45,6 +46,7 @@ async function buildPorts(): Promise<WorkerPorts> {
       additionalApiKeys: settings.apiKeys,
       ...(settings.maxIngestBytes ? { maxBodyBytes: settings.maxIngestBytes } : {}),
       ...(settings.riskWebhookUrl ? { riskWebhookUrl: settings.riskWebhookUrl } : {}),
+      ...(settings.requestsPerMinute ? { requestsPerMinute: settings.requestsPerMinute } : {}),
     });
     return { deps: stack.deps, close: () => stack.close() };
   }
@@ -53,6 +55,7 @@ async function buildPorts(): Promise<WorkerPorts> {
     eventLog: azure.eventLog,
     readModelStore: azure.readModelStore,
     authenticator: new ApiKeyAuthenticator(settings.apiKeys, { lookupKey: storedKeyLookup(azure.readModelStore) }),
+    rateLimiter: new RateLimiter(settings.requestsPerMinute),
     now: () => new Date(),
     newBatchId: () => randomUUID(),
     ...(settings.maxIngestBytes ? { maxBodyBytes: settings.maxIngestBytes } : {}),

@@ -31,6 +31,7 @@ import {
 import type { Authenticator, EventLog, ReadModelStore } from './ports';
 import type { HttpHandler } from './handlers/http-results';
 import { requireJsonContentType } from './handlers/json-content-type';
+import type { RateLimiter } from './handlers/rate-limit';
 import { makeIngestHandler } from './handlers/ingest';
 import { makeQuerySessionHandler } from './handlers/query-session';
 import { makeQuerySessionInteractionsHandler } from './handlers/query-session-interactions';
@@ -57,6 +58,8 @@ export interface HttpDeps {
   newBatchId: () => string;
   maxBodyBytes?: number;
   onEventsAppended?: () => void;
+  /** Requests per key (429 with Retry-After past it); none: no limit. */
+  rateLimiter?: RateLimiter;
   /** risk monitor: the optional high-severity webhook */
   onEventsAccepted?: (events: readonly StoredEvent[]) => void;
 }

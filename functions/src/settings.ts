@@ -27,6 +27,8 @@ const SettingsSchema = z
     KM_MAX_INGEST_BYTES: z.coerce.number().int().positive().optional(),
     /** Risk Monitor: high and critical findings are posted here after ingest (empty: none). */
     KM_RISK_WEBHOOK_URL: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]).optional(),
+    /** Requests a minute one API key may make (429 with Retry-After past it). */
+    KM_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().max(1_000_000).optional(),
   })
   .refine((env) => env.KM_STORAGE !== 'sqlite' || env.KM_HOME !== undefined, {
     message: 'KM_STORAGE=sqlite needs KM_HOME: the directory holding km.db and api-key',
@@ -42,12 +44,20 @@ export interface FunctionsSettings {
   apiKeys: ApiKeyRecord[];
   maxIngestBytes: number | undefined;
   riskWebhookUrl: string | undefined;
+  requestsPerMinute: number | undefined;
 }
 
 /** Validated once at start; a bad setting fails with every problem named, not with an odd error later. */
 export function loadFunctionsSettings(env: NodeJS.ProcessEnv = process.env): FunctionsSettings {
   const parsed = SettingsSchema.safeParse(env);
   if (!parsed.success) throw new Error(`invalid app settings:\n${z.prettifyError(parsed.error)}`);
-  const { KM_STORAGE, KM_HOME, KM_API_KEY_HASHES, KM_MAX_INGEST_BYTES, KM_RISK_WEBHOOK_URL } = parsed.data;
-  return { storage: KM_STORAGE, home: KM_HOME, apiKeys: KM_API_KEY_HASHES, maxIngestBytes: KM_MAX_INGEST_BYTES, riskWebhookUrl: KM_RISK_WEBHOOK_URL || undefined };
+  const { KM_STORAGE, KM_HOME, KM_API_KEY_HASHES, KM_MAX_INGEST_BYTES, KM_RISK_WEBHOOK_URL, KM_RATE_LIMIT_PER_MINUTE } = parsed.data;
+  return {
+    storage: KM_STORAGE,
+    home: KM_HOME,
+    apiKeys: KM_API_KEY_HASHES,
+    maxIngestBytes: KM_MAX_INGEST_BYTES,
+    riskWebhookUrl: KM_RISK_WEBHOOK_URL || undefined,
+    requestsPerMinute: KM_RATE_LIMIT_PER_MINUTE,
+  };
 }

@@ -36,6 +36,9 @@ param apiKeyHashes string = ''
 @description('Largest ingest body in bytes.')
 param maxIngestBytes int = 5242880
 
+@description('Requests a minute one API key may make, per Functions instance (429 with Retry-After past it).')
+param rateLimitPerMinute int = 6000
+
 @description('Risk Monitor: high and critical findings are posted here (Slack/Teams-style receiver); empty for none.')
 param riskWebhookUrl string = ''
 
@@ -100,6 +103,7 @@ var appSettings = {
   KM_API_KEY_HASHES: apiKeyHashes
   KM_MAX_INGEST_BYTES: string(maxIngestBytes)
   KM_RISK_WEBHOOK_URL: riskWebhookUrl
+  KM_RATE_LIMIT_PER_MINUTE: string(rateLimitPerMinute)
   KM_AZURE_AUTH: 'identity'
   EventHubConnection__fullyQualifiedNamespace: eventHubs.outputs.fullyQualifiedNamespace
   KM_EVENTHUB_NAME: eventHubName

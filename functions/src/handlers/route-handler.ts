@@ -5,7 +5,8 @@ import type { Authenticator, Caller } from '../ports';
 import { authenticateRequest } from './authenticate-request';
 import { formatPath } from './batch-issues';
 import { answerForThrown } from './thrown-answers';
-import { jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
+import { errorResponse, jsonResponse, withUnexpectedErrorsAs500, type HttpHandler } from './http-results';
+import type { RateLimiter } from './rate-limit';
 import { readJsonBody } from './request-body';
 
 /** What a route's handler is given: its path and query parameters and, for a route with a body, that body. */
@@ -32,11 +33,15 @@ const MAX_BODY_BYTES = 16 * 1024;
  * declaration (shared/src/api), runs the handler, and answers what it or a port throws (ApiError and the cloud
  * SDKs' throttling and unavailability) with its status. A bug is still a logged 500.
  */
-export function routeHandler<R extends ApiRoute, Ports extends { authenticator: Authenticator }>(route: R, handle: RouteHandle<R, Ports>, bodyRule: BodyRule<R, Ports> = {}): (ports: Ports) => HttpHandler {
+export function routeHandler<R extends ApiRoute, Ports extends { authenticator: Authenticator; rateLimiter?: RateLimiter }>(route: R, handle: RouteHandle<R, Ports>, bodyRule: BodyRule<R, Ports> = {}): (ports: Ports) => HttpHandler {
   return (ports) =>
     withUnexpectedErrorsAs500(async (request, context) => {
       const auth = await authenticateRequest(ports.authenticator, request, routePermission(route));
       if ('response' in auth) return auth.response;
+      const rate = ports.rateLimiter?.take(auth.caller.actor) ?? { allowed: true };
+      if (!rate.allowed) {
+        return errorResponse(429, `too many requests with this key: at most ${ports.rateLimiter!.describe()}; retry in ${rate.retryAfterSeconds} s.`, {}, { 'Retry-After': String(rate.retryAfterSeconds) });
+      }
       try {
         const params = parseParams(route, request.params, scopedQuery(route, auth.caller, request.params, request.query));
         let input = params as RouteInput<R>;

@@ -16,6 +16,7 @@ import { startBudgetNotifier } from '../budget-webhooks';
 import { riskWebhook } from '../risk-webhook';
 import { sqliteUnavailable } from './sqlite-missing';
 import { storedKeyLookup } from '../keys/key-directory';
+import { RateLimiter } from '../handlers/rate-limit';
 
 /**
  * The projector loop folds up to this many events per page, gathered for up to this long after an ingest: fewer
@@ -38,6 +39,8 @@ export interface EmbeddedStackOptions {
   /** Read models to replay from the log into fresh copies while the live ones keep answering (km serve --rebuild). */
   rebuild?: readonly string[];
   onRebuildProgress?: (progress: RebuildProgress) => void;
+  /** Requests a minute per key; default KM_RATE_LIMIT_PER_MINUTE, else 6000. */
+  requestsPerMinute?: number;
 }
 
 export interface EmbeddedStack {
@@ -105,6 +108,7 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
       now: () => new Date(),
       newBatchId: () => randomUUID(),
       onEventsAppended: () => projectorLoop.notify(),
+      rateLimiter: new RateLimiter(options.requestsPerMinute ?? requestsPerMinuteFromEnv()),
       ...(webhookUrl ? { onEventsAccepted: riskWebhook({ url: webhookUrl, logger: options.logger }) } : {}),
       ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
     };
@@ -123,6 +127,15 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
     db.close();
     throw error;
   }
+}
+
+/** KM_RATE_LIMIT_PER_MINUTE for km serve, which reads no Functions settings; a bad value is refused at start. */
+function requestsPerMinuteFromEnv(): number | undefined {
+  const text = process.env.KM_RATE_LIMIT_PER_MINUTE;
+  if (text === undefined || text === '') return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`KM_RATE_LIMIT_PER_MINUTE must be a whole number of requests a minute, not "${text}"`);
+  return value;
 }
 
 /** The read models of these names; `all` is every one. An unknown name is refused, naming the ones there are. */
