@@ -126,15 +126,25 @@ export interface Caller {
 
 /** Why credentials were refused, so that the 401 can say which: nothing sent, a key nobody made, a revoked key. */
 export interface AuthRefusal {
-  refused: 'missing' | 'unknown' | 'revoked';
+  refused: 'missing' | 'unknown' | 'revoked' | 'expired';
   /** The key's shown prefix, for a revoked key. */
   keyPrefix?: string;
   revokedAt?: string;
 }
 
-/** Resolves the Authorization header to a tenant, or says why not. */
+/** What a request may carry to say who sends it. */
+export interface Credentials {
+  /** `Bearer <API key>`. */
+  authorization: string | null;
+  /** The Cookie header: a dashboard signed in to km serve (km_session). */
+  cookie: string | null;
+  /** Static Web Apps' `x-ms-client-principal`: a member signed in with GitHub in Azure. */
+  clientPrincipal: string | null;
+}
+
+/** Resolves a request's credentials to a tenant, or says why not. */
 export interface Authenticator {
-  authenticate(authorizationHeader: string | null): Promise<Caller | AuthRefusal>;
+  authenticate(credentials: Credentials): Promise<Caller | AuthRefusal>;
 }
 
 export const isRefusal = (authentication: Caller | AuthRefusal): authentication is AuthRefusal => 'refused' in authentication;

@@ -1,5 +1,8 @@
 import { ApiKeyAuthenticator, hashApiKey } from '../src/adapters/api-key-authenticator';
 
+/** Credentials with only this Authorization header. */
+const bearer = (authorization: string | null) => ({ authorization, cookie: null, clientPrincipal: null });
+
 describe('ApiKeyAuthenticator', () => {
   const keys = [
     { keyHash: hashApiKey('key-a'), orgId: 'org-a' },
@@ -8,23 +11,23 @@ describe('ApiKeyAuthenticator', () => {
 
   it('resolves a Bearer key to its org by the sha256 of the key', async () => {
     const authenticator = new ApiKeyAuthenticator(keys);
-    expect(await authenticator.authenticate('Bearer key-a')).toEqual({ orgId: 'org-a', role: 'owner', actor: `key:${hashApiKey('key-a').slice(0, 12)}` });
-    expect(await authenticator.authenticate('bearer   key-b ')).toEqual({ orgId: 'org-b', role: 'owner', actor: `key:${hashApiKey('key-b').slice(0, 12)}` });
+    expect(await authenticator.authenticate(bearer('Bearer key-a'))).toEqual({ orgId: 'org-a', role: 'owner', actor: `key:${hashApiKey('key-a').slice(0, 12)}` });
+    expect(await authenticator.authenticate(bearer('bearer   key-b '))).toEqual({ orgId: 'org-b', role: 'owner', actor: `key:${hashApiKey('key-b').slice(0, 12)}` });
     expect(hashApiKey('key-a')).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('refuses unknown keys, other schemes, malformed headers and the hash itself used as a key', async () => {
     const authenticator = new ApiKeyAuthenticator(keys);
     for (const header of ['Bearer key-c', 'Basic a2V5LWE=', 'key-a', 'Bearer', 'Bearer key-a extra', '', `Bearer ${hashApiKey('key-a')}`]) {
-      expect(await authenticator.authenticate(header)).toEqual({ refused: 'unknown' });
+      expect(await authenticator.authenticate(bearer(header))).toEqual({ refused: 'unknown' });
     }
   });
 
   it('gives the anonymous org only to a request with no Authorization header at all', async () => {
     const authenticator = new ApiKeyAuthenticator(keys, { anonymousOrgId: 'local' });
-    expect(await authenticator.authenticate(null)).toEqual({ orgId: 'local', role: 'owner', actor: 'local' });
-    expect(await authenticator.authenticate('Bearer wrong')).toEqual({ refused: 'unknown' });
-    expect(await authenticator.authenticate('')).toEqual({ refused: 'unknown' });
-    expect(await new ApiKeyAuthenticator(keys).authenticate(null)).toEqual({ refused: 'missing' });
+    expect(await authenticator.authenticate(bearer(null))).toEqual({ orgId: 'local', role: 'owner', actor: 'local' });
+    expect(await authenticator.authenticate(bearer('Bearer wrong'))).toEqual({ refused: 'unknown' });
+    expect(await authenticator.authenticate(bearer(''))).toEqual({ refused: 'unknown' });
+    expect(await new ApiKeyAuthenticator(keys).authenticate(bearer(null))).toEqual({ refused: 'missing' });
   });
 });

@@ -274,12 +274,42 @@ export const KeyRevokedSchema = z.strictObject({
   actor: name,
 });
 
-export const ServerEventSchema = z.discriminatedUnion('type', [BudgetSetSchema, BudgetThresholdCrossedSchema, FindingStatusChangedSchema, KeyCreatedSchema, KeyRevokedSchema]);
+/** A GitHub login, as GitHub spells it (letters, digits, single hyphens, up to 39). */
+const githubLogin = z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/, 'must be a GitHub login');
+export const MemberInvitedSchema = z.strictObject({
+  ...serverEnvelope,
+  type: z.literal('member.invited'),
+  login: githubLogin,
+  role: RoleSchema,
+  actor: name,
+});
+/** A member signed in to the dashboard; the first time makes an invitation a membership (or, where sign-up is open, a new org with its owner). */
+export const MemberSignedInSchema = z.strictObject({
+  ...serverEnvelope,
+  type: z.literal('member.signed_in'),
+  login: githubLogin,
+  provider: z.enum(['github', 'swa-github', 'api-key']),
+  role: RoleSchema,
+  firstTime: z.boolean(),
+});
+
+export const ServerEventSchema = z.discriminatedUnion('type', [
+  BudgetSetSchema,
+  BudgetThresholdCrossedSchema,
+  FindingStatusChangedSchema,
+  KeyCreatedSchema,
+  KeyRevokedSchema,
+  MemberInvitedSchema,
+  MemberSignedInSchema,
+]);
+export const GithubLoginSchema = githubLogin;
 export type ServerEvent = z.infer<typeof ServerEventSchema>;
 export type BudgetSet = Extract<ServerEvent, { type: 'budget.set' }>;
 export type BudgetThresholdCrossed = Extract<ServerEvent, { type: 'budget.threshold_crossed' }>;
 export type KeyCreated = Extract<ServerEvent, { type: 'key.created' }>;
 export type KeyRevoked = Extract<ServerEvent, { type: 'key.revoked' }>;
+export type MemberInvited = Extract<ServerEvent, { type: 'member.invited' }>;
+export type MemberSignedIn = Extract<ServerEvent, { type: 'member.signed_in' }>;
 export type StoredServerEvent = ServerEvent & { receivedAt: string; batchId: string };
 /** Everything the event log holds: client events from ingest and server-made events. */
 export type LoggedEvent = StoredEvent | StoredServerEvent;

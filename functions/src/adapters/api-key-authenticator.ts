@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { keyIdOfKey, type Role } from '@km/shared';
-import type { AuthRefusal, Authenticator, Caller } from '../ports';
+import type { AuthRefusal, Authenticator, Caller, Credentials } from '../ports';
 import type { KeyLookupDoc } from '../keys/key-docs';
 
 /** An API key as the server stores it: only the hash, so a leaked settings file or database leaks no key. */
@@ -42,21 +42,28 @@ export class ApiKeyAuthenticator implements Authenticator {
     this.callerByHash = new Map(keys.map((key) => [key.keyHash.toLowerCase(), settingsKeyCaller(key)]));
   }
 
-  async authenticate(authorizationHeader: string | null): Promise<Caller | AuthRefusal> {
+  async authenticate({ authorization: authorizationHeader }: Credentials): Promise<Caller | AuthRefusal> {
     if (authorizationHeader === null) {
       return this.options.anonymousOrgId ? { orgId: this.options.anonymousOrgId, role: 'owner', actor: 'local' } : { refused: 'missing' };
     }
     const key = BEARER.exec(authorizationHeader)?.[1];
     if (!key) return UNKNOWN;
-    const keyHash = hashApiKey(key);
+    const keyId = keyIdOfKey(key);
+    return this.byKeyHash(hashApiKey(key), keyId ?? undefined, key.slice(0, key.indexOf('_', 3) + 1));
+  }
+
+  /**
+   * The caller of a key known by its hash: a dashboard session opened with a key asks again on every request, so a
+   * revoked key ends its sessions too. keyId: the id the key itself carries, which the stored one must match.
+   */
+  async byKeyHash(keyHash: string, keyId?: string, prefix = 'km_live_'): Promise<Caller | AuthRefusal> {
     const fromSettings = this.callerByHash.get(keyHash);
     if (fromSettings) return fromSettings;
-    const keyId = keyIdOfKey(key);
-    if (!keyId || !this.options.lookupKey) return UNKNOWN;
+    if (!this.options.lookupKey) return UNKNOWN;
     const stored = await this.options.lookupKey(keyHash);
-    if (!stored || stored.keyId !== keyId) return UNKNOWN;
-    if (stored.revokedAt !== null) return { refused: 'revoked', keyPrefix: `${key.slice(0, key.indexOf('_', 3) + 1)}${keyId}`, revokedAt: stored.revokedAt };
-    return { orgId: stored.orgId, role: stored.role, actor: `key:${keyId}`, ...(stored.projectId ? { projectId: stored.projectId } : {}) };
+    if (!stored || (keyId !== undefined && stored.keyId !== keyId)) return UNKNOWN;
+    if (stored.revokedAt !== null) return { refused: 'revoked', keyPrefix: `${prefix}${stored.keyId}`, revokedAt: stored.revokedAt };
+    return { orgId: stored.orgId, role: stored.role, actor: `key:${stored.keyId}`, ...(stored.projectId ? { projectId: stored.projectId } : {}) };
   }
 }
 

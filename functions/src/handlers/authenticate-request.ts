@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { roleAllows, type Permission } from '@km/shared';
-import { isRefusal, type AuthRefusal, type Authenticator, type Caller } from '../ports';
+import { isRefusal, type AuthRefusal, type Authenticator, type Caller, type Credentials } from '../ports';
 import { errorResponse } from './http-results';
 
 export const UNAUTHORIZED_MESSAGE =
@@ -24,12 +24,16 @@ export async function authenticateRequest(
   request: HttpRequest,
   permission: Permission,
 ): Promise<{ caller: Caller } | { response: HttpResponseInit }> {
-  const authentication = await authenticator.authenticate(request.headers.get('authorization'));
+  const authentication = await authenticator.authenticate(credentialsOf(request));
   if (isRefusal(authentication)) return { response: errorResponse(401, refusalMessage(authentication), { reason: authentication.refused }, CHALLENGE) };
   if (!roleAllows(authentication.role, permission)) {
     return { response: errorResponse(403, `this key's role "${authentication.role}" may not ${WHAT[permission]}: ask an owner or admin of org "${authentication.orgId}" for a key with that right.`, { reason: 'role' }) };
   }
   return { caller: authentication };
+}
+
+export function credentialsOf(request: Pick<HttpRequest, 'headers'>): Credentials {
+  return { authorization: request.headers.get('authorization'), cookie: request.headers.get('cookie'), clientPrincipal: request.headers.get('x-ms-client-principal') };
 }
 
 function refusalMessage(refusal: AuthRefusal): string {
@@ -38,6 +42,8 @@ function refusalMessage(refusal: AuthRefusal): string {
       return 'missing API key: send "Authorization: Bearer <key>". Set KM_API_KEY, or run `km login --key <key>` to save one.';
     case 'unknown':
       return 'unknown API key: no org has this key. Check KM_API_KEY or the key `km login` saved; an admin makes keys with `km keys create`.';
+    case 'expired':
+      return 'this dashboard session has ended (signed out, expired, or km serve restarted): sign in again.';
     case 'revoked':
       return `API key ${refusal.keyPrefix ?? ''} was revoked at ${refusal.revokedAt ?? 'some time'}: ask an admin for a new key (\`km keys create\`) and run \`km login --key <key>\`.`;
   }

@@ -1,9 +1,11 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ApiKeyRecord } from '../adapters/api-key-authenticator';
 import { DEFAULT_MAX_INGEST_BYTES } from '../handlers/ingest';
 import { stderrLogger, type Logger } from '../logger';
 import { httpRoutes } from '../routes';
+import { githubOAuthAppFromEnv } from '../signin/github-oauth';
+import { signInEndpoints } from '../signin/sign-in-endpoints';
 import { openEmbeddedStack } from './embedded-stack';
 import type { RebuildProgress } from './rebuild';
 import { LOCAL_ORG_ID } from './local-api-key';
@@ -51,6 +53,8 @@ export async function startEmbeddedHost(options: EmbeddedHostOptions): Promise<E
   const logger = options.logger ?? stderrLogger;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_INGEST_BYTES;
   const loopbackOnly = LOOPBACK_NAMES.has(hostname) || hostname.startsWith('127.');
+  // Refused before anything opens: half a GitHub app is a mistake to hear about at start.
+  const github = githubOAuthAppFromEnv();
   const stack = openEmbeddedStack({
     home: options.home,
     logger,
@@ -72,6 +76,7 @@ export async function startEmbeddedHost(options: EmbeddedHostOptions): Promise<E
       logger,
       loopbackOnly,
       baseUrl: () => url,
+      signIn: signInEndpoints({ ...stack.signIn, github, logger, publicUrl: (req) => publicUrlOf(req, url) }),
     }),
   );
   try {
@@ -108,6 +113,15 @@ export async function startEmbeddedHost(options: EmbeddedHostOptions): Promise<E
     logger.info('embedded host stopped');
   };
   return { url, port, rebuilt: stack.rebuilt, close: () => (closing ??= close()) };
+}
+
+/** How the browser reaches this host: KM_PUBLIC_URL when set (a proxy in front), else the Host it asked for. */
+function publicUrlOf(req: IncomingMessage, ownUrl: string): string {
+  const configured = process.env.KM_PUBLIC_URL?.trim().replace(/\/+$/, '');
+  if (configured) return configured;
+  const host = req.headers.host;
+  if (!host) return ownUrl;
+  return `${req.headers['x-forwarded-proto'] === 'https' ? 'https' : 'http'}://${host}`;
 }
 
 function listen(server: Server, port: number, hostname: string): Promise<void> {

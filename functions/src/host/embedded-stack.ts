@@ -17,6 +17,9 @@ import { riskWebhook } from '../risk-webhook';
 import { sqliteUnavailable } from './sqlite-missing';
 import { storedKeyLookup } from '../keys/key-directory';
 import { RateLimiter } from '../handlers/rate-limit';
+import { MemberDirectory } from '../members/member-directory';
+import { SessionAuthenticator } from '../signin/session-authenticator';
+import { SignInSessions } from '../signin/sign-in-sessions';
 
 /**
  * The projector loop folds up to this many events per page, gathered for up to this long after an ingest: fewer
@@ -45,6 +48,8 @@ export interface EmbeddedStackOptions {
 
 export interface EmbeddedStack {
   deps: HttpDeps;
+  /** What the host's sign-in endpoints need (functions/src/signin). */
+  signIn: { keys: ApiKeyAuthenticator; sessions: SignInSessions; members: MemberDirectory };
   /** How the rebuild asked for ended (a failure is also logged); null: none asked. Never rejects. */
   rebuilt: Promise<'done' | 'stopped' | 'failed'> | null;
   close(): Promise<void>;
@@ -63,10 +68,13 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
     const eventLog = new SqliteEventLog(db);
     const readModelStore = new SqliteReadModelStore(db, { indexes: readModelIndexes });
     const localKey = { keyHash: hashApiKey(readOrCreateLocalApiKey(options.home)), orgId: LOCAL_ORG_ID };
-    const authenticator = new ApiKeyAuthenticator([localKey, ...(options.additionalApiKeys ?? [])], {
+    const keys = new ApiKeyAuthenticator([localKey, ...(options.additionalApiKeys ?? [])], {
       ...(options.anonymousOrgId ? { anonymousOrgId: options.anonymousOrgId } : {}),
       lookupKey: storedKeyLookup(readModelStore),
     });
+    // Teams (#14): dashboards signed in with a key or GitHub carry a session cookie instead of a key.
+    const sessions = new SignInSessions();
+    const authenticator = new SessionAuthenticator(keys, sessions);
     const projectorLoop = startProjectorLoop({
       log: eventLog,
       store: readModelStore,
@@ -112,8 +120,18 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
       ...(webhookUrl ? { onEventsAccepted: riskWebhook({ url: webhookUrl, logger: options.logger }) } : {}),
       ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
     };
+    const members = new MemberDirectory(
+      readModelStore,
+      async (events) => {
+        await eventLog.append(events);
+        projectorLoop.notify();
+      },
+      deps.now,
+      deps.newBatchId,
+    );
     return {
       deps,
+      signIn: { keys, sessions, members },
       rebuilt,
       async close() {
         closing = true;

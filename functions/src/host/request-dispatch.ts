@@ -16,6 +16,8 @@ export interface DispatchOptions {
   loopbackOnly: boolean;
   /** The host's own base URL, known once it listens. */
   baseUrl: () => string;
+  /** The dashboard's sign-in endpoints under /auth/ (functions/src/signin). */
+  signIn?: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void>;
 }
 
 export const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
@@ -31,6 +33,7 @@ export function makeRequestListener(options: DispatchOptions): (req: IncomingMes
     const refusal = refuseForeignCaller(req, options.baseUrl(), options.loopbackOnly);
     if (refusal) return refuse(res, refusal);
 
+    if (path.startsWith('/auth/') && options.signIn) return options.signIn(req, res, path);
     if (path !== '/api' && !path.startsWith('/api/')) {
       if (method === 'GET' || method === 'HEAD') return serveDashboard(options.dashboardDir, path, res, method === 'HEAD');
       return refuse(res, errorResponse(405, 'the dashboard answers GET only.', {}, { Allow: 'GET, HEAD' }));
@@ -78,7 +81,9 @@ function refuseForeignCaller(req: IncomingMessage, baseUrl: string, loopbackOnly
     if (!LOOPBACK_NAMES.has(host) && host !== bound) return errorResponse(403, `km serve answers requests for ${bound}, 127.0.0.1 or localhost only.`);
   }
   const origin = req.headers.origin;
-  if (origin !== undefined && origin !== baseUrl && origin !== baseUrl.replace('127.0.0.1', 'localhost')) {
+  // Beyond loopback teammates reach the host by its own name: their dashboard's origin is what they asked for.
+  const ownOrigins = [baseUrl, baseUrl.replace('127.0.0.1', 'localhost'), ...(loopbackOnly ? [] : [`http://${req.headers.host}`, `https://${req.headers.host}`])];
+  if (origin !== undefined && !ownOrigins.includes(origin)) {
     return errorResponse(403, 'cross-origin requests are refused: open the dashboard from km serve itself.');
   }
   return null;
