@@ -11,6 +11,8 @@ import {
   keysRoute,
   createKeyRoute,
   revokeKeyRoute,
+  membersRoute,
+  inviteMemberRoute,
   latencyBottlenecksRoute,
   latencyRoute,
   latencySlowestRoute,
@@ -46,6 +48,7 @@ import { makeQueryLatencySlowestHandler } from './handlers/query-latency-slowest
 import { makeQueryLatencyTimeseriesHandler } from './handlers/query-latency-timeseries';
 import { makeQueryRecentInteractionsHandler } from './handlers/query-recent-interactions';
 import { makeQueryOpenApiHandler } from './handlers/query-openapi';
+import { makeInviteMemberHandler, makeQueryMembersHandler } from './handlers/members';
 import { makeCreateKeyHandler, makeQueryKeysHandler, makeRevokeKeyHandler, makeWhoamiHandler } from './handlers/keys';
 import { makeAckRiskFindingHandler, makeQueryRiskFindingsHandler, makeQueryRiskSummaryHandler, makeResolveRiskFindingHandler } from './handlers/risk';
 
@@ -112,6 +115,8 @@ const routeTable = [
   { contract: keysRoute, makeHandler: makeQueryKeysHandler },
   { contract: createKeyRoute, makeHandler: makeCreateKeyHandler },
   { contract: revokeKeyRoute, makeHandler: makeRevokeKeyHandler },
+  { contract: membersRoute, makeHandler: makeQueryMembersHandler },
+  { contract: inviteMemberRoute, makeHandler: makeInviteMemberHandler },
   { contract: openApiRoute, makeHandler: makeQueryOpenApiHandler },
 ] as const satisfies ReadonlyArray<{ contract: ApiRoute; makeHandler: (deps: HttpDeps) => HttpHandler }>;
 

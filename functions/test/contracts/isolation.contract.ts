@@ -23,6 +23,8 @@ interface Values {
   sessionId: string;
   findingId: string;
   keyId: string;
+  /** A GitHub login invited to the org. */
+  login: string;
 }
 
 interface Probe {
@@ -30,6 +32,11 @@ interface Probe {
   body?: unknown;
   /** The answer holds something new each time (a key): compare the status only. */
   statusOnly?: boolean;
+  /**
+   * The one thing another org's data may change, said in full: the answer org A gets instead (a login belongs to one
+   * org, so inviting another org's member is refused, naming neither that org nor anything of it).
+   */
+  ofOtherOrg?: { status: number; error: string };
 }
 
 const route = (name: ApiRouteName) => apiRoutes.find((candidate) => candidate.name === name)!;
@@ -63,6 +70,8 @@ const PROBES: Readonly<Record<ApiRouteName, (v: Values) => Probe[]>> = {
   keys: () => [{}],
   createKey: (v) => [{ body: { role: 'viewer', projectId: v.projectId }, statusOnly: true }],
   revokeKey: (v) => [{ params: { keyId: v.keyId } }],
+  members: () => [{}],
+  inviteMember: (v) => [{ body: { login: v.login, role: 'viewer' }, ofOtherOrg: { status: 403, error: `${v.login} is a member of another org: a login belongs to one org` } }],
   openapi: () => [{}],
 };
 
@@ -126,9 +135,10 @@ export function testTenantIsolation(name: string, makeTenants: () => Promise<Ten
       const createKey = route('createKey');
       const madeB = (await api.ask(api.ownerKeyB, createKey, {}, { role: 'member', label: 'b' })).body;
       keyB = madeB.key;
+      expect((await api.ask(api.ownerKeyB, route('inviteMember'), {}, { login: 'octo-b', role: 'member' })).status).toBe(200);
       viewerKeyA = (await api.ask(api.ownerKeyA, createKey, {}, { role: 'viewer' })).body.key;
       webKeyA = (await api.ask(api.ownerKeyA, createKey, {}, { role: 'member', projectId: 'web' })).body.key;
-      b = { orgId: 'org-b', projectId: 'proj-b', userId: 'user-b', server: 'server-b', tool: 'tool-b', sessionId: envelopeB.sessionId, findingId: findingB, keyId: madeB.apiKey.keyId };
+      b = { orgId: 'org-b', projectId: 'proj-b', userId: 'user-b', server: 'server-b', tool: 'tool-b', sessionId: envelopeB.sessionId, findingId: findingB, keyId: madeB.apiKey.keyId, login: 'octo-b' };
       nothing = {
         orgId: 'org-none',
         projectId: 'proj-none',
@@ -138,6 +148,7 @@ export function testTenantIsolation(name: string, makeTenants: () => Promise<Ten
         sessionId: `session-${randomUUID()}`,
         findingId: absent(findingB),
         keyId: absent(madeB.apiKey.keyId),
+        login: 'octo-none',
       };
     });
     afterAll(() => api?.close());
@@ -154,7 +165,8 @@ export function testTenantIsolation(name: string, makeTenants: () => Promise<Ten
           const ofB = await api.ask(api.ownerKeyA, r, probe.params, probe.body);
           const ofNothing = await api.ask(api.ownerKeyA, r, probesOfNothing[index]!.params, probesOfNothing[index]!.body);
           const asked = { probe: probe.params ?? probe.body ?? {} };
-          if (probe.statusOnly) expect({ ...asked, status: ofB.status }).toEqual({ ...asked, status: ofNothing.status });
+          if (probe.ofOtherOrg) expect({ ...asked, status: ofB.status, error: ofB.body.error }).toEqual({ ...asked, ...probe.ofOtherOrg });
+          else if (probe.statusOnly) expect({ ...asked, status: ofB.status }).toEqual({ ...asked, status: ofNothing.status });
           else expect({ ...asked, answer: normalised(ofB, b, nothing) }).toEqual({ ...asked, answer: normalised(ofNothing, nothing, nothing) });
           expect({ ...asked, status: ofB.status }).not.toEqual({ ...asked, status: 500 });
         }
@@ -187,6 +199,8 @@ export function testTenantIsolation(name: string, makeTenants: () => Promise<Ten
       expect((await api.ask(keyB, route('whoami'))).body).toMatchObject({ orgId: 'org-b', role: 'member' });
       const budgets = await api.ask(api.ownerKeyB, route('query-budgets'));
       expect(JSON.stringify(budgets.body)).not.toMatch(/"monthlyUsd":(7|9)\b/);
+      const members = await api.ask(api.ownerKeyB, route('members'));
+      expect(members.body.members.map((m: { login: string; role: string }) => [m.login, m.role])).toEqual([['octo-b', 'member']]);
       const keys = await api.ask(api.ownerKeyB, route('keys'));
       expect(keys.body.keys.map((key: { revokedAt: string | null }) => key.revokedAt)).toEqual([null]);
     });

@@ -242,3 +242,12 @@ export const ApiKeySchema = z.strictObject({
 });
 export const KeysAnswerSchema = z.strictObject({ orgId: z.string(), keys: z.array(ApiKeySchema) });
 export const CreatedKeyAnswerSchema = z.strictObject({ orgId: z.string(), key: z.string(), apiKey: ApiKeySchema });
+export const MemberSchema = z.strictObject({
+  login: z.string(),
+  role: RoleSchema,
+  invitedAt: z.string().nullable(),
+  invitedBy: z.string().nullable(),
+  joinedAt: z.string().nullable(),
+  lastSignInAt: z.string().nullable(),
+});
+export const MembersAnswerSchema = z.strictObject({ orgId: z.string(), members: z.array(MemberSchema) });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BudgetSetSchema, FindingStatusSchema, IngestBatchSchema } from '../events';
+import { BudgetSetSchema, FindingStatusSchema, GithubLoginSchema, IngestBatchSchema } from '../events';
 import { SLOWEST_KEPT } from '../projections/latency';
 import { FINDING_KINDS, SEVERITIES } from '../risk/catalog';
 import * as answers from './answers';
@@ -460,6 +460,36 @@ export const revokeKeyRoute = declare({
   permission: 'manage',
 });
 
+export const InviteBodySchema = z.strictObject({
+  login: GithubLoginSchema,
+  role: RoleSchema.default('member'),
+});
+
+export const membersRoute = declare({
+  name: 'members',
+  method: 'GET',
+  path: 'members',
+  pathParams: noPathParams,
+  query: noQuery,
+  answer: answers.MembersAnswerSchema,
+  status: 200,
+  doc: "The org's members and open invitations (GitHub logins and roles).",
+});
+
+export const inviteMemberRoute = declare({
+  name: 'inviteMember',
+  method: 'POST',
+  path: 'members',
+  pathParams: noPathParams,
+  query: noQuery,
+  body: InviteBodySchema,
+  bodyExample: { login: 'octocat', role: 'member' },
+  answer: answers.MemberSchema,
+  status: 200,
+  doc: 'Invites a GitHub login to the org with a role: their first sign-in makes them a member (owners and admins; only an owner makes owners).',
+  permission: 'manage',
+});
+
 /** Every route of the API, in the order the README lists them. */
 export const apiRoutes = [
   ingestRoute,
@@ -485,6 +515,8 @@ export const apiRoutes = [
   keysRoute,
   createKeyRoute,
   revokeKeyRoute,
+  membersRoute,
+  inviteMemberRoute,
   openApiRoute,
 ] as const;
 
