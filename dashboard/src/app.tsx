@@ -1,4 +1,5 @@
 import { getJson } from './api';
+import { AccountBadge, type Account } from './sign-in';
 import { FilterBar } from './components/filter-bar';
 import { Link } from './components/ui';
 import { filtersFrom, filtersKey } from './filters';
@@ -11,7 +12,7 @@ import { PerformanceView } from './views/performance';
 import { RiskView } from './views/risk';
 import { SessionView } from './views/session';
 
-export function App() {
+export function App({ account = null }: { account?: Account | null }) {
   const place = usePlace();
   const filters = filtersFrom(place.query);
   // The filter choices come from the sessions this server knows, whatever the current filters.
@@ -41,6 +42,7 @@ export function App() {
             </Link>
           ))}
         </nav>
+        <AccountBadge account={account} />
       </header>
       <FilterBar filters={filters} sessions={sessions} />
       <main id="main" tabIndex={-1}>

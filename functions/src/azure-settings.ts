@@ -49,6 +49,8 @@ export const AZURE_DEPLOYED_SETTING_NAMES = [
   'KM_MAX_INGEST_BYTES',
   'KM_RISK_WEBHOOK_URL',
   'KM_RATE_LIMIT_PER_MINUTE',
+  'KM_TRUST_SWA_PRINCIPAL',
+  'KM_SIGNUP',
   'KM_AZURE_AUTH',
   'EventHubConnection__fullyQualifiedNamespace',
   'KM_EVENTHUB_NAME',

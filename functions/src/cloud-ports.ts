@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { ApiKeyAuthenticator } from './adapters/api-key-authenticator';
 import { storedKeyLookup } from './keys/key-directory';
 import { RateLimiter } from './handlers/rate-limit';
+import { MemberDirectory } from './members/member-directory';
+import { ClientPrincipalAuthenticator } from './signin/client-principal';
 import { openAzurePorts, type AzureClientOverrides } from './azure-ports';
 import { loadAzureSettings } from './azure-settings';
 import { errorResponse, type HttpHandler } from './handlers/http-results';
@@ -51,13 +53,16 @@ async function buildPorts(): Promise<WorkerPorts> {
     return { deps: stack.deps, close: () => stack.close() };
   }
   const azure = openAzurePorts(loadAzureSettings(), cloudTelemetry(), overrides);
+  const keys = new ApiKeyAuthenticator(settings.apiKeys, { lookupKey: storedKeyLookup(azure.readModelStore) });
+  const newBatchId = () => randomUUID();
+  const members = new MemberDirectory(azure.readModelStore, async (events) => void (await azure.eventLog.append(events)), () => new Date(), newBatchId);
   const deps: HttpDeps = {
     eventLog: azure.eventLog,
     readModelStore: azure.readModelStore,
-    authenticator: new ApiKeyAuthenticator(settings.apiKeys, { lookupKey: storedKeyLookup(azure.readModelStore) }),
+    authenticator: settings.trustSwaPrincipal ? new ClientPrincipalAuthenticator(keys, members, settings.signUp) : keys,
     rateLimiter: new RateLimiter(settings.requestsPerMinute),
     now: () => new Date(),
-    newBatchId: () => randomUUID(),
+    newBatchId,
     ...(settings.maxIngestBytes ? { maxBodyBytes: settings.maxIngestBytes } : {}),
     ...(settings.riskWebhookUrl ? { onEventsAccepted: riskWebhook({ url: settings.riskWebhookUrl, logger: stderrLogger }) } : {}),
   };

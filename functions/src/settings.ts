@@ -29,6 +29,11 @@ const SettingsSchema = z
     KM_RISK_WEBHOOK_URL: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]).optional(),
     /** Requests a minute one API key may make (429 with Retry-After past it). */
     KM_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().max(1_000_000).optional(),
+    /** `true` only where the Functions are reachable through Static Web Apps alone (its linked backend): then its
+     * forwarded GitHub sign-in (x-ms-client-principal) is believed. Anywhere else a client could forge it. */
+    KM_TRUST_SWA_PRINCIPAL: z.enum(['true', 'false']).default('false'),
+    /** `open`: a GitHub user nobody invited gets an org of their own; `invitation`: members join by invitation only. */
+    KM_SIGNUP: z.enum(['open', 'invitation']).default('invitation'),
   })
   .refine((env) => env.KM_STORAGE !== 'sqlite' || env.KM_HOME !== undefined, {
     message: 'KM_STORAGE=sqlite needs KM_HOME: the directory holding km.db and api-key',
@@ -45,13 +50,15 @@ export interface FunctionsSettings {
   maxIngestBytes: number | undefined;
   riskWebhookUrl: string | undefined;
   requestsPerMinute: number | undefined;
+  trustSwaPrincipal: boolean;
+  signUp: 'open' | 'invitation';
 }
 
 /** Validated once at start; a bad setting fails with every problem named, not with an odd error later. */
 export function loadFunctionsSettings(env: NodeJS.ProcessEnv = process.env): FunctionsSettings {
   const parsed = SettingsSchema.safeParse(env);
   if (!parsed.success) throw new Error(`invalid app settings:\n${z.prettifyError(parsed.error)}`);
-  const { KM_STORAGE, KM_HOME, KM_API_KEY_HASHES, KM_MAX_INGEST_BYTES, KM_RISK_WEBHOOK_URL, KM_RATE_LIMIT_PER_MINUTE } = parsed.data;
+  const { KM_STORAGE, KM_HOME, KM_API_KEY_HASHES, KM_MAX_INGEST_BYTES, KM_RISK_WEBHOOK_URL, KM_RATE_LIMIT_PER_MINUTE, KM_TRUST_SWA_PRINCIPAL, KM_SIGNUP } = parsed.data;
   return {
     storage: KM_STORAGE,
     home: KM_HOME,
@@ -59,5 +66,7 @@ export function loadFunctionsSettings(env: NodeJS.ProcessEnv = process.env): Fun
     maxIngestBytes: KM_MAX_INGEST_BYTES,
     riskWebhookUrl: KM_RISK_WEBHOOK_URL || undefined,
     requestsPerMinute: KM_RATE_LIMIT_PER_MINUTE,
+    trustSwaPrincipal: KM_TRUST_SWA_PRINCIPAL === 'true',
+    signUp: KM_SIGNUP,
   };
 }

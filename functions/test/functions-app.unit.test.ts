@@ -51,6 +51,8 @@ describe('loadFunctionsSettings', () => {
         { keyHash: 'b'.repeat(64), orgId: 'org-b' },
       ],
       maxIngestBytes: undefined,
+      trustSwaPrincipal: false,
+      signUp: 'invitation',
     });
   });
 

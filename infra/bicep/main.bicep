@@ -91,10 +91,6 @@ module cosmos 'modules/cosmos.bicep' = {
   }
 }
 
-module dashboard 'modules/staticwebapp.bicep' = {
-  name: 'dashboard'
-  params: { location: staticWebAppLocation, name: '${baseName}-dashboard-${suffix}' }
-}
 
 // Every setting the app reads in Azure (functions/src/azure-settings.ts AZURE_DEPLOYED_SETTING_NAMES), then the
 // host's own. infra.unit.test.ts checks the two lists agree.
@@ -104,6 +100,10 @@ var appSettings = {
   KM_MAX_INGEST_BYTES: string(maxIngestBytes)
   KM_RISK_WEBHOOK_URL: riskWebhookUrl
   KM_RATE_LIMIT_PER_MINUTE: string(rateLimitPerMinute)
+  // The Functions are the dashboard's linked backend (modules/staticwebapp.bicep): its GitHub sign-in is trusted, and
+  // a GitHub user nobody invited gets an org of their own, as its owner.
+  KM_TRUST_SWA_PRINCIPAL: 'true'
+  KM_SIGNUP: 'open'
   KM_AZURE_AUTH: 'identity'
   EventHubConnection__fullyQualifiedNamespace: eventHubs.outputs.fullyQualifiedNamespace
   KM_EVENTHUB_NAME: eventHubName
@@ -123,7 +123,16 @@ module functionApp 'modules/functionapp.bicep' = {
     deploymentContainerName: storage.outputs.deploymentContainerName
     appSettings: appSettings
     maximumInstanceCount: maximumInstanceCount
-    allowedOrigins: ['https://${dashboard.outputs.defaultHostname}']
+  }
+}
+
+module dashboard 'modules/staticwebapp.bicep' = {
+  name: 'dashboard'
+  params: {
+    location: staticWebAppLocation
+    name: '${baseName}-dashboard-${suffix}'
+    functionAppResourceId: functionApp.outputs.id
+    functionAppLocation: location
   }
 }
 

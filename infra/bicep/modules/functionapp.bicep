@@ -7,7 +7,6 @@ param storageBlobEndpoint string
 param deploymentContainerName string
 param appSettings object
 param maximumInstanceCount int
-param allowedOrigins array
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
@@ -38,12 +37,14 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     }
     siteConfig: {
       minTlsVersion: '1.2'
-      cors: { allowedOrigins: allowedOrigins }
+      // No CORS: the dashboard reaches the API on its own origin, through Static Web Apps' linked backend.
+      cors: { allowedOrigins: [] }
       appSettings: [for setting in items(appSettings): { name: setting.key, value: setting.value }]
     }
   }
 }
 
+output id string = site.id
 output name string = site.name
 output defaultHostname string = site.properties.defaultHostName
 output principalId string = site.identity.principalId
