@@ -5,6 +5,7 @@ import { proxyCommand } from './commands/proxy';
 import { initCommand } from './commands/init';
 import { loginCommand } from './commands/login';
 import { keysCommand } from './commands/keys';
+import { membersCommand } from './commands/members';
 import { serveCommand } from './commands/serve';
 import { statusCommand } from './commands/status';
 import { KM_VERSION } from './version';
@@ -44,7 +45,8 @@ export async function runProgram(argv: string[]): Promise<void> {
     .addCommand(reportCommand())
     .addCommand(tailCommand()) // Performance Hub (#5)
     .addCommand(dashboardCommand()) // Dashboard (#7)
-    .addCommand(keysCommand()); // Teams and compliance (#14)
+    .addCommand(keysCommand()) // Teams and compliance (#14)
+    .addCommand(membersCommand());
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {

@@ -80,6 +80,22 @@ describe('km keys and km login against the real embedded host', () => {
     const unknown = await ask('whoami', `${owner.slice(0, -4)}AAAA`);
     expect([unknown.status, unknown.body.reason]).toEqual([401, 'unknown']);
 
+    // A logged-in member's km dashboard: a sign-in link that works once, so no key is in a URL.
+    const link = lastLine((await km(['dashboard', '--no-open'], { KM_HOME: teammate })).stdout);
+    expect(link).toMatch(new RegExp(`^${host.url}/auth/claim\\?token=[A-Za-z0-9_-]{43}$`));
+    expect(link).not.toContain(owner);
+    const claimed = await fetch(link, { redirect: 'manual' });
+    expect([claimed.status, claimed.headers.get('location')]).toEqual([302, '/']);
+    const session = claimed.headers.get('set-cookie')!;
+    expect(session).toMatch(/^km_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=43200$/);
+    expect((await (await fetch(`${host.url}/api/whoami`, { headers: { cookie: session.split(';')[0]! } })).json()).orgId).toBe('acme');
+    expect((await fetch(link, { redirect: 'manual' })).status).toBe(401);
+
+    // Members: invited through the API, listed on the server's own database too.
+    expect((await km(['members', 'invite', 'octocat', '--role', 'viewer'], { KM_HOME: teammate })).stdout).toMatch(/invited octocat to org "acme" as viewer/);
+    const members = JSON.parse((await km(['members', 'list', '--json', '--org', 'acme'], { KM_HOME: serverHome })).stdout) as Array<{ login: string; role: string; joinedAt: string | null }>;
+    expect(members.map(({ login, role, joinedAt }) => ({ login, role, joinedAt }))).toEqual([{ login: 'octocat', role: 'viewer', joinedAt: null }]);
+
     // Never stored in clear: not in the database (with its WAL), not in the log.
     for (const file of readdirSync(serverHome)) {
       if (!/^km\.(db|db-wal|log)$/.test(file)) continue;

@@ -28,22 +28,47 @@ function openInBrowser(url: string): Promise<boolean> {
 /** `km dashboard`: the local km serve's dashboard in the default browser. km serve itself never opens one. */
 export function dashboardCommand(): Command {
   return new Command('dashboard')
-    .description("Open the running km serve's dashboard in the default browser (prints the URL where none can be opened)")
+    .description("Open the dashboard in the default browser: the local km serve's, or after km login your team's, signed in (prints the URL where none can be opened)")
     .option('--no-open', 'only print the URL')
     .action(async (options: { open: boolean }) => {
       const settings = loadSettings();
-      const local = localStack(settings.home);
-      if (!local) throw new Error(`km serve is not running on ${settings.home} (no serve.json there): start it with \`km serve\`, then run \`km dashboard\` again.`);
-      try {
-        await fetch(local.url + routeUrl(sessionsRoute.path, { limit: 1 }), { signal: AbortSignal.timeout(3000) });
-      } catch {
-        throw new Error(`km serve does not answer at ${local.url} (it may have crashed): start it again with \`km serve\`.`);
-      }
-      const url = `${local.url}/`;
+      const url = settings.endpoint ? await teamDashboardUrl(settings.endpoint, settings.apiKey) : await localDashboardUrl(settings.home);
       if (options.open && (await openInBrowser(url))) {
-        process.stdout.write(`km dashboard: opening ${url}\n`);
+        process.stdout.write(`km dashboard: opening ${url.replace(/token=[^&]+/, 'token=…')}\n`);
         return;
       }
       process.stdout.write(options.open ? `km dashboard: no browser opener found here; open ${url}\n` : `${url}\n`);
     });
+}
+
+/**
+ * A member logged in to a team's stack (km login): the team's dashboard, signed in through a link that works once
+ * for two minutes, so the key never sits in a URL or the browser's history. A stack without such links (Azure,
+ * behind Static Web Apps' own GitHub sign-in) opens at its front page.
+ */
+async function teamDashboardUrl(endpoint: string, apiKey: string | null): Promise<string> {
+  if (!apiKey) return `${endpoint}/`;
+  let res: Response;
+  try {
+    res = await fetch(`${endpoint}/auth/link`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}` }, signal: AbortSignal.timeout(10_000) });
+  } catch (error) {
+    throw new Error(`the team's stack at ${endpoint} does not answer (${(error as Error).message}): check km login, or km login --logout for the local km serve`);
+  }
+  if (res.status === 404 || res.status === 405) return `${endpoint}/`;
+  const answer = (await res.json().catch(() => null)) as { url?: unknown; error?: unknown } | null;
+  if (res.status === 401) throw new Error(`${endpoint} refused the key km login saved (${String(answer?.error ?? 401)}): run km login --key <key> again`);
+  if (!res.ok || typeof answer?.url !== 'string') throw new Error(`${endpoint} answered ${res.status} when asked for a sign-in link`);
+  return answer.url;
+}
+
+/** The local km serve's dashboard (KM_HOME's serve.json), after checking that it answers. */
+async function localDashboardUrl(home: string): Promise<string> {
+  const local = localStack(home);
+  if (!local) throw new Error(`km serve is not running on ${home} (no serve.json there): start it with \`km serve\`, then run \`km dashboard\` again.`);
+  try {
+    await fetch(local.url + routeUrl(sessionsRoute.path, { limit: 1 }), { signal: AbortSignal.timeout(3000) });
+  } catch {
+    throw new Error(`km serve does not answer at ${local.url} (it may have crashed): start it again with \`km serve\`.`);
+  }
+  return `${local.url}/`;
 }

@@ -1,8 +1,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createKeyRoute, keysRoute, revokeKeyRoute, ROLES, whoamiRoute, type Role } from '@km/shared';
-import { sqliteUnavailable } from '@km/functions/dist/host/sqlite-missing';
 import { loadSettings } from '../config/settings';
 import { callApi } from './api-client';
+import { withLocalDirectories } from './local-directories';
 
 interface KeyView {
   orgId?: string;
@@ -102,27 +102,9 @@ export function keysCommand(): Command {
 /** A team backend is configured: keys live there, not in this machine's database. */
 const remote = () => loadSettings().endpoint !== null;
 
-type LocalDirectory = import('@km/functions/dist/keys/key-directory').KeyDirectory;
+type LocalDirectory = Parameters<Parameters<typeof withLocalDirectories>[0]>[0]['keys'];
 
-/** KM_HOME's database needs SQLite, loaded only here (wrapping never needs it). */
-async function withLocalDirectory<T>(use: (directory: LocalDirectory) => Promise<T>): Promise<T> {
-  let admin: ReturnType<typeof import('@km/functions/dist/host/local-key-admin').openLocalKeyDirectory>;
-  try {
-    const { openLocalKeyDirectory } = require('@km/functions/dist/host/local-key-admin') as typeof import('@km/functions/dist/host/local-key-admin');
-    admin = openLocalKeyDirectory(loadSettings().home);
-  } catch (error) {
-    throw sqliteUnavailable(error) ?? error;
-  }
-  try {
-    return await use(admin.directory);
-  } catch (error) {
-    // The directory's refusals are API errors; here they are a message.
-    if (error instanceof Error && error.name === 'ApiError') throw new Error(error.message);
-    throw error;
-  } finally {
-    admin.close();
-  }
-}
+const withLocalDirectory = <T>(use: (directory: LocalDirectory) => Promise<T>) => withLocalDirectories(({ keys }) => use(keys));
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));

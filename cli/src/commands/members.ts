@@ -1,0 +1,51 @@
+import { Command, Option } from 'commander';
+import { GithubLoginSchema, inviteMemberRoute, membersRoute, ROLES, type Role } from '@km/shared';
+import { loadSettings } from '../config/settings';
+import { callApi } from './api-client';
+import { withLocalDirectories } from './local-directories';
+
+/**
+ * `km members invite <login> [--role]` / `km members list`: who signs in to the org's dashboard with GitHub. Logged
+ * in to a team backend, through its API; otherwise on KM_HOME's database (for a km serve shared beyond loopback).
+ */
+export function membersCommand(): Command {
+  const members = new Command('members').description("The org's members: GitHub logins that sign in to its dashboard, invited with a role");
+  members
+    .command('invite')
+    .description('Invite a GitHub login: their first sign-in makes them a member')
+    .argument('<login>', 'their GitHub login')
+    .addOption(new Option('--role <role>', 'what they may do').choices(ROLES).default('member'))
+    .option('--org <org>', "on this machine's database: the org (default: the org you are logged in to, or local)")
+    .action(async (login: string, options: { role: Role; org?: string }) => {
+      if (!GithubLoginSchema.safeParse(login).success) throw new Error(`"${login}" is not a GitHub login`);
+      const settings = loadSettings();
+      let orgId: string;
+      if (settings.endpoint) {
+        if (options.org) throw new Error("--org is for this machine's database; through the API you invite to your own org");
+        await callApi(inviteMemberRoute, { body: { login, role: options.role } });
+        orgId = settings.orgId;
+      } else {
+        orgId = options.org ?? settings.orgId;
+        await withLocalDirectories(({ members: directory }) => directory.invite(orgId, login, options.role, 'cli'));
+      }
+      process.stdout.write(`km members: invited ${login} to org "${orgId}" as ${options.role}; they sign in with GitHub on the dashboard\n`);
+    });
+  members
+    .command('list')
+    .description('Members and open invitations')
+    .option('--org <org>', "on this machine's database: the org (default: the org you are logged in to, or local)")
+    .option('--json', 'print JSON')
+    .action(async (options: { org?: string; json?: boolean }) => {
+      const settings = loadSettings();
+      const listed = settings.endpoint
+        ? (await callApi(membersRoute)).members
+        : await withLocalDirectories(({ members: directory }) => directory.list(options.org ?? settings.orgId)).then((docs) => docs.map(({ kind: _kind, ...member }) => member));
+      if (options.json) return void process.stdout.write(`${JSON.stringify(listed, null, 2)}\n`);
+      if (listed.length === 0) return void process.stdout.write('no members yet: km members invite <github login>\n');
+      for (const member of listed) {
+        const state = member.joinedAt ? `joined ${member.joinedAt.slice(0, 10)}` : `invited ${member.invitedAt?.slice(0, 10) ?? ''}`;
+        process.stdout.write(`${member.login.padEnd(24)} ${member.role.padEnd(7)} ${state}\n`);
+      }
+    });
+  return members;
+}
