@@ -13,6 +13,8 @@ import {
   revokeKeyRoute,
   membersRoute,
   inviteMemberRoute,
+  teamsRoute,
+  setTeamRoute,
   latencyBottlenecksRoute,
   latencyRoute,
   latencySlowestRoute,
@@ -49,6 +51,7 @@ import { makeQueryLatencyTimeseriesHandler } from './handlers/query-latency-time
 import { makeQueryRecentInteractionsHandler } from './handlers/query-recent-interactions';
 import { makeQueryOpenApiHandler } from './handlers/query-openapi';
 import { makeInviteMemberHandler, makeQueryMembersHandler } from './handlers/members';
+import { makeQueryTeamsHandler, makeSetTeamHandler } from './handlers/teams';
 import { makeCreateKeyHandler, makeQueryKeysHandler, makeRevokeKeyHandler, makeWhoamiHandler } from './handlers/keys';
 import { makeAckRiskFindingHandler, makeQueryRiskFindingsHandler, makeQueryRiskSummaryHandler, makeResolveRiskFindingHandler } from './handlers/risk';
 
@@ -117,6 +120,8 @@ const routeTable = [
   { contract: revokeKeyRoute, makeHandler: makeRevokeKeyHandler },
   { contract: membersRoute, makeHandler: makeQueryMembersHandler },
   { contract: inviteMemberRoute, makeHandler: makeInviteMemberHandler },
+  { contract: teamsRoute, makeHandler: makeQueryTeamsHandler },
+  { contract: setTeamRoute, makeHandler: makeSetTeamHandler },
   { contract: openApiRoute, makeHandler: makeQueryOpenApiHandler },
 ] as const satisfies ReadonlyArray<{ contract: ApiRoute; makeHandler: (deps: HttpDeps) => HttpHandler }>;
 

@@ -293,6 +293,16 @@ export const MemberSignedInSchema = z.strictObject({
   firstTime: z.boolean(),
 });
 
+/** A team said whole: its name and the users (as events name them) it groups. */
+export const TeamSetSchema = z.strictObject({
+  ...serverEnvelope,
+  type: z.literal('team.set'),
+  teamId: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be a team id: lowercase letters, digits, ".", "_" and "-"'),
+  name: z.string().min(1).max(200),
+  userIds: z.array(name).max(1000),
+  actor: name,
+});
+
 export const ServerEventSchema = z.discriminatedUnion('type', [
   BudgetSetSchema,
   BudgetThresholdCrossedSchema,
@@ -301,6 +311,7 @@ export const ServerEventSchema = z.discriminatedUnion('type', [
   KeyRevokedSchema,
   MemberInvitedSchema,
   MemberSignedInSchema,
+  TeamSetSchema,
 ]);
 export const GithubLoginSchema = githubLogin;
 export type ServerEvent = z.infer<typeof ServerEventSchema>;
@@ -310,6 +321,7 @@ export type KeyCreated = Extract<ServerEvent, { type: 'key.created' }>;
 export type KeyRevoked = Extract<ServerEvent, { type: 'key.revoked' }>;
 export type MemberInvited = Extract<ServerEvent, { type: 'member.invited' }>;
 export type MemberSignedIn = Extract<ServerEvent, { type: 'member.signed_in' }>;
+export type TeamSet = Extract<ServerEvent, { type: 'team.set' }>;
 export type StoredServerEvent = ServerEvent & { receivedAt: string; batchId: string };
 /** Everything the event log holds: client events from ingest and server-made events. */
 export type LoggedEvent = StoredEvent | StoredServerEvent;

@@ -100,7 +100,7 @@ export * from './api';
 // Teams and compliance (#14): roles and what they allow.
 export { ROLES, RoleSchema, roleAllows, roleMayGrant } from './tenancy';
 export type { Role, Permission } from './tenancy';
-export { KeyCreatedSchema, KeyRevokedSchema, MemberInvitedSchema, MemberSignedInSchema, GithubLoginSchema } from './events';
-export type { KeyCreated, KeyRevoked, MemberInvited, MemberSignedIn } from './events';
+export { KeyCreatedSchema, KeyRevokedSchema, MemberInvitedSchema, MemberSignedInSchema, GithubLoginSchema, TeamSetSchema } from './events';
+export type { KeyCreated, KeyRevoked, MemberInvited, MemberSignedIn, TeamSet } from './events';
 export { API_KEY_PREFIXES, KEY_ID_PATTERN, keyIdOfKey, keyIdOfReference, keyDisplayPrefix } from './api-keys';
 export type { ApiKeyPrefix } from './api-keys';

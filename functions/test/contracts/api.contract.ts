@@ -41,6 +41,7 @@ const BAD_VALUES: Readonly<Record<string, string>> = {
   kind: 'rumour',
   after: 'x'.repeat(2001),
   keyId: LONG_NAME,
+  teamId: 'Not A Team',
 };
 
 /** The seeded secret's finding (the seeded events make anomaly findings too: a first use of a server, ...). */
@@ -109,7 +110,7 @@ export function testApiContract(name: string, makeApi: () => Promise<ApiUnderTes
     /** A request each route answers: its path parameters from the seeded events, and a body where it takes one. */
     const goodRequest = (route: ApiRoute): { params: Record<string, string>; body?: unknown } => {
       const params: Record<string, string> = {};
-      for (const param of Object.keys(route.pathParams.shape)) params[param] = param === 'projectId' ? 'web' : param === 'keyId' ? keyId : route.path.startsWith('sessions') ? sessionId : findingId;
+      for (const param of Object.keys(route.pathParams.shape)) params[param] = param === 'projectId' ? 'web' : param === 'keyId' ? keyId : param === 'teamId' ? 'core' : route.path.startsWith('sessions') ? sessionId : findingId;
       // Ingest answers the seeded events again as duplicates: 202 all the same.
       if (route === ingestRoute) return { params, body: { events } };
       return route.body ? { params, body: route.bodyExample } : { params };

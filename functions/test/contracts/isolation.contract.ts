@@ -25,6 +25,7 @@ interface Values {
   keyId: string;
   /** A GitHub login invited to the org. */
   login: string;
+  teamId: string;
 }
 
 interface Probe {
@@ -71,6 +72,8 @@ const PROBES: Readonly<Record<ApiRouteName, (v: Values) => Probe[]>> = {
   createKey: (v) => [{ body: { role: 'viewer', projectId: v.projectId }, statusOnly: true }],
   revokeKey: (v) => [{ params: { keyId: v.keyId } }],
   members: () => [{}],
+  teams: () => [{}],
+  setTeam: (v) => [{ params: { teamId: v.teamId }, body: { name: 'Platform', userIds: [v.userId] } }],
   inviteMember: (v) => [{ body: { login: v.login, role: 'viewer' }, ofOtherOrg: { status: 403, error: `${v.login} is a member of another org: a login belongs to one org` } }],
   openapi: () => [{}],
 };
@@ -136,9 +139,10 @@ export function testTenantIsolation(name: string, makeTenants: () => Promise<Ten
       const madeB = (await api.ask(api.ownerKeyB, createKey, {}, { role: 'member', label: 'b' })).body;
       keyB = madeB.key;
       expect((await api.ask(api.ownerKeyB, route('inviteMember'), {}, { login: 'octo-b', role: 'member' })).status).toBe(200);
+      expect((await api.ask(api.ownerKeyB, route('setTeam'), { teamId: 'team-b' }, { name: 'B team', userIds: ['user-b'] })).status).toBe(200);
       viewerKeyA = (await api.ask(api.ownerKeyA, createKey, {}, { role: 'viewer' })).body.key;
       webKeyA = (await api.ask(api.ownerKeyA, createKey, {}, { role: 'member', projectId: 'web' })).body.key;
-      b = { orgId: 'org-b', projectId: 'proj-b', userId: 'user-b', server: 'server-b', tool: 'tool-b', sessionId: envelopeB.sessionId, findingId: findingB, keyId: madeB.apiKey.keyId, login: 'octo-b' };
+      b = { orgId: 'org-b', projectId: 'proj-b', userId: 'user-b', server: 'server-b', tool: 'tool-b', sessionId: envelopeB.sessionId, findingId: findingB, keyId: madeB.apiKey.keyId, login: 'octo-b', teamId: 'team-b' };
       nothing = {
         orgId: 'org-none',
         projectId: 'proj-none',
@@ -149,6 +153,7 @@ export function testTenantIsolation(name: string, makeTenants: () => Promise<Ten
         findingId: absent(findingB),
         keyId: absent(madeB.apiKey.keyId),
         login: 'octo-none',
+        teamId: 'team-none',
       };
     });
     afterAll(() => api?.close());
@@ -201,6 +206,8 @@ export function testTenantIsolation(name: string, makeTenants: () => Promise<Ten
       expect(JSON.stringify(budgets.body)).not.toMatch(/"monthlyUsd":(7|9)\b/);
       const members = await api.ask(api.ownerKeyB, route('members'));
       expect(members.body.members.map((m: { login: string; role: string }) => [m.login, m.role])).toEqual([['octo-b', 'member']]);
+      const teams = await api.ask(api.ownerKeyB, route('teams'));
+      expect(teams.body.teams.map((t: { teamId: string; name: string; userIds: string[] }) => [t.teamId, t.name, t.userIds])).toEqual([['team-b', 'B team', ['user-b']]]);
       const keys = await api.ask(api.ownerKeyB, route('keys'));
       expect(keys.body.keys.map((key: { revokedAt: string | null }) => key.revokedAt)).toEqual([null]);
     });

@@ -251,3 +251,11 @@ export const MemberSchema = z.strictObject({
   lastSignInAt: z.string().nullable(),
 });
 export const MembersAnswerSchema = z.strictObject({ orgId: z.string(), members: z.array(MemberSchema) });
+export const TeamSchema = z.strictObject({
+  teamId: z.string(),
+  name: z.string(),
+  userIds: z.array(z.string()),
+  updatedAt: z.string(),
+  updatedBy: z.string(),
+});
+export const TeamsAnswerSchema = z.strictObject({ orgId: z.string(), teams: z.array(TeamSchema) });

@@ -490,6 +490,36 @@ export const inviteMemberRoute = declare({
   permission: 'manage',
 });
 
+export const TeamBodySchema = z.strictObject({
+  name: z.string().min(1).max(200),
+  userIds: z.array(z.string().min(1).max(200)).max(1000),
+});
+
+export const teamsRoute = declare({
+  name: 'teams',
+  method: 'GET',
+  path: 'teams',
+  pathParams: noPathParams,
+  query: noQuery,
+  answer: answers.TeamsAnswerSchema,
+  status: 200,
+  doc: "The org's teams: each a name and the users it groups (as events name users). Routes with teamId show a team's figures.",
+});
+
+export const setTeamRoute = declare({
+  name: 'setTeam',
+  method: 'PUT',
+  path: 'teams/{teamId}',
+  pathParams: z.strictObject({ teamId: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'teamId: lowercase letters, digits, ".", "_" and "-", up to 63') }),
+  query: noQuery,
+  body: TeamBodySchema,
+  bodyExample: { name: 'Platform', userIds: ['ann@example.com', 'bob@example.com'] },
+  answer: answers.TeamSchema,
+  status: 200,
+  doc: 'Makes or replaces a team of the org (owners and admins).',
+  permission: 'manage',
+});
+
 /** Every route of the API, in the order the README lists them. */
 export const apiRoutes = [
   ingestRoute,
@@ -517,6 +547,8 @@ export const apiRoutes = [
   revokeKeyRoute,
   membersRoute,
   inviteMemberRoute,
+  teamsRoute,
+  setTeamRoute,
   openApiRoute,
 ] as const;
 
