@@ -15,6 +15,7 @@ import {
   inviteMemberRoute,
   teamsRoute,
   setTeamRoute,
+  auditRoute,
   latencyBottlenecksRoute,
   latencyRoute,
   latencySlowestRoute,
@@ -52,6 +53,8 @@ import { makeQueryRecentInteractionsHandler } from './handlers/query-recent-inte
 import { makeQueryOpenApiHandler } from './handlers/query-openapi';
 import { makeInviteMemberHandler, makeQueryMembersHandler } from './handlers/members';
 import { makeQueryTeamsHandler, makeSetTeamHandler } from './handlers/teams';
+import { makeAuditHandler } from './handlers/audit';
+import type { AuditSigner } from './audit/audit-chain';
 import { makeCreateKeyHandler, makeQueryKeysHandler, makeRevokeKeyHandler, makeWhoamiHandler } from './handlers/keys';
 import { makeAckRiskFindingHandler, makeQueryRiskFindingsHandler, makeQueryRiskSummaryHandler, makeResolveRiskFindingHandler } from './handlers/risk';
 
@@ -64,6 +67,8 @@ export interface HttpDeps {
   newBatchId: () => string;
   maxBodyBytes?: number;
   onEventsAppended?: () => void;
+  /** Signs the head of an audit export (GET /api/audit); none: the export is refused. */
+  auditSigner?: AuditSigner;
   /** Requests per key (429 with Retry-After past it); none: no limit. */
   rateLimiter?: RateLimiter;
   /** risk monitor: the optional high-severity webhook */
@@ -122,6 +127,7 @@ const routeTable = [
   { contract: inviteMemberRoute, makeHandler: makeInviteMemberHandler },
   { contract: teamsRoute, makeHandler: makeQueryTeamsHandler },
   { contract: setTeamRoute, makeHandler: makeSetTeamHandler },
+  { contract: auditRoute, makeHandler: makeAuditHandler },
   { contract: openApiRoute, makeHandler: makeQueryOpenApiHandler },
 ] as const satisfies ReadonlyArray<{ contract: ApiRoute; makeHandler: (deps: HttpDeps) => HttpHandler }>;
 

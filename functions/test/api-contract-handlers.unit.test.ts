@@ -1,10 +1,11 @@
 import { ApiKeyAuthenticator, hashApiKey } from '../src/adapters/api-key-authenticator';
 import { MemoryEventLog } from '../src/adapters/memory-event-log';
+import { auditSigner, newAuditKeyPem } from '../src/audit/audit-chain';
 import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
 import { runProjectorOnce } from '../src/projector';
 import { readModels } from '../src/read-models';
 import { httpRoutes } from '../src/routes';
-import { testApiContract, urlOf } from './contracts/api.contract';
+import { handlerAnswer, testApiContract, urlOf } from './contracts/api.contract';
 import { anHttpRequest, anInvocationContext, bearer } from './http-fixtures';
 
 const KEY = 'key-of-org-a';
@@ -20,6 +21,7 @@ testApiContract('the Functions handlers', async () => {
     authenticator: new ApiKeyAuthenticator([{ keyHash: hashApiKey(KEY), orgId: 'org-a' }]),
     now: () => new Date(),
     newBatchId: () => `batch-${++batches}`,
+    auditSigner: auditSigner(newAuditKeyPem()),
   });
   return {
     orgId: 'org-a',
@@ -29,7 +31,7 @@ testApiContract('the Functions handlers', async () => {
       const headers = { ...bearer(KEY), ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
       const request = anHttpRequest({ method: route.method, path: url, headers, params: pathParams, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
       const response = await handler(request, anInvocationContext(route.name));
-      return { status: response.status ?? 200, body: response.jsonBody };
+      return handlerAnswer(response);
     },
     async projected(ready) {
       for (const model of readModels) while ((await runProjectorOnce(model, eventLog, readModelStore, 500)) > 0);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedHost } from '../src/host/embedded-host';
 import type { Logger } from '../src/logger';
-import { testApiContract, urlOf } from './contracts/api.contract';
+import { answerBody, testApiContract, urlOf } from './contracts/api.contract';
 
 const quiet: Logger = { info() {}, warn() {}, error() {} };
 
@@ -20,7 +20,7 @@ testApiContract('the embedded host', async () => {
         headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
-      return { status: response.status, body: await response.json() };
+      return { status: response.status, body: answerBody(response.headers.get('content-type'), await response.text()) };
     },
     async projected(ready) {
       // The projector loop runs on its own: wait for what it folds, not for a time.

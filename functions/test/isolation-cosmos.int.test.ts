@@ -1,11 +1,12 @@
 import { ApiKeyAuthenticator, hashApiKey } from '../src/adapters/api-key-authenticator';
 import { CosmosReadModelStore } from '../src/adapters/cosmos-read-model-store';
 import { MemoryEventLog } from '../src/adapters/memory-event-log';
+import { auditSigner, newAuditKeyPem } from '../src/audit/audit-chain';
 import { storedKeyLookup } from '../src/keys/key-directory';
 import { runProjectorOnce } from '../src/projector';
 import { readModelIndexes, readModels } from '../src/read-models';
 import { httpRoutes } from '../src/routes';
-import { urlOf } from './contracts/api.contract';
+import { handlerAnswer, urlOf } from './contracts/api.contract';
 import { testTenantIsolation } from './contracts/isolation.contract';
 import { anHttpRequest, anInvocationContext, bearer } from './http-fixtures';
 import { startTestCosmos } from './support/cosmos-server';
@@ -32,6 +33,7 @@ testTenantIsolation('the Functions handlers over the Cosmos-compatible server', 
     ),
     now: () => new Date(),
     newBatchId: () => `batch-${++batches}`,
+    auditSigner: auditSigner(newAuditKeyPem()),
   });
   return {
     ownerKeyA,
@@ -42,7 +44,7 @@ testTenantIsolation('the Functions handlers over the Cosmos-compatible server', 
       const headers = { ...bearer(key), ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
       const request = anHttpRequest({ method: route.method, path: url, headers, params: pathParams, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
       const response = await handler(request, anInvocationContext(route.name));
-      return { status: response.status ?? 200, body: response.jsonBody };
+      return handlerAnswer(response);
     },
     async projected(ready) {
       for (const model of readModels) while ((await runProjectorOnce(model, eventLog, readModelStore, 500)) > 0);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { hashApiKey } from '../src/adapters/api-key-authenticator';
 import { startEmbeddedHost } from '../src/host/embedded-host';
 import type { Logger } from '../src/logger';
-import { urlOf } from './contracts/api.contract';
+import { answerBody, urlOf } from './contracts/api.contract';
 import { testTenantIsolation } from './contracts/isolation.contract';
 
 const quiet: Logger = { info() {}, warn() {}, error() {} };
@@ -31,7 +31,7 @@ testTenantIsolation('the embedded host', async () => {
         headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
-      return { status: response.status, body: await response.json() };
+      return { status: response.status, body: answerBody(response.headers.get('content-type'), await response.text()) };
     },
     async projected(ready) {
       const deadline = Date.now() + 60_000;

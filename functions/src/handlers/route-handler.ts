@@ -13,7 +13,36 @@ import { readJsonBody } from './request-body';
 export type RouteInput<R extends ApiRoute> = RouteParams<R> & (R extends { body: unknown } ? { body: RouteBody<R> } : unknown);
 
 /** A route's handler once the wrapper is done: who calls, what they asked (parsed and checked), and the ports. */
-export type RouteHandle<R extends ApiRoute, Ports> = (caller: Caller, input: RouteInput<R>, ports: Ports, context: InvocationContext) => Promise<RouteAnswer<R>>;
+export type RouteHandle<R extends ApiRoute, Ports> = (
+  caller: Caller,
+  input: RouteInput<R>,
+  ports: Ports,
+  context: InvocationContext,
+) => Promise<R extends { streams: true } ? StreamedAnswer : RouteAnswer<R>>;
+
+/** The answer of a route that streams (`streams: true`): its lines as they are made, never all in memory. */
+export class StreamedAnswer {
+  constructor(
+    readonly contentType: string,
+    readonly lines: AsyncIterable<string>,
+  ) {}
+
+  /** As a web ReadableStream, which Azure's HttpResponse and the embedded host both stream. */
+  body(): ReadableStream<Uint8Array> {
+    const iterator = this.lines[Symbol.asyncIterator]();
+    const encoder = new TextEncoder();
+    return new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const next = await iterator.next();
+        if (next.done) controller.close();
+        else controller.enqueue(encoder.encode(next.value));
+      },
+      async cancel() {
+        await iterator.return?.();
+      },
+    });
+  }
+}
 
 /** How a route with a body reads it, when the defaults (16 KiB, the route's body schema) do not fit. */
 export interface BodyRule<R extends ApiRoute, Ports> {
@@ -50,7 +79,9 @@ export function routeHandler<R extends ApiRoute, Ports extends { authenticator: 
           if ('response' in read) return read.response;
           input = { ...params, body: (bodyRule.parse ?? ((json) => parseBody(route, json)))(read.body) } as RouteInput<R>;
         }
-        return jsonResponse(route.status, await handle(auth.caller, input, ports, context));
+        const answer = await handle(auth.caller, input, ports, context);
+        if (answer instanceof StreamedAnswer) return { status: route.status, headers: { 'content-type': answer.contentType, 'cache-control': 'no-store' }, body: answer.body() };
+        return jsonResponse(route.status, answer);
       } catch (error) {
         const answer = answerForThrown(error);
         if (answer) return answer;

@@ -8,7 +8,8 @@ import { SqliteReadModelStore } from '../adapters/sqlite-read-model-store';
 import type { Logger } from '../logger';
 import { readModelIndexes, readModels } from '../read-models';
 import type { HttpDeps } from '../routes';
-import { LOCAL_ORG_ID, readOrCreateLocalApiKey } from './local-api-key';
+import { LOCAL_ORG_ID, readOrCreateAuditKey, readOrCreateLocalApiKey } from './local-api-key';
+import { auditSigner, newAuditKeyPem } from '../audit/audit-chain';
 import { startProjectorLoop } from './projector-loop';
 import { rebuildReadModels, type RebuildProgress } from './rebuild';
 import { sqliteRebuildStorage } from '../adapters/sqlite-rebuild-storage';
@@ -116,6 +117,7 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
       now: () => new Date(),
       newBatchId: () => randomUUID(),
       onEventsAppended: () => projectorLoop.notify(),
+      auditSigner: auditSigner(readOrCreateAuditKey(options.home, newAuditKeyPem)),
       rateLimiter: new RateLimiter(options.requestsPerMinute ?? requestsPerMinuteFromEnv()),
       ...(webhookUrl ? { onEventsAccepted: riskWebhook({ url: webhookUrl, logger: options.logger }) } : {}),
       ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),

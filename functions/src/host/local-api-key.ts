@@ -13,11 +13,19 @@ export const apiKeyPath = (home: string) => join(home, 'api-key');
  * reads the complete key of the winner, never an empty or half-written file.
  */
 export function readOrCreateLocalApiKey(home: string): string {
-  const path = apiKeyPath(home);
+  return readOrCreateSecret(apiKeyPath(home), () => `km_local_${randomBytes(32).toString('base64url')}`);
+}
+
+/** The audit trail's signing key of this KM_HOME (Ed25519, PKCS8 PEM), made once, 0600 like the API key. */
+export function readOrCreateAuditKey(home: string, make: () => string): string {
+  return readOrCreateSecret(join(home, 'audit-signing-key.pem'), make);
+}
+
+function readOrCreateSecret(path: string, make: () => string): string {
   const existing = readKey(path);
   if (existing) return existing;
 
-  const key = `km_local_${randomBytes(32).toString('base64url')}`;
+  const key = make();
   const draft = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   writeFileSync(draft, `${key}\n`, { mode: 0o600 });
   try {

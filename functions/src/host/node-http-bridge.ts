@@ -70,10 +70,37 @@ export function invocationContextFor(functionName: string, logger: Logger): Invo
 
 /** Writes a handler's result with the library's own HttpResponse, so jsonBody and headers behave as in Azure. */
 export async function writeHttpResponse(res: ServerResponse, init: HttpResponseInit, headOnly = false): Promise<void> {
+  if (init.body instanceof ReadableStream) return streamHttpResponse(res, init, init.body, headOnly);
   const response = new HttpResponse(init);
   const body = Buffer.from(await response.arrayBuffer());
   res.statusCode = response.status;
   response.headers.forEach((value, name) => res.setHeader(name, value));
   res.setHeader('content-length', body.length);
   res.end(headOnly ? undefined : body);
+}
+
+/**
+ * A streamed answer (the audit export) goes out as it is made, chunk by chunk, waiting for the socket to drain:
+ * a million records never sit in memory. A client that goes away stops the stream.
+ */
+async function streamHttpResponse(res: ServerResponse, init: HttpResponseInit, body: ReadableStream<Uint8Array>, headOnly: boolean): Promise<void> {
+  res.statusCode = init.status ?? 200;
+  for (const [name, value] of Object.entries((init.headers ?? {}) as Record<string, string>)) res.setHeader(name, value);
+  const reader = body.getReader();
+  if (headOnly) {
+    await reader.cancel();
+    return void res.end();
+  }
+  let gone = false;
+  res.on('close', () => (gone = true));
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done || gone) break;
+      if (!res.write(value)) await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
+    }
+  } finally {
+    if (gone) await reader.cancel().catch(() => undefined);
+    res.end();
+  }
 }

@@ -1,4 +1,5 @@
 import { apiRoutes, createKeyRoute, ingestRoute, routeUrl, type ApiRoute, type KmEvent } from '@km/shared';
+import { z } from 'zod';
 import { anEnvelope, interaction, sessionEnded, sessionStarted } from '../fixtures';
 
 /** An answer as a test reads it. */
@@ -42,6 +43,7 @@ const BAD_VALUES: Readonly<Record<string, string>> = {
   after: 'x'.repeat(2001),
   keyId: LONG_NAME,
   teamId: 'Not A Team',
+  format: 'xml',
 };
 
 /** The seeded secret's finding (the seeded events make anomaly findings too: a first use of a server, ...). */
@@ -53,7 +55,7 @@ const secretIn = (answer: { findings?: Array<{ id: string; kind: string }> }) =>
  */
 function goodValues(seed: { sessionId: string; cursor: string }): Readonly<Record<string, Record<string, string>>> {
   const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000).toISOString();
-  const single = { projectId: 'web', userId: 'ann', server: 'everything', sessionId: seed.sessionId, limit: '5', from: twoDaysAgo, to: new Date().toISOString(), bucket: 'day', severity: 'critical', status: 'open', kind: 'secret', after: seed.cursor };
+  const single = { format: 'csv', projectId: 'web', userId: 'ann', server: 'everything', sessionId: seed.sessionId, limit: '5', from: twoDaysAgo, to: new Date().toISOString(), bucket: 'day', severity: 'critical', status: 'open', kind: 'secret', after: seed.cursor };
   return { ...Object.fromEntries(Object.entries(single).map(([name, value]) => [name, { [name]: value }])), tool: { tool: 'echo' }, groupBy: { groupBy: 'tool' } };
 }
 /** Where a route takes a parameter only with another one. */
@@ -126,7 +128,7 @@ export function testApiContract(name: string, makeApi: () => Promise<ApiUnderTes
         const { params, body } = goodRequest(route);
         const answer = await api.ask(route, params, body);
         expect({ status: answer.status, error: answer.body?.error }).toEqual({ status: route.status, error: undefined });
-        const parsed = route.answer.safeParse(answer.body);
+        const parsed = (route.streams ? z.array(route.answer).min(1) : route.answer).safeParse(answer.body);
         expect(parsed.success ? [] : parsed.error.issues).toEqual([]);
       });
 
@@ -144,7 +146,7 @@ export function testApiContract(name: string, makeApi: () => Promise<ApiUnderTes
         expect(given).toBeDefined();
         const answer = await api.ask(route, { ...params, ...given }, body);
         expect({ given, status: answer.status, error: answer.body?.error }).toEqual({ given, status: route.status, error: undefined });
-        const parsed = route.answer.safeParse(answer.body);
+        const parsed = (route.streams && typeof answer.body !== 'string' ? z.array(route.answer) : route.streams ? z.string() : route.answer).safeParse(answer.body);
         expect(parsed.success ? [] : parsed.error.issues).toEqual([]);
       });
 
@@ -157,6 +159,22 @@ export function testApiContract(name: string, makeApi: () => Promise<ApiUnderTes
       });
     });
   });
+}
+
+/** An answer's body as a test reads it: JSON, ndjson as the list of its lines' values, csv as text. */
+export function answerBody(contentType: string | null, text: string): any {
+  if (contentType?.includes('ndjson')) return text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line));
+  if (contentType?.includes('csv')) return text;
+  return text === '' ? undefined : JSON.parse(text);
+}
+
+/** What a handler answered, read as the host would send it (a streamed body read to its end). */
+export async function handlerAnswer(response: { status?: number; jsonBody?: unknown; body?: unknown; headers?: unknown }): Promise<ApiAnswer> {
+  if (response.body instanceof ReadableStream) {
+    const contentType = (response.headers as Record<string, string> | undefined)?.['content-type'] ?? null;
+    return { status: response.status ?? 200, body: answerBody(contentType, await new Response(response.body).text()) };
+  }
+  return { status: response.status ?? 200, body: response.jsonBody };
 }
 
 /** The URL of a route with these parameters, and the path parameters on their own (the Functions host's request.params). */

@@ -259,3 +259,8 @@ export const TeamSchema = z.strictObject({
   updatedBy: z.string(),
 });
 export const TeamsAnswerSchema = z.strictObject({ orgId: z.string(), teams: z.array(TeamSchema) });
+/** One line of GET /api/audit?format=ndjson: a record of the chain, or the signed head that ends it. */
+export const AuditLineSchema = z.union([
+  z.strictObject({ seq: z.number().int().positive(), at: z.string(), type: z.string(), event: z.record(z.string(), z.unknown()), prevHash: z.string(), hash: z.string() }),
+  z.strictObject({ head: z.literal(true), orgId: z.string(), count: z.number().int().nonnegative(), hash: z.string(), signedAt: z.string(), publicKey: z.string(), signature: z.string() }),
+]);

@@ -37,6 +37,7 @@ export {
   teamsRoute,
   setTeamRoute,
   TeamBodySchema,
+  auditRoute,
   routePermission,
   type ApiRoute,
   type ApiRouteName,

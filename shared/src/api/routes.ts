@@ -29,6 +29,11 @@ export interface ApiRoute {
   /** The status of a successful answer. */
   status: 200 | 202;
   doc: string;
+  /**
+   * The answer is a stream of lines, not one JSON document: ndjson (each line parsed by `answer`) or csv. The
+   * format parameter says which.
+   */
+  streams?: true;
   /** What the caller's role must allow (shared/src/tenancy.ts); GET routes read, the others change, unless said. */
   permission?: Permission;
 }
@@ -520,6 +525,20 @@ export const setTeamRoute = declare({
   permission: 'manage',
 });
 
+export const auditRoute = declare({
+  name: 'audit',
+  method: 'GET',
+  path: 'audit',
+  pathParams: noPathParams,
+  query: z
+    .strictObject({ from: instantParam('from').optional(), to: instantParam('to').optional(), format: enumParam('format', ['ndjson', 'csv'] as const).optional() })
+    .superRefine(fromBeforeTo),
+  answer: answers.AuditLineSchema,
+  status: 200,
+  streams: true,
+  doc: "Every event of the org in log order, as a hash chain (each record carries the hash of the one before) ending in a head signed with the server's audit key; from/to (when the server accepted them) choose the records shown, the chain is always the org's whole. ndjson (default) or csv.",
+});
+
 /** Every route of the API, in the order the README lists them. */
 export const apiRoutes = [
   ingestRoute,
@@ -549,6 +568,7 @@ export const apiRoutes = [
   inviteMemberRoute,
   teamsRoute,
   setTeamRoute,
+  auditRoute,
   openApiRoute,
 ] as const;
 

@@ -1,0 +1,163 @@
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import type { LoggedEvent } from '@km/shared';
+
+/**
+ * One record of an org's audit trail: an event of its log, in log order, chained to the record before by hash, so
+ * that a record changed, dropped, added or moved breaks every hash after it. `event` is the logged event as the log
+ * holds it, except that previews (what a call sent and got) appear as the keys and value kinds of what was sent.
+ */
+export interface AuditRecord {
+  seq: number;
+  /** When the server accepted the event (receivedAt). */
+  at: string;
+  type: string;
+  event: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}
+
+/** The last line of an export: how many records the chain has and its head, signed by the server's audit key. */
+export interface AuditHead {
+  head: true;
+  orgId: string;
+  /** The seq of the last record of the whole chain (the export may be a window of it). */
+  count: number;
+  hash: string;
+  signedAt: string;
+  /** Ed25519 public key (SPKI, base64) and signature (base64) over `orgId|count|hash|signedAt`. */
+  publicKey: string;
+  signature: string;
+}
+
+/** Where every org's chain starts: a value of its own, so two orgs' chains never share a hash. */
+export const genesisHash = (orgId: string) => sha256(`km-audit-genesis:${orgId}`);
+
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+
+/** JSON with keys in sorted order at every depth: the same record always hashes the same, whoever wrote it. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.keys(value as object)
+    .sort()
+    .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
+    .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`);
+  return `{${entries.join(',')}}`;
+}
+
+/** The hash of a record: of the one before's and of everything in this one but its own hash. */
+export function recordHash(record: Omit<AuditRecord, 'hash'>): string {
+  return sha256(`${record.prevHash}\n${canonicalJson({ seq: record.seq, at: record.at, type: record.type, event: record.event })}`);
+}
+
+/** The next record of a chain whose last hash is prevHash. */
+export function chainRecord(seq: number, event: LoggedEvent, prevHash: string): AuditRecord {
+  const unhashed = { seq, at: event.receivedAt, type: event.type, event: auditedEvent(event), prevHash };
+  return { ...unhashed, hash: recordHash(unhashed) };
+}
+
+/** The event as the trail shows it: previews become the argument keys and their value kinds. */
+function auditedEvent(event: LoggedEvent): Record<string, unknown> {
+  if (event.type !== 'mcp.interaction') return { ...event };
+  const { requestPreview, responsePreview: _response, ...rest } = event;
+  return { ...rest, arguments: argumentShape(requestPreview) };
+}
+
+const kindOf = (value: unknown) => (value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value);
+
+/** {"path": "string", "limit": "number"} of a preview that is a JSON object; null for none, or one cut too short to read. */
+function argumentShape(preview: string | null): Record<string, string> | null {
+  if (preview === null) return null;
+  try {
+    const parsed = JSON.parse(preview) as unknown;
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return null;
+    const shape: Record<string, string> = Object.create(null);
+    for (const [key, value] of Object.entries(parsed)) shape[key] = kindOf(value);
+    return shape;
+  } catch {
+    return null;
+  }
+}
+
+/** The server's audit signing key: made once (Ed25519), kept as PKCS8 PEM. */
+export interface AuditSigner {
+  publicKey: string;
+  sign(head: Omit<AuditHead, 'signature' | 'publicKey' | 'head'>): string;
+}
+
+export function newAuditKeyPem(): string {
+  return generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+}
+
+export function auditSigner(privateKeyPem: string): AuditSigner {
+  const privateKey: KeyObject = createPrivateKey(privateKeyPem);
+  const publicKey = createPublicKey(privateKey).export({ type: 'spki', format: 'der' }).toString('base64');
+  return { publicKey, sign: (head) => sign(null, Buffer.from(signedText(head)), privateKey).toString('base64') };
+}
+
+const signedText = (head: Pick<AuditHead, 'orgId' | 'count' | 'hash' | 'signedAt'>) => `${head.orgId}|${head.count}|${head.hash}|${head.signedAt}`;
+
+export function headSignatureHolds(head: AuditHead): boolean {
+  try {
+    const key = createPublicKey({ key: Buffer.from(head.publicKey, 'base64'), format: 'der', type: 'spki' });
+    return verify(null, Buffer.from(signedText(head)), key, Buffer.from(head.signature, 'base64'));
+  } catch {
+    return false;
+  }
+}
+
+export type VerifyOutcome =
+  | { ok: true; records: number; firstSeq: number | null; lastSeq: number | null; head: AuditHead }
+  | { ok: false; line: number; seq: number | null; problem: string };
+
+/**
+ * Checks an ndjson export line by line: each record's hash, each link to the record before, seqs that follow one
+ * another, and the signed head that ends it (its count and hash those of the last record when the export reaches
+ * the end of the chain). `pinned`: a head published before (seq and hash): the export must hold it unchanged.
+ */
+export function verifyExport(lines: Iterable<string>, orgIdExpected?: string, pinned?: { seq: number; hash: string }): VerifyOutcome {
+  let previous: AuditRecord | null = null;
+  let first: number | null = null;
+  let count = 0;
+  let head: AuditHead | null = null;
+  let pinnedSeen = false;
+  let genesisSeen: string | null = null;
+  let lineNo = 0;
+  for (const line of lines) {
+    lineNo++;
+    if (line.trim() === '') continue;
+    const fail = (problem: string, seq: number | null = null): VerifyOutcome => ({ ok: false, line: lineNo, seq, problem });
+    if (head) return fail('a line after the signed head');
+    let parsed: AuditRecord | AuditHead;
+    try {
+      parsed = JSON.parse(line) as AuditRecord | AuditHead;
+    } catch {
+      return fail('not JSON');
+    }
+    if ('head' in parsed) {
+      head = parsed;
+      if (!headSignatureHolds(head)) return fail('the head signature does not hold');
+      if (orgIdExpected && head.orgId !== orgIdExpected) return fail(`the head is of org "${head.orgId}", not "${orgIdExpected}"`);
+      if (genesisSeen !== null && genesisSeen !== genesisHash(head.orgId)) return fail(`record 1 does not start the chain of org "${head.orgId}"`, 1);
+      if (previous && previous.seq === head.count && previous.hash !== head.hash) return fail(`the head's hash is not record ${previous.seq}'s`, previous.seq);
+      if (previous && previous.seq > head.count) return fail(`the head counts ${head.count} records, the export goes to ${previous.seq}`, previous.seq);
+      continue;
+    }
+    const record = parsed;
+    if (!Number.isInteger(record.seq) || typeof record.hash !== 'string' || typeof record.prevHash !== 'string') return fail('not an audit record');
+    if (previous && record.seq !== previous.seq + 1) return fail(`seq ${record.seq} follows ${previous.seq}: ${record.seq > previous.seq + 1 ? 'records are missing' : 'records are out of order'}`, record.seq);
+    if (previous && record.prevHash !== previous.hash) return fail(`record ${record.seq} does not link to record ${previous.seq}`, record.seq);
+    if (!previous && record.seq === 1) genesisSeen = record.prevHash;
+    if (recordHash(record) !== record.hash) return fail(`record ${record.seq} was changed: its hash does not match its content`, record.seq);
+    if (pinned && record.seq === pinned.seq) {
+      if (record.hash !== pinned.hash) return fail(`record ${record.seq} is not the one published (hash ${pinned.hash.slice(0, 12)}…)`, record.seq);
+      pinnedSeen = true;
+    }
+    first ??= record.seq;
+    previous = record;
+    count++;
+  }
+  if (!head) return { ok: false, line: lineNo, seq: previous?.seq ?? null, problem: 'no signed head at the end: the export was cut short' };
+  if (pinned && !pinnedSeen && pinned.seq <= head.count && (first === null || pinned.seq >= first)) return { ok: false, line: lineNo, seq: pinned.seq, problem: `the published record ${pinned.seq} is not in the export` };
+  return { ok: true, records: count, firstSeq: first, lastSeq: previous?.seq ?? null, head };
+}

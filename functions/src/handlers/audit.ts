@@ -1,0 +1,88 @@
+import { ApiError, auditRoute, type LoggedEvent } from '@km/shared';
+import { chainRecord, genesisHash, type AuditRecord, type AuditSigner } from '../audit/audit-chain';
+import { CLOUD_LOG_READ_UNSUPPORTED } from '../adapters/event-hubs-event-log';
+import type { Authenticator, EventLog } from '../ports';
+import { routeHandler, StreamedAnswer } from './route-handler';
+
+export interface AuditDeps {
+  eventLog: EventLog;
+  authenticator: Authenticator;
+  now: () => Date;
+  /** The server's audit key (embedded: KM_HOME/audit-signing-key.pem); none: the export cannot be signed. */
+  auditSigner?: AuditSigner;
+}
+
+/** Log entries read at once while the export streams: memory stays bounded whatever the log's size. */
+const PAGE = 2000;
+
+const CSV_COLUMNS = ['seq', 'at', 'type', 'actor', 'projectId', 'userId', 'sessionId', 'server', 'target', 'outcome', 'prevHash', 'hash'] as const;
+
+/**
+ * GET /api/audit: the org's events as a hash chain, streamed. The chain is made here from the log, from the org's
+ * first event on, every time: the same log gives the same hashes, so a head published or kept from an earlier
+ * export (`km audit verify --head SEQ:HASH`) proves that what came before it was not changed since. from/to only
+ * choose which records are written out.
+ */
+export const makeAuditHandler = routeHandler(auditRoute, async (caller, { from, to, format = 'ndjson' }, deps: AuditDeps) => {
+  const signer = deps.auditSigner;
+  if (!signer) throw new ApiError(501, 'this server has no audit signing key, so it cannot sign an export: the embedded host makes one under KM_HOME');
+  const log = deps.eventLog;
+  // Refused before the stream starts, so the caller gets a status, not a cut-off body.
+  try {
+    await log.read(0, 1);
+  } catch (error) {
+    if ((error as Error).message === CLOUD_LOG_READ_UNSUPPORTED) {
+      throw new ApiError(501, 'the audit export reads the event log, and Event Hubs cannot be read back per org: on Azure, export from an embedded copy of the log (not built yet)');
+    }
+    throw error;
+  }
+  const inRange = (record: AuditRecord) => (from === undefined || Date.parse(record.at) >= from) && (to === undefined || Date.parse(record.at) <= to);
+  async function* lines(): AsyncGenerator<string> {
+    if (format === 'csv') yield `${CSV_COLUMNS.join(',')}\n`;
+    let prevHash = genesisHash(caller.orgId);
+    let seq = 0;
+    for (let after = 0; ; ) {
+      const page = await log.read(after, PAGE);
+      if (page.length === 0) break;
+      after = page[page.length - 1]!.position;
+      let chunk = '';
+      for (const { event } of page) {
+        if (event.orgId !== caller.orgId) continue;
+        const record = chainRecord(++seq, event as LoggedEvent, prevHash);
+        prevHash = record.hash;
+        if (inRange(record)) chunk += format === 'csv' ? csvLine(record) : `${JSON.stringify(record)}\n`;
+      }
+      if (chunk) yield chunk;
+    }
+    const signedAt = deps.now().toISOString();
+    const head = { orgId: caller.orgId, count: seq, hash: prevHash, signedAt };
+    const signed = { head: true as const, ...head, publicKey: signer!.publicKey, signature: signer!.sign(head) };
+    yield format === 'csv' ? `# head,${signed.count},${signed.hash},${signed.signedAt},${signed.publicKey},${signed.signature}\n` : `${JSON.stringify(signed)}\n`;
+  }
+  return new StreamedAnswer(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8', lines());
+});
+
+const csvCell = (value: unknown) => {
+  const text = value === undefined || value === null ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  return /[",\n\r]/.test(text) || /^[=+\-@]/.test(text) ? `"${text.replace(/^([=+\-@])/, "'$1").replace(/"/g, '""')}"` : text;
+};
+
+function csvLine(record: AuditRecord): string {
+  const event = record.event as Record<string, unknown>;
+  const server = (event.server as { name?: string } | undefined)?.name;
+  const values: Record<(typeof CSV_COLUMNS)[number], unknown> = {
+    seq: record.seq,
+    at: record.at,
+    type: record.type,
+    actor: event.actor,
+    projectId: event.projectId,
+    userId: event.userId,
+    sessionId: event.sessionId,
+    server,
+    target: event.target,
+    outcome: event.outcome,
+    prevHash: record.prevHash,
+    hash: record.hash,
+  };
+  return `${CSV_COLUMNS.map((column) => csvCell(values[column])).join(',')}\n`;
+}
