@@ -6,6 +6,7 @@ import { initCommand } from './commands/init';
 import { loginCommand } from './commands/login';
 import { keysCommand } from './commands/keys';
 import { membersCommand } from './commands/members';
+import { auditCommand } from './commands/audit';
 import { serveCommand } from './commands/serve';
 import { statusCommand } from './commands/status';
 import { KM_VERSION } from './version';
@@ -46,7 +47,8 @@ export async function runProgram(argv: string[]): Promise<void> {
     .addCommand(tailCommand()) // Performance Hub (#5)
     .addCommand(dashboardCommand()) // Dashboard (#7)
     .addCommand(keysCommand()) // Teams and compliance (#14)
-    .addCommand(membersCommand());
+    .addCommand(membersCommand())
+    .addCommand(auditCommand());
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {

@@ -3,12 +3,13 @@ import { parseInvocation } from '../src/invocation';
 describe('what km <words> means', () => {
   it('runs km commands, and wraps anything else when stdin is a pipe', () => {
     expect(parseInvocation(['status'])).toEqual({ kind: 'program', argv: ['status'] });
+    expect(parseInvocation(['audit', 'verify', 'f'])).toEqual({ kind: 'program', argv: ['audit', 'verify', 'f'] });
     expect(parseInvocation(['init', '--dry-run'])).toEqual({ kind: 'program', argv: ['init', '--dry-run'] });
     expect(parseInvocation(['npx', '-y', 'server'])).toEqual({ kind: 'wrap', command: 'npx', args: ['-y', 'server'] });
     expect(parseInvocation(['--name', 'fs', '--', 'init', '--x'])).toEqual({ kind: 'wrap', command: 'init', args: ['--x'], name: 'fs' });
   });
 
-  it.each([['export'], ['audit']])('never runs the reserved word %s as a server', (word) => {
+  it.each([['export'], ['logout']])('never runs the reserved word %s as a server', (word) => {
     const invocation = parseInvocation([word]);
     expect(invocation).toEqual({ kind: 'usage-error', message: expect.stringContaining(`km -- ${word}`) });
     expect(parseInvocation(['--project', 'p', word])).toMatchObject({ kind: 'usage-error' });

@@ -225,6 +225,8 @@ export const BudgetSetSchema = z.strictObject({
   projectId: name.nullable(),
   monthlyUsd: z.number().nonnegative().finite().max(1e9),
   webhookUrl: z.url({ protocol: /^https?$/ }).max(2000).nullable(),
+  /** Who set it (`key:<id>`, `github:<login>`, `local`); absent on events from before actors were kept. */
+  actor: name.optional(),
 });
 
 /** Emitted by the cost projector; its id is derived from (org, scope, period, threshold), so a replay cannot repeat it. */
@@ -249,6 +251,8 @@ export const FindingStatusChangedSchema = z.strictObject({
   status: FindingStatusSchema,
   /** The document that holds the finding when it is not the finding's own: a tool's anomalies live in their server's. */
   documentId: z.string().min(1).max(300).optional(),
+  /** Who acknowledged or resolved it; absent on events from before actors were kept. */
+  actor: name.optional(),
 });
 
 // Teams and compliance (#14): API keys, made and revoked through the API or `km keys`.

@@ -168,6 +168,7 @@ export function makeRiskStatusHandler(status: 'acknowledged' | 'resolved') {
       status,
       // A tool's finding lives in its server's document: the event goes there.
       ...(doc.holderId ? { documentId: doc.holderId } : {}),
+      actor: caller.actor,
     };
     await appendServerEvents(deps, [{ ...event, receivedAt: event.ts, batchId: deps.newBatchId() }], context);
     return riskFindingView({ ...doc, status });

@@ -28,6 +28,7 @@ export function makeSetBudgetHandler(scope: BudgetScope) {
       projectId: 'projectId' in input ? input.projectId : null,
       monthlyUsd: input.body.monthlyUsd,
       webhookUrl: input.body.webhookUrl ?? null,
+      actor: caller.actor,
       receivedAt: now.toISOString(),
       batchId: `api:${scope}-budget`,
     };
