@@ -23,6 +23,7 @@ import {
 } from '@km/shared';
 import type { Authenticator, ReadModelStore } from '../ports';
 import { routeHandler } from './route-handler';
+import { teamUsers } from '../teams/team-directory';
 
 export interface CostQueryDeps {
   readModelStore: ReadModelStore;
@@ -45,6 +46,13 @@ function costFilter(filters: { projectId?: string | undefined; userId?: string |
     case null:
       return null;
   }
+}
+
+/** The route's filter; a team's is its users' spend (a team the org does not have is a 404). */
+async function filterOf(store: ReadModelStore, orgId: string, params: Parameters<typeof costFilter>[0] & { teamId?: string | undefined }): Promise<CostFilter | null> {
+  if (params.teamId === undefined) return costFilter(params);
+  const users = await teamUsers(store, orgId, params.teamId);
+  return { dimension: 'user', matches: (key) => users.has(key) };
 }
 
 /** The months a day range touches: '2026-10', '2026-11'. */
@@ -73,7 +81,7 @@ export async function dayBuckets(store: ReadModelStore, orgId: string, from: str
  */
 export const makeQueryCostHandler = routeHandler(costRoute, async (caller, params, deps: CostQueryDeps) => {
   const range = dayRange(params, deps.now(), COST_RANGE_MAX_DAYS);
-  const filter = costFilter(params);
+  const filter = await filterOf(deps.readModelStore, caller.orgId, params);
   const buckets = await dayBuckets(deps.readModelStore, caller.orgId, range.from, range.to);
   return costReport(filter ? narrowBuckets(buckets, filter) : buckets, range, params.groupBy);
 });
@@ -83,7 +91,7 @@ export const makeQueryCostHandler = routeHandler(costRoute, async (caller, param
  * the last 30 days; its periods are fixed, so from/to are refused.
  */
 export const makeQueryCostSummaryHandler = routeHandler(costSummaryRoute, async (caller, params, deps: CostQueryDeps) => {
-  const filter = costFilter(params);
+  const filter = await filterOf(deps.readModelStore, caller.orgId, params);
   const now = deps.now();
   const today = utcDay(now);
   const from = [addDays(today, -29), `${today.slice(0, 7)}-01`].sort()[0]!;

@@ -1,8 +1,9 @@
-import { bucketsCovering, latencyRoute, mergeAllStats, wholeHoursCovering, summarizeStats, type LatencyBucketDoc, type LatencySummary, type RouteParams, type StoredStats } from '@km/shared';
+import { bucketsCovering, latencyRoute, mergeAllStats, wholeHoursCovering, summarizeStats, type LatencyBucketDoc, type LatencyScope, type LatencySummary, type RouteParams, type StoredStats } from '@km/shared';
 import type { Authenticator, ReadModelStore } from '../ports';
 import { filteredStats, readLatencyBuckets } from './latency-buckets';
 import { latencyRange, latencyScope, serverTool } from './latency-params';
 import { routeHandler } from './route-handler';
+import { teamUsers } from '../teams/team-directory';
 
 export interface LatencyQueryDeps {
   readModelStore: ReadModelStore;
@@ -21,9 +22,12 @@ export type LatencyGroup = { key: string; server?: string; tool?: string } & Lat
  */
 export const makeQueryLatencyHandler = routeHandler(latencyRoute, async (caller, params, deps: LatencyQueryDeps) => {
   const range = latencyRange(params, deps.now());
-  const scope = latencyScope(params);
   const filters = serverTool(params);
-  const docs = (await readLatencyBuckets(deps.readModelStore, caller.orgId, scope, bucketsCovering(range.fromMs, range.toMs, scope))).flat();
+  // A team's latency is its users' calls: each user's buckets, merged with the others' like any buckets.
+  const scopes: LatencyScope[] = params.teamId === undefined ? [latencyScope(params)] : [...(await teamUsers(deps.readModelStore, caller.orgId, params.teamId))].map((id) => ({ kind: 'user', id }));
+  const docs = (
+    await Promise.all(scopes.map((scope) => readLatencyBuckets(deps.readModelStore, caller.orgId, scope, bucketsCovering(range.fromMs, range.toMs, scope))))
+  ).flat(2);
   // Keyed by key and labels together: "a/b" + "c" and "a" + "b/c" display alike but are different tools.
   // Each group's stats are merged once at the end: one merge of 30 days, not 30 days of pairwise merges.
   const groups = new Map<string, { key: string; server?: string; tool?: string; parts: StoredStats[] }>();

@@ -16,6 +16,7 @@ import {
 } from '@km/shared';
 import type { Authenticator, EventLog, QueryOptions, ReadModelStore } from '../ports';
 import { appendServerEvents } from './server-events';
+import { teamUsers } from '../teams/team-directory';
 import { routeHandler } from './route-handler';
 
 export interface RiskQueryDeps {
@@ -99,9 +100,12 @@ async function findingsWhere(store: ReadModelStore, orgId: string, options: Quer
 /** GET /api/risk/findings?severity&from&to&status&kind&projectId&userId&server&tool&limit: the caller's findings, newest first. */
 export const makeQueryRiskFindingsHandler = routeHandler(riskFindingsRoute, async (caller, params, deps: RiskQueryDeps) => {
   const { store, from, to } = findingsQuery(params);
-  const docs = await findingsWhere(deps.readModelStore, caller.orgId, store);
+  // A team's findings are its users': read past the limit, keep theirs, then cut.
+  const team = params.teamId === undefined ? null : await teamUsers(deps.readModelStore, caller.orgId, params.teamId);
+  const docs = await findingsWhere(deps.readModelStore, caller.orgId, team ? { ...store, limit: SUMMARY_SCAN_LIMIT } : store);
   const findings = docs
     .filter((doc) => (!from || doc.ts >= from) && (!to || doc.ts <= to))
+    .filter((doc) => team === null || (doc.userId !== undefined && doc.userId !== null && team.has(doc.userId)))
     .slice(0, params.limit)
     .map(riskFindingView);
   return { findings };

@@ -42,7 +42,7 @@ const BAD_VALUES: Readonly<Record<string, string>> = {
   kind: 'rumour',
   after: 'x'.repeat(2001),
   keyId: LONG_NAME,
-  teamId: 'Not A Team',
+  teamId: LONG_NAME,
   format: 'xml',
 };
 
@@ -55,7 +55,7 @@ const secretIn = (answer: { findings?: Array<{ id: string; kind: string }> }) =>
  */
 function goodValues(seed: { sessionId: string; cursor: string }): Readonly<Record<string, Record<string, string>>> {
   const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000).toISOString();
-  const single = { format: 'csv', projectId: 'web', userId: 'ann', server: 'everything', sessionId: seed.sessionId, limit: '5', from: twoDaysAgo, to: new Date().toISOString(), bucket: 'day', severity: 'critical', status: 'open', kind: 'secret', after: seed.cursor };
+  const single = { teamId: 'core', format: 'csv', projectId: 'web', userId: 'ann', server: 'everything', sessionId: seed.sessionId, limit: '5', from: twoDaysAgo, to: new Date().toISOString(), bucket: 'day', severity: 'critical', status: 'open', kind: 'secret', after: seed.cursor };
   return { ...Object.fromEntries(Object.entries(single).map(([name, value]) => [name, { [name]: value }])), tool: { tool: 'echo' }, groupBy: { groupBy: 'tool' } };
 }
 /** Where a route takes a parameter only with another one. */
@@ -104,6 +104,7 @@ export function testApiContract(name: string, makeApi: () => Promise<ApiUnderTes
       findingId = secretIn((await api.ask(findings, {})).body)!.id;
       cursor = (await api.ask(apiRoutes.find((r) => r.path === 'interactions/recent')!, { limit: '1' })).body.cursor;
       keyId = (await api.ask(createKeyRoute, {}, { role: 'viewer', label: 'contract' })).body.apiKey.keyId;
+      expect((await api.ask(apiRoutes.find((r) => r.name === 'setTeam')!, { teamId: 'core' }, { name: 'Core', userIds: ['ann'] })).status).toBe(200);
     });
     afterAll(async () => {
       await api?.close();

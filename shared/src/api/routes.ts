@@ -54,15 +54,24 @@ const scopeFilters = () => ({ projectId: nameParam('projectId').optional(), user
  * The cost dimension a filter narrows to: cost is kept per dimension, not per pair of them, so at most one is given
  * (a tool is kept per server, so server with tool is one filter, and tool alone is that tool on every server).
  */
-export function costFilterDimension(filters: { projectId?: string | undefined; userId?: string | undefined; server?: string | undefined; tool?: string | undefined }): 'project' | 'user' | 'server' | 'tool' | null {
+export function costFilterDimension(filters: { projectId?: string | undefined; userId?: string | undefined; teamId?: string | undefined; server?: string | undefined; tool?: string | undefined }): 'project' | 'user' | 'server' | 'tool' | null {
   if (filters.projectId !== undefined) return 'project';
-  if (filters.userId !== undefined) return 'user';
+  // A team is its users: its spend is theirs.
+  if (filters.userId !== undefined || filters.teamId !== undefined) return 'user';
   if (filters.tool !== undefined) return 'tool';
   return filters.server !== undefined ? 'server' : null;
 }
-function oneCostFilter(filters: { projectId?: string | undefined; userId?: string | undefined; server?: string | undefined; tool?: string | undefined }, ctx: Issues) {
-  const given = [filters.projectId, filters.userId, filters.server ?? filters.tool].filter((value) => value !== undefined).length;
-  if (given > 1) refuse(ctx, filters.projectId !== undefined ? 'projectId' : 'userId', 'give one of projectId, userId or server (with or without tool): spend is kept per project, per user and per server or tool, not per pair of them');
+function oneCostFilter(filters: { projectId?: string | undefined; userId?: string | undefined; teamId?: string | undefined; server?: string | undefined; tool?: string | undefined }, ctx: Issues) {
+  const given = [filters.projectId, filters.userId, filters.teamId, filters.server ?? filters.tool].filter((value) => value !== undefined).length;
+  if (given > 1) refuse(ctx, filters.projectId !== undefined ? 'projectId' : filters.userId !== undefined ? 'userId' : 'teamId', 'give one of projectId, userId, teamId or server (with or without tool): spend is kept per project, per user and per server or tool, not per pair of them');
+}
+
+/** A team's figures are its users': teamId goes with neither a project nor a user filter. */
+const teamParam = () => ({ teamId: nameParam('teamId').optional() });
+function teamAlone(filters: { projectId?: string | undefined; userId?: string | undefined; teamId?: string | undefined }, ctx: Issues) {
+  if (filters.teamId !== undefined && (filters.projectId !== undefined || filters.userId !== undefined)) {
+    refuse(ctx, 'teamId', 'give teamId without projectId or userId: a team is its users, across projects');
+  }
 }
 
 /** Latency is kept per org, per project and per user: one of projectId or userId. */
@@ -139,6 +148,7 @@ export const costRoute = declare({
       to: dayParam('to').optional(),
       groupBy: enumParam('groupBy', ['project', 'user', 'server', 'tool', 'model', 'day']).default('day'),
       ...scopeFilters(),
+      ...teamParam(),
     })
     .superRefine((query, ctx) => {
       oneCostFilter(query, ctx);
@@ -162,6 +172,7 @@ export const costSummaryRoute = declare({
       from: refusedParam('from', 'the summary covers today, yesterday, this month and the last 30 days; use GET /api/cost for a range'),
       to: refusedParam('to', 'the summary covers today, yesterday, this month and the last 30 days; use GET /api/cost for a range'),
       ...scopeFilters(),
+      ...teamParam(),
     })
     .superRefine(oneCostFilter),
   answer: answers.CostSummarySchema,
@@ -241,9 +252,10 @@ export const latencyRoute = declare({
   path: 'latency',
   pathParams: noPathParams,
   query: z
-    .strictObject({ groupBy: enumParam('groupBy', ['server', 'tool', 'method']).default('server'), ...latencyWindow() })
+    .strictObject({ groupBy: enumParam('groupBy', ['server', 'tool', 'method']).default('server'), ...latencyWindow(), ...teamParam() })
     .superRefine((query, ctx) => {
       oneLatencyScope(query, ctx);
+      teamAlone(query, ctx);
       if (query.groupBy === 'method') {
         const why = 'methods are kept per org, project or user, not per server; use groupBy=server or groupBy=tool';
         if (query.server !== undefined) refuse(ctx, 'server', `server cannot be used here: ${why}`);
@@ -348,8 +360,12 @@ export const riskFindingsRoute = declare({
       kind: enumParam('kind', FINDING_KINDS).optional(),
       limit: limitParam(200, 1000),
       ...riskQuery(),
+      ...teamParam(),
     })
-    .superRefine(fromBeforeTo),
+    .superRefine((query, ctx) => {
+      fromBeforeTo(query, ctx);
+      teamAlone(query, ctx);
+    }),
   answer: answers.RiskFindingsAnswerSchema,
   status: 200,
   doc: "The caller's findings, newest first.",

@@ -1,0 +1,62 @@
+import { apiRoutes, type ApiRouteName } from '@km/shared';
+import { ApiKeyAuthenticator, hashApiKey } from '../src/adapters/api-key-authenticator';
+import { MemoryEventLog } from '../src/adapters/memory-event-log';
+import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
+import { runProjectorOnce } from '../src/projector';
+import { readModels } from '../src/read-models';
+import { httpRoutes } from '../src/routes';
+import { handlerAnswer, urlOf } from './contracts/api.contract';
+import { anEnvelope, interaction, sessionEnded, sessionStarted } from './fixtures';
+import { anHttpRequest, anInvocationContext, bearer } from './http-fixtures';
+
+const KEY = 'km_test_owner_key_of_org_a';
+
+describe("a team's figures are its users'", () => {
+  const eventLog = new MemoryEventLog();
+  const readModelStore = new MemoryReadModelStore();
+  const routes = httpRoutes({ eventLog, readModelStore, authenticator: new ApiKeyAuthenticator([{ keyHash: hashApiKey(KEY), orgId: 'org-a' }]), now: () => new Date(), newBatchId: () => 'b' });
+  const ask = async (name: ApiRouteName, params: Record<string, string> = {}, body?: unknown) => {
+    const route = apiRoutes.find((candidate) => candidate.name === name)!;
+    const { url, pathParams } = urlOf(route, params);
+    const headers = { ...bearer(KEY), ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
+    const request = anHttpRequest({ method: route.method, path: url, headers, params: pathParams, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    return handlerAnswer(await routes.find((candidate) => candidate.name === name)!.handler(request, anInvocationContext(name)));
+  };
+
+  beforeAll(async () => {
+    const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
+    const leak = [{ ruleId: 'aws-access-key-id', severity: 'critical' as const, path: '$.params.arguments.key' }];
+    const events = ['ann', 'bob', 'cy'].flatMap((userId, index) => {
+      const envelope = anEnvelope({ orgId: 'org-a', userId, projectId: `p-${userId}` });
+      return [
+        sessionStarted(envelope, at(30)),
+        interaction(envelope, at(20), { requestId: '1', costUsd: index + 1, latencyMs: 100 * (index + 1), findings: leak }),
+        interaction(envelope, at(19), { requestId: '2', costUsd: index + 1, latencyMs: 100 * (index + 1) }),
+        sessionEnded(envelope, at(10)),
+      ];
+    });
+    expect((await ask('ingest', {}, { events })).status).toBe(202);
+    for (const model of readModels) while ((await runProjectorOnce(model, eventLog, readModelStore, 500)) > 0);
+    expect((await ask('setTeam', { teamId: 'platform' }, { name: 'Platform', userIds: ['ann', 'cy'] })).status).toBe(200);
+  });
+
+  it('costs what its users cost, and a team the org does not have is a 404', async () => {
+    const team = await ask('query-cost-summary', { teamId: 'platform' });
+    const [ann, cy] = await Promise.all([ask('query-cost-summary', { userId: 'ann' }), ask('query-cost-summary', { userId: 'cy' })]);
+    expect(team.body.today.costUsd).toBeCloseTo(ann.body.today.costUsd + cy.body.today.costUsd, 9);
+    expect(team.body.today.costUsd).toBeCloseTo(8, 9);
+    const byUser = await ask('query-cost', { teamId: 'platform', groupBy: 'user' });
+    expect(byUser.body.groups.map((group: { key: string }) => group.key).sort()).toEqual(['ann', 'cy']);
+    const missing = await ask('query-cost', { teamId: 'nobody' });
+    expect([missing.status, missing.body.error]).toEqual([404, expect.stringContaining('no team "nobody"')]);
+    expect((await ask('query-cost', { teamId: 'platform', userId: 'ann' })).status).toBe(400);
+  });
+
+  it("times its users' calls, and lists its users' findings only", async () => {
+    const latency = await ask('query-latency', { teamId: 'platform' });
+    expect(latency.body.total.count).toBe(4);
+    expect(latency.body.total.totalMs).toBe(2 * 100 + 2 * 300);
+    const findings = await ask('query-risk-findings', { teamId: 'platform', kind: 'secret' });
+    expect(findings.body.findings.map((finding: { userId: string }) => finding.userId).sort()).toEqual(['ann', 'cy']);
+  });
+});
