@@ -1,22 +1,13 @@
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashApiKey } from '@km/functions/dist/adapters/api-key-authenticator';
 import { startEmbeddedHost } from '@km/functions/dist/host/embedded-host';
 import { aSessionOfEvents, anEnvelope, interaction } from '../../functions/test/fixtures';
-import { KM_BIN, requireBuiltKm } from './e2e-support';
+import { requireBuiltKm, runKm } from './e2e-support';
 import { tempHome } from './helpers';
 
-function km(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [KM_BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+/** km with only PATH and the test's settings: what an MCP client's stripped environment gives. */
+const km = (args: string[], env: Record<string, string>) => runKm(args, { PATH: process.env.PATH ?? '', ...env });
 
 const OTHER_KEY = 'km_test_key_of_the_other_org';
 

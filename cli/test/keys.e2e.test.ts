@@ -1,21 +1,12 @@
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startEmbeddedHost } from '@km/functions/dist/host/embedded-host';
 import { aSessionOfEvents, anEnvelope } from '../../functions/test/fixtures';
-import { KM_BIN, requireBuiltKm } from './e2e-support';
+import { requireBuiltKm, runKm } from './e2e-support';
 import { tempHome } from './helpers';
 
-function km(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [KM_BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+/** km with only PATH and the test's settings: what an MCP client's stripped environment gives. */
+const km = (args: string[], env: Record<string, string>) => runKm(args, { PATH: process.env.PATH ?? '', ...env });
 
 const lastLine = (text: string) => text.trimEnd().split('\n').at(-1)!;
 

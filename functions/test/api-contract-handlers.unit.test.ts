@@ -5,8 +5,7 @@ import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
 import { runProjectorOnce } from '../src/projector';
 import { readModels } from '../src/read-models';
 import { httpRoutes } from '../src/routes';
-import { handlerAnswer, testApiContract, urlOf } from './contracts/api.contract';
-import { anHttpRequest, anInvocationContext, bearer } from './http-fixtures';
+import { askHandlers, testApiContract } from './contracts/api.contract';
 
 const KEY = 'key-of-org-a';
 
@@ -25,14 +24,7 @@ testApiContract('the Functions handlers', async () => {
   });
   return {
     orgId: 'org-a',
-    async ask(route, params, body) {
-      const { url, pathParams } = urlOf(route, params);
-      const handler = routes.find((candidate) => candidate.name === route.name)!.handler;
-      const headers = { ...bearer(KEY), ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
-      const request = anHttpRequest({ method: route.method, path: url, headers, params: pathParams, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-      const response = await handler(request, anInvocationContext(route.name));
-      return handlerAnswer(response);
-    },
+    ask: (route, params, body) => askHandlers(routes, KEY, route, params, body),
     async projected(ready) {
       for (const model of readModels) while ((await runProjectorOnce(model, eventLog, readModelStore, 500)) > 0);
       if (!(await ready())) throw new Error('the projectors did not fold the seeded events');

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedHost } from '../src/host/embedded-host';
 import type { Logger } from '../src/logger';
-import { answerBody, testApiContract, urlOf } from './contracts/api.contract';
+import { askOverHttp, testApiContract } from './contracts/api.contract';
 
 const quiet: Logger = { info() {}, warn() {}, error() {} };
 
@@ -14,14 +14,7 @@ testApiContract('the embedded host', async () => {
   const key = readFileSync(join(home, 'api-key'), 'utf8').trim();
   return {
     orgId: 'local',
-    async ask(route, params, body) {
-      const response = await fetch(host.url + urlOf(route, params).url, {
-        method: route.method,
-        headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      return { status: response.status, body: answerBody(response.headers.get('content-type'), await response.text()) };
-    },
+    ask: (route, params, body) => askOverHttp(host.url, key, route, params, body),
     async projected(ready) {
       // The projector loop runs on its own: wait for what it folds, not for a time.
       const deadline = Date.now() + 30_000;

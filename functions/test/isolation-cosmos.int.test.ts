@@ -6,9 +6,8 @@ import { storedKeyLookup } from '../src/keys/key-directory';
 import { runProjectorOnce } from '../src/projector';
 import { readModelIndexes, readModels } from '../src/read-models';
 import { httpRoutes } from '../src/routes';
-import { handlerAnswer, urlOf } from './contracts/api.contract';
+import { askHandlers } from './contracts/api.contract';
 import { testTenantIsolation } from './contracts/isolation.contract';
-import { anHttpRequest, anInvocationContext, bearer } from './http-fixtures';
 import { startTestCosmos } from './support/cosmos-server';
 
 /**
@@ -38,14 +37,7 @@ testTenantIsolation('the Functions handlers over the Cosmos-compatible server', 
   return {
     ownerKeyA,
     ownerKeyB,
-    async ask(key, route, params = {}, body) {
-      const { url, pathParams } = urlOf(route, params);
-      const handler = routes.find((candidate) => candidate.name === route.name)!.handler;
-      const headers = { ...bearer(key), ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
-      const request = anHttpRequest({ method: route.method, path: url, headers, params: pathParams, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-      const response = await handler(request, anInvocationContext(route.name));
-      return handlerAnswer(response);
-    },
+    ask: (key, route, params = {}, body) => askHandlers(routes, key, route, params, body),
     async projected(ready) {
       for (const model of readModels) while ((await runProjectorOnce(model, eventLog, readModelStore, 500)) > 0);
       if (!(await ready())) throw new Error('the projectors did not fold the seeded events');

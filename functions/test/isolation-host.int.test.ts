@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { hashApiKey } from '../src/adapters/api-key-authenticator';
 import { startEmbeddedHost } from '../src/host/embedded-host';
 import type { Logger } from '../src/logger';
-import { answerBody, urlOf } from './contracts/api.contract';
+import { askOverHttp } from './contracts/api.contract';
 import { testTenantIsolation } from './contracts/isolation.contract';
 
 const quiet: Logger = { info() {}, warn() {}, error() {} };
@@ -25,14 +25,7 @@ testTenantIsolation('the embedded host', async () => {
   return {
     ownerKeyA,
     ownerKeyB,
-    async ask(key, route, params = {}, body) {
-      const response = await fetch(host.url + urlOf(route, params).url, {
-        method: route.method,
-        headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      return { status: response.status, body: answerBody(response.headers.get('content-type'), await response.text()) };
-    },
+    ask: (key, route, params = {}, body) => askOverHttp(host.url, key, route, params, body),
     async projected(ready) {
       const deadline = Date.now() + 60_000;
       while (!(await ready())) {

@@ -5,9 +5,8 @@ import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
 import { runProjectorOnce } from '../src/projector';
 import { readModels } from '../src/read-models';
 import { httpRoutes } from '../src/routes';
-import { handlerAnswer, urlOf } from './contracts/api.contract';
+import { askHandlers } from './contracts/api.contract';
 import { anEnvelope, interaction, sessionEnded, sessionStarted } from './fixtures';
-import { anHttpRequest, anInvocationContext, bearer } from './http-fixtures';
 
 const KEY = 'km_test_owner_key_of_org_a';
 
@@ -15,13 +14,7 @@ describe("a team's figures are its users'", () => {
   const eventLog = new MemoryEventLog();
   const readModelStore = new MemoryReadModelStore();
   const routes = httpRoutes({ eventLog, readModelStore, authenticator: new ApiKeyAuthenticator([{ keyHash: hashApiKey(KEY), orgId: 'org-a' }]), now: () => new Date(), newBatchId: () => 'b' });
-  const ask = async (name: ApiRouteName, params: Record<string, string> = {}, body?: unknown) => {
-    const route = apiRoutes.find((candidate) => candidate.name === name)!;
-    const { url, pathParams } = urlOf(route, params);
-    const headers = { ...bearer(KEY), ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
-    const request = anHttpRequest({ method: route.method, path: url, headers, params: pathParams, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-    return handlerAnswer(await routes.find((candidate) => candidate.name === name)!.handler(request, anInvocationContext(name)));
-  };
+  const ask = (name: ApiRouteName, params: Record<string, string> = {}, body?: unknown) => askHandlers(routes, KEY, apiRoutes.find((candidate) => candidate.name === name)!, params, body);
 
   beforeAll(async () => {
     const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();

@@ -1,20 +1,11 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { createKeyRoute, keysRoute, revokeKeyRoute, ROLES, whoamiRoute, type Role } from '@km/shared';
+import { createKeyRoute, keysRoute, revokeKeyRoute, ROLES, whoamiRoute, type Role, type RouteAnswer } from '@km/shared';
 import { loadSettings } from '../config/settings';
 import { callApi } from './api-client';
 import { withLocalDirectories } from './local-directories';
 
-interface KeyView {
-  orgId?: string;
-  keyId: string;
-  prefix: string;
-  role: Role;
-  projectId: string | null;
-  label: string | null;
-  createdAt: string;
-  createdBy: string;
-  revokedAt: string | null;
-}
+/** A key as the API lists it, with its org (the machine's own database lists every org's). */
+type KeyView = RouteAnswer<typeof keysRoute>['keys'][number] & { orgId?: string };
 
 /**
  * `km keys create|list|revoke`. Logged in to a team backend (km login, KM_ENDPOINT): through its API, with the saved

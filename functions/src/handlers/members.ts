@@ -1,32 +1,21 @@
 import type { InvocationContext } from '@azure/functions';
 import { ApiError, inviteMemberRoute, membersRoute, roleMayGrant } from '@km/shared';
 import { MemberDirectory, type MemberDoc } from '../members/member-directory';
-import type { Authenticator, EventLog, ReadModelStore } from '../ports';
 import { routeHandler } from './route-handler';
-import { appendServerEvents } from './server-events';
+import { serverEventAppender, type ChangeDeps } from './server-events';
 
-interface MemberDeps {
-  eventLog: EventLog;
-  readModelStore: ReadModelStore;
-  authenticator: Authenticator;
-  now: () => Date;
-  newBatchId: () => string;
-  onEventsAppended?: () => void;
-}
-
-const directoryOf = (deps: MemberDeps, context: InvocationContext) =>
-  new MemberDirectory(deps.readModelStore, (events) => appendServerEvents(deps, events, context), deps.now, deps.newBatchId);
+const directoryOf = (deps: ChangeDeps, context: InvocationContext) => new MemberDirectory(deps.readModelStore, serverEventAppender(deps, context), deps.now, deps.newBatchId);
 
 const view = ({ kind: _kind, ...member }: MemberDoc) => member;
 
 /** GET /api/members */
-export const makeQueryMembersHandler = routeHandler(membersRoute, async (caller, _input, deps: MemberDeps, context) => ({
+export const makeQueryMembersHandler = routeHandler(membersRoute, async (caller, _input, deps: ChangeDeps, context) => ({
   orgId: caller.orgId,
   members: (await directoryOf(deps, context).list(caller.orgId)).map(view),
 }));
 
 /** POST /api/members: an invitation; a project key manages its project's keys, not the org's members. */
-export const makeInviteMemberHandler = routeHandler(inviteMemberRoute, async (caller, { body }, deps: MemberDeps, context) => {
+export const makeInviteMemberHandler = routeHandler(inviteMemberRoute, async (caller, { body }, deps: ChangeDeps, context) => {
   if (!roleMayGrant(caller.role, body.role)) throw new ApiError(403, `a caller with role "${caller.role}" cannot invite with role "${body.role}": only an owner makes owners`);
   if (caller.projectId) throw new ApiError(403, `this key is scoped to project "${caller.projectId}": members are the org's, invite them with a key of the org`);
   return view(await directoryOf(deps, context).invite(caller.orgId, body.login, body.role, caller.actor));

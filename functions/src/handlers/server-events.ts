@@ -1,7 +1,7 @@
 import type { InvocationContext } from '@azure/functions';
 import { unavailable, type LoggedEvent } from '@km/shared';
 import { describeError } from '../logger';
-import type { EventLog } from '../ports';
+import type { Authenticator, EventLog, ReadModelStore } from '../ports';
 
 /**
  * Appends events the server makes (budgets, finding status) and wakes the projectors: one way for every route, so
@@ -16,3 +16,16 @@ export async function appendServerEvents(ports: { eventLog: EventLog; onEventsAp
   }
   ports.onEventsAppended?.();
 }
+
+/** What a route that records a change as server events needs: the directories of keys, members and teams. */
+export interface ChangeDeps {
+  eventLog: EventLog;
+  readModelStore: ReadModelStore;
+  authenticator: Authenticator;
+  now: () => Date;
+  newBatchId: () => string;
+  onEventsAppended?: () => void;
+}
+
+/** appendServerEvents bound to one request, for a directory that appends its events itself. */
+export const serverEventAppender = (deps: ChangeDeps, context: InvocationContext) => (events: LoggedEvent[]) => appendServerEvents(deps, events, context);

@@ -1,6 +1,7 @@
 import { apiRoutes, createKeyRoute, ingestRoute, routeUrl, type ApiRoute, type KmEvent } from '@km/shared';
 import { z } from 'zod';
 import { anEnvelope, interaction, sessionEnded, sessionStarted } from '../fixtures';
+import { anHttpRequest, anInvocationContext, bearer } from '../http-fixtures';
 
 /** An answer as a test reads it. */
 export interface ApiAnswer {
@@ -176,6 +177,25 @@ export async function handlerAnswer(response: { status?: number; jsonBody?: unkn
     return { status: response.status ?? 200, body: answerBody(contentType, await new Response(response.body).text()) };
   }
   return { status: response.status ?? 200, body: response.jsonBody };
+}
+
+/** A route asked over HTTP with a key, as a client would (the embedded host). */
+export async function askOverHttp(baseUrl: string, key: string, route: ApiRoute, params: Record<string, string>, body?: unknown): Promise<ApiAnswer> {
+  const response = await fetch(baseUrl + urlOf(route, params).url, {
+    method: route.method,
+    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: response.status, body: answerBody(response.headers.get('content-type'), await response.text()) };
+}
+
+/** A route asked of the route table's handlers in process, as the Functions host calls them (Azure's HttpRequest). */
+export async function askHandlers(routes: ReadonlyArray<{ name: string; handler: (request: any, context: any) => Promise<any> }>, key: string, route: ApiRoute, params: Record<string, string>, body?: unknown): Promise<ApiAnswer> {
+  const { url, pathParams } = urlOf(route, params);
+  const handler = routes.find((candidate) => candidate.name === route.name)!.handler;
+  const headers = { ...bearer(key), ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
+  const request = anHttpRequest({ method: route.method, path: url, headers, params: pathParams, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  return handlerAnswer(await handler(request, anInvocationContext(route.name)));
 }
 
 /** The URL of a route with these parameters, and the path parameters on their own (the Functions host's request.params). */
