@@ -5,6 +5,7 @@ import {
   riskFindingsRoute,
   riskSummaryRoute,
   STATUS_ONLY_WHERE,
+  UNUSUAL_HOURS_WHERE,
   expandFindings,
   isStatusOnly,
   newEventId,
@@ -72,13 +73,15 @@ function findingsQuery(params: FindingFilters): FindingsQuery {
 }
 
 /**
- * Every anomaly finding, a tool's read out of its server's document: the store cannot filter those, so they are
- * read whole (one document per project and server, plus sessions' and users' findings) and filtered here.
+ * Every anomaly finding, a tool's read out of its server's document and a user's unusual hours out of the org's
+ * hour documents: the store cannot filter those, so they are read whole (one document per project and server, 24
+ * hour documents, sessions' findings) and filtered here. Users' own hours documents from before the hour documents
+ * are read by rule (kind says anomaly only once one was found) and added in.
  */
 async function anomalyFindings(store: ReadModelStore, orgId: string): Promise<RiskFindingDoc[]> {
   const scan = (where: QueryOptions['where']) => store.query<RiskFindingDoc>(riskProjection.name, orgId, { where, orderBy: 'ts', direction: 'desc', limit: SUMMARY_SCAN_LIMIT });
-  const [anomalies, statusOnly] = await Promise.all([scan({ kind: 'anomaly' }), scan(STATUS_ONLY_WHERE)]);
-  return expandFindings([...anomalies, ...statusOnly.filter(isStatusOnly)]);
+  const [anomalies, statusOnly, hours] = await Promise.all([scan({ kind: 'anomaly' }), scan(STATUS_ONLY_WHERE), scan(UNUSUAL_HOURS_WHERE)]);
+  return expandFindings([...anomalies, ...statusOnly.filter(isStatusOnly), ...hours]);
 }
 
 const matches = (doc: RiskFindingDoc, where: Record<string, string | number | boolean>) =>
