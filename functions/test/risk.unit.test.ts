@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { DAYS_KEPT, expandFindings, hoursFindingId, KmEventSchema, newEventId, riskProjection, serverDocId, toolFindingId, type KmEvent, type RiskFindingDoc } from '@km/shared';
+import { DAYS_KEPT, expandFindings, filesFindingId, hoursFindingId, KmEventSchema, sessionsProjection, sessionView, type SessionDoc, newEventId, riskProjection, serverDocId, toolFindingId, type KmEvent, type RiskFindingDoc } from '@km/shared';
 import { ApiKeyAuthenticator, hashApiKey } from '../src/adapters/api-key-authenticator';
 import { MemoryEventLog } from '../src/adapters/memory-event-log';
 import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
@@ -64,7 +64,12 @@ async function given(events: KmEvent[]) {
     const response = await handler(anHttpRequest({ path, params, headers: bearer(key), method }), anInvocationContext());
     return { status: response.status, body: response.jsonBody };
   };
-  const project = async () => projectBatch(riskProjection, readModelStore, fromEmbeddedLog(await eventLog.read(0, 1000)));
+  // The sessions read model too: a session's many-files finding is read out of its session document.
+  const project = async () => {
+    const events = fromEmbeddedLog(await eventLog.read(0, 1000));
+    await projectBatch(riskProjection, readModelStore, events);
+    await projectBatch(sessionsProjection, readModelStore, events);
+  };
   await project();
   return {
     eventLog,
@@ -200,6 +205,19 @@ describe('risk read model and API', () => {
     await api.project();
     expect((await api.findings('?status=acknowledged')).body.findings.map((f: any) => f.id)).toEqual([findingId]);
     expect((await api.summary()).body.anomalies.map((a: any) => a.id)).not.toContain(findingId);
+  });
+
+  it("lists a session's many files read out of its session document, and acks it under the session's finding id", async () => {
+    const env = anEnvelope({ orgId: 'org-a', sessionId: 'busy', projectId: 'p1', userId: 'ann' });
+    const reads = Array.from({ length: 55 }, (_, i) => interaction(env, `2026-05-01T10:00:${String(i).padStart(2, '0')}.000Z`, { target: 'read_text_file', requestPreview: JSON.stringify({ name: 'read_text_file', arguments: { path: `/repo/f-${i}.ts` } }) }));
+    const api = await given(reads);
+    const findingId = filesFindingId('busy');
+    const files = (await api.findings('?kind=anomaly&projectId=p1')).body.findings.filter((f: any) => f.ruleId === 'anomaly-many-files');
+    expect(files).toEqual([expect.objectContaining({ id: findingId, sessionId: 'busy', userId: 'ann', status: 'open', ts: reads[0]!.ts })]);
+    expect((await api.findings('?kind=anomaly', 'key-b')).body.findings).toEqual([]);
+    expect(await api.ack(findingId)).toMatchObject({ status: 200, body: { id: findingId, status: 'acknowledged' } });
+    await api.project();
+    expect((await api.findings('?status=acknowledged')).body.findings.map((f: any) => f.id)).toEqual([findingId]);
   });
 
   it("keeps the status an older version's event gave a tool finding (no documentId) when the log is folded anew", async () => {
@@ -391,20 +409,41 @@ describe('anomalies: many files in a session, unusual hours', () => {
   const fold = (events: KmEvent[], docId: string) => events.reduce<RiskFindingDoc | null>((s, e) => riskProjection.evolve(s, e, docId), null);
   const idOf = (event: KmEvent, prefix: string) => riskProjection.docIds(event).find((id) => id.startsWith(prefix))!;
 
+  const sessionOf = (events: KmEvent[]) => events.reduce<SessionDoc | null>((s, e) => sessionsProjection.evolve(s, e, e.sessionId), null)!;
+  const filesFindings = (session: SessionDoc, risk: RiskFindingDoc[] = []) => expandFindings(risk, [session]).filter((doc) => doc.ruleId === 'anomaly-many-files');
+
   it('flags a session touching many distinct files, whatever the order, without storing the paths', () => {
     const env = anEnvelope({ orgId: 'org-a', sessionId: 'busy' });
     const reads = Array.from({ length: 60 }, (_, i) =>
       interaction(env, `2026-05-01T10:00:${String(i).padStart(2, '0')}.000Z`, { target: 'read_text_file', requestPreview: JSON.stringify({ name: 'read_text_file', arguments: { path: `/repo/src/file-${i % 55}.ts` } }) }),
     );
-    const docId = idOf(reads[0]!, 'anomaly-files-');
-    const doc = fold(reads, docId)!;
-    expect(doc).toMatchObject({ detected: true, ruleId: 'anomaly-many-files', kind: 'anomaly', sessionId: 'busy', ts: reads[0]!.ts, detail: '55 distinct files touched in one session' });
-    // A later call touching only files already counted changes nothing: the projector writes nothing.
+    // Counted in the session's document (sessions read model), not in a risk document per session.
+    expect(riskProjection.docIds(reads[0]!).filter((id) => id.startsWith('anomaly-files-'))).toEqual([]);
+    const session = sessionOf(reads);
+    expect(session.manyFiles).toBe(true);
+    const [doc, ...others] = filesFindings(session);
+    expect(others).toEqual([]);
+    expect(doc).toMatchObject({ id: filesFindingId('busy'), detected: true, ruleId: 'anomaly-many-files', kind: 'anomaly', sessionId: 'busy', ts: reads[0]!.ts, detail: '55 distinct files touched in one session' });
+    // A later call touching only files already counted changes no hash.
     const again = interaction(env, '2026-05-01T11:00:00.000Z', { target: 'read_text_file', requestPreview: reads[3]!.type === 'mcp.interaction' ? reads[3]!.requestPreview : null });
-    expect(riskProjection.evolve(doc, again, docId)).toBe(doc);
-    expect(JSON.stringify(doc)).not.toContain('/repo/src');
-    expect({ ...fold([...reads].reverse(), docId)!, applied: [] }).toEqual({ ...doc, applied: [] });
-    expect(fold(reads.slice(0, 10), docId)!.detected).toBe(false);
+    expect(sessionsProjection.evolve(session, again, 'busy').files).toEqual(session.files);
+    expect(JSON.stringify(session)).not.toContain('/repo/src');
+    expect(JSON.stringify(sessionView(session))).not.toContain(session.files![0]!);
+    expect(filesFindings(sessionOf([...reads].reverse()))).toEqual([doc]);
+    expect(sessionOf(reads.slice(0, 10)).manyFiles).toBeUndefined();
+    expect(filesFindings(sessionOf(reads.slice(0, 10)))).toEqual([]);
+  });
+
+  it("adds a session's risk document of an older store to its files, and keeps that document's status", () => {
+    const env = anEnvelope({ orgId: 'org-a', sessionId: 'busy' });
+    const read = (i: number) => interaction(env, `2026-05-01T10:00:${String(i).padStart(2, '0')}.000Z`, { target: 'read_text_file', requestPreview: JSON.stringify({ name: 'read_text_file', arguments: { path: `/repo/file-${i}.ts` } }) });
+    const before = Array.from({ length: 30 }, (_, i) => read(i));
+    const after = Array.from({ length: 30 }, (_, i) => read(i + 30));
+    // What an older version stored for the first 30 calls: a risk document of the session's files, acknowledged.
+    const oldFiles = sessionOf(before).files!;
+    const older = { ...blankFinding(filesFindingId('busy')), ruleId: 'anomaly-many-files', sessionId: 'busy', ts: before[0]!.ts, status: 'acknowledged', statusEventId: '0190a000-0000-7000-8000-000000000000', statusChangedAt: '2026-05-02T00:00:00.000Z', anomaly: { calls: {}, errors: {}, first: null, files: oldFiles } } as RiskFindingDoc;
+    const [merged] = filesFindings({ ...sessionOf(after), manyFiles: true }, [older]);
+    expect(merged).toMatchObject({ ts: before[0]!.ts, status: 'acknowledged', detail: '60 distinct files touched in one session' });
   });
 
   /** Every risk document the events touch, folded one event at a time (a fresh fold per document id). */
@@ -467,3 +506,8 @@ describe('anomalies: many files in a session, unusual hours', () => {
 });
 
 const riskFindingFields = ({ id, ruleId, severity, ts, userId, detail }: RiskFindingDoc) => ({ id, ruleId, severity, ts, userId, detail });
+
+const blankFinding = (id: string) => ({
+  id, orgId: 'org-a', detected: false, kind: 'secret', ruleId: '', severity: 'low', path: '$', sessionId: null, interactionId: null, server: null, tool: null, userId: null, projectId: null,
+  ts: '', day: '', status: 'open', statusEventId: null, statusChangedAt: null, preview: null, detail: null, anomaly: null,
+});

@@ -91,8 +91,8 @@ export { scanValue, scanRequest, scanResponse, destructiveTool, MAX_FINDINGS } f
 export type { ScanResult } from './risk/scan';
 export { scanToolDefinitions, POISONING_RULES } from './risk/poisoning';
 export { findingKind, RUG_PULL_RULE, FINDING_KINDS, SEVERITIES } from './risk/catalog';
-export { riskProjection, riskFindingView, expandFindings, serverDocId, toolFindingId, DAYS_KEPT, STATUS_ONLY_WHERE, UNUSUAL_HOURS_WHERE, isStatusOnly, hoursFindingId } from './projections/risk';
-export type { RiskFindingDoc, RiskFindingView, HourUse } from './projections/risk';
+export { riskProjection, riskFindingView, expandFindings, serverDocId, toolFindingId, DAYS_KEPT, STATUS_ONLY_WHERE, UNUSUAL_HOURS_WHERE, isStatusOnly, hoursFindingId, filesFindingId } from './projections/risk';
+export type { RiskFindingDoc, RiskFindingView, HourUse, SessionFiles } from './projections/risk';
 export { FindingStatusSchema, FindingStatusChangedSchema } from './events';
 export type { FindingStatus, PolicyBlocked, RiskDetected, FindingStatusChanged } from './events';
 // The HTTP API contract: every route once, with its parameters and answer (shared/src/api).

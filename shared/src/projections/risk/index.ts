@@ -128,7 +128,11 @@ export const MAX_TOOLS_KEPT = 500;
 type Interaction = Extract<KmEvent, { type: 'mcp.interaction' }>;
 type RiskEvent = KmEvent | FindingStatusChanged;
 
-const filesDocId = (event: KmEvent) => `anomaly-files-${hashKey(event.sessionId)}`;
+/**
+ * A session's many-files finding: the id of the risk document that counted its files before they moved into the
+ * session's document (sessions read model), so acks still match and status events still go there.
+ */
+export const filesFindingId = (sessionId: string) => `anomaly-files-${hashKey(sessionId)}`;
 const UNUSUAL_HOURS = 'anomaly-unusual-hours';
 const HOUR_OF_DAY_PREFIX = 'anomaly-hour-of-day-';
 /** The org's document of the UTC hour of the day a call started in (24 per org). */
@@ -251,28 +255,59 @@ function addFileHash(files: string[], hash: string): boolean {
   return true;
 }
 
+/** The hashes of the files a call touched (never the paths). */
+export const touchedFileHashes = (event: Interaction): string[] => touchedFiles(event).map(hashKey);
+
 /**
- * Many files in one session. The document's time is the session's first call touching a file (a minimum, so
- * order-free), and a call touching only files already counted changes nothing: no write.
+ * A session's file hashes (sorted, the smallest MAX_FILES_KEPT) with these added; null when the set does not
+ * change. The session document keeps them (sessions read model): the document a batch writes for the session
+ * anyway, where a risk document per session was a second write.
  */
-function countFiles(doc: RiskFindingDoc, event: Interaction): boolean {
-  const state = (doc.anomaly ??= emptyAnomaly());
-  const files = (state.files ??= []);
+export function withFileHashes(files: readonly string[] | undefined, hashes: readonly string[]): string[] | null {
+  const next = [...(files ?? [])];
   let changed = false;
-  for (const file of touchedFiles(event)) changed = addFileHash(files, hashKey(file)) || changed;
-  const fresh = doc.sessionId === null;
-  if (fresh) Object.assign(doc, { ruleId: 'anomaly-many-files', sessionId: event.sessionId, server: event.server.name, userId: event.userId, projectId: event.projectId, path: '$', preview: null, ts: event.ts });
-  else if (event.ts < doc.ts) doc.ts = event.ts;
-  else return changed;
-  return true;
+  for (const hash of hashes) changed = addFileHash(next, hash) || changed;
+  return changed ? next : null;
 }
 
-function judgeFiles(doc: RiskFindingDoc): void {
-  doc.day = doc.ts.slice(0, 10);
-  const files = doc.anomaly?.files ?? [];
-  if (files.length < MANY_FILES) return;
-  Object.assign(doc, { detected: true, kind: 'anomaly', ruleId: 'anomaly-many-files', severity: 'medium' });
-  doc.detail = `${files.length >= MAX_FILES_KEPT ? `${MAX_FILES_KEPT}+` : files.length} distinct files touched in one session`;
+/** What a session's files are judged on: its document's hashes and the time of its first call touching a file. */
+export interface SessionFiles {
+  id: string;
+  orgId: string;
+  projectId: string;
+  userId: string;
+  server: { name: string };
+  files?: string[];
+  filesSince?: string;
+}
+
+/** A session's many-files finding, from its hashes (and those of its risk document from before, if read). */
+function filesFinding(session: SessionFiles, holder: RiskFindingDoc | undefined): RiskFindingDoc | null {
+  const files = [...(session.files ?? [])];
+  let ts = session.filesSince ?? '';
+  const older = holder?.anomaly?.files;
+  if (older) {
+    for (const hash of older) addFileHash(files, hash);
+    if (holder.ts && (ts === '' || holder.ts < ts)) ts = holder.ts;
+  }
+  if (files.length < MANY_FILES) return null;
+  const id = filesFindingId(session.id);
+  return {
+    ...blank(id, session),
+    detected: true,
+    kind: 'anomaly',
+    ruleId: 'anomaly-many-files',
+    severity: 'medium',
+    path: '$',
+    sessionId: session.id,
+    server: session.server.name,
+    userId: session.userId,
+    projectId: session.projectId,
+    ts,
+    day: ts.slice(0, 10),
+    detail: `${files.length >= MAX_FILES_KEPT ? `${MAX_FILES_KEPT}+` : files.length} distinct files touched in one session`,
+    ...(holder?.statusEventId ? { status: holder.status, statusEventId: holder.statusEventId, statusChangedAt: holder.statusChangedAt } : {}),
+  };
 }
 
 /** A call counted into the org's document of its hour of the day (a draft): its user's calls there and the latest. */
@@ -327,10 +362,9 @@ function applyStatus(doc: RiskFindingDoc, event: FindingStatusChanged): boolean 
   return true;
 }
 
-type DocRole = 'server' | 'files' | 'hours' | 'finding';
+type DocRole = 'server' | 'hours' | 'finding';
 
 function roleOf(docId: string, event: Interaction): DocRole {
-  if (docId === filesDocId(event)) return 'files';
   if (docId === hourOfDayDocId(event)) return 'hours';
   if (docId === serverDocId(event.projectId, event.server.name)) return 'server';
   return 'finding';
@@ -342,7 +376,6 @@ function apply(doc: RiskFindingDoc, event: RiskEvent, docId: string, roles: Set<
     case 'mcp.interaction': {
       const role = roleOf(docId, event);
       roles.add(role);
-      if (role === 'files') return countFiles(doc, event);
       if (role === 'hours') countHourOfDay(doc, event);
       else if (role === 'server') countServerCall(doc, event);
       else {
@@ -372,7 +405,7 @@ function apply(doc: RiskFindingDoc, event: RiskEvent, docId: string, roles: Set<
   }
 }
 
-const JUDGES: Record<DocRole, (doc: RiskFindingDoc) => void> = { server: judgeServer, files: judgeFiles, hours: judgeHourOfDay, finding: () => {} };
+const JUDGES: Record<DocRole, (doc: RiskFindingDoc) => void> = { server: judgeServer, hours: judgeHourOfDay, finding: () => {} };
 
 /** The batch folded into one draft, judged once at the end; the stored document itself when nothing changed. */
 function foldBatch(state: RiskFindingDoc | null, events: readonly RiskEvent[], docId: string): RiskFindingDoc {
@@ -474,24 +507,29 @@ function hoursFindings(docs: readonly RiskFindingDoc[], byId: ReadonlyMap<string
  * add up and the newer status wins, so no finding shows twice; one whose server document has no such tool shows as
  * it was stored. A status-only document under a tool finding's id (the log of an older version rebuilt: its status
  * events named no documentId) gives that finding its status the same way. Users' unusual hours are judged from the
- * org's hour documents (and users' own documents from before them) the same way. A document read twice (by two
- * scans) counts once.
+ * org's hour documents (and users' own documents from before them), and a session's many files from its session
+ * document (sessions, those flagged manyFiles; with the hashes of its risk document from before, when that one was
+ * read), the same way. A document read twice (by two scans) counts once.
  */
-export function expandFindings(read: readonly RiskFindingDoc[]): RiskFindingDoc[] {
+export function expandFindings(read: readonly RiskFindingDoc[], sessions: readonly SessionFiles[] = []): RiskFindingDoc[] {
   const byId = new Map(read.map((doc) => [doc.id, doc]));
   const docs = [...byId.values()];
-  const fromServers = new Map<string, RiskFindingDoc>();
+  const derived = new Map<string, RiskFindingDoc>();
   for (const doc of docs) {
     const tools = doc.anomaly?.tools;
     if (!tools || doc.projectId === null || doc.server === null) continue;
     // By name: the order tools were first counted in depends on the order events came in.
     for (const [tool, counts] of Object.entries(tools).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       const finding = toolFinding(doc, tool, counts, byId.get(toolFindingId(doc.projectId, doc.server, tool)));
-      if (finding) fromServers.set(finding.id, finding);
+      if (finding) derived.set(finding.id, finding);
     }
   }
-  const own = docs.filter((doc) => doc.detected && !fromServers.has(doc.id) && doc.ruleId !== UNUSUAL_HOURS);
-  return [...own, ...fromServers.values(), ...hoursFindings(docs, byId)];
+  for (const session of sessions) {
+    const finding = filesFinding(session, byId.get(filesFindingId(session.id)));
+    if (finding) derived.set(finding.id, finding);
+  }
+  const own = docs.filter((doc) => doc.detected && !derived.has(doc.id) && doc.ruleId !== UNUSUAL_HOURS);
+  return [...own, ...derived.values(), ...hoursFindings(docs, byId)];
 }
 
 export const riskProjection: Projection<RiskFindingDoc, RiskEvent> = {
@@ -507,7 +545,7 @@ export const riskProjection: Projection<RiskFindingDoc, RiskEvent> = {
           ids.push(serverDocId(event.projectId, event.server.name));
           // One org document per UTC hour of the day: each user's calls in it (their unusual hours).
           ids.push(hourOfDayDocId(event));
-          if (touchedFiles(event).length > 0) ids.push(filesDocId(event));
+          // A session's files are counted in its session document (withTouchedFiles), not here.
         }
         return ids;
       }

@@ -2,6 +2,7 @@ import type { KmEvent } from '../../events';
 import { addSaturating, isServerFailure, sortedIndex, withoutIdLists, type Projection } from '../projection';
 import { interactionBatchKey } from '../interactions';
 import { addSessionWait, type SessionWait } from '../latency';
+import { MANY_FILES, touchedFileHashes, withFileHashes } from '../risk';
 
 /**
  * The interaction batches (interactionBatchKey: `<receivedAt>|<batchId>`) a session document lists, at most: the
@@ -51,6 +52,15 @@ export interface SessionDoc {
    * sessionId. Kept here rather than in a read model of its own, which wrote a second document per session and batch.
    */
   waits?: Record<string, SessionWait>;
+  /**
+   * Hashes of the distinct files the session's calls touched (never the paths; the smallest ones, bounded), the
+   * time of its first call touching one, and manyFiles once there are enough for the risk monitor's many-files
+   * finding (which reads the flagged sessions). Kept here rather than in a risk document per session, which wrote a
+   * second document per session and batch.
+   */
+  files?: string[];
+  filesSince?: string;
+  manyFiles?: true;
 }
 
 function emptySession(event: KmEvent): SessionDoc {
@@ -123,6 +133,7 @@ export const sessionsProjection: Projection<SessionDoc> = {
         if (isServerFailure(event)) doc.errorCount++;
         if (event.method === 'tools/call') doc.toolCallCount++;
         doc.waits = addSessionWait(doc.waits, event);
+        if (event.direction === 'client_to_server') countFiles(doc, event);
         break;
       }
       case 'mcp.notification':
@@ -138,6 +149,17 @@ export const sessionsProjection: Projection<SessionDoc> = {
   },
 };
 
+/** The files a call touched into its session's hashes, and the time of the session's first such call (order-free). */
+function countFiles(doc: SessionDoc, event: Extract<KmEvent, { type: 'mcp.interaction' }>): void {
+  const hashes = touchedFileHashes(event);
+  if (hashes.length === 0) return;
+  if (doc.filesSince === undefined || event.ts < doc.filesSince) doc.filesSince = event.ts;
+  const files = withFileHashes(doc.files, hashes);
+  if (!files) return;
+  doc.files = files;
+  if (files.length >= MANY_FILES) doc.manyFiles = true;
+}
+
 /** A new sorted list with key added (the earliest MAX_SESSION_PAGES kept), or null when nothing changes. */
 function withPage(pages: readonly string[] | undefined, key: string): string[] | null {
   const list = pages ?? [];
@@ -147,7 +169,9 @@ function withPage(pages: readonly string[] | undefined, key: string): string[] |
 }
 
 /** The public view of a session: the bookkeeping of the fold stays inside. */
-export function sessionView(doc: SessionDoc): Omit<SessionDoc, 'identifiedBy' | 'pages' | 'waits' | 'droppedPreviews' | 'startError'> & { droppedPreviews: number; startError: string | null } {
-  const { identifiedBy: _identifiedBy, pages: _pages, waits: _waits, ...view } = withoutIdLists(doc);
+export function sessionView(
+  doc: SessionDoc,
+): Omit<SessionDoc, 'identifiedBy' | 'pages' | 'waits' | 'droppedPreviews' | 'startError' | 'files' | 'filesSince' | 'manyFiles'> & { droppedPreviews: number; startError: string | null } {
+  const { identifiedBy: _identifiedBy, pages: _pages, waits: _waits, files: _files, filesSince: _filesSince, manyFiles: _manyFiles, ...view } = withoutIdLists(doc);
   return { ...view, droppedPreviews: doc.droppedPreviews ?? 0, startError: doc.startError ?? null };
 }
