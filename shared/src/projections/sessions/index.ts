@@ -98,56 +98,68 @@ export const sessionsProjection: Projection<SessionDoc> = {
   name: 'sessions',
   // Server-made events (a finding acknowledged) are not session activity.
   docIds: (event) => [event.sessionId],
-  evolve(state, event) {
-    const doc: SessionDoc = state ? withoutIdLists(state) : emptySession(event);
-    doc.firstSeenAt = earlier(doc.firstSeenAt, event.ts);
-    doc.lastActivityAt = later(doc.lastActivityAt, event.type === 'mcp.interaction' && event.endedAt ? later(event.ts, event.endedAt) : event.ts);
-    switch (event.type) {
-      case 'session.started':
-        doc.startedAt = event.ts;
-        break;
-      case 'session.identified': {
-        const by = { ...doc.identifiedBy };
-        for (const field of ['protocolVersion', 'client', 'serverInfo'] as const) {
-          const seenBy = by[field];
-          if (event[field] === null || (seenBy !== null && seenBy > event.id)) continue;
-          by[field] = event.id;
-          (doc as Record<typeof field, unknown>)[field] = event[field];
-        }
-        doc.identifiedBy = by;
-        break;
-      }
-      case 'session.ended':
-        doc.endedAt = event.ts;
-        doc.exitCode = event.exitCode;
-        doc.signal = event.signal;
-        doc.durationMs = event.durationMs;
-        doc.droppedObservations = addSaturating(doc.droppedObservations, event.droppedObservations);
-        if (event.droppedPreviews) doc.droppedPreviews = addSaturating(doc.droppedPreviews ?? 0, event.droppedPreviews);
-        if (event.startError) doc.startError = event.startError;
-        break;
-      case 'mcp.interaction': {
-        doc.interactionCount++;
-        const pages = withPage(doc.pages, interactionBatchKey(event));
-        if (pages) doc.pages = pages;
-        if (isServerFailure(event)) doc.errorCount++;
-        if (event.method === 'tools/call') doc.toolCallCount++;
-        doc.waits = addSessionWait(doc.waits, event);
-        if (event.direction === 'client_to_server') countFiles(doc, event);
-        break;
-      }
-      case 'mcp.notification':
-        doc.notificationCount++;
-        break;
-      case 'protocol.violation':
-        doc.violationCount++;
-        break;
-      default:
-        break;
-    }
-    return doc;
-  },
+  evolve: (state, event) => foldSession(state, [event]),
+  evolveBatch: (state, events) => (events.length === 0 ? (state as SessionDoc) : foldSession(state, events)),
 };
+
+/**
+ * The session after the events: the document is copied once per batch, then each event changes the copy (its
+ * nested records and lists are replaced, never changed, so the stored document stays as it was). A copy per event
+ * was a spread of the whole document for every interaction (issue 11).
+ */
+function foldSession(state: SessionDoc | null, events: readonly KmEvent[]): SessionDoc {
+  const doc: SessionDoc = state ? withoutIdLists(state) : emptySession(events[0]!);
+  for (const event of events) applyEvent(doc, event);
+  return doc;
+}
+
+function applyEvent(doc: SessionDoc, event: KmEvent): void {
+  doc.firstSeenAt = earlier(doc.firstSeenAt, event.ts);
+  doc.lastActivityAt = later(doc.lastActivityAt, event.type === 'mcp.interaction' && event.endedAt ? later(event.ts, event.endedAt) : event.ts);
+  switch (event.type) {
+    case 'session.started':
+      doc.startedAt = event.ts;
+      break;
+    case 'session.identified': {
+      const by = { ...doc.identifiedBy };
+      for (const field of ['protocolVersion', 'client', 'serverInfo'] as const) {
+        const seenBy = by[field];
+        if (event[field] === null || (seenBy !== null && seenBy > event.id)) continue;
+        by[field] = event.id;
+        (doc as Record<typeof field, unknown>)[field] = event[field];
+      }
+      doc.identifiedBy = by;
+      break;
+    }
+    case 'session.ended':
+      doc.endedAt = event.ts;
+      doc.exitCode = event.exitCode;
+      doc.signal = event.signal;
+      doc.durationMs = event.durationMs;
+      doc.droppedObservations = addSaturating(doc.droppedObservations, event.droppedObservations);
+      if (event.droppedPreviews) doc.droppedPreviews = addSaturating(doc.droppedPreviews ?? 0, event.droppedPreviews);
+      if (event.startError) doc.startError = event.startError;
+      break;
+    case 'mcp.interaction': {
+      doc.interactionCount++;
+      const pages = withPage(doc.pages, interactionBatchKey(event));
+      if (pages) doc.pages = pages;
+      if (isServerFailure(event)) doc.errorCount++;
+      if (event.method === 'tools/call') doc.toolCallCount++;
+      doc.waits = addSessionWait(doc.waits, event);
+      if (event.direction === 'client_to_server') countFiles(doc, event);
+      break;
+    }
+    case 'mcp.notification':
+      doc.notificationCount++;
+      break;
+    case 'protocol.violation':
+      doc.violationCount++;
+      break;
+    default:
+      break;
+  }
+}
 
 /** The files a call touched into its session's hashes, and the time of the session's first such call (order-free). */
 function countFiles(doc: SessionDoc, event: Extract<KmEvent, { type: 'mcp.interaction' }>): void {
