@@ -19,6 +19,8 @@ export const readModels: ReadonlyArray<Projection<unknown>> = [
 /** The query shapes of the query handlers, for stores that index (SQLite); Cosmos indexes every path anyway. */
 export const readModelIndexes = [
   { model: sessionsProjection.name, fields: ['firstSeenAt'] },
+  // risk monitor: the sessions flagged with many files (their finding is read out of the session document)
+  { model: sessionsProjection.name, fields: ['manyFiles', 'firstSeenAt'] },
   // a session's interactions: the pages of the batches its session document lists
   { model: interactionsProjection.name, fields: ['batch'] },
   // the one-per-interaction documents written before pages, still read by session

@@ -152,11 +152,16 @@ describe('an event that makes a fold throw', () => {
     const store = new MemoryReadModelStore();
     const events = positioned(sessionEvents());
     const poison = events[1]!.event.id;
+    // The batch fold throws on the batch holding it, and the one-event fold on it alone.
     const fragile = {
       ...sessionsProjection,
       evolve: (state: SessionDoc | null, event: Parameters<typeof sessionsProjection.evolve>[1], docId: string) => {
         if (event.id === poison) throw new Error('cannot fold this one');
         return sessionsProjection.evolve(state, event, docId);
+      },
+      evolveBatch: (state: SessionDoc | null, batch: ReadonlyArray<Parameters<typeof sessionsProjection.evolve>[1]>, docId: string) => {
+        if (batch.some((event) => event.id === poison)) throw new Error('cannot fold this one');
+        return sessionsProjection.evolveBatch!(state, batch, docId);
       },
     };
     const errors = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { DAYS_KEPT, expandFindings, KmEventSchema, newEventId, riskProjection, serverDocId, toolFindingId, type KmEvent, type RiskFindingDoc } from '@km/shared';
+import { DAYS_KEPT, expandFindings, filesFindingId, hoursFindingId, KmEventSchema, sessionsProjection, sessionView, type SessionDoc, newEventId, riskProjection, serverDocId, toolFindingId, type KmEvent, type RiskFindingDoc } from '@km/shared';
 import { ApiKeyAuthenticator, hashApiKey } from '../src/adapters/api-key-authenticator';
 import { MemoryEventLog } from '../src/adapters/memory-event-log';
 import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
@@ -64,7 +64,12 @@ async function given(events: KmEvent[]) {
     const response = await handler(anHttpRequest({ path, params, headers: bearer(key), method }), anInvocationContext());
     return { status: response.status, body: response.jsonBody };
   };
-  const project = async () => projectBatch(riskProjection, readModelStore, fromEmbeddedLog(await eventLog.read(0, 100)));
+  // The sessions read model too: a session's many-files finding is read out of its session document.
+  const project = async () => {
+    const events = fromEmbeddedLog(await eventLog.read(0, 1000));
+    await projectBatch(riskProjection, readModelStore, events);
+    await projectBatch(sessionsProjection, readModelStore, events);
+  };
   await project();
   return {
     eventLog,
@@ -188,6 +193,33 @@ describe('risk read model and API', () => {
     expect(await api.ack('anomaly-unknown')).toMatchObject({ status: 404 });
   });
 
+  it("lists a user's unusual hours read out of the org's hour documents, and acks it under the user's finding id", async () => {
+    const env = anEnvelope({ orgId: 'org-a', sessionId: 's-owl', projectId: 'p1', userId: 'owl' });
+    const day = Array.from({ length: 250 }, (_, i) => interaction(env, `2026-05-${String((i % 20) + 1).padStart(2, '0')}T${String(9 + (i % 8)).padStart(2, '0')}:00:00.000Z`));
+    const night = interaction(env, '2026-05-01T03:12:00.000Z');
+    const api = await given([...day, night]);
+    const findingId = hoursFindingId('owl');
+    const hours = (await api.findings('?kind=anomaly&userId=owl')).body.findings.filter((f: any) => f.ruleId === 'anomaly-unusual-hours');
+    expect(hours).toEqual([expect.objectContaining({ id: findingId, userId: 'owl', status: 'open', ts: night.startedAt })]);
+    expect(await api.ack(findingId)).toMatchObject({ status: 200, body: { id: findingId, status: 'acknowledged' } });
+    await api.project();
+    expect((await api.findings('?status=acknowledged')).body.findings.map((f: any) => f.id)).toEqual([findingId]);
+    expect((await api.summary()).body.anomalies.map((a: any) => a.id)).not.toContain(findingId);
+  });
+
+  it("lists a session's many files read out of its session document, and acks it under the session's finding id", async () => {
+    const env = anEnvelope({ orgId: 'org-a', sessionId: 'busy', projectId: 'p1', userId: 'ann' });
+    const reads = Array.from({ length: 55 }, (_, i) => interaction(env, `2026-05-01T10:00:${String(i).padStart(2, '0')}.000Z`, { target: 'read_text_file', requestPreview: JSON.stringify({ name: 'read_text_file', arguments: { path: `/repo/f-${i}.ts` } }) }));
+    const api = await given(reads);
+    const findingId = filesFindingId('busy');
+    const files = (await api.findings('?kind=anomaly&projectId=p1')).body.findings.filter((f: any) => f.ruleId === 'anomaly-many-files');
+    expect(files).toEqual([expect.objectContaining({ id: findingId, sessionId: 'busy', userId: 'ann', status: 'open', ts: reads[0]!.ts })]);
+    expect((await api.findings('?kind=anomaly', 'key-b')).body.findings).toEqual([]);
+    expect(await api.ack(findingId)).toMatchObject({ status: 200, body: { id: findingId, status: 'acknowledged' } });
+    await api.project();
+    expect((await api.findings('?status=acknowledged')).body.findings.map((f: any) => f.id)).toEqual([findingId]);
+  });
+
   it("keeps the status an older version's event gave a tool finding (no documentId) when the log is folded anew", async () => {
     const call = interaction(envA, '2026-05-01T09:00:00.000Z', { target: 'search' });
     const findingId = toolFindingId('p1', 'everything', 'search');
@@ -232,7 +264,7 @@ describe('risk fold', () => {
     for (let d = 1; d <= 7; d++) events.push(interaction(env, `2026-05-0${d}T10:00:00.000Z`, { target: 'search' }));
     for (let i = 0; i < 60; i++) events.push(interaction(env, `2026-05-08T10:00:${String(i).padStart(2, '0')}.000Z`, { target: 'search' }));
     const docId = serverDocId('p9', env.server.name);
-    expect(riskProjection.docIds(events[0]!).filter((id) => id.startsWith('anomaly-') && !id.startsWith('anomaly-hours-'))).toEqual([docId]);
+    expect(riskProjection.docIds(events[0]!).filter((id) => id.startsWith('anomaly-') && !id.startsWith('anomaly-hour'))).toEqual([docId]);
     const forwards = fold(events, docId)!;
     const backwards = fold([...events].reverse(), docId)!;
     expect(toolFinding(forwards, 'search')).toMatchObject({ id: toolFindingId('p9', env.server.name, 'search'), ruleId: 'anomaly-volume-spike', kind: 'anomaly', day: '2026-05-08' });
@@ -377,30 +409,105 @@ describe('anomalies: many files in a session, unusual hours', () => {
   const fold = (events: KmEvent[], docId: string) => events.reduce<RiskFindingDoc | null>((s, e) => riskProjection.evolve(s, e, docId), null);
   const idOf = (event: KmEvent, prefix: string) => riskProjection.docIds(event).find((id) => id.startsWith(prefix))!;
 
+  const sessionOf = (events: KmEvent[]) => events.reduce<SessionDoc | null>((s, e) => sessionsProjection.evolve(s, e, e.sessionId), null)!;
+  const filesFindings = (session: SessionDoc, risk: RiskFindingDoc[] = []) => expandFindings(risk, [session]).filter((doc) => doc.ruleId === 'anomaly-many-files');
+
   it('flags a session touching many distinct files, whatever the order, without storing the paths', () => {
     const env = anEnvelope({ orgId: 'org-a', sessionId: 'busy' });
     const reads = Array.from({ length: 60 }, (_, i) =>
       interaction(env, `2026-05-01T10:00:${String(i).padStart(2, '0')}.000Z`, { target: 'read_text_file', requestPreview: JSON.stringify({ name: 'read_text_file', arguments: { path: `/repo/src/file-${i % 55}.ts` } }) }),
     );
-    const docId = idOf(reads[0]!, 'anomaly-files-');
-    const doc = fold(reads, docId)!;
-    expect(doc).toMatchObject({ detected: true, ruleId: 'anomaly-many-files', kind: 'anomaly', sessionId: 'busy', ts: reads[0]!.ts, detail: '55 distinct files touched in one session' });
-    // A later call touching only files already counted changes nothing: the projector writes nothing.
+    // Counted in the session's document (sessions read model), not in a risk document per session.
+    expect(riskProjection.docIds(reads[0]!).filter((id) => id.startsWith('anomaly-files-'))).toEqual([]);
+    const session = sessionOf(reads);
+    expect(session.manyFiles).toBe(true);
+    const [doc, ...others] = filesFindings(session);
+    expect(others).toEqual([]);
+    expect(doc).toMatchObject({ id: filesFindingId('busy'), detected: true, ruleId: 'anomaly-many-files', kind: 'anomaly', sessionId: 'busy', ts: reads[0]!.ts, detail: '55 distinct files touched in one session' });
+    // A later call touching only files already counted changes no hash.
     const again = interaction(env, '2026-05-01T11:00:00.000Z', { target: 'read_text_file', requestPreview: reads[3]!.type === 'mcp.interaction' ? reads[3]!.requestPreview : null });
-    expect(riskProjection.evolve(doc, again, docId)).toBe(doc);
-    expect(JSON.stringify(doc)).not.toContain('/repo/src');
-    expect({ ...fold([...reads].reverse(), docId)!, applied: [] }).toEqual({ ...doc, applied: [] });
-    expect(fold(reads.slice(0, 10), docId)!.detected).toBe(false);
+    expect(sessionsProjection.evolve(session, again, 'busy').files).toEqual(session.files);
+    expect(JSON.stringify(session)).not.toContain('/repo/src');
+    expect(JSON.stringify(sessionView(session))).not.toContain(session.files![0]!);
+    expect(filesFindings(sessionOf([...reads].reverse()))).toEqual([doc]);
+    expect(sessionOf(reads.slice(0, 10)).manyFiles).toBeUndefined();
+    expect(filesFindings(sessionOf(reads.slice(0, 10)))).toEqual([]);
   });
+
+  it("adds a session's risk document of an older store to its files, and keeps that document's status", () => {
+    const env = anEnvelope({ orgId: 'org-a', sessionId: 'busy' });
+    const read = (i: number) => interaction(env, `2026-05-01T10:00:${String(i).padStart(2, '0')}.000Z`, { target: 'read_text_file', requestPreview: JSON.stringify({ name: 'read_text_file', arguments: { path: `/repo/file-${i}.ts` } }) });
+    const before = Array.from({ length: 30 }, (_, i) => read(i));
+    const after = Array.from({ length: 30 }, (_, i) => read(i + 30));
+    // What an older version stored for the first 30 calls: a risk document of the session's files, acknowledged.
+    const oldFiles = sessionOf(before).files!;
+    const older = { ...blankFinding(filesFindingId('busy')), ruleId: 'anomaly-many-files', sessionId: 'busy', ts: before[0]!.ts, status: 'acknowledged', statusEventId: '0190a000-0000-7000-8000-000000000000', statusChangedAt: '2026-05-02T00:00:00.000Z', anomaly: { calls: {}, errors: {}, first: null, files: oldFiles } } as RiskFindingDoc;
+    const [merged] = filesFindings({ ...sessionOf(after), manyFiles: true }, [older]);
+    expect(merged).toMatchObject({ ts: before[0]!.ts, status: 'acknowledged', detail: '60 distinct files touched in one session' });
+  });
+
+  /** Every risk document the events touch, folded one event at a time (a fresh fold per document id). */
+  const foldAll = (events: KmEvent[]) => {
+    const docs = new Map<string, RiskFindingDoc>();
+    for (const event of events) for (const id of riskProjection.docIds(event)) docs.set(id, riskProjection.evolve(docs.get(id) ?? null, event, id));
+    return docs;
+  };
+  const hoursOf = (docs: Map<string, RiskFindingDoc>) => expandFindings([...docs.values()]).filter((doc) => doc.ruleId === 'anomaly-unusual-hours');
 
   it('flags calls in an hour the user almost never works in', () => {
     const env = anEnvelope({ orgId: 'org-a', userId: 'owl' });
     const day = Array.from({ length: 250 }, (_, i) => interaction(env, `2026-05-${String((i % 20) + 1).padStart(2, '0')}T${String(9 + (i % 8)).padStart(2, '0')}:00:00.000Z`));
     const night = interaction(env, '2026-05-21T03:12:00.000Z');
-    const docId = idOf(night, 'anomaly-hours-');
-    expect(fold(day, docId)!.detected).toBe(false);
-    const doc = fold([night, ...day], docId)!;
-    expect(doc).toMatchObject({ detected: true, ruleId: 'anomaly-unusual-hours', severity: 'low', ts: night.startedAt, userId: 'owl' });
-    expect(doc.detail).toContain('03:00 UTC');
+    expect(hoursOf(foldAll(day))).toEqual([]);
+    const [doc, ...others] = hoursOf(foldAll([night, ...day]));
+    expect(others).toEqual([]);
+    expect(doc).toMatchObject({ id: hoursFindingId('owl'), detected: true, ruleId: 'anomaly-unusual-hours', severity: 'low', ts: night.startedAt, userId: 'owl' });
+    expect(doc!.detail).toContain('03:00 UTC');
+    // the same in any order
+    expect(hoursOf(foldAll([...day, night].reverse()))).toEqual([doc]);
   });
+
+  it("keeps a user's hours in the org's document of each hour of the day: a call writes one, whoever the user", () => {
+    const calls = ['ann', 'bob', 'cy'].map((user) => interaction(anEnvelope({ orgId: 'org-a', userId: user }), '2026-05-21T03:12:00.000Z'));
+    const ids = (event: KmEvent) => riskProjection.docIds(event).filter((id) => id.startsWith('anomaly-hour'));
+    expect(new Set(calls.flatMap(ids))).toEqual(new Set(['anomaly-hour-of-day-03']));
+    const doc = foldAll(calls).get('anomaly-hour-of-day-03')!;
+    expect(doc.detected).toBe(false);
+    expect(Object.keys(doc.anomaly!.users!).sort()).toEqual(['ann', 'bob', 'cy']);
+  });
+
+  it("adds a user's own hours document of an older km.db to the hour documents, and keeps its status", () => {
+    const env = anEnvelope({ orgId: 'org-a', userId: 'owl' });
+    const day = Array.from({ length: 250 }, (_, i) => interaction(env, `2026-05-${String((i % 20) + 1).padStart(2, '0')}T${String(9 + (i % 8)).padStart(2, '0')}:00:00.000Z`));
+    const night = interaction(env, '2026-05-21T03:12:00.000Z');
+    const newer = foldAll([night, ...day]);
+    // What an older version stored for the first 150 day calls: one document per user, its status acknowledged.
+    const older = day.slice(0, 150);
+    const hours = new Array<number>(24).fill(0);
+    const lastByHour = new Array<string>(24).fill('');
+    for (const e of older as Array<Extract<KmEvent, { type: 'mcp.interaction' }>>) {
+      const h = Number(e.startedAt.slice(11, 13));
+      hours[h]!++;
+      if (e.startedAt > lastByHour[h]!) lastByHour[h] = e.startedAt;
+    }
+    const oldDoc = {
+      ...[...newer.values()][0]!,
+      id: hoursFindingId('owl'), detected: false, kind: 'secret', ruleId: 'anomaly-unusual-hours', userId: 'owl', path: '$', sessionId: null, server: null, projectId: null, interactionId: null,
+      status: 'acknowledged', statusEventId: '0190a000-0000-7000-8000-000000000000', statusChangedAt: '2026-05-22T00:00:00.000Z', anomaly: { calls: {}, errors: {}, first: null, hours, lastByHour },
+    } as RiskFindingDoc;
+    // Only the newer calls in the hour documents, the rest in the old document: the same counts as all in one.
+    const fresh = foldAll([night, ...day.slice(150)]);
+    const [merged] = hoursOf(new Map([...fresh, [oldDoc.id, oldDoc]]));
+    const [whole] = hoursOf(newer);
+    expect(merged).toMatchObject({ ...riskFindingFields(whole!), status: 'acknowledged' });
+    // read twice (by two scans), counted once
+    expect(hoursOf(new Map([...fresh, [oldDoc.id, oldDoc]]))).toEqual(expandFindings([...fresh.values(), oldDoc, oldDoc]).filter((doc) => doc.ruleId === 'anomaly-unusual-hours'));
+  });
+});
+
+const riskFindingFields = ({ id, ruleId, severity, ts, userId, detail }: RiskFindingDoc) => ({ id, ruleId, severity, ts, userId, detail });
+
+const blankFinding = (id: string) => ({
+  id, orgId: 'org-a', detected: false, kind: 'secret', ruleId: '', severity: 'low', path: '$', sessionId: null, interactionId: null, server: null, tool: null, userId: null, projectId: null,
+  ts: '', day: '', status: 'open', statusEventId: null, statusChangedAt: null, preview: null, detail: null, anomaly: null,
 });

@@ -38,8 +38,8 @@ export type { TokenizerFamily } from './tokens';
 export { PRICE_TABLE, PRICE_TABLE_DATE, DEFAULT_MODEL, resolvePrice, familyOf, toolFixedCostUsd, costUsd } from './pricing';
 export { CostConfigSchema } from './pricing/config';
 export type { ModelPrice, CostConfig } from './pricing';
-export { costProjection, budgetDocId, crossedThresholds, budgetSpentUsd, COST_MODEL, BUDGET_THRESHOLDS } from './projections/cost';
-export type { CostDoc, CostBucketDoc, ContextDoc, BudgetDoc, CostCounters } from './projections/cost';
+export { costProjection, budgetDocId, budgetDocs, crossedThresholds, budgetSpentUsd, COST_MODEL, BUDGET_THRESHOLDS } from './projections/cost';
+export type { CostDoc, CostBucketDoc, ContextDoc, BudgetDoc, BudgetState, CostCounters } from './projections/cost';
 export { costReport, costSummary, contextTax, narrowBuckets, type CostFilter, budgetView, forecastMonthEnd, COST_GROUP_BYS, utcDay, utcMonth, addDays } from './projections/cost/queries';
 export type { CostReport, CostSummary, CostFigures, CostGroupBy, BudgetView } from './projections/cost/queries';
 // Performance Hub (#5): latency buckets, sketches, per-session waits
@@ -91,8 +91,8 @@ export { scanValue, scanRequest, scanResponse, destructiveTool, MAX_FINDINGS } f
 export type { ScanResult } from './risk/scan';
 export { scanToolDefinitions, POISONING_RULES } from './risk/poisoning';
 export { findingKind, RUG_PULL_RULE, FINDING_KINDS, SEVERITIES } from './risk/catalog';
-export { riskProjection, riskFindingView, expandFindings, serverDocId, toolFindingId, DAYS_KEPT, STATUS_ONLY_WHERE, isStatusOnly } from './projections/risk';
-export type { RiskFindingDoc, RiskFindingView } from './projections/risk';
+export { riskProjection, riskFindingView, expandFindings, serverDocId, toolFindingId, DAYS_KEPT, STATUS_ONLY_WHERE, UNUSUAL_HOURS_WHERE, isStatusOnly, hoursFindingId, filesFindingId } from './projections/risk';
+export type { RiskFindingDoc, RiskFindingView, HourUse, SessionFiles } from './projections/risk';
 export { FindingStatusSchema, FindingStatusChangedSchema } from './events';
 export type { FindingStatus, PolicyBlocked, RiskDetected, FindingStatusChanged } from './events';
 // The HTTP API contract: every route once, with its parameters and answer (shared/src/api).

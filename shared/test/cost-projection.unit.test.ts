@@ -1,5 +1,8 @@
 import fc from 'fast-check';
 import {
+  budgetDocs,
+  budgetView,
+  derivedEventId,
   BudgetSetSchema,
   costProjection,
   costReport,
@@ -7,6 +10,7 @@ import {
   forecastMonthEnd,
   InteractionSchema,
   newEventId,
+  type BudgetDoc,
   type BudgetSet,
   type CostBucketDoc,
   type CostDoc,
@@ -153,8 +157,9 @@ describe('cost projection', () => {
 
   it('a budget implies one threshold event per threshold reached, with ids that depend only on org, scope, period and threshold', () => {
     const events = [aBudgetSet('2026-11-01T00:00:00.000Z', 10), ...Array.from({ length: 9 }, (_, i) => anInteraction(`2026-11-0${i + 1}T10:00:00.000Z`, { costUsd: 1 }))];
+    // The project's budget lives in the org's budget document, which implies its events.
     const at = (n: number) => {
-      const doc = fold(events.slice(0, n + 1)).get('budget|project|web')!;
+      const doc = fold(events.slice(0, n + 1)).get('budget|org')!;
       return costProjection.emits!(doc, doc.id);
     };
     expect(at(4).map((e) => e.threshold)).toEqual([]);
@@ -162,19 +167,35 @@ describe('cost projection', () => {
     expect(at(8).map((e) => e.threshold)).toEqual([50, 80]);
     const crossed = at(9);
     expect(crossed.map((e) => e.threshold)).toEqual([50, 80]);
-    const full = fold([...events, anInteraction('2026-11-10T10:00:00.000Z', { costUsd: 1 })]).get('budget|project|web')!;
+    const full = fold([...events, anInteraction('2026-11-10T10:00:00.000Z', { costUsd: 1 })]).get('budget|org')!;
     const all = costProjection.emits!(full, full.id);
     expect(all.map((e) => e.threshold)).toEqual([50, 80, 100]);
     expect(all[0]).toMatchObject({ type: 'budget.threshold_crossed', orgId: ORG, scope: 'project', projectId: 'web', period: '2026-11', monthlyUsd: 10, webhookUrl: 'https://hooks.example.com/x' });
     // the 50% event keeps its id however much more is spent: the log's idempotent append sees it once
     expect(all[0]!.id).toBe(at(5)[0]!.id);
     expect(all[0]!.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    // the id a project document of its own implied before: an event appended by an older version is not sent again
+    expect(all[0]!.id).toBe(derivedEventId(Date.parse('2026-11-01T00:00:00.000Z'), `${ORG}|budget|project|web|2026-11|50`));
     // a budget set later in the year says nothing about months before it
-    const late = fold([...events.slice(1), aBudgetSet('2026-12-01T00:00:00.000Z', 1)]).get('budget|project|web')!;
+    const late = fold([...events.slice(1), aBudgetSet('2026-12-01T00:00:00.000Z', 1)]).get('budget|org')!;
     expect(costProjection.emits!(late, late.id)).toEqual([]);
-    // the org budget is a separate document; with no budget set it implies nothing
-    const org = fold(events).get('budget|org')!;
-    expect(costProjection.emits!(org, org.id)).toEqual([]);
+    // the org's own budget is a scope of its own; with no budget set for it, it implies nothing
+    expect(all.map((e) => e.scope)).toEqual(['project', 'project', 'project']);
+    expect(fold(events).has('budget|project|web')).toBe(false);
+  });
+
+  it('reads a project budget document of an older store with the org document: spend added, the newest budget.set wins', () => {
+    const nov = (day: number) => `2026-11-${String(day).padStart(2, '0')}T10:00:00.000Z`;
+    const before = [aBudgetSet(nov(1), 10), anInteraction(nov(2), { costUsd: 3 })];
+    const after = [anInteraction(nov(3), { costUsd: 2 }), aBudgetSet(nov(4), 20)];
+    const whole = budgetDocs([...fold([...before, ...after]).values()].filter((doc): doc is BudgetDoc => doc.kind === 'budget'));
+    // What an older version stored: the project's own document, folded from the events before the change.
+    const older = { ...budgetDocs([fold(before).get('budget|org') as BudgetDoc]).find((doc) => doc.scope === 'project')! };
+    const mixed = budgetDocs([fold(after).get('budget|org') as BudgetDoc, older]);
+    const project = (docs: BudgetDoc[]) => docs.find((doc) => doc.id === 'budget|project|web');
+    expect(project(mixed)).toEqual(project(whole));
+    expect(project(mixed)).toMatchObject({ scope: 'project', projectId: 'web', monthlyUsd: 20, days: { '2026-11-02': 3_000_000_000, '2026-11-03': 2_000_000_000 } });
+    expect(budgetView(project(mixed)!, new Date(nov(5)))).toMatchObject({ spentUsd: 5, crossed: [] });
   });
 
   it('is bounded: a budget keeps the last 62 days, and no document keeps event ids', () => {

@@ -1,4 +1,4 @@
-import { costProjection, expandBucket, interactionsProjection, latencyProjection, newEventId, riskProjection, sessionsProjection, summarizeStats, type KmEvent, type Projection } from '../src/index';
+import { budgetDocs, costProjection, expandBucket, interactionsProjection, latencyProjection, newEventId, riskProjection, sessionsProjection, summarizeStats, type KmEvent, type Projection } from '../src/index';
 
 const NAMES = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'];
 const base = Date.UTC(2026, 10, 25, 12, 0, 0);
@@ -31,8 +31,11 @@ describe.each(NAMES)('a name equal to an Object.prototype property (%s)', (name)
       expect(Object.getOwnPropertyDescriptor(day.groups[dimension], name)?.value.interactions).toBe(3);
       expect(Object.getOwnPropertyDescriptor(day.groups[dimension], name)?.value.costNanoUsd).toBe(1_500_000_000);
     }
-    const budget = docs.get(`budget|project|${name}`);
-    expect(JSON.parse(JSON.stringify(budget)).days['2026-11-25']).toBe(1_500_000_000);
+    const org = JSON.parse(JSON.stringify(docs.get('budget|org')));
+    expect(Object.getOwnPropertyDescriptor(org.projects, name)?.value.days['2026-11-25']).toBe(1_500_000_000);
+    const budget = budgetDocs([docs.get('budget|org')]).find((doc) => doc.id === `budget|project|${name}`);
+    expect(budget).toMatchObject({ scope: 'project', projectId: name });
+    expect(budget!.days['2026-11-25']).toBe(1_500_000_000);
   });
 
   it('counts in the latency buckets, by server, tool and method, and in the org total', () => {

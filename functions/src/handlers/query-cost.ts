@@ -16,6 +16,7 @@ import {
   addDays,
   utcDay,
   type CostFilter,
+  budgetDocs,
   type BudgetDoc,
   type BudgetView,
   type ContextDoc,
@@ -111,7 +112,8 @@ export const makeQueryContextTaxHandler = routeHandler(contextTaxRoute, async (c
  */
 export const makeQueryBudgetsHandler = routeHandler(budgetsRoute, async (caller, { projectId }, deps: CostQueryDeps) => {
   const now = deps.now();
-  const all = await deps.readModelStore.query<BudgetDoc>(COST_MODEL, caller.orgId, { where: { kind: 'budget' } });
+  // The org's document holds its projects' budgets (older stores also have a document per project): one per scope.
+  const all = budgetDocs(await deps.readModelStore.query<BudgetDoc>(COST_MODEL, caller.orgId, { where: { kind: 'budget' } }));
   const docs = projectId === undefined ? all : all.filter((doc) => doc.scope === 'org' || doc.projectId === projectId);
   const budgets = docs
     .map((doc) => budgetView(doc, now))

@@ -5,12 +5,15 @@ import {
   riskFindingsRoute,
   riskSummaryRoute,
   STATUS_ONLY_WHERE,
+  UNUSUAL_HOURS_WHERE,
   expandFindings,
   isStatusOnly,
   newEventId,
   riskFindingView,
   riskProjection,
+  sessionsProjection,
   type FindingStatusChanged,
+  type SessionFiles,
   type RiskFindingDoc,
   type RiskFindingView,
 } from '@km/shared';
@@ -73,13 +76,17 @@ function findingsQuery(params: FindingFilters): FindingsQuery {
 }
 
 /**
- * Every anomaly finding, a tool's read out of its server's document: the store cannot filter those, so they are
- * read whole (one document per project and server, plus sessions' and users' findings) and filtered here.
+ * Every anomaly finding, a tool's read out of its server's document and a user's unusual hours out of the org's
+ * hour documents: the store cannot filter those, so they are read whole (one document per project and server, 24
+ * hour documents, the sessions flagged with many files) and filtered here. Users' own hours documents from before the hour documents
+ * are read by rule (kind says anomaly only once one was found) and added in.
  */
 async function anomalyFindings(store: ReadModelStore, orgId: string): Promise<RiskFindingDoc[]> {
   const scan = (where: QueryOptions['where']) => store.query<RiskFindingDoc>(riskProjection.name, orgId, { where, orderBy: 'ts', direction: 'desc', limit: SUMMARY_SCAN_LIMIT });
-  const [anomalies, statusOnly] = await Promise.all([scan({ kind: 'anomaly' }), scan(STATUS_ONLY_WHERE)]);
-  return expandFindings([...anomalies, ...statusOnly.filter(isStatusOnly)]);
+  // A session's files are counted in its session document: the flagged ones hold a many-files finding.
+  const flagged = store.query<SessionFiles>(sessionsProjection.name, orgId, { where: { manyFiles: true }, orderBy: 'firstSeenAt', direction: 'desc', limit: SUMMARY_SCAN_LIMIT });
+  const [anomalies, statusOnly, hours, sessions] = await Promise.all([scan({ kind: 'anomaly' }), scan(STATUS_ONLY_WHERE), scan(UNUSUAL_HOURS_WHERE), flagged]);
+  return expandFindings([...anomalies, ...statusOnly.filter(isStatusOnly), ...hours], sessions);
 }
 
 const matches = (doc: RiskFindingDoc, where: Record<string, string | number | boolean>) =>

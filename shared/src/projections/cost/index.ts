@@ -8,8 +8,10 @@ import { derivedEventId } from '../../ids';
  * - bucket `hour|2026-11-25T13` and `day|2026-11-25`: spend and tokens in total and by project, user, server, tool
  *   and model. Queries over a range read day documents (one query per month), never raw events.
  * - context `context|<server>`: the latest tools/list of a server (the context tax every session pays).
- * - budget `budget|org` and `budget|project|<id>`: the budget (latest budget.set wins) and the daily spend of the
- *   last BUDGET_DAYS days in its scope; the thresholds crossed follow from it (emits).
+ * - budget `budget|org`: the budget (latest budget.set wins) and the daily spend of the last BUDGET_DAYS days of
+ *   the org and, under projects, of each project; the thresholds crossed follow from it (emits). Projects had
+ *   documents of their own (`budget|project|<id>`) before: a batch wrote one per project it touched; those are
+ *   still read (budgetDocs).
  *
  * Money is summed in integer nano-dollars: float sums depend on the order of addition, integer sums do not, and
  * the fold must give the same document whatever order the events arrive in.
@@ -68,12 +70,8 @@ export interface ContextDoc {
   modelDay: string | null;
 }
 
-export interface BudgetDoc {
-  id: string;
-  kind: 'budget';
-  orgId: string;
-  scope: BudgetScope;
-  projectId: string | null;
+/** A budget of one scope and the spend it is judged on. */
+export interface BudgetState {
   /** Null until a budget.set names this scope. */
   monthlyUsd: number | null;
   webhookUrl: string | null;
@@ -84,6 +82,16 @@ export interface BudgetDoc {
   days: Record<string, number>;
   /** The newest event time folded: the time stamp of events this document implies. */
   lastTs: string | null;
+}
+
+export interface BudgetDoc extends BudgetState {
+  id: string;
+  kind: 'budget';
+  orgId: string;
+  scope: BudgetScope;
+  projectId: string | null;
+  /** In the org's document: each project's budget and spend (a prototype-free record: names come from events). */
+  projects?: Record<string, BudgetState>;
 }
 
 export type CostDoc = CostBucketDoc | ContextDoc | BudgetDoc;
@@ -177,36 +185,98 @@ function foldContext(state: ContextDoc | null, event: ToolsListed | Interaction,
   return { ...rest, model: event.model, modelDay: day };
 }
 
+const emptyBudgetState = (): BudgetState => ({ monthlyUsd: null, webhookUrl: null, setBy: null, setAt: null, days: Object.create(null), lastTs: null });
+
 function emptyBudget(orgId: string, docId: string): BudgetDoc {
   const project = docId.startsWith('budget|project|') ? docId.slice('budget|project|'.length) : null;
-  return {
-    id: docId,
-    kind: 'budget',
-    orgId,
-    scope: project === null ? 'org' : 'project',
-    projectId: project,
-    monthlyUsd: null,
-    webhookUrl: null,
-    setBy: null,
-    setAt: null,
-    days: {},
-    lastTs: null,
-  };
+  return { id: docId, kind: 'budget', orgId, scope: project === null ? 'org' : 'project', projectId: project, ...emptyBudgetState() };
 }
 
-function foldBudget(state: BudgetDoc | null, event: Interaction | Extract<ServerEvent, { type: 'budget.set' }>, docId: string): BudgetDoc {
-  const doc = state ? withoutIdLists(state) : emptyBudget(event.orgId, docId);
-  if (event.type === 'budget.set') {
-    if (doc.setBy !== null && doc.setBy >= event.id) return state ?? doc;
-    return { ...doc, monthlyUsd: event.monthlyUsd, webhookUrl: event.webhookUrl, setBy: event.id, setAt: event.ts };
-  }
-  const day = event.ts.slice(0, 10);
-  const days = { ...doc.days, [day]: addSaturating(own(doc.days, day) ?? 0, toNanoUsd(event.costUsd)) };
-  // Keep the newest BUDGET_DAYS days by date (not by arrival), so the cut is the same in any order.
+const copyBudgetState = (state: BudgetState): BudgetState => ({ ...state, days: ownRecord(state.days) });
+
+/** Keeps the newest BUDGET_DAYS days by date (not by arrival), so the cut is the same in any order. */
+function trimBudgetDays(days: Record<string, number>): void {
   const kept = Object.keys(days).sort();
   for (const old of kept.slice(0, Math.max(0, kept.length - BUDGET_DAYS))) delete days[old];
-  const lastTs = doc.lastTs === null || event.ts > doc.lastTs ? event.ts : doc.lastTs;
-  return { ...doc, days, lastTs };
+}
+
+/** A budget.set into its scope's state (in place); false when a newer one is already there. */
+function setBudget(state: BudgetState, event: Extract<ServerEvent, { type: 'budget.set' }>): boolean {
+  if (state.setBy !== null && state.setBy >= event.id) return false;
+  Object.assign(state, { monthlyUsd: event.monthlyUsd, webhookUrl: event.webhookUrl, setBy: event.id, setAt: event.ts });
+  return true;
+}
+
+function addSpend(state: BudgetState, event: Interaction): void {
+  const day = event.ts.slice(0, 10);
+  state.days[day] = addSaturating(own(state.days, day) ?? 0, toNanoUsd(event.costUsd));
+  if (state.lastTs === null || event.ts > state.lastTs) state.lastTs = event.ts;
+}
+
+/**
+ * Folds a batch into a budget document: copied once, then changed in place. The org's document counts every
+ * interaction for the org and for its project, and takes both scopes' budget.set events; an older project
+ * document (never handed events now) folds as it did.
+ */
+function foldBudget(state: BudgetDoc | null, events: readonly CostEvent[], docId: string): BudgetDoc {
+  const base = state ? withoutIdLists(state) : emptyBudget(events[0]!.orgId, docId);
+  const doc: BudgetDoc = { ...base, ...copyBudgetState(base) };
+  const projects = doc.scope === 'org' ? (doc.projects = ownRecord(base.projects ?? {})) : null;
+  const copied = new Set<string>();
+  const project = (id: string) => {
+    if (!copied.has(id)) {
+      copied.add(id);
+      const stored = own(projects!, id);
+      projects![id] = stored ? copyBudgetState(stored) : emptyBudgetState();
+    }
+    return projects![id]!;
+  };
+  let changed = false;
+  for (const event of events) {
+    if (event.type === 'budget.set') {
+      const target = projects && event.scope === 'project' && event.projectId !== null ? project(event.projectId) : doc;
+      changed = setBudget(target, event) || changed;
+    } else if (event.type === 'mcp.interaction') {
+      addSpend(doc, event);
+      if (projects) addSpend(project(event.projectId), event);
+      changed = true;
+    }
+  }
+  if (state && !changed) return state;
+  trimBudgetDays(doc.days);
+  for (const id of copied) trimBudgetDays(projects![id]!.days);
+  return doc;
+}
+
+/** Two states of one budget scope (an older project document and its entry in the org's) as one. */
+function mergeBudgetStates(a: BudgetState, b: BudgetState): BudgetState {
+  const days = ownRecord(a.days);
+  for (const [day, nanos] of Object.entries(b.days)) days[day] = addSaturating(own(days, day) ?? 0, nanos);
+  trimBudgetDays(days);
+  const setting = b.setBy !== null && (a.setBy === null || b.setBy > a.setBy) ? b : a;
+  const lastTs = a.lastTs === null || (b.lastTs !== null && b.lastTs > a.lastTs) ? b.lastTs : a.lastTs;
+  return { monthlyUsd: setting.monthlyUsd, webhookUrl: setting.webhookUrl, setBy: setting.setBy, setAt: setting.setAt, days, lastTs };
+}
+
+/**
+ * The budgets of stored budget documents, one per scope: the org's document without its projects, and each
+ * project's entry in it as a document of its own (its id that of the project documents before), merged with an
+ * older project document of the same id if one is stored.
+ */
+export function budgetDocs(stored: readonly BudgetDoc[]): BudgetDoc[] {
+  const byId = new Map<string, BudgetDoc>();
+  const add = (doc: BudgetDoc) => {
+    const seen = byId.get(doc.id);
+    byId.set(doc.id, seen ? { ...seen, ...mergeBudgetStates(seen, doc) } : doc);
+  };
+  for (const doc of stored) {
+    const { projects, ...scope } = doc;
+    add(scope);
+    for (const [projectId, state] of Object.entries(projects ?? {})) {
+      add({ id: budgetDocId('project', projectId), kind: 'budget', orgId: doc.orgId, scope: 'project', projectId, ...state });
+    }
+  }
+  return [...byId.values()];
 }
 
 /** Spend of a budget document in one month, in USD. */
@@ -224,6 +294,7 @@ export function crossedThresholds(doc: BudgetDoc, period: string): number[] {
 }
 
 const isBucketId = (docId: string) => docId.startsWith('hour|') || docId.startsWith('day|');
+const isBudgetId = (docId: string) => docId.startsWith('budget|');
 
 export const costProjection: Projection<CostDoc, CostEvent> = {
   name: COST_MODEL,
@@ -235,13 +306,13 @@ export const costProjection: Projection<CostDoc, CostEvent> = {
           `hour|${event.ts.slice(0, 13)}`,
           `day|${event.ts.slice(0, 10)}`,
           `context|${event.server.name}`,
+          // the org's budget document counts the project's spend too
           budgetDocId('org', null),
-          budgetDocId('project', event.projectId),
         ];
       case 'mcp.tools_listed':
         return [`context|${event.server.name}`];
       case 'budget.set':
-        return [budgetDocId(event.scope, event.projectId)];
+        return [budgetDocId('org', null)];
       default:
         return [];
     }
@@ -255,31 +326,37 @@ export const costProjection: Projection<CostDoc, CostEvent> = {
         ? foldContext(state as ContextDoc | null, event, docId)
         : (state as CostDoc);
     }
-    return event.type === 'mcp.interaction' || event.type === 'budget.set' ? foldBudget(state as BudgetDoc | null, event, docId) : (state as CostDoc);
+    return event.type === 'mcp.interaction' || event.type === 'budget.set' ? foldBudget(state as BudgetDoc | null, [event], docId) : (state as CostDoc);
   },
   evolveBatch(state, events, docId) {
     if (isBucketId(docId) && events.some((event) => event.type === 'mcp.interaction')) return foldBucket(state as CostBucketDoc | null, events, docId);
+    if (isBudgetId(docId) && events.length > 0) return foldBudget(state as BudgetDoc | null, events, docId);
     return events.reduce<CostDoc | null>((doc, event) => costProjection.evolve(doc, event, docId), state) as CostDoc;
   },
   emits(doc) {
-    if (doc.kind !== 'budget' || doc.monthlyUsd === null || doc.lastTs === null || doc.setAt === null) return [];
-    const since = doc.setAt.slice(0, 7);
-    const months = [...new Set(Object.keys(doc.days).map((day) => day.slice(0, 7)))].filter((month) => month >= since).sort();
-    return months.flatMap((period) =>
-      crossedThresholds(doc, period).map((threshold) => ({
-        id: derivedEventId(Date.parse(`${period}-01T00:00:00.000Z`), `${doc.orgId}|${doc.id}|${period}|${threshold}`),
-        v: 1 as const,
-        type: 'budget.threshold_crossed' as const,
-        ts: doc.lastTs!,
-        orgId: doc.orgId,
-        scope: doc.scope,
-        projectId: doc.projectId,
-        period,
-        threshold,
-        monthlyUsd: doc.monthlyUsd!,
-        spentUsd: budgetSpentUsd(doc, period),
-        webhookUrl: doc.webhookUrl,
-      })),
-    );
+    return doc.kind === 'budget' ? budgetDocs([doc]).flatMap(thresholdEvents) : [];
   },
 };
+
+/** The threshold events a budget's spend implies, with ids derived from org, scope, period and threshold. */
+function thresholdEvents(doc: BudgetDoc): ServerEvent[] {
+  if (doc.monthlyUsd === null || doc.lastTs === null || doc.setAt === null) return [];
+  const since = doc.setAt.slice(0, 7);
+  const months = [...new Set(Object.keys(doc.days).map((day) => day.slice(0, 7)))].filter((month) => month >= since).sort();
+  return months.flatMap((period) =>
+    crossedThresholds(doc, period).map((threshold) => ({
+      id: derivedEventId(Date.parse(`${period}-01T00:00:00.000Z`), `${doc.orgId}|${doc.id}|${period}|${threshold}`),
+      v: 1 as const,
+      type: 'budget.threshold_crossed' as const,
+      ts: doc.lastTs!,
+      orgId: doc.orgId,
+      scope: doc.scope,
+      projectId: doc.projectId,
+      period,
+      threshold,
+      monthlyUsd: doc.monthlyUsd!,
+      spentUsd: budgetSpentUsd(doc, period),
+      webhookUrl: doc.webhookUrl,
+    })),
+  );
+}

@@ -56,9 +56,20 @@ export interface AnomalyState extends UsageCounts {
   toolStatus?: Record<string, StatusMark>;
   /** Many files in one session: hashes of the distinct files touched (never the paths), the smallest MAX_FILES_KEPT. */
   files?: string[];
-  /** Unusual hours per user: calls and the latest call per UTC hour of the day. */
+  /**
+   * Unusual hours, in the org's document of one UTC hour of the day: each user's calls in that hour and the latest.
+   * Bounded by the org's users, and a batch writes the one or two hours it spans, not a document per user.
+   */
+  users?: Record<string, HourUse>;
+  /** Unusual hours, in a user's own document from before the org's hour documents: calls and the latest call per UTC hour. */
   hours?: number[];
   lastByHour?: string[];
+}
+
+/** One user's calls in one UTC hour of the day, and the latest of them. */
+export interface HourUse {
+  calls: number;
+  last: string;
 }
 
 /** A status change: the newest by event id wins, whatever the order the fold sees them in. */
@@ -117,8 +128,20 @@ export const MAX_TOOLS_KEPT = 500;
 type Interaction = Extract<KmEvent, { type: 'mcp.interaction' }>;
 type RiskEvent = KmEvent | FindingStatusChanged;
 
-const filesDocId = (event: KmEvent) => `anomaly-files-${hashKey(event.sessionId)}`;
-const hoursDocId = (event: KmEvent) => `anomaly-hours-${hashKey(event.userId)}`;
+/**
+ * A session's many-files finding: the id of the risk document that counted its files before they moved into the
+ * session's document (sessions read model), so acks still match and status events still go there.
+ */
+export const filesFindingId = (sessionId: string) => `anomaly-files-${hashKey(sessionId)}`;
+const UNUSUAL_HOURS = 'anomaly-unusual-hours';
+const HOUR_OF_DAY_PREFIX = 'anomaly-hour-of-day-';
+/** The org's document of the UTC hour of the day a call started in (24 per org). */
+const hourOfDayDocId = (event: Interaction) => `${HOUR_OF_DAY_PREFIX}${event.startedAt.slice(11, 13)}`;
+/**
+ * A user's unusual-hours finding: the id of the document that counted the user's hours before they moved into the
+ * org's hour documents, so acks still match and status events still go there.
+ */
+export const hoursFindingId = (userId: string) => `anomaly-hours-${hashKey(userId)}`;
 const usageId = (projectId: string, server: string, tool: string) => `anomaly-${hashKey(JSON.stringify([projectId, server, tool]))}`;
 /** The document of a server in a project: its own anomalies and its tools'. */
 export const serverDocId = (projectId: string, server: string) => usageId(projectId, server, '*');
@@ -165,6 +188,7 @@ function copyAnomaly(state: AnomalyState): AnomalyState {
   if (state.tools) copy.tools = Object.assign(Object.create(null), Object.fromEntries(Object.entries(state.tools).map(([tool, counts]) => [tool, copyUsage(counts)])));
   if (state.toolStatus) copy.toolStatus = ownRecord(state.toolStatus);
   if (state.files) copy.files = [...state.files];
+  if (state.users) copy.users = ownRecord(state.users);
   if (state.hours) copy.hours = [...state.hours];
   if (state.lastByHour) copy.lastByHour = [...state.lastByHour];
   return copy;
@@ -231,41 +255,78 @@ function addFileHash(files: string[], hash: string): boolean {
   return true;
 }
 
+/** The hashes of the files a call touched (never the paths). */
+export const touchedFileHashes = (event: Interaction): string[] => touchedFiles(event).map(hashKey);
+
 /**
- * Many files in one session. The document's time is the session's first call touching a file (a minimum, so
- * order-free), and a call touching only files already counted changes nothing: no write.
+ * A session's file hashes (sorted, the smallest MAX_FILES_KEPT) with these added; null when the set does not
+ * change. The session document keeps them (sessions read model): the document a batch writes for the session
+ * anyway, where a risk document per session was a second write.
  */
-function countFiles(doc: RiskFindingDoc, event: Interaction): boolean {
-  const state = (doc.anomaly ??= emptyAnomaly());
-  const files = (state.files ??= []);
+export function withFileHashes(files: readonly string[] | undefined, hashes: readonly string[]): string[] | null {
+  const next = [...(files ?? [])];
   let changed = false;
-  for (const file of touchedFiles(event)) changed = addFileHash(files, hashKey(file)) || changed;
-  const fresh = doc.sessionId === null;
-  if (fresh) Object.assign(doc, { ruleId: 'anomaly-many-files', sessionId: event.sessionId, server: event.server.name, userId: event.userId, projectId: event.projectId, path: '$', preview: null, ts: event.ts });
-  else if (event.ts < doc.ts) doc.ts = event.ts;
-  else return changed;
-  return true;
+  for (const hash of hashes) changed = addFileHash(next, hash) || changed;
+  return changed ? next : null;
 }
 
-function judgeFiles(doc: RiskFindingDoc): void {
-  doc.day = doc.ts.slice(0, 10);
-  const files = doc.anomaly?.files ?? [];
-  if (files.length < MANY_FILES) return;
-  Object.assign(doc, { detected: true, kind: 'anomaly', ruleId: 'anomaly-many-files', severity: 'medium' });
-  doc.detail = `${files.length >= MAX_FILES_KEPT ? `${MAX_FILES_KEPT}+` : files.length} distinct files touched in one session`;
+/** What a session's files are judged on: its document's hashes and the time of its first call touching a file. */
+export interface SessionFiles {
+  id: string;
+  orgId: string;
+  projectId: string;
+  userId: string;
+  server: { name: string };
+  files?: string[];
+  filesSince?: string;
 }
 
-function countHours(doc: RiskFindingDoc, event: Interaction): void {
+/** A session's many-files finding, from its hashes (and those of its risk document from before, if read). */
+function filesFinding(session: SessionFiles, holder: RiskFindingDoc | undefined): RiskFindingDoc | null {
+  const files = [...(session.files ?? [])];
+  let ts = session.filesSince ?? '';
+  const older = holder?.anomaly?.files;
+  if (older) {
+    for (const hash of older) addFileHash(files, hash);
+    if (holder.ts && (ts === '' || holder.ts < ts)) ts = holder.ts;
+  }
+  if (files.length < MANY_FILES) return null;
+  const id = filesFindingId(session.id);
+  return {
+    ...blank(id, session),
+    detected: true,
+    kind: 'anomaly',
+    ruleId: 'anomaly-many-files',
+    severity: 'medium',
+    path: '$',
+    sessionId: session.id,
+    server: session.server.name,
+    userId: session.userId,
+    projectId: session.projectId,
+    ts,
+    day: ts.slice(0, 10),
+    detail: `${files.length >= MAX_FILES_KEPT ? `${MAX_FILES_KEPT}+` : files.length} distinct files touched in one session`,
+    ...(holder?.statusEventId ? { status: holder.status, statusEventId: holder.statusEventId, statusChangedAt: holder.statusChangedAt } : {}),
+  };
+}
+
+/** A call counted into the org's document of its hour of the day (a draft): its user's calls there and the latest. */
+function countHourOfDay(doc: RiskFindingDoc, event: Interaction): void {
   const state = (doc.anomaly ??= emptyAnomaly());
-  const hours = (state.hours ??= new Array<number>(24).fill(0));
-  const lastByHour = (state.lastByHour ??= new Array<string>(24).fill(''));
-  const hour = Number(event.startedAt.slice(11, 13));
-  hours[hour] = hours[hour]! + 1;
-  if (event.startedAt > lastByHour[hour]!) lastByHour[hour] = event.startedAt;
-  // The rule from the start, hidden or not: only documents made by a status event alone keep ruleId '' (statusOnly).
-  Object.assign(doc, { ruleId: 'anomaly-unusual-hours', userId: event.userId, path: '$', preview: null });
+  const users = (state.users ??= Object.create(null) as Record<string, HourUse>);
+  const use = own(users, event.userId);
+  users[event.userId] = { calls: (use?.calls ?? 0) + 1, last: use && use.last >= event.startedAt ? use.last : event.startedAt };
+  // Never a finding itself (detected stays false): kind and rule let the anomaly scans read it with the others.
+  Object.assign(doc, { kind: 'anomaly', ruleId: UNUSUAL_HOURS, path: '$', preview: null });
 }
 
+/** An hour document's time is its users' latest call (a function of the counts, so order-free). */
+function judgeHourOfDay(doc: RiskFindingDoc): void {
+  doc.ts = Object.values(doc.anomaly?.users ?? {}).reduce((latest, use) => later(latest, use.last), '');
+  doc.day = doc.ts.slice(0, 10);
+}
+
+/** A user's unusual-hours finding, judged from their calls per hour of the day (read out of the hour documents). */
 function judgeHours(doc: RiskFindingDoc): void {
   const hours = doc.anomaly?.hours;
   const lastByHour = doc.anomaly?.lastByHour;
@@ -301,11 +362,10 @@ function applyStatus(doc: RiskFindingDoc, event: FindingStatusChanged): boolean 
   return true;
 }
 
-type DocRole = 'server' | 'files' | 'hours' | 'finding';
+type DocRole = 'server' | 'hours' | 'finding';
 
 function roleOf(docId: string, event: Interaction): DocRole {
-  if (docId === filesDocId(event)) return 'files';
-  if (docId === hoursDocId(event)) return 'hours';
+  if (docId === hourOfDayDocId(event)) return 'hours';
   if (docId === serverDocId(event.projectId, event.server.name)) return 'server';
   return 'finding';
 }
@@ -316,8 +376,7 @@ function apply(doc: RiskFindingDoc, event: RiskEvent, docId: string, roles: Set<
     case 'mcp.interaction': {
       const role = roleOf(docId, event);
       roles.add(role);
-      if (role === 'files') return countFiles(doc, event);
-      if (role === 'hours') countHours(doc, event);
+      if (role === 'hours') countHourOfDay(doc, event);
       else if (role === 'server') countServerCall(doc, event);
       else {
         const finding = event.findings[Number(docId.slice(event.id.length + 1))];
@@ -346,7 +405,7 @@ function apply(doc: RiskFindingDoc, event: RiskEvent, docId: string, roles: Set<
   }
 }
 
-const JUDGES: Record<DocRole, (doc: RiskFindingDoc) => void> = { server: judgeServer, files: judgeFiles, hours: judgeHours, finding: () => {} };
+const JUDGES: Record<DocRole, (doc: RiskFindingDoc) => void> = { server: judgeServer, hours: judgeHourOfDay, finding: () => {} };
 
 /** The batch folded into one draft, judged once at the end; the stored document itself when nothing changed. */
 function foldBatch(state: RiskFindingDoc | null, events: readonly RiskEvent[], docId: string): RiskFindingDoc {
@@ -388,29 +447,89 @@ function toolFinding(server: RiskFindingDoc, tool: string, counts: UsageCounts, 
 
 /** The store filter for documents made by status events alone (a status may come first; ruleId '' until a finding). */
 export const STATUS_ONLY_WHERE = { ruleId: '' } as const;
+/** The store filter for the documents users' unusual hours are judged from (the org's hour documents, users' own older ones). */
+export const UNUSUAL_HOURS_WHERE = { ruleId: UNUSUAL_HOURS } as const;
 export const isStatusOnly = (doc: RiskFindingDoc) => doc.ruleId === '' && doc.anomaly === null && doc.statusEventId !== null;
+
+/** A user's calls per UTC hour of the day and the latest call in each. */
+interface UserHours {
+  hours: number[];
+  lastByHour: string[];
+}
+
+/** A user's own hours document, from before the org's hour documents (still read: its counts add up). */
+const isUserHoursDoc = (doc: RiskFindingDoc) => doc.ruleId === UNUSUAL_HOURS && Array.isArray(doc.anomaly?.hours) && doc.userId !== null;
+
+/** Each user's hours: the org's hour documents added up, plus a user's own document from before them. */
+function hoursByUser(docs: readonly RiskFindingDoc[]): Map<string, UserHours> {
+  const byUser = new Map<string, UserHours>();
+  const of = (user: string) => {
+    let counts = byUser.get(user);
+    if (!counts) byUser.set(user, (counts = { hours: new Array<number>(24).fill(0), lastByHour: new Array<string>(24).fill('') }));
+    return counts;
+  };
+  for (const doc of docs) {
+    if (doc.id.startsWith(HOUR_OF_DAY_PREFIX) && doc.anomaly?.users) {
+      const hour = Number(doc.id.slice(HOUR_OF_DAY_PREFIX.length));
+      for (const [user, use] of Object.entries(doc.anomaly.users)) {
+        const counts = of(user);
+        counts.hours[hour]! += use.calls;
+        counts.lastByHour[hour] = later(counts.lastByHour[hour]!, use.last);
+      }
+    } else if (isUserHoursDoc(doc)) {
+      const counts = of(doc.userId!);
+      doc.anomaly!.hours!.forEach((calls, hour) => (counts.hours[hour]! += calls));
+      doc.anomaly!.lastByHour?.forEach((last, hour) => (counts.lastByHour[hour] = later(counts.lastByHour[hour]!, last)));
+    }
+  }
+  return byUser;
+}
+
+/** The unusual-hours findings of the org's users; the status is that of the finding's own document (its id). */
+function hoursFindings(docs: readonly RiskFindingDoc[], byId: ReadonlyMap<string, RiskFindingDoc>): RiskFindingDoc[] {
+  const findings: RiskFindingDoc[] = [];
+  // By name, as tools: the order users were first counted in depends on the order documents were read in.
+  for (const [user, counts] of [...hoursByUser(docs)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const id = hoursFindingId(user);
+    const holder = byId.get(id);
+    const doc: RiskFindingDoc = { ...blank(id, holder ?? docs[0]!), ruleId: UNUSUAL_HOURS, userId: user, path: '$', anomaly: { ...emptyAnomaly(), ...counts } };
+    judgeHours(doc);
+    if (!doc.detected) continue;
+    if (holder?.statusEventId) Object.assign(doc, { status: holder.status, statusEventId: holder.statusEventId, statusChangedAt: holder.statusChangedAt });
+    findings.push(doc);
+  }
+  return findings;
+}
 
 /**
  * The findings among risk documents, with each server document's tools' findings read out of it. Documents from
  * before tools moved into their server's (one per tool, same id) are merged into the tool's finding: its counts
  * add up and the newer status wins, so no finding shows twice; one whose server document has no such tool shows as
  * it was stored. A status-only document under a tool finding's id (the log of an older version rebuilt: its status
- * events named no documentId) gives that finding its status the same way.
+ * events named no documentId) gives that finding its status the same way. Users' unusual hours are judged from the
+ * org's hour documents (and users' own documents from before them), and a session's many files from its session
+ * document (sessions, those flagged manyFiles; with the hashes of its risk document from before, when that one was
+ * read), the same way. A document read twice (by two scans) counts once.
  */
-export function expandFindings(docs: readonly RiskFindingDoc[]): RiskFindingDoc[] {
-  const byId = new Map(docs.map((doc) => [doc.id, doc]));
-  const fromServers = new Map<string, RiskFindingDoc>();
+export function expandFindings(read: readonly RiskFindingDoc[], sessions: readonly SessionFiles[] = []): RiskFindingDoc[] {
+  const byId = new Map(read.map((doc) => [doc.id, doc]));
+  const docs = [...byId.values()];
+  const derived = new Map<string, RiskFindingDoc>();
   for (const doc of docs) {
     const tools = doc.anomaly?.tools;
     if (!tools || doc.projectId === null || doc.server === null) continue;
     // By name: the order tools were first counted in depends on the order events came in.
     for (const [tool, counts] of Object.entries(tools).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       const finding = toolFinding(doc, tool, counts, byId.get(toolFindingId(doc.projectId, doc.server, tool)));
-      if (finding) fromServers.set(finding.id, finding);
+      if (finding) derived.set(finding.id, finding);
     }
   }
-  const own = docs.filter((doc) => doc.detected && !fromServers.has(doc.id));
-  return [...own, ...fromServers.values()];
+  for (const session of sessions) {
+    const finding = filesFinding(session, byId.get(filesFindingId(session.id)));
+    if (finding) derived.set(finding.id, finding);
+  }
+  const own = docs.filter((doc) => doc.detected && !derived.has(doc.id) && doc.ruleId !== UNUSUAL_HOURS);
+  return [...own, ...derived.values(), ...hoursFindings(docs, byId)];
 }
 
 export const riskProjection: Projection<RiskFindingDoc, RiskEvent> = {
@@ -424,8 +543,9 @@ export const riskProjection: Projection<RiskFindingDoc, RiskEvent> = {
         if (event.direction === 'client_to_server') {
           // One anomaly document per (project, server): its tools are counted inside it.
           ids.push(serverDocId(event.projectId, event.server.name));
-          ids.push(hoursDocId(event));
-          if (touchedFiles(event).length > 0) ids.push(filesDocId(event));
+          // One org document per UTC hour of the day: each user's calls in it (their unusual hours).
+          ids.push(hourOfDayDocId(event));
+          // A session's files are counted in its session document (withTouchedFiles), not here.
         }
         return ids;
       }

@@ -2,6 +2,7 @@ import type { KmEvent } from '../../events';
 import { addSaturating, isServerFailure, sortedIndex, withoutIdLists, type Projection } from '../projection';
 import { interactionBatchKey } from '../interactions';
 import { addSessionWait, type SessionWait } from '../latency';
+import { MANY_FILES, touchedFileHashes, withFileHashes } from '../risk';
 
 /**
  * The interaction batches (interactionBatchKey: `<receivedAt>|<batchId>`) a session document lists, at most: the
@@ -51,6 +52,15 @@ export interface SessionDoc {
    * sessionId. Kept here rather than in a read model of its own, which wrote a second document per session and batch.
    */
   waits?: Record<string, SessionWait>;
+  /**
+   * Hashes of the distinct files the session's calls touched (never the paths; the smallest ones, bounded), the
+   * time of its first call touching one, and manyFiles once there are enough for the risk monitor's many-files
+   * finding (which reads the flagged sessions). Kept here rather than in a risk document per session, which wrote a
+   * second document per session and batch.
+   */
+  files?: string[];
+  filesSince?: string;
+  manyFiles?: true;
 }
 
 function emptySession(event: KmEvent): SessionDoc {
@@ -88,55 +98,79 @@ export const sessionsProjection: Projection<SessionDoc> = {
   name: 'sessions',
   // Server-made events (a finding acknowledged) are not session activity.
   docIds: (event) => [event.sessionId],
-  evolve(state, event) {
-    const doc: SessionDoc = state ? withoutIdLists(state) : emptySession(event);
-    doc.firstSeenAt = earlier(doc.firstSeenAt, event.ts);
-    doc.lastActivityAt = later(doc.lastActivityAt, event.type === 'mcp.interaction' && event.endedAt ? later(event.ts, event.endedAt) : event.ts);
-    switch (event.type) {
-      case 'session.started':
-        doc.startedAt = event.ts;
-        break;
-      case 'session.identified': {
-        const by = { ...doc.identifiedBy };
-        for (const field of ['protocolVersion', 'client', 'serverInfo'] as const) {
-          const seenBy = by[field];
-          if (event[field] === null || (seenBy !== null && seenBy > event.id)) continue;
-          by[field] = event.id;
-          (doc as Record<typeof field, unknown>)[field] = event[field];
-        }
-        doc.identifiedBy = by;
-        break;
-      }
-      case 'session.ended':
-        doc.endedAt = event.ts;
-        doc.exitCode = event.exitCode;
-        doc.signal = event.signal;
-        doc.durationMs = event.durationMs;
-        doc.droppedObservations = addSaturating(doc.droppedObservations, event.droppedObservations);
-        if (event.droppedPreviews) doc.droppedPreviews = addSaturating(doc.droppedPreviews ?? 0, event.droppedPreviews);
-        if (event.startError) doc.startError = event.startError;
-        break;
-      case 'mcp.interaction': {
-        doc.interactionCount++;
-        const pages = withPage(doc.pages, interactionBatchKey(event));
-        if (pages) doc.pages = pages;
-        if (isServerFailure(event)) doc.errorCount++;
-        if (event.method === 'tools/call') doc.toolCallCount++;
-        doc.waits = addSessionWait(doc.waits, event);
-        break;
-      }
-      case 'mcp.notification':
-        doc.notificationCount++;
-        break;
-      case 'protocol.violation':
-        doc.violationCount++;
-        break;
-      default:
-        break;
-    }
-    return doc;
-  },
+  evolve: (state, event) => foldSession(state, [event]),
+  evolveBatch: (state, events) => (events.length === 0 ? (state as SessionDoc) : foldSession(state, events)),
 };
+
+/**
+ * The session after the events: the document is copied once per batch, then each event changes the copy (its
+ * nested records and lists are replaced, never changed, so the stored document stays as it was). A copy per event
+ * was a spread of the whole document for every interaction (issue 11).
+ */
+function foldSession(state: SessionDoc | null, events: readonly KmEvent[]): SessionDoc {
+  const doc: SessionDoc = state ? withoutIdLists(state) : emptySession(events[0]!);
+  for (const event of events) applyEvent(doc, event);
+  return doc;
+}
+
+function applyEvent(doc: SessionDoc, event: KmEvent): void {
+  doc.firstSeenAt = earlier(doc.firstSeenAt, event.ts);
+  doc.lastActivityAt = later(doc.lastActivityAt, event.type === 'mcp.interaction' && event.endedAt ? later(event.ts, event.endedAt) : event.ts);
+  switch (event.type) {
+    case 'session.started':
+      doc.startedAt = event.ts;
+      break;
+    case 'session.identified': {
+      const by = { ...doc.identifiedBy };
+      for (const field of ['protocolVersion', 'client', 'serverInfo'] as const) {
+        const seenBy = by[field];
+        if (event[field] === null || (seenBy !== null && seenBy > event.id)) continue;
+        by[field] = event.id;
+        (doc as Record<typeof field, unknown>)[field] = event[field];
+      }
+      doc.identifiedBy = by;
+      break;
+    }
+    case 'session.ended':
+      doc.endedAt = event.ts;
+      doc.exitCode = event.exitCode;
+      doc.signal = event.signal;
+      doc.durationMs = event.durationMs;
+      doc.droppedObservations = addSaturating(doc.droppedObservations, event.droppedObservations);
+      if (event.droppedPreviews) doc.droppedPreviews = addSaturating(doc.droppedPreviews ?? 0, event.droppedPreviews);
+      if (event.startError) doc.startError = event.startError;
+      break;
+    case 'mcp.interaction': {
+      doc.interactionCount++;
+      const pages = withPage(doc.pages, interactionBatchKey(event));
+      if (pages) doc.pages = pages;
+      if (isServerFailure(event)) doc.errorCount++;
+      if (event.method === 'tools/call') doc.toolCallCount++;
+      doc.waits = addSessionWait(doc.waits, event);
+      if (event.direction === 'client_to_server') countFiles(doc, event);
+      break;
+    }
+    case 'mcp.notification':
+      doc.notificationCount++;
+      break;
+    case 'protocol.violation':
+      doc.violationCount++;
+      break;
+    default:
+      break;
+  }
+}
+
+/** The files a call touched into its session's hashes, and the time of the session's first such call (order-free). */
+function countFiles(doc: SessionDoc, event: Extract<KmEvent, { type: 'mcp.interaction' }>): void {
+  const hashes = touchedFileHashes(event);
+  if (hashes.length === 0) return;
+  if (doc.filesSince === undefined || event.ts < doc.filesSince) doc.filesSince = event.ts;
+  const files = withFileHashes(doc.files, hashes);
+  if (!files) return;
+  doc.files = files;
+  if (files.length >= MANY_FILES) doc.manyFiles = true;
+}
 
 /** A new sorted list with key added (the earliest MAX_SESSION_PAGES kept), or null when nothing changes. */
 function withPage(pages: readonly string[] | undefined, key: string): string[] | null {
@@ -147,7 +181,9 @@ function withPage(pages: readonly string[] | undefined, key: string): string[] |
 }
 
 /** The public view of a session: the bookkeeping of the fold stays inside. */
-export function sessionView(doc: SessionDoc): Omit<SessionDoc, 'identifiedBy' | 'pages' | 'waits' | 'droppedPreviews' | 'startError'> & { droppedPreviews: number; startError: string | null } {
-  const { identifiedBy: _identifiedBy, pages: _pages, waits: _waits, ...view } = withoutIdLists(doc);
+export function sessionView(
+  doc: SessionDoc,
+): Omit<SessionDoc, 'identifiedBy' | 'pages' | 'waits' | 'droppedPreviews' | 'startError' | 'files' | 'filesSince' | 'manyFiles'> & { droppedPreviews: number; startError: string | null } {
+  const { identifiedBy: _identifiedBy, pages: _pages, waits: _waits, files: _files, filesSince: _filesSince, manyFiles: _manyFiles, ...view } = withoutIdLists(doc);
   return { ...view, droppedPreviews: doc.droppedPreviews ?? 0, startError: doc.startError ?? null };
 }
