@@ -57,9 +57,12 @@ export function auditCommand(): Command {
     })
     .option('--org <org>', 'the org the export must be of')
     .action(async (file: string, options: { head?: { seq: number; hash: string }; org?: string }) => {
-      const lines: string[] = [];
-      for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) lines.push(line);
-      const outcome = verifyExport(lines, options.org, options.head);
+      const input = createReadStream(file);
+      const opened = new Promise<void>((resolve, reject) => input.once('open', () => resolve()).once('error', reject));
+      await opened.catch((error: NodeJS.ErrnoException) => {
+        throw new Error(`cannot read ${file}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
+      });
+      const outcome = await verifyExport(createInterface({ input, crlfDelay: Infinity }), options.org, options.head);
       if (!outcome.ok) {
         process.stdout.write(`km audit verify: ${file} does NOT hold: line ${outcome.line}${outcome.seq !== null ? `, record ${outcome.seq}` : ''}: ${outcome.problem}\n`);
         process.exitCode = 1;

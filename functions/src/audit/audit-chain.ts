@@ -115,7 +115,7 @@ export type VerifyOutcome =
  * another, and the signed head that ends it (its count and hash those of the last record when the export reaches
  * the end of the chain). `pinned`: a head published before (seq and hash): the export must hold it unchanged.
  */
-export function verifyExport(lines: Iterable<string>, orgIdExpected?: string, pinned?: { seq: number; hash: string }): VerifyOutcome {
+export async function verifyExport(lines: AsyncIterable<string> | Iterable<string>, orgIdExpected?: string, pinned?: { seq: number; hash: string }): Promise<VerifyOutcome> {
   let previous: AuditRecord | null = null;
   let first: number | null = null;
   let count = 0;
@@ -123,7 +123,8 @@ export function verifyExport(lines: Iterable<string>, orgIdExpected?: string, pi
   let pinnedSeen = false;
   let genesisSeen: string | null = null;
   let lineNo = 0;
-  for (const line of lines) {
+  // Line by line, so an export of any size is checked in constant memory.
+  for await (const line of lines) {
     lineNo++;
     if (line.trim() === '') continue;
     const fail = (problem: string, seq: number | null = null): VerifyOutcome => ({ ok: false, line: lineNo, seq, problem });

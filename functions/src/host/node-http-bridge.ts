@@ -97,10 +97,23 @@ async function streamHttpResponse(res: ServerResponse, init: HttpResponseInit, b
     for (;;) {
       const { done, value } = await reader.read();
       if (done || gone) break;
-      if (!res.write(value)) await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
+      if (!res.write(value)) await drained(res);
     }
   } finally {
     if (gone) await reader.cancel().catch(() => undefined);
     res.end();
   }
+}
+
+/** Resolves when the socket takes more, or is gone; leaves no listener behind either way. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
