@@ -62,6 +62,10 @@ describe('km keys and km login against the real embedded host', () => {
     expect((await ask('cost?projectId=mobile', web)).status).toBe(403);
     expect((await ask('sessions?limit=5', web)).status).toBe(200);
     expect((await ask('keys', web)).status).toBe(403);
+    // A project key says what it is, so km login can save it (the CI machine of one project).
+    expect((await ask('whoami', web)).body).toMatchObject({ orgId: 'acme', role: 'member', projectId: 'web' });
+    const ci = tempHome('km-keys-ci');
+    expect((await km(['login', '--endpoint', host.url, '--key', web], { KM_HOME: ci })).stdout).toMatch(/for project "web" of org "acme" \(role member\)/);
 
     // Revoked: the next request is a 401 that says so.
     const viewerId = JSON.parse((await km(['keys', 'list', '--json'], { KM_HOME: teammate })).stdout)[1].prefix as string;

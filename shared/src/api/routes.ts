@@ -34,6 +34,11 @@ export interface ApiRoute {
    * format parameter says which.
    */
   streams?: true;
+  /**
+   * The handler applies a project key's scope itself (what it answers is about the credentials, or it checks the
+   * project): the route is not refused to project keys for want of a projectId parameter.
+   */
+  scopesItself?: true;
   /** What the caller's role must allow (shared/src/tenancy.ts); GET routes read, the others change, unless said. */
   permission?: Permission;
 }
@@ -421,6 +426,7 @@ export const openApiRoute = declare({
   answer: z.looseObject({ openapi: z.literal('3.1.0'), paths: z.record(z.string(), z.unknown()) }),
   status: 200,
   doc: 'This API as an OpenAPI 3.1 document, generated from its declaration (shared/src/api); the same key as every route.',
+  scopesItself: true,
 });
 
 // Teams and compliance (#14): who the credentials are, and the org's API keys.
@@ -433,6 +439,7 @@ export const whoamiRoute = declare({
   answer: answers.WhoamiAnswerSchema,
   status: 200,
   doc: "The org, role and project scope of the credentials sent: what `km login` checks before it saves a key.",
+  scopesItself: true,
 });
 
 export const CreateKeyBodySchema = z.strictObject({
@@ -453,6 +460,7 @@ export const keysRoute = declare({
   status: 200,
   doc: "The org's API keys, revoked ones too: ids, prefixes, roles and scopes, never the keys (owners and admins).",
   permission: 'manage',
+  scopesItself: true,
 });
 
 export const createKeyRoute = declare({
@@ -467,6 +475,7 @@ export const createKeyRoute = declare({
   status: 200,
   doc: "A new API key of the caller's org, shown once in this answer and stored only as its hash (owners and admins; only an owner makes owners).",
   permission: 'manage',
+  scopesItself: true,
 });
 
 export const revokeKeyRoute = declare({
@@ -479,6 +488,7 @@ export const revokeKeyRoute = declare({
   status: 200,
   doc: 'Revokes a key of the org by its id or prefix: every request with it is a 401 from then on (owners and admins).',
   permission: 'manage',
+  scopesItself: true,
 });
 
 export const InviteBodySchema = z.strictObject({
