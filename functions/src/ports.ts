@@ -23,6 +23,18 @@ export interface EventLog {
   close(): Promise<void>;
 }
 
+/**
+ * A log that can forget an org's expired events (retention). The embedded logs can; Event Hubs keeps events for its
+ * own retention period only, so it has no need. The ids stay claimed: an expired event sent again is a duplicate,
+ * never brought back.
+ */
+export interface RetainingLog {
+  /** Removes these events of the org; the others keep their positions. Returns how many were removed. */
+  removeEvents(orgId: string, ids: ReadonlySet<string>): Promise<number>;
+}
+
+export const isRetainingLog = (log: EventLog): log is EventLog & RetainingLog => typeof (log as Partial<RetainingLog>).removeEvents === 'function';
+
 /** An event larger than the log can store as one message: the batch is refused, that event named. */
 export class EventTooLargeError extends Error {
   constructor(

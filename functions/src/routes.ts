@@ -16,6 +16,8 @@ import {
   teamsRoute,
   setTeamRoute,
   auditRoute,
+  retentionRoute,
+  setRetentionRoute,
   latencyBottlenecksRoute,
   latencyRoute,
   latencySlowestRoute,
@@ -54,6 +56,7 @@ import { makeQueryOpenApiHandler } from './handlers/query-openapi';
 import { makeInviteMemberHandler, makeQueryMembersHandler } from './handlers/members';
 import { makeQueryTeamsHandler, makeSetTeamHandler } from './handlers/teams';
 import { makeAuditHandler } from './handlers/audit';
+import { makeQueryRetentionHandler, makeSetRetentionHandler } from './handlers/retention';
 import type { AuditSigner } from './audit/audit-chain';
 import { makeCreateKeyHandler, makeQueryKeysHandler, makeRevokeKeyHandler, makeWhoamiHandler } from './handlers/keys';
 import { makeAckRiskFindingHandler, makeQueryRiskFindingsHandler, makeQueryRiskSummaryHandler, makeResolveRiskFindingHandler } from './handlers/risk';
@@ -127,6 +130,8 @@ const routeTable = [
   { contract: inviteMemberRoute, makeHandler: makeInviteMemberHandler },
   { contract: teamsRoute, makeHandler: makeQueryTeamsHandler },
   { contract: setTeamRoute, makeHandler: makeSetTeamHandler },
+  { contract: retentionRoute, makeHandler: makeQueryRetentionHandler },
+  { contract: setRetentionRoute, makeHandler: makeSetRetentionHandler },
   { contract: auditRoute, makeHandler: makeAuditHandler },
   { contract: openApiRoute, makeHandler: makeQueryOpenApiHandler },
 ] as const satisfies ReadonlyArray<{ contract: ApiRoute; makeHandler: (deps: HttpDeps) => HttpHandler }>;

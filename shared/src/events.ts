@@ -307,6 +307,15 @@ export const TeamSetSchema = z.strictObject({
   actor: name,
 });
 
+/** An org's retention: how many days raw events and previews are kept (null: for ever). */
+export const RetentionSetSchema = z.strictObject({
+  ...serverEnvelope,
+  type: z.literal('retention.set'),
+  rawEventDays: z.number().int().min(1).max(36500).nullable(),
+  previewDays: z.number().int().min(1).max(36500).nullable(),
+  actor: name,
+});
+
 export const ServerEventSchema = z.discriminatedUnion('type', [
   BudgetSetSchema,
   BudgetThresholdCrossedSchema,
@@ -316,6 +325,7 @@ export const ServerEventSchema = z.discriminatedUnion('type', [
   MemberInvitedSchema,
   MemberSignedInSchema,
   TeamSetSchema,
+  RetentionSetSchema,
 ]);
 export const GithubLoginSchema = githubLogin;
 export type ServerEvent = z.infer<typeof ServerEventSchema>;
@@ -326,6 +336,7 @@ export type KeyRevoked = Extract<ServerEvent, { type: 'key.revoked' }>;
 export type MemberInvited = Extract<ServerEvent, { type: 'member.invited' }>;
 export type MemberSignedIn = Extract<ServerEvent, { type: 'member.signed_in' }>;
 export type TeamSet = Extract<ServerEvent, { type: 'team.set' }>;
+export type RetentionSet = Extract<ServerEvent, { type: 'retention.set' }>;
 export type StoredServerEvent = ServerEvent & { receivedAt: string; batchId: string };
 /** Everything the event log holds: client events from ingest and server-made events. */
 export type LoggedEvent = StoredEvent | StoredServerEvent;

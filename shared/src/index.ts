@@ -28,7 +28,7 @@ export type { Projection } from './projections/projection';
 export { own } from './projections/projection';
 export { sessionsProjection, sessionView, MAX_SESSION_PAGES } from './projections/sessions';
 export type { SessionDoc } from './projections/sessions';
-export { interactionsProjection, readInteractionDocs, pageInteractions, isInteractionPage, interactionBatchKey, interactionPageId, MAIN_PAGE_MAX_EVENT_BYTES, LARGE_PAGES } from './projections/interactions';
+export { interactionsProjection, INTERACTION_ROW_FIELDS, readInteractionDocs, pageInteractions, isInteractionPage, interactionBatchKey, interactionPageId, MAIN_PAGE_MAX_EVENT_BYTES, LARGE_PAGES } from './projections/interactions';
 export type { InteractionDoc, InteractionPageDoc } from './projections/interactions';
 // Cost Center (#3): tokens, pricing, server-made budget events, the cost fold and its query shapes.
 export { ServerEventSchema, BudgetSetSchema, BudgetThresholdCrossedSchema, BudgetScopeSchema, SERVER_EVENT_TYPES, isServerEvent } from './events';
@@ -100,7 +100,7 @@ export * from './api';
 // Teams and compliance (#14): roles and what they allow.
 export { ROLES, RoleSchema, roleAllows, roleMayGrant } from './tenancy';
 export type { Role, Permission } from './tenancy';
-export { KeyCreatedSchema, KeyRevokedSchema, MemberInvitedSchema, MemberSignedInSchema, GithubLoginSchema, TeamSetSchema } from './events';
-export type { KeyCreated, KeyRevoked, MemberInvited, MemberSignedIn, TeamSet } from './events';
+export { KeyCreatedSchema, KeyRevokedSchema, MemberInvitedSchema, MemberSignedInSchema, GithubLoginSchema, TeamSetSchema, RetentionSetSchema } from './events';
+export type { KeyCreated, KeyRevoked, MemberInvited, MemberSignedIn, TeamSet, RetentionSet } from './events';
 export { API_KEY_PREFIXES, KEY_ID_PATTERN, keyIdOfKey, keyIdOfReference, keyDisplayPrefix } from './api-keys';
 export type { ApiKeyPrefix } from './api-keys';

@@ -1,8 +1,8 @@
 import type { LoggedEvent } from '@km/shared';
-import type { AppendResult, EventLog, LogPosition } from '../ports';
+import type { AppendResult, EventLog, LogPosition, RetainingLog } from '../ports';
 
 /** The reference EventLog: what the SQLite log does, in memory. Used by unit tests. */
-export class MemoryEventLog implements EventLog {
+export class MemoryEventLog implements EventLog, RetainingLog {
   // Events are kept as JSON text so that a caller mutating its objects can never change the log, as with SQLite.
   private readonly entries: Array<{ position: LogPosition; body: string }> = [];
   private readonly ids = new Set<string>();
@@ -20,6 +20,16 @@ export class MemoryEventLog implements EventLog {
       appended++;
     }
     return { appended, duplicates: events.length - appended };
+  }
+
+  async removeEvents(orgId: string, ids: ReadonlySet<string>): Promise<number> {
+    const before = this.entries.length;
+    const kept = this.entries.filter((entry) => {
+      const event = JSON.parse(entry.body) as LoggedEvent;
+      return !(event.orgId === orgId && ids.has(event.id));
+    });
+    this.entries.splice(0, this.entries.length, ...kept);
+    return before - kept.length;
   }
 
   async read(after: LogPosition, max: number): Promise<Array<{ position: LogPosition; event: LoggedEvent }>> {

@@ -1,6 +1,6 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { LoggedEvent } from '@km/shared';
-import type { AppendResult, EventLog, LogPosition } from '../ports';
+import type { AppendResult, EventLog, LogPosition, RetainingLog } from '../ports';
 import { resolveDatabase, type SqliteDatabase, type SqliteStatement } from './sqlite-database';
 
 /**
@@ -27,7 +27,7 @@ interface Block {
  * a reused slot. The append runs in an IMMEDIATE transaction, so two km processes sharing the file never take the
  * same positions.
  */
-export class SqliteEventLog implements EventLog {
+export class SqliteEventLog implements EventLog, RetainingLog {
   private readonly db: SqliteDatabase;
   private readonly ownsDb: boolean;
   private readonly appendAll: (events: LoggedEvent[]) => number;
@@ -102,6 +102,52 @@ export class SqliteEventLog implements EventLog {
       if (page.length === max) break;
     }
     return page;
+  }
+
+  /**
+   * Retention: each block holding one of the events is replaced by the runs of events it keeps, each a block at
+   * its first event's own position, so every kept event keeps its position (read() passes over the gaps) and a
+   * projector checkpoint still means what it meant. One IMMEDIATE transaction: all of it or none.
+   */
+  async removeEvents(orgId: string, ids: ReadonlySet<string>): Promise<number> {
+    if (ids.size === 0) return 0;
+    const positionOf = this.db.prepare<[string, string], { position: number }>('SELECT position FROM km_event_ids WHERE org_id = ? AND id = ?');
+    const blockAt = this.db.prepare<[number], { first: number; count: number; body: Buffer }>('SELECT first, count, body FROM km_event_blocks WHERE first <= ? ORDER BY first DESC LIMIT 1');
+    const dropBlock = this.db.prepare<[number]>('DELETE FROM km_event_blocks WHERE first = ?');
+    const insertBlock = this.db.prepare<[number, number, Buffer]>(INSERT_BLOCK_SQL);
+    const remove = this.db.transaction(() => {
+      const blocks = new Map<number, { first: number; count: number; body: Buffer }>();
+      for (const id of ids) {
+        const at = positionOf.get(orgId, id)?.position;
+        if (at === undefined) continue;
+        const block = blockAt.get(at);
+        if (block && at < block.first + block.count) blocks.set(block.first, block);
+      }
+      let removed = 0;
+      for (const block of blocks.values()) {
+        const events = decodeBlock(block.body, block.count);
+        dropBlock.run(block.first);
+        let run: { first: number; events: LoggedEvent[] } | null = null;
+        const flush = () => {
+          if (run) insertBlock.run(run.first, run.events.length, encodeBlock(run.events));
+          run = null;
+        };
+        events.forEach((event, index) => {
+          if (event.orgId === orgId && ids.has(event.id)) {
+            removed++;
+            flush();
+            return;
+          }
+          run ??= { first: block.first + index, events: [] };
+          run.events.push(event);
+        });
+        flush();
+      }
+      return removed;
+    });
+    const removed = remove.immediate();
+    this.cache.clear();
+    return removed;
   }
 
   async getCheckpoint(projector: string): Promise<LogPosition> {

@@ -24,7 +24,9 @@ export interface AuditHead {
   count: number;
   hash: string;
   signedAt: string;
-  /** Ed25519 public key (SPKI, base64) and signature (base64) over `orgId|count|hash|signedAt`. */
+  /** Where the chain starts after a retention cut (null: at the org's first event); signed, so none can be slipped in. */
+  checkpoint: { seq: number; hash: string } | null;
+  /** Ed25519 public key (SPKI, base64) and signature (base64) over `orgId|count|hash|signedAt|checkpoint`. */
   publicKey: string;
   signature: string;
 }
@@ -95,7 +97,8 @@ export function auditSigner(privateKeyPem: string): AuditSigner {
   return { publicKey, sign: (head) => sign(null, Buffer.from(signedText(head)), privateKey).toString('base64') };
 }
 
-const signedText = (head: Pick<AuditHead, 'orgId' | 'count' | 'hash' | 'signedAt'>) => `${head.orgId}|${head.count}|${head.hash}|${head.signedAt}`;
+const signedText = (head: Pick<AuditHead, 'orgId' | 'count' | 'hash' | 'signedAt' | 'checkpoint'>) =>
+  `${head.orgId}|${head.count}|${head.hash}|${head.signedAt}|${head.checkpoint ? `${head.checkpoint.seq}:${head.checkpoint.hash}` : 'genesis'}`;
 
 export function headSignatureHolds(head: AuditHead): boolean {
   try {
@@ -107,7 +110,7 @@ export function headSignatureHolds(head: AuditHead): boolean {
 }
 
 export type VerifyOutcome =
-  | { ok: true; records: number; firstSeq: number | null; lastSeq: number | null; head: AuditHead }
+  | { ok: true; records: number; firstSeq: number | null; lastSeq: number | null; head: AuditHead; checkpointSeq: number | null }
   | { ok: false; line: number; seq: number | null; problem: string };
 
 /**
@@ -122,6 +125,9 @@ export async function verifyExport(lines: AsyncIterable<string> | Iterable<strin
   let head: AuditHead | null = null;
   let pinnedSeen = false;
   let genesisSeen: string | null = null;
+  /** The seq of a retention checkpoint the export starts from. */
+  let cutAt: number | null = null;
+  let cutFrom: string | null = null;
   let lineNo = 0;
   // Line by line, so an export of any size is checked in constant memory.
   for await (const line of lines) {
@@ -135,16 +141,29 @@ export async function verifyExport(lines: AsyncIterable<string> | Iterable<strin
     } catch {
       return fail('not JSON');
     }
-    if ('head' in parsed) {
-      head = parsed;
-      if (!headSignatureHolds(head)) return fail('the head signature does not hold');
-      if (orgIdExpected && head.orgId !== orgIdExpected) return fail(`the head is of org "${head.orgId}", not "${orgIdExpected}"`);
-      if (genesisSeen !== null && genesisSeen !== genesisHash(head.orgId)) return fail(`record 1 does not start the chain of org "${head.orgId}"`, 1);
-      if (previous && previous.seq === head.count && previous.hash !== head.hash) return fail(`the head's hash is not record ${previous.seq}'s`, previous.seq);
-      if (previous && previous.seq > head.count) return fail(`the head counts ${head.count} records, the export goes to ${previous.seq}`, previous.seq);
+    if ((parsed as { checkpoint?: unknown }).checkpoint === true) {
+      // A retention cut removed the records before: the chain goes on from the last one removed.
+      const checkpoint = parsed as unknown as { seq: number; hash: string; orgId: string };
+      if (previous || count > 0) return fail('a checkpoint after records: it can only start an export');
+      if (orgIdExpected && checkpoint.orgId !== orgIdExpected) return fail(`the checkpoint is of org "${checkpoint.orgId}", not "${orgIdExpected}"`);
+      previous = { seq: checkpoint.seq, hash: checkpoint.hash } as AuditRecord;
+      cutAt = checkpoint.seq;
+      cutFrom = `${checkpoint.seq}:${checkpoint.hash}`;
       continue;
     }
-    const record = parsed;
+    if ('head' in parsed) {
+      const signed = parsed as unknown as AuditHead;
+      head = signed;
+      if (!headSignatureHolds(signed)) return fail('the head signature does not hold');
+      if (orgIdExpected && signed.orgId !== orgIdExpected) return fail(`the head is of org "${signed.orgId}", not "${orgIdExpected}"`);
+      if (genesisSeen !== null && genesisSeen !== genesisHash(signed.orgId)) return fail(`record 1 does not start the chain of org "${signed.orgId}"`, 1);
+      const signedCut = signed.checkpoint ? `${signed.checkpoint.seq}:${signed.checkpoint.hash}` : null;
+      if (cutFrom !== signedCut) return fail(cutFrom ? `the export starts at a checkpoint (${cutFrom.split(':')[0]}) the signed head does not name` : 'the signed head names a retention checkpoint the export does not start from');
+      if (previous && previous.seq === signed.count && previous.hash !== signed.hash) return fail(`the head's hash is not record ${previous.seq}'s`, previous.seq);
+      if (previous && previous.seq > signed.count) return fail(`the head counts ${signed.count} records, the export goes to ${previous.seq}`, previous.seq);
+      continue;
+    }
+    const record = parsed as AuditRecord;
     if (!Number.isInteger(record.seq) || typeof record.hash !== 'string' || typeof record.prevHash !== 'string') return fail('not an audit record');
     if (previous && record.seq !== previous.seq + 1) return fail(`seq ${record.seq} follows ${previous.seq}: ${record.seq > previous.seq + 1 ? 'records are missing' : 'records are out of order'}`, record.seq);
     if (previous && record.prevHash !== previous.hash) return fail(`record ${record.seq} does not link to record ${previous.seq}`, record.seq);
@@ -160,5 +179,5 @@ export async function verifyExport(lines: AsyncIterable<string> | Iterable<strin
   }
   if (!head) return { ok: false, line: lineNo, seq: previous?.seq ?? null, problem: 'no signed head at the end: the export was cut short' };
   if (pinned && !pinnedSeen && pinned.seq <= head.count && (first === null || pinned.seq >= first)) return { ok: false, line: lineNo, seq: pinned.seq, problem: `the published record ${pinned.seq} is not in the export` };
-  return { ok: true, records: count, firstSeq: first, lastSeq: previous?.seq ?? null, head };
+  return { ok: true, records: count, firstSeq: first, lastSeq: count > 0 ? (previous?.seq ?? null) : null, head, checkpointSeq: cutAt };
 }

@@ -1,19 +1,18 @@
-import { ApiError, auditRoute, type LoggedEvent } from '@km/shared';
-import { chainRecord, genesisHash, type AuditRecord, type AuditSigner } from '../audit/audit-chain';
+import { ApiError, auditRoute } from '@km/shared';
+import { genesisHash, type AuditRecord, type AuditSigner } from '../audit/audit-chain';
+import { auditCheckpoint, orgChain } from '../audit/org-chain';
 import { CLOUD_LOG_READ_UNSUPPORTED } from '../adapters/event-hubs-event-log';
-import type { Authenticator, EventLog } from '../ports';
+import type { Authenticator, EventLog, ReadModelStore } from '../ports';
 import { routeHandler, StreamedAnswer } from './route-handler';
 
 export interface AuditDeps {
   eventLog: EventLog;
+  readModelStore: ReadModelStore;
   authenticator: Authenticator;
   now: () => Date;
   /** The server's audit key (embedded: KM_HOME/audit-signing-key.pem); none: the export cannot be signed. */
   auditSigner?: AuditSigner;
 }
-
-/** Log entries read at once while the export streams: memory stays bounded whatever the log's size. */
-const PAGE = 2000;
 
 const CSV_COLUMNS = ['seq', 'at', 'type', 'actor', 'projectId', 'userId', 'sessionId', 'server', 'target', 'outcome', 'prevHash', 'hash'] as const;
 
@@ -37,25 +36,28 @@ export const makeAuditHandler = routeHandler(auditRoute, async (caller, { from, 
     throw error;
   }
   const inRange = (record: AuditRecord) => (from === undefined || Date.parse(record.at) >= from) && (to === undefined || Date.parse(record.at) <= to);
+  const checkpoint = await auditCheckpoint(deps.readModelStore, caller.orgId);
   async function* lines(): AsyncGenerator<string> {
     if (format === 'csv') yield `${CSV_COLUMNS.join(',')}\n`;
-    let prevHash = genesisHash(caller.orgId);
-    let seq = 0;
-    for (let after = 0; ; ) {
-      const page = await log.read(after, PAGE);
-      if (page.length === 0) break;
-      after = page[page.length - 1]!.position;
-      let chunk = '';
-      for (const { event } of page) {
-        if (event.orgId !== caller.orgId) continue;
-        const record = chainRecord(++seq, event as LoggedEvent, prevHash);
-        prevHash = record.hash;
-        if (inRange(record)) chunk += format === 'csv' ? csvLine(record) : `${JSON.stringify(record)}\n`;
-      }
-      if (chunk) yield chunk;
+    // After a retention cut the chain goes on from the last record removed: that record's seq and hash come first.
+    if (checkpoint) {
+      const line = { checkpoint: true as const, orgId: caller.orgId, seq: checkpoint.seq, hash: checkpoint.hash, at: checkpoint.at };
+      yield format === 'csv' ? `# checkpoint,${line.seq},${line.hash},${line.at}\n` : `${JSON.stringify(line)}\n`;
     }
+    let prevHash = checkpoint?.hash ?? genesisHash(caller.orgId);
+    let seq = checkpoint?.seq ?? 0;
+    let chunk = '';
+    for await (const { record } of orgChain(log, caller.orgId, checkpoint)) {
+      ({ seq, hash: prevHash } = record);
+      if (inRange(record)) chunk += format === 'csv' ? csvLine(record) : `${JSON.stringify(record)}\n`;
+      if (chunk.length > 256 * 1024) {
+        yield chunk;
+        chunk = '';
+      }
+    }
+    if (chunk) yield chunk;
     const signedAt = deps.now().toISOString();
-    const head = { orgId: caller.orgId, count: seq, hash: prevHash, signedAt };
+    const head = { orgId: caller.orgId, count: seq, hash: prevHash, signedAt, checkpoint: checkpoint ? { seq: checkpoint.seq, hash: checkpoint.hash } : null };
     const signed = { head: true as const, ...head, publicKey: signer!.publicKey, signature: signer!.sign(head) };
     yield format === 'csv' ? `# head,${signed.count},${signed.hash},${signed.signedAt},${signed.publicKey},${signed.signature}\n` : `${JSON.stringify(signed)}\n`;
   }

@@ -19,6 +19,7 @@ import { sqliteUnavailable } from './sqlite-missing';
 import { storedKeyLookup } from '../keys/key-directory';
 import { RateLimiter } from '../handlers/rate-limit';
 import { MemberDirectory } from '../members/member-directory';
+import { sweepRetention } from '../retention/retention';
 import { SessionAuthenticator } from '../signin/session-authenticator';
 import { SignInSessions } from '../signin/sign-in-sessions';
 
@@ -28,6 +29,7 @@ import { SignInSessions } from '../signin/sign-in-sessions';
  */
 const PROJECTOR_PAGE_EVENTS = 2000;
 const PROJECTOR_COALESCE_MS = 100;
+const RETENTION_SWEEP_MS = 3600_000;
 
 export interface EmbeddedStackOptions {
   home: string;
@@ -49,6 +51,8 @@ export interface EmbeddedStackOptions {
 
 export interface EmbeddedStack {
   deps: HttpDeps;
+  /** Runs a retention sweep now (tests; km serve sweeps at start and every hour). */
+  sweepRetention(): Promise<unknown>;
   /** What the host's sign-in endpoints need (functions/src/signin). */
   signIn: { keys: ApiKeyAuthenticator; sessions: SignInSessions; members: MemberDirectory };
   /** How the rebuild asked for ended (a failure is also logged); null: none asked. Never rejects. */
@@ -92,6 +96,14 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
       ...(options.projectorIntervalMs ? { intervalMs: options.projectorIntervalMs } : {}),
     });
     let closing = false;
+    // Teams and compliance (#14): retention, at start and every hour; a failed sweep is logged and tried again.
+    const sweep = () =>
+      projectorLoop
+        .exclusive(() => sweepRetention(eventLog, readModelStore, new Date()))
+        .catch((error: unknown) => options.logger.error(`retention sweep failed: ${error instanceof Error ? error.message : String(error)}`));
+    const sweeping = { current: sweep() as Promise<unknown> };
+    const sweepTimer = setInterval(() => (sweeping.current = sweep()), RETENTION_SWEEP_MS);
+    sweepTimer.unref();
     const rebuilt = toRebuild
       ? rebuildReadModels({
           log: eventLog,
@@ -135,8 +147,11 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
       deps,
       signIn: { keys, sessions, members },
       rebuilt,
+      sweepRetention: () => (sweeping.current = sweep()),
       async close() {
         closing = true;
+        clearInterval(sweepTimer);
+        await sweeping.current;
         await rebuilt;
         await projectorLoop.stop();
         await budgetNotifier.stop();

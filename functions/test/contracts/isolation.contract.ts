@@ -74,6 +74,8 @@ const PROBES: Readonly<Record<ApiRouteName, (v: Values) => Probe[]>> = {
   members: () => [{}],
   teams: () => [{}],
   // The live log may grow between two asks (a projector's threshold events): its content is checked on its own below.
+  retention: () => [{}],
+  setRetention: () => [{ body: { rawEventDays: 3650, previewDays: 3650 } }],
   audit: () => [{ statusOnly: true }, { params: { format: 'csv' }, statusOnly: true }],
   setTeam: (v) => [{ params: { teamId: v.teamId }, body: { name: 'Platform', userIds: [v.userId] } }],
   inviteMember: (v) => [{ body: { login: v.login, role: 'viewer' }, ofOtherOrg: { status: 403, error: `${v.login} is a member of another org: a login belongs to one org` } }],
@@ -221,6 +223,7 @@ export function testTenantIsolation(name: string, makeTenants: () => Promise<Ten
       expect(members.body.members.map((m: { login: string; role: string }) => [m.login, m.role])).toEqual([['octo-b', 'member']]);
       const teams = await api.ask(api.ownerKeyB, route('teams'));
       expect(teams.body.teams.map((t: { teamId: string; name: string; userIds: string[] }) => [t.teamId, t.name, t.userIds])).toEqual([['team-b', 'B team', ['user-b']]]);
+      expect((await api.ask(api.ownerKeyB, route('retention'))).body).toMatchObject({ orgId: 'org-b', rawEventDays: null, previewDays: null });
       const keys = await api.ask(api.ownerKeyB, route('keys'));
       expect(keys.body.keys.map((key: { revokedAt: string | null }) => key.revokedAt)).toEqual([null]);
     });

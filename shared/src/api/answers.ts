@@ -262,5 +262,26 @@ export const TeamsAnswerSchema = z.strictObject({ orgId: z.string(), teams: z.ar
 /** One line of GET /api/audit?format=ndjson: a record of the chain, or the signed head that ends it. */
 export const AuditLineSchema = z.union([
   z.strictObject({ seq: z.number().int().positive(), at: z.string(), type: z.string(), event: z.record(z.string(), z.unknown()), prevHash: z.string(), hash: z.string() }),
-  z.strictObject({ head: z.literal(true), orgId: z.string(), count: z.number().int().nonnegative(), hash: z.string(), signedAt: z.string(), publicKey: z.string(), signature: z.string() }),
+  z.strictObject({
+    head: z.literal(true),
+    orgId: z.string(),
+    count: z.number().int().nonnegative(),
+    hash: z.string(),
+    signedAt: z.string(),
+    checkpoint: z.strictObject({ seq: z.number(), hash: z.string() }).nullable(),
+    publicKey: z.string(),
+    signature: z.string(),
+  }),
+  /** The first line after a retention cut: the last record removed, which the next one links to. */
+  z.strictObject({ checkpoint: z.literal(true), orgId: z.string(), seq: z.number().int().positive(), hash: z.string(), at: z.string() }),
 ]);
+export const RetentionAnswerSchema = z.strictObject({
+  orgId: z.string(),
+  rawEventDays: z.number().nullable(),
+  previewDays: z.number().nullable(),
+  updatedAt: z.string().nullable(),
+  updatedBy: z.string().nullable(),
+  lastSweep: z
+    .strictObject({ at: z.string(), eventsRemoved: z.number(), previewsRemoved: z.number(), checkpoint: z.strictObject({ seq: z.number(), hash: z.string() }).nullable() })
+    .nullable(),
+});

@@ -551,6 +551,36 @@ export const setTeamRoute = declare({
   permission: 'manage',
 });
 
+export const RetentionBodySchema = z.strictObject({
+  rawEventDays: z.number().int().min(1).max(36500).nullable(),
+  previewDays: z.number().int().min(1).max(36500).nullable(),
+});
+
+export const retentionRoute = declare({
+  name: 'retention',
+  method: 'GET',
+  path: 'retention',
+  pathParams: noPathParams,
+  query: noQuery,
+  answer: answers.RetentionAnswerSchema,
+  status: 200,
+  doc: "How long the org's raw events and previews are kept, and what the last sweep removed.",
+});
+
+export const setRetentionRoute = declare({
+  name: 'setRetention',
+  method: 'PUT',
+  path: 'retention',
+  pathParams: noPathParams,
+  query: noQuery,
+  body: RetentionBodySchema,
+  bodyExample: { rawEventDays: 90, previewDays: 30 },
+  answer: answers.RetentionAnswerSchema,
+  status: 200,
+  doc: 'Sets how many days raw events and previews are kept (null: for ever); the next sweep removes what is older, aggregates stay (owners and admins).',
+  permission: 'manage',
+});
+
 export const auditRoute = declare({
   name: 'audit',
   method: 'GET',
@@ -594,6 +624,8 @@ export const apiRoutes = [
   inviteMemberRoute,
   teamsRoute,
   setTeamRoute,
+  retentionRoute,
+  setRetentionRoute,
   auditRoute,
   openApiRoute,
 ] as const;

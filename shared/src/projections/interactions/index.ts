@@ -18,7 +18,7 @@ export type InteractionDoc = Omit<Interaction, 'type' | 'v' | 'ts'> & { recorded
 export type EnvelopeRow = [string, string, string, string, string, string];
 
 /** The row's fields after the envelope's index, in this order; `model` last, left out when the event had none. */
-const ROW_FIELDS = [
+export const INTERACTION_ROW_FIELDS = [
   'id',
   'direction',
   'requestId',
@@ -42,8 +42,8 @@ const ROW_FIELDS = [
   'ts',
   'model',
 ] as const;
-type RowField = (typeof ROW_FIELDS)[number];
-/** [envelope index, ...the values of ROW_FIELDS]; model absent when the event had no model field. */
+type RowField = (typeof INTERACTION_ROW_FIELDS)[number];
+/** [envelope index, ...the values of INTERACTION_ROW_FIELDS]; model absent when the event had no model field. */
 export type InteractionRow = [number, ...unknown[]];
 
 export interface InteractionPageDoc {
@@ -102,7 +102,7 @@ const envelopeOf = (event: Interaction): EnvelopeRow => [event.sessionId, event.
 
 function rowOf(event: Interaction, envelopeIndex: number): InteractionRow {
   const row: InteractionRow = [envelopeIndex];
-  for (const field of ROW_FIELDS) {
+  for (const field of INTERACTION_ROW_FIELDS) {
     if (field === 'model' && event.model === undefined) break;
     row.push(event[field]);
   }
@@ -114,7 +114,7 @@ export function pageInteractions(page: InteractionPageDoc): InteractionDoc[] {
   return page.rows.map((row) => {
     const [sessionId, projectId, userId, machineId, name, command] = page.envelopes[row[0]]!;
     const fields: Partial<Record<RowField, unknown>> = {};
-    ROW_FIELDS.forEach((field, i) => {
+    INTERACTION_ROW_FIELDS.forEach((field, i) => {
       if (i + 1 < row.length) fields[field] = row[i + 1];
     });
     const { ts, ...rest } = fields;

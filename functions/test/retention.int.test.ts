@@ -1,0 +1,91 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { apiRoutes, type ApiRouteName, type LoggedEvent } from '@km/shared';
+import { hashApiKey } from '../src/adapters/api-key-authenticator';
+import { verifyExport } from '../src/audit/audit-chain';
+import { openEmbeddedStack, type EmbeddedStack } from '../src/host/embedded-stack';
+import { httpRoutes } from '../src/routes';
+import { askHandlers } from './contracts/api.contract';
+import { aSessionOfEvents, anEnvelope, interaction, stored } from './fixtures';
+
+const KEY = 'km_test_owner_key_of_org_r';
+const OTHER = 'km_test_owner_key_of_org_o';
+const quiet = { info() {}, warn() {}, error() {} };
+
+describe('retention on the embedded stack (real SQLite)', () => {
+  let home: string;
+  let stack: EmbeddedStack;
+  let ask: (name: ApiRouteName, params?: Record<string, string>, body?: unknown, key?: string) => ReturnType<typeof askHandlers>;
+  const oldAt = '2026-01-05T10:00:00.000Z';
+  let oldEvents: LoggedEvent[];
+  let newEvents: LoggedEvent[];
+  let theirs: LoggedEvent[];
+
+  beforeAll(async () => {
+    home = mkdtempSync(join(tmpdir(), 'km-retention-'));
+    stack = openEmbeddedStack({ home, logger: quiet, projectorIntervalMs: 20, additionalApiKeys: [{ keyHash: hashApiKey(KEY), orgId: 'org-r' }, { keyHash: hashApiKey(OTHER), orgId: 'org-o' }] });
+    const routes = httpRoutes(stack.deps);
+    ask = (name, params = {}, body, key = KEY) => askHandlers(routes, key, apiRoutes.find((route) => route.name === name)!, params, body);
+    const mine = anEnvelope({ orgId: 'org-r', projectId: 'web' });
+    // Accepted long ago (the log takes the server's receivedAt as written), and recently.
+    oldEvents = stored([...aSessionOfEvents(mine, oldAt, 2), interaction(mine, oldAt, { requestId: '9', costUsd: 0.25, requestPreview: '{"q":"old"}' })], 'old', '2026-01-05T10:01:00.000Z');
+    newEvents = stored(aSessionOfEvents(anEnvelope({ orgId: 'org-r', projectId: 'web' }), new Date(Date.now() - 3600_000).toISOString(), 2), 'new', new Date().toISOString());
+    theirs = stored(aSessionOfEvents(anEnvelope({ orgId: 'org-o' }), oldAt, 2), 'theirs', '2026-01-05T10:01:00.000Z');
+    await stack.deps.eventLog.append([...oldEvents, ...theirs]);
+    await stack.deps.eventLog.append(newEvents);
+    stack.deps.onEventsAppended?.();
+    const deadline = Date.now() + 30_000;
+    while ((await ask('query-sessions', { limit: '10' })).body.sessions?.length !== 2) {
+      if (Date.now() > deadline) throw new Error('the projector did not fold the events');
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  });
+  afterAll(async () => {
+    await stack?.close();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  const logOf = async () => (await stack.deps.eventLog.read(0, 10_000)).map(({ position, event }) => ({ position, id: event.id, orgId: event.orgId }));
+
+  it('removes the org’s expired events from the log and pages, keeps aggregates, other orgs and positions, and the chain verifiable', async () => {
+    const before = await ask('audit');
+    const chainBefore = (before.body as Array<{ seq?: number; hash?: string }>).filter((line) => line.seq !== undefined);
+    const costBefore = (await ask('query-cost', { from: '2026-01-01', to: '2026-01-31' })).body;
+    const set = await ask('setRetention', {}, { rawEventDays: 30, previewDays: 7 });
+    expect(set.body).toMatchObject({ rawEventDays: 30, previewDays: 7, updatedBy: `key:${hashApiKey(KEY).slice(0, 12)}` });
+    expect((await ask('setRetention', {}, { rawEventDays: 3, previewDays: 7 })).status).toBe(400);
+    const logBefore = await logOf();
+    await stack.sweepRetention();
+
+    const logAfter = await logOf();
+    const gone = new Set(oldEvents.map((event) => event.id));
+    expect(logAfter.filter((entry) => entry.orgId === 'org-r' && gone.has(entry.id))).toEqual([]);
+    // Everything else is where it was: other orgs' old events, this org's recent ones, and the server's own events.
+    expect(logAfter).toEqual(logBefore.filter((entry) => !(entry.orgId === 'org-r' && gone.has(entry.id))));
+    expect(logAfter.filter((entry) => entry.orgId === 'org-o')).toHaveLength(theirs.length);
+    // An expired event sent again is a duplicate, not brought back.
+    expect(await stack.deps.eventLog.append([oldEvents[0]!])).toEqual({ appended: 0, duplicates: 1 });
+
+    expect((await ask('query-cost', { from: '2026-01-01', to: '2026-01-31' })).body).toEqual(costBefore);
+    const oldSession = (await ask('query-session-interactions', { id: oldEvents[0]!.sessionId })).body;
+    expect(oldSession.interactions ?? []).toEqual([]);
+    const retention = (await ask('retention')).body;
+    expect(retention.lastSweep).toMatchObject({ eventsRemoved: oldEvents.length, checkpoint: { seq: oldEvents.length, hash: chainBefore[oldEvents.length - 1]!.hash } });
+
+    const after = (await ask('audit')).body as Array<Record<string, unknown>>;
+    expect(after[0]).toMatchObject({ checkpoint: true, seq: oldEvents.length, hash: chainBefore[oldEvents.length - 1]!.hash });
+    const lines = after.map((line) => JSON.stringify(line));
+    // What was published before the cut still holds after it: the records after the checkpoint are the same.
+    const lastBefore = chainBefore[chainBefore.length - 1]!;
+    const verified = await verifyExport(lines, 'org-r', { seq: lastBefore.seq!, hash: lastBefore.hash! });
+    expect(verified).toMatchObject({ ok: true, checkpointSeq: oldEvents.length, firstSeq: oldEvents.length + 1 });
+    // A checkpoint the signed head does not name is refused: one cannot cut a chain and claim retention did.
+    const forged = [JSON.stringify({ checkpoint: true, orgId: 'org-r', seq: oldEvents.length + 1, hash: (after[1] as { hash: string }).hash, at: oldAt }), ...lines.slice(2)];
+    expect(await verifyExport(forged, 'org-r')).toMatchObject({ ok: false, problem: expect.stringContaining('the signed head does not name') });
+
+    await stack.sweepRetention();
+    expect((await ask('retention')).body.lastSweep).toMatchObject({ eventsRemoved: 0 });
+    expect((await ask('retention', {}, undefined, OTHER)).body).toMatchObject({ orgId: 'org-o', rawEventDays: null, lastSweep: null });
+  });
+});
