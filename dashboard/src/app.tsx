@@ -1,6 +1,7 @@
 import { getJson } from './api';
 import { AccountBadge, type Account } from './sign-in';
 import { FilterBar } from './components/filter-bar';
+import { RetentionNote } from './components/retention-note';
 import { Link } from './components/ui';
 import { filtersFrom, filtersKey } from './filters';
 import { hrefTo, usePlace, VIEWS } from './place';
@@ -53,6 +54,7 @@ export function App({ account = null }: { account?: Account | null }) {
         {place.view === 'risk' ? <RiskView filters={filters} /> : null}
         {place.view === 'performance' ? <PerformanceView filters={filters} /> : null}
       </main>
+      <RetentionNote />
     </>
   );
 }

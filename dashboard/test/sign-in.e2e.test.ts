@@ -112,6 +112,7 @@ describe('signing in to a km serve that listens beyond loopback', () => {
     await sessions.getByRole('cell', { name: 'acme-server' }).first().waitFor({ timeout: 30_000 });
     expect(await page.locator('main').innerText()).not.toContain('globex-server');
     expect(await page.locator('body').innerText()).not.toContain('globex');
+    await page.getByLabel('Retention').getByText('Raw events kept for ever; previews kept for ever').waitFor();
     const cookie = (await page.context().cookies()).find((c) => c.name === 'km_session')!;
     expect([cookie.httpOnly, cookie.sameSite]).toEqual([true, 'Strict']);
     // The session is the key's: what the API answers through it is acme's alone.
