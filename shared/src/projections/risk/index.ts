@@ -142,7 +142,23 @@ const hourOfDayDocId = (event: Interaction) => `${HOUR_OF_DAY_PREFIX}${event.sta
  * org's hour documents, so acks still match and status events still go there.
  */
 export const hoursFindingId = (userId: string) => `anomaly-hours-${hashKey(userId)}`;
-const usageId = (projectId: string, server: string, tool: string) => `anomaly-${hashKey(JSON.stringify([projectId, server, tool]))}`;
+/**
+ * The ids of usage documents and tool findings, kept once made: every finding list makes one per tool of every server
+ * (thousands), and hashing their names each time was a fifteenth of the risk routes' time (issue 11). The names
+ * come from events, so the memo is a Map, emptied when it grows past its bound.
+ */
+const usageIds = new Map<string, string>();
+const MAX_USAGE_IDS = 50_000;
+function usageId(projectId: string, server: string, tool: string): string {
+  // Lengths first: no two name triples make the same key.
+  const key = `${projectId.length}:${projectId}${server.length}:${server}${tool}`;
+  let id = usageIds.get(key);
+  if (id === undefined) {
+    if (usageIds.size >= MAX_USAGE_IDS) usageIds.clear();
+    usageIds.set(key, (id = `anomaly-${hashKey(JSON.stringify([projectId, server, tool]))}`));
+  }
+  return id;
+}
 /** The document of a server in a project: its own anomalies and its tools'. */
 export const serverDocId = (projectId: string, server: string) => usageId(projectId, server, '*');
 /** A tool's anomaly finding: the id its own document had before tools moved into their server's, so acks still match. */

@@ -87,15 +87,23 @@ export interface UsageVerdict {
   detail: string;
 }
 
-/** The latest day of at least SPIKE_MIN_CALLS calls and SPIKE_FACTOR times the mean of the days of use before it. */
+/**
+ * The latest day of at least SPIKE_MIN_CALLS calls and SPIKE_FACTOR times the mean of the days of use before it.
+ * The calls are read once into a list and the trailing sum slides along it: every finding list judges each tool of
+ * every server, and a lookup per day of each day's baseline was a tenth of the risk routes' time (issue 11).
+ */
 function latestSpike(counts: UsageCounts, days: readonly string[]): { day: string; calls: number; mean: number } | null {
+  const calls = days.map((day) => own(counts.calls, day)!);
   let spike: { day: string; calls: number; mean: number } | null = null;
-  days.forEach((day, i) => {
-    if (i === 0 || (counts.trimmed && i < BASELINE_DAYS)) return;
-    const calls = own(counts.calls, day)!;
-    const mean = days.slice(Math.max(0, i - BASELINE_DAYS), i).reduce((sum, d) => sum + own(counts.calls, d)!, 0) / BASELINE_DAYS;
-    if (calls >= SPIKE_MIN_CALLS && calls >= SPIKE_FACTOR * Math.max(mean, 1)) spike = { day, calls, mean };
-  });
+  let trailing = 0;
+  for (let i = 0; i < days.length; i++) {
+    if (i > BASELINE_DAYS) trailing -= calls[i - BASELINE_DAYS - 1]!;
+    if (i > 0 && !(counts.trimmed && i < BASELINE_DAYS)) {
+      const mean = trailing / BASELINE_DAYS;
+      if (calls[i]! >= SPIKE_MIN_CALLS && calls[i]! >= SPIKE_FACTOR * Math.max(mean, 1)) spike = { day: days[i]!, calls: calls[i]!, mean };
+    }
+    trailing += calls[i]!;
+  }
   return spike;
 }
 
