@@ -13,7 +13,13 @@ const KEY = 'km_test_owner_key_of_org_r';
 const OTHER = 'km_test_owner_key_of_org_o';
 const quiet = { info() {}, warn() {}, error() {} };
 
-describe('retention on the embedded stack (real SQLite)', () => {
+/** The compiled projector worker (`npm run build`): km serve folds on its own thread, which a sweep must pause. */
+const WORKER = join(__dirname, '..', 'dist', 'host', 'projector-worker.js');
+
+describe.each([
+  ['on the calling thread', null],
+  ['on the projector thread', WORKER],
+])('retention on the embedded stack (real SQLite), projector %s', (_, projectorWorkerFile) => {
   let home: string;
   let stack: EmbeddedStack;
   let ask: (name: ApiRouteName, params?: Record<string, string>, body?: unknown, key?: string) => ReturnType<typeof askHandlers>;
@@ -24,7 +30,7 @@ describe('retention on the embedded stack (real SQLite)', () => {
 
   beforeAll(async () => {
     home = mkdtempSync(join(tmpdir(), 'km-retention-'));
-    stack = openEmbeddedStack({ home, logger: quiet, projectorIntervalMs: 20, additionalApiKeys: [{ keyHash: hashApiKey(KEY), orgId: 'org-r' }, { keyHash: hashApiKey(OTHER), orgId: 'org-o' }] });
+    stack = openEmbeddedStack({ home, logger: quiet, projectorIntervalMs: 20, projectorWorkerFile, additionalApiKeys: [{ keyHash: hashApiKey(KEY), orgId: 'org-r' }, { keyHash: hashApiKey(OTHER), orgId: 'org-o' }] });
     const routes = httpRoutes(stack.deps);
     ask = (name, params = {}, body, key = KEY) => askHandlers(routes, key, apiRoutes.find((route) => route.name === name)!, params, body);
     const mine = anEnvelope({ orgId: 'org-r', projectId: 'web' });
@@ -40,6 +46,9 @@ describe('retention on the embedded stack (real SQLite)', () => {
       if (Date.now() > deadline) throw new Error('the projector did not fold the events');
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
+    // The sweep km serve runs at start waits for the projector to pause: it must not be the one that finds the
+    // setting made below (sweeps run one after the other, so this one ends after it).
+    await stack.sweepRetention();
   });
   afterAll(async () => {
     await stack?.close();

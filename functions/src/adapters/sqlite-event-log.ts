@@ -150,6 +150,11 @@ export class SqliteEventLog implements EventLog, RetainingLog {
     return removed;
   }
 
+  /** Another connection changed blocks (a retention sweep): what this one decoded may no longer be what is stored. */
+  forgetDecodedBlocks(): void {
+    this.cache.clear();
+  }
+
   async getCheckpoint(projector: string): Promise<LogPosition> {
     return this.selectCheckpoint.get(projector)?.position ?? 0;
   }

@@ -10,7 +10,8 @@ import { readModelIndexes, readModels } from '../read-models';
 import type { HttpDeps } from '../routes';
 import { LOCAL_ORG_ID, readOrCreateAuditKey, readOrCreateLocalApiKey } from './local-api-key';
 import { auditSigner, newAuditKeyPem } from '../audit/audit-chain';
-import { startProjectorLoop } from './projector-loop';
+import { startProjectorLoop, type ProjectorLoop, type ProjectorLoopOptions } from './projector-loop';
+import { projectorWorkerFile, startProjectorThread } from './projector-thread';
 import { rebuildReadModels, type RebuildProgress } from './rebuild';
 import { sqliteRebuildStorage } from '../adapters/sqlite-rebuild-storage';
 import { startBudgetNotifier } from '../budget-webhooks';
@@ -45,6 +46,11 @@ export interface EmbeddedStackOptions {
   /** Read models to replay from the log into fresh copies while the live ones keep answering (km serve --rebuild). */
   rebuild?: readonly string[];
   onRebuildProgress?: (progress: RebuildProgress) => void;
+  /**
+   * The compiled projector worker (default: the one next to this module); null runs the projector loop on this
+   * thread (ts-jest has no compiled worker).
+   */
+  projectorWorkerFile?: string | null;
   /** Requests a minute per key; default KM_RATE_LIMIT_PER_MINUTE, else 6000. */
   requestsPerMinute?: number;
 }
@@ -80,15 +86,17 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
     // Teams (#14): dashboards signed in with a key or GitHub carry a session cookie instead of a key.
     const sessions = new SignInSessions();
     const authenticator = new SessionAuthenticator(keys, sessions);
-    const projectorLoop = startProjectorLoop({
-      log: eventLog,
-      store: readModelStore,
-      projections: readModels,
-      logger: options.logger,
+    const loopOptions: Pick<ProjectorLoopOptions, 'intervalMs' | 'maxBatch' | 'coalesceMs'> = {
       ...(options.projectorIntervalMs ? { intervalMs: options.projectorIntervalMs } : {}),
       maxBatch: PROJECTOR_PAGE_EVENTS,
       coalesceMs: PROJECTOR_COALESCE_MS,
-    });
+    };
+    // On its own thread where it can be (issue 11): folding then uses the second core, and requests never wait
+    // for a page being folded.
+    const workerFile = options.projectorWorkerFile === undefined ? projectorWorkerFile() : options.projectorWorkerFile;
+    const projectorLoop: ProjectorLoop = workerFile
+      ? startProjectorThread({ workerFile, dbPath: join(options.home, 'km.db'), loop: loopOptions, logger: options.logger })
+      : startProjectorLoop({ log: eventLog, store: readModelStore, projections: readModels, logger: options.logger, ...loopOptions });
     // Cost Center (#3): budget webhooks, as their own log consumer so a slow hook never holds up projection.
     const budgetNotifier = startBudgetNotifier({
       log: eventLog,
