@@ -87,26 +87,37 @@ export async function writeDocuments(store: ReadModelStore, model: string, write
 
 /**
  * Groups by tenant as well as document id (two orgs may well use the same session id). An event delivered twice
- * within one batch (Event Hubs redelivers at least once) is folded once: its id is seen again in the same group.
+ * within one batch (Event Hubs redelivers at least once) is folded once: its id is seen again in the same org.
  */
 function groupByDocument<State>(projection: AnyProjection<State>, entries: readonly PositionedEvent[]): DocumentGroup[] {
-  const groups = new Map<string, DocumentGroup & { ids: Set<string> }>();
+  // By org, then document: no key strings made per (event, document), and two orgs never share a group.
+  const byOrg = new Map<string, Map<string, DocumentGroup>>();
+  const seen = new Map<string, Set<string>>();
+  const groups: DocumentGroup[] = [];
   for (const entry of entries) {
     const { event } = entry;
     if (!projection.foldsServerEvents && isServerEvent(event)) continue;
+    let orgGroups = byOrg.get(event.orgId);
+    let orgSeen = seen.get(event.orgId);
+    if (!orgGroups || !orgSeen) {
+      byOrg.set(event.orgId, (orgGroups = new Map()));
+      seen.set(event.orgId, (orgSeen = new Set()));
+    }
+    // A repeat is one in every document its first delivery went to (the same event names the same documents).
+    const repeat = orgSeen.has(event.id);
+    if (!repeat) orgSeen.add(event.id);
     for (const docId of projection.docIds(event)) {
-      // The org's length first: no two (org, doc id) pairs make the same key.
-      const key = `${event.orgId.length}:${event.orgId}${docId}`;
-      const group = groups.get(key);
-      if (!group) groups.set(key, { orgId: event.orgId, docId, entries: [entry], repeats: 0, ids: new Set([event.id]) });
-      else if (group.ids.has(event.id)) group.repeats++;
-      else {
-        group.ids.add(event.id);
-        group.entries.push(entry);
+      let group = orgGroups.get(docId);
+      if (!group) {
+        orgGroups.set(docId, (group = { orgId: event.orgId, docId, entries: [], repeats: 0 }));
+        groups.push(group);
       }
+      if (repeat) group.repeats++;
+      // A document named twice by one event still folds it once.
+      else if (group.entries[group.entries.length - 1] !== entry) group.entries.push(entry);
     }
   }
-  return [...groups.values()].map(({ ids: _ids, ...group }) => group);
+  return groups;
 }
 
 /** The document after the group's new events, with the positions it now covers; null when nothing changed. */

@@ -1,5 +1,6 @@
 import type { Interaction, KmEvent } from '../../events';
 import type { Projection } from '../projection';
+import { jsonUtf8Length } from './json-size';
 
 /**
  * The interactions read model: request/response pairs grouped into pages, one page per ingest batch (the shipper
@@ -68,16 +69,6 @@ export interface InteractionPageDoc {
 export const MAIN_PAGE_MAX_EVENT_BYTES = 1800;
 export const LARGE_PAGES = 8;
 
-/** UTF-8 length of a string (the shared code also runs in the browser: no Buffer). */
-function utf8Length(text: string): number {
-  let bytes = text.length;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 0x80) bytes += c >= 0x800 && (c < 0xd800 || c > 0xdfff) ? 2 : 1;
-  }
-  return bytes;
-}
-
 function hash32(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
@@ -94,7 +85,7 @@ export function interactionBatchKey(event: KmEvent & Stored): string {
 
 export function interactionPageId(event: Interaction & Stored): string {
   const batch = interactionBatchKey(event);
-  if (utf8Length(JSON.stringify(event)) <= MAIN_PAGE_MAX_EVENT_BYTES) return batch;
+  if (jsonUtf8Length(event) <= MAIN_PAGE_MAX_EVENT_BYTES) return batch;
   return `${batch}|${1 + (hash32(event.id) % LARGE_PAGES)}`;
 }
 
