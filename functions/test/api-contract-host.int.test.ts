@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedHost } from '../src/host/embedded-host';
 import type { Logger } from '../src/logger';
-import { askOverHttp, testApiContract } from './contracts/api.contract';
+import { askOverHttp, untilProjected, testApiContract } from './contracts/api.contract';
 
 const quiet: Logger = { info() {}, warn() {}, error() {} };
 
@@ -15,14 +15,7 @@ testApiContract('the embedded host', async () => {
   return {
     orgId: 'local',
     ask: (route, params, body) => askOverHttp(host.url, key, route, params, body),
-    async projected(ready) {
-      // The projector loop runs on its own: wait for what it folds, not for a time.
-      const deadline = Date.now() + 30_000;
-      while (!(await ready())) {
-        if (Date.now() > deadline) throw new Error('the embedded host did not project the seeded events');
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-    },
+    projected: (ready) => untilProjected(ready),
     async close() {
       await host.close();
       rmSync(home, { recursive: true, force: true });

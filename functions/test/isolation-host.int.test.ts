@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { hashApiKey } from '../src/adapters/api-key-authenticator';
 import { startEmbeddedHost } from '../src/host/embedded-host';
 import type { Logger } from '../src/logger';
-import { askOverHttp } from './contracts/api.contract';
+import { askOverHttp, untilProjected } from './contracts/api.contract';
 import { testTenantIsolation } from './contracts/isolation.contract';
 
 const quiet: Logger = { info() {}, warn() {}, error() {} };
@@ -26,13 +26,7 @@ testTenantIsolation('the embedded host', async () => {
     ownerKeyA,
     ownerKeyB,
     ask: (key, route, params = {}, body) => askOverHttp(host.url, key, route, params, body),
-    async projected(ready) {
-      const deadline = Date.now() + 60_000;
-      while (!(await ready())) {
-        if (Date.now() > deadline) throw new Error('the embedded host did not project the seeded events');
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-    },
+    projected: (ready) => untilProjected(ready),
     async close() {
       await host.close();
       rmSync(home, { recursive: true, force: true });

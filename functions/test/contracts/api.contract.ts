@@ -164,6 +164,15 @@ export function testApiContract(name: string, makeApi: () => Promise<ApiUnderTes
 }
 
 /** An answer's body as a test reads it: JSON, ndjson as the list of its lines' values, csv as text. */
+/** Waits until the embedded host's projector loop (which runs on its own) has folded what ready() looks for. */
+export async function untilProjected(ready: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ready())) {
+    if (Date.now() > deadline) throw new Error('the embedded host did not project the seeded events');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
 export function answerBody(contentType: string | null, text: string): any {
   if (contentType?.includes('ndjson')) return text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line));
   if (contentType?.includes('csv')) return text;
