@@ -2,8 +2,8 @@
 // (a) client -> server, (b) client -> bare Node pass-through -> server, (c) client -> km -> server (shipping to
 // a running km serve). Modes alternate in rounds so machine noise hits all three alike. Figures are ratios.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -73,6 +73,12 @@ async function main() {
   ];
   for (const [label, ratio, target] of results) console.log(`${label.padEnd(40)} ${ratio.toFixed(2)}x  (target <= ${target}x) ${ratio <= target ? 'ok' : 'OVER'}`);
   rmSync(home, { recursive: true, force: true });
+
+  // Merged into bench/results.json with the other benches' figures (the landing page reads them at build time).
+  const resultsPath = process.env.BENCH_RESULTS ?? join(here, 'results.json');
+  const previous = existsSync(resultsPath) ? JSON.parse(readFileSync(resultsPath, 'utf8')) : {};
+  const overhead = { at: new Date().toISOString(), cores: cpus().length, loadavg: loadavg(), callsPerMode: ROUNDS * CALLS_PER_ROUND, direct: a, passthrough: b, km: c };
+  writeFileSync(resultsPath, `${JSON.stringify({ ...previous, overhead }, null, 2)}\n`);
 }
 
 main().catch((err) => {

@@ -23,8 +23,32 @@ export interface Place {
 /** Carried along on every link between views. */
 const SHARED_PARAMS = ['range', 'from', 'to', 'project', 'user', 'server', 'tool', 'refresh'];
 
+/**
+ * The demo (dashboard/demo) keeps the view's path in `?view=` on its own page instead, so that any static file
+ * server can serve it, a reload included: there is no SPA fallback to answer /demo/cost.
+ */
+const VIEW_IN_QUERY = document.querySelector<HTMLMetaElement>('meta[name="km-place"]')?.content === 'query';
+
+/** The view's path (`/journey/<id>`): the URL's path, or the demo's `?view=`. */
+function viewPath(): string {
+  return VIEW_IN_QUERY ? (new URLSearchParams(window.location.search).get('view') ?? '/') : window.location.pathname;
+}
+
+/** The href of a view's path with this query: the path itself, or the demo's page with `?view=` first. */
+function placeHref(path: string, query: URLSearchParams): string {
+  if (VIEW_IN_QUERY) {
+    query.delete('view');
+    const text = query.toString();
+    const view = path === '/' ? '' : `view=${encodeURIComponent(path).replace(/%2F/g, '/')}`;
+    const search = [view, text].filter(Boolean).join('&');
+    return search ? `${window.location.pathname}?${search}` : window.location.pathname;
+  }
+  const text = query.toString();
+  return text ? `${path}?${text}` : path;
+}
+
 export function parsePlace(): Place {
-  const parts = window.location.pathname.split('/').filter(Boolean);
+  const parts = viewPath().split('/').filter(Boolean);
   const view = VIEWS.find((candidate) => candidate.path === `/${parts[0] ?? ''}`)?.name ?? 'overview';
   const sessionId = view === 'journey' && parts[1] ? decodeURIComponent(parts[1]) : null;
   return { view, sessionId, query: new URLSearchParams(window.location.search) };
@@ -62,8 +86,7 @@ export function hrefTo(path: string, changes: Record<string, string | null> = {}
     if (value === null || value === '') next.delete(name);
     else next.set(name, value);
   }
-  const query = next.toString();
-  return query ? `${path}?${query}` : path;
+  return placeHref(path, next);
 }
 
 /** Changes params on the current page, keeping the others (view-specific ones too). */
@@ -73,8 +96,7 @@ export function setParams(changes: Record<string, string | null>): void {
     if (value === null || value === '') next.delete(name);
     else next.set(name, value);
   }
-  const query = next.toString();
-  navigate(query ? `${window.location.pathname}?${query}` : window.location.pathname);
+  navigate(placeHref(viewPath(), next));
 }
 
 /** Client-side navigation for ordinary links: keeps middle-click and modifier keys working as the browser's. */
