@@ -35,10 +35,10 @@ export function shiftToRecent(events: readonly LoggedEvent[], now: Date): Logged
   const lastTs = Math.max(...events.map((event) => Date.parse(event.ts)));
   const newestStart = newestFirst[0]?.[1] ?? lastTs;
   const step = newestFirst.length > 1 ? SPREAD_MS / (newestFirst.length - 1) : 0;
-  // Every session keeps its place relative to the newest one, pushed back by its rank: whole minutes, so the
-  // recorded seconds stay as they were.
-  const base = now.getTime() - NEWEST_AGO_MS - (lastTs - newestStart);
-  const shiftOf = new Map(newestFirst.map(([key, start], rank) => [key, roundToMinute(base - rank * step) - newestStart]));
+  // The newest session moves so that the last event is just before now; each older one a step further back per
+  // rank. Shifts are whole minutes, so the recorded seconds stay as they were.
+  const newestTarget = now.getTime() - NEWEST_AGO_MS - (lastTs - newestStart);
+  const shiftOf = new Map(newestFirst.map(([key, start], rank) => [key, roundToMinute(newestTarget - rank * step - start)]));
   return events.map((event) => shifted(event, shiftOf.get(sessionKey(event)) ?? 0));
 }
 

@@ -28,6 +28,10 @@ beforeAll(async () => {
   mkdirSync(join(dashboardDir, 'assets'), { recursive: true });
   writeFileSync(join(dashboardDir, 'index.html'), '<!doctype html><title>km</title>');
   writeFileSync(join(dashboardDir, 'assets', 'app.js'), 'console.log("km")');
+  for (const page of ['welcome', 'demo']) {
+    mkdirSync(join(dashboardDir, page));
+    writeFileSync(join(dashboardDir, page, 'index.html'), `<!doctype html><title>km ${page}</title>`);
+  }
   host = await startEmbeddedHost({
     home,
     port: 0,
@@ -215,6 +219,18 @@ describe('the embedded host', () => {
       expect(response.body).not.toContain(localKey);
       expect(response.body).not.toContain('root:');
     }
+  });
+
+  it('serves the landing page and the demo from their own directories, which the SPA fallback leaves alone', async () => {
+    const page = async (path: string) => (await fetch(`${host.url}${path}`)).text();
+    expect(await page('/welcome')).toContain('<title>km welcome</title>');
+    expect(await page('/welcome/')).toContain('<title>km welcome</title>');
+    expect(await page('/demo/')).toContain('<title>km demo</title>');
+    expect(await page('/demo/cost')).toContain('<title>km demo</title>');
+    expect(await page('/journey/some-session')).toContain('<title>km</title>');
+    const signIn = await fetch(`${host.url}/.auth/login/github?post_login_redirect_uri=/`, { redirect: 'manual' });
+    expect(signIn.status).toBe(302);
+    expect(signIn.headers.get('location')).toBe('/');
   });
 });
 

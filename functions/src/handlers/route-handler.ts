@@ -1,4 +1,4 @@
-import type { InvocationContext } from '@azure/functions';
+import type { HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { z } from 'zod';
 import { ApiError, badParameter, routePermission, type ApiRoute, type RouteAnswer, type RouteBody, type RouteParams } from '@km/shared';
 import type { Authenticator, Caller } from '../ports';
@@ -80,7 +80,7 @@ export function routeHandler<R extends ApiRoute, Ports extends { authenticator: 
           input = { ...params, body: (bodyRule.parse ?? ((json) => parseBody(route, json)))(read.body) } as RouteInput<R>;
         }
         const answer = await handle(auth.caller, input, ports, context);
-        if (answer instanceof StreamedAnswer) return { status: route.status, headers: { 'content-type': answer.contentType, 'cache-control': 'no-store' }, body: answer.body() };
+        if (answer instanceof StreamedAnswer) return { status: route.status, headers: { 'content-type': answer.contentType, 'cache-control': 'no-store' }, body: answer.body() as HttpResponseInit['body'] };
         return jsonResponse(route.status, answer);
       } catch (error) {
         const answer = answerForThrown(error);

@@ -34,6 +34,9 @@ export function makeRequestListener(options: DispatchOptions): (req: IncomingMes
     if (refusal) return refuse(res, refusal);
 
     if (path.startsWith('/auth/') && options.signIn) return options.signIn(req, res, path);
+    // The landing page's call to action is Static Web Apps' sign-in path; here the dashboard itself signs in, or
+    // needs no sign-in at all on loopback.
+    if (path.startsWith('/.auth/login/') && (method === 'GET' || method === 'HEAD')) return writeHttpResponse(res, { status: 302, headers: { location: '/' } });
     if (path !== '/api' && !path.startsWith('/api/')) {
       if (method === 'GET' || method === 'HEAD') return serveDashboard(options.dashboardDir, path, res, method === 'HEAD');
       return refuse(res, errorResponse(405, 'the dashboard answers GET only.', {}, { Allow: 'GET, HEAD' }));

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
-import { extname, join, resolve, sep } from 'node:path';
+import { dirname, extname, join, resolve, sep } from 'node:path';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -26,7 +26,8 @@ export const DASHBOARD_NOT_BUILT =
 
 /**
  * Serves the built dashboard. Paths resolve inside the dashboard directory only (symlinks included), and a path
- * without a file extension that matches no file is an SPA route, answered with index.html.
+ * without a file extension that matches no file is an SPA route, answered with the index.html of the nearest
+ * directory above it that has one: /journey/x is the app's, /demo/x the demo's and /welcome/x the landing page's.
  */
 export async function serveDashboard(
   dashboardDir: string | undefined,
@@ -61,7 +62,7 @@ export async function serveDashboard(
   const file =
     (await fileOrNull(requested, root)) ??
     (await fileOrNull(join(requested, 'index.html'), root)) ??
-    (looksLikeRoute ? index : null);
+    (looksLikeRoute ? await nearestIndex(requested, root, index) : null);
   if (!file) return send(404, NOT_FOUND);
 
   res.writeHead(200, {
@@ -78,6 +79,15 @@ export async function serveDashboard(
   createReadStream(file.path)
     .on('error', () => res.destroy())
     .pipe(res);
+}
+
+/** The index.html of the nearest directory above `requested` (inside root) that has one; the app's at the top. */
+async function nearestIndex(requested: string, root: string, rootIndex: { path: string; size: number }): Promise<{ path: string; size: number }> {
+  for (let dir = dirname(requested); dir.startsWith(root + sep); dir = dirname(dir)) {
+    const found = await fileOrNull(join(dir, 'index.html'), root);
+    if (found) return found;
+  }
+  return rootIndex;
 }
 
 /** The real path of a regular file inside root, or null: `..` and symlinks that leave the root are refused. */
