@@ -111,7 +111,28 @@ async function main() {
     await settle(c.callTool({ name: 'add_observations', arguments: {} }));
   });
 
-  await waitForSessions(url, 5);
+  // Everyday sessions, so that the week has a shape: a few calls each, by the three users.
+  const everyday = [
+    ['alice@example.com', shop, filesystem, 'filesystem'],
+    ['bob@example.com', data, everything, 'everything'],
+    ['carol@example.com', shop, everything, 'everything'],
+    ['bob@example.com', data, filesystem, 'filesystem'],
+    ['alice@example.com', shop, everything, 'everything'],
+  ];
+  for (const [user, cwd, server, name] of everyday) {
+    await session({ cwd, name, user, server }, async (c) => {
+      await c.listTools();
+      if (name === 'filesystem') {
+        await settle(c.callTool({ name: 'list_directory', arguments: { path: files } }));
+        await settle(c.callTool({ name: 'read_text_file', arguments: { path: join(files, 'README.md') } }));
+      } else {
+        await settle(c.callTool({ name: 'echo', arguments: { message: `status check by ${user}` } }));
+        await settle(c.callTool({ name: 'get-sum', arguments: { a: 40, b: 2 } }));
+      }
+    });
+  }
+
+  await waitForSessions(url, 10);
   serve.kill('SIGTERM');
   await new Promise((resolve) => serve.on('exit', resolve));
 

@@ -14,7 +14,7 @@ const DIST = join(REPO_ROOT, 'dashboard', 'dist');
 const RESULTS = join(REPO_ROOT, 'bench', 'results.json');
 const CHROMIUM = process.env.KM_CHROMIUM ?? '/usr/bin/chromium';
 const VIEWPORTS = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } } as const;
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.map': 'application/json', '.png': 'image/png' };
+const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.map': 'application/json', '.png': 'image/png', '.jpg': 'image/jpeg' };
 
 /** The plainest static server: a file, or a directory's index.html, else 404. It records what was asked. */
 function startStaticServer(root: string): Promise<{ server: Server; url: string; asked: string[] }> {
@@ -110,6 +110,16 @@ describe('the landing page and the demo, from a plain static file server', () =>
       for (const [i, expected] of expectedFigures().entries()) {
         expect(figures[i]).toContain(expected.label);
         expect(figures[i]).toContain(expected.value ?? 'not measured');
+      }
+      // The screenshots of the demo: sized in the HTML (no layout shift), and they load.
+      const shots = page.locator('.pains img');
+      expect(await shots.count()).toBe(4);
+      for (const shot of await shots.all()) {
+        expect(await shot.getAttribute('width')).toBeTruthy();
+        expect(await shot.getAttribute('height')).toBeTruthy();
+        expect(await shot.getAttribute('alt')).toMatch(/demo/);
+        await shot.scrollIntoViewIfNeeded();
+        await page.waitForFunction((img) => (img as HTMLImageElement).complete && (img as HTMLImageElement).naturalWidth > 0, await shot.elementHandle(), { timeout: 30_000 });
       }
       // Nothing wider than the screen, on a phone too.
       expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
