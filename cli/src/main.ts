@@ -15,5 +15,10 @@ if (invocation.kind === 'wrap') {
   process.stderr.write(`km: ${invocation.message}\n`);
   process.exitCode = 2;
 } else {
+  // `km --help | head` closes the pipe early: the reader has what it wanted, so end quietly instead of a stack trace.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
   void load<typeof import('./program')>('program.js').runProgram(invocation.argv);
 }

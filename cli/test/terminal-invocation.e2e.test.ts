@@ -45,4 +45,13 @@ describe('km --help', () => {
     expect(run.stdout).toMatch(/--project P\s+the project/);
     expect(run.stdout).toMatch(/--name N\s+the server's name/);
   });
+
+  it('ends quietly when its reader has closed the pipe (km --help | head -1)', () => {
+    // python3 (node-gyp's, on every machine that builds better-sqlite3) hands km a pipe whose read end is already
+    // closed, so the first write fails for certain.
+    const closedPipe = 'import os,subprocess,sys; r,w=os.pipe(); os.close(r); sys.exit(subprocess.run(sys.argv[1:], stdout=w).returncode)';
+    const run = spawnSync('python3', ['-c', closedPipe, process.execPath, KM_BIN, '--help'], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+  });
 });
