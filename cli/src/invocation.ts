@@ -3,7 +3,7 @@
  * the commander program; anything else wraps a server: `km [--project P] [--name N] [--] <command> [args...]`.
  * `--` forces wrapping, e.g. for a server whose command is called `serve`.
  */
-export const SUBCOMMANDS = new Set(['init', 'doctor', 'proxy', 'serve', 'flush', 'status', 'login', 'help', 'budget', 'report', 'tail', 'dashboard', 'keys', 'members', 'audit']);
+export const SUBCOMMANDS = new Set(['init', 'doctor', 'proxy', 'serve', 'flush', 'status', 'login', 'help', 'budget', 'report', 'tail', 'dashboard', 'demo', 'keys', 'members', 'audit']);
 /**
  * Words km keeps for commands it has planned: `km init` once ran the system's /sbin/init as a "server". A reserved
  * word is never run as a command unless it comes after `--`.

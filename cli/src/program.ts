@@ -15,6 +15,7 @@ import { budgetCommand } from './commands/budget';
 import { reportCommand } from './commands/report';
 import { tailCommand } from './commands/tail'; // Performance Hub (#5)
 import { dashboardCommand } from './commands/dashboard'; // Dashboard (#7)
+import { demoCommand } from './commands/demo'; // Landing page and demo (#15)
 
 /** Wrapping is not a commander command (it must load nothing heavy), so its options are described here. */
 const WRAP_HELP = `
@@ -46,6 +47,7 @@ export async function runProgram(argv: string[]): Promise<void> {
     .addCommand(reportCommand())
     .addCommand(tailCommand()) // Performance Hub (#5)
     .addCommand(dashboardCommand()) // Dashboard (#7)
+    .addCommand(demoCommand()) // Landing page and demo (#15)
     .addCommand(keysCommand()) // Teams and compliance (#14)
     .addCommand(membersCommand())
     .addCommand(auditCommand());
