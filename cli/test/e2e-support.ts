@@ -52,16 +52,22 @@ export function spooledEvents(home: string): Array<Record<string, any>> {
     .map((l) => JSON.parse(l) as Record<string, any>);
 }
 
+/** A port nothing listens on at the moment of asking (another process may take it before the caller does). */
+export async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((r) => probe.close(r));
+  return port;
+}
+
 /**
  * server-everything in its Streamable HTTP mode on a free port, once it listens: a remote MCP server for the tests
  * (it takes the port from PORT, so the port is found first and the start retried should another process take it).
  */
 export async function startRemoteEverything(): Promise<{ port: number; child: ChildProcess }> {
   for (let attempt = 0; ; attempt++) {
-    const probe = createServer();
-    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-    const { port } = probe.address() as AddressInfo;
-    await new Promise((r) => probe.close(r));
+    const port = await freePort();
     const child = spawn(join(BIN_DIR, 'mcp-server-everything'), ['streamableHttp'], { env: { ...process.env, PORT: String(port) }, stdio: 'ignore' });
     const exited = new Promise<'exited'>((resolve) => child.once('exit', () => resolve('exited')));
     const up = await Promise.race([until('the remote server to listen', () => listening(port), 30_000), exited]);
