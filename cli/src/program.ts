@@ -26,7 +26,9 @@ Wrapping a server (what your MCP client config runs):
   --            everything after it is the server's command line, even a word km uses itself
   --url URL     a remote (Streamable HTTP) server instead of a command: km bridges it to the client's stdio
   --header H    with --url, an HTTP header for the remote server ("Name: value"; repeat for more)
-  Example: "command": "km", "args": ["--name", "fs", "--", "npx", "-y", "@modelcontextprotocol/server-filesystem", "."]`;
+  Example: "command": "km", "args": ["--name", "fs", "--", "npx", "-y", "@modelcontextprotocol/server-filesystem", "."]
+
+No MCP client yet? km demo records a scripted agent session into the local km serve and prints the dashboard URL.`;
 
 /** Commands throw; this one handler prints a one-line message and sets the exit code (STYLE.md). */
 export async function runProgram(argv: string[]): Promise<void> {

@@ -5,6 +5,7 @@ describe('what km <words> means', () => {
     expect(parseInvocation(['status'])).toEqual({ kind: 'program', argv: ['status'] });
     expect(parseInvocation(['audit', 'verify', 'f'])).toEqual({ kind: 'program', argv: ['audit', 'verify', 'f'] });
     expect(parseInvocation(['init', '--dry-run'])).toEqual({ kind: 'program', argv: ['init', '--dry-run'] });
+    expect(parseInvocation(['demo', '--port', '7000'])).toEqual({ kind: 'program', argv: ['demo', '--port', '7000'] });
     expect(parseInvocation(['npx', '-y', 'server'])).toEqual({ kind: 'wrap', command: 'npx', args: ['-y', 'server'] });
     expect(parseInvocation(['--name', 'fs', '--', 'init', '--x'])).toEqual({ kind: 'wrap', command: 'init', args: ['--x'], name: 'fs' });
   });

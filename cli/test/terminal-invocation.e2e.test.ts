@@ -54,4 +54,10 @@ describe('km --help', () => {
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
   });
+
+  it('names km demo, for someone with no MCP client yet', () => {
+    const run = spawnSync(process.execPath, [KM_BIN, '--help'], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.stdout).toMatch(/^  demo \[options\]\s+Record a scripted agent session/m);
+    expect(run.stdout).toContain('No MCP client yet? km demo');
+  });
 });
