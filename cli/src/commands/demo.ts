@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { sessionsRoute } from '@km/shared';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -6,14 +6,9 @@ import { DEFAULT_PORT, loadSettings } from '../config/settings';
 import { DEMO_PROJECT, DEMO_SERVERS, demoProjectConfig } from '../demo/facts';
 import { ensureLocalStack, type LocalStack } from '../demo/local-stack';
 import { callApi } from './api-client';
+import { parsePort } from './serve';
 
 const SESSIONS_DEADLINE_MS = 60_000;
-
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('a port is a number from 0 to 65535');
-  return port;
-}
 
 /**
  * The environment of the demo's wrappers: they ship to the local stack whatever km login or KM_ENDPOINT say (the

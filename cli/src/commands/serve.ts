@@ -48,7 +48,8 @@ function refuseSecondServe(home: string): void {
   throw new Error(`km serve is already running for ${home} at ${serve.url ?? 'an unknown address'} (pid ${serve.pid}); stop it first, or give this one its own KM_HOME`);
 }
 
-function parsePort(value: string): number {
+/** --port of km serve and of km demo (which starts one). */
+export function parsePort(value: string): number {
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('a port is a number from 0 to 65535');
   return port;
