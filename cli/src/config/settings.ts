@@ -74,8 +74,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
 }
 
 /** The local stack km serve announced in KM_HOME: its URL and the key it made for this machine. */
-export function localStack(home: string): { url: string; apiKey: string | null } | null {
-  const serve = readJson<{ url?: string }>(join(home, 'serve.json'));
+export function localStack(home: string): { url: string; apiKey: string | null; pid: number | null } | null {
+  const serve = readJson<{ url?: string; pid?: unknown }>(join(home, 'serve.json'));
   if (!serve?.url) return null;
   let apiKey: string | null = null;
   try {
@@ -83,7 +83,7 @@ export function localStack(home: string): { url: string; apiKey: string | null }
   } catch {
     apiKey = null;
   }
-  return { url: serve.url, apiKey };
+  return { url: serve.url, apiKey, pid: typeof serve.pid === 'number' ? serve.pid : null };
 }
 
 /** Where to ship and with which key: explicit settings first, then the local km serve, then its default port. */

@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { serveFilePath } from '@km/functions/dist/host/serve-file';
 import { probeEndpoint } from '../config/endpoint-probe';
 import { ensureHome, localStack } from '../config/settings';
 
@@ -14,12 +13,12 @@ export interface LocalStack {
 
 const START_DEADLINE_MS = 30_000;
 
-/** The km serve that KM_HOME's serve.json names, when it answers; null when there is none or it does not. */
-export async function runningLocalStack(home: string): Promise<LocalStack | null> {
+/** The km serve that KM_HOME's serve.json names (`pid`, when given, must be its), when it answers; else null. */
+async function answeringLocalStack(home: string, pid?: number): Promise<Omit<LocalStack, 'started'> | null> {
   const local = localStack(home);
-  if (!local) return null;
+  if (!local || (pid !== undefined && local.pid !== pid)) return null;
   const reach = await probeEndpoint(local.url, local.apiKey);
-  return reach.kind === 'ok' ? { ...local, started: false } : null;
+  return reach.kind === 'ok' ? { url: local.url, apiKey: local.apiKey } : null;
 }
 
 /**
@@ -28,8 +27,8 @@ export async function runningLocalStack(home: string): Promise<LocalStack | null
  * answers; throws with the log's address when it exits first (the port taken, SQLite missing).
  */
 export async function ensureLocalStack(home: string, port: number): Promise<LocalStack> {
-  const running = await runningLocalStack(home);
-  if (running) return running;
+  const running = await answeringLocalStack(home);
+  if (running) return { ...running, started: false };
   ensureHome(home);
   const logPath = join(home, 'demo-serve.log');
   const log = openSync(logPath, 'a');
@@ -48,21 +47,10 @@ export async function ensureLocalStack(home: string, port: number): Promise<Loca
   const deadline = Date.now() + START_DEADLINE_MS;
   for (;;) {
     if (exited !== undefined) throw new Error(`km serve stopped at start (exit code ${exited}); see ${logPath}${lastLine(logPath)}`);
-    if (servePid(home) === child.pid) {
-      const stack = await runningLocalStack(home);
-      if (stack) return { ...stack, started: true };
-    }
+    const ours = await answeringLocalStack(home, child.pid);
+    if (ours) return { ...ours, started: true };
     if (Date.now() > deadline) throw new Error(`km serve (pid ${child.pid}) did not answer within ${START_DEADLINE_MS / 1000} s; see ${logPath}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-function servePid(home: string): number | null {
-  try {
-    const pid = (JSON.parse(readFileSync(serveFilePath(home), 'utf8')) as { pid?: unknown }).pid;
-    return typeof pid === 'number' ? pid : null;
-  } catch {
-    return null;
   }
 }
 
