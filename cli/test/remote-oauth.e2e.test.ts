@@ -6,7 +6,7 @@ import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from 'n
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { KM_BIN, requireBuiltKm, spooledEvents, startRemoteEverything, until } from './e2e-support';
+import { KM_BIN, freePort, requireBuiltKm, spooledEvents, startRemoteEverything, until } from './e2e-support';
 import { tempHome } from './helpers';
 
 /**
@@ -72,10 +72,7 @@ describe('km --url with OAuth', () => {
     const browser = join(home, 'browser.js');
     writeFileSync(browser, `#!${process.execPath}\nrequire('fs').appendFileSync(${JSON.stringify(opened)}, 'x');\nfetch(process.argv[2]).then((r) => r.text()).then((t) => process.stdout.write(t));\n`);
     chmodSync(browser, 0o755);
-    const probe = createServer();
-    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-    const callbackPort = (probe.address() as AddressInfo).port;
-    await new Promise((r) => probe.close(r));
+    const callbackPort = await freePort();
     const env = { PATH: process.env.PATH ?? '', HOME: home, KM_HOME: home, KM_ENDPOINT: 'http://127.0.0.1:9', KM_USER: 'oauth@example.com', KM_BROWSER: browser, KM_OAUTH_PORT: String(callbackPort) };
     try {
       for (const session of [1, 2]) {
