@@ -51,6 +51,7 @@ export const AZURE_DEPLOYED_SETTING_NAMES = [
   'KM_RATE_LIMIT_PER_MINUTE',
   'KM_TRUST_SWA_PRINCIPAL',
   'KM_SIGNUP',
+  'KM_FUNNEL_ORG',
   'KM_AZURE_AUTH',
   'EventHubConnection__fullyQualifiedNamespace',
   'KM_EVENTHUB_NAME',

@@ -65,6 +65,7 @@ async function buildPorts(): Promise<WorkerPorts> {
     newBatchId,
     ...(settings.maxIngestBytes ? { maxBodyBytes: settings.maxIngestBytes } : {}),
     ...(settings.riskWebhookUrl ? { onEventsAccepted: riskWebhook({ url: settings.riskWebhookUrl, logger: stderrLogger }) } : {}),
+    ...(settings.funnelOrgId ? { funnelOrgId: settings.funnelOrgId } : {}),
   };
   return { deps, close: () => azure.close() };
 }

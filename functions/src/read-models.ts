@@ -1,3 +1,4 @@
+import { funnelProjection } from '@km/shared';
 import { costProjection, interactionsProjection, riskProjection, sessionsProjection, type Projection } from '@km/shared';
 import { latencyProjection } from '@km/shared'; // Performance Hub (#5)
 
@@ -14,6 +15,8 @@ export const readModels: ReadonlyArray<Projection<unknown>> = [
   latencyProjection as Projection<unknown>,
   // risk monitor
   riskProjection,
+  // the funnel (issue 15)
+  funnelProjection as Projection<unknown>,
 ];
 
 /** The query shapes of the query handlers, for stores that index (SQLite); Cosmos indexes every path anyway. */

@@ -31,6 +31,9 @@ import {
   sessionsRoute,
   setOrgBudgetRoute,
   setProjectBudgetRoute,
+  firstRunRoute,
+  funnelRoute,
+  landingViewRoute,
   type ApiRoute,
   type ApiRouteName,
   type StoredEvent,
@@ -58,6 +61,7 @@ import { makeQueryTeamsHandler, makeSetTeamHandler } from './handlers/teams';
 import { makeAuditHandler } from './handlers/audit';
 import { makeQueryRetentionHandler, makeSetRetentionHandler } from './handlers/retention';
 import type { AuditSigner } from './audit/audit-chain';
+import { makeLandingViewHandler, makeQueryFirstRunHandler, makeQueryFunnelHandler } from './handlers/funnel';
 import { makeCreateKeyHandler, makeQueryKeysHandler, makeRevokeKeyHandler, makeWhoamiHandler } from './handlers/keys';
 import { makeAckRiskFindingHandler, makeQueryRiskFindingsHandler, makeQueryRiskSummaryHandler, makeResolveRiskFindingHandler } from './handlers/risk';
 
@@ -76,6 +80,8 @@ export interface HttpDeps {
   rateLimiter?: RateLimiter;
   /** risk monitor: the optional high-severity webhook */
   onEventsAccepted?: (events: readonly StoredEvent[]) => void;
+  /** The org whose funnel counts the landing page's views (km serve: local; Azure: KM_FUNNEL_ORG); none: not counted. */
+  funnelOrgId?: string;
 }
 
 export interface HttpRouteSpec {
@@ -133,6 +139,10 @@ const routeTable = [
   { contract: retentionRoute, makeHandler: makeQueryRetentionHandler },
   { contract: setRetentionRoute, makeHandler: makeSetRetentionHandler },
   { contract: auditRoute, makeHandler: makeAuditHandler },
+  // The guided first run and the funnel (issue 15)
+  { contract: firstRunRoute, makeHandler: makeQueryFirstRunHandler },
+  { contract: funnelRoute, makeHandler: makeQueryFunnelHandler },
+  { contract: landingViewRoute, makeHandler: makeLandingViewHandler },
   { contract: openApiRoute, makeHandler: makeQueryOpenApiHandler },
 ] as const satisfies ReadonlyArray<{ contract: ApiRoute; makeHandler: (deps: HttpDeps) => HttpHandler }>;
 

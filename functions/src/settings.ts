@@ -34,6 +34,8 @@ const SettingsSchema = z
     KM_TRUST_SWA_PRINCIPAL: z.enum(['true', 'false']).default('false'),
     /** `open`: a GitHub user nobody invited gets an org of their own; `invitation`: members join by invitation only. */
     KM_SIGNUP: z.enum(['open', 'invitation']).default('invitation'),
+    /** The funnel (issue 15): the org whose owners and admins see the landing page's views (empty: views are not counted). */
+    KM_FUNNEL_ORG: z.string().trim().max(200).optional(),
   })
   .refine((env) => env.KM_STORAGE !== 'sqlite' || env.KM_HOME !== undefined, {
     message: 'KM_STORAGE=sqlite needs KM_HOME: the directory holding km.db and api-key',
@@ -52,13 +54,14 @@ export interface FunctionsSettings {
   requestsPerMinute: number | undefined;
   trustSwaPrincipal: boolean;
   signUp: 'open' | 'invitation';
+  funnelOrgId: string | undefined;
 }
 
 /** Validated once at start; a bad setting fails with every problem named, not with an odd error later. */
 export function loadFunctionsSettings(env: NodeJS.ProcessEnv = process.env): FunctionsSettings {
   const parsed = SettingsSchema.safeParse(env);
   if (!parsed.success) throw new Error(`invalid app settings:\n${z.prettifyError(parsed.error)}`);
-  const { KM_STORAGE, KM_HOME, KM_API_KEY_HASHES, KM_MAX_INGEST_BYTES, KM_RISK_WEBHOOK_URL, KM_RATE_LIMIT_PER_MINUTE, KM_TRUST_SWA_PRINCIPAL, KM_SIGNUP } = parsed.data;
+  const { KM_STORAGE, KM_HOME, KM_API_KEY_HASHES, KM_MAX_INGEST_BYTES, KM_RISK_WEBHOOK_URL, KM_RATE_LIMIT_PER_MINUTE, KM_TRUST_SWA_PRINCIPAL, KM_SIGNUP, KM_FUNNEL_ORG } = parsed.data;
   return {
     storage: KM_STORAGE,
     home: KM_HOME,
@@ -68,5 +71,6 @@ export function loadFunctionsSettings(env: NodeJS.ProcessEnv = process.env): Fun
     requestsPerMinute: KM_RATE_LIMIT_PER_MINUTE,
     trustSwaPrincipal: KM_TRUST_SWA_PRINCIPAL === 'true',
     signUp: KM_SIGNUP,
+    funnelOrgId: KM_FUNNEL_ORG || undefined,
   };
 }

@@ -39,6 +39,9 @@ param maxIngestBytes int = 5242880
 @description('Requests a minute one API key may make, per Functions instance (429 with Retry-After past it).')
 param rateLimitPerMinute int = 6000
 
+@description('The funnel: the org whose owners and admins see the landing page\'s views (the operator\'s); empty: views are not counted.')
+param funnelOrg string = ''
+
 @description('Risk Monitor: high and critical findings are posted here (Slack/Teams-style receiver); empty for none.')
 param riskWebhookUrl string = ''
 
@@ -51,6 +54,7 @@ var readModels = [
   { name: 'cost', sortFields: ['kind', 'period'] }
   { name: 'latency', sortFields: ['day', 'period'] }
   { name: 'risk', sortFields: ['kind', 'ruleId', 'ts'] }
+  { name: 'funnel', sortFields: [] }
 ]
 
 var suffix = uniqueString(resourceGroup().id, environmentName)
@@ -104,6 +108,7 @@ var appSettings = {
   // a GitHub user nobody invited gets an org of their own, as its owner.
   KM_TRUST_SWA_PRINCIPAL: 'true'
   KM_SIGNUP: 'open'
+  KM_FUNNEL_ORG: funnelOrg
   KM_AZURE_AUTH: 'identity'
   EventHubConnection__fullyQualifiedNamespace: eventHubs.outputs.fullyQualifiedNamespace
   KM_EVENTHUB_NAME: eventHubName

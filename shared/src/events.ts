@@ -316,6 +316,15 @@ export const RetentionSetSchema = z.strictObject({
   actor: name,
 });
 
+/**
+ * The funnel (issue 15): the landing page was opened. Sent by the page itself (a same-origin beacon, no cookie, nothing
+ * about the visitor), recorded in the operator's org: a visitor belongs to no org yet.
+ */
+export const LandingViewedSchema = z.strictObject({
+  ...serverEnvelope,
+  type: z.literal('funnel.landing_viewed'),
+});
+
 export const ServerEventSchema = z.discriminatedUnion('type', [
   BudgetSetSchema,
   BudgetThresholdCrossedSchema,
@@ -326,6 +335,7 @@ export const ServerEventSchema = z.discriminatedUnion('type', [
   MemberSignedInSchema,
   TeamSetSchema,
   RetentionSetSchema,
+  LandingViewedSchema,
 ]);
 export const GithubLoginSchema = githubLogin;
 export type ServerEvent = z.infer<typeof ServerEventSchema>;
@@ -337,6 +347,7 @@ export type MemberInvited = Extract<ServerEvent, { type: 'member.invited' }>;
 export type MemberSignedIn = Extract<ServerEvent, { type: 'member.signed_in' }>;
 export type TeamSet = Extract<ServerEvent, { type: 'team.set' }>;
 export type RetentionSet = Extract<ServerEvent, { type: 'retention.set' }>;
+export type LandingViewed = Extract<ServerEvent, { type: 'funnel.landing_viewed' }>;
 export type StoredServerEvent = ServerEvent & { receivedAt: string; batchId: string };
 /** Everything the event log holds: client events from ingest and server-made events. */
 export type LoggedEvent = StoredEvent | StoredServerEvent;

@@ -104,3 +104,8 @@ export { KeyCreatedSchema, KeyRevokedSchema, MemberInvitedSchema, MemberSignedIn
 export type { KeyCreated, KeyRevoked, MemberInvited, MemberSignedIn, TeamSet, RetentionSet } from './events';
 export { API_KEY_PREFIXES, KEY_ID_PATTERN, keyIdOfKey, keyIdOfReference, keyDisplayPrefix } from './api-keys';
 export type { ApiKeyPrefix } from './api-keys';
+// The funnel and the guided first run (issue 15)
+export { LandingViewedSchema } from './events';
+export type { LandingViewed } from './events';
+export { funnelProjection, funnelView, firstRunView, FUNNEL_DOC_ID, FIRST_FINDINGS_KEPT } from './projections/funnel';
+export type { FunnelDoc, FunnelView, FunnelCount, FirstCall } from './projections/funnel';

@@ -139,6 +139,8 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
       onEventsAppended: () => projectorLoop.notify(),
       auditSigner: auditSigner(readOrCreateAuditKey(options.home, newAuditKeyPem)),
       rateLimiter: new RateLimiter(options.requestsPerMinute ?? requestsPerMinuteFromEnv()),
+      // The landing page km serve shows is this machine's: its views count in the local org's funnel.
+      funnelOrgId: LOCAL_ORG_ID,
       ...(webhookUrl ? { onEventsAccepted: riskWebhook({ url: webhookUrl, logger: options.logger }) } : {}),
       ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
     };

@@ -80,6 +80,10 @@ const PROBES: Readonly<Record<ApiRouteName, (v: Values) => Probe[]>> = {
   setTeam: (v) => [{ params: { teamId: v.teamId }, body: { name: 'Platform', userIds: [v.userId] } }],
   inviteMember: (v) => [{ body: { login: v.login, role: 'viewer' }, ofOtherOrg: { status: 403, error: `${v.login} is a member of another org: a login belongs to one org` } }],
   openapi: () => [{}],
+  // The funnel (issue 15): A's first run and funnel are A's whatever is asked; the beacon reads nothing and counts in the operator's org.
+  'query-first-run': () => [{}],
+  'query-funnel': () => [{}],
+  'funnel-landing-view': () => [{ statusOnly: true }],
 };
 
 /**

@@ -285,3 +285,36 @@ export const RetentionAnswerSchema = z.strictObject({
     .strictObject({ at: z.string(), eventsRemoved: z.number(), previewsRemoved: z.number(), checkpoint: z.strictObject({ seq: z.number(), hash: z.string() }).nullable() })
     .nullable(),
 });
+
+// The funnel and the guided first run (issue 15).
+const FunnelCountSchema = z.object({ count: z.number(), first: z.string().nullable(), last: z.string().nullable() });
+export const FunnelAnswerSchema = z.object({
+  orgId: z.string(),
+  landingViews: FunnelCountSchema,
+  signIns: FunnelCountSchema,
+  keysCreated: FunnelCountSchema,
+  firstEventAt: z.string().nullable(),
+  eventCount: z.number(),
+  gapsMs: z.object({ landingToSignIn: z.number().nullable(), signInToKey: z.number().nullable(), keyToFirstEvent: z.number().nullable(), signInToFirstEvent: z.number().nullable() }),
+});
+const FirstCallSchema = z.object({
+  receivedAt: z.string(),
+  sessionId: z.string(),
+  server: z.string(),
+  method: z.string(),
+  target: z.string().nullable(),
+  outcome: z.string(),
+  latencyMs: z.number().nullable(),
+  tokensIn: z.number().nullable(),
+  tokensOut: z.number().nullable(),
+  costUsd: z.number().nullable(),
+  findingCount: z.number(),
+  findings: z.array(z.object({ ruleId: z.string(), severity: SeveritySchema, path: z.string() })),
+});
+export const FirstRunAnswerSchema = z.object({
+  orgId: z.string(),
+  firstEvent: z.object({ receivedAt: z.string(), type: z.string(), sessionId: z.string(), server: z.string() }).nullable(),
+  firstInteraction: FirstCallSchema.nullable(),
+  firstToolCall: FirstCallSchema.nullable(),
+});
+export const LandingViewAnswerSchema = z.object({ recorded: z.boolean() });

@@ -50,10 +50,12 @@ function operation(route: ApiRoute): JsonSchema {
     summary: route.doc,
     ...(parameters.length ? { parameters } : {}),
     ...(body ? { requestBody: body } : {}),
+    // An anonymous route (the landing page's beacon) takes no credentials.
+    ...(route.anonymous ? { security: [] } : {}),
     responses: {
       [String(route.status)]: { description: route.status === 202 ? 'accepted' : 'the answer', content: { 'application/json': { schema: jsonSchema(route.answer) } } },
       '400': errorAnswer('a parameter or the body is wrong (unknown parameters included); the error names it'),
-      '401': errorAnswer('missing or unknown API key'),
+      ...(route.anonymous ? {} : { '401': errorAnswer('missing or unknown API key') }),
       ...(route.method === 'GET' ? {} : { '503': errorAnswer('the event log is unavailable: retry after Retry-After seconds') }),
     },
   };

@@ -41,6 +41,11 @@ export interface ApiRoute {
   scopesItself?: true;
   /** What the caller's role must allow (shared/src/tenancy.ts); GET routes read, the others change, unless said. */
   permission?: Permission;
+  /**
+   * Answered without credentials (the landing page's beacon: a visitor has no key yet). The handler is given the
+   * operator's org, never one the request names, and the route reads nothing.
+   */
+  anonymous?: true;
 }
 
 export const routePermission = (route: ApiRoute): Permission => route.permission ?? (route.method === 'GET' ? 'read' : 'change');
@@ -595,6 +600,44 @@ export const auditRoute = declare({
   doc: "Every event of the org in log order, as a hash chain (each record carries the hash of the one before) ending in a head signed with the server's audit key; from/to (when the server accepted them) choose the records shown, the chain is always the org's whole. ndjson (default) or csv.",
 });
 
+// The guided first run and the funnel (issue 15).
+export const firstRunRoute = declare({
+  name: 'query-first-run',
+  method: 'GET',
+  path: 'first-run',
+  pathParams: noPathParams,
+  query: noQuery,
+  answer: answers.FirstRunAnswerSchema,
+  status: 200,
+  doc: "The org's first event, first interaction and first tool call as the server received them (null until there is one): what the first-run page waits for.",
+});
+
+export const funnelRoute = declare({
+  name: 'query-funnel',
+  method: 'GET',
+  path: 'funnel',
+  pathParams: noPathParams,
+  query: noQuery,
+  answer: answers.FunnelAnswerSchema,
+  status: 200,
+  doc: "The org's funnel: landing views (in the operator's org), sign-ins, keys made, events, and the time between the first of each (owners and admins).",
+  permission: 'manage',
+});
+
+export const landingViewRoute = declare({
+  name: 'funnel-landing-view',
+  method: 'POST',
+  path: 'funnel/landing-view',
+  pathParams: noPathParams,
+  query: noQuery,
+  answer: answers.LandingViewAnswerSchema,
+  status: 202,
+  doc: "The landing page's beacon (navigator.sendBeacon, same origin, no body, no cookie): one landing view, recorded in the operator's org; recorded false where the server names no operator org.",
+  anonymous: true,
+  scopesItself: true,
+  permission: 'read',
+});
+
 /** Every route of the API, in the order the README lists them. */
 export const apiRoutes = [
   ingestRoute,
@@ -627,6 +670,9 @@ export const apiRoutes = [
   retentionRoute,
   setRetentionRoute,
   auditRoute,
+  firstRunRoute,
+  funnelRoute,
+  landingViewRoute,
   openApiRoute,
 ] as const;
 
