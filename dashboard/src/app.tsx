@@ -4,7 +4,10 @@ import { FilterBar } from './components/filter-bar';
 import { RetentionNote } from './components/retention-note';
 import { Link } from './components/ui';
 import { filtersFrom, filtersKey } from './filters';
-import { hrefTo, usePlace, VIEWS } from './place';
+import { FIRST_RUN, hrefTo, navigate, usePlace, VIEWS } from './place';
+import { useEffect } from 'preact/hooks';
+import { FirstRunView } from './views/first-run';
+import { FunnelPanel } from './components/funnel-panel';
 import { useQuery } from './query';
 import { CostView } from './views/cost';
 import { JourneyView } from './views/journey';
@@ -19,8 +22,11 @@ export function App({ account = null }: { account?: Account | null }) {
   // The filter choices come from the sessions this server knows, whatever the current filters.
   const known = useQuery('filter-options', () => getJson('sessions', { limit: 500 }));
   const sessions = known.state.kind === 'ok' ? known.state.data.sessions : [];
-  const current = VIEWS.find((v) => v.name === place.view)!;
+  const current = VIEWS.find((v) => v.name === place.view) ?? FIRST_RUN;
   document.title = `${place.sessionId ? 'Session' : current.title} · Kilometers`;
+  useFirstRunWhileEmpty(place.view);
+  // Owners and admins run the org (shared/src/tenancy.ts: they manage it); the funnel is theirs.
+  const operator = account !== null && (account.role === 'owner' || account.role === 'admin');
 
   return (
     <>
@@ -47,7 +53,9 @@ export function App({ account = null }: { account?: Account | null }) {
       </header>
       <FilterBar filters={filters} sessions={sessions} />
       <main id="main" tabIndex={-1}>
+        {place.view === 'first-run' ? <FirstRunView account={account} /> : null}
         {place.view === 'overview' ? <OverviewView filters={filters} key={filtersKey(filters)} /> : null}
+        {place.view === 'overview' && operator ? <FunnelPanel /> : null}
         {place.view === 'journey' && place.sessionId ? <SessionView sessionId={place.sessionId} /> : null}
         {place.view === 'journey' && !place.sessionId ? <JourneyView filters={filters} /> : null}
         {place.view === 'cost' ? <CostView filters={filters} /> : null}
@@ -57,4 +65,19 @@ export function App({ account = null }: { account?: Account | null }) {
       <RetentionNote />
     </>
   );
+}
+
+/**
+ * The app opened on its start page, and the org has no event yet: the guided first run instead (once, at load; the
+ * Overview stays a click away). Asked only on the start page, so a link to any view opens that view.
+ */
+function useFirstRunWhileEmpty(view: string): void {
+  useEffect(() => {
+    if (view !== 'overview' || window.location.pathname !== '/' || window.location.search !== '') return;
+    let cancelled = false;
+    void getJson('first-run', {}).then((answer) => {
+      if (!cancelled && answer.kind === 'ok' && answer.data.firstEvent === null && window.location.pathname === '/') navigate(FIRST_RUN.path, true);
+    });
+    return () => void (cancelled = true);
+  }, []);
 }

@@ -4,7 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
  * Where the user is, all of it in the URL: the view in the path, the time range and filters in the query, so a
  * link or a reload shows the same thing and every view shares one set of filters.
  */
-export type ViewName = 'overview' | 'journey' | 'cost' | 'risk' | 'performance';
+export type ViewName = 'overview' | 'journey' | 'cost' | 'risk' | 'performance' | 'first-run';
 export const VIEWS: { name: ViewName; path: string; title: string }[] = [
   { name: 'overview', path: '/', title: 'Overview' },
   { name: 'journey', path: '/journey', title: 'Journey' },
@@ -12,6 +12,9 @@ export const VIEWS: { name: ViewName; path: string; title: string }[] = [
   { name: 'risk', path: '/risk', title: 'Risk Monitor' },
   { name: 'performance', path: '/performance', title: 'Performance Hub' },
 ];
+
+/** The guided first run: not a tab; the app opens on it while the org has no event yet, and links name it. */
+export const FIRST_RUN = { name: 'first-run' as const, path: '/first-run', title: 'Set up' };
 
 export interface Place {
   view: ViewName;
@@ -49,6 +52,8 @@ function placeHref(path: string, query: URLSearchParams): string {
 
 export function parsePlace(): Place {
   const parts = viewPath().split('/').filter(Boolean);
+  // `?view=first-run` names it on the app's own pages too (a link from the landing page or a sign-in redirect).
+  if (parts[0] === 'first-run' || new URLSearchParams(window.location.search).get('view') === 'first-run') return { view: 'first-run', sessionId: null, query: new URLSearchParams(window.location.search) };
   const view = VIEWS.find((candidate) => candidate.path === `/${parts[0] ?? ''}`)?.name ?? 'overview';
   const sessionId = view === 'journey' && parts[1] ? decodeURIComponent(parts[1]) : null;
   return { view, sessionId, query: new URLSearchParams(window.location.search) };
