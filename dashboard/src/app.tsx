@@ -4,7 +4,7 @@ import { FilterBar } from './components/filter-bar';
 import { RetentionNote } from './components/retention-note';
 import { Link } from './components/ui';
 import { filtersFrom, filtersKey } from './filters';
-import { FIRST_RUN, hrefTo, navigate, usePlace, VIEWS } from './place';
+import { FIRST_RUN, hrefTo, navigate, usePlace, VIEW_IN_QUERY, VIEWS } from './place';
 import { useEffect } from 'preact/hooks';
 import { FirstRunView } from './views/first-run';
 import { FunnelPanel } from './components/funnel-panel';
@@ -26,7 +26,8 @@ export function App({ account = null }: { account?: Account | null }) {
   document.title = `${place.sessionId ? 'Session' : current.title} · Kilometers`;
   useFirstRunWhileEmpty(place.view);
   // Owners and admins run the org (shared/src/tenancy.ts: they manage it); the funnel is theirs.
-  const operator = account !== null && (account.role === 'owner' || account.role === 'admin');
+  // The demo (its views in the query) has no operator and no landing page of its own.
+  const operator = !VIEW_IN_QUERY && account !== null && (account.role === 'owner' || account.role === 'admin');
 
   return (
     <>
@@ -54,8 +55,7 @@ export function App({ account = null }: { account?: Account | null }) {
       <FilterBar filters={filters} sessions={sessions} />
       <main id="main" tabIndex={-1}>
         {place.view === 'first-run' ? <FirstRunView account={account} /> : null}
-        {place.view === 'overview' ? <OverviewView filters={filters} key={filtersKey(filters)} /> : null}
-        {place.view === 'overview' && operator ? <FunnelPanel /> : null}
+        {place.view === 'overview' ? <OverviewView filters={filters} key={filtersKey(filters)} footer={operator ? <FunnelPanel /> : null} /> : null}
         {place.view === 'journey' && place.sessionId ? <SessionView sessionId={place.sessionId} /> : null}
         {place.view === 'journey' && !place.sessionId ? <JourneyView filters={filters} /> : null}
         {place.view === 'cost' ? <CostView filters={filters} /> : null}

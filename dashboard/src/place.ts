@@ -30,7 +30,7 @@ const SHARED_PARAMS = ['range', 'from', 'to', 'project', 'user', 'server', 'tool
  * The demo (dashboard/demo) keeps the view's path in `?view=` on its own page instead, so that any static file
  * server can serve it, a reload included: there is no SPA fallback to answer /demo/cost.
  */
-const VIEW_IN_QUERY = document.querySelector<HTMLMetaElement>('meta[name="km-place"]')?.content === 'query';
+export const VIEW_IN_QUERY = document.querySelector<HTMLMetaElement>('meta[name="km-place"]')?.content === 'query';
 
 /** The view's path (`/journey/<id>`): the URL's path, or the demo's `?view=`. */
 function viewPath(): string {

@@ -1,3 +1,4 @@
+import type { ComponentChildren } from 'preact';
 import { activityQueryKey, useActivity } from './use-activity';
 import { getJson } from '../api';
 import { activeSessions, failedCalls, pointSeries, sessionActiveIn, type Activity } from '../activity';
@@ -10,7 +11,7 @@ import { useQuery } from '../query';
 import type { CostReport, LatencyGroup, RiskSummary } from '../types';
 
 /** Today at a glance: the sessions API gives the counts and latencies; cost and risk endpoints add where present. */
-export function OverviewView(props: { filters: Filters }) {
+export function OverviewView(props: { filters: Filters; footer?: ComponentChildren }) {
   const { filters } = props;
   const activity = useActivity(filters);
   const cost = useQuery(`overview-cost ${activityQueryKey(filters)}`, async () => {
@@ -30,7 +31,13 @@ export function OverviewView(props: { filters: Filters }) {
     <div class="view" data-view="overview">
       <h1>Overview</h1>
       <QueryResult query={activity} what="today's activity" absent={<Empty title="The sessions API is missing on this server." />}>
-        {(data) => <OverviewBody activity={data} toolFilter={filters.tool} cost={cost.state.kind === 'ok' ? cost.state.data : null} risk={risk.state.kind === 'ok' ? risk.state.data : null} riskAbsent={risk.state.kind === 'absent'} />}
+        {(data) => (
+          <>
+            <OverviewBody activity={data} toolFilter={filters.tool} cost={cost.state.kind === 'ok' ? cost.state.data : null} risk={risk.state.kind === 'ok' ? risk.state.data : null} riskAbsent={risk.state.kind === 'absent'} />
+            {/* After the body, once it is there: a panel that appeared above it first would push it down (layout shift). */}
+            {props.footer}
+          </>
+        )}
       </QueryResult>
     </div>
   );
