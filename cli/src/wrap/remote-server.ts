@@ -4,6 +4,7 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { StreamableHTTPClientTransport as Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { KmOAuthProvider } from './oauth';
+import { withStandardHeaders } from './standard-headers';
 import { isObject } from '../is-object';
 
 /** OAuth sign-in for servers that ask for it (oauth.ts); off when the user gave an Authorization header. */
@@ -18,8 +19,9 @@ export interface RemoteAuth {
  * A remote MCP server (Streamable HTTP) dressed as the child process run.ts forwards to (issue 13): `stdin` takes
  * the client's JSON-RPC lines and posts each message upstream through the official SDK's client transport (session
  * id, protocol version header, SSE answers and the server's own stream); what the server sends comes out of `stdout`
- * as lines. So the wrapper's forwarding, policy gate, journal and observer work unchanged, and the session is
- * recorded like a stdio one (transport `http`).
+ * as lines. Each request goes with the headers the 2026-07-28 revision wants (standard-headers.ts). So the wrapper's
+ * forwarding, policy gate, journal and observer work unchanged, and the session is recorded like a stdio one
+ * (transport `http`).
  *
  * A request the upstream could not answer (unreachable, 4xx/5xx, a body that is not JSON-RPC) is answered here with
  * a JSON-RPC error naming the cause, so the client never waits for an id nobody will answer.
@@ -56,7 +58,7 @@ export class RemoteServer extends EventEmitter {
     this.oauth = auth && !hasAuthorization ? new KmOAuthProvider(auth.home, url, auth.port, auth.tell, auth.browser) : null;
     // The SDK loads only for a remote server: the stdio path stays node built-ins only (run.ts).
     const { StreamableHTTPClientTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js') as typeof import('@modelcontextprotocol/sdk/client/streamableHttp.js');
-    this.transport = new StreamableHTTPClientTransport(url, { requestInit: { headers }, ...(this.oauth ? { authProvider: this.oauth } : {}) });
+    this.transport = new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: withStandardHeaders(), ...(this.oauth ? { authProvider: this.oauth } : {}) });
     this.transport.onmessage = (message) => this.fromServer(message);
     this.transport.onerror = () => {}; // each failed send is answered where it failed
     this.stdin = new Writable({
