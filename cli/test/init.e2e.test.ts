@@ -9,11 +9,13 @@ import { tempHome } from './helpers';
 /**
  * Issue 13: `km init` on a machine with Claude Code (a project .mcp.json with comments) and Codex CLI configs, then
  * the wrapped entry started the way a client starts it (its own environment: only what the entry says), recording
- * into the KM_HOME km init was run with. A second run changes nothing; --undo puts the files back byte for byte.
+ * into the KM_HOME km init was run with, through the MCP SDK's client and the MCP Inspector's CLI. A second run changes nothing; --undo puts the files back byte for byte.
  */
-function km(args: string[], cwd: string, env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+const km = (args: string[], cwd: string, env: Record<string, string>) => run(process.execPath, [KM_BIN, ...args], cwd, env);
+
+function run(command: string, args: string[], cwd: string, env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [KM_BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -67,14 +69,23 @@ describe('km init', () => {
     await client.connect(transport);
     expect((await client.callTool({ name: 'echo', arguments: { message: 'wrapped by km init' } })).isError).toBeFalsy();
     await client.close();
-    const servers = await until('the session in the KM_HOME km init wrote into the entry', () => {
+    // And by the MCP Inspector's CLI (npm), given the entry's command, args and env. (Its --config reading of the
+    // same entry cannot be used: 0.15 splits its own argv at the first "--", which km's entries carry.)
+    const inspector = await run(join(BIN_DIR, 'mcp-inspector-cli'), ['--cli', ...Object.entries(entry.env as Record<string, string>).flatMap(([k, v]) => ['-e', `${k}=${v}`]), entry.command, ...entry.args, '--method', 'tools/list'], project, {
+      PATH: dirname(process.execPath),
+      HOME: home,
+    });
+    expect(inspector.stderr).toBe('');
+    expect(inspector.status).toBe(0);
+    expect((JSON.parse(inspector.stdout) as { tools: Array<{ name: string }> }).tools.map((t) => t.name)).toContain('echo');
+    const servers = await until('both sessions in the KM_HOME km init wrote into the entry', () => {
       const dir = join(kmHome, 'spool');
       if (!existsSync(dir)) return undefined;
       const events = readdirSync(dir)
         .filter((n) => n.endsWith('.jsonl'))
         .flatMap((n) => readFileSync(join(dir, n), 'utf8').split('\n').filter(Boolean))
         .map((line) => JSON.parse(line) as { type: string; server: { name: string } });
-      return events.some((e) => e.type === 'session.ended') ? new Set(events.map((e) => e.server.name)) : undefined;
+      return events.filter((e) => e.type === 'session.ended').length === 2 ? new Set(events.map((e) => e.server.name)) : undefined;
     });
     expect([...servers]).toEqual(['everything-entry']);
 
