@@ -14,7 +14,7 @@ const usd = (value: number) => `$${value >= 1 ? value.toFixed(2) : value.toPreci
  * legacy MessageCard fields (`@type`, `summary`, `title`, `sections`) and also show `text`.
  */
 export function budgetWebhookBody(event: BudgetThresholdCrossed) {
-  const scope = event.scope === 'org' ? `org ${event.orgId}` : `project ${event.projectId} (org ${event.orgId})`;
+  const scope = event.scope === 'org' ? `org ${event.orgId}` : event.scope === 'team' ? `team ${event.teamId} (org ${event.orgId})` : `project ${event.projectId} (org ${event.orgId})`;
   const text = `km budget: ${scope} reached ${event.threshold}% of its $${event.monthlyUsd} monthly budget for ${event.period} (${usd(event.spentUsd)} spent).`;
   return {
     text,
@@ -33,7 +33,7 @@ export function budgetWebhookBody(event: BudgetThresholdCrossed) {
         ],
       },
     ],
-    km: { eventId: event.id, orgId: event.orgId, scope: event.scope, projectId: event.projectId, period: event.period, threshold: event.threshold },
+    km: { eventId: event.id, orgId: event.orgId, scope: event.scope, projectId: event.projectId, teamId: event.teamId ?? null, period: event.period, threshold: event.threshold },
   };
 }
 

@@ -34,6 +34,7 @@ import {
   firstRunRoute,
   funnelRoute,
   landingViewRoute,
+  setTeamBudgetRoute,
   type ApiRoute,
   type ApiRouteName,
   type StoredEvent,
@@ -116,6 +117,7 @@ const routeTable = [
   { contract: budgetsRoute, makeHandler: makeQueryBudgetsHandler },
   { contract: setOrgBudgetRoute, makeHandler: makeSetBudgetHandler('org') },
   { contract: setProjectBudgetRoute, makeHandler: makeSetBudgetHandler('project') },
+  { contract: setTeamBudgetRoute, makeHandler: makeSetBudgetHandler('team') },
   // Performance Hub (#5)
   { contract: latencyRoute, makeHandler: makeQueryLatencyHandler },
   { contract: latencyTimeseriesRoute, makeHandler: makeQueryLatencyTimeseriesHandler },

@@ -93,7 +93,7 @@ describe('budgets', () => {
 
     const budgets = await api.get(makeQueryBudgetsHandler, '/api/budgets');
     expect(budgets.body).toEqual({
-      budgets: [{ scope: 'org', projectId: null, monthlyUsd: 10, period: '2026-11', spentUsd: 11, percent: 110, forecastUsd: expect.any(Number), crossed: [50, 80, 100] }],
+      budgets: [{ scope: 'org', projectId: null, teamId: null, monthlyUsd: 10, period: '2026-11', spentUsd: 11, percent: 110, forecastUsd: expect.any(Number), crossed: [50, 80, 100] }],
     });
     expect((await api.get(makeQueryBudgetsHandler, '/api/budgets', 'key-b')).body).toEqual({ budgets: [] });
   });

@@ -2,6 +2,7 @@ import { apiRoutes, type ApiRouteName } from '@km/shared';
 import { ApiKeyAuthenticator, hashApiKey } from '../src/adapters/api-key-authenticator';
 import { MemoryEventLog } from '../src/adapters/memory-event-log';
 import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
+import { budgetWebhookBody } from '../src/budget-webhooks';
 import { runProjectorOnce } from '../src/projector';
 import { readModels } from '../src/read-models';
 import { httpRoutes } from '../src/routes';
@@ -51,5 +52,32 @@ describe("a team's figures are its users'", () => {
     expect(latency.body.total.totalMs).toBe(2 * 100 + 2 * 300);
     const findings = await ask('query-risk-findings', { teamId: 'platform', kind: 'secret' });
     expect(findings.body.findings.map((finding: { userId: string }) => finding.userId).sort()).toEqual(['ann', 'cy']);
+  });
+
+  it("sets a team's budget, judged on its users' spend: GET /api/budgets shows it, its thresholds are crossed as the org's are", async () => {
+    expect((await ask('set-budget-team', { teamId: 'platform' }, { monthlyUsd: 10, webhookUrl: 'https://hooks.example.com/t' })).status).toBe(202);
+    for (const model of readModels) while ((await runProjectorOnce(model, eventLog, readModelStore, 500)) > 0);
+    const listed = await ask('query-budgets', { teamId: 'platform' });
+    expect(listed.status).toBe(200);
+    // ann and cy spent 2 and 6 today (bob's 4 is not the team's)
+    expect(listed.body.budgets).toEqual([expect.objectContaining({ scope: 'team', teamId: 'platform', projectId: null, monthlyUsd: 10, spentUsd: 8, crossed: [50, 80] })]);
+    const crossed = (await eventLog.read(0, 1000)).map(({ event }) => event).filter((event) => event.type === 'budget.threshold_crossed');
+    expect(crossed.map((event) => [event.type === 'budget.threshold_crossed' && event.teamId, event.type === 'budget.threshold_crossed' && event.threshold])).toEqual([
+      ['platform', 50],
+      ['platform', 80],
+    ]);
+    // its webhook says whose budget it was
+    const [first] = crossed;
+    if (first?.type === 'budget.threshold_crossed') expect(budgetWebhookBody(first).text).toBe('km budget: team platform (org org-a) reached 50% of its $10 monthly budget for ' + first.period + ' ($8.00 spent).');
+    expect(first?.type).toBe('budget.threshold_crossed');
+    // every budget, the team's among them; a team the org does not have is a 404; a team with a project is a 400
+    expect((await ask('query-budgets')).body.budgets.map((budget: { scope: string }) => budget.scope)).toEqual(['team']);
+    expect((await ask('query-budgets', { teamId: 'nobody' })).status).toBe(404);
+    expect((await ask('set-budget-team', { teamId: 'nobody' }, { monthlyUsd: 1 })).status).toBe(404);
+    expect((await ask('query-budgets', { teamId: 'platform', projectId: 'p-ann' })).status).toBe(400);
+    // a team said again without cy: its spend is ann's alone from then on
+    expect((await ask('setTeam', { teamId: 'platform' }, { name: 'Platform', userIds: ['ann'] })).status).toBe(200);
+    for (const model of readModels) while ((await runProjectorOnce(model, eventLog, readModelStore, 500)) > 0);
+    expect((await ask('query-budgets', { teamId: 'platform' })).body.budgets[0]).toMatchObject({ spentUsd: 2 });
   });
 });

@@ -214,7 +214,10 @@ const serverEnvelope = {
   ts: isoTime,
   orgId: name,
 };
-export const BudgetScopeSchema = z.enum(['org', 'project']);
+/** A team's id, as PUT /api/teams/{teamId} takes it. */
+const teamIdSchema = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be a team id: lowercase letters, digits, ".", "_" and "-", up to 63');
+export const TeamIdSchema = teamIdSchema;
+export const BudgetScopeSchema = z.enum(['org', 'project', 'team']);
 export type BudgetScope = z.infer<typeof BudgetScopeSchema>;
 
 export const BudgetSetSchema = z.strictObject({
@@ -223,6 +226,8 @@ export const BudgetSetSchema = z.strictObject({
   scope: BudgetScopeSchema,
   /** Null for the org's budget. */
   projectId: name.nullable(),
+  /** The team of a team budget (its spend is its users'); absent on org and project budgets. */
+  teamId: teamIdSchema.optional(),
   monthlyUsd: z.number().nonnegative().finite().max(1e9),
   webhookUrl: z.url({ protocol: /^https?$/ }).max(2000).nullable(),
   /** Who set it (`key:<id>`, `github:<login>`, `local`); absent on events from before actors were kept. */
@@ -235,6 +240,7 @@ export const BudgetThresholdCrossedSchema = z.strictObject({
   type: z.literal('budget.threshold_crossed'),
   scope: BudgetScopeSchema,
   projectId: name.nullable(),
+  teamId: teamIdSchema.optional(),
   /** The calendar month (UTC) the budget applies to: '2026-11'. */
   period: z.string().regex(/^\d{4}-\d{2}$/),
   threshold: z.number().int().positive(),
@@ -297,11 +303,24 @@ export const MemberSignedInSchema = z.strictObject({
   firstTime: z.boolean(),
 });
 
+/**
+ * A member (or an open invitation) taken out of the org by an owner or admin: their sign-in no longer works, and the
+ * teams that named them are said again without them (team.set events of their own, made with this one).
+ */
+export const MemberRemovedSchema = z.strictObject({
+  ...serverEnvelope,
+  type: z.literal('member.removed'),
+  login: githubLogin,
+  /** Their role when removed. */
+  role: RoleSchema,
+  actor: name,
+});
+
 /** A team said whole: its name and the users (as events name them) it groups. */
 export const TeamSetSchema = z.strictObject({
   ...serverEnvelope,
   type: z.literal('team.set'),
-  teamId: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be a team id: lowercase letters, digits, ".", "_" and "-"'),
+  teamId: teamIdSchema,
   name: z.string().min(1).max(200),
   userIds: z.array(name).max(1000),
   actor: name,
@@ -333,6 +352,7 @@ export const ServerEventSchema = z.discriminatedUnion('type', [
   KeyRevokedSchema,
   MemberInvitedSchema,
   MemberSignedInSchema,
+  MemberRemovedSchema,
   TeamSetSchema,
   RetentionSetSchema,
   LandingViewedSchema,
@@ -345,6 +365,7 @@ export type KeyCreated = Extract<ServerEvent, { type: 'key.created' }>;
 export type KeyRevoked = Extract<ServerEvent, { type: 'key.revoked' }>;
 export type MemberInvited = Extract<ServerEvent, { type: 'member.invited' }>;
 export type MemberSignedIn = Extract<ServerEvent, { type: 'member.signed_in' }>;
+export type MemberRemoved = Extract<ServerEvent, { type: 'member.removed' }>;
 export type TeamSet = Extract<ServerEvent, { type: 'team.set' }>;
 export type RetentionSet = Extract<ServerEvent, { type: 'retention.set' }>;
 export type LandingViewed = Extract<ServerEvent, { type: 'funnel.landing_viewed' }>;

@@ -100,8 +100,8 @@ export * from './api';
 // Teams and compliance (#14): roles and what they allow.
 export { ROLES, RoleSchema, roleAllows, roleMayGrant } from './tenancy';
 export type { Role, Permission } from './tenancy';
-export { KeyCreatedSchema, KeyRevokedSchema, MemberInvitedSchema, MemberSignedInSchema, GithubLoginSchema, TeamSetSchema, RetentionSetSchema } from './events';
-export type { KeyCreated, KeyRevoked, MemberInvited, MemberSignedIn, TeamSet, RetentionSet } from './events';
+export { KeyCreatedSchema, KeyRevokedSchema, MemberInvitedSchema, MemberSignedInSchema, MemberRemovedSchema, GithubLoginSchema, TeamSetSchema, TeamIdSchema, RetentionSetSchema } from './events';
+export type { KeyCreated, KeyRevoked, MemberInvited, MemberSignedIn, MemberRemoved, TeamSet, RetentionSet } from './events';
 export { API_KEY_PREFIXES, KEY_ID_PATTERN, keyIdOfKey, keyIdOfReference, keyDisplayPrefix } from './api-keys';
 export type { ApiKeyPrefix } from './api-keys';
 // The funnel and the guided first run (issue 15)

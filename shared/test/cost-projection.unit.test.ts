@@ -4,6 +4,7 @@ import {
   budgetView,
   derivedEventId,
   BudgetSetSchema,
+  BudgetThresholdCrossedSchema,
   costProjection,
   costReport,
   costSummary,
@@ -17,6 +18,7 @@ import {
   type Interaction,
   type KmEvent,
   type ServerEvent,
+  type TeamSet,
 } from '../src/index';
 
 const ORG = 'org-a';
@@ -71,6 +73,10 @@ function aBudgetSet(ts: string, monthlyUsd: number, overrides: Partial<BudgetSet
     webhookUrl: 'https://hooks.example.com/x',
     ...overrides,
   }) as BudgetSet;
+}
+
+function aTeamSet(ts: string, teamId: string, userIds: string[]): TeamSet {
+  return { id: newEventId(Date.parse(ts)), v: 1, type: 'team.set', ts, orgId: ORG, teamId, name: teamId, userIds, actor: 'key:admin' };
 }
 
 /** Given these events, when each is folded into every document it names, then these documents. */
@@ -139,8 +145,12 @@ describe('cost projection', () => {
         tokensIn: fc.integer({ min: 0, max: 100_000 }),
         project: fc.constantFrom('web', 'api'),
         tool: fc.constantFrom('search', 'create_issue'),
-      }).map((e) => anInteraction(`${e.day}T${String(e.hour).padStart(2, '0')}:00:00.000Z`, { costUsd: e.costUsd, tokensIn: e.tokensIn, projectId: e.project, target: e.tool }) as KmEvent | ServerEvent),
+        user: fc.constantFrom('ann', 'bob', 'cy'),
+      }).map((e) => anInteraction(`${e.day}T${String(e.hour).padStart(2, '0')}:00:00.000Z`, { costUsd: e.costUsd, tokensIn: e.tokensIn, projectId: e.project, target: e.tool, userId: e.user }) as KmEvent | ServerEvent),
       fc.record({ day: fc.constantFrom(...days), usd: fc.integer({ min: 1, max: 100 }) }).map((b) => aBudgetSet(`${b.day}T12:00:00.000Z`, b.usd) as KmEvent | ServerEvent),
+      // team budgets and the teams they are judged on
+      fc.record({ day: fc.constantFrom(...days), usd: fc.integer({ min: 1, max: 5 }) }).map((b) => aBudgetSet(`${b.day}T13:00:00.000Z`, b.usd, { scope: 'team', projectId: null, teamId: 'core' }) as KmEvent | ServerEvent),
+      fc.record({ day: fc.constantFrom(...days), users: fc.subarray(['ann', 'bob', 'cy']) }).map((t) => aTeamSet(`${t.day}T14:00:00.000Z`, 'core', t.users) as KmEvent | ServerEvent),
     );
     fc.assert(
       fc.property(fc.array(anEvent, { minLength: 1, maxLength: 40 }), fc.integer(), (events, seed) => {
@@ -204,6 +214,54 @@ describe('cost projection', () => {
     expect(Object.keys(budget.days)).toHaveLength(62);
     expect(Object.keys(budget.days).sort()[0]).toBe('2026-02-08');
     for (const doc of fold(events).values()) expect(JSON.stringify(doc)).not.toContain(events[0]!.id);
+  });
+});
+
+describe('team budgets', () => {
+  const nov = (day: number, hour = 10) => `2026-11-${String(day).padStart(2, '0')}T${String(hour).padStart(2, '0')}:00:00.000Z`;
+  const teamBudget = (docs: Map<string, CostDoc>, teamId = 'core') => budgetDocs([docs.get('budget|org') as BudgetDoc]).find((doc) => doc.id === `budget|team|${teamId}`);
+
+  it("given a team and its budget, judges the budget on its users' spend, and implies its thresholds once each", () => {
+    const events = [
+      aTeamSet(nov(1, 9), 'core', ['ann', 'cy']),
+      aBudgetSet(nov(1, 9), 10, { scope: 'team', projectId: null, teamId: 'core' }),
+      anInteraction(nov(2), { costUsd: 3, userId: 'ann' }),
+      anInteraction(nov(3), { costUsd: 100, userId: 'bob' }),
+      anInteraction(nov(4), { costUsd: 3, userId: 'cy', projectId: 'api' }),
+    ];
+    const docs = fold(events);
+    expect(teamBudget(docs)).toMatchObject({ scope: 'team', teamId: 'core', projectId: null, monthlyUsd: 10, days: { '2026-11-02': 3 * 1e9, '2026-11-04': 3 * 1e9 } });
+    expect(budgetView(teamBudget(docs)!, new Date(nov(5)))).toMatchObject({ scope: 'team', teamId: 'core', projectId: null, spentUsd: 6, crossed: [50] });
+    const org = docs.get('budget|org')!;
+    const crossed = costProjection.emits!(org, org.id);
+    expect(crossed.map((e) => [e.scope, e.teamId, e.threshold])).toEqual([['team', 'core', 50]]);
+    expect(crossed[0]!.id).toBe(derivedEventId(Date.parse('2026-11-01T00:00:00.000Z'), `${ORG}|budget|team|core|2026-11|50`));
+    // and the event is one the log takes (the server-made schema parses it)
+    expect(BudgetThresholdCrossedSchema.parse(crossed[0])).toMatchObject({ teamId: 'core', spentUsd: 6 });
+  });
+
+  it('is who is in the team now: a member who leaves takes their spend out, one who joins brings theirs, the newest team.set wins in any order', () => {
+    const spendOf = [anInteraction(nov(2), { costUsd: 3, userId: 'ann' }), anInteraction(nov(3), { costUsd: 5, userId: 'bob' })];
+    const budget = aBudgetSet(nov(1), 100, { scope: 'team', projectId: null, teamId: 'core' });
+    const first = aTeamSet(nov(1), 'core', ['ann']);
+    const then = aTeamSet(nov(6), 'core', ['bob']);
+    expect(budgetView(teamBudget(fold([budget, first, ...spendOf]))!, new Date(nov(7)))!.spentUsd).toBe(3);
+    for (const order of [[budget, first, ...spendOf, then], [then, ...spendOf, first, budget]]) {
+      expect(budgetView(teamBudget(fold(order))!, new Date(nov(7)))!.spentUsd).toBe(5);
+    }
+  });
+
+  it('makes no budget of a team without one, keeps names like __proto__ as data, and another scope never takes a team budget', () => {
+    const docs = fold([aTeamSet(nov(1), '__proto__', ['constructor']), anInteraction(nov(2), { costUsd: 1, userId: 'constructor' }), anInteraction(nov(2), { costUsd: 2, userId: '__proto__' })]);
+    const org = docs.get('budget|org') as BudgetDoc;
+    expect(budgetDocs([org]).filter((doc) => doc.scope === 'team')).toEqual([]);
+    expect(Object.getPrototypeOf(org.users)).toBeNull();
+    expect(Object.keys(org.users!).sort()).toEqual(['__proto__', 'constructor']);
+    // a team id is [a-z0-9._-] (the schema), but a user id is any name
+    const budgeted = fold([aTeamSet(nov(1), 'constructor', ['__proto__']), aBudgetSet(nov(1), 4, { scope: 'team', projectId: null, teamId: 'constructor' }), anInteraction(nov(2), { costUsd: 1, userId: '__proto__' })]);
+    expect(budgetView(teamBudget(budgeted, 'constructor')!, new Date(nov(3)))).toMatchObject({ spentUsd: 1, crossed: [] });
+    // the org's own budget is not the team's
+    expect((budgeted.get('budget|org') as BudgetDoc).monthlyUsd).toBeNull();
   });
 });
 

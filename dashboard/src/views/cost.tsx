@@ -123,7 +123,7 @@ export function CostView(props: { filters: Filters }) {
                   {b.budgets.map((budget, n) => {
                     // From the amounts rather than `percent`, which may be a ratio or a percentage.
                     const used = budget.monthlyUsd > 0 ? budget.spentUsd / budget.monthlyUsd : 0;
-                    const name = budget.projectId ?? budget.scope;
+                    const name = budget.scope === 'team' ? `team ${budget.teamId}` : (budget.projectId ?? budget.scope);
                     return (
                       <li key={n} class={used >= 1 ? 'over' : ''}>
                         <div class="budget-head">

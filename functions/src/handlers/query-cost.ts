@@ -106,18 +106,26 @@ export const makeQueryContextTaxHandler = routeHandler(contextTaxRoute, async (c
   return contextTax(server === undefined ? all : all.filter((doc) => doc.server === server), DEFAULT_MODEL);
 });
 
+const SCOPE_ORDER = { org: 0, project: 1, team: 2 } as const;
+
 /**
- * GET /api/budgets?projectId: every budget of the caller's org with this month's spend, forecast and thresholds
- * crossed; with projectId, the org's budget and that project's.
+ * GET /api/budgets?projectId|teamId: every budget of the caller's org with this month's spend, forecast and
+ * thresholds crossed; with projectId or teamId, the org's budget and that project's or team's.
  */
-export const makeQueryBudgetsHandler = routeHandler(budgetsRoute, async (caller, { projectId }, deps: CostQueryDeps) => {
+export const makeQueryBudgetsHandler = routeHandler(budgetsRoute, async (caller, { projectId, teamId }, deps: CostQueryDeps) => {
   const now = deps.now();
-  // The org's document holds its projects' budgets (older stores also have a document per project): one per scope.
+  if (teamId !== undefined) await teamUsers(deps.readModelStore, caller.orgId, teamId);
+  // The org's document holds its projects' and teams' budgets (older stores also have a document per project): one per scope.
   const all = budgetDocs(await deps.readModelStore.query<BudgetDoc>(COST_MODEL, caller.orgId, { where: { kind: 'budget' } }));
-  const docs = projectId === undefined ? all : all.filter((doc) => doc.scope === 'org' || doc.projectId === projectId);
+  const docs =
+    projectId !== undefined
+      ? all.filter((doc) => doc.scope === 'org' || (doc.scope === 'project' && doc.projectId === projectId))
+      : teamId !== undefined
+        ? all.filter((doc) => doc.scope === 'org' || (doc.scope === 'team' && doc.teamId === teamId))
+        : all;
   const budgets = docs
     .map((doc) => budgetView(doc, now))
     .filter((view): view is BudgetView => view !== null)
-    .sort((a, b) => (a.scope === b.scope ? ((a.projectId ?? '') < (b.projectId ?? '') ? -1 : 1) : a.scope === 'org' ? -1 : 1));
+    .sort((a, b) => SCOPE_ORDER[a.scope] - SCOPE_ORDER[b.scope] || ((a.projectId ?? a.teamId ?? '') < (b.projectId ?? b.teamId ?? '') ? -1 : 1));
   return { budgets };
 });

@@ -1,22 +1,29 @@
-import { newEventId, setOrgBudgetRoute, setProjectBudgetRoute, type BudgetScope, type StoredServerEvent } from '@km/shared';
-import type { Authenticator, EventLog } from '../ports';
+import { newEventId, setOrgBudgetRoute, setProjectBudgetRoute, setTeamBudgetRoute, type BudgetScope, type StoredServerEvent } from '@km/shared';
+import type { Authenticator, EventLog, ReadModelStore } from '../ports';
+import { teamUsers } from '../teams/team-directory';
 import { routeHandler } from './route-handler';
 import { appendServerEvents } from './server-events';
 
 export interface SetBudgetDeps {
   eventLog: EventLog;
+  readModelStore: ReadModelStore;
   authenticator: Authenticator;
   now: () => Date;
   onEventsAppended?: () => void;
 }
 
+const routes = { org: setOrgBudgetRoute, project: setProjectBudgetRoute, team: setTeamBudgetRoute } as const;
+
 /**
- * PUT /api/budgets/org and PUT /api/budgets/project/{projectId}, body { monthlyUsd, webhookUrl? }: appends a
- * server-made budget.set event. The budget itself is a fold of these (the cost projection), like every read model.
+ * PUT /api/budgets/org, /api/budgets/project/{projectId} and /api/budgets/team/{teamId}, body { monthlyUsd,
+ * webhookUrl? }: appends a server-made budget.set event. The budget itself is a fold of these (the cost projection),
+ * like every read model. A team must be one of the org's (its spend is its users'), so another org's team is the
+ * same 404 as a team nobody made.
  */
 export function makeSetBudgetHandler(scope: BudgetScope) {
-  const route = scope === 'org' ? setOrgBudgetRoute : setProjectBudgetRoute;
-  return routeHandler(route, async (caller, input, deps: SetBudgetDeps, context) => {
+  return routeHandler(routes[scope], async (caller, input, deps: SetBudgetDeps, context) => {
+    const teamId = 'teamId' in input ? input.teamId : undefined;
+    if (teamId !== undefined) await teamUsers(deps.readModelStore, caller.orgId, teamId);
     const now = deps.now();
     const event: StoredServerEvent = {
       id: newEventId(now.getTime()),
@@ -26,6 +33,7 @@ export function makeSetBudgetHandler(scope: BudgetScope) {
       orgId: caller.orgId,
       scope,
       projectId: 'projectId' in input ? input.projectId : null,
+      ...(teamId !== undefined ? { teamId } : {}),
       monthlyUsd: input.body.monthlyUsd,
       webhookUrl: input.body.webhookUrl ?? null,
       actor: caller.actor,

@@ -55,9 +55,10 @@ const PROBES: Readonly<Record<ApiRouteName, (v: Values) => Probe[]>> = {
   'query-cost': (v) => [...scope(v).map((params) => ({ params })), { params: { groupBy: 'project' } }, { params: { groupBy: 'tool' } }, { params: { teamId: v.teamId } }],
   'query-cost-summary': (v) => [...scope(v).map((params) => ({ params })), { params: { teamId: v.teamId } }],
   'query-cost-context-tax': (v) => [{}, { params: { server: v.server } }],
-  'query-budgets': (v) => [{}, { params: { projectId: v.projectId } }],
+  'query-budgets': (v) => [{}, { params: { projectId: v.projectId } }, { params: { teamId: v.teamId } }],
   'set-budget-org': () => [{ body: { monthlyUsd: 7 } }],
   'set-budget-project': (v) => [{ params: { projectId: v.projectId }, body: { monthlyUsd: 9 } }],
+  'set-budget-team': (v) => [{ params: { teamId: v.teamId }, body: { monthlyUsd: 11 } }],
   'query-latency': (v) => [{}, { params: { projectId: v.projectId } }, { params: { userId: v.userId } }, { params: { groupBy: 'tool', server: v.server, tool: v.tool } }, { params: { groupBy: 'server' } }, { params: { teamId: v.teamId } }],
   'query-latency-timeseries': (v) => [{}, { params: { projectId: v.projectId } }, { params: { userId: v.userId } }],
   'query-latency-slowest': (v) => [{}, { params: { projectId: v.projectId } }, { params: { server: v.server } }],
@@ -222,7 +223,7 @@ export function testTenantIsolation(name: string, makeTenants: () => Promise<Ten
       expect(ofB.body.findings.find((f: { id: string }) => f.id === b.findingId).status).toBe('open');
       expect((await api.ask(keyB, route('whoami'))).body).toMatchObject({ orgId: 'org-b', role: 'member' });
       const budgets = await api.ask(api.ownerKeyB, route('query-budgets'));
-      expect(JSON.stringify(budgets.body)).not.toMatch(/"monthlyUsd":(7|9)\b/);
+      expect(JSON.stringify(budgets.body)).not.toMatch(/"monthlyUsd":(7|9|11)\b/);
       const members = await api.ask(api.ownerKeyB, route('members'));
       expect(members.body.members.map((m: { login: string; role: string }) => [m.login, m.role])).toEqual([['octo-b', 'member']]);
       const teams = await api.ask(api.ownerKeyB, route('teams'));

@@ -107,8 +107,9 @@ export const ContextTaxSchema = z.object({
   ),
 });
 export const BudgetViewSchema = z.object({
-  scope: z.enum(['org', 'project']),
+  scope: z.enum(['org', 'project', 'team']),
   projectId: z.string().nullable(),
+  teamId: z.string().nullable(),
   monthlyUsd: z.number(),
   period: z.string(),
   spentUsd: z.number(),

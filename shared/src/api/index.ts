@@ -16,6 +16,7 @@ export {
   budgetsRoute,
   setOrgBudgetRoute,
   setProjectBudgetRoute,
+  setTeamBudgetRoute,
   latencyRoute,
   latencyTimeseriesRoute,
   latencySlowestRoute,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BudgetSetSchema, FindingStatusSchema, GithubLoginSchema, IngestBatchSchema } from '../events';
+import { BudgetSetSchema, FindingStatusSchema, GithubLoginSchema, IngestBatchSchema, TeamIdSchema } from '../events';
 import { SLOWEST_KEPT } from '../projections/latency';
 import { FINDING_KINDS, SEVERITIES } from '../risk/catalog';
 import * as answers from './answers';
@@ -209,21 +209,26 @@ export const contextTaxRoute = declare({
   doc: "What each server's tool definitions cost every session that lists them.",
 });
 
-const BUDGETS_REFUSE = 'budgets are set per org and per project';
+const BUDGETS_REFUSE = 'budgets are set per org, per project and per team';
 export const budgetsRoute = declare({
   name: 'query-budgets',
   method: 'GET',
   path: 'budgets',
   pathParams: noPathParams,
-  query: z.strictObject({
-    projectId: nameParam('projectId').optional(),
-    userId: refusedParam('userId', BUDGETS_REFUSE),
-    server: refusedParam('server', BUDGETS_REFUSE),
-    tool: refusedParam('tool', BUDGETS_REFUSE),
-  }),
+  query: z
+    .strictObject({
+      projectId: nameParam('projectId').optional(),
+      ...teamParam(),
+      userId: refusedParam('userId', BUDGETS_REFUSE),
+      server: refusedParam('server', BUDGETS_REFUSE),
+      tool: refusedParam('tool', BUDGETS_REFUSE),
+    })
+    .superRefine((query, ctx) => {
+      if (query.projectId !== undefined && query.teamId !== undefined) refuse(ctx, 'teamId', 'give projectId or teamId, not both: a budget is the org\'s, a project\'s or a team\'s');
+    }),
   answer: answers.BudgetsAnswerSchema,
   status: 200,
-  doc: "The org's budgets with this month's spend, forecast and thresholds crossed; with projectId, the org's and that project's.",
+  doc: "The org's budgets with this month's spend, forecast and thresholds crossed; with projectId or teamId, the org's and that project's or team's (a team the org does not have is a 404).",
 });
 
 export const BudgetBodySchema = z.strictObject({
@@ -253,6 +258,18 @@ export const setProjectBudgetRoute = declare({
   answer: answers.BudgetSetAnswerSchema,
   status: 202,
   doc: "Sets a project's monthly budget (a server-made budget.set event).",
+});
+export const setTeamBudgetRoute = declare({
+  name: 'set-budget-team',
+  method: 'PUT',
+  path: 'budgets/team/{teamId}',
+  pathParams: z.strictObject({ teamId: TeamIdSchema }),
+  query: noQuery,
+  body: BudgetBodySchema,
+  bodyExample: { monthlyUsd: 50, webhookUrl: 'https://hooks.slack.com/services/...' },
+  answer: answers.BudgetSetAnswerSchema,
+  status: 202,
+  doc: "Sets a team's monthly budget, judged on its users' spend (a server-made budget.set event); a team the org does not have is a 404.",
 });
 
 const latencyWindow = () => ({ from: instantParam('from').optional(), to: instantParam('to').optional(), ...scopeFilters() });
@@ -650,6 +667,7 @@ export const apiRoutes = [
   budgetsRoute,
   setOrgBudgetRoute,
   setProjectBudgetRoute,
+  setTeamBudgetRoute,
   latencyRoute,
   latencyTimeseriesRoute,
   latencySlowestRoute,

@@ -11,7 +11,9 @@ import { derivedEventId } from '../../ids';
  * - budget `budget|org`: the budget (latest budget.set wins) and the daily spend of the last BUDGET_DAYS days of
  *   the org and, under projects, of each project; the thresholds crossed follow from it (emits). Projects had
  *   documents of their own (`budget|project|<id>`) before: a batch wrote one per project it touched; those are
- *   still read (budgetDocs).
+ *   still read (budgetDocs). Under users, each user's daily spend; under teams, each team's users (the newest
+ *   team.set) and budget: a team's spend is its users' summed when read (budgetDocs), so a team is who is in it
+ *   now, as on the cost routes, and the fold stays order-free (sums, and the newest event by id wins).
  *
  * Money is summed in integer nano-dollars: float sums depend on the order of addition, integer sums do not, and
  * the fold must give the same document whatever order the events arrive in.
@@ -84,14 +86,37 @@ export interface BudgetState {
   lastTs: string | null;
 }
 
+/** What a budget.set says of a scope. */
+type BudgetSetting = Pick<BudgetState, 'monthlyUsd' | 'webhookUrl' | 'setBy' | 'setAt'>;
+
+/** A user's spend, from which their teams' is summed. */
+export interface UserSpend {
+  /** Nano-dollars per UTC day, the last BUDGET_DAYS days that saw spend. */
+  days: Record<string, number>;
+  lastTs: string | null;
+}
+
+/** A team in the org's budget document: its users as the newest team.set says, and its budget. */
+export interface TeamBudgetState extends BudgetSetting {
+  userIds: string[];
+  /** The team.set these users came from: the newest by id wins. */
+  membersBy: string | null;
+}
+
 export interface BudgetDoc extends BudgetState {
   id: string;
   kind: 'budget';
   orgId: string;
   scope: BudgetScope;
   projectId: string | null;
+  /** The team of a team's budget (made by budgetDocs, never stored on its own). */
+  teamId?: string | null;
   /** In the org's document: each project's budget and spend (a prototype-free record: names come from events). */
   projects?: Record<string, BudgetState>;
+  /** In the org's document: each user's spend (prototype-free; beyond MAX_KEYS_PER_DIMENSION users, OTHER_KEY). */
+  users?: Record<string, UserSpend>;
+  /** In the org's document: each team's users and budget (prototype-free). */
+  teams?: Record<string, TeamBudgetState>;
 }
 
 export type CostDoc = CostBucketDoc | ContextDoc | BudgetDoc;
@@ -110,7 +135,8 @@ export function addCounters(a: CostCounters, b: CostCounters): CostCounters {
   };
 }
 
-export const budgetDocId = (scope: BudgetScope, projectId: string | null) => (scope === 'org' ? 'budget|org' : `budget|project|${projectId}`);
+/** The id of a scope's budget: the project's or the team's id for those scopes. */
+export const budgetDocId = (scope: BudgetScope, scopeId: string | null) => (scope === 'org' ? 'budget|org' : `budget|${scope}|${scopeId}`);
 
 /** The key of an interaction in each dimension; tools are per server, other methods show as `(method)`. */
 export function dimensionKeys(event: Interaction): Record<CostDimension, string> {
@@ -201,13 +227,13 @@ function trimBudgetDays(days: Record<string, number>): void {
 }
 
 /** A budget.set into its scope's state (in place); false when a newer one is already there. */
-function setBudget(state: BudgetState, event: Extract<ServerEvent, { type: 'budget.set' }>): boolean {
+function setBudget(state: BudgetSetting, event: Extract<ServerEvent, { type: 'budget.set' }>): boolean {
   if (state.setBy !== null && state.setBy >= event.id) return false;
   Object.assign(state, { monthlyUsd: event.monthlyUsd, webhookUrl: event.webhookUrl, setBy: event.id, setAt: event.ts });
   return true;
 }
 
-function addSpend(state: BudgetState, event: Interaction): void {
+function addSpend(state: UserSpend, event: Interaction): void {
   const day = event.ts.slice(0, 10);
   state.days[day] = addSaturating(own(state.days, day) ?? 0, toNanoUsd(event.costUsd));
   if (state.lastTs === null || event.ts > state.lastTs) state.lastTs = event.ts;
@@ -221,7 +247,10 @@ function addSpend(state: BudgetState, event: Interaction): void {
 function foldBudget(state: BudgetDoc | null, events: readonly CostEvent[], docId: string): BudgetDoc {
   const base = state ? withoutIdLists(state) : emptyBudget(events[0]!.orgId, docId);
   const doc: BudgetDoc = { ...base, ...copyBudgetState(base) };
-  const projects = doc.scope === 'org' ? (doc.projects = ownRecord(base.projects ?? {})) : null;
+  const isOrg = doc.scope === 'org';
+  const projects = isOrg ? (doc.projects = ownRecord(base.projects ?? {})) : null;
+  const users = isOrg ? (doc.users = ownRecord(base.users ?? {})) : null;
+  const teams = isOrg ? (doc.teams = ownRecord(base.teams ?? {})) : null;
   const copied = new Set<string>();
   const project = (id: string) => {
     if (!copied.has(id)) {
@@ -231,21 +260,63 @@ function foldBudget(state: BudgetDoc | null, events: readonly CostEvent[], docId
     }
     return projects![id]!;
   };
+  const copiedUsers = new Set<string>();
+  const user = (id: string) => {
+    const key = own(users!, id) || Object.keys(users!).length < MAX_KEYS_PER_DIMENSION ? id : OTHER_KEY;
+    if (!copiedUsers.has(key)) {
+      copiedUsers.add(key);
+      const stored = own(users!, key);
+      users![key] = stored ? { days: ownRecord(stored.days), lastTs: stored.lastTs } : { days: Object.create(null), lastTs: null };
+    }
+    return users![key]!;
+  };
+  const copiedTeams = new Set<string>();
+  const team = (id: string) => {
+    if (!copiedTeams.has(id)) {
+      copiedTeams.add(id);
+      const stored = own(teams!, id);
+      teams![id] = stored ? { ...stored } : { monthlyUsd: null, webhookUrl: null, setBy: null, setAt: null, userIds: [], membersBy: null };
+    }
+    return teams![id]!;
+  };
   let changed = false;
   for (const event of events) {
     if (event.type === 'budget.set') {
-      const target = projects && event.scope === 'project' && event.projectId !== null ? project(event.projectId) : doc;
+      const target =
+        projects && event.scope === 'project' && event.projectId !== null ? project(event.projectId) : teams && event.scope === 'team' && event.teamId !== undefined ? team(event.teamId) : doc;
       changed = setBudget(target, event) || changed;
+    } else if (event.type === 'team.set') {
+      if (!teams) continue;
+      const target = team(event.teamId);
+      if (target.membersBy !== null && target.membersBy >= event.id) continue;
+      Object.assign(target, { userIds: [...event.userIds], membersBy: event.id });
+      changed = true;
     } else if (event.type === 'mcp.interaction') {
       addSpend(doc, event);
       if (projects) addSpend(project(event.projectId), event);
+      if (users) addSpend(user(event.userId), event);
       changed = true;
     }
   }
   if (state && !changed) return state;
   trimBudgetDays(doc.days);
   for (const id of copied) trimBudgetDays(projects![id]!.days);
+  for (const id of copiedUsers) trimBudgetDays(users![id]!.days);
   return doc;
+}
+
+/** A team's budget as a document of its own: its spend is the sum of its users' (as the team stands now). */
+function teamBudgetDoc(orgId: string, teamId: string, team: TeamBudgetState, users: Readonly<Record<string, UserSpend>>): BudgetDoc {
+  const days: Record<string, number> = Object.create(null);
+  let lastTs: string | null = null;
+  for (const userId of new Set(team.userIds)) {
+    const spend = own(users, userId);
+    if (!spend) continue;
+    for (const [day, nanos] of Object.entries(spend.days)) days[day] = addSaturating(own(days, day) ?? 0, nanos);
+    if (spend.lastTs !== null && (lastTs === null || spend.lastTs > lastTs)) lastTs = spend.lastTs;
+  }
+  const { monthlyUsd, webhookUrl, setBy, setAt } = team;
+  return { id: budgetDocId('team', teamId), kind: 'budget', orgId, scope: 'team', projectId: null, teamId, monthlyUsd, webhookUrl, setBy, setAt, days, lastTs };
 }
 
 /** Two states of one budget scope (an older project document and its entry in the org's) as one. */
@@ -270,11 +341,13 @@ export function budgetDocs(stored: readonly BudgetDoc[]): BudgetDoc[] {
     byId.set(doc.id, seen ? { ...seen, ...mergeBudgetStates(seen, doc) } : doc);
   };
   for (const doc of stored) {
-    const { projects, ...scope } = doc;
+    const { projects, users, teams, ...scope } = doc;
     add(scope);
     for (const [projectId, state] of Object.entries(projects ?? {})) {
       add({ id: budgetDocId('project', projectId), kind: 'budget', orgId: doc.orgId, scope: 'project', projectId, ...state });
     }
+    // Only teams with a budget: a team.set alone makes no budget.
+    for (const [teamId, team] of Object.entries(teams ?? {})) if (team.setBy !== null) add(teamBudgetDoc(doc.orgId, teamId, team, users ?? {}));
   }
   return [...byId.values()];
 }
@@ -312,6 +385,7 @@ export const costProjection: Projection<CostDoc, CostEvent> = {
       case 'mcp.tools_listed':
         return [`context|${event.server.name}`];
       case 'budget.set':
+      case 'team.set':
         return [budgetDocId('org', null)];
       default:
         return [];
@@ -326,7 +400,7 @@ export const costProjection: Projection<CostDoc, CostEvent> = {
         ? foldContext(state as ContextDoc | null, event, docId)
         : (state as CostDoc);
     }
-    return event.type === 'mcp.interaction' || event.type === 'budget.set' ? foldBudget(state as BudgetDoc | null, [event], docId) : (state as CostDoc);
+    return event.type === 'mcp.interaction' || event.type === 'budget.set' || event.type === 'team.set' ? foldBudget(state as BudgetDoc | null, [event], docId) : (state as CostDoc);
   },
   evolveBatch(state, events, docId) {
     if (isBucketId(docId) && events.some((event) => event.type === 'mcp.interaction')) return foldBucket(state as CostBucketDoc | null, events, docId);
@@ -352,6 +426,7 @@ function thresholdEvents(doc: BudgetDoc): ServerEvent[] {
       orgId: doc.orgId,
       scope: doc.scope,
       projectId: doc.projectId,
+      ...(doc.scope === 'team' && doc.teamId ? { teamId: doc.teamId } : {}),
       period,
       threshold,
       monthlyUsd: doc.monthlyUsd!,

@@ -41,8 +41,9 @@ export interface CostSummary {
 }
 
 export interface BudgetView {
-  scope: 'org' | 'project';
+  scope: 'org' | 'project' | 'team';
   projectId: string | null;
+  teamId: string | null;
   monthlyUsd: number;
   period: string;
   spentUsd: number;
@@ -144,6 +145,7 @@ export function budgetView(doc: BudgetDoc, now: Date): BudgetView | null {
   return {
     scope: doc.scope,
     projectId: doc.projectId,
+    teamId: doc.teamId ?? null,
     monthlyUsd: doc.monthlyUsd,
     period,
     spentUsd,
