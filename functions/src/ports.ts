@@ -138,7 +138,7 @@ export interface Caller {
 
 /** Why credentials were refused, so that the 401 can say which: nothing sent, a key nobody made, a revoked key. */
 export interface AuthRefusal {
-  refused: 'missing' | 'unknown' | 'revoked' | 'expired';
+  refused: 'missing' | 'unknown' | 'revoked' | 'expired' | 'removed';
   /** The key's shown prefix, for a revoked key. */
   keyPrefix?: string;
   revokedAt?: string;

@@ -13,6 +13,7 @@ import {
   revokeKeyRoute,
   membersRoute,
   inviteMemberRoute,
+  removeMemberRoute,
   teamsRoute,
   setTeamRoute,
   auditRoute,
@@ -57,7 +58,7 @@ import { makeQueryLatencySlowestHandler } from './handlers/query-latency-slowest
 import { makeQueryLatencyTimeseriesHandler } from './handlers/query-latency-timeseries';
 import { makeQueryRecentInteractionsHandler } from './handlers/query-recent-interactions';
 import { makeQueryOpenApiHandler } from './handlers/query-openapi';
-import { makeInviteMemberHandler, makeQueryMembersHandler } from './handlers/members';
+import { makeInviteMemberHandler, makeQueryMembersHandler, makeRemoveMemberHandler } from './handlers/members';
 import { makeQueryTeamsHandler, makeSetTeamHandler } from './handlers/teams';
 import { makeAuditHandler } from './handlers/audit';
 import { makeQueryRetentionHandler, makeSetRetentionHandler } from './handlers/retention';
@@ -136,6 +137,7 @@ const routeTable = [
   { contract: revokeKeyRoute, makeHandler: makeRevokeKeyHandler },
   { contract: membersRoute, makeHandler: makeQueryMembersHandler },
   { contract: inviteMemberRoute, makeHandler: makeInviteMemberHandler },
+  { contract: removeMemberRoute, makeHandler: makeRemoveMemberHandler },
   { contract: teamsRoute, makeHandler: makeQueryTeamsHandler },
   { contract: setTeamRoute, makeHandler: makeSetTeamHandler },
   { contract: retentionRoute, makeHandler: makeQueryRetentionHandler },

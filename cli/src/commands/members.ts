@@ -1,11 +1,12 @@
 import { Command, Option } from 'commander';
-import { GithubLoginSchema, inviteMemberRoute, membersRoute, ROLES, type Role } from '@km/shared';
+import { GithubLoginSchema, inviteMemberRoute, membersRoute, removeMemberRoute, ROLES, type Role } from '@km/shared';
+import { removeMember } from '@km/functions/dist/members/remove-member';
 import { loadSettings } from '../config/settings';
 import { callApi } from './api-client';
 import { withLocalDirectories } from './local-directories';
 
 /**
- * `km members invite <login> [--role]` / `km members list`: who signs in to the org's dashboard with GitHub. Logged
+ * `km members invite <login> [--role]` / `km members list` / `km members remove <login>`: who signs in to the org's dashboard with GitHub. Logged
  * in to a team backend, through its API; otherwise on KM_HOME's database (for a km serve shared beyond loopback).
  */
 export function membersCommand(): Command {
@@ -29,6 +30,28 @@ export function membersCommand(): Command {
         await withLocalDirectories(({ members: directory }) => directory.invite(orgId, login, options.role, 'cli'));
       }
       process.stdout.write(`km members: invited ${login} to org "${orgId}" as ${options.role}; they sign in with GitHub on the dashboard\n`);
+    });
+  members
+    .command('remove')
+    .description("Remove a member or invitation: their sign-in stops working and they leave the org's teams")
+    .argument('<login>', 'their GitHub login (what km members list shows: a member is known by it)')
+    .option('--org <org>', "on this machine's database: the org (default: the org you are logged in to, or local)")
+    .action(async (login: string, options: { org?: string }) => {
+      if (!GithubLoginSchema.safeParse(login).success) throw new Error(`"${login}" is not a GitHub login: give the login km members list shows`);
+      const settings = loadSettings();
+      let orgId: string;
+      let removed: { login: string; role: Role; teamsLeft: string[] };
+      if (settings.endpoint) {
+        if (options.org) throw new Error("--org is for this machine's database; through the API you remove members of your own org");
+        removed = await callApi(removeMemberRoute, { request: { login } });
+        orgId = settings.orgId;
+      } else {
+        orgId = options.org ?? settings.orgId;
+        // The machine's own admin, as for km keys on its database: an owner, held to the last-owner rule all the same.
+        removed = await withLocalDirectories((directories) => removeMember(directories, { orgId, role: 'owner', actor: 'cli' }, login));
+      }
+      const teams = removed.teamsLeft.length ? `; left team${removed.teamsLeft.length > 1 ? 's' : ''} ${removed.teamsLeft.join(', ')}` : '';
+      process.stdout.write(`km members: removed ${removed.login} (${removed.role}) from org "${orgId}"; their sign-in no longer works${teams}\n`);
     });
   members
     .command('list')

@@ -44,6 +44,8 @@ function refusalMessage(refusal: AuthRefusal): string {
       return 'unknown API key: no org has this key. Check KM_API_KEY or the key `km login` saved; an admin makes keys with `km keys create`.';
     case 'expired':
       return 'this dashboard session has ended (signed out, expired, or km serve restarted): sign in again.';
+    case 'removed':
+      return 'you were removed from this org, so your dashboard session has ended: ask an owner or admin to invite you again (km members invite <login>).';
     case 'revoked':
       return `API key ${refusal.keyPrefix ?? ''} was revoked at ${refusal.revokedAt ?? 'some time'}: ask an admin for a new key (\`km keys create\`) and run \`km login --key <key>\`.`;
   }

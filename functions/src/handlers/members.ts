@@ -1,6 +1,9 @@
 import type { InvocationContext } from '@azure/functions';
-import { ApiError, inviteMemberRoute, membersRoute, roleMayGrant } from '@km/shared';
+import { ApiError, inviteMemberRoute, membersRoute, removeMemberRoute, roleMayGrant } from '@km/shared';
+import { KeyDirectory } from '../keys/key-directory';
 import { MemberDirectory, type MemberDoc } from '../members/member-directory';
+import { removeMember } from '../members/remove-member';
+import { TeamDirectory } from '../teams/team-directory';
 import { routeHandler } from './route-handler';
 import { serverEventAppender, type ChangeDeps } from './server-events';
 
@@ -19,4 +22,16 @@ export const makeInviteMemberHandler = routeHandler(inviteMemberRoute, async (ca
   if (!roleMayGrant(caller.role, body.role)) throw new ApiError(403, `a caller with role "${caller.role}" cannot invite with role "${body.role}": only an owner makes owners`);
   if (caller.projectId) throw new ApiError(403, `this key is scoped to project "${caller.projectId}": members are the org's, invite them with a key of the org`);
   return view(await directoryOf(deps, context).invite(caller.orgId, body.login, body.role, caller.actor));
+});
+
+/** POST /api/members/{login}/remove: a project key manages its project's keys, not the org's members. */
+export const makeRemoveMemberHandler = routeHandler(removeMemberRoute, async (caller, { login }, deps: ChangeDeps, context) => {
+  if (caller.projectId) throw new ApiError(403, `this key is scoped to project "${caller.projectId}": members are the org's, remove them with a key of the org`);
+  const append = serverEventAppender(deps, context);
+  const directories = {
+    members: new MemberDirectory(deps.readModelStore, append, deps.now, deps.newBatchId),
+    teams: new TeamDirectory(deps.readModelStore, append, deps.now, deps.newBatchId),
+    keys: new KeyDirectory(deps.readModelStore, append, deps.now, deps.newBatchId),
+  };
+  return removeMember(directories, caller, login);
 });

@@ -1,4 +1,4 @@
-import { ApiError, newEventId, type LoggedEvent, type MemberInvited, type MemberSignedIn, type Role } from '@km/shared';
+import { ApiError, newEventId, notFound, type LoggedEvent, type MemberInvited, type MemberRemoved, type MemberSignedIn, type Role } from '@km/shared';
 import type { Caller, ReadModelStore } from '../ports';
 
 /** The read model of members: who signs in to which org, and the invitations not taken up yet. */
@@ -10,11 +10,13 @@ interface MemberLookupDoc {
   login: string;
   orgId: string;
   role: Role;
+  /** Set when an owner or admin removed the login from orgId: its sign-in is refused until it is invited again. */
+  removedAt?: string;
 }
 
-/** What the org sees of a member or an invitation. */
+/** What the org sees of a member or an invitation (`removed`: kept for the record, listed no more). */
 export interface MemberDoc {
-  kind: 'member';
+  kind: 'member' | 'removed';
   login: string;
   role: Role;
   invitedAt: string | null;
@@ -49,15 +51,46 @@ export class MemberDirectory {
 
   async invite(orgId: string, login: string, role: Role, actor: string): Promise<MemberDoc> {
     const found = await this.lookup(login);
-    if (found && found.orgId !== orgId) throw new ApiError(403, `${login} is a member of another org: a login belongs to one org`);
+    if (found && !found.removedAt && found.orgId !== orgId) throw new ApiError(403, `${login} is a member of another org: a login belongs to one org`);
     const ts = this.now().toISOString();
     const event: MemberInvited = { id: newEventId(this.now().getTime()), v: 1, type: 'member.invited', ts, orgId, login, role, actor };
     await this.append([{ ...event, receivedAt: ts, batchId: this.newBatchId() }]);
-    const existing = (await this.store.get<MemberDoc>(MEMBERS_MODEL, orgId, memberId(login)))?.doc;
+    // Invited again after a removal: a new membership, joined at its next sign-in.
+    const existing = await this.find(orgId, login);
     const doc: MemberDoc = { kind: 'member', login, role, invitedAt: ts, invitedBy: actor, joinedAt: existing?.joinedAt ?? null, lastSignInAt: existing?.lastSignInAt ?? null };
     await this.store.upsert<MemberLookupDoc>(MEMBERS_MODEL, lookupPartition(login), lookupPartition(login), { kind: 'lookup', login, orgId, role });
     await this.store.upsert(MEMBERS_MODEL, orgId, memberId(login), doc);
     return doc;
+  }
+
+  /** A member or open invitation of the org, by login (any case); null when there is none. */
+  async find(orgId: string, login: string): Promise<MemberDoc | null> {
+    const doc = (await this.store.get<MemberDoc>(MEMBERS_MODEL, orgId, memberId(login)))?.doc;
+    return doc?.kind === 'member' ? doc : null;
+  }
+
+  /**
+   * Takes a member or invitation out of the org (`member.removed`): their sign-in is refused from the next request on
+   * (the lookup first, as it is what lets them in), and the org's list no longer shows them. Who may remove whom is
+   * the caller's to check (removeMember).
+   */
+  async remove(orgId: string, login: string, actor: string): Promise<MemberDoc> {
+    const member = await this.find(orgId, login);
+    if (!member) throw notFound(`no member or invitation "${login}" in your org: see GET /api/members (km members list)`);
+    const ts = this.now().toISOString();
+    const event: MemberRemoved = { id: newEventId(this.now().getTime()), v: 1, type: 'member.removed', ts, orgId, login: member.login, role: member.role, actor };
+    await this.append([{ ...event, receivedAt: ts, batchId: this.newBatchId() }]);
+    const found = await this.lookup(login);
+    if (found && found.orgId === orgId) await this.store.upsert<MemberLookupDoc>(MEMBERS_MODEL, lookupPartition(login), lookupPartition(login), { ...found, removedAt: ts });
+    const removed: MemberDoc = { ...member, kind: 'removed' };
+    await this.store.upsert(MEMBERS_MODEL, orgId, memberId(login), removed);
+    return removed;
+  }
+
+  /** Whether the login is (still) a member of the org: a dashboard session of a removed member ends at its next request. */
+  async isMember(login: string, orgId: string): Promise<boolean> {
+    const found = await this.lookup(login);
+    return found !== null && !found.removedAt && found.orgId === orgId;
   }
 
   async list(orgId: string): Promise<MemberDoc[]> {
@@ -70,6 +103,8 @@ export class MemberDirectory {
     const found = await this.lookup(login);
     let orgId: string;
     let role: Role;
+    // Not a new org of its own either: one it was removed from could be its gh- org, and would take it back.
+    if (found?.removedAt) return { refused: `${login} was removed from the org it belonged to: ask an admin to invite you again, then sign in` };
     if (found) {
       ({ orgId, role } = found);
     } else if (signUp === 'open') {
@@ -80,7 +115,7 @@ export class MemberDirectory {
       return { refused: `${login} is not a member of any org here: ask an admin to invite you (km members invite ${login}), then sign in again` };
     }
     const ts = this.now().toISOString();
-    const existing = (await this.store.get<MemberDoc>(MEMBERS_MODEL, orgId, memberId(login)))?.doc;
+    const existing = await this.find(orgId, login);
     const firstTime = !existing?.joinedAt;
     const event: MemberSignedIn = { id: newEventId(this.now().getTime()), v: 1, type: 'member.signed_in', ts, orgId, login, provider, role, firstTime };
     await this.append([{ ...event, receivedAt: ts, batchId: this.newBatchId() }]);
@@ -95,8 +130,8 @@ export class MemberDirectory {
    */
   async resolve(login: string, provider: MemberSignedIn['provider'], signUp: SignUp): Promise<SignInOutcome> {
     const found = await this.lookup(login);
-    if (found) {
-      const doc = (await this.store.get<MemberDoc>(MEMBERS_MODEL, found.orgId, memberId(login)))?.doc;
+    if (found && !found.removedAt) {
+      const doc = await this.find(found.orgId, login);
       const last = doc?.lastSignInAt ? Date.parse(doc.lastSignInAt) : null;
       if (doc?.joinedAt && last !== null && this.now().getTime() - last < RECORD_SIGN_IN_EVERY_MS) {
         return { caller: { orgId: found.orgId, role: found.role, actor: `github:${login}` } };

@@ -37,6 +37,21 @@ export class TeamDirectory {
     return doc;
   }
 
+  /**
+   * Takes a user out of every team of the org that names them (in any case: a GitHub login and KM_USER may differ in
+   * case only), each team said again without them (a team.set, so the cost fold's team budgets follow). The teams left.
+   */
+  async leave(orgId: string, userId: string, actor: string): Promise<string[]> {
+    const same = (candidate: string) => candidate.toLowerCase() === userId.toLowerCase();
+    const left: string[] = [];
+    for (const team of await this.list(orgId)) {
+      if (!team.userIds.some(same)) continue;
+      await this.set(orgId, team.teamId, team.name, team.userIds.filter((candidate) => !same(candidate)), actor);
+      left.push(team.teamId);
+    }
+    return left;
+  }
+
   async list(orgId: string): Promise<TeamDoc[]> {
     const docs = await this.store.query<TeamDoc>(MEMBERS_MODEL, orgId, { where: { kind: 'team' } });
     return docs.sort((a, b) => a.teamId.localeCompare(b.teamId));

@@ -44,6 +44,7 @@ const BAD_VALUES: Readonly<Record<string, string>> = {
   after: 'x'.repeat(2001),
   keyId: LONG_NAME,
   teamId: LONG_NAME,
+  login: '-not-a-login-',
   format: 'xml',
 };
 
@@ -106,6 +107,8 @@ export function testApiContract(name: string, makeApi: () => Promise<ApiUnderTes
       cursor = (await api.ask(apiRoutes.find((r) => r.path === 'interactions/recent')!, { limit: '1' })).body.cursor;
       keyId = (await api.ask(createKeyRoute, {}, { role: 'viewer', label: 'contract' })).body.apiKey.keyId;
       expect((await api.ask(apiRoutes.find((r) => r.name === 'setTeam')!, { teamId: 'core' }, { name: 'Core', userIds: ['ann'] })).status).toBe(200);
+      // the member the removal route's good request removes
+      expect((await api.ask(apiRoutes.find((r) => r.name === 'inviteMember')!, {}, { login: 'leaver', role: 'member' })).status).toBe(200);
     });
     afterAll(async () => {
       await api?.close();
@@ -114,7 +117,7 @@ export function testApiContract(name: string, makeApi: () => Promise<ApiUnderTes
     /** A request each route answers: its path parameters from the seeded events, and a body where it takes one. */
     const goodRequest = (route: ApiRoute): { params: Record<string, string>; body?: unknown } => {
       const params: Record<string, string> = {};
-      for (const param of Object.keys(route.pathParams.shape)) params[param] = param === 'projectId' ? 'web' : param === 'keyId' ? keyId : param === 'teamId' ? 'core' : route.path.startsWith('sessions') ? sessionId : findingId;
+      for (const param of Object.keys(route.pathParams.shape)) params[param] = param === 'projectId' ? 'web' : param === 'keyId' ? keyId : param === 'teamId' ? 'core' : param === 'login' ? 'leaver' : route.path.startsWith('sessions') ? sessionId : findingId;
       // Ingest answers the seeded events again as duplicates: 202 all the same.
       if (route === ingestRoute) return { params, body: { events } };
       return route.body ? { params, body: route.bodyExample } : { params };

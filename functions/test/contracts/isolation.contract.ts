@@ -79,6 +79,9 @@ const PROBES: Readonly<Record<ApiRouteName, (v: Values) => Probe[]>> = {
   setRetention: () => [{ body: { rawEventDays: 3650, previewDays: 3650 } }],
   audit: () => [{ statusOnly: true }, { params: { format: 'csv' }, statusOnly: true }],
   setTeam: (v) => [{ params: { teamId: v.teamId }, body: { name: 'Platform', userIds: [v.userId] } }],
+  // Another org's member is as unknown as a login nobody invited, and stays B's (checked below). Said in full: the
+  // inviteMember probe before this one made the login that names nothing a member of org A.
+  removeMember: (v) => [{ params: { login: v.login }, ofOtherOrg: { status: 404, error: `no member or invitation "${v.login}" in your org: see km members list` } }],
   inviteMember: (v) => [{ body: { login: v.login, role: 'viewer' }, ofOtherOrg: { status: 403, error: `${v.login} is a member of another org: a login belongs to one org` } }],
   openapi: () => [{}],
   // The funnel (issue 15): A's first run and funnel are A's whatever is asked; the beacon reads nothing and counts in the operator's org.

@@ -252,6 +252,8 @@ export const MemberSchema = z.strictObject({
   lastSignInAt: z.string().nullable(),
 });
 export const MembersAnswerSchema = z.strictObject({ orgId: z.string(), members: z.array(MemberSchema) });
+/** A member taken out of the org: who, by whom, and the teams that no longer name them. */
+export const RemovedMemberAnswerSchema = z.strictObject({ login: z.string(), role: RoleSchema, removedBy: z.string(), teamsLeft: z.array(z.string()) });
 export const TeamSchema = z.strictObject({
   teamId: z.string(),
   name: z.string(),

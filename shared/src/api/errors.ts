@@ -1,5 +1,5 @@
 /** The statuses an API refusal may carry; anything else thrown is a bug, answered as a logged 500. */
-export type ApiErrorStatus = 400 | 401 | 403 | 404 | 413 | 429 | 501 | 503;
+export type ApiErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 429 | 501 | 503;
 
 /**
  * A refusal thrown by a handler or a port, turned into its answer by the functions' route wrapper: the message is

@@ -37,6 +37,7 @@ export {
   CreateKeyBodySchema,
   membersRoute,
   inviteMemberRoute,
+  removeMemberRoute,
   InviteBodySchema,
   teamsRoute,
   setTeamRoute,

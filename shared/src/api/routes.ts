@@ -543,6 +543,18 @@ export const inviteMemberRoute = declare({
   permission: 'manage',
 });
 
+export const removeMemberRoute = declare({
+  name: 'removeMember',
+  method: 'POST',
+  path: 'members/{login}/remove',
+  pathParams: z.strictObject({ login: GithubLoginSchema }),
+  query: noQuery,
+  answer: answers.RemovedMemberAnswerSchema,
+  status: 200,
+  doc: "Removes a member or invitation of the org (a member.removed event): their sign-in stops working at once and they leave the teams that name their login (owners and admins; only an owner removes an owner, and never the org's last owner: a 409).",
+  permission: 'manage',
+});
+
 export const TeamBodySchema = z.strictObject({
   name: z.string().min(1).max(200),
   userIds: z.array(z.string().min(1).max(200)).max(1000),
@@ -683,6 +695,7 @@ export const apiRoutes = [
   revokeKeyRoute,
   membersRoute,
   inviteMemberRoute,
+  removeMemberRoute,
   teamsRoute,
   setTeamRoute,
   retentionRoute,

@@ -1,0 +1,37 @@
+import { ApiError, type Role } from '@km/shared';
+import type { KeyDirectory } from '../keys/key-directory';
+import type { TeamDirectory } from '../teams/team-directory';
+import type { MemberDirectory } from './member-directory';
+
+/** What removing a member did: who it was, and the teams they were taken out of. */
+export interface RemovedMember {
+  login: string;
+  role: Role;
+  removedBy: string;
+  teamsLeft: string[];
+}
+
+/**
+ * Takes a member (or an open invitation) out of the org, for the API and for `km members remove` on KM_HOME's
+ * database alike: only an owner removes an owner, and never the org's last one (an owner member or an owner key not
+ * revoked must remain, or nobody could manage the org any more). The member's sign-in stops working and they leave
+ * the teams that name their login.
+ */
+export async function removeMember(
+  directories: { members: MemberDirectory; teams: TeamDirectory; keys: KeyDirectory },
+  caller: { orgId: string; role: Role; actor: string },
+  login: string,
+): Promise<RemovedMember> {
+  const { orgId } = caller;
+  const member = await directories.members.find(orgId, login);
+  if (!member) throw new ApiError(404, `no member or invitation "${login}" in your org: see km members list`);
+  if (member.role === 'owner') {
+    if (caller.role !== 'owner') throw new ApiError(403, `${member.login} is an owner: only an owner removes owners`);
+    const owners = (await directories.members.list(orgId)).filter((other) => other.role === 'owner' && other.login !== member.login).length;
+    const ownerKeys = (await directories.keys.list(orgId)).filter((key) => key.role === 'owner' && key.revokedAt === null).length;
+    if (owners + ownerKeys === 0) throw new ApiError(409, `${member.login} is the org's last owner: invite another owner first (km members invite <login> --role owner), then remove them`);
+  }
+  const removed = await directories.members.remove(orgId, member.login, caller.actor);
+  const teamsLeft = await directories.teams.leave(orgId, member.login, caller.actor);
+  return { login: removed.login, role: removed.role, removedBy: caller.actor, teamsLeft };
+}

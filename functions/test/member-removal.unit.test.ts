@@ -1,0 +1,106 @@
+import { apiRoutes, type ApiRouteName } from '@km/shared';
+import { ApiKeyAuthenticator, hashApiKey } from '../src/adapters/api-key-authenticator';
+import { MemoryEventLog } from '../src/adapters/memory-event-log';
+import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
+import { MemberDirectory } from '../src/members/member-directory';
+import { httpRoutes } from '../src/routes';
+import { ClientPrincipalAuthenticator } from '../src/signin/client-principal';
+import { SessionAuthenticator } from '../src/signin/session-authenticator';
+import { SignInSessions, SESSION_COOKIE } from '../src/signin/sign-in-sessions';
+import { askHandlers } from './contracts/api.contract';
+
+const OWNER = 'km_test_owner_key_of_org_a';
+const ADMIN = 'km_test_admin_key_of_org_a';
+const NOW = new Date('2026-12-01T10:00:00.000Z');
+/** How a settings key is named on the events it makes: by the start of its hash. */
+const actorOf = (key: string) => `key:${hashApiKey(key).slice(0, 12)}`;
+
+/** Given an org with members, teams and keys, when an owner or admin removes a member through the route table. */
+function setup() {
+  const eventLog = new MemoryEventLog();
+  const readModelStore = new MemoryReadModelStore();
+  const keys = new ApiKeyAuthenticator([
+    { keyHash: hashApiKey(OWNER), orgId: 'org-a', role: 'owner' },
+    { keyHash: hashApiKey(ADMIN), orgId: 'org-a', role: 'admin' },
+  ]);
+  const deps = { eventLog, readModelStore, authenticator: keys, now: () => NOW, newBatchId: () => 'b' };
+  const routes = httpRoutes(deps);
+  const ask = (name: ApiRouteName, params: Record<string, string> = {}, body?: unknown, key = OWNER) => askHandlers(routes, key, apiRoutes.find((candidate) => candidate.name === name)!, params, body);
+  const members = new MemberDirectory(readModelStore, async (events) => void (await eventLog.append(events)), () => NOW, () => 'b');
+  const logged = async () => (await eventLog.read(0, 1000)).map(({ event }) => event);
+  return { ask, members, keys, logged, readModelStore };
+}
+
+describe('removing a member', () => {
+  it('takes them out of the org and of the teams that name them, as events in the log (what the audit trail exports), with their actor', async () => {
+    const { ask, members, logged } = setup();
+    expect((await ask('inviteMember', {}, { login: 'Octocat', role: 'member' })).status).toBe(200);
+    expect((await ask('inviteMember', {}, { login: 'hubot', role: 'viewer' })).status).toBe(200);
+    expect((await members.signIn('Octocat', 'github', 'invitation'))).toMatchObject({ caller: { orgId: 'org-a' } });
+    expect((await ask('setTeam', { teamId: 'platform' }, { name: 'Platform', userIds: ['octocat', 'ann@example.com'] })).status).toBe(200);
+    expect((await ask('setTeam', { teamId: 'web' }, { name: 'Web', userIds: ['ann@example.com'] })).status).toBe(200);
+
+    const removed = await ask('removeMember', { login: 'octocat' }, undefined, ADMIN);
+    expect([removed.status, removed.body]).toEqual([200, { login: 'Octocat', role: 'member', removedBy: actorOf(ADMIN), teamsLeft: ['platform'] }]);
+    expect((await ask('members')).body.members.map((member: { login: string }) => member.login)).toEqual(['hubot']);
+    const teams = (await ask('teams')).body.teams.map((team: { teamId: string; userIds: string[]; updatedBy: string }) => [team.teamId, team.userIds, team.updatedBy]);
+    expect(teams).toEqual([
+      ['platform', ['ann@example.com'], actorOf(ADMIN)],
+      ['web', ['ann@example.com'], actorOf(OWNER)],
+    ]);
+    const changes = (await logged()).filter((event) => event.type === 'member.removed' || event.type === 'team.set').slice(-2);
+    expect(changes).toEqual([
+      expect.objectContaining({ type: 'member.removed', orgId: 'org-a', login: 'Octocat', role: 'member', actor: actorOf(ADMIN) }),
+      expect.objectContaining({ type: 'team.set', teamId: 'platform', userIds: ['ann@example.com'], actor: actorOf(ADMIN) }),
+    ]);
+    // once removed, nothing more to remove
+    const again = await ask('removeMember', { login: 'octocat' });
+    expect([again.status, again.body.error]).toEqual([404, expect.stringContaining('no member or invitation "octocat"')]);
+  });
+
+  it('refuses their sign-in from then on, ends their dashboard session at its next request, and lets them back in when invited again', async () => {
+    const { ask, members, keys } = setup();
+    await ask('inviteMember', {}, { login: 'octocat', role: 'member' });
+    const signedIn = await members.signIn('octocat', 'github', 'invitation');
+    if (!('caller' in signedIn)) throw new Error('not signed in');
+    const sessions = new SignInSessions(() => NOW.getTime());
+    const token = sessions.open(signedIn.caller);
+    const viaSession = new SessionAuthenticator(keys, sessions, members);
+    const cookie = { authorization: null, cookie: `${SESSION_COOKIE}=${token}`, clientPrincipal: null };
+    expect(await viaSession.authenticate(cookie)).toEqual({ orgId: 'org-a', role: 'member', actor: 'github:octocat' });
+
+    expect((await ask('removeMember', { login: 'octocat' })).status).toBe(200);
+    expect(await viaSession.authenticate(cookie)).toEqual({ refused: 'removed' });
+    // the session is gone, not merely refused once
+    expect(await viaSession.authenticate(cookie)).toEqual({ refused: 'expired' });
+    // GitHub sign-in, on km serve and through Static Web Apps (where sign-up may be open: not a new org either)
+    expect(await members.signIn('octocat', 'github', 'invitation')).toEqual({ refused: expect.stringContaining('octocat was removed from the org') });
+    const swa = new ClientPrincipalAuthenticator(keys, members, 'open');
+    const principal = btoa(JSON.stringify({ identityProvider: 'github', userId: '1', userDetails: 'octocat', userRoles: ['authenticated'] }));
+    expect(await swa.authenticate({ authorization: null, cookie: null, clientPrincipal: principal })).toEqual({ refused: 'unknown' });
+
+    // invited again (by any org: the login belongs to none now), a new membership
+    expect((await ask('inviteMember', {}, { login: 'octocat', role: 'viewer' })).body).toMatchObject({ login: 'octocat', role: 'viewer', joinedAt: null });
+    expect(await members.signIn('octocat', 'github', 'invitation')).toEqual({ caller: { orgId: 'org-a', role: 'viewer', actor: 'github:octocat' } });
+  });
+
+  it("lets only an owner remove an owner, never the org's last one", async () => {
+    const { ask } = setup();
+    await ask('inviteMember', {}, { login: 'boss', role: 'owner' });
+    await ask('inviteMember', {}, { login: 'deputy', role: 'owner' });
+    const byAdmin = await ask('removeMember', { login: 'boss' }, undefined, ADMIN);
+    expect([byAdmin.status, byAdmin.body.error]).toEqual([403, 'boss is an owner: only an owner removes owners']);
+    // The keys here are not the directory's (a static key list, like the Bicep's): the owners are the two members.
+    expect((await ask('removeMember', { login: 'deputy' })).status).toBe(200);
+    const last = await ask('removeMember', { login: 'boss' });
+    expect([last.status, last.body.error]).toEqual([409, expect.stringContaining("boss is the org's last owner: invite another owner first")]);
+    expect((await ask('members')).body.members.map((member: { login: string }) => member.login)).toEqual(['boss']);
+  });
+
+  it('counts an owner key the org made as an owner that remains', async () => {
+    const { ask } = setup();
+    await ask('inviteMember', {}, { login: 'boss', role: 'owner' });
+    expect((await ask('createKey', {}, { role: 'owner', label: 'break-glass' })).status).toBe(200);
+    expect((await ask('removeMember', { login: 'boss' })).status).toBe(200);
+  });
+});
