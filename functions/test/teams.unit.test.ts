@@ -54,6 +54,32 @@ describe("a team's figures are its users'", () => {
     expect(findings.body.findings.map((finding: { userId: string }) => finding.userId).sort()).toEqual(['ann', 'cy']);
   });
 
+  it("lists its users' sessions, charts and ranks its users' calls, and counts its users' open findings", async () => {
+    const sessions = await ask('query-sessions', { teamId: 'platform' });
+    expect(sessions.body.sessions.map((session: { userId: string }) => session.userId).sort()).toEqual(['ann', 'cy']);
+    expect((await ask('query-sessions', { teamId: 'platform', limit: '1' })).body.sessions).toHaveLength(1);
+    const series = await ask('query-latency-timeseries', { teamId: 'platform', bucket: 'hour' });
+    expect(series.body.points.reduce((sum: number, point: { count: number }) => sum + point.count, 0)).toBe(4);
+    const slowest = await ask('query-latency-slowest', { teamId: 'platform' });
+    expect(slowest.body.interactions.map((call: { latencyMs: number }) => call.latencyMs)).toEqual([300, 300, 100, 100]);
+    const bottlenecks = await ask('query-latency-bottlenecks', { teamId: 'platform' });
+    expect(bottlenecks.body.groups.reduce((sum: number, group: { totalMs: number }) => sum + group.totalMs, 0)).toBe(2 * 100 + 2 * 300);
+    const [team, ann, cy] = await Promise.all([ask('query-risk-summary', { teamId: 'platform' }), ask('query-risk-summary', { userId: 'ann' }), ask('query-risk-summary', { userId: 'cy' })]);
+    expect(team.body.bySeverity.critical).toBe(2);
+    expect(team.body.open).toBe(ann.body.open + cy.body.open);
+    // what it cannot honour is a 400, never ignored
+    for (const [name, params] of [
+      ['query-sessions', { teamId: 'platform', userId: 'ann' }],
+      ['query-latency-timeseries', { teamId: 'platform', projectId: 'p-ann' }],
+      ['query-latency-bottlenecks', { teamId: 'platform', sessionId: 's' }],
+      ['query-cost-context-tax', { teamId: 'platform' }],
+    ] as const) {
+      const refused = await ask(name, params);
+      expect([name, refused.status, refused.body.error]).toEqual([name, 400, expect.stringContaining('teamId')]);
+    }
+    expect((await ask('query-latency-slowest', { teamId: 'nobody' })).status).toBe(404);
+  });
+
   it("sets a team's budget, judged on its users' spend: GET /api/budgets shows it, its thresholds are crossed as the org's are", async () => {
     expect((await ask('set-budget-team', { teamId: 'platform' }, { monthlyUsd: 10, webhookUrl: 'https://hooks.example.com/t' })).status).toBe(202);
     for (const model of readModels) while ((await runProjectorOnce(model, eventLog, readModelStore, 500)) > 0);

@@ -1,6 +1,6 @@
 import { bucketsCovering, latencyBottlenecksRoute, LEGACY_LATENCY_SESSIONS_MODEL, notFound, sessionsProjection, type LatencySessionDoc, type SessionDoc, type SessionWait, type StoredStats } from '@km/shared';
 import { readLatencyBuckets } from './latency-buckets';
-import { latencyRange, latencyScope } from './latency-params';
+import { latencyRange, latencyScopes } from './latency-params';
 import type { LatencyQueryDeps } from './query-latency';
 import { routeHandler } from './route-handler';
 
@@ -51,10 +51,15 @@ async function sessionWaits(deps: LatencyQueryDeps, orgId: string, sessionId: st
   return totals.list();
 }
 
-/** The waits of the range and scope, per server and tool, from the latency buckets. */
-async function rangeWaits(deps: LatencyQueryDeps, orgId: string, params: { from?: number | undefined; to?: number | undefined; projectId?: string | undefined; userId?: string | undefined }): Promise<Wait[]> {
+/** The waits of the range and scope (a team: its users'), per server and tool, from the latency buckets. */
+async function rangeWaits(
+  deps: LatencyQueryDeps,
+  orgId: string,
+  params: { from?: number | undefined; to?: number | undefined; projectId?: string | undefined; userId?: string | undefined; teamId?: string | undefined },
+): Promise<Wait[]> {
   const range = latencyRange(params, deps.now());
-  const docs = (await readLatencyBuckets(deps.readModelStore, orgId, latencyScope(params), bucketsCovering(range.fromMs, range.toMs, latencyScope(params)))).flat();
+  const scopes = await latencyScopes(deps.readModelStore, orgId, params);
+  const docs = (await Promise.all(scopes.map((scope) => readLatencyBuckets(deps.readModelStore, orgId, scope, bucketsCovering(range.fromMs, range.toMs, scope))))).flat(2);
   const { add, list } = waitTotals();
   for (const doc of docs) {
     // A server's waiting time outside tools/call is what its total leaves after its tools (integers: exact).

@@ -1,6 +1,6 @@
 import { bucketsCovering, keepSlowest, latencySlowestRoute, type SlowInteraction } from '@km/shared';
 import { readLatencyBuckets } from './latency-buckets';
-import { latencyRange, latencyScope } from './latency-params';
+import { latencyRange, latencyScopes } from './latency-params';
 import type { LatencyQueryDeps } from './query-latency';
 import { routeHandler } from './route-handler';
 
@@ -13,7 +13,9 @@ import { routeHandler } from './route-handler';
  */
 export const makeQueryLatencySlowestHandler = routeHandler(latencySlowestRoute, async (caller, params, deps: LatencyQueryDeps) => {
   const range = latencyRange(params, deps.now());
-  const docs = (await readLatencyBuckets(deps.readModelStore, caller.orgId, latencyScope(params), bucketsCovering(range.fromMs, range.toMs, latencyScope(params)))).flat();
+  // A team's: the union of its users' kept slowest, which holds the team's top N as each user's holds theirs.
+  const scopes = await latencyScopes(deps.readModelStore, caller.orgId, params);
+  const docs = (await Promise.all(scopes.map((scope) => readLatencyBuckets(deps.readModelStore, caller.orgId, scope, bucketsCovering(range.fromMs, range.toMs, scope))))).flat(2);
   const candidates: SlowInteraction[] = docs.flatMap((doc) => doc.slowest);
   return { interactions: keepSlowest(candidates, params.limit) };
 });

@@ -6,10 +6,11 @@ import {
   periodStart,
   PERIOD_LENGTH_MS,
   summarizeStats,
+  type LatencyBucketDoc,
   type TimeseriesPointAnswer,
 } from '@km/shared';
 import { filteredStats, readLatencyBuckets } from './latency-buckets';
-import { latencyRange, latencyScope, serverTool } from './latency-params';
+import { latencyRange, latencyScopes, serverTool } from './latency-params';
 import type { LatencyQueryDeps } from './query-latency';
 import { routeHandler } from './route-handler';
 
@@ -35,15 +36,19 @@ export const makeQueryLatencyTimeseriesHandler = routeHandler(latencyTimeseriesR
   if (points > MAX_POINTS) throw badParameter('bucket', `${points} ${granularity} buckets is more than the ${MAX_POINTS} a series may have: use a larger bucket or a shorter range`);
   const periods: number[] = [];
   for (let t = first; t < end; t += step) periods.push(t);
-  // A point is one document, or for a project's or user's day (they have no day documents) its hours.
-  const scope = latencyScope(params);
-  const parts = periods.map((periodMs) => bucketsOfPeriod(scope, granularity, periodMs));
-  const docs = await readLatencyBuckets(deps.readModelStore, caller.orgId, scope, parts.flat());
-  let next = 0;
+  // A point is one document, or for a project's or user's day (they have no day documents) its hours; a team's
+  // point is its users' documents of the period, merged.
+  const inPeriods: LatencyBucketDoc[][] = periods.map(() => []);
+  for (const scope of await latencyScopes(deps.readModelStore, caller.orgId, params)) {
+    const parts = periods.map((periodMs) => bucketsOfPeriod(scope, granularity, periodMs));
+    const docs = await readLatencyBuckets(deps.readModelStore, caller.orgId, scope, parts.flat());
+    let next = 0;
+    parts.forEach((part, i) => inPeriods[i]!.push(...docs.slice(next, (next += part.length)).flat()));
+  }
   return {
     bucket: granularity,
     points: periods.map((periodMs, i): TimeseriesPoint => {
-      const inPoint = docs.slice(next, (next += parts[i]!.length)).flat();
+      const inPoint = inPeriods[i]!;
       const { count, errors, toolErrors, timeouts, errorRate, p50, p95, p99, max } = summarizeStats(mergeAllStats(inPoint.flatMap((doc) => filteredStats(doc, filters))));
       return { t: new Date(periodMs).toISOString(), count, errors, toolErrors, timeouts, errorRate, p50, p95, p99, max };
     }),

@@ -1,9 +1,8 @@
 import { bucketsCovering, latencyRoute, mergeAllStats, wholeHoursCovering, summarizeStats, type LatencyBucketDoc, type LatencyScope, type LatencySummary, type RouteParams, type StoredStats } from '@km/shared';
 import type { Authenticator, ReadModelStore } from '../ports';
 import { filteredStats, readLatencyBuckets } from './latency-buckets';
-import { latencyRange, latencyScope, serverTool } from './latency-params';
+import { latencyRange, latencyScopes, serverTool } from './latency-params';
 import { routeHandler } from './route-handler';
-import { teamUsers } from '../teams/team-directory';
 
 export interface LatencyQueryDeps {
   readModelStore: ReadModelStore;
@@ -24,7 +23,7 @@ export const makeQueryLatencyHandler = routeHandler(latencyRoute, async (caller,
   const range = latencyRange(params, deps.now());
   const filters = serverTool(params);
   // A team's latency is its users' calls: each user's buckets, merged with the others' like any buckets.
-  const scopes: LatencyScope[] = params.teamId === undefined ? [latencyScope(params)] : [...(await teamUsers(deps.readModelStore, caller.orgId, params.teamId))].map((id) => ({ kind: 'user', id }));
+  const scopes: LatencyScope[] = await latencyScopes(deps.readModelStore, caller.orgId, params);
   const docs = (
     await Promise.all(scopes.map((scope) => readLatencyBuckets(deps.readModelStore, caller.orgId, scope, bucketsCovering(range.fromMs, range.toMs, scope))))
   ).flat(2);

@@ -146,11 +146,16 @@ export function summarize(docs: readonly RiskFindingDoc[]): RiskSummary {
   };
 }
 
-/** GET /api/risk/summary?from&to&projectId&userId&server&tool: counts over the caller's open findings. */
+/** GET /api/risk/summary?from&to&projectId&userId&teamId&server&tool: counts over the caller's open findings (a team's: its users'). */
 export const makeQueryRiskSummaryHandler = routeHandler(riskSummaryRoute, async (caller, params, deps: RiskQueryDeps) => {
   const { store, from, to } = findingsQuery(params);
+  const team = params.teamId === undefined ? null : await teamUsers(deps.readModelStore, caller.orgId, params.teamId);
   const docs = await findingsWhere(deps.readModelStore, caller.orgId, { ...store, where: { ...store.where, status: 'open' }, limit: SUMMARY_SCAN_LIMIT });
-  return summarize(docs.filter((doc) => (!from || doc.ts >= from) && (!to || doc.ts <= to)));
+  return summarize(
+    docs
+      .filter((doc) => (!from || doc.ts >= from) && (!to || doc.ts <= to))
+      .filter((doc) => team === null || (doc.userId !== undefined && doc.userId !== null && team.has(doc.userId))),
+  );
 });
 
 /** A finding by id: its own document, or (for a tool's anomaly) read out of its server's. */

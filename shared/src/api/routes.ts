@@ -118,10 +118,10 @@ export const sessionsRoute = declare({
   method: 'GET',
   path: 'sessions',
   pathParams: noPathParams,
-  query: z.strictObject({ limit: limitParam(50, 500), projectId: nameParam('projectId').optional(), userId: nameParam('userId').optional() }),
+  query: z.strictObject({ limit: limitParam(50, 500), projectId: nameParam('projectId').optional(), userId: nameParam('userId').optional(), ...teamParam() }).superRefine(teamAlone),
   answer: answers.SessionsAnswerSchema,
   status: 200,
-  doc: "The caller's sessions, newest first.",
+  doc: "The caller's sessions, newest first; with teamId, its users'.",
 });
 
 const sessionPath = z.strictObject({ id: nameParam('the session id') });
@@ -202,6 +202,7 @@ export const contextTaxRoute = declare({
     to: refusedParam('to', CONTEXT_TAX_REFUSES),
     projectId: refusedParam('projectId', CONTEXT_TAX_REFUSES),
     userId: refusedParam('userId', CONTEXT_TAX_REFUSES),
+    teamId: refusedParam('teamId', CONTEXT_TAX_REFUSES),
     tool: refusedParam('tool', CONTEXT_TAX_REFUSES),
   }),
   answer: answers.ContextTaxSchema,
@@ -309,14 +310,18 @@ export const latencyTimeseriesRoute = declare({
         .meta({ type: 'string', enum: [...TIMESERIES_BUCKETS] })
         .default('hour'),
       ...latencyWindow(),
+      ...teamParam(),
     })
-    .superRefine(oneLatencyScope),
+    .superRefine((query, ctx) => {
+      oneLatencyScope(query, ctx);
+      teamAlone(query, ctx);
+    }),
   answer: answers.TimeseriesAnswerSchema,
   status: 200,
   doc: 'One point per hour or day bucket, empty ones included, at most 1500 points.',
 });
 
-const SLOWEST_REFUSES = 'the slowest calls are kept per org, project or user; see /api/latency?groupBy=tool for per-tool percentiles';
+const SLOWEST_REFUSES = 'the slowest calls are kept per org, project or user (a team: its users); see /api/latency?groupBy=tool for per-tool percentiles';
 export const latencySlowestRoute = declare({
   name: 'query-latency-slowest',
   method: 'GET',
@@ -329,10 +334,14 @@ export const latencySlowestRoute = declare({
       to: instantParam('to').optional(),
       projectId: nameParam('projectId').optional(),
       userId: nameParam('userId').optional(),
+      ...teamParam(),
       server: refusedParam('server', SLOWEST_REFUSES),
       tool: refusedParam('tool', SLOWEST_REFUSES),
     })
-    .superRefine(oneLatencyScope),
+    .superRefine((query, ctx) => {
+      oneLatencyScope(query, ctx);
+      teamAlone(query, ctx);
+    }),
   answer: answers.SlowestAnswerSchema,
   status: 200,
   doc: 'The slowest answered interactions of the range widened to whole UTC hours, slowest first (limit 1-20).',
@@ -344,14 +353,15 @@ export const latencyBottlenecksRoute = declare({
   path: 'latency/bottlenecks',
   pathParams: noPathParams,
   query: z
-    .strictObject({ ...latencyWindow(), sessionId: nameParam('sessionId').optional() })
+    .strictObject({ ...latencyWindow(), ...teamParam(), sessionId: nameParam('sessionId').optional() })
     .superRefine((query, ctx) => {
       if (query.sessionId !== undefined) {
-        for (const name of ['from', 'to', 'projectId', 'userId'] as const) {
+        for (const name of ['from', 'to', 'projectId', 'userId', 'teamId'] as const) {
           if (query[name] !== undefined) refuse(ctx, name, `${name} cannot be used here: a sessionId names the whole session`);
         }
       }
       oneLatencyScope(query, ctx);
+      teamAlone(query, ctx);
     }),
   answer: answers.BottlenecksAnswerSchema,
   status: 200,
@@ -406,12 +416,16 @@ export const riskSummaryRoute = declare({
   query: z
     .strictObject({
       ...riskQuery(),
+      ...teamParam(),
       severity: refusedParam('severity', SUMMARY_REFUSES),
       status: refusedParam('status', SUMMARY_REFUSES),
       kind: refusedParam('kind', SUMMARY_REFUSES),
       limit: refusedParam('limit', SUMMARY_REFUSES),
     })
-    .superRefine(fromBeforeTo),
+    .superRefine((query, ctx) => {
+      fromBeforeTo(query, ctx);
+      teamAlone(query, ctx);
+    }),
   answer: answers.RiskSummarySchema,
   status: 200,
   doc: 'Open findings counted by severity, rule and day, and the open anomalies.',
