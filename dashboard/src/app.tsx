@@ -22,6 +22,9 @@ export function App({ account = null }: { account?: Account | null }) {
   // The filter choices come from the sessions this server knows, whatever the current filters.
   const known = useQuery('filter-options', () => getJson('sessions', { limit: 500 }));
   const sessions = known.state.kind === 'ok' ? known.state.data.sessions : [];
+  // A team filters by its users; the org's teams name the choices (none listed, no team filter shown).
+  const listed = useQuery('filter-teams', () => getJson('teams', {}));
+  const teams = listed.state.kind === 'ok' ? listed.state.data.teams : [];
   const current = VIEWS.find((v) => v.name === place.view) ?? FIRST_RUN;
   document.title = `${place.sessionId ? 'Session' : current.title} · Kilometers`;
   useFirstRunWhileEmpty(place.view);
@@ -52,7 +55,7 @@ export function App({ account = null }: { account?: Account | null }) {
         </nav>
         <AccountBadge account={account} />
       </header>
-      <FilterBar filters={filters} sessions={sessions} />
+      <FilterBar filters={filters} sessions={sessions} teams={teams} />
       <main id="main" tabIndex={-1}>
         {place.view === 'first-run' ? <FirstRunView account={account} /> : null}
         {place.view === 'overview' ? <OverviewView filters={filters} key={filtersKey(filters)} footer={operator ? <FunnelPanel /> : null} /> : null}

@@ -15,6 +15,8 @@ export interface Filters {
   to: string | null;
   project: string | null;
   user: string | null;
+  /** A team of the org (GET /api/teams): its users' figures, across projects. */
+  team: string | null;
   server: string | null;
   tool: string | null;
 }
@@ -27,6 +29,7 @@ export function filtersFrom(query: URLSearchParams): Filters {
     to: query.get('to'),
     project: query.get('project') || null,
     user: query.get('user') || null,
+    team: query.get('team') || null,
     server: query.get('server') || null,
     tool: query.get('tool') || null,
   };
@@ -104,13 +107,18 @@ export function resolveWindow(filters: Filters, now: Date): TimeWindow {
 /** The Performance Hub's chart bucket: latency is kept per hour and per day, not per minute, so a short range charts by the hour. */
 export const latencyBucket = (window: TimeWindow): 'hour' | 'day' => (window.bucket === 'minute' ? 'hour' : window.bucket);
 
-/** The from/to and filter params every contract endpoint accepts. */
+/**
+ * The from/to and filter params the latency and risk endpoints take. A team goes with neither a project nor a user
+ * (a team is its users, across projects): the filter bar keeps them apart, and a URL that names both gets the API's
+ * 400, shown in place of the figures.
+ */
 export function apiParams(filters: Filters, window: TimeWindow) {
   return {
     from: window.from.toISOString(),
     to: window.to.toISOString(),
     projectId: filters.project ?? undefined,
     userId: filters.user ?? undefined,
+    teamId: filters.team ?? undefined,
     server: filters.server ?? undefined,
     tool: filters.tool ?? undefined,
   };
@@ -120,11 +128,14 @@ export function apiParams(filters: Filters, window: TimeWindow) {
  * The filters as the cost endpoints take them: spend is kept per project, per user and per server or tool, not per
  * pair, so two of those at once cannot be answered (the API refuses them) and the views say so instead of asking.
  */
-export function costFilter(filters: Filters): { params: { projectId: string | undefined; userId: string | undefined; server: string | undefined; tool: string | undefined }; dimension: 'project' | 'user' | 'server' | 'tool' | null } | { conflict: string } {
-  const set = [filters.project, filters.user, filters.server ?? filters.tool].filter((value) => value !== null && value !== undefined).length;
-  if (set > 1) return { conflict: 'Spend is kept per project, per user and per server or tool, one at a time: keep one of those filters to see it.' };
-  const params = { projectId: filters.project ?? undefined, userId: filters.user ?? undefined, server: filters.server ?? undefined, tool: filters.tool ?? undefined };
-  const dimension = filters.project ? 'project' : filters.user ? 'user' : filters.tool ? 'tool' : filters.server ? 'server' : null;
+export function costFilter(
+  filters: Filters,
+): { params: { projectId: string | undefined; userId: string | undefined; teamId: string | undefined; server: string | undefined; tool: string | undefined }; dimension: 'project' | 'user' | 'server' | 'tool' | null } | { conflict: string } {
+  const set = [filters.project, filters.user, filters.team, filters.server ?? filters.tool].filter((value) => value !== null && value !== undefined).length;
+  if (set > 1) return { conflict: 'Spend is kept per project, per user (a team: its users) and per server or tool, one at a time: keep one of those filters to see it.' };
+  const params = { projectId: filters.project ?? undefined, userId: filters.user ?? undefined, teamId: filters.team ?? undefined, server: filters.server ?? undefined, tool: filters.tool ?? undefined };
+  // A team's spend is its users': broken down, by user.
+  const dimension = filters.project ? 'project' : filters.user || filters.team ? 'user' : filters.tool ? 'tool' : filters.server ? 'server' : null;
   return { params, dimension };
 }
 

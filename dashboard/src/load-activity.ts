@@ -10,7 +10,7 @@ import type { LatencyReport } from './types';
 export async function loadActivity(filters: Filters): Promise<Loaded<Activity>> {
   const window = resolveWindow(filters, new Date());
   const [listed, latency] = await Promise.all([
-    getJson('sessions', { limit: 500, projectId: filters.project, userId: filters.user }),
+    getJson('sessions', { limit: 500, projectId: filters.project, userId: filters.user, teamId: filters.team }),
     loadLatency(filters, window),
   ]);
   if (listed.kind !== 'ok') return listed;

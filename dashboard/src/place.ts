@@ -24,7 +24,7 @@ export interface Place {
 }
 
 /** Carried along on every link between views. */
-const SHARED_PARAMS = ['range', 'from', 'to', 'project', 'user', 'server', 'tool', 'refresh'];
+const SHARED_PARAMS = ['range', 'from', 'to', 'project', 'user', 'team', 'server', 'tool', 'refresh'];
 
 /**
  * The demo (dashboard/demo) keeps the view's path in `?view=` on its own page instead, so that any static file

@@ -13,6 +13,7 @@ import type {
   RiskSummaryAnswer,
   SessionAnswer,
   SlowInteractionAnswer,
+  TeamAnswer,
   TimeseriesPointAnswer,
 } from '@km/shared';
 
@@ -21,6 +22,7 @@ import type {
  * imported as types only, so nothing of shared (which needs Node) is bundled and the two cannot drift.
  */
 export type Session = SessionAnswer;
+export type Team = TeamAnswer;
 export type Interaction = InteractionAnswer;
 export type Outcome = InteractionAnswer['outcome'];
 export type Severity = RiskFindingAnswer['severity'];

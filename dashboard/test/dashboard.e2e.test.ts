@@ -451,6 +451,45 @@ describe('dashboard in a browser, against km serve seeded through km', () => {
     }
   });
 
+  it('a team filters every view by its users, and lets go of a project or user filter it cannot go with', async () => {
+    const putTeam = async (teamId: string, name: string, userIds: string[]) => {
+      const answer = await fetch(`${host.url}/api/teams/${teamId}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, userIds }) });
+      expect(answer.status).toBe(200);
+    };
+    await putTeam('dash-team', 'Dash team', ['dash@example.com']);
+    await putTeam('nobody', 'Nobody here', ['someone-else@example.com']);
+
+    const { page, problems, lastAsked, close } = await openPage(browser, `${host.url}/cost?project=dash-e2e`);
+    expect(await page.locator('#f-team option').allInnerTexts()).toEqual(['All teams', 'Dash team', 'Nobody here']);
+    await page.selectOption('#f-team', 'dash-team');
+    await page.waitForURL((url) => url.searchParams.get('team') === 'dash-team' && !url.searchParams.has('project'));
+    await settled(page);
+    const costUrl = lastAsked('/api/cost')!;
+    expect(costUrl).toContain('teamId=dash-team');
+    const teamReport = await api(costUrl);
+    // Every session here is dash@example.com's: the team's spend is all of it, broken down by its users.
+    expect(teamReport.total.interactions).toBe((await api(costUrl.replace(/&?teamId=dash-team/, ''))).total.interactions);
+    expect(teamReport.total.interactions).toBeGreaterThan(0);
+    expect(await page.getByTestId('cost-total').innerText()).toBe(fmtUsd(teamReport.total.costUsd));
+    expect(await cellTexts(page, '[data-testid="cost-table"]', 0)).toEqual(['dash@example.com']);
+    // A user chosen after the team: the team goes.
+    await page.selectOption('#f-user', 'dash@example.com');
+    await page.waitForURL((url) => url.searchParams.get('user') === 'dash@example.com' && !url.searchParams.has('team'));
+    await settled(page);
+    expect(problems.list).toEqual([]);
+    await close();
+
+    // A team none of whose users called anything: zeros on the Overview, from the API's own answers for the team.
+    const overview = await openPage(browser, `${host.url}/?team=nobody`);
+    expect(overview.asked.filter((u) => u.startsWith('/api/sessions?') && u.includes('teamId=nobody')).length).toBeGreaterThan(0);
+    expect(await statValue(overview.page, 'stat-sessions')).toBe('0');
+    expect(await statValue(overview.page, 'stat-interactions')).toBe('0');
+    expect(overview.lastAsked('/api/risk/summary')).toContain('teamId=nobody');
+    expect(await statValue(overview.page, 'stat-findings')).toBe('0');
+    expect(overview.problems.list).toEqual([]);
+    await overview.close();
+  });
+
   it('every view says plainly that there is no data when the cost, risk and latency endpoints answer 404', async () => {
     const context = await browser.newContext({ viewport: VIEWPORTS.desktop });
     const page = await context.newPage();

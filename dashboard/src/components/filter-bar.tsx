@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { RANGES, seenTools, type Filters } from '../filters';
 import { setParams } from '../place';
 import { onQueryUpdated, refreshMs } from '../query';
-import type { Session } from '../types';
+import type { Session, Team } from '../types';
 
 /** Datetime-local inputs speak local time without a zone; the URL keeps ISO (UTC) instants. */
 const toLocalInput = (iso: string | null) => {
@@ -13,16 +13,23 @@ const toLocalInput = (iso: string | null) => {
 };
 const fromLocalInput = (value: string) => (value ? new Date(value).toISOString() : null);
 
-function Choice(props: { id: string; label: string; value: string | null; options: string[]; param: string; all: string }) {
+/** A select over the known values; `names` labels a value that is an id (a team's name for its id). */
+function Choice(props: { id: string; label: string; value: string | null; options: string[]; param: string; all: string; names?: Map<string, string>; clears?: string[] }) {
   const options = [...new Set([...props.options, ...(props.value ? [props.value] : [])])].sort();
   return (
     <label class="field" for={props.id}>
       <span>{props.label}</span>
-      <select id={props.id} value={props.value ?? ''} onChange={(e) => setParams({ [props.param]: (e.currentTarget as HTMLSelectElement).value || null })}>
+      <select id={props.id} value={props.value ?? ''} onChange={(e) => {
+          const value = (e.currentTarget as HTMLSelectElement).value || null;
+          // A choice that cannot go with others (a team with a project or a user) lets go of them.
+          const cleared = value ? Object.fromEntries((props.clears ?? []).map((param) => [param, null])) : {};
+          setParams({ ...cleared, [props.param]: value });
+        }}
+      >
         <option value="">{props.all}</option>
         {options.map((option) => (
           <option value={option} key={option}>
-            {option}
+            {props.names?.get(option) ?? option}
           </option>
         ))}
       </select>
@@ -30,8 +37,8 @@ function Choice(props: { id: string; label: string; value: string | null; option
   );
 }
 
-export function FilterBar(props: { filters: Filters; sessions: Session[] }) {
-  const { filters, sessions } = props;
+export function FilterBar(props: { filters: Filters; sessions: Session[]; teams: Team[] }) {
+  const { filters, sessions, teams } = props;
   const [updatedAt, setUpdatedAt] = useState<Date | null>(null);
   useEffect(() => onQueryUpdated(setUpdatedAt), []);
   const live = refreshMs() > 0;
@@ -63,8 +70,11 @@ export function FilterBar(props: { filters: Filters; sessions: Session[] }) {
           </label>
         </>
       ) : null}
-      <Choice id="f-project" label="Project" param="project" value={filters.project} options={uniq((s) => s.projectId)} all="All projects" />
-      <Choice id="f-user" label="User" param="user" value={filters.user} options={uniq((s) => s.userId)} all="All users" />
+      <Choice id="f-project" label="Project" param="project" value={filters.project} options={uniq((s) => s.projectId)} all="All projects" clears={['team']} />
+      <Choice id="f-user" label="User" param="user" value={filters.user} options={uniq((s) => s.userId)} all="All users" clears={['team']} />
+      {teams.length > 0 || filters.team ? (
+        <Choice id="f-team" label="Team" param="team" value={filters.team} options={teams.map((t) => t.teamId)} names={new Map(teams.map((t) => [t.teamId, t.name]))} all="All teams" clears={['project', 'user']} />
+      ) : null}
       <Choice id="f-server" label="Server" param="server" value={filters.server} options={uniq((s) => s.server.name)} all="All servers" />
       <label class="field" for="f-tool">
         <span>Tool</span>

@@ -30,7 +30,7 @@ export function CostView(props: { filters: Filters }) {
     const { from, to } = params();
     return getJson('cost', { from, to, ...narrowed.params, groupBy });
   });
-  const budgets = useQuery(`budgets ${key}`, () => getJson('budgets', { projectId: filters.project }));
+  const budgets = useQuery(`budgets ${key}`, () => getJson('budgets', { projectId: filters.project, teamId: filters.team }));
   const tax = useQuery(`context-tax ${key}`, () => getJson('cost/context-tax', { server: filters.server }));
 
   return (

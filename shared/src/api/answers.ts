@@ -206,6 +206,7 @@ export const IngestAnswerSchema = z.object({ batchId: z.string(), accepted: z.nu
 /** The answers as types, for the dashboard and the CLI (z.infer: they cannot drift from the schemas). */
 export type SessionAnswer = z.infer<typeof SessionAnswerSchema>;
 export type InteractionAnswer = z.infer<typeof InteractionAnswerSchema>;
+export type TeamAnswer = z.infer<typeof TeamSchema>;
 export type RecentInteraction = z.infer<typeof RecentInteractionSchema>;
 export type RecentInteractionsAnswer = z.infer<typeof RecentInteractionsAnswerSchema>;
 export type CostFiguresAnswer = z.infer<typeof CostFiguresSchema>;

@@ -87,6 +87,7 @@ export {
 } from './answers';
 export type {
   SessionAnswer,
+  TeamAnswer,
   InteractionAnswer,
   RecentInteraction,
   RecentInteractionsAnswer,
