@@ -168,7 +168,10 @@ describe('km --url with OAuth', () => {
       provider.expireAccessTokens();
       await echo(first, 'after a refresh');
       await first.close();
-      expect(provider.grants).toEqual(['authorization_code', 'refresh_token']);
+      // Refreshes only, no new code: one per refused request (the SDK's standalone SSE stream may be refused too).
+      const refreshes = provider.grants.slice(1);
+      expect(refreshes.length).toBeGreaterThan(0);
+      expect(provider.grants).toEqual(['authorization_code', ...refreshes.map(() => 'refresh_token')]);
       const refreshed = stored();
       expect(refreshed.access_token).not.toBe(signedIn.access_token);
       expect(refreshed.refresh_token).not.toBe(signedIn.refresh_token);
@@ -179,7 +182,8 @@ describe('km --url with OAuth', () => {
       const second = await connect();
       await echo(second, 'next session');
       await second.close();
-      expect(provider.grants).toEqual(['authorization_code', 'refresh_token', 'refresh_token']);
+      expect(provider.grants.length).toBeGreaterThan(1 + refreshes.length);
+      expect(provider.grants).toEqual(['authorization_code', ...provider.grants.slice(1).map(() => 'refresh_token')]);
       expect(stored().access_token).not.toBe(refreshed.access_token);
       expect(provider.consents).toBe(1);
       expect(readFileSync(opened, 'utf8')).toBe('x'); // the browser opened for the first sign-in only
