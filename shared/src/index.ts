@@ -98,7 +98,7 @@ export type { FindingStatus, PolicyBlocked, RiskDetected, FindingStatusChanged }
 // The HTTP API contract: every route once, with its parameters and answer (shared/src/api).
 export * from './api';
 // Teams and compliance (#14): roles and what they allow.
-export { ROLES, RoleSchema, roleAllows, roleMayGrant } from './tenancy';
+export { ROLES, RoleSchema, keyRights, keyRoleMayMake, roleAllows, roleMayGrant } from './tenancy';
 export type { Role, Permission } from './tenancy';
 export { KeyCreatedSchema, KeyRevokedSchema, MemberInvitedSchema, MemberSignedInSchema, MemberRemovedSchema, GithubLoginSchema, TeamSetSchema, TeamIdSchema, RetentionSetSchema } from './events';
 export type { KeyCreated, KeyRevoked, MemberInvited, MemberSignedIn, MemberRemoved, TeamSet, RetentionSet } from './events';

@@ -7,19 +7,35 @@ export type Role = z.infer<typeof RoleSchema>;
 
 /**
  * What a caller may do. `read`: every query. `ingest`: ship events. `change`: budgets, policies, finding status.
- * `manage`: keys, members and teams of the org.
+ * `keys`: the API key routes (a member only their own keys: keyRights). `manage`: keys, members and teams of the org.
  */
-export type Permission = 'read' | 'ingest' | 'change' | 'manage';
+export type Permission = 'read' | 'ingest' | 'change' | 'keys' | 'manage';
 
 const ALLOWED: Readonly<Record<Role, readonly Permission[]>> = {
-  owner: ['read', 'ingest', 'change', 'manage'],
-  admin: ['read', 'ingest', 'change', 'manage'],
-  member: ['read', 'ingest', 'change'],
+  owner: ['read', 'ingest', 'change', 'keys', 'manage'],
+  admin: ['read', 'ingest', 'change', 'keys', 'manage'],
+  member: ['read', 'ingest', 'change', 'keys'],
   viewer: ['read'],
 };
 
 export function roleAllows(role: Role, permission: Permission): boolean {
   return ALLOWED[role].includes(permission);
+}
+
+/**
+ * Which API keys a caller makes, lists and revokes. Owners and admins: all of the org's. A member signed in as a
+ * person (GitHub): their own, as personal tokens are made, of role member or viewer (keyRoleMayMake). A member's API
+ * key: none, so that a leaked key cannot make keys that outlive its revocation.
+ */
+export function keyRights(caller: { role: Role; actor: string }): 'all' | 'own' | 'none' {
+  if (roleAllows(caller.role, 'manage')) return 'all';
+  return roleAllows(caller.role, 'keys') && caller.actor.startsWith('github:') ? 'own' : 'none';
+}
+
+/** The roles a caller's new key may have: as roleMayGrant says for owners and admins; a member's own, member or viewer. */
+export function keyRoleMayMake(caller: { role: Role; actor: string }, role: Role): boolean {
+  const rights = keyRights(caller);
+  return rights === 'all' ? roleMayGrant(caller.role, role) : rights === 'own' && (role === 'member' || role === 'viewer');
 }
 
 /** An admin may hand out every role but owner; only an owner makes owners. */

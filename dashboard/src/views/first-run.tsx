@@ -156,7 +156,9 @@ export function FirstRunView({ account }: { account: Account | null }) {
             </select>
           </label>
         </div>
-        {team ? (
+        {team && account?.role === 'viewer' ? (
+          <p class="muted">A viewer reads the dashboard and ships nothing: ask an owner or admin of {account?.orgId} for a key of role member, and put it in the command.</p>
+        ) : team ? (
           <p>
             {key.state === 'made' ? (
               <span>Your API key is in the command (shown this once; <code>km login</code> keeps it).</span>

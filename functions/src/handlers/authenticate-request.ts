@@ -12,6 +12,7 @@ const WHAT: Readonly<Record<Permission, string>> = {
   read: 'read this org',
   ingest: 'ship events',
   change: 'change budgets, policies or finding status',
+  keys: 'make, list or revoke API keys',
   manage: "manage the org's keys and members",
 };
 

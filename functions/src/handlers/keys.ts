@@ -1,5 +1,5 @@
 import type { InvocationContext } from '@azure/functions';
-import { ApiError, createKeyRoute, keysRoute, revokeKeyRoute, roleMayGrant, whoamiRoute } from '@km/shared';
+import { ApiError, createKeyRoute, keyRights, keyRoleMayMake, keysRoute, revokeKeyRoute, whoamiRoute } from '@km/shared';
 import { KeyDirectory } from '../keys/key-directory';
 import type { KeyListingDoc } from '../keys/key-docs';
 import type { Caller } from '../ports';
@@ -9,6 +9,16 @@ import { serverEventAppender, type ChangeDeps } from './server-events';
 const directoryOf = (deps: ChangeDeps, context: InvocationContext) => new KeyDirectory(deps.readModelStore, serverEventAppender(deps, context), deps.now, deps.newBatchId);
 
 const view = ({ kind: _kind, ...key }: KeyListingDoc) => key;
+
+/** The keys the caller may see and revoke: a project key's project's, a member's own (keyRights); none: a 403. */
+function keysOf(caller: Caller): (key: KeyListingDoc) => boolean {
+  const rights = keyRights(caller);
+  if (rights === 'none') {
+    throw new ApiError(403, `this key's role "${caller.role}" may not make, list or revoke API keys: an owner or admin does, or a member signed in to the dashboard with GitHub (their own keys; an API key makes none, so that a leaked one cannot outlive its revocation)`);
+  }
+  if (rights === 'own') return (key) => key.createdBy === caller.actor;
+  return caller.projectId ? (key) => key.projectId === caller.projectId : () => true;
+}
 
 /** GET /api/whoami: what the credentials are, so `km login` saves the org the key belongs to and nothing else. */
 export const makeWhoamiHandler = routeHandler(whoamiRoute, async (caller: Caller) => ({
@@ -20,14 +30,21 @@ export const makeWhoamiHandler = routeHandler(whoamiRoute, async (caller: Caller
 
 /** GET /api/keys */
 export const makeQueryKeysHandler = routeHandler(keysRoute, async (caller, _input, deps: ChangeDeps, context) => {
+  const visible = keysOf(caller);
   const keys = await directoryOf(deps, context).list(caller.orgId);
-  const visible = caller.projectId ? keys.filter((key) => key.projectId === caller.projectId) : keys;
-  return { orgId: caller.orgId, keys: visible.map(view) };
+  return { orgId: caller.orgId, keys: keys.filter(visible).map(view) };
 });
 
-/** POST /api/keys: a key of the caller's org; an admin hands out any role but owner, a project key only its project. */
+/**
+ * POST /api/keys: a key of the caller's org; an admin hands out any role but owner, a project key only its project,
+ * a member signed in with GitHub their own keys of role member or viewer.
+ */
 export const makeCreateKeyHandler = routeHandler(createKeyRoute, async (caller, { body }, deps: ChangeDeps, context) => {
-  if (!roleMayGrant(caller.role, body.role)) throw new ApiError(403, `a key with role "${caller.role}" cannot make a key with role "${body.role}": only an owner makes owners`);
+  keysOf(caller);
+  if (!keyRoleMayMake(caller, body.role)) {
+    const may = keyRights(caller) === 'own' ? 'a member makes keys of role member or viewer' : 'only an owner makes owners';
+    throw new ApiError(403, `a caller with role "${caller.role}" cannot make a key with role "${body.role}": ${may}`);
+  }
   if (caller.projectId && body.projectId !== caller.projectId) {
     throw new ApiError(403, `this key is scoped to project "${caller.projectId}": it makes keys of that project only (send "projectId": "${caller.projectId}")`);
   }
@@ -38,9 +55,10 @@ export const makeCreateKeyHandler = routeHandler(createKeyRoute, async (caller, 
 /** POST /api/keys/{keyId}/revoke */
 export const makeRevokeKeyHandler = routeHandler(revokeKeyRoute, async (caller, { keyId }, deps: ChangeDeps, context) => {
   const directory = directoryOf(deps, context);
-  if (caller.projectId) {
-    const own = (await directory.list(caller.orgId)).some((key) => key.projectId === caller.projectId && (key.keyId === keyId || key.prefix === keyId));
-    if (!own) throw new ApiError(403, `this key is scoped to project "${caller.projectId}": it revokes keys of that project only`);
+  const visible = keysOf(caller);
+  if (caller.projectId || keyRights(caller) === 'own') {
+    const own = (await directory.list(caller.orgId)).some((key) => visible(key) && (key.keyId === keyId || key.prefix === keyId));
+    if (!own) throw new ApiError(403, caller.projectId ? `this key is scoped to project "${caller.projectId}": it revokes keys of that project only` : 'a member revokes the keys they made only: an owner or admin revokes the others');
   }
   return view(await directory.revoke(caller.orgId, keyId, caller.actor));
 });

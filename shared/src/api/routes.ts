@@ -494,8 +494,8 @@ export const keysRoute = declare({
   query: noQuery,
   answer: answers.KeysAnswerSchema,
   status: 200,
-  doc: "The org's API keys, revoked ones too: ids, prefixes, roles and scopes, never the keys (owners and admins).",
-  permission: 'manage',
+  doc: "The org's API keys, revoked ones too: ids, prefixes, roles and scopes, never the keys (owners and admins; a member signed in with GitHub: the keys they made).",
+  permission: 'keys',
   scopesItself: true,
 });
 
@@ -509,8 +509,8 @@ export const createKeyRoute = declare({
   bodyExample: { role: 'member', projectId: 'web', label: 'ci' },
   answer: answers.CreatedKeyAnswerSchema,
   status: 200,
-  doc: "A new API key of the caller's org, shown once in this answer and stored only as its hash (owners and admins; only an owner makes owners).",
-  permission: 'manage',
+  doc: "A new API key of the caller's org, shown once in this answer and stored only as its hash (owners and admins; only an owner makes owners; a member signed in with GitHub makes their own, of role member or viewer, not with an API key).",
+  permission: 'keys',
   scopesItself: true,
 });
 
@@ -522,8 +522,8 @@ export const revokeKeyRoute = declare({
   query: noQuery,
   answer: answers.ApiKeySchema,
   status: 200,
-  doc: 'Revokes a key of the org by its id or prefix: every request with it is a 401 from then on (owners and admins).',
-  permission: 'manage',
+  doc: 'Revokes a key of the org by its id or prefix: every request with it is a 401 from then on (owners and admins; a member signed in with GitHub: the keys they made).',
+  permission: 'keys',
   scopesItself: true,
 });
 

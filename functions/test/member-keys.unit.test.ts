@@ -1,0 +1,81 @@
+import { apiRoutes, keyRights, keyRoleMayMake, type ApiRouteName } from '@km/shared';
+import { MemoryEventLog } from '../src/adapters/memory-event-log';
+import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
+import type { Authenticator, Caller, Credentials } from '../src/ports';
+import { httpRoutes } from '../src/routes';
+import { askHandlers } from './contracts/api.contract';
+
+/**
+ * A member signed in with GitHub makes, lists and revokes their own API keys (the first run's "Make my API key"), of
+ * role member or viewer; a member's API key makes none; owners and admins keep the org's keys. Through the route table.
+ */
+const CALLERS: Record<string, Caller> = {
+  owner: { orgId: 'org-a', role: 'owner', actor: 'key:owner' },
+  octocat: { orgId: 'org-a', role: 'member', actor: 'github:octocat' },
+  hubot: { orgId: 'org-a', role: 'member', actor: 'github:hubot' },
+  memberKey: { orgId: 'org-a', role: 'member', actor: 'key:member' },
+  watcher: { orgId: 'org-a', role: 'viewer', actor: 'github:watcher' },
+  stranger: { orgId: 'org-b', role: 'member', actor: 'github:stranger' },
+};
+
+/** Bearer <name> is that caller: how they authenticated shows in their actor, as on the real authenticators. */
+const byName: Authenticator = {
+  async authenticate(credentials: Credentials) {
+    const name = /^Bearer (\w+)$/.exec(credentials.authorization ?? '')?.[1];
+    return (name && CALLERS[name]) || { refused: 'unknown' };
+  },
+};
+
+function setup() {
+  const deps = { eventLog: new MemoryEventLog(), readModelStore: new MemoryReadModelStore(), authenticator: byName, now: () => new Date('2026-12-04T10:00:00Z'), newBatchId: () => 'b' };
+  const routes = httpRoutes(deps);
+  return (caller: string, name: ApiRouteName, params: Record<string, string> = {}, body?: unknown) => askHandlers(routes, caller, apiRoutes.find((route) => route.name === name)!, params, body);
+}
+
+describe('API keys of members', () => {
+  it('says who makes which keys', () => {
+    expect(Object.fromEntries(Object.entries(CALLERS).map(([name, caller]) => [name, keyRights(caller)]))).toEqual({ owner: 'all', octocat: 'own', hubot: 'own', memberKey: 'none', watcher: 'none', stranger: 'own' });
+    expect(['owner', 'admin', 'member', 'viewer'].map((role) => keyRoleMayMake(CALLERS.octocat!, role as 'member'))).toEqual([false, false, true, true]);
+    expect(['owner', 'admin', 'member', 'viewer'].map((role) => keyRoleMayMake({ role: 'admin', actor: 'key:x' }, role as 'member'))).toEqual([false, true, true, true]);
+  });
+
+  it('lets a member signed in with GitHub make, list and revoke their own keys only', async () => {
+    const ask = setup();
+    const made = await ask('octocat', 'createKey', {}, { role: 'member', label: 'first run' });
+    expect([made.status, made.body.orgId, made.body.apiKey.createdBy, made.body.apiKey.role]).toEqual([200, 'org-a', 'github:octocat', 'member']);
+    expect(made.body.key).toMatch(/^km_live_/);
+    const theirs = await ask('hubot', 'createKey', {}, { role: 'viewer', label: 'hubot' });
+    const owners = await ask('owner', 'createKey', {}, { role: 'member', label: 'ci' });
+    expect([theirs.status, owners.status]).toEqual([200, 200]);
+
+    // Each member sees the keys they made; the owner all of the org's.
+    const labels = async (caller: string) => ((await ask(caller, 'keys')).body.keys as Array<{ label: string }>).map((key) => key.label);
+    expect(await labels('octocat')).toEqual(['first run']);
+    expect(await labels('hubot')).toEqual(['hubot']);
+    expect((await labels('owner')).sort()).toEqual(['ci', 'first run', 'hubot']);
+    expect(await labels('stranger')).toEqual([]);
+
+    // Not a stronger role than their own, and not another's key.
+    const admin = await ask('octocat', 'createKey', {}, { role: 'admin' });
+    expect([admin.status, admin.body.error]).toEqual([403, 'a caller with role "member" cannot make a key with role "admin": a member makes keys of role member or viewer']);
+    const others = await ask('octocat', 'revokeKey', { keyId: theirs.body.apiKey.keyId });
+    expect([others.status, others.body.error]).toEqual([403, 'a member revokes the keys they made only: an owner or admin revokes the others']);
+    const ownersKey = await ask('octocat', 'revokeKey', { keyId: owners.body.apiKey.keyId });
+    expect(ownersKey.status).toBe(403);
+    const own = await ask('octocat', 'revokeKey', { keyId: made.body.apiKey.prefix });
+    expect([own.status, own.body.revokedAt]).toEqual([200, '2026-12-04T10:00:00.000Z']);
+    // Another org's member cannot reach org A's keys, even by id.
+    expect((await ask('stranger', 'revokeKey', { keyId: theirs.body.apiKey.keyId })).status).toBe(403);
+    expect((await ask('owner', 'keys')).body.keys.find((key: { label: string }) => key.label === 'hubot').revokedAt).toBeNull();
+  });
+
+  it("refuses a member's API key and a viewer, saying who may", async () => {
+    const ask = setup();
+    for (const route of ['keys', 'createKey'] as const) {
+      const byKey = await ask('memberKey', route, {}, route === 'createKey' ? { role: 'viewer' } : undefined);
+      expect([byKey.status, byKey.body.error]).toEqual([403, expect.stringContaining('a member signed in to the dashboard with GitHub (their own keys; an API key makes none')]);
+      const viewer = await ask('watcher', route, {}, route === 'createKey' ? { role: 'viewer' } : undefined);
+      expect([viewer.status, viewer.body.error]).toEqual([403, expect.stringContaining('role "viewer" may not make, list or revoke API keys')]);
+    }
+  });
+});
