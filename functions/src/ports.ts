@@ -35,6 +35,19 @@ export interface RetainingLog {
 
 export const isRetainingLog = (log: EventLog): log is EventLog & RetainingLog => typeof (log as Partial<RetainingLog>).removeEvents === 'function';
 
+/** Where an org's chain starts reading: before every position (Event Hubs sequence numbers start at 0). */
+export const BEFORE_FIRST: LogPosition = -1;
+
+/**
+ * An org's events read back in log order, and forgotten at retention: what the audit chain is made from (and the
+ * retention sweep cuts). Embedded: the SQLite log, read filtered by org (adapters/log-org-events.ts). Azure: the
+ * audit archive in Cosmos DB, which its own Event Hubs trigger fills (adapters/store-org-event-archive.ts).
+ */
+export interface OrgEventArchive extends RetainingLog {
+  /** The org's events strictly after `after` (BEFORE_FIRST: from its first), oldest first, at most `max`. */
+  readOrg(orgId: string, after: LogPosition, max: number): Promise<Array<{ position: LogPosition; event: LoggedEvent }>>;
+}
+
 /** An event larger than the log can store as one message: the batch is refused, that event named. */
 export class EventTooLargeError extends Error {
   constructor(
@@ -123,6 +136,11 @@ export interface ReadModelStore {
    */
   upsertMany?(model: string, writes: readonly DocWrite[]): Promise<DocWriteOutcome[]>;
   query<T>(model: string, partitionKey: string, options?: QueryOptions): Promise<T[]>;
+  /**
+   * Deletes the document; ifMatch as for upsert (a string: only that version). Returns whether one was deleted;
+   * throws ConcurrencyError when the ETag no longer matches. Optional: only the audit archive deletes (retention).
+   */
+  remove?(model: string, partitionKey: string, id: string, ifMatch?: string): Promise<boolean>;
   close(): Promise<void>;
 }
 

@@ -40,7 +40,7 @@ import {
   type ApiRouteName,
   type StoredEvent,
 } from '@km/shared';
-import type { Authenticator, EventLog, ReadModelStore } from './ports';
+import type { Authenticator, EventLog, OrgEventArchive, ReadModelStore } from './ports';
 import type { HttpHandler } from './handlers/http-results';
 import { requireJsonContentType } from './handlers/json-content-type';
 import type { RateLimiter } from './handlers/rate-limit';
@@ -78,6 +78,10 @@ export interface HttpDeps {
   onEventsAppended?: () => void;
   /** Signs the head of an audit export (GET /api/audit); none: the export is refused. */
   auditSigner?: AuditSigner;
+  /** Why there is no audit signer (a setting missing or unreadable), for the 501. */
+  auditSignerProblem?: string;
+  /** The org's events read back in log order, for the audit chain: the embedded log by org, or the cloud's archive. */
+  orgEvents?: OrgEventArchive;
   /** Requests per key (429 with Retry-After past it); none: no limit. */
   rateLimiter?: RateLimiter;
   /** risk monitor: the optional high-severity webhook */

@@ -1,6 +1,7 @@
 import { ApiKeyAuthenticator, hashApiKey } from '../src/adapters/api-key-authenticator';
 import { MemoryEventLog } from '../src/adapters/memory-event-log';
 import { auditSigner, newAuditKeyPem } from '../src/audit/audit-chain';
+import { orgEventsOfLog } from '../src/adapters/log-org-events';
 import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
 import { runProjectorOnce } from '../src/projector';
 import { readModels } from '../src/read-models';
@@ -21,6 +22,7 @@ testApiContract('the Functions handlers', async () => {
     now: () => new Date(),
     newBatchId: () => `batch-${++batches}`,
     auditSigner: auditSigner(newAuditKeyPem()),
+    orgEvents: orgEventsOfLog(eventLog),
   });
   return {
     orgId: 'org-a',

@@ -2,6 +2,7 @@ import { ApiKeyAuthenticator, hashApiKey } from '../src/adapters/api-key-authent
 import { CosmosReadModelStore } from '../src/adapters/cosmos-read-model-store';
 import { MemoryEventLog } from '../src/adapters/memory-event-log';
 import { auditSigner, newAuditKeyPem } from '../src/audit/audit-chain';
+import { orgEventsOfLog } from '../src/adapters/log-org-events';
 import { storedKeyLookup } from '../src/keys/key-directory';
 import { runProjectorOnce } from '../src/projector';
 import { readModelIndexes, readModels } from '../src/read-models';
@@ -33,6 +34,7 @@ testTenantIsolation('the Functions handlers over the Cosmos-compatible server', 
     now: () => new Date(),
     newBatchId: () => `batch-${++batches}`,
     auditSigner: auditSigner(newAuditKeyPem()),
+    orgEvents: orgEventsOfLog(eventLog),
   });
   return {
     ownerKeyA,

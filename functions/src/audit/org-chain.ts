@@ -1,9 +1,9 @@
 import type { LoggedEvent } from '@km/shared';
-import type { EventLog, LogPosition, ReadModelStore } from '../ports';
+import { BEFORE_FIRST, type LogPosition, type OrgEventArchive, type ReadModelStore } from '../ports';
 import { MEMBERS_MODEL } from '../members/member-directory';
 import { chainRecord, genesisHash, type AuditRecord } from './audit-chain';
 
-/** Log entries read at once while a chain is walked: memory stays bounded whatever the log's size. */
+/** An org's events read at once while its chain is walked: memory stays bounded whatever the log's size. */
 const PAGE = 2000;
 
 /**
@@ -31,16 +31,18 @@ export async function saveAuditCheckpoint(store: ReadModelStore, orgId: string, 
 
 /**
  * The org's audit chain, record by record with its log position: from its first event, or on from the checkpoint
- * a retention cut left. The one place the chain is made, for the export and for the cut.
+ * a retention cut left. The one place the chain is made, for the export and for the cut, on either host: the
+ * events come from the embedded log read by org, or from the cloud's audit archive, in the same order.
  */
-export async function* orgChain(log: EventLog, orgId: string, checkpoint: AuditCheckpoint | null): AsyncGenerator<{ record: AuditRecord; position: LogPosition; event: LoggedEvent }> {
+export async function* orgChain(events: OrgEventArchive, orgId: string, checkpoint: AuditCheckpoint | null): AsyncGenerator<{ record: AuditRecord; position: LogPosition; event: LoggedEvent }> {
   let prevHash = checkpoint?.hash ?? genesisHash(orgId);
   let seq = checkpoint?.seq ?? 0;
-  for (let after = checkpoint?.position ?? 0; ; ) {
-    const page = await log.read(after, PAGE);
+  for (let after = checkpoint?.position ?? BEFORE_FIRST; ; ) {
+    const page = await events.readOrg(orgId, after, PAGE);
     if (page.length === 0) return;
     after = page[page.length - 1]!.position;
     for (const { position, event } of page) {
+      // Defence in depth: an archive answers for one org, and the chain is that org's only.
       if (event.orgId !== orgId) continue;
       const record = chainRecord(++seq, event, prevHash);
       prevHash = record.hash;

@@ -1,17 +1,19 @@
 import { ApiError, auditRoute } from '@km/shared';
 import { genesisHash, type AuditRecord, type AuditSigner } from '../audit/audit-chain';
 import { auditCheckpoint, orgChain } from '../audit/org-chain';
-import { CLOUD_LOG_READ_UNSUPPORTED } from '../adapters/event-hubs-event-log';
-import type { Authenticator, EventLog, ReadModelStore } from '../ports';
+import type { Authenticator, OrgEventArchive, ReadModelStore } from '../ports';
 import { routeHandler, StreamedAnswer } from './route-handler';
 
 export interface AuditDeps {
-  eventLog: EventLog;
+  /** The org's events in log order: the embedded log read by org, or the cloud's audit archive; none: 501. */
+  orgEvents?: OrgEventArchive;
   readModelStore: ReadModelStore;
   authenticator: Authenticator;
   now: () => Date;
-  /** The server's audit key (embedded: KM_HOME/audit-signing-key.pem); none: the export cannot be signed. */
+  /** The server's audit key (embedded: KM_HOME/audit-signing-key.pem; Azure: KM_AUDIT_SIGNING_KEY, from Key Vault). */
   auditSigner?: AuditSigner;
+  /** Why there is no signer, when the server knows (an Azure setting missing or unreadable): said in the 501. */
+  auditSignerProblem?: string;
 }
 
 const CSV_COLUMNS = ['seq', 'at', 'type', 'actor', 'projectId', 'userId', 'sessionId', 'server', 'target', 'outcome', 'prevHash', 'hash'] as const;
@@ -24,17 +26,12 @@ const CSV_COLUMNS = ['seq', 'at', 'type', 'actor', 'projectId', 'userId', 'sessi
  */
 export const makeAuditHandler = routeHandler(auditRoute, async (caller, { from, to, format = 'ndjson' }, deps: AuditDeps) => {
   const signer = deps.auditSigner;
-  if (!signer) throw new ApiError(501, 'this server has no audit signing key, so it cannot sign an export: the embedded host makes one under KM_HOME');
-  const log = deps.eventLog;
   // Refused before the stream starts, so the caller gets a status, not a cut-off body.
-  try {
-    await log.read(0, 1);
-  } catch (error) {
-    if ((error as Error).message === CLOUD_LOG_READ_UNSUPPORTED) {
-      throw new ApiError(501, 'the audit export reads the event log, and Event Hubs cannot be read back per org: on Azure, export from an embedded copy of the log (not built yet)');
-    }
-    throw error;
+  if (!signer) {
+    throw new ApiError(501, `this server has no audit signing key, so it cannot sign an export: ${deps.auditSignerProblem ?? 'the embedded host makes one under KM_HOME; in Azure it is KM_AUDIT_SIGNING_KEY, a Key Vault reference (README, "Azure")'}`);
   }
+  const events = deps.orgEvents;
+  if (!events) throw new ApiError(501, 'this server keeps no copy of the event log it can read back per org, so it cannot make the audit chain');
   const inRange = (record: AuditRecord) => (from === undefined || Date.parse(record.at) >= from) && (to === undefined || Date.parse(record.at) <= to);
   const checkpoint = await auditCheckpoint(deps.readModelStore, caller.orgId);
   async function* lines(): AsyncGenerator<string> {
@@ -47,7 +44,7 @@ export const makeAuditHandler = routeHandler(auditRoute, async (caller, { from, 
     let prevHash = checkpoint?.hash ?? genesisHash(caller.orgId);
     let seq = checkpoint?.seq ?? 0;
     let chunk = '';
-    for await (const { record } of orgChain(log, caller.orgId, checkpoint)) {
+    for await (const { record } of orgChain(events!, caller.orgId, checkpoint)) {
       ({ seq, hash: prevHash } = record);
       if (inRange(record)) chunk += format === 'csv' ? csvLine(record) : `${JSON.stringify(record)}\n`;
       if (chunk.length > 256 * 1024) {

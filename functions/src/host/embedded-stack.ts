@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { ApiKeyAuthenticator, hashApiKey, type ApiKeyRecord } from '../adapters/api-key-authenticator';
 import { openSqliteDatabase } from '../adapters/sqlite-database';
 import { SqliteEventLog } from '../adapters/sqlite-event-log';
+import { orgEventsOfLog } from '../adapters/log-org-events';
 import { SqliteReadModelStore } from '../adapters/sqlite-read-model-store';
 import type { Logger } from '../logger';
 import { readModelIndexes, readModels } from '../read-models';
@@ -78,6 +79,7 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
     const toRebuild = options.rebuild ? readModelsNamed(options.rebuild) : null;
     const eventLog = new SqliteEventLog(db);
     const readModelStore = new SqliteReadModelStore(db, { indexes: readModelIndexes });
+    const orgEvents = orgEventsOfLog(eventLog);
     const localKey = { keyHash: hashApiKey(readOrCreateLocalApiKey(options.home)), orgId: LOCAL_ORG_ID };
     const keys = new ApiKeyAuthenticator([localKey, ...(options.additionalApiKeys ?? [])], {
       ...(options.anonymousOrgId ? { anonymousOrgId: options.anonymousOrgId } : {}),
@@ -108,7 +110,7 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
     // Teams and compliance (#14): retention, at start and every hour; a failed sweep is logged and tried again.
     const sweep = () =>
       projectorLoop
-        .exclusive(() => sweepRetention(eventLog, readModelStore, new Date()))
+        .exclusive(() => sweepRetention(orgEvents, readModelStore, new Date()))
         .catch((error: unknown) => options.logger.error(`retention sweep failed: ${error instanceof Error ? error.message : String(error)}`));
     const sweeping = { current: sweep() as Promise<unknown> };
     const sweepTimer = setInterval(() => (sweeping.current = sweep()), RETENTION_SWEEP_MS);
@@ -139,6 +141,7 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
       newBatchId: () => randomUUID(),
       onEventsAppended: () => projectorLoop.notify(),
       auditSigner: auditSigner(readOrCreateAuditKey(options.home, newAuditKeyPem)),
+      orgEvents,
       rateLimiter: new RateLimiter(options.requestsPerMinute ?? requestsPerMinuteFromEnv()),
       // The landing page km serve shows is this machine's: its views count in the local org's funnel.
       funnelOrgId: LOCAL_ORG_ID,

@@ -1,7 +1,7 @@
 import { INTERACTION_ROW_FIELDS, newEventId, interactionsProjection, type InteractionPageDoc, type LoggedEvent, type RetentionSet } from '@km/shared';
 import { auditCheckpoint, orgChain, saveAuditCheckpoint, type AuditCheckpoint } from '../audit/org-chain';
 import { MEMBERS_MODEL } from '../members/member-directory';
-import { isRetainingLog, type EventLog, type ReadModelStore } from '../ports';
+import type { OrgEventArchive, ReadModelStore } from '../ports';
 
 /** An org's retention and what the last sweep did. */
 export interface RetentionDoc {
@@ -48,20 +48,21 @@ export async function setRetention(
  * the checkpoint (the last removed record's seq and hash) is saved first, so a crash in between only leaves events
  * that the export already passes over. Their interactions pages lose their rows. Previews: the rows of pages
  * accepted before that cut-off lose their previews. Sessions, cost, latency and risk read models are aggregates
- * and stay. Event Hubs has its own retention: on a log that cannot forget, only read models are swept.
+ * and stay. `events` is where the raw events are kept and read back by org: the embedded log (read by org), or the
+ * cloud's audit archive (Event Hubs itself keeps events for its own retention period only).
  */
-export async function sweepRetention(log: EventLog, store: ReadModelStore, now: Date): Promise<Map<string, RetentionDoc['lastSweep']>> {
+export async function sweepRetention(events: OrgEventArchive, store: ReadModelStore, now: Date): Promise<Map<string, RetentionDoc['lastSweep']>> {
   const swept = new Map<string, RetentionDoc['lastSweep']>();
   const orgs = (await store.query<{ orgId: string }>(MEMBERS_MODEL, REGISTRY, { where: { kind: 'retention-org' } })).map((doc) => doc.orgId);
   for (const orgId of orgs) {
     const setting = await retentionOf(store, orgId);
     let eventsRemoved = 0;
     let checkpoint: AuditCheckpoint | null = await auditCheckpoint(store, orgId);
-    if (setting.rawEventDays !== null && isRetainingLog(log)) {
+    if (setting.rawEventDays !== null) {
       const cutoff = now.getTime() - setting.rawEventDays * DAY_MS;
       const expired = new Set<string>();
       let last: AuditCheckpoint | null = null;
-      for await (const { record, position, event } of orgChain(log, orgId, checkpoint)) {
+      for await (const { record, position, event } of orgChain(events, orgId, checkpoint)) {
         if (Date.parse(record.at) >= cutoff) break;
         expired.add(event.id);
         last = { kind: 'audit-checkpoint', seq: record.seq, hash: record.hash, position, at: record.at };
@@ -69,7 +70,7 @@ export async function sweepRetention(log: EventLog, store: ReadModelStore, now: 
       if (last) {
         await saveAuditCheckpoint(store, orgId, last);
         checkpoint = last;
-        eventsRemoved = await log.removeEvents(orgId, expired);
+        eventsRemoved = await events.removeEvents(orgId, expired);
       }
     }
     const pageCut = (days: number | null) => (days === null ? null : new Date(now.getTime() - days * DAY_MS).toISOString());
