@@ -4,6 +4,7 @@ import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import type { Agent } from 'node:https';
 import { CosmosReadModelStore } from './adapters/cosmos-read-model-store';
 import { EventHubsEventLog } from './adapters/event-hubs-event-log';
+import { AUDIT_ARCHIVE_INDEXES } from './adapters/store-org-event-archive';
 import type { AzureSettings } from './azure-settings';
 import type { AppendResult, EventLog, ReadModelStore } from './ports';
 import { readModelIndexes } from './read-models';
@@ -43,7 +44,7 @@ export function openAzurePorts(settings: AzureSettings, telemetry: Telemetry, ov
     client: new CosmosClient(cosmosOptions),
     databaseId: settings.cosmos.databaseId,
     createIfMissing: settings.auth === 'keys',
-    indexes: readModelIndexes,
+    indexes: [...readModelIndexes, ...AUDIT_ARCHIVE_INDEXES],
     ownsClient: true,
   });
   return {

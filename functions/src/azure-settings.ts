@@ -19,6 +19,11 @@ const AzureSettingsSchema = z
     KM_COSMOS_DATABASE: z.string().trim().min(1).default('km'),
     /** keys only: the account key (local development; never set in Azure). */
     KM_COSMOS_KEY: z.string().trim().min(1).optional(),
+    /**
+     * The audit export's signing key: an Ed25519 private key (PEM). In Azure a Key Vault reference that the platform
+     * resolves with the app's identity (infra/bicep); read as given, checked where the signer is made (cloud-ports).
+     */
+    KM_AUDIT_SIGNING_KEY: z.string().trim().optional(),
   })
   .superRefine((env, ctx) => {
     if (!env.KM_COSMOS_ENDPOINT) ctx.addIssue({ code: 'custom', path: ['KM_COSMOS_ENDPOINT'], message: 'required: the Cosmos DB account endpoint, https://<account>.documents.azure.com:443/' });
@@ -40,6 +45,7 @@ export interface AzureSettings {
   eventHubs: { fullyQualifiedNamespace: string; connectionString?: undefined } | { connectionString: string; fullyQualifiedNamespace?: undefined };
   eventHubName: string;
   cosmos: { endpoint: string; databaseId: string; key: string | undefined };
+  auditSigningKeyPem: string | undefined;
 }
 
 /** Settings an Azure deployment sets (infra/bicep/main.bicep sets exactly these besides the host's own). */
@@ -57,6 +63,7 @@ export const AZURE_DEPLOYED_SETTING_NAMES = [
   'KM_EVENTHUB_NAME',
   'KM_COSMOS_ENDPOINT',
   'KM_COSMOS_DATABASE',
+  'KM_AUDIT_SIGNING_KEY',
   'APPLICATIONINSIGHTS_CONNECTION_STRING',
 ] as const;
 
@@ -82,5 +89,6 @@ export function loadAzureSettings(env: NodeJS.ProcessEnv = process.env): AzureSe
         : { connectionString: s.EventHubConnection! },
     eventHubName: s.KM_EVENTHUB_NAME,
     cosmos: { endpoint: s.KM_COSMOS_ENDPOINT!, databaseId: s.KM_COSMOS_DATABASE, key: s.KM_AZURE_AUTH === 'keys' ? s.KM_COSMOS_KEY : undefined },
+    auditSigningKeyPem: s.KM_AUDIT_SIGNING_KEY || undefined,
   };
 }

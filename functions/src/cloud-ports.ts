@@ -11,6 +11,10 @@ import { errorResponse, type HttpHandler } from './handlers/http-results';
 import { openEmbeddedStack } from './host/embedded-stack';
 import { describeError, stderrLogger } from './logger';
 import { riskWebhook } from './risk-webhook';
+import { StoreOrgEventArchive } from './adapters/store-org-event-archive';
+import { auditSigner, type AuditSigner } from './audit/audit-chain';
+import { sweepRetention } from './retention/retention';
+import type { SweepOutcome } from './handlers/retention-sweep';
 import type { EventLog, ReadModelStore } from './ports';
 import type { HttpDeps, HttpRouteSpec } from './routes';
 import { loadFunctionsSettings } from './settings';
@@ -18,6 +22,10 @@ import { startTelemetry, type Telemetry } from './telemetry';
 
 interface WorkerPorts {
   deps: HttpDeps;
+  /** The audit archive the archive trigger fills (KM_STORAGE=azure; the embedded log needs none). */
+  archive: StoreOrgEventArchive | null;
+  /** One retention sweep: over the read models and the archive in Azure; the embedded stack's own on sqlite. */
+  sweepRetention(): Promise<SweepOutcome>;
   close(): Promise<void>;
 }
 
@@ -50,9 +58,13 @@ async function buildPorts(): Promise<WorkerPorts> {
       ...(settings.riskWebhookUrl ? { riskWebhookUrl: settings.riskWebhookUrl } : {}),
       ...(settings.requestsPerMinute ? { requestsPerMinute: settings.requestsPerMinute } : {}),
     });
-    return { deps: stack.deps, close: () => stack.close() };
+    return { deps: stack.deps, archive: null, sweepRetention: () => stack.sweepRetention().then(() => null), close: () => stack.close() };
   }
-  const azure = openAzurePorts(loadAzureSettings(), cloudTelemetry(), overrides);
+  const azureSettings = loadAzureSettings();
+  const azure = openAzurePorts(azureSettings, cloudTelemetry(), overrides);
+  const archive = new StoreOrgEventArchive(azure.readModelStore);
+  const audit = auditSignerFromSetting(azureSettings.auditSigningKeyPem);
+  if ('auditSignerProblem' in audit) stderrLogger.warn(`GET /api/audit answers 501: ${audit.auditSignerProblem}`);
   const keys = new ApiKeyAuthenticator(settings.apiKeys, { lookupKey: storedKeyLookup(azure.readModelStore) });
   const newBatchId = () => randomUUID();
   const members = new MemberDirectory(azure.readModelStore, async (events) => void (await azure.eventLog.append(events)), () => new Date(), newBatchId);
@@ -66,8 +78,27 @@ async function buildPorts(): Promise<WorkerPorts> {
     ...(settings.maxIngestBytes ? { maxBodyBytes: settings.maxIngestBytes } : {}),
     ...(settings.riskWebhookUrl ? { onEventsAccepted: riskWebhook({ url: settings.riskWebhookUrl, logger: stderrLogger }) } : {}),
     ...(settings.funnelOrgId ? { funnelOrgId: settings.funnelOrgId } : {}),
+    orgEvents: archive,
+    ...audit,
   };
-  return { deps, close: () => azure.close() };
+  return { deps, archive, sweepRetention: () => sweepRetention(archive, azure.readModelStore, new Date()), close: () => azure.close() };
+}
+
+/**
+ * The audit signer from KM_AUDIT_SIGNING_KEY, or why there is none. In Azure the setting is a Key Vault reference
+ * the platform replaces with the secret (an Ed25519 private key, PEM); one it could not resolve stays as written.
+ * Only the audit export needs it, so a problem is its 501, never the whole app's 503.
+ */
+export function auditSignerFromSetting(pem: string | undefined): { auditSigner: AuditSigner } | { auditSignerProblem: string } {
+  if (!pem) return { auditSignerProblem: 'KM_AUDIT_SIGNING_KEY is not set: in Azure it is a Key Vault reference to an Ed25519 private key (PEM), wired by infra/bicep (README, "Azure")' };
+  if (pem.startsWith('@Microsoft.KeyVault(')) {
+    return { auditSignerProblem: "KM_AUDIT_SIGNING_KEY is still a Key Vault reference: the platform could not resolve it. Check that the secret exists in the vault and that the app's identity has Key Vault Secrets User on it, then restart the app" };
+  }
+  try {
+    return { auditSigner: auditSigner(pem) };
+  } catch {
+    return { auditSignerProblem: 'KM_AUDIT_SIGNING_KEY is not an Ed25519 private key in PEM (PKCS8): make one with `openssl genpkey -algorithm ed25519` (README, "Azure")' };
+  }
 }
 
 function workerPorts(): Promise<WorkerPorts> {
@@ -83,6 +114,18 @@ function workerPorts(): Promise<WorkerPorts> {
 /** The event log of this worker, for the events projector documents imply (budget thresholds). */
 export async function cloudEventLog(): Promise<EventLog> {
   return (await workerPorts()).deps.eventLog;
+}
+
+/** The audit archive of this worker, for its trigger (functions/audit-archive.ts). */
+export async function cloudOrgEventArchive(): Promise<StoreOrgEventArchive> {
+  const { archive } = await workerPorts();
+  if (!archive) throw new Error('the audit archive trigger runs with KM_STORAGE=azure only (the embedded log is its own archive): disable it with AzureWebJobs.audit-archive.Disabled=true');
+  return archive;
+}
+
+/** One retention sweep of this worker's stores, for the hourly timer (functions/retention-sweep.ts). */
+export async function cloudRetentionSweep(): Promise<SweepOutcome> {
+  return (await workerPorts()).sweepRetention();
 }
 
 /** The read-model store of this worker, for the projector triggers. */

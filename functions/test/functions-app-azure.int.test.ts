@@ -103,9 +103,13 @@ describe('the Functions app on KM_STORAGE=azure (Event Hubs broker + cosmosdb-se
     await trigger.handler(events.map((event) => event.body), context);
   };
 
-  it('registers one many-cardinality trigger per read model and one for budget webhooks, each on its own consumer group', () => {
+  it('registers one many-cardinality trigger per read model, one for budget webhooks and one for the audit archive, each on its own consumer group', () => {
     const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
-    const expected = [...readModels.map((model) => ({ name: `project-${model.name}`, group: model.name })), { name: 'budget-webhooks', group: 'budget-webhooks' }];
+    const expected = [
+      ...readModels.map((model) => ({ name: `project-${model.name}`, group: model.name })),
+      { name: 'budget-webhooks', group: 'budget-webhooks' },
+      { name: 'audit-archive', group: 'audit-archive' },
+    ];
     expect(triggers.map(({ name, connection, eventHubName, consumerGroup, cardinality }) => ({ name, connection, eventHubName, consumerGroup, cardinality })).sort(byName)).toEqual(
       expected
         .map(({ name, group }) => ({ name, connection: 'EventHubConnection', eventHubName: '%KM_EVENTHUB_NAME%', consumerGroup: group, cardinality: 'many' }))

@@ -2,6 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AZURE_DEPLOYED_SETTING_NAMES, AZURE_SETTING_NAMES, LOCAL_ONLY_SETTING_NAMES } from '../src/azure-settings';
 import { readModelIndexes, readModels } from '../src/read-models';
+import { AUDIT_ARCHIVE_INDEXES, AUDIT_ARCHIVE_MODEL } from '../src/adapters/store-org-event-archive';
+import { AUDIT_ARCHIVE } from '../src/handlers/archive-events';
 import { FUNCTIONS_SETTING_NAMES } from '../src/settings';
 
 /**
@@ -53,8 +55,34 @@ describe('infra/bicep agrees with the app', () => {
         sortFields: [...new Set(readModelIndexes.filter((index) => index.model === model.name).map((index) => index.fields[index.fields.length - 1]))].sort(),
       })),
     );
-    expect(mainBicep).toMatch(/consumerGroups: concat\(\[for model in readModels: model\.name\], \['budget-webhooks'\]\)/);
+    expect(mainBicep).toMatch(/consumerGroups: concat\(\[for model in readModels: model\.name\], \['budget-webhooks', auditArchive\.consumerGroup\]\)/);
     expect(readFileSync(join(bicepDir, 'modules', 'cosmos.bicep'), 'utf8')).toMatch(/paths: \['\/orgId'\]/);
+  });
+
+  it('declares the audit archive: its consumer group, its container (partition key /orgId) and the index of its one query', () => {
+    const archive = bicepVar('auditArchive');
+    expect(archive).toContain(`consumerGroup: '${AUDIT_ARCHIVE}'`);
+    expect(archive).toContain(`container: '${AUDIT_ARCHIVE_MODEL}'`);
+    const sortFields = [...archive.match(/sortFields: \[([^\]]*)\]/)![1]!.matchAll(/'([^']+)'/g)].map((field) => field[1]);
+    expect(sortFields).toEqual(AUDIT_ARCHIVE_INDEXES.map((index) => index.fields[index.fields.length - 1]));
+    const cosmos = readFileSync(join(bicepDir, 'modules', 'cosmos.bicep'), 'utf8');
+    const container = cosmos.slice(cosmos.indexOf("resource archive '"), cosmos.indexOf('\n}\n', cosmos.indexOf("resource archive '")));
+    expect(container).toMatch(/name: auditArchive\.container/);
+    expect(container).toMatch(/paths: \['\/orgId'\]/);
+    expect(container).toMatch(/compositeIndexes: flatten\(map\(auditArchive\.sortFields/);
+  });
+
+  it('reads the audit signing key from Key Vault through the app\'s identity, never as a plain setting', () => {
+    expect(bicepVar('appSettings')).toMatch(/^\s+KM_AUDIT_SIGNING_KEY: '@Microsoft\.KeyVault\(VaultName=\$\{keyVault\.outputs\.name\};SecretName=\$\{keyVault\.outputs\.auditKeySecretName\}\)'$/m);
+    expect(bicepVar('appSettings')).not.toMatch(/auditSigningKeyPem/);
+    expect(mainBicep).toMatch(/@secure\(\)\nparam auditSigningKeyPem string = ''/);
+    const vault = readFileSync(join(bicepDir, 'modules', 'keyvault.bicep'), 'utf8');
+    expect(vault).toMatch(/enableRbacAuthorization: true/);
+    expect(vault).toMatch(/@secure\(\)\nparam auditSigningKeyPem string/);
+    const roles = readFileSync(join(bicepDir, 'modules', 'roles.bicep'), 'utf8');
+    // Key Vault Secrets User, on the vault.
+    expect(roles).toMatch(/keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'/);
+    expect(roles).toMatch(/scope: vault\n/);
   });
 
   it('references modules that exist, and parameter files that name only declared parameters and all required ones', () => {
@@ -72,6 +100,7 @@ describe('infra/bicep agrees with the app', () => {
     const sample = JSON.parse(readFileSync(join(root, 'local.settings.sample.json'), 'utf8')) as { Values: Record<string, string> };
     for (const name of settingsTheAppReads) expect(Object.keys(sample.Values)).toContain(name);
     for (const model of readModels) expect(sample.Values[`AzureWebJobs.project-${model.name}.Disabled`]).toBe('true');
+    expect(sample.Values[`AzureWebJobs.${AUDIT_ARCHIVE}.Disabled`]).toBe('true');
   });
 
   it('configures the host for the Event Hubs triggers (extension bundle, batches, checkpoints, start of new groups)', () => {

@@ -45,6 +45,10 @@ param funnelOrg string = ''
 @description('Risk Monitor: high and critical findings are posted here (Slack/Teams-style receiver); empty for none.')
 param riskWebhookUrl string = ''
 
+@description('The audit export\'s signing key, an Ed25519 private key (PEM, openssl genpkey -algorithm ed25519), written to Key Vault; empty keeps the secret the vault has.')
+@secure()
+param auditSigningKeyPem string = ''
+
 // The read models of functions/src/read-models.ts: each gets a Cosmos container (partition key /orgId, composite
 // indexes for its sort fields, tie-broken by id) and an Event Hubs consumer group for its projector trigger.
 // functions/test/infra.unit.test.ts checks this list against the app's.
@@ -56,6 +60,10 @@ var readModels = [
   { name: 'risk', sortFields: ['kind', 'ruleId', 'ts'] }
   { name: 'funnel', sortFields: [] }
 ]
+
+// The audit archive (functions/src/functions/audit-archive.ts): its Event Hubs consumer group, and its Cosmos
+// container of pages of each org's events (functions/src/adapters/store-org-event-archive.ts).
+var auditArchive = { consumerGroup: 'audit-archive', container: 'auditArchive', sortFields: ['last'] }
 
 var suffix = uniqueString(resourceGroup().id, environmentName)
 var baseName = '${namePrefix}-${environmentName}'
@@ -80,8 +88,8 @@ module eventHubs 'modules/eventhubs.bicep' = {
     eventHubName: eventHubName
     partitionCount: eventHubPartitionCount
     capacity: eventHubCapacity
-    // One per projector, and one for the budget webhooks (functions/src/functions/budget-webhooks.ts).
-    consumerGroups: concat([for model in readModels: model.name], ['budget-webhooks'])
+    // One per projector, one for the budget webhooks (functions/src/functions/budget-webhooks.ts), one for the audit archive.
+    consumerGroups: concat([for model in readModels: model.name], ['budget-webhooks', auditArchive.consumerGroup])
   }
 }
 
@@ -92,6 +100,16 @@ module cosmos 'modules/cosmos.bicep' = {
     accountName: '${baseName}-cosmos-${suffix}'
     databaseName: cosmosDatabaseName
     readModels: readModels
+    auditArchive: auditArchive
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  params: {
+    location: location
+    vaultName: take('${namePrefix}${environmentName}kv${suffix}', 24)
+    auditSigningKeyPem: auditSigningKeyPem
   }
 }
 
@@ -114,6 +132,8 @@ var appSettings = {
   KM_EVENTHUB_NAME: eventHubName
   KM_COSMOS_ENDPOINT: cosmos.outputs.endpoint
   KM_COSMOS_DATABASE: cosmosDatabaseName
+  // A Key Vault reference, resolved by the platform with the app's identity: the key itself is never an app setting.
+  KM_AUDIT_SIGNING_KEY: '@Microsoft.KeyVault(VaultName=${keyVault.outputs.name};SecretName=${keyVault.outputs.auditKeySecretName})'
   APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.connectionString
   AzureWebJobsStorage__accountName: storage.outputs.name
 }
@@ -148,6 +168,7 @@ module roles 'modules/roles.bicep' = {
     eventHubsNamespaceName: eventHubs.outputs.namespaceName
     cosmosAccountName: cosmos.outputs.accountName
     storageAccountName: storage.outputs.name
+    keyVaultName: keyVault.outputs.name
   }
 }
 

@@ -103,6 +103,19 @@ export class CosmosReadModelStore implements ReadModelStore {
     return resources.filter((item) => item.orgId === partitionKey).map((item) => item.doc);
   }
 
+  async remove(model: string, partitionKey: string, id: string, ifMatch?: string): Promise<boolean> {
+    const container = await this.container(model);
+    try {
+      await container.item(cosmosId(id), partitionKey).delete(ifMatch === undefined ? {} : { accessCondition: { type: 'IfMatch', condition: ifMatch } });
+      return true;
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === 404) return false;
+      if (status === 412) throw new ConcurrencyError(model, id);
+      throw error;
+    }
+  }
+
   async close(): Promise<void> {
     if (this.options.ownsClient) this.options.client.dispose();
   }

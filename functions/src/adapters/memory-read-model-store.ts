@@ -55,6 +55,15 @@ export class MemoryReadModelStore implements ReadModelStore {
     return rows.map(({ doc }) => doc as T);
   }
 
+  async remove(model: string, partitionKey: string, id: string, ifMatch?: string): Promise<boolean> {
+    const partition = this.partition(model, partitionKey);
+    const existing = partition?.get(id);
+    if (!existing) return false;
+    if (ifMatch !== undefined && existing.etag !== ifMatch) throw new ConcurrencyError(model, id);
+    partition!.delete(id);
+    return true;
+  }
+
   async close(): Promise<void> {}
 
   private partition(model: string, partitionKey: string): Map<string, Row> | undefined;

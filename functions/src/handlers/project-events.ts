@@ -29,15 +29,15 @@ export function makeProjectorTriggerHandler(deps: ProjectorTriggerDeps): Project
   return async (messages, context) => {
     const events: PositionedEvent[] = [];
     let invalid = 0;
-    const partition = partitionId(context);
+    const partition = eventHubsPartition(context);
     messages.forEach((message, index) => {
       const parsed = parseStoredEvent(message);
       // The sequence number is the event's position in its partition: the documents' replay protection (issue 11).
-      const position = Number(sequenceNumbers(context)[index] ?? Number.NaN);
+      const position = Number(eventHubsSequenceNumbers(context)[index] ?? Number.NaN);
       if (parsed.ok) events.push({ event: parsed.event, partition, position: Number.isSafeInteger(position) ? position : null });
       else {
         invalid++;
-        const sequenceNumber = sequenceNumbers(context)[index];
+        const sequenceNumber = eventHubsSequenceNumbers(context)[index];
         context.warn(`project-${projector}: skipped event ${index} (sequence number ${sequenceNumber ?? 'unknown'}): ${parsed.issues}`);
       }
     });
@@ -53,12 +53,14 @@ export function makeProjectorTriggerHandler(deps: ProjectorTriggerDeps): Project
   };
 }
 
-function sequenceNumbers(context: InvocationContext): unknown[] {
+/** The trigger batch's sequence numbers, in the order of its messages (triggerMetadata.sequenceNumberArray). */
+export function eventHubsSequenceNumbers(context: InvocationContext): unknown[] {
   const values = context.triggerMetadata?.sequenceNumberArray;
   return Array.isArray(values) ? values : [];
 }
 
-function partitionId(context: InvocationContext): string {
+/** The partition the trigger batch came from. */
+export function eventHubsPartition(context: InvocationContext): string {
   const id = (context.triggerMetadata?.partitionContext as { partitionId?: unknown } | undefined)?.partitionId;
   return typeof id === 'string' ? id : 'unknown';
 }

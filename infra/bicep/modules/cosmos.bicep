@@ -4,6 +4,8 @@ param location string
 param accountName string
 param databaseName string
 param readModels array
+@description('The audit archive: its container name and sort fields (main.bicep).')
+param auditArchive object
 
 resource account 'Microsoft.DocumentDB/databaseAccounts@2024-05-15' = {
   name: accountName
@@ -60,6 +62,30 @@ resource eventFirsts 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/contain
       partitionKey: { paths: ['/orgId'], kind: 'Hash', version: 2 }
       defaultTtl: 7776000
       indexingPolicy: { indexingMode: 'consistent', automatic: true, includedPaths: [], excludedPaths: [{ path: '/*' }] }
+    }
+  }
+}
+
+// The audit archive (functions/src/adapters/store-org-event-archive.ts): each org's events in pages of up to 1,000,
+// written by the audit-archive trigger and read back in order by the audit export and the retention sweep. Only the
+// pages' last sequence number is indexed (the one query: an org's pages by it); the pages' bodies are compressed text.
+resource archive 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-05-15' = {
+  parent: database
+  name: auditArchive.container
+  properties: {
+    resource: {
+      id: auditArchive.container
+      partitionKey: { paths: ['/orgId'], kind: 'Hash', version: 2 }
+      indexingPolicy: {
+        indexingMode: 'consistent'
+        automatic: true
+        includedPaths: [{ path: '/orgId/?' }, { path: '/doc/last/?' }]
+        excludedPaths: [{ path: '/*' }]
+        compositeIndexes: flatten(map(auditArchive.sortFields, field => [
+          [{ path: '/doc/${field}', order: 'ascending' }, { path: '/id', order: 'ascending' }]
+          [{ path: '/doc/${field}', order: 'descending' }, { path: '/id', order: 'descending' }]
+        ]))
+      }
     }
   }
 }

@@ -1,13 +1,16 @@
 // What the Function app's identity may do, and nothing more: send and receive on the namespace, read and write
-// Cosmos items (data plane), own its storage's blobs (host state, checkpoints, deployment package).
+// Cosmos items (data plane), own its storage's blobs (host state, checkpoints, deployment package), read the Key
+// Vault's secrets (the audit signing key's reference).
 param principalId string
 param eventHubsNamespaceName string
 param cosmosAccountName string
 param storageAccountName string
+param keyVaultName string
 
 var eventHubsDataSender = '2b629674-e913-4c01-ae53-ef4638d8f975'
 var eventHubsDataReceiver = 'a638d3c7-ab3a-418d-83e6-5f17a39d4fde'
 var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
 // Cosmos DB Built-in Data Contributor: a Cosmos SQL role, not an Azure RBAC role.
 var cosmosDataContributor = '00000000-0000-0000-0000-000000000002'
 
@@ -21,6 +24,10 @@ resource cosmos 'Microsoft.DocumentDB/databaseAccounts@2024-05-15' existing = {
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
+}
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+  name: keyVaultName
 }
 
 resource sender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
@@ -50,6 +57,16 @@ resource blobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
     principalId: principalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataOwner)
+  }
+}
+
+resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(vault.id, principalId, keyVaultSecretsUser)
+  scope: vault
+  properties: {
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUser)
   }
 }
 
