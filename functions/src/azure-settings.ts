@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { auditSigner, type AuditSigner } from './audit/audit-chain';
 
 /**
  * The app settings of KM_STORAGE=azure. In Azure every connection is identity-based (DefaultAzureCredential: the
@@ -91,4 +92,21 @@ export function loadAzureSettings(env: NodeJS.ProcessEnv = process.env): AzureSe
     cosmos: { endpoint: s.KM_COSMOS_ENDPOINT!, databaseId: s.KM_COSMOS_DATABASE, key: s.KM_AZURE_AUTH === 'keys' ? s.KM_COSMOS_KEY : undefined },
     auditSigningKeyPem: s.KM_AUDIT_SIGNING_KEY || undefined,
   };
+}
+
+/**
+ * The audit signer from KM_AUDIT_SIGNING_KEY, or why there is none. In Azure the setting is a Key Vault reference
+ * the platform replaces with the secret (an Ed25519 private key, PEM); one it could not resolve stays as written.
+ * Only the audit export needs it, so a problem is its 501, never the whole app's 503.
+ */
+export function auditSignerFromSetting(pem: string | undefined): { auditSigner: AuditSigner } | { auditSignerProblem: string } {
+  if (!pem) return { auditSignerProblem: 'KM_AUDIT_SIGNING_KEY is not set: in Azure it is a Key Vault reference to an Ed25519 private key (PEM), wired by infra/bicep (README, "Azure")' };
+  if (pem.startsWith('@Microsoft.KeyVault(')) {
+    return { auditSignerProblem: "KM_AUDIT_SIGNING_KEY is still a Key Vault reference: the platform could not resolve it. Check that the secret exists in the vault and that the app's identity has Key Vault Secrets User on it, then restart the app" };
+  }
+  try {
+    return { auditSigner: auditSigner(pem) };
+  } catch {
+    return { auditSignerProblem: 'KM_AUDIT_SIGNING_KEY is not an Ed25519 private key in PEM (PKCS8): make one with `openssl genpkey -algorithm ed25519` (README, "Azure")' };
+  }
 }

@@ -6,13 +6,12 @@ import { RateLimiter } from './handlers/rate-limit';
 import { MemberDirectory } from './members/member-directory';
 import { ClientPrincipalAuthenticator } from './signin/client-principal';
 import { openAzurePorts, type AzureClientOverrides } from './azure-ports';
-import { loadAzureSettings } from './azure-settings';
+import { auditSignerFromSetting, loadAzureSettings } from './azure-settings';
 import { errorResponse, type HttpHandler } from './handlers/http-results';
 import { openEmbeddedStack } from './host/embedded-stack';
 import { describeError, stderrLogger } from './logger';
 import { riskWebhook } from './risk-webhook';
 import { StoreOrgEventArchive } from './adapters/store-org-event-archive';
-import { auditSigner, type AuditSigner } from './audit/audit-chain';
 import { sweepRetention } from './retention/retention';
 import type { SweepOutcome } from './handlers/retention-sweep';
 import type { EventLog, ReadModelStore } from './ports';
@@ -84,22 +83,6 @@ async function buildPorts(): Promise<WorkerPorts> {
   return { deps, archive, sweepRetention: () => sweepRetention(archive, azure.readModelStore, new Date()), close: () => azure.close() };
 }
 
-/**
- * The audit signer from KM_AUDIT_SIGNING_KEY, or why there is none. In Azure the setting is a Key Vault reference
- * the platform replaces with the secret (an Ed25519 private key, PEM); one it could not resolve stays as written.
- * Only the audit export needs it, so a problem is its 501, never the whole app's 503.
- */
-export function auditSignerFromSetting(pem: string | undefined): { auditSigner: AuditSigner } | { auditSignerProblem: string } {
-  if (!pem) return { auditSignerProblem: 'KM_AUDIT_SIGNING_KEY is not set: in Azure it is a Key Vault reference to an Ed25519 private key (PEM), wired by infra/bicep (README, "Azure")' };
-  if (pem.startsWith('@Microsoft.KeyVault(')) {
-    return { auditSignerProblem: "KM_AUDIT_SIGNING_KEY is still a Key Vault reference: the platform could not resolve it. Check that the secret exists in the vault and that the app's identity has Key Vault Secrets User on it, then restart the app" };
-  }
-  try {
-    return { auditSigner: auditSigner(pem) };
-  } catch {
-    return { auditSignerProblem: 'KM_AUDIT_SIGNING_KEY is not an Ed25519 private key in PEM (PKCS8): make one with `openssl genpkey -algorithm ed25519` (README, "Azure")' };
-  }
-}
 
 function workerPorts(): Promise<WorkerPorts> {
   ports ??= buildPorts();

@@ -1,4 +1,5 @@
-import { loadAzureSettings } from '../src/azure-settings';
+import { auditSignerFromSetting, loadAzureSettings } from '../src/azure-settings';
+import { headSignatureHolds, newAuditKeyPem } from '../src/audit/audit-chain';
 
 describe('loadAzureSettings', () => {
   const identity = {
@@ -32,5 +33,18 @@ describe('loadAzureSettings', () => {
 
   it('names a missing Cosmos endpoint and namespace', () => {
     expect(() => loadAzureSettings({})).toThrow(/EventHubConnection__fullyQualifiedNamespace[\s\S]*KM_COSMOS_ENDPOINT|KM_COSMOS_ENDPOINT[\s\S]*EventHubConnection__fullyQualifiedNamespace/);
+  });
+
+  it('makes the audit signer from KM_AUDIT_SIGNING_KEY, or says why not: unset, a Key Vault reference left unresolved, not an Ed25519 PEM', () => {
+    expect(auditSignerFromSetting(undefined)).toEqual({ auditSignerProblem: expect.stringContaining('KM_AUDIT_SIGNING_KEY is not set') });
+    expect(auditSignerFromSetting('@Microsoft.KeyVault(VaultName=kmdevkv;SecretName=km-audit-signing-key)')).toEqual({
+      auditSignerProblem: expect.stringMatching(/still a Key Vault reference[\s\S]*Key Vault Secrets User/),
+    });
+    expect(auditSignerFromSetting('-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----')).toEqual({ auditSignerProblem: expect.stringContaining('not an Ed25519 private key') });
+    const made = auditSignerFromSetting(newAuditKeyPem());
+    if (!('auditSigner' in made)) throw new Error(made.auditSignerProblem);
+    const head = { orgId: 'org-a', count: 0, hash: 'h', signedAt: '2026-12-04T00:00:00.000Z', checkpoint: null };
+    expect(headSignatureHolds({ head: true, ...head, publicKey: made.auditSigner.publicKey, signature: made.auditSigner.sign(head) })).toBe(true);
+    expect(loadAzureSettings({ ...identity, KM_AUDIT_SIGNING_KEY: 'pem' })).toMatchObject({ auditSigningKeyPem: 'pem' });
   });
 });

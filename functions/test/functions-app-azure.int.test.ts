@@ -143,6 +143,11 @@ describe('the Functions app on KM_STORAGE=azure (Event Hubs broker + cosmosdb-se
     expect(otherTenant.status).toBe(401);
   });
 
+  it('answers GET /api/audit with a 501 naming the setting when the app has no signing key (none is set here)', async () => {
+    const audit = await call('audit', { method: 'GET', url: 'http://localhost/api/audit', headers: auth });
+    expect(audit).toMatchObject({ status: 501, jsonBody: { error: expect.stringContaining('KM_AUDIT_SIGNING_KEY is not set') } });
+  });
+
   it('skips an event that does not parse, logging where without its content, and folds the rest', async () => {
     const trigger = triggers.find((fn) => fn.consumerGroup === 'sessions')!;
     const [started] = aSessionOfEvents(anEnvelope({ orgId: 'org-e2e', sessionId: 'partly-bad' }), '2026-07-02T10:00:00.000Z', 0);

@@ -38,6 +38,20 @@ export function testReadModelStore(makeStore: MakeReadModelStore, options: { per
     await Promise.all(opened.splice(0).map((store) => store.close()));
   });
 
+  describe('remove (stores that have it)', () => {
+    it('deletes a document of its tenant only, and refuses a stale ETag', async () => {
+      const store = await open();
+      if (!store.remove) return;
+      const etag = await store.upsert('sessions', 'org-a', 's1', aDoc('s1'));
+      await store.upsert('sessions', 'org-b', 's1', aDoc('s1', { orgId: 'org-b' }));
+      await expect(store.remove('sessions', 'org-a', 's1', 'stale')).rejects.toBeInstanceOf(ConcurrencyError);
+      expect(await store.remove('sessions', 'org-a', 's1', etag)).toBe(true);
+      expect(await store.get('sessions', 'org-a', 's1')).toBeNull();
+      expect(await store.remove('sessions', 'org-a', 's1')).toBe(false);
+      expect(await store.get('sessions', 'org-b', 's1')).toMatchObject({ doc: { orgId: 'org-b' } });
+    });
+  });
+
   describe('get and upsert', () => {
     it('returns null for a document that was never written', async () => {
       expect(await (await open()).get('sessions', 'org-a', 'nope')).toBeNull();
