@@ -8,7 +8,7 @@ const view = (orgId: string, { kind: _kind, ...doc }: RetentionDoc) => ({ orgId,
 /** GET /api/retention */
 export const makeQueryRetentionHandler = routeHandler(retentionRoute, async (caller, _input, deps: ChangeDeps) => view(caller.orgId, await retentionOf(deps.readModelStore, caller.orgId)));
 
-/** PUT /api/retention: the next sweep (km serve: at start and every hour) removes what is older. */
+/** PUT /api/retention: the next sweep (km serve: at start and every hour; Azure: the hourly retention-sweep timer) removes what is older. */
 export const makeSetRetentionHandler = routeHandler(setRetentionRoute, async (caller, { body }, deps: ChangeDeps, context) => {
   if (caller.projectId) throw new ApiError(403, `this key is scoped to project "${caller.projectId}": retention is the org's, set it with a key of the org`);
   if (body.rawEventDays !== null && body.previewDays !== null && body.previewDays > body.rawEventDays) {
