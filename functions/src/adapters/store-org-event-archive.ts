@@ -17,6 +17,8 @@ const PAGE_EVENTS = 1000;
 const PAGE_JSON_BYTES = 1024 * 1024;
 /** As in the embedded log: km's events compress about 12x at level 3 for a few microseconds each. */
 const DEFLATE_LEVEL = 3;
+/** Orgs of one trigger batch archived at once. */
+const ORGS_AT_ONCE = 8;
 /** Pages asked for at once while reading an org's events in order. */
 const PAGES_READ = 3;
 /** Another writer is only another instance of this trigger (a lease moving) or a retention sweep: a few re-reads settle it. */
@@ -83,8 +85,17 @@ export class StoreOrgEventArchive implements OrgEventArchive {
       if (group) group.push(entry);
       else byOrg.set(entry.event.orgId, [entry]);
     }
-    const archived = await Promise.all([...byOrg].map(([orgId, group]) => this.archiveOrg(orgId, group)));
-    return archived.reduce((sum, n) => sum + n, 0);
+    // A few orgs at once: enough to hide the round trips, few enough not to be throttled.
+    const orgs = [...byOrg];
+    let archived = 0;
+    const worker = async () => {
+      for (let next = orgs.shift(); next; next = orgs.shift()) {
+        const count = await this.archiveOrg(next[0], next[1]);
+        archived += count; // after the await: `archived += await ...` would add to a stale total
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(ORGS_AT_ONCE, orgs.length) }, worker));
+    return archived;
   }
 
   async readOrg(orgId: string, after: LogPosition, max: number): Promise<Array<{ position: LogPosition; event: LoggedEvent }>> {
@@ -134,7 +145,7 @@ export class StoreOrgEventArchive implements OrgEventArchive {
         if (keep.length === 0 && !isLast) await this.store.remove!(AUDIT_ARCHIVE_MODEL, orgId, id, stored.etag);
         else {
           const kept = keep.map(({ event }) => event);
-          const page: ArchivePage = { ...stored.doc, seqs: keep.map(({ seq }) => seq), jsonBytes: Buffer.byteLength(JSON.stringify(kept)), body: encode(kept) };
+          const page: ArchivePage = { ...stored.doc, first: keep[0]?.seq ?? stored.doc.first, seqs: keep.map(({ seq }) => seq), jsonBytes: Buffer.byteLength(JSON.stringify(kept)), body: encode(kept) };
           await this.store.upsert(AUDIT_ARCHIVE_MODEL, orgId, id, page, stored.etag);
         }
         return events.length - keep.length;
