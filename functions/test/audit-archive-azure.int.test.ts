@@ -1,7 +1,6 @@
 import { InvocationContext } from '@azure/functions';
 import { apiRoutes, type ApiRouteName, type LoggedEvent, type StoredEvent } from '@km/shared';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hashApiKey } from '../src/adapters/api-key-authenticator';
@@ -14,11 +13,12 @@ import { readModelIndexes } from '../src/read-models';
 import { httpRoutes } from '../src/routes';
 import { retentionOf, setRetention, sweepRetention } from '../src/retention/retention';
 import { BEFORE_FIRST } from '../src/ports';
-import { loadFunctionsAppWithTriggers, type RecordedEventHubFunction, type RecordedHttpFunction, type RecordedTimerFunction } from './azure-registrations';
+import type { RecordedEventHubFunction, RecordedHttpFunction, RecordedTimerFunction } from './azure-registrations';
 import { askHandlers, type ApiAnswer } from './contracts/api.contract';
 import { aSessionOfEvents, anEnvelope, interaction, stored } from './fixtures';
-import { startTestCosmos, TEST_COSMOS_KEY, type TestCosmos } from './support/cosmos-server';
-import { startTestEventHubsBroker, type TestEventHubsBroker } from './support/event-hubs-broker';
+import { startTestCosmos, type TestCosmos } from './support/cosmos-server';
+import type { TestEventHubsBroker } from './support/event-hubs-broker';
+import { startAzureApp, type AzureApp } from './support/azure-app';
 
 const HUB = 'km-events';
 const DATABASE = 'km-audit';
@@ -69,15 +69,12 @@ async function archiveItems(cosmos: TestCosmos, orgId: string): Promise<Array<{ 
  * uses accepts, with the hashes the embedded host makes of the same events; the hourly retention timer cuts it.
  */
 describe('the audit archive and export on KM_STORAGE=azure (cosmosdb-server)', () => {
-  const saved = { ...process.env };
+  let app: AzureApp;
   let broker: TestEventHubsBroker;
   let cosmos: TestCosmos;
   let http: RecordedHttpFunction[] = [];
   let triggers: RecordedEventHubFunction[] = [];
   let timers: RecordedTimerFunction[] = [];
-  let closeCloudPorts: () => Promise<void>;
-  const agent = new Agent({ rejectUnauthorized: false, keepAlive: true });
-
   const mine = anEnvelope({ orgId: 'org-a', projectId: 'web' });
   const oldEvents = stored([...aSessionOfEvents(mine, oldAt, 2), interaction(mine, oldAt, { requestId: '9', requestPreview: '{"path":"/etc","n":1}' })], 'old', oldReceivedAt);
   const recentAt = new Date(Date.now() - 3600_000).toISOString();
@@ -90,36 +87,15 @@ describe('the audit archive and export on KM_STORAGE=azure (cosmosdb-server)', (
   const orgB = theirs.map((event, seq) => ({ seq, event }));
 
   beforeAll(async () => {
-    [broker, cosmos] = await Promise.all([startTestEventHubsBroker({ partitionCount: 2 }), startTestCosmos()]);
-    Object.assign(process.env, {
-      KM_STORAGE: 'azure',
-      KM_AZURE_AUTH: 'keys',
-      EventHubConnection: broker.connectionString(),
-      KM_EVENTHUB_NAME: HUB,
-      KM_COSMOS_ENDPOINT: cosmos.endpoint,
-      KM_COSMOS_DATABASE: DATABASE,
-      KM_COSMOS_KEY: TEST_COSMOS_KEY,
+    app = await startAzureApp(HUB, DATABASE, {
       KM_API_KEY_HASHES: `${hashApiKey(KEY_A)}:org-a,${hashApiKey(KEY_B)}:org-b`,
       // What the platform hands the app once it has resolved the Key Vault reference: the PEM itself.
       KM_AUDIT_SIGNING_KEY: newAuditKeyPem(),
     });
-    delete process.env.APPLICATIONINSIGHTS_CONNECTION_STRING;
-    jest.isolateModules(() => {
-      ({ http, eventHub: triggers, timer: timers } = loadFunctionsAppWithTriggers());
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const cloudPorts = require('../src/cloud-ports') as typeof import('../src/cloud-ports');
-      cloudPorts.setAzureClientOverridesForTests({ cosmosAgent: agent, eventHubsRetries: 0 });
-      closeCloudPorts = cloudPorts.closeCloudPorts;
-    });
+    ({ broker, cosmos, http, triggers, timers } = app);
   });
 
-  afterAll(async () => {
-    await closeCloudPorts();
-    agent.destroy();
-    await Promise.all([broker.close(), cosmos.close()]);
-    process.env = saved;
-    jest.restoreAllMocks();
-  });
+  afterAll(() => app.close());
 
   const archiveTrigger = () => triggers.find((fn) => fn.name === 'audit-archive')!;
   const deliver = async (partitionId: string, deliveries: ReadonlyArray<{ seq: number; event: StoredEvent }>, logged?: string[]) => {

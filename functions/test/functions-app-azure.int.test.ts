@@ -1,13 +1,12 @@
 import { EventHubConsumerClient, type ReceivedEventData } from '@azure/event-hubs';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
-import { Agent } from 'node:https';
 import { hashApiKey } from '../src/adapters/api-key-authenticator';
 import { readModels } from '../src/read-models';
-import { loadFunctionsAppWithTriggers, type RecordedEventHubFunction, type RecordedHttpFunction } from './azure-registrations';
-import { startTestCosmos, TEST_COSMOS_KEY, type TestCosmos } from './support/cosmos-server';
-import { startTestEventHubsBroker, type TestEventHubsBroker } from './support/event-hubs-broker';
 import { aSessionOfEvents, anEnvelope } from './fixtures';
 import { anInvocationContext } from './http-fixtures';
+import type { RecordedEventHubFunction, RecordedHttpFunction } from './azure-registrations';
+import type { TestEventHubsBroker } from './support/event-hubs-broker';
+import { startAzureApp, type AzureApp } from './support/azure-app';
 
 const HUB = 'km-events';
 const API_KEY = 'km_test_e2e_key';
@@ -19,43 +18,17 @@ const API_KEY = 'km_test_e2e_key';
  * the query Functions read them back.
  */
 describe('the Functions app on KM_STORAGE=azure (Event Hubs broker + cosmosdb-server)', () => {
-  const saved = { ...process.env };
+  let app: AzureApp;
   let broker: TestEventHubsBroker;
-  let cosmos: TestCosmos;
   let http: RecordedHttpFunction[] = [];
   let triggers: RecordedEventHubFunction[] = [];
-  let closeCloudPorts: () => Promise<void>;
-  const agent = new Agent({ rejectUnauthorized: false, keepAlive: true });
 
   beforeAll(async () => {
-    [broker, cosmos] = await Promise.all([startTestEventHubsBroker({ partitionCount: 2 }), startTestCosmos()]);
-    Object.assign(process.env, {
-      KM_STORAGE: 'azure',
-      KM_AZURE_AUTH: 'keys',
-      EventHubConnection: broker.connectionString(),
-      KM_EVENTHUB_NAME: HUB,
-      KM_COSMOS_ENDPOINT: cosmos.endpoint,
-      KM_COSMOS_DATABASE: 'km-e2e',
-      KM_COSMOS_KEY: TEST_COSMOS_KEY,
-      KM_API_KEY_HASHES: `${hashApiKey(API_KEY)}:org-e2e`,
-    });
-    delete process.env.APPLICATIONINSIGHTS_CONNECTION_STRING;
-    jest.isolateModules(() => {
-      ({ http, eventHub: triggers } = loadFunctionsAppWithTriggers());
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const cloudPorts = require('../src/cloud-ports') as typeof import('../src/cloud-ports');
-      cloudPorts.setAzureClientOverridesForTests({ cosmosAgent: agent, eventHubsRetries: 0 });
-      closeCloudPorts = cloudPorts.closeCloudPorts;
-    });
+    app = await startAzureApp(HUB, 'km-e2e', { KM_API_KEY_HASHES: `${hashApiKey(API_KEY)}:org-e2e` });
+    ({ broker, http, triggers } = app);
   });
 
-  afterAll(async () => {
-    await closeCloudPorts();
-    agent.destroy();
-    await Promise.all([broker.close(), cosmos.close()]);
-    process.env = saved;
-    jest.restoreAllMocks();
-  });
+  afterAll(() => app.close());
 
   const call = async (name: string, init: ConstructorParameters<typeof HttpRequest>[0]) =>
     (await http.find((fn) => fn.name === name)!.handler(new HttpRequest(init), anInvocationContext(name))) as HttpResponseInit;

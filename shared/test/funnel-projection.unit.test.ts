@@ -1,4 +1,5 @@
 import { funnelProjection, funnelView, firstRunView, newEventId, FUNNEL_DOC_ID, FIRST_FINDINGS_KEPT, KmEventSchema, ServerEventSchema, type FunnelDoc, type KmEvent, type ServerEvent } from '../src/index';
+import { shuffled } from './fixtures/shuffled';
 
 const at = (s: number) => new Date(Date.UTC(2026, 11, 4, 12, 0, s)).toISOString();
 const envelope = { v: 1 as const, orgId: 'o', projectId: 'p', userId: 'u', machineId: 'm', sessionId: 's1', server: { name: 'everything', command: 'npx x' } };
@@ -32,16 +33,6 @@ function fold(events: ReadonlyArray<KmEvent | ServerEvent>): FunnelDoc | null {
   return state;
 }
 
-function shuffled<T>(xs: readonly T[], seed: number): T[] {
-  const out = [...xs];
-  let s = seed;
-  for (let i = out.length - 1; i > 0; i--) {
-    s = (s * 1103515245 + 12345) % 2 ** 31;
-    const j = s % (i + 1);
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
-}
 
 describe('funnel projection', () => {
   it('folds server events and client events alike, into one document per org', () => {

@@ -1,4 +1,5 @@
 import { newEventId, sessionView, sessionsProjection, interactionsProjection, pageInteractions, KmEventSchema, type KmEvent } from '../src/index';
+import { shuffled } from './fixtures/shuffled';
 
 const envelope = { v: 1 as const, orgId: 'o', projectId: 'p', userId: 'u', machineId: 'm', sessionId: 's1', server: { name: 'everything', command: 'npx x' } };
 const at = (s: number) => new Date(Date.UTC(2026, 10, 25, 12, 0, s)).toISOString();
@@ -29,16 +30,6 @@ function sessionEvents(): KmEvent[] {
 
 const fold = (events: KmEvent[]) => events.reduce((state, e) => sessionsProjection.evolve(state, e, 's1'), null as ReturnType<typeof sessionsProjection.evolve> | null);
 
-function shuffled<T>(xs: T[], seed: number): T[] {
-  const out = [...xs];
-  let s = seed;
-  for (let i = out.length - 1; i > 0; i--) {
-    s = (s * 1103515245 + 12345) % 2 ** 31;
-    const j = s % (i + 1);
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
-}
 
 describe('sessions projection', () => {
   it('given a whole session, when folded, then one document tells its story', () => {
