@@ -41,7 +41,10 @@ describe('km init', () => {
     };
     for (const [path, text] of Object.entries(originals)) writeFileSync(path, text);
     // No km on this PATH: km init falls back to node and this km's bin script.
-    const env = { HOME: home, PATH: dirname(process.execPath), KM_HOME: kmHome };
+    // An endpoint nothing listens on: the sessions stay in the spool, where the test reads them (and a km serve that
+    // may run on this machine's default port never gets them). km init writes it into the entry, as it does KM_HOME.
+    const endpoint = 'http://127.0.0.1:9';
+    const env = { HOME: home, PATH: dirname(process.execPath), KM_HOME: kmHome, KM_ENDPOINT: endpoint };
 
     const dry = await km(['init', '--dry-run'], project, env);
     expect(dry.status).toBe(0);
@@ -60,7 +63,7 @@ describe('km init', () => {
     const written = readFileSync(mcpJson, 'utf8');
     expect(written).toContain("// the team's servers");
     const entry = new Function(`return (${written})`)().mcpServers['everything-entry'];
-    expect(entry).toEqual({ command: process.execPath, args: [KM_BIN, '--name', 'everything-entry', '--', join(BIN_DIR, 'mcp-server-everything'), 'stdio'], env: { KM_HOME: kmHome } });
+    expect(entry).toEqual({ command: process.execPath, args: [KM_BIN, '--name', 'everything-entry', '--', join(BIN_DIR, 'mcp-server-everything'), 'stdio'], env: { KM_HOME: kmHome, KM_ENDPOINT: endpoint } });
     expect(readFileSync(codex, 'utf8')).toContain(`args = [ "${KM_BIN}", "--name", "mem", "--", "npx", "-y", "@modelcontextprotocol/server-memory" ]`);
 
     // Started as a client starts it: the entry's command, args and env, nothing of this test's environment.
@@ -89,7 +92,7 @@ describe('km init', () => {
     });
     expect([...servers]).toEqual(['everything-entry']);
 
-    const doctor = await km(['doctor'], project, { ...env, KM_ENDPOINT: 'http://127.0.0.1:9' });
+    const doctor = await km(['doctor'], project, env);
     expect(doctor.stdout).toContain(`ok    Claude Code (project .mcp.json): everything-entry: wrapped, runs ${join(BIN_DIR, 'mcp-server-everything')}\n`);
     expect(doctor.stdout).toContain('warn  endpoint http://127.0.0.1:9: reachable no (nothing listens)');
     expect(doctor.stdout).toContain('km doctor: 0 problem(s), 1 warning(s)');
