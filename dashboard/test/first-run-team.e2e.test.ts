@@ -1,20 +1,34 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { startEmbeddedHost, type EmbeddedHost } from '@km/functions/dist/host/embedded-host';
 import { openLocalKeyDirectory } from '@km/functions/dist/host/local-key-admin';
 import { startGithubDouble } from '../../functions/test/support/github-double';
-import { BIN_DIR, KM_BIN, REPO_ROOT, requireBuiltKm, runKm } from '../../cli/test/e2e-support';
+import { BIN_DIR, REPO_ROOT, requireBuiltKm } from '../../cli/test/e2e-support';
 
 /**
  * The guided first run on a team's server (km serve beyond loopback, GitHub sign-in against a local double of
  * GitHub's OAuth endpoints): an invited teammate signs in, the app opens on the first run, "Make my API key" puts a
- * new key of their org into the command, and that command's `km login` and a real session through km (the MCP SDK
- * client, the everything server from npm) turn the page to "first insight". Every step waits for a condition.
+ * new key of their org into the command, and that command run on a fresh machine (km installed by npm from the
+ * server's /install/km.tgz, its `km login`, then a real session through the installed km: the MCP SDK client, the
+ * everything server from npm) turns the page to "first insight". Every step waits for a condition.
  */
+
+/** A command, spawned (never synchronously: the host answering it runs in this process). */
+function run(command: string, args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
 const DASHBOARD_DIR = join(REPO_ROOT, 'dashboard', 'dist');
 const CHROMIUM = process.env.KM_CHROMIUM ?? '/usr/bin/chromium';
 const silent = { info() {}, warn() {}, error() {} };
@@ -35,7 +49,7 @@ describe('the guided first run on a team server, signed in with GitHub', () => {
     const admin = openLocalKeyDirectory(home);
     const ownerKey = (await admin.directory.create({ orgId: 'newco', role: 'owner', projectId: null, label: 'admin', actor: 'cli' })).key;
     admin.close();
-    host = await startEmbeddedHost({ home, port: 0, hostname: '0.0.0.0', dashboardDir: DASHBOARD_DIR, logger: silent, projectorIntervalMs: 50 });
+    host = await startEmbeddedHost({ home, port: 0, hostname: '0.0.0.0', dashboardDir: DASHBOARD_DIR, packageDir: join(REPO_ROOT, 'cli'), logger: silent, projectorIntervalMs: 50 });
     const invited = await fetch(`${host.url}/api/members`, { method: 'POST', headers: { authorization: `Bearer ${ownerKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ login: 'octocat', role: 'member' }) });
     expect(invited.status).toBe(200);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
@@ -62,7 +76,8 @@ describe('the guided first run on a team server, signed in with GitHub', () => {
     await page.waitForURL(/\/first-run$/, { timeout: 30_000 });
     const command = page.locator('.first-cmd');
     await page.locator('#first-os').selectOption('linux');
-    expect(await command.innerText()).toBe(`npm i -g @kilometers/km && km login --endpoint ${host.url} --key <your key> && km init --client claude-code --yes`);
+    const install = `npm i -g --allow-scripts=better-sqlite3 ${host.url}/install/km.tgz`;
+    expect(await command.innerText()).toBe(`${install} && km login --endpoint ${host.url} --key <your key> && km init --client claude-code --yes`);
 
     await page.getByRole('button', { name: 'Make my API key' }).click();
     await page.getByText('Your API key is in the command').waitFor({ timeout: 30_000 });
@@ -73,14 +88,27 @@ describe('the guided first run on a team server, signed in with GitHub', () => {
     const listed = await page.evaluate(async () => (await (await fetch('/api/keys')).json()) as { keys: Array<{ label: string; role: string; createdBy: string }> });
     expect(listed.keys.find((k) => k.label === 'first run')).toMatchObject({ role: 'member', createdBy: 'github:octocat' });
 
-    // The command's km login, on the teammate's machine (its own KM_HOME), then a session through km. (Spawned, not
-    // spawned synchronously: the host answering it runs in this process.)
+    // The command on the teammate's machine (its own npm prefix and KM_HOME): km from the server, then km login.
+    // Install scripts are skipped: better-sqlite3 (only km serve's) would compile here, for a minute or more.
+    expect(shown.startsWith(`${install} && km login --endpoint ${host.url} --key ${key} && `)).toBe(true);
     const laptop = mkdtempSync(join(tmpdir(), 'km-first-laptop-'));
-    const env = { PATH: process.env.PATH ?? '', HOME: laptop, KM_HOME: join(laptop, '.km'), KM_USER: 'octocat@example.com' };
-    const login = await runKm(['login', '--endpoint', host.url, '--key', key], env);
+    const prefix = join(laptop, 'prefix');
+    const env = { PATH: [join(prefix, 'bin'), dirname(process.execPath), '/usr/bin', '/bin'].join(':'), HOME: laptop, KM_HOME: join(laptop, '.km'), KM_USER: 'octocat@example.com' };
+    const npm = await run('npm', ['i', '-g', '--ignore-scripts', '--no-audit', '--no-fund', `${host.url}/install/km.tgz`], {
+      // The machine's npm settings (proxy, certificates: NODE_EXTRA_CA_CERTS) and cache, as for any install on it.
+      ...(process.env as Record<string, string>),
+      ...env,
+      NPM_CONFIG_PREFIX: prefix,
+      npm_config_userconfig: process.env.npm_config_userconfig ?? join(homedir(), '.npmrc'),
+      npm_config_cache: join(homedir(), '.npm'),
+    });
+    expect([npm.status, npm.stderr]).toEqual([0, expect.any(String)]);
+    const km = join(prefix, 'bin', 'km');
+    expect(existsSync(km)).toBe(true);
+    const login = await run(km, ['login', '--endpoint', host.url, '--key', key], env);
     expect(login.stderr).toBe('');
     expect(login.stdout).toContain('km login: saved');
-    const transport = new StdioClientTransport({ command: process.execPath, args: [KM_BIN, '--name', 'everything', '--', join(BIN_DIR, 'mcp-server-everything'), 'stdio'], env, stderr: 'ignore' });
+    const transport = new StdioClientTransport({ command: km, args: ['--name', 'everything', '--', join(BIN_DIR, 'mcp-server-everything'), 'stdio'], env, stderr: 'ignore' });
     const client = new Client({ name: 'first-team-client', version: '1.0.0' });
     await client.connect(transport);
     await client.callTool({ name: 'echo', arguments: { message: 'my first call on the team server' } });
@@ -92,5 +120,5 @@ describe('the guided first run on a team server, signed in with GitHub', () => {
     expect(problems).toEqual([]);
     await context.close();
     rmSync(laptop, { recursive: true, force: true });
-  });
+  }, 240_000);
 });

@@ -79,14 +79,14 @@ describe('the guided first run, in a browser against km serve', () => {
     await page.waitForSelector('h1:text("Set up Kilometers")');
     await page.waitForSelector('.first-waiting');
     const command = page.locator('.first-cmd');
-    expect(await command.innerText()).toContain('npm i -g @kilometers/km');
+    expect(await command.innerText()).toContain(`npm i -g --allow-scripts=better-sqlite3 ${host.url}/install/km.tgz`);
     // The keyboard reaches the client picker, and the command follows it.
     await page.locator('#first-client').focus();
     await page.keyboard.press('ArrowDown');
     await page.locator('#first-client').selectOption('cursor');
     await page.waitForFunction(() => document.querySelector('.first-cmd')?.textContent?.includes('km init --client cursor'));
     await page.locator('#first-os').selectOption('windows');
-    await page.waitForFunction(() => document.querySelector('.first-cmd')?.textContent === 'npm i -g @kilometers/km; km init --client cursor --yes');
+    await page.waitForFunction((url) => document.querySelector('.first-cmd')?.textContent === `npm i -g --allow-scripts=better-sqlite3 ${url}/install/km.tgz; km init --client cursor --yes`, host.url);
 
     await recordSession(home);
     await page.waitForSelector('h1:text("First insight")', { timeout: 60_000 });

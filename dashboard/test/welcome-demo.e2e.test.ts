@@ -106,7 +106,7 @@ describe('the landing page and the demo, from a plain static file server', () =>
       expect(await page.getAttribute('meta[name="description"]', 'content')).toMatch(/odometer/);
       for (const pain of ['Cost', 'Security', 'Performance', 'Compliance']) await expect(page.getByRole('heading', { name: pain, exact: true }).isVisible()).resolves.toBe(true);
       const setup = await page.locator('#setup pre').innerText();
-      expect(setup).toContain('npm i -g @kilometers/km');
+      expect(setup).toContain(`npm i -g ${site.url}/install/km.tgz`); // from the server the page came from
       expect(setup).toContain('km init');
       const cta = page.getByRole('link', { name: 'Sign in with GitHub' });
       expect(await cta.count()).toBe(1);

@@ -28,6 +28,12 @@ function dashboardDir(): string | undefined {
   return candidates.find((dir) => existsSync(join(dir, 'index.html')));
 }
 
+/** The km package this runs from (cli/, or the installed package): its bundle is two levels below it. */
+function packageDir(): string | undefined {
+  const dir = join(__dirname, '..', '..');
+  return existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'bin', 'km.js')) ? dir : undefined;
+}
+
 /**
  * One km serve per KM_HOME: a second one would take over serve.json (where the wrappers look) and remove it on exit,
  * cutting the first one off from every wrapper.
@@ -114,6 +120,7 @@ export function serveCommand(): Command {
         port: options.port,
         hostname: options.host,
         dashboardDir: dashboardDir(),
+        packageDir: packageDir(),
         logger,
         ...(options.rebuild ? { rebuild: options.rebuild, onRebuildProgress: progress.show } : {}),
       });

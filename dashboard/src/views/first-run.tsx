@@ -24,8 +24,11 @@ const OSES = [
   { id: 'windows', title: 'Windows (PowerShell)' },
 ] as const;
 type Os = (typeof OSES)[number]['id'];
-/** cli/package.json's name: what `npm i -g` installs. */
-const PACKAGE = '@kilometers/km';
+/**
+ * Where this server offers the km it runs (km serve: functions/src/host/install-package.ts; Azure: the deploy puts
+ * the packed CLI there in the static site): km installs from the team's own server, the version it speaks.
+ */
+export const INSTALL_PATH = '/install/km.tgz';
 const POLL_MS = 2000;
 
 function guessOs(): Os {
@@ -36,11 +39,12 @@ function guessOs(): Os {
 }
 
 /**
- * The one command to paste: install km, (on a team's server) log in with the key made here, wrap the client's
- * servers. PowerShell 5 has no `&&`: there the steps are separated by `;`.
+ * The one command to paste: install km from this server, (on a team's server) log in with the key made here, wrap
+ * the client's servers. better-sqlite3 (only km serve's) may build its native module: npm asks before running it.
+ * PowerShell 5 has no `&&`: there the steps are separated by `;`.
  */
-export function setupCommand(os: Os, client: string, login: { endpoint: string; key: string } | null): string {
-  const steps = [`npm i -g ${PACKAGE}`, ...(login ? [`km login --endpoint ${login.endpoint} --key ${login.key}`] : []), `km init --client ${client} --yes`];
+export function setupCommand(os: Os, client: string, origin: string, login: { endpoint: string; key: string } | null): string {
+  const steps = [`npm i -g --allow-scripts=better-sqlite3 ${origin}${INSTALL_PATH}`, ...(login ? [`km login --endpoint ${login.endpoint} --key ${login.key}`] : []), `km init --client ${client} --yes`];
   return steps.join(os === 'windows' ? '; ' : ' && ');
 }
 
@@ -99,7 +103,7 @@ export function FirstRunView({ account }: { account: Account | null }) {
   };
 
   const endpoint = API_BASE || location.origin;
-  const command = setupCommand(os, client, team ? { endpoint, key: key.state === 'made' ? key.key : '<your key>' } : null);
+  const command = setupCommand(os, client, location.origin, team ? { endpoint, key: key.state === 'made' ? key.key : '<your key>' } : null);
   const copy = async () => {
     try {
       await navigator.clipboard.writeText(command);

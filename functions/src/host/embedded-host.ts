@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { ApiKeyRecord } from '../adapters/api-key-authenticator';
 import { DEFAULT_MAX_INGEST_BYTES } from '../handlers/ingest';
 import { stderrLogger, type Logger } from '../logger';
@@ -7,6 +8,7 @@ import { httpRoutes } from '../routes';
 import { githubOAuthAppFromEnv } from '../signin/github-oauth';
 import { signInEndpoints } from '../signin/sign-in-endpoints';
 import { openEmbeddedStack } from './embedded-stack';
+import { InstallPackage } from './install-package';
 import type { RebuildProgress } from './rebuild';
 import { LOCAL_ORG_ID } from './local-api-key';
 import { LOOPBACK_NAMES, makeRequestListener } from './request-dispatch';
@@ -23,6 +25,8 @@ export interface EmbeddedHostOptions {
   hostname?: string;
   /** The built dashboard (index.html and assets); a short page explains when it is missing. */
   dashboardDir?: string;
+  /** The km package this server runs (its package.json, bin and bundle), offered at /install/km.tgz for teammates. */
+  packageDir?: string;
   logger?: Logger;
   /** Tenants besides the local key's org 'local' (tests, a shared team server). */
   additionalApiKeys?: readonly ApiKeyRecord[];
@@ -72,6 +76,7 @@ export async function startEmbeddedHost(options: EmbeddedHostOptions): Promise<E
     makeRequestListener({
       routes: httpRoutes(stack.deps),
       dashboardDir: options.dashboardDir,
+      ...(options.packageDir ? { install: new InstallPackage(options.packageDir, join(options.home, 'install')) } : {}),
       maxBodyBytes,
       logger,
       loopbackOnly,

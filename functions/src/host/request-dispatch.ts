@@ -5,6 +5,7 @@ import { describeError, type Logger } from '../logger';
 import type { HttpRoute } from '../routes';
 import { invocationContextFor, readBodyAtMost, toHttpRequest, writeHttpResponse } from './node-http-bridge';
 import { compileRouteMatcher } from './route-matcher';
+import { INSTALL_PATH, serveInstallPackage, type InstallPackage } from './install-package';
 import { serveDashboard } from './static-files';
 
 export interface DispatchOptions {
@@ -18,6 +19,8 @@ export interface DispatchOptions {
   baseUrl: () => string;
   /** The dashboard's sign-in endpoints under /auth/ (functions/src/signin). */
   signIn?: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void>;
+  /** The km package this server runs, offered at /install/km.tgz without a key (it is the product, no data). */
+  install?: InstallPackage;
 }
 
 export const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
@@ -34,6 +37,7 @@ export function makeRequestListener(options: DispatchOptions): (req: IncomingMes
     if (refusal) return refuse(res, refusal);
 
     if (path.startsWith('/auth/') && options.signIn) return options.signIn(req, res, path);
+    if (path === INSTALL_PATH && (method === 'GET' || method === 'HEAD')) return serveInstallPackage(options.install, res, method === 'HEAD');
     // The landing page's call to action is Static Web Apps' sign-in path; here the dashboard itself signs in, or
     // needs no sign-in at all on loopback.
     if (path.startsWith('/.auth/login/') && (method === 'GET' || method === 'HEAD')) return writeHttpResponse(res, { status: 302, headers: { location: '/' } });
