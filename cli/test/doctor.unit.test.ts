@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSettings } from '../src/config/settings';
-import { clientChecks, endpointCheck, nodeCheck } from '../src/doctor/checks';
+import { clientChecks, configuredServers, endpointCheck, nodeCheck, startFailureChecks } from '../src/doctor/checks';
 import { tempHome } from './helpers';
 
 /** Issue 13: km doctor's view of each client entry, the endpoint, and Node. */
@@ -37,6 +37,29 @@ describe('km doctor', () => {
       ['fail', expect.stringMatching(/^Cursor \(user\): stale: km is not found where the entry starts it/)],
     ]);
     expect(checks[1]!.fix).toBe('km init --server plain');
+  });
+
+  it('fails a server km could not start when a config names it, and only warns of a one-off run no config names', () => {
+    const home = tempHome('km-doctor-failures');
+    mkdirSync(join(home, '.cursor'));
+    writeFileSync(
+      join(home, '.cursor', 'mcp.json'),
+      JSON.stringify({
+        mcpServers: {
+          fs: { command: 'km', args: ['--name', 'files', '--', 'npx', '-y', '@modelcontextprotocol/server-filesystem'] },
+          derived: { command: '/usr/bin/node', args: ['/opt/km/bin/km.js', '--', 'uvx', 'mcp-server-git'] },
+          plain: { command: 'plain-server' },
+        },
+      }),
+    );
+    const configured = configuredServers({ home, cwd: home, platform: 'linux' });
+    expect([...configured].sort()).toEqual(['derived', 'files', 'fs', 'mcp-server-git', 'plain']);
+    const failure = (server: string) => ({ server, reason: `cannot start "${server}": command not found (ENOENT)`, count: 1, lastAt: '2026-12-04T10:00:00.000Z' });
+    expect(startFailureChecks([failure('files'), failure('mcp-server-git'), failure('statsu')], configured)).toEqual([
+      expect.objectContaining({ status: 'fail', what: expect.stringMatching(/^server files: /), fix: expect.stringContaining('fix the command of "files"') }),
+      expect.objectContaining({ status: 'fail', what: expect.stringMatching(/^server mcp-server-git: /) }),
+      { status: 'warn', what: 'server statsu: cannot start "statsu": command not found (ENOENT), last at 2026-12-04T10:00:00.000Z: a one-off run, not in any MCP client config found' },
+    ]);
   });
 
   it('says a file the client cannot read either, and that there is nothing to check', () => {

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { startEmbeddedHost } from '@km/functions/dist/host/embedded-host';
 import { KM_BIN, getJson, requireBuiltKm, runKm, until } from './e2e-support';
 import { tempHome } from './helpers';
@@ -35,6 +37,14 @@ describe('a server km cannot start', () => {
       const status = await runKm(['status'], env);
       expect(status.stdout).toContain('failed:    1 server(s) km could not start in the last day:');
       expect(status.stdout).toMatch(/^ {11}broken: cannot start "\/no\/such\/mcp-server": command not found \(ENOENT\), last at /m);
+      // No client config names "broken": a one-off run, a warning only.
+      const oneOff = await runKm(['doctor'], env);
+      expect(oneOff.stdout).toMatch(/^warn {2}server broken: cannot start "\/no\/such\/mcp-server": .*: a one-off run, not in any MCP client config found$/m);
+      expect(oneOff.stdout).toContain('km doctor: 0 problem(s)');
+      expect(oneOff.status).toBe(0);
+      // A config that names it: the client will start it again, so it is a problem to fix.
+      mkdirSync(join(home, '.cursor'));
+      writeFileSync(join(home, '.cursor', 'mcp.json'), JSON.stringify({ mcpServers: { broken: { command: 'km', args: ['--name', 'broken', '--', '/no/such/mcp-server'] } } }));
       const doctor = await runKm(['doctor'], env);
       expect(doctor.status).toBe(1);
       expect(doctor.stdout).toContain('FAIL  server broken: cannot start "/no/such/mcp-server"');

@@ -8,7 +8,9 @@ import { serverEntries } from '../init/config-edit';
 import { runsKm } from '../init/entry';
 import { Spool } from '../spool';
 import { deadJournals } from '../wrap/journal';
-import { describeStartFailure, recentStartFailures } from './start-failures';
+import { describeStartFailure, recentStartFailures, type StartFailure } from './start-failures';
+import { parseInvocation } from '../invocation';
+import { serverName } from '../config/attribution';
 import { isObject } from '../is-object';
 
 /**
@@ -49,10 +51,39 @@ export async function endpointCheck(settings: Settings): Promise<Check> {
   return { status: 'warn', what, fix: local ? 'start the local stack: km serve (events wait in the spool until then)' : 'check the endpoint (km login); events wait in the spool until it answers' };
 }
 
-/** Servers km could not start lately (their command not found): a client config to fix. */
-export async function startFailureChecks(settings: Settings): Promise<Check[]> {
-  const failures = (await recentStartFailures(resolveTarget(settings))) ?? [];
-  return failures.map((f) => ({ status: 'fail', what: `server ${describeStartFailure(f)}`, fix: `fix the command of "${f.server}" in your MCP client config (km doctor checks each entry below)` }));
+/**
+ * Servers km could not start lately (their command not found): a client config to fix when a config found names
+ * the server; else a one-off run (`km -- cmd` by hand, a pipe into km), which no client will start again.
+ */
+export function startFailureChecks(failures: StartFailure[], configured: ReadonlySet<string>): Check[] {
+  return failures.map((f) =>
+    configured.has(f.server)
+      ? { status: 'fail', what: `server ${describeStartFailure(f)}`, fix: `fix the command of "${f.server}" in your MCP client config (km doctor checks each entry below)` }
+      : { status: 'warn', what: `server ${describeStartFailure(f)}: a one-off run, not in any MCP client config found` },
+  );
+}
+
+export async function recentStartFailureChecks(settings: Settings, places: Places): Promise<Check[]> {
+  return startFailureChecks((await recentStartFailures(resolveTarget(settings))) ?? [], configuredServers(places));
+}
+
+/** The names the configs found give servers: each entry's own, and for a wrapped entry the name km records it by. */
+export function configuredServers(places: Places): Set<string> {
+  const names = new Set<string>();
+  for (const config of clientConfigs(places)) {
+    if (!existsSync(config.path)) continue;
+    const found = serverEntries(config, readFileSync(config.path, 'utf8'));
+    if ('problem' in found) continue;
+    for (const { name, entry } of found.entries) {
+      names.add(name);
+      if (!isObject(entry) || typeof entry.command !== 'string') continue;
+      const args = Array.isArray(entry.args) ? entry.args.filter((a): a is string => typeof a === 'string') : [];
+      if (!runsKm(entry.command, args)) continue;
+      const wrap = parseInvocation(/(^|[\\/])km\.js$/.test(args[0] ?? '') ? args.slice(1) : args);
+      if (wrap.kind === 'wrap') names.add(serverName(wrap.name, wrap.command, wrap.args));
+    }
+  }
+  return names;
 }
 
 export function spoolCheck(settings: Settings): Check[] {
