@@ -67,7 +67,7 @@ describe('km doctor', () => {
     expect(clientChecks({ home, cwd: home, platform: 'linux' }, loadSettings({ KM_HOME: home }), '')).toEqual([expect.objectContaining({ status: 'warn', what: 'no MCP client config with servers found' })]);
     writeFileSync(join(home, '.claude.json'), '{ "mcpServers": ');
     expect(clientChecks({ home, cwd: home, platform: 'linux' }, loadSettings({ KM_HOME: home }), '')).toEqual([
-      expect.objectContaining({ status: 'fail', what: expect.stringContaining('.claude.json:1:17: ValueExpected') }),
+      expect.objectContaining({ status: 'fail', what: expect.stringContaining('.claude.json:1:17: expected a value') }),
     ]);
   });
 

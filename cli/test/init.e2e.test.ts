@@ -113,9 +113,18 @@ describe('km init', () => {
     const broken = '{ "mcpServers": { "a": { "command": "x" }\n';
     writeFileSync(join(home, '.cursor', 'mcp.json'), broken);
     writeFileSync(join(home, '.gemini', 'settings.json'), JSON.stringify({ mcpServers: { b: { command: 'y' } } }));
+    const env = { HOME: home, PATH: dirname(process.execPath), KM_HOME: join(home, '.km') };
+    // Alone, the broken file leaves nothing to change: the summary says why, and a dry run fails as a real run does.
+    for (const args of [['--dry-run'], ['--yes']]) {
+      const cursorOnly = await km(['init', ...args, '--client', 'cursor'], home, env);
+      expect(cursorOnly.stderr).toBe(`km init: ${join(home, '.cursor', 'mcp.json')}:2:1: expected a closing brace }; left untouched\n`);
+      expect(cursorOnly.stdout).toBe('km init: 1 config(s) could not be read (see above); nothing else to change\n');
+      expect(cursorOnly.status).toBe(1);
+    }
     const run = await km(['init', '--yes', '--client', 'cursor', 'gemini'], home, { HOME: home, PATH: dirname(process.execPath), KM_HOME: join(home, '.km') });
     expect(run.status).toBe(1);
-    expect(run.stderr).toContain(`${join(home, '.cursor', 'mcp.json')}:2:1: CloseBraceExpected; left untouched`);
+    expect(run.stderr).toContain(`${join(home, '.cursor', 'mcp.json')}:2:1: expected a closing brace }; left untouched`);
+    expect(run.stdout).toContain('km init: 1 config(s) could not be read (see above), left untouched');
     expect(readFileSync(join(home, '.cursor', 'mcp.json'), 'utf8')).toBe(broken);
     expect(JSON.parse(readFileSync(join(home, '.gemini', 'settings.json'), 'utf8')).mcpServers.b.args).toEqual([KM_BIN, '--name', 'b', '--', 'y']);
     const readOnly = join(home, '.codeium', 'windsurf', 'mcp_config.json');

@@ -78,9 +78,10 @@ describe('km init: wrapping entries', () => {
     expect([parsed.mcpServers.a.command, parsed.mcpServers.b.command, parsed.mcpServers.c.command]).toEqual(['km', 'b', '/usr/bin/node']);
   });
 
-  it('leaves a file it cannot parse untouched, naming file, line and column', () => {
+  it('leaves a file it cannot parse untouched, naming file, line and column in plain words', () => {
+    expect(edit(configOf('Cursor (user)'), '{\n  "mcpServers": {\n    "a": { "command": "x" }\n    "b": { "command": "y" }\n  }\n}\n')).toEqual({ problem: '/home/u/.cursor/mcp.json:4:5: expected a comma; left untouched' });
     const result = edit(configOf('Cursor (user)'), '{\n  "mcpServers": {\n    "a": { "command": "x" \n  }\n');
-    expect(result).toEqual({ problem: expect.stringMatching(/^\/home\/u\/\.cursor\/mcp\.json:5:1: CloseBraceExpected; left untouched$/) });
+    expect(result).toEqual({ problem: expect.stringMatching(/^\/home\/u\/\.cursor\/mcp\.json:5:1: expected a closing brace }; left untouched$/) });
   });
 
   it("wraps Codex CLI's TOML servers and keeps its other settings; a second run changes nothing", () => {

@@ -5,8 +5,8 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { kmHome } from '../config/settings';
 import { which } from '../config/which';
-import { CLIENT_IDS, clientConfigs, type ClientId } from '../init/clients';
-import { editConfig } from '../init/config-edit';
+import { CLIENT_IDS, clientConfigs, type ClientConfig, type ClientId } from '../init/clients';
+import { editConfig, type FileEdit } from '../init/config-edit';
 import { planEntry, type Launcher } from '../init/entry';
 import { stampNow, undoLatestRun, writeRun } from '../init/init-runs';
 import { lineDiff } from '../init/line-diff';
@@ -41,7 +41,9 @@ export function initCommand(): Command {
       const wanted = (name: string) => !opts.server || opts.server.includes(name);
       const changes: Array<{ path: string; text: string }> = [];
       const seenServers = new Set<string>();
-      let problems = 0;
+      const readable: Array<{ config: ClientConfig; before: string; edit: Extract<FileEdit, { after: string }> }> = [];
+      let unreadable = 0;
+      let readOnly = 0;
       let found = 0;
       for (const config of clientConfigs({ home: homedir(), cwd: process.cwd(), platform: process.platform, appData: process.env.APPDATA }).filter((c) => clients.has(c.client))) {
         if (!existsSync(config.path)) continue;
@@ -49,18 +51,21 @@ export function initCommand(): Command {
         const before = readFileSync(config.path, 'utf8');
         const edit = editConfig(config, before, (name, entry) => planEntry(name, entry, launcher, kmEnv, config.client === 'gemini'), wanted);
         if ('problem' in edit) {
-          problems++;
+          unreadable++;
           process.stderr.write(`km init: ${edit.problem}\n`);
           continue;
         }
+        readable.push({ config, before, edit });
+      }
+      if (unreadable > 0) process.exitCode = 1;
+      for (const { config, before, edit } of readable) {
         out(`${config.label}: ${config.path}`);
         if (edit.entries.length === 0) out('  no MCP servers here');
-        for (const { name, place, plan } of edit.entries) {
-          seenServers.add(name);
-          out(plan.kind === 'wrap' ? `  wrap ${name} (${place})` : `  keep ${name}: ${plan.reason}`);
-        }
+        for (const { name } of edit.entries) seenServers.add(name);
+        for (const { name, place, plan } of edit.entries) out(plan.kind === 'wrap' ? `  wrap ${name} (${place})` : `  keep ${name}: ${plan.reason}`);
         if (edit.after !== before && !writable(config.path)) {
-          problems++;
+          readOnly++;
+          process.exitCode = 1;
           process.stderr.write(`km init: ${config.path} is read-only; left untouched (make it writable, or wrap its servers by hand)\n`);
         } else if (edit.after !== before) {
           if (edit.note) out(`  note: ${edit.note}`);
@@ -70,9 +75,11 @@ export function initCommand(): Command {
         out();
       }
       for (const name of opts.server ?? []) if (!seenServers.has(name)) process.stderr.write(`km init: no server entry named "${name}" in the configs found\n`);
-      if (problems > 0) process.exitCode = 1;
+      // What could not be done goes into the summary too: "nothing to change" over a file km could not read is not true.
+      const untouched = [unreadable > 0 ? `${unreadable} config(s) could not be read` : '', readOnly > 0 ? `${readOnly} config(s) are read-only` : ''].filter(Boolean).join(', ');
       if (found === 0) return void out(`km init: no MCP client config found (looked for ${describe(clients)}); add servers in your client, then run km init again`);
-      if (changes.length === 0) return void out('km init: nothing to change; every stdio server found is wrapped already');
+      if (changes.length === 0) return void out(untouched ? `km init: ${untouched} (see above); nothing else to change` : 'km init: nothing to change; every stdio server found is wrapped already');
+      if (untouched) out(`km init: ${untouched} (see above), left untouched`);
       if (opts.dryRun) return void out(`km init: ${changes.length} file(s) would change (dry run: nothing written)`);
       if (!opts.yes && !(await confirmed(`Write these changes to ${changes.length} file(s)? A backup of each is kept. [y/N] `))) {
         throw new Error(process.stdin.isTTY ? 'nothing written' : 'nothing written: stdin is not a terminal, so add --yes to write (or --dry-run to look only)');
