@@ -121,6 +121,11 @@ describe('km init', () => {
       expect(cursorOnly.stdout).toBe('km init: 1 config(s) could not be read (see above); nothing else to change\n');
       expect(cursorOnly.status).toBe(1);
     }
+    // A server name no entry has: said once, with the names there are, and nothing else.
+    const nope = await km(['init', '--dry-run', '--client', 'gemini', '--server', 'nope'], home, env);
+    expect(nope.stdout).toBe('');
+    expect(nope.stderr).toBe('km: no server entry named "nope" in the configs found (the entries found are "b"); nothing changed\n');
+    expect(nope.status).toBe(1);
     const run = await km(['init', '--yes', '--client', 'cursor', 'gemini'], home, { HOME: home, PATH: dirname(process.execPath), KM_HOME: join(home, '.km') });
     expect(run.status).toBe(1);
     expect(run.stderr).toContain(`${join(home, '.cursor', 'mcp.json')}:2:1: expected a closing brace }; left untouched`);

@@ -40,7 +40,7 @@ export function initCommand(): Command {
       const kmEnv = envKmNeeds();
       const wanted = (name: string) => !opts.server || opts.server.includes(name);
       const changes: Array<{ path: string; text: string }> = [];
-      const seenServers = new Set<string>();
+      const entryNames = new Set<string>();
       const readable: Array<{ config: ClientConfig; before: string; edit: Extract<FileEdit, { after: string }> }> = [];
       let unreadable = 0;
       let readOnly = 0;
@@ -55,13 +55,20 @@ export function initCommand(): Command {
           process.stderr.write(`km init: ${edit.problem}\n`);
           continue;
         }
+        for (const name of edit.names) entryNames.add(name);
         readable.push({ config, before, edit });
       }
       if (unreadable > 0) process.exitCode = 1;
+      // A name asked for that no entry has (a typo, another machine's config): say so, and which names there are.
+      const missing = (opts.server ?? []).filter((name) => !entryNames.has(name));
+      if (missing.length > 0) {
+        const names = entryNames.size > 0 ? `the entries found are ${[...entryNames].sort().map((n) => `"${n}"`).join(', ')}` : 'the configs found have no server entries';
+        throw new Error(`no server entry named ${missing.map((n) => `"${n}"`).join(', ')} in the configs found (${names}); nothing changed`);
+      }
       for (const { config, before, edit } of readable) {
+        if (opts.server && edit.entries.length === 0) continue; // none of the servers asked for is in this file
         out(`${config.label}: ${config.path}`);
         if (edit.entries.length === 0) out('  no MCP servers here');
-        for (const { name } of edit.entries) seenServers.add(name);
         for (const { name, place, plan } of edit.entries) out(plan.kind === 'wrap' ? `  wrap ${name} (${place})` : `  keep ${name}: ${plan.reason}`);
         if (edit.after !== before && !writable(config.path)) {
           readOnly++;
@@ -74,7 +81,6 @@ export function initCommand(): Command {
         }
         out();
       }
-      for (const name of opts.server ?? []) if (!seenServers.has(name)) process.stderr.write(`km init: no server entry named "${name}" in the configs found\n`);
       // What could not be done goes into the summary too: "nothing to change" over a file km could not read is not true.
       const untouched = [unreadable > 0 ? `${unreadable} config(s) could not be read` : '', readOnly > 0 ? `${readOnly} config(s) are read-only` : ''].filter(Boolean).join(', ');
       if (found === 0) return void out(`km init: no MCP client config found (looked for ${describe(clients)}); add servers in your client, then run km init again`);

@@ -15,7 +15,8 @@ export interface EntryOutcome {
   plan: EntryPlan;
 }
 
-export type FileEdit = { after: string; entries: EntryOutcome[]; note?: string } | { problem: string };
+/** entries: the wanted ones, with what km would do; names: every server entry's name in the file, wanted or not. */
+export type FileEdit = { after: string; entries: EntryOutcome[]; names: string[]; note?: string } | { problem: string };
 
 export type PlanEntry = (name: string, entry: unknown) => EntryPlan;
 
@@ -99,7 +100,7 @@ function editJsonc(config: ClientConfig, text: string, plan: PlanEntry, wanted: 
     for (const [field, value] of Object.entries(fields)) after = setField(after, [...path, field], value, formatting);
     for (const field of remove) after = removeField(after, [...path, field]);
   }
-  return { after, entries };
+  return { after, entries, names: found.entries.map((e) => e.name) };
 }
 
 function editToml(config: ClientConfig, text: string, plan: PlanEntry, wanted: (name: string) => boolean): FileEdit {
@@ -115,10 +116,11 @@ function editToml(config: ClientConfig, text: string, plan: PlanEntry, wanted: (
     Object.assign(entry as Record<string, unknown>, fields);
     for (const field of remove) delete (entry as Record<string, unknown>)[field];
   }
-  if (!entries.some((e) => e.plan.kind === 'wrap')) return { after: text, entries };
+  const names = found.entries.map((e) => e.name);
+  if (!entries.some((e) => e.plan.kind === 'wrap')) return { after: text, entries, names };
   // TOML is written whole (no TOML editor keeps comments): said, and the backup keeps the original.
   const note = /^\s*#/m.test(text) ? 'its comments are not kept (the backup has them)' : undefined;
-  return { after: toml.stringify(found.doc as Record<string, unknown>) + '\n', entries, ...(note ? { note } : {}) };
+  return { after: toml.stringify(found.doc as Record<string, unknown>) + '\n', entries, names, ...(note ? { note } : {}) };
 }
 
 /**
