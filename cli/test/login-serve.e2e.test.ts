@@ -45,6 +45,21 @@ describe('km login and km serve guard rails', () => {
     expect(existsSync(join(home, 'login.json'))).toBe(false);
   });
 
+  it('km status reports the local key km ships with, whether km serve runs or not', async () => {
+    const home = tempHome('km-status-key');
+    const env = { KM_HOME: home, HOME: home };
+    expect((await km(['status'], env)).stdout).toContain('api key:   none\n');
+    const local = await startEmbeddedHost({ home, port: 0 });
+    try {
+      expect((await km(['status'], env)).stdout).toContain('api key:   set\n');
+    } finally {
+      await local.close();
+    }
+    expect(existsSync(join(home, 'serve.json'))).toBe(false);
+    expect(existsSync(join(home, 'api-key'))).toBe(true);
+    expect((await km(['status'], env)).stdout).toContain('api key:   set\n'); // serve stopped: the same key is shipped once it runs again
+  });
+
   it('refuses a second km serve on a KM_HOME that already has one running', async () => {
     const second = await km(['serve', '--port', '0'], { KM_HOME: serverHome });
     expect(second.status).toBe(1);

@@ -73,23 +73,29 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   };
 }
 
+/** The key km serve made for this machine (KM_HOME/api-key): it stays when serve stops, and serve uses it again. */
+function localApiKey(home: string): string | null {
+  try {
+    return readFileSync(join(home, 'api-key'), 'utf8').trim() || null;
+  } catch {
+    return null;
+  }
+}
+
 /** The local stack km serve announced in KM_HOME: its URL and the key it made for this machine. */
 export function localStack(home: string): { url: string; apiKey: string | null; pid: number | null } | null {
   const serve = readJson<{ url?: string; pid?: unknown }>(join(home, 'serve.json'));
   if (!serve?.url) return null;
-  let apiKey: string | null = null;
-  try {
-    apiKey = readFileSync(join(home, 'api-key'), 'utf8').trim() || null;
-  } catch {
-    apiKey = null;
-  }
-  return { url: serve.url, apiKey, pid: typeof serve.pid === 'number' ? serve.pid : null };
+  return { url: serve.url, apiKey: localApiKey(home), pid: typeof serve.pid === 'number' ? serve.pid : null };
 }
 
-/** Where to ship and with which key: explicit settings first, then the local km serve, then its default port. */
+/**
+ * Where to ship and with which key: explicit settings first, then the local km serve, then its default port. The
+ * local key goes to the local serve whether it runs now or not (km status reports the same key either way).
+ */
 export function resolveTarget(settings: Settings): { endpoint: string; apiKey: string | null } {
   if (settings.endpoint) return { endpoint: settings.endpoint, apiKey: settings.apiKey };
   const local = localStack(settings.home);
   if (local) return { endpoint: local.url, apiKey: settings.apiKey ?? local.apiKey };
-  return { endpoint: `http://127.0.0.1:${DEFAULT_PORT}`, apiKey: settings.apiKey };
+  return { endpoint: `http://127.0.0.1:${DEFAULT_PORT}`, apiKey: settings.apiKey ?? localApiKey(settings.home) };
 }
