@@ -3,15 +3,16 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import type { ChildProcess } from 'node:child_process';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { KM_BIN, requireBuiltKm, spooledEvents, startRemoteEverything, until } from './e2e-support';
+import { startEmbeddedHost } from '@km/functions/dist/host/embedded-host';
+import { KM_BIN, getJson, requireBuiltKm, spooledEvents, startRemoteEverything, until } from './e2e-support';
 import { tempHome } from './helpers';
 
 /**
  * Issue 13: `km --url` bridges a remote (Streamable HTTP) MCP server to a client that speaks stdio, recording the
  * session like a stdio one. The remote is server-everything in its streamableHttp mode; the client the MCP SDK's.
  */
-const kmClient = (home: string, args: string[]) =>
-  new StdioClientTransport({ command: process.execPath, args: [KM_BIN, ...args], env: { PATH: process.env.PATH ?? '', HOME: home, KM_HOME: home, KM_ENDPOINT: 'http://127.0.0.1:9', KM_USER: 'remote@example.com' }, stderr: 'ignore' });
+const kmClient = (home: string, args: string[], endpoint = 'http://127.0.0.1:9') =>
+  new StdioClientTransport({ command: process.execPath, args: [KM_BIN, ...args], env: { PATH: process.env.PATH ?? '', HOME: home, KM_HOME: home, KM_ENDPOINT: endpoint, KM_USER: 'remote@example.com' }, stderr: 'ignore' });
 
 describe('km --url (a remote server)', () => {
   let remote: ChildProcess;
@@ -52,6 +53,25 @@ describe('km --url (a remote server)', () => {
     expect(events.filter((e) => e.type === 'mcp.notification' && e.method === 'notifications/progress')).toHaveLength(3);
     expect(events.find((e) => e.target === 'trigger-long-running-operation').latencyMs).toBeGreaterThan(2000);
     expect(events.find((e) => e.method === 'tools/call').protocolVersion).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+  }, 60_000);
+
+  it('is in the sessions API as transport http, with the client and server it named', async () => {
+    const home = tempHome('km-remote-api');
+    const host = await startEmbeddedHost({ home, port: 0 });
+    try {
+      const client = new Client({ name: 'km-remote-e2e', version: '1.0.0' });
+      await client.connect(kmClient(home, ['--name', 'everything-remote-api', '--url', `http://127.0.0.1:${port}/mcp`], host.url));
+      expect((await client.callTool({ name: 'echo', arguments: { message: 'into the API' } })).isError).toBeFalsy();
+      await client.close();
+      const listed = await until('the ended session in the sessions API', async () => {
+        const { sessions } = await getJson(host.url, '/api/sessions');
+        return sessions.find((s: any) => s.server.name === 'everything-remote-api' && s.endedAt !== null && s.interactionCount === 2);
+      });
+      expect(listed).toMatchObject({ transport: 'http', client: { name: 'km-remote-e2e', version: '1.0.0' } });
+      expect(await getJson(host.url, `/api/sessions/${listed.id}`)).toMatchObject({ transport: 'http', client: { name: 'km-remote-e2e', version: '1.0.0' }, serverInfo: { name: expect.any(String) } });
+    } finally {
+      await host.close();
+    }
   }, 60_000);
 
   it('sends the --header values, and answers a request the remote refuses with a JSON-RPC error naming the cause', async () => {

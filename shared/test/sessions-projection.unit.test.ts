@@ -60,6 +60,15 @@ describe('sessions projection', () => {
     expect(fold([ended(Number.MAX_SAFE_INTEGER), ended(Number.MAX_SAFE_INTEGER)])!.droppedObservations).toBe(Number.MAX_SAFE_INTEGER);
   });
 
+  it('keeps the transport of session.started: given a session over HTTP, its view says http; before it arrives, and for an older document, null', () => {
+    const started: KmEvent = { ...envelope, id: newEventId(), ts: at(0), type: 'session.started', transport: 'http', pid: 42, kmVersion: '0.1.0' };
+    const call = interaction(2, 'ok');
+    expect(sessionView(fold([call, started])!)).toMatchObject({ transport: 'http', startedAt: at(0) });
+    expect(sessionView(fold([call])!).transport).toBeNull();
+    const { transport: _t, ...older } = fold([started])!;
+    expect(sessionView(older).transport).toBeNull();
+  });
+
   it("keeps why a server could not start and the previews km dropped; the view of an older document says none", () => {
     const failed: KmEvent = { ...envelope, id: newEventId(), ts: at(1), type: 'session.ended', exitCode: 127, signal: null, durationMs: 3, droppedObservations: 0, droppedPreviews: 4, startError: 'cannot start "srv": command not found (ENOENT)' };
     expect(KmEventSchema.safeParse(failed).success).toBe(true);

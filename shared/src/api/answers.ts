@@ -18,6 +18,8 @@ export const SessionAnswerSchema = z.object({
   machineId: z.string(),
   server: z.object({ name: z.string(), command: z.string() }),
   startedAt: z.string().nullable(),
+  /** How km reached the server (session.started): a child's stdio, or HTTP (km --url, km proxy); null until that event arrives. */
+  transport: z.enum(['stdio', 'http']).nullable(),
   firstSeenAt: z.string(),
   lastActivityAt: z.string(),
   endedAt: z.string().nullable(),

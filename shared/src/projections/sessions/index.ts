@@ -20,6 +20,8 @@ export interface SessionDoc {
   server: { name: string; command: string };
   /** From session.started; null until it arrives. */
   startedAt: string | null;
+  /** How km reached the server, from session.started: a child's stdio, or HTTP (km --url, km proxy). Absent until it arrives, and in documents written before. */
+  transport?: 'stdio' | 'http';
   /** The earliest timestamp of any event of the session: the sort key when session.started is missing. */
   firstSeenAt: string;
   lastActivityAt: string;
@@ -141,6 +143,7 @@ function applyEvent(doc: SessionDoc, event: KmEvent): void {
   switch (event.type) {
     case 'session.started':
       doc.startedAt = event.ts;
+      doc.transport = event.transport;
       break;
     case 'session.identified': {
       const by = { ...doc.identifiedBy };
@@ -205,7 +208,8 @@ function withPage(pages: readonly string[] | undefined, key: string): string[] |
 /** The public view of a session: the bookkeeping of the fold stays inside. */
 export function sessionView(
   doc: SessionDoc,
-): Omit<SessionDoc, 'identifiedBy' | 'pages' | 'waits' | 'droppedPreviews' | 'startError' | 'files' | 'filesSince' | 'manyFiles' | 'latencyHours' | 'latencyUntil' | 'latencyBefore'> & {
+): Omit<SessionDoc, 'identifiedBy' | 'pages' | 'waits' | 'transport' | 'droppedPreviews' | 'startError' | 'files' | 'filesSince' | 'manyFiles' | 'latencyHours' | 'latencyUntil' | 'latencyBefore'> & {
+  transport: 'stdio' | 'http' | null;
   droppedPreviews: number;
   startError: string | null;
 } {
@@ -221,5 +225,5 @@ export function sessionView(
     latencyBefore: _latencyBefore,
     ...view
   } = withoutIdLists(doc);
-  return { ...view, droppedPreviews: doc.droppedPreviews ?? 0, startError: doc.startError ?? null };
+  return { ...view, transport: doc.transport ?? null, droppedPreviews: doc.droppedPreviews ?? 0, startError: doc.startError ?? null };
 }
