@@ -4,7 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startEmbeddedHost } from '@km/functions/dist/host/embedded-host';
-import { KM_BIN, getJson, requireBuiltKm, spooledEvents, startRemoteEverything, until } from './e2e-support';
+import { KM_BIN, getJson, requireBuiltKm, runKm, spooledEvents, startRemoteEverything, until } from './e2e-support';
 import { tempHome } from './helpers';
 
 /**
@@ -69,6 +69,33 @@ describe('km --url (a remote server)', () => {
       });
       expect(listed).toMatchObject({ transport: 'http', client: { name: 'km-remote-e2e', version: '1.0.0' } });
       expect(await getJson(host.url, `/api/sessions/${listed.id}`)).toMatchObject({ transport: 'http', client: { name: 'km-remote-e2e', version: '1.0.0' }, serverInfo: { name: expect.any(String) } });
+    } finally {
+      await host.close();
+    }
+  }, 60_000);
+
+  it('answers what was piped in before stdin ended, and the session in the API has the client of that initialize', async () => {
+    const home = tempHome('km-remote-piped');
+    const host = await startEmbeddedHost({ home, port: 0 });
+    try {
+      const lines = [
+        { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'by-hand', version: '0.1' } } },
+        { jsonrpc: '2.0', method: 'notifications/initialized' },
+        { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+      ];
+      const env = { PATH: process.env.PATH ?? '', HOME: home, KM_HOME: home, KM_ENDPOINT: host.url, KM_USER: 'remote@example.com' };
+      const piped = await runKm(['--name', 'everything-piped', '--url', `http://127.0.0.1:${port}/mcp`], env, lines.map((l) => JSON.stringify(l) + '\n').join(''));
+      expect(piped.status).toBe(0);
+      const answers = piped.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      expect(answers.map((a) => [a.id, 'result' in a])).toEqual([
+        [0, true],
+        [1, true],
+      ]);
+      const session = await until('the piped session in the sessions API', async () => {
+        const { sessions } = await getJson(host.url, '/api/sessions');
+        return sessions.find((s: any) => s.server.name === 'everything-piped' && s.endedAt !== null && s.interactionCount === 2);
+      });
+      expect(session).toMatchObject({ transport: 'http', client: { name: 'by-hand', version: '0.1' }, errorCount: 0 });
     } finally {
       await host.close();
     }

@@ -47,6 +47,13 @@ export class RemoteServer extends EventEmitter {
   private readonly oauth: KmOAuthProvider | null;
   /** One sign-in at a time: every request refused meanwhile waits for it, then is sent again. */
   private signingIn: Promise<void> | null = null;
+  /**
+   * Requests sent and not answered yet. The end of stdin waits for their answers, as a server process answers what
+   * it read before its EOF: `echo '{"method":"initialize",...}' | km --url URL` got no answer, and its session no
+   * client (the observer learns it from initialize's answer).
+   */
+  private readonly unanswered = new Set<Id>();
+  private allAnswered: (() => void) | null = null;
 
   constructor(
     readonly url: URL,
@@ -69,7 +76,9 @@ export class RemoteServer extends EventEmitter {
       final: (done) => {
         if (this.partial.trim() !== '') this.line(this.partial);
         this.partial = '';
-        void this.stop(0, null).then(() => done());
+        void this.answered()
+          .then(() => this.stop(0, null))
+          .then(() => done());
       },
     });
     void this.transport.start().then(
@@ -98,6 +107,7 @@ export class RemoteServer extends EventEmitter {
       return;
     }
     const ids = requestIds(message);
+    for (const id of ids) this.unanswered.add(id);
     const isInitialize = (Array.isArray(message) ? message : [message]).some((m) => isObject(m) && m.method === 'initialize');
     const sent = this.initialized.then(() => this.send(message as JSONRPCMessage));
     if (isInitialize) this.initialized = sent.catch(() => {});
@@ -132,12 +142,20 @@ export class RemoteServer extends EventEmitter {
 
   private answer(message: unknown): void {
     if (!this.ended) this.stdout.write(JSON.stringify(message) + '\n');
+    const id = isObject(message) && !('method' in message) ? message.id : undefined;
+    if ((typeof id === 'string' || typeof id === 'number') && this.unanswered.delete(id) && this.unanswered.size === 0) this.allAnswered?.();
+  }
+
+  /** Every request sent so far has its answer (the server's, or km's error naming why there is none). */
+  private answered(): Promise<void> {
+    return this.unanswered.size === 0 ? Promise.resolve() : new Promise((resolve) => (this.allAnswered = resolve));
   }
 
   /** The client is gone (stdin ended) or signalled: end the HTTP session, then exit like a child would. */
   private async stop(code: number | null, signal: NodeJS.Signals | null): Promise<void> {
     if (this.ended) return;
     this.ended = true;
+    this.allAnswered?.(); // signalled: nothing more is waited for
     await Promise.race([this.transport.terminateSession().catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
     await this.transport.close().catch(() => {});
     this.exitCode = code;
