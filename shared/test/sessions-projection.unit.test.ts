@@ -85,24 +85,6 @@ describe('sessions projection', () => {
     for (let seed = 1; seed <= 200; seed++) expect(fold(shuffled(events, seed))).toEqual(expected);
   });
 
-  it("keeps the session's latency by hour, the hours of the 92 days before its newest only, whatever the order", () => {
-    const DAY = 86_400_000;
-    const moved = (event: KmEvent, days: number): KmEvent => {
-      const call = event as Extract<KmEvent, { type: 'mcp.interaction' }>;
-      const shift = (iso: string) => new Date(Date.parse(iso) + days * DAY).toISOString();
-      return { ...call, id: newEventId(), ts: shift(call.ts), startedAt: shift(call.startedAt), endedAt: call.endedAt && shift(call.endedAt) };
-    };
-    const early = interaction(3, 'ok');
-    const events = [early, moved(early, 50), moved(interaction(5, 'error'), 50), moved(early, 93)];
-    const expected = fold(events)!;
-    expect(Object.keys(expected.latencyHours!)).toEqual([moved(early, 50), moved(early, 93)].map((e) => `${(e as { startedAt: string }).startedAt.slice(0, 13)}:00:00.000Z`));
-    expect(Object.values(expected.latencyHours!).map((hour) => hour.total.count)).toEqual([2, 1]);
-    expect(expected.latencyUntil).toBe(Object.keys(expected.latencyHours!)[1]);
-    for (let seed = 1; seed <= 50; seed++) expect(fold(shuffled(events, seed))).toEqual(expected);
-    // The public view leaves the fold's bookkeeping out.
-    expect(sessionView(expected)).not.toHaveProperty('latencyHours');
-  });
-
   it('interactions: one page per ingest batch, the same on every replay', () => {
     const e = { ...interaction(3, 'ok'), receivedAt: at(30), batchId: 'b1' };
     const pageId = `${at(30)}|b1`;
