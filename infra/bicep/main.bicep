@@ -53,7 +53,7 @@ param auditSigningKeyPem string = ''
 // indexes for its sort fields, tie-broken by id) and an Event Hubs consumer group for its projector trigger.
 // functions/test/infra.unit.test.ts checks this list against the app's.
 var readModels = [
-  { name: 'sessions', sortFields: ['firstSeenAt', 'latencyUntil'] }
+  { name: 'sessions', sortFields: ['firstSeenAt'] }
   { name: 'interactions', sortFields: ['batch', 'receivedAt', 'startedAt'] }
   { name: 'cost', sortFields: ['kind', 'period'] }
   { name: 'latency', sortFields: ['day', 'period'] }

@@ -108,7 +108,7 @@ export function serveCommand(): Command {
     .description('Run the embedded stack: ingest, projectors, query API and dashboard, on this machine only')
     .option('-p, --port <port>', 'port to listen on', parsePort, DEFAULT_PORT)
     .option('--host <host>', 'interface to bind (keep 127.0.0.1 unless you know why)', '127.0.0.1')
-    .option('--rebuild <models>', 'replay the log into fresh read models (comma-separated names, or all) while serving the old ones, then switch; latency holds the org\'s buckets, sessions the per-session hours that project, user and team latency read', parseRebuild)
+    .option('--rebuild <models>', 'replay the log into fresh read models (comma-separated names, or all) while serving the old ones, then switch', parseRebuild)
     .action(async (options: { port: number; host: string; rebuild?: string[] }) => {
       const settings = loadSettings();
       ensureHome(settings.home);

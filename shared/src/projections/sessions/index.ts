@@ -66,9 +66,7 @@ export interface SessionDoc {
   /**
    * The session's latency stats by hour (foldSessionHours: the hours of the last LATENCY_RANGE_MAX_DAYS before its
    * newest), which the latency routes read for a project, user or team: kept here rather than in a latency document
-   * per session and day, which wrote a second document per session and batch (issue 11). Its calls count for this
-   * document's project and user: km gives a session one of each (the session days were keyed by the ones each call
-   * named, which only events made outside km can tell apart). Absent: no interactions yet.
+   * per session and day, which wrote a second document per session and batch (issue 11). Absent: no interactions yet.
    */
   latencyHours?: SessionHours;
   /** The newest hour of latencyHours (its start, ISO): what the latency routes' query of session documents ranges over. */
