@@ -35,10 +35,7 @@ export const readModelIndexes = [
   { model: interactionsProjection.name, fields: ['receivedAt'] },
   // a scope's latency buckets of one granularity over a range (a project's 30 days are 720 hours)
   { model: latencyProjection.name, fields: ['scope', 'granularity', 'period'] },
-  // a project's or user's sessions whose hours reach into a range (their hours are the sums of their sessions')
-  { model: sessionsProjection.name, fields: ['projectId', 'latencyUntil'] },
-  { model: sessionsProjection.name, fields: ['userId', 'latencyUntil'] },
-  // the session days that stores written before hold in the latency model, read with those
+  // a project's or user's session days over a range (their hours are the sums of their sessions')
   { model: latencyProjection.name, fields: ['projectId', 'day'] },
   { model: latencyProjection.name, fields: ['userId', 'day'] },
   // risk monitor

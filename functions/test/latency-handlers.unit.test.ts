@@ -1,4 +1,4 @@
-import type { KmEvent, LatencyBucketDoc, SessionDayDoc, SessionDoc, SessionHour, StoredEvent } from '@km/shared';
+import type { KmEvent, LatencyBucketDoc, StoredEvent } from '@km/shared';
 import { ApiKeyAuthenticator, hashApiKey } from '../src/adapters/api-key-authenticator';
 import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
 import type { HttpHandler } from '../src/handlers/http-results';
@@ -21,11 +21,8 @@ const NOW = new Date('2026-11-25T14:00:00.000Z');
 /** Given these stored events projected into a store, the Performance Hub's handlers over it. */
 async function given(events: StoredEvent[]) {
   const readModelStore = new MemoryReadModelStore();
-  const project = async (more: StoredEvent[]) => {
-    const projected = positioned(more);
-    for (const projection of readModels) await projectBatch(projection, readModelStore, projected);
-  };
-  await project(events);
+  const projected = positioned(events);
+  for (const projection of readModels) await projectBatch(projection, readModelStore, projected);
   const deps = { readModelStore, authenticator, now: () => NOW };
   const call = (handler: HttpHandler) => async (query = '', key = 'key-a') => {
     const response = await handler(anHttpRequest({ path: `/api/x${query}`, headers: bearer(key) }), anInvocationContext());
@@ -33,7 +30,6 @@ async function given(events: StoredEvent[]) {
   };
   return {
     readModelStore,
-    project,
     latency: call(makeQueryLatencyHandler(deps)),
     timeseries: call(makeQueryLatencyTimeseriesHandler(deps)),
     slowest: call(makeQueryLatencySlowestHandler(deps)),
@@ -155,45 +151,6 @@ describe('GET /api/latency', () => {
     }
     expect((await api.slowest(`?userId=ann${range}`)).body).toEqual((await all.slowest(`?userId=ann${range}`)).body);
     expect((await api.timeseries(`?bucket=hour&projectId=alpha${range}`)).body).toEqual((await all.timeseries(`?bucket=hour&projectId=alpha${range}`)).body);
-  });
-
-  it("adds the session days a store written before kept in the latency model, for the sessions whose documents began before they kept hours, and not once sessions are rebuilt", async () => {
-    const events = stored(scenario().filter((event) => event.orgId === 'org-a'));
-    const range = '&from=2026-11-25T12:00:00Z&to=2026-11-25T14:00:00Z';
-    const all = await given(events);
-    // Written before: the first calls of s-everything in a latency session day per UTC day, its document without hours.
-    const older = await given(events.slice(0, 4));
-    const sessionDays: SessionDayDoc[] = [];
-    const oldSessions: SessionDoc[] = [];
-    for (const { latencyHours, latencyUntil: _until, ...session } of await older.readModelStore.query<SessionDoc>('sessions', 'org-a')) {
-      oldSessions.push(session);
-      const byDay = new Map<string, Record<string, SessionHour>>();
-      for (const [hour, stats] of Object.entries(latencyHours ?? {})) {
-        const day = `${hour.slice(0, 10)}T00:00:00.000Z`;
-        byDay.set(day, { ...byDay.get(day), [hour]: stats });
-      }
-      for (const [day, hours] of byDay) {
-        const id = `session|${day}|${[session.id, session.projectId, session.userId].map(encodeURIComponent).join('|')}`;
-        sessionDays.push({ id, orgId: 'org-a', kind: 'sessionDay', sessionId: session.id, projectId: session.projectId, userId: session.userId, day, hours });
-      }
-    }
-    expect(sessionDays.length).toBeGreaterThan(0);
-    const upgraded = await given([]);
-    for (const doc of await older.readModelStore.query<LatencyBucketDoc>('latency', 'org-a')) await upgraded.readModelStore.upsert('latency', 'org-a', doc.id, doc);
-    for (const doc of oldSessions) await upgraded.readModelStore.upsert('sessions', 'org-a', doc.id, doc);
-    for (const doc of sessionDays) await upgraded.readModelStore.upsert('latency', 'org-a', doc.id, doc);
-    await upgraded.project(events.slice(4));
-    expect((await upgraded.readModelStore.get<SessionDoc>('sessions', 'org-a', 's-everything'))!.doc.latencyBefore).toBe(true);
-    // Rebuilt sessions: every hour in the session documents; the session days left in the latency model are not added.
-    const rebuilt = await given(events);
-    for (const doc of sessionDays) await rebuilt.readModelStore.upsert('latency', 'org-a', doc.id, doc);
-    for (const api of [upgraded, rebuilt]) {
-      for (const query of [`?groupBy=tool&projectId=alpha${range}`, `?groupBy=method&userId=ann${range}`, `?groupBy=server&projectId=beta${range}`]) {
-        expect((await api.latency(query)).body).toEqual((await all.latency(query)).body);
-      }
-      expect((await api.slowest(`?userId=ann${range}`)).body).toEqual((await all.slowest(`?userId=ann${range}`)).body);
-      expect((await api.timeseries(`?bucket=hour&projectId=alpha${range}`)).body).toEqual((await all.timeseries(`?bucket=hour&projectId=alpha${range}`)).body);
-    }
   });
 
   it.each([

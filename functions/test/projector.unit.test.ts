@@ -1,4 +1,4 @@
-import { interactionsProjection, latencyProjection, readInteractionDocs, sessionsProjection, sessionView, type LatencyDoc, type SessionDoc, type StoredEvent } from '@km/shared';
+import { interactionsProjection, readInteractionDocs, sessionsProjection, sessionView, type SessionDoc, type StoredEvent } from '@km/shared';
 import { MemoryEventLog } from '../src/adapters/memory-event-log';
 import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
 import { ConcurrencyError, type ReadModelStore } from '../src/ports';
@@ -53,35 +53,6 @@ describe('projectBatch', () => {
     await projectBatch(sessionsProjection, store, [ended!]);
     await projectBatch(sessionsProjection, store, [started!, first!, second!, ended!]);
     expect(await sessionDoc(store)).toEqual(expectedSession());
-  });
-
-  it("given calls of several sessions in one batch, then each session's document is written once with its latency hours, and latency writes only the org's buckets", async () => {
-    const store = new MemoryReadModelStore();
-    const sessions = ['s-1', 's-2', 's-3'];
-    const events = positioned(
-      stored(
-        sessions.flatMap((sessionId, i) => {
-          const envelope = anEnvelope({ orgId: 'org-a', sessionId, projectId: `p-${i}` });
-          return [
-            interaction(envelope, '2026-03-01T10:00:01.000Z', { requestId: '1', latencyMs: 10 }),
-            interaction(envelope, '2026-03-01T10:20:00.000Z', { requestId: '2', latencyMs: 20 }),
-            interaction(envelope, '2026-03-01T11:05:00.000Z', { requestId: '3', latencyMs: 30 }),
-          ];
-        }),
-      ),
-    );
-    expect(await projectBatch(sessionsProjection, store, events)).toEqual({ written: sessions.length, folded: 9 });
-    // The org's hours 10:00 and 11:00 and its day: no document per session (their hours are in the session documents).
-    expect((await projectBatch(latencyProjection, store, events)).written).toBe(3);
-    const latencyIds = (await store.query<LatencyDoc>('latency', 'org-a')).map((doc) => doc.id).sort();
-    expect(latencyIds).toEqual(['day|2026-03-01T00:00:00.000Z|org', 'hour|2026-03-01T10:00:00.000Z|org', 'hour|2026-03-01T11:00:00.000Z|org']);
-    for (const sessionId of sessions) {
-      const doc = (await store.get<SessionDoc>('sessions', 'org-a', sessionId))!.doc;
-      expect(Object.keys(doc.latencyHours!)).toEqual(['2026-03-01T10:00:00.000Z', '2026-03-01T11:00:00.000Z']);
-      expect(Object.values(doc.latencyHours!).map((hour) => hour.total.count)).toEqual([2, 1]);
-      expect(doc).toMatchObject({ latencyUntil: '2026-03-01T11:00:00.000Z' });
-      expect(doc.latencyBefore).toBeUndefined();
-    }
   });
 
   it('given a batch that was already projected, when replayed, then nothing is rewritten', async () => {

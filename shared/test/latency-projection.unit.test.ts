@@ -40,13 +40,13 @@ function project<S>(projection: Projection<S>, events: KmEvent[]): Record<string
 }
 
 /**
- * The buckets a stored document stands for: an org bucket itself; a session document (its hours moved there from the
- * latency model's session days, issue 11) each of its hours, once as its project's and once as its user's hour bucket.
+ * The buckets a stored document stands for: an org bucket itself; a session day (stored since issue 11) each of its
+ * hours, once as its project's and once as its user's hour bucket.
  */
 function bucketsOf(text: string): LatencyBucket[] {
-  const doc = JSON.parse(text) as LatencyBucketDoc | SessionDoc;
-  if (!('latencyHours' in doc)) return 'scope' in doc ? [expandBucket(doc)] : [];
-  return Object.entries(doc.latencyHours ?? {}).flatMap(([period, hour]) =>
+  const doc = JSON.parse(text) as LatencyDoc;
+  if (!('kind' in doc)) return [expandBucket(doc)];
+  return Object.entries(doc.hours).flatMap(([period, hour]) =>
     [`project:${doc.projectId}`, `user:${doc.userId}`].map((scope) => expandBucket({ id: doc.id, orgId: doc.orgId, scope, granularity: 'hour', period, ...hour })),
   );
 }
@@ -62,13 +62,8 @@ describe('latency projection', () => {
         ([events, shuffled]) => {
           expect(project(latencyProjection, shuffled)).toEqual(project(latencyProjection, events));
           // The per-session waits the bottleneck view reads, kept in the session documents.
-          // The per-session waits the bottleneck view reads and the hours a project's or user's range reads, kept in the session documents.
-          const latencyOf = (docs: Record<string, string>) =>
-            Object.values(docs).map((text) => {
-              const { waits, latencyHours, latencyUntil } = JSON.parse(text) as SessionDoc;
-              return JSON.stringify({ waits, latencyHours, latencyUntil });
-            });
-          expect(latencyOf(project(sessionsProjection as Projection<SessionDoc>, shuffled))).toEqual(latencyOf(project(sessionsProjection as Projection<SessionDoc>, events)));
+          const waits = (docs: Record<string, string>) => Object.values(docs).map((text) => JSON.stringify((JSON.parse(text) as SessionDoc).waits));
+          expect(waits(project(sessionsProjection as Projection<SessionDoc>, shuffled))).toEqual(waits(project(sessionsProjection as Projection<SessionDoc>, events)));
         },
       ),
       { numRuns },
@@ -78,7 +73,7 @@ describe('latency projection', () => {
   it('buckets by hour and day for the org, by hour only for the project and the user, with counts per outcome', () => {
     fc.assert(
       fc.property(fc.array(anInteraction, { minLength: 1, maxLength: 60 }), (events) => {
-        const docs = [...Object.values(project(latencyProjection, events)), ...Object.values(project(sessionsProjection as Projection<SessionDoc>, events))].flatMap(bucketsOf);
+        const docs = Object.values(project(latencyProjection, events)).flatMap(bucketsOf);
         for (const granularity of ['hour', 'day']) {
           const org = docs.filter((d) => d.scope === 'org' && d.granularity === granularity);
           const sum = (f: (d: LatencyBucket) => number) => org.reduce((n, d) => n + f(d), 0);
@@ -146,7 +141,7 @@ describe('latency projection', () => {
   it('merges many stats at once into what merging them pair by pair gives', () => {
     fc.assert(
       fc.property(fc.array(anInteraction, { minLength: 1, maxLength: 60 }), (events) => {
-        const docs = [...Object.values(project(latencyProjection, events)), ...Object.values(project(sessionsProjection as Projection<SessionDoc>, events))].flatMap(bucketsOf);
+        const docs = Object.values(project(latencyProjection, events)).flatMap(bucketsOf);
         const parts = docs.flatMap((doc) => [doc.total, ...Object.values(doc.servers), ...Object.values(doc.tools)]);
         expect(JSON.stringify(mergeAllStats(parts))).toBe(JSON.stringify(parts.reduce(mergeStats, emptyStats())));
       }),

@@ -1,29 +1,14 @@
-import {
-  latencyProjection,
-  own,
-  PERIOD_LENGTH_MS,
-  periodStart,
-  scopeName,
-  SESSION_HOURS_KEPT_MS,
-  sessionsProjection,
-  type BucketRef,
-  type LatencyBucketDoc,
-  type LatencyScope,
-  type SessionDayDoc,
-  type SessionDoc,
-  type SessionHours,
-  type StoredStats,
-} from '@km/shared';
+import { latencyProjection, own, PERIOD_LENGTH_MS, periodStart, scopeName, type BucketRef, type LatencyBucketDoc, type LatencyScope, type SessionDayDoc, type StoredStats } from '@km/shared';
 import type { ReadModelStore } from '../ports';
 
 /**
  * The bucket documents that make up each of refs, in the order of refs (a quiet period has none), as stored: their
  * stats leave out empty fields, which mergeAllStats reads as they are (expanding 30 days of tools would cost as much
  * as parsing them). The org's buckets are one document each; a project's or user's hour is the hours of its
- * sessions (SessionDoc.latencyHours), each read as a bucket of its own, plus what stores written before kept for
- * that scope (hour documents, and session days). One range query per run of consecutive buckets of one granularity
- * (a project's 30 days are 720 hours: one query, not 720 point reads; the org's are its edge hours and its days: at
- * most three), and for a project or user one of the session documents and one of the older session days.
+ * sessions (SessionDayDoc), each read as a bucket of its own, plus the hour document stores written before kept for
+ * that scope. One range query per run of consecutive buckets of one granularity (a project's 30 days are 720 hours:
+ * one query, not 720 point reads; the org's are its edge hours and its days: at most three), and one for the session
+ * days of the range.
  */
 export async function readLatencyBuckets(store: ReadModelStore, orgId: string, scope: LatencyScope, refs: readonly BucketRef[]): Promise<LatencyBucketDoc[][]> {
   const found = new Map<string, LatencyBucketDoc[]>();
@@ -34,7 +19,7 @@ export async function readLatencyBuckets(store: ReadModelStore, orgId: string, s
     else found.set(key, [doc]);
   };
   const runs = consecutiveRuns(refs);
-  const [pages, sessionHours] = await Promise.all([
+  const [pages, sessionDays] = await Promise.all([
     Promise.all(
       runs.map((run) =>
         store.query<LatencyBucketDoc>(latencyProjection.name, orgId, {
@@ -44,46 +29,24 @@ export async function readLatencyBuckets(store: ReadModelStore, orgId: string, s
         }),
       ),
     ),
-    scope.kind === 'org' || refs.length === 0 ? [] : readSessionHours(store, orgId, scope, refs),
+    scope.kind === 'org' || refs.length === 0 ? [] : readSessionDays(store, orgId, scope, refs),
   ]);
   for (const doc of pages.flat()) add(doc);
-  // Hours outside refs are never asked for (refs.map below), so a session's hours are added whole.
-  for (const { id, hours } of sessionHours) {
-    for (const [period, hour] of Object.entries(hours)) add({ id, orgId, scope: scopeName(scope), granularity: 'hour', period, ...hour });
+  for (const day of sessionDays) {
+    for (const [period, hour] of Object.entries(day.hours)) add({ id: day.id, orgId, scope: scopeName(scope), granularity: 'hour', period, ...hour });
   }
   return refs.map((ref) => found.get(`${ref.granularity}|${new Date(ref.periodMs).toISOString()}`) ?? []);
 }
 
-/**
- * The hours of a project's or user's sessions that may reach into refs (hours): the session documents whose newest
- * hour is from the first ref on and at most SESSION_HOURS_KEPT_MS after the last (a session keeps no hour older than
- * that before its newest, so one ending later has none in the range): a query bounded by the range, in the tenant's
- * partition. Plus the latency model's session days of those days, which stores written before hold: for the
- * sessions whose document began before it kept hours (latencyBefore) or that have none (a session document from
- * before, not written since); a session document that has them all (folded since, or rebuilt) makes its days redundant.
- */
-async function readSessionHours(store: ReadModelStore, orgId: string, scope: Exclude<LatencyScope, { kind: 'org' }>, refs: readonly BucketRef[]): Promise<Array<{ id: string; hours: SessionHours }>> {
+/** The session days of a project or user over the days that refs (hours) lie in. */
+function readSessionDays(store: ReadModelStore, orgId: string, scope: Exclude<LatencyScope, { kind: 'org' }>, refs: readonly BucketRef[]): Promise<SessionDayDoc[]> {
+  const day = (ms: number) => new Date(periodStart(ms, 'day')).toISOString();
   const periods = refs.map((ref) => ref.periodMs);
-  const firstMs = Math.min(...periods);
-  const lastMs = Math.max(...periods);
-  const where: Record<string, string> = scope.kind === 'project' ? { projectId: scope.id } : { userId: scope.id };
-  const [sessions, days] = await Promise.all([
-    store.query<SessionDoc>(sessionsProjection.name, orgId, {
-      where,
-      orderBy: 'latencyUntil',
-      between: { from: new Date(firstMs).toISOString(), to: new Date(lastMs + SESSION_HOURS_KEPT_MS).toISOString() },
-    }),
-    store.query<SessionDayDoc>(latencyProjection.name, orgId, {
-      where,
-      orderBy: 'day',
-      between: { from: new Date(periodStart(firstMs, 'day')).toISOString(), to: new Date(periodStart(lastMs, 'day')).toISOString() },
-    }),
-  ]);
-  const complete = new Set(sessions.filter((session) => !session.latencyBefore).map((session) => session.id));
-  return [
-    ...sessions.map((session) => ({ id: session.id, hours: session.latencyHours ?? {} })),
-    ...days.filter((day) => day.kind === 'sessionDay' && !complete.has(day.sessionId)).map((day) => ({ id: day.id, hours: day.hours })),
-  ];
+  return store.query<SessionDayDoc>(latencyProjection.name, orgId, {
+    where: scope.kind === 'project' ? { projectId: scope.id } : { userId: scope.id },
+    orderBy: 'day',
+    between: { from: day(Math.min(...periods)), to: day(Math.max(...periods)) },
+  });
 }
 
 /** refs cut where the granularity changes or a bucket does not follow the one before. */

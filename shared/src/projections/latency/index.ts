@@ -1,6 +1,5 @@
 import type { Interaction, KmEvent } from '../../events';
 import { own, ownRecord, withoutIdLists, type Projection } from '../projection';
-import { LATENCY_RANGE_MAX_DAYS } from '../../api/params';
 import { expandStats, isStoredForm, latencyMicros, sortedCounts, StatsAccumulator, storedStats, withKey, type LatencyStats, type StoredStats } from './stats';
 
 /**
@@ -13,13 +12,12 @@ import { expandStats, isStoredForm, latencyMicros, sortedCounts, StatsAccumulato
  * (ranges.ts), with percentiles as accurate as those of one bucket.
  *
  * Only the org has bucket documents of its own. A project's or a user's hour is the sum of its sessions' hours, and
- * a session has one project and one user: so each session keeps its hours (SessionHours, folded by foldSessionHours)
- * in its own document of the sessions read model, which serves both scopes, and a project or user range reads the
- * session documents whose hours reach into it. A batch writes a session's document anyway: hours in a latency
- * document per session and UTC day (SessionDayDoc) were a second write per session and batch, 18 of the 65 documents
- * written per 1000 events (issue 11). Stores written before may still hold those session days (readLatencyBuckets
- * adds them for the session documents that began before their hours moved), project and user hour documents
- * (added too), and `minute|...` documents and project or user days, which nothing reads any more.
+ * a session has one project and one user: so each session keeps its hours of a UTC day in one document
+ * (SessionDayDoc), which serves both scopes, and a project or user range reads the session days of its days. A batch
+ * writes one document per session it touches, where hour documents per project and per user were two per
+ * (scope, hour): 40 of the 128 documents written per 1000 events (issue 11). Stores written before may still hold
+ * project and user hour documents (readLatencyBuckets adds them), and `minute|...` documents and project or user
+ * days, which nothing reads any more.
  */
 export type LatencyGranularity = 'hour' | 'day';
 export type LatencyScope = { kind: 'org' } | { kind: 'project'; id: string } | { kind: 'user'; id: string };
@@ -63,10 +61,7 @@ export type LatencyBucket = Bucket<LatencyStats, ToolStats>;
 /** A bucket as it is stored: stats without their empty fields (StoredStats). */
 export type LatencyBucketDoc = Bucket<StoredStats, StoredStats<ToolStats>>;
 
-/**
- * The hours of one session (of one project and user) in one UTC day, as the latency model kept them before they moved
- * into the session documents (SessionDoc.latencyHours): still read from stores written before.
- */
+/** The hours of one session (of one project and user) in one UTC day, each as a bucket's stats: a project's or user's hour is the sum of its sessions'. */
 export interface SessionDayDoc {
   id: string;
   orgId: string;
@@ -79,18 +74,8 @@ export interface SessionDayDoc {
   /** Keyed by the hour's start (ISO), sorted. */
   hours: Record<string, SessionHour>;
 }
-/** One hour of one session: what a bucket keeps, without the bucket's id and period. */
 export type SessionHour = BucketStats<StoredStats, StoredStats<ToolStats>>;
-/** A session's hours, keyed by the hour's start (ISO), sorted. */
-export type SessionHours = Record<string, SessionHour>;
 export type LatencyDoc = LatencyBucketDoc | SessionDayDoc;
-
-/**
- * How far back from its newest hour a session keeps its hours: the longest range a latency route reads
- * (LATENCY_RANGE_MAX_DAYS), so a session running for months keeps a bounded document. The latency routes' query of
- * session documents relies on it: a session whose newest hour is more than this after a range's end has none in it.
- */
-export const SESSION_HOURS_KEPT_MS = LATENCY_RANGE_MAX_DAYS * 86_400_000;
 
 /** 20, not 100: the slowest lists were the largest part of a document, and a drill-down shows 10. */
 export const SLOWEST_KEPT = 20;
@@ -124,6 +109,14 @@ function periodText(periodMs: number): string {
   return text;
 }
 
+/**
+ * A session's project and user are in its id too: km gives a session one of each, but events come from outside, and
+ * a call must count for the project and user it names, whichever event of the session came first.
+ */
+export const sessionDayId = (event: Pick<Interaction, 'sessionId' | 'projectId' | 'userId'>, dayMs: number) =>
+  `session|${periodText(dayMs)}|${[event.sessionId, event.projectId, event.userId].map(encodeURIComponent).join('|')}`;
+const isSessionDayId = (docId: string) => docId.startsWith('session|');
+
 function parseBucketId(docId: string): { granularity: LatencyGranularity; period: string; scope: string } {
   const [granularity, period, ...scope] = docId.split('|');
   if (!isGranularity(granularity) || !period || scope.length !== 1) throw new Error(`not a latency bucket id: ${docId}`);
@@ -142,8 +135,7 @@ export const latencyProjection: Projection<LatencyDoc> = {
   docIds(event) {
     if (event.type !== 'mcp.interaction') return [];
     const startedMs = Date.parse(event.startedAt);
-    // A session's hours are in its session document (sessionsProjection, foldSessionHours), written by that model.
-    return LATENCY_GRANULARITIES.map((granularity) => latencyBucketId(ORG, granularity, periodStart(startedMs, granularity)));
+    return [...LATENCY_GRANULARITIES.map((granularity) => latencyBucketId(ORG, granularity, periodStart(startedMs, granularity))), sessionDayId(event, periodStart(startedMs, 'day'))];
   },
   evolve: (state, event, docId) => foldDoc(state, [event], docId),
   evolveBatch: (state, events, docId) => foldDoc(state, events, docId),
@@ -155,38 +147,37 @@ function foldDoc(state: LatencyDoc | null, events: readonly KmEvent[], docId: st
     if (state) return state;
     throw new Error('latency: a document cannot be made from no events');
   }
+  if (isSessionDayId(docId)) return foldSessionDay(state as SessionDayDoc | null, events, docId);
   const doc: LatencyBucketDoc = state ? withoutIdLists(state as LatencyBucketDoc) : emptyBucket(first, docId);
   return { ...doc, ...foldStats(doc, events) };
 }
 
-/**
- * A session's hours with a batch of its interactions folded in, each hour like a bucket (the events grouped by hour
- * first), and those more than SESSION_HOURS_KEPT_MS before the newest one dropped. The sessions read model keeps them
- * in the session document (the latency routes read them for projects, users and teams). Order-free: each hour is
- * a bucket's fold, and which hours are kept depends only on the newest.
- */
-export function foldSessionHours(hours: Readonly<SessionHours> | undefined, events: readonly Interaction[]): SessionHours {
-  const before = hours ?? {};
-  const byHour = new Map<string, Interaction[]>();
+/** A session day's hours, each folded like a bucket (the events of a batch grouped by hour first). */
+function foldSessionDay(state: SessionDayDoc | null, events: readonly KmEvent[], docId: string): SessionDayDoc {
+  const first = events[0]!;
+  if (first.type !== 'mcp.interaction') throw new Error(`latency cannot fold ${first.type}`);
+  const doc: SessionDayDoc = state ?? {
+    id: docId,
+    orgId: first.orgId,
+    kind: 'sessionDay',
+    sessionId: first.sessionId,
+    projectId: first.projectId,
+    userId: first.userId,
+    day: periodText(periodStart(Date.parse(first.startedAt), 'day')),
+    hours: ownRecord({}),
+  };
+  const byHour = new Map<string, KmEvent[]>();
   for (const event of events) {
+    if (event.type !== 'mcp.interaction') throw new Error(`latency cannot fold ${event.type}`);
     const hour = periodText(periodStart(Date.parse(event.startedAt), 'hour'));
     const inHour = byHour.get(hour);
     if (inHour) inHour.push(event);
     else byHour.set(hour, [event]);
   }
-  const keys = [...Object.keys(before), ...byHour.keys()];
-  const keptFrom = Math.max(...keys.map(Date.parse)) - SESSION_HOURS_KEPT_MS;
-  let out = ownRecord<SessionHour>({});
-  let added = false;
-  for (const hour of Object.keys(before)) if (Date.parse(hour) >= keptFrom) out[hour] = before[hour]!;
-  for (const [hour, inHour] of byHour) {
-    if (Date.parse(hour) < keptFrom) continue;
-    const stored = own(before, hour);
-    if (stored === undefined) added = true;
-    out[hour] = foldStats(stored ?? emptyStatsPart(), inHour);
-  }
-  if (added) out = sortedCounts(out);
-  return out;
+  let hours = ownRecord(doc.hours);
+  for (const [hour, inHour] of byHour) hours[hour] = foldStats(own(doc.hours, hour) ?? emptyStatsPart(), inHour);
+  if ([...byHour.keys()].some((hour) => own(doc.hours, hour) === undefined)) hours = sortedCounts(hours);
+  return { ...doc, hours };
 }
 
 const emptyStatsPart = (): SessionHour => ({ total: {}, servers: ownRecord({}), tools: ownRecord({}), methods: ownRecord({}), slowest: [] });

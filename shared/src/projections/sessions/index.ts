@@ -1,7 +1,7 @@
 import type { KmEvent } from '../../events';
 import { addSaturating, isServerFailure, sortedIndex, withoutIdLists, type Projection } from '../projection';
 import { interactionBatchKey } from '../interactions';
-import { addSessionWait, foldSessionHours, type SessionHours, type SessionWait } from '../latency';
+import { addSessionWait, type SessionWait } from '../latency';
 import { MANY_FILES, touchedFileHashes, withFileHashes } from '../risk';
 
 /**
@@ -63,19 +63,6 @@ export interface SessionDoc {
   files?: string[];
   filesSince?: string;
   manyFiles?: true;
-  /**
-   * The session's latency stats by hour (foldSessionHours: the hours of the last LATENCY_RANGE_MAX_DAYS before its
-   * newest), which the latency routes read for a project, user or team: kept here rather than in a latency document
-   * per session and day, which wrote a second document per session and batch (issue 11). Absent: no interactions yet.
-   */
-  latencyHours?: SessionHours;
-  /** The newest hour of latencyHours (its start, ISO): what the latency routes' query of session documents ranges over. */
-  latencyUntil?: string;
-  /**
-   * The document had interactions before it kept their hours: those are in the latency read model's session days
-   * (SessionDayDoc) of a store written before, which the latency routes add. A rebuild of sessions folds them all here.
-   */
-  latencyBefore?: true;
 }
 
 function emptySession(event: KmEvent): SessionDoc {
@@ -124,14 +111,7 @@ export const sessionsProjection: Projection<SessionDoc> = {
  */
 function foldSession(state: SessionDoc | null, events: readonly KmEvent[]): SessionDoc {
   const doc: SessionDoc = state ? withoutIdLists(state) : emptySession(events[0]!);
-  if (doc.interactionCount > 0 && doc.latencyHours === undefined) doc.latencyBefore = true;
   for (const event of events) applyEvent(doc, event);
-  const interactions = events.filter((event): event is Extract<KmEvent, { type: 'mcp.interaction' }> => event.type === 'mcp.interaction');
-  if (interactions.length > 0) {
-    const hours = foldSessionHours(doc.latencyHours, interactions);
-    doc.latencyHours = hours;
-    doc.latencyUntil = Object.keys(hours).at(-1)!;
-  }
   return doc;
 }
 
@@ -206,22 +186,11 @@ function withPage(pages: readonly string[] | undefined, key: string): string[] |
 /** The public view of a session: the bookkeeping of the fold stays inside. */
 export function sessionView(
   doc: SessionDoc,
-): Omit<SessionDoc, 'identifiedBy' | 'pages' | 'waits' | 'transport' | 'droppedPreviews' | 'startError' | 'files' | 'filesSince' | 'manyFiles' | 'latencyHours' | 'latencyUntil' | 'latencyBefore'> & {
+): Omit<SessionDoc, 'identifiedBy' | 'pages' | 'waits' | 'transport' | 'droppedPreviews' | 'startError' | 'files' | 'filesSince' | 'manyFiles'> & {
   transport: 'stdio' | 'http' | null;
   droppedPreviews: number;
   startError: string | null;
 } {
-  const {
-    identifiedBy: _identifiedBy,
-    pages: _pages,
-    waits: _waits,
-    files: _files,
-    filesSince: _filesSince,
-    manyFiles: _manyFiles,
-    latencyHours: _latencyHours,
-    latencyUntil: _latencyUntil,
-    latencyBefore: _latencyBefore,
-    ...view
-  } = withoutIdLists(doc);
+  const { identifiedBy: _identifiedBy, pages: _pages, waits: _waits, files: _files, filesSince: _filesSince, manyFiles: _manyFiles, ...view } = withoutIdLists(doc);
   return { ...view, transport: doc.transport ?? null, droppedPreviews: doc.droppedPreviews ?? 0, startError: doc.startError ?? null };
 }
