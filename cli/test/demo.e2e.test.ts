@@ -116,14 +116,16 @@ describe('km demo', () => {
     for (const file of stored) expect({ file, leaked: readFileSync(file).includes(key) }).toEqual({ file, leaked: false });
   });
 
-  it('a second km demo records into the km serve already running, whatever --port says', async () => {
+  it('a second km demo records into the km serve already running, and says so when --port names another', async () => {
     const before = servePid(home);
     expect(before).not.toBeNull();
     const { port } = JSON.parse(readFileSync(join(home, 'serve.json'), 'utf8')) as { port: number };
-    const run = await runKm(['demo', '--port', String(await freePort())], env());
+    const asked = await freePort();
+    const run = await runKm(['demo', '--port', String(asked)], env());
     expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: expect.any(String) });
     expect(lastLine(run.stdout)).toBe(`http://127.0.0.1:${port}/`);
-    expect(run.stdout).toContain(`recording into the km serve running on http://127.0.0.1:${port}`);
+    // Says so when the port asked for is not the running one's.
+    expect(run.stdout).toContain(`recording into the km serve running on http://127.0.0.1:${port} (not on port ${asked}: KM_HOME ${home} has this one`);
     expect(servePid(home)).toBe(before);
     const { sessions } = await getJson(`http://127.0.0.1:${port}`, `/api/sessions?projectId=${DEMO_PROJECT}`);
     expect((sessions as any[]).filter((s) => s.endedAt !== null)).toHaveLength(6);

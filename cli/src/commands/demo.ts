@@ -44,11 +44,14 @@ export function demoCommand(): Command {
   return new Command('demo')
     .description('Record a scripted agent session (the MCP SDK client, real MCP servers, through km) into the local km serve, starting one if none runs; prints the dashboard URL last')
     .option('-p, --port <port>', 'port of the km serve it starts when none runs', parsePort, DEFAULT_PORT)
-    .action(async (options: { port: number }) => {
+    .action(async (options: { port: number }, command: Command) => {
       const { home } = loadSettings();
       const say = (line: string) => process.stdout.write(`km demo: ${line}\n`);
       const stack = await ensureLocalStack(home, options.port);
-      say(stack.started ? `started km serve on ${stack.url} (log in ${join(home, 'demo-serve.log')})` : `recording into the km serve running on ${stack.url}`);
+      // One km serve per KM_HOME: a --port asked for is not the running one's, and the user should hear it.
+      const otherPort = command.getOptionValueSource('port') === 'cli' && new URL(stack.url).port !== String(options.port);
+      const running = `recording into the km serve running on ${stack.url}${otherPort ? ` (not on port ${options.port}: KM_HOME ${home} has this one; stop it, or give km demo another KM_HOME, to use that port)` : ''}`;
+      say(stack.started ? `started km serve on ${stack.url} (log in ${join(home, 'demo-serve.log')})` : running);
 
       const cwd = join(home, 'demo');
       mkdirSync(cwd, { recursive: true });
