@@ -31,14 +31,22 @@ export async function getJson(baseUrl: string, path: string): Promise<any> {
 
 /** Runs the built km to completion with exactly this environment, feeding it `input` on stdin. */
 export function runKm(args: string[], env: Record<string, string>, input = ''): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return runCommand(process.execPath, [KM_BIN, ...args], { env, input });
+}
+
+/**
+ * Runs a command to completion with exactly this environment (and cwd), feeding it `input` on stdin. Spawned, never
+ * synchronously: a host the command talks to may run in the test's own process.
+ */
+export function runCommand(command: string, args: string[], options: { env: Record<string, string>; cwd?: string; input?: string }): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [KM_BIN, ...args], { env });
+    const child = spawn(command, args, { env: options.env, ...(options.cwd ? { cwd: options.cwd } : {}) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     child.on('close', (status) => resolve({ status, stdout, stderr }));
-    child.stdin.end(input);
+    child.stdin.end(options.input ?? '');
   });
 }
 

@@ -1,9 +1,8 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { BIN_DIR, KM_BIN, requireBuiltKm, until } from './e2e-support';
+import { BIN_DIR, KM_BIN, requireBuiltKm, runCommand, until } from './e2e-support';
 import { tempHome } from './helpers';
 
 /**
@@ -11,18 +10,7 @@ import { tempHome } from './helpers';
  * the wrapped entry started the way a client starts it (its own environment: only what the entry says), recording
  * into the KM_HOME km init was run with, through the MCP SDK's client and the MCP Inspector's CLI. A second run changes nothing; --undo puts the files back byte for byte.
  */
-const km = (args: string[], cwd: string, env: Record<string, string>) => run(process.execPath, [KM_BIN, ...args], cwd, env);
-
-function run(command: string, args: string[], cwd: string, env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const km = (args: string[], cwd: string, env: Record<string, string>) => runCommand(process.execPath, [KM_BIN, ...args], { env, cwd });
 
 describe('km init', () => {
   beforeAll(() => requireBuiltKm());
@@ -74,9 +62,9 @@ describe('km init', () => {
     await client.close();
     // And by the MCP Inspector's CLI (npm), given the entry's command, args and env. (Its --config reading of the
     // same entry cannot be used: 0.15 splits its own argv at the first "--", which km's entries carry.)
-    const inspector = await run(join(BIN_DIR, 'mcp-inspector-cli'), ['--cli', ...Object.entries(entry.env as Record<string, string>).flatMap(([k, v]) => ['-e', `${k}=${v}`]), entry.command, ...entry.args, '--method', 'tools/list'], project, {
-      PATH: dirname(process.execPath),
-      HOME: home,
+    const inspector = await runCommand(join(BIN_DIR, 'mcp-inspector-cli'), ['--cli', ...Object.entries(entry.env as Record<string, string>).flatMap(([k, v]) => ['-e', `${k}=${v}`]), entry.command, ...entry.args, '--method', 'tools/list'], {
+      cwd: project,
+      env: { PATH: dirname(process.execPath), HOME: home },
     });
     expect(inspector.stderr).toBe('');
     expect(inspector.status).toBe(0);

@@ -1,6 +1,5 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -8,7 +7,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { startEmbeddedHost, type EmbeddedHost } from '@km/functions/dist/host/embedded-host';
 import { openLocalKeyDirectory } from '@km/functions/dist/host/local-key-admin';
 import { startGithubDouble } from '../../functions/test/support/github-double';
-import { BIN_DIR, REPO_ROOT, requireBuiltKm } from '../../cli/test/e2e-support';
+import { BIN_DIR, REPO_ROOT, requireBuiltKm, runCommand } from '../../cli/test/e2e-support';
 
 /**
  * The guided first run on a team's server (km serve beyond loopback, GitHub sign-in against a local double of
@@ -18,17 +17,6 @@ import { BIN_DIR, REPO_ROOT, requireBuiltKm } from '../../cli/test/e2e-support';
  * everything server from npm) turns the page to "first insight". Every step waits for a condition.
  */
 
-/** A command, spawned (never synchronously: the host answering it runs in this process). */
-function run(command: string, args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 const DASHBOARD_DIR = join(REPO_ROOT, 'dashboard', 'dist');
 const CHROMIUM = process.env.KM_CHROMIUM ?? '/usr/bin/chromium';
 const silent = { info() {}, warn() {}, error() {} };
@@ -94,18 +82,20 @@ describe('the guided first run on a team server, signed in with GitHub', () => {
     const laptop = mkdtempSync(join(tmpdir(), 'km-first-laptop-'));
     const prefix = join(laptop, 'prefix');
     const env = { PATH: [join(prefix, 'bin'), dirname(process.execPath), '/usr/bin', '/bin'].join(':'), HOME: laptop, KM_HOME: join(laptop, '.km'), KM_USER: 'octocat@example.com' };
-    const npm = await run('npm', ['i', '-g', '--ignore-scripts', '--no-audit', '--no-fund', `${host.url}/install/km.tgz`], {
-      // The machine's npm settings (proxy, certificates: NODE_EXTRA_CA_CERTS) and cache, as for any install on it.
-      ...(process.env as Record<string, string>),
-      ...env,
-      NPM_CONFIG_PREFIX: prefix,
-      npm_config_userconfig: process.env.npm_config_userconfig ?? join(homedir(), '.npmrc'),
-      npm_config_cache: join(homedir(), '.npm'),
+    const npm = await runCommand('npm', ['i', '-g', '--ignore-scripts', '--no-audit', '--no-fund', `${host.url}/install/km.tgz`], {
+      env: {
+        // The machine's npm settings (proxy, certificates: NODE_EXTRA_CA_CERTS) and cache, as for any install on it.
+        ...(process.env as Record<string, string>),
+        ...env,
+        NPM_CONFIG_PREFIX: prefix,
+        npm_config_userconfig: process.env.npm_config_userconfig ?? join(homedir(), '.npmrc'),
+        npm_config_cache: join(homedir(), '.npm'),
+      },
     });
     expect([npm.status, npm.stderr]).toEqual([0, expect.any(String)]);
     const km = join(prefix, 'bin', 'km');
     expect(existsSync(km)).toBe(true);
-    const login = await run(km, ['login', '--endpoint', host.url, '--key', key], env);
+    const login = await runCommand(km, ['login', '--endpoint', host.url, '--key', key], { env });
     expect(login.stderr).toBe('');
     expect(login.stdout).toContain('km login: saved');
     const transport = new StdioClientTransport({ command: km, args: ['--name', 'everything', '--', join(BIN_DIR, 'mcp-server-everything'), 'stdio'], env, stderr: 'ignore' });
