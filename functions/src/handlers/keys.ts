@@ -10,14 +10,19 @@ const directoryOf = (deps: ChangeDeps, context: InvocationContext) => new KeyDir
 
 const view = ({ kind: _kind, ...key }: KeyListingDoc) => key;
 
-/** The keys the caller may see and revoke: a project key's project's, a member's own (keyRights); none: a 403. */
-function keysOf(caller: Caller): (key: KeyListingDoc) => boolean {
+/** The caller's rights over the org's keys (keyRights); none is a 403 that says who has them. */
+function rightsOf(caller: Caller): 'all' | 'own' {
   const rights = keyRights(caller);
   if (rights === 'none') {
     throw new ApiError(403, `this key's role "${caller.role}" may not make, list or revoke API keys: an owner or admin does, or a member signed in to the dashboard with GitHub (their own keys; an API key makes none, so that a leaked one cannot outlive its revocation)`);
   }
+  return rights;
+}
+
+/** Which keys the caller sees and revokes: a member's own, a project key's project's; null: all of the org's. */
+function visibleKeys(caller: Caller, rights: 'all' | 'own'): ((key: KeyListingDoc) => boolean) | null {
   if (rights === 'own') return (key) => key.createdBy === caller.actor;
-  return caller.projectId ? (key) => key.projectId === caller.projectId : () => true;
+  return caller.projectId ? (key) => key.projectId === caller.projectId : null;
 }
 
 /** GET /api/whoami: what the credentials are, so `km login` saves the org the key belongs to and nothing else. */
@@ -30,9 +35,9 @@ export const makeWhoamiHandler = routeHandler(whoamiRoute, async (caller: Caller
 
 /** GET /api/keys */
 export const makeQueryKeysHandler = routeHandler(keysRoute, async (caller, _input, deps: ChangeDeps, context) => {
-  const visible = keysOf(caller);
+  const visible = visibleKeys(caller, rightsOf(caller));
   const keys = await directoryOf(deps, context).list(caller.orgId);
-  return { orgId: caller.orgId, keys: keys.filter(visible).map(view) };
+  return { orgId: caller.orgId, keys: (visible ? keys.filter(visible) : keys).map(view) };
 });
 
 /**
@@ -40,9 +45,9 @@ export const makeQueryKeysHandler = routeHandler(keysRoute, async (caller, _inpu
  * a member signed in with GitHub their own keys of role member or viewer.
  */
 export const makeCreateKeyHandler = routeHandler(createKeyRoute, async (caller, { body }, deps: ChangeDeps, context) => {
-  keysOf(caller);
+  const rights = rightsOf(caller);
   if (!keyRoleMayMake(caller, body.role)) {
-    const may = keyRights(caller) === 'own' ? 'a member makes keys of role member or viewer' : 'only an owner makes owners';
+    const may = rights === 'own' ? 'a member makes keys of role member or viewer' : 'only an owner makes owners';
     throw new ApiError(403, `a caller with role "${caller.role}" cannot make a key with role "${body.role}": ${may}`);
   }
   if (caller.projectId && body.projectId !== caller.projectId) {
@@ -55,8 +60,8 @@ export const makeCreateKeyHandler = routeHandler(createKeyRoute, async (caller, 
 /** POST /api/keys/{keyId}/revoke */
 export const makeRevokeKeyHandler = routeHandler(revokeKeyRoute, async (caller, { keyId }, deps: ChangeDeps, context) => {
   const directory = directoryOf(deps, context);
-  const visible = keysOf(caller);
-  if (caller.projectId || keyRights(caller) === 'own') {
+  const visible = visibleKeys(caller, rightsOf(caller));
+  if (visible) {
     const own = (await directory.list(caller.orgId)).some((key) => visible(key) && (key.keyId === keyId || key.prefix === keyId));
     if (!own) throw new ApiError(403, caller.projectId ? `this key is scoped to project "${caller.projectId}": it revokes keys of that project only` : 'a member revokes the keys they made only: an owner or admin revokes the others');
   }
