@@ -589,7 +589,7 @@ export const setTeamRoute = declare({
   name: 'setTeam',
   method: 'PUT',
   path: 'teams/{teamId}',
-  pathParams: z.strictObject({ teamId: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'teamId: lowercase letters, digits, ".", "_" and "-", up to 63') }),
+  pathParams: z.strictObject({ teamId: TeamIdSchema }),
   query: noQuery,
   body: TeamBodySchema,
   bodyExample: { name: 'Platform', userIds: ['ann@example.com', 'bob@example.com'] },
