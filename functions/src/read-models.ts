@@ -22,6 +22,9 @@ export const readModels: ReadonlyArray<Projection<unknown>> = [
 /** The query shapes of the query handlers, for stores that index (SQLite); Cosmos indexes every path anyway. */
 export const readModelIndexes = [
   { model: sessionsProjection.name, fields: ['firstSeenAt'] },
+  // the session list narrowed to a project or a user (and a team's, user by user), newest first
+  { model: sessionsProjection.name, fields: ['projectId', 'firstSeenAt'] },
+  { model: sessionsProjection.name, fields: ['userId', 'firstSeenAt'] },
   // risk monitor: the sessions flagged with many files (their finding is read out of the session document)
   { model: sessionsProjection.name, fields: ['manyFiles', 'firstSeenAt'] },
   // a session's interactions: the pages of the batches its session document lists

@@ -1,5 +1,5 @@
 import { addToSketch, emptySketch, LATENCY_RELATIVE_ACCURACY, mergeSketches, sketchCount, sketchQuantile, type LatencySketch } from '../src/index';
-import { binsOf } from '../src/projections/latency/sketch';
+import { binsOf, mergeAllSketches } from '../src/projections/latency/sketch';
 
 /** A seeded generator (mulberry32), so a failure reproduces. */
 function random(seed: number): () => number {
@@ -55,20 +55,50 @@ describe('latency sketch accuracy', () => {
     expect(JSON.stringify(right)).toBe(JSON.stringify(left));
   });
 
-  it('stores bins as flat key gaps and counts, in about half the JSON of [key, count] pairs, the same sketch either way', () => {
+  it('stores bins packed in one string, under a third of the JSON of [key, count] pairs, and reads both older forms as the same sketch', () => {
     const rand = random(11);
     const values = Array.from({ length: 300 }, () => Math.exp(Math.log(40) + 1.2 * normal(rand)));
-    const flat = values.reduce(addToSketch, emptySketch());
-    const pairs = binsOf(flat);
+    const packed = values.reduce(addToSketch, emptySketch());
+    expect(typeof packed.bins).toBe('string');
+    const pairs = binsOf(packed);
     expect(pairs.map(([key]) => key)).toEqual([...new Set(pairs.map(([key]) => key))].sort((a, b) => a - b));
     expect(pairs.reduce((n, [, count]) => n + count, 0)).toBe(values.length);
-    const older = { zeros: flat.zeros, bins: pairs } as unknown as LatencySketch;
-    expect(JSON.stringify(flat).length).toBeLessThan(0.6 * JSON.stringify(older).length);
-    // A document written before, with pairs, reads and folds into the same flat sketch.
-    expect(sketchCount(older)).toBe(sketchCount(flat));
-    for (const q of [0.5, 0.99]) expect(sketchQuantile(older, q)).toBe(sketchQuantile(flat, q));
-    expect(addToSketch(older, 7)).toEqual(addToSketch(flat, 7));
-    expect(mergeSketches(older, emptySketch())).toEqual(flat);
+    // Written before: [key, count] pairs, then a flat [gap, count, ...] array.
+    const older = { zeros: packed.zeros, bins: pairs } as unknown as LatencySketch;
+    const flat = { zeros: packed.zeros, bins: pairs.flatMap(([key, count], i) => [key - (i === 0 ? 0 : pairs[i - 1]![0]), count]) };
+    expect(JSON.stringify(packed).length).toBeLessThan(JSON.stringify(older).length / 3);
+    for (const before of [older, flat]) {
+      expect(sketchCount(before)).toBe(sketchCount(packed));
+      for (const q of [0.5, 0.99]) expect(sketchQuantile(before, q)).toBe(sketchQuantile(packed, q));
+      expect(addToSketch(before, 7)).toEqual(addToSketch(packed, 7));
+      expect(mergeSketches(before, emptySketch())).toEqual(packed);
+    }
+  });
+
+  it('packs negative keys, far-apart keys and counts past 2^32 exactly, and refuses a corrupt string', () => {
+    const big = 2 ** 40 + 3;
+    const sketch = { zeros: 0, bins: [[-400, 1], [-3, big], [0, 31], [1, 32], [5000, 1025]] } as unknown as LatencySketch;
+    const packed = mergeSketches(sketch, emptySketch());
+    expect(typeof packed.bins).toBe('string');
+    expect(binsOf(packed)).toEqual([[-400, 1], [-3, big], [0, 31], [1, 32], [5000, 1025]]);
+    expect(() => binsOf({ zeros: 0, bins: `${packed.bins as string}"` })).toThrow(/corrupt latency sketch/);
+  });
+
+  it('merges many sketches into the same bins as adding their counts key by key, whatever keys they span', () => {
+    const rand = random(5);
+    const sketches = Array.from({ length: 60 }, (_, i) => {
+      // Each sketch its own key range, some far below the others, so the dense counts grow both ways.
+      const offset = (i % 7) * 900 - 2500;
+      const bins: Array<[number, number]> = [];
+      for (let key = offset + Math.floor(rand() * 50); bins.length < 40; key += 1 + Math.floor(rand() * 30)) bins.push([key, 1 + Math.floor(rand() * 1000)]);
+      return { zeros: Math.floor(rand() * 3), bins } as unknown as LatencySketch;
+    });
+    const expected = new Map<number, number>();
+    for (const sketch of sketches) for (const [key, count] of binsOf(sketch)) expected.set(key, (expected.get(key) ?? 0) + count);
+    const merged = mergeAllSketches(sketches);
+    expect(binsOf(merged)).toEqual([...expected].sort(([a], [b]) => a - b));
+    expect(merged.zeros).toBe(sketches.reduce((n, s) => n + s.zeros, 0));
+    expect(mergeAllSketches([...sketches].reverse())).toEqual(merged);
   });
 
   it('keeps keys below 1 ms (negative) and zeros apart from the bins', () => {

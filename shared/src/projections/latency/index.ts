@@ -256,7 +256,7 @@ class Accumulators {
 
 /**
  * The stored document with every stats field present, its records copied prototype-free (keys come from events) and
- * its sketches flat, for a reader that wants every field (folds add through StatsAccumulator; queries merge the
+ * its sketches packed, for a reader that wants every field (folds add through StatsAccumulator; queries merge the
  * stored stats as they are). Documents written before (full stats, [key, count] sketch bins) expand to the same.
  */
 export function expandBucket(doc: LatencyBucketDoc): LatencyBucket {

@@ -13,12 +13,13 @@ export interface LatencySketch {
   /** Values too small for the mapping (0 ms, or below ~1e-300): they are reported as 0. */
   zeros: number;
   /**
-   * Flat [gap, count, gap, count, ...]: the first gap is the first key, each next one its distance from the key
-   * before. Most bins hold one call a few keys from the last, so this is half the JSON of [key, count] pairs, and
-   * sketches were most of a latency document's bytes (issue 11). Documents written before hold those pairs:
-   * binsOf reads both, and the next fold into such a document rewrites all of its sketches flat.
+   * The bins, packed (packBins): the first key, then each next key's distance from the one before, each with its
+   * count, as variable-length digits in one string. A day of 200 tools holds ~30,000 bins: as JSON numbers they were
+   * most of a latency document's bytes and of a 30-day query's parse time; a string parses at once (issue 11).
+   * Documents written before hold a flat number array [gap, count, ...] or [key, count] pairs: binsOf reads all
+   * three, and the next fold into such a document rewrites its sketches packed.
    */
-  bins: number[];
+  bins: string | number[];
 }
 
 type Bin = [key: number, count: number];
@@ -26,24 +27,76 @@ type Bin = [key: number, count: number];
 /** The mapping is a pure function of the accuracy: one instance serves every sketch. */
 const mapping = new DDSketch({ relativeAccuracy: LATENCY_RELATIVE_ACCURACY }).mapping;
 
-export const emptySketch = (): LatencySketch => ({ zeros: 0, bins: [] });
+export const emptySketch = (): LatencySketch => ({ zeros: 0, bins: '' });
 
-/** The bins as [key, count] pairs, ascending, from the flat form or the pairs of older documents. */
-export function binsOf(sketch: LatencySketch): Bin[] {
-  const stored = sketch.bins as Array<number | Bin>;
-  if (isPairs(stored)) return stored;
-  const bins: Bin[] = [];
-  let key = 0;
-  for (let i = 0; i < stored.length; i += 2) {
-    key += stored[i] as number;
-    bins.push([key, stored[i + 1] as number]);
+/**
+ * Packing: each number is written in base 32 digits, least significant first, one character per digit, from an
+ * alphabet of 64 that JSON never escapes; the upper half of the alphabet marks a digit that another follows. Most
+ * gaps and counts are under 32: one character each. The first key may be negative (below 1 ms): it is zigzagged.
+ */
+const DIGITS = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_';
+const DIGIT_VALUE = new Int8Array(128).fill(-1);
+for (let i = 0; i < DIGITS.length; i++) DIGIT_VALUE[DIGITS.charCodeAt(i)] = i;
+
+function packNumber(out: string[], n: number): void {
+  // Arithmetic, not bit operations: a count may pass 2^31.
+  while (n >= 32) {
+    out.push(DIGITS[32 + (n % 32)]!);
+    n = Math.floor(n / 32);
   }
+  out.push(DIGITS[n]!);
+}
+
+const zigzag = (n: number) => (n >= 0 ? 2 * n : -2 * n - 1);
+const unzigzag = (n: number) => (n % 2 === 0 ? n / 2 : -(n + 1) / 2);
+
+/** Sorted [key, count] pairs, packed. */
+function packBins(bins: Iterable<readonly [number, number]>): string {
+  const out: string[] = [];
+  let previous: number | null = null;
+  for (const [key, count] of bins) {
+    packNumber(out, previous === null ? zigzag(key) : key - previous);
+    packNumber(out, count);
+    previous = key;
+  }
+  return out.join('');
+}
+
+/** Calls visit with each packed bin, ascending. A character outside the alphabet is a corrupt document: it throws. */
+function forEachPacked(packed: string, visit: (key: number, count: number) => void): void {
+  let key = 0;
+  let first = true;
+  let i = 0;
+  const next = (): number => {
+    let n = 0;
+    let scale = 1;
+    for (;;) {
+      const digit = DIGIT_VALUE[packed.charCodeAt(i++)] ?? -1;
+      if (digit < 0) throw new Error(`corrupt latency sketch: unexpected character at ${i - 1}`);
+      if (digit < 32) return n + digit * scale;
+      n += (digit - 32) * scale;
+      scale *= 32;
+    }
+  };
+  while (i < packed.length) {
+    const step = next();
+    key = first ? unzigzag(step) : key + step;
+    first = false;
+    visit(key, next());
+  }
+}
+
+/** The bins as [key, count] pairs, ascending, from any stored form. */
+export function binsOf(sketch: LatencySketch): Bin[] {
+  const bins: Bin[] = [];
+  forEachBin(sketch, (key, count) => bins.push([key, count]));
   return bins;
 }
 
 /** Calls visit with each bin, ascending, without building the pairs (merges of 30 days walk ~10^5 bins). */
 function forEachBin(sketch: LatencySketch, visit: (key: number, count: number) => void): void {
-  const stored = sketch.bins as Array<number | Bin>;
+  const stored = sketch.bins as string | Array<number | Bin>;
+  if (typeof stored === 'string') return forEachPacked(stored, visit);
   if (isPairs(stored)) {
     for (const [key, count] of stored) visit(key, count);
     return;
@@ -57,24 +110,13 @@ function forEachBin(sketch: LatencySketch, visit: (key: number, count: number) =
 
 const isPairs = (stored: Array<number | Bin>): stored is Bin[] => stored.length > 0 && Array.isArray(stored[0]);
 
-/** Sorted pairs to the flat form. */
-function flatBins(bins: readonly Bin[]): number[] {
-  const flat: number[] = [];
-  let previous = 0;
-  for (const [key, count] of bins) {
-    flat.push(key - previous, count);
-    previous = key;
-  }
-  return flat;
-}
-
 export function sketchCount(sketch: LatencySketch): number {
   return binsOf(sketch).reduce((sum, [, count]) => sum + count, sketch.zeros);
 }
 
-/** The sketch in the flat form: itself, or a copy of one with the [key, count] pairs of an older document. */
-export function flatSketch(sketch: LatencySketch): LatencySketch {
-  return isPairs(sketch.bins as Array<number | Bin>) ? { zeros: sketch.zeros, bins: flatBins(binsOf(sketch)) } : sketch;
+/** The sketch in the packed form: itself, or a copy of one with the number arrays of an older document. */
+export function packedSketch(sketch: LatencySketch): LatencySketch {
+  return typeof sketch.bins === 'string' ? sketch : { zeros: sketch.zeros, bins: packBins(binsOf(sketch)) };
 }
 
 /** Returns a new sketch with the value added (sketches in documents are never mutated in place). */
@@ -110,24 +152,57 @@ export class SketchAccumulator {
     this.bins.set(key, (this.bins.get(key) ?? 0) + 1);
   }
 
-  /** The sketch with every value added, in the flat form. */
+  /** The sketch with every value added, packed. */
   result(): LatencySketch {
-    if (!this.bins) return { zeros: this.zeros, bins: flatSketch(this.start).bins };
-    return { zeros: this.zeros, bins: flatBins([...this.bins.entries()].sort((x, y) => x[0] - y[0])) };
+    if (!this.bins) return { zeros: this.zeros, bins: packedSketch(this.start).bins };
+    return { zeros: this.zeros, bins: packBins([...this.bins.entries()].sort((x, y) => x[0] - y[0])) };
   }
 }
 
 export const mergeSketches = (a: LatencySketch, b: LatencySketch): LatencySketch => mergeAllSketches([a, b]);
 
-/** Many sketches merged at once: one map of bin counts, sorted once (a 30-day read merges thousands of sketches). */
+/**
+ * Many sketches merged at once (a 30-day read by tool merges thousands): counted into one dense array indexed by
+ * key, which grows to the keys met, instead of a map, and packed once. Keys are dense: latencies from 0.01 ms to an
+ * hour span ~1,100 of them.
+ */
 export function mergeAllSketches(sketches: readonly LatencySketch[]): LatencySketch {
-  const merged = new Map<number, number>();
+  const dense = new DenseCounts();
   let zeros = 0;
   for (const sketch of sketches) {
     zeros += sketch.zeros;
-    forEachBin(sketch, (key, count) => merged.set(key, (merged.get(key) ?? 0) + count));
+    forEachBin(sketch, dense.add);
   }
-  return { zeros, bins: flatBins([...merged.entries()].sort((x, y) => x[0] - y[0])) };
+  return { zeros, bins: packBins(dense.bins()) };
+}
+
+/** Counts by integer key in a Float64Array (exact to 2^53) that grows both ways to cover the keys added. */
+class DenseCounts {
+  private counts = new Float64Array(0);
+  private base = 0;
+
+  readonly add = (key: number, count: number): void => {
+    let at = key - this.base;
+    if (at < 0 || at >= this.counts.length) at = this.grow(key);
+    this.counts[at]! += count;
+  };
+
+  private grow(key: number): number {
+    const empty = this.counts.length === 0;
+    const low = empty ? key : Math.min(key, this.base);
+    const high = empty ? key : Math.max(key, this.base + this.counts.length - 1);
+    // Room to spare on both sides: the next sketches' keys mostly lie near these.
+    const spare = Math.max(64, high - low);
+    const grown = new Float64Array(high - low + 1 + 2 * spare);
+    if (!empty) grown.set(this.counts, this.base - (low - spare));
+    this.counts = grown;
+    this.base = low - spare;
+    return key - this.base;
+  }
+
+  *bins(): Generator<[number, number]> {
+    for (let at = 0; at < this.counts.length; at++) if (this.counts[at]! > 0) yield [this.base + at, this.counts[at]!];
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Interaction } from '../../events';
 import { addSaturating, bounded, isServerFailure, own } from '../projection';
 import { MAX_BYTES, MAX_DURATION_MS } from '../../events';
-import { emptySketch, flatSketch, mergeAllSketches, SketchAccumulator, sketchQuantiles, type LatencySketch } from './sketch';
+import { emptySketch, packedSketch, mergeAllSketches, SketchAccumulator, sketchQuantiles, type LatencySketch } from './sketch';
 
 /**
  * What the Performance Hub knows about a set of interactions. Every field merges exactly and commutatively: counts
@@ -91,7 +91,7 @@ export class StatsAccumulator {
     this.sketch.add(event.latencyMs);
   }
 
-  /** The full stats, sketch flat and error codes sorted. */
+  /** The full stats, sketch packed and error codes sorted. */
   result(): LatencyStats {
     return { ...this.stats, errorCodes: this.codes ? sortedCounts(this.codes) : this.stats.errorCodes, sketch: this.sketch.result() };
   }
@@ -143,18 +143,18 @@ export function storedStats<T extends LatencyStats>(stats: T): StoredStats<T> {
   return Object.fromEntries(Object.entries(stats).filter(([field, value]) => !isEmptyField(field, value))) as StoredStats<T>;
 }
 
-/** Stored stats, or the full stats of an older document, as full stats with a flat sketch: what a fold adds to. */
+/** Stored stats, or the full stats of an older document, as full stats with a packed sketch: what a fold adds to. */
 export function expandStats<T extends LatencyStats>(stored: StoredStats<T>): T {
-  return withFlatSketch({ ...emptyStats(), ...stored } as T);
+  return withPackedSketch({ ...emptyStats(), ...stored } as T);
 }
 
 /**
- * Whether stats are already as storedStats would store them (no empty field, a flat sketch): a fold re-stores the
+ * Whether stats are already as storedStats would store them (no empty field, a packed sketch): a fold re-stores the
  * untouched stats of a document as they are, instead of expanding and filtering each one on every write.
  */
 export function isStoredForm(stats: StoredStats): boolean {
   for (const field in stats) if (isEmptyField(field, stats[field as keyof StoredStats])) return false;
-  return stats.sketch === undefined || flatSketch(stats.sketch) === stats.sketch;
+  return stats.sketch === undefined || packedSketch(stats.sketch) === stats.sketch;
 }
 
 function isEmptyField(field: string, value: unknown): boolean {
@@ -164,9 +164,9 @@ function isEmptyField(field: string, value: unknown): boolean {
   return value === EMPTY[field as keyof LatencyStats];
 }
 
-/** The stats with a flat sketch (older documents hold [key, count] pairs): the same object when it already is. */
-export function withFlatSketch<T extends LatencyStats>(stats: T): T {
-  const sketch = flatSketch(stats.sketch);
+/** The stats with a packed sketch (older documents hold number arrays): the same object when it already is. */
+export function withPackedSketch<T extends LatencyStats>(stats: T): T {
+  const sketch = packedSketch(stats.sketch);
   return sketch === stats.sketch ? stats : { ...stats, sketch };
 }
 
