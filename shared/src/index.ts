@@ -72,7 +72,7 @@ export type {
 } from './projections/latency';
 export { bucketsCovering, bucketsOfPeriod, wholeHoursCovering } from './projections/latency/ranges';
 export type { BucketRef } from './projections/latency/ranges';
-export { emptyStats, mergeStats, mergeAllStats, summarizeStats, addInteraction } from './projections/latency/stats';
+export { emptyStats, mergeStats, mergeAllStats, summarizeStats, summarizeAllStats, addInteraction } from './projections/latency/stats';
 export type { LatencyStats, LatencySummary, StoredStats } from './projections/latency/stats';
 export {
   LATENCY_RELATIVE_ACCURACY,

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { addInteraction, emptyStats, expandBucket, latencyProjection, mergeAllStats, sessionsProjection, mergeStats, newEventId, summarizeStats, type KmEvent, type Interaction, type LatencyBucket, type LatencyBucketDoc, type LatencyStats, type LatencyDoc, type Projection, type SessionDoc } from '../src/index';
+import { addInteraction, emptyStats, expandBucket, latencyProjection, mergeAllStats, sessionsProjection, mergeStats, newEventId, summarizeStats, summarizeAllStats, type KmEvent, type Interaction, type LatencyBucket, type LatencyBucketDoc, type LatencyStats, type LatencyDoc, type Projection, type SessionDoc } from '../src/index';
 import { binsOf } from '../src/projections/latency/sketch';
 
 const base = Date.UTC(2026, 10, 25, 23, 58, 0);
@@ -93,7 +93,7 @@ describe('latency projection', () => {
     );
   });
 
-  it('folds into a document written before, with [key, count] sketch bins, as into one written flat', () => {
+  it('folds into a document written before, with [key, count] sketch bins, as into one written packed', () => {
     fc.assert(
       fc.property(fc.array(anInteraction, { minLength: 2, maxLength: 40 }), (events) => {
         const [last, ...rest] = events;
@@ -144,6 +144,8 @@ describe('latency projection', () => {
         const docs = Object.values(project(latencyProjection, events)).flatMap(bucketsOf);
         const parts = docs.flatMap((doc) => [doc.total, ...Object.values(doc.servers), ...Object.values(doc.tools)]);
         expect(JSON.stringify(mergeAllStats(parts))).toBe(JSON.stringify(parts.reduce(mergeStats, emptyStats())));
+        // What the queries answer, read off the merged bins, is the summary of the merged stats.
+        expect(summarizeAllStats(parts)).toEqual(summarizeStats(mergeAllStats(parts)));
       }),
       { numRuns: 50 },
     );

@@ -2,10 +2,9 @@ import {
   badParameter,
   bucketsOfPeriod,
   latencyTimeseriesRoute,
-  mergeAllStats,
   periodStart,
   PERIOD_LENGTH_MS,
-  summarizeStats,
+  summarizeAllStats,
   type LatencyBucketDoc,
   type TimeseriesPointAnswer,
 } from '@km/shared';
@@ -49,7 +48,7 @@ export const makeQueryLatencyTimeseriesHandler = routeHandler(latencyTimeseriesR
     bucket: granularity,
     points: periods.map((periodMs, i): TimeseriesPoint => {
       const inPoint = inPeriods[i]!;
-      const { count, errors, toolErrors, timeouts, errorRate, p50, p95, p99, max } = summarizeStats(mergeAllStats(inPoint.flatMap((doc) => filteredStats(doc, filters))));
+      const { count, errors, toolErrors, timeouts, errorRate, p50, p95, p99, max } = summarizeAllStats(inPoint.flatMap((doc) => filteredStats(doc, filters)));
       return { t: new Date(periodMs).toISOString(), count, errors, toolErrors, timeouts, errorRate, p50, p95, p99, max };
     }),
   };

@@ -7,11 +7,13 @@ import {
   STATUS_ONLY_WHERE,
   UNUSUAL_HOURS_WHERE,
   expandFindings,
+  FINDING_KINDS,
   isStatusOnly,
   newEventId,
   riskFindingView,
   riskProjection,
   sessionsProjection,
+  type FindingKind,
   type FindingStatusChanged,
   type SessionFiles,
   type RiskFindingDoc,
@@ -89,19 +91,24 @@ async function anomalyFindings(store: ReadModelStore, orgId: string): Promise<Ri
   return expandFindings([...anomalies, ...statusOnly.filter(isStatusOnly), ...hours], sessions);
 }
 
+const OTHER_KINDS = FINDING_KINDS.filter((kind) => kind !== 'anomaly');
+
 const matches = (doc: RiskFindingDoc, where: Record<string, string | number | boolean>) =>
   Object.entries(where).every(([field, value]) => (doc as unknown as Record<string, unknown>)[field] === value);
 
 /** The findings the store filter selects: the store's for every kind but anomalies, expandFindings' for anomalies. */
 async function findingsWhere(store: ReadModelStore, orgId: string, options: QueryOptions): Promise<RiskFindingDoc[]> {
   const where = options.where ?? {};
-  const others = where.kind === 'anomaly' ? [] : (await store.query<RiskFindingDoc>(riskProjection.name, orgId, options)).filter((doc) => doc.kind !== 'anomaly');
+  // One query per other kind, not one for all: the anomaly documents would come too, to be parsed and dropped, as
+  // anomalyFindings reads them again (each limit holds: the newest of the union are among each kind's newest).
+  const kinds = where.kind === undefined ? OTHER_KINDS : where.kind === 'anomaly' ? [] : [where.kind as FindingKind];
+  const others = (await Promise.all(kinds.map((kind) => store.query<RiskFindingDoc>(riskProjection.name, orgId, { ...options, where: { ...where, kind } })))).flat();
   // The same filters and range as the store applied to the others, before the two are cut to the limit together.
   const { from, to } = options.between ?? {};
   const inRange = (doc: RiskFindingDoc) => (from === undefined || doc.ts >= String(from)) && (to === undefined || doc.ts <= String(to));
   const anomalies = where.kind === undefined || where.kind === 'anomaly' ? (await anomalyFindings(store, orgId)).filter((doc) => matches(doc, where) && inRange(doc)) : [];
-  // Newest first; a stable sort keeps the store's order among findings of one time.
-  return [...others, ...anomalies].sort((a, b) => (a.ts === b.ts ? 0 : a.ts < b.ts ? 1 : -1)).slice(0, options.limit);
+  // Newest first, ties by id as the store orders them (the kinds were read apart).
+  return [...others, ...anomalies].sort((a, b) => (a.ts !== b.ts ? (a.ts < b.ts ? 1 : -1) : a.id === b.id ? 0 : a.id < b.id ? 1 : -1)).slice(0, options.limit);
 }
 
 /** GET /api/risk/findings?severity&from&to&status&kind&projectId&userId&server&tool&limit: the caller's findings, newest first. */

@@ -167,13 +167,24 @@ export const mergeSketches = (a: LatencySketch, b: LatencySketch): LatencySketch
  * hour span ~1,100 of them.
  */
 export function mergeAllSketches(sketches: readonly LatencySketch[]): LatencySketch {
+  const { zeros, bins } = mergedBins(sketches);
+  return { zeros, bins: packBins(bins) };
+}
+
+/** sketchQuantiles of the sketches merged, without packing the merge only to read it back (a query's groups). */
+export function mergedSketchQuantiles(sketches: readonly LatencySketch[], qs: readonly number[], exact?: { min: number; max: number }): Array<number | null> {
+  const { zeros, bins } = mergedBins(sketches);
+  return quantilesOfBins(zeros, bins, qs, exact);
+}
+
+function mergedBins(sketches: readonly LatencySketch[]): { zeros: number; bins: Bin[] } {
   const dense = new DenseCounts();
   let zeros = 0;
   for (const sketch of sketches) {
     zeros += sketch.zeros;
     forEachBin(sketch, dense.add);
   }
-  return { zeros, bins: packBins(dense.bins()) };
+  return { zeros, bins: [...dense.bins()] };
 }
 
 /** Counts by integer key in a Float64Array (exact to 2^53) that grows both ways to cover the keys added. */
@@ -218,9 +229,12 @@ export function sketchQuantile(sketch: LatencySketch, q: number, exact?: { min: 
 
 /** sketchQuantile for several quantiles, decoding the bins once. */
 export function sketchQuantiles(sketch: LatencySketch, qs: readonly number[], exact?: { min: number; max: number }): Array<number | null> {
-  const bins = binsOf(sketch);
-  const n = bins.reduce((sum, [, count]) => sum + count, sketch.zeros);
-  return qs.map((q) => (n === 0 ? null : valueAtRank(sketch.zeros, bins, Math.max(0, Math.ceil(q * n) - 1), n, exact)));
+  return quantilesOfBins(sketch.zeros, binsOf(sketch), qs, exact);
+}
+
+function quantilesOfBins(zeros: number, bins: readonly Bin[], qs: readonly number[], exact?: { min: number; max: number }): Array<number | null> {
+  const n = bins.reduce((sum, [, count]) => sum + count, zeros);
+  return qs.map((q) => (n === 0 ? null : valueAtRank(zeros, bins, Math.max(0, Math.ceil(q * n) - 1), n, exact)));
 }
 
 function valueAtRank(zeros: number, bins: readonly Bin[], rank: number, n: number, exact?: { min: number; max: number }): number {

@@ -1,7 +1,7 @@
 import type { Interaction } from '../../events';
 import { addSaturating, bounded, isServerFailure, own } from '../projection';
 import { MAX_BYTES, MAX_DURATION_MS } from '../../events';
-import { emptySketch, packedSketch, mergeAllSketches, SketchAccumulator, sketchQuantiles, type LatencySketch } from './sketch';
+import { emptySketch, packedSketch, mergeAllSketches, mergedSketchQuantiles, SketchAccumulator, sketchQuantiles, type LatencySketch } from './sketch';
 
 /**
  * What the Performance Hub knows about a set of interactions. Every field merges exactly and commutatively: counts
@@ -100,11 +100,24 @@ export class StatsAccumulator {
 export const mergeStats = (a: LatencyStats, b: LatencyStats): LatencyStats => mergeAllStats([a, b]);
 
 /**
- * Many stats merged at once, the same as merging them pair by pair: the sketches' bins are counted in one map and
- * sorted once, not copied and re-sorted per pair (a 30-day read by tool merges thousands of stats). Takes stored
- * stats as they are (a field left out is empty), so queries read documents without expanding them.
+ * Many stats merged at once, the same as merging them pair by pair: the sketches' bins are counted in one dense
+ * array, not copied and re-sorted per pair (a 30-day read by tool merges thousands of stats). Takes stored stats as
+ * they are (a field left out is empty), so queries read documents without expanding them.
  */
 export function mergeAllStats(all: readonly StoredStats[]): LatencyStats {
+  const { merged, sketches } = mergedScalars(all);
+  merged.sketch = mergeAllSketches(sketches);
+  return merged;
+}
+
+/** summarizeStats(mergeAllStats(all)), with the percentiles read off the merged bins instead of a packed sketch. */
+export function summarizeAllStats(all: readonly StoredStats[]): LatencySummary {
+  const { merged, sketches } = mergedScalars(all);
+  return summaryOf(merged, mergedSketchQuantiles(sketches, SUMMARY_QUANTILES, exactRange(merged)));
+}
+
+/** Everything but the sketch merged; the sketches to merge. */
+function mergedScalars(all: readonly StoredStats[]): { merged: LatencyStats; sketches: LatencySketch[] } {
   const merged = emptyStats();
   const codes: Record<string, number> = Object.create(null);
   const sketches: LatencySketch[] = [];
@@ -122,8 +135,7 @@ export function mergeAllStats(all: readonly StoredStats[]): LatencyStats {
     if (stats.sketch) sketches.push(stats.sketch);
   }
   merged.errorCodes = sortedCounts(codes);
-  merged.sketch = mergeAllSketches(sketches);
-  return merged;
+  return { merged, sketches };
 }
 
 const lesser = (x: number | null, y: number | null) => (x === null ? y : y === null ? x : Math.min(x, y));
@@ -188,9 +200,14 @@ export interface LatencySummary {
   totalMs: number;
 }
 
+const SUMMARY_QUANTILES = [0.5, 0.95, 0.99];
+const exactRange = (stats: LatencyStats) => (stats.minMs !== null && stats.maxMs !== null ? { min: stats.minMs, max: stats.maxMs } : undefined);
+
 export function summarizeStats(stats: LatencyStats): LatencySummary {
-  const exact = stats.minMs !== null && stats.maxMs !== null ? { min: stats.minMs, max: stats.maxMs } : undefined;
-  const [p50 = null, p95 = null, p99 = null] = sketchQuantiles(stats.sketch, [0.5, 0.95, 0.99], exact);
+  return summaryOf(stats, sketchQuantiles(stats.sketch, SUMMARY_QUANTILES, exactRange(stats)));
+}
+
+function summaryOf(stats: LatencyStats, [p50 = null, p95 = null, p99 = null]: Array<number | null>): LatencySummary {
   return {
     count: stats.count,
     errors: stats.errors,
