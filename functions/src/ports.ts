@@ -135,6 +135,10 @@ export interface ReadModelStore {
    * Optional: a store without it gets one upsert per document (writeDocuments).
    */
   upsertMany?(model: string, writes: readonly DocWrite[]): Promise<DocWriteOutcome[]>;
+  /**
+   * The documents the options select. They are the caller's to read, not to change: a store may share them with the
+   * next query (SQLite's query cache hands them out frozen).
+   */
   query<T>(model: string, partitionKey: string, options?: QueryOptions): Promise<T[]>;
   /**
    * Deletes the document; ifMatch as for upsert (a string: only that version). Returns whether one was deleted;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { openSqliteDatabase } from '../src/adapters/sqlite-database';
 import { SqliteEventLog } from '../src/adapters/sqlite-event-log';
 import { SqliteReadModelStore } from '../src/adapters/sqlite-read-model-store';
+import { DecodedDocCache } from '../src/adapters/decoded-doc-cache';
 import { testEventLog } from './contracts/event-log.contract';
 import { testReadModelStore } from './contracts/read-model-store.contract';
 import { sessionsProjection, type SessionDoc } from '@km/shared';
@@ -27,6 +28,48 @@ describe('SqliteReadModelStore', () => {
     { model: 'sessions', fields: ['projectId', 'startedAt'] },
   ];
   testReadModelStore(async (storage) => new SqliteReadModelStore(join(dir, `${storage}.db`), { indexes }), { persistent: true });
+});
+
+describe('SqliteReadModelStore keeping what its queries decode', () => {
+  // The same contract with every query through the cache: it may skip a parse, never change an answer.
+  const indexes = [{ model: 'sessions', fields: ['startedAt'] }];
+  testReadModelStore(async (storage) => new SqliteReadModelStore(join(dir, `cached-${storage}.db`), { indexes, queryCache: { bytes: 1 << 20, models: ['sessions'] } }), { persistent: true });
+
+  it('serves a version again without decoding it, a newer one as soon as it is written, and shares nothing a caller can change', async () => {
+    const file = join(dir, 'cache.db');
+    const store = new SqliteReadModelStore(file, { queryCache: { bytes: 1 << 20, models: ['sessions'] } });
+    await store.upsert('sessions', 'org-a', 's1', { id: 's1', n: 1, nested: { tools: ['a'] } });
+    const [first] = await store.query<{ n: number; nested: { tools: string[] } }>('sessions', 'org-a');
+    const [again] = await store.query<{ n: number }>('sessions', 'org-a');
+    expect(again).toBe(first);
+    expect(() => first!.nested.tools.push('b')).toThrow(TypeError);
+    expect(() => ((first as { n: number }).n = 2)).toThrow(TypeError);
+    // Written through another connection (the projector thread's): the ETag changed, so the query reads it anew.
+    const other = new SqliteReadModelStore(file);
+    await other.upsert('sessions', 'org-a', 's1', { id: 's1', n: 2, nested: { tools: ['a', 'b'] } });
+    expect(await store.query('sessions', 'org-a')).toEqual([{ id: 's1', n: 2, nested: { tools: ['a', 'b'] } }]);
+    // Another tenant's document of the same id is its own entry.
+    await other.upsert('sessions', 'org-b', 's1', { id: 's1', n: 9 });
+    expect(await store.query('sessions', 'org-b')).toEqual([{ id: 's1', n: 9 }]);
+    expect(await store.query('sessions', 'org-a')).toEqual([{ id: 's1', n: 2, nested: { tools: ['a', 'b'] } }]);
+    await other.close();
+    await store.close();
+  });
+
+  it('keeps no more JSON than its budget, the least recently read going first', () => {
+    const cache = new DecodedDocCache(8000);
+    for (const key of ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']) cache.set(key, 'e1', { v: key }, 1000);
+    expect(cache.get('a', 'e1')).toEqual({ v: 'a' });
+    cache.set('i', 'e1', { v: 'i' }, 1000);
+    // b was read least recently (a was read again): it went to make room.
+    expect(cache.get('b', 'e1')).toBeUndefined();
+    expect(cache.get('a', 'e1')).toEqual({ v: 'a' });
+    expect(cache.get('a', 'e2')).toBeUndefined();
+    expect(cache.size).toEqual({ documents: 8, bytes: 8000 });
+    // Over an eighth of the budget: returned frozen, not kept.
+    expect(Object.isFrozen(cache.set('big', 'e1', { v: 'big' }, 1001))).toBe(true);
+    expect(cache.get('big', 'e1')).toBeUndefined();
+  });
 });
 
 describe('one SQLite file shared by the log and the read models', () => {

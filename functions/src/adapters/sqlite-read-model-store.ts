@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { ConcurrencyError, type DocWrite, type DocWriteOutcome, type FoldedPositions, type QueryOptions, type ReadModelStore, type StoredDoc } from '../ports';
 import { assertValidQuery } from './read-model-query';
+import { DecodedDocCache } from './decoded-doc-cache';
 import { resolveDatabase, type SqliteDatabase, type SqliteStatement } from './sqlite-database';
 
 type Key = [model: string, pk: string, id: string];
@@ -59,8 +60,16 @@ export class SqliteReadModelStore implements ReadModelStore {
   private readonly writeAll: (model: string, writes: readonly DocWrite[]) => DocWriteOutcome[];
   /** Query shapes are few (one per query handler), so their prepared statements are kept. */
   private readonly queries = new Map<string, SqliteStatement<Array<string | number>, { doc: StoredBody }>>();
+  private readonly versionQueries = new Map<string, SqliteStatement<Array<string | number>, { rowid: number; id: string; etag: string }>>();
+  private readonly selectByRowid: SqliteStatement<[number], { etag: string; doc: StoredBody }>;
+  private readonly cache: { docs: DecodedDocCache; models: ReadonlySet<string> } | null;
+  private readonly inReadTransaction: <T>(fn: () => T) => T;
 
-  constructor(database: SqliteDatabase | string, options: { indexes?: readonly ReadModelIndex[] } = {}) {
+  /**
+   * queryCache: keep the documents queries decode (see DecodedDocCache), for these models, up to this much JSON.
+   * For a store that answers queries (km serve's), not one that folds: folds read with get, never cached.
+   */
+  constructor(database: SqliteDatabase | string, options: { indexes?: readonly ReadModelIndex[]; queryCache?: { bytes: number; models: readonly string[] } } = {}) {
     const { db, owned } = resolveDatabase(database);
     this.db = db;
     this.ownsDb = owned;
@@ -70,6 +79,11 @@ export class SqliteReadModelStore implements ReadModelStore {
     addFieldsColumn(db);
     for (const index of options.indexes ?? []) createIndex(db, index);
     this.selectOne = db.prepare('SELECT etag, doc, positions FROM km_read_models WHERE model = ? AND pk = ? AND id = ?');
+    this.selectByRowid = db.prepare('SELECT etag, doc FROM km_read_models WHERE rowid = ?');
+    this.cache = options.queryCache ? { docs: new DecodedDocCache(options.queryCache.bytes), models: new Set(options.queryCache.models) } : null;
+    // One snapshot for a query's versions and the documents then read by rowid (another connection may write between).
+    const readTransaction = db.transaction((fn: () => unknown) => fn());
+    this.inReadTransaction = <T>(fn: () => T) => readTransaction(fn) as T;
     this.writeUnconditionally = db.prepare(
       `INSERT INTO km_read_models (model, pk, id, etag, doc, positions, fields) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (model, pk, id) DO UPDATE SET etag = excluded.etag, doc = excluded.doc, positions = excluded.positions, fields = excluded.fields`,
@@ -139,7 +153,7 @@ export class SqliteReadModelStore implements ReadModelStore {
       clauses.push(`${jsonField(options.orderBy)} <= ?`);
       params.push(options.between.to);
     }
-    let sql = `SELECT doc FROM km_read_models WHERE ${clauses.join(' AND ')}`;
+    let sql = `FROM km_read_models WHERE ${clauses.join(' AND ')}`;
     if (options.orderBy) {
       // Ties go by id in the same direction: then an index on (model, pk, field) yields rows in order, and LIMIT stops early.
       const direction = options.direction === 'desc' ? 'DESC' : 'ASC';
@@ -151,9 +165,27 @@ export class SqliteReadModelStore implements ReadModelStore {
       sql += ' LIMIT ?';
       params.push(options.limit);
     }
+    if (this.cache?.models.has(model)) return this.queryThroughCache<T>(this.cache.docs, model, partitionKey, sql, params);
     let statement = this.queries.get(sql);
-    if (!statement) this.queries.set(sql, (statement = this.db.prepare(sql)));
+    if (!statement) this.queries.set(sql, (statement = this.db.prepare(`SELECT doc ${sql}`)));
     return statement.all(...params).map((row) => decodeDoc<T>(row.doc));
+  }
+
+  /** The query's ids and ETags first; then each document from the cache if that version is there, else read and kept. */
+  private queryThroughCache<T>(cache: DecodedDocCache, model: string, partitionKey: string, sql: string, params: Array<string | number>): T[] {
+    let versions = this.versionQueries.get(sql);
+    if (!versions) this.versionQueries.set(sql, (versions = this.db.prepare(`SELECT rowid, id, etag ${sql}`)));
+    const statement = versions;
+    return this.inReadTransaction(() =>
+      statement.all(...params).map(({ rowid, id, etag }) => {
+        const key = `${model}\u0000${partitionKey}\u0000${id}`;
+        const cached = cache.get(key, etag);
+        if (cached !== undefined) return cached as T;
+        const row = this.selectByRowid.get(rowid)!;
+        const json = jsonOf(row.doc);
+        return cache.set(key, row.etag, JSON.parse(json) as T, json.length);
+      }),
+    );
   }
 
   async close(): Promise<void> {
@@ -233,8 +265,10 @@ function encodeDoc(doc: unknown): StoredBody {
   return json.length < COMPRESS_FROM_BYTES ? json : deflateRawSync(json, { level: DEFLATE_LEVEL });
 }
 
+const jsonOf = (body: StoredBody): string => (typeof body === 'string' ? body : inflateRawSync(body).toString('utf8'));
+
 function decodeDoc<T>(body: StoredBody): T {
-  return JSON.parse(typeof body === 'string' ? body : inflateRawSync(body).toString('utf8')) as T;
+  return JSON.parse(jsonOf(body)) as T;
 }
 
 /** The document's top-level strings, numbers, booleans and nulls: all a query can filter or sort on. */

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { costProjection, latencyProjection, riskProjection, sessionsProjection } from '@km/shared';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiKeyAuthenticator, hashApiKey, type ApiKeyRecord } from '../adapters/api-key-authenticator';
@@ -32,6 +33,11 @@ import { SignInSessions } from '../signin/sign-in-sessions';
 const PROJECTOR_PAGE_EVENTS = 2000;
 const PROJECTOR_COALESCE_MS = 100;
 const RETENTION_SWEEP_MS = 3600_000;
+/**
+ * The dashboard's read models, whose documents queries keep decoded (a month of the org's latency is ~3.5 MB of
+ * JSON; 32 MB holds it with the risk, session and cost documents beside); interaction pages are read once each.
+ */
+const QUERY_CACHE = { bytes: 32 * 1024 * 1024, models: [latencyProjection.name, riskProjection.name, sessionsProjection.name, costProjection.name] };
 
 export interface EmbeddedStackOptions {
   home: string;
@@ -78,7 +84,7 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
     // Refused before anything starts.
     const toRebuild = options.rebuild ? readModelsNamed(options.rebuild) : null;
     const eventLog = new SqliteEventLog(db);
-    const readModelStore = new SqliteReadModelStore(db, { indexes: readModelIndexes });
+    const readModelStore = new SqliteReadModelStore(db, { indexes: readModelIndexes, queryCache: QUERY_CACHE });
     const orgEvents = orgEventsOfLog(eventLog);
     const localKey = { keyHash: hashApiKey(readOrCreateLocalApiKey(options.home)), orgId: LOCAL_ORG_ID };
     const keys = new ApiKeyAuthenticator([localKey, ...(options.additionalApiKeys ?? [])], {

@@ -71,14 +71,18 @@ export function testReadModelStore(makeStore: MakeReadModelStore, options: { per
       expect(new Set([first, second, third]).size).toBe(3);
     });
 
-    it('hands out copies: mutating a returned document does not change the stored one', async () => {
+    it('hands out copies from get, and query results that changing cannot reach the stored document (frozen where shared)', async () => {
       const store = await open();
       const doc = aDoc('s1');
       await store.upsert('sessions', 'org-a', 's1', doc);
       doc.calls = 99;
       (await store.get<Doc>('sessions', 'org-a', 's1'))!.doc.calls = 42;
-      (await store.query<Doc>('sessions', 'org-a'))[0]!.calls = 43;
+      const [listed] = await store.query<Doc>('sessions', 'org-a');
+      // A store that keeps query results for the next query hands them out frozen: changing one throws.
+      if (Object.isFrozen(listed)) expect(() => (listed!.calls = 43)).toThrow(TypeError);
+      else listed!.calls = 43;
       expect((await store.get<Doc>('sessions', 'org-a', 's1'))!.doc.calls).toBe(0);
+      expect((await store.query<Doc>('sessions', 'org-a'))[0]!.calls).toBe(0);
     });
 
     it('keeps models apart: the same partition and id in two models are two documents', async () => {
