@@ -361,8 +361,33 @@ describe('risk fold', () => {
     expect(findings.filter((f) => f.id === findingId)).toEqual([
       expect.objectContaining({ status: 'acknowledged', ruleId: 'anomaly-first-use', ts: earlier.startedAt, interactionId: earlier.id }),
     ]);
+    // The same, from a server document a store shared frozen (its tools' findings are then kept per document).
+    const frozen = deepFrozen(structuredClone(server));
+    expect(expandFindings([frozen, old])).toEqual(findings);
+    expect(expandFindings([frozen, old])).toEqual(findings);
+  });
+
+  it('expands a frozen server document the same on every read, and a newer version of it by its own counts', () => {
+    const env = anEnvelope({ orgId: 'org-a', projectId: 'p9' });
+    const id = serverDocId('p9', env.server.name);
+    const calls = Array.from({ length: 3 }, (_, i) => interaction(env, `2026-05-0${i + 1}T10:00:00.000Z`, { target: i === 2 ? 'write' : 'search' }));
+    const first = deepFrozen(fold(calls.slice(0, 2), id)!);
+    const listed = expandFindings([first]);
+    expect(listed.map((f) => f.tool)).toEqual([null, 'search']);
+    expect(expandFindings([first])).toEqual(listed);
+    const next = deepFrozen(fold(calls, id)!);
+    expect(expandFindings([next]).map((f) => f.tool)).toEqual([null, 'search', 'write']);
+    expect(expandFindings([first])).toEqual(listed);
   });
 });
+
+function deepFrozen<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const key of Object.keys(value)) deepFrozen((value as Record<string, unknown>)[key]);
+  }
+  return value;
+}
 
 describe('the high-severity webhook', () => {
   const logger = { info: jest.fn(), warn: jest.fn(), error: jest.fn() };

@@ -149,7 +149,7 @@ export function summarize(docs: readonly RiskFindingDoc[]): RiskSummary {
     bySeverity,
     byRule: [...byRule].map(([ruleId, count]) => ({ ruleId, count })).sort((a, b) => b.count - a.count || a.ruleId.localeCompare(b.ruleId)),
     byDay: [...byDay].map(([day, count]) => ({ day, count })).sort((a, b) => a.day.localeCompare(b.day)),
-    anomalies: open.filter((doc) => doc.kind === 'anomaly').sort((a, b) => b.ts.localeCompare(a.ts)).slice(0, 100).map(riskFindingView),
+    anomalies: open.filter((doc) => doc.kind === 'anomaly').sort((a, b) => (a.ts === b.ts ? 0 : a.ts < b.ts ? 1 : -1)).slice(0, 100).map(riskFindingView),
   };
 }
 

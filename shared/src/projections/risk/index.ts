@@ -461,6 +461,27 @@ function toolFinding(server: RiskFindingDoc, tool: string, counts: UsageCounts, 
   };
 }
 
+/**
+ * A server document's tools' findings, by name (the order tools were first counted in depends on the order events
+ * came in), each as judged from the server document alone. Kept per document object when the store handed it out
+ * frozen (shared, so unchanged): a findings list expands every server's tools, thousands, on each request.
+ */
+const toolFindingsMemo = new WeakMap<RiskFindingDoc, ReadonlyArray<{ id: string; tool: string; finding: RiskFindingDoc | null }>>();
+function toolFindingsOf(doc: RiskFindingDoc): ReadonlyArray<{ id: string; tool: string; finding: RiskFindingDoc | null }> {
+  const tools = doc.anomaly?.tools;
+  if (!tools || doc.projectId === null || doc.server === null) return [];
+  const known = toolFindingsMemo.get(doc);
+  if (known) return known;
+  const expanded = Object.entries(tools)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([tool, counts]) => {
+      const finding = toolFinding(doc, tool, counts, undefined);
+      return { id: toolFindingId(doc.projectId!, doc.server!, tool), tool, finding: finding && Object.freeze(finding) };
+    });
+  if (Object.isFrozen(doc)) toolFindingsMemo.set(doc, expanded);
+  return expanded;
+}
+
 /** The store filter for documents made by status events alone (a status may come first; ruleId '' until a finding). */
 export const STATUS_ONLY_WHERE = { ruleId: '' } as const;
 /** The store filter for the documents users' unusual hours are judged from (the org's hour documents, users' own older ones). */
@@ -532,11 +553,9 @@ export function expandFindings(read: readonly RiskFindingDoc[], sessions: readon
   const docs = [...byId.values()];
   const derived = new Map<string, RiskFindingDoc>();
   for (const doc of docs) {
-    const tools = doc.anomaly?.tools;
-    if (!tools || doc.projectId === null || doc.server === null) continue;
-    // By name: the order tools were first counted in depends on the order events came in.
-    for (const [tool, counts] of Object.entries(tools).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-      const finding = toolFinding(doc, tool, counts, byId.get(toolFindingId(doc.projectId, doc.server, tool)));
+    for (const { id, tool, finding: alone } of toolFindingsOf(doc)) {
+      const old = byId.get(id);
+      const finding = old ? toolFinding(doc, tool, own(doc.anomaly!.tools!, tool)!, old) : alone;
       if (finding) derived.set(finding.id, finding);
     }
   }
@@ -544,8 +563,8 @@ export function expandFindings(read: readonly RiskFindingDoc[], sessions: readon
     const finding = filesFinding(session, byId.get(filesFindingId(session.id)));
     if (finding) derived.set(finding.id, finding);
   }
-  const own = docs.filter((doc) => doc.detected && !derived.has(doc.id) && doc.ruleId !== UNUSUAL_HOURS);
-  return [...own, ...derived.values(), ...hoursFindings(docs, byId)];
+  const kept = docs.filter((doc) => doc.detected && !derived.has(doc.id) && doc.ruleId !== UNUSUAL_HOURS);
+  return [...kept, ...derived.values(), ...hoursFindings(docs, byId)];
 }
 
 export const riskProjection: Projection<RiskFindingDoc, RiskEvent> = {
