@@ -1,7 +1,7 @@
 import type { BudgetThresholdCrossed } from '@km/shared';
 import { describeError, type Logger } from './logger';
 import { startSerialRunner, type Scheduler, type SerialRunner } from './host/serial-runner';
-import type { EventLog } from './ports';
+import { typedPage, type EventLog } from './ports';
 
 /** The log consumer's name: its checkpoint sits next to the projectors'. */
 export const BUDGET_WEBHOOKS = 'budget-webhooks';
@@ -120,22 +120,21 @@ export function startBudgetNotifier(options: BudgetNotifierOptions): BudgetNotif
 
   const runOnce = async (stopped: () => boolean): Promise<number> => {
     const checkpoint = await log.getCheckpoint(BUDGET_WEBHOOKS);
-    const page = await log.read(checkpoint, maxBatch);
+    // Only the budget events, the others passed over (unread where the log can: readType).
+    const page = await typedPage(log, checkpoint, maxBatch, 'budget.threshold_crossed');
     // The checkpoint moves after each delivery and at the end of the page, not after every event: a commit per
     // event was most of this consumer's cost, and the events between deliveries are skipped either way.
-    let passed = checkpoint;
-    for (const { position, event } of page) {
-      if (stopped()) break;
+    for (const { position, event } of page.events) {
+      if (stopped()) return 0;
       if (event.type === 'budget.threshold_crossed' && event.webhookUrl) {
         const result = await deliverWebhook(event.webhookUrl, budgetWebhookBody(event), { ...options, signal: stopping.signal });
-        if (result.aborted) break;
+        if (result.aborted) return 0;
         if (!result.ok) logger.warn(`budget webhook for ${event.id} failed after ${result.attempts} attempt(s): ${result.error}`);
         await log.setCheckpoint(BUDGET_WEBHOOKS, position);
       }
-      passed = position;
     }
-    if (passed !== checkpoint) await log.setCheckpoint(BUDGET_WEBHOOKS, passed);
-    return stopped() ? 0 : page.length;
+    if (page.through !== checkpoint && !stopped()) await log.setCheckpoint(BUDGET_WEBHOOKS, page.through);
+    return stopped() ? 0 : page.looked;
   };
 
   return startSerialRunner({
@@ -144,7 +143,7 @@ export function startBudgetNotifier(options: BudgetNotifierOptions): BudgetNotif
     ...(options.scheduler ? { scheduler: options.scheduler } : {}),
     onStop: () => stopping.abort(),
     run: async (stopped) => {
-      while (!stopped() && (await runOnce(stopped)) === maxBatch);
+      while (!stopped() && (await runOnce(stopped)) >= maxBatch);
     },
     // Once per outage, not once per try: the log cannot be read, and every retry would say the same.
     onFailure: (error, { consecutive }) => {

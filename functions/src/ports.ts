@@ -14,10 +14,30 @@ export interface AppendResult {
  * The event log port (DESIGN.md). Cloud: Event Hubs (append only; the Functions host reads and checkpoints).
  * Embedded: SQLite with a monotonic position, read by the in-process projector loop.
  */
+/** What readType answers: the events of the type, the last position looked through, how many events that was. */
+export interface TypedPage {
+  events: Array<{ position: LogPosition; event: LoggedEvent }>;
+  through: LogPosition;
+  looked: number;
+}
+
+/** readType through read(): every event read, those of the type kept. */
+export async function typedPage(log: EventLog, after: LogPosition, max: number, type: string): Promise<TypedPage> {
+  if (log.readType) return log.readType(after, max, type);
+  const page = await log.read(after, max);
+  return { events: page.filter(({ event }) => event.type === type), through: page.length > 0 ? page[page.length - 1]!.position : after, looked: page.length };
+}
+
 export interface EventLog {
   append(events: LoggedEvent[]): Promise<AppendResult>;
   /** Events strictly after `after`, oldest first, at most `max`. */
   read(after: LogPosition, max: number): Promise<Array<{ position: LogPosition; event: LoggedEvent }>>;
+  /**
+   * Optional: the events of one type after `after`, looking through at most about `max` events, for a consumer of
+   * one rare type (the budget notifier). A log that can pass over the others unread implements it; typedPage is
+   * the same through read() for one that cannot.
+   */
+  readType?(after: LogPosition, max: number, type: string): Promise<TypedPage>;
   getCheckpoint(projector: string): Promise<LogPosition>;
   setCheckpoint(projector: string, position: LogPosition): Promise<void>;
   close(): Promise<void>;

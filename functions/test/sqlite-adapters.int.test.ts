@@ -9,7 +9,7 @@ import { testEventLog } from './contracts/event-log.contract';
 import { testReadModelStore } from './contracts/read-model-store.contract';
 import { sessionsProjection, type SessionDoc } from '@km/shared';
 import { runProjectorOnce } from '../src/projector';
-import { anEnvelope, interaction, stored } from './fixtures';
+import { anEnvelope, interaction, sessionStarted, stored } from './fixtures';
 
 let dir: string;
 beforeAll(() => {
@@ -69,6 +69,33 @@ describe('SqliteReadModelStore keeping what its queries decode', () => {
     // Over an eighth of the budget: returned frozen, not kept.
     expect(Object.isFrozen(cache.set('big', 'e1', { v: 'big' }, 1001))).toBe(true);
     expect(cache.get('big', 'e1')).toBeUndefined();
+  });
+});
+
+describe('SqliteEventLog.readType', () => {
+  it('finds one type after a position, passing over blocks without it, and reads blocks from before the types column', async () => {
+    const file = join(dir, 'typed.db');
+    const log = new SqliteEventLog(file);
+    const env = anEnvelope();
+    const calls = (n: number, from: number) => Array.from({ length: n }, (_, i) => interaction(env, new Date(Date.UTC(2026, 0, 1, 0, 0, from + i)).toISOString()));
+    await log.append(stored(calls(3, 0))); // positions 1-3
+    await log.append(stored([sessionStarted(env, '2026-01-01T00:01:00.000Z', { sessionId: 'typed' }), ...calls(2, 10)])); // 4-6
+    await log.append(stored(calls(4, 20))); // 7-10
+    const started = (page: { events: Array<{ position: number; event: { type: string } }> }) => page.events.map(({ position, event }) => [position, event.type]);
+    expect(started(await log.readType(0, 100, 'session.started'))).toEqual([[4, 'session.started']]);
+    expect(await log.readType(0, 100, 'session.started')).toMatchObject({ through: 10, looked: 10 });
+    // From inside a block; past the type; at most about max (whole blocks).
+    expect(await log.readType(4, 100, 'session.started')).toMatchObject({ events: [], through: 10, looked: 6 });
+    expect(await log.readType(0, 2, 'session.started')).toMatchObject({ events: [], through: 3, looked: 3 });
+    expect(await log.readType(10, 100, 'session.started')).toEqual({ events: [], through: 10, looked: 0 });
+    await log.close();
+    // A block written before the column (types NULL) is decoded to be sure.
+    const db = openSqliteDatabase(file);
+    db.exec('UPDATE km_event_blocks SET types = NULL WHERE first = 4');
+    db.close();
+    const reopened = new SqliteEventLog(file);
+    expect(started(await reopened.readType(0, 100, 'session.started'))).toEqual([[4, 'session.started']]);
+    await reopened.close();
   });
 });
 
