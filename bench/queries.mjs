@@ -1,49 +1,28 @@
 // Dashboard queries over a month of traffic (issue 11): every request the dashboard's views make, with a 30-day
 // range and with each filter, timed through km serve's HTTP API; p50 and p99 against a floor measured in the same
 // run (the same HTTP round trip to a route that answers 404 at once). The events (bench/ingest-events.mjs, 30 days)
-// are folded straight into a km.db first. BENCH_QUERY_EVENTS (default 100000) sets how many; BENCH_QUERY_HOME reuses
+// are folded straight into a km.db first (bench/month-home.mjs). BENCH_QUERY_EVENTS (default 100000) sets how many; BENCH_QUERY_HOME reuses
 // a KM_HOME built before (e.g. by a run with BENCH_QUERY_KEEP=1).
 import { createRequire } from 'node:module';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { interactionBatches } from './ingest-events.mjs';
+import { buildMonthHome, MONTH_FROM } from './month-home.mjs';
 
 const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = (path) => require(join(here, '..', 'functions', 'dist', path));
 const { startEmbeddedHost } = dist('host/embedded-host.js');
-const { openSqliteDatabase } = dist('adapters/sqlite-database.js');
-const { SqliteEventLog } = dist('adapters/sqlite-event-log.js');
-const { SqliteReadModelStore } = dist('adapters/sqlite-read-model-store.js');
-const { readModels, readModelIndexes } = dist('read-models.js');
-const { runProjectorsOnce } = dist('projector.js');
 
 const EVENTS = Number(process.env.BENCH_QUERY_EVENTS ?? 100_000);
 const REPEATS = Number(process.env.BENCH_QUERY_REPEATS ?? 30);
 const DAY = 86_400_000;
-const START = Date.parse('2026-10-01T00:00:00.000Z'); // where ingest-events.mjs begins
+const START = Date.parse(MONTH_FROM);
 const quiet = { info() {}, warn() {}, error: (message) => console.error(message) };
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 const quantile = (xs, q) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(q * xs.length) - 1)];
-
-async function buildHome() {
-  const home = mkdtempSync(join(tmpdir(), 'km-bench-queries-'));
-  const db = openSqliteDatabase(join(home, 'km.db'));
-  const log = new SqliteEventLog(db);
-  const store = new SqliteReadModelStore(db, { indexes: readModelIndexes });
-  let n = 0;
-  for (const batch of interactionBatches(EVENTS, { days: 30 })) {
-    n += batch.length;
-    const receivedAt = batch.reduce((latest, event) => (event.ts > latest ? event.ts : latest), '');
-    await log.append(batch.map((event) => ({ ...event, receivedAt, batchId: `bench-${n}` })));
-  }
-  while ((await runProjectorsOnce(readModels, log, store, 2000)).handled > 0);
-  db.close();
-  return home;
-}
 
 /** The requests of each view, as the dashboard makes them for one set of filters over 30 days. */
 function dashboardRequests(filters) {
@@ -85,7 +64,7 @@ async function timed(url) {
 
 async function main() {
   console.log(`dashboard query bench: ${EVENTS} events over 30 days, ${REPEATS} runs per request; load ${load()}`);
-  const home = process.env.BENCH_QUERY_HOME ?? (await buildHome());
+  const home = process.env.BENCH_QUERY_HOME ?? (await buildMonthHome(EVENTS, 'km-bench-queries-'));
   // The bench times queries, not the rate limit: 74 requests 30 times each, as fast as they answer, pass the
   // per-key limit that keeps a runaway client from starving the others (km serve reads it from the environment).
   process.env.KM_RATE_LIMIT_PER_MINUTE ??= '1000000';

@@ -45,6 +45,20 @@ describe('the dashboard query bench (npm run bench, short)', () => {
   }, 300_000);
 });
 
+describe('the dashboard load bench (npm run bench, short)', () => {
+  it('opens every view in chromium over a month of traffic and writes how long each took to draw', async () => {
+    const results = join(mkdtempSync(join(tmpdir(), 'km-bench-')), 'results.json');
+    const run = await runBench('dashboard-load.mjs', { BENCH_QUERY_EVENTS: '2000', BENCH_SHORT: '1', BENCH_RESULTS: results });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    for (const view of ['overview', 'cost', 'risk', 'performance']) expect(run.stdout).toMatch(new RegExp(`${view} +cold km serve +\\d+ ms`));
+    const { dashboardLoad } = JSON.parse(readFileSync(results, 'utf8'));
+    expect(dashboardLoad).toMatchObject({ events: 2000, targetMs: 1500 });
+    expect(dashboardLoad.rows.map((row: { view: string }) => row.view)).toEqual(['overview', 'cost', 'risk', 'performance']);
+    for (const row of dashboardLoad.rows) expect(row.ms).toBeGreaterThan(0);
+  }, 300_000);
+});
+
 describe('the wrapper burst bench (npm run bench, short)', () => {
   it('runs a burst and a paced run through km and a bare pass-through, and writes both rows', async () => {
     const results = join(mkdtempSync(join(tmpdir(), 'km-bench-')), 'results.json');
