@@ -30,3 +30,16 @@ export function openSqliteDatabase(path: string): SqliteDatabase {
 export function resolveDatabase(target: SqliteDatabase | string): { db: SqliteDatabase; owned: boolean } {
   return typeof target === 'string' ? { db: openSqliteDatabase(target), owned: true } : { db: target, owned: false };
 }
+
+/**
+ * Adds a nullable column to a table of a km.db from before it (old rows get NULL). Checked again under the write
+ * lock: another km process sharing the file may have added it meanwhile. Names are this module's callers' own
+ * constants, never input.
+ */
+export function addColumnIfMissing(db: SqliteDatabase, table: string, column: string, type: string): void {
+  const has = () => db.prepare<[string], { name: string }>('SELECT name FROM pragma_table_info(?)').all(table).some((row) => row.name === column);
+  if (has()) return;
+  db.transaction(() => {
+    if (!has()) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+  }).immediate();
+}

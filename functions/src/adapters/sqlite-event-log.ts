@@ -1,7 +1,7 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { LoggedEvent } from '@km/shared';
 import type { AppendResult, EventLog, LogPosition, RetainingLog, TypedPage } from '../ports';
-import { resolveDatabase, type SqliteDatabase, type SqliteStatement } from './sqlite-database';
+import { addColumnIfMissing, resolveDatabase, type SqliteDatabase, type SqliteStatement } from './sqlite-database';
 
 /**
  * deflate level 3: on km's batches about 12x smaller than the JSON for ~4 us per event, where one row per event
@@ -62,7 +62,8 @@ export class SqliteEventLog implements EventLog, RetainingLog {
         position INTEGER NOT NULL
       );
     `);
-    addTypesColumn(db);
+    // Blocks written before the types column have none (NULL): readType decodes those.
+    addColumnIfMissing(db, 'km_event_blocks', 'types', 'TEXT');
     migrateRowPerEventLog(db);
     const nextPosition = db.prepare<[], { next: number }>('SELECT next FROM km_event_sequence');
     const setNext = db.prepare<[number]>('UPDATE km_event_sequence SET next = ?');
@@ -212,16 +213,6 @@ export class SqliteEventLog implements EventLog, RetainingLog {
     if (this.cache.size > BLOCKS_CACHED) this.cache.delete(this.cache.keys().next().value!);
     return block;
   }
-}
-
-/** Blocks written before the types column have none (NULL): readType decodes those. */
-function addTypesColumn(db: SqliteDatabase): void {
-  const hasTypes = () => db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('km_event_blocks')").all().some((column) => column.name === 'types');
-  if (hasTypes()) return;
-  db.transaction(() => {
-    // Again under the write lock: another km process may have done it meanwhile.
-    if (!hasTypes()) db.exec('ALTER TABLE km_event_blocks ADD COLUMN types TEXT');
-  }).immediate();
 }
 
 function encodeBlock(events: readonly LoggedEvent[]): Buffer {

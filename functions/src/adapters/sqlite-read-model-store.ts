@@ -3,7 +3,7 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { ConcurrencyError, type DocWrite, type DocWriteOutcome, type FoldedPositions, type QueryOptions, type ReadModelStore, type StoredDoc } from '../ports';
 import { assertValidQuery } from './read-model-query';
 import { DecodedDocCache } from './decoded-doc-cache';
-import { resolveDatabase, type SqliteDatabase, type SqliteStatement } from './sqlite-database';
+import { addColumnIfMissing, resolveDatabase, type SqliteDatabase, type SqliteStatement } from './sqlite-database';
 
 type Key = [model: string, pk: string, id: string];
 
@@ -74,7 +74,8 @@ export class SqliteReadModelStore implements ReadModelStore {
     this.db = db;
     this.ownsDb = owned;
     db.exec(`CREATE TABLE IF NOT EXISTS km_read_models (${TABLE_COLUMNS})`);
-    addPositionsColumn(db);
+    // km.db files from before projectors recorded log positions: empty (null) for old rows.
+    addColumnIfMissing(db, 'km_read_models', 'positions', 'TEXT');
     migrateToRowidTable(db);
     addFieldsColumn(db);
     for (const index of options.indexes ?? []) createIndex(db, index);
@@ -230,15 +231,6 @@ function migrateToRowidTable(db: SqliteDatabase): void {
   }).immediate();
 }
 
-/** km.db files from before projectors recorded log positions: the column is added, empty (null) for old rows. */
-function addPositionsColumn(db: SqliteDatabase): void {
-  const hasPositions = () => db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('km_read_models')").all().some((column) => column.name === 'positions');
-  if (hasPositions()) return;
-  // Checked again under the write lock, as the other migrations are.
-  db.transaction(() => {
-    if (!hasPositions()) db.exec('ALTER TABLE km_read_models ADD COLUMN positions TEXT');
-  }).immediate();
-}
 
 /**
  * km.db files from before `fields`: the column is added and filled from each document in one transaction, and the
