@@ -1,10 +1,10 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { BIN_DIR, REPO_ROOT, requireBuiltKm } from './e2e-support';
+import { BIN_DIR, REPO_ROOT, requireBuiltKm, spooledEvents, until } from './e2e-support';
 import { tempHome } from './helpers';
 
 /**
@@ -46,11 +46,19 @@ describe('the installable km', () => {
     for (const command of ['init', 'doctor', 'serve', 'flush', 'status', 'login', 'dashboard']) expect(help.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
     expect(help.stdout).toContain('--url URL');
 
-    const transport = new StdioClientTransport({ command: km, args: ['--name', 'everything', '--', join(BIN_DIR, 'mcp-server-everything'), 'stdio'], env: { ...env, KM_ENDPOINT: 'http://127.0.0.1:9' }, stderr: 'ignore' });
+    // From a project whose km.json prices its tools: the installed bundle loads the schema from its own file.
+    const project = join(root, 'project');
+    mkdirSync(project);
+    writeFileSync(join(project, 'km.json'), JSON.stringify({ model: 'house-model', pricing: { 'house-model': { input: 0, output: 0 } }, toolCosts: { 'everything/echo': 0.25 } }));
+    const transport = new StdioClientTransport({ command: km, args: ['--name', 'everything', '--', join(BIN_DIR, 'mcp-server-everything'), 'stdio'], env: { ...env, KM_ENDPOINT: 'http://127.0.0.1:9' }, cwd: project, stderr: 'ignore' });
     const client = new Client({ name: 'km-package-e2e', version: '1.0.0' });
     await client.connect(transport);
     expect(await client.callTool({ name: 'echo', arguments: { message: 'installed' } })).toMatchObject({ content: [{ text: 'Echo: installed' }] });
     await client.close();
+    const priced = await until('the priced echo call in the spool', () =>
+      spooledEvents(env.KM_HOME).find((event) => event.type === 'mcp.interaction' && event.method === 'tools/call' && event.target === 'echo'),
+    );
+    expect(priced).toMatchObject({ model: 'house-model', costUsd: 0.25 });
 
     const status = spawnSync(km, ['status'], { env: { ...env, KM_ENDPOINT: 'http://127.0.0.1:9' }, encoding: 'utf8' });
     expect(status.status).toBe(0);

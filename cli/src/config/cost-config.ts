@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CostConfig } from '@km/shared';
 import { DEFAULT_MODEL } from '@km/shared/dist/pricing';
@@ -21,11 +22,21 @@ export function loadCostSettings(env: NodeJS.ProcessEnv, file: ProjectConfigFile
   if (file?.problem) notes.push(file.problem);
   // zod loads only for a km.json that says something about cost: it costs the observer thread 10 MB (issue 11).
   if (file && !file.problem && ['model', 'pricing', 'toolCosts'].some((key) => key in file.config)) {
-    const { CostConfigSchema } = require('@km/shared/dist/pricing/config') as typeof import('@km/shared/dist/pricing/config');
-    const parsed = CostConfigSchema.safeParse(file.config);
+    const parsed = costConfigSchema().safeParse(file.config);
     if (parsed.success) config = parsed.data;
     else notes.push(`${join(file.dir, 'km.json')}: cost settings ignored: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
   const model = env.KM_MODEL?.trim() || config.model || DEFAULT_MODEL;
   return { model, pricing: config.pricing ?? {}, toolCosts: config.toolCosts ?? {}, notes };
+}
+
+/**
+ * The km.json cost schema (zod). In the bundle it is a file of its own beside this one (dist/bundle/cost-schema.js):
+ * inlined, zod's 1.4 MB of source alone held 3 MB of every km's resident set, loaded or not (63 MB idle, issue 11's
+ * target 60). The build keeps the package path below out of the bundles; it serves the unbundled code (tests).
+ */
+function costConfigSchema(): typeof import('@km/shared/dist/pricing/config').CostConfigSchema {
+  const bundled = join(__dirname, 'cost-schema.js');
+  const schema: typeof import('@km/shared/dist/pricing/config') = existsSync(bundled) ? require(bundled) : require('@km/shared/dist/pricing/config');
+  return schema.CostConfigSchema;
 }
