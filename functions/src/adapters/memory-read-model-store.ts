@@ -6,6 +6,11 @@ interface Row {
   etag: string;
   /** JSON text: callers get copies, and values round-trip exactly as they do through SQLite or Cosmos. */
   body: string;
+  /**
+   * The top-level scalars, all a query filters and sorts on (as SQLite's fields column): a query parses only the
+   * documents it returns, not every one of the model (the demo's risk routes query one kind at a time, issue 11).
+   */
+  fields: Record<string, unknown>;
   positions?: string;
 }
 
@@ -26,7 +31,7 @@ export class MemoryReadModelStore implements ReadModelStore {
     if (ifMatch === null && existing) throw new ConcurrencyError(model, id);
     if (typeof ifMatch === 'string' && existing?.etag !== ifMatch) throw new ConcurrencyError(model, id);
     const etag = randomUUID();
-    partition.set(id, { etag, body: JSON.stringify(doc), ...(positions ? { positions: JSON.stringify(positions) } : {}) });
+    partition.set(id, { etag, body: JSON.stringify(doc), fields: scalarFields(doc), ...(positions ? { positions: JSON.stringify(positions) } : {}) });
     return etag;
   }
 
@@ -40,19 +45,19 @@ export class MemoryReadModelStore implements ReadModelStore {
     assertValidQuery(options);
     const where = Object.entries(options.where ?? {});
     let rows = [...(this.partition(model, partitionKey)?.entries() ?? [])]
-      .map(([id, row]) => ({ id, doc: JSON.parse(row.body) as Record<string, unknown> }))
-      .filter(({ doc }) => where.every(([field, value]) => doc[field] === value))
-      .filter(({ doc }) => withinBounds(doc[options.orderBy ?? ''], options.between));
+      .map(([id, row]) => ({ id, row }))
+      .filter(({ row }) => where.every(([field, value]) => row.fields[field] === value))
+      .filter(({ row }) => withinBounds(row.fields[options.orderBy ?? ''], options.between));
     if (options.orderBy) {
       const field = options.orderBy;
       const sign = options.direction === 'desc' ? -1 : 1;
       // Ties go by id, in the same direction (as the SQLite store does to use its indexes).
-      rows.sort((a, b) => sign * (compareSqlite(a.doc[field], b.doc[field]) || compareText(a.id, b.id)));
+      rows.sort((a, b) => sign * (compareSqlite(a.row.fields[field], b.row.fields[field]) || compareText(a.id, b.id)));
     } else {
       rows.sort((a, b) => compareText(a.id, b.id));
     }
     if (options.limit !== undefined) rows = rows.slice(0, options.limit);
-    return rows.map(({ doc }) => doc as T);
+    return rows.map(({ row }) => JSON.parse(row.body) as T);
   }
 
   async remove(model: string, partitionKey: string, id: string, ifMatch?: string): Promise<boolean> {
@@ -103,4 +108,15 @@ function withinBounds(value: unknown, between: QueryOptions['between']): boolean
   if (between.from !== undefined && compareSqlite(value, between.from) < 0) return false;
   if (between.to !== undefined && compareSqlite(value, between.to) > 0) return false;
   return true;
+}
+
+/** A document's top-level strings, numbers, booleans and nulls, as JSON holds them (a non-finite number is null). */
+function scalarFields(doc: unknown): Record<string, unknown> {
+  const fields: Record<string, unknown> = Object.create(null);
+  if (doc === null || typeof doc !== 'object') return fields;
+  for (const [key, value] of Object.entries(doc)) {
+    if (value === null || typeof value === 'string' || typeof value === 'boolean') fields[key] = value;
+    else if (typeof value === 'number') fields[key] = Number.isFinite(value) ? value : null;
+  }
+  return fields;
 }
