@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ConcurrencyError, upsertOne, type DocWrite, type DocWriteOutcome, type FoldedPositions, type QueryOptions, type ReadModelStore, type StoredDoc } from '../ports';
-import { assertValidQuery } from './read-model-query';
+import { assertValidQuery, scalarFields } from './read-model-query';
 
 interface Row {
   etag: string;
@@ -108,15 +108,4 @@ function withinBounds(value: unknown, between: QueryOptions['between']): boolean
   if (between.from !== undefined && compareSqlite(value, between.from) < 0) return false;
   if (between.to !== undefined && compareSqlite(value, between.to) > 0) return false;
   return true;
-}
-
-/** A document's top-level strings, numbers, booleans and nulls, as JSON holds them (a non-finite number is null). */
-function scalarFields(doc: unknown): Record<string, unknown> {
-  const fields: Record<string, unknown> = Object.create(null);
-  if (doc === null || typeof doc !== 'object') return fields;
-  for (const [key, value] of Object.entries(doc)) {
-    if (value === null || typeof value === 'string' || typeof value === 'boolean') fields[key] = value;
-    else if (typeof value === 'number') fields[key] = Number.isFinite(value) ? value : null;
-  }
-  return fields;
 }

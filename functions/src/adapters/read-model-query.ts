@@ -15,3 +15,17 @@ export function assertValidQuery(options: QueryOptions): void {
     throw new Error(`read-model query limit must be a non-negative integer, got ${options.limit}`);
   }
 }
+
+/**
+ * A document's top-level strings, numbers, booleans and nulls, as its JSON holds them (a non-finite number is null):
+ * all a query can filter or sort on, which the stores keep beside the document (SQLite's fields column).
+ */
+export function scalarFields(doc: unknown): Record<string, unknown> {
+  const fields: Record<string, unknown> = Object.create(null);
+  if (doc === null || typeof doc !== 'object') return fields;
+  for (const [key, value] of Object.entries(doc)) {
+    if (value === null || typeof value === 'string' || typeof value === 'boolean') fields[key] = value;
+    else if (typeof value === 'number') fields[key] = Number.isFinite(value) ? value : null;
+  }
+  return fields;
+}

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { ConcurrencyError, type DocWrite, type DocWriteOutcome, type FoldedPositions, type QueryOptions, type ReadModelStore, type StoredDoc } from '../ports';
-import { assertValidQuery } from './read-model-query';
+import { assertValidQuery, scalarFields } from './read-model-query';
 import { DecodedDocCache } from './decoded-doc-cache';
 import { addColumnIfMissing, resolveDatabase, type SqliteDatabase, type SqliteStatement } from './sqlite-database';
 
@@ -261,14 +261,4 @@ const jsonOf = (body: StoredBody): string => (typeof body === 'string' ? body : 
 
 function decodeDoc<T>(body: StoredBody): T {
   return JSON.parse(jsonOf(body)) as T;
-}
-
-/** The document's top-level strings, numbers, booleans and nulls: all a query can filter or sort on. */
-function scalarFields(doc: unknown): Record<string, unknown> {
-  const fields: Record<string, unknown> = Object.create(null);
-  if (doc === null || typeof doc !== 'object') return fields;
-  for (const [key, value] of Object.entries(doc)) {
-    if (value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') fields[key] = value;
-  }
-  return fields;
 }
