@@ -9,7 +9,7 @@ import { loadavg } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { buildMonthHome, MONTH_FROM } from './month-home.mjs';
+import { buildMonthHome, MONTH_FROM, MONTH_TO } from './month-home.mjs';
 
 const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -19,16 +19,14 @@ const { startEmbeddedHost } = dist('host/embedded-host.js');
 const EVENTS = Number(process.env.BENCH_QUERY_EVENTS ?? 100_000);
 const REPEATS = Number(process.env.BENCH_QUERY_REPEATS ?? 30);
 const DAY = 86_400_000;
-const START = Date.parse(MONTH_FROM);
 const quiet = { info() {}, warn() {}, error: (message) => console.error(message) };
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 const quantile = (xs, q) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(q * xs.length) - 1)];
 
 /** The requests of each view, as the dashboard makes them for one set of filters over 30 days. */
 function dashboardRequests(filters) {
-  const to = new Date(START + 30 * DAY).toISOString();
-  const from = new Date(START).toISOString();
-  const prevFrom = new Date(START - 30 * DAY).toISOString();
+  const [from, to] = [MONTH_FROM, MONTH_TO];
+  const prevFrom = new Date(Date.parse(MONTH_FROM) - 30 * DAY).toISOString();
   const params = { from, to, ...filters };
   const q = (path, p) => {
     const query = new URLSearchParams(Object.entries(p).filter(([, v]) => v !== undefined));

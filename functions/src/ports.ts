@@ -10,10 +10,6 @@ export interface AppendResult {
   duplicates: number;
 }
 
-/**
- * The event log port (DESIGN.md). Cloud: Event Hubs (append only; the Functions host reads and checkpoints).
- * Embedded: SQLite with a monotonic position, read by the in-process projector loop.
- */
 /** What readType answers: the events of the type, the last position looked through, how many events that was. */
 export interface TypedPage {
   events: Array<{ position: LogPosition; event: LoggedEvent }>;
@@ -28,6 +24,10 @@ export async function typedPage(log: EventLog, after: LogPosition, max: number, 
   return { events: page.filter(({ event }) => event.type === type), through: page.length > 0 ? page[page.length - 1]!.position : after, looked: page.length };
 }
 
+/**
+ * The event log port (DESIGN.md). Cloud: Event Hubs (append only; the Functions host reads and checkpoints).
+ * Embedded: SQLite with a monotonic position, read by the in-process projector loop.
+ */
 export interface EventLog {
   append(events: LoggedEvent[]): Promise<AppendResult>;
   /** Events strictly after `after`, oldest first, at most `max`. */

@@ -14,6 +14,8 @@ const CLAIM_ID_SQL = 'INSERT OR IGNORE INTO km_event_ids (org_id, id, position) 
 const INSERT_BLOCK_SQL = 'INSERT INTO km_event_blocks (first, count, body, types) VALUES (?, ?, ?, ?)';
 /** A block's distinct event types, space-separated (types are dotted words): readType passes over blocks without its type. */
 const typesOf = (events: readonly LoggedEvent[]) => [...new Set(events.map((event) => event.type))].sort().join(' ');
+/** The blocks from the one holding the first position asked for (the last one starting at or before it) onwards. */
+const BLOCKS_FROM_SQL = 'FROM km_event_blocks WHERE first >= COALESCE((SELECT MAX(first) FROM km_event_blocks WHERE first <= ?), 0) ORDER BY first LIMIT ?';
 /** Decoded blocks kept for the next read: the projector loop and the budget notifier read the same ones in turn. */
 const BLOCKS_CACHED = 4;
 
@@ -81,13 +83,8 @@ export class SqliteEventLog implements EventLog, RetainingLog {
     // IMMEDIATE takes the write lock up front: a deferred transaction that upgrades from read to write can fail
     // with SQLITE_BUSY at once, without waiting for busy_timeout, when another km process writes concurrently.
     this.appendAll = (events) => appendInTransaction.immediate(events);
-    // From the block holding the first position asked for (the last one starting at or before it) onwards.
-    this.selectFrom = db.prepare<[number, number], { first: number; count: number; body: Buffer }>(
-      'SELECT first, count, body FROM km_event_blocks WHERE first >= COALESCE((SELECT MAX(first) FROM km_event_blocks WHERE first <= ?), 0) ORDER BY first LIMIT ?',
-    );
-    this.selectTypesFrom = db.prepare<[number, number], { first: number; count: number; types: string | null }>(
-      'SELECT first, count, types FROM km_event_blocks WHERE first >= COALESCE((SELECT MAX(first) FROM km_event_blocks WHERE first <= ?), 0) ORDER BY first LIMIT ?',
-    );
+    this.selectFrom = db.prepare<[number, number], { first: number; count: number; body: Buffer }>(`SELECT first, count, body ${BLOCKS_FROM_SQL}`);
+    this.selectTypesFrom = db.prepare<[number, number], { first: number; count: number; types: string | null }>(`SELECT first, count, types ${BLOCKS_FROM_SQL}`);
     this.selectBody = db.prepare<[number], { body: Buffer }>('SELECT body FROM km_event_blocks WHERE first = ?');
     this.selectCheckpoint = db.prepare<[string], { position: number }>('SELECT position FROM km_checkpoints WHERE projector = ?');
     this.upsertCheckpoint = db.prepare<[string, number]>(
@@ -105,7 +102,7 @@ export class SqliteEventLog implements EventLog, RetainingLog {
     // A block holds at least one event, so max blocks after the first always hold max events when the log has them;
     // the first may hold none past `after` (its end, or a gap of a migrated log), hence one block more.
     for (const row of this.selectFrom.iterate(after + 1, max + 1)) {
-      const { events } = this.decoded(row);
+      const { events } = this.decoded(row.first, row.count, () => row.body);
       for (let i = Math.max(0, after + 1 - row.first); i < events.length && page.length < max; i++) {
         page.push({ position: row.first + i, event: events[i]! });
       }
@@ -129,7 +126,7 @@ export class SqliteEventLog implements EventLog, RetainingLog {
       const last = row.first + row.count - 1;
       if (last <= after) continue;
       if (row.types === null || row.types.split(' ').includes(type)) {
-        const block = this.decoded({ first: row.first, count: row.count, body: this.selectBody.get(row.first)!.body });
+        const block = this.decoded(row.first, row.count, () => this.selectBody.get(row.first)!.body);
         block.events.forEach((event, i) => {
           if (row.first + i > after && event.type === type) events.push({ position: row.first + i, event });
         });
@@ -205,11 +202,12 @@ export class SqliteEventLog implements EventLog, RetainingLog {
   }
 
   /** Blocks never change once written, so a decoded one can be reused by position. */
-  private decoded(row: { first: number; count: number; body: Buffer }): Block {
-    const cached = this.cache.get(row.first);
+  private decoded(first: number, count: number, body: () => Buffer): Block {
+    const cached = this.cache.get(first);
     if (cached) return cached;
-    const block = { first: row.first, events: decodeBlock(row.body, row.count) };
-    this.cache.set(row.first, block);
+    // The body asked for only now: readType reads it only for a block not decoded already.
+    const block = { first, events: decodeBlock(body(), count) };
+    this.cache.set(first, block);
     if (this.cache.size > BLOCKS_CACHED) this.cache.delete(this.cache.keys().next().value!);
     return block;
   }

@@ -231,7 +231,6 @@ function migrateToRowidTable(db: SqliteDatabase): void {
   }).immediate();
 }
 
-
 /**
  * km.db files from before `fields`: the column is added and filled from each document in one transaction, and the
  * old indexes on the document's JSON are dropped (createIndex makes their successors on `fields`).
