@@ -48,3 +48,12 @@ export const readModelIndexes = [
   // the status events that came before their finding (ruleId still empty), read with the anomalies
   { model: riskProjection.name, fields: ['ruleId'] },
 ];
+
+/** The read models of these names; `all` is every one. An unknown name is refused, naming the ones there are. */
+export function readModelsNamed(names: readonly string[]): Array<Projection<unknown>> {
+  if (names.includes('all')) return [...readModels];
+  const known = new Map(readModels.map((model) => [model.name, model]));
+  const unknown = names.filter((name) => !known.has(name));
+  if (unknown.length > 0) throw new Error(`no read model named ${unknown.join(', ')}: give one of ${[...known.keys()].join(', ')}, or all`);
+  return [...new Set(names)].map((name) => known.get(name)!);
+}

@@ -7,12 +7,11 @@ import { openSqliteDatabase, type SqliteDatabase } from '../src/adapters/sqlite-
 import { SqliteEventLog } from '../src/adapters/sqlite-event-log';
 import { SqliteReadModelStore } from '../src/adapters/sqlite-read-model-store';
 import { sqliteRebuildStorage } from '../src/adapters/sqlite-rebuild-storage';
-import { readModelsNamed } from '../src/host/embedded-stack';
 import { startProjectorLoop } from '../src/host/projector-loop';
 import { rebuildReadModels, REBUILD_SUFFIX, type RebuildProgress } from '../src/host/rebuild';
 import type { Logger } from '../src/logger';
 import { fromEmbeddedLog, projectBatch } from '../src/projector';
-import { readModelIndexes, readModels } from '../src/read-models';
+import { readModelIndexes, readModels, readModelsNamed } from '../src/read-models';
 import { aSessionOfEvents, anEnvelope, stored } from './fixtures';
 
 const quiet: Logger = { info() {}, warn() {}, error() {} };

@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RebuildProgress } from '@km/functions/dist/host/rebuild';
+import { readModelsNamed } from '@km/functions/dist/read-models';
 import { sqliteUnavailable } from '@km/functions/dist/host/sqlite-missing';
 import { DEFAULT_PORT, ensureHome, loadSettings } from '../config/settings';
 import { fileLogger } from '../log';
@@ -65,7 +66,7 @@ export function parsePort(value: string): number {
 function parseRebuild(value: string): string[] {
   const names = value.split(',').map((name) => name.trim()).filter((name) => name.length > 0);
   try {
-    embedded().readModelsNamed(names.length > 0 ? names : ['']);
+    readModelsNamed(names.length > 0 ? names : ['']);
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { costProjection, latencyProjection, riskProjection, sessionsProjection } from '@km/shared';
 import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { ApiKeyAuthenticator, hashApiKey, type ApiKeyRecord } from '../adapters/api-key-authenticator';
 import { openSqliteDatabase } from '../adapters/sqlite-database';
@@ -8,13 +9,14 @@ import { SqliteEventLog } from '../adapters/sqlite-event-log';
 import { orgEventsOfLog } from '../adapters/log-org-events';
 import { SqliteReadModelStore } from '../adapters/sqlite-read-model-store';
 import type { Logger } from '../logger';
-import { readModelIndexes, readModels } from '../read-models';
+import { readModelIndexes, readModels, readModelsNamed } from '../read-models';
 import type { HttpDeps } from '../routes';
 import { LOCAL_ORG_ID, readOrCreateAuditKey, readOrCreateLocalApiKey } from './local-api-key';
 import { auditSigner, newAuditKeyPem } from '../audit/audit-chain';
 import { startProjectorLoop, type ProjectorLoop, type ProjectorLoopOptions } from './projector-loop';
 import { projectorWorkerFile, startProjectorThread } from './projector-thread';
 import { rebuildReadModels, type RebuildProgress } from './rebuild';
+import { rebuildWorkerFile, replayOnThreads } from './rebuild-lanes';
 import { sqliteRebuildStorage } from '../adapters/sqlite-rebuild-storage';
 import { startBudgetNotifier } from '../budget-webhooks';
 import { riskWebhook } from '../risk-webhook';
@@ -58,6 +60,8 @@ export interface EmbeddedStackOptions {
    * thread (ts-jest has no compiled worker).
    */
   projectorWorkerFile?: string | null;
+  /** The compiled rebuild worker, whose lanes fold a rebuild on every core (default: beside this module); null folds it on this thread. */
+  rebuildWorkerFile?: string | null;
   /** Requests a minute per key; default KM_RATE_LIMIT_PER_MINUTE, else 6000. */
   requestsPerMinute?: number;
 }
@@ -121,8 +125,13 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
     const sweeping = { current: sweep() as Promise<unknown> };
     const sweepTimer = setInterval(() => (sweeping.current = sweep()), RETENTION_SWEEP_MS);
     sweepTimer.unref();
+    const rebuildFile = options.rebuildWorkerFile === undefined ? rebuildWorkerFile() : options.rebuildWorkerFile;
     const rebuilt = toRebuild
       ? rebuildReadModels({
+          // The bulk on worker threads where they can run (a rebuild of all of them at 15k events/s needs both cores).
+          ...(rebuildFile
+            ? { replay: replayOnThreads({ workerFile: rebuildFile, dbPath: join(options.home, 'km.db'), maxBatch: PROJECTOR_PAGE_EVENTS, lanes: Math.min(availableParallelism(), toRebuild.length) }) }
+            : {}),
           log: eventLog,
           store: readModelStore,
           storage: sqliteRebuildStorage(db),
@@ -191,15 +200,6 @@ function requestsPerMinuteFromEnv(): number | undefined {
   const value = Number(text);
   if (!Number.isInteger(value) || value <= 0) throw new Error(`KM_RATE_LIMIT_PER_MINUTE must be a whole number of requests a minute, not "${text}"`);
   return value;
-}
-
-/** The read models of these names; `all` is every one. An unknown name is refused, naming the ones there are. */
-export function readModelsNamed(names: readonly string[]): Array<(typeof readModels)[number]> {
-  if (names.includes('all')) return [...readModels];
-  const known = new Map(readModels.map((model) => [model.name, model]));
-  const unknown = names.filter((name) => !known.has(name));
-  if (unknown.length > 0) throw new Error(`no read model named ${unknown.join(', ')}: give one of ${[...known.keys()].join(', ')}, or all`);
-  return [...new Set(names)].map((name) => known.get(name)!);
 }
 
 /** SQLite says only "unable to open database file": name the file and the likely cause. */

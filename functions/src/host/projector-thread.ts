@@ -17,13 +17,16 @@ export type FromProjectorThread = { type: 'log'; level: keyof Logger; message: s
 const RESTART_DELAY_MS = 1000;
 
 /**
- * The compiled worker next to this module: functions/dist/host in the Functions app, the CLI's bundle directory in
- * km. Under ts-jest there is none (null), and the loop runs on the calling thread instead.
+ * A compiled worker next to this module: functions/dist/host in the Functions app, the CLI's bundle directory in
+ * km. Under ts-jest there is none (null), and its work runs on the calling thread instead.
  */
-export function projectorWorkerFile(): string | null {
-  const file = join(__dirname, 'projector-worker.js');
+export function compiledWorkerFile(name: string): string | null {
+  const file = join(__dirname, `${name}.js`);
   return existsSync(file) ? file : null;
 }
+
+/** The projector loop's compiled worker (projector-worker.ts), or null. */
+export const projectorWorkerFile = () => compiledWorkerFile('projector-worker');
 
 /**
  * The projector loop run by a worker thread (projector-worker.ts), behind the same interface as the in-process one.

@@ -35,6 +35,8 @@ export interface RebuildOptions {
   stopped?: () => boolean;
   /** The clock for the pace (tests pass their own). */
   nowMs?: () => number;
+  /** Folds the bulk of the log into the copies before the hold: on this thread unless given (rebuild-lanes.ts). */
+  replay?: ReplayCopies;
   /**
    * Runs the last pages and the switch with the live projector loop held (its exclusive): a live step between its
    * document writes and its checkpoint would otherwise move the checkpoint past what the rebuilt documents hold.
@@ -50,30 +52,61 @@ export interface RebuildOptions {
  */
 export async function rebuildReadModels(options: RebuildOptions): Promise<boolean> {
   const { log, store, storage, projections, maxBatch = 2000, onProgress, stopped = () => false, nowMs = () => Date.now(), hold = (fn) => fn() } = options;
-  const copies = projections.map((projection) => ({ ...projection, name: `${projection.name}${REBUILD_SUFFIX}` }));
+  const { replay = replayHere(log, store, maxBatch) } = options;
+  const copies = projections.map(rebuildCopy);
   for (const copy of copies) storage.clear(copy.name);
   const models = projections.map((projection) => projection.name);
   const startedMs = nowMs();
-  /** One page into the copies; returns the events it handled. */
-  const step = async (): Promise<number> => {
-    const { handled, failures } = await runProjectorsOnce(copies, log, store, maxBatch);
-    const [name, error] = failures.entries().next().value ?? [];
-    if (name !== undefined) throw new Error(`rebuilding ${name.slice(0, -REBUILD_SUFFIX.length)} failed: ${error instanceof Error ? error.message : String(error)}`);
-    // The copies read the same pages from the same start, so they all stand where the first one does.
-    const position = await log.getCheckpoint(copies[0]!.name);
+  /** After a page of any copy: where the slowest copy stands. A page with nothing new (mostly the check under the hold) tells nothing new. */
+  const reportPage = async (handled: number): Promise<void> => {
+    if (handled === 0 || !onProgress) return;
+    const position = Math.min(...(await Promise.all(copies.map((copy) => log.getCheckpoint(copy.name)))));
     const end = storage.logEnd();
     const seconds = (nowMs() - startedMs) / 1000;
     const eventsPerSecond = seconds > 0 ? position / seconds : 0; // positions count events (gaps are rare)
-    // A page with nothing new (the check under the hold, mostly) tells nothing new.
-    if (handled > 0) onProgress?.({ models, position, end, eventsPerSecond, etaSeconds: eventsPerSecond > 0 ? Math.max(0, end - position) / eventsPerSecond : null });
-    return handled;
+    onProgress({ models, position, end, eventsPerSecond, etaSeconds: eventsPerSecond > 0 ? Math.max(0, end - position) / eventsPerSecond : null });
   };
-  while (!stopped() && (await step()) === maxBatch) await new Promise((resolve) => setImmediate(resolve));
+  await replay(copies, reportPage, stopped);
   if (stopped()) return false;
   // What arrived since, then the switch, with no live step in between.
   await hold(async () => {
-    while ((await step()) === maxBatch);
+    for (let handled = maxBatch; handled === maxBatch; ) {
+      handled = await foldCopiesPage(copies, log, store, maxBatch);
+      await reportPage(handled);
+    }
     projections.forEach((projection, i) => storage.replace(projection.name, copies[i]!.name));
   });
   return true;
+}
+
+/**
+ * Folds copies of read models from their own checkpoints until a page comes back short (about the log's end),
+ * calling onPage with each page's event count; stops after the page in flight once stopped() is true. Throws when a
+ * copy's fold fails.
+ */
+export type ReplayCopies = (copies: ReadonlyArray<Projection<unknown>>, onPage: (handled: number) => Promise<void>, stopped: () => boolean) => Promise<void>;
+
+/** The replay on the calling thread, a page at a time, yielding between pages so requests are answered. */
+export function replayHere(log: EventLog, store: ReadModelStore, maxBatch: number): ReplayCopies {
+  return async (copies, onPage, stopped) => {
+    while (!stopped()) {
+      const handled = await foldCopiesPage(copies, log, store, maxBatch);
+      await onPage(handled);
+      if (handled < maxBatch) return;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
+}
+
+/** The read model a rebuild folds beside a live one. */
+export function rebuildCopy<State>(projection: Projection<State>): Projection<State> {
+  return { ...projection, name: `${projection.name}${REBUILD_SUFFIX}` };
+}
+
+/** One page of the log into the copies; returns the events it handled. A copy that failed fails the rebuild. */
+export async function foldCopiesPage(copies: ReadonlyArray<Projection<unknown>>, log: EventLog, store: ReadModelStore, maxBatch: number): Promise<number> {
+  const { handled, failures } = await runProjectorsOnce(copies, log, store, maxBatch);
+  const [name, error] = failures.entries().next().value ?? [];
+  if (name !== undefined) throw new Error(`rebuilding ${name.slice(0, -REBUILD_SUFFIX.length)} failed: ${error instanceof Error ? error.message : String(error)}`);
+  return handled;
 }
