@@ -1,8 +1,7 @@
 import { Worker } from 'node:worker_threads';
-import type { Projection } from '@km/shared';
 import { describeError } from '../logger';
 import { compiledWorkerFile } from './projector-thread';
-import { REBUILD_SUFFIX, type ReplayCopies } from './rebuild';
+import { liveNameOf, type ReplayCopies } from './rebuild';
 
 /** What a rebuild thread is started with: km.db, and the live read models whose copies it folds. */
 export interface RebuildThreadData {
@@ -48,8 +47,7 @@ export function splitIntoLanes(models: readonly string[], lanes: number): string
  */
 export function replayOnThreads(options: { workerFile: string; dbPath: string; maxBatch: number; lanes: number }): ReplayCopies {
   return async (copies, onPage, stopped) => {
-    const live = (copy: Projection<unknown>) => copy.name.slice(0, -REBUILD_SUFFIX.length);
-    const lanes = splitIntoLanes(copies.map(live), options.lanes);
+    const lanes = splitIntoLanes(copies.map((copy) => liveNameOf(copy.name)), options.lanes);
     const workers: Worker[] = [];
     const finish = (worker: Worker) =>
       new Promise<void>((resolve, reject) => {

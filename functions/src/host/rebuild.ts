@@ -103,10 +103,13 @@ export function rebuildCopy<State>(projection: Projection<State>): Projection<St
   return { ...projection, name: `${projection.name}${REBUILD_SUFFIX}` };
 }
 
+/** The live read model a rebuild copy stands in for. */
+export const liveNameOf = (copyName: string): string => copyName.slice(0, -REBUILD_SUFFIX.length);
+
 /** One page of the log into the copies; returns the events it handled. A copy that failed fails the rebuild. */
 export async function foldCopiesPage(copies: ReadonlyArray<Projection<unknown>>, log: EventLog, store: ReadModelStore, maxBatch: number): Promise<number> {
   const { handled, failures } = await runProjectorsOnce(copies, log, store, maxBatch);
   const [name, error] = failures.entries().next().value ?? [];
-  if (name !== undefined) throw new Error(`rebuilding ${name.slice(0, -REBUILD_SUFFIX.length)} failed: ${error instanceof Error ? error.message : String(error)}`);
+  if (name !== undefined) throw new Error(`rebuilding ${liveNameOf(name)} failed: ${error instanceof Error ? error.message : String(error)}`);
   return handled;
 }
