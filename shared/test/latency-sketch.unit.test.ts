@@ -1,5 +1,5 @@
 import { addToSketch, emptySketch, LATENCY_RELATIVE_ACCURACY, mergeSketches, sketchCount, sketchQuantile, type LatencySketch } from '../src/index';
-import { binsOf, mergeAllSketches } from '../src/projections/latency/sketch';
+import { binsOf, mergeAllSketches, mergedSketchQuantiles, sketchQuantiles } from '../src/projections/latency/sketch';
 
 /** A seeded generator (mulberry32), so a failure reproduces. */
 function random(seed: number): () => number {
@@ -82,6 +82,11 @@ describe('latency sketch accuracy', () => {
     expect(typeof packed.bins).toBe('string');
     expect(binsOf(packed)).toEqual([[-400, 1], [-3, big], [0, 31], [1, 32], [5000, 1025]]);
     expect(() => binsOf({ zeros: 0, bins: `${packed.bins as string}"` })).toThrow(/corrupt latency sketch/);
+    // Merges decode on their own path: the same bins, the same refusal, of a stray character or a cut-off string.
+    expect(binsOf(mergeAllSketches([packed, packed]))).toEqual([[-400, 2], [-3, 2 * big], [0, 62], [1, 64], [5000, 2050]]);
+    for (const corrupt of [`${packed.bins as string}"`, (packed.bins as string).slice(0, -1), `${packed.bins as string}1`]) {
+      expect(() => mergeAllSketches([{ zeros: 0, bins: corrupt }])).toThrow(/corrupt latency sketch/);
+    }
   });
 
   it('merges many sketches into the same bins as adding their counts key by key, whatever keys they span', () => {
@@ -99,6 +104,23 @@ describe('latency sketch accuracy', () => {
     expect(binsOf(merged)).toEqual([...expected].sort(([a], [b]) => a - b));
     expect(merged.zeros).toBe(sketches.reduce((n, s) => n + s.zeros, 0));
     expect(mergeAllSketches([...sketches].reverse())).toEqual(merged);
+  });
+
+  it('reads quantiles off the merged counts as from the packed merge, in any order of quantiles, zeros and bounds', () => {
+    const rand = random(9);
+    const qs = [0.99, 0, 0.5, 1, 0.95, 0.001, 0.5];
+    for (let round = 0; round < 40; round++) {
+      // Some rounds mostly zeros, some empty, some with far-apart keys: every rank lands in zeros, bins or the ends.
+      const zeroShare = round % 4 === 0 ? 0.9 : 0.1;
+      const sketches = Array.from({ length: 1 + Math.floor(rand() * 12) }, () =>
+        Array.from({ length: Math.floor(rand() * 40) }, () => (rand() < zeroShare ? 0 : Math.exp(8 * rand() - 3))).reduce(addToSketch, emptySketch()),
+      );
+      const merged = mergeAllSketches(sketches);
+      const count = sketchCount(merged);
+      for (const exact of [undefined, { min: 0, max: 3000 }]) {
+        expect(mergedSketchQuantiles(sketches, qs, exact)).toEqual(count === 0 ? qs.map(() => null) : sketchQuantiles(merged, qs, exact));
+      }
+    }
   });
 
   it('keeps keys below 1 ms (negative) and zeros apart from the bins', () => {
