@@ -87,9 +87,24 @@ async function measureIngest(bodies) {
   const home = mkdtempSync(join(tmpdir(), 'km-bench-ingest-'));
   const serve = await startServe(home);
   const watcher = new Database(join(home, 'km.db'), { readonly: true });
+  let measured;
+  try {
+    measured = await ingestAndWait(bodies, serve, watcher);
+  } finally {
+    // Whatever went wrong, km serve is not left running (its log shows why, stop() passes it on).
+    watcher.close();
+    await serve.stop();
+  }
+  const diskBytes = dirBytes(home);
+  const rebuild = await measureRebuild(home);
+  rmSync(home, { recursive: true, force: true });
+  return { ...measured, diskBytes, rebuild };
+}
+
+/** Posts the bodies, then waits for every read model's checkpoint to reach the log's end; timed from the first post. */
+async function ingestAndWait(bodies, serve, watcher) {
   const cpu0 = cpuSecondsOf(serve.pid);
   const t0 = performance.now();
-  let ingestMs = 0;
   for (const body of bodies) {
     const response = await fetch(`${serve.url}/api/ingest`, {
       method: 'POST',
@@ -99,7 +114,7 @@ async function measureIngest(bodies) {
     if (response.status !== 202) throw new Error(`ingest answered ${response.status}: ${await response.text()}`);
     await response.arrayBuffer();
   }
-  ingestMs = performance.now() - t0;
+  const ingestMs = performance.now() - t0;
   const names = readModels.map((model) => model.name);
   const caughtUp = () => {
     const end = watcher.prepare('SELECT next - 1 AS p FROM km_event_sequence').get().p;
@@ -112,14 +127,13 @@ async function measureIngest(bodies) {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   const totalMs = performance.now() - t0;
-  const cpuSeconds = cpuSecondsOf(serve.pid) - cpu0;
-  const rss = peakRssOf(serve.pid);
-  watcher.close();
-  await serve.stop();
-  const diskBytes = dirBytes(home);
-  const rebuild = await measureRebuild(home);
-  rmSync(home, { recursive: true, force: true });
-  return { ingestPerSecond: EVENTS / (ingestMs / 1000), perSecond: EVENTS / (totalMs / 1000), totalMs, cpuSeconds, rss, diskBytes, rebuild };
+  return {
+    ingestPerSecond: EVENTS / (ingestMs / 1000),
+    perSecond: EVENTS / (totalMs / 1000),
+    totalMs,
+    cpuSeconds: cpuSecondsOf(serve.pid) - cpu0,
+    rss: peakRssOf(serve.pid),
+  };
 }
 
 /** `km serve --port 0` on home, once it says where it listens; stop() ends it with SIGTERM and waits for its exit. */
@@ -145,7 +159,8 @@ async function startServe(home) {
     stop: async () => {
       child.kill('SIGTERM');
       const code = await exited;
-      const errors = log.split('\n').filter((line) => / (error|warn) /.test(line));
+      // A failed exit shows the whole log (a crash's stack has no level); a clean one its errors and warnings.
+      const errors = code === 0 ? log.split('\n').filter((line) => / (error|warn) /.test(line)) : [log];
       if (code !== 0 || errors.length > 0) console.error(`km serve exited ${code}:\n${errors.join('\n')}`);
     },
   };
