@@ -10,6 +10,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, initialize } from './jsonrpc-client.mjs';
+import { peakRssOf, startServe } from './km-serve.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -24,8 +25,6 @@ const home = mkdtempSync(join(tmpdir(), 'km-burst-'));
 const env = { ...process.env, KM_HOME: home };
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 
-/** Peak resident set of a live process, from the kernel's own high-water mark. */
-const peakRss = (pid) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
 
 async function run(command, calls, paceMs) {
   const client = connect(command, { env });
@@ -35,10 +34,10 @@ async function run(command, calls, paceMs) {
   for (let i = 0; i < calls; i++) {
     await client.request('tools/call', { name: 'echo', arguments: { message: `call ${i}` } });
     if (paceMs > 0) await new Promise((resolve) => setTimeout(resolve, paceMs));
-    if (i % 1000 === 0) peak = Math.max(peak, peakRss(client.pid));
+    if (i % 1000 === 0) peak = Math.max(peak, peakRssOf(client.pid));
   }
   const ms = performance.now() - t0;
-  peak = Math.max(peak, peakRss(client.pid));
+  peak = Math.max(peak, peakRssOf(client.pid));
   await client.close();
   return { peak, callsPerSecond: calls / (ms / 1000) };
 }
@@ -81,11 +80,11 @@ async function mode(name, url, calls, paceMs, known) {
 
 async function main() {
   console.log(`wrapper burst bench: a burst of ${CALLS} and a paced run of ${PACED_CALLS} sequential tools/call (${PACE_MS} ms apart); ${cpus().length} cores, load ${load()}`);
-  const serve = spawn(node, [join(root, 'cli', 'bin', 'km.js'), 'serve', '--port', '0'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise((resolve) => serve.stdout.on('data', (c) => { const m = /listening on (http:\S+)/.exec(String(c)); if (m) resolve(m[1]); }));
+  const serve = await startServe(home);
+  const { url } = serve;
   const known = new Set();
   const rows = [await mode('burst', url, CALLS, 0, known), await mode('paced', url, PACED_CALLS, PACE_MS, known)];
-  serve.kill('SIGTERM');
+  await serve.stop();
   const mb = (b) => `${(b / 2 ** 20).toFixed(0)} MB`;
   for (const r of rows) {
     console.log(

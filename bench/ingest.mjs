@@ -3,7 +3,6 @@
 // same run: JSON.parse of the same batch bodies plus one insert per event, one transaction per batch, into
 // better-sqlite3. Then the same events through the projectors on a store that counts documents and bytes written
 // (what the Cosmos adapter would be asked to write). Short mode by default; BENCH_INGEST_EVENTS=1000000 for the long one.
-import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
@@ -12,6 +11,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { interactionBatches } from './ingest-events.mjs';
+import { cpuSecondsOf, peakRssOf, startServe } from './km-serve.mjs';
 
 const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -135,48 +135,6 @@ async function ingestAndWait(bodies, serve, watcher) {
     rss: peakRssOf(serve.pid),
   };
 }
-
-/** `km serve --port 0` on home, once it says where it listens; stop() ends it with SIGTERM and waits for its exit. */
-async function startServe(home) {
-  const child = spawn(process.execPath, [join(here, '..', 'cli', 'bin', 'km.js'), 'serve', '--port', '0'], {
-    env: { ...process.env, KM_HOME: home },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  // Its log (stderr): where it listens, and any error, which the bench passes on.
-  let log = '';
-  const url = await new Promise((resolve, reject) => {
-    child.stderr.on('data', (chunk) => {
-      log += chunk;
-      const match = /listening on (http:\S+)/.exec(log);
-      if (match) resolve(match[1]);
-    });
-    exited.then((code) => reject(new Error(`km serve exited (${code}) before it listened: ${log}`)));
-  });
-  return {
-    url,
-    pid: child.pid,
-    stop: async () => {
-      child.kill('SIGTERM');
-      const code = await exited;
-      // A failed exit shows the whole log (a crash's stack has no level); a clean one its errors and warnings.
-      const errors = code === 0 ? log.split('\n').filter((line) => / (error|warn) /.test(line)) : [log];
-      if (code !== 0 || errors.length > 0) console.error(`km serve exited ${code}:\n${errors.join('\n')}`);
-    },
-  };
-}
-
-/** A live process's peak resident set, from the kernel's own high-water mark. */
-const peakRssOf = (pid) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-
-/** A live process's user and system CPU seconds so far (/proc/<pid>/stat, in clock ticks of 1/100 s on Linux). */
-function cpuSecondsOf(pid) {
-  // The command name (field 2) may hold spaces: the fields counted from after its closing parenthesis.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}
-const CLOCK_TICKS = Number(process.env.BENCH_CLOCK_TICKS ?? 100);
 
 /** km serve --rebuild all over the log just ingested: a fresh host replays it into new read models, then switches. */
 async function measureRebuild(home) {

@@ -1,13 +1,13 @@
 // npm run bench: what km costs in the user's AI session, against a bare pass-through measured in the same run.
 // (a) client -> server, (b) client -> bare Node pass-through -> server, (c) client -> km -> server (shipping to
 // a running km serve). Modes alternate in rounds so machine noise hits all three alike. Figures are ratios.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { connect, initialize, quantile } from './jsonrpc-client.mjs';
+import { startServe } from './km-serve.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -48,14 +48,13 @@ async function startUp(mode) {
 
 
 async function main() {
-  const serve = spawn(node, [join(root, 'cli', 'bin', 'km.js'), 'serve', '--port', '0'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise((resolve) => serve.stdout.on('data', (c) => String(c).includes('listening') && resolve()));
+  const serve = await startServe(home);
 
   const samples = { direct: [], passthrough: [], km: [] };
   const starts = { direct: [], passthrough: [], km: [] };
   for (let r = 0; r < ROUNDS; r++) for (const mode of Object.keys(modes)) await roundTrips(mode, samples[mode]);
   for (let r = 0; r < STARTS; r++) for (const mode of Object.keys(modes)) starts[mode].push(await startUp(mode));
-  serve.kill('SIGTERM');
+  await serve.stop();
 
   const row = (mode) => ({ p50: quantile(samples[mode], 0.5), p99: quantile(samples[mode], 0.99), start: quantile(starts[mode], 0.5) });
   const [a, b, c] = [row('direct'), row('passthrough'), row('km')];
