@@ -43,6 +43,9 @@ export const readModelIndexes = [
   { model: latencyProjection.name, fields: ['userId', 'day'] },
   // risk monitor
   { model: riskProjection.name, fields: ['detected', 'ts'] },
+  // the findings of one kind over a range, newest first (the findings routes read the other kinds apart from the
+  // anomalies): on detected and ts alone, SQLite read every detected document's fields, behind its JSON, for its kind
+  { model: riskProjection.name, fields: ['kind', 'detected', 'ts'] },
   // the anomaly documents, which the findings and summary read in full and expand into one finding per tool
   { model: riskProjection.name, fields: ['kind'] },
   // the status events that came before their finding (ruleId still empty), read with the anomalies
