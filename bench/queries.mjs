@@ -61,8 +61,9 @@ async function timed(url) {
 }
 
 async function main() {
-  console.log(`dashboard query bench: ${EVENTS} events over 30 days, ${REPEATS} runs per request; load ${load()}`);
-  const home = process.env.BENCH_QUERY_HOME ?? (await buildMonthHome(EVENTS, 'km-bench-queries-'));
+  const given = process.env.BENCH_QUERY_HOME;
+  console.log(`dashboard query bench: ${given ? `the KM_HOME given (${given})` : `${EVENTS} events over 30 days`}, ${REPEATS} runs per request; load ${load()}`);
+  const home = given ?? (await buildMonthHome(EVENTS, 'km-bench-queries-'));
   // The bench times queries, not the rate limit: 74 requests 30 times each, as fast as they answer, pass the
   // per-key limit that keeps a runaway client from starving the others (km serve reads it from the environment).
   process.env.KM_RATE_LIMIT_PER_MINUTE ??= '1000000';
@@ -82,7 +83,9 @@ async function main() {
       const samples = [];
       let status = 0;
       for (let i = 0; i < REPEATS; i++) ({ ms: samples[i], status } = await timed(`${host.url}${path}`));
-      rows.push({ view, filters: filterName, path, status, p50: quantile(samples, 0.5), p99: quantile(samples, 0.99) });
+      // The first run is the route's first read since km serve started (documents not yet cached, code not yet
+      // compiled): with 30 runs it is the p99, so it is shown on its own too, beside the p99 of the runs after it.
+      rows.push({ view, filters: filterName, path, status, p50: quantile(samples, 0.5), p99: quantile(samples, 0.99), firstMs: samples[0], p99AfterFirst: quantile(samples.slice(1), 0.99) });
     }
   }
   await host.close();
@@ -93,11 +96,13 @@ async function main() {
   console.log(`floor (HTTP round trip of a 404): p50 ${quantile(floor, 0.5).toFixed(1)} ms, p99 ${floorP99.toFixed(1)} ms`);
   for (const row of rows) {
     const flag = row.status !== 200 ? ` ANSWERED ${row.status}` : row.p99 > 50 ? '  over 50 ms' : '';
-    console.log(`${row.view.padEnd(12)} ${row.filters.padEnd(8)} p50 ${row.p50.toFixed(1).padStart(7)} ms  p99 ${row.p99.toFixed(1).padStart(7)} ms (${(row.p99 / floorP99).toFixed(1)}x floor)  ${row.path.split('?')[0]}${flag}`);
+    const ms = (n) => n.toFixed(1).padStart(7);
+    console.log(`${row.view.padEnd(12)} ${row.filters.padEnd(8)} p50 ${ms(row.p50)} ms  p99 ${ms(row.p99)} ms (${(row.p99 / floorP99).toFixed(1)}x floor)  first ${ms(row.firstMs)} ms, p99 after it ${ms(row.p99AfterFirst)} ms  ${row.path.split('?')[0]}${flag}`);
   }
   const worst = rows.reduce((a, b) => (b.p99 > a.p99 ? b : a));
   const failed = rows.filter((row) => row.status !== 200);
-  console.log(`worst p99: ${worst.p99.toFixed(1)} ms (${worst.path}); ${rows.filter((r) => r.p99 <= 50).length} of ${rows.length} requests at or under the 50 ms target; ${failed.length} not answered 200; load ${load()}`);
+  const within = (field) => rows.filter((r) => r[field] <= 50).length;
+  console.log(`worst p99: ${worst.p99.toFixed(1)} ms (${worst.path}); ${within('p99')} of ${rows.length} requests at or under the 50 ms target (${within('p99AfterFirst')} after their first read); ${failed.length} not answered 200; load ${load()}`);
 
   const resultsPath = process.env.BENCH_RESULTS ?? join(here, 'results.json');
   const previous = existsSync(resultsPath) ? JSON.parse(readFileSync(resultsPath, 'utf8')) : {};
