@@ -119,8 +119,8 @@ export function scopedQuery(route: ApiRoute, caller: Caller, path: Record<string
 }
 
 /**
- * The route's parameters, or a thrown 400 naming the first one that is wrong. A query parameter given twice counts
- * once (its first value, as URLSearchParams.get reads it). Keys come from outside: a prototype-free object.
+ * The route's parameters, or a thrown 400 naming the first one that is wrong. A query parameter given twice is
+ * refused: whichever value a reader took, the other would be ignored. Keys come from outside: a prototype-free object.
  */
 export function parseParams<R extends ApiRoute>(route: R, path: Record<string, string>, query: URLSearchParams): RouteParams<R> {
   const given: Record<string, string> = Object.create(null);
@@ -129,7 +129,8 @@ export function parseParams<R extends ApiRoute>(route: R, path: Record<string, s
       const known = Object.keys(route.query.shape);
       throw badParameter(name, `unknown parameter "${name}": ${route.method} /api/${route.path} takes ${known.length ? known.join(', ') : 'no query parameters'}`);
     }
-    if (!(name in given)) given[name] = value;
+    if (name in given) throw badParameter(name, `parameter "${name}" is given twice: ${route.method} /api/${route.path} takes each parameter once`);
+    given[name] = value;
   }
   const pathParams = parsed(route.pathParams, { ...path });
   return { ...parsed(route.query, given), ...pathParams } as RouteParams<R>;

@@ -10,9 +10,12 @@ export interface ApiAnswer {
 }
 
 /** One way to reach the API: the embedded host over HTTP, or the route table's handlers in process. */
+/** Path and query parameters as text; a query parameter with a list is given once per value. */
+export type AskParams = Record<string, string | readonly string[]>;
+
 export interface ApiUnderTest {
   /** Calls the route with these path and query parameters (as text) and, for a route with a body, that JSON body. */
-  ask(route: ApiRoute, params: Record<string, string>, body?: unknown): Promise<ApiAnswer>;
+  ask(route: ApiRoute, params: AskParams, body?: unknown): Promise<ApiAnswer>;
   /** Resolves once every read model holds what was ingested (the embedded host projects on its own loop). */
   projected(ready: () => Promise<boolean>): Promise<void>;
   /** The org the API takes the caller for. */
@@ -137,6 +140,15 @@ export function testApiContract(name: string, makeApi: () => Promise<ApiUnderTes
         expect(parsed.success ? [] : parsed.error.issues).toEqual([]);
       });
 
+      const once = Object.keys(route.query.shape).find((param) => !isRefused(route, param));
+      if (once) it(`refuses ${once} given twice with a 400 naming it (one of the two would be ignored)`, async () => {
+        const { params, body } = goodRequest(route);
+        const given = GOOD_WITH[route.path]?.[once] ?? goodValues({ sessionId, cursor })[once]!;
+        const value = String(given[once]);
+        const answer = await api.ask(route, { ...params, ...given, [once]: [value, value] }, body);
+        expect({ status: answer.status, error: answer.body?.error }).toEqual({ status: 400, error: expect.stringContaining(`"${once}" is given twice`) });
+      });
+
       it('refuses an unknown parameter with a 400 naming it', async () => {
         const { params, body } = goodRequest(route);
         const answer = await api.ask(route, { ...params, colour: 'blue' }, body);
@@ -192,7 +204,7 @@ export async function handlerAnswer(response: { status?: number; jsonBody?: unkn
 }
 
 /** A route asked over HTTP with a key, as a client would (the embedded host). */
-export async function askOverHttp(baseUrl: string, key: string, route: ApiRoute, params: Record<string, string>, body?: unknown): Promise<ApiAnswer> {
+export async function askOverHttp(baseUrl: string, key: string, route: ApiRoute, params: AskParams, body?: unknown): Promise<ApiAnswer> {
   const response = await fetch(baseUrl + urlOf(route, params).url, {
     method: route.method,
     headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -202,7 +214,7 @@ export async function askOverHttp(baseUrl: string, key: string, route: ApiRoute,
 }
 
 /** A route asked of the route table's handlers in process, as the Functions host calls them (Azure's HttpRequest). */
-export async function askHandlers(routes: ReadonlyArray<{ name: string; handler: (request: any, context: any) => Promise<any> }>, key: string, route: ApiRoute, params: Record<string, string>, body?: unknown): Promise<ApiAnswer> {
+export async function askHandlers(routes: ReadonlyArray<{ name: string; handler: (request: any, context: any) => Promise<any> }>, key: string, route: ApiRoute, params: AskParams, body?: unknown): Promise<ApiAnswer> {
   const { url, pathParams } = urlOf(route, params);
   const handler = routes.find((candidate) => candidate.name === route.name)!.handler;
   const headers = { ...bearer(key), ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
@@ -211,7 +223,11 @@ export async function askHandlers(routes: ReadonlyArray<{ name: string; handler:
 }
 
 /** The URL of a route with these parameters, and the path parameters on their own (the Functions host's request.params). */
-export function urlOf(route: ApiRoute, params: Record<string, string>): { url: string; pathParams: Record<string, string> } {
-  const pathParams = Object.fromEntries(Object.keys(route.pathParams.shape).map((name) => [name, params[name]!]));
-  return { url: routeUrl(route.path, params), pathParams };
+export function urlOf(route: ApiRoute, params: AskParams): { url: string; pathParams: Record<string, string> } {
+  const single = Object.fromEntries(Object.entries(params).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+  const pathParams = Object.fromEntries(Object.keys(route.pathParams.shape).map((name) => [name, single[name]!]));
+  const repeated = Object.entries(params).flatMap(([name, values]) => (typeof values === 'string' ? [] : values.map((value) => [name, value])));
+  const url = routeUrl(route.path, single);
+  if (repeated.length === 0) return { url, pathParams };
+  return { url: `${url}${url.includes('?') ? '&' : '?'}${new URLSearchParams(repeated).toString()}`, pathParams };
 }
