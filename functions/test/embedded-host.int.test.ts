@@ -200,7 +200,10 @@ describe('the embedded host', () => {
   });
 
   it('refuses requests a web page could make: a foreign Host (DNS rebinding) or a foreign Origin', async () => {
-    expect((await rawRequest({ path: '/api/sessions', headers: { host: 'evil.example:80' } })).status).toBe(403);
+    const foreign = await rawRequest({ path: '/api/sessions', headers: { host: 'evil.example:80' } });
+    expect(foreign.status).toBe(403);
+    // Each name once, and the one refused.
+    expect(JSON.parse(foreign.body).error).toBe('km serve answers requests for 127.0.0.1 or localhost only, not for the host "evil.example".');
     const crossSite = await fetch(`${host.url}/api/ingest`, { method: 'POST', headers: { origin: 'https://evil.example' }, body: '{}' });
     expect(crossSite.status).toBe(403);
     expect((await rawRequest({ path: '/api/sessions', headers: { host: `localhost:${host.port}` } })).status).toBe(200);
@@ -265,7 +268,7 @@ describe('the embedded host, restarted', () => {
 
   it('says clearly when the port is taken', async () => {
     const otherHome = mkdtempSync(join(tmpdir(), 'km-busy-'));
-    await expect(startEmbeddedHost({ home: otherHome, port: host.port, logger })).rejects.toThrow(/in use: is km serve already running/);
+    await expect(startEmbeddedHost({ home: otherHome, port: host.port, logger })).rejects.toThrow(/is in use, by another program or a km serve of another KM_HOME .*pick another port with --port/);
     rmSync(otherHome, { recursive: true, force: true });
   });
 });

@@ -51,7 +51,8 @@ export function setupCommand(os: Os, client: string, origin: string, login: { en
 /**
  * The guided first run: the command for this OS and client, an API key when the dashboard is a team's server, then
  * a live wait for the org's first event and the "first insight" of what was recorded, with the time since the
- * page opened (the browser's clock, from this page's opening to the answer that held the event).
+ * page opened (the browser's clock, from this page's opening to the answer that held the event), or the event's own
+ * time when the org had it before the page opened.
  */
 export function FirstRunView({ account }: { account: Account | null }) {
   const opened = useRef(performance.now());
@@ -59,6 +60,9 @@ export function FirstRunView({ account }: { account: Account | null }) {
   const [client, setClient] = useState<string>('claude-code');
   const [first, setFirst] = useState<FirstRun | null>(null);
   const [tookMs, setTookMs] = useState<number | null>(null);
+  // The org had its first event before this page opened: its time, not a wait, is what the page can say.
+  const [recordedBefore, setRecordedBefore] = useState(false);
+  const answered = useRef(false);
   const [waitedS, setWaitedS] = useState(0);
   const [problem, setProblem] = useState<string | null>(null);
   const [key, setKey] = useState<{ state: 'none' } | { state: 'making' } | { state: 'made'; key: string } | { state: 'failed'; message: string }>({ state: 'none' });
@@ -75,7 +79,9 @@ export function FirstRunView({ account }: { account: Account | null }) {
       if (answer?.kind === 'ok') {
         setProblem(null);
         setFirst(answer.data);
-        if (answer.data.firstEvent) setTookMs((took) => took ?? performance.now() - opened.current);
+        if (answer.data.firstEvent && !answered.current) setRecordedBefore(true);
+        else if (answer.data.firstEvent) setTookMs((took) => took ?? performance.now() - opened.current);
+        answered.current = true;
         // After the first event, keep asking for a while: the first tool call often follows the handshake.
         if (answer.data.firstToolCall) return;
       } else if (answer) setProblem(answer.message);
@@ -120,7 +126,15 @@ export function FirstRunView({ account }: { account: Account | null }) {
       {first?.firstEvent ? (
         <Panel title="Recorded" id="first-insight">
           <p class="first-took" role="status">
-            Your first event arrived <strong>{fmtMs(tookMs)}</strong> after this page opened, from <strong>{first.firstEvent.server}</strong>.
+            {recordedBefore ? (
+              <>
+                Your first event arrived at <strong>{new Date(first.firstEvent.receivedAt).toLocaleString()}</strong>, before this page opened, from <strong>{first.firstEvent.server}</strong>.
+              </>
+            ) : (
+              <>
+                Your first event arrived <strong>{fmtMs(tookMs)}</strong> after this page opened, from <strong>{first.firstEvent.server}</strong>.
+              </>
+            )}
           </p>
           {call ? (
             <dl class="first-facts">

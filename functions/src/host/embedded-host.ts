@@ -90,8 +90,8 @@ export async function startEmbeddedHost(options: EmbeddedHostOptions): Promise<E
     await stack.close();
     throw new Error(
       (error as NodeJS.ErrnoException).code === 'EADDRINUSE'
-        ? `port ${options.port} on ${hostname} is in use: is km serve already running ` +
-            `(see ${serveFilePath(options.home)})? Or pick another with --port.`
+        ? `port ${options.port} on ${hostname} is in use, by another program or a km serve of another KM_HOME ` +
+            `(each writes where it listens to its KM_HOME's serve.json): stop it, or pick another port with --port.`
         : `cannot listen on ${hostname}:${options.port}: ${(error as Error).message}`,
     );
   }

@@ -85,7 +85,10 @@ function refuseForeignCaller(req: IncomingMessage, baseUrl: string, loopbackOnly
     const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
     // The loopback address it is bound to (127.0.0.2, say) is its own name too.
     const bound = new URL(baseUrl).hostname.toLowerCase();
-    if (!LOOPBACK_NAMES.has(host) && host !== bound) return errorResponse(403, `km serve answers requests for ${bound}, 127.0.0.1 or localhost only.`);
+    if (!LOOPBACK_NAMES.has(host) && host !== bound) {
+      const names = [...new Set([bound, '127.0.0.1', 'localhost'])];
+      return errorResponse(403, `km serve answers requests for ${names.slice(0, -1).join(', ')} or ${names[names.length - 1]} only, not for the host "${host}".`);
+    }
   }
   const origin = req.headers.origin;
   // Beyond loopback teammates reach the host by its own name: their dashboard's origin is what they asked for.
