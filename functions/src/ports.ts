@@ -180,7 +180,8 @@ export interface Caller {
 
 /** Why credentials were refused, so that the 401 can say which: nothing sent, a key nobody made, a revoked key. */
 export interface AuthRefusal {
-  refused: 'missing' | 'unknown' | 'revoked' | 'expired' | 'removed';
+  /** malformed: an Authorization header that is not `Bearer <key>` (another scheme, no key, a key with spaces). */
+  refused: 'missing' | 'malformed' | 'unknown' | 'revoked' | 'expired' | 'removed';
   /** The key's shown prefix, for a revoked key. */
   keyPrefix?: string;
   revokedAt?: string;

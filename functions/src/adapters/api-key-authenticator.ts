@@ -47,7 +47,7 @@ export class ApiKeyAuthenticator implements Authenticator {
       return this.options.anonymousOrgId ? { orgId: this.options.anonymousOrgId, role: 'owner', actor: 'local' } : { refused: 'missing' };
     }
     const key = BEARER.exec(authorizationHeader)?.[1];
-    if (!key) return UNKNOWN;
+    if (!key) return { refused: 'malformed' };
     const keyId = keyIdOfKey(key);
     return this.byKeyHash(hashApiKey(key), keyId ?? undefined, key.slice(0, key.indexOf('_', 3) + 1));
   }

@@ -41,6 +41,8 @@ function refusalMessage(refusal: AuthRefusal): string {
   switch (refusal.refused) {
     case 'missing':
       return 'missing API key: send "Authorization: Bearer <key>". Set KM_API_KEY, or run `km login --key <key>` to save one.';
+    case 'malformed':
+      return 'the Authorization header is not "Bearer <key>" (another scheme, or no key after Bearer): send "Authorization: Bearer <key>". Check KM_API_KEY or the key `km login` saved.';
     case 'unknown':
       return 'unknown API key: no org has this key. Check KM_API_KEY or the key `km login` saved; an admin makes keys with `km keys create`.';
     case 'expired':

@@ -44,7 +44,10 @@ export function signInEndpoints(options: SignInEndpointsOptions): (req: Incoming
       const apiKey = typeof body === 'string' ? null : parseKey(body);
       if (!apiKey) return json(res, 400, { error: 'send {"apiKey": "<your key>"}' });
       const caller = await keys.authenticate({ authorization: `Bearer ${apiKey}`, cookie: null, clientPrincipal: null });
-      if (isRefusal(caller)) return json(res, 401, { error: caller.refused === 'revoked' ? 'this key was revoked: ask an admin for a new one' : 'unknown API key', reason: caller.refused });
+      if (isRefusal(caller)) {
+        const error = caller.refused === 'revoked' ? 'this key was revoked: ask an admin for a new one' : caller.refused === 'malformed' ? 'that is not an API key: a key has no spaces' : 'unknown API key';
+        return json(res, 401, { error, reason: caller.refused });
+      }
       setSession(req, res, sessions.open(caller, hashApiKey(apiKey)));
       return json(res, 200, whoami(caller));
     }
