@@ -97,21 +97,36 @@ export function runWrap(options: WrapOptions, headers: string[] = []): void {
   let postedBytes = 0;
   /** A refusal was noted: its line (tapped next) is handed off at once, so it is journaled before the client sees the error. */
   let refused = false;
-  const handOff = () => {
-    if (timer) clearTimeout(timer);
-    timer = null;
+  /** Batches journaled and not yet posted to the observer: posted together at the next hand-off. */
+  let journaled: Array<{ seq: number; batch: ChunkBatch; bytes: number; ref: ReturnType<JournalWriter['append']> }> = [];
+  /** The queued chunks become a batch of the journal (one write); the observer gets it at the next hand-off. */
+  const journalQueue = () => {
     if (queue.chunks.length === 0) return;
     seq++;
-    const ref = journal.append(seq, queue);
-    if (ref && postedBytes - observer.observedBytes() + queuedBytes > IN_MEMORY_BYTES) {
-      observer.post({ type: 'journaled', seq, ref, bytes: queuedBytes });
-    } else {
-      postedBytes += queuedBytes;
-      observer.post({ type: 'chunks', seq, batch: queue });
-    }
+    journaled.push({ seq, batch: queue, bytes: queuedBytes, ref: journal.append(seq, queue) });
     queue = { directions: [], times: [], chunks: [] };
     queuedBytes = 0;
   };
+  const handOff = () => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    journalQueue();
+    for (const { seq: at, batch, bytes, ref } of journaled) {
+      if (ref && postedBytes - observer.observedBytes() + bytes > IN_MEMORY_BYTES) {
+        observer.post({ type: 'journaled', seq: at, ref, bytes });
+      } else {
+        postedBytes += bytes;
+        observer.post({ type: 'chunks', seq: at, batch });
+      }
+    }
+    journaled = [];
+  };
+  /**
+   * The server's bytes are journaled as they come, before they are forwarded: a client that has an answer may kill
+   * km at once (a health check after initialize), and an answer it got must not be lost from the record. The
+   * observer still gets batches at most every HANDOFF_INTERVAL_MS (waking it per answer cost the calls' p99 2x);
+   * the client's bytes are journaled with the server's next bytes or at the hand-off.
+   */
   const tap = (direction: 0 | 1) => (chunk: Buffer) => {
     queue.directions.push(direction);
     queue.times.push(now());
@@ -120,12 +135,15 @@ export function runWrap(options: WrapOptions, headers: string[] = []): void {
     if (refused || queuedBytes >= HANDOFF_BYTES) {
       refused = false;
       handOff();
+      return;
     }
-    else if (!timer) timer = setTimeout(handOff, HANDOFF_INTERVAL_MS);
+    if (direction === 1) journalQueue();
+    if (!timer) timer = setTimeout(handOff, HANDOFF_INTERVAL_MS);
   };
   if (!policy) {
     process.stdin.on('data', tap(0));
-    childOut.on('data', tap(1));
+    // Before pipe()'s own listener, which writes the chunk to the client: journaled first (see tap).
+    childOut.prependListener('data', tap(1));
   } else {
     const taps = [tap(0), tap(1)] as const;
     // Loaded only with a policy: the detection rules are not needed on the plain pipe path.
@@ -147,7 +165,11 @@ export function runWrap(options: WrapOptions, headers: string[] = []): void {
   for (const signal of FORWARDED_SIGNALS) {
     process.on(signal, () => {
       // Before anything else: a client that signals usually SIGKILLs soon after, maybe before the observer spools.
-      if (!finished) journal.appendEnd({ exitCode: null, signal, at: now() });
+      // What waits for its hand-off goes first, so the journal holds it before the end.
+      if (!finished) {
+        handOff();
+        journal.appendEnd({ exitCode: null, signal, at: now() });
+      }
       if (child.exitCode === null && child.signalCode === null) {
         child.kill(signal);
         setTimeout(() => finish(null, signal), SIGNAL_END_GRACE_MS).unref();
