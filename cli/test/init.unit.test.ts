@@ -84,6 +84,17 @@ describe('km init: wrapping entries', () => {
     expect(result).toEqual({ problem: expect.stringMatching(/^\/home\/u\/\.cursor\/mcp\.json:5:1: expected a closing brace }; left untouched$/) });
   });
 
+  it('refuses what the client itself cannot read: a trailing comma for Claude Code and Gemini CLI, a comment for Claude Code', () => {
+    const trailing = '{\n  "mcpServers": {\n    "memory": { "command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"] },\n  }\n}\n';
+    expect(edit(configOf('Claude Code (project'), trailing)).toEqual({ problem: '/work/app/.mcp.json:4:3: a trailing comma, which Claude Code cannot read; left untouched' });
+    expect(edit(configOf('Gemini CLI (user)'), trailing)).toEqual({ problem: '/home/u/.gemini/settings.json:4:3: a trailing comma, which Gemini CLI cannot read; left untouched' });
+    const commented = '{\n  // mine\n  "mcpServers": {}\n}\n';
+    expect(edit(configOf('Claude Code (user'), commented)).toEqual({ problem: '/home/u/.claude.json:2:3: a comment, which Claude Code cannot read (it reads plain JSON); left untouched' });
+    // Gemini CLI takes comments; VS Code and its kin take both.
+    expect(after(edit(configOf('Gemini CLI (user)'), commented))).toBe(commented);
+    expect(after(edit(configOf('VS Code (workspace'), '{\n  // mine\n  "servers": {},\n}\n'))).toBe('{\n  // mine\n  "servers": {},\n}\n');
+  });
+
   it("wraps Codex CLI's TOML servers and keeps its other settings; a second run changes nothing", () => {
     const codex = 'model = "o3"\n\n[mcp_servers.mem]\ncommand = "npx"\nargs = ["-y", "@modelcontextprotocol/server-memory"]\nenv = { TOKEN_FILE = "/t" }\n';
     const once = after(edit(configOf('Codex CLI'), codex, { KM_HOME: '/data/km' }));

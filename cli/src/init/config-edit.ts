@@ -5,8 +5,9 @@ import { isObject } from '../is-object';
 
 /**
  * What `km init` would write into one config file: the new text and, per server entry, wrapped or skipped and why.
- * JSONC files (every client but Codex) are edited in place through jsonc-parser, so comments, trailing commas,
- * indentation and the order of keys stay the user's; only the `command`, `args` and `env` of wrapped entries change.
+ * JSON files (every client but Codex) are edited in place through jsonc-parser, so comments, trailing commas (where
+ * the client reads them: ClientConfig.format), indentation and the order of keys stay the user's; only the
+ * `command`, `args` and `env` of wrapped entries change.
  */
 export interface EntryOutcome {
   name: string;
@@ -69,10 +70,10 @@ export function serverEntries(config: ClientConfig, text: string): { entries: Fo
     }
   } else {
     const errors: ParseError[] = [];
-    doc = parse(text, errors, { allowTrailingComma: true, disallowComments: false });
+    doc = parse(text, errors, { allowTrailingComma: config.format === 'jsonc', disallowComments: config.format === 'json' });
     if (errors.length > 0) {
       const { line, column } = position(text, errors[0]!.offset);
-      return { problem: `${config.path}:${line}:${column}: ${PARSE_ERROR_WORDS[printParseErrorCode(errors[0]!.error)]}` };
+      return { problem: `${config.path}:${line}:${column}: ${strictnessWords(config, text) ?? PARSE_ERROR_WORDS[printParseErrorCode(errors[0]!.error)]}` };
     }
     if (text.trim() !== '' && !isObject(doc)) return { problem: `${config.path}: not a JSON object` };
   }
@@ -83,6 +84,17 @@ export function serverEntries(config: ClientConfig, text: string): { entries: Fo
     for (const [name, entry] of Object.entries(map)) entries.push({ name, place: mapPath.join('.'), path: [...mapPath, name], entry });
   }
   return { entries, doc };
+}
+
+/** When only the client's stricter reading refuses the text: the comment or trailing comma it does not take. */
+function strictnessWords(config: ClientConfig, text: string): string | null {
+  if (config.format === 'jsonc') return null;
+  const lenient: ParseError[] = [];
+  parse(text, lenient, { allowTrailingComma: true, disallowComments: config.format === 'json' });
+  const client = config.label.replace(/ \(.*\)$/, '');
+  if (lenient.length === 0) return `a trailing comma, which ${client} cannot read`;
+  if (config.format === 'json' && lenient.every((error) => printParseErrorCode(error.error) === 'InvalidCommentToken')) return `a comment, which ${client} cannot read (it reads plain JSON)`;
+  return null;
 }
 
 function editJsonc(config: ClientConfig, text: string, plan: PlanEntry, wanted: (name: string) => boolean): FileEdit {
