@@ -21,10 +21,14 @@ describe('km init', () => {
     const kmHome = join(home, 'km-data'); // not ~/.km: the client would not pass it, so the entry must
     mkdirSync(project);
     mkdirSync(join(home, '.codex'));
+    mkdirSync(join(project, '.vscode'));
     const mcpJson = join(project, '.mcp.json');
+    const vscode = join(project, '.vscode', 'mcp.json');
     const codex = join(home, '.codex', 'config.toml');
     const originals = {
-      [mcpJson]: `{\n  // the team's servers\n  "mcpServers": {\n    "everything-entry": {\n      "command": "${join(BIN_DIR, 'mcp-server-everything')}",\n      "args": ["stdio"],\n    },\n  },\n}\n`,
+      // Claude Code reads plain JSON; VS Code takes comments and trailing commas, which km keeps.
+      [mcpJson]: `{\n  "mcpServers": {\n    "everything-entry": {\n      "command": "${join(BIN_DIR, 'mcp-server-everything')}",\n      "args": ["stdio"]\n    }\n  }\n}\n`,
+      [vscode]: `{\n  // the team's servers\n  "servers": {\n    "everything-vscode": {\n      "command": "${join(BIN_DIR, 'mcp-server-everything')}",\n      "args": ["stdio"],\n    },\n  },\n}\n`,
       [codex]: 'model = "o3"\n\n[mcp_servers.mem]\ncommand = "npx"\nargs = ["-y", "@modelcontextprotocol/server-memory"]\n',
     };
     for (const [path, text] of Object.entries(originals)) writeFileSync(path, text);
@@ -49,8 +53,9 @@ describe('km init', () => {
     expect(wrote.status).toBe(0);
     expect(wrote.stdout).toContain(`wrote ${mcpJson} (backup: ${mcpJson}.km-backup-`);
     const written = readFileSync(mcpJson, 'utf8');
-    expect(written).toContain("// the team's servers");
-    const entry = new Function(`return (${written})`)().mcpServers['everything-entry'];
+    expect(readFileSync(vscode, 'utf8')).toContain("// the team's servers");
+    expect(new Function(`return (${readFileSync(vscode, 'utf8')})`)().servers['everything-vscode'].args).toContain('everything-vscode');
+    const entry = JSON.parse(written).mcpServers['everything-entry'];
     expect(entry).toEqual({ command: process.execPath, args: [KM_BIN, '--name', 'everything-entry', '--', join(BIN_DIR, 'mcp-server-everything'), 'stdio'], env: { KM_HOME: kmHome, KM_ENDPOINT: endpoint } });
     expect(readFileSync(codex, 'utf8')).toContain(`args = [ "${KM_BIN}", "--name", "mem", "--", "npx", "-y", "@modelcontextprotocol/server-memory" ]`);
 

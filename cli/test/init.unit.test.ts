@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { clientConfigs, type ClientConfig } from '../src/init/clients';
-import { editConfig, type FileEdit } from '../src/init/config-edit';
+import { editConfig, entryValue, type FileEdit } from '../src/init/config-edit';
 import { planEntry, type Launcher } from '../src/init/entry';
 import { stampNow, undoLatestRun, writeRun } from '../src/init/init-runs';
 import { lineDiff } from '../src/init/line-diff';
@@ -140,6 +140,43 @@ describe('km init: the diff and the undo', () => {
     expect(outcome.restored).toEqual([one]);
     expect(outcome.kept.map((k) => k.path)).toEqual([two]);
     expect(readFileSync(one, 'utf8')).toBe(original);
-    expect(undoLatestRun(home).at).toBeNull(); // undone once
+    // What was kept keeps the run: the next --undo tries it again (not an older run over it), and only that file.
+    const again = undoLatestRun(home);
+    expect({ at: again.at, restored: again.restored, kept: again.kept.map((k) => k.path) }).toEqual({ at: outcome.at, restored: [], kept: [two] });
+    writeFileSync(two, '{ "changed": 2 }');
+    expect(undoLatestRun(home).restored).toEqual([two]);
+    expect(undoLatestRun(home).at).toBeNull(); // undone, once
+  });
+
+  it("gives km's entries back in a file its client rewrote since (Claude Code's ~/.claude.json), keeping what the client wrote and an entry edited by hand", () => {
+    const home = tempHome('km-init-undo-entries');
+    const path = join(home, '.claude.json');
+    const original = JSON.stringify({ mcpServers: { mem: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-memory'] }, fs: { command: 'uvx', args: ['fs-mcp'] } }, projects: { '/work/app': { mcpServers: { mem: { command: 'node', args: ['m.js'] } } } } }, null, 2);
+    writeFileSync(path, original);
+    const config = { ...configOf('Claude Code (user'), path };
+    const edited = edit(config, original, { KM_HOME: '/data/km' });
+    if ('problem' in edited) throw new Error(edited.problem);
+    const entries = edited.entries.map((e) => ({ path: e.path, written: entryValue(config.format, edited.after, e.path) }));
+    writeRun(home, stampNow(), [{ path, text: edited.after, format: config.format, entries }]);
+    // Claude Code starts: it rewrites the file in its own layout, with state of its own; the user edits fs by hand.
+    const rewritten = JSON.parse(edited.after);
+    rewritten.firstStartTime = '2026-12-06T21:00:00.000Z';
+    rewritten.mcpServers.fs.args.push('--verbose');
+    writeFileSync(path, JSON.stringify(rewritten, null, 4));
+
+    const outcome = undoLatestRun(home);
+    expect(outcome.unwrapped).toEqual([{ path, entries: ['mem', 'mem (projects./work/app.mcpServers)'] }]);
+    expect(outcome.kept).toEqual([{ path, backup: expect.stringContaining('.km-backup-'), entries: ['fs'] }]);
+    const after = JSON.parse(readFileSync(path, 'utf8'));
+    expect(after.mcpServers.mem).toEqual({ command: 'npx', args: ['-y', '@modelcontextprotocol/server-memory'] });
+    expect(after.projects['/work/app'].mcpServers.mem).toEqual({ command: 'node', args: ['m.js'] });
+    expect(after.mcpServers.fs.command).toBe('km');
+    expect(after.firstStartTime).toBe('2026-12-06T21:00:00.000Z');
+    // The entry kept is all the run has left: fixed by hand (back as km wrote it), the next --undo gives it back too.
+    after.mcpServers.fs.args.pop();
+    writeFileSync(path, JSON.stringify(after, null, 4));
+    expect(undoLatestRun(home).unwrapped).toEqual([{ path, entries: ['fs'] }]);
+    expect(JSON.parse(readFileSync(path, 'utf8')).mcpServers.fs).toEqual({ command: 'uvx', args: ['fs-mcp'] });
+    expect(undoLatestRun(home).at).toBeNull();
   });
 });

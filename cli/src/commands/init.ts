@@ -6,9 +6,9 @@ import { createInterface } from 'node:readline/promises';
 import { kmHome } from '../config/settings';
 import { which } from '../config/which';
 import { CLIENT_IDS, clientConfigs, type ClientConfig, type ClientId } from '../init/clients';
-import { editConfig, type FileEdit } from '../init/config-edit';
+import { editConfig, entryValue, type FileEdit } from '../init/config-edit';
 import { planEntry, type Launcher } from '../init/entry';
-import { stampNow, undoLatestRun, writeRun } from '../init/init-runs';
+import { stampNow, undoLatestRun, writeRun, type RunChange } from '../init/init-runs';
 import { lineDiff } from '../init/line-diff';
 
 interface InitOptions {
@@ -39,7 +39,7 @@ export function initCommand(): Command {
       const launcher = kmLauncher();
       const kmEnv = envKmNeeds();
       const wanted = (name: string) => !opts.server || opts.server.includes(name);
-      const changes: Array<{ path: string; text: string }> = [];
+      const changes: RunChange[] = [];
       const entryNames = new Set<string>();
       const readable: Array<{ config: ClientConfig; before: string; edit: Extract<FileEdit, { after: string }> }> = [];
       let unreadable = 0;
@@ -77,7 +77,9 @@ export function initCommand(): Command {
         } else if (edit.after !== before) {
           if (edit.note) out(`  note: ${edit.note}`);
           for (const line of lineDiff(before, edit.after)) out(`    ${line}`);
-          changes.push({ path: config.path, text: edit.after });
+          // Each wrapped entry as written, so --undo can give it back even after the client rewrites the file.
+          const entries = edit.entries.filter((e) => e.plan.kind === 'wrap').map((e) => ({ path: e.path, written: entryValue(config.format, edit.after, e.path) }));
+          changes.push({ path: config.path, text: edit.after, format: config.format, entries });
         }
         out();
       }
@@ -113,7 +115,11 @@ function undo(home: string): void {
     return;
   }
   for (const path of outcome.restored) process.stdout.write(`restored ${path}\n`);
-  for (const { path, backup } of outcome.kept) process.stderr.write(`km init --undo: ${path} changed since km init wrote it; left as it is (the original is ${backup})\n`);
+  for (const { path, entries } of outcome.unwrapped) process.stdout.write(`restored ${entries.join(', ')} in ${path} (changed since km init wrote it: the rest is kept as it is now)\n`);
+  for (const { path, backup, entries } of outcome.kept) {
+    const what = entries ? `${entries.join(', ')} in ${path} changed since km init wrote ${entries.length > 1 ? 'them' : 'it'}` : `${path} changed since km init wrote it`;
+    process.stderr.write(`km init --undo: ${what}; left as it is (the original is in ${backup}; km init --undo tries this run again)\n`);
+  }
   if (outcome.kept.length > 0) process.exitCode = 1;
 }
 

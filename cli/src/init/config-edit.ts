@@ -1,6 +1,7 @@
 import { applyEdits, findNodeAtLocation, modify, parse, parseTree, printParseErrorCode, type FormattingOptions, type ParseError } from 'jsonc-parser';
 import type { ClientConfig } from './clients';
 import type { EntryPlan } from './entry';
+import { isDeepStrictEqual } from 'node:util';
 import { isObject } from '../is-object';
 
 /**
@@ -13,6 +14,8 @@ export interface EntryOutcome {
   name: string;
   /** Where the entry is, for output: "mcpServers", "projects./home/me/app.mcpServers". */
   place: string;
+  /** Its JSON path: the map's, then the name. */
+  path: string[];
   plan: EntryPlan;
 }
 
@@ -106,7 +109,7 @@ function editJsonc(config: ClientConfig, text: string, plan: PlanEntry, wanted: 
   for (const { name, place, path, entry } of found.entries) {
     if (!wanted(name)) continue;
     const outcome = plan(name, entry);
-    entries.push({ name, place, plan: outcome });
+    entries.push({ name, place, path, plan: outcome });
     if (outcome.kind !== 'wrap') continue;
     const { remove = [], ...fields } = outcome.fields;
     for (const [field, value] of Object.entries(fields)) after = setField(after, [...path, field], value, formatting);
@@ -119,10 +122,10 @@ function editToml(config: ClientConfig, text: string, plan: PlanEntry, wanted: (
   const found = serverEntries(config, text);
   if ('problem' in found) return { problem: `${found.problem}; left untouched` };
   const entries: EntryOutcome[] = [];
-  for (const { name, place, entry } of found.entries) {
+  for (const { name, place, path, entry } of found.entries) {
     if (!wanted(name)) continue;
     const outcome = plan(name, entry);
-    entries.push({ name, place, plan: outcome });
+    entries.push({ name, place, path, plan: outcome });
     if (outcome.kind !== 'wrap') continue;
     const { remove = [], ...fields } = outcome.fields;
     Object.assign(entry as Record<string, unknown>, fields);
@@ -133,6 +136,57 @@ function editToml(config: ClientConfig, text: string, plan: PlanEntry, wanted: (
   // TOML is written whole (no TOML editor keeps comments): said, and the backup keeps the original.
   const note = /^\s*#/m.test(text) ? 'its comments are not kept (the backup has them)' : undefined;
   return { after: toml.stringify(found.doc as Record<string, unknown>) + '\n', entries, names, ...(note ? { note } : {}) };
+}
+
+/** The value at path in a config's text (parsed as leniently as km reads any of them), or undefined. */
+export function entryValue(format: ClientConfig['format'], text: string, path: string[]): unknown {
+  return valueAt(parseLeniently(format, text), path);
+}
+
+function parseLeniently(format: ClientConfig['format'], text: string): unknown {
+  if (format !== 'toml') return parse(text, [], { allowTrailingComma: true, disallowComments: false });
+  try {
+    return toml.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Undoes km's entries in a file changed since km wrote it (a client rewrites its own file on start: Claude Code's
+ * ~/.claude.json): each entry still as km wrote it gets its original back, taken from the backup as it was written
+ * there (JSON: that entry's text put in place, the rest of the file as the client left it; TOML: the file written
+ * whole, as km init does). An entry changed since (by hand) is kept, and named.
+ */
+export function undoEntries(
+  format: ClientConfig['format'],
+  current: string,
+  backup: string,
+  entries: ReadonlyArray<{ path: string[]; written: unknown }>,
+): { text: string; undone: string[][]; kept: string[][] } {
+  const undone: string[][] = [];
+  const kept: string[][] = [];
+  let text = current;
+  const tomlDoc = format === 'toml' ? parseLeniently(format, current) : null;
+  for (const { path, written } of entries) {
+    const name = path.at(-1)!;
+    const original = entryValue(format, backup, path);
+    if (original === undefined || !isDeepStrictEqual(entryValue(format, text, path), written)) {
+      kept.push(path);
+      continue;
+    }
+    if (tomlDoc !== null) {
+      const map = valueAt(tomlDoc, path.slice(0, -1)) as Record<string, unknown>;
+      map[name] = original;
+    } else {
+      const node = findNodeAtLocation(parseTree(text, [], { allowTrailingComma: true })!, path)!;
+      const source = findNodeAtLocation(parseTree(backup, [], { allowTrailingComma: true })!, path)!;
+      text = applyEdits(text, [{ offset: node.offset, length: node.length, content: backup.slice(source.offset, source.offset + source.length) }]);
+    }
+    undone.push(path);
+  }
+  if (tomlDoc !== null && undone.length > 0) text = toml.stringify(tomlDoc as Record<string, unknown>) + '\n';
+  return { text, undone, kept };
 }
 
 /**
