@@ -6,7 +6,8 @@ import { BIN_DIR, KM_BIN, requireBuiltKm, runCommand, until } from './e2e-suppor
 import { tempHome } from './helpers';
 
 /**
- * Issue 13: `km init` on a machine with Claude Code (a project .mcp.json with comments) and Codex CLI configs, then
+ * Issue 13: `km init` on a machine with Claude Code (its user file and a project's .mcp.json), VS Code (comments
+ * and trailing commas) and Codex CLI configs, then
  * the wrapped entry started the way a client starts it (its own environment: only what the entry says), recording
  * into the KM_HOME km init was run with, through the MCP SDK's client and the MCP Inspector's CLI. A second run changes nothing; --undo puts the files back byte for byte.
  */
@@ -21,14 +22,17 @@ describe('km init', () => {
     const kmHome = join(home, 'km-data'); // not ~/.km: the client would not pass it, so the entry must
     mkdirSync(project);
     mkdirSync(join(home, '.codex'));
-    mkdirSync(join(project, '.vscode'));
+    mkdirSync(join(home, '.config', 'Code', 'User'), { recursive: true });
+    const claude = join(home, '.claude.json');
+    const vscode = join(home, '.config', 'Code', 'User', 'mcp.json');
     const mcpJson = join(project, '.mcp.json');
-    const vscode = join(project, '.vscode', 'mcp.json');
     const codex = join(home, '.codex', 'config.toml');
     const originals = {
       // Claude Code reads plain JSON; VS Code takes comments and trailing commas, which km keeps.
-      [mcpJson]: `{\n  "mcpServers": {\n    "everything-entry": {\n      "command": "${join(BIN_DIR, 'mcp-server-everything')}",\n      "args": ["stdio"]\n    }\n  }\n}\n`,
-      [vscode]: `{\n  // the team's servers\n  "servers": {\n    "everything-vscode": {\n      "command": "${join(BIN_DIR, 'mcp-server-everything')}",\n      "args": ["stdio"],\n    },\n  },\n}\n`,
+      [claude]: `{\n  "mcpServers": {\n    "everything-entry": {\n      "command": "${join(BIN_DIR, 'mcp-server-everything')}",\n      "args": ["stdio"]\n    }\n  }\n}\n`,
+      [vscode]: `{\n  // my servers\n  "servers": {\n    "everything-vscode": {\n      "command": "${join(BIN_DIR, 'mcp-server-everything')}",\n      "args": ["stdio"],\n    },\n  },\n}\n`,
+      // The team's file: with no km on the PATH its entries would name this machine's paths, so they are kept.
+      [mcpJson]: `{ "mcpServers": { "team-entry": { "command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"] } } }\n`,
       [codex]: 'model = "o3"\n\n[mcp_servers.mem]\ncommand = "npx"\nargs = ["-y", "@modelcontextprotocol/server-memory"]\n',
     };
     for (const [path, text] of Object.entries(originals)) writeFileSync(path, text);
@@ -42,8 +46,9 @@ describe('km init', () => {
     expect(dry.status).toBe(0);
     expect(dry.stdout).toContain('wrap everything-entry (mcpServers)');
     expect(dry.stdout).toContain('wrap mem (mcp_servers)');
+    expect(dry.stdout).toContain(`keep team-entry: a project file, which the team shares, would name this machine's path to km (${KM_BIN}) and its KM_HOME (${kmHome}); put km on the PATH`);
     expect(dry.stdout).toMatch(/^ {4}\+ .*"--name", "everything-entry", "--"/m);
-    expect(readFileSync(mcpJson, 'utf8')).toBe(originals[mcpJson]); // a dry run writes nothing
+    expect(readFileSync(claude, 'utf8')).toBe(originals[claude]); // a dry run writes nothing
 
     const refused = await km(['init'], project, env); // no terminal to ask on, no --yes
     expect(refused.status).toBe(1);
@@ -51,9 +56,10 @@ describe('km init', () => {
 
     const wrote = await km(['init', '--yes'], project, env);
     expect(wrote.status).toBe(0);
-    expect(wrote.stdout).toContain(`wrote ${mcpJson} (backup: ${mcpJson}.km-backup-`);
-    const written = readFileSync(mcpJson, 'utf8');
-    expect(readFileSync(vscode, 'utf8')).toContain("// the team's servers");
+    expect(wrote.stdout).toContain(`wrote ${claude} (backup: ${claude}.km-backup-`);
+    expect(readFileSync(mcpJson, 'utf8')).toBe(originals[mcpJson]);
+    const written = readFileSync(claude, 'utf8');
+    expect(readFileSync(vscode, 'utf8')).toContain('// my servers');
     expect(new Function(`return (${readFileSync(vscode, 'utf8')})`)().servers['everything-vscode'].args).toContain('everything-vscode');
     const entry = JSON.parse(written).mcpServers['everything-entry'];
     expect(entry).toEqual({ command: process.execPath, args: [KM_BIN, '--name', 'everything-entry', '--', join(BIN_DIR, 'mcp-server-everything'), 'stdio'], env: { KM_HOME: kmHome, KM_ENDPOINT: endpoint } });
@@ -86,13 +92,14 @@ describe('km init', () => {
     expect([...servers]).toEqual(['everything-entry']);
 
     const doctor = await km(['doctor'], project, env);
-    expect(doctor.stdout).toContain(`ok    Claude Code (project .mcp.json): everything-entry: wrapped, runs ${join(BIN_DIR, 'mcp-server-everything')}\n`);
+    expect(doctor.stdout).toContain(`ok    Claude Code (user and local scopes): everything-entry: wrapped, runs ${join(BIN_DIR, 'mcp-server-everything')}\n`);
     expect(doctor.stdout).toContain('warn  endpoint http://127.0.0.1:9: reachable no (nothing listens)');
-    expect(doctor.stdout).toContain('km doctor: 0 problem(s), 1 warning(s)');
+    expect(doctor.stdout).toContain('warn  Claude Code (project .mcp.json): team-entry is not wrapped (not recorded)');
+    expect(doctor.stdout).toContain('km doctor: 0 problem(s), 2 warning(s)');
 
     const again = await km(['init', '--yes'], project, env);
     expect(again.stdout).toContain('nothing to change');
-    expect(readFileSync(mcpJson, 'utf8')).toBe(written);
+    expect(readFileSync(claude, 'utf8')).toBe(written);
 
     const undo = await km(['init', '--undo'], project, env);
     expect(undo.status).toBe(0);

@@ -7,7 +7,7 @@ import { kmHome } from '../config/settings';
 import { which } from '../config/which';
 import { CLIENT_IDS, clientConfigs, type ClientConfig, type ClientId } from '../init/clients';
 import { editConfig, entryValue, type FileEdit } from '../init/config-edit';
-import { planEntry, type Launcher } from '../init/entry';
+import { planEntry, type EntryPlan, type Launcher } from '../init/entry';
 import { stampNow, undoLatestRun, writeRun, type RunChange } from '../init/init-runs';
 import { lineDiff } from '../init/line-diff';
 
@@ -49,7 +49,7 @@ export function initCommand(): Command {
         if (!existsSync(config.path)) continue;
         found++;
         const before = readFileSync(config.path, 'utf8');
-        const edit = editConfig(config, before, (name, entry) => planEntry(name, entry, launcher, kmEnv, config.client === 'gemini'), wanted);
+        const edit = editConfig(config, before, (name, entry) => sharedFileProblem(config, launcher, kmEnv) ?? planEntry(name, entry, launcher, kmEnv, config.client === 'gemini'), wanted);
         if ('problem' in edit) {
           unreadable++;
           process.stderr.write(`km init: ${edit.problem}\n`);
@@ -135,6 +135,18 @@ const describe = (clients: Set<ClientId>) => [...clients].join(', ');
 /** `km` when a km is on the PATH (what the issue's configs read); else node running this km's bin script. */
 function kmLauncher(): Launcher {
   return which('km') ? { command: 'km', argsPrefix: [] } : { command: process.execPath, argsPrefix: [resolve(process.argv[1] ?? 'km')] };
+}
+
+/**
+ * A project's file is the team's (committed with the code): an entry naming this machine's path to km or its
+ * KM_HOME would not run on a teammate's machine, so such entries are kept as they are, with what to do instead.
+ */
+function sharedFileProblem(config: ClientConfig, launcher: Launcher, kmEnv: Record<string, string>): EntryPlan | null {
+  // Run in the home directory, the "project" files are the user's own.
+  if (!config.shared || resolve(process.cwd()) === resolve(homedir())) return null;
+  const own = [launcher.command !== 'km' ? `this machine's path to km (${launcher.argsPrefix[0] ?? launcher.command})` : '', kmEnv.KM_HOME ? `its KM_HOME (${kmEnv.KM_HOME})` : ''].filter(Boolean);
+  if (own.length === 0) return null;
+  return { kind: 'skip', reason: `a project file, which the team shares, would name ${own.join(' and ')}; put km on the PATH (npm i -g) and leave KM_HOME at its default, then run km init again` };
 }
 
 /** Clients start servers with their own environment: what km needs from this one goes into the entry. */

@@ -22,6 +22,8 @@ export interface ClientConfig {
   format: 'json' | 'json-comments' | 'jsonc' | 'toml';
   /** The server maps in the file; `projects.*` stands for every project of Claude Code's user file. */
   serverMaps: string[][];
+  /** A file of the project (in the working directory), which the team shares: its entries must run on any machine. */
+  shared?: true;
 }
 
 export interface Places {
@@ -45,14 +47,14 @@ export function clientConfigs(places: Places): ClientConfig[] {
   const all: ClientConfig[] = [
     { client: 'claude-desktop', label: 'Claude Desktop', path: join(appSupport(places), 'Claude', 'claude_desktop_config.json'), format: 'json', serverMaps: servers },
     { client: 'claude-code', label: 'Claude Code (user and local scopes)', path: join(home, '.claude.json'), format: 'json', serverMaps: [['mcpServers'], ['projects', '*', 'mcpServers']] },
-    { client: 'claude-code', label: 'Claude Code (project .mcp.json)', path: join(cwd, '.mcp.json'), format: 'json', serverMaps: servers },
+    { client: 'claude-code', label: 'Claude Code (project .mcp.json)', path: join(cwd, '.mcp.json'), format: 'json', serverMaps: servers, shared: true },
     { client: 'cursor', label: 'Cursor (user)', path: join(home, '.cursor', 'mcp.json'), format: 'jsonc', serverMaps: servers },
-    { client: 'cursor', label: 'Cursor (project)', path: join(cwd, '.cursor', 'mcp.json'), format: 'jsonc', serverMaps: servers },
+    { client: 'cursor', label: 'Cursor (project)', path: join(cwd, '.cursor', 'mcp.json'), format: 'jsonc', serverMaps: servers, shared: true },
     { client: 'vscode', label: 'VS Code (user)', path: join(appSupport(places), 'Code', 'User', 'mcp.json'), format: 'jsonc', serverMaps: [['servers']] },
-    { client: 'vscode', label: 'VS Code (workspace .vscode/mcp.json)', path: join(cwd, '.vscode', 'mcp.json'), format: 'jsonc', serverMaps: [['servers']] },
+    { client: 'vscode', label: 'VS Code (workspace .vscode/mcp.json)', path: join(cwd, '.vscode', 'mcp.json'), format: 'jsonc', serverMaps: [['servers']], shared: true },
     { client: 'windsurf', label: 'Windsurf', path: join(home, '.codeium', 'windsurf', 'mcp_config.json'), format: 'jsonc', serverMaps: servers },
     { client: 'gemini', label: 'Gemini CLI (user)', path: join(home, '.gemini', 'settings.json'), format: 'json-comments', serverMaps: servers },
-    { client: 'gemini', label: 'Gemini CLI (project)', path: join(cwd, '.gemini', 'settings.json'), format: 'json-comments', serverMaps: servers },
+    { client: 'gemini', label: 'Gemini CLI (project)', path: join(cwd, '.gemini', 'settings.json'), format: 'json-comments', serverMaps: servers, shared: true },
     { client: 'codex', label: 'Codex CLI', path: join(home, '.codex', 'config.toml'), format: 'toml', serverMaps: [['mcp_servers']] },
   ];
   // Run from the home directory, a project file is the user file: one file, edited once.
