@@ -99,11 +99,13 @@ export function runWrap(options: WrapOptions, headers: string[] = []): void {
   let refused = false;
   /** Batches journaled and not yet posted to the observer: posted together at the next hand-off. */
   let journaled: Array<{ seq: number; batch: ChunkBatch; bytes: number; ref: ReturnType<JournalWriter['append']> }> = [];
+  let journaledBytes = 0;
   /** The queued chunks become a batch of the journal (one write); the observer gets it at the next hand-off. */
   const journalQueue = () => {
     if (queue.chunks.length === 0) return;
     seq++;
     journaled.push({ seq, batch: queue, bytes: queuedBytes, ref: journal.append(seq, queue) });
+    journaledBytes += queuedBytes;
     queue = { directions: [], times: [], chunks: [] };
     queuedBytes = 0;
   };
@@ -120,19 +122,20 @@ export function runWrap(options: WrapOptions, headers: string[] = []): void {
       }
     }
     journaled = [];
+    journaledBytes = 0;
   };
   /**
    * The server's bytes are journaled as they come, before they are forwarded: a client that has an answer may kill
    * km at once (a health check after initialize), and an answer it got must not be lost from the record. The
-   * observer still gets batches at most every HANDOFF_INTERVAL_MS (waking it per answer cost the calls' p99 2x);
-   * the client's bytes are journaled with the server's next bytes or at the hand-off.
+   * observer still gets batches every HANDOFF_INTERVAL_MS (or HANDOFF_BYTES), not a wake-up per answer; the
+   * client's bytes are journaled with the server's next bytes or at the hand-off.
    */
   const tap = (direction: 0 | 1) => (chunk: Buffer) => {
     queue.directions.push(direction);
     queue.times.push(now());
     queue.chunks.push(chunk);
     queuedBytes += chunk.length;
-    if (refused || queuedBytes >= HANDOFF_BYTES) {
+    if (refused || queuedBytes + journaledBytes >= HANDOFF_BYTES) {
       refused = false;
       handOff();
       return;
