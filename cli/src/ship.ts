@@ -8,6 +8,8 @@ import type { Logger } from './log';
 
 /** ingestRoute.path in shared/src/api/routes.ts (cli/test/ship.int.test.ts checks that they agree). */
 export const INGEST_PATH = 'ingest';
+/** whoamiRoute.path: the org of the key, for events stamped with no org set. */
+export const WHOAMI_PATH = 'whoami';
 import type { Spool, SpoolFile } from './spool';
 
 /**
@@ -44,11 +46,47 @@ export class Shipper {
   /** What the last failed attempt met, in words ("cannot reach ...", "... answered 503: ..."), for `km flush`. */
   lastFailure = '';
 
+  /** The key's org, once asked (GET /api/whoami), per endpoint and key. */
+  private keyOrgs = new Map<string, Promise<string | null>>();
+
+  /**
+   * placeholderOrg: the org events carry when none was set (settings.placeholderOrgOf); they go as the org of the
+   * key that ships them, as the key says (a KM_API_KEY without KM_ORG stamped them `local`, which ingest refused).
+   */
   constructor(
     private readonly spool: Spool,
     private readonly target: () => ShipTarget,
     private readonly logger: Logger,
+    private readonly placeholderOrg: string | null = null,
   ) {}
+
+  /** The org of the key this shipper sends with (GET /api/whoami), or null when it cannot tell (no key, no answer). */
+  keyOrg(deadline?: number): Promise<string | null> {
+    const { endpoint, apiKey } = this.target();
+    if (!apiKey) return Promise.resolve(null);
+    const key = `${endpoint}\u0000${apiKey}`;
+    let known = this.keyOrgs.get(key);
+    if (!known) {
+      const timeout = deadline === undefined ? REQUEST_TIMEOUT_MS : Math.max(50, Math.min(REQUEST_TIMEOUT_MS, deadline - Date.now()));
+      known = requestOnce('GET', endpoint + routeUrl(WHOAMI_PATH), { authorization: `Bearer ${apiKey}` }, null, timeout).then(
+        ({ status, text }) => (status === 200 ? orgIdIn(text) : null),
+        () => null,
+      );
+      // An answer is kept; a failure is asked again next time.
+      void known.then((orgId) => orgId === null && this.keyOrgs.delete(key));
+      this.keyOrgs.set(key, known);
+    }
+    return known;
+  }
+
+  /** Events stamped with the placeholder org, as the key's org (the rest as they are). */
+  private async asKeyOrg(events: KmEvent[], deadline?: number): Promise<KmEvent[]> {
+    const placeholder = this.placeholderOrg;
+    if (placeholder === null || !events.some((event) => event.orgId === placeholder)) return events;
+    const orgId = await this.keyOrg(deadline);
+    if (orgId === null || orgId === placeholder) return events;
+    return events.map((event) => (event.orgId === placeholder ? { ...event, orgId } : event));
+  }
 
   /** True when a retry is due (the backoff after failures has passed). */
   due(now: number = Date.now()): boolean {
@@ -130,11 +168,11 @@ export class Shipper {
 
   private async post(events: KmEvent[], deadline?: number): Promise<PostResult> {
     const { endpoint, apiKey } = this.target();
-    const body = gzipSync(JSON.stringify({ events }));
+    const body = gzipSync(JSON.stringify({ events: await this.asKeyOrg(events, deadline) }));
     const timeout = deadline === undefined ? REQUEST_TIMEOUT_MS : Math.max(50, Math.min(REQUEST_TIMEOUT_MS, deadline - Date.now()));
     const headers: Record<string, string> = { 'content-type': 'application/json', 'content-encoding': 'gzip' };
     if (apiKey) headers.authorization = `Bearer ${apiKey}`;
-    const response = await postOnce(endpoint + routeUrl(INGEST_PATH), headers, body, timeout);
+    const response = await requestOnce('POST', endpoint + routeUrl(INGEST_PATH), headers, body, timeout);
     let parsed: PostResult['body'] = null;
     try {
       parsed = JSON.parse(response.text) as PostResult['body'];
@@ -145,14 +183,23 @@ export class Shipper {
   }
 }
 
+function orgIdIn(text: string): string | null {
+  try {
+    const orgId = (JSON.parse(text) as { orgId?: unknown } | null)?.orgId;
+    return typeof orgId === 'string' && orgId !== '' ? orgId : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Most an answer may say: ingest answers are short; anything longer is cut (and then not JSON). */
 const ANSWER_MAX_BYTES = 64 * 1024;
 
 /**
- * One POST with node:http(s), not fetch: fetch loads undici, which costs the wrapper's observer thread 8 MB of
+ * One request with node:http(s), not fetch: fetch loads undici, which costs the wrapper's observer thread 8 MB of
  * resident memory (issue 11). Rejects on network errors and on the timeout, like fetch with AbortSignal.timeout.
  */
-function postOnce(url: string, headers: Record<string, string>, body: Buffer, timeoutMs: number): Promise<{ status: number; text: string }> {
+function requestOnce(method: 'GET' | 'POST', url: string, headers: Record<string, string>, body: Buffer | null, timeoutMs: number): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const target = new URL(url);
     const send = target.protocol === 'https:' ? httpsRequest : target.protocol === 'http:' ? httpRequest : null;
@@ -160,7 +207,7 @@ function postOnce(url: string, headers: Record<string, string>, body: Buffer, ti
       reject(new Error(`unsupported protocol ${target.protocol}`));
       return;
     }
-    const req = send(target, { method: 'POST', headers: { ...headers, 'content-length': String(body.length) } }, (res: IncomingMessage) => {
+    const req = send(target, { method, headers: body ? { ...headers, 'content-length': String(body.length) } : headers }, (res: IncomingMessage) => {
       const parts: Buffer[] = [];
       let bytes = 0;
       res.on('data', (chunk: Buffer) => {
@@ -183,7 +230,7 @@ function postOnce(url: string, headers: Record<string, string>, body: Buffer, ti
       clearTimeout(timer);
       reject(err);
     });
-    req.end(body);
+    req.end(body ?? undefined);
   });
 }
 

@@ -68,8 +68,8 @@ describe('a spool file refused for its key', () => {
       const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KM_HOME: home };
 
       const refused = await runKm(['flush'], env);
-      expect(refused.stderr).toContain('km flush --retry-refused --reassign-org sends them as org "local"');
-      expect((await runKm(['status'], env)).stdout).toContain('add --reassign-org to send them as "local"');
+      expect(refused.stderr).toContain(`km flush --retry-refused --reassign-org sends them as the key's org ("local")`);
+      expect((await runKm(['status'], env)).stdout).toContain("add --reassign-org to send them as the key's org");
       expect((await runKm(['flush', '--retry-refused'], env)).status).not.toBe(0); // still acme's: refused again
       expect((await runKm(['flush', '--reassign-org'], env)).stderr).toContain('--reassign-org goes with --retry-refused');
 

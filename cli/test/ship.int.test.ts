@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ingestRoute, type KmEvent } from '@km/shared';
-import { INGEST_PATH, ShipQueue, Shipper } from '../src/ship';
+import { ingestRoute, whoamiRoute, type KmEvent } from '@km/shared';
+import { INGEST_PATH, ShipQueue, Shipper, WHOAMI_PATH } from '../src/ship';
 import { Spool } from '../src/spool';
 import { deadPid, notification, silent, tempHome } from './helpers';
 
@@ -158,6 +158,63 @@ describe('Shipper', () => {
   });
 });
 
-describe('the ingest path the shipper posts to', () => {
-  it('is the contract\'s', () => expect(INGEST_PATH).toBe(ingestRoute.path));
+describe('events stamped with no org set (a KM_API_KEY without KM_ORG)', () => {
+  /** An API of org "acme" whose key is "k1": whoami says so, and ingest refuses events naming another org, as ours does. */
+  async function acmeApi() {
+    const received: KmEvent[][] = [];
+    let whoamiAsked = 0;
+    const server = createServer((req, res) => {
+      const answer = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      if (req.headers.authorization !== 'Bearer k1') return void answer(401, { error: 'unknown API key' });
+      if (req.method === 'GET' && req.url === '/api/whoami') {
+        whoamiAsked++;
+        return void answer(200, { orgId: 'acme', role: 'member', projectId: null, actor: 'key:x' });
+      }
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const events = (JSON.parse(gunzipSync(Buffer.concat(chunks)).toString()) as { events: KmEvent[] }).events;
+        if (events.some((e) => e.orgId !== 'acme')) return void answer(403, { error: 'events name another orgId than the key\'s' });
+        received.push(events);
+        answer(202, { accepted: events.length });
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received, server, asked: () => whoamiAsked };
+  }
+
+  it("ships them as the key's org (GET /api/whoami, asked once), and leaves events of an org that was set as they are", async () => {
+    const api = await acmeApi();
+    try {
+      const home = tempHome();
+      const spool = new Spool(home, 1e9, silent);
+      const shipper = new Shipper(spool, () => ({ endpoint: api.url, apiKey: 'k1' }), silent, 'local');
+      const events = Array.from({ length: 700 }, () => notification());
+      spool.append(events);
+      expect(await new ShipQueue(spool, shipper).pass()).toBe('shipped');
+      expect(api.received.flat().map((e) => [e.id, e.orgId])).toEqual(events.map((e) => [e.id, 'acme']));
+      expect(api.asked()).toBe(1);
+
+      // With the org set (KM_ORG or km login), nothing is rewritten: a wrong org stays refused, set aside.
+      const other = tempHome();
+      const set = new Spool(other, 1e9, silent);
+      set.append([notification()]);
+      expect(await new ShipQueue(set, new Shipper(set, () => ({ endpoint: api.url, apiKey: 'k1' }), silent, null)).pass()).toBe('unauthorized');
+      // And an event of another org than the placeholder is never moved to the key's.
+      const beta = tempHome();
+      const third = new Spool(beta, 1e9, silent);
+      third.append([{ ...notification(), orgId: 'beta' }]);
+      expect(await new ShipQueue(third, new Shipper(third, () => ({ endpoint: api.url, apiKey: 'k1' }), silent, 'local')).pass()).toBe('unauthorized');
+      expect(api.received.flat()).toHaveLength(700);
+    } finally {
+      api.server.close();
+    }
+  });
+});
+
+describe('the paths the shipper asks', () => {
+  it('are the contract\'s', () => {
+    expect(INGEST_PATH).toBe(ingestRoute.path);
+    expect(WHOAMI_PATH).toBe(whoamiRoute.path);
+  });
 });

@@ -31,7 +31,7 @@ export function statusCommand(): Command {
       if (refused.length > 0) {
         const total = refused.reduce((n, r) => n + r.bytes, 0);
         refusedLines = [
-          `refused:   ${refused.length} file(s), ${total} bytes set aside because ingest refused the API key; fix it, then run km flush --retry-refused${refused.some((r) => /name another orgId/.test(r.reason)) ? ` (events stamped with another org: add --reassign-org to send them as "${settings.orgId}")` : ''}`,
+          `refused:   ${refused.length} file(s), ${total} bytes set aside because ingest refused the API key; fix it, then run km flush --retry-refused${refused.some((r) => /name another orgId/.test(r.reason)) ? ` (events stamped with another org: add --reassign-org to send them as the key's org)` : ''}`,
           ...refused.map((r) => `           ${r.spoolId}: ${r.bytes} bytes, ${r.reason}`),
         ];
       }
@@ -47,7 +47,7 @@ export function statusCommand(): Command {
     const failures = reach.kind === 'ok' ? ((await recentStartFailures({ endpoint, apiKey })) ?? []) : [];
     const failureLines = failures.length > 0 ? [`failed:    ${failures.length} server(s) km could not start in the last day:`, ...failures.map((f) => `           ${describeStartFailure(f)}`)] : [];
     process.stdout.write(
-      [`home:      ${settings.home}`, `endpoint:  ${endpoint} (reachable: ${reachable})`, `api key:   ${apiKey ? 'set' : 'none'}`, `org:       ${settings.orgId}`, `spool:     ${files} file(s), ${bytes} bytes`, ...journalLines, ...refusedLines, ...failureLines].join('\n') + '\n',
+      [`home:      ${settings.home}`, `endpoint:  ${endpoint} (reachable: ${reachable})`, `api key:   ${apiKey ? 'set' : 'none'}`, `org:       ${settings.orgConfigured ? settings.orgId : `${settings.orgId} (not set: events go as the API key's org)`}`, `spool:     ${files} file(s), ${bytes} bytes`, ...journalLines, ...refusedLines, ...failureLines].join('\n') + '\n',
     );
   });
 }

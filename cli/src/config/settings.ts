@@ -9,6 +9,8 @@ export interface Settings {
   endpoint: string | null;
   apiKey: string | null;
   orgId: string;
+  /** False when no KM_ORG and no `km login` named the org: orgId is then the local default, and a key's org wins when shipping. */
+  orgConfigured: boolean;
   debug: boolean;
   maxSpoolBytes: number;
   /** How far the observer may fall behind the forwarding, in bytes: past half previews are dropped, past it observations. */
@@ -67,11 +69,18 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     endpoint: env.KM_ENDPOINT?.replace(/\/+$/, '') || login.endpoint || null,
     apiKey: env.KM_API_KEY || login.apiKey || null,
     orgId: env.KM_ORG || login.orgId || 'local',
+    orgConfigured: Boolean(env.KM_ORG || login.orgId),
     debug: Boolean(env.KM_DEBUG && env.KM_DEBUG !== '0'),
     maxSpoolBytes: Number.isFinite(maxSpool) && maxSpool > 0 ? maxSpool : DEFAULT_MAX_SPOOL_BYTES,
     observerBacklogBytes: Number.isFinite(backlog) && backlog > 0 ? backlog : DEFAULT_OBSERVER_BACKLOG_BYTES,
   };
 }
+
+/**
+ * The org events were stamped with because none was set (no KM_ORG, no `km login`): the shipper sends them as the
+ * org of the key it ships with (GET /api/whoami), which is the tenant the user meant. null when the org was set.
+ */
+export const placeholderOrgOf = (settings: Pick<Settings, 'orgId' | 'orgConfigured'>): string | null => (settings.orgConfigured ? null : settings.orgId);
 
 /** The key km serve made for this machine (KM_HOME/api-key): it stays when serve stops, and serve uses it again. */
 function localApiKey(home: string): string | null {

@@ -3,7 +3,7 @@ import { derivedEventId, newEventId } from '@km/shared/dist/ids';
 import { userInfo } from 'node:os';
 import { machineId, resolveProject, resolveUser, serverName } from '../config/attribution';
 import type { ProjectConfigFile } from '../config/project-config';
-import { ensureHome, loadSettings, resolveTarget, type Settings } from '../config/settings';
+import { ensureHome, loadSettings, placeholderOrgOf, resolveTarget, type Settings } from '../config/settings';
 import { fileLogger, type Logger } from '../log';
 import { ShipQueue, Shipper } from '../ship';
 import { Spool } from '../spool';
@@ -67,7 +67,7 @@ export function startSession(
   const plugins = observerPlugins({ settings, logger, projectId: identity.projectId, projectConfig, serverName: identity.name, sessionId, transport: transportOf(options), replay: false, whenRecorded: (fn) => recorder.whenWritten(fn) });
   const stream = observedStream(sessionId, (draft) => recorder.record(draft), plugins, logger);
   const { observer } = stream;
-  const shipper = new Shipper(spool, () => resolveTarget(settings), logger);
+  const shipper = new Shipper(spool, () => resolveTarget(settings), logger, placeholderOrgOf(settings));
   const ships = new ShipQueue(spool, shipper);
   logger.info(`session ${sessionId}: wrapping ${identity.command}`);
 
