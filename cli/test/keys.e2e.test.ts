@@ -24,6 +24,15 @@ describe('km keys and km login against the real embedded host', () => {
     fetch(`${host.url}/api/${path}`, { ...init, headers: { authorization: `Bearer ${key}`, ...(init.body ? { 'content-type': 'application/json' } : {}) } }).then(async (res) => ({ status: res.status, body: (await res.json()) as any }));
   const ingest = (key: string, projectId: string) => ask('ingest', key, { method: 'POST', body: JSON.stringify({ events: aSessionOfEvents(anEnvelope({ orgId: 'acme', projectId }), new Date().toISOString(), 1) }) });
 
+  it('refuses an empty --project (it would make an org-wide key) and a blank --name, on a fresh KM_HOME too', async () => {
+    const fresh = join(tempHome('km-keys-fresh'), 'not-yet');
+    const empty = await km(['keys', 'create', '--org', 'acme', '--project', ''], { KM_HOME: fresh });
+    expect([empty.status, empty.stderr, empty.stdout]).toEqual([1, 'km: --project: cannot be empty\n', '']);
+    expect((await km(['keys', 'create', '--org', 'acme', '--name', '   '], { KM_HOME: fresh })).stderr).toBe('km: --name: a label cannot be blank\n');
+    const made = await km(['keys', 'create', '--org', 'fresh-org'], { KM_HOME: fresh });
+    expect([made.status, lastLine(made.stdout)]).toEqual([0, expect.stringMatching(/^km_live_/)]);
+  });
+
   it('creates an org with its first key, logs a teammate in by the key alone, scopes, revokes at once, and never stores a key', async () => {
     // On the machine that runs km serve: the first key of a new org makes it, as its owner.
     const made = await km(['keys', 'create', '--org', 'acme', '--name', 'founder'], { KM_HOME: serverHome });
@@ -70,6 +79,8 @@ describe('km keys and km login against the real embedded host', () => {
     // Revoked: the next request is a 401 that says so.
     const viewerId = JSON.parse((await km(['keys', 'list', '--json'], { KM_HOME: teammate })).stdout)[1].prefix as string;
     expect((await km(['keys', 'revoke', viewerId], { KM_HOME: teammate })).stdout).toMatch(/revoked km_live_[a-z0-9]{12} of org "acme"/);
+    // Again: nothing changes, and km says so.
+    expect((await km(['keys', 'revoke', viewerId], { KM_HOME: teammate })).stdout).toMatch(/km_live_[a-z0-9]{12} of org "acme" was revoked already, at .*; nothing changed/);
     const refused = await ask('whoami', viewer);
     expect([refused.status, refused.body.reason, refused.body.error]).toEqual([401, 'revoked', expect.stringContaining(`${viewerId} was revoked`)]);
     const unknown = await ask('whoami', `${owner.slice(0, -4)}AAAA`);

@@ -32,6 +32,26 @@ function setup() {
   return (caller: string, name: ApiRouteName, params: Record<string, string> = {}, body?: unknown) => askHandlers(routes, caller, apiRoutes.find((route) => route.name === name)!, params, body);
 }
 
+describe('API keys', () => {
+  it('revokes a key once: revoking it again answers the same and writes no second key.revoked to the audit trail', async () => {
+    const deps = { eventLog: new MemoryEventLog(), readModelStore: new MemoryReadModelStore(), authenticator: byName, now: () => new Date('2026-12-04T10:00:00Z'), newBatchId: () => 'b' };
+    const routes = httpRoutes(deps);
+    const ask = (name: ApiRouteName, params: Record<string, string> = {}, body?: unknown) => askHandlers(routes, 'owner', apiRoutes.find((route) => route.name === name)!, params, body);
+    const made = await ask('createKey', {}, { role: 'member', label: 'ci' });
+    const first = await ask('revokeKey', { keyId: made.body.apiKey.keyId });
+    deps.now = () => new Date('2026-12-04T11:00:00Z');
+    const again = await ask('revokeKey', { keyId: made.body.apiKey.keyId });
+    expect([first.status, again.status, again.body.revokedAt]).toEqual([200, 200, first.body.revokedAt]);
+    const revocations = (await deps.eventLog.read(0, 1000)).filter(({ event }) => event.type === 'key.revoked');
+    expect(revocations).toHaveLength(1);
+  });
+
+  it('refuses a blank label or project id, which would make a key nobody can tell apart or an org-wide one', async () => {
+    const ask = setup();
+    for (const body of [{ label: '   ' }, { projectId: '  ' }, { projectId: '' }]) expect((await ask('owner', 'createKey', {}, { role: 'member', ...body })).status).toBe(400);
+  });
+});
+
 describe('API keys of members', () => {
   it('says who makes which keys', () => {
     expect(Object.fromEntries(Object.entries(CALLERS).map(([name, caller]) => [name, keyRights(caller)]))).toEqual({ owner: 'all', octocat: 'own', hubot: 'own', memberKey: 'none', watcher: 'none', stranger: 'own' });

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { createKeyRoute, keysRoute, revokeKeyRoute, ROLES, whoamiRoute, type Role, type RouteAnswer } from '@km/shared';
+import { CreateKeyBodySchema, createKeyRoute, keysRoute, revokeKeyRoute, ROLES, whoamiRoute, type Role, type RouteAnswer } from '@km/shared';
 import { loadSettings } from '../config/settings';
 import { callApi } from './api-client';
 import { withLocalDirectories } from './local-directories';
@@ -24,6 +24,13 @@ export function keysCommand(): Command {
     .option('--test', 'a km_test_ key (for test stacks and CI) instead of km_live_')
     .action(async (options: { org?: string; project?: string; role?: Role; name?: string; test?: boolean }) => {
       const prefix = options.test ? ('km_test_' as const) : ('km_live_' as const);
+      // The API's own rules, here too for this machine's database: an empty --project would make an org-wide key.
+      const asked = CreateKeyBodySchema.safeParse({ role: options.role ?? 'member', projectId: options.project ?? null, label: options.name ?? null, prefix });
+      if (!asked.success) {
+        const issue = asked.error.issues[0]!;
+        const flag = issue.path[0] === 'projectId' ? '--project' : issue.path[0] === 'label' ? '--name' : `--${String(issue.path[0])}`;
+        throw new Error(`${flag}: ${issue.code === 'too_small' ? 'cannot be empty' : issue.message}`);
+      }
       let created: { key: string; apiKey: KeyView; orgId: string };
       if (remote()) {
         const me = await callApi(whoamiRoute);
@@ -74,18 +81,27 @@ export function keysCommand(): Command {
     })
     .action(async (reference: string) => {
       let revoked: KeyView & { orgId: string };
+      /** The key was revoked before this command: revoking it again changes nothing, and says so. */
+      let already = false;
+      const isIt = (key: KeyView) => key.keyId === reference || key.prefix === reference;
       if (remote()) {
         const me = await callApi(whoamiRoute);
+        already = (await callApi(keysRoute)).keys.some((key) => isIt(key) && key.revokedAt !== null);
         revoked = { ...(await callApi(revokeKeyRoute, { request: { keyId: reference } })), orgId: me.orgId };
       } else {
         revoked = await withLocalDirectory(async (directory) => {
           const orgId = await directory.orgOfKey(reference);
           if (!orgId) throw new Error(`no key "${reference}" on this machine's database: km keys list shows the ids`);
+          already = (await directory.list(orgId)).some((key) => isIt(key) && key.revokedAt !== null);
           const { kind: _kind, ...key } = await directory.revoke(orgId, reference, 'cli');
           return { ...key, orgId };
         });
       }
-      process.stdout.write(`km keys: revoked ${revoked.prefix} of org "${revoked.orgId}" at ${revoked.revokedAt}\n`);
+      process.stdout.write(
+        already
+          ? `km keys: ${revoked.prefix} of org "${revoked.orgId}" was revoked already, at ${revoked.revokedAt}; nothing changed\n`
+          : `km keys: revoked ${revoked.prefix} of org "${revoked.orgId}" at ${revoked.revokedAt}\n`,
+      );
     });
   return keys;
 }

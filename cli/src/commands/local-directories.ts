@@ -1,5 +1,5 @@
 import { sqliteUnavailable } from '@km/functions/dist/host/sqlite-missing';
-import { loadSettings } from '../config/settings';
+import { ensureHome, loadSettings } from '../config/settings';
 
 type Directories = ReturnType<typeof import('@km/functions/dist/host/local-key-admin').openLocalDirectories>;
 
@@ -11,7 +11,10 @@ export async function withLocalDirectories<T>(use: (directories: Directories) =>
   let directories: Directories;
   try {
     const { openLocalDirectories } = require('@km/functions/dist/host/local-key-admin') as typeof import('@km/functions/dist/host/local-key-admin');
-    directories = openLocalDirectories(loadSettings().home);
+    // A fresh KM_HOME (km keys create before any km serve): made as km serve makes it.
+    const { home } = loadSettings();
+    ensureHome(home);
+    directories = openLocalDirectories(home);
   } catch (error) {
     throw sqliteUnavailable(error) ?? error;
   }

@@ -83,6 +83,8 @@ export class KeyDirectory {
     if (!keyId) throw new ApiError(400, `"${reference}" is not a key id or prefix: give the id \`km keys list\` shows (12 letters and digits) or km_live_<id>`, { parameter: 'keyId' });
     const found = await this.store.get<KeyListingDoc>(KEYS_MODEL, orgId, keyId);
     if (!found || found.doc.kind !== 'key') throw notFound(`no key ${keyId} in org "${orgId}"`);
+    // Revoked already: the same answer, and no second key.revoked in the audit trail.
+    if (found.doc.revokedAt !== null) return found.doc;
     const ts = this.now().toISOString();
     const event: KeyRevoked = { id: newEventId(this.now().getTime()), v: 1, type: 'key.revoked', ts, orgId, keyId, actor };
     await this.append([{ ...event, receivedAt: ts, batchId: this.newBatchId() }]);

@@ -481,8 +481,8 @@ export const whoamiRoute = declare({
 export const CreateKeyBodySchema = z.strictObject({
   role: RoleSchema.default('member'),
   /** A project key ships and reads that project only. */
-  projectId: z.string().min(1).max(200).nullable().default(null),
-  label: z.string().min(1).max(200).nullable().default(null),
+  projectId: z.string().min(1).max(200).refine((id) => id.trim() !== '', 'a project id cannot be blank').nullable().default(null),
+  label: z.string().min(1).max(200).refine((label) => label.trim() !== '', 'a label cannot be blank').nullable().default(null),
   prefix: z.enum(API_KEY_PREFIXES).default('km_live_'),
 });
 
