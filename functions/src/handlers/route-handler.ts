@@ -81,6 +81,9 @@ export function routeHandler<R extends ApiRoute, Ports extends { authenticator: 
           const read = await readJsonBody(request, bodyRule.maxBytes?.(ports) ?? MAX_BODY_BYTES, bodyRule.tooLargeAdvice);
           if ('response' in read) return read.response;
           input = { ...params, body: (bodyRule.parse ?? ((json) => parseBody(route, json)))(read.body) } as RouteInput<R>;
+        } else if (request.method !== 'GET' && request.method !== 'HEAD' && (await request.text()).trim() !== '') {
+          // A body the route does not read would be ignored (a note sent with an ack, say): refused, as parameters are.
+          throw new ApiError(400, `${route.method} /api/${route.path} takes no body: send the request without one`);
         }
         const answer = await handle(auth.caller, input, ports, context);
         if (answer instanceof StreamedAnswer) return { status: route.status, headers: { 'content-type': answer.contentType, 'cache-control': 'no-store' }, body: answer.body() as HttpResponseInit['body'] };

@@ -149,6 +149,12 @@ export function testApiContract(name: string, makeApi: () => Promise<ApiUnderTes
         expect({ status: answer.status, error: answer.body?.error }).toEqual({ status: 400, error: expect.stringContaining(`"${once}" is given twice`) });
       });
 
+      if (!route.body && route.method !== 'GET') it('refuses a body it does not take with a 400 (it would be ignored)', async () => {
+        const { params } = goodRequest(route);
+        const answer = await api.ask(route, params, { note: 'x' });
+        expect({ status: answer.status, error: answer.body?.error }).toEqual({ status: 400, error: expect.stringContaining('takes no body') });
+      });
+
       it('refuses an unknown parameter with a 400 naming it', async () => {
         const { params, body } = goodRequest(route);
         const answer = await api.ask(route, { ...params, colour: 'blue' }, body);
