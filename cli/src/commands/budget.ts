@@ -16,6 +16,7 @@ export function budgetCommand(): Command {
     .action(async (amount: string, options: { project?: string; team?: string; org?: boolean; webhook?: string }) => {
       const monthlyUsd = Number(amount);
       if (!/^\d+(\.\d+)?$/.test(amount) || !Number.isFinite(monthlyUsd)) throw new Error(`the budget must be a number of USD like 50 or 12.5, got "${amount}"`);
+      if (monthlyUsd <= 0) throw new Error('the budget must be more than 0 USD a month: no spend crosses a share of 0, so it would never alert');
       if ([options.project, options.team, options.org].filter(Boolean).length !== 1) throw new Error('say which budget: --project <id>, --team <id> or --org (one of them)');
       if (options.team !== undefined && !TeamIdSchema.safeParse(options.team).success) throw new Error(`"${options.team}" is not a team id: lowercase letters, digits, ".", "_" and "-", up to 63`);
       const body = { monthlyUsd, ...(options.webhook ? { webhookUrl: options.webhook } : {}) };

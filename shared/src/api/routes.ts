@@ -233,7 +233,8 @@ export const budgetsRoute = declare({
 });
 
 export const BudgetBodySchema = z.strictObject({
-  monthlyUsd: BudgetSetSchema.shape.monthlyUsd,
+  // More than 0: no spend crosses a share of $0 (a stored budget.set of 0, from before, still folds).
+  monthlyUsd: z.number().positive('a budget is more than 0 USD a month (0 would never alert)').finite().max(1e9),
   webhookUrl: BudgetSetSchema.shape.webhookUrl.optional(),
 });
 export const setOrgBudgetRoute = declare({
