@@ -24,7 +24,10 @@ describe('attribution', () => {
     writeFileSync(join(root, 'km.json'), '{ not json');
     expect(resolveProject(undefined, {}, findProjectConfigFile(root))).toBe(root.split('/').pop());
     const cost = loadCostSettings({}, findProjectConfigFile(root));
-    expect(cost.notes.join()).toMatch(/km\.json:1:3: not valid JSON/);
+    expect(cost.notes.join()).toMatch(/km\.json:1:3: unexpected character$/);
+    // Where it goes wrong, on its own line and column, in one line of words (JSON.parse names no position for it).
+    writeFileSync(join(root, 'km.json'), '{"policy": {"deny": {"tools": ["read_graph",] } }}\n');
+    expect(findProjectConfigFile(root)!.problem).toBe(`${join(root, 'km.json')}:1:45: a trailing comma (JSON has none)`);
   });
 
   it('derives a server name from the command when --name is absent', () => {

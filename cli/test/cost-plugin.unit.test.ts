@@ -69,6 +69,6 @@ describe('cost settings', () => {
     expect(settings.toolCosts).toEqual({});
     expect(settings.notes[0]).toMatch(/toolCosts\.github\/\*/);
     writeFileSync(join(dir, 'km.json'), '{ not json');
-    expect(loadCostSettings({}, findProjectConfigFile(dir)).notes[0]).toMatch(/km\.json:1:3: not valid JSON/);
+    expect(loadCostSettings({}, findProjectConfigFile(dir)).notes[0]).toMatch(/km\.json:1:3: unexpected character$/);
   });
 });

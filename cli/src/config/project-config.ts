@@ -41,21 +41,15 @@ export function findProjectConfigFile(cwd: string): ProjectConfigFile | null {
         const parsed = JSON.parse(text) as unknown;
         if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return { dir, config: parsed as Record<string, unknown>, problem: null };
         return { dir, config: {}, problem: `${join(dir, 'km.json')}:1:1: not a JSON object` };
-      } catch (error) {
-        const { line, column } = positionOf(text, (error as Error).message);
-        return { dir, config: {}, problem: `${join(dir, 'km.json')}:${line}:${column}: not valid JSON (${(error as Error).message})` };
+      } catch {
+        // Loaded only for a km.json that is not JSON: the wrapper's start never needs it otherwise.
+        const { plainJsonProblem } = require('./json-errors') as typeof import('./json-errors');
+        const found = plainJsonProblem(text) ?? { line: 1, column: 1, words: 'not valid JSON' };
+        return { dir, config: {}, problem: `${join(dir, 'km.json')}:${found.line}:${found.column}: ${found.words}` };
       }
     }
     if (dirname(dir) === dir) return null;
   }
-}
-
-/** Line and column (1-based) of a JSON.parse error, from its "at position N"; the end of the text when it gives none. */
-function positionOf(text: string, message: string): { line: number; column: number } {
-  const match = /position (\d+)/.exec(message);
-  const offset = match ? Math.min(Number(match[1]), text.length) : text.length;
-  const before = text.slice(0, offset).split('\n');
-  return { line: before.length, column: before[before.length - 1]!.length + 1 };
 }
 
 const MODES: readonly CaptureMode[] = ['metadata', 'redacted', 'full'];

@@ -3,6 +3,7 @@ import type { ClientConfig } from './clients';
 import type { EntryPlan } from './entry';
 import { isDeepStrictEqual } from 'node:util';
 import { isObject } from '../is-object';
+import { PARSE_ERROR_WORDS, positionIn } from '../config/json-errors';
 
 /**
  * What `km init` would write into one config file: the new text and, per server entry, wrapped or skipped and why.
@@ -32,26 +33,6 @@ export function editConfig(config: ClientConfig, text: string, plan: PlanEntry, 
   return config.format === 'toml' ? editToml(config, text, plan, wanted) : editJsonc(config, text, plan, wanted);
 }
 
-/** jsonc-parser's error codes in the words a person fixing the file by hand would use. */
-const PARSE_ERROR_WORDS: Record<ReturnType<typeof printParseErrorCode>, string> = {
-  InvalidSymbol: 'unexpected character',
-  InvalidNumberFormat: 'a number is malformed',
-  PropertyNameExpected: 'expected a property name in double quotes',
-  ValueExpected: 'expected a value',
-  ColonExpected: 'expected a colon',
-  CommaExpected: 'expected a comma',
-  CloseBraceExpected: 'expected a closing brace }',
-  CloseBracketExpected: 'expected a closing bracket ]',
-  EndOfFileExpected: 'expected the end of the file (something follows the closing brace)',
-  InvalidCommentToken: 'a comment is malformed',
-  UnexpectedEndOfComment: 'a comment is not closed',
-  UnexpectedEndOfString: 'a string is not closed',
-  UnexpectedEndOfNumber: 'a number ends too early',
-  InvalidUnicode: 'a \\u escape is not valid',
-  InvalidEscapeCharacter: 'a backslash escape is not valid',
-  InvalidCharacter: 'a character is not allowed there (a control character in a string?)',
-  '<unknown ParseErrorCode>': 'not valid JSON',
-};
 
 /** One server entry as found in a config file: its name, where it is, its JSON value. */
 export interface FoundEntry {
@@ -75,7 +56,7 @@ export function serverEntries(config: ClientConfig, text: string): { entries: Fo
     const errors: ParseError[] = [];
     doc = parse(text, errors, { allowTrailingComma: config.format === 'jsonc', disallowComments: config.format === 'json' });
     if (errors.length > 0) {
-      const { line, column } = position(text, errors[0]!.offset);
+      const { line, column } = positionIn(text, errors[0]!.offset);
       return { problem: `${config.path}:${line}:${column}: ${strictnessWords(config, text) ?? PARSE_ERROR_WORDS[printParseErrorCode(errors[0]!.error)]}` };
     }
     if (text.trim() !== '' && !isObject(doc)) return { problem: `${config.path}: not a JSON object` };
@@ -256,8 +237,4 @@ function formattingOf(text: string): FormattingOptions {
   return { insertSpaces: !indent.startsWith('\t'), tabSize: indent.startsWith('\t') ? 1 : indent.length, eol: text.includes('\r\n') ? '\r\n' : '\n' };
 }
 
-function position(text: string, offset: number): { line: number; column: number } {
-  const before = text.slice(0, offset);
-  const line = before.split('\n').length;
-  return { line, column: offset - before.lastIndexOf('\n') };
-}
+
