@@ -66,6 +66,8 @@ describe('teams: budgets per team and removing a member, on km serve', () => {
     const viewer = lastLine((await km(['keys', 'create', '--role', 'viewer', '--name', 'auditor'], { KM_HOME: adminHome })).stdout);
     const byViewer = await ask('budgets/team/platform', { key: viewer }, { method: 'PUT', body: JSON.stringify({ monthlyUsd: 1000 }) });
     expect([byViewer.status, byViewer.body.error]).toEqual([403, expect.stringContaining('role "viewer" may not change budgets')]);
+    // It names the request, and the roles that may (a member's key would do).
+    expect(byViewer.body.error).toMatch(/\(PUT \/api\/budgets\/[^)]+\): a key of role owner, admin or member may/);
 
     for (const [userId, costUsd] of [['octocat', 1], ['ann', 2], ['bob', 50]] as const) expect((await spend(userId, costUsd)).status).toBe(202);
     const budget = await until('the team budget with its users’ spend', async () => {

@@ -1,5 +1,5 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import { roleAllows, type Permission } from '@km/shared';
+import { ROLES, roleAllows, type Permission } from '@km/shared';
 import { isRefusal, type AuthRefusal, type Authenticator, type Caller, type Credentials } from '../ports';
 import { errorResponse } from './http-results';
 
@@ -13,7 +13,7 @@ const WHAT: Readonly<Record<Permission, string>> = {
   ingest: 'ship events',
   change: 'change budgets, policies or finding status',
   keys: 'make, list or revoke API keys',
-  manage: "manage the org's keys and members",
+  manage: "manage the org (its members, teams, retention and every key)",
 };
 
 /**
@@ -24,11 +24,17 @@ export async function authenticateRequest(
   authenticator: Authenticator,
   request: HttpRequest,
   permission: Permission,
+  /** The request, for the refusal: "PUT /api/teams/{teamId}". */
+  what?: string,
 ): Promise<{ caller: Caller } | { response: HttpResponseInit }> {
   const authentication = await authenticator.authenticate(credentialsOf(request));
   if (isRefusal(authentication)) return { response: errorResponse(401, refusalMessage(authentication), { reason: authentication.refused }, CHALLENGE) };
   if (!roleAllows(authentication.role, permission)) {
-    return { response: errorResponse(403, `this key's role "${authentication.role}" may not ${WHAT[permission]}: ask an owner or admin of org "${authentication.orgId}" for a key with that right.`, { reason: 'role' }) };
+    // Which roles may, as the role table says: a viewer changing a budget needs a member's key, not an owner's.
+    const may = ROLES.filter((role) => roleAllows(role, permission));
+    const roles = may.length > 1 ? `${may.slice(0, -1).join(', ')} or ${may.at(-1)}` : may[0];
+    const message = `this key's role "${authentication.role}" may not ${WHAT[permission]}${what ? ` (${what})` : ''}: a key of role ${roles} may; ask an owner or admin of org "${authentication.orgId}" for one.`;
+    return { response: errorResponse(403, message, { reason: 'role' }) };
   }
   return { caller: authentication };
 }

@@ -68,7 +68,7 @@ export function routeHandler<R extends ApiRoute, Ports extends { authenticator: 
       // An anonymous route acts for the operator's org whatever the request carries: a key sent along changes nothing.
       const auth = route.anonymous
         ? { caller: { orgId: ports.funnelOrgId ?? '', role: 'viewer', actor: 'anonymous' } satisfies Caller }
-        : await authenticateRequest(ports.authenticator, request, routePermission(route));
+        : await authenticateRequest(ports.authenticator, request, routePermission(route), `${route.method} /api/${route.path}`);
       if ('response' in auth) return auth.response;
       const rate = ports.rateLimiter?.take(auth.caller.actor) ?? { allowed: true };
       if (!rate.allowed) {
