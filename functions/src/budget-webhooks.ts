@@ -94,6 +94,21 @@ function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<vo
   });
 }
 
+/**
+ * A failed delivery in words an operator can act on: which budget and threshold, the webhook's host (its path is a
+ * secret: a Slack or Teams webhook URL is its own credential), the attempts and the last error; it is not sent again.
+ */
+export function describeFailedWebhook(event: BudgetThresholdCrossed, result: { attempts: number; error?: string }): string {
+  const scope = event.scope === 'org' ? `the org's budget` : event.scope === 'team' ? `team ${event.teamId}'s budget` : `project ${event.projectId}'s budget`;
+  let host = 'an unreadable URL';
+  try {
+    host = new URL(event.webhookUrl ?? '').host;
+  } catch {
+    // said as it is
+  }
+  return `budget webhook to ${host} for ${scope} of org "${event.orgId}" (${event.threshold}% of $${event.monthlyUsd} in ${event.period}, event ${event.id}) failed after ${result.attempts} attempt(s): ${result.error ?? 'no answer'}; it is not sent again`;
+}
+
 export interface BudgetNotifierOptions extends DeliveryOptions {
   log: EventLog;
   logger: Logger;
@@ -129,7 +144,7 @@ export function startBudgetNotifier(options: BudgetNotifierOptions): BudgetNotif
       if (event.type === 'budget.threshold_crossed' && event.webhookUrl) {
         const result = await deliverWebhook(event.webhookUrl, budgetWebhookBody(event), { ...options, signal: stopping.signal });
         if (result.aborted) return 0;
-        if (!result.ok) logger.warn(`budget webhook for ${event.id} failed after ${result.attempts} attempt(s): ${result.error}`);
+        if (!result.ok) logger.warn(describeFailedWebhook(event, result));
         await log.setCheckpoint(BUDGET_WEBHOOKS, position);
       }
     }

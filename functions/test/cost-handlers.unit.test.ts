@@ -190,6 +190,9 @@ describe('budget webhooks', () => {
     await notifier.stop();
     expect(called).toEqual(['https://hooks.example.com/a', 'https://hooks.example.com/a', 'https://hooks.example.com/a', 'https://hooks.example.com/a', 'https://ok']);
     expect(warned).toEqual([expect.stringMatching(/failed after 4 attempt\(s\): answered 500/)]);
+    // Which budget, which threshold, and where to (the host only: the path of a webhook URL is its secret).
+    expect(warned[0]).toMatch(new RegExp(`^budget webhook to hooks\\.example\\.com for .+ \\(${event.threshold}% of \\$${event.monthlyUsd} in ${event.period}, event ${event.id}\\)`));
+    expect(warned[0]).not.toContain('/a');
     expect(await log.getCheckpoint('budget-webhooks')).toBe(2);
   });
 });

@@ -1,5 +1,5 @@
 import type { InvocationContext } from '@azure/functions';
-import { budgetWebhookBody, deliverWebhook, type DeliveryOptions } from '../budget-webhooks';
+import { budgetWebhookBody, deliverWebhook, describeFailedWebhook, type DeliveryOptions } from '../budget-webhooks';
 import { parseStoredEvent } from './stored-event';
 
 export type BudgetWebhookTrigger = (messages: unknown[], context: InvocationContext) => Promise<void>;
@@ -17,7 +17,7 @@ export function makeBudgetWebhookTrigger(options: DeliveryOptions = {}): BudgetW
       if (!parsed.ok || parsed.event.type !== 'budget.threshold_crossed' || !parsed.event.webhookUrl) continue;
       const event = parsed.event;
       const result = await deliverWebhook(event.webhookUrl!, budgetWebhookBody(event), options);
-      if (!result.ok) context.warn(`budget webhook for ${event.id} failed after ${result.attempts} attempt(s): ${result.error}`);
+      if (!result.ok) context.warn(describeFailedWebhook(event, result));
     }
   };
 }
