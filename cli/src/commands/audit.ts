@@ -15,7 +15,7 @@ export function auditCommand(): Command {
   const audit = new Command('audit').description("The org's audit trail: every event as a hash chain with a signed head; export it, verify an export");
   audit
     .command('export')
-    .description('Write the audit trail (ndjson, or csv) to --out or stdout')
+    .description("Write the audit trail (ndjson, or csv) to --out or stdout: the trail of the key's org (KM_API_KEY or km login; with no key, this machine's local org)")
     .option('--from <time>', 'first record to show: when the server accepted it (ISO date-time or UTC date)')
     .option('--to <time>', 'last record to show')
     .option('--out <file>', 'write here (whole or not at all) instead of stdout')
