@@ -46,46 +46,57 @@ export class Shipper {
   /** What the last failed attempt met, in words ("cannot reach ...", "... answered 503: ..."), for `km flush`. */
   lastFailure = '';
 
-  /** The key's org, once asked (GET /api/whoami), per endpoint and key. */
-  private keyOrgs = new Map<string, Promise<string | null>>();
+  /** The key's org, once known (GET /api/whoami), per endpoint and key. */
+  private keyOrgs = new Map<string, KeyOrg>();
 
   /**
-   * placeholderOrg: the org events carry when none was set (settings.placeholderOrgOf); they go as the org of the
-   * key that ships them, as the key says (a KM_API_KEY without KM_ORG stamped them `local`, which ingest refused).
+   * ownSession: the session this shipper's process records, when its org was not set (settings.placeholderOrgOf):
+   * its events, stamped with that placeholder, go as the org of the key that ships them (a KM_API_KEY without
+   * KM_ORG stamped them `local`, which ingest refused). Only its own: an orphan file or a replayed journal of
+   * another km may have been recorded with another key, of another tenant.
    */
   constructor(
     private readonly spool: Spool,
     private readonly target: () => ShipTarget,
     private readonly logger: Logger,
-    private readonly placeholderOrg: string | null = null,
+    private readonly ownSession: { placeholderOrg: string; sessionId: string } | null = null,
   ) {}
 
-  /** The org of the key this shipper sends with (GET /api/whoami), or null when it cannot tell (no key, no answer). */
-  keyOrg(deadline?: number): Promise<string | null> {
+  /**
+   * The org of the key this shipper sends with (GET /api/whoami): `none` when there is no key or the API says the
+   * key has none (401, 403, 404), `unknown` when it did not answer (asked again next time).
+   */
+  async keyOrg(deadline?: number): Promise<KeyOrg> {
     const { endpoint, apiKey } = this.target();
-    if (!apiKey) return Promise.resolve(null);
+    if (!apiKey) return 'none';
     const key = `${endpoint}\u0000${apiKey}`;
-    let known = this.keyOrgs.get(key);
-    if (!known) {
-      const timeout = deadline === undefined ? REQUEST_TIMEOUT_MS : Math.max(50, Math.min(REQUEST_TIMEOUT_MS, deadline - Date.now()));
-      known = requestOnce('GET', endpoint + routeUrl(WHOAMI_PATH), { authorization: `Bearer ${apiKey}` }, null, timeout).then(
-        ({ status, text }) => (status === 200 ? orgIdIn(text) : null),
-        () => null,
-      );
-      // An answer is kept; a failure is asked again next time.
-      void known.then((orgId) => orgId === null && this.keyOrgs.delete(key));
-      this.keyOrgs.set(key, known);
+    const known = this.keyOrgs.get(key);
+    if (known !== undefined) return known;
+    const timeout = deadline === undefined ? REQUEST_TIMEOUT_MS : Math.max(50, Math.min(REQUEST_TIMEOUT_MS, deadline - Date.now()));
+    let answer: KeyOrg;
+    try {
+      const { status, text } = await requestOnce('GET', endpoint + routeUrl(WHOAMI_PATH), { authorization: `Bearer ${apiKey}` }, null, timeout);
+      const orgId = status === 200 ? orgIdIn(text) : null;
+      answer = orgId !== null ? { orgId } : status === 401 || status === 403 || status === 404 ? 'none' : 'unknown';
+    } catch {
+      answer = 'unknown';
     }
-    return known;
+    if (answer !== 'unknown') this.keyOrgs.set(key, answer);
+    return answer;
   }
 
-  /** Events stamped with the placeholder org, as the key's org (the rest as they are). */
+  /**
+   * The own session's events stamped with the placeholder org, as the key's org (the rest as they are). Throws while
+   * the key's org is unknown (no answer): sent as they are, they would be refused and set aside, not retried.
+   */
   private async asKeyOrg(events: KmEvent[], deadline?: number): Promise<KmEvent[]> {
-    const placeholder = this.placeholderOrg;
-    if (placeholder === null || !events.some((event) => event.orgId === placeholder)) return events;
-    const orgId = await this.keyOrg(deadline);
-    if (orgId === null || orgId === placeholder) return events;
-    return events.map((event) => (event.orgId === placeholder ? { ...event, orgId } : event));
+    const own = this.ownSession;
+    const mine = (event: KmEvent) => own !== null && event.orgId === own.placeholderOrg && event.sessionId === own.sessionId;
+    if (!events.some(mine)) return events;
+    const org = await this.keyOrg(deadline);
+    if (org === 'unknown') throw new Error("GET /api/whoami did not answer, so the key's org is not known yet");
+    if (org === 'none' || org.orgId === own!.placeholderOrg) return events;
+    return events.map((event) => (mine(event) ? { ...event, orgId: org.orgId } : event));
   }
 
   /** True when a retry is due (the backoff after failures has passed). */
@@ -191,6 +202,9 @@ function orgIdIn(text: string): string | null {
     return null;
   }
 }
+
+/** What GET /api/whoami says of a key's org. */
+export type KeyOrg = { orgId: string } | 'none' | 'unknown';
 
 /** Most an answer may say: ingest answers are short; anything longer is cut (and then not JSON). */
 const ANSWER_MAX_BYTES = 64 * 1024;

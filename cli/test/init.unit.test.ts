@@ -140,12 +140,9 @@ describe('km init: the diff and the undo', () => {
     expect(outcome.restored).toEqual([one]);
     expect(outcome.kept.map((k) => k.path)).toEqual([two]);
     expect(readFileSync(one, 'utf8')).toBe(original);
-    // What was kept keeps the run: the next --undo tries it again (not an older run over it), and only that file.
-    const again = undoLatestRun(home);
-    expect({ at: again.at, restored: again.restored, kept: again.kept.map((k) => k.path) }).toEqual({ at: outcome.at, restored: [], kept: [two] });
-    writeFileSync(two, '{ "changed": 2 }');
-    expect(undoLatestRun(home).restored).toEqual([two]);
-    expect(undoLatestRun(home).at).toBeNull(); // undone, once
+    // A changed file with no entries recorded (a run of an older km) can only be restored by hand, from its backup:
+    // the run is done with, so older runs are not stuck behind it.
+    expect(undoLatestRun(home).at).toBeNull();
   });
 
   it("gives km's entries back in a file its client rewrote since (Claude Code's ~/.claude.json), keeping what the client wrote and an entry edited by hand", () => {
@@ -177,6 +174,27 @@ describe('km init: the diff and the undo', () => {
     writeFileSync(path, JSON.stringify(after, null, 4));
     expect(undoLatestRun(home).unwrapped).toEqual([{ path, entries: ['fs'] }]);
     expect(JSON.parse(readFileSync(path, 'utf8')).mcpServers.fs).toEqual({ command: 'uvx', args: ['fs-mcp'] });
+    expect(undoLatestRun(home).at).toBeNull();
+  });
+
+  it('retires a run whose kept entry an --undo could not give back twice over, and gives Codex TOML entries back too', () => {
+    const home = tempHome('km-init-undo-toml');
+    const path = join(home, 'config.toml');
+    const original = 'model = "o3"\n\n[mcp_servers.mem]\ncommand = "npx"\nargs = ["-y", "@modelcontextprotocol/server-memory"]\n\n[mcp_servers.fs]\ncommand = "uvx"\nargs = ["fs-mcp"]\n';
+    writeFileSync(path, original);
+    const config = { ...configOf('Codex CLI'), path };
+    const edited = edit(config, original);
+    if ('problem' in edited) throw new Error(edited.problem);
+    const entries = edited.entries.map((e) => ({ path: e.path, written: entryValue(config.format, edited.after, e.path) }));
+    writeRun(home, stampNow(), [{ path, text: edited.after, format: config.format, entries }]);
+    // Codex rewrites the file (a setting of its own); the user edits fs's km entry by hand.
+    writeFileSync(path, `approval = "never"\n${edited.after.replace('"fs-mcp"', '"fs-mcp", "--verbose"')}`);
+    const first = undoLatestRun(home);
+    expect(first.unwrapped).toEqual([{ path, entries: ['mem'] }]);
+    expect(first.kept.map((k) => k.entries)).toEqual([['fs']]);
+    expect(readFileSync(path, 'utf8')).toMatch(/approval = "never"[\s\S]*command = "npx"/);
+    // No further on the next try: the run is retired, with fs left as the user has it.
+    expect(undoLatestRun(home).kept.map((k) => k.entries)).toEqual([['fs']]);
     expect(undoLatestRun(home).at).toBeNull();
   });
 });

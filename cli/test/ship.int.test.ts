@@ -183,31 +183,54 @@ describe('events stamped with no org set (a KM_API_KEY without KM_ORG)', () => {
     return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received, server, asked: () => whoamiAsked };
   }
 
-  it("ships them as the key's org (GET /api/whoami, asked once), and leaves events of an org that was set as they are", async () => {
+  it("ships the own session's as the key's org (GET /api/whoami, asked once), and no other events", async () => {
     const api = await acmeApi();
     try {
       const home = tempHome();
       const spool = new Spool(home, 1e9, silent);
-      const shipper = new Shipper(spool, () => ({ endpoint: api.url, apiKey: 'k1' }), silent, 'local');
-      const events = Array.from({ length: 700 }, () => notification());
+      const shipper = new Shipper(spool, () => ({ endpoint: api.url, apiKey: 'k1' }), silent, { placeholderOrg: 'local', sessionId: 's1' });
+      const events = Array.from({ length: 700 }, () => notification('s1'));
       spool.append(events);
       expect(await new ShipQueue(spool, shipper).pass()).toBe('shipped');
       expect(api.received.flat().map((e) => [e.id, e.orgId])).toEqual(events.map((e) => [e.id, 'acme']));
       expect(api.asked()).toBe(1);
 
-      // With the org set (KM_ORG or km login), nothing is rewritten: a wrong org stays refused, set aside.
-      const other = tempHome();
-      const set = new Spool(other, 1e9, silent);
-      set.append([notification()]);
-      expect(await new ShipQueue(set, new Shipper(set, () => ({ endpoint: api.url, apiKey: 'k1' }), silent, null)).pass()).toBe('unauthorized');
-      // And an event of another org than the placeholder is never moved to the key's.
-      const beta = tempHome();
-      const third = new Spool(beta, 1e9, silent);
-      third.append([{ ...notification(), orgId: 'beta' }]);
-      expect(await new ShipQueue(third, new Shipper(third, () => ({ endpoint: api.url, apiKey: 'k1' }), silent, 'local')).pass()).toBe('unauthorized');
+      // Another session's (a replayed journal, an orphan file: maybe recorded with another key), an org that was
+      // set (KM_ORG or km login), and a shipper with no session of its own (km flush): each stays as stamped.
+      for (const [event, own] of [
+        [notification('s2'), { placeholderOrg: 'local', sessionId: 's1' }],
+        [{ ...notification('s1'), orgId: 'beta' }, { placeholderOrg: 'local', sessionId: 's1' }],
+        [notification('s1'), null],
+      ] as const) {
+        const other = new Spool(tempHome(), 1e9, silent);
+        other.append([event]);
+        expect(await new ShipQueue(other, new Shipper(other, () => ({ endpoint: api.url, apiKey: 'k1' }), silent, own)).pass()).toBe('unauthorized');
+      }
       expect(api.received.flat()).toHaveLength(700);
     } finally {
       api.server.close();
+    }
+  });
+
+  it("waits, rather than sends them stamped local, while the key's org is not known (whoami does not answer)", async () => {
+    let up = false;
+    const server = createServer((req, res) => {
+      if (req.url === '/api/whoami') return void (up ? res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ orgId: 'acme' })) : res.writeHead(503).end('{}'));
+      req.resume();
+      req.on('end', () => res.writeHead(202, { 'content-type': 'application/json' }).end('{}'));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const spool = new Spool(tempHome(), 1e9, silent);
+      spool.append([notification('s1')]);
+      const shipper = new Shipper(spool, () => ({ endpoint: url, apiKey: 'k1' }), silent, { placeholderOrg: 'local', sessionId: 's1' });
+      expect(await new ShipQueue(spool, shipper).pass()).toBe('unreachable');
+      expect(spool.refused()).toEqual([]);
+      up = true;
+      expect(await new ShipQueue(spool, new Shipper(spool, () => ({ endpoint: url, apiKey: 'k1' }), silent, { placeholderOrg: 'local', sessionId: 's1' })).pass()).toBe('shipped');
+    } finally {
+      server.close();
     }
   });
 });

@@ -12,7 +12,8 @@ export function anHttpRequest(init: {
   return new HttpRequest({
     method: init.method ?? (body === undefined ? 'GET' : 'POST'),
     url: `http://127.0.0.1:7071${init.path}`,
-    headers: init.headers ?? {},
+    // A body comes with its length, as over HTTP (the host passes the client's headers on).
+    headers: { ...(body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }), ...init.headers },
     params: init.params ?? {},
     ...(body === undefined ? {} : { body: typeof body === 'string' ? { string: body } : { bytes: body } }),
   });

@@ -1,4 +1,4 @@
-import { placeholderOrgOf, resolveTarget, type Settings } from '../config/settings';
+import { resolveTarget, type Settings } from '../config/settings';
 import type { Logger } from '../log';
 import { ShipQueue, Shipper } from '../ship';
 import { Spool } from '../spool';
@@ -15,7 +15,7 @@ export const JOURNAL_REPLAY_INTERVAL_MS = 30_000;
  */
 export function replayJournalsWhileServing(settings: Settings, logger: Logger): { stop(): void } {
   const spool = new Spool(settings.home, settings.maxSpoolBytes, logger);
-  const queue = new ShipQueue(spool, new Shipper(spool, () => resolveTarget(settings), logger, placeholderOrgOf(settings)));
+  const queue = new ShipQueue(spool, new Shipper(spool, () => resolveTarget(settings), logger));
   let running: Promise<void> | null = null;
   const pass = () => {
     running ??= (async () => {

@@ -57,7 +57,7 @@ export function serverEntries(config: ClientConfig, text: string): { entries: Fo
     doc = parse(text, errors, { allowTrailingComma: config.format === 'jsonc', disallowComments: config.format === 'json' });
     if (errors.length > 0) {
       const { line, column } = positionIn(text, errors[0]!.offset);
-      return { problem: `${config.path}:${line}:${column}: ${strictnessWords(config, text) ?? PARSE_ERROR_WORDS[printParseErrorCode(errors[0]!.error)]}` };
+      return { problem: `${config.path}:${line}:${column}: ${strictnessWords(config, text, errors[0]!.offset) ?? PARSE_ERROR_WORDS[printParseErrorCode(errors[0]!.error)]}` };
     }
     if (text.trim() !== '' && !isObject(doc)) return { problem: `${config.path}: not a JSON object` };
   }
@@ -71,14 +71,15 @@ export function serverEntries(config: ClientConfig, text: string): { entries: Fo
 }
 
 /** When only the client's stricter reading refuses the text: the comment or trailing comma it does not take. */
-function strictnessWords(config: ClientConfig, text: string): string | null {
+function strictnessWords(config: ClientConfig, text: string, offset: number): string | null {
   if (config.format === 'jsonc') return null;
   const lenient: ParseError[] = [];
-  parse(text, lenient, { allowTrailingComma: true, disallowComments: config.format === 'json' });
+  parse(text, lenient, { allowTrailingComma: true, disallowComments: false });
+  if (lenient.length > 0) return null; // wrong however it is read
+  // What stands at the first place the client's reading refuses: a comment, or else the trailing comma's end.
   const client = config.label.replace(/ \(.*\)$/, '');
-  if (lenient.length === 0) return `a trailing comma, which ${client} cannot read`;
-  if (config.format === 'json' && lenient.every((error) => printParseErrorCode(error.error) === 'InvalidCommentToken')) return `a comment, which ${client} cannot read (it reads plain JSON)`;
-  return null;
+  if (config.format === 'json' && (text.startsWith('//', offset) || text.startsWith('/*', offset))) return `a comment, which ${client} cannot read (it reads plain JSON)`;
+  return `a trailing comma, which ${client} cannot read`;
 }
 
 function editJsonc(config: ClientConfig, text: string, plan: PlanEntry, wanted: (name: string) => boolean): FileEdit {
@@ -119,6 +120,8 @@ function editToml(config: ClientConfig, text: string, plan: PlanEntry, wanted: (
   return { after: toml.stringify(found.doc as Record<string, unknown>) + '\n', entries, names, ...(note ? { note } : {}) };
 }
 
+const asJson = (value: unknown): unknown => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)));
+
 /** The value at path in a config's text (parsed as leniently as km reads any of them), or undefined. */
 export function entryValue(format: ClientConfig['format'], text: string, path: string[]): unknown {
   return valueAt(parseLeniently(format, text), path);
@@ -152,7 +155,8 @@ export function undoEntries(
   for (const { path, written } of entries) {
     const name = path.at(-1)!;
     const original = entryValue(format, backup, path);
-    if (original === undefined || !isDeepStrictEqual(entryValue(format, text, path), written)) {
+    // As JSON on both sides: the manifest's entry was read back from JSON, smol-toml's objects have no prototype.
+    if (original === undefined || !isDeepStrictEqual(asJson(entryValue(format, text, path)), written)) {
       kept.push(path);
       continue;
     }

@@ -31,6 +31,8 @@ export interface RunChange {
 interface Run {
   at: string;
   files: RunFile[];
+  /** Set once an --undo had to keep something: the next one that changes nothing more retires the run. */
+  tried?: true;
 }
 
 const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex');
@@ -77,8 +79,8 @@ export interface UndoOutcome {
 }
 
 /**
- * Undoes the latest run not yet undone. The run counts as undone once nothing of it is left: while a file or an
- * entry had to be kept, the next --undo tries the same run again (not an older one over it).
+ * Undoes the latest run not yet undone. The run counts as undone once nothing of it is left, or when an --undo
+ * after one that had to keep entries gets no further: until then the next --undo tries the same run again.
  */
 export function undoLatestRun(home: string): UndoOutcome {
   const names = existsSync(runsDir(home)) ? readdirSync(runsDir(home)).filter((n) => n.endsWith('.json')).sort() : [];
@@ -91,8 +93,8 @@ export function undoLatestRun(home: string): UndoOutcome {
   for (const file of run.files) {
     const exists = existsSync(file.path);
     if (!existsSync(file.backup) || !exists) {
+      // Nothing to restore from, or nothing to restore: no later --undo could do more.
       outcome.kept.push({ path: file.path, backup: file.backup });
-      left.push(file);
       continue;
     }
     const current = readFileSync(file.path);
@@ -103,8 +105,8 @@ export function undoLatestRun(home: string): UndoOutcome {
       continue;
     }
     if (!file.format || !file.entries) {
+      // A run of an older km, changed since: only the user can tell what to keep (the backup is there).
       outcome.kept.push({ path: file.path, backup: file.backup });
-      left.push(file);
       continue;
     }
     const { text, undone, kept } = undoEntries(file.format, current.toString('utf8'), readFileSync(file.backup, 'utf8'), file.entries);
@@ -117,7 +119,10 @@ export function undoLatestRun(home: string): UndoOutcome {
       left.push({ ...file, entries: file.entries.filter((entry) => kept.some((path) => path.join('\u0000') === entry.path.join('\u0000'))) });
     }
   }
-  if (left.length === 0) renameSync(manifest, `${manifest.slice(0, -'.json'.length)}.undone`);
-  else writeFileSync(manifest, JSON.stringify({ ...run, files: left } satisfies Run, null, 2), { mode: 0o600 });
+  // Kept entries keep the run for one more --undo (after the user puts them back as km wrote them); one that
+  // gets no further retires it, so older runs are never stuck behind it.
+  const progressed = outcome.restored.length > 0 || outcome.unwrapped.length > 0;
+  if (left.length === 0 || (run.tried && !progressed)) renameSync(manifest, `${manifest.slice(0, -'.json'.length)}.undone`);
+  else writeFileSync(manifest, JSON.stringify({ ...run, files: left, tried: true } satisfies Run, null, 2), { mode: 0o600 });
   return outcome;
 }

@@ -86,9 +86,13 @@ export function runWrap(options: WrapOptions, headers: string[] = []): void {
   process.stdout.on('error', () => {});
 
   // Each batch is journaled before the observer gets it, so a kill -9 loses nothing it had not spooled (journal.ts).
-  const journal = new JournalWriter(JournalFiles.fresh(kmHome()), { kmPid: process.pid, startedAt, options, projectConfig }, (reason) =>
-    observer.post({ type: 'journal-failed', reason }),
-  );
+  // A failure is told after the batches journaled before it (handOff): the observer stops the journal on it, and
+  // batches it would then get by reference could no longer be read back.
+  let journalFailure: string | null = null;
+  const journal = new JournalWriter(JournalFiles.fresh(kmHome()), { kmPid: process.pid, startedAt, options, projectConfig }, (reason) => {
+    journalFailure = reason;
+    setImmediate(() => handOff());
+  });
   const observer = startObserver(options, startedAt, projectConfig, journal);
   let queue: ChunkBatch = { directions: [], times: [], chunks: [] };
   let queuedBytes = 0;
@@ -123,6 +127,10 @@ export function runWrap(options: WrapOptions, headers: string[] = []): void {
     }
     journaled = [];
     journaledBytes = 0;
+    if (journalFailure !== null) {
+      observer.post({ type: 'journal-failed', reason: journalFailure });
+      journalFailure = null;
+    }
   };
   /**
    * The server's bytes are journaled as they come, before they are forwarded: a client that has an answer may kill

@@ -67,7 +67,8 @@ export function startSession(
   const plugins = observerPlugins({ settings, logger, projectId: identity.projectId, projectConfig, serverName: identity.name, sessionId, transport: transportOf(options), replay: false, whenRecorded: (fn) => recorder.whenWritten(fn) });
   const stream = observedStream(sessionId, (draft) => recorder.record(draft), plugins, logger);
   const { observer } = stream;
-  const shipper = new Shipper(spool, () => resolveTarget(settings), logger, placeholderOrgOf(settings));
+  const placeholderOrg = placeholderOrgOf(settings);
+  const shipper = new Shipper(spool, () => resolveTarget(settings), logger, placeholderOrg === null ? null : { placeholderOrg, sessionId });
   const ships = new ShipQueue(spool, shipper);
   logger.info(`session ${sessionId}: wrapping ${identity.command}`);
 

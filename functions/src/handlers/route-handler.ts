@@ -54,6 +54,12 @@ export interface BodyRule<R extends ApiRoute, Ports> {
   parse?: (json: unknown) => RouteBody<R>;
 }
 
+/** Whether the request says it has a body: a length above 0, or one sent in chunks. */
+function carriesBody(request: Parameters<HttpHandler>[0]): boolean {
+  const length = Number(request.headers.get('content-length') ?? 0);
+  return (Number.isFinite(length) && length > 0) || request.headers.get('transfer-encoding') !== null;
+}
+
 /** Enough for any body but ingest's batches. */
 const MAX_BODY_BYTES = 16 * 1024;
 
@@ -81,8 +87,9 @@ export function routeHandler<R extends ApiRoute, Ports extends { authenticator: 
           const read = await readJsonBody(request, bodyRule.maxBytes?.(ports) ?? MAX_BODY_BYTES, bodyRule.tooLargeAdvice);
           if ('response' in read) return read.response;
           input = { ...params, body: (bodyRule.parse ?? ((json) => parseBody(route, json)))(read.body) } as RouteInput<R>;
-        } else if (request.method !== 'GET' && request.method !== 'HEAD' && (await request.text()).trim() !== '') {
-          // A body the route does not read would be ignored (a note sent with an ack, say): refused, as parameters are.
+        } else if (request.method !== 'GET' && request.method !== 'HEAD' && carriesBody(request)) {
+          // A body the route does not read would be ignored (a note sent with an ack, say): refused, as parameters
+          // are, from its headers alone (never read: an anonymous route must not buffer what anyone sends it).
           throw new ApiError(400, `${route.method} /api/${route.path} takes no body: send the request without one`);
         }
         const answer = await handle(auth.caller, input, ports, context);
