@@ -28,17 +28,40 @@ export function positionIn(text: string, offset: number): { line: number; column
   return { line, column: offset - before.lastIndexOf('\n') };
 }
 
+/** What a reader of JSON takes beyond plain JSON. */
+export interface JsonDialect {
+  comments: boolean;
+  trailingCommas: boolean;
+}
+
+/** Where a text first goes wrong: line, column, jsonc-parser's error in words, and what only strictness refused. */
+export interface JsonProblem {
+  line: number;
+  column: number;
+  words: string;
+  /** Set when only the dialect's strictness refuses the text (it is valid JSONC): what stands at that place. */
+  refused: 'comment' | 'trailing comma' | null;
+}
+
+/** The text as a reader of this dialect reads it, or where it first goes wrong for that reader. */
+export function parseJson(text: string, dialect: JsonDialect): { value: unknown } | { problem: JsonProblem } {
+  const errors: ParseError[] = [];
+  const value: unknown = parse(text, errors, { allowTrailingComma: dialect.trailingCommas, disallowComments: !dialect.comments });
+  const first = errors[0];
+  if (!first) return { value };
+  const lenient: ParseError[] = [];
+  parse(text, lenient, { allowTrailingComma: true, disallowComments: false });
+  const refused = lenient.length > 0 ? null : !dialect.comments && (text.startsWith('//', first.offset) || text.startsWith('/*', first.offset)) ? 'comment' : 'trailing comma';
+  return { problem: { ...positionIn(text, first.offset), words: PARSE_ERROR_WORDS[printParseErrorCode(first.error)], refused } };
+}
+
 /**
  * Where plain JSON text first goes wrong, in words, or null when it is valid: JSON.parse's own messages in Node 20
  * name no position for most errors (and quote the text, newlines and all).
  */
 export function plainJsonProblem(text: string): { line: number; column: number; words: string } | null {
-  const errors: ParseError[] = [];
-  parse(text, errors, { allowTrailingComma: false, disallowComments: true });
-  const first = errors[0];
-  if (!first) return null;
-  const lenient: ParseError[] = [];
-  parse(text, lenient, { allowTrailingComma: true, disallowComments: true });
-  const words = lenient.length === 0 ? 'a trailing comma (JSON has none)' : PARSE_ERROR_WORDS[printParseErrorCode(first.error)];
-  return { ...positionIn(text, first.offset), words };
+  const read = parseJson(text, { comments: false, trailingCommas: false });
+  if ('value' in read) return null;
+  const { line, column, words, refused } = read.problem;
+  return { line, column, words: refused === 'trailing comma' ? 'a trailing comma (JSON has none)' : words };
 }

@@ -1,9 +1,9 @@
-import { applyEdits, findNodeAtLocation, modify, parse, parseTree, printParseErrorCode, type FormattingOptions, type ParseError } from 'jsonc-parser';
+import { applyEdits, findNodeAtLocation, modify, parse, parseTree, type FormattingOptions } from 'jsonc-parser';
 import type { ClientConfig } from './clients';
 import type { EntryPlan } from './entry';
 import { isDeepStrictEqual } from 'node:util';
 import { isObject } from '../is-object';
-import { PARSE_ERROR_WORDS, positionIn } from '../config/json-errors';
+import { parseJson } from '../config/json-errors';
 
 /**
  * What `km init` would write into one config file: the new text and, per server entry, wrapped or skipped and why.
@@ -33,7 +33,6 @@ export function editConfig(config: ClientConfig, text: string, plan: PlanEntry, 
   return config.format === 'toml' ? editToml(config, text, plan, wanted) : editJsonc(config, text, plan, wanted);
 }
 
-
 /** One server entry as found in a config file: its name, where it is, its JSON value. */
 export interface FoundEntry {
   name: string;
@@ -53,12 +52,12 @@ export function serverEntries(config: ClientConfig, text: string): { entries: Fo
       return { problem: `${config.path}${where}: ${(err as Error).message.split('\n')[0]}` };
     }
   } else {
-    const errors: ParseError[] = [];
-    doc = parse(text, errors, { allowTrailingComma: config.format === 'jsonc', disallowComments: config.format === 'json' });
-    if (errors.length > 0) {
-      const { line, column } = positionIn(text, errors[0]!.offset);
-      return { problem: `${config.path}:${line}:${column}: ${strictnessWords(config, text, errors[0]!.offset) ?? PARSE_ERROR_WORDS[printParseErrorCode(errors[0]!.error)]}` };
+    const read = parseJson(text, { comments: config.format !== 'json', trailingCommas: config.format === 'jsonc' });
+    if ('problem' in read) {
+      const { line, column, words, refused } = read.problem;
+      return { problem: `${config.path}:${line}:${column}: ${refused ? strictnessWords(config, refused) : words}` };
     }
+    doc = read.value;
     if (text.trim() !== '' && !isObject(doc)) return { problem: `${config.path}: not a JSON object` };
   }
   const entries: FoundEntry[] = [];
@@ -70,16 +69,10 @@ export function serverEntries(config: ClientConfig, text: string): { entries: Fo
   return { entries, doc };
 }
 
-/** When only the client's stricter reading refuses the text: the comment or trailing comma it does not take. */
-function strictnessWords(config: ClientConfig, text: string, offset: number): string | null {
-  if (config.format === 'jsonc') return null;
-  const lenient: ParseError[] = [];
-  parse(text, lenient, { allowTrailingComma: true, disallowComments: false });
-  if (lenient.length > 0) return null; // wrong however it is read
-  // What stands at the first place the client's reading refuses: a comment, or else the trailing comma's end.
+/** What only the client's stricter reading refuses (the text is valid JSONC), in the client's name. */
+function strictnessWords(config: ClientConfig, refused: 'comment' | 'trailing comma'): string {
   const client = config.label.replace(/ \(.*\)$/, '');
-  if (config.format === 'json' && (text.startsWith('//', offset) || text.startsWith('/*', offset))) return `a comment, which ${client} cannot read (it reads plain JSON)`;
-  return `a trailing comma, which ${client} cannot read`;
+  return refused === 'comment' ? `a comment, which ${client} cannot read (it reads plain JSON)` : `a trailing comma, which ${client} cannot read`;
 }
 
 function editJsonc(config: ClientConfig, text: string, plan: PlanEntry, wanted: (name: string) => boolean): FileEdit {
@@ -240,5 +233,3 @@ function formattingOf(text: string): FormattingOptions {
   const indent = /^([ \t]+)\S/m.exec(text)?.[1] ?? '  ';
   return { insertSpaces: !indent.startsWith('\t'), tabSize: indent.startsWith('\t') ? 1 : indent.length, eol: text.includes('\r\n') ? '\r\n' : '\n' };
 }
-
-
