@@ -72,10 +72,9 @@ export class Shipper {
     const key = `${endpoint}\u0000${apiKey}`;
     const known = this.keyOrgs.get(key);
     if (known !== undefined) return known;
-    const timeout = deadline === undefined ? REQUEST_TIMEOUT_MS : Math.max(50, Math.min(REQUEST_TIMEOUT_MS, deadline - Date.now()));
     let answer: KeyOrg;
     try {
-      const { status, text } = await requestOnce('GET', endpoint + routeUrl(WHOAMI_PATH), { authorization: `Bearer ${apiKey}` }, null, timeout);
+      const { status, text } = await requestOnce('GET', endpoint + routeUrl(WHOAMI_PATH), { authorization: `Bearer ${apiKey}` }, null, timeoutFor(deadline));
       const orgId = status === 200 ? orgIdIn(text) : null;
       answer = orgId !== null ? { orgId } : status === 401 || status === 403 || status === 404 ? 'none' : 'unknown';
     } catch {
@@ -180,10 +179,9 @@ export class Shipper {
   private async post(events: KmEvent[], deadline?: number): Promise<PostResult> {
     const { endpoint, apiKey } = this.target();
     const body = gzipSync(JSON.stringify({ events: await this.asKeyOrg(events, deadline) }));
-    const timeout = deadline === undefined ? REQUEST_TIMEOUT_MS : Math.max(50, Math.min(REQUEST_TIMEOUT_MS, deadline - Date.now()));
     const headers: Record<string, string> = { 'content-type': 'application/json', 'content-encoding': 'gzip' };
     if (apiKey) headers.authorization = `Bearer ${apiKey}`;
-    const response = await requestOnce('POST', endpoint + routeUrl(INGEST_PATH), headers, body, timeout);
+    const response = await requestOnce('POST', endpoint + routeUrl(INGEST_PATH), headers, body, timeoutFor(deadline));
     let parsed: PostResult['body'] = null;
     try {
       parsed = JSON.parse(response.text) as PostResult['body'];
@@ -193,6 +191,9 @@ export class Shipper {
     return { status: response.status, body: parsed };
   }
 }
+
+/** A request's time: REQUEST_TIMEOUT_MS, or less when a deadline (km exiting) comes sooner. */
+const timeoutFor = (deadline: number | undefined) => (deadline === undefined ? REQUEST_TIMEOUT_MS : Math.max(50, Math.min(REQUEST_TIMEOUT_MS, deadline - Date.now())));
 
 function orgIdIn(text: string): string | null {
   try {

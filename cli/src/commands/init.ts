@@ -118,7 +118,8 @@ function undo(home: string): void {
   for (const { path, entries } of outcome.unwrapped) process.stdout.write(`restored ${entries.join(', ')} in ${path} (changed since km init wrote it: the rest is kept as it is now)\n`);
   for (const { path, backup, entries } of outcome.kept) {
     const what = entries ? `${entries.join(', ')} in ${path} changed since km init wrote ${entries.length > 1 ? 'them' : 'it'}` : `${path} changed since km init wrote it`;
-    process.stderr.write(`km init --undo: ${what}; left as it is (the original is in ${backup}; km init --undo tries this run again)\n`);
+    const again = outcome.retired ? '' : '; put it back as km wrote it and km init --undo tries this run once more';
+    process.stderr.write(`km init --undo: ${what}; left as it is (the original is in ${backup}${again})\n`);
   }
   if (outcome.kept.length > 0) process.exitCode = 1;
 }
@@ -142,8 +143,7 @@ function kmLauncher(): Launcher {
  * KM_HOME would not run on a teammate's machine, so such entries are kept as they are, with what to do instead.
  */
 function sharedFileProblem(config: ClientConfig, launcher: Launcher, kmEnv: Record<string, string>): EntryPlan | null {
-  // Run in the home directory, the "project" files are the user's own.
-  if (!config.shared || resolve(process.cwd()) === resolve(homedir())) return null;
+  if (!config.shared) return null;
   const own = [launcher.command !== 'km' ? `this machine's path to km (${launcher.argsPrefix[0] ?? launcher.command})` : '', kmEnv.KM_HOME ? `its KM_HOME (${kmEnv.KM_HOME})` : ''].filter(Boolean);
   if (own.length === 0) return null;
   return { kind: 'skip', reason: `a project file, which the team shares, would name ${own.join(' and ')}; put km on the PATH (npm i -g) and leave KM_HOME at its default, then run km init again` };

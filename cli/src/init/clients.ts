@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 /**
  * Where each MCP client keeps its server list (issue 13), on Linux, macOS and Windows. A config file names the
@@ -44,17 +44,19 @@ function appSupport(places: Places): string {
 export function clientConfigs(places: Places): ClientConfig[] {
   const { home, cwd } = places;
   const servers = [['mcpServers']];
+  // A project's files are the team's, except run from the home directory: there they are the user's own.
+  const shared = resolve(cwd) === resolve(home) ? {} : { shared: true as const };
   const all: ClientConfig[] = [
     { client: 'claude-desktop', label: 'Claude Desktop', path: join(appSupport(places), 'Claude', 'claude_desktop_config.json'), format: 'json', serverMaps: servers },
     { client: 'claude-code', label: 'Claude Code (user and local scopes)', path: join(home, '.claude.json'), format: 'json', serverMaps: [['mcpServers'], ['projects', '*', 'mcpServers']] },
-    { client: 'claude-code', label: 'Claude Code (project .mcp.json)', path: join(cwd, '.mcp.json'), format: 'json', serverMaps: servers, shared: true },
+    { client: 'claude-code', label: 'Claude Code (project .mcp.json)', path: join(cwd, '.mcp.json'), format: 'json', serverMaps: servers, ...shared },
     { client: 'cursor', label: 'Cursor (user)', path: join(home, '.cursor', 'mcp.json'), format: 'jsonc', serverMaps: servers },
-    { client: 'cursor', label: 'Cursor (project)', path: join(cwd, '.cursor', 'mcp.json'), format: 'jsonc', serverMaps: servers, shared: true },
+    { client: 'cursor', label: 'Cursor (project)', path: join(cwd, '.cursor', 'mcp.json'), format: 'jsonc', serverMaps: servers, ...shared },
     { client: 'vscode', label: 'VS Code (user)', path: join(appSupport(places), 'Code', 'User', 'mcp.json'), format: 'jsonc', serverMaps: [['servers']] },
-    { client: 'vscode', label: 'VS Code (workspace .vscode/mcp.json)', path: join(cwd, '.vscode', 'mcp.json'), format: 'jsonc', serverMaps: [['servers']], shared: true },
+    { client: 'vscode', label: 'VS Code (workspace .vscode/mcp.json)', path: join(cwd, '.vscode', 'mcp.json'), format: 'jsonc', serverMaps: [['servers']], ...shared },
     { client: 'windsurf', label: 'Windsurf', path: join(home, '.codeium', 'windsurf', 'mcp_config.json'), format: 'jsonc', serverMaps: servers },
     { client: 'gemini', label: 'Gemini CLI (user)', path: join(home, '.gemini', 'settings.json'), format: 'json-comments', serverMaps: servers },
-    { client: 'gemini', label: 'Gemini CLI (project)', path: join(cwd, '.gemini', 'settings.json'), format: 'json-comments', serverMaps: servers, shared: true },
+    { client: 'gemini', label: 'Gemini CLI (project)', path: join(cwd, '.gemini', 'settings.json'), format: 'json-comments', serverMaps: servers, ...shared },
     { client: 'codex', label: 'Codex CLI', path: join(home, '.codex', 'config.toml'), format: 'toml', serverMaps: [['mcp_servers']] },
   ];
   // Run from the home directory, a project file is the user file: one file, edited once.

@@ -145,9 +145,12 @@ export function undoEntries(
   const kept: string[][] = [];
   let text = current;
   const tomlDoc = format === 'toml' ? parseLeniently(format, current) : null;
+  // The backup is read once; the current text is read again after each entry put back (its offsets move).
+  const backupDoc = parseLeniently(format, backup);
+  const backupTree = format === 'toml' ? null : parseTree(backup, [], { allowTrailingComma: true })!;
   for (const { path, written } of entries) {
     const name = path.at(-1)!;
-    const original = entryValue(format, backup, path);
+    const original = valueAt(backupDoc, path);
     // As JSON on both sides: the manifest's entry was read back from JSON, smol-toml's objects have no prototype.
     if (original === undefined || !isDeepStrictEqual(asJson(entryValue(format, text, path)), written)) {
       kept.push(path);
@@ -158,7 +161,7 @@ export function undoEntries(
       map[name] = original;
     } else {
       const node = findNodeAtLocation(parseTree(text, [], { allowTrailingComma: true })!, path)!;
-      const source = findNodeAtLocation(parseTree(backup, [], { allowTrailingComma: true })!, path)!;
+      const source = findNodeAtLocation(backupTree!, path)!;
       text = applyEdits(text, [{ offset: node.offset, length: node.length, content: backup.slice(source.offset, source.offset + source.length) }]);
     }
     undone.push(path);

@@ -76,6 +76,8 @@ export interface UndoOutcome {
   unwrapped: Array<{ path: string; entries: string[] }>;
   /** What was left as it is: the file, or its entries edited since (named), and the backup to restore by hand. */
   kept: Array<{ path: string; backup: string; entries?: string[] }>;
+  /** False while the run stays for one more --undo (entries kept that the user may put back as km wrote them). */
+  retired: boolean;
 }
 
 /**
@@ -85,10 +87,10 @@ export interface UndoOutcome {
 export function undoLatestRun(home: string): UndoOutcome {
   const names = existsSync(runsDir(home)) ? readdirSync(runsDir(home)).filter((n) => n.endsWith('.json')).sort() : [];
   const latest = names.at(-1);
-  if (!latest) return { at: null, restored: [], unwrapped: [], kept: [] };
+  if (!latest) return { at: null, restored: [], unwrapped: [], kept: [], retired: true };
   const manifest = join(runsDir(home), latest);
   const run = JSON.parse(readFileSync(manifest, 'utf8')) as Run;
-  const outcome: UndoOutcome = { at: run.at, restored: [], unwrapped: [], kept: [] };
+  const outcome: UndoOutcome = { at: run.at, restored: [], unwrapped: [], kept: [], retired: true };
   const left: RunFile[] = [];
   for (const file of run.files) {
     const exists = existsSync(file.path);
@@ -122,7 +124,8 @@ export function undoLatestRun(home: string): UndoOutcome {
   // Kept entries keep the run for one more --undo (after the user puts them back as km wrote them); one that
   // gets no further retires it, so older runs are never stuck behind it.
   const progressed = outcome.restored.length > 0 || outcome.unwrapped.length > 0;
-  if (left.length === 0 || (run.tried && !progressed)) renameSync(manifest, `${manifest.slice(0, -'.json'.length)}.undone`);
+  outcome.retired = left.length === 0 || (run.tried === true && !progressed);
+  if (outcome.retired) renameSync(manifest, `${manifest.slice(0, -'.json'.length)}.undone`);
   else writeFileSync(manifest, JSON.stringify({ ...run, files: left, tried: true } satisfies Run, null, 2), { mode: 0o600 });
   return outcome;
 }

@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { ROLES, roleAllows, type Permission } from '@km/shared';
 import { isRefusal, type AuthRefusal, type Authenticator, type Caller, type Credentials } from '../ports';
-import { errorResponse } from './http-results';
+import { errorResponse, orList } from './http-results';
 
 export const UNAUTHORIZED_MESSAGE =
   'missing or unknown API key: send "Authorization: Bearer <key>". Check KM_API_KEY, or run `km login` to save a key.';
@@ -31,9 +31,8 @@ export async function authenticateRequest(
   if (isRefusal(authentication)) return { response: errorResponse(401, refusalMessage(authentication), { reason: authentication.refused }, CHALLENGE) };
   if (!roleAllows(authentication.role, permission)) {
     // Which roles may, as the role table says: a viewer changing a budget needs a member's key, not an owner's.
-    const may = ROLES.filter((role) => roleAllows(role, permission));
-    const roles = may.length > 1 ? `${may.slice(0, -1).join(', ')} or ${may.at(-1)}` : may[0];
-    const message = `this key's role "${authentication.role}" may not ${WHAT[permission]}${what ? ` (${what})` : ''}: a key of role ${roles} may; ask an owner or admin of org "${authentication.orgId}" for one.`;
+    const may = orList(ROLES.filter((role) => roleAllows(role, permission)));
+    const message = `this key's role "${authentication.role}" may not ${WHAT[permission]}${what ? ` (${what})` : ''}: a key of role ${may} may; ask an owner or admin of org "${authentication.orgId}" for one.`;
     return { response: errorResponse(403, message, { reason: 'role' }) };
   }
   return { caller: authentication };

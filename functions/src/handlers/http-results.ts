@@ -32,3 +32,8 @@ export function withUnexpectedErrorsAs500(handler: HttpHandler): HttpHandler {
     }
   };
 }
+
+/** "a", "a or b", "a, b or c": a list as an answer's words name it. */
+export function orList(items: readonly string[]): string {
+  return items.length > 1 ? `${items.slice(0, -1).join(', ')} or ${items.at(-1)}` : (items[0] ?? '');
+}

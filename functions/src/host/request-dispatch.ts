@@ -1,6 +1,6 @@
 import type { HttpResponseInit } from '@azure/functions';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errorResponse } from '../handlers/http-results';
+import { errorResponse, orList } from '../handlers/http-results';
 import { describeError, type Logger } from '../logger';
 import type { HttpRoute } from '../routes';
 import { invocationContextFor, readBodyAtMost, toHttpRequest, writeHttpResponse } from './node-http-bridge';
@@ -86,8 +86,7 @@ function refuseForeignCaller(req: IncomingMessage, baseUrl: string, loopbackOnly
     // The loopback address it is bound to (127.0.0.2, say) is its own name too.
     const bound = new URL(baseUrl).hostname.toLowerCase();
     if (!LOOPBACK_NAMES.has(host) && host !== bound) {
-      const names = [...new Set([bound, '127.0.0.1', 'localhost'])];
-      return errorResponse(403, `km serve answers requests for ${names.slice(0, -1).join(', ')} or ${names[names.length - 1]} only, not for the host "${host}".`);
+      return errorResponse(403, `km serve answers requests for ${orList([...new Set([bound, '127.0.0.1', 'localhost'])])} only, not for the host "${host}".`);
     }
   }
   const origin = req.headers.origin;
