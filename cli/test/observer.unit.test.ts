@@ -30,6 +30,23 @@ describe('SessionObserver', () => {
     expect(echo!.requestBytes).toBe(Buffer.byteLength(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { message: 'hi' } } })) + 1);
   });
 
+  it('marks what the policy gate answered as refused by policy, and only that (a server cannot mark its own)', () => {
+    const h = harness();
+    h.observer.refusedByPolicy(['2', '"3"']);
+    h.send('client_to_server', { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'delete_all' } }, 0);
+    h.send('client_to_server', { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'read' } }, 1);
+    h.send('server_to_client', { jsonrpc: '2.0', id: 2, error: { code: -32001, message: 'km policy: denied' } }, 2);
+    h.send('server_to_client', { jsonrpc: '2.0', id: 3, error: { code: -32001, message: 'km policy: looks like km' } }, 3);
+    // The id is free again once its refused request was seen: a later request reusing it is the server's.
+    h.send('client_to_server', { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'read' } }, 4);
+    h.send('server_to_client', { jsonrpc: '2.0', id: 2, result: { content: [] } }, 5);
+    const [refused, other, later] = h.ofType('mcp.interaction');
+    expect(refused).toMatchObject({ target: 'delete_all', outcome: 'error', refusedByPolicy: true });
+    expect(other).not.toHaveProperty('refusedByPolicy');
+    expect(later).not.toHaveProperty('refusedByPolicy');
+    for (const event of h.events()) expect(KmEventSchema.safeParse(event).success).toBe(true);
+  });
+
   it('records JSON-RPC errors with their code and a redacted message', () => {
     const h = harness();
     h.send('client_to_server', { jsonrpc: '2.0', id: 9, method: 'resources/read', params: { uri: 'file:///x' } }, 0);

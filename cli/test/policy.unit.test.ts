@@ -129,7 +129,10 @@ describe('the client stream of the policy gate', () => {
     const toClient: Buffer[] = [];
     childIn.on('data', (c: Buffer) => toServer.push(c));
     clientOut.on('data', (c: Buffer) => toClient.push(c));
-    startPolicyGate(policyOf({ deny: { tools: ['delete_*'] } }), { clientIn, clientOut, childIn, childOut, tap: () => {}, blocked: () => {} });
+    const seen: string[] = [];
+    const blocked: Array<{ target: string | null; requestIds: string[] }> = [];
+    const tap = (direction: 0 | 1) => seen.push(`tap ${direction}`);
+    startPolicyGate(policyOf({ deny: { tools: ['delete_*'] } }), { clientIn, clientOut, childIn, childOut, tap, blocked: (b) => (seen.push('blocked'), blocked.push(b)) });
     clientIn.write(JSON.stringify([
       { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'read_file', arguments: {} } },
       { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'delete_all', arguments: {} } },
@@ -139,5 +142,17 @@ describe('the client stream of the policy gate', () => {
     const answer = JSON.parse(Buffer.concat(toClient).toString()) as Array<{ id: number; error: { code: number; message: string } }>;
     expect(answer.map((a) => a.id).sort()).toEqual([1, 2]);
     expect(answer.every((a) => a.error.code === -32001 && a.error.message.startsWith('km policy:'))).toBe(true);
+    // The observer is told which ids km answered (the refused one and its batch-mate) before it sees the line.
+    expect(blocked).toEqual([expect.objectContaining({ target: 'delete_all', requestIds: ['2', '1'] })]);
+    expect(seen).toEqual(['blocked', 'tap 0', 'tap 1']);
+  });
+
+  it('names a string id as JSON text, so "1" and 1 stay apart', async () => {
+    const [clientIn, clientOut, childIn, childOut] = [new PassThrough(), new PassThrough(), new PassThrough(), new PassThrough()];
+    const blocked: Array<{ requestIds: string[] }> = [];
+    startPolicyGate(policyOf({ deny: { tools: ['delete_*'] } }), { clientIn, clientOut, childIn, childOut, tap: () => {}, blocked: (b) => blocked.push(b) });
+    clientIn.write(JSON.stringify({ jsonrpc: '2.0', id: '1', method: 'tools/call', params: { name: 'delete_all', arguments: {} } }) + '\n');
+    await new Promise((r) => setImmediate(r));
+    expect(blocked.map((b) => b.requestIds)).toEqual([['"1"']]);
   });
 });

@@ -140,5 +140,23 @@ describe('the risk monitor end to end', () => {
     expect(blocked.map((f: any) => f.ruleId).sort()).toEqual(['policy-deny-argument', 'policy-deny-tool', 'policy-secret-in-request']);
     expect(blocked.find((f: any) => f.ruleId === 'policy-deny-tool')).toMatchObject({ tool: 'delete_note', projectId: 'guarded', severity: 'medium' });
     expect(JSON.stringify(blocked)).not.toContain(AWS_KEY);
+
+    // The refused calls never reached the server: recorded as km's answers, and no use of the server's tools.
+    const anomalies = await until('the first use of add', async () => {
+      const { findings } = await api('/api/risk/findings?kind=anomaly&server=guarded');
+      return (findings as any[]).some((f) => f.tool === 'add') ? (findings as any[]) : undefined;
+    });
+    expect(anomalies.map((f: any) => f.tool).filter(Boolean)).toEqual(['add']);
+    const { sessions } = await api('/api/sessions?projectId=guarded');
+    const interactions = await until('the session interactions', async () => {
+      const answer = await api(`/api/sessions/${encodeURIComponent(sessions[0].id)}/interactions`);
+      const calls = (answer.interactions as any[]).filter((i) => i.method === 'tools/call');
+      return calls.length === 4 ? calls : undefined;
+    });
+    const refused = interactions.filter((i: any) => i.refusedByPolicy === true).map((i: any) => i.target);
+    expect(refused.sort()).toEqual(['delete_note', 'write_note', 'write_note']);
+    expect(interactions.find((i: any) => i.target === 'add')).not.toHaveProperty('refusedByPolicy');
+    const { groups } = await api(`/api/latency?groupBy=tool&server=guarded&from=${new Date(Date.now() - 86_400_000).toISOString()}`);
+    expect((groups as any[]).map((g) => g.tool)).toEqual(['add']);
   });
 });

@@ -112,6 +112,12 @@ export const InteractionSchema = z.strictObject({
   responsePreview: z.string().max(4000).nullable(),
   /** The model the token and cost estimates were priced for (Cost Center); absent from older wrappers. */
   model: z.string().max(200).nullable().optional(),
+  /**
+   * km answered the request itself (the project's policy refused it, or its batch): the server never saw it, so it
+   * is no call of the server's (latency, usage anomalies, files touched). Set by the forwarding thread's gate, never
+   * read off the wire. Absent when the server answered, and from older wrappers.
+   */
+  refusedByPolicy: z.literal(true).optional(),
 });
 
 export const NotificationSchema = z.strictObject({

@@ -70,6 +70,16 @@ describe('latency projection', () => {
     );
   });
 
+  it('leaves out what km\'s policy refused: the server never saw it', () => {
+    fc.assert(
+      fc.property(anInteraction, (event) => {
+        expect(latencyProjection.docIds({ ...(event as Interaction), refusedByPolicy: true })).toEqual([]);
+        expect(latencyProjection.docIds(event).length).toBeGreaterThan(0);
+      }),
+      { numRuns: 20 },
+    );
+  });
+
   it('buckets by hour and day for the org, by hour only for the project and the user, with counts per outcome', () => {
     fc.assert(
       fc.property(fc.array(anInteraction, { minLength: 1, maxLength: 60 }), (events) => {

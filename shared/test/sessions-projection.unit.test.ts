@@ -55,6 +55,15 @@ describe('sessions projection', () => {
     expect(fold([...healthy, unanswered, interaction(8, 'error')])).toMatchObject({ errorCount: 2 });
   });
 
+  it('counts a call km\'s policy refused as the session\'s call, not as a failure or a wait of its server', () => {
+    const refused: KmEvent = { ...(interaction(4, 'error') as Extract<KmEvent, { type: 'mcp.interaction' }>), refusedByPolicy: true, error: { code: -32001, message: 'km policy: denied' } };
+    expect(KmEventSchema.safeParse(refused).success).toBe(true);
+    const withRefusal = fold([interaction(2, 'ok', 'initialize'), interaction(3, 'ok'), refused]);
+    const without = fold([interaction(2, 'ok', 'initialize'), interaction(3, 'ok')]);
+    expect(withRefusal).toMatchObject({ interactionCount: 3, toolCallCount: 2, errorCount: 0 });
+    expect(withRefusal!.waits).toEqual(without!.waits);
+  });
+
   it('adds up dropped observations without overflowing', () => {
     const ended = (dropped: number): KmEvent => ({ ...envelope, id: newEventId(), ts: at(20), type: 'session.ended', exitCode: 0, signal: null, durationMs: 1, droppedObservations: dropped });
     expect(fold([ended(Number.MAX_SAFE_INTEGER), ended(Number.MAX_SAFE_INTEGER)])!.droppedObservations).toBe(Number.MAX_SAFE_INTEGER);
@@ -95,5 +104,20 @@ describe('sessions projection', () => {
       expect.objectContaining({ id: e.id, sessionId: 's1', method: 'tools/call', target: 'echo', latencyMs: 1000, recordedAt: e.ts, receivedAt: at(30), batchId: 'b1' }),
     ]);
     expect(interactionsProjection.docIds(sessionEvents()[0]!)).toEqual([]);
+  });
+
+  it('interactions: a page gives back the optional fields an event had (model, refusedByPolicy), and no others', () => {
+    const base = { ...(interaction(3, 'ok') as Extract<KmEvent, { type: 'mcp.interaction' }>), receivedAt: at(30), batchId: 'b1' };
+    const plain = { ...base, id: newEventId() };
+    const priced = { ...base, id: newEventId(), model: 'gpt-5' };
+    const refused = { ...base, id: newEventId(), refusedByPolicy: true as const };
+    const page = JSON.parse(JSON.stringify(interactionsProjection.evolveBatch!(null, [plain, priced, refused], `${at(30)}|b1`)));
+    const byId = new Map(pageInteractions(page).map((i) => [i.id, i]));
+    expect(byId.get(plain.id)).not.toHaveProperty('model');
+    expect(byId.get(plain.id)).not.toHaveProperty('refusedByPolicy');
+    expect(byId.get(priced.id)).toMatchObject({ model: 'gpt-5' });
+    expect(byId.get(priced.id)).not.toHaveProperty('refusedByPolicy');
+    // A refused call without a model keeps the model's place in its row: it reads back as null.
+    expect(byId.get(refused.id)).toMatchObject({ refusedByPolicy: true, model: null });
   });
 });

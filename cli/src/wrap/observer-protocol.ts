@@ -8,6 +8,8 @@ export interface PolicyBlock {
   ruleId: string;
   reason: string;
   at: number;
+  /** The JSON text of each request id km answered for it (absent from journals of older km versions). */
+  requestIds?: string[];
 }
 
 /**

@@ -54,6 +54,8 @@ interface PendingRequest {
   dropped: boolean;
   /** Its params went to the bound on pending requests (boundPending). */
   paramsLost: boolean;
+  /** km's policy refused it and km answered it: it never reached the server. */
+  refusedByPolicy: boolean;
 }
 
 /**
@@ -128,6 +130,8 @@ export class SessionObserver {
   /** Keys of requests given up while pending: an answer to one is already counted, not an unknown id. */
   private readonly abandoned = new Set<string>();
   private paramsBytes = 0;
+  /** Ids (JSON text) of client requests km's policy answered, noted before their line is observed (a few at most). */
+  private readonly refusedIds = new Set<string>();
 
   constructor(
     private readonly emit: (draft: EventDraft) => void,
@@ -165,6 +169,17 @@ export class SessionObserver {
       return;
     }
     this.handle(direction, classify(value), frame.bytes, frame.at, mark);
+  }
+
+  /**
+   * The forwarding thread's gate answered these client requests itself (wrap/policy-gate.ts): their interactions say
+   * so. Told by the gate, never read off the wire, so a server cannot mark its own calls.
+   */
+  refusedByPolicy(requestIds: readonly string[]): void {
+    for (const id of requestIds) {
+      this.refusedIds.add(id);
+      if (this.refusedIds.size > PENDING_MAX) this.refusedIds.delete(this.refusedIds.values().next().value as string);
+    }
   }
 
   /** What the session has learned of its peers; a replay of the journal (wrap/session.ts) resumes from it. */
@@ -277,6 +292,7 @@ export class SessionObserver {
       mark,
       dropped,
       paramsLost: false,
+      refusedByPolicy: direction === 'client_to_server' && this.refusedIds.delete(msg.id),
     });
     if (!dropped && msg.params !== undefined) this.paramsBytes += bytes;
     this.boundPending();
@@ -386,6 +402,7 @@ export class SessionObserver {
       findings: [],
       requestPreview: null,
       responsePreview: null,
+      ...(req.refusedByPolicy ? { refusedByPolicy: true as const } : {}),
     };
     // A request that lost its params to the bound has no request preview either.
     const previews = this.mode === 'full' && !req.paramsLost;

@@ -16,7 +16,8 @@ export interface GateStreams {
   childOut: Readable;
   /** Hands forwarded bytes to the observer: 0 client to server, 1 server to client. */
   tap(direction: 0 | 1, chunk: Buffer): void;
-  blocked(block: Block & { method: string; target: string | null }): void;
+  /** requestIds: the ids (as JSON text) km answers for this refusal: its request's and, for a batch, the rest's. */
+  blocked(block: Block & { method: string; target: string | null; requestIds: string[] }): void;
 }
 
 const NEWLINE = 0x0a;
@@ -129,28 +130,24 @@ export function startPolicyGate(policy: Policy, streams: GateStreams): void {
     toServer(bytes);
   };
 
-  const refuse = (request: Request, block: Block) => {
-    const target = request.method === 'tools/call' && typeof request.params?.name === 'string' ? request.params.name : null;
-    streams.blocked({ ...block, method: request.method, target });
-    const message = `km policy: ${block.reason}. Change km.json (policy) if this call should be allowed.`;
-    return { jsonrpc: '2.0', id: request.id, error: { code: POLICY_ERROR_CODE, message, data: { ruleId: block.ruleId } } };
-  };
+  const refusal = (request: Request, reason: string, ruleId: string) => ({ jsonrpc: '2.0', id: request.id, error: { code: POLICY_ERROR_CODE, message: reason, data: { ruleId } } });
 
   /** One whole client line: forwarded untouched, or answered by km and dropped. */
   const decide = (line: Buffer) => {
     const value = parse(line);
     const items = Array.isArray(value) ? value : [value];
-    const answers: unknown[] = [];
+    const refused: Array<{ request: Request; block: Block }> = [];
+    let dropsNotification = false;
     for (const item of items) {
       const request = asRequest(item);
       if (request) {
         const block = policy.request(request.method, request.params);
-        if (block) answers.push(refuse(request, block));
+        if (block) refused.push({ request, block });
       } else if (isObject(item) && typeof item.method === 'string' && policy.serverBlock()) {
-        answers.push(null); // a notification to a denied server: dropped, unanswered
+        dropsNotification = true; // a notification to a denied server: dropped, unanswered
       }
     }
-    if (answers.length === 0) {
+    if (refused.length === 0 && !dropsNotification) {
       for (const item of items) {
         const request = asRequest(item);
         if (request?.method === 'tools/list') server.pendingToolsLists.add(idKey(request.id));
@@ -160,19 +157,19 @@ export function startPolicyGate(policy: Policy, streams: GateStreams): void {
     }
     // A batch with one refused request is refused whole (rewriting it would change bytes the server signs off on),
     // and every request in it is answered, so the client never waits for an id nobody will answer.
+    const refusedIds = new Set(refused.map(({ request }) => idKey(request.id)));
+    const batchMates = items.map(asRequest).filter((request): request is Request => request !== null && !refusedIds.has(idKey(request.id)));
+    const answers = refused.map(({ request, block }) => refusal(request, `km policy: ${block.reason}. Change km.json (policy) if this call should be allowed.`, block.ruleId));
+    for (const request of batchMates) answers.push(refusal(request, 'km policy: its batch held a request the policy refuses; send it on its own.', 'policy-batch'));
+    // Noted before the line is tapped, with every id km answers, so the observer knows these never reached the server.
+    refused.forEach(({ request, block }, i) => {
+      const target = request.method === 'tools/call' && typeof request.params?.name === 'string' ? request.params.name : null;
+      const requestIds = [idKey(request.id), ...(i === 0 ? batchMates.map((mate) => idKey(mate.id)) : [])];
+      streams.blocked({ ...block, method: request.method, target, requestIds });
+    });
     tap(0, line);
-    if (Array.isArray(value)) {
-      const refusedIds = new Set(answers.map((a) => (isObject(a) ? idKey(a.id as string | number) : null)));
-      for (const item of items) {
-        const request = asRequest(item);
-        if (!request || refusedIds.has(idKey(request.id))) continue;
-        const reason = 'its batch held a request the policy refuses; send it on its own';
-        answers.push({ jsonrpc: '2.0', id: request.id, error: { code: POLICY_ERROR_CODE, message: `km policy: ${reason}.`, data: { ruleId: 'policy-batch' } } });
-      }
-    }
-    const errors = answers.filter((a) => a !== null);
-    if (errors.length === 0) return;
-    const reply = Array.isArray(value) ? errors : errors[0];
+    if (answers.length === 0) return;
+    const reply = Array.isArray(value) ? answers : answers[0];
     server.inject(Buffer.from(JSON.stringify(reply) + '\n'));
   };
 

@@ -332,7 +332,11 @@ function observedStream(sessionId: string, record: (draft: EventDraft) => void, 
       muted = mute;
       // Before the chunks: a refusal is noted before its line is tapped. Never dropped in a backlog: a few are
       // made per session at most, and each is a security event.
-      for (const block of blocks ?? []) guarded(observer, logger, 'policy block', () => emit(policyBlocked(block)));
+      for (const block of blocks ?? []) {
+        guarded(observer, logger, 'policy block', () => emit(policyBlocked(block)));
+        // Also when muted (a replay of what was spooled): the pairing state must hold what the gate answered.
+        observer.refusedByPolicy(block.requestIds ?? []);
+      }
       for (const { direction, chunk, at } of chunks) {
         guarded(observer, logger, 'observation', () => {
           const began = lineSince[direction] ?? seq;

@@ -87,5 +87,8 @@ export function bounded(value: number, max: number): number {
  * sent. A request the server sent (roots/list, sampling) is the client's to answer, so how that went is the
  * client's: a client with no roots that never answers roots/list leaves a healthy session (issue 10).
  */
-export const isServerFailure = (event: { direction: 'client_to_server' | 'server_to_client'; outcome: string }): boolean =>
-  event.direction === 'client_to_server' && event.outcome !== 'ok';
+export const isServerFailure = (event: { direction: 'client_to_server' | 'server_to_client'; outcome: string; refusedByPolicy?: true }): boolean =>
+  event.direction === 'client_to_server' && event.outcome !== 'ok' && reachedServer(event);
+
+/** False for a request km's policy refused and answered itself: the server never saw it (no call of the server's). */
+export const reachedServer = (event: { refusedByPolicy?: true }): boolean => event.refusedByPolicy !== true;

@@ -42,9 +42,12 @@ export const INTERACTION_ROW_FIELDS = [
   'responsePreview',
   'ts',
   'model',
+  'refusedByPolicy',
 ] as const;
+/** The fields at the end of INTERACTION_ROW_FIELDS that an event may lack: its row ends after the last it has. */
+const OPTIONAL_TAIL = 2;
 type RowField = (typeof INTERACTION_ROW_FIELDS)[number];
-/** [envelope index, ...the values of INTERACTION_ROW_FIELDS]; model absent when the event had no model field. */
+/** [envelope index, ...the values of INTERACTION_ROW_FIELDS], ending after the last optional field the event has. */
 export type InteractionRow = [number, ...unknown[]];
 
 export interface InteractionPageDoc {
@@ -93,10 +96,9 @@ const envelopeOf = (event: Interaction): EnvelopeRow => [event.sessionId, event.
 
 function rowOf(event: Interaction, envelopeIndex: number): InteractionRow {
   const row: InteractionRow = [envelopeIndex];
-  for (const field of INTERACTION_ROW_FIELDS) {
-    if (field === 'model' && event.model === undefined) break;
-    row.push(event[field]);
-  }
+  let end = INTERACTION_ROW_FIELDS.length;
+  while (end > INTERACTION_ROW_FIELDS.length - OPTIONAL_TAIL && event[INTERACTION_ROW_FIELDS[end - 1]!] === undefined) end--;
+  for (let i = 0; i < end; i++) row.push(event[INTERACTION_ROW_FIELDS[i]!]);
   return row;
 }
 

@@ -1,5 +1,5 @@
 import type { Interaction, KmEvent } from '../../events';
-import { own, ownRecord, withoutIdLists, type Projection } from '../projection';
+import { own, ownRecord, reachedServer, withoutIdLists, type Projection } from '../projection';
 import { expandStats, isStoredForm, latencyMicros, sortedCounts, StatsAccumulator, storedStats, withKey, type LatencyStats, type StoredStats } from './stats';
 
 /**
@@ -133,7 +133,8 @@ const ORG: LatencyScope = { kind: 'org' };
 export const latencyProjection: Projection<LatencyDoc> = {
   name: 'latency',
   docIds(event) {
-    if (event.type !== 'mcp.interaction') return [];
+    // A call km's policy refused never reached the server: its answer took km no time worth timing.
+    if (event.type !== 'mcp.interaction' || !reachedServer(event)) return [];
     const startedMs = Date.parse(event.startedAt);
     return [...LATENCY_GRANULARITIES.map((granularity) => latencyBucketId(ORG, granularity, periodStart(startedMs, granularity))), sessionDayId(event, periodStart(startedMs, 'day'))];
   },

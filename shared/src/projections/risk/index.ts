@@ -1,7 +1,7 @@
 import type { FindingStatus, FindingStatusChanged, KmEvent } from '../../events';
 import { findingKind } from '../../risk/catalog';
 import type { FindingKind, Severity } from '../../risk/rules';
-import { own, ownRecord, sortedIndex, withoutIdLists, type Projection } from '../projection';
+import { own, ownRecord, reachedServer, sortedIndex, withoutIdLists, type Projection } from '../projection';
 import { copyUsage, countCall, emptyUsage, judgeUsage, mergeUsage, type UsageCounts } from './usage';
 
 export { SPIKE_MIN_CALLS, SPIKE_FACTOR, ERROR_BURST_MIN, DAYS_KEPT } from './usage';
@@ -576,8 +576,9 @@ export const riskProjection: Projection<RiskFindingDoc, RiskEvent> = {
       case 'mcp.interaction': {
         const ids = event.findings.map((_, i) => findingDocId(event.id, i));
         if (event.direction === 'client_to_server') {
-          // One anomaly document per (project, server): its tools are counted inside it.
-          ids.push(serverDocId(event.projectId, event.server.name));
+          // One anomaly document per (project, server): its tools are counted inside it. A call km's policy refused
+          // is no use of its server or tool (the refusal is a finding of its own), though it is its user's call.
+          if (reachedServer(event)) ids.push(serverDocId(event.projectId, event.server.name));
           // One org document per UTC hour of the day: each user's calls in it (their unusual hours).
           ids.push(hourOfDayDocId(event));
           // A session's files are counted in its session document (withTouchedFiles), not here.

@@ -1,5 +1,5 @@
 import type { KmEvent } from '../../events';
-import { addSaturating, isServerFailure, sortedIndex, withoutIdLists, type Projection } from '../projection';
+import { addSaturating, isServerFailure, reachedServer, sortedIndex, withoutIdLists, type Projection } from '../projection';
 import { interactionBatchKey } from '../interactions';
 import { addSessionWait, type SessionWait } from '../latency';
 import { MANY_FILES, touchedFileHashes, withFileHashes } from '../risk';
@@ -149,8 +149,11 @@ function applyEvent(doc: SessionDoc, event: KmEvent): void {
       if (pages) doc.pages = pages;
       if (isServerFailure(event)) doc.errorCount++;
       if (event.method === 'tools/call') doc.toolCallCount++;
-      doc.waits = addSessionWait(doc.waits, event);
-      if (event.direction === 'client_to_server') countFiles(doc, event);
+      // What km's policy refused waited on no server and touched no file.
+      if (reachedServer(event)) {
+        doc.waits = addSessionWait(doc.waits, event);
+        if (event.direction === 'client_to_server') countFiles(doc, event);
+      }
       break;
     }
     case 'mcp.notification':
