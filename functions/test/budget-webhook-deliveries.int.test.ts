@@ -2,26 +2,56 @@ import { newEventId, type BudgetThresholdCrossed } from '@km/shared';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CosmosReadModelStore } from '../src/adapters/cosmos-read-model-store';
 import { SqliteReadModelStore } from '../src/adapters/sqlite-read-model-store';
 import { BUDGET_WEBHOOK_INDEXES, BudgetWebhookDeliveries } from '../src/budget-webhook-deliveries';
+import type { ReadModelStore } from '../src/ports';
+import { startTestCosmos, type TestCosmos } from './support/cosmos-server';
 import { startWebhookReceiver, WEBHOOK_SECRET_PATH, type WebhookReceiver } from './support/webhook-receiver';
 
 const START = Date.parse('2026-11-25T12:00:00.000Z');
 const MINUTE = 60_000;
 
+/** Opens another connection to the test's store (each test has a store of its own): SQLite's km.db, a Cosmos database. */
+interface StoreUnderTest {
+  name: string;
+  setUp(): Promise<void>;
+  open(test: number): ReadModelStore;
+  tearDown(): Promise<void>;
+}
+
+let dir: string;
+let cosmos: TestCosmos;
+const adapters: StoreUnderTest[] = [
+  {
+    name: 'SQLite',
+    setUp: async () => void (dir = mkdtempSync(join(tmpdir(), 'km-webhooks-'))),
+    open: (test) => new SqliteReadModelStore(join(dir, `km-${test}.db`), { indexes: BUDGET_WEBHOOK_INDEXES }),
+    tearDown: async () => rmSync(dir, { recursive: true, force: true }),
+  },
+  {
+    name: 'Cosmos DB (cosmosdb-server)',
+    setUp: async () => void (cosmos = await startTestCosmos()),
+    open: (test) => new CosmosReadModelStore({ client: cosmos.client(), databaseId: `km-webhooks-${test}`, createIfMissing: true, indexes: BUDGET_WEBHOOK_INDEXES, ownsClient: true }),
+    tearDown: () => cosmos.close(),
+  },
+];
+
 /**
- * Budget webhook deliveries on real SQLite, to a real receiver that is off and comes back. Time is a clock the test
- * moves: the backoff is asserted by when a retry is due, never waited for.
+ * Budget webhook deliveries on each store km runs on, to a real receiver that is off and comes back. Time is a clock
+ * the test moves: the backoff is asserted by when a retry is due, never waited for.
  */
-describe('budget webhook deliveries (SQLite)', () => {
-  let dir: string;
+describe.each(adapters)('budget webhook deliveries ($name)', (adapter) => {
   let receiver: WebhookReceiver;
-  let stores: SqliteReadModelStore[];
+  let stores: ReadModelStore[];
   let nowMs: number;
   let lines: string[];
+  let test = 0;
 
+  beforeAll(() => adapter.setUp());
+  afterAll(() => adapter.tearDown());
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'km-webhooks-'));
+    test++;
     receiver = await startWebhookReceiver();
     stores = [];
     nowMs = START;
@@ -30,12 +60,11 @@ describe('budget webhook deliveries (SQLite)', () => {
   afterEach(async () => {
     await receiver.close();
     for (const store of stores) await store.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
-  /** A notifier with its own connection to km.db, as another km serve or Functions instance has. */
+  /** A notifier with its own connection to the store, as another km serve or Functions instance has. */
   function aNotifier() {
-    const store = new SqliteReadModelStore(join(dir, 'km.db'), { indexes: BUDGET_WEBHOOK_INDEXES });
+    const store = adapter.open(test);
     stores.push(store);
     const logger = { info: (m: string) => lines.push(`info ${m}`), warn: (m: string) => lines.push(`warn ${m}`), error: (m: string) => lines.push(`error ${m}`) };
     return new BudgetWebhookDeliveries({ store, logger, now: () => new Date(nowMs), delivery: { baseDelayMs: 1 } });
@@ -72,7 +101,7 @@ describe('budget webhook deliveries (SQLite)', () => {
     }
     expect(lines).toHaveLength(1); // a failing retry is not logged again
 
-    // km serve restarts: the record is in km.db.
+    // A restart: the record is in the store.
     notifier = aNotifier();
     await receiver.up();
     nowMs += 5 * MINUTE;
