@@ -8,6 +8,7 @@ import { AUDIT_ARCHIVE_INDEXES } from './adapters/store-org-event-archive';
 import type { AzureSettings } from './azure-settings';
 import type { AppendResult, EventLog, ReadModelStore } from './ports';
 import { readModelIndexes } from './read-models';
+import { BUDGET_WEBHOOK_INDEXES } from './budget-webhook-deliveries';
 import type { Telemetry } from './telemetry';
 
 /** Test seams only: the self-signed Cosmos-compatible test server, and no waiting on SDK retries. */
@@ -44,7 +45,7 @@ export function openAzurePorts(settings: AzureSettings, telemetry: Telemetry, ov
     client: new CosmosClient(cosmosOptions),
     databaseId: settings.cosmos.databaseId,
     createIfMissing: settings.auth === 'keys',
-    indexes: [...readModelIndexes, ...AUDIT_ARCHIVE_INDEXES],
+    indexes: [...readModelIndexes, ...AUDIT_ARCHIVE_INDEXES, ...BUDGET_WEBHOOK_INDEXES],
     ownsClient: true,
   });
   return {

@@ -106,7 +106,7 @@ describe('the audit archive and export on KM_STORAGE=azure (cosmosdb-server)', (
 
   it('registers the archive trigger on its own consumer group and an hourly retention timer', () => {
     expect(archiveTrigger()).toMatchObject({ connection: 'EventHubConnection', eventHubName: '%KM_EVENTHUB_NAME%', consumerGroup: 'audit-archive', cardinality: 'many', retry: { maxRetryCount: -1 } });
-    expect(timers.map(({ name, schedule }) => ({ name, schedule }))).toEqual([{ name: 'retention-sweep', schedule: '0 0 * * * *' }]);
+    expect(timers.find(({ name }) => name === 'retention-sweep')).toMatchObject({ schedule: '0 0 * * * *' });
   });
 
   it('archives each org in sequence order, once, through redeliveries and a retry, and exports the chain the embedded host makes', async () => {
@@ -165,7 +165,7 @@ describe('the audit archive and export on KM_STORAGE=azure (cosmosdb-server)', (
 
     const logged: string[] = [];
     const context = new InvocationContext({ invocationId: 'sweep-1', functionName: 'retention-sweep', logHandler: (level, ...args) => logged.push(`${level} ${args.join(' ')}`) });
-    await timers[0]!.handler({ isPastDue: false, scheduleStatus: { last: '', next: '', lastUpdated: '' } }, context);
+    await timers.find(({ name }) => name === 'retention-sweep')!.handler({ isPastDue: false, scheduleStatus: { last: '', next: '', lastUpdated: '' } }, context);
     expect(logged.join('\n')).toContain(`${oldEvents.length} event(s) removed`);
 
     const gone = new Set(oldEvents.map((event) => event.id));

@@ -1,6 +1,7 @@
 import { newEventId } from '@km/shared';
 import { MemoryEventLog } from '../src/adapters/memory-event-log';
-import { BUDGET_NOTIFIER_MAX_BACKOFF_MS, startBudgetNotifier } from '../src/budget-webhooks';
+import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
+import { BUDGET_NOTIFIER_MAX_BACKOFF_MS, startBudgetNotifier } from '../src/host/budget-notifier';
 import type { Scheduler } from '../src/host/serial-runner';
 
 /** A scheduler whose timers fire only when the test says so: the waits are asserted, never waited for. */
@@ -51,7 +52,7 @@ describe('the budget notifier while its event log fails', () => {
     const { log, state } = aLogThatFails();
     const { lines, logger } = aLogger();
     const clock = aFakeScheduler();
-    const notifier = startBudgetNotifier({ log, logger, intervalMs: 1000, scheduler: clock.scheduler });
+    const notifier = startBudgetNotifier({ log, store: new MemoryReadModelStore(), logger, intervalMs: 1000, scheduler: clock.scheduler });
     await notifier.idle();
 
     const waits: number[] = [];

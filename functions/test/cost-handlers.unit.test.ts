@@ -2,7 +2,8 @@ import { costProjection, newEventId, type BudgetThresholdCrossed } from '@km/sha
 import { ApiKeyAuthenticator, hashApiKey } from '../src/adapters/api-key-authenticator';
 import { MemoryEventLog } from '../src/adapters/memory-event-log';
 import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
-import { budgetWebhookBody, deliverWebhook, startBudgetNotifier } from '../src/budget-webhooks';
+import { budgetWebhookBody, deliverWebhook } from '../src/budget-webhooks';
+import { startBudgetNotifier } from '../src/host/budget-notifier';
 import type { HttpHandler } from '../src/handlers/http-results';
 import { makeIngestHandler } from '../src/handlers/ingest';
 import { makeQueryBudgetsHandler, makeQueryContextTaxHandler, makeQueryCostHandler, makeQueryCostSummaryHandler } from '../src/handlers/query-cost';
@@ -169,15 +170,16 @@ describe('budget webhooks', () => {
     expect(await deliverWebhook('https://x', {}, { fetch: fakeFetch, sleep: async (ms) => void delays.push(ms), baseDelayMs: 100 })).toEqual({ ok: true, attempts: 3 });
     expect(delays).toEqual([100, 200]);
     const gone = (async () => new Response('', { status: 404 })) as typeof fetch;
-    expect(await deliverWebhook('https://x', {}, { fetch: gone, sleep: async () => {} })).toEqual({ ok: false, attempts: 1, error: 'answered 404' });
+    expect(await deliverWebhook('https://x', {}, { fetch: gone, sleep: async () => {} })).toEqual({ ok: false, attempts: 1, error: 'answered 404', final: true });
     const down = (async () => {
       throw new Error('ECONNREFUSED');
     }) as typeof fetch;
     expect(await deliverWebhook('https://x', {}, { fetch: down, sleep: async () => {}, attempts: 3 })).toEqual({ ok: false, attempts: 3, error: 'ECONNREFUSED' });
   });
 
-  it('logs a failing webhook and moves on, past its checkpoint', async () => {
+  it('logs a failing webhook once and moves on past its checkpoint, keeping the delivery to retry', async () => {
     const log = new MemoryEventLog();
+    const store = new MemoryReadModelStore();
     await log.append([{ ...event, receivedAt: NOW.toISOString(), batchId: 'p' }, { ...event, id: newEventId(), threshold: 100, webhookUrl: 'https://ok', receivedAt: NOW.toISOString(), batchId: 'p' }]);
     const warned: string[] = [];
     const called: string[] = [];
@@ -185,15 +187,16 @@ describe('budget webhooks', () => {
       called.push(url);
       return new Response('', { status: url === 'https://ok' ? 200 : 500 });
     }) as unknown as typeof fetch;
-    const notifier = startBudgetNotifier({ log, logger: { info() {}, warn: (m) => warned.push(m), error() {} }, fetch: fakeFetch, sleep: async () => {}, intervalMs: 10_000 });
+    const notifier = startBudgetNotifier({ log, store, logger: { info() {}, warn: (m) => warned.push(m), error() {} }, fetch: fakeFetch, sleep: async () => {}, intervalMs: 10_000, now: () => NOW });
     await notifier.idle();
     await notifier.stop();
     expect(called).toEqual(['https://hooks.example.com/a', 'https://hooks.example.com/a', 'https://hooks.example.com/a', 'https://hooks.example.com/a', 'https://ok']);
-    expect(warned).toEqual([expect.stringMatching(/failed after 4 attempt\(s\): answered 500/)]);
+    expect(warned).toEqual([expect.stringMatching(/failed after 4 attempt\(s\): answered 500; retrying with backoff \(at most 5 min apart\) until /)]);
     // Which budget, which threshold, and where to (the host only: the path of a webhook URL is its secret).
     expect(warned[0]).toMatch(new RegExp(`^budget webhook to hooks\\.example\\.com for .+ \\(${event.threshold}% of \\$${event.monthlyUsd} in ${event.period}, event ${event.id}\\)`));
     expect(warned[0]).not.toContain('/a');
     expect(await log.getCheckpoint('budget-webhooks')).toBe(2);
+    expect(await store.query('budgetWebhooks', '#deliveries', { where: { state: 'pending' } })).toEqual([expect.objectContaining({ event: expect.objectContaining({ id: event.id }), attempts: 4 })]);
   });
 });
 
@@ -211,7 +214,7 @@ describe('stopping the budget notifier', () => {
       probe.calls++;
       return answer();
     }) as typeof fetch;
-    const notifier = startBudgetNotifier({ log, logger: { info() {}, warn() {}, error() {} }, fetch: failing, baseDelayMs: DAY_MS, intervalMs: 10_000 });
+    const notifier = startBudgetNotifier({ log, store: new MemoryReadModelStore(), logger: { info() {}, warn() {}, error() {} }, fetch: failing, baseDelayMs: DAY_MS, intervalMs: 10_000 });
     while (probe.calls === 0) await new Promise((r) => setTimeout(r, 5));
     return { log, notifier, probe };
   }

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { BUDGET_WEBHOOK_INDEXES, BUDGET_WEBHOOKS_MODEL } from '../src/budget-webhook-deliveries';
 import { AZURE_DEPLOYED_SETTING_NAMES, AZURE_SETTING_NAMES, LOCAL_ONLY_SETTING_NAMES } from '../src/azure-settings';
 import { readModelIndexes, readModels } from '../src/read-models';
 import { AUDIT_ARCHIVE_INDEXES, AUDIT_ARCHIVE_MODEL } from '../src/adapters/store-org-event-archive';
@@ -70,6 +71,17 @@ describe('infra/bicep agrees with the app', () => {
     expect(container).toMatch(/name: auditArchive\.container/);
     expect(container).toMatch(/paths: \['\/orgId'\]/);
     expect(container).toMatch(/compositeIndexes: flatten\(map\(auditArchive\.sortFields/);
+  });
+
+  it('declares the budget webhook deliveries\' container: partition key /orgId, a TTL, and the index of the retry pass\'s query', () => {
+    const cosmos = readFileSync(join(bicepDir, 'modules', 'cosmos.bicep'), 'utf8');
+    const start = cosmos.indexOf("resource budgetWebhooks '");
+    const container = cosmos.slice(start, cosmos.indexOf('\n}\n', start));
+    expect(container).toContain(`id: '${BUDGET_WEBHOOKS_MODEL}'`);
+    expect(container).toMatch(/paths: \['\/orgId'\]/);
+    expect(container).toMatch(/defaultTtl: \d+/);
+    for (const field of BUDGET_WEBHOOK_INDEXES.flatMap((index) => index.fields)) expect(container).toContain(`{ path: '/doc/${field}/?' }`);
+    expect(container).toContain(`{ path: '/doc/${BUDGET_WEBHOOK_INDEXES[0]!.fields.at(-1)}', order: 'ascending' }`);
   });
 
   it('reads the audit signing key from Key Vault through the app\'s identity, never as a plain setting', () => {

@@ -18,7 +18,8 @@ import { projectorWorkerFile, startProjectorThread } from './projector-thread';
 import { rebuildReadModels, type RebuildProgress } from './rebuild';
 import { rebuildWorkerFile, replayOnThreads } from './rebuild-lanes';
 import { sqliteRebuildStorage } from '../adapters/sqlite-rebuild-storage';
-import { startBudgetNotifier } from '../budget-webhooks';
+import { startBudgetNotifier, type BudgetNotifierOptions } from './budget-notifier';
+import { BUDGET_WEBHOOK_INDEXES } from '../budget-webhook-deliveries';
 import { riskWebhook } from '../risk-webhook';
 import { sqliteUnavailable } from './sqlite-missing';
 import { storedKeyLookup } from '../keys/key-directory';
@@ -64,12 +65,16 @@ export interface EmbeddedStackOptions {
   rebuildWorkerFile?: string | null;
   /** Requests a minute per key; default KM_RATE_LIMIT_PER_MINUTE, else 6000. */
   requestsPerMinute?: number;
+  /** Tests: the budget notifier's clock, retry schedule and first burst's waits (default: real time, BUDGET_WEBHOOK_RETRIES). */
+  budgetNotifier?: Pick<BudgetNotifierOptions, 'now' | 'retries' | 'baseDelayMs'>;
 }
 
 export interface EmbeddedStack {
   deps: HttpDeps;
   /** Runs a retention sweep now (tests; km serve sweeps at start and every hour). */
   sweepRetention(): Promise<unknown>;
+  /** Runs the budget notifier now and waits for it: its deliveries and due retries (tests; it runs every second). */
+  notifyBudgetWebhooks(): Promise<void>;
   /** What the host's sign-in endpoints need (functions/src/signin). */
   signIn: { keys: ApiKeyAuthenticator; sessions: SignInSessions; members: MemberDirectory };
   /** How the rebuild asked for ended (a failure is also logged); null: none asked. Never rejects. */
@@ -88,7 +93,7 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
     // Refused before anything starts.
     const toRebuild = options.rebuild ? readModelsNamed(options.rebuild) : null;
     const eventLog = new SqliteEventLog(db);
-    const readModelStore = new SqliteReadModelStore(db, { indexes: readModelIndexes, queryCache: QUERY_CACHE });
+    const readModelStore = new SqliteReadModelStore(db, { indexes: [...readModelIndexes, ...BUDGET_WEBHOOK_INDEXES], queryCache: QUERY_CACHE });
     const orgEvents = orgEventsOfLog(eventLog);
     const localKey = { keyHash: hashApiKey(readOrCreateLocalApiKey(options.home)), orgId: LOCAL_ORG_ID };
     const keys = new ApiKeyAuthenticator([localKey, ...(options.additionalApiKeys ?? [])], {
@@ -113,7 +118,9 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
     // Cost Center (#3): budget webhooks, as their own log consumer so a slow hook never holds up projection.
     const budgetNotifier = startBudgetNotifier({
       log: eventLog,
+      store: readModelStore,
       logger: options.logger,
+      ...options.budgetNotifier,
       ...(options.projectorIntervalMs ? { intervalMs: options.projectorIntervalMs } : {}),
     });
     let closing = false;
@@ -177,6 +184,10 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
       signIn: { keys, sessions, members },
       rebuilt,
       sweepRetention: () => (sweeping.current = sweep()),
+      async notifyBudgetWebhooks() {
+        budgetNotifier.notify();
+        await budgetNotifier.idle();
+      },
       async close() {
         closing = true;
         clearInterval(sweepTimer);

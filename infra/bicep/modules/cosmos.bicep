@@ -109,5 +109,31 @@ resource keys 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@202
   }
 }
 
+// Budget webhook deliveries (functions/src/budget-webhook-deliveries.ts): one record per threshold crossed, in one
+// partition, claimed before each attempt; the pending ones are read by their next attempt's time. A pending record is
+// rewritten at least every 5 minutes for a day at most; the delivered and given-up ones stay 31 days, far longer than
+// Event Hubs keeps the events they answer, so a replayed batch is never sent again.
+resource budgetWebhooks 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-05-15' = {
+  parent: database
+  name: 'budgetWebhooks'
+  properties: {
+    resource: {
+      id: 'budgetWebhooks'
+      partitionKey: { paths: ['/orgId'], kind: 'Hash', version: 2 }
+      defaultTtl: 2678400
+      indexingPolicy: {
+        indexingMode: 'consistent'
+        automatic: true
+        includedPaths: [{ path: '/orgId/?' }, { path: '/doc/state/?' }, { path: '/doc/nextAttemptAt/?' }]
+        excludedPaths: [{ path: '/*' }]
+        compositeIndexes: [
+          [{ path: '/doc/nextAttemptAt', order: 'ascending' }, { path: '/id', order: 'ascending' }]
+          [{ path: '/doc/nextAttemptAt', order: 'descending' }, { path: '/id', order: 'descending' }]
+        ]
+      }
+    }
+  }
+}
+
 output accountName string = account.name
 output endpoint string = account.properties.documentEndpoint
