@@ -81,7 +81,7 @@ export function routeHandler<R extends ApiRoute, Ports extends { authenticator: 
         return errorResponse(429, `too many requests with this key: at most ${ports.rateLimiter!.describe()}; retry in ${rate.retryAfterSeconds} s.`, {}, { 'Retry-After': String(rate.retryAfterSeconds) });
       }
       try {
-        const params = parseParams(route, request.params, scopedQuery(route, auth.caller, request.params, request.query));
+        const params = parseScopedParams(route, auth.caller, request.params, request.query);
         let input = params as RouteInput<R>;
         if (route.body) {
           const read = await readJsonBody(request, bodyRule.maxBytes?.(ports) ?? MAX_BODY_BYTES, bodyRule.tooLargeAdvice);
@@ -126,6 +126,21 @@ export function scopedQuery(route: ApiRoute, caller: Caller, path: Record<string
   const scoped = new URLSearchParams(query);
   scoped.set('projectId', projectId);
   return scoped;
+}
+
+/**
+ * parseParams over the query as a project key's scope narrows it. A refusal of the projectId the scope added says so:
+ * the caller never sent one, and "projectId cannot be used here" alone would blame them for it.
+ */
+function parseScopedParams<R extends ApiRoute>(route: R, caller: Caller, path: Record<string, string>, query: URLSearchParams): RouteParams<R> {
+  const scoped = scopedQuery(route, caller, path, query);
+  try {
+    return parseParams(route, path, scoped);
+  } catch (error) {
+    const added = !query.has('projectId') && scoped.has('projectId');
+    if (!(error instanceof ApiError) || error.status !== 400 || !added || error.options.parameter !== 'projectId') throw error;
+    throw new ApiError(400, `this key is scoped to project "${caller.projectId}", so its requests are read as projectId=${caller.projectId}, and ${error.message}`, error.options);
+  }
 }
 
 /**

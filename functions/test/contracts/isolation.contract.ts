@@ -249,6 +249,16 @@ export function testTenantIsolation(name: string, makeTenants: () => Promise<Ten
       expect(keys.body.keys.map((key: { revokedAt: string | null }) => key.revokedAt)).toEqual([null]);
     });
 
+    it("says a refused projectId was the project key's scope, which the caller never sent", async () => {
+      const cost = await api.ask(webKeyA, route('query-cost'), { teamId: 'any-team', groupBy: 'user' });
+      expect([cost.status, cost.body.error]).toEqual([400, expect.stringMatching(/^this key is scoped to project "web", so its requests are read as projectId=web, and projectId: give one of/)]);
+      const waits = await api.ask(webKeyA, route('query-latency-bottlenecks'), { sessionId: 'any-session' });
+      expect([waits.status, waits.body.error]).toEqual([400, expect.stringContaining('read as projectId=web, and projectId cannot be used here')]);
+      // A projectId the caller did send is refused in the route's own words.
+      const sent = await api.ask(webKeyA, route('query-cost'), { projectId: 'web', teamId: 'any-team', groupBy: 'user' });
+      expect([sent.status, sent.body.error]).toEqual([400, expect.stringMatching(/^projectId: give one of/)]);
+    });
+
     it("ships a project key's events for its project only", async () => {
       const events = (projectId: string) => aSessionOfEvents(anEnvelope({ orgId: 'org-a', projectId }), new Date().toISOString(), 1);
       expect((await api.ask(webKeyA, route('ingest'), {}, { events: events('web') })).status).toBe(202);
