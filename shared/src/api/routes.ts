@@ -641,7 +641,8 @@ export const auditRoute = declare({
   answer: answers.AuditLineSchema,
   status: 200,
   streams: true,
-  doc: "Every event of the org in log order, as a hash chain (each record carries the hash of the one before) ending in a head signed with the server's audit key; from/to (when the server accepted them) choose the records shown, the chain is always the org's whole. In Azure the events are read from the audit archive, which its trigger fills a few seconds behind ingest. ndjson (default) or csv.",
+  doc: "Every event of the org in log order, as a hash chain (each record carries the hash of the one before) ending in a head signed with the server's audit key; from/to (when the server accepted them) choose the records shown, the chain is always the org's whole. In Azure the events are read from the audit archive, which its trigger fills a few seconds behind ingest. ndjson (default) or csv. Owners and admins only: key.created records carry the key's hash, which the chain covers.",
+  permission: 'audit',
 });
 
 // The guided first run and the funnel (issue 15).
