@@ -441,7 +441,9 @@ export const ackFindingRoute = declare({
   query: noQuery,
   answer: answers.RiskFindingSchema,
   status: 200,
-  doc: 'Acknowledges a finding (a server-made risk.finding_status event); 404 outside the caller’s org.',
+  doc: 'Acknowledges a finding (a server-made risk.finding_status event); 404 outside the caller’s org, and for a project key outside its project.',
+  // A project key changes its own project's findings: the handler compares the finding's project with the key's.
+  scopesItself: true,
 });
 export const resolveFindingRoute = declare({
   name: 'risk-finding-resolve',
@@ -451,7 +453,9 @@ export const resolveFindingRoute = declare({
   query: noQuery,
   answer: answers.RiskFindingSchema,
   status: 200,
-  doc: 'Resolves a finding (a server-made risk.finding_status event); 404 outside the caller’s org.',
+  doc: 'Resolves a finding (a server-made risk.finding_status event); 404 outside the caller’s org, and for a project key outside its project.',
+  // A project key changes its own project's findings: the handler compares the finding's project with the key's.
+  scopesItself: true,
 });
 
 export const openApiRoute = declare({
