@@ -28,6 +28,17 @@ describe('attribution', () => {
     // Where it goes wrong, on its own line and column, in one line of words (JSON.parse names no position for it).
     writeFileSync(join(root, 'km.json'), '{"policy": {"deny": {"tools": ["read_graph",] } }}\n');
     expect(findProjectConfigFile(root)!.problem).toBe(`${join(root, 'km.json')}:1:45: a trailing comma (JSON has none)`);
+    // A comment is not malformed: km.json is JSON, which has no comments at all (closed or not, wherever it stands).
+    const comment = (line: number, column: number) => `${join(root, 'km.json')}:${line}:${column}: a comment: km.json is JSON, which does not allow comments (// or /* */); remove it`;
+    for (const [text, line, column] of [
+      ['{\n  // the payments service\n  "project": "payments"\n}\n', 2, 3],
+      ['{ "project": "payments" /* for now */ }\n', 1, 25],
+      ['/* km settings */\n{ "project": "payments" }\n', 1, 1],
+      ['{ "project": "payments" /* never closed\n}\n', 1, 25],
+    ] as const) {
+      writeFileSync(join(root, 'km.json'), text);
+      expect({ text, problem: findProjectConfigFile(root)!.problem }).toEqual({ text, problem: comment(line, column) });
+    }
   });
 
   it('derives a server name from the command when --name is absent', () => {

@@ -84,4 +84,33 @@ describe('km audit export and verify against the real embedded host', () => {
     expect(csv[6]).toMatch(/^6,.*,budget\.set,local,/);
     expect(csv[7]).toMatch(/^# head,6,[0-9a-f]{64},/);
   });
+
+  // Last: the keys it makes are events of the trail the tests above count.
+  it("is read only by the roles that manage keys: key.created records carry the key's hash", async () => {
+    const make = async (role: string) => {
+      const res = await fetch(`${host.url}/api/keys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role, label: role }) });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { key: string }).key;
+    };
+    const [admin, member, viewer] = [await make('admin'), await make('member'), await make('viewer')];
+    const asKey = (key: string) => ({ KM_HOME: home, KM_ENDPOINT: host.url, KM_API_KEY: key });
+    for (const [role, key] of [['viewer', viewer], ['member', member]] as const) {
+      const refused = await km(['audit', 'export'], asKey(key));
+      expect({ role, status: refused.status, stdout: refused.stdout, stderr: refused.stderr }).toEqual({
+        role,
+        status: 1,
+        stdout: '',
+        stderr: expect.stringContaining(`GET /api/audit answered 403: this key's role "${role}" may not read the org's audit trail (it holds every key change, with the key's hash) (GET /api/audit): a key of role owner or admin may`),
+      });
+    }
+    const file = join(home, 'audit-by-admin.ndjson');
+    expect((await km(['audit', 'export', '--out', file], asKey(admin))).status).toBe(0);
+    const created = readFileSync(file, 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line)).filter((line) => line.type === 'key.created');
+    expect(created.map((record) => [record.event.role, record.event.keyHash])).toEqual([
+      ['admin', hashApiKey(admin)],
+      ['member', hashApiKey(member)],
+      ['viewer', hashApiKey(viewer)],
+    ]);
+    expect(await km(['audit', 'verify', file, '--org', 'local'], { KM_HOME: home })).toMatchObject({ status: 0, stdout: expect.stringContaining('holds') });
+  });
 });

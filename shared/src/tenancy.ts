@@ -8,12 +8,14 @@ export type Role = z.infer<typeof RoleSchema>;
 /**
  * What a caller may do. `read`: every query. `ingest`: ship events. `change`: budgets, policies, finding status.
  * `keys`: the API key routes (a member only their own keys: keyRights). `manage`: keys, members and teams of the org.
+ * `audit`: the audit trail, which holds every key change with the key's hash (a stored record cannot be redacted
+ * without breaking its hash chain), so it is read only by the roles that manage keys.
  */
-export type Permission = 'read' | 'ingest' | 'change' | 'keys' | 'manage';
+export type Permission = 'read' | 'ingest' | 'change' | 'keys' | 'manage' | 'audit';
 
 const ALLOWED: Readonly<Record<Role, readonly Permission[]>> = {
-  owner: ['read', 'ingest', 'change', 'keys', 'manage'],
-  admin: ['read', 'ingest', 'change', 'keys', 'manage'],
+  owner: ['read', 'ingest', 'change', 'keys', 'manage', 'audit'],
+  admin: ['read', 'ingest', 'change', 'keys', 'manage', 'audit'],
   member: ['read', 'ingest', 'change', 'keys'],
   viewer: ['read'],
 };

@@ -57,11 +57,15 @@ export function parseJson(text: string, dialect: JsonDialect): { value: unknown 
 
 /**
  * Where plain JSON text first goes wrong, in words, or null when it is valid: JSON.parse's own messages in Node 20
- * name no position for most errors (and quote the text, newlines and all).
+ * name no position for most errors (and quote the text, newlines and all). `file` names the file in the words.
  */
-export function plainJsonProblem(text: string): { line: number; column: number; words: string } | null {
+export function plainJsonProblem(text: string, file: string): { line: number; column: number; words: string } | null {
   const read = parseJson(text, { comments: false, trailingCommas: false });
   if ('value' in read) return null;
   const { line, column, words, refused } = read.problem;
-  return { line, column, words: refused === 'trailing comma' ? 'a trailing comma (JSON has none)' : words };
+  if (refused === 'trailing comma') return { line, column, words: 'a trailing comma (JSON has none)' };
+  // Read strictly, every comment is an InvalidCommentToken, closed or not ("a comment is malformed" says the comment
+  // was written wrong, when it is the comment itself that JSON has no place for).
+  if (refused === 'comment' || words === PARSE_ERROR_WORDS.InvalidCommentToken) return { line, column, words: `a comment: ${file} is JSON, which does not allow comments (// or /* */); remove it` };
+  return { line, column, words };
 }

@@ -44,7 +44,7 @@ export function findProjectConfigFile(cwd: string): ProjectConfigFile | null {
       } catch {
         // Loaded only for a km.json that is not JSON: the wrapper's start never needs it otherwise.
         const { plainJsonProblem } = require('./json-errors') as typeof import('./json-errors');
-        const found = plainJsonProblem(text) ?? { line: 1, column: 1, words: 'not valid JSON' };
+        const found = plainJsonProblem(text, 'km.json') ?? { line: 1, column: 1, words: 'not valid JSON' };
         return { dir, config: {}, problem: `${join(dir, 'km.json')}:${found.line}:${found.column}: ${found.words}` };
       }
     }

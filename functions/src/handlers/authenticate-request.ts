@@ -14,6 +14,7 @@ const WHAT: Readonly<Record<Permission, string>> = {
   change: 'change budgets, policies or finding status',
   keys: 'make, list or revoke API keys',
   manage: "manage the org (its members, teams, retention and every key)",
+  audit: "read the org's audit trail (it holds every key change, with the key's hash)",
 };
 
 /**

@@ -265,5 +265,28 @@ export function testTenantIsolation(name: string, makeTenants: () => Promise<Ten
       const elsewhere = await api.ask(webKeyA, route('ingest'), {}, { events: events(otherA.projectId) });
       expect([elsewhere.status, elsewhere.body.error]).toEqual([403, expect.stringContaining('scoped to project "web"')]);
     });
+
+    it("acks and resolves a project key's own findings, and answers another project's or org's as one that does not exist", async () => {
+      const findings = async (key: string, projectId: string) =>
+        ((await api.ask(key, route('query-risk-findings'), { projectId, kind: 'secret' })).body.findings as Array<{ id: string; status: string }>);
+      const [mine] = await findings(api.ownerKeyA, 'web');
+      const [neighbours] = await findings(api.ownerKeyA, otherA.projectId);
+      const [ack, resolve] = [route('risk-finding-ack'), route('risk-finding-resolve')];
+      const acked = await api.ask(webKeyA, ack, { id: mine!.id });
+      expect([acked.status, acked.body]).toEqual([200, expect.objectContaining({ id: mine!.id, projectId: 'web', status: 'acknowledged' })]);
+      await api.projected(async () => (await findings(webKeyA, 'web'))[0]?.status === 'acknowledged');
+      expect((await api.ask(webKeyA, resolve, { id: mine!.id })).body).toMatchObject({ id: mine!.id, status: 'resolved' });
+      // Another project of the org, another org, nothing at all: one answer, naming the key's project only.
+      for (const r of [ack, resolve]) {
+        for (const id of [neighbours!.id, b.findingId, nothing.findingId]) {
+          const answer = await api.ask(webKeyA, r, { id });
+          expect({ id, status: answer.status, error: answer.body.error }).toEqual({ id, status: 404, error: `no finding "${id}" in this key's project "web": list findings with GET /api/risk/findings.` });
+        }
+      }
+      const viewerWeb = (await api.ask(api.ownerKeyA, route('createKey'), {}, { role: 'viewer', projectId: 'web' })).body.key;
+      expect((await api.ask(viewerWeb, ack, { id: mine!.id })).status).toBe(403);
+      expect((await findings(api.ownerKeyA, otherA.projectId))[0]).toMatchObject({ id: neighbours!.id, status: 'open' });
+      expect((await api.ask(api.ownerKeyB, route('query-risk-findings'))).body.findings.find((f: { id: string }) => f.id === b.findingId).status).toBe('open');
+    });
   });
 }

@@ -441,7 +441,9 @@ export const ackFindingRoute = declare({
   query: noQuery,
   answer: answers.RiskFindingSchema,
   status: 200,
-  doc: 'Acknowledges a finding (a server-made risk.finding_status event); 404 outside the caller’s org.',
+  doc: 'Acknowledges a finding (a server-made risk.finding_status event); 404 outside the caller’s org, and for a project key outside its project.',
+  // A project key changes its own project's findings: the handler compares the finding's project with the key's.
+  scopesItself: true,
 });
 export const resolveFindingRoute = declare({
   name: 'risk-finding-resolve',
@@ -451,7 +453,9 @@ export const resolveFindingRoute = declare({
   query: noQuery,
   answer: answers.RiskFindingSchema,
   status: 200,
-  doc: 'Resolves a finding (a server-made risk.finding_status event); 404 outside the caller’s org.',
+  doc: 'Resolves a finding (a server-made risk.finding_status event); 404 outside the caller’s org, and for a project key outside its project.',
+  // A project key changes its own project's findings: the handler compares the finding's project with the key's.
+  scopesItself: true,
 });
 
 export const openApiRoute = declare({
@@ -641,7 +645,8 @@ export const auditRoute = declare({
   answer: answers.AuditLineSchema,
   status: 200,
   streams: true,
-  doc: "Every event of the org in log order, as a hash chain (each record carries the hash of the one before) ending in a head signed with the server's audit key; from/to (when the server accepted them) choose the records shown, the chain is always the org's whole. In Azure the events are read from the audit archive, which its trigger fills a few seconds behind ingest. ndjson (default) or csv.",
+  doc: "Every event of the org in log order, as a hash chain (each record carries the hash of the one before) ending in a head signed with the server's audit key; from/to (when the server accepted them) choose the records shown, the chain is always the org's whole. In Azure the events are read from the audit archive, which its trigger fills a few seconds behind ingest. ndjson (default) or csv. Owners and admins only: key.created records carry the key's hash, which the chain covers.",
+  permission: 'audit',
 });
 
 // The guided first run and the funnel (issue 15).
