@@ -4,7 +4,8 @@ import type { BudgetThresholdCrossed } from '@km/shared';
 export const BUDGET_WEBHOOKS = 'budget-webhooks';
 
 /** Cents for real money, more digits for the fractions of a cent small budgets deal in. */
-const usd = (value: number) => `$${value >= 1 ? value.toFixed(2) : value.toPrecision(2)}`;
+/** Three significant digits under $1: two made $0.0299 of a $0.03 budget read "$0.030", as if it were all spent. */
+const usd = (value: number) => `$${value >= 1 ? value.toFixed(2) : value.toPrecision(3)}`;
 
 /**
  * One body both Slack and Microsoft Teams accept: Slack incoming webhooks read `text`; Teams connectors read the

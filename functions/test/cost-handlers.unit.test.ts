@@ -160,6 +160,8 @@ describe('budget webhooks', () => {
   it('has a Slack text and a Teams MessageCard shape in one body', () => {
     const body = budgetWebhookBody(event);
     expect(body.text).toBe('km budget: project web (org org-a) reached 80% of its $10 monthly budget for 2026-11 ($8.50 spent).');
+    // Under a dollar, three digits: $0.0299 of a $0.03 budget is not shown as all of it.
+    expect(budgetWebhookBody({ ...event, monthlyUsd: 0.03, spentUsd: 0.0299 }).text).toContain('($0.0299 spent)');
     expect(body).toMatchObject({ '@type': 'MessageCard', '@context': 'https://schema.org/extensions', summary: body.text, title: 'Budget 80% reached' });
   });
 

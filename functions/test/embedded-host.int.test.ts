@@ -196,7 +196,10 @@ describe('the embedded host', () => {
       headers: { 'content-length': String(100 * 1024 * 1024), authorization: `Bearer ${localKey}` },
     });
     expect(response.status).toBe(413);
-    expect(JSON.parse(response.body).error).toMatch(/limit/);
+    expect(JSON.parse(response.body).error).toMatch(/limit: send fewer events per batch/);
+    // Another route's advice is its own: only ingest sends batches.
+    const teams = await rawRequest({ path: '/api/teams/x', method: 'PUT', headers: { 'content-length': String(100 * 1024 * 1024), authorization: `Bearer ${localKey}` } });
+    expect([teams.status, JSON.parse(teams.body).error]).toEqual([413, expect.stringMatching(/limit: PUT \/api\/teams\/x takes a small JSON body\.$/)]);
   });
 
   it('refuses requests a web page could make: a foreign Host (DNS rebinding) or a foreign Origin', async () => {
