@@ -23,13 +23,16 @@ export interface Filters {
 
 export function filtersFrom(query: URLSearchParams): Filters {
   const range = query.get('range');
+  // A team goes with no project or user (the API refuses the pair): a link that names both keeps the team, as
+  // choosing a team in the filter bar lets go of the others.
+  const team = query.get('team') || null;
   return {
     range: RANGES.some((r) => r.key === range) ? (range as RangeKey) : 'today',
     from: query.get('from'),
     to: query.get('to'),
-    project: query.get('project') || null,
-    user: query.get('user') || null,
-    team: query.get('team') || null,
+    project: team ? null : query.get('project') || null,
+    user: team ? null : query.get('user') || null,
+    team,
     server: query.get('server') || null,
     tool: query.get('tool') || null,
   };

@@ -28,6 +28,11 @@ describe('time ranges', () => {
     expect(w.bucket).toBe('hour');
   });
 
+  it('reads a link naming a team with a project or a user as the team alone (the API takes no such pair)', () => {
+    expect(filtersFrom(new URLSearchParams('team=platform&project=proj-a&user=alice'))).toMatchObject({ team: 'platform', project: null, user: null });
+    expect(filtersFrom(new URLSearchParams('project=proj-a&user=alice'))).toMatchObject({ team: null, project: 'proj-a', user: 'alice' });
+  });
+
   it('7 days compares with the 7 days before, by day; the last hour by 5 minutes, against yesterday', () => {
     const week = resolveWindow(filtersFrom(new URLSearchParams('range=7d')), NOW);
     expect(week.prevTo).toEqual(week.from);
