@@ -9,7 +9,7 @@ const PAGE_QUERY_CONCURRENCY = 16;
 
 /** GET /api/sessions/{id}/interactions?limit=: the session's request/response pairs in the order they started. */
 export const makeQuerySessionInteractionsHandler = routeHandler(sessionInteractionsRoute, async (caller, { id, limit }, deps: QueryDeps) => {
-  const session = await findSession(deps.readModelStore, caller.orgId, id);
+  const session = await findSession(deps.readModelStore, caller, id);
   return { sessionId: session.id, interactions: await sessionInteractions(deps.readModelStore, caller.orgId, session.id, session.pages ?? [], limit) };
 });
 

@@ -259,6 +259,20 @@ export function testTenantIsolation(name: string, makeTenants: () => Promise<Ten
       expect([sent.status, sent.body.error]).toEqual([400, expect.stringMatching(/^projectId: give one of/)]);
     });
 
+    it("opens a project key's own sessions, and answers another project's or org's as one that does not exist", async () => {
+      const { sessions } = (await api.ask(webKeyA, route('query-sessions'))).body as { sessions: Array<{ id: string; projectId: string }> };
+      const mine = sessions.find((s) => s.projectId === 'web')!;
+      expect((await api.ask(webKeyA, route('query-session'), { id: mine.id })).body).toMatchObject({ id: mine.id, projectId: 'web' });
+      const calls = (await api.ask(webKeyA, route('query-session-interactions'), { id: mine.id })).body;
+      expect(calls).toMatchObject({ sessionId: mine.id, interactions: expect.arrayContaining([expect.objectContaining({ projectId: 'web', target: 'echo' })]) });
+      for (const r of [route('query-session'), route('query-session-interactions')]) {
+        for (const id of [otherA.sessionId, b.sessionId, nothing.sessionId]) {
+          const answer = await api.ask(webKeyA, r, { id });
+          expect({ id, status: answer.status, error: answer.body.error }).toEqual({ id, status: 404, error: `no session "${id}" in this key's project "web": list sessions with GET /api/sessions.` });
+        }
+      }
+    });
+
     it("ships a project key's events for its project only", async () => {
       const events = (projectId: string) => aSessionOfEvents(anEnvelope({ orgId: 'org-a', projectId }), new Date().toISOString(), 1);
       expect((await api.ask(webKeyA, route('ingest'), {}, { events: events('web') })).status).toBe(202);

@@ -133,7 +133,9 @@ export const sessionRoute = declare({
   query: noQuery,
   answer: answers.SessionAnswerSchema,
   status: 200,
-  doc: "One of the caller's sessions.",
+  doc: "One of the caller's sessions; 404 outside the caller's org, and for a project key outside its project.",
+  // A project key opens its own project's sessions: the handler compares the session's project with the key's.
+  scopesItself: true,
 });
 
 export const sessionInteractionsRoute = declare({
@@ -144,7 +146,9 @@ export const sessionInteractionsRoute = declare({
   query: z.strictObject({ limit: limitParam(1000, 5000) }),
   answer: answers.SessionInteractionsAnswerSchema,
   status: 200,
-  doc: "A session's interactions in the order they started.",
+  doc: "A session's interactions in the order they started; 404 outside the caller's org, and for a project key outside its project.",
+  // As query-session: the handler keeps a project key to its project's sessions.
+  scopesItself: true,
 });
 
 export const costRoute = declare({
