@@ -33,6 +33,12 @@ describe('the cost plugin', () => {
     expect(call).toMatchObject({ tokensIn, tokensOut, model: 'gpt-4o' });
     expect(call.costUsd).toBeCloseTo((tokensIn * 2.5 + tokensOut * 10) / 1e6 + 0.001, 12);
 
+    // Refused by km's policy: its tokens are in the context, but the tool never ran, so its own price is not paid.
+    const refused = { ...draft('tools/call', 'search'), outcome: 'error', refusedByPolicy: true } as InteractionDraft;
+    const message = 'km policy: tool "search" is denied';
+    plugin.interaction!(refused, { params, result: undefined, error: { code: -32001, message } });
+    expect(refused.costUsd).toBeCloseTo((countO200kTokens(message) * 2.5 + tokensOut * 10) / 1e6, 12);
+
     const init = draft('initialize', null);
     plugin.interaction!(init, { params: {}, result: {}, error: null });
     expect(init).toMatchObject({ tokensIn: 0, tokensOut: 0, costUsd: 0 });

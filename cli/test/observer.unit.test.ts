@@ -47,6 +47,16 @@ describe('SessionObserver', () => {
     for (const event of h.events()) expect(KmEventSchema.safeParse(event).success).toBe(true);
   });
 
+  it('forgets a refusal whose line it never saw once the batch is over: the id cannot mark a later call', () => {
+    const h = harness();
+    h.observer.refusedByPolicy(['1']);
+    h.send('client_to_server', { jsonrpc: '2.0', id: 1, method: '' }, 0); // not a request the observer can pair
+    h.observer.refusalsSeen();
+    h.send('client_to_server', { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'read' } }, 1);
+    h.send('server_to_client', { jsonrpc: '2.0', id: 1, result: { content: [] } }, 2);
+    expect(h.ofType('mcp.interaction')[0]).not.toHaveProperty('refusedByPolicy');
+  });
+
   it('records JSON-RPC errors with their code and a redacted message', () => {
     const h = harness();
     h.send('client_to_server', { jsonrpc: '2.0', id: 9, method: 'resources/read', params: { uri: 'file:///x' } }, 0);

@@ -4,8 +4,17 @@ import type { BudgetThresholdCrossed } from '@km/shared';
 export const BUDGET_WEBHOOKS = 'budget-webhooks';
 
 /** Cents for real money, more digits for the fractions of a cent small budgets deal in. */
-/** Three significant digits under $1: two made $0.0299 of a $0.03 budget read "$0.030", as if it were all spent. */
-const usd = (value: number) => `$${value >= 1 ? value.toFixed(2) : value.toPrecision(3)}`;
+/**
+ * Cents from $1, three significant digits under it, rounded down: rounded to nearest, $0.0299 of a $0.03 budget read
+ * "$0.030" (and $9.999 of $10 "$10.00"), as if it were all spent.
+ */
+function usd(value: number): string {
+  if (!(value > 0)) return '$0.00';
+  const decimals = value >= 1 ? 2 : 2 - Math.floor(Math.log10(value));
+  const factor = 10 ** decimals;
+  // The small epsilon keeps a float just under a whole step (0.29999999...) from dropping a digit.
+  return `$${(Math.floor(value * factor * (1 + 1e-12)) / factor).toFixed(decimals)}`;
+}
 
 /**
  * One body both Slack and Microsoft Teams accept: Slack incoming webhooks read `text`; Teams connectors read the
@@ -87,10 +96,14 @@ export async function deliverWebhook(
   return { ok: false, attempts, error };
 }
 
-/** fetch says only "fetch failed"; its cause names what failed (ECONNREFUSED, a DNS name not found), never the URL's path. */
+/**
+ * fetch says only "fetch failed"; its cause names what failed (ECONNREFUSED, a DNS name not found). A message that
+ * quotes a URL (fetch refusing one, say) is not passed on: the URL's path is the webhook's secret.
+ */
 function fetchError(err: unknown): string {
-  const { message, cause } = err as Error & { cause?: { code?: unknown } };
-  return typeof cause?.code === 'string' ? `${message} (${cause.code})` : message;
+  const { name, message, cause } = err as Error & { cause?: { code?: unknown } };
+  const said = /[a-z][a-z0-9+.-]*:\/\//i.test(String(message)) ? `${name || 'Error'}: the request could not be made` : String(message);
+  return typeof cause?.code === 'string' ? `${said} (${cause.code})` : said;
 }
 
 function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<void> {

@@ -66,6 +66,7 @@ describe('budgets', () => {
     expect(negative.body.error).toContain('Send a body like {"monthlyUsd":50');
     expect(negative.body.issues).toEqual([{ path: 'monthlyUsd', message: expect.any(String) }]);
     expect((await api.setBudget({ monthlyUsd: 5, webhookUrl: 'ftp://x' })).body.error).toMatch(/^webhookUrl: /);
+    expect((await api.setBudget({ monthlyUsd: 5, webhookUrl: 'https://hook:tok@hooks.example.com/a' })).body.error).toMatch(/^webhookUrl: a webhook URL cannot carry a user or password/);
     expect((await api.setBudget({ monthlyUsd: 5, extra: 1 })).status).toBe(400);
     expect((await api.setBudget({ monthlyUsd: 5 }, 'p'.repeat(201))).status).toBe(400);
     expect((await api.setBudget({ monthlyUsd: 5 }, undefined, 'wrong')).status).toBe(401);
@@ -162,6 +163,10 @@ describe('budget webhooks', () => {
     expect(body.text).toBe('km budget: project web (org org-a) reached 80% of its $10 monthly budget for 2026-11 ($8.50 spent).');
     // Under a dollar, three digits: $0.0299 of a $0.03 budget is not shown as all of it.
     expect(budgetWebhookBody({ ...event, monthlyUsd: 0.03, spentUsd: 0.0299 }).text).toContain('($0.0299 spent)');
+    // Rounded down, never up to the budget.
+    expect(budgetWebhookBody({ ...event, monthlyUsd: 0.03, spentUsd: 0.02996 }).text).toContain('($0.0299 spent)');
+    expect(budgetWebhookBody({ ...event, spentUsd: 9.999 }).text).toContain('($9.99 spent)');
+    expect(budgetWebhookBody({ ...event, spentUsd: 0.29 }).text).toContain('($0.290 spent)');
     expect(body).toMatchObject({ '@type': 'MessageCard', '@context': 'https://schema.org/extensions', summary: body.text, title: 'Budget 80% reached' });
   });
 
@@ -177,6 +182,10 @@ describe('budget webhooks', () => {
       throw new Error('ECONNREFUSED');
     }) as typeof fetch;
     expect(await deliverWebhook('https://x', {}, { fetch: down, sleep: async () => {}, attempts: 3 })).toEqual({ ok: false, attempts: 3, error: 'ECONNREFUSED' });
+    // The real fetch refusing a URL quotes it whole: the path (the webhook's secret) is not passed on.
+    const secret = 'https://hook:tok@hooks.example.com/services/SECRETPATH';
+    const refused = await deliverWebhook(secret, {}, { sleep: async () => {}, attempts: 1 });
+    expect(refused).toMatchObject({ ok: false, error: 'TypeError: the request could not be made' });
   });
 
   it('logs a failing webhook once and moves on past its checkpoint, keeping the delivery to retry', async () => {

@@ -200,6 +200,8 @@ describe('the embedded host', () => {
     // Another route's advice is its own: only ingest sends batches.
     const teams = await rawRequest({ path: '/api/teams/x', method: 'PUT', headers: { 'content-length': String(100 * 1024 * 1024), authorization: `Bearer ${localKey}` } });
     expect([teams.status, JSON.parse(teams.body).error]).toEqual([413, expect.stringMatching(/limit: PUT \/api\/teams\/x takes a small JSON body\.$/)]);
+    const ack = await rawRequest({ path: '/api/risk/findings/f/ack', method: 'POST', headers: { 'content-length': String(100 * 1024 * 1024), authorization: `Bearer ${localKey}` } });
+    expect([ack.status, JSON.parse(ack.body).error]).toEqual([413, expect.stringMatching(/limit: POST \/api\/risk\/findings\/f\/ack takes no body\.$/)]);
   });
 
   it('refuses requests a web page could make: a foreign Host (DNS rebinding) or a foreign Origin', async () => {

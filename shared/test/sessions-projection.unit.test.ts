@@ -117,7 +117,11 @@ describe('sessions projection', () => {
     expect(byId.get(plain.id)).not.toHaveProperty('refusedByPolicy');
     expect(byId.get(priced.id)).toMatchObject({ model: 'gpt-5' });
     expect(byId.get(priced.id)).not.toHaveProperty('refusedByPolicy');
-    // A refused call without a model keeps the model's place in its row: it reads back as null.
-    expect(byId.get(refused.id)).toMatchObject({ refusedByPolicy: true, model: null });
+    expect(byId.get(refused.id)).toMatchObject({ refusedByPolicy: true });
+    expect(byId.get(refused.id)).not.toHaveProperty('model');
+    // Folded again with the page as stored, the refusal stays; a page with none has no list.
+    const again = interactionsProjection.evolveBatch!(page, [plain], `${at(30)}|b1`);
+    expect(again.refused).toEqual([refused.id]);
+    expect(interactionsProjection.evolve(null, plain, `${at(30)}|b1`)).not.toHaveProperty('refused');
   });
 });

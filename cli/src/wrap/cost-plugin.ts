@@ -51,7 +51,9 @@ export function costPlugin(settings: CostSettings, serverName: string): Observer
     interaction(draft, exchange) {
       const tokensIn = estimateTokens(contextText(draft.method, exchange.result, exchange.error), family);
       const tokensOut = estimateTokens(generatedText(draft.method, exchange.params), family);
-      const fixed = draft.method === 'tools/call' && draft.target && draft.outcome !== 'unanswered' ? toolFixedCostUsd(serverName, draft.target, settings.toolCosts) : 0;
+      // A call km's policy refused never reached the tool, so it cost the tool's price nothing.
+      const called = draft.method === 'tools/call' && draft.target && draft.outcome !== 'unanswered' && !draft.refusedByPolicy;
+      const fixed = called ? toolFixedCostUsd(serverName, draft.target!, settings.toolCosts) : 0;
       draft.tokensIn = tokensIn;
       draft.tokensOut = tokensOut;
       draft.costUsd = price ? costUsd(price, tokensIn, tokensOut, fixed) : null;

@@ -130,7 +130,7 @@ export class SessionObserver {
   /** Keys of requests given up while pending: an answer to one is already counted, not an unknown id. */
   private readonly abandoned = new Set<string>();
   private paramsBytes = 0;
-  /** Ids (JSON text) of client requests km's policy answered, noted before their line is observed (a few at most). */
+  /** Ids (JSON text) of client requests km's policy answered, noted before the batch holding their line is observed. */
   private readonly refusedIds = new Set<string>();
 
   constructor(
@@ -173,13 +173,16 @@ export class SessionObserver {
 
   /**
    * The forwarding thread's gate answered these client requests itself (wrap/policy-gate.ts): their interactions say
-   * so. Told by the gate, never read off the wire, so a server cannot mark its own calls.
+   * so. Told by the gate, never read off the wire, so a server cannot mark its own calls. The gate's note rides in the
+   * batch that carries the refused line (whole, as the gate read it), so the caller ends it after that batch
+   * (refusalsSeen): an id whose line was never observed (oversized, not a request) must not mark a later call.
    */
   refusedByPolicy(requestIds: readonly string[]): void {
-    for (const id of requestIds) {
-      this.refusedIds.add(id);
-      if (this.refusedIds.size > PENDING_MAX) this.refusedIds.delete(this.refusedIds.values().next().value as string);
-    }
+    for (const id of requestIds) this.refusedIds.add(id);
+  }
+
+  refusalsSeen(): void {
+    this.refusedIds.clear();
   }
 
   /** What the session has learned of its peers; a replay of the journal (wrap/session.ts) resumes from it. */

@@ -347,6 +347,7 @@ function observedStream(sessionId: string, record: (draft: EventDraft) => void, 
         });
         stream.lastAt = at;
       }
+      observer.refusalsSeen();
       muted = false;
       stream.lastSeq = seq;
     },

@@ -59,8 +59,8 @@ export function makeRequestListener(options: DispatchOptions): (req: IncomingMes
     const body = await readBodyAtMost(req, maxBodyBytes);
     if (body === 'aborted') return void res.destroy();
     if (body === 'too-large') {
-      // Only ingest takes bodies this large: its callers can split a batch; any other route's body is small.
-      const advice = found.route.name === 'ingest' ? 'send fewer events per batch' : `${method} ${path} takes a small JSON body`;
+      // Only ingest takes bodies this large: its callers can split a batch; any other route's body is small, or none.
+      const advice = found.route.name === 'ingest' ? 'send fewer events per batch' : found.route.jsonBody ? `${method} ${path} takes a small JSON body` : `${method} ${path} takes no body`;
       const message = `the request body is larger than the ${maxBodyBytes}-byte limit: ${advice}.`;
       return refuse(res, errorResponse(413, message));
     }

@@ -239,7 +239,8 @@ export const budgetsRoute = declare({
 export const BudgetBodySchema = z.strictObject({
   // More than 0: no spend crosses a share of $0 (a stored budget.set of 0, from before, still folds).
   monthlyUsd: z.number().positive('a budget is more than 0 USD a month (0 would never alert)').finite().max(1e9),
-  webhookUrl: BudgetSetSchema.shape.webhookUrl.optional(),
+  // A user and password in the URL: fetch refuses such a URL, and it would put a secret where paths are kept out.
+  webhookUrl: BudgetSetSchema.shape.webhookUrl.refine((url) => url === null || !/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(url), 'a webhook URL cannot carry a user or password (user:password@): put the secret in its path, as Slack and Teams do').optional(),
 });
 export const setOrgBudgetRoute = declare({
   name: 'set-budget-org',

@@ -42,12 +42,9 @@ export const INTERACTION_ROW_FIELDS = [
   'responsePreview',
   'ts',
   'model',
-  'refusedByPolicy',
 ] as const;
-/** The fields at the end of INTERACTION_ROW_FIELDS that an event may lack: its row ends after the last it has. */
-const OPTIONAL_TAIL = 2;
 type RowField = (typeof INTERACTION_ROW_FIELDS)[number];
-/** [envelope index, ...the values of INTERACTION_ROW_FIELDS], ending after the last optional field the event has. */
+/** [envelope index, ...the values of INTERACTION_ROW_FIELDS]; model absent when the event had no model field. */
 export type InteractionRow = [number, ...unknown[]];
 
 export interface InteractionPageDoc {
@@ -61,6 +58,11 @@ export interface InteractionPageDoc {
   envelopes: EnvelopeRow[];
   /** Sorted by interaction id. */
   rows: InteractionRow[];
+  /**
+   * Ids of the rows km's policy refused (refusedByPolicy), sorted; absent when none. A list beside the rows, not a
+   * row field: a field after `model` would make a row without a model read back with model null.
+   */
+  refused?: string[];
 }
 
 /**
@@ -96,14 +98,16 @@ const envelopeOf = (event: Interaction): EnvelopeRow => [event.sessionId, event.
 
 function rowOf(event: Interaction, envelopeIndex: number): InteractionRow {
   const row: InteractionRow = [envelopeIndex];
-  let end = INTERACTION_ROW_FIELDS.length;
-  while (end > INTERACTION_ROW_FIELDS.length - OPTIONAL_TAIL && event[INTERACTION_ROW_FIELDS[end - 1]!] === undefined) end--;
-  for (let i = 0; i < end; i++) row.push(event[INTERACTION_ROW_FIELDS[i]!]);
+  for (const field of INTERACTION_ROW_FIELDS) {
+    if (field === 'model' && event.model === undefined) break;
+    row.push(event[field]);
+  }
   return row;
 }
 
 /** The interactions of a page, as the routes answer them. */
 export function pageInteractions(page: InteractionPageDoc): InteractionDoc[] {
+  const refused = new Set(page.refused ?? []);
   return page.rows.map((row) => {
     const [sessionId, projectId, userId, machineId, name, command] = page.envelopes[row[0]]!;
     const fields: Partial<Record<RowField, unknown>> = {};
@@ -122,6 +126,7 @@ export function pageInteractions(page: InteractionPageDoc): InteractionDoc[] {
       recordedAt: ts as string,
       receivedAt: page.receivedAt,
       batchId: page.batchId,
+      ...(refused.has(rest.id as string) ? { refusedByPolicy: true as const } : {}),
     };
   });
 }
@@ -139,14 +144,15 @@ export function readInteractionDocs(docs: readonly unknown[]): InteractionDoc[] 
  */
 function foldPage(state: InteractionPageDoc | null, events: readonly KmEvent[], docId: string): InteractionPageDoc {
   // Each envelope's JSON is its key: computed once per row, it both dedupes the envelopes and indexes the rows.
-  const rows = new Map<string, { envelope: EnvelopeRow; envelopeKey: string; event: Interaction | null; row: InteractionRow | null }>();
-  const entry = (envelope: EnvelopeRow, event: Interaction | null, row: InteractionRow | null) => ({ envelope, envelopeKey: JSON.stringify(envelope), event, row });
-  if (state) for (const row of state.rows) rows.set(row[1] as string, entry(state.envelopes[row[0]]!, null, row));
+  const rows = new Map<string, { envelope: EnvelopeRow; envelopeKey: string; event: Interaction | null; row: InteractionRow | null; refused: boolean }>();
+  const entry = (envelope: EnvelopeRow, event: Interaction | null, row: InteractionRow | null, refused: boolean) => ({ envelope, envelopeKey: JSON.stringify(envelope), event, row, refused });
+  const wasRefused = new Set(state?.refused ?? []);
+  if (state) for (const row of state.rows) rows.set(row[1] as string, entry(state.envelopes[row[0]]!, null, row, wasRefused.has(row[1] as string)));
   let first: (Interaction & Stored) | null = null;
   for (const event of events) {
     if (event.type !== 'mcp.interaction') throw new Error(`interactions cannot fold ${event.type}`);
     first ??= event;
-    rows.set(event.id, entry(envelopeOf(event), event, null));
+    rows.set(event.id, entry(envelopeOf(event), event, null, event.refusedByPolicy === true));
   }
   if (!state && !first) throw new Error('interactions: a page needs an event');
   const envelopeKeys = new Map<string, EnvelopeRow>();
@@ -163,6 +169,7 @@ function foldPage(state: InteractionPageDoc | null, events: readonly KmEvent[], 
     return copy;
   });
   const receivedAt = state?.receivedAt ?? first!.receivedAt ?? '';
+  const refused = ids.filter((id) => rows.get(id)!.refused);
   return {
     id: docId,
     orgId: state?.orgId ?? first!.orgId,
@@ -171,6 +178,7 @@ function foldPage(state: InteractionPageDoc | null, events: readonly KmEvent[], 
     batchId: state?.batchId ?? first!.batchId ?? first!.id,
     envelopes: sortedKeys.map((key) => envelopeKeys.get(key)!),
     rows: pageRows,
+    ...(refused.length > 0 ? { refused } : {}),
   };
 }
 
