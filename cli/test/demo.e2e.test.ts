@@ -105,6 +105,7 @@ describe('km demo', () => {
     const outcome = (server: string, tool: string) => calls.filter((i: any) => i.server === server && i.tool === tool).map((i: any) => i.outcome);
     expect(outcome('everything', 'trigger-long-running-operation')).toEqual(['ok']);
     expect(outcome('everything', DENIED_TOOL)).toEqual(['error']);
+    expect(calls.filter((i: any) => i.refusedByPolicy === true).map((i: any) => i.tool)).toEqual([DENIED_TOOL]);
     expect(outcome('everything', 'get-sum')).toEqual(['ok', 'tool_error']);
     expect(outcome('filesystem', 'read_text_file')).toEqual(['ok', 'tool_error']);
     expect(outcome('memory', 'create_entities')).toEqual(['ok']);

@@ -149,7 +149,13 @@ function Waterfall(props: { interactions: Interaction[] }) {
                 <span class="num hide-sm">{i.tokensIn === null && i.tokensOut === null ? DASH : fmtInt((i.tokensIn ?? 0) + (i.tokensOut ?? 0))}</span>
                 <span class="num hide-sm">{fmtUsd(i.costUsd)}</span>
                 <span class="wf-outcome">
-                  <OutcomeBadge outcome={i.outcome} />
+                  {i.refusedByPolicy ? (
+                    <span class="badge outcome-error" title="km's policy (km.json) refused this call: the server never saw it">
+                      refused
+                    </span>
+                  ) : (
+                    <OutcomeBadge outcome={i.outcome} />
+                  )}
                   {i.findings.length ? <span class="badge sev-high" title="risk findings">⚑ {i.findings.length}</span> : null}
                 </span>
               </button>

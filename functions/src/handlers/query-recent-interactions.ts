@@ -93,6 +93,7 @@ function recentView(doc: InteractionDoc): RecentInteraction {
     endedAt: doc.endedAt,
     // Always set by the projector; a document without it sorts first and is shown once.
     receivedAt: doc.receivedAt ?? '',
+    ...(doc.refusedByPolicy ? { refusedByPolicy: true as const } : {}),
   };
 }
 

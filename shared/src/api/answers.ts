@@ -70,6 +70,8 @@ export const RecentInteractionSchema = z.object({
   startedAt: z.string(),
   endedAt: z.string().nullable(),
   receivedAt: z.string(),
+  /** km's policy refused the call (the server never saw it); absent otherwise. */
+  refusedByPolicy: InteractionSchema.shape.refusedByPolicy,
 });
 export const RecentInteractionsAnswerSchema = z.object({
   interactions: z.array(RecentInteractionSchema),
