@@ -12,7 +12,7 @@ const common = {
 
 module.exports = {
   // e2e tests start real servers; the machines are shared and slow at times. Never a speed assertion.
-  testTimeout: 60_000,
+  testTimeout: 120_000,
   // A failing e2e test can leave its MCP client's child process behind: the run must still end (with its failures)
   // rather than hang CI. Passing tests close what they open.
   forceExit: true,

@@ -14,7 +14,7 @@ export function requireBuiltKm(): void {
 }
 
 /** Polls until probe returns something other than undefined; the timeout only bounds a broken run. */
-export async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+export async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 45_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
