@@ -644,6 +644,18 @@ export const auditRoute = declare({
   doc: "Every event of the org in log order, as a hash chain (each record carries the hash of the one before) ending in a head signed with the server's audit key; from/to (when the server accepted them) choose the records shown, the chain is always the org's whole. In Azure the events are read from the audit archive, which its trigger fills a few seconds behind ingest. ndjson (default) or csv.",
 });
 
+export const auditKeyRoute = declare({
+  name: 'audit-key',
+  method: 'GET',
+  path: 'audit/key',
+  pathParams: noPathParams,
+  query: noQuery,
+  answer: answers.AuditKeyAnswerSchema,
+  status: 200,
+  doc: "The public key this server signs audit heads with (the same for every org it serves), and its fingerprint: a head signed by any other key is not this server's, whatever key the file carries.",
+  scopesItself: true,
+});
+
 // The guided first run and the funnel (issue 15).
 export const firstRunRoute = declare({
   name: 'query-first-run',
@@ -716,6 +728,7 @@ export const apiRoutes = [
   retentionRoute,
   setRetentionRoute,
   auditRoute,
+  auditKeyRoute,
   firstRunRoute,
   funnelRoute,
   landingViewRoute,
