@@ -1,8 +1,8 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { auditKeyRoute } from '@km/shared';
 import { auditKeyFingerprint, auditPublicKey } from '@km/functions/dist/audit/audit-chain';
+import { auditKeyPath } from '@km/functions/dist/host/local-api-key';
 import type { Settings } from '../config/settings';
 import { callApi } from './api-client';
 
@@ -22,9 +22,6 @@ export interface KeySearch {
 }
 
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
-
-/** The file the embedded host signs with: on the server's own machine, the one key that makes its exports. */
-export const localAuditKeyPath = (home: string) => join(home, 'audit-signing-key.pem');
 
 function trustedKeyOf(key: KeyObject, source: string): TrustedKey {
   return { fingerprint: auditKeyFingerprint(key), source, pem: key.export({ type: 'spki', format: 'pem' }).toString() };
@@ -55,7 +52,7 @@ export function pinnedKey(value: string): TrustedKey {
 
 /** This machine's km serve key (KM_HOME/audit-signing-key.pem), or null when km serve never made one here. */
 export function localAuditKey(home: string): TrustedKey | null {
-  const path = localAuditKeyPath(home);
+  const path = auditKeyPath(home);
   if (!existsSync(path)) return null;
   let key: KeyObject;
   try {

@@ -6,7 +6,8 @@ import { pipeline } from 'node:stream/promises';
 import { auditRoute, routeUrl } from '@km/shared';
 import { auditKeyFingerprint, auditPublicKey, verifyExport } from '@km/functions/dist/audit/audit-chain';
 import { loadSettings, resolveTarget } from '../config/settings';
-import { localAuditKey, localAuditKeyPath, pinnedKey, serverAuditKey, trustedAuditKeys } from './audit-trust';
+import { auditKeyPath } from '@km/functions/dist/host/local-api-key';
+import { localAuditKey, pinnedKey, serverAuditKey, trustedAuditKeys } from './audit-trust';
 
 /**
  * `km audit export` streams the org's audit trail (GET /api/audit) to a file or stdout; `km audit verify FILE`
@@ -91,7 +92,7 @@ export function auditCommand(): Command {
       const span = outcome.firstSeq === null ? 'no records' : `records ${outcome.firstSeq}-${outcome.lastSeq}`;
       const what = `${span} of org "${head.orgId}", chain of ${head.count} signed at ${head.signedAt}`;
       if (!trusted) {
-        const looked = ["no --key", `no audit key of km serve in ${localAuditKeyPath(loadSettings().home)}`, ...(search.unanswered.length > 0 ? search.unanswered : ['not logged in to a server (km login)'])];
+        const looked = ["no --key", `no audit key of km serve in ${auditKeyPath(loadSettings().home)}`, ...(search.unanswered.length > 0 ? search.unanswered : ['not logged in to a server (km login)'])];
         return say(
           `is NOT proven: the chain is intact (${what}), but its head is signed by key ${signedBy}, the key written in the file itself, and nothing here vouches for it (${looked.join('; ')}). Anyone can sign a file with a key of their own: run km audit key where the server is trusted, and verify again with --key SHA256:...`,
           3,
@@ -115,7 +116,7 @@ export function auditCommand(): Command {
     .action(async (options: { out?: string }) => {
       const settings = loadSettings();
       const key = settings.endpoint ? await serverAuditKey(settings) : localAuditKey(settings.home);
-      if (!key) throw new Error(`km serve has made no audit key here yet (${localAuditKeyPath(settings.home)}): start km serve once, or km login to a server`);
+      if (!key) throw new Error(`km serve has made no audit key here yet (${auditKeyPath(settings.home)}): start km serve once, or km login to a server`);
       if (options.out) writeFileSync(options.out, key.pem!, { mode: 0o644 });
       process.stdout.write(`${key.fingerprint}\n`);
       process.stderr.write(`km audit: the audit key of ${key.source}${options.out ? `; PEM in ${options.out}` : ''}\n`);
