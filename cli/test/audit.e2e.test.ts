@@ -1,6 +1,8 @@
+import { createPrivateKey, sign } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashApiKey } from '@km/functions/dist/adapters/api-key-authenticator';
+import { auditSigner, genesisHash, newAuditKeyPem, recordHash } from '@km/functions/dist/audit/audit-chain';
 import { startEmbeddedHost } from '@km/functions/dist/host/embedded-host';
 import { aSessionOfEvents, anEnvelope, interaction } from '../../functions/test/fixtures';
 import { requireBuiltKm, runKm } from './e2e-support';
@@ -71,6 +73,102 @@ describe('km audit export and verify against the real embedded host', () => {
     // An export whose record 3 is not the one published earlier (a log changed and chained again) is refused.
     const pinnedElsewhere = await km(['audit', 'verify', file, '--head', `3:${'0'.repeat(64)}`], { KM_HOME: home });
     expect(pinnedElsewhere).toMatchObject({ status: 1, stdout: expect.stringContaining('record 3 is not the one published') });
+  });
+
+  it('refuses a forged export: records dropped, the rest renumbered and chained again, and a head signed with a key of the forger', async () => {
+    const file = join(home, 'genuine.ndjson');
+    expect((await km(['audit', 'export', '--out', file], { KM_HOME: home })).status).toBe(0);
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+    const genuineHead = JSON.parse(lines.at(-1)!);
+    // What a forger's script does: keep the records they like, renumber and chain them as audit-chain.ts does, and
+    // sign a head over them, range and all, with a fresh Ed25519 key.
+    let prevHash = genesisHash('local');
+    const kept = lines.slice(0, -1).map((line) => JSON.parse(line)).filter((record) => record.type !== 'mcp.interaction');
+    const forgedRecords = kept.map((record, index) => {
+      const unhashed = { seq: index + 1, at: record.at, type: record.type, event: record.event, prevHash };
+      prevHash = recordHash(unhashed);
+      return { ...unhashed, hash: prevHash };
+    });
+    const last = forgedRecords.at(-1)!;
+    const fields = { orgId: 'local', count: last.seq, hash: last.hash, signedAt: new Date().toISOString(), checkpoint: null, range: { from: null, to: null, firstSeq: 1, lastSeq: last.seq, lastHash: last.hash } };
+    const forger = auditSigner(newAuditKeyPem());
+    const forged = join(home, 'forged.ndjson');
+    writeFileSync(forged, [...forgedRecords, { head: true, ...fields, publicKey: forger.publicKey, signature: forger.sign(fields) }].map((line) => JSON.stringify(line)).join('\n') + '\n');
+
+    // On the server's own machine its key (KM_HOME/audit-signing-key.pem) is the one trusted, with or without --org.
+    for (const args of [[], ['--org', 'local']]) {
+      const refused = await km(['audit', 'verify', forged, ...args], { KM_HOME: home });
+      expect(refused).toMatchObject({ status: 1, stdout: expect.stringMatching(/does NOT hold: its head is signed by key SHA256:\S+, not by SHA256:\S+, this machine's km serve \(.*audit-signing-key\.pem\)/) });
+      expect(refused.stdout).not.toContain('holds:');
+    }
+    const genuine = await km(['audit', 'verify', file], { KM_HOME: home });
+    expect(genuine).toMatchObject({ status: 0, stdout: expect.stringMatching(/holds: records 1-\d+ of org "local", .*exactly the records its head signs \(the whole chain asked\), signed by key SHA256:\S+, this machine's km serve/) });
+
+    // Elsewhere (a KM_HOME of its own, no login) nothing vouches for either file's key: intact, but not proven.
+    const elsewhere = tempHome('km-audit-auditor');
+    for (const path of [file, forged]) {
+      const unproven = await km(['audit', 'verify', path], { KM_HOME: elsewhere });
+      expect(unproven).toMatchObject({ status: 3, stdout: expect.stringContaining('is NOT proven: the chain is intact') });
+      expect(unproven.stdout).toContain('nothing here vouches for it');
+      expect(unproven.stdout).not.toContain('holds');
+    }
+
+    // The server's key, pinned: from km audit key where the server is trusted, as a PEM file or its fingerprint.
+    const pem = join(elsewhere, 'server-audit-key.pem');
+    const shown = await km(['audit', 'key', '--out', pem], { KM_HOME: home });
+    expect(shown).toMatchObject({ status: 0, stdout: expect.stringMatching(/^SHA256:[A-Za-z0-9+/]{43}\n$/), stderr: expect.stringContaining("this machine's km serve") });
+    const fingerprint = shown.stdout.trim();
+    expect(readFileSync(pem, 'utf8')).toMatch(/^-----BEGIN PUBLIC KEY-----/);
+    for (const key of [pem, fingerprint]) {
+      expect(await km(['audit', 'verify', file, '--key', key], { KM_HOME: elsewhere })).toMatchObject({ status: 0, stdout: expect.stringContaining(`signed by key ${fingerprint}`) });
+      expect(await km(['audit', 'verify', forged, '--key', key], { KM_HOME: elsewhere })).toMatchObject({ status: 1, stdout: expect.stringContaining(`not by ${fingerprint}`) });
+    }
+    // --key is the only key trusted, even on the server's machine: the forger's own key "verifies" only their file.
+    const forgerKey = join(elsewhere, 'forger.key');
+    writeFileSync(forgerKey, forger.publicKey);
+    expect(await km(['audit', 'verify', file, '--key', forgerKey], { KM_HOME: home })).toMatchObject({ status: 1, stdout: expect.stringContaining('does NOT hold: its head is signed by key') });
+
+    // Logged in to the server (here as the other org's key): its GET /api/audit/key is the key trusted.
+    const loggedIn = { KM_HOME: elsewhere, KM_ENDPOINT: host.url, KM_API_KEY: OTHER_KEY };
+    expect(await km(['audit', 'key'], loggedIn)).toMatchObject({ status: 0, stdout: `${fingerprint}\n`, stderr: expect.stringContaining(`the server km is logged in to (${host.url})`) });
+    expect(await km(['audit', 'verify', file], loggedIn)).toMatchObject({ status: 0, stdout: expect.stringContaining(`the server km is logged in to (${host.url})`) });
+    expect(await km(['audit', 'verify', forged], loggedIn)).toMatchObject({ status: 1, stdout: expect.stringContaining(`not by ${fingerprint}, the server km is logged in to`) });
+    expect(genuineHead.publicKey).not.toBe(forger.publicKey);
+  });
+
+  it('refuses an export cut at its end or its start, and says an export from before signed ranges is not proven complete', async () => {
+    const file = join(home, 'whole.ndjson');
+    expect((await km(['audit', 'export', '--out', file], { KM_HOME: home })).status).toBe(0);
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+    const records = lines.slice(0, -1).map((line) => JSON.parse(line));
+    const head = JSON.parse(lines.at(-1)!);
+    expect(head.range).toEqual({ from: null, to: null, firstSeq: 1, lastSeq: records.length, lastHash: records.at(-1).hash });
+    const variant = async (name: string, kept: string[]) => {
+      const path = join(home, `${name}.ndjson`);
+      writeFileSync(path, kept.join('\n') + '\n');
+      return km(['audit', 'verify', path], { KM_HOME: home });
+    };
+    expect(await variant('newest-cut', [...lines.slice(0, 3), lines.at(-1)!])).toMatchObject({
+      status: 1,
+      stdout: expect.stringContaining(`record 3: the export ends at record 3, the signed head says it holds records 1-${records.length}: records were cut from its end`),
+    });
+    expect(await variant('oldest-cut', lines.slice(2))).toMatchObject({ status: 1, stdout: expect.stringContaining('the export starts at record 3, the signed head says it holds records 1-') });
+
+    // A window asked with --from holds: its range is signed.
+    const window = join(home, 'window.ndjson');
+    expect((await km(['audit', 'export', '--from', records[4].at, '--out', window], { KM_HOME: home })).status).toBe(0);
+    expect(await km(['audit', 'verify', window], { KM_HOME: home })).toMatchObject({ status: 0, stdout: expect.stringContaining(`exactly the records its head signs (the window asked, ${records[4].at} to the end)`) });
+
+    // A head km signed before ranges (the old text, with this server's key) still reads, but proves no completeness.
+    const { range: _range, signature: _signature, ...old } = head;
+    const text = `${old.orgId}|${old.count}|${old.hash}|${old.signedAt}|genesis`;
+    const legacy = { ...old, signature: sign(null, Buffer.from(text), createPrivateKey(readFileSync(join(home, 'audit-signing-key.pem'), 'utf8'))).toString('base64') };
+    for (const kept of [records, records.slice(0, 3)]) {
+      const verdict = await variant('legacy', [...kept.map((record) => JSON.stringify(record)), JSON.stringify(legacy)]);
+      expect(verdict).toMatchObject({ status: 3, stdout: expect.stringContaining(`is NOT proven complete: records 1-${kept.length} of org "local"`) });
+      expect(verdict.stdout).toContain('it predates signed ranges');
+      expect(verdict.stdout).not.toContain('holds');
+    }
   });
 
   it('exports a window of the chain, and csv for spreadsheets', async () => {

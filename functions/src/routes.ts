@@ -17,6 +17,7 @@ import {
   teamsRoute,
   setTeamRoute,
   auditRoute,
+  auditKeyRoute,
   retentionRoute,
   setRetentionRoute,
   latencyBottlenecksRoute,
@@ -60,7 +61,7 @@ import { makeQueryRecentInteractionsHandler } from './handlers/query-recent-inte
 import { makeQueryOpenApiHandler } from './handlers/query-openapi';
 import { makeInviteMemberHandler, makeQueryMembersHandler, makeRemoveMemberHandler } from './handlers/members';
 import { makeQueryTeamsHandler, makeSetTeamHandler } from './handlers/teams';
-import { makeAuditHandler } from './handlers/audit';
+import { makeAuditHandler, makeAuditKeyHandler } from './handlers/audit';
 import { makeQueryRetentionHandler, makeSetRetentionHandler } from './handlers/retention';
 import type { AuditSigner } from './audit/audit-chain';
 import { makeLandingViewHandler, makeQueryFirstRunHandler, makeQueryFunnelHandler } from './handlers/funnel';
@@ -147,6 +148,7 @@ const routeTable = [
   { contract: retentionRoute, makeHandler: makeQueryRetentionHandler },
   { contract: setRetentionRoute, makeHandler: makeSetRetentionHandler },
   { contract: auditRoute, makeHandler: makeAuditHandler },
+  { contract: auditKeyRoute, makeHandler: makeAuditKeyHandler },
   // The guided first run and the funnel (issue 15)
   { contract: firstRunRoute, makeHandler: makeQueryFirstRunHandler },
   { contract: funnelRoute, makeHandler: makeQueryFunnelHandler },

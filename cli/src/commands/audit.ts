@@ -1,15 +1,18 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { createReadStream, createWriteStream, renameSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { auditRoute, routeUrl } from '@km/shared';
-import { verifyExport } from '@km/functions/dist/audit/audit-chain';
+import { auditKeyFingerprint, auditPublicKey, verifyExport } from '@km/functions/dist/audit/audit-chain';
 import { loadSettings, resolveTarget } from '../config/settings';
+import { auditKeyPath } from '@km/functions/dist/host/local-api-key';
+import { localAuditKey, pinnedKey, serverAuditKey, trustedAuditKeys } from './audit-trust';
 
 /**
  * `km audit export` streams the org's audit trail (GET /api/audit) to a file or stdout; `km audit verify FILE`
- * checks its hash chain and signed head, and exits 1 naming the first bad record.
+ * checks its hash chain, its signed range and head, and that the head's key is one the user trusts (never only the
+ * key the file carries): exit 0 proven, 1 naming what does not hold, 3 intact but not proven.
  */
 export function auditCommand(): Command {
   const audit = new Command('audit').description("The org's audit trail: every event as a hash chain with a signed head; export it, verify an export");
@@ -48,7 +51,9 @@ export function auditCommand(): Command {
     });
   audit
     .command('verify')
-    .description('Check an ndjson export: every hash, every link, the seqs and the signed head; exit 1 naming the first bad record')
+    .description(
+      'Check an ndjson export: every hash, every link, the seqs, the signed range and the signed head, and that the head is signed by a key you trust: exit 0 when all hold, 1 when something does not (naming it), 3 when the file is intact but not proven (no key to trust it by, or a head from before signed ranges)',
+    )
     .argument('<file>', 'an export of km audit export (ndjson)')
     .option('--head <seq:hash>', 'a head published or kept before (seq:hash): the export must hold that record unchanged', (value: string) => {
       const match = /^(\d+):([0-9a-f]{64})$/.exec(value);
@@ -56,22 +61,65 @@ export function auditCommand(): Command {
       return { seq: Number(match[1]), hash: match[2]! };
     })
     .option('--org <org>', 'the org the export must be of')
-    .action(async (file: string, options: { head?: { seq: number; hash: string }; org?: string }) => {
+    .option(
+      '--key <file|fingerprint>',
+      "the server's audit key, the only one trusted: a PEM file or SHA256:... (km audit key, where the server is trusted); default: this machine's km serve key and the key of the server km is logged in to",
+    )
+    .action(async (file: string, options: { head?: { seq: number; hash: string }; org?: string; key?: string }) => {
+      // A --key that cannot be read is said before the file is read.
+      const pinned = options.key === undefined ? undefined : pinnedKey(options.key);
       const input = createReadStream(file);
       const opened = new Promise<void>((resolve, reject) => input.once('open', () => resolve()).once('error', reject));
       await opened.catch((error: NodeJS.ErrnoException) => {
         throw new Error(`cannot read ${file}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
       });
       const outcome = await verifyExport(createInterface({ input, crlfDelay: Infinity }), options.org, options.head);
-      if (!outcome.ok) {
-        process.stdout.write(`km audit verify: ${file} does NOT hold: line ${outcome.line}${outcome.seq !== null ? `, record ${outcome.seq}` : ''}: ${outcome.problem}\n`);
-        process.exitCode = 1;
-        return;
+      const say = (text: string, exitCode: number) => {
+        process.stdout.write(`km audit verify: ${file} ${text}\n`);
+        process.exitCode = exitCode;
+      };
+      if (!outcome.ok) return say(`does NOT hold: line ${outcome.line}${outcome.seq !== null ? `, record ${outcome.seq}` : ''}: ${outcome.problem}`, 1);
+
+      const { head } = outcome;
+      const signedBy = auditKeyFingerprint(auditPublicKey(head.publicKey)!);
+      const search = pinned ? { keys: [pinned], unanswered: [] } : await trustedAuditKeys(loadSettings(), signedBy);
+      const trusted = search.keys.find((key) => key.fingerprint === signedBy);
+      if (!trusted && search.keys.length > 0) {
+        const checked = search.keys.map((key) => `${key.fingerprint}, ${key.source}`).join('; nor by ');
+        const unanswered = search.unanswered.length > 0 ? ` (not asked: ${search.unanswered.join('; ')})` : '';
+        return say(`does NOT hold: its head is signed by key ${signedBy}, not by ${checked}${unanswered}. Anyone can sign a file with a key of their own; if this export is of another server, give its key with --key`, 1);
       }
       const span = outcome.firstSeq === null ? 'no records' : `records ${outcome.firstSeq}-${outcome.lastSeq}`;
-      process.stdout.write(
-        `km audit verify: ${file} holds: ${span} of org "${outcome.head.orgId}", chain of ${outcome.head.count} signed at ${outcome.head.signedAt}; head ${outcome.head.count}:${outcome.head.hash}\n`,
-      );
+      const what = `${span} of org "${head.orgId}", chain of ${head.count} signed at ${head.signedAt}`;
+      if (!trusted) {
+        const looked = ["no --key", `no audit key of km serve in ${auditKeyPath(loadSettings().home)}`, ...(search.unanswered.length > 0 ? search.unanswered : ['not logged in to a server (km login)'])];
+        return say(
+          `is NOT proven: the chain is intact (${what}), but its head is signed by key ${signedBy}, the key written in the file itself, and nothing here vouches for it (${looked.join('; ')}). Anyone can sign a file with a key of their own: run km audit key where the server is trusted, and verify again with --key SHA256:...`,
+          3,
+        );
+      }
+      const by = `by key ${signedBy}, ${trusted.source}`;
+      if (!outcome.range) {
+        return say(
+          `is NOT proven complete: ${span} of org "${head.orgId}" are intact, and the head (chain of ${head.count}, signed at ${head.signedAt}) is signed ${by}, but it predates signed ranges, so records cut from the start or end of the file would not show. Export again for a head that signs its range`,
+          3,
+        );
+      }
+      const { from, to } = outcome.range;
+      const window = from === null && to === null ? 'the whole chain asked' : `the window asked, ${from ?? 'the start'} to ${to ?? 'the end'}`;
+      say(`holds: ${what}, exactly the records its head signs (${window}), signed ${by}; head ${head.count}:${head.hash}`, 0);
+    });
+  audit
+    .command('key')
+    .description("The key the server's audit heads are signed with: its fingerprint on stdout, for km audit verify --key elsewhere (the server km is logged in to, else this machine's km serve)")
+    .option('--out <file>', 'also write the public key here, as PEM')
+    .action(async (options: { out?: string }) => {
+      const settings = loadSettings();
+      const key = settings.endpoint ? await serverAuditKey(settings) : localAuditKey(settings.home);
+      if (!key) throw new Error(`km serve has made no audit key here yet (${auditKeyPath(settings.home)}): start km serve once, or km login to a server`);
+      if (options.out) writeFileSync(options.out, key.pem!, { mode: 0o644 });
+      process.stdout.write(`${key.fingerprint}\n`);
+      process.stderr.write(`km audit: the audit key of ${key.source}${options.out ? `; PEM in ${options.out}` : ''}\n`);
     });
   return audit;
 }

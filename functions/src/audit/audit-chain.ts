@@ -26,10 +26,32 @@ export interface AuditHead {
   signedAt: string;
   /** Where the chain starts after a retention cut (null: at the org's first event); signed, so none can be slipped in. */
   checkpoint: { seq: number; hash: string } | null;
-  /** Ed25519 public key (SPKI, base64) and signature (base64) over `orgId|count|hash|signedAt|checkpoint`. */
+  /**
+   * What this export holds, signed, so that records cut off its start or end are seen (a window asked with
+   * from/to looks the same as a cut file otherwise). Absent from heads signed before it existed.
+   */
+  range?: AuditRange;
+  /**
+   * Ed25519 public key (SPKI, base64) and signature (base64) over the head's other fields. Anyone can sign with a
+   * key of their own: the key proves nothing until it is checked against one the reader trusts (`km audit verify`).
+   */
   publicKey: string;
   signature: string;
 }
+
+/** The records an export holds, as its head signs them. */
+export interface AuditRange {
+  /** The window asked (ISO; null: not bounded). */
+  from: string | null;
+  to: string | null;
+  /** The first and last record written out and the hash of the last; all null when the window held none. */
+  firstSeq: number | null;
+  lastSeq: number | null;
+  lastHash: string | null;
+}
+
+/** The fields of a head its signature covers. */
+export type SignedHeadFields = Omit<AuditHead, 'signature' | 'publicKey' | 'head'>;
 
 /** Where every org's chain starts: a value of its own, so two orgs' chains never share a hash. */
 export const genesisHash = (orgId: string) => sha256(`km-audit-genesis:${orgId}`);
@@ -83,8 +105,10 @@ function argumentShape(preview: string | null): Record<string, string> | null {
 
 /** The server's audit signing key: made once (Ed25519), kept as PKCS8 PEM. */
 export interface AuditSigner {
+  /** SPKI DER, base64. */
   publicKey: string;
-  sign(head: Omit<AuditHead, 'signature' | 'publicKey' | 'head'>): string;
+  /** A head is always signed with the range of the export it ends. */
+  sign(head: SignedHeadFields & { range: AuditRange }): string;
 }
 
 export function newAuditKeyPem(): string {
@@ -97,12 +121,36 @@ export function auditSigner(privateKeyPem: string): AuditSigner {
   return { publicKey, sign: (head) => sign(null, Buffer.from(signedText(head)), privateKey).toString('base64') };
 }
 
-const signedText = (head: Pick<AuditHead, 'orgId' | 'count' | 'hash' | 'signedAt' | 'checkpoint'>) =>
-  `${head.orgId}|${head.count}|${head.hash}|${head.signedAt}|${head.checkpoint ? `${head.checkpoint.seq}:${head.checkpoint.hash}` : 'genesis'}`;
+/**
+ * What a head's signature covers. A head with a range signs a tagged canonical JSON of all its fields, so neither a
+ * field added nor one taken away (a range stripped to pass for an older head) leaves the signature holding; heads
+ * signed before ranges existed signed the `|`-joined text below, which verify still reads.
+ */
+const signedText = (head: SignedHeadFields) =>
+  head.range !== undefined
+    ? `km-audit-head/2\n${canonicalJson({ orgId: head.orgId, count: head.count, hash: head.hash, signedAt: head.signedAt, checkpoint: head.checkpoint, range: head.range })}`
+    : `${head.orgId}|${head.count}|${head.hash}|${head.signedAt}|${head.checkpoint ? `${head.checkpoint.seq}:${head.checkpoint.hash}` : 'genesis'}`;
+
+/** The Ed25519 public key of a head (SPKI DER, base64), or null when it is not one. */
+export function auditPublicKey(spkiBase64: string): KeyObject | null {
+  try {
+    const key = createPublicKey({ key: Buffer.from(spkiBase64, 'base64'), format: 'der', type: 'spki' });
+    return key.asymmetricKeyType === 'ed25519' ? key : null;
+  } catch {
+    return null;
+  }
+}
+
+/** How a key is named to people: `SHA256:` and the base64 of the sha256 of its SPKI DER, as ssh names keys. */
+export function auditKeyFingerprint(key: KeyObject): string {
+  const der = key.export({ type: 'spki', format: 'der' });
+  return `SHA256:${createHash('sha256').update(der).digest('base64').replace(/=+$/, '')}`;
+}
 
 export function headSignatureHolds(head: AuditHead): boolean {
   try {
-    const key = createPublicKey({ key: Buffer.from(head.publicKey, 'base64'), format: 'der', type: 'spki' });
+    const key = auditPublicKey(head.publicKey);
+    if (!key) return false;
     return verify(null, Buffer.from(signedText(head)), key, Buffer.from(head.signature, 'base64'));
   } catch {
     return false;
@@ -110,13 +158,24 @@ export function headSignatureHolds(head: AuditHead): boolean {
 }
 
 export type VerifyOutcome =
-  | { ok: true; records: number; firstSeq: number | null; lastSeq: number | null; head: AuditHead; checkpointSeq: number | null }
+  | {
+      ok: true;
+      records: number;
+      firstSeq: number | null;
+      lastSeq: number | null;
+      head: AuditHead;
+      checkpointSeq: number | null;
+      /** The range the head signs, which the records were found to be exactly; null: a head from before ranges, so nothing proves no records were cut from the export's start or end. */
+      range: AuditRange | null;
+    }
   | { ok: false; line: number; seq: number | null; problem: string };
 
 /**
  * Checks an ndjson export line by line: each record's hash, each link to the record before, seqs that follow one
  * another, and the signed head that ends it (its count and hash those of the last record when the export reaches
- * the end of the chain). `pinned`: a head published before (seq and hash): the export must hold it unchanged.
+ * the end of the chain, its range exactly the records there are). `pinned`: a head published before (seq and hash):
+ * the export must hold it unchanged. The signature is checked against the key the head carries: whether that key
+ * is one to trust is the caller's to decide (a forger signs with a key of their own).
  */
 export async function verifyExport(lines: AsyncIterable<string> | Iterable<string>, orgIdExpected?: string, pinned?: { seq: number; hash: string }): Promise<VerifyOutcome> {
   let previous: AuditRecord | null = null;
@@ -128,6 +187,8 @@ export async function verifyExport(lines: AsyncIterable<string> | Iterable<strin
   /** The seq of a retention checkpoint the export starts from. */
   let cutAt: number | null = null;
   let cutFrom: string | null = null;
+  /** The first record after a checkpoint is not the one right after it: an export of a window, if its head says so. */
+  let gapAfterCut: { line: number; seq: number; after: number } | null = null;
   let lineNo = 0;
   // Line by line, so an export of any size is checked in constant memory.
   for await (const line of lines) {
@@ -161,10 +222,28 @@ export async function verifyExport(lines: AsyncIterable<string> | Iterable<strin
       if (cutFrom !== signedCut) return fail(cutFrom ? `the export starts at a checkpoint (${cutFrom.split(':')[0]}) the signed head does not name` : 'the signed head names a retention checkpoint the export does not start from');
       if (previous && previous.seq === signed.count && previous.hash !== signed.hash) return fail(`the head's hash is not record ${previous.seq}'s`, previous.seq);
       if (previous && previous.seq > signed.count) return fail(`the head counts ${signed.count} records, the export goes to ${previous.seq}`, previous.seq);
+      const last = count > 0 ? previous : null;
+      if (signed.range === undefined) {
+        if (gapAfterCut) return { ok: false, line: gapAfterCut.line, seq: gapAfterCut.seq, problem: `seq ${gapAfterCut.seq} follows ${gapAfterCut.after}: records are missing` };
+        continue;
+      }
+      const range = signed.range;
+      if (!isRange(range)) return fail("the head's range is not one km writes");
+      const signedSpan = range.firstSeq === null ? 'no records' : `records ${range.firstSeq}-${range.lastSeq}`;
+      if (first === null && range.firstSeq !== null) return fail(`the signed head says the export holds ${signedSpan}; it holds none`);
+      if (first !== null && range.firstSeq !== first) return fail(`the export starts at record ${first}, the signed head says it holds ${signedSpan}: ${range.firstSeq === null || first < range.firstSeq ? 'records were added' : 'records were cut from its start'}`, first);
+      if (last && range.lastSeq !== last.seq) return fail(`the export ends at record ${last.seq}, the signed head says it holds ${signedSpan}: ${range.lastSeq === null || last.seq > range.lastSeq ? 'records were added' : 'records were cut from its end'}`, last.seq);
+      if (last && range.lastHash !== last.hash) return fail(`record ${last.seq} is not the one the head signed`, last.seq);
+      if (range.lastSeq !== null && range.lastSeq > signed.count) return fail(`the signed range ends at ${range.lastSeq}, after the chain's ${signed.count} records`);
       continue;
     }
     const record = parsed as AuditRecord;
     if (!Number.isInteger(record.seq) || typeof record.hash !== 'string' || typeof record.prevHash !== 'string') return fail('not an audit record');
+    if (previous && count === 0 && cutAt !== null && record.seq > previous.seq + 1) {
+      // After a checkpoint, a window that starts later has no link to check: its range, signed, must say it starts here.
+      gapAfterCut = { line: lineNo, seq: record.seq, after: previous.seq };
+      previous = null;
+    }
     if (previous && record.seq !== previous.seq + 1) return fail(`seq ${record.seq} follows ${previous.seq}: ${record.seq > previous.seq + 1 ? 'records are missing' : 'records are out of order'}`, record.seq);
     if (previous && record.prevHash !== previous.hash) return fail(`record ${record.seq} does not link to record ${previous.seq}`, record.seq);
     if (!previous && record.seq === 1) genesisSeen = record.prevHash;
@@ -179,5 +258,14 @@ export async function verifyExport(lines: AsyncIterable<string> | Iterable<strin
   }
   if (!head) return { ok: false, line: lineNo, seq: previous?.seq ?? null, problem: 'no signed head at the end: the export was cut short' };
   if (pinned && !pinnedSeen && pinned.seq <= head.count && (first === null || pinned.seq >= first)) return { ok: false, line: lineNo, seq: pinned.seq, problem: `the published record ${pinned.seq} is not in the export` };
-  return { ok: true, records: count, firstSeq: first, lastSeq: count > 0 ? (previous?.seq ?? null) : null, head, checkpointSeq: cutAt };
+  return { ok: true, records: count, firstSeq: first, lastSeq: count > 0 ? (previous?.seq ?? null) : null, head, checkpointSeq: cutAt, range: head.range ?? null };
+}
+
+const seqOrNull = (value: unknown) => value === null || (Number.isInteger(value) && (value as number) >= 1);
+const textOrNull = (value: unknown) => value === null || typeof value === 'string';
+
+function isRange(range: unknown): range is AuditRange {
+  if (range === null || typeof range !== 'object') return false;
+  const { from, to, firstSeq, lastSeq, lastHash } = range as Record<string, unknown>;
+  return textOrNull(from) && textOrNull(to) && seqOrNull(firstSeq) && seqOrNull(lastSeq) && textOrNull(lastHash) && (firstSeq === null) === (lastSeq === null) && (lastSeq === null) === (lastHash === null);
 }

@@ -1,5 +1,5 @@
-import { ApiError, auditRoute } from '@km/shared';
-import { genesisHash, type AuditRecord, type AuditSigner } from '../audit/audit-chain';
+import { ApiError, auditKeyRoute, auditRoute } from '@km/shared';
+import { auditKeyFingerprint, auditPublicKey, genesisHash, type AuditRange, type AuditRecord, type AuditSigner } from '../audit/audit-chain';
 import { auditCheckpoint, orgChain } from '../audit/org-chain';
 import type { Authenticator, OrgEventArchive, ReadModelStore } from '../ports';
 import { routeHandler, StreamedAnswer } from './route-handler';
@@ -25,11 +25,8 @@ const CSV_COLUMNS = ['seq', 'at', 'type', 'actor', 'projectId', 'userId', 'sessi
  * choose which records are written out.
  */
 export const makeAuditHandler = routeHandler(auditRoute, async (caller, { from, to, format = 'ndjson' }, deps: AuditDeps) => {
-  const signer = deps.auditSigner;
   // Refused before the stream starts, so the caller gets a status, not a cut-off body.
-  if (!signer) {
-    throw new ApiError(501, `this server has no audit signing key, so it cannot sign an export: ${deps.auditSignerProblem ?? 'the embedded host makes one under KM_HOME; in Azure it is KM_AUDIT_SIGNING_KEY, a Key Vault reference (README, "Azure")'}`);
-  }
+  const signer = signerOf(deps);
   const events = deps.orgEvents;
   if (!events) throw new ApiError(501, 'this server keeps no copy of the event log it can read back per org, so it cannot make the audit chain');
   const inRange = (record: AuditRecord) => (from === undefined || Date.parse(record.at) >= from) && (to === undefined || Date.parse(record.at) <= to);
@@ -43,10 +40,16 @@ export const makeAuditHandler = routeHandler(auditRoute, async (caller, { from, 
     }
     let prevHash = checkpoint?.hash ?? genesisHash(caller.orgId);
     let seq = checkpoint?.seq ?? 0;
+    // What the export holds, signed in its head: a file cut at either end no longer matches it.
+    const range: AuditRange = { from: from === undefined ? null : new Date(from).toISOString(), to: to === undefined ? null : new Date(to).toISOString(), firstSeq: null, lastSeq: null, lastHash: null };
     let chunk = '';
     for await (const { record } of orgChain(events!, caller.orgId, checkpoint)) {
       ({ seq, hash: prevHash } = record);
-      if (inRange(record)) chunk += format === 'csv' ? csvLine(record) : `${JSON.stringify(record)}\n`;
+      if (!inRange(record)) continue;
+      range.firstSeq ??= record.seq;
+      range.lastSeq = record.seq;
+      range.lastHash = record.hash;
+      chunk += format === 'csv' ? csvLine(record) : `${JSON.stringify(record)}\n`;
       if (chunk.length > 256 * 1024) {
         yield chunk;
         chunk = '';
@@ -54,11 +57,26 @@ export const makeAuditHandler = routeHandler(auditRoute, async (caller, { from, 
     }
     if (chunk) yield chunk;
     const signedAt = deps.now().toISOString();
-    const head = { orgId: caller.orgId, count: seq, hash: prevHash, signedAt, checkpoint: checkpoint ? { seq: checkpoint.seq, hash: checkpoint.hash } : null };
-    const signed = { head: true as const, ...head, publicKey: signer!.publicKey, signature: signer!.sign(head) };
-    yield format === 'csv' ? `# head,${signed.count},${signed.hash},${signed.signedAt},${signed.publicKey},${signed.signature}\n` : `${JSON.stringify(signed)}\n`;
+    const head = { orgId: caller.orgId, count: seq, hash: prevHash, signedAt, checkpoint: checkpoint ? { seq: checkpoint.seq, hash: checkpoint.hash } : null, range };
+    const signed = { head: true as const, ...head, publicKey: signer.publicKey, signature: signer.sign(head) };
+    yield format === 'csv'
+      ? `# head,${signed.count},${signed.hash},${signed.signedAt},${signed.publicKey},${signed.signature},${range.firstSeq ?? ''},${range.lastSeq ?? ''},${range.lastHash ?? ''},${range.from ?? ''},${range.to ?? ''}\n`
+      : `${JSON.stringify(signed)}\n`;
   }
   return new StreamedAnswer(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8', lines());
+});
+
+function signerOf(deps: AuditDeps): AuditSigner {
+  if (deps.auditSigner) return deps.auditSigner;
+  throw new ApiError(501, `this server has no audit signing key, so it cannot sign an export: ${deps.auditSignerProblem ?? 'the embedded host makes one under KM_HOME; in Azure it is KM_AUDIT_SIGNING_KEY, a Key Vault reference (README, "Azure")'}`);
+}
+
+/** GET /api/audit/key: the key heads are signed with, so a reader checks a head against the server's key, not the file's. */
+export const makeAuditKeyHandler = routeHandler(auditKeyRoute, async (_caller, _input, deps: AuditDeps) => {
+  const signer = signerOf(deps);
+  const key = auditPublicKey(signer.publicKey);
+  if (!key) throw new Error('the audit signing key is not an Ed25519 key');
+  return { algorithm: 'Ed25519' as const, publicKey: signer.publicKey, fingerprint: auditKeyFingerprint(key), pem: key.export({ type: 'spki', format: 'pem' }).toString() };
 });
 
 const csvCell = (value: unknown) => {

@@ -7,6 +7,9 @@ export const LOCAL_ORG_ID = 'local';
 
 export const apiKeyPath = (home: string) => join(home, 'api-key');
 
+/** The key km serve signs audit heads with: on this machine, the one that makes its exports (km audit verify trusts it). */
+export const auditKeyPath = (home: string) => join(home, 'audit-signing-key.pem');
+
 /**
  * The key local `km` wrappers send to `km serve`: made once per KM_HOME, readable by this user only (0600).
  * It is created by write-then-link so that a second process starting at the same moment either wins the link or
@@ -18,7 +21,7 @@ export function readOrCreateLocalApiKey(home: string): string {
 
 /** The audit trail's signing key of this KM_HOME (Ed25519, PKCS8 PEM), made once, 0600 like the API key. */
 export function readOrCreateAuditKey(home: string, make: () => string): string {
-  return readOrCreateSecret(join(home, 'audit-signing-key.pem'), make);
+  return readOrCreateSecret(auditKeyPath(home), make);
 }
 
 function readOrCreateSecret(path: string, make: () => string): string {

@@ -78,6 +78,7 @@ const PROBES: Readonly<Record<ApiRouteName, (v: Values) => Probe[]>> = {
   retention: () => [{}],
   setRetention: () => [{ body: { rawEventDays: 3650, previewDays: 3650 } }],
   audit: () => [{ statusOnly: true }, { params: { format: 'csv' }, statusOnly: true }],
+  'audit-key': () => [{}],
   setTeam: (v) => [{ params: { teamId: v.teamId }, body: { name: 'Platform', userIds: [v.userId] } }],
   // Another org's member is as unknown as a login nobody invited, and stays B's (checked below). Said in full: the
   // inviteMember probe before this one made the login that names nothing a member of org A.

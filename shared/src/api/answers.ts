@@ -277,12 +277,30 @@ export const AuditLineSchema = z.union([
     hash: z.string(),
     signedAt: z.string(),
     checkpoint: z.strictObject({ seq: z.number(), hash: z.string() }).nullable(),
+    /** What this export holds (signed): the window asked, and its first and last record and the last one's hash (null: none). */
+    range: z.strictObject({
+      from: z.string().nullable(),
+      to: z.string().nullable(),
+      firstSeq: z.number().int().positive().nullable(),
+      lastSeq: z.number().int().positive().nullable(),
+      lastHash: z.string().nullable(),
+    }),
     publicKey: z.string(),
     signature: z.string(),
   }),
   /** The first line after a retention cut: the last record removed, which the next one links to. */
   z.strictObject({ checkpoint: z.literal(true), orgId: z.string(), seq: z.number().int().positive(), hash: z.string(), at: z.string() }),
 ]);
+/** The key a server signs audit heads with: what `km audit verify` checks a head's key against. */
+export const AuditKeyAnswerSchema = z.strictObject({
+  algorithm: z.literal('Ed25519'),
+  /** SPKI DER, base64: as a head's publicKey. */
+  publicKey: z.string(),
+  /** `SHA256:` and the base64 of the sha256 of the SPKI DER. */
+  fingerprint: z.string(),
+  /** The same key as a PEM file (`km audit verify --key FILE`). */
+  pem: z.string(),
+});
 export const RetentionAnswerSchema = z.strictObject({
   orgId: z.string(),
   rawEventDays: z.number().nullable(),

@@ -43,6 +43,7 @@ export {
   setTeamRoute,
   TeamBodySchema,
   auditRoute,
+  auditKeyRoute,
   retentionRoute,
   setRetentionRoute,
   RetentionBodySchema,

@@ -654,6 +654,18 @@ export const auditRoute = declare({
   permission: 'audit',
 });
 
+export const auditKeyRoute = declare({
+  name: 'audit-key',
+  method: 'GET',
+  path: 'audit/key',
+  pathParams: noPathParams,
+  query: noQuery,
+  answer: answers.AuditKeyAnswerSchema,
+  status: 200,
+  doc: "The public key this server signs audit heads with (the same for every org it serves), and its fingerprint: a head signed by any other key is not this server's, whatever key the file carries.",
+  scopesItself: true,
+});
+
 // The guided first run and the funnel (issue 15).
 export const firstRunRoute = declare({
   name: 'query-first-run',
@@ -726,6 +738,7 @@ export const apiRoutes = [
   retentionRoute,
   setRetentionRoute,
   auditRoute,
+  auditKeyRoute,
   firstRunRoute,
   funnelRoute,
   landingViewRoute,

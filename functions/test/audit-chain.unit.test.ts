@@ -1,0 +1,102 @@
+import { createPrivateKey, sign } from 'node:crypto';
+import { auditSigner, genesisHash, newAuditKeyPem, recordHash, verifyExport, type AuditRange, type AuditRecord } from '../src/audit/audit-chain';
+
+const ORG = 'org-u';
+const keyPem = newAuditKeyPem();
+const signer = auditSigner(keyPem);
+
+/** A chain of n records as the export writes them, from the org's genesis (or after a checkpoint). */
+function chain(n: number, after: { seq: number; hash: string } = { seq: 0, hash: genesisHash(ORG) }): AuditRecord[] {
+  const records: AuditRecord[] = [];
+  let prevHash = after.hash;
+  for (let seq = after.seq + 1; seq <= after.seq + n; seq++) {
+    const unhashed = { seq, at: new Date(Date.UTC(2026, 0, 1, 0, seq)).toISOString(), type: 'budget.set', event: { orgId: ORG, n: seq }, prevHash };
+    const record = { ...unhashed, hash: recordHash(unhashed) };
+    records.push(record);
+    prevHash = record.hash;
+  }
+  return records;
+}
+
+const rangeOf = (shown: AuditRecord[], window: { from?: string; to?: string } = {}): AuditRange => ({
+  from: window.from ?? null,
+  to: window.to ?? null,
+  firstSeq: shown[0]?.seq ?? null,
+  lastSeq: shown.at(-1)?.seq ?? null,
+  lastHash: shown.at(-1)?.hash ?? null,
+});
+
+/** The head the server signs now: with the range of what is shown. */
+function headOf(all: AuditRecord[], range: AuditRange, checkpoint: { seq: number; hash: string } | null = null) {
+  const last = all.at(-1)!;
+  const fields = { orgId: ORG, count: last.seq, hash: last.hash, signedAt: '2026-02-01T00:00:00.000Z', checkpoint, range };
+  return { head: true as const, ...fields, publicKey: signer.publicKey, signature: signer.sign(fields) };
+}
+
+/** A head as km signed it before ranges: `orgId|count|hash|signedAt|checkpoint`, no range. */
+function legacyHeadOf(all: AuditRecord[]) {
+  const last = all.at(-1)!;
+  const fields = { orgId: ORG, count: last.seq, hash: last.hash, signedAt: '2025-12-01T00:00:00.000Z', checkpoint: null };
+  const text = `${fields.orgId}|${fields.count}|${fields.hash}|${fields.signedAt}|genesis`;
+  return { head: true as const, ...fields, publicKey: signer.publicKey, signature: sign(null, Buffer.from(text), createPrivateKey(keyPem)).toString('base64') };
+}
+
+const lines = (...items: unknown[]) => items.map((item) => JSON.stringify(item));
+
+describe('verifyExport: the signed range', () => {
+  const all = chain(53);
+  const whole = headOf(all, rangeOf(all));
+
+  it('given the whole chain and its signed range, then it holds and says the range', async () => {
+    expect(await verifyExport(lines(...all, whole), ORG)).toMatchObject({ ok: true, firstSeq: 1, lastSeq: 53, range: { firstSeq: 1, lastSeq: 53, from: null, to: null } });
+  });
+
+  it('given the newest records cut off (records 1-5 and the head of 53), then it is refused', async () => {
+    expect(await verifyExport(lines(...all.slice(0, 5), whole))).toMatchObject({ ok: false, seq: 5, problem: 'the export ends at record 5, the signed head says it holds records 1-53: records were cut from its end' });
+  });
+
+  it('given the oldest records cut off (the first 10 dropped), then it is refused', async () => {
+    expect(await verifyExport(lines(...all.slice(10), whole))).toMatchObject({ ok: false, seq: 11, problem: 'the export starts at record 11, the signed head says it holds records 1-53: records were cut from its start' });
+  });
+
+  it('given every record cut, then it is refused', async () => {
+    expect(await verifyExport(lines(whole))).toMatchObject({ ok: false, problem: 'the signed head says the export holds records 1-53; it holds none' });
+  });
+
+  it('given a window asked with from/to, then exactly its records hold, and a cut window does not', async () => {
+    const shown = all.slice(19, 30);
+    const head = headOf(all, rangeOf(shown, { from: shown[0]!.at, to: shown.at(-1)!.at }));
+    expect(await verifyExport(lines(...shown, head))).toMatchObject({ ok: true, firstSeq: 20, lastSeq: 30, range: { from: shown[0]!.at } });
+    expect(await verifyExport(lines(...shown.slice(0, -1), head))).toMatchObject({ ok: false, problem: expect.stringContaining('records were cut from its end') });
+    const empty = headOf(all, rangeOf([], { from: '2030-01-01T00:00:00.000Z' }));
+    expect(await verifyExport(lines(empty))).toMatchObject({ ok: true, records: 0, range: { firstSeq: null } });
+    expect(await verifyExport(lines(shown[0], empty))).toMatchObject({ ok: false, problem: expect.stringContaining('records were added') });
+  });
+
+  it('given a window after a retention checkpoint, then the gap after the checkpoint is the signed range, not records missing', async () => {
+    const checkpoint = { checkpoint: true, orgId: ORG, seq: 40, hash: all[39]!.hash, at: all[39]!.at };
+    const after = all.slice(40);
+    const shown = after.slice(5);
+    const cut = { seq: 40, hash: all[39]!.hash };
+    expect(await verifyExport(lines(checkpoint, ...shown, headOf(all, rangeOf(shown, { from: shown[0]!.at }), cut)))).toMatchObject({ ok: true, checkpointSeq: 40, firstSeq: 46 });
+    expect(await verifyExport(lines(checkpoint, ...after, headOf(all, rangeOf(after), cut)))).toMatchObject({ ok: true, firstSeq: 41 });
+    // The same file cut after the checkpoint is refused by its range.
+    expect(await verifyExport(lines(checkpoint, ...after.slice(5), headOf(all, rangeOf(after), cut)))).toMatchObject({ ok: false, problem: expect.stringContaining('records were cut from its start') });
+  });
+
+  it('given a middle record dropped, then it is still refused as before', async () => {
+    expect(await verifyExport(lines(...all.slice(0, 7), ...all.slice(8), whole))).toMatchObject({ ok: false, seq: 9, problem: 'seq 9 follows 7: records are missing' });
+  });
+
+  it('given a range stripped from a head (to pass for one signed before ranges), or changed, then the signature does not hold', async () => {
+    const { range: _range, ...stripped } = whole;
+    expect(await verifyExport(lines(...all.slice(0, 5), stripped))).toMatchObject({ ok: false, problem: 'the head signature does not hold' });
+    expect(await verifyExport(lines(...all.slice(0, 5), { ...whole, range: rangeOf(all.slice(0, 5)) }))).toMatchObject({ ok: false, problem: 'the head signature does not hold' });
+  });
+
+  it('given a head signed before ranges, then it still reads, with no range: completeness is not proven', async () => {
+    const legacy = legacyHeadOf(all);
+    expect(await verifyExport(lines(...all, legacy), ORG)).toMatchObject({ ok: true, lastSeq: 53, range: null });
+    expect(await verifyExport(lines(...all.slice(0, 5), legacy), ORG)).toMatchObject({ ok: true, lastSeq: 5, range: null });
+  });
+});
