@@ -43,6 +43,30 @@ function legacyHeadOf(all: AuditRecord[]) {
 
 const lines = (...items: unknown[]) => items.map((item) => JSON.stringify(item));
 
+describe('verifyExport: each line as km writes it', () => {
+  const all = chain(3);
+  const head = headOf(all, rangeOf(all));
+  const text = lines(...all, head);
+
+  it('holds for the lines as written, and refuses a line a reader could take two ways or with fields nobody hashed', async () => {
+    expect(await verifyExport(text, ORG)).toMatchObject({ ok: true });
+    const changed = (i: number, line: string) => text.map((l, at) => (at === i ? line : l));
+    // A key given twice: JSON.parse keeps the last, another reader the first.
+    const twice = text[1]!.replace('"event":{', '"event":{"n":5000,');
+    expect(await verifyExport(changed(1, twice))).toMatchObject({ ok: false, line: 2, problem: expect.stringMatching(/^not as km writes it/) });
+    // 1e999 reads as Infinity and hashes as null.
+    const nulled = chain(1).map((r) => ({ ...r, event: { ...r.event, n: null } }));
+    const unhashed = { seq: 1, at: nulled[0]!.at, type: nulled[0]!.type, event: nulled[0]!.event, prevHash: nulled[0]!.prevHash };
+    const record = JSON.stringify({ ...unhashed, hash: recordHash(unhashed) }).replace('"n":null', '"n":1e999');
+    expect(await verifyExport([record])).toMatchObject({ ok: false, line: 1, problem: expect.stringMatching(/^not as km writes it/) });
+    // A field no hash covers, beside the hashed ones.
+    const noted = JSON.stringify({ ...all[0]!, note: 'approved by the CFO' });
+    expect(await verifyExport(changed(0, noted))).toMatchObject({ ok: false, seq: 1, problem: expect.stringContaining('fields km does not write') });
+    expect(await verifyExport(changed(0, 'null'))).toMatchObject({ ok: false, line: 1, problem: 'not an audit line (an object)' });
+    expect(await verifyExport(changed(0, '5'))).toMatchObject({ ok: false, line: 1, problem: 'not an audit line (an object)' });
+  });
+});
+
 describe('verifyExport: the signed range', () => {
   const all = chain(53);
   const whole = headOf(all, rangeOf(all));

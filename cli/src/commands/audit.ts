@@ -100,8 +100,13 @@ export function auditCommand(): Command {
       }
       const by = `by key ${signedBy}, ${trusted.source}`;
       if (!outcome.range) {
+        // An older head signs only the chain's last hash: records that end before it are tied to nothing signed.
+        const tied = outcome.lastSeq === head.count;
+        const records = tied
+          ? `${span} of org "${head.orgId}" link up to the hash the head signs`
+          : `nothing ties ${span} to the head: the file ends before record ${head.count}, whose hash is the one signed, so the records themselves are not proven`;
         return say(
-          `is NOT proven complete: ${span} of org "${head.orgId}" are intact, and the head (chain of ${head.count}, signed at ${head.signedAt}) is signed ${by}, but it predates signed ranges, so records cut from the start or end of the file would not show. Export again for a head that signs its range`,
+          `is NOT proven${tied ? ' complete' : ''}: ${records}; the head (chain of ${head.count}, signed at ${head.signedAt}) is signed ${by}, but it predates signed ranges${tied ? ', so records cut from the start of the file would not show' : ''}. Export again for a head that signs its range`,
           3,
         );
       }

@@ -202,6 +202,10 @@ export async function verifyExport(lines: AsyncIterable<string> | Iterable<strin
     } catch {
       return fail('not JSON');
     }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return fail('not an audit line (an object)');
+    // Each line exactly as the export wrote it: a key given twice, 1e999 (read as Infinity, hashed as null) or
+    // anything else a reader could take two ways would otherwise pass under a hash of what JSON.parse kept.
+    if (JSON.stringify(parsed) !== line.trim()) return fail('not as km writes it: a key given twice, a number out of range, or spacing changed');
     if ((parsed as { checkpoint?: unknown }).checkpoint === true) {
       // A retention cut removed the records before: the chain goes on from the last one removed.
       const checkpoint = parsed as unknown as { seq: number; hash: string; orgId: string };
@@ -239,6 +243,8 @@ export async function verifyExport(lines: AsyncIterable<string> | Iterable<strin
     }
     const record = parsed as AuditRecord;
     if (!Number.isInteger(record.seq) || typeof record.hash !== 'string' || typeof record.prevHash !== 'string') return fail('not an audit record');
+    // Only these are hashed: any other field would be shown unproven.
+    if (Object.keys(record).join() !== RECORD_FIELDS) return fail(`record ${record.seq} has fields km does not write (it writes ${RECORD_FIELDS})`, record.seq);
     if (previous && count === 0 && cutAt !== null && record.seq > previous.seq + 1) {
       // After a checkpoint, a window that starts later has no link to check: its range, signed, must say it starts here.
       gapAfterCut = { line: lineNo, seq: record.seq, after: previous.seq };
@@ -260,6 +266,9 @@ export async function verifyExport(lines: AsyncIterable<string> | Iterable<strin
   if (pinned && !pinnedSeen && pinned.seq <= head.count && (first === null || pinned.seq >= first)) return { ok: false, line: lineNo, seq: pinned.seq, problem: `the published record ${pinned.seq} is not in the export` };
   return { ok: true, records: count, firstSeq: first, lastSeq: count > 0 ? (previous?.seq ?? null) : null, head, checkpointSeq: cutAt, range: head.range ?? null };
 }
+
+/** The fields of an exported record, in the order the export writes them. */
+const RECORD_FIELDS = 'seq,at,type,event,prevHash,hash';
 
 const seqOrNull = (value: unknown) => value === null || (Number.isInteger(value) && (value as number) >= 1);
 const textOrNull = (value: unknown) => value === null || typeof value === 'string';
