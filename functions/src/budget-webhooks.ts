@@ -3,10 +3,9 @@ import type { BudgetThresholdCrossed } from '@km/shared';
 /** The log consumer's name: its checkpoint sits next to the projectors'. */
 export const BUDGET_WEBHOOKS = 'budget-webhooks';
 
-/** Cents for real money, more digits for the fractions of a cent small budgets deal in. */
 /**
- * Cents from $1, three significant digits under it, rounded down: rounded to nearest, $0.0299 of a $0.03 budget read
- * "$0.030" (and $9.999 of $10 "$10.00"), as if it were all spent.
+ * Cents for real money, three significant digits for the fractions of a cent small budgets deal in, rounded down:
+ * rounded to nearest, $0.0299 of a $0.03 budget read "$0.030" (and $9.999 of $10 "$10.00"), as if it were all spent.
  */
 function usd(value: number): string {
   if (!(value > 0)) return '$0.00';
@@ -136,6 +135,6 @@ export function describeWebhook(event: BudgetThresholdCrossed): string {
 }
 
 /** A failed delivery: the webhook, the attempts and the last error, then what happens next (`then`). */
-export function describeFailedWebhook(event: BudgetThresholdCrossed, result: { attempts: number; error?: string }, then = 'it is not sent again'): string {
-  return `${describeWebhook(event)} failed after ${result.attempts} attempt(s): ${result.error ?? 'no answer'}; ${then}`;
+export function describeFailedWebhook(event: BudgetThresholdCrossed, result: { attempts: number; error: string }, then: string): string {
+  return `${describeWebhook(event)} failed after ${result.attempts} attempt(s): ${result.error}; ${then}`;
 }

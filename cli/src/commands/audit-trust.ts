@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { auditKeyRoute } from '@km/shared';
-import { auditKeyFingerprint, auditPublicKey } from '@km/functions/dist/audit/audit-chain';
+import { auditKeyShown, auditPublicKey } from '@km/functions/dist/audit/audit-chain';
 import { auditKeyPath } from '@km/functions/dist/host/local-api-key';
 import type { Settings } from '../config/settings';
 import { callApi } from './api-client';
@@ -24,7 +24,7 @@ export interface KeySearch {
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 
 function trustedKeyOf(key: KeyObject, source: string): TrustedKey {
-  return { fingerprint: auditKeyFingerprint(key), source, pem: key.export({ type: 'spki', format: 'pem' }).toString() };
+  return { ...auditKeyShown(key), source };
 }
 
 /**

@@ -82,7 +82,8 @@ export function auditCommand(): Command {
 
       const { head } = outcome;
       const signedBy = auditKeyFingerprint(auditPublicKey(head.publicKey)!);
-      const search = pinned ? { keys: [pinned], unanswered: [] } : await trustedAuditKeys(loadSettings(), signedBy);
+      const settings = loadSettings();
+      const search = pinned ? { keys: [pinned], unanswered: [] } : await trustedAuditKeys(settings, signedBy);
       const trusted = search.keys.find((key) => key.fingerprint === signedBy);
       if (!trusted && search.keys.length > 0) {
         const checked = search.keys.map((key) => `${key.fingerprint}, ${key.source}`).join('; nor by ');
@@ -92,7 +93,7 @@ export function auditCommand(): Command {
       const span = outcome.firstSeq === null ? 'no records' : `records ${outcome.firstSeq}-${outcome.lastSeq}`;
       const what = `${span} of org "${head.orgId}", chain of ${head.count} signed at ${head.signedAt}`;
       if (!trusted) {
-        const looked = ["no --key", `no audit key of km serve in ${auditKeyPath(loadSettings().home)}`, ...(search.unanswered.length > 0 ? search.unanswered : ['not logged in to a server (km login)'])];
+        const looked = ["no --key", `no audit key of km serve in ${auditKeyPath(settings.home)}`, ...(search.unanswered.length > 0 ? search.unanswered : ['not logged in to a server (km login)'])];
         return say(
           `is NOT proven: the chain is intact (${what}), but its head is signed by key ${signedBy}, the key written in the file itself, and nothing here vouches for it (${looked.join('; ')}). Anyone can sign a file with a key of their own: run km audit key where the server is trusted, and verify again with --key SHA256:...`,
           3,

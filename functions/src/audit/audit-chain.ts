@@ -147,6 +147,9 @@ export function auditKeyFingerprint(key: KeyObject): string {
   return `SHA256:${createHash('sha256').update(der).digest('base64').replace(/=+$/, '')}`;
 }
 
+/** A key as km shows it (GET /api/audit/key, km audit key): its fingerprint and its PEM (SPKI). */
+export const auditKeyShown = (key: KeyObject): { fingerprint: string; pem: string } => ({ fingerprint: auditKeyFingerprint(key), pem: key.export({ type: 'spki', format: 'pem' }).toString() });
+
 export function headSignatureHolds(head: AuditHead): boolean {
   try {
     const key = auditPublicKey(head.publicKey);

@@ -1,5 +1,5 @@
 import { ApiError, auditKeyRoute, auditRoute } from '@km/shared';
-import { auditKeyFingerprint, auditPublicKey, genesisHash, type AuditRange, type AuditRecord, type AuditSigner } from '../audit/audit-chain';
+import { auditKeyShown, auditPublicKey, genesisHash, type AuditRange, type AuditRecord, type AuditSigner } from '../audit/audit-chain';
 import { auditCheckpoint, orgChain } from '../audit/org-chain';
 import type { Authenticator, OrgEventArchive, ReadModelStore } from '../ports';
 import { routeHandler, StreamedAnswer } from './route-handler';
@@ -76,7 +76,7 @@ export const makeAuditKeyHandler = routeHandler(auditKeyRoute, async (_caller, _
   const signer = signerOf(deps);
   const key = auditPublicKey(signer.publicKey);
   if (!key) throw new Error('the audit signing key is not an Ed25519 key');
-  return { algorithm: 'Ed25519' as const, publicKey: signer.publicKey, fingerprint: auditKeyFingerprint(key), pem: key.export({ type: 'spki', format: 'pem' }).toString() };
+  return { algorithm: 'Ed25519' as const, publicKey: signer.publicKey, ...auditKeyShown(key) };
 });
 
 const csvCell = (value: unknown) => {

@@ -1,6 +1,6 @@
 import { notFound, sessionRoute, sessionsProjection, sessionView, type SessionDoc } from '@km/shared';
 import type { Caller, ReadModelStore } from '../ports';
-import { routeHandler } from './route-handler';
+import { inKeyScope, keyScopeName, routeHandler } from './route-handler';
 import type { QueryDeps } from './query-sessions';
 
 /** GET /api/sessions/{id}: one of the caller's sessions. */
@@ -12,9 +12,6 @@ export const makeQuerySessionHandler = routeHandler(sessionRoute, async (caller,
  */
 export async function findSession(store: ReadModelStore, caller: Pick<Caller, 'orgId' | 'projectId'>, sessionId: string): Promise<SessionDoc> {
   const found = await store.get<SessionDoc>(sessionsProjection.name, caller.orgId, sessionId);
-  if (!found || (caller.projectId !== undefined && found.doc.projectId !== caller.projectId)) {
-    const where = caller.projectId === undefined ? 'your org' : `this key's project "${caller.projectId}"`;
-    throw notFound(`no session "${sessionId}" in ${where}: list sessions with GET /api/sessions.`);
-  }
+  if (!found || !inKeyScope(caller, found.doc.projectId)) throw notFound(`no session "${sessionId}" in ${keyScopeName(caller)}: list sessions with GET /api/sessions.`);
   return found.doc;
 }

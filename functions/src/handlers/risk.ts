@@ -22,7 +22,7 @@ import {
 import type { Authenticator, EventLog, QueryOptions, ReadModelStore } from '../ports';
 import { appendServerEvents } from './server-events';
 import { teamUsers } from '../teams/team-directory';
-import { routeHandler } from './route-handler';
+import { inKeyScope, keyScopeName, routeHandler } from './route-handler';
 
 export interface RiskQueryDeps {
   readModelStore: ReadModelStore;
@@ -178,13 +178,8 @@ async function findingById(store: ReadModelStore, orgId: string, findingId: stri
  */
 export function makeRiskStatusHandler(status: 'acknowledged' | 'resolved') {
   return routeHandler(status === 'acknowledged' ? ackFindingRoute : resolveFindingRoute, async (caller, { id: findingId }, deps: RiskStatusDeps, context) => {
-    const found = await findingById(deps.readModelStore, caller.orgId, findingId);
-    // A project key's finding is one of its project: another project's answers as one that does not exist.
-    const doc = caller.projectId === undefined || found?.projectId === caller.projectId ? found : null;
-    if (!doc) {
-      const where = caller.projectId === undefined ? 'your org' : `this key's project "${caller.projectId}"`;
-      throw notFound(`no finding "${findingId}" in ${where}: list findings with GET /api/risk/findings.`);
-    }
+    const doc = await findingById(deps.readModelStore, caller.orgId, findingId);
+    if (!doc || !inKeyScope(caller, doc.projectId)) throw notFound(`no finding "${findingId}" in ${keyScopeName(caller)}: list findings with GET /api/risk/findings.`);
     const at = deps.now();
     const event: FindingStatusChanged = {
       id: newEventId(at.getTime()),

@@ -129,6 +129,15 @@ export function scopedQuery(route: ApiRoute, caller: Caller, path: Record<string
 }
 
 /**
+ * For a route that scopes itself (it reads one document by id): whether a document of that project is the caller's.
+ * A project key's is one of its project; another project's answers as one that does not exist (keyScopeName says where it looked).
+ */
+export const inKeyScope = (caller: Pick<Caller, 'projectId'>, projectId: string | null | undefined): boolean => caller.projectId === undefined || projectId === caller.projectId;
+
+/** Where such a lookup looked, for its 404: "your org", or the project key's project. */
+export const keyScopeName = (caller: Pick<Caller, 'projectId'>): string => (caller.projectId === undefined ? 'your org' : `this key's project "${caller.projectId}"`);
+
+/**
  * parseParams over the query as a project key's scope narrows it. A refusal of the projectId the scope added says so:
  * the caller never sent one, and "projectId cannot be used here" alone would blame them for it.
  */
