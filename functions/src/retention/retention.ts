@@ -103,7 +103,9 @@ async function sweepPages(store: ReadModelStore, orgId: string, rawCut: string |
     if (rawCut !== null && page.receivedAt < rawCut) {
       if (page.rows.length === 0) continue;
       removed += page.rows.filter((row) => columns.some((column) => row[column] != null)).length;
-      await store.upsert(interactionsProjection.name, orgId, page.id, { ...page, rows: [] });
+      // The ids of its refused rows go with the rows.
+      const { refused: _refused, ...kept } = page;
+      await store.upsert(interactionsProjection.name, orgId, page.id, { ...kept, rows: [] });
       continue;
     }
     if (previewCut === null || page.receivedAt >= previewCut) continue;
