@@ -71,18 +71,21 @@ export class SqliteEventLog implements EventLog, RetainingLog {
     const setNext = db.prepare<[number]>('UPDATE km_event_sequence SET next = ?');
     const claimId = db.prepare<[string, string, number]>(CLAIM_ID_SQL);
     const insertBlock = db.prepare<[number, number, Buffer, string]>(INSERT_BLOCK_SQL);
-    const appendInTransaction = db.transaction((events: LoggedEvent[]) => {
+    const appendInTransaction = db.transaction((events: LoggedEvent[], encoded: Buffer) => {
       const first = nextPosition.get()!.next;
       const fresh: LoggedEvent[] = [];
       for (const event of events) if (claimId.run(event.orgId, event.id, first + fresh.length).changes > 0) fresh.push(event);
       if (fresh.length === 0) return 0;
-      insertBlock.run(first, fresh.length, encodeBlock(fresh), typesOf(fresh));
+      // Duplicates are rare (a batch shipped again): only then is the block encoded again, without them.
+      insertBlock.run(first, fresh.length, fresh.length === events.length ? encoded : encodeBlock(fresh), typesOf(fresh));
       setNext.run(first + fresh.length);
       return fresh.length;
     });
+    // The block is encoded before the transaction: the write lock, which the projector's writes wait for, is held
+    // only for the statements, not for stringifying and deflating the batch (issue 11).
     // IMMEDIATE takes the write lock up front: a deferred transaction that upgrades from read to write can fail
     // with SQLITE_BUSY at once, without waiting for busy_timeout, when another km process writes concurrently.
-    this.appendAll = (events) => appendInTransaction.immediate(events);
+    this.appendAll = (events) => appendInTransaction.immediate(events, encodeBlock(events));
     this.selectFrom = db.prepare<[number, number], { first: number; count: number; body: Buffer }>(`SELECT first, count, body ${BLOCKS_FROM_SQL}`);
     this.selectTypesFrom = db.prepare<[number, number], { first: number; count: number; types: string | null }>(`SELECT first, count, types ${BLOCKS_FROM_SQL}`);
     this.selectBody = db.prepare<[number], { body: Buffer }>('SELECT body FROM km_event_blocks WHERE first = ?');

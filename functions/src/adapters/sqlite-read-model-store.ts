@@ -95,14 +95,13 @@ export class SqliteReadModelStore implements ReadModelStore {
     this.updateIfEtag = db.prepare(
       'UPDATE km_read_models SET etag = ?, doc = ?, positions = ?, fields = ? WHERE model = ? AND pk = ? AND id = ? AND etag = ?',
     );
-    const writeInTransaction = db.transaction((model: string, writes: readonly DocWrite[]) =>
-      writes.map((write): DocWriteOutcome => {
-        const etag = this.write(model, write.partitionKey, write.id, write.doc, write.ifMatch, write.positions);
-        return etag === null ? { conflict: true } : { etag };
-      }),
+    const writeInTransaction = db.transaction((model: string, rows: readonly EncodedWrite[]) =>
+      rows.map((row): DocWriteOutcome => (this.writeEncoded(model, row) ? { etag: row.etag } : { conflict: true })),
     );
+    // Encoded before the transaction: the write lock, which km serve's ingest waits for, is held only for the
+    // statements, not for stringifying and deflating a page's documents (issue 11).
     // IMMEDIATE, as the log's append: take the write lock up front rather than fail upgrading a read lock.
-    this.writeAll = (model, writes) => writeInTransaction.immediate(model, writes);
+    this.writeAll = (model, writes) => writeInTransaction.immediate(model, writes.map(encodeWrite));
   }
 
   async get<T>(model: string, partitionKey: string, id: string): Promise<StoredDoc<T> | null> {
@@ -122,17 +121,19 @@ export class SqliteReadModelStore implements ReadModelStore {
     return this.writeAll(model, writes);
   }
 
-  /** The new ETag, or null on a conflict. Each statement is atomic: the condition and the write cannot be split. */
+  /** The new ETag, or null on a conflict. */
   private write(model: string, partitionKey: string, id: string, doc: unknown, ifMatch: string | null | undefined, positions: FoldedPositions | undefined): string | null {
-    const etag = randomUUID();
-    const body = encodeDoc(doc);
-    const fields = JSON.stringify(scalarFields(doc));
-    const folded = positions ? JSON.stringify(positions) : null;
+    const row = encodeWrite({ partitionKey, id, doc, ifMatch, positions });
+    return this.writeEncoded(model, row) ? row.etag : null;
+  }
+
+  /** false on a conflict. Each statement is atomic: the condition and the write cannot be split. */
+  private writeEncoded(model: string, row: EncodedWrite): boolean {
+    const { partitionKey, id, etag, body, folded, fields, ifMatch } = row;
     if (ifMatch === undefined) this.writeUnconditionally.run(model, partitionKey, id, etag, body, folded, fields);
-    else if (ifMatch === null) {
-      if (this.insertIfAbsent.run(model, partitionKey, id, etag, body, folded, fields).changes === 0) return null;
-    } else if (this.updateIfEtag.run(etag, body, folded, fields, model, partitionKey, id, ifMatch).changes === 0) return null;
-    return etag;
+    else if (ifMatch === null) return this.insertIfAbsent.run(model, partitionKey, id, etag, body, folded, fields).changes > 0;
+    else return this.updateIfEtag.run(etag, body, folded, fields, model, partitionKey, id, ifMatch).changes > 0;
+    return true;
   }
 
   async query<T>(model: string, partitionKey: string, options: QueryOptions = {}): Promise<T[]> {
@@ -250,6 +251,29 @@ function addFieldsColumn(db: SqliteDatabase): void {
 
 /** What a row's doc column holds: JSON text, or deflated JSON from COMPRESS_FROM_BYTES on. */
 type StoredBody = string | Buffer;
+
+/** A write as its row's columns, with the ETag it will get: everything a write computes, made before its statement. */
+interface EncodedWrite {
+  partitionKey: string;
+  id: string;
+  etag: string;
+  body: StoredBody;
+  folded: string | null;
+  fields: string;
+  ifMatch: string | null | undefined;
+}
+
+function encodeWrite(write: DocWrite): EncodedWrite {
+  return {
+    partitionKey: write.partitionKey,
+    id: write.id,
+    etag: randomUUID(),
+    body: encodeDoc(write.doc),
+    folded: write.positions ? JSON.stringify(write.positions) : null,
+    fields: JSON.stringify(scalarFields(write.doc)),
+    ifMatch: write.ifMatch,
+  };
+}
 
 function encodeDoc(doc: unknown): StoredBody {
   const json = JSON.stringify(doc);
