@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { parseInvocation } from './invocation';
+import { USAGE_EXIT_CODE } from './usage-error';
 
 /**
  * km's entry point. The build makes separate bundles (dist/bundle/{km,wrap,program,observer-worker}.js) and
@@ -13,7 +14,7 @@ if (invocation.kind === 'wrap') {
   load<typeof import('./wrap/run')>('wrap.js').runWrap(options, headers);
 } else if (invocation.kind === 'usage-error') {
   process.stderr.write(`km: ${invocation.message}\n`);
-  process.exitCode = 2;
+  process.exitCode = USAGE_EXIT_CODE;
 } else {
   // `km --help | head` closes the pipe early: the reader has what it wanted, so end quietly instead of a stack trace.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {

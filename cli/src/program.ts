@@ -10,6 +10,7 @@ import { auditCommand } from './commands/audit';
 import { serveCommand } from './commands/serve';
 import { statusCommand } from './commands/status';
 import { KM_VERSION } from './version';
+import { USAGE_EXIT_CODE, UsageError } from './usage-error';
 // Cost Center (#3)
 import { budgetCommand } from './commands/budget';
 import { reportCommand } from './commands/report';
@@ -53,14 +54,22 @@ export async function runProgram(argv: string[]): Promise<void> {
     .addCommand(keysCommand()) // Teams and compliance (#14)
     .addCommand(membersCommand())
     .addCommand(auditCommand());
+  // addCommand does not pass exitOverride on: without it a subcommand's usage error exits 1 from inside commander.
+  const throwingErrors = (command: Command): void => {
+    command.exitOverride();
+    command.commands.forEach(throwingErrors);
+  };
+  throwingErrors(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
+    // Wrong arguments exit 2, as a wrap with wrong arguments does: 1 keeps its meaning per command (km audit
+    // verify: the file does not hold; km doctor: something failed), which a script must not confuse with a typo.
     if (err instanceof CommanderError) {
-      process.exitCode = err.exitCode;
+      process.exitCode = err.exitCode === 0 ? 0 : USAGE_EXIT_CODE;
       return;
     }
     process.stderr.write(`km: ${(err as Error).message}\n`);
-    process.exitCode = 1;
+    process.exitCode = err instanceof UsageError ? USAGE_EXIT_CODE : 1;
   }
 }

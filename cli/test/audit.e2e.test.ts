@@ -134,6 +134,24 @@ describe('km audit export and verify against the real embedded host', () => {
     expect(await km(['audit', 'verify', file], loggedIn)).toMatchObject({ status: 0, stdout: expect.stringContaining(`the server km is logged in to (${host.url})`) });
     expect(await km(['audit', 'verify', forged], loggedIn)).toMatchObject({ status: 1, stdout: expect.stringContaining(`not by ${fingerprint}, the server km is logged in to`) });
     expect(genuineHead.publicKey).not.toBe(forger.publicKey);
+
+    // A server reached over plain http from another machine is not asked: anyone on the way could answer their own key.
+    const overHttp = await km(['audit', 'verify', file], { KM_HOME: elsewhere, KM_ENDPOINT: 'http://audit.example.invalid:7777', KM_API_KEY: OTHER_KEY });
+    expect(overHttp).toMatchObject({ status: 3, stdout: expect.stringContaining('(http://audit.example.invalid:7777) was not asked: over plain http') });
+    // The local key is not the head's and the server cannot be asked: not proven either way (3), not "does NOT hold".
+    const unreachable = await km(['audit', 'verify', forged], { KM_HOME: home, KM_ENDPOINT: 'http://127.0.0.1:9', KM_API_KEY: OTHER_KEY });
+    expect(unreachable).toMatchObject({ status: 3, stdout: expect.stringMatching(/is NOT proven: .*not signed by SHA256:\S+, this machine's km serve .*127\.0\.0\.1:9/) });
+  });
+
+  it('exits 2 when it cannot check: a missing file or argument, a --key it cannot read, a malformed --head', async () => {
+    const file = join(home, 'for-usage.ndjson');
+    expect((await km(['audit', 'export', '--out', file], { KM_HOME: home })).status).toBe(0);
+    expect(await km(['audit', 'verify', join(home, 'no-such.ndjson')], { KM_HOME: home })).toMatchObject({ status: 2, stderr: expect.stringContaining('no such file') });
+    expect(await km(['audit', 'verify', file, '--key', join(home, 'no-such.pem')], { KM_HOME: home })).toMatchObject({ status: 2, stderr: expect.stringContaining('no such file') });
+    expect(await km(['audit', 'verify', file, '--head', '3:abc'], { KM_HOME: home })).toMatchObject({ status: 2, stderr: expect.stringContaining('give the seq and hash') });
+    expect((await km(['audit', 'verify'], { KM_HOME: home })).status).toBe(2);
+    // The same file checked for real: 0, so the 2s above were the arguments'.
+    expect((await km(['audit', 'verify', file], { KM_HOME: home })).status).toBe(0);
   });
 
   it('refuses an export cut at its end or its start, and says an export from before signed ranges is not proven complete', async () => {

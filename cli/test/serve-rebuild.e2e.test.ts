@@ -16,7 +16,7 @@ describe('km serve --rebuild', () => {
 
   it('refuses a read model it does not have, naming those it has, before starting', async () => {
     const result = await runKm(['serve', '--port', '0', '--rebuild', 'sessions,costs'], { PATH: process.env.PATH ?? '', KM_HOME: tempHome('km-rebuild-bad') });
-    expect(result.status).toBe(1);
+    expect(result.status).toBe(2);
     expect(result.stderr).toMatch(/no read model named costs: give one of sessions, .*, or all/);
     expect(result.stdout).not.toMatch(/listening/);
   });

@@ -74,16 +74,37 @@ export async function serverAuditKey(settings: Settings): Promise<TrustedKey> {
 }
 
 /**
+ * Whether a key fetched from the endpoint is the server's own: over https, or from this machine. Over plain http
+ * from elsewhere, anyone on the way (a LAN, a proxy) could answer with a key of their own and make a forgery hold.
+ */
+export function keyComesSafelyFrom(endpoint: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    return false;
+  }
+  if (url.protocol === 'https:') return true;
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return url.protocol === 'http:' && (host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host));
+}
+
+/**
  * The keys an export's head may be signed with when none is given (--key): this machine's km serve key and the key
- * of the server km is logged in to. The server is asked only when the local key is not the head's, so verifying a
- * local export needs no network.
+ * of the server km is logged in to, when it comes over https or from this machine. The server is asked only when the
+ * local key is not the head's, so verifying a local export needs no network.
  */
 export async function trustedAuditKeys(settings: Settings, headFingerprint: string): Promise<KeySearch> {
   const keys: TrustedKey[] = [];
   const unanswered: string[] = [];
   const local = localAuditKey(settings.home);
   if (local) keys.push(local);
-  if (settings.endpoint && local?.fingerprint !== headFingerprint) {
+  const endpoint = settings.endpoint;
+  if (endpoint && local?.fingerprint !== headFingerprint) {
+    if (!keyComesSafelyFrom(endpoint)) {
+      unanswered.push(`the server km is logged in to (${endpoint}) was not asked: over plain http to another machine, anyone on the way could answer with their own key`);
+      return { keys, unanswered };
+    }
     try {
       keys.push(await serverAuditKey(settings));
     } catch (error) {

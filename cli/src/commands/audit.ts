@@ -7,7 +7,8 @@ import { auditRoute, routeUrl } from '@km/shared';
 import { auditKeyFingerprint, auditPublicKey, verifyExport } from '@km/functions/dist/audit/audit-chain';
 import { loadSettings, resolveTarget } from '../config/settings';
 import { auditKeyPath } from '@km/functions/dist/host/local-api-key';
-import { localAuditKey, pinnedKey, serverAuditKey, trustedAuditKeys } from './audit-trust';
+import { keyComesSafelyFrom, localAuditKey, pinnedKey, serverAuditKey, trustedAuditKeys, type TrustedKey } from './audit-trust';
+import { UsageError } from '../usage-error';
 
 /**
  * `km audit export` streams the org's audit trail (GET /api/audit) to a file or stdout; `km audit verify FILE`
@@ -52,7 +53,7 @@ export function auditCommand(): Command {
   audit
     .command('verify')
     .description(
-      'Check an ndjson export: every hash, every link, the seqs, the signed range and the signed head, and that the head is signed by a key you trust: exit 0 when all hold, 1 when something does not (naming it), 3 when the file is intact but not proven (no key to trust it by, or a head from before signed ranges)',
+      'Check an ndjson export: every hash, every link, the seqs, the signed range and the signed head, and that the head is signed by a key you trust: exit 0 when all hold, 1 when something does not (naming it), 3 when the file is intact but not proven (no key to trust it by, or a head from before signed ranges), 2 when it cannot check (arguments, a file it cannot read)',
     )
     .argument('<file>', 'an export of km audit export (ndjson)')
     .option('--head <seq:hash>', 'a head published or kept before (seq:hash): the export must hold that record unchanged', (value: string) => {
@@ -66,12 +67,17 @@ export function auditCommand(): Command {
       "the server's audit key, the only one trusted: a PEM file or SHA256:... (km audit key, where the server is trusted); default: this machine's km serve key and the key of the server km is logged in to",
     )
     .action(async (file: string, options: { head?: { seq: number; hash: string }; org?: string; key?: string }) => {
-      // A --key that cannot be read is said before the file is read.
-      const pinned = options.key === undefined ? undefined : pinnedKey(options.key);
+      // A --key that cannot be read is said before the file is read; either stops verify before it checks anything (exit 2).
+      let pinned: TrustedKey | undefined;
+      try {
+        pinned = options.key === undefined ? undefined : pinnedKey(options.key);
+      } catch (error) {
+        throw new UsageError((error as Error).message);
+      }
       const input = createReadStream(file);
       const opened = new Promise<void>((resolve, reject) => input.once('open', () => resolve()).once('error', reject));
       await opened.catch((error: NodeJS.ErrnoException) => {
-        throw new Error(`cannot read ${file}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
+        throw new UsageError(`cannot read ${file}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
       });
       const outcome = await verifyExport(createInterface({ input, crlfDelay: Infinity }), options.org, options.head);
       const say = (text: string, exitCode: number) => {
@@ -85,7 +91,8 @@ export function auditCommand(): Command {
       const settings = loadSettings();
       const search = pinned ? { keys: [pinned], unanswered: [] } : await trustedAuditKeys(settings, signedBy);
       const trusted = search.keys.find((key) => key.fingerprint === signedBy);
-      if (!trusted && search.keys.length > 0) {
+      // Another key is proof of a forgery only when every key that could vouch was asked: else it is not proven.
+      if (!trusted && search.keys.length > 0 && search.unanswered.length === 0) {
         const checked = search.keys.map((key) => `${key.fingerprint}, ${key.source}`).join('; nor by ');
         const unanswered = search.unanswered.length > 0 ? ` (not asked: ${search.unanswered.join('; ')})` : '';
         return say(`does NOT hold: its head is signed by key ${signedBy}, not by ${checked}${unanswered}. Anyone can sign a file with a key of their own; if this export is of another server, give its key with --key`, 1);
@@ -93,7 +100,8 @@ export function auditCommand(): Command {
       const span = outcome.firstSeq === null ? 'no records' : `records ${outcome.firstSeq}-${outcome.lastSeq}`;
       const what = `${span} of org "${head.orgId}", chain of ${head.count} signed at ${head.signedAt}`;
       if (!trusted) {
-        const looked = ["no --key", `no audit key of km serve in ${auditKeyPath(settings.home)}`, ...(search.unanswered.length > 0 ? search.unanswered : ['not logged in to a server (km login)'])];
+        const local = search.keys.length > 0 ? search.keys.map((key) => `not signed by ${key.fingerprint}, ${key.source}`) : [`no audit key of km serve in ${auditKeyPath(settings.home)}`];
+        const looked = ['no --key', ...local, ...(search.unanswered.length > 0 ? search.unanswered : ['not logged in to a server (km login)'])];
         return say(
           `is NOT proven: the chain is intact (${what}), but its head is signed by key ${signedBy}, the key written in the file itself, and nothing here vouches for it (${looked.join('; ')}). Anyone can sign a file with a key of their own: run km audit key where the server is trusted, and verify again with --key SHA256:...`,
           3,
@@ -125,7 +133,8 @@ export function auditCommand(): Command {
       if (!key) throw new Error(`km serve has made no audit key here yet (${auditKeyPath(settings.home)}): start km serve once, or km login to a server`);
       if (options.out) writeFileSync(options.out, key.pem!, { mode: 0o644 });
       process.stdout.write(`${key.fingerprint}\n`);
-      process.stderr.write(`km audit: the audit key of ${key.source}${options.out ? `; PEM in ${options.out}` : ''}\n`);
+      const unsafe = settings.endpoint && !keyComesSafelyFrom(settings.endpoint) ? '; it came over plain http from another machine, so anyone on the way could have changed it: compare it with the fingerprint read on the server itself before you pin it' : '';
+      process.stderr.write(`km audit: the audit key of ${key.source}${options.out ? `; PEM in ${options.out}` : ''}${unsafe}\n`);
     });
   return audit;
 }
