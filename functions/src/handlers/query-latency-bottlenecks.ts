@@ -2,7 +2,8 @@ import { bucketsCovering, latencyBottlenecksRoute, LEGACY_LATENCY_SESSIONS_MODEL
 import { readLatencyBuckets } from './latency-buckets';
 import { latencyRange, latencyScopes } from './latency-params';
 import type { LatencyQueryDeps } from './query-latency';
-import { routeHandler } from './route-handler';
+import type { Caller } from '../ports';
+import { inKeyScope, keyScopeName, routeHandler } from './route-handler';
 
 export interface BottleneckGroup {
   server: string;
@@ -26,7 +27,7 @@ interface Wait {
  * server and tool, largest share first (shares of what the server and tool filters keep). With sessionId, the whole session (from and to do not apply).
  */
 export const makeQueryLatencyBottlenecksHandler = routeHandler(latencyBottlenecksRoute, async (caller, params, deps: LatencyQueryDeps) => {
-  const waits = params.sessionId !== undefined ? await sessionWaits(deps, caller.orgId, params.sessionId) : await rangeWaits(deps, caller.orgId, params);
+  const waits = params.sessionId !== undefined ? await sessionWaits(deps, caller, params.sessionId) : await rangeWaits(deps, caller.orgId, params);
   // Shares are of the waiting time the filters keep: where the time of this server (or tool) went.
   const { server, tool } = params;
   return { groups: rank(waits.filter((wait) => (server === undefined || wait.server === server) && (tool === undefined || wait.tool === tool))) };
@@ -37,15 +38,16 @@ export const makeQueryLatencyBottlenecksHandler = routeHandler(latencyBottleneck
  * before the waits moved there also holds them in the old latencySessions model: that model stopped folding when
  * the session documents started, so the two hold different events and add up.
  */
-async function sessionWaits(deps: LatencyQueryDeps, orgId: string, sessionId: string): Promise<Wait[]> {
+async function sessionWaits(deps: LatencyQueryDeps, caller: Caller, sessionId: string): Promise<Wait[]> {
   const [session, legacy] = await Promise.all([
-    deps.readModelStore.get<SessionDoc>(sessionsProjection.name, orgId, sessionId),
-    deps.readModelStore.get<LatencySessionDoc>(LEGACY_LATENCY_SESSIONS_MODEL, orgId, sessionId),
+    deps.readModelStore.get<SessionDoc>(sessionsProjection.name, caller.orgId, sessionId),
+    deps.readModelStore.get<LatencySessionDoc>(LEGACY_LATENCY_SESSIONS_MODEL, caller.orgId, sessionId),
   ]);
   const parts: Array<{ server: string; waits: Readonly<Record<string, SessionWait>> }> = [];
-  if (session?.doc.waits) parts.push({ server: session.doc.server.name, waits: session.doc.waits });
-  if (legacy) parts.push({ server: legacy.doc.server, waits: legacy.doc.waits });
-  if (parts.length === 0) throw notFound(`no interactions recorded for session "${sessionId}" in your org: list sessions with GET /api/sessions.`);
+  // A project key reads its own project's sessions only (with a sessionId the route scopes itself).
+  if (session?.doc.waits && inKeyScope(caller, session.doc.projectId)) parts.push({ server: session.doc.server.name, waits: session.doc.waits });
+  if (legacy && inKeyScope(caller, legacy.doc.projectId)) parts.push({ server: legacy.doc.server, waits: legacy.doc.waits });
+  if (parts.length === 0) throw notFound(`no interactions recorded for session "${sessionId}" in ${keyScopeName(caller)}: list sessions with GET /api/sessions.`);
   const totals = waitTotals();
   for (const { server, waits } of parts) for (const wait of Object.values(waits)) totals.add(server, wait.tool, wait.totalMicros, wait.count);
   return totals.list();

@@ -110,6 +110,7 @@ export function routeHandler<R extends ApiRoute, Ports extends { authenticator: 
 export function scopedQuery(route: ApiRoute, caller: Caller, path: Record<string, string>, query: URLSearchParams): URLSearchParams {
   const projectId = caller.projectId;
   if (projectId === undefined || route.scopesItself) return query;
+  if (route.scopesItselfWith !== undefined && query.has(route.scopesItselfWith)) return query;
   const scope = (asked: string | null | undefined) => {
     if (asked != null && asked !== projectId) throw new ApiError(403, `this key is scoped to project "${projectId}" and cannot reach project "${asked}"`, { parameter: 'projectId' });
   };

@@ -253,8 +253,6 @@ export function testTenantIsolation(name: string, makeTenants: () => Promise<Ten
     it("says a refused projectId was the project key's scope, which the caller never sent", async () => {
       const cost = await api.ask(webKeyA, route('query-cost'), { teamId: 'any-team', groupBy: 'user' });
       expect([cost.status, cost.body.error]).toEqual([400, expect.stringMatching(/^this key is scoped to project "web", so its requests are read as projectId=web, and projectId: give one of/)]);
-      const waits = await api.ask(webKeyA, route('query-latency-bottlenecks'), { sessionId: 'any-session' });
-      expect([waits.status, waits.body.error]).toEqual([400, expect.stringContaining('read as projectId=web, and projectId cannot be used here')]);
       // A projectId the caller did send is refused in the route's own words.
       const sent = await api.ask(webKeyA, route('query-cost'), { projectId: 'web', teamId: 'any-team', groupBy: 'user' });
       expect([sent.status, sent.body.error]).toEqual([400, expect.stringMatching(/^projectId: give one of/)]);
@@ -272,6 +270,20 @@ export function testTenantIsolation(name: string, makeTenants: () => Promise<Ten
           expect({ id, status: answer.status, error: answer.body.error }).toEqual({ id, status: 404, error: `no session "${id}" in this key's project "web": list sessions with GET /api/sessions.` });
         }
       }
+      // Where its own session's waiting time went; another project's or org's session is one that does not exist.
+      const waits = await api.ask(webKeyA, route('query-latency-bottlenecks'), { sessionId: mine.id });
+      expect([waits.status, waits.body.groups]).toEqual([200, expect.arrayContaining([expect.objectContaining({ tool: 'echo', count: expect.any(Number) })])]);
+      for (const sessionId of [otherA.sessionId, b.sessionId, nothing.sessionId]) {
+        const answer = await api.ask(webKeyA, route('query-latency-bottlenecks'), { sessionId });
+        expect({ sessionId, status: answer.status, error: answer.body.error }).toEqual({
+          sessionId,
+          status: 404,
+          error: `no interactions recorded for session "${sessionId}" in this key's project "web": list sessions with GET /api/sessions.`,
+        });
+      }
+      // With a sessionId the scope is the session's: a projectId beside it is still refused, as for an org key.
+      const both = await api.ask(webKeyA, route('query-latency-bottlenecks'), { sessionId: mine.id, projectId: 'web' });
+      expect([both.status, both.body.error]).toEqual([400, expect.stringContaining('projectId cannot be used here')]);
     });
 
     it("ships a project key's events for its project only", async () => {

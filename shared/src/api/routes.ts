@@ -39,6 +39,11 @@ export interface ApiRoute {
    * project): the route is not refused to project keys for want of a projectId parameter.
    */
   scopesItself?: true;
+  /**
+   * With this query parameter the route reads one document by id and the handler checks a project key's scope on it
+   * (inKeyScope); without it the route is scoped as any other (its projectId set to the key's).
+   */
+  scopesItselfWith?: string;
   /** What the caller's role must allow (shared/src/tenancy.ts); GET routes read, the others change, unless said. */
   permission?: Permission;
   /**
@@ -371,6 +376,7 @@ export const latencyBottlenecksRoute = declare({
     }),
   answer: answers.BottlenecksAnswerSchema,
   status: 200,
+  scopesItselfWith: 'sessionId',
   doc: "Each server and tool's share of the waiting time, largest first; with sessionId, the whole session.",
 });
 
