@@ -44,7 +44,13 @@ export const makeIngestHandler = routeHandler(
 
     const batchId = deps.newBatchId();
     const receivedAt = deps.now().toISOString();
-    const stored: StoredEvent[] = batch.events.map((event) => ({ ...event, receivedAt, batchId }));
+    // Stamped in place, not copied: the parsed events are this request's own, and a copy of each cost about 3 us of
+    // the ~40 us an event costs km serve's ingest (issue 11).
+    const stored = batch.events as StoredEvent[];
+    for (const event of stored) {
+      event.receivedAt = receivedAt;
+      event.batchId = batchId;
+    }
     let result;
     try {
       result = await deps.eventLog.append(stored);
