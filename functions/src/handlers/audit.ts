@@ -19,17 +19,26 @@ export interface AuditDeps {
 const CSV_COLUMNS = ['seq', 'at', 'type', 'actor', 'projectId', 'userId', 'sessionId', 'server', 'target', 'outcome', 'prevHash', 'hash'] as const;
 
 /**
+ * How far apart in time two events of one org may have been accepted and appended the other way round: in Azure,
+ * instances with their own clocks append to the org's partition as their requests end. A window's end looks this
+ * far past `to` for records accepted within it.
+ */
+const OUT_OF_ORDER_MS = 10 * 60_000;
+
+/**
  * GET /api/audit: the org's events as a hash chain, streamed. The chain is made here from the log, from the org's
  * first event on, every time: the same log gives the same hashes, so a head published or kept from an earlier
  * export (`km audit verify --head SEQ:HASH`) proves that what came before it was not changed since. from/to only
- * choose which records are written out.
+ * choose which records are written out: the consecutive records from the first accepted within the window to the
+ * last, with any accepted outside it that the log holds between them (events appended out of order), since verify
+ * checks every link of what it is given.
  */
 export const makeAuditHandler = routeHandler(auditRoute, async (caller, { from, to, format = 'ndjson' }, deps: AuditDeps) => {
   // Refused before the stream starts, so the caller gets a status, not a cut-off body.
   const signer = signerOf(deps);
   const events = deps.orgEvents;
   if (!events) throw new ApiError(501, 'this server keeps no copy of the event log it can read back per org, so it cannot make the audit chain');
-  const inRange = (record: AuditRecord) => (from === undefined || Date.parse(record.at) >= from) && (to === undefined || Date.parse(record.at) <= to);
+  const inWindow = (at: number) => (from === undefined || at >= from) && (to === undefined || at <= to);
   const checkpoint = await auditCheckpoint(deps.readModelStore, caller.orgId);
   async function* lines(): AsyncGenerator<string> {
     if (format === 'csv') yield `${CSV_COLUMNS.join(',')}\n`;
@@ -43,13 +52,26 @@ export const makeAuditHandler = routeHandler(auditRoute, async (caller, { from, 
     // What the export holds, signed in its head: a file cut at either end no longer matches it.
     const range: AuditRange = { from: from === undefined ? null : new Date(from).toISOString(), to: to === undefined ? null : new Date(to).toISOString(), firstSeq: null, lastSeq: null, lastHash: null };
     let chunk = '';
+    // Records after the last one in the window, written out only if another in the window follows them.
+    let between: AuditRecord[] = [];
+    let ended = false;
     for await (const { record } of orgChain(events!, caller.orgId, checkpoint)) {
       ({ seq, hash: prevHash } = record);
-      if (!inRange(record)) continue;
-      range.firstSeq ??= record.seq;
-      range.lastSeq = record.seq;
-      range.lastHash = record.hash;
-      chunk += format === 'csv' ? csvLine(record) : `${JSON.stringify(record)}\n`;
+      if (ended) continue;
+      const at = Date.parse(record.at);
+      if (!inWindow(at)) {
+        if (range.firstSeq === null) continue;
+        if (to !== undefined && at > to + OUT_OF_ORDER_MS) ended = true;
+        else between.push(record);
+        continue;
+      }
+      for (const shown of [...between, record]) {
+        range.firstSeq ??= shown.seq;
+        range.lastSeq = shown.seq;
+        range.lastHash = shown.hash;
+        chunk += format === 'csv' ? csvLine(shown) : `${JSON.stringify(shown)}\n`;
+      }
+      between = [];
       if (chunk.length > 256 * 1024) {
         yield chunk;
         chunk = '';
