@@ -137,7 +137,7 @@ describe('km audit export and verify against the real embedded host', () => {
 
     // A server reached over plain http from another machine is not asked: anyone on the way could answer their own key.
     const overHttp = await km(['audit', 'verify', file], { KM_HOME: elsewhere, KM_ENDPOINT: 'http://audit.example.invalid:7777', KM_API_KEY: OTHER_KEY });
-    expect(overHttp).toMatchObject({ status: 3, stdout: expect.stringContaining('(http://audit.example.invalid:7777) was not asked: over plain http') });
+    expect(overHttp).toMatchObject({ status: 3, stdout: expect.stringContaining('(http://audit.example.invalid:7777) was not asked: it is not https and not a loopback address') });
     // The local key is not the head's and the server cannot be asked: not proven either way (3), not "does NOT hold".
     const unreachable = await km(['audit', 'verify', forged], { KM_HOME: home, KM_ENDPOINT: 'http://127.0.0.1:9', KM_API_KEY: OTHER_KEY });
     expect(unreachable).toMatchObject({ status: 3, stdout: expect.stringMatching(/is NOT proven: .*not signed by SHA256:\S+, this machine's km serve .*127\.0\.0\.1:9/) });
@@ -150,6 +150,14 @@ describe('km audit export and verify against the real embedded host', () => {
     expect(await km(['audit', 'verify', file, '--key', join(home, 'no-such.pem')], { KM_HOME: home })).toMatchObject({ status: 2, stderr: expect.stringContaining('no such file') });
     expect(await km(['audit', 'verify', file, '--head', '3:abc'], { KM_HOME: home })).toMatchObject({ status: 2, stderr: expect.stringContaining('give the seq and hash') });
     expect((await km(['audit', 'verify'], { KM_HOME: home })).status).toBe(2);
+    expect(await km(['audit', 'verify', home], { KM_HOME: home })).toMatchObject({ status: 2, stderr: expect.stringContaining(`cannot read ${home}: not a file`) });
+    // This machine's key cannot be read: verify cannot check, which is not the file failing to hold.
+    const brokenHome = tempHome('km-audit-broken-key');
+    writeFileSync(join(brokenHome, 'audit-signing-key.pem'), 'garbage');
+    expect(await km(['audit', 'verify', file], { KM_HOME: brokenHome })).toMatchObject({ status: 2, stderr: expect.stringContaining("cannot read this machine's audit key") });
+    // Help and version are answers, not errors; a command group without its command is a usage error.
+    for (const args of [['--version'], ['--help'], ['audit', 'verify', '--help'], ['help', 'audit']]) expect({ args, status: (await km(args, { KM_HOME: home })).status }).toEqual({ args, status: 0 });
+    expect((await km(['audit'], { KM_HOME: home })).status).toBe(2);
     // The same file checked for real: 0, so the 2s above were the arguments'.
     expect((await km(['audit', 'verify', file], { KM_HOME: home })).status).toBe(0);
   });

@@ -102,7 +102,7 @@ export async function trustedAuditKeys(settings: Settings, headFingerprint: stri
   const endpoint = settings.endpoint;
   if (endpoint && local?.fingerprint !== headFingerprint) {
     if (!keyComesSafelyFrom(endpoint)) {
-      unanswered.push(`the server km is logged in to (${endpoint}) was not asked: over plain http to another machine, anyone on the way could answer with their own key`);
+      unanswered.push(`the server km is logged in to (${endpoint}) was not asked: it is not https and not a loopback address, so anyone on the way could answer with their own key`);
       return { keys, unanswered };
     }
     try {

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { createReadStream, createWriteStream, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -7,7 +7,7 @@ import { auditRoute, routeUrl } from '@km/shared';
 import { auditKeyFingerprint, auditPublicKey, verifyExport } from '@km/functions/dist/audit/audit-chain';
 import { loadSettings, resolveTarget } from '../config/settings';
 import { auditKeyPath } from '@km/functions/dist/host/local-api-key';
-import { keyComesSafelyFrom, localAuditKey, pinnedKey, serverAuditKey, trustedAuditKeys, type TrustedKey } from './audit-trust';
+import { keyComesSafelyFrom, localAuditKey, pinnedKey, serverAuditKey, trustedAuditKeys } from './audit-trust';
 import { UsageError } from '../usage-error';
 
 /**
@@ -66,62 +66,13 @@ export function auditCommand(): Command {
       '--key <file|fingerprint>',
       "the server's audit key, the only one trusted: a PEM file or SHA256:... (km audit key, where the server is trusted); default: this machine's km serve key and the key of the server km is logged in to",
     )
-    .action(async (file: string, options: { head?: { seq: number; hash: string }; org?: string; key?: string }) => {
-      // A --key that cannot be read is said before the file is read; either stops verify before it checks anything (exit 2).
-      let pinned: TrustedKey | undefined;
-      try {
-        pinned = options.key === undefined ? undefined : pinnedKey(options.key);
-      } catch (error) {
-        throw new UsageError((error as Error).message);
-      }
-      const input = createReadStream(file);
-      const opened = new Promise<void>((resolve, reject) => input.once('open', () => resolve()).once('error', reject));
-      await opened.catch((error: NodeJS.ErrnoException) => {
-        throw new UsageError(`cannot read ${file}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
+    .action(async (file: string, options: VerifyOptions) => {
+      // Exit 0, 1 and 3 are verdicts; whatever stops the check itself (a file or key that cannot be read) is 2.
+      const verdict = await verifyFile(file, options).catch((error: unknown) => {
+        throw error instanceof UsageError ? error : new UsageError(`cannot check ${file}: ${(error as Error).message}`);
       });
-      const outcome = await verifyExport(createInterface({ input, crlfDelay: Infinity }), options.org, options.head);
-      const say = (text: string, exitCode: number) => {
-        process.stdout.write(`km audit verify: ${file} ${text}\n`);
-        process.exitCode = exitCode;
-      };
-      if (!outcome.ok) return say(`does NOT hold: line ${outcome.line}${outcome.seq !== null ? `, record ${outcome.seq}` : ''}: ${outcome.problem}`, 1);
-
-      const { head } = outcome;
-      const signedBy = auditKeyFingerprint(auditPublicKey(head.publicKey)!);
-      const settings = loadSettings();
-      const search = pinned ? { keys: [pinned], unanswered: [] } : await trustedAuditKeys(settings, signedBy);
-      const trusted = search.keys.find((key) => key.fingerprint === signedBy);
-      // Another key is proof of a forgery only when every key that could vouch was asked: else it is not proven.
-      if (!trusted && search.keys.length > 0 && search.unanswered.length === 0) {
-        const checked = search.keys.map((key) => `${key.fingerprint}, ${key.source}`).join('; nor by ');
-        const unanswered = search.unanswered.length > 0 ? ` (not asked: ${search.unanswered.join('; ')})` : '';
-        return say(`does NOT hold: its head is signed by key ${signedBy}, not by ${checked}${unanswered}. Anyone can sign a file with a key of their own; if this export is of another server, give its key with --key`, 1);
-      }
-      const span = outcome.firstSeq === null ? 'no records' : `records ${outcome.firstSeq}-${outcome.lastSeq}`;
-      const what = `${span} of org "${head.orgId}", chain of ${head.count} signed at ${head.signedAt}`;
-      if (!trusted) {
-        const local = search.keys.length > 0 ? search.keys.map((key) => `not signed by ${key.fingerprint}, ${key.source}`) : [`no audit key of km serve in ${auditKeyPath(settings.home)}`];
-        const looked = ['no --key', ...local, ...(search.unanswered.length > 0 ? search.unanswered : ['not logged in to a server (km login)'])];
-        return say(
-          `is NOT proven: the chain is intact (${what}), but its head is signed by key ${signedBy}, the key written in the file itself, and nothing here vouches for it (${looked.join('; ')}). Anyone can sign a file with a key of their own: run km audit key where the server is trusted, and verify again with --key SHA256:...`,
-          3,
-        );
-      }
-      const by = `by key ${signedBy}, ${trusted.source}`;
-      if (!outcome.range) {
-        // An older head signs only the chain's last hash: records that end before it are tied to nothing signed.
-        const tied = outcome.lastSeq === head.count;
-        const records = tied
-          ? `${span} of org "${head.orgId}" link up to the hash the head signs`
-          : `nothing ties ${span} to the head: the file ends before record ${head.count}, whose hash is the one signed, so the records themselves are not proven`;
-        return say(
-          `is NOT proven${tied ? ' complete' : ''}: ${records}; the head (chain of ${head.count}, signed at ${head.signedAt}) is signed ${by}, but it predates signed ranges${tied ? ', so records cut from the start of the file would not show' : ''}. Export again for a head that signs its range`,
-          3,
-        );
-      }
-      const { from, to } = outcome.range;
-      const window = from === null && to === null ? 'the whole chain asked' : `the window asked, ${from ?? 'the start'} to ${to ?? 'the end'}`;
-      say(`holds: ${what}, exactly the records its head signs (${window}), signed ${by}; head ${head.count}:${head.hash}`, 0);
+      process.stdout.write(`km audit verify: ${file} ${verdict.text}\n`);
+      process.exitCode = verdict.exitCode;
     });
   audit
     .command('key')
@@ -133,8 +84,71 @@ export function auditCommand(): Command {
       if (!key) throw new Error(`km serve has made no audit key here yet (${auditKeyPath(settings.home)}): start km serve once, or km login to a server`);
       if (options.out) writeFileSync(options.out, key.pem!, { mode: 0o644 });
       process.stdout.write(`${key.fingerprint}\n`);
-      const unsafe = settings.endpoint && !keyComesSafelyFrom(settings.endpoint) ? '; it came over plain http from another machine, so anyone on the way could have changed it: compare it with the fingerprint read on the server itself before you pin it' : '';
+      const unsafe = settings.endpoint && !keyComesSafelyFrom(settings.endpoint) ? '; it did not come over https or from a loopback address, so anyone on the way could have changed it: compare it with the fingerprint read on the server itself before you pin it' : '';
       process.stderr.write(`km audit: the audit key of ${key.source}${options.out ? `; PEM in ${options.out}` : ''}${unsafe}\n`);
     });
   return audit;
+}
+
+interface VerifyOptions {
+  head?: { seq: number; hash: string };
+  org?: string;
+  key?: string;
+}
+
+interface Verdict {
+  text: string;
+  exitCode: 0 | 1 | 3;
+}
+
+/** What km audit verify says of the file: the chain, its range and head, and the key that vouches for it. */
+async function verifyFile(file: string, options: VerifyOptions): Promise<Verdict> {
+  // A --key that cannot be read is said before the file is read.
+  const pinned = options.key === undefined ? undefined : pinnedKey(options.key);
+  let isFile: boolean;
+  try {
+    isFile = statSync(file).isFile();
+  } catch (error) {
+    throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+  }
+  if (!isFile) throw new UsageError(`cannot read ${file}: not a file`);
+  const outcome = await verifyExport(createInterface({ input: createReadStream(file), crlfDelay: Infinity }), options.org, options.head);
+  const say = (text: string, exitCode: Verdict['exitCode']): Verdict => ({ text, exitCode });
+  if (!outcome.ok) return say(`does NOT hold: line ${outcome.line}${outcome.seq !== null ? `, record ${outcome.seq}` : ''}: ${outcome.problem}`, 1);
+
+  const { head } = outcome;
+  const signedBy = auditKeyFingerprint(auditPublicKey(head.publicKey)!);
+  const settings = loadSettings();
+  const search = pinned ? { keys: [pinned], unanswered: [] } : await trustedAuditKeys(settings, signedBy);
+  const trusted = search.keys.find((key) => key.fingerprint === signedBy);
+  // Another key is proof of a forgery only when every key that could vouch was asked: else it is not proven.
+  if (!trusted && search.keys.length > 0 && search.unanswered.length === 0) {
+    const checked = search.keys.map((key) => `${key.fingerprint}, ${key.source}`).join('; nor by ');
+    return say(`does NOT hold: its head is signed by key ${signedBy}, not by ${checked}. Anyone can sign a file with a key of their own; if this export is of another server, give its key with --key`, 1);
+  }
+  const span = outcome.firstSeq === null ? 'no records' : `records ${outcome.firstSeq}-${outcome.lastSeq}`;
+  const what = `${span} of org "${head.orgId}", chain of ${head.count} signed at ${head.signedAt}`;
+  if (!trusted) {
+    const local = search.keys.length > 0 ? search.keys.map((key) => `not signed by ${key.fingerprint}, ${key.source}`) : [`no audit key of km serve in ${auditKeyPath(settings.home)}`];
+    const looked = ['no --key', ...local, ...(search.unanswered.length > 0 ? search.unanswered : ['not logged in to a server (km login)'])];
+    return say(
+      `is NOT proven: the chain is intact (${what}), but its head is signed by key ${signedBy}, the key written in the file itself, and nothing here vouches for it (${looked.join('; ')}). Anyone can sign a file with a key of their own: run km audit key where the server is trusted, and verify again with --key SHA256:...`,
+      3,
+    );
+  }
+  const by = `by key ${signedBy}, ${trusted.source}`;
+  if (!outcome.range) {
+    // An older head signs only the chain's last hash: records that end before it are tied to nothing signed.
+    const tied = outcome.lastSeq === head.count;
+    const records = tied
+      ? `${span} of org "${head.orgId}" link up to the hash the head signs`
+      : `nothing ties ${span} to the head: the file ends before record ${head.count}, whose hash is the one signed, so the records themselves are not proven`;
+    return say(
+      `is NOT proven${tied ? ' complete' : ''}: ${records}; the head (chain of ${head.count}, signed at ${head.signedAt}) is signed ${by}, but it predates signed ranges${tied ? ', so records cut from the start of the file would not show' : ''}. Export again for a head that signs its range`,
+      3,
+    );
+  }
+  const { from, to } = outcome.range;
+  const window = from === null && to === null ? 'the whole chain asked' : `the window asked, ${from ?? 'the start'} to ${to ?? 'the end'}`;
+  return say(`holds: ${what}, exactly the records its head signs (${window}), signed ${by}; head ${head.count}:${head.hash}`, 0);
 }

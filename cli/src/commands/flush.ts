@@ -4,6 +4,7 @@ import { fileLogger } from '../log';
 import { ShipQueue, Shipper } from '../ship';
 import { Spool } from '../spool';
 import { replayDeadJournals } from '../wrap/session';
+import { UsageError } from '../usage-error';
 
 /** Ships what km processes that ended left in the spool (the running ones ship their own). */
 export function flushCommand(): Command {
@@ -12,7 +13,7 @@ export function flushCommand(): Command {
     .option('--retry-refused', 'also retry spool files set aside because ingest refused the API key (401/403)')
     .option('--reassign-org', "with --retry-refused: send those events as the org of the key you use now (they were stamped with another tenant's org)")
     .action(async (opts: { retryRefused?: boolean; reassignOrg?: boolean }) => {
-      if (opts.reassignOrg && !opts.retryRefused) throw new Error('--reassign-org goes with --retry-refused (it rewrites the files set aside)');
+      if (opts.reassignOrg && !opts.retryRefused) throw new UsageError('--reassign-org goes with --retry-refused (it rewrites the files set aside)');
       const settings = loadSettings();
       ensureHome(settings.home);
       const logger = fileLogger(settings.home, settings.debug);

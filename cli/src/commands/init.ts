@@ -10,6 +10,7 @@ import { editConfig, entryValue, type FileEdit } from '../init/config-edit';
 import { planEntry, type EntryPlan, type Launcher } from '../init/entry';
 import { stampNow, undoLatestRun, writeRun, type RunChange } from '../init/init-runs';
 import { lineDiff } from '../init/line-diff';
+import { UsageError } from '../usage-error';
 
 interface InitOptions {
   dryRun?: boolean;
@@ -127,7 +128,7 @@ function undo(home: string): void {
 function chosenClients(asked: string[] | undefined): Set<ClientId> {
   if (!asked) return new Set(CLIENT_IDS);
   const unknown = asked.filter((id) => !(CLIENT_IDS as readonly string[]).includes(id));
-  if (unknown.length > 0) throw new Error(`unknown client ${unknown.map((u) => `"${u}"`).join(', ')}: use ${CLIENT_IDS.join(', ')}`);
+  if (unknown.length > 0) throw new UsageError(`unknown client ${unknown.map((u) => `"${u}"`).join(', ')}: use ${CLIENT_IDS.join(', ')}`);
   return new Set(asked as ClientId[]);
 }
 

@@ -3,6 +3,7 @@ import { CreateKeyBodySchema, createKeyRoute, keysRoute, revokeKeyRoute, ROLES, 
 import { loadSettings } from '../config/settings';
 import { callApi } from './api-client';
 import { withLocalDirectories } from './local-directories';
+import { UsageError } from '../usage-error';
 
 /** A key as the API lists it, with its org (the machine's own database lists every org's). */
 type KeyView = RouteAnswer<typeof keysRoute>['keys'][number] & { orgId?: string };
@@ -29,12 +30,12 @@ export function keysCommand(): Command {
       if (!asked.success) {
         const issue = asked.error.issues[0]!;
         const flag = issue.path[0] === 'projectId' ? '--project' : issue.path[0] === 'label' ? '--name' : `--${String(issue.path[0])}`;
-        throw new Error(`${flag}: ${issue.code === 'too_small' ? 'cannot be empty' : issue.message}`);
+        throw new UsageError(`${flag}: ${issue.code === 'too_small' ? 'cannot be empty' : issue.message}`);
       }
       let created: { key: string; apiKey: KeyView; orgId: string };
       if (remote()) {
         const me = await callApi(whoamiRoute);
-        if (options.org && options.org !== me.orgId) throw new Error(`your key is of org "${me.orgId}": it makes keys of that org only (drop --org, or log in with a key of "${options.org}")`);
+        if (options.org && options.org !== me.orgId) throw new UsageError(`your key is of org "${me.orgId}": it makes keys of that org only (drop --org, or log in with a key of "${options.org}")`);
         created = await callApi(createKeyRoute, { body: { role: options.role ?? 'member', projectId: options.project ?? null, label: options.name ?? null, prefix } });
       } else {
         const orgId = options.org ?? loadSettings().orgId;
@@ -57,7 +58,7 @@ export function keysCommand(): Command {
     .action(async (options: { org?: string; json?: boolean }) => {
       let listed: KeyView[];
       if (remote()) {
-        if (options.org) throw new Error('--org is for the keys of this machine\'s database; through the API you see your own org\'s');
+        if (options.org) throw new UsageError('--org is for the keys of this machine\'s database; through the API you see your own org\'s');
         const answer = await callApi(keysRoute);
         listed = answer.keys.map((key) => ({ ...key, orgId: answer.orgId }));
       } else {

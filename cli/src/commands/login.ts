@@ -3,6 +3,7 @@ import { routeUrl, whoamiRoute } from '@km/shared';
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureHome, kmHome, loadSettings, resolveTarget } from '../config/settings';
+import { UsageError } from '../usage-error';
 
 /**
  * `km login --key KEY [--endpoint URL]`: points every km on this machine at a shared stack, so MCP client configs
@@ -24,10 +25,10 @@ export function loginCommand(): Command {
         process.stdout.write(`km login: forgot ${file}; km ships to the local km serve again\n`);
         return;
       }
-      if (options.org !== undefined) throw new Error('km login takes the org from the key: drop --org (the endpoint says which org the key is of)');
-      if (!options.key) throw new Error('login needs --key <key> (and --endpoint <url> for a stack other than the one km ships to now), or --logout');
+      if (options.org !== undefined) throw new UsageError('km login takes the org from the key: drop --org (the endpoint says which org the key is of)');
+      if (!options.key) throw new UsageError('login needs --key <key> (and --endpoint <url> for a stack other than the one km ships to now), or --logout');
       const endpoint = (options.endpoint ?? resolveTarget(loadSettings()).endpoint).replace(/\/+$/, '');
-      if (!/^https?:\/\//.test(endpoint)) throw new Error(`--endpoint must be an http(s) URL, not "${options.endpoint}"`);
+      if (!/^https?:\/\//.test(endpoint)) throw new UsageError(`--endpoint must be an http(s) URL, not "${options.endpoint}"`);
       let res: Response;
       try {
         res = await fetch(endpoint + routeUrl(whoamiRoute.path), { headers: { authorization: `Bearer ${options.key}` }, signal: AbortSignal.timeout(10_000) });

@@ -4,6 +4,7 @@ import { removeMember } from '@km/functions/dist/members/remove-member';
 import { loadSettings } from '../config/settings';
 import { callApi } from './api-client';
 import { withLocalDirectories } from './local-directories';
+import { UsageError } from '../usage-error';
 
 /**
  * `km members invite <login> [--role]` / `km members list` / `km members remove <login>`: who signs in to the org's dashboard with GitHub. Logged
@@ -18,11 +19,11 @@ export function membersCommand(): Command {
     .addOption(new Option('--role <role>', 'what they may do').choices(ROLES).default('member'))
     .option('--org <org>', "on this machine's database: the org (default: the org you are logged in to, or local)")
     .action(async (login: string, options: { role: Role; org?: string }) => {
-      if (!GithubLoginSchema.safeParse(login).success) throw new Error(`"${login}" is not a GitHub login`);
+      if (!GithubLoginSchema.safeParse(login).success) throw new UsageError(`"${login}" is not a GitHub login`);
       const settings = loadSettings();
       let orgId: string;
       if (settings.endpoint) {
-        if (options.org) throw new Error("--org is for this machine's database; through the API you invite to your own org");
+        if (options.org) throw new UsageError("--org is for this machine's database; through the API you invite to your own org");
         await callApi(inviteMemberRoute, { body: { login, role: options.role } });
         orgId = settings.orgId;
       } else {
@@ -37,12 +38,12 @@ export function membersCommand(): Command {
     .argument('<login>', 'their GitHub login (what km members list shows: a member is known by it)')
     .option('--org <org>', "on this machine's database: the org (default: the org you are logged in to, or local)")
     .action(async (login: string, options: { org?: string }) => {
-      if (!GithubLoginSchema.safeParse(login).success) throw new Error(`"${login}" is not a GitHub login: give the login km members list shows`);
+      if (!GithubLoginSchema.safeParse(login).success) throw new UsageError(`"${login}" is not a GitHub login: give the login km members list shows`);
       const settings = loadSettings();
       let orgId: string;
       let removed: { login: string; role: Role; teamsLeft: string[] };
       if (settings.endpoint) {
-        if (options.org) throw new Error("--org is for this machine's database; through the API you remove members of your own org");
+        if (options.org) throw new UsageError("--org is for this machine's database; through the API you remove members of your own org");
         removed = await callApi(removeMemberRoute, { request: { login } });
         orgId = settings.orgId;
       } else {
