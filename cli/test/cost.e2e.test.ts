@@ -121,7 +121,7 @@ describe('Cost Center through km and server-everything', () => {
     expect(stdout).toMatch(/today/);
     expect(stdout).toMatch(/cost-e2e/);
     expect((await km('budget', 'set', '1000', '--org')).stdout).toBe('budget for the org: $1000 a month\n');
-    await expect(km('budget', 'set', '10')).rejects.toMatchObject({ stderr: 'km: say which budget: --project <id>, --team <id> or --org (one of them)\n', code: 1 });
+    await expect(km('budget', 'set', '10')).rejects.toMatchObject({ stderr: 'km: say which budget: --project <id>, --team <id> or --org (one of them)\n', code: 2 });
     const withOrg = await until('the org budget', async () => {
       const { body } = await api('/api/budgets');
       return body.budgets.length === 2 ? body.budgets : undefined;

@@ -4,6 +4,16 @@ import { KM_BIN, requireBuiltKm } from './e2e-support';
 import { tempHome } from './helpers';
 
 const RAW_SERVER = join(__dirname, 'fixtures', 'raw-server.js');
+const STUBBORN_SERVER = join(__dirname, 'fixtures', 'stubborn-server.js');
+
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 function startKm(args: string[], home = tempHome()): ChildProcessWithoutNullStreams {
   return spawn(process.execPath, [KM_BIN, ...args], { env: { ...process.env, KM_HOME: home, KM_ENDPOINT: 'http://127.0.0.1:1' } });
@@ -69,6 +79,28 @@ describe('km forwards stdio untouched', () => {
     await out.waitFor('hello');
     km.kill('SIGTERM');
     expect(await exited(km)).toEqual({ code: null, signal: 'SIGTERM' });
+  });
+
+  it("passes the client's next signal to a server that ignored the first, and leaves no server behind", async () => {
+    const km = startKm(['--', process.execPath, STUBBORN_SERVER, 'ignore']);
+    const out = collector(km.stdout);
+    await out.waitFor('pid ');
+    const pid = Number(/pid (\d+)/.exec(out.bytes().toString())![1]);
+    km.kill('SIGINT');
+    await out.waitFor('SIGINT');
+    // As Claude Code stops a server: SIGINT, then SIGTERM (~100 ms later). km must still be there to pass it on.
+    km.kill('SIGTERM');
+    expect(await exited(km)).toEqual({ code: 0, signal: null });
+    expect(out.bytes().toString()).toContain('SIGTERM');
+    expect(isAlive(pid)).toBe(false);
+  });
+
+  it('exits as the server does after a signal: 0 for a server that takes its time to exit 0 on SIGINT', async () => {
+    const km = startKm(['--', process.execPath, STUBBORN_SERVER, 'slow']);
+    const out = collector(km.stdout);
+    await out.waitFor('pid ');
+    km.kill('SIGINT');
+    expect(await exited(km)).toEqual({ code: 0, signal: null });
   });
 
   it('says in one line why a server cannot start, writes nothing to stdout, and exits non-zero', async () => {

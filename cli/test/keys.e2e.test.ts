@@ -27,7 +27,7 @@ describe('km keys and km login against the real embedded host', () => {
   it('refuses an empty --project (it would make an org-wide key) and a blank --name, on a fresh KM_HOME too', async () => {
     const fresh = join(tempHome('km-keys-fresh'), 'not-yet');
     const empty = await km(['keys', 'create', '--org', 'acme', '--project', ''], { KM_HOME: fresh });
-    expect([empty.status, empty.stderr, empty.stdout]).toEqual([1, 'km: --project: cannot be empty\n', '']);
+    expect([empty.status, empty.stderr, empty.stdout]).toEqual([2, 'km: --project: cannot be empty\n', '']);
     expect((await km(['keys', 'create', '--org', 'acme', '--name', '   '], { KM_HOME: fresh })).stderr).toBe('km: --name: a label cannot be blank\n');
     const made = await km(['keys', 'create', '--org', 'fresh-org'], { KM_HOME: fresh });
     expect([made.status, lastLine(made.stdout)]).toEqual([0, expect.stringMatching(/^km_live_/)]);

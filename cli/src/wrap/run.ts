@@ -173,6 +173,7 @@ export function runWrap(options: WrapOptions, headers: string[] = []): void {
     });
   }
 
+  const hasExited = () => child.exitCode !== null || child.signalCode !== null;
   for (const signal of FORWARDED_SIGNALS) {
     process.on(signal, () => {
       // Before anything else: a client that signals usually SIGKILLs soon after, maybe before the observer spools.
@@ -181,7 +182,7 @@ export function runWrap(options: WrapOptions, headers: string[] = []): void {
         handOff();
         journal.appendEnd({ exitCode: null, signal, at: now() });
       }
-      if (child.exitCode === null && child.signalCode === null) {
+      if (!hasExited()) {
         child.kill(signal);
         setTimeout(() => finish(null, signal), SIGNAL_END_GRACE_MS).unref();
       }
@@ -219,14 +220,18 @@ export function runWrap(options: WrapOptions, headers: string[] = []): void {
       process.stdout.write('', () => resolve());
       setTimeout(resolve, STDOUT_DRAIN_MS).unref();
     });
-    void Promise.all([observed, stdoutDrained]).then(() => {
+    // The end is recorded; km itself stays until the server has exited, passing on the client's next signals
+    // (a SIGTERM after the SIGINT it ignored): leaving first would orphan it, and give the client a status of km's.
+    const serverExited = new Promise<void>((resolve) => (hasExited() ? resolve() : child.once('exit', () => resolve())));
+    void Promise.all([observed, stdoutDrained, serverExited]).then(() => {
       for (const s of FORWARDED_SIGNALS) process.removeAllListeners(s);
-      if (signal) {
-        // Die the way the server died, so the client sees the same status.
-        process.kill(process.pid, signal);
+      // Exit the way the server did, so the client sees the same status (a server that exits 0 on SIGINT: 0).
+      const exitSignal = child.signalCode ?? (child.exitCode === null ? signal : null);
+      if (exitSignal) {
+        process.kill(process.pid, exitSignal);
         setTimeout(() => process.exit(128), 1000).unref();
       } else {
-        process.exit(code ?? 0);
+        process.exit(child.exitCode ?? code ?? 0);
       }
     });
   };
