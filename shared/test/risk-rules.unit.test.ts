@@ -29,10 +29,14 @@ const corpus: Record<string, { hits: string[]; misses: string[] }> = {
   jwt: { hits: [j('eyJhbGciOiJIUzI1NiJ9', '.eyJzdWIiOiIxMjM0NTY3ODkwIn0', '.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U')], misses: ['eyJ alone', 'eyJhbGciOiJIUzI1NiJ9'] },
   'connection-string-password': { hits: ['postgres://admin:s3cr3tP4ss@db.internal:5432/app', 'Server=tcp:x;User ID=sa;Password=Hunter2!;'], misses: ['https://example.com/path', 'postgres://db.internal:5432/app', 'git@github.com:org/repo.git'] },
   'bearer-token': { hits: ['Authorization: Bearer abcdefghijklmnopqrstuvwxyz.0123'], misses: ['Bearer token', 'a Bearer of news'] },
-  'secret-assignment': { hits: ['API_KEY=Zx9vQ2mL7pR4tY8wK3nB6cD1', 'password: "correct horse"', 'client_secret=9f8e7d6c5b4a3f2e1d0c9b8a'], misses: ['password: ********', 'token_count: 12345', 'api_key=${API_KEY}', 'auth: true', 'SECRET_NAME=production-database'] },
+  'secret-assignment': { hits: ['API_KEY=Zx9vQ2mL7pR4tY8wK3nB6cD1', 'password: "correct horse"', 'client_secret=9f8e7d6c5b4a3f2e1d0c9b8a'], misses: ['password: ********', 'token_count: 12345', 'api_key=${API_KEY}', 'auth: true', 'SECRET_NAME=production-database', 'PWD=/home/dev/project', 'OLDPWD=/tmp', '"PWD": "/srv/app"'] },
   email: { hits: ['mail jane.doe@example.com now'], misses: ['@scope/package@1.2.3', 'user at example dot com'] },
   'phone-number': { hits: ['call +1 415 555 2671', '(415) 555-2671', '+44 20 7946 0958'], misses: ['2024-01-15T10:20:30Z', 'version 1.2.3', '192.168.100.200', 'id 12345678901234'] },
-  'card-number': { hits: ['card 4111 1111 1111 1111 exp', '5500-0000-0000-0004', '378282246310005'], misses: ['4111 1111 1111 1112', '1234567890123456', '0000 0000 0000 0000', 'order 1700000000000'] },
+  'card-number': {
+    hits: ['card 4111 1111 1111 1111 exp', '5500-0000-0000-0004', '378282246310005', 'card:4111111111111111'],
+    // A UUID (this one's digits 35-9717-7000-9525-6 pass Luhn) and a hash are no card numbers.
+    misses: ['4111 1111 1111 1112', '1234567890123456', '0000 0000 0000 0000', 'order 1700000000000', 'order 01a24e35-9717-7000-9525-6fd797a6c3da shipped', 'sha deadbeef4111111111111111cafe'],
+  },
   iban: { hits: ['IBAN DE89 3704 0044 0532 0130 00', 'GB82WEST12345698765432'], misses: ['DE89 3704 0044 0532 0130 01', 'AB12 CDEF GHIJ'] },
   'sensitive-path-env': { hits: ['/app/.env', 'cat .env.production', '{"path":".env"}'], misses: ['.env.example', 'environment', 'my.envoy.yaml'] },
   'sensitive-path-ssh': { hits: ['/home/u/.ssh/id_rsa', '~/.ssh/id_ed25519', 'id_ecdsa'], misses: ['~/.ssh/known_hosts', 'id_rsa.pub'] },
@@ -130,6 +134,17 @@ describe('redaction', () => {
     const text = `id=${AWS_ID} card 4111 1111 1111 1111, password=hunter22 ok`;
     const out = redactText(text);
     expect(out).toBe('id=[REDACTED:aws-access-key-id] card [REDACTED:card-number], password=[REDACTED:connection-string-password] ok');
+  });
+
+  it("names a URL's password by the password rule, not as the email its password and host look like", () => {
+    expect(redactText('DATABASE_URL=postgres://admin:S3cretPassw0rd@db.example.com:5432/app')).toBe('DATABASE_URL=postgres://admin:[REDACTED:connection-string-password]:5432/app');
+  });
+
+  it('leaves a UUID and the working directory alone, in text and under a key', () => {
+    const text = 'session 01a24e35-9717-7000-9525-6fd797a6c3da in PWD=/home/dev/project';
+    expect(redactText(text)).toBe(text);
+    const env = { PWD: '/home/dev/project', OLDPWD: '/tmp', pwd: 'hunter22' };
+    expect(scanResponse(env)).toMatchObject({ redacted: { PWD: '/home/dev/project', OLDPWD: '/tmp', pwd: '[REDACTED:secret-assignment]' } });
   });
 
   it('scans JSON structurally: paths, keyed secrets, redacted copy, never the secret', () => {

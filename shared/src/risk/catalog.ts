@@ -20,4 +20,4 @@ export function findingKind(ruleId: string): FindingKind {
 }
 
 export const FINDING_KINDS: readonly FindingKind[] = ['secret', 'pii', 'path', 'destructive', 'poisoning', 'rug_pull', 'anomaly', 'policy'];
-export const SEVERITIES: readonly Severity[] = ['low', 'medium', 'high', 'critical'];
+export { SEVERITIES } from './rules';

@@ -7,6 +7,8 @@ import { VENDOR_TOKEN_RULES } from './vendor-tokens';
  * Rules never return the matched text: callers get offsets to redact and the rule's id to report.
  */
 export type Severity = 'low' | 'medium' | 'high' | 'critical';
+/** Least severe first. */
+export const SEVERITIES: readonly Severity[] = ['low', 'medium', 'high', 'critical'];
 export type FindingKind = 'secret' | 'pii' | 'path' | 'destructive' | 'poisoning' | 'rug_pull' | 'anomaly' | 'policy';
 
 export interface TextRule {
@@ -77,10 +79,18 @@ function iban(match: string): boolean {
 const PLACEHOLDER = /^(?:x+|\*+|\.+|<[^>]*>|\$\{[^}]*\}|\{\{[^}]*\}\}|changeme|password|secret|redacted|\[redacted.*|null|none|true|false|undefined|example\w*|your[_-]?\w*)$/i;
 
 /** A value assigned to a key-like name: passwords as they are, other keys only when they look random. */
+/**
+ * A shell's PWD or OLDPWD holding an absolute path: the working directory, not a password (get-env tools list them).
+ * name: the key or variable, alone.
+ */
+export const isWorkingDirectory = (name: string, value: string) => /^(?:OLD)?PWD$/i.test(name) && /^(?:\/|~\/|[A-Za-z]:\\)/.test(value);
+/** The name an assignment match assigns to (`PWD` of `PWD=/home` or `"PWD": "/home"`). */
+const assignedName = (match: string) => match.replace(/^[^A-Za-z0-9_]+/, '').split(/["']?\s*[:=]/)[0] ?? '';
+
 function assignedSecret(match: string, secret: string): boolean {
   const value = secret.replace(/^["']|["']$/g, '');
-  if (PLACEHOLDER.test(value) || value.startsWith('[REDACTED')) return false;
-  const name = match.replace(/^\W+/, '').split(/[:=]/)[0] ?? '';
+  const name = assignedName(match);
+  if (PLACEHOLDER.test(value) || value.startsWith('[REDACTED') || isWorkingDirectory(name, value)) return false;
   if (/passw|pwd/i.test(name)) return value.length >= 6 && !/^\d+$/.test(value);
   // Long and random-looking, even without a digit (20 random letters); or shorter with digits and letters mixed.
   if (value.length >= 16 && !/\s/.test(value) && entropy(value) >= 3.5) return true;
@@ -90,7 +100,7 @@ function assignedSecret(match: string, secret: string): boolean {
 /** `.env`-style UPPER_SNAKE names ending in PASSWORD/SECRET/TOKEN/KEY: passwords and secrets as they are, keys and tokens when not a plain word. */
 function envSecret(match: string, secret: string): boolean {
   const value = secret.replace(/^["']|["']$/g, '');
-  if (PLACEHOLDER.test(value) || value.startsWith('[REDACTED') || value.startsWith('$')) return false;
+  if (PLACEHOLDER.test(value) || value.startsWith('[REDACTED') || value.startsWith('$') || isWorkingDirectory(assignedName(match), value)) return false;
   if (/(?:PASSWORD|PASSWD|PWD|SECRET)\s*=/.test(match)) return value.length >= 6 && !/^\d+$/.test(value);
   return value.length >= 8 && /\d/.test(value) && /[A-Za-z]/.test(value);
 }
@@ -235,6 +245,7 @@ export const TEXT_RULES: readonly TextRule[] = [
     scope: 'any',
     pattern: /\b[a-z][a-z0-9+.-]{1,20}:\/\/[^\s:/@'"]+:(?<secret>[^\s@/'"]{3,})@|\b(?:Password|Pwd)\s*=\s*(?<secret2>[^;'"\s]{3,})/dgi,
     hint: (t) => t.includes('://') || /pwd|password/i.test(t),
+    validate: (match, secret) => !isWorkingDirectory(assignedName(match), secret),
   },
   { id: 'bearer-token', kind: 'secret', severity: 'high', scope: 'any', pattern: /\b[Bb][Ee][Aa][Rr][Ee][Rr]\s+(?<secret>[A-Za-z0-9._~+/-]{20,}=*)/dg, hint: hasCi('bearer') },
   {
@@ -258,7 +269,8 @@ export const TEXT_RULES: readonly TextRule[] = [
   },
   ...VENDOR_TOKEN_RULES,
   // PII.
-  { id: 'us-ssn', kind: 'pii', severity: 'high', scope: 'any', pattern: /(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])/g, hint: hasDigitRun, validate: ssn },
+  // Not inside a longer run of letters and digits: a UUID's or a hash's digits are no card or SSN.
+  { id: 'us-ssn', kind: 'pii', severity: 'high', scope: 'any', pattern: /(?<![\dA-Za-z-])\d{3}-\d{2}-\d{4}(?![\dA-Za-z-])/g, hint: hasDigitRun, validate: ssn },
   { id: 'email', kind: 'pii', severity: 'low', scope: 'any', pattern: /\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}\b/g, hint: has('@') },
   {
     id: 'phone-number',
@@ -272,7 +284,7 @@ export const TEXT_RULES: readonly TextRule[] = [
       return digits.length >= 10 && digits.length <= 15;
     },
   },
-  { id: 'card-number', kind: 'pii', severity: 'high', scope: 'any', pattern: /(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])/g, hint: hasDigitRun, validate: cardNumber },
+  { id: 'card-number', kind: 'pii', severity: 'high', scope: 'any', pattern: /(?<![\dA-Za-z-])(?:\d[ -]?){12,18}\d(?![\dA-Za-z-])/g, hint: hasDigitRun, validate: cardNumber },
   { id: 'iban', kind: 'pii', severity: 'medium', scope: 'any', pattern: /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b/g, hint: hasDigitRun, validate: iban },
   // The context-free fallback, last: every named rule above wins the redaction marker where both match.
   {
@@ -357,10 +369,13 @@ export function matchText(text: string, scope: 'request' | 'response', rules: re
   return found;
 }
 
-/** Replaces each match with [REDACTED:rule-id]; overlapping matches become one marker (the first rule's). */
+/**
+ * Replaces each match with [REDACTED:rule-id]; overlapping matches become one marker, the first one's, and of two
+ * starting at once the more severe one's (a URL's password, not the "email" its password and host look like).
+ */
 export function redactMatches(text: string, matches: readonly TextMatch[]): string {
   if (matches.length === 0) return text;
-  const sorted = [...matches].sort((a, b) => a.start - b.start || b.end - a.end);
+  const sorted = [...matches].sort((a, b) => a.start - b.start || SEVERITIES.indexOf(b.rule.severity) - SEVERITIES.indexOf(a.rule.severity) || b.end - a.end);
   let out = '';
   let cursor = 0;
   for (const m of sorted) {

@@ -1,5 +1,5 @@
 import type { Finding } from '../events';
-import { entropy, matchText, redactMatches, redacts, TEXT_RULES, type TextRule } from './rules';
+import { entropy, isWorkingDirectory, matchText, redactMatches, redacts, TEXT_RULES, type TextRule } from './rules';
 
 /**
  * Scans a JSON value (a request's params, a response's result) string by string, and returns the findings
@@ -42,7 +42,7 @@ export function childPath(path: string, key: string | number): string {
 /** A string value under a key such as "apiKey" or "password" that looks like a real secret, not a placeholder. */
 function keyedSecret(key: string | undefined, value: string): boolean {
   if (key === undefined || !KEY_LIKE.test(key) || NOT_A_SECRET_KEY.test(key)) return false;
-  if (value.startsWith('[REDACTED') || /^(?:x+|\*+|<[^>]*>|\$\{[^}]*\})$/i.test(value)) return false;
+  if (value.startsWith('[REDACTED') || /^(?:x+|\*+|<[^>]*>|\$\{[^}]*\})$/i.test(value) || isWorkingDirectory(key, value)) return false;
   if (/passw|pwd/i.test(key)) return value.length >= 6;
   if (/\s/.test(value)) return false;
   // Under a key named for a secret, a short value counts when it looks random: digits and letters, few repeats.
