@@ -2,6 +2,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { gzipSync } from 'node:zlib';
 import type { KmEvent } from '@km/shared';
+import type { Target } from './config/settings';
 // url.ts imports nothing: the shipper runs in the observer thread, which must not load the contract's zod schemas.
 import { routeUrl } from '@km/shared/dist/api/url';
 import type { Logger } from './log';
@@ -18,10 +19,7 @@ import type { Spool, SpoolFile } from './spool';
  * content is split until the bad events are isolated, and those go to the spool's quarantine, so one bad
  * event never blocks the rest.
  */
-export interface ShipTarget {
-  endpoint: string;
-  apiKey: string | null;
-}
+export type ShipTarget = Target;
 
 /**
  * `unreachable`: no answer (network error, timeout, deadline); `server-error`: ingest answered with an error a retry
@@ -48,6 +46,8 @@ export class Shipper {
 
   /** The key's org, once known (GET /api/whoami), per endpoint and key. */
   private keyOrgs = new Map<string, KeyOrg>();
+  /** The endpoint and key ingest last refused (401/403), while that refusal holds off retries. */
+  private refusedTarget: string | null = null;
 
   /**
    * ownSession: the session this shipper's process records, when its org was not set (settings.placeholderOrgOf):
@@ -67,9 +67,10 @@ export class Shipper {
    * key has none (401, 403, 404), `unknown` when it did not answer (asked again next time).
    */
   async keyOrg(deadline?: number): Promise<KeyOrg> {
-    const { endpoint, apiKey } = this.target();
+    const { endpoint, apiKey, notRunning } = this.target();
+    if (notRunning) return 'unknown';
     if (!apiKey) return 'none';
-    const key = `${endpoint}\u0000${apiKey}`;
+    const key = targetKey({ endpoint, apiKey });
     const known = this.keyOrgs.get(key);
     if (known !== undefined) return known;
     let answer: KeyOrg;
@@ -98,9 +99,12 @@ export class Shipper {
     return events.map((event) => (mine(event) ? { ...event, orgId: org.orgId } : event));
   }
 
-  /** True when a retry is due (the backoff after failures has passed). */
+  /**
+   * True when a retry is due: the backoff after failures has passed, or the key was refused and the endpoint or key
+   * has changed since (km login, a km serve restarted on another port).
+   */
   due(now: number = Date.now()): boolean {
-    return now >= this.nextAttemptAt;
+    return now >= this.nextAttemptAt || (this.refusedTarget !== null && this.refusedTarget !== targetKey(this.target()));
   }
 
   /**
@@ -126,18 +130,21 @@ export class Shipper {
     try {
       result = await this.post(events, deadline);
     } catch (err) {
-      return this.failed('unreachable', `cannot reach ${this.target().endpoint}: ${(err as Error).message}`);
+      const { endpoint, notRunning } = this.target();
+      return this.failed('unreachable', notRunning ?? `cannot reach ${endpoint}: ${(err as Error).message}`);
     }
     const { status, body } = result;
     if (status >= 200 && status < 300) {
       this.failures = 0;
       this.nextAttemptAt = 0;
+      this.refusedTarget = null;
       this.shippedEvents += events.length;
       return 'shipped';
     }
     if (status === 401 || status === 403) {
-      this.failures = 10; // hold off: retrying with the same key will not help
+      this.failures = 10; // hold off: retrying with the same key will not help (due() ends the wait if it changes)
       this.nextAttemptAt = Date.now() + 5 * 60_000;
+      this.refusedTarget = targetKey(this.target());
       this.lastRefusal = `${status}: ${body?.error ?? 'no reason given'}`;
       this.logger.error(`ingest refused the API key (${status}: ${body?.error ?? 'no reason given'}). Events stay in the spool; check KM_API_KEY or run \`km login\`.`);
       return 'unauthorized';
@@ -177,7 +184,9 @@ export class Shipper {
   }
 
   private async post(events: KmEvent[], deadline?: number): Promise<PostResult> {
-    const { endpoint, apiKey } = this.target();
+    const { endpoint, apiKey, notRunning } = this.target();
+    // Retried with backoff like an endpoint that does not answer, so a km serve started later is found.
+    if (notRunning) throw new Error(notRunning);
     const body = gzipSync(JSON.stringify({ events: await this.asKeyOrg(events, deadline) }));
     const headers: Record<string, string> = { 'content-type': 'application/json', 'content-encoding': 'gzip' };
     if (apiKey) headers.authorization = `Bearer ${apiKey}`;
@@ -191,6 +200,8 @@ export class Shipper {
     return { status: response.status, body: parsed };
   }
 }
+
+const targetKey = (target: ShipTarget) => `${target.endpoint}\u0000${target.apiKey ?? ''}`;
 
 /** A request's time: REQUEST_TIMEOUT_MS, or less when a deadline (km exiting) comes sooner. */
 const timeoutFor = (deadline: number | undefined) => (deadline === undefined ? REQUEST_TIMEOUT_MS : Math.max(50, Math.min(REQUEST_TIMEOUT_MS, deadline - Date.now())));

@@ -268,15 +268,24 @@ export class Spool {
 
   /** Re-reads what waits in the spool, from disk: bytes not yet acknowledged, whoever's file they are in. */
   measure(): number {
-    let total = 0;
+    this.approxTotalBytes = this.waiting().bytes;
+    return this.approxTotalBytes;
+  }
+
+  /** The files with bytes not yet acknowledged, and those bytes (km status): a file shipped to its end waits for nothing. */
+  waiting(): { files: number; bytes: number } {
+    let files = 0;
+    let bytes = 0;
     for (const name of this.listNames()) {
       const match = /^(.+)\.(\d+)\.jsonl$/.exec(name);
       if (!match) continue;
       const file = new SpoolFile(this.dir, match[1]!, Number(match[2]));
-      total += Math.max(0, file.size() - file.ackedOffset());
+      const pending = Math.max(0, file.size() - file.ackedOffset());
+      if (pending === 0) continue;
+      files++;
+      bytes += pending;
     }
-    this.approxTotalBytes = total;
-    return total;
+    return { files, bytes };
   }
 
   /**

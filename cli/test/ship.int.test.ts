@@ -124,6 +124,42 @@ describe('Shipper', () => {
     expect(spool.own.fullyShipped()).toBe(false);
   });
 
+  it('waits out a refused key only while the endpoint and key stay the same (km login, a km serve on another port)', async () => {
+    const refusing = await ingestStub(() => ({ status: 401, body: { error: 'unknown API key' } }));
+    const accepting = await ingestStub(() => ({ status: 202, body: {} }));
+    servers.push(refusing.server, accepting.server);
+    const home = tempHome();
+    const spool = new Spool(home, 1e9, silent);
+    let target = { endpoint: refusing.url, apiKey: 'k1' };
+    const shipper = new Shipper(spool, () => target, silent);
+    const queue = new ShipQueue(spool, shipper);
+    spool.append([notification()]);
+    expect(await queue.pass()).toBe('unauthorized');
+    expect(shipper.due()).toBe(false);
+    target = { endpoint: accepting.url, apiKey: 'k1' };
+    expect(shipper.due()).toBe(true);
+    expect(await queue.pass()).toBe('shipped');
+    expect(accepting.received.flat()).toHaveLength(1);
+  });
+
+  it('sends nothing to the default address when no km serve runs for its KM_HOME, and ships once one does', async () => {
+    // Another KM_HOME's km serve on the default address must get neither this one's key nor its events.
+    const elsewhere = await ingestStub(() => ({ status: 202, body: {} }));
+    const mine = await ingestStub(() => ({ status: 202, body: {} }));
+    servers.push(elsewhere.server, mine.server);
+    const home = tempHome();
+    const spool = new Spool(home, 1e9, silent);
+    let target: { endpoint: string; apiKey: string; notRunning?: string } = { endpoint: elsewhere.url, apiKey: 'k1', notRunning: `km serve is not running for ${home} (no serve.json there)` };
+    const shipper = new Shipper(spool, () => target, silent);
+    spool.append([notification()]);
+    expect(await new ShipQueue(spool, shipper).pass()).toBe('unreachable');
+    expect(shipper.lastFailure).toBe(`km serve is not running for ${home} (no serve.json there)`);
+    expect(elsewhere.received).toEqual([]);
+    target = { endpoint: mine.url, apiKey: 'k1' };
+    expect(await new ShipQueue(spool, shipper).pass()).toBe('shipped');
+    expect(mine.received.flat()).toHaveLength(1);
+  });
+
   it('sets a file refused for its key (403) aside so newer files ship, and retries it on request', async () => {
     let key = 'other-tenant';
     const stub = await ingestStub((_events, req) =>

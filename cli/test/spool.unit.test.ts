@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Spool, SpoolFile } from '../src/spool';
 import { deadPid, notification, silent, tempHome } from './helpers';
@@ -17,6 +17,20 @@ describe('Spool', () => {
     spool.own.ack(rest.endOffset);
     expect(spool.own.readBatch(100, silent)).toBeNull();
     expect(spool.own.fullyShipped()).toBe(true);
+  });
+
+  it('counts as waiting only the bytes after each file\'s acknowledged offset (km status)', () => {
+    const spool = new Spool(tempHome(), 1e9, silent);
+    spool.append([notification(), notification()]);
+    const size = statSync(spool.own.path).size;
+    expect(spool.waiting()).toEqual({ files: 1, bytes: size });
+    const first = spool.own.readBatch(1, silent)!;
+    spool.own.ack(first.endOffset);
+    expect(spool.waiting()).toEqual({ files: 1, bytes: size - first.endOffset });
+    spool.own.ack(spool.own.readBatch(100, silent)!.endOffset);
+    // Shipped to its end: the file is still there, and nothing of it waits.
+    expect(existsSync(spool.own.path)).toBe(true);
+    expect(spool.waiting()).toEqual({ files: 0, bytes: 0 });
   });
 
   it('waits for a line still being written, and skips a torn line once its writer is gone', () => {

@@ -1,6 +1,4 @@
 import { Command } from 'commander';
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { describeReachability, probeEndpoint } from '../config/endpoint-probe';
 import { describeStartFailure, recentStartFailures } from '../doctor/start-failures';
 import { loadSettings, resolveTarget } from '../config/settings';
@@ -13,21 +11,14 @@ const silentLogger = { info() {}, warn() {}, error() {} };
 export function statusCommand(): Command {
   return new Command('status').description('Show where events go and what waits in the local spool').action(async () => {
     const settings = loadSettings();
-    const { endpoint, apiKey } = resolveTarget(settings);
-    let files = 0;
-    let bytes = 0;
-    try {
-      for (const name of readdirSync(join(settings.home, 'spool'))) {
-        if (!name.endsWith('.jsonl') || name === 'rejected.jsonl' || name.endsWith('.refused.jsonl')) continue;
-        files++;
-        bytes += statSync(join(settings.home, 'spool', name)).size;
-      }
-    } catch {
-      // no spool yet
-    }
+    const { endpoint, apiKey, notRunning } = resolveTarget(settings);
+    let waiting = { files: 0, bytes: 0 };
     let refusedLines: string[] = [];
     try {
-      const refused = new Spool(settings.home, settings.maxSpoolBytes, silentLogger).refused();
+      const spool = new Spool(settings.home, settings.maxSpoolBytes, silentLogger);
+      // What was shipped is acknowledged, not deleted at once: only the bytes after each file's ack wait.
+      waiting = spool.waiting();
+      const refused = spool.refused();
       if (refused.length > 0) {
         const total = refused.reduce((n, r) => n + r.bytes, 0);
         refusedLines = [
@@ -41,13 +32,13 @@ export function statusCommand(): Command {
     // Sessions of km processes killed before they spooled everything: replayed by the next km run or km flush.
     const journals = deadJournals(settings.home).length;
     const journalLines = journals > 0 ? [`journal:   ${journals} session(s) of km processes that were killed wait to be replayed; km flush does it now`] : [];
-    const reach = await probeEndpoint(endpoint, apiKey);
-    const reachable = describeReachability(reach);
+    const reach = notRunning ? null : await probeEndpoint(endpoint, apiKey);
+    const endpointLine = reach ? `endpoint:  ${endpoint} (reachable: ${describeReachability(reach)})` : `endpoint:  none: ${notRunning}; start it with km serve (events wait in the spool)`;
     // A broken client config shows here too: servers km could not start, from the sessions the stack recorded.
-    const failures = reach.kind === 'ok' ? ((await recentStartFailures({ endpoint, apiKey })) ?? []) : [];
+    const failures = reach?.kind === 'ok' ? ((await recentStartFailures({ endpoint, apiKey })) ?? []) : [];
     const failureLines = failures.length > 0 ? [`failed:    ${failures.length} server(s) km could not start in the last day:`, ...failures.map((f) => `           ${describeStartFailure(f)}`)] : [];
     process.stdout.write(
-      [`home:      ${settings.home}`, `endpoint:  ${endpoint} (reachable: ${reachable})`, `api key:   ${apiKey ? 'set' : 'none'}`, `org:       ${settings.orgConfigured ? settings.orgId : `${settings.orgId} (not set: events go as the API key's org)`}`, `spool:     ${files} file(s), ${bytes} bytes`, ...journalLines, ...refusedLines, ...failureLines].join('\n') + '\n',
+      [`home:      ${settings.home}`, endpointLine, `api key:   ${apiKey ? 'set' : 'none'}`, `org:       ${settings.orgConfigured ? settings.orgId : `${settings.orgId} (not set: events go as the API key's org)`}`, `spool:     ${waiting.files} file(s), ${waiting.bytes} bytes waiting`, ...journalLines, ...refusedLines, ...failureLines].join('\n') + '\n',
     );
   });
 }

@@ -98,13 +98,28 @@ export function localStack(home: string): { url: string; apiKey: string | null; 
   return { url: serve.url, apiKey: localApiKey(home), pid: typeof serve.pid === 'number' ? serve.pid : null };
 }
 
+/** Where to ship and with which key; notRunning: why nothing is to be sent there now. */
+export interface Target {
+  endpoint: string;
+  apiKey: string | null;
+  /**
+   * No explicit endpoint and no km serve running for this KM_HOME (no serve.json): the endpoint is only km serve's
+   * default address, where another KM_HOME's km serve may listen, and must not get this one's key or events.
+   */
+  notRunning?: string;
+}
+
 /**
- * Where to ship and with which key: explicit settings first, then the local km serve, then its default port. The
- * local key goes to the local serve whether it runs now or not (km status reports the same key either way).
+ * Where to ship and with which key: explicit settings first, then the local km serve (serve.json, re-read each time,
+ * so a restart on another port is found), else its default address, marked notRunning.
  */
-export function resolveTarget(settings: Settings): { endpoint: string; apiKey: string | null } {
+export function resolveTarget(settings: Settings): Target {
   if (settings.endpoint) return { endpoint: settings.endpoint, apiKey: settings.apiKey };
   const local = localStack(settings.home);
   if (local) return { endpoint: local.url, apiKey: settings.apiKey ?? local.apiKey };
-  return { endpoint: `http://127.0.0.1:${DEFAULT_PORT}`, apiKey: settings.apiKey ?? localApiKey(settings.home) };
+  return {
+    endpoint: `http://127.0.0.1:${DEFAULT_PORT}`,
+    apiKey: settings.apiKey ?? localApiKey(settings.home),
+    notRunning: `km serve is not running for ${settings.home} (no serve.json there)`,
+  };
 }

@@ -42,7 +42,8 @@ export function homeCheck(settings: Settings, env: NodeJS.ProcessEnv = process.e
 }
 
 export async function endpointCheck(settings: Settings): Promise<Check> {
-  const { endpoint, apiKey } = resolveTarget(settings);
+  const { endpoint, apiKey, notRunning } = resolveTarget(settings);
+  if (notRunning) return { status: 'warn', what: `endpoint: none, ${notRunning}`, fix: 'start the local stack: km serve (events wait in the spool until then)' };
   const reach = await probeEndpoint(endpoint, apiKey);
   const what = `endpoint ${endpoint}: reachable ${describeReachability(reach)}`;
   if (reach.kind === 'ok') return { status: 'ok', what };
