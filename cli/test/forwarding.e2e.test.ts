@@ -1,4 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KM_BIN, requireBuiltKm } from './e2e-support';
 import { tempHome } from './helpers';
@@ -96,11 +97,18 @@ describe('km forwards stdio untouched', () => {
   });
 
   it('exits as the server does after a signal: 0 for a server that takes its time to exit 0 on SIGINT', async () => {
-    const km = startKm(['--', process.execPath, STUBBORN_SERVER, 'slow']);
+    const home = tempHome();
+    const km = startKm(['--', process.execPath, STUBBORN_SERVER, 'slow'], home);
     const out = collector(km.stdout);
     await out.waitFor('pid ');
+    // A request the server never answers, and the client leaves at once: abandoned, not the server's timeout.
+    km.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' })}\n`);
+    await out.waitFor('read');
     km.kill('SIGINT');
     expect(await exited(km)).toEqual({ code: 0, signal: null });
+    const spooled = readdirSync(join(home, 'spool')).filter((name) => name.endsWith('.jsonl')).flatMap((name) => readFileSync(join(home, 'spool', name), 'utf8').trim().split('\n')).map((line) => JSON.parse(line));
+    expect(spooled.filter((event) => event.type === 'mcp.interaction').map((event) => [event.method, event.outcome, event.abandoned])).toEqual([['tools/list', 'unanswered', true]]);
+    expect(spooled.find((event) => event.type === 'session.ended')).toMatchObject({ signal: 'SIGINT' });
   });
 
   it('says in one line why a server cannot start, writes nothing to stdout, and exits non-zero', async () => {

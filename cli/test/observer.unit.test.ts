@@ -80,6 +80,15 @@ describe('SessionObserver', () => {
     expect(h.ofType('session.identified')[0]).toMatchObject({ via: 'initialize', protocolVersion: '2025-06-18', client: { name: 'cli', version: '1' }, serverInfo: { name: 'srv', version: '2' } });
   });
 
+  it('names the client of an initialize never answered (a client that gave up and killed km)', () => {
+    const h = harness();
+    h.send('client_to_server', { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', clientInfo: { name: 'claude-code', version: '2.1' }, capabilities: {} } }, 0);
+    h.observer.finish({ exitCode: null, signal: 'SIGTERM', startedAt: 0, at: 300 });
+    expect(h.ofType('session.identified')).toEqual([expect.objectContaining({ via: 'initialize', client: { name: 'claude-code', version: '2.1' }, serverInfo: null })]);
+    expect(h.ofType('mcp.interaction')).toEqual([expect.objectContaining({ method: 'initialize', outcome: 'unanswered' })]);
+    for (const event of h.events()) expect(KmEventSchema.safeParse(event).success).toBe(true);
+  });
+
   it('records a 2026-07-28 session with no handshake: revision from _meta, discover, multi round-trip legs', () => {
     const h = harness();
     const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'new-client' } };
@@ -132,6 +141,21 @@ describe('SessionObserver', () => {
     h.observer.finish({ exitCode: 0, signal: null, startedAt: 0, at: 100 });
     expect(h.ofType('mcp.interaction')[0]).toMatchObject({ outcome: 'unanswered', latencyMs: null, endedAt: null });
     expect(h.ofType('session.ended')[0]).toMatchObject({ exitCode: 0, durationMs: 100 });
+  });
+
+  it('marks as abandoned what the client left unanswered by ending the session soon after asking, and only that', () => {
+    const ended = (endedBy: 'client' | 'server') => {
+      const h = harness();
+      h.send('client_to_server', { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'long-wait' } }, 0);
+      h.send('client_to_server', { jsonrpc: '2.0', id: 2, method: 'tools/list' }, 9_000);
+      h.send('server_to_client', { jsonrpc: '2.0', id: 7, method: 'roots/list' }, 9_500);
+      h.observer.finish({ exitCode: 0, signal: null, startedAt: 0, at: 10_000, endedBy });
+      for (const event of h.events()) expect(KmEventSchema.safeParse(event).success).toBe(true);
+      return h.ofType('mcp.interaction').map((i) => [i.method, i.outcome, i.abandoned ?? false]);
+    };
+    // Asked 1 s before the client left: abandoned; waited 10 s for an answer: the server did not answer; the server's own request is the client's to answer.
+    expect(ended('client')).toEqual([['tools/call', 'unanswered', false], ['tools/list', 'unanswered', true], ['roots/list', 'unanswered', false]]);
+    expect(ended('server')).toEqual([['tools/call', 'unanswered', false], ['tools/list', 'unanswered', false], ['roots/list', 'unanswered', false]]);
   });
 
   it('only makes events that the ingest schema accepts', () => {

@@ -118,6 +118,12 @@ export const InteractionSchema = z.strictObject({
    * read off the wire. Absent when the server answered, and from older wrappers.
    */
   refusedByPolicy: z.literal(true).optional(),
+  /**
+   * Unanswered because the client ended the session soon after asking (a health check that kills the server once
+   * it has what it wanted): the client stopped waiting, so it is no timeout of the server's. Absent otherwise, and
+   * from older wrappers.
+   */
+  abandoned: z.literal(true).optional(),
 });
 
 export const NotificationSchema = z.strictObject({

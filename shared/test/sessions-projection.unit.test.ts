@@ -64,6 +64,15 @@ describe('sessions projection', () => {
     expect(withRefusal!.waits).toEqual(without!.waits);
   });
 
+  it("counts a request the client abandoned by ending the session as the session's call, not as a failure", () => {
+    const abandoned: KmEvent = { ...(interaction(4, 'ok') as Extract<KmEvent, { type: 'mcp.interaction' }>), outcome: 'unanswered', endedAt: null, latencyMs: null, abandoned: true };
+    expect(KmEventSchema.safeParse(abandoned).success).toBe(true);
+    expect(fold([interaction(2, 'ok', 'initialize'), abandoned])).toMatchObject({ interactionCount: 2, errorCount: 0 });
+    const timedOut: KmEvent = { ...abandoned, abandoned: undefined };
+    delete (timedOut as { abandoned?: true }).abandoned;
+    expect(fold([interaction(2, 'ok', 'initialize'), timedOut])).toMatchObject({ interactionCount: 2, errorCount: 1 });
+  });
+
   it('adds up dropped observations without overflowing', () => {
     const ended = (dropped: number): KmEvent => ({ ...envelope, id: newEventId(), ts: at(20), type: 'session.ended', exitCode: 0, signal: null, durationMs: 1, droppedObservations: dropped });
     expect(fold([ended(Number.MAX_SAFE_INTEGER), ended(Number.MAX_SAFE_INTEGER)])!.droppedObservations).toBe(Number.MAX_SAFE_INTEGER);

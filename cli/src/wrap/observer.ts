@@ -72,6 +72,14 @@ export interface ObservedIdentity {
 }
 
 const META_VERSION = 'io.modelcontextprotocol/protocolVersion';
+/** Who ended a session: the client (its signal, or its end of stdin) or the server (it exited by itself). */
+export type SessionEnder = 'client' | 'server';
+/**
+ * A request still unanswered when the client ended the session within this long of asking was abandoned, not timed
+ * out: health checks kill a server within a second of their last request; a client that waited longer for an
+ * answer that never came met a server that did not answer.
+ */
+const ABANDONED_WITHIN_MS = 5000;
 const META_CLIENT_INFO = 'io.modelcontextprotocol/clientInfo';
 const ERROR_MESSAGE_MAX = 500;
 const other = (d: Direction): Direction => (d === 'client_to_server' ? 'server_to_client' : 'client_to_server');
@@ -223,10 +231,17 @@ export class SessionObserver {
   }
 
   /** The session is over: requests never answered become 'unanswered' interactions, then session.ended. */
-  finish(end: { exitCode: number | null; signal: string | null; startedAt: number; at: number; startError?: string }): void {
+  finish(end: { exitCode: number | null; signal: string | null; startedAt: number; at: number; startError?: string; endedBy?: SessionEnder }): void {
     for (const [key, req] of this.pending) {
       const direction = key.slice(0, key.indexOf(':')) as Direction;
-      this.interaction(direction, key.slice(key.indexOf(':') + 1), req, { at: end.at, bytes: 0, outcome: 'unanswered' }, undefined);
+      // An initialize never answered (a client that gave up and killed km) still named its client.
+      if (req.method === 'initialize' && req.clientInfo && this.clientInfo === null) {
+        this.clientInfo = req.clientInfo;
+        this.identified('initialize', end.at);
+      }
+      // The client ended the session soon after asking: it stopped waiting, the server did not time out.
+      const abandoned = end.endedBy === 'client' && direction === 'client_to_server' && end.at - req.startedAt < ABANDONED_WITHIN_MS;
+      this.interaction(direction, key.slice(key.indexOf(':') + 1), req, { at: end.at, bytes: 0, outcome: 'unanswered', abandoned }, undefined);
     }
     this.pending.clear();
     this.paramsBytes = 0;
@@ -373,7 +388,7 @@ export class SessionObserver {
     direction: Direction,
     requestId: string,
     req: PendingRequest,
-    end: { at: number; bytes: number; outcome: 'ok' | 'error' | 'tool_error' | 'unanswered'; error?: { code: number; message: string }; resultType?: string | null },
+    end: { at: number; bytes: number; outcome: 'ok' | 'error' | 'tool_error' | 'unanswered'; error?: { code: number; message: string }; resultType?: string | null; abandoned?: boolean },
     result: unknown,
   ): void {
     if (this.mode === 'drop' || req.dropped) {
@@ -406,6 +421,7 @@ export class SessionObserver {
       requestPreview: null,
       responsePreview: null,
       ...(req.refusedByPolicy ? { refusedByPolicy: true as const } : {}),
+      ...(end.abandoned ? { abandoned: true as const } : {}),
     };
     // A request that lost its params to the bound has no request preview either.
     const previews = this.mode === 'full' && !req.paramsLost;

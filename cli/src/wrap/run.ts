@@ -174,13 +174,17 @@ export function runWrap(options: WrapOptions, headers: string[] = []): void {
   }
 
   const hasExited = () => child.exitCode !== null || child.signalCode !== null;
+  // Who ended the session: the client (a signal, or the end of its stdin, which closes the server's) or the server.
+  let clientEnded = false;
+  process.stdin.once('end', () => (clientEnded = true));
   for (const signal of FORWARDED_SIGNALS) {
     process.on(signal, () => {
+      clientEnded = true;
       // Before anything else: a client that signals usually SIGKILLs soon after, maybe before the observer spools.
       // What waits for its hand-off goes first, so the journal holds it before the end.
       if (!finished) {
         handOff();
-        journal.appendEnd({ exitCode: null, signal, at: now() });
+        journal.appendEnd({ exitCode: null, signal, at: now(), endedBy: 'client' });
       }
       if (!hasExited()) {
         child.kill(signal);
@@ -212,9 +216,10 @@ export function runWrap(options: WrapOptions, headers: string[] = []): void {
     if (finished) return;
     finished = true;
     handOff();
-    journal.appendEnd({ exitCode: code, signal, at: now() });
+    const endedBy = clientEnded ? 'client' : 'server';
+    journal.appendEnd({ exitCode: code, signal, at: now(), endedBy });
     journal.close(); // the observer removes it once the end is spooled
-    const observed = observer.finish({ type: 'finish', exitCode: code, signal, at: now() });
+    const observed = observer.finish({ type: 'finish', exitCode: code, signal, at: now(), endedBy });
     // process.exit drops pending pipe writes: let the client get the server's last bytes first, within reason.
     const stdoutDrained = new Promise<void>((resolve) => {
       process.stdout.write('', () => resolve());

@@ -85,10 +85,11 @@ export function bounded(value: number, max: number): number {
 /**
  * Whether an interaction counts against its server: an error, a tool error or no answer, to a request the client
  * sent. A request the server sent (roots/list, sampling) is the client's to answer, so how that went is the
- * client's: a client with no roots that never answers roots/list leaves a healthy session (issue 10).
+ * client's: a client with no roots that never answers roots/list leaves a healthy session (issue 10). Nor does a
+ * request the client abandoned by ending the session (Interaction.abandoned).
  */
-export const isServerFailure = (event: { direction: 'client_to_server' | 'server_to_client'; outcome: string; refusedByPolicy?: true }): boolean =>
-  event.direction === 'client_to_server' && event.outcome !== 'ok' && reachedServer(event);
+export const isServerFailure = (event: { direction: 'client_to_server' | 'server_to_client'; outcome: string; refusedByPolicy?: true; abandoned?: true }): boolean =>
+  event.direction === 'client_to_server' && event.outcome !== 'ok' && reachedServer(event) && event.abandoned !== true;
 
 /** False for a request km's policy refused and answered itself: the server never saw it (no call of the server's). */
 export const reachedServer = (event: { refusedByPolicy?: true }): boolean => event.refusedByPolicy !== true;
