@@ -158,6 +158,17 @@ describe('SessionObserver', () => {
     expect(ended('server')).toEqual([['tools/call', 'unanswered', false], ['tools/list', 'unanswered', false], ['roots/list', 'unanswered', false]]);
   });
 
+  it('files a secret on a line that is not JSON as a finding, and keeps it out of the violation', () => {
+    const h = harness();
+    const key = ['AKIA', 'IOSFODNN7EXAMPLE'].join('');
+    h.send('server_to_client', `debug token ${key}`, 0);
+    h.send('server_to_client', 'debug: listening on stdio', 1);
+    expect(h.ofType('protocol.violation').map((v) => v.detail)).toEqual(['debug token [REDACTED:aws-access-key-id]', 'debug: listening on stdio']);
+    expect(h.ofType('risk.detected')).toEqual([expect.objectContaining({ method: '(not JSON-RPC)', target: null, findings: [{ ruleId: 'aws-access-key-id', severity: expect.any(String), path: '$' }] })]);
+    expect(JSON.stringify(h.events())).not.toContain(key);
+    for (const event of h.events()) expect(KmEventSchema.safeParse(event).success).toBe(true);
+  });
+
   it('only makes events that the ingest schema accepts', () => {
     const h = harness();
     h.send('client_to_server', { jsonrpc: '2.0', id: 0, method: 'initialize', params: { clientInfo: { name: 'c' } } }, 0);

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { Direction, KmEvent } from '@km/shared';
+import type { Direction, Finding, KmEvent } from '@km/shared';
 import { newEventId } from '@km/shared/dist/ids';
 import { safeField } from '@km/shared/dist/risk/fields';
+import { matchText, redacts } from '@km/shared/dist/risk/rules';
 import { classify, isObject, targetOf, type RpcMessage } from './jsonrpc';
 import type { Frame } from './line-framer';
 
@@ -80,6 +81,10 @@ export type SessionEnder = 'client' | 'server';
  * answer that never came met a server that did not answer.
  */
 const ABANDONED_WITHIN_MS = 5000;
+/** The method a finding on a non-JSON line is filed under (there is no JSON-RPC method to name). */
+const NON_JSON_METHOD = '(not JSON-RPC)';
+/** How much of a non-JSON line is scanned for secrets: such a line may be megabytes, the scan stays bounded. */
+const NON_JSON_SCAN_MAX = 8192;
 const META_CLIENT_INFO = 'io.modelcontextprotocol/clientInfo';
 const ERROR_MESSAGE_MAX = 500;
 const other = (d: Direction): Direction => (d === 'client_to_server' ? 'server_to_client' : 'client_to_server');
@@ -167,6 +172,7 @@ export class SessionObserver {
       value = JSON.parse(frame.text);
     } catch {
       this.violation(direction, 'non_json', frame.bytes, this.nonJsonDetail(direction, frame.text), frame.at);
+      this.nonJsonFindings(direction, frame.text, frame.at);
       return;
     }
     if (Array.isArray(value)) {
@@ -220,6 +226,22 @@ export class SessionObserver {
   }
 
   /** A non-JSON line as it may be recorded: redacted, and wholly replaced while inside a PEM private key block. */
+  /**
+   * A secret or PII on a line that is not JSON (a server's debug print on stdout) is redacted in the violation, and
+   * is a finding like one in a result: the Risk Monitor shows it, not only the session's violations.
+   */
+  private nonJsonFindings(direction: Direction, line: string, at: number): void {
+    const window = line.length > NON_JSON_SCAN_MAX ? line.slice(0, NON_JSON_SCAN_MAX) : line;
+    const findings = new Map<string, Finding>();
+    for (const match of matchText(window, direction === 'client_to_server' ? 'request' : 'response')) {
+      if (redacts(match.rule) && !findings.has(match.rule.id)) findings.set(match.rule.id, { ruleId: match.rule.id, severity: match.rule.severity, path: '$' });
+    }
+    if (findings.size === 0) return;
+    const from = direction === 'server_to_client' ? 'the server' : 'the client';
+    const detail = `a line from ${from} that is not JSON held ${[...findings.keys()].join(', ')} (redacted in the session's protocol violations)`;
+    this.record({ id: newEventId(), v: 1, ts: iso(at), type: 'risk.detected', method: NON_JSON_METHOD, target: null, findings: [...findings.values()].slice(0, 100), detail: detail.slice(0, DETAIL_MAX) });
+  }
+
   private nonJsonDetail(direction: Direction, line: string): string {
     const begin = PEM_BEGIN.exec(line);
     if (this.inPrivateKey[direction] || begin) {
