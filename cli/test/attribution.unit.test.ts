@@ -46,5 +46,14 @@ describe('attribution', () => {
     expect(serverName(undefined, '/usr/bin/node', ['/srv/mcp/github.js'])).toBe('github');
     expect(serverName(undefined, 'uvx', ['mcp-server-git', '--repo', '.'])).toBe('mcp-server-git');
     expect(serverName('mine', 'npx', ['x'])).toBe('mine');
+    // Option values are not the server; a generic file names its package's directory; an image loses its tag.
+    expect(serverName(undefined, 'node', ['node_modules/@modelcontextprotocol/server-everything/dist/index.js', 'stdio'])).toBe('server-everything');
+    expect(serverName(undefined, 'docker', ['run', '-i', '--rm', '-e', 'GITHUB_PERSONAL_ACCESS_TOKEN', 'ghcr.io/github/github-mcp-server'])).toBe('github-mcp-server');
+    expect(serverName(undefined, 'docker', ['run', '-i', '--env=A=1', '-v', '/data:/data', 'mcp/fetch:1.2'])).toBe('fetch');
+    expect(serverName(undefined, 'uvx', ['--from', 'git+https://github.com/x/y', 'mcp-server-git'])).toBe('mcp-server-git');
+    expect(serverName(undefined, 'npx', ['-y', '-p', '@scope/tools', 'tool-server'])).toBe('tool-server');
+    expect(serverName(undefined, 'python', ['-m', 'mcp_server_time'])).toBe('mcp_server_time');
+    expect(serverName(undefined, '/opt/mcp/server', [])).toBe('mcp');
+    expect(serverName(undefined, 'server', [])).toBe('server');
   });
 });

@@ -56,18 +56,33 @@ export function machineId(home: string): string {
   }
 }
 
+const LAUNCHERS = new Set(['npx', 'pnpx', 'bunx', 'uvx', 'uv', 'node', 'python', 'python3', 'deno', 'bun', 'pipx', 'docker', 'podman', 'npm', 'pnpm', 'yarn']);
+const LAUNCHER_VERBS = new Set(['run', 'exec', 'dlx', 'x', 'tool']);
+/** Launcher options whose value is the next word (`docker run -e TOKEN image`, `uvx --from git+https://... tool`): never the server. */
+const OPTIONS_WITH_VALUES = new Set(['-e', '--env', '--env-file', '-v', '--volume', '--mount', '--name', '-p', '--publish', '--network', '--entrypoint', '-w', '--workdir', '-u', '--user', '-l', '--label', '--platform', '--from', '--with', '--python', '--package', '--registry', '--cache', '--import', '-r', '--require']);
+/** File and directory names that say nothing of the server (`.../server-everything/dist/index.js`): the directory above names it. */
+const GENERIC_NAMES = new Set(['index', 'main', 'server', 'cli', 'app', 'dist', 'build', 'lib', 'src', 'bin', 'out', '__main__']);
+
 /** The server's name: --name when `km init` wrote one, else derived from the command (`npx -y @scope/server-x@1` → server-x). */
 export function serverName(flag: string | undefined, command: string, args: string[]): string {
   if (flag) return flag.slice(0, 200);
   // A remote server (km --url): its host names it, as the path is mostly /mcp.
   if (/^https?:\/\//i.test(command)) return (URL.canParse(command) ? new URL(command).hostname : 'remote').slice(0, 200);
-  const launchers = new Set(['npx', 'pnpx', 'bunx', 'uvx', 'uv', 'node', 'python', 'python3', 'deno', 'bun', 'pipx', 'docker', 'npm', 'pnpm', 'yarn']);
-  const words = [command, ...args];
-  let pick = basename(command);
-  if (launchers.has(pick.replace(/\.(exe|cmd)$/, ''))) {
-    const next = words.slice(1).find((w) => !w.startsWith('-') && !['run', 'exec', 'dlx', 'x', 'tool'].includes(w));
-    if (next) pick = next;
+  let pick = command;
+  if (LAUNCHERS.has(basename(command).replace(/\.(exe|cmd)$/, ''))) pick = launchedWord(args) ?? command;
+  // An image or package without its tag or version (`ghcr.io/org/server:1.2`, `server-x@1`, `image@sha256:...`).
+  const withoutVersion = pick.replace(/(.)@[^/]*$/, '$1').replace(/(\/[^/:]+):[^/]*$/, '$1');
+  const parts = withoutVersion.split(/[\\/]/).map((part) => part.replace(/\.(js|mjs|cjs|py|ts)$/, '')).filter(Boolean);
+  while (parts.length > 1 && GENERIC_NAMES.has(parts[parts.length - 1]!)) parts.pop();
+  return (parts[parts.length - 1] || 'server').slice(0, 200);
+}
+
+/** The first word after a launcher that is neither an option, an option's value, nor a verb (`run`, `exec`). */
+function launchedWord(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const word = args[i]!;
+    if (OPTIONS_WITH_VALUES.has(word)) i++;
+    else if (!word.startsWith('-') && !LAUNCHER_VERBS.has(word)) return word;
   }
-  const withoutVersion = pick.replace(/(.)@[^/]*$/, '$1');
-  return (basename(withoutVersion).replace(/\.(js|mjs|cjs|py|ts)$/, '') || 'server').slice(0, 200);
+  return undefined;
 }
