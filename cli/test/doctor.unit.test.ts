@@ -39,6 +39,33 @@ describe('km doctor', () => {
     expect(checks[1]!.fix).toBe('km init --server plain');
   });
 
+  it("warns that Gemini CLI starts km without the shell's KM_API_KEY, unless km login saved it or the entry sets it", () => {
+    const home = tempHome('km-doctor-gemini');
+    const bin = join(home, 'bin');
+    mkdirSync(bin);
+    for (const name of ['km', 'good-server']) {
+      writeFileSync(join(bin, name), '#!/bin/sh\n');
+      chmodSync(join(bin, name), 0o755);
+    }
+    const kmHome = join(home, 'km-data');
+    mkdirSync(join(home, '.gemini'));
+    const servers = {
+      fromShell: { command: 'km', args: ['--', 'good-server'], env: { KM_HOME: kmHome } },
+      ownKey: { command: 'km', args: ['--', 'good-server'], env: { KM_HOME: kmHome, KM_API_KEY: 'km_live_entry' } },
+    };
+    writeFileSync(join(home, '.gemini', 'settings.json'), JSON.stringify({ mcpServers: servers }));
+    const shell = { KM_HOME: kmHome, KM_API_KEY: 'km_live_shell' };
+    const checks = () => clientChecks({ home, cwd: home, platform: 'linux' }, loadSettings(shell), bin, shell).map((c) => [c.status, c.what.replace(home, '~')]);
+    expect(checks()).toEqual([
+      ['warn', expect.stringMatching(/^Gemini CLI \(user\): fromShell: wrapped, but Gemini CLI does not pass KM_API_KEY/)],
+      ['ok', 'Gemini CLI (user): ownKey: wrapped, runs good-server'],
+    ]);
+    // km login saved the same key: km finds it without the environment.
+    mkdirSync(kmHome, { recursive: true });
+    writeFileSync(join(kmHome, 'login.json'), JSON.stringify({ endpoint: 'http://127.0.0.1:7777', apiKey: 'km_live_shell' }));
+    expect(checks().map(([status]) => status)).toEqual(['ok', 'ok']);
+  });
+
   it('fails a server km could not start when a config names it, and only warns of a one-off run no config names', () => {
     const home = tempHome('km-doctor-failures');
     mkdirSync(join(home, '.cursor'));

@@ -1,7 +1,7 @@
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describeReachability, probeEndpoint } from '../config/endpoint-probe';
-import { ensureHome, kmHome, resolveTarget, type Settings } from '../config/settings';
+import { ensureHome, kmHome, loadSettings, resolveTarget, type Settings } from '../config/settings';
 import { which } from '../config/which';
 import { clientConfigs, type ClientConfig, type Places } from '../init/clients';
 import { serverEntries } from '../init/config-edit';
@@ -98,7 +98,7 @@ export function spoolCheck(settings: Settings): Check[] {
 }
 
 /** Each client config found, each server entry in it: wrapped, its commands found, recording where km looks. */
-export function clientChecks(places: Places, settings: Settings, pathVar = process.env.PATH ?? ''): Check[] {
+export function clientChecks(places: Places, settings: Settings, pathVar = process.env.PATH ?? '', env: NodeJS.ProcessEnv = process.env): Check[] {
   const checks: Check[] = [];
   for (const config of clientConfigs(places)) {
     if (!existsSync(config.path)) continue;
@@ -107,13 +107,13 @@ export function clientChecks(places: Places, settings: Settings, pathVar = proce
       checks.push({ status: 'fail', what: `${config.label}: ${found.problem}`, fix: 'fix the file: the client cannot read it either' });
       continue;
     }
-    for (const { name, entry } of found.entries) checks.push(entryCheck(config, name, entry, settings, pathVar));
+    for (const { name, entry } of found.entries) checks.push(entryCheck(config, name, entry, settings, pathVar, env));
   }
   if (checks.length === 0) checks.push({ status: 'warn', what: 'no MCP client config with servers found', fix: 'add servers in your MCP client, then km init' });
   return checks;
 }
 
-function entryCheck(config: ClientConfig, name: string, entry: unknown, settings: Settings, pathVar: string): Check {
+function entryCheck(config: ClientConfig, name: string, entry: unknown, settings: Settings, pathVar: string, shellEnv: NodeJS.ProcessEnv): Check {
   const label = `${config.label}: ${name}`;
   if (!isObject(entry) || typeof entry.command !== 'string') {
     const remote = isObject(entry) && ['url', 'httpUrl', 'serverUrl'].some((k) => typeof entry[k] === 'string');
@@ -138,6 +138,20 @@ function entryCheck(config: ClientConfig, name: string, entry: unknown, settings
   if (home !== resolve(settings.home)) {
     return { status: 'warn', what: `${label} records into ${home}, not this KM_HOME (${settings.home})`, fix: `km init --server ${name} writes this KM_HOME into the entry, or run km serve with KM_HOME=${home}` };
   }
+  const lost = droppedSettings(config, env, settings, shellEnv);
+  if (lost) return { status: 'warn', what: `${label}: wrapped, but ${lost}`, fix: 'km login --key KEY saves the key in KM_HOME/login.json, where km finds it without the environment' };
   return { status: 'ok', what: `${label}: wrapped${server ? `, runs ${server}` : ''}` };
+}
+
+/**
+ * Gemini CLI (0.61, tried with km) starts servers without the shell's variables whose names look like secrets: a
+ * KM_API_KEY exported in the shell never reaches km, which then ships without it (to a loopback km serve, as its
+ * local org). An entry's own env is the user's explicit choice and is not second-guessed. What goes missing, or null.
+ */
+function droppedSettings(config: ClientConfig, entryEnv: Record<string, unknown>, settings: Settings, shellEnv: NodeJS.ProcessEnv): string | null {
+  if (config.client !== 'gemini' || !shellEnv.KM_API_KEY || typeof entryEnv.KM_API_KEY === 'string') return null;
+  const withoutKey = loadSettings({ ...shellEnv, KM_API_KEY: undefined });
+  if (withoutKey.apiKey === settings.apiKey) return null; // km login saved the same key
+  return 'Gemini CLI does not pass KM_API_KEY (a variable named like a secret) to the servers it starts, so this one ships without the key set here';
 }
 
