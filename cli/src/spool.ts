@@ -78,7 +78,7 @@ export class SpoolFile {
   ack(offset: number): void {
     // Write then rename: a kill between the two leaves the old offset, never a torn one.
     const tmp = `${this.ackPath}.${process.pid}.tmp`;
-    writeFileSync(tmp, String(offset));
+    writeFileSync(tmp, String(offset), { mode: 0o600 }); // private like the rest of the spool
     renameSync(tmp, this.ackPath);
   }
 

@@ -95,10 +95,12 @@ describe('km init', () => {
     expect(doctor.stdout).toContain(`ok    Claude Code (user and local scopes): everything-entry: wrapped, runs ${join(BIN_DIR, 'mcp-server-everything')}\n`);
     expect(doctor.stdout).toContain('warn  endpoint http://127.0.0.1:9: reachable no (nothing listens)');
     expect(doctor.stdout).toContain('warn  Claude Code (project .mcp.json): team-entry is not wrapped (not recorded)');
+    expect(doctor.stdout).toContain('put km on the PATH (npm i -g) and leave KM_HOME at its default, then km init --server team-entry');
     expect(doctor.stdout).toContain('km doctor: 0 problem(s), 2 warning(s)');
 
     const again = await km(['init', '--yes'], project, env);
-    expect(again.stdout).toContain('nothing to change');
+    expect(again.stdout).toContain('km init: 1 server(s) are left unwrapped, for the reasons given (see above); nothing else to change');
+    expect(again.stdout).not.toContain('wrapped already');
     expect(readFileSync(claude, 'utf8')).toBe(written);
 
     const undo = await km(['init', '--undo'], project, env);

@@ -30,6 +30,7 @@ describe('Spool', () => {
     spool.own.ack(spool.own.readBatch(100, silent)!.endOffset);
     // Shipped to its end: the file is still there, and nothing of it waits.
     expect(existsSync(spool.own.path)).toBe(true);
+    expect(readdirSync(spool.dir).filter((name) => name.endsWith('.ack')).map((name) => statSync(join(spool.dir, name)).mode & 0o777)).toEqual([0o600]);
     expect(spool.waiting()).toEqual({ files: 0, bytes: 0 });
   });
 

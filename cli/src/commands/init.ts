@@ -7,7 +7,7 @@ import { kmHome } from '../config/settings';
 import { which } from '../config/which';
 import { CLIENT_IDS, clientConfigs, type ClientConfig, type ClientId } from '../init/clients';
 import { editConfig, entryValue, type FileEdit } from '../init/config-edit';
-import { planEntry, type EntryPlan, type Launcher } from '../init/entry';
+import { ALREADY_WRAPPED, planEntry, type EntryPlan, type Launcher } from '../init/entry';
 import { stampNow, undoLatestRun, writeRun, type RunChange } from '../init/init-runs';
 import { lineDiff } from '../init/line-diff';
 import { UsageError } from '../usage-error';
@@ -46,6 +46,8 @@ export function initCommand(): Command {
       let unreadable = 0;
       let readOnly = 0;
       let found = 0;
+      /** Entries of the files shown that stay unwrapped for a reason (a project file, an SSE server, ...): never "wrapped already". */
+      let leftUnwrapped = 0;
       for (const config of clientConfigs({ home: homedir(), cwd: process.cwd(), platform: process.platform, appData: process.env.APPDATA }).filter((c) => clients.has(c.client))) {
         if (!existsSync(config.path)) continue;
         found++;
@@ -71,6 +73,7 @@ export function initCommand(): Command {
         out(`${config.label}: ${config.path}`);
         if (edit.entries.length === 0) out('  no MCP servers here');
         for (const { name, place, plan } of edit.entries) out(plan.kind === 'wrap' ? `  wrap ${name} (${place})` : `  keep ${name}: ${plan.reason}`);
+        leftUnwrapped += edit.entries.filter(({ plan }) => plan.kind === 'skip' && plan.reason !== ALREADY_WRAPPED).length;
         if (edit.after !== before && !writable(config.path)) {
           readOnly++;
           process.exitCode = 1;
@@ -85,7 +88,13 @@ export function initCommand(): Command {
         out();
       }
       // What could not be done goes into the summary too: "nothing to change" over a file km could not read is not true.
-      const untouched = [unreadable > 0 ? `${unreadable} config(s) could not be read` : '', readOnly > 0 ? `${readOnly} config(s) are read-only` : ''].filter(Boolean).join(', ');
+      const untouched = [
+        unreadable > 0 ? `${unreadable} config(s) could not be read` : '',
+        readOnly > 0 ? `${readOnly} config(s) are read-only` : '',
+        leftUnwrapped > 0 ? `${leftUnwrapped} server(s) are left unwrapped, for the reasons given` : '',
+      ]
+        .filter(Boolean)
+        .join(', ');
       if (found === 0) return void out(`km init: no MCP client config found (looked for ${describe(clients)}); add servers in your client, then run km init again`);
       if (changes.length === 0) return void out(untouched ? `km init: ${untouched} (see above); nothing else to change` : 'km init: nothing to change; every stdio server found is wrapped already');
       if (untouched) out(`km init: ${untouched} (see above), left untouched`);

@@ -124,7 +124,10 @@ function entryCheck(config: ClientConfig, name: string, entry: unknown, settings
   const args = Array.isArray(entry.args) ? entry.args.filter((a): a is string => typeof a === 'string') : [];
   if (!runsKm(entry.command, args)) {
     const found = which(entry.command, pathVar);
-    return { status: 'warn', what: `${label} is not wrapped (not recorded)${found ? '' : `, and its command "${entry.command}" is not on the PATH`}`, fix: `km init --server ${name}` };
+    // km init keeps a project's shared file free of this machine's paths: its fix is km's, as init says.
+    const machineOnly = config.shared && (which('km', pathVar) === null || resolve(settings.home) !== resolve(kmHome({})));
+    const fix = machineOnly ? `put km on the PATH (npm i -g) and leave KM_HOME at its default, then km init --server ${name}: km init writes no machine's path into a project file the team shares` : `km init --server ${name}`;
+    return { status: 'warn', what: `${label} is not wrapped (not recorded)${found ? '' : `, and its command "${entry.command}" is not on the PATH`}`, fix };
   }
   // `km` itself, or node running km's bin script (what km init writes when no km is on the PATH).
   const viaNode = typeof args[0] === 'string' && /(^|[\\/])km\.js$/.test(args[0]);

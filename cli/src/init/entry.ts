@@ -25,6 +25,8 @@ export interface WrappedFields {
 export type EntryPlan = { kind: 'wrap'; fields: WrappedFields } | { kind: 'skip'; reason: string };
 
 const KM_NAMES = new Set(['km', 'km.cmd', 'km.exe', 'km.js']);
+/** The reason an entry that runs km already is kept as it is. */
+export const ALREADY_WRAPPED = 'already wrapped';
 
 /** Whether an entry already runs km: by name, or node running km's bin script. */
 export function runsKm(command: string, args: unknown[]): boolean {
@@ -44,7 +46,7 @@ export function planEntry(name: string, entry: unknown, launcher: Launcher, kmEn
   }
   const args = entry.args ?? [];
   if (!Array.isArray(args) || !args.every((a) => typeof a === 'string')) return { kind: 'skip', reason: 'its args are not a list of strings' };
-  if (runsKm(entry.command, args)) return { kind: 'skip', reason: 'already wrapped' };
+  if (runsKm(entry.command, args)) return { kind: 'skip', reason: ALREADY_WRAPPED };
   const fields: WrappedFields = { command: launcher.command, args: [...launcher.argsPrefix, '--name', name, '--', entry.command, ...args] };
   return { kind: 'wrap', fields: withEnv(fields, entry, kmEnv) };
 }
