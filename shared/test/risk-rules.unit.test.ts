@@ -140,6 +140,13 @@ describe('redaction', () => {
     expect(redactText('DATABASE_URL=postgres://admin:S3cretPassw0rd@db.example.com:5432/app')).toBe('DATABASE_URL=postgres://admin:[REDACTED:connection-string-password]:5432/app');
   });
 
+  it('leaves a path alone whose directories have random-looking names (a temp directory)', () => {
+    for (const suffix of ['3BJ96T', 'aB3dE9', 'Q7xR2b', 'x9Y8z7']) {
+      const line = `warn /tmp/km-cost-settings-bad-${suffix}/km.json: cost settings ignored`;
+      expect(redactText(line)).toBe(line);
+    }
+  });
+
   it('leaves a UUID and the working directory alone, in text and under a key', () => {
     const text = 'session 01a24e35-9717-7000-9525-6fd797a6c3da in PWD=/home/dev/project';
     expect(redactText(text)).toBe(text);

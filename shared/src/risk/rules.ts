@@ -153,12 +153,14 @@ function randomToken(match: string): boolean {
     if (cls === 'l') lower++;
     else if (cls === 'u') upper++;
     else if (cls === 'd') digit++;
-    if (prev && cls !== prev) switches++;
+    // Only switches between letters and digits count: a path's or an identifier's separators (/, -, _) are no
+    // randomness (/tmp/km-cost-bad-3BJ96T/km came out redacted in km.log).
+    if (prev && prev !== 'p' && cls !== 'p' && cls !== prev) switches++;
     prev = cls;
   }
   if (upper < 2 || lower < 2 || digit < 2) return false;
   // Identifiers and paths change class rarely (camelCase words); random text every second or third character.
-  if (switches / body.length < 0.3) return false;
+  if (switches / (upper + lower + digit) < 0.3) return false;
   return entropy(body) >= 4.2;
 }
 
