@@ -144,18 +144,23 @@ describe('SessionObserver', () => {
   });
 
   it('marks as abandoned what the client left unanswered by ending the session soon after asking, and only that', () => {
-    const ended = (endedBy: 'client' | 'server') => {
+    const ended = (clientEnded: { at: number; how: 'signal' | 'stdin' } | undefined, exitCode: number | null = 0) => {
       const h = harness();
       h.send('client_to_server', { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'long-wait' } }, 0);
       h.send('client_to_server', { jsonrpc: '2.0', id: 2, method: 'tools/list' }, 9_000);
       h.send('server_to_client', { jsonrpc: '2.0', id: 7, method: 'roots/list' }, 9_500);
-      h.observer.finish({ exitCode: 0, signal: null, startedAt: 0, at: 10_000, endedBy });
+      // The server takes 20 s to exit after the client left: the window is the client's, not km's end.
+      h.observer.finish({ exitCode, signal: null, startedAt: 0, at: 30_000, ...(clientEnded ? { clientEnded } : {}) });
       for (const event of h.events()) expect(KmEventSchema.safeParse(event).success).toBe(true);
       return h.ofType('mcp.interaction').map((i) => [i.method, i.outcome, i.abandoned ?? false]);
     };
     // Asked 1 s before the client left: abandoned; waited 10 s for an answer: the server did not answer; the server's own request is the client's to answer.
-    expect(ended('client')).toEqual([['tools/call', 'unanswered', false], ['tools/list', 'unanswered', true], ['roots/list', 'unanswered', false]]);
-    expect(ended('server')).toEqual([['tools/call', 'unanswered', false], ['tools/list', 'unanswered', false], ['roots/list', 'unanswered', false]]);
+    expect(ended({ at: 10_000, how: 'signal' })).toEqual([['tools/call', 'unanswered', false], ['tools/list', 'unanswered', true], ['roots/list', 'unanswered', false]]);
+    expect(ended({ at: 10_000, how: 'stdin' })).toEqual([['tools/call', 'unanswered', false], ['tools/list', 'unanswered', true], ['roots/list', 'unanswered', false]]);
+    // The server ended it, or crashed once the client closed its stdin: its requests are its failures.
+    expect(ended(undefined).map(([, , abandoned]) => abandoned)).toEqual([false, false, false]);
+    expect(ended({ at: 10_000, how: 'stdin' }, 1).map(([, , abandoned]) => abandoned)).toEqual([false, false, false]);
+    expect(ended({ at: 10_000, how: 'signal' }, 1).map(([, , abandoned]) => abandoned)).toEqual([false, true, false]);
   });
 
   it('files a secret on a line that is not JSON as a finding, and keeps it out of the violation', () => {

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { ensureHome } from '../config/settings';
 import { pidAlive } from '../spool';
 import type { Direction } from '@km/shared';
-import type { ObservedIdentity, SessionEnder } from './observer';
+import type { ClientEnded, ObservedIdentity } from './observer';
 import type { ChunkBatch, PolicyBlock } from './observer-protocol';
 import type { JournalRef } from './observer-queue';
 
@@ -84,8 +84,8 @@ export interface JournalEnd {
   at: number;
   /** The server could not be started, and why. */
   startError?: string;
-  /** Whether the client ended the session (a signal, its end of stdin) or the server did; absent from older km. */
-  endedBy?: SessionEnder;
+  /** When and how the client ended the session (a signal, its end of stdin); absent when the server did, and from older km. */
+  clientEnded?: ClientEnded;
 }
 
 export interface JournalBatch {

@@ -1,5 +1,5 @@
 /** Messages between the forwarding thread (wrap/run.ts) and the observer thread (wrap/observer-worker.ts). */
-import type { SessionEnder } from './observer';
+import type { ClientEnded } from './observer';
 import type { JournalRef } from './observer-queue';
 
 /** A request the project's policy refused (answered by km, never forwarded): a risk event of its own. */
@@ -32,7 +32,7 @@ export type ToObserver =
   | { type: 'journaled'; seq: number; ref: JournalRef; bytes: number }
   | { type: 'started'; pid: number }
   // startError: the server could not be started (its command not found, not executable)
-  | { type: 'finish'; exitCode: number | null; signal: NodeJS.Signals | null; at: number; startError?: string; endedBy?: SessionEnder }
+  | { type: 'finish'; exitCode: number | null; signal: NodeJS.Signals | null; at: number; startError?: string; clientEnded?: ClientEnded }
   // the journal could not be written: the session goes on without it (the observer logs why)
   | { type: 'journal-failed'; reason: string };
 

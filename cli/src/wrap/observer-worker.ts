@@ -63,7 +63,7 @@ port.on('message', (message: ToObserver) => {
       return;
     case 'finish':
       queue.then(() =>
-        void session.finish({ exitCode: message.exitCode, signal: message.signal, at: message.at, ...(message.startError ? { startError: message.startError } : {}), ...(message.endedBy ? { endedBy: message.endedBy } : {}) }).then(() => {
+        void session.finish({ exitCode: message.exitCode, signal: message.signal, at: message.at, ...(message.startError ? { startError: message.startError } : {}), ...(message.clientEnded ? { clientEnded: message.clientEnded } : {}) }).then(() => {
           port.postMessage({ type: 'finished' } satisfies FromObserver);
         }),
       );

@@ -73,8 +73,11 @@ export interface ObservedIdentity {
 }
 
 const META_VERSION = 'io.modelcontextprotocol/protocolVersion';
-/** Who ended a session: the client (its signal, or its end of stdin) or the server (it exited by itself). */
-export type SessionEnder = 'client' | 'server';
+/** When and how the client ended the session: its signal, or the end of its stdin (which closes the server's). */
+export interface ClientEnded {
+  at: number;
+  how: 'signal' | 'stdin';
+}
 /**
  * A request still unanswered when the client ended the session within this long of asking was abandoned, not timed
  * out: health checks kill a server within a second of their last request; a client that waited longer for an
@@ -85,6 +88,16 @@ const ABANDONED_WITHIN_MS = 5000;
 const NON_JSON_METHOD = '(not JSON-RPC)';
 /** How much of a non-JSON line is scanned for secrets: such a line may be megabytes, the scan stays bounded. */
 const NON_JSON_SCAN_MAX = 8192;
+/**
+ * Whether a request still unanswered at the end was abandoned: the client ended the session soon after asking (it
+ * stopped waiting; the server did not time out). A server that exits non-zero once the client closed its stdin
+ * crashed with the request, which is the server's.
+ */
+function abandonedBy(clientEnded: ClientEnded | undefined, startedAt: number, exitCode: number | null): boolean {
+  if (!clientEnded || startedAt > clientEnded.at || clientEnded.at - startedAt >= ABANDONED_WITHIN_MS) return false;
+  return clientEnded.how === 'signal' || exitCode === 0;
+}
+
 const META_CLIENT_INFO = 'io.modelcontextprotocol/clientInfo';
 const ERROR_MESSAGE_MAX = 500;
 const other = (d: Direction): Direction => (d === 'client_to_server' ? 'server_to_client' : 'client_to_server');
@@ -253,7 +266,7 @@ export class SessionObserver {
   }
 
   /** The session is over: requests never answered become 'unanswered' interactions, then session.ended. */
-  finish(end: { exitCode: number | null; signal: string | null; startedAt: number; at: number; startError?: string; endedBy?: SessionEnder }): void {
+  finish(end: { exitCode: number | null; signal: string | null; startedAt: number; at: number; startError?: string; clientEnded?: ClientEnded }): void {
     for (const [key, req] of this.pending) {
       const direction = key.slice(0, key.indexOf(':')) as Direction;
       // An initialize never answered (a client that gave up and killed km) still named its client.
@@ -261,8 +274,7 @@ export class SessionObserver {
         this.clientInfo = req.clientInfo;
         this.identified('initialize', end.at);
       }
-      // The client ended the session soon after asking: it stopped waiting, the server did not time out.
-      const abandoned = end.endedBy === 'client' && direction === 'client_to_server' && end.at - req.startedAt < ABANDONED_WITHIN_MS;
+      const abandoned = direction === 'client_to_server' && abandonedBy(end.clientEnded, req.startedAt, end.exitCode);
       this.interaction(direction, key.slice(key.indexOf(':') + 1), req, { at: end.at, bytes: 0, outcome: 'unanswered', abandoned }, undefined);
     }
     this.pending.clear();

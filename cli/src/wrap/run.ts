@@ -7,6 +7,7 @@ import type { ChunkBatch, ToObserver, FromObserver } from './observer-protocol';
 import { findProjectConfigFile, readPolicy, type ProjectConfigFile } from '../config/project-config';
 import { serverName } from '../config/attribution';
 import type { Policy } from './policy';
+import type { ClientEnded } from './observer';
 import { kmHome } from '../config/settings';
 import { JournalFiles, JournalWriter } from './journal';
 
@@ -58,11 +59,6 @@ const OBSERVER_EXIT_BUDGET_MS = 5000;
 /** How long the server's stdout may stay open after the server exited, and how long the client may take to read. */
 const CLOSE_AFTER_EXIT_MS = 2000;
 const STDOUT_DRAIN_MS = 2000;
-/**
- * After a client's signal, how long the server gets to exit before km ends the session with the signal itself:
- * clients SIGKILL soon after (Claude Code within ~120 ms), and a server that shuts down slowly must not cost the end.
- */
-const SIGNAL_END_GRACE_MS = 50;
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -174,25 +170,29 @@ export function runWrap(options: WrapOptions, headers: string[] = []): void {
   }
 
   const hasExited = () => child.exitCode !== null || child.signalCode !== null;
-  // Who ended the session: the client (a signal, or the end of its stdin, which closes the server's) or the server.
-  let clientEnded = false;
-  process.stdin.once('end', () => (clientEnded = true));
+  // When and how the client ended the session (the first of its signal and the end of its stdin): see abandonedBy.
+  let clientEnded: ClientEnded | null = null;
+  process.stdin.once('end', () => (clientEnded ??= { at: now(), how: 'stdin' }));
   for (const signal of FORWARDED_SIGNALS) {
     process.on(signal, () => {
-      clientEnded = true;
-      // Before anything else: a client that signals usually SIGKILLs soon after, maybe before the observer spools.
-      // What waits for its hand-off goes first, so the journal holds it before the end.
+      if (hasExited()) {
+        // The server is gone but km is still finishing (a grandchild holding stdout, a client not reading): a signal
+        // now means stop, and must never be swallowed. The end journaled is the server's own.
+        if (!finished) {
+          handOff();
+          journal.appendEnd({ exitCode: child.exitCode, signal: child.signalCode, at: now() });
+        }
+        process.exit(128 + (signal === 'SIGHUP' ? 1 : signal === 'SIGINT' ? 2 : 15));
+      }
+      clientEnded ??= { at: now(), how: 'signal' };
+      // The end goes into the journal at once: a client that signals may SIGKILL km soon after, and a replay of the
+      // journal then records it. The session itself ends when the server does, its last answers passed on and
+      // recorded; km stays until then, passing on the client's next signals (a SIGTERM after an ignored SIGINT).
       if (!finished) {
         handOff();
-        journal.appendEnd({ exitCode: null, signal, at: now(), endedBy: 'client' });
+        journal.appendEnd({ exitCode: null, signal, at: now(), clientEnded });
       }
-      if (!hasExited()) {
-        child.kill(signal);
-        setTimeout(() => finish(null, signal), SIGNAL_END_GRACE_MS).unref();
-      }
-      // The server is gone but km is still finishing (a grandchild holding stdout, a client not reading): a signal
-      // now means stop, and must never be swallowed.
-      else process.exit(128 + (signal === 'SIGHUP' ? 1 : signal === 'SIGINT' ? 2 : 15));
+      child.kill(signal);
     });
   }
 
@@ -216,17 +216,16 @@ export function runWrap(options: WrapOptions, headers: string[] = []): void {
     if (finished) return;
     finished = true;
     handOff();
-    const endedBy = clientEnded ? 'client' : 'server';
-    journal.appendEnd({ exitCode: code, signal, at: now(), endedBy });
+    const ended = clientEnded ? { clientEnded } : {};
+    journal.appendEnd({ exitCode: code, signal, at: now(), ...ended });
     journal.close(); // the observer removes it once the end is spooled
-    const observed = observer.finish({ type: 'finish', exitCode: code, signal, at: now(), endedBy });
+    const observed = observer.finish({ type: 'finish', exitCode: code, signal, at: now(), ...ended });
     // process.exit drops pending pipe writes: let the client get the server's last bytes first, within reason.
     const stdoutDrained = new Promise<void>((resolve) => {
       process.stdout.write('', () => resolve());
       setTimeout(resolve, STDOUT_DRAIN_MS).unref();
     });
-    // The end is recorded; km itself stays until the server has exited, passing on the client's next signals
-    // (a SIGTERM after the SIGINT it ignored): leaving first would orphan it, and give the client a status of km's.
+    // Ended by stdout's close, or by the exit while a grandchild holds stdout: the server has exited, or is about to.
     const serverExited = new Promise<void>((resolve) => (hasExited() ? resolve() : child.once('exit', () => resolve())));
     void Promise.all([observed, stdoutDrained, serverExited]).then(() => {
       for (const s of FORWARDED_SIGNALS) process.removeAllListeners(s);

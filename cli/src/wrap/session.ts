@@ -11,7 +11,7 @@ import { KM_VERSION } from '../version';
 import { redactedCommandLine } from './command-line';
 import { claimDeadJournals, JournalFiles, type JournalAck, type JournalBatch } from './journal';
 import { LineFramer } from './line-framer';
-import { SessionObserver, type EventDraft, type ObserveMode, type ObserverPlugin, type SessionEnder } from './observer';
+import { SessionObserver, type EventDraft, type ObserveMode, type ObserverPlugin, type ClientEnded } from './observer';
 import type { PolicyBlock } from './observer-protocol';
 import type { Observed } from './observer-queue';
 import { observerPlugins } from './plugins';
@@ -43,7 +43,7 @@ export interface WrapSession {
   lost(seq: number, why: string): void;
   /** seq: the batch's number in the journal; mode: how much of it to make, as far behind as the observer is. */
   observeChunks(seq: number, batch: Observed, mode?: ObserveMode): void;
-  finish(end: { exitCode: number | null; signal: NodeJS.Signals | null; at: number; startError?: string; endedBy?: SessionEnder }): Promise<void>;
+  finish(end: { exitCode: number | null; signal: NodeJS.Signals | null; at: number; startError?: string; clientEnded?: ClientEnded }): Promise<void>;
   journalFailed(reason: string): void;
 }
 
@@ -356,7 +356,7 @@ function observedStream(sessionId: string, record: (draft: EventDraft) => void, 
       const marks = [observer.oldestPendingMark(), lineSince.client_to_server, lineSince.server_to_client].filter((m): m is number => m !== null);
       return Math.min(stream.lastSeq + 1, ...marks);
     },
-    finish(end: { exitCode: number | null; signal: string | null; startedAt: number; at: number; startError?: string; endedBy?: SessionEnder }) {
+    finish(end: { exitCode: number | null; signal: string | null; startedAt: number; at: number; startError?: string; clientEnded?: ClientEnded }) {
       place = 'end';
       made = 0;
       guarded(observer, logger, 'finish', () => {
