@@ -175,6 +175,8 @@ export class Shipper {
   }
 
   private failed(outcome: 'unreachable' | 'server-error', message: string): ShipOutcome {
+    // A refusal by an endpoint or key no longer in use holds nothing off: this failure's backoff does.
+    this.refusedTarget = null;
     this.failures++;
     this.lastFailure = message;
     const delay = Math.min(30_000, 500 * 2 ** Math.min(this.failures, 10));

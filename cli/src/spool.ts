@@ -18,6 +18,7 @@ import {
 import { join } from 'node:path';
 import type { KmEvent } from '@km/shared';
 import type { Logger } from './log';
+import { pidAlive } from './pid-alive';
 
 /**
  * The durable local spool. Each km process appends to a file of its own (no locks on the hot path; five
@@ -42,14 +43,6 @@ export interface SpoolBatch {
 }
 
 /** Whether a km process still runs: a file named after a dead one is an orphan (spool files, journals). */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export class SpoolFile {
   constructor(

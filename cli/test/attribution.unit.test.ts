@@ -55,5 +55,11 @@ describe('attribution', () => {
     expect(serverName(undefined, 'python', ['-m', 'mcp_server_time'])).toBe('mcp_server_time');
     expect(serverName(undefined, '/opt/mcp/server', [])).toBe('mcp');
     expect(serverName(undefined, 'server', [])).toBe('server');
+    // Options are the launcher's own: python's -u is unbuffered output, uvx's -v verbose.
+    expect(serverName(undefined, 'python3', ['-u', 'weather_server.py', '--port', '1'])).toBe('weather_server');
+    expect(serverName(undefined, 'python', ['-u', '/opt/weather/server.py'])).toBe('weather');
+    expect(serverName(undefined, 'uvx', ['-v', 'mcp-server-git', '--repo', '.'])).toBe('mcp-server-git');
+    expect(serverName(undefined, 'npx', ['-y', '@scope/cli'])).toBe('cli');
+    expect(serverName(undefined, 'tsx', ['/srv/weather/src/server.ts'])).toBe('weather');
   });
 });

@@ -131,7 +131,7 @@ describe('km init', () => {
     const run = await km(['init', '--yes', '--client', 'cursor', 'gemini'], home, { HOME: home, PATH: dirname(process.execPath), KM_HOME: join(home, '.km') });
     expect(run.status).toBe(1);
     expect(run.stderr).toContain(`${join(home, '.cursor', 'mcp.json')}:2:1: expected a closing brace }; left untouched`);
-    expect(run.stdout).toContain('km init: 1 config(s) could not be read (see above), left untouched');
+    expect(run.stdout).toContain('km init: 1 config(s) could not be read (see above)\n');
     expect(readFileSync(join(home, '.cursor', 'mcp.json'), 'utf8')).toBe(broken);
     expect(JSON.parse(readFileSync(join(home, '.gemini', 'settings.json'), 'utf8')).mcpServers.b.args).toEqual([KM_BIN, '--name', 'b', '--', 'y']);
     const readOnly = join(home, '.codeium', 'windsurf', 'mcp_config.json');

@@ -168,7 +168,9 @@ describe('SessionObserver', () => {
     const key = ['AKIA', 'IOSFODNN7EXAMPLE'].join('');
     h.send('server_to_client', `debug token ${key}`, 0);
     h.send('server_to_client', 'debug: listening on stdio', 1);
-    expect(h.ofType('protocol.violation').map((v) => v.detail)).toEqual(['debug token [REDACTED:aws-access-key-id]', 'debug: listening on stdio']);
+    // The same secret printed again is the same finding.
+    h.send('server_to_client', `debug token ${key}`, 2);
+    expect(h.ofType('protocol.violation').map((v) => v.detail)).toEqual(['debug token [REDACTED:aws-access-key-id]', 'debug: listening on stdio', 'debug token [REDACTED:aws-access-key-id]']);
     expect(h.ofType('risk.detected')).toEqual([expect.objectContaining({ method: '(not JSON-RPC)', target: null, findings: [{ ruleId: 'aws-access-key-id', severity: expect.any(String), path: '$' }] })]);
     expect(JSON.stringify(h.events())).not.toContain(key);
     for (const event of h.events()) expect(KmEventSchema.safeParse(event).success).toBe(true);

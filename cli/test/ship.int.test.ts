@@ -136,8 +136,12 @@ describe('Shipper', () => {
     spool.append([notification()]);
     expect(await queue.pass()).toBe('unauthorized');
     expect(shipper.due()).toBe(false);
-    target = { endpoint: accepting.url, apiKey: 'k1' };
+    // The new target fails in its own way: its backoff holds, not the refusal's end (no retry every second).
+    target = { endpoint: 'http://127.0.0.1:1', apiKey: 'k1' };
     expect(shipper.due()).toBe(true);
+    expect(await queue.pass()).toBe('unreachable');
+    expect(shipper.due()).toBe(false);
+    target = { endpoint: accepting.url, apiKey: 'k1' };
     expect(await queue.pass()).toBe('shipped');
     expect(accepting.received.flat()).toHaveLength(1);
   });

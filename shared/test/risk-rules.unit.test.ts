@@ -147,11 +147,17 @@ describe('redaction', () => {
     }
   });
 
-  it('leaves a UUID and the working directory alone, in text and under a key', () => {
-    const text = 'session 01a24e35-9717-7000-9525-6fd797a6c3da in PWD=/home/dev/project';
+  it('leaves a UUID and the shell working directory alone, and a password that starts with a slash not', () => {
+    const text = 'session 01a24e35-9717-7000-9525-6fd797a6c3da ended';
     expect(redactText(text)).toBe(text);
-    const env = { PWD: '/home/dev/project', OLDPWD: '/tmp', pwd: 'hunter22' };
-    expect(scanResponse(env)).toMatchObject({ redacted: { PWD: '/home/dev/project', OLDPWD: '/tmp', pwd: '[REDACTED:secret-assignment]' } });
+    const env = { PWD: '/home/dev/project', OLDPWD: '/tmp', pwd: '/hunter22', password: 'hunter22' };
+    expect(scanResponse(env)).toMatchObject({ redacted: { PWD: '/home/dev/project', OLDPWD: '/tmp', pwd: '[REDACTED:secret-assignment]', password: '[REDACTED:secret-assignment]' } });
+    expect(redactText('Server=db;Uid=sa;Pwd=/Secr3t!x;')).toBe('Server=db;Uid=sa;Pwd=[REDACTED:connection-string-password];');
+  });
+
+  it('finds a card number and an SSN after a JSON escape (text that is itself JSON)', () => {
+    const text = JSON.stringify({ memo: 'paid with\n4111111111111111', ssn: 'SSN:\t123-45-6789' });
+    expect(scanResponse({ content: [{ type: 'text', text }] }).findings.map((f) => f.ruleId).sort()).toEqual(['card-number', 'us-ssn']);
   });
 
   it('scans JSON structurally: paths, keyed secrets, redacted copy, never the secret', () => {

@@ -1,5 +1,5 @@
 import { routeUrl, type ApiRoute, type RouteAnswer, type RouteBody, type RouteRequest } from '@km/shared';
-import { loadSettings, resolveTarget } from '../config/settings';
+import { loadSettings, runningTarget } from '../config/settings';
 
 export interface ApiCall<R extends ApiRoute> {
   /** The path and query parameters, by the names the contract declares. */
@@ -20,7 +20,7 @@ export interface ApiCall<R extends ApiRoute> {
 export async function callApi<R extends ApiRoute>(route: R, call?: ApiCall<R> & { signal?: undefined }): Promise<RouteAnswer<R>>;
 export async function callApi<R extends ApiRoute>(route: R, call: ApiCall<R>): Promise<RouteAnswer<R> | null>;
 export async function callApi<R extends ApiRoute>(route: R, call: ApiCall<R> = {}): Promise<RouteAnswer<R> | null> {
-  const { endpoint, apiKey } = call.target ?? resolveTarget(loadSettings());
+  const { endpoint, apiKey } = call.target ?? runningTarget(loadSettings());
   const url = routeUrl(route.path, call.request as Record<string, string | number | null | undefined> | undefined);
   const what = `${route.method} ${url.split('?')[0]}`;
   // The caller's abort or the timeout, whichever comes first (AbortSignal.any needs Node 20.3).

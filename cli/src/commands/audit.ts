@@ -5,7 +5,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { auditRoute, routeUrl } from '@km/shared';
 import { auditKeyFingerprint, auditPublicKey, verifyExport } from '@km/functions/dist/audit/audit-chain';
-import { loadSettings, resolveTarget } from '../config/settings';
+import { loadSettings, runningTarget } from '../config/settings';
 import { auditKeyPath } from '@km/functions/dist/host/local-api-key';
 import { keyComesSafelyFrom, localAuditKey, pinnedKey, serverAuditKey, trustedAuditKeys } from './audit-trust';
 import { UsageError } from '../usage-error';
@@ -25,7 +25,7 @@ export function auditCommand(): Command {
     .option('--out <file>', 'write here (whole or not at all) instead of stdout')
     .addOption(new Option('--format <format>', 'ndjson (verifiable) or csv (for spreadsheets)').choices(['ndjson', 'csv']).default('ndjson'))
     .action(async (options: { from?: string; to?: string; out?: string; format: 'ndjson' | 'csv' }) => {
-      const { endpoint, apiKey } = resolveTarget(loadSettings());
+      const { endpoint, apiKey } = runningTarget(loadSettings());
       const url = endpoint + routeUrl(auditRoute.path, { from: options.from, to: options.to, format: options.format });
       let res: Response;
       try {

@@ -31,9 +31,9 @@ export function flushCommand(): Command {
       if (opts.reassignOrg && keyOrg === null) throw new Error(`--reassign-org needs the org of the key: ${resolveTarget(settings).endpoint} did not answer GET /api/whoami for it (is it reachable, and the key set: KM_API_KEY or km login?)`);
       const outcome = await queue.pass({ includeOwn: replayed > 0, retryRefused: opts.retryRefused === true, ...(keyOrg ? { reassignOrg: keyOrg } : {}) });
       if (replayed > 0 && spool.own.fullyShipped()) spool.own.remove();
-      const { endpoint } = resolveTarget(settings);
+      const { endpoint, notRunning } = resolveTarget(settings);
       if (outcome === 'shipped') {
-        process.stdout.write(`km flush: shipped ${shipper.shippedEvents} event(s) to ${endpoint}\n`);
+        process.stdout.write(shipper.shippedEvents === 0 ? 'km flush: nothing waited in the spool\n' : `km flush: shipped ${shipper.shippedEvents} event(s) to ${endpoint}\n`);
         return;
       }
       if (outcome === 'unauthorized' && queue.pendingOrphans === 0) {
@@ -48,7 +48,7 @@ export function flushCommand(): Command {
           ? 'the API key was refused (check KM_API_KEY or run km login)'
           : outcome === 'server-error'
             ? `${shipper.lastFailure} (a server-side failure: retry later)`
-            : `nothing answered at ${endpoint} (is km serve running?)`;
+            : (notRunning ?? `nothing answered at ${endpoint} (is km serve running?)`);
       throw new Error(`flush stopped after ${shipper.shippedEvents} event(s): ${why}; ${queue.pendingOrphans} spool file(s) wait for the next try`);
     });
 }

@@ -52,7 +52,11 @@ export function initCommand(): Command {
         if (!existsSync(config.path)) continue;
         found++;
         const before = readFileSync(config.path, 'utf8');
-        const edit = editConfig(config, before, (name, entry) => sharedFileProblem(config, launcher, kmEnv) ?? planEntry(name, entry, launcher, kmEnv, config.client === 'gemini'), wanted);
+        const plan = (name: string, entry: unknown): EntryPlan => {
+          const planned = planEntry(name, entry, launcher, kmEnv, config.client === 'gemini');
+          return planned.kind === 'wrap' ? (sharedFileProblem(config, launcher, kmEnv) ?? planned) : planned;
+        };
+        const edit = editConfig(config, before, plan, wanted);
         if ('problem' in edit) {
           unreadable++;
           process.stderr.write(`km init: ${edit.problem}\n`);
@@ -97,7 +101,7 @@ export function initCommand(): Command {
         .join(', ');
       if (found === 0) return void out(`km init: no MCP client config found (looked for ${describe(clients)}); add servers in your client, then run km init again`);
       if (changes.length === 0) return void out(untouched ? `km init: ${untouched} (see above); nothing else to change` : 'km init: nothing to change; every stdio server found is wrapped already');
-      if (untouched) out(`km init: ${untouched} (see above), left untouched`);
+      if (untouched) out(`km init: ${untouched} (see above)`);
       if (opts.dryRun) return void out(`km init: ${changes.length} file(s) would change (dry run: nothing written)`);
       if (!opts.yes && !(await confirmed(`Write these changes to ${changes.length} file(s)? A backup of each is kept. [y/N] `))) {
         throw new Error(process.stdin.isTTY ? 'nothing written' : 'nothing written: stdin is not a terminal, so add --yes to write (or --dry-run to look only)');

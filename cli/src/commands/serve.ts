@@ -7,6 +7,7 @@ import { sqliteUnavailable } from '@km/functions/dist/host/sqlite-missing';
 import { DEFAULT_PORT, ensureHome, loadSettings } from '../config/settings';
 import { fileLogger } from '../log';
 import { replayJournalsWhileServing } from './serve-journals';
+import { pidAlive } from '../pid-alive';
 
 /**
  * The embedded host, loaded when km serve runs: it needs SQLite (better-sqlite3, a native module), and nothing else
@@ -47,11 +48,7 @@ function refuseSecondServe(home: string): void {
     return;
   }
   if (!serve?.pid || serve.pid === process.pid) return;
-  try {
-    process.kill(serve.pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return; // a leftover of a serve that died
-  }
+  if (!pidAlive(serve.pid)) return; // a leftover of a serve that died
   throw new Error(`km serve is already running for ${home} at ${serve.url ?? 'an unknown address'} (pid ${serve.pid}); stop it first, or give this one its own KM_HOME`);
 }
 

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { recentInteractionsRoute, type RouteRequest } from '@km/shared';
-import { loadSettings, resolveTarget } from '../config/settings';
+import { loadSettings, runningTarget } from '../config/settings';
 import { formatInteraction, type TailInteraction, type TailStyle } from '../tail-format';
 import { callApi } from './api-client';
 
@@ -21,7 +21,7 @@ export function tailCommand(): Command {
     .option('--interval <ms>', 'how often to poll', positiveInt(60_000), 1000)
     .option('--slow <ms>', 'highlight calls at least this slow', positiveInt(3_600_000), 1000)
     .action(async (options: { once?: boolean; lines: number; project?: string; user?: string; interval: number; slow: number }) => {
-      const target = resolveTarget(loadSettings());
+      const target = runningTarget(loadSettings());
       const style: TailStyle = { color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR, slowMs: options.slow };
       const stop = new AbortController();
       const onSigint = () => stop.abort();

@@ -56,10 +56,23 @@ export function machineId(home: string): string {
   }
 }
 
-const LAUNCHERS = new Set(['npx', 'pnpx', 'bunx', 'uvx', 'uv', 'node', 'python', 'python3', 'deno', 'bun', 'pipx', 'docker', 'podman', 'npm', 'pnpm', 'yarn']);
 const LAUNCHER_VERBS = new Set(['run', 'exec', 'dlx', 'x', 'tool']);
-/** Launcher options whose value is the next word (`docker run -e TOKEN image`, `uvx --from git+https://... tool`): never the server. */
-const OPTIONS_WITH_VALUES = new Set(['-e', '--env', '--env-file', '-v', '--volume', '--mount', '--name', '-p', '--publish', '--network', '--entrypoint', '-w', '--workdir', '-u', '--user', '-l', '--label', '--platform', '--from', '--with', '--python', '--package', '--registry', '--cache', '--import', '-r', '--require']);
+const CONTAINER_OPTIONS = ['-e', '--env', '--env-file', '-v', '--volume', '--mount', '--name', '-p', '--publish', '--network', '--entrypoint', '-w', '--workdir', '-u', '--user', '-l', '--label', '--platform'];
+const PACKAGE_OPTIONS = ['-p', '--package', '--registry', '--cache'];
+const UV_OPTIONS = ['--from', '--with', '--python', '--index-url'];
+/**
+ * The launchers km looks past for the server's name, each with its options whose value is the next word
+ * (`docker run -e TOKEN image`, `uvx --from git+https://... tool`): that value is never the server. Per launcher:
+ * `python -u` is unbuffered output, not docker's --user.
+ */
+const LAUNCHERS: ReadonlyMap<string, ReadonlySet<string>> = new Map(
+  Object.entries({
+    npx: PACKAGE_OPTIONS, pnpx: PACKAGE_OPTIONS, bunx: PACKAGE_OPTIONS, npm: PACKAGE_OPTIONS, pnpm: PACKAGE_OPTIONS, yarn: PACKAGE_OPTIONS,
+    uvx: UV_OPTIONS, uv: UV_OPTIONS, pipx: ['--spec', '--python'],
+    docker: CONTAINER_OPTIONS, podman: CONTAINER_OPTIONS,
+    node: ['-r', '--require', '--import'], deno: [], bun: [], tsx: [], 'ts-node': [], python: [], python3: [],
+  }).map(([name, options]) => [name, new Set(options)]),
+);
 /** File and directory names that say nothing of the server (`.../server-everything/dist/index.js`): the directory above names it. */
 const GENERIC_NAMES = new Set(['index', 'main', 'server', 'cli', 'app', 'dist', 'build', 'lib', 'src', 'bin', 'out', '__main__']);
 
@@ -69,19 +82,22 @@ export function serverName(flag: string | undefined, command: string, args: stri
   // A remote server (km --url): its host names it, as the path is mostly /mcp.
   if (/^https?:\/\//i.test(command)) return (URL.canParse(command) ? new URL(command).hostname : 'remote').slice(0, 200);
   let pick = command;
-  if (LAUNCHERS.has(basename(command).replace(/\.(exe|cmd)$/, ''))) pick = launchedWord(args) ?? command;
+  const launcher = LAUNCHERS.get(basename(command).replace(/\.(exe|cmd)$/, ''));
+  if (launcher) pick = launchedWord(args, launcher) ?? command;
   // An image or package without its tag or version (`ghcr.io/org/server:1.2`, `server-x@1`, `image@sha256:...`).
   const withoutVersion = pick.replace(/(.)@[^/]*$/, '$1').replace(/(\/[^/:]+):[^/]*$/, '$1');
   const parts = withoutVersion.split(/[\\/]/).map((part) => part.replace(/\.(js|mjs|cjs|py|ts)$/, '')).filter(Boolean);
-  while (parts.length > 1 && GENERIC_NAMES.has(parts[parts.length - 1]!)) parts.pop();
+  // Only a file's path is walked up (a package's own name, @scope/cli, names it).
+  const isPath = !withoutVersion.startsWith('@') && (/[\\/]/.test(withoutVersion) || /\.(js|mjs|cjs|py|ts)$/.test(pick));
+  while (isPath && parts.length > 1 && GENERIC_NAMES.has(parts[parts.length - 1]!)) parts.pop();
   return (parts[parts.length - 1] || 'server').slice(0, 200);
 }
 
-/** The first word after a launcher that is neither an option, an option's value, nor a verb (`run`, `exec`). */
-function launchedWord(args: readonly string[]): string | undefined {
+/** The first word after a launcher that is neither an option, one of its values, nor a verb (`run`, `exec`). */
+function launchedWord(args: readonly string[], optionsWithValues: ReadonlySet<string>): string | undefined {
   for (let i = 0; i < args.length; i++) {
     const word = args[i]!;
-    if (OPTIONS_WITH_VALUES.has(word)) i++;
+    if (optionsWithValues.has(word)) i++;
     else if (!word.startsWith('-') && !LAUNCHER_VERBS.has(word)) return word;
   }
   return undefined;

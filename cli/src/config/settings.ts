@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { pidAlive } from '../pid-alive';
 
 /** The settings km reads from its environment, with local defaults (documented in local.settings.sample.json). */
 export interface Settings {
@@ -95,6 +96,8 @@ function localApiKey(home: string): string | null {
 export function localStack(home: string): { url: string; apiKey: string | null; pid: number | null } | null {
   const serve = readJson<{ url?: string; pid?: unknown }>(join(home, 'serve.json'));
   if (!serve?.url) return null;
+  // A serve.json a km serve killed with -9 (or a reboot) left behind: nothing of this KM_HOME listens there.
+  if (typeof serve.pid === 'number' && !pidAlive(serve.pid)) return null;
   return { url: serve.url, apiKey: localApiKey(home), pid: typeof serve.pid === 'number' ? serve.pid : null };
 }
 
@@ -107,6 +110,16 @@ export interface Target {
    * default address, where another KM_HOME's km serve may listen, and must not get this one's key or events.
    */
   notRunning?: string;
+}
+
+/**
+ * Where to send a request now: resolveTarget's, or a thrown message when no km serve runs for KM_HOME (this KM_HOME's
+ * key must not go to another's km serve on the default port, nor its answer be taken for this one's).
+ */
+export function runningTarget(settings: Settings): { endpoint: string; apiKey: string | null } {
+  const target = resolveTarget(settings);
+  if (target.notRunning) throw new Error(`${target.notRunning}: start it with km serve, or km login to a shared stack`);
+  return target;
 }
 
 /**

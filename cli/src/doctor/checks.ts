@@ -65,7 +65,9 @@ export function startFailureChecks(failures: StartFailure[], configured: Readonl
 }
 
 export async function recentStartFailureChecks(settings: Settings, places: Places): Promise<Check[]> {
-  return startFailureChecks((await recentStartFailures(resolveTarget(settings))) ?? [], configuredServers(places));
+  const target = resolveTarget(settings);
+  if (target.notRunning) return []; // nothing to ask (endpointCheck says so)
+  return startFailureChecks((await recentStartFailures(target)) ?? [], configuredServers(places));
 }
 
 /** The names the configs found give servers: each entry's own, and for a wrapped entry the name km records it by. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync, writevSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ensureHome } from '../config/settings';
-import { pidAlive } from '../spool';
+import { pidAlive } from '../pid-alive';
 import type { Direction } from '@km/shared';
 import type { ClientEnded, ObservedIdentity } from './observer';
 import type { ChunkBatch, PolicyBlock } from './observer-protocol';

@@ -86,6 +86,8 @@ export interface ClientEnded {
 const ABANDONED_WITHIN_MS = 5000;
 /** The method a finding on a non-JSON line is filed under (there is no JSON-RPC method to name). */
 const NON_JSON_METHOD = '(not JSON-RPC)';
+/** How many secrets of non-JSON lines a session remembers, to report each once. */
+const NON_JSON_SEEN_MAX = 1000;
 /** How much of a non-JSON line is scanned for secrets: such a line may be megabytes, the scan stays bounded. */
 const NON_JSON_SCAN_MAX = 8192;
 /**
@@ -146,6 +148,8 @@ export class SessionObserver {
   private readonly pending = new Map<string, PendingRequest>();
   private protocolVersion: string | null = null;
   private clientInfo: { name: string; version?: string } | null = null;
+  /** The secrets non-JSON lines held so far, by rule and hash: each is one finding a session (nonJsonFindings). */
+  private readonly nonJsonSeen = new Set<string>();
   private serverInfo: { name: string; version?: string } | null = null;
   /** Inside a PEM private key printed line by line: each base64 line alone matches no rule, so all are redacted. */
   private readonly inPrivateKey: Record<Direction, boolean> = { client_to_server: false, server_to_client: false };
@@ -238,7 +242,6 @@ export class SessionObserver {
     return oldest;
   }
 
-  /** A non-JSON line as it may be recorded: redacted, and wholly replaced while inside a PEM private key block. */
   /**
    * A secret or PII on a line that is not JSON (a server's debug print on stdout) is redacted in the violation, and
    * is a finding like one in a result: the Risk Monitor shows it, not only the session's violations.
@@ -247,7 +250,12 @@ export class SessionObserver {
     const window = line.length > NON_JSON_SCAN_MAX ? line.slice(0, NON_JSON_SCAN_MAX) : line;
     const findings = new Map<string, Finding>();
     for (const match of matchText(window, direction === 'client_to_server' ? 'request' : 'response')) {
-      if (redacts(match.rule) && !findings.has(match.rule.id)) findings.set(match.rule.id, { ruleId: match.rule.id, severity: match.rule.severity, path: '$' });
+      if (!redacts(match.rule) || findings.has(match.rule.id)) continue;
+      // Once per secret a session: a server printing its token on every line is one finding, not one a line.
+      const seen = `${match.rule.id}:${createHash('sha256').update(window.slice(match.start, match.end)).digest('hex')}`;
+      if (this.nonJsonSeen.has(seen)) continue;
+      if (this.nonJsonSeen.size < NON_JSON_SEEN_MAX) this.nonJsonSeen.add(seen);
+      findings.set(match.rule.id, { ruleId: match.rule.id, severity: match.rule.severity, path: '$' });
     }
     if (findings.size === 0) return;
     const from = direction === 'server_to_client' ? 'the server' : 'the client';
@@ -255,6 +263,7 @@ export class SessionObserver {
     this.record({ id: newEventId(), v: 1, ts: iso(at), type: 'risk.detected', method: NON_JSON_METHOD, target: null, findings: [...findings.values()].slice(0, 100), detail: detail.slice(0, DETAIL_MAX) });
   }
 
+  /** A non-JSON line as it may be recorded: redacted, and wholly replaced while inside a PEM private key block. */
   private nonJsonDetail(direction: Direction, line: string): string {
     const begin = PEM_BEGIN.exec(line);
     if (this.inPrivateKey[direction] || begin) {

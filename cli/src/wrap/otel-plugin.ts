@@ -42,7 +42,8 @@ export function otelPlugin(target: OtelTarget, session: OtelSession): ObserverPl
     interaction(raw, exchange) {
       const draft = redactEventStrings(raw) as InteractionDraft;
       const tool = draft.method === 'tools/call' ? draft.target : null;
-      const errorType = draft.outcome === 'error' ? String(draft.error?.code ?? 'error') : draft.outcome === 'ok' ? null : draft.outcome;
+      // A request the client abandoned (it ended the session) is no error of the server's span.
+      const errorType = draft.outcome === 'error' ? String(draft.error?.code ?? 'error') : draft.outcome === 'ok' || draft.abandoned ? null : draft.outcome;
       const meta = isObject(exchange.params?._meta) ? exchange.params._meta : {};
       const traceparent = typeof meta.traceparent === 'string' && TRACEPARENT.test(meta.traceparent) ? meta.traceparent : null;
       const low = {

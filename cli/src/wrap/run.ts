@@ -135,6 +135,8 @@ export function runWrap(options: WrapOptions, headers: string[] = []): void {
    * client's bytes are journaled with the server's next bytes or at the hand-off.
    */
   const tap = (direction: 0 | 1) => (chunk: Buffer) => {
+    // The session has ended (its end recorded, its journal closed): bytes a client still writes go nowhere.
+    if (finished) return;
     queue.directions.push(direction);
     queue.times.push(now());
     queue.chunks.push(chunk);

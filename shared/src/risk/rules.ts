@@ -80,10 +80,11 @@ const PLACEHOLDER = /^(?:x+|\*+|\.+|<[^>]*>|\$\{[^}]*\}|\{\{[^}]*\}\}|changeme|p
 
 /** A value assigned to a key-like name: passwords as they are, other keys only when they look random. */
 /**
- * A shell's PWD or OLDPWD holding an absolute path: the working directory, not a password (get-env tools list them).
- * name: the key or variable, alone.
+ * A shell's PWD or OLDPWD (upper case, as shells set them) holding an absolute path: the working directory, not a
+ * password (get-env tools list them). name: the key or variable, alone. Not applied to connection strings, whose
+ * PWD= is a password even when it starts with a slash.
  */
-export const isWorkingDirectory = (name: string, value: string) => /^(?:OLD)?PWD$/i.test(name) && /^(?:\/|~\/|[A-Za-z]:\\)/.test(value);
+export const isWorkingDirectory = (name: string, value: string) => /^(?:OLD)?PWD$/.test(name) && /^(?:\/|~\/|[A-Za-z]:\\)/.test(value);
 /** The name an assignment match assigns to (`PWD` of `PWD=/home` or `"PWD": "/home"`). */
 const assignedName = (match: string) => match.replace(/^[^A-Za-z0-9_]+/, '').split(/["']?\s*[:=]/)[0] ?? '';
 
@@ -247,7 +248,6 @@ export const TEXT_RULES: readonly TextRule[] = [
     scope: 'any',
     pattern: /\b[a-z][a-z0-9+.-]{1,20}:\/\/[^\s:/@'"]+:(?<secret>[^\s@/'"]{3,})@|\b(?:Password|Pwd)\s*=\s*(?<secret2>[^;'"\s]{3,})/dgi,
     hint: (t) => t.includes('://') || /pwd|password/i.test(t),
-    validate: (match, secret) => !isWorkingDirectory(assignedName(match), secret),
   },
   { id: 'bearer-token', kind: 'secret', severity: 'high', scope: 'any', pattern: /\b[Bb][Ee][Aa][Rr][Ee][Rr]\s+(?<secret>[A-Za-z0-9._~+/-]{20,}=*)/dg, hint: hasCi('bearer') },
   {
@@ -271,8 +271,9 @@ export const TEXT_RULES: readonly TextRule[] = [
   },
   ...VENDOR_TOKEN_RULES,
   // PII.
-  // Not inside a longer run of letters and digits: a UUID's or a hash's digits are no card or SSN.
-  { id: 'us-ssn', kind: 'pii', severity: 'high', scope: 'any', pattern: /(?<![\dA-Za-z-])\d{3}-\d{2}-\d{4}(?![\dA-Za-z-])/g, hint: hasDigitRun, validate: ssn },
+  // Not inside a longer run of letters and digits: a UUID's or a hash's digits are no card or SSN (a JSON escape's
+  // letter, the n of \n, is no letter of a word).
+  { id: 'us-ssn', kind: 'pii', severity: 'high', scope: 'any', pattern: /(?<![\d-]|(?<!\\)[A-Za-z])\d{3}-\d{2}-\d{4}(?![\dA-Za-z-])/g, hint: hasDigitRun, validate: ssn },
   { id: 'email', kind: 'pii', severity: 'low', scope: 'any', pattern: /\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}\b/g, hint: has('@') },
   {
     id: 'phone-number',
@@ -286,7 +287,7 @@ export const TEXT_RULES: readonly TextRule[] = [
       return digits.length >= 10 && digits.length <= 15;
     },
   },
-  { id: 'card-number', kind: 'pii', severity: 'high', scope: 'any', pattern: /(?<![\dA-Za-z-])(?:\d[ -]?){12,18}\d(?![\dA-Za-z-])/g, hint: hasDigitRun, validate: cardNumber },
+  { id: 'card-number', kind: 'pii', severity: 'high', scope: 'any', pattern: /(?<![\d-]|(?<!\\)[A-Za-z])(?:\d[ -]?){12,18}\d(?![\dA-Za-z-])/g, hint: hasDigitRun, validate: cardNumber },
   { id: 'iban', kind: 'pii', severity: 'medium', scope: 'any', pattern: /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b/g, hint: hasDigitRun, validate: iban },
   // The context-free fallback, last: every named rule above wins the redaction marker where both match.
   {
