@@ -4,7 +4,8 @@ import type { RecentInteraction } from '@km/shared';
 export type TailInteraction = Pick<
   RecentInteraction,
   'id' | 'sessionId' | 'server' | 'method' | 'tool' | 'target' | 'latencyMs' | 'requestBytes' | 'responseBytes' | 'outcome' | 'error' | 'startedAt'
->;
+> &
+  Partial<Pick<RecentInteraction, 'abandoned'>>;
 
 export interface TailStyle {
   /** ANSI colours: only when stdout is a terminal and NO_COLOR is unset. */
@@ -58,6 +59,7 @@ function outcomeText(interaction: TailInteraction, style: TailStyle): string {
     case 'tool_error':
       return paint(style, 'red', 'tool error');
     case 'unanswered':
-      return paint(style, 'magenta', 'no answer');
+      // The client ended the session before the answer: not the server's failure.
+      return interaction.abandoned ? 'abandoned' : paint(style, 'magenta', 'no answer');
   }
 }

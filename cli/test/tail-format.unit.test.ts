@@ -26,6 +26,7 @@ describe('km tail lines', () => {
     expect(line).not.toContain('\x1b[');
     expect(formatInteraction(call({ outcome: 'error', error: { code: -32601, message: 'Method not found' }, method: 'x/y', tool: null, target: null }), plain)).toMatch(/error -32601 Method not found$/);
     expect(formatInteraction(call({ outcome: 'unanswered', latencyMs: null }), plain)).toMatch(/— .* no answer$/);
+    expect(formatInteraction(call({ outcome: 'unanswered', latencyMs: null, abandoned: true }), plain)).toMatch(/— .* abandoned$/);
     expect(formatInteraction(call({ method: 'resources/read', tool: null, target: 'file:///a' }), plain)).toContain('resources/read file:///a');
   });
 

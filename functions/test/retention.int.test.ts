@@ -35,7 +35,7 @@ describe.each([
     ask = (name, params = {}, body, key = KEY) => askHandlers(routes, key, apiRoutes.find((route) => route.name === name)!, params, body);
     const mine = anEnvelope({ orgId: 'org-r', projectId: 'web' });
     // Accepted long ago (the log takes the server's receivedAt as written), and recently.
-    oldEvents = stored([...aSessionOfEvents(mine, oldAt, 2), interaction(mine, oldAt, { requestId: '9', costUsd: 0.25, requestPreview: '{"q":"old"}' }), interaction(mine, oldAt, { requestId: '10', refusedByPolicy: true })], 'old', '2026-01-05T10:01:00.000Z');
+    oldEvents = stored([...aSessionOfEvents(mine, oldAt, 2), interaction(mine, oldAt, { requestId: '9', costUsd: 0.25, requestPreview: '{"q":"old"}' }), interaction(mine, oldAt, { requestId: '10', refusedByPolicy: true }), interaction(mine, oldAt, { requestId: '11', outcome: 'unanswered', endedAt: null, latencyMs: null, abandoned: true })], 'old', '2026-01-05T10:01:00.000Z');
     newEvents = stored(aSessionOfEvents(anEnvelope({ orgId: 'org-r', projectId: 'web' }), new Date(Date.now() - 3600_000).toISOString(), 2), 'new', new Date().toISOString());
     theirs = stored(aSessionOfEvents(anEnvelope({ orgId: 'org-o' }), oldAt, 2), 'theirs', '2026-01-05T10:01:00.000Z');
     await stack.deps.eventLog.append([...oldEvents, ...theirs]);
@@ -79,11 +79,11 @@ describe.each([
     expect((await ask('query-cost', { from: '2026-01-01', to: '2026-01-31' })).body).toEqual(costBefore);
     const oldSession = (await ask('query-session-interactions', { id: oldEvents[0]!.sessionId })).body;
     expect(oldSession.interactions ?? []).toEqual([]);
-    // Nothing of the expired rows stays in their pages, the ids of the refused ones included.
-    const pages = await stack.deps.readModelStore.query<{ receivedAt: string; rows: unknown[]; refused?: string[] }>('interactions', 'org-r', {});
+    // Nothing of the expired rows stays in their pages, the ids of the refused and abandoned ones included.
+    const pages = await stack.deps.readModelStore.query<{ receivedAt: string; rows: unknown[]; refused?: string[]; abandoned?: string[] }>('interactions', 'org-r', {});
     const expired = pages.filter((page) => page.receivedAt < '2026-02-01');
     expect(expired.length).toBeGreaterThan(0);
-    expect(expired.map((page) => ({ rows: page.rows.length, refused: page.refused }))).toEqual(expired.map(() => ({ rows: 0, refused: undefined })));
+    expect(expired.map((page) => ({ rows: page.rows.length, refused: page.refused, abandoned: page.abandoned }))).toEqual(expired.map(() => ({ rows: 0, refused: undefined, abandoned: undefined })));
     const retention = (await ask('retention')).body;
     expect(retention.lastSweep).toMatchObject({ eventsRemoved: oldEvents.length, checkpoint: { seq: oldEvents.length, hash: chainBefore[oldEvents.length - 1]!.hash } });
 

@@ -120,7 +120,8 @@ describe('sessions projection', () => {
     const plain = { ...base, id: newEventId() };
     const priced = { ...base, id: newEventId(), model: 'gpt-5' };
     const refused = { ...base, id: newEventId(), refusedByPolicy: true as const };
-    const page = JSON.parse(JSON.stringify(interactionsProjection.evolveBatch!(null, [plain, priced, refused], `${at(30)}|b1`)));
+    const abandoned = { ...base, id: newEventId(), outcome: 'unanswered' as const, endedAt: null, latencyMs: null, abandoned: true as const };
+    const page = JSON.parse(JSON.stringify(interactionsProjection.evolveBatch!(null, [plain, priced, refused, abandoned], `${at(30)}|b1`)));
     const byId = new Map(pageInteractions(page).map((i) => [i.id, i]));
     expect(byId.get(plain.id)).not.toHaveProperty('model');
     expect(byId.get(plain.id)).not.toHaveProperty('refusedByPolicy');
@@ -128,9 +129,13 @@ describe('sessions projection', () => {
     expect(byId.get(priced.id)).not.toHaveProperty('refusedByPolicy');
     expect(byId.get(refused.id)).toMatchObject({ refusedByPolicy: true });
     expect(byId.get(refused.id)).not.toHaveProperty('model');
+    expect(byId.get(abandoned.id)).toMatchObject({ abandoned: true, outcome: 'unanswered' });
+    expect(byId.get(refused.id)).not.toHaveProperty('abandoned');
     // Folded again with the page as stored, the refusal stays; a page with none has no list.
     const again = interactionsProjection.evolveBatch!(page, [plain], `${at(30)}|b1`);
     expect(again.refused).toEqual([refused.id]);
+    expect(again.abandoned).toEqual([abandoned.id]);
     expect(interactionsProjection.evolve(null, plain, `${at(30)}|b1`)).not.toHaveProperty('refused');
+    expect(interactionsProjection.evolve(null, plain, `${at(30)}|b1`)).not.toHaveProperty('abandoned');
   });
 });

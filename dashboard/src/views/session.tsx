@@ -153,6 +153,10 @@ function Waterfall(props: { interactions: Interaction[] }) {
                     <span class="badge outcome-error" title="km's policy (km.json) refused this call: the server never saw it">
                       refused
                     </span>
+                  ) : i.abandoned ? (
+                    <span class="badge" title="the client ended the session before the answer came: no timeout of the server's">
+                      abandoned
+                    </span>
                   ) : (
                     <OutcomeBadge outcome={i.outcome} />
                   )}

@@ -94,6 +94,7 @@ function recentView(doc: InteractionDoc): RecentInteraction {
     // Always set by the projector; a document without it sorts first and is shown once.
     receivedAt: doc.receivedAt ?? '',
     ...(doc.refusedByPolicy ? { refusedByPolicy: true as const } : {}),
+    ...(doc.abandoned ? { abandoned: true as const } : {}),
   };
 }
 

@@ -103,8 +103,8 @@ async function sweepPages(store: ReadModelStore, orgId: string, rawCut: string |
     if (rawCut !== null && page.receivedAt < rawCut) {
       if (page.rows.length === 0) continue;
       removed += page.rows.filter((row) => columns.some((column) => row[column] != null)).length;
-      // The ids of its refused rows go with the rows.
-      const { refused: _refused, ...kept } = page;
+      // The ids of its refused and abandoned rows go with the rows.
+      const { refused: _refused, abandoned: _abandoned, ...kept } = page;
       await store.upsert(interactionsProjection.name, orgId, page.id, { ...kept, rows: [] });
       continue;
     }

@@ -72,6 +72,8 @@ export const RecentInteractionSchema = z.object({
   receivedAt: z.string(),
   /** km's policy refused the call (the server never saw it); absent otherwise. */
   refusedByPolicy: InteractionSchema.shape.refusedByPolicy,
+  /** The client ended the session before the answer (no timeout of the server's); absent otherwise. */
+  abandoned: InteractionSchema.shape.abandoned,
 });
 export const RecentInteractionsAnswerSchema = z.object({
   interactions: z.array(RecentInteractionSchema),

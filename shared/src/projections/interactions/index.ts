@@ -63,6 +63,8 @@ export interface InteractionPageDoc {
    * row field: a field after `model` would make a row without a model read back with model null.
    */
   refused?: string[];
+  /** Ids of the rows the client abandoned (Interaction.abandoned), sorted; absent when none. Beside the rows, as refused. */
+  abandoned?: string[];
 }
 
 /**
@@ -108,6 +110,7 @@ function rowOf(event: Interaction, envelopeIndex: number): InteractionRow {
 /** The interactions of a page, as the routes answer them. */
 export function pageInteractions(page: InteractionPageDoc): InteractionDoc[] {
   const refused = new Set(page.refused ?? []);
+  const abandoned = new Set(page.abandoned ?? []);
   return page.rows.map((row) => {
     const [sessionId, projectId, userId, machineId, name, command] = page.envelopes[row[0]]!;
     const fields: Partial<Record<RowField, unknown>> = {};
@@ -127,6 +130,7 @@ export function pageInteractions(page: InteractionPageDoc): InteractionDoc[] {
       receivedAt: page.receivedAt,
       batchId: page.batchId,
       ...(refused.has(rest.id as string) ? { refusedByPolicy: true as const } : {}),
+      ...(abandoned.has(rest.id as string) ? { abandoned: true as const } : {}),
     };
   });
 }
@@ -144,15 +148,16 @@ export function readInteractionDocs(docs: readonly unknown[]): InteractionDoc[] 
  */
 function foldPage(state: InteractionPageDoc | null, events: readonly KmEvent[], docId: string): InteractionPageDoc {
   // Each envelope's JSON is its key: computed once per row, it both dedupes the envelopes and indexes the rows.
-  const rows = new Map<string, { envelope: EnvelopeRow; envelopeKey: string; event: Interaction | null; row: InteractionRow | null; refused: boolean }>();
-  const entry = (envelope: EnvelopeRow, event: Interaction | null, row: InteractionRow | null, refused: boolean) => ({ envelope, envelopeKey: JSON.stringify(envelope), event, row, refused });
+  const rows = new Map<string, { envelope: EnvelopeRow; envelopeKey: string; event: Interaction | null; row: InteractionRow | null; refused: boolean; abandoned: boolean }>();
+  const entry = (envelope: EnvelopeRow, event: Interaction | null, row: InteractionRow | null, refused: boolean, abandoned: boolean) => ({ envelope, envelopeKey: JSON.stringify(envelope), event, row, refused, abandoned });
   const wasRefused = new Set(state?.refused ?? []);
-  if (state) for (const row of state.rows) rows.set(row[1] as string, entry(state.envelopes[row[0]]!, null, row, wasRefused.has(row[1] as string)));
+  const wasAbandoned = new Set(state?.abandoned ?? []);
+  if (state) for (const row of state.rows) rows.set(row[1] as string, entry(state.envelopes[row[0]]!, null, row, wasRefused.has(row[1] as string), wasAbandoned.has(row[1] as string)));
   let first: (Interaction & Stored) | null = null;
   for (const event of events) {
     if (event.type !== 'mcp.interaction') throw new Error(`interactions cannot fold ${event.type}`);
     first ??= event;
-    rows.set(event.id, entry(envelopeOf(event), event, null, event.refusedByPolicy === true));
+    rows.set(event.id, entry(envelopeOf(event), event, null, event.refusedByPolicy === true, event.abandoned === true));
   }
   if (!state && !first) throw new Error('interactions: a page needs an event');
   const envelopeKeys = new Map<string, EnvelopeRow>();
@@ -170,6 +175,7 @@ function foldPage(state: InteractionPageDoc | null, events: readonly KmEvent[], 
   });
   const receivedAt = state?.receivedAt ?? first!.receivedAt ?? '';
   const refused = ids.filter((id) => rows.get(id)!.refused);
+  const abandoned = ids.filter((id) => rows.get(id)!.abandoned);
   return {
     id: docId,
     orgId: state?.orgId ?? first!.orgId,
@@ -179,6 +185,7 @@ function foldPage(state: InteractionPageDoc | null, events: readonly KmEvent[], 
     envelopes: sortedKeys.map((key) => envelopeKeys.get(key)!),
     rows: pageRows,
     ...(refused.length > 0 ? { refused } : {}),
+    ...(abandoned.length > 0 ? { abandoned } : {}),
   };
 }
 
