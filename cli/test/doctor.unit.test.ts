@@ -4,16 +4,22 @@ import { loadSettings } from '../src/config/settings';
 import { clientChecks, configuredServers, endpointCheck, nodeCheck, startFailureChecks } from '../src/doctor/checks';
 import { tempHome } from './helpers';
 
+/** A PATH directory under home holding these commands (empty scripts). */
+function binWith(home: string, names: string[]): string {
+  const bin = join(home, 'bin');
+  mkdirSync(bin);
+  for (const name of names) {
+    writeFileSync(join(bin, name), '#!/bin/sh\n');
+    chmodSync(join(bin, name), 0o755);
+  }
+  return bin;
+}
+
 /** Issue 13: km doctor's view of each client entry, the endpoint, and Node. */
 describe('km doctor', () => {
   it('tells a wrapped entry from an unwrapped one, a missing command, and one recording into another KM_HOME', () => {
     const home = tempHome('km-doctor');
-    const bin = join(home, 'bin');
-    mkdirSync(bin);
-    for (const name of ['km', 'good-server']) {
-      writeFileSync(join(bin, name), '#!/bin/sh\n');
-      chmodSync(join(bin, name), 0o755);
-    }
+    const bin = binWith(home, ['km', 'good-server']);
     mkdirSync(join(home, '.cursor'));
     const kmHome = join(home, 'km-data');
     writeFileSync(
@@ -41,12 +47,7 @@ describe('km doctor', () => {
 
   it("warns that Gemini CLI starts km without the shell's KM_API_KEY, unless km login saved it or the entry sets it", () => {
     const home = tempHome('km-doctor-gemini');
-    const bin = join(home, 'bin');
-    mkdirSync(bin);
-    for (const name of ['km', 'good-server']) {
-      writeFileSync(join(bin, name), '#!/bin/sh\n');
-      chmodSync(join(bin, name), 0o755);
-    }
+    const bin = binWith(home, ['km', 'good-server']);
     const kmHome = join(home, 'km-data');
     mkdirSync(join(home, '.gemini'));
     const servers = {

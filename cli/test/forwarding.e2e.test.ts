@@ -96,37 +96,39 @@ describe('km forwards stdio untouched', () => {
     expect(isAlive(pid)).toBe(false);
   });
 
-  it('exits as the server does after a signal: 0 for a server that takes its time to exit 0 on SIGINT', async () => {
+  /** km over the stubborn server in this mode, asked one request the server reads, then SIGINT as a client stops it. */
+  async function askThenInterrupt(mode: 'slow' | 'answer') {
     const home = tempHome();
-    const km = startKm(['--', process.execPath, STUBBORN_SERVER, 'slow'], home);
+    const km = startKm(['--', process.execPath, STUBBORN_SERVER, mode], home);
     const out = collector(km.stdout);
     await out.waitFor('pid ');
-    // A request the server never answers, and the client leaves at once: abandoned, not the server's timeout.
     km.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' })}\n`);
     await out.waitFor('read');
     km.kill('SIGINT');
-    expect(await exited(km)).toEqual({ code: 0, signal: null });
-    const spooled = readdirSync(join(home, 'spool')).filter((name) => name.endsWith('.jsonl')).flatMap((name) => readFileSync(join(home, 'spool', name), 'utf8').trim().split('\n')).map((line) => JSON.parse(line));
+    const exit = await exited(km);
+    const spooled = readdirSync(join(home, 'spool'))
+      .filter((name) => name.endsWith('.jsonl'))
+      .flatMap((name) => readFileSync(join(home, 'spool', name), 'utf8').trim().split('\n'))
+      .map((line) => JSON.parse(line));
+    return { exit, text: out.bytes().toString(), spooled };
+  }
+
+  it('exits as the server does after a signal: 0 for a server that takes its time to exit 0 on SIGINT', async () => {
+    // A request the server never answers, and the client leaves at once: abandoned, not the server's timeout.
+    const { exit, spooled } = await askThenInterrupt('slow');
+    expect(exit).toEqual({ code: 0, signal: null });
     expect(spooled.filter((event) => event.type === 'mcp.interaction').map((event) => [event.method, event.outcome, event.abandoned])).toEqual([['tools/list', 'unanswered', true]]);
     expect(spooled.find((event) => event.type === 'session.ended')).toMatchObject({ exitCode: 0, signal: null });
   });
 
   it("passes on and records what the server still answers and writes after the client's signal, before km exits", async () => {
-    const home = tempHome();
-    const km = startKm(['--', process.execPath, STUBBORN_SERVER, 'answer'], home);
-    const out = collector(km.stdout);
-    await out.waitFor('pid ');
-    km.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' })}\n`);
-    await out.waitFor('read');
-    km.kill('SIGINT');
-    expect(await exited(km)).toEqual({ code: 0, signal: null });
+    const { exit, text, spooled } = await askThenInterrupt('answer');
+    expect(exit).toEqual({ code: 0, signal: null });
     // Every byte the server wrote on its way out reached the client: the answer, the 500 KB line, the last line.
-    const text = out.bytes().toString();
     expect(text).toContain('"id":1,"result":{"tools":[]}');
     expect(text).toContain('z'.repeat(500_000));
     expect(text.endsWith('END\n')).toBe(true);
     // The answer is recorded as the answer, and nothing comes after the session's end.
-    const spooled = readdirSync(join(home, 'spool')).filter((name) => name.endsWith('.jsonl')).flatMap((name) => readFileSync(join(home, 'spool', name), 'utf8').trim().split('\n')).map((line) => JSON.parse(line));
     expect(spooled.filter((event) => event.type === 'mcp.interaction').map((event) => [event.method, event.outcome])).toEqual([['tools/list', 'ok']]);
     expect(spooled.at(-1)).toMatchObject({ type: 'session.ended', exitCode: 0 });
   });
