@@ -1,4 +1,7 @@
-/** Whether a process with this pid runs (EPERM: it does, as another user's). */
+/**
+ * Whether a process with this pid runs (EPERM: it does, as another user's): a spool file or journal named after a
+ * dead km is an orphan, a serve.json of a dead km serve a leftover.
+ */
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

@@ -37,7 +37,6 @@ export async function runProgram(argv: string[]): Promise<void> {
     .description('The odometer for AI agents. Wrap an MCP server: km [--project P] [--name N] -- <command> [args...]')
     .version(KM_VERSION)
     .addHelpText('after', WRAP_HELP)
-    .exitOverride()
     .addCommand(initCommand())
     .addCommand(doctorCommand())
     .addCommand(proxyCommand())

@@ -42,8 +42,6 @@ export interface SpoolBatch {
   endOffset: number;
 }
 
-/** Whether a km process still runs: a file named after a dead one is an orphan (spool files, journals). */
-
 export class SpoolFile {
   constructor(
     readonly dir: string,

@@ -61,12 +61,14 @@ port.on('message', (message: ToObserver) => {
       // In order: batches queued by reference before the failure are still read from the journal's files.
       queue.then(() => session.journalFailed(message.reason));
       return;
-    case 'finish':
+    case 'finish': {
+      const { type: _type, ...end } = message;
       queue.then(() =>
-        void session.finish({ exitCode: message.exitCode, signal: message.signal, at: message.at, ...(message.startError ? { startError: message.startError } : {}), ...(message.clientEnded ? { clientEnded: message.clientEnded } : {}) }).then(() => {
+        void session.finish(end).then(() => {
           port.postMessage({ type: 'finished' } satisfies FromObserver);
         }),
       );
       return;
+    }
   }
 });

@@ -73,6 +73,9 @@ export interface ObservedIdentity {
 }
 
 const META_VERSION = 'io.modelcontextprotocol/protocolVersion';
+const META_CLIENT_INFO = 'io.modelcontextprotocol/clientInfo';
+const ERROR_MESSAGE_MAX = 500;
+const other = (d: Direction): Direction => (d === 'client_to_server' ? 'server_to_client' : 'client_to_server');
 /** When and how the client ended the session: its signal, or the end of its stdin (which closes the server's). */
 export interface ClientEnded {
   at: number;
@@ -100,9 +103,6 @@ function abandonedBy(clientEnded: ClientEnded | undefined, startedAt: number, ex
   return clientEnded.how === 'signal' || exitCode === 0;
 }
 
-const META_CLIENT_INFO = 'io.modelcontextprotocol/clientInfo';
-const ERROR_MESSAGE_MAX = 500;
-const other = (d: Direction): Direction => (d === 'client_to_server' ? 'server_to_client' : 'client_to_server');
 const iso = (ms: number) => new Date(ms).toISOString();
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 /** The bounds of the event fields (shared/src/events.ts) that the observer fills from the wire. */
@@ -148,8 +148,6 @@ export class SessionObserver {
   private readonly pending = new Map<string, PendingRequest>();
   private protocolVersion: string | null = null;
   private clientInfo: { name: string; version?: string } | null = null;
-  /** The secrets non-JSON lines held so far, by rule and hash: each is one finding a session (nonJsonFindings). */
-  private readonly nonJsonSeen = new Set<string>();
   private serverInfo: { name: string; version?: string } | null = null;
   /** Inside a PEM private key printed line by line: each base64 line alone matches no rule, so all are redacted. */
   private readonly inPrivateKey: Record<Direction, boolean> = { client_to_server: false, server_to_client: false };
@@ -162,6 +160,8 @@ export class SessionObserver {
   private paramsBytes = 0;
   /** Ids (JSON text) of client requests km's policy answered, noted before the batch holding their line is observed. */
   private readonly refusedIds = new Set<string>();
+  /** The secrets non-JSON lines held so far, by rule and hash: each is one finding a session (nonJsonFindings). */
+  private readonly nonJsonSeen = new Set<string>();
 
   constructor(
     private readonly emit: (draft: EventDraft) => void,
@@ -252,7 +252,7 @@ export class SessionObserver {
     for (const match of matchText(window, direction === 'client_to_server' ? 'request' : 'response')) {
       if (!redacts(match.rule) || findings.has(match.rule.id)) continue;
       // Once per secret a session: a server printing its token on every line is one finding, not one a line.
-      const seen = `${match.rule.id}:${createHash('sha256').update(window.slice(match.start, match.end)).digest('hex')}`;
+      const seen = `${match.rule.id}:${sha256(window.slice(match.start, match.end))}`;
       if (this.nonJsonSeen.has(seen)) continue;
       if (this.nonJsonSeen.size < NON_JSON_SEEN_MAX) this.nonJsonSeen.add(seen);
       findings.set(match.rule.id, { ruleId: match.rule.id, severity: match.rule.severity, path: '$' });

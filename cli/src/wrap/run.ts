@@ -227,17 +227,15 @@ export function runWrap(options: WrapOptions, headers: string[] = []): void {
       process.stdout.write('', () => resolve());
       setTimeout(resolve, STDOUT_DRAIN_MS).unref();
     });
-    // Ended by stdout's close, or by the exit while a grandchild holds stdout: the server has exited, or is about to.
-    const serverExited = new Promise<void>((resolve) => (hasExited() ? resolve() : child.once('exit', () => resolve())));
-    void Promise.all([observed, stdoutDrained, serverExited]).then(() => {
+    void Promise.all([observed, stdoutDrained]).then(() => {
       for (const s of FORWARDED_SIGNALS) process.removeAllListeners(s);
-      // Exit the way the server did, so the client sees the same status (a server that exits 0 on SIGINT: 0).
-      const exitSignal = child.signalCode ?? (child.exitCode === null ? signal : null);
-      if (exitSignal) {
-        process.kill(process.pid, exitSignal);
+      // Exit the way the server did (finish runs once it has exited), so the client sees the same status: a server
+      // that exits 0 on the client's SIGINT gives 0.
+      if (signal) {
+        process.kill(process.pid, signal);
         setTimeout(() => process.exit(128), 1000).unref();
       } else {
-        process.exit(child.exitCode ?? code ?? 0);
+        process.exit(code ?? 0);
       }
     });
   };

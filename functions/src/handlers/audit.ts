@@ -55,6 +55,12 @@ export const makeAuditHandler = routeHandler(auditRoute, async (caller, { from, 
     // Records after the last one in the window, written out only if another in the window follows them.
     let between: AuditRecord[] = [];
     let ended = false;
+    const written = (record: AuditRecord) => {
+      range.firstSeq ??= record.seq;
+      range.lastSeq = record.seq;
+      range.lastHash = record.hash;
+      return format === 'csv' ? csvLine(record) : `${JSON.stringify(record)}\n`;
+    };
     for await (const { record } of orgChain(events!, caller.orgId, checkpoint)) {
       ({ seq, hash: prevHash } = record);
       if (ended) continue;
@@ -65,12 +71,8 @@ export const makeAuditHandler = routeHandler(auditRoute, async (caller, { from, 
         else between.push(record);
         continue;
       }
-      for (const shown of [...between, record]) {
-        range.firstSeq ??= shown.seq;
-        range.lastSeq = shown.seq;
-        range.lastHash = shown.hash;
-        chunk += format === 'csv' ? csvLine(shown) : `${JSON.stringify(shown)}\n`;
-      }
+      for (const shown of between) chunk += written(shown);
+      chunk += written(record);
       between = [];
       if (chunk.length > 256 * 1024) {
         yield chunk;
