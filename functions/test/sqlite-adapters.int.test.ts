@@ -226,15 +226,21 @@ describe('SqliteEventLog blocks (issue 11)', () => {
 });
 
 describe('SqliteReadModelStore documents beside their query fields (issue 11)', () => {
-  it('stores large documents deflated, and still finds and sorts them by their top-level fields', async () => {
+  it('stores large documents deflated (pages of hundreds of KB, not buckets of tens), and still finds and sorts them by their top-level fields', async () => {
     const db = openSqliteDatabase(join(dir, 'compressed.db'));
     const store = new SqliteReadModelStore(db, { indexes: [{ model: 'pages', fields: ['batch'] }] });
-    const big = (batch: string, n: number) => ({ id: batch, batch, n, open: n % 2 === 0, rows: Array.from({ length: 400 }, (_, i) => ['row', i, `text ${i} `.repeat(5)]) });
+    const withRows = (batch: string, n: number, rows: number) => ({ id: batch, batch, n, open: n % 2 === 0, rows: Array.from({ length: rows }, (_, i) => ['row', i, `text ${i} `.repeat(5)]) });
+    const big = (batch: string, n: number) => withRows(batch, n, 4000);
+    expect(JSON.stringify(big('b1', 1)).length).toBeGreaterThan(200_000);
+    const middle = withRows('b3', 3, 400);
+    expect(JSON.stringify(middle).length).toBeGreaterThan(20_000);
     await store.upsert('pages', 'org-a', 'p1', big('b1', 1));
     await store.upsert('pages', 'org-a', 'p2', big('b2', 2));
+    await store.upsert('pages', 'org-a', 'p3', middle);
     await store.upsert('pages', 'org-a', 'small', { id: 'small', batch: 'b1', n: 0, open: true });
     const rows = db.prepare<[], { id: string; kind: string; bytes: number }>("SELECT id, typeof(doc) AS kind, LENGTH(doc) AS bytes FROM km_read_models ORDER BY id").all();
-    expect(rows.map((row) => [row.id, row.kind])).toEqual([['p1', 'blob'], ['p2', 'blob'], ['small', 'text']]);
+    expect(rows.map((row) => [row.id, row.kind])).toEqual([['p1', 'blob'], ['p2', 'blob'], ['p3', 'text'], ['small', 'text']]);
+    expect((await store.get('pages', 'org-a', 'p3'))!.doc).toEqual(middle);
     expect(rows[0]!.bytes).toBeLessThan(JSON.stringify(big('b1', 1)).length / 3);
     expect((await store.get('pages', 'org-a', 'p2'))!.doc).toEqual(big('b2', 2));
     expect(await store.query('pages', 'org-a', { where: { batch: 'b1' }, orderBy: 'n', direction: 'desc' })).toEqual([big('b1', 1), { id: 'small', batch: 'b1', n: 0, open: true }]);
