@@ -56,6 +56,7 @@ export {
   toolKey,
   toolOf,
   keepSlowest,
+  slowInteractionOf,
   SLOWEST_KEPT,
 } from './projections/latency';
 export type {
@@ -67,6 +68,7 @@ export type {
   LatencyGranularity,
   LatencyScope,
   SlowInteraction,
+  SlowRow,
   SessionWait,
   ToolStats,
 } from './projections/latency';

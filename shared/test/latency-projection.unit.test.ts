@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { addInteraction, emptyStats, expandBucket, latencyProjection, mergeAllStats, sessionsProjection, mergeStats, newEventId, summarizeStats, summarizeAllStats, type KmEvent, type Interaction, type LatencyBucket, type LatencyBucketDoc, type LatencyStats, type LatencyDoc, type Projection, type SessionDoc } from '../src/index';
+import { addInteraction, emptyStats, expandBucket, latencyProjection, mergeAllStats, sessionsProjection, mergeStats, newEventId, slowInteractionOf, summarizeStats, summarizeAllStats, type SessionDayDoc, type KmEvent, type Interaction, type LatencyBucket, type LatencyBucketDoc, type LatencyStats, type LatencyDoc, type Projection, type SessionDoc } from '../src/index';
 import { binsOf } from '../src/projections/latency/sketch';
 
 const base = Date.UTC(2026, 10, 25, 23, 58, 0);
@@ -47,7 +47,9 @@ function bucketsOf(text: string): LatencyBucket[] {
   const doc = JSON.parse(text) as LatencyDoc;
   if (!('kind' in doc)) return [expandBucket(doc)];
   return Object.entries(doc.hours).flatMap(([period, hour]) =>
-    [`project:${doc.projectId}`, `user:${doc.userId}`].map((scope) => expandBucket({ id: doc.id, orgId: doc.orgId, scope, granularity: 'hour', period, ...hour })),
+    [`project:${doc.projectId}`, `user:${doc.userId}`].map((scope) =>
+      expandBucket({ id: doc.id, orgId: doc.orgId, scope, granularity: 'hour', period, ...hour, slowest: hour.slowest.map((entry) => slowInteractionOf(entry, doc.sessionId)) }),
+    ),
   );
 }
 
@@ -159,6 +161,44 @@ describe('latency projection', () => {
       }),
       { numRuns: 50 },
     );
+  });
+
+  it('stores a session hour\'s slowest calls as rows without the session, and folds into a session day written with objects as into one with rows', () => {
+    let severalHours = 0;
+    fc.assert(
+      fc.property(fc.array(anInteraction, { minLength: 2, maxLength: 40 }), (drawn) => {
+        // Every other call an hour earlier: session days of several hours, of which the last call touches one.
+        const hourEarlier = (event: Interaction): KmEvent => {
+          const earlier = (iso: string | null) => (iso === null ? null : new Date(Date.parse(iso) - 3_600_000).toISOString());
+          return { ...event, ts: earlier(event.ts)!, startedAt: earlier(event.startedAt)!, endedAt: earlier(event.endedAt) };
+        };
+        const events = drawn.map((event, i) => (i % 2 === 1 ? hourEarlier(event as Interaction) : event));
+        const [last, ...rest] = events;
+        const docs = project(latencyProjection, rest);
+        if (Object.entries(docs).some(([id, text]) => id.startsWith('session|') && Object.keys((JSON.parse(text) as SessionDayDoc).hours).length > 1)) severalHours++;
+        const days = Object.entries(docs).filter(([id]) => id.startsWith('session|'));
+        for (const [, text] of days) {
+          const day = JSON.parse(text) as SessionDayDoc;
+          for (const hour of Object.values(day.hours)) {
+            for (const row of hour.slowest) expect(Array.isArray(row) && row.length === 7 && !row.includes(day.sessionId)).toBe(true);
+          }
+        }
+        // Written before rows: each slow call an object naming its session.
+        const withObjects = (text: string): LatencyDoc => {
+          const doc = JSON.parse(text) as LatencyDoc;
+          if (!('kind' in doc)) return doc;
+          const hours = Object.fromEntries(Object.entries(doc.hours).map(([period, hour]) => [period, { ...hour, slowest: hour.slowest.map((entry) => slowInteractionOf(entry, doc.sessionId)) }]));
+          return { ...doc, hours };
+        };
+        const stored = new Map<string, LatencyDoc | null>(Object.entries(docs).map(([id, text]) => [id, withObjects(text)]));
+        for (const id of latencyProjection.docIds(last!)) stored.set(id, latencyProjection.evolve(stored.get(id) ?? null, last!, id));
+        const expected = project(latencyProjection, [...rest, last!]);
+        for (const id of latencyProjection.docIds(last!)) expect(JSON.stringify(stored.get(id))).toBe(expected[id]);
+      }),
+      { numRuns: 50 },
+    );
+    // The runs had session days of several hours (the old form kept in hours the last call did not touch).
+    expect(severalHours).toBeGreaterThan(10);
   });
 
   it('reports the exact max and keeps the slowest calls for drill-down', () => {

@@ -1,4 +1,4 @@
-import { latencyProjection, own, PERIOD_LENGTH_MS, periodStart, scopeName, type BucketRef, type LatencyBucketDoc, type LatencyScope, type SessionDayDoc, type StoredStats } from '@km/shared';
+import { latencyProjection, own, PERIOD_LENGTH_MS, periodStart, scopeName, slowInteractionOf, type BucketRef, type LatencyBucketDoc, type LatencyScope, type SessionDayDoc, type StoredStats } from '@km/shared';
 import type { ReadModelStore } from '../ports';
 
 /**
@@ -33,7 +33,9 @@ export async function readLatencyBuckets(store: ReadModelStore, orgId: string, s
   ]);
   for (const doc of pages.flat()) add(doc);
   for (const day of sessionDays) {
-    for (const [period, hour] of Object.entries(day.hours)) add({ id: day.id, orgId, scope: scopeName(scope), granularity: 'hour', period, ...hour });
+    for (const [period, hour] of Object.entries(day.hours)) {
+      add({ id: day.id, orgId, scope: scopeName(scope), granularity: 'hour', period, ...hour, slowest: hour.slowest.map((entry) => slowInteractionOf(entry, day.sessionId)) });
+    }
   }
   return refs.map((ref) => found.get(`${ref.granularity}|${new Date(ref.periodMs).toISOString()}`) ?? []);
 }

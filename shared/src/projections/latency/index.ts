@@ -61,7 +61,12 @@ export type LatencyBucket = Bucket<LatencyStats, ToolStats>;
 /** A bucket as it is stored: stats without their empty fields (StoredStats). */
 export type LatencyBucketDoc = Bucket<StoredStats, StoredStats<ToolStats>>;
 
-/** The hours of one session (of one project and user) in one UTC day, each as a bucket's stats: a project's or user's hour is the sum of its sessions'. */
+/**
+ * The hours of one session (of one project and user) in one UTC day, each as a bucket's stats: a project's or user's
+ * hour is the sum of its sessions'. A 30-day project or user range reads hundreds of them, so their slowest calls are
+ * stored as rows without the session id they all share (SlowRow): objects named every field and the session in each
+ * of 20 calls per hour, well over half of the document (issue 11).
+ */
 export interface SessionDayDoc {
   id: string;
   orgId: string;
@@ -74,7 +79,22 @@ export interface SessionDayDoc {
   /** Keyed by the hour's start (ISO), sorted. */
   hours: Record<string, SessionHour>;
 }
-export type SessionHour = BucketStats<StoredStats, StoredStats<ToolStats>>;
+export type SessionHour = Omit<BucketStats<StoredStats, StoredStats<ToolStats>>, 'slowest'> & {
+  /** Rows; documents written before rows hold SlowInteraction objects, read as well (slowInteractionOf). */
+  slowest: Array<SlowRow | SlowInteraction>;
+};
+
+/** A session hour's slow call: a SlowInteraction without its session (the document's). */
+export type SlowRow = [id: string, server: string, tool: string | null, method: string, latencyMs: number, startedAt: string, outcome: Interaction['outcome']];
+
+const slowRow = (call: SlowInteraction): SlowRow => [call.id, call.server, call.tool, call.method, call.latencyMs, call.startedAt, call.outcome];
+
+/** A session hour's slow call as the routes answer it, from a row or from an object of a document written before rows. */
+export function slowInteractionOf(entry: SlowRow | SlowInteraction, sessionId: string): SlowInteraction {
+  if (!Array.isArray(entry)) return entry;
+  const [id, server, tool, method, latencyMs, startedAt, outcome] = entry;
+  return { id, sessionId, server, tool, method, latencyMs, startedAt, outcome };
+}
 export type LatencyDoc = LatencyBucketDoc | SessionDayDoc;
 
 /** 20, not 100: the slowest lists were the largest part of a document, and a drill-down shows 10. */
@@ -176,19 +196,27 @@ function foldSessionDay(state: SessionDayDoc | null, events: readonly KmEvent[],
     else byHour.set(hour, [event]);
   }
   let hours = ownRecord(doc.hours);
-  for (const [hour, inHour] of byHour) hours[hour] = foldStats(own(doc.hours, hour) ?? emptyStatsPart(), inHour);
+  for (const [hour, inHour] of byHour) {
+    const stored = own(doc.hours, hour) ?? emptyStatsPart();
+    const folded = foldStats({ ...stored, slowest: stored.slowest.map((entry) => slowInteractionOf(entry, doc.sessionId)) }, inHour);
+    hours[hour] = { ...folded, slowest: folded.slowest.map(slowRow) };
+  }
+  // Hours of a document written before rows come out as rows too, so the document is the same however it was made.
+  for (const [hour, part] of Object.entries(hours)) {
+    if (!byHour.has(hour) && part.slowest.some((entry) => !Array.isArray(entry))) hours[hour] = { ...part, slowest: part.slowest.map((entry) => slowRow(slowInteractionOf(entry, doc.sessionId))) };
+  }
   if ([...byHour.keys()].some((hour) => own(doc.hours, hour) === undefined)) hours = sortedCounts(hours);
   return { ...doc, hours };
 }
 
-const emptyStatsPart = (): SessionHour => ({ total: {}, servers: ownRecord({}), tools: ownRecord({}), methods: ownRecord({}), slowest: [] });
+const emptyStatsPart = (): BucketStats<StoredStats, StoredStats<ToolStats>> => ({ total: {}, servers: ownRecord({}), tools: ownRecord({}), methods: ownRecord({}), slowest: [] });
 
 /**
  * Folds a batch into a bucket's stats: each stats the batch touches is expanded once, added to in place and stored
  * once, and the slowest list is cut once, instead of a copy per interaction (issue 11). Same stats as one by one:
  * every part is a sum, a min/max or a top-N of a set.
  */
-function foldStats(doc: SessionHour, events: readonly KmEvent[]): SessionHour {
+function foldStats(doc: BucketStats<StoredStats, StoredStats<ToolStats>>, events: readonly KmEvent[]): BucketStats<StoredStats, StoredStats<ToolStats>> {
   const total = new StatsAccumulator(doc.total);
   const servers = new Accumulators(doc.servers);
   const methods = new Accumulators(doc.methods);
