@@ -1,22 +1,30 @@
 import { gzipSync } from 'node:zlib';
-import type { KmEvent } from '@km/shared';
+import { sessionsProjection, type KmEvent } from '@km/shared';
 import { ApiKeyAuthenticator, hashApiKey } from '../src/adapters/api-key-authenticator';
 import { MemoryEventLog } from '../src/adapters/memory-event-log';
+import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
 import { makeIngestHandler, type IngestDeps } from '../src/handlers/ingest';
 import { EventTooLargeError, type EventLog } from '../src/ports';
+import { runProjectorOnce } from '../src/projector';
 import { aSessionOfEvents, anEnvelope, interaction } from './fixtures';
 import { anHttpRequest, anInvocationContext, bearer } from './http-fixtures';
 
 const KEY_A = 'key-of-org-a';
-const authenticator = new ApiKeyAuthenticator([{ keyHash: hashApiKey(KEY_A), orgId: 'org-a' }]);
+const KEY_WEB = 'key-of-project-web';
+const authenticator = new ApiKeyAuthenticator([
+  { keyHash: hashApiKey(KEY_A), orgId: 'org-a' },
+  { keyHash: hashApiKey(KEY_WEB), orgId: 'org-a', projectId: 'web' },
+]);
 const NOW = new Date('2026-05-01T12:00:00.000Z');
 
 function setup(overrides: Partial<IngestDeps> = {}) {
   const eventLog = new MemoryEventLog();
+  const readModelStore = new MemoryReadModelStore();
   let appendedNotices = 0;
   let batchCount = 0;
   const handler = makeIngestHandler({
     eventLog,
+    readModelStore,
     authenticator,
     now: () => NOW,
     newBatchId: () => `batch-${++batchCount}`,
@@ -29,7 +37,8 @@ function setup(overrides: Partial<IngestDeps> = {}) {
     return { status: response.status, body: response.jsonBody, headers: response.headers, logged: context.logged };
   };
   const logged = async () => (await eventLog.read(0, 10_000)).map((entry) => entry.event);
-  return { post, logged, notices: () => appendedNotices };
+  const foldSessions = () => runProjectorOnce(sessionsProjection, eventLog, readModelStore, 10_000);
+  return { post, logged, notices: () => appendedNotices, foldSessions };
 }
 
 const batchOf = (events: unknown[]) => JSON.stringify({ events });
@@ -162,6 +171,26 @@ describe('POST /api/ingest', () => {
       expect(response.body.error).toMatch(/retry later/);
       expect(response.logged.join('\n')).toMatch(/disk full/);
     });
+  });
+
+  it("refuses a project key's events naming another project's session, each by index, and takes the rest of its events", async () => {
+    const { post, logged, foldSessions } = setup();
+    const theirs = aSessionOfEvents(anEnvelope({ orgId: 'org-a', projectId: 'api', sessionId: 'session-of-api' }), '2026-05-01T10:00:00.000Z', 1);
+    expect((await post(batchOf(theirs))).status).toBe(202);
+    await foldSessions();
+    const before = (await logged()).length;
+    // The key's own project named, but another project's session: calls, errors or an end in a session it cannot read.
+    const forged = aSessionOfEvents(anEnvelope({ orgId: 'org-a', projectId: 'web', sessionId: 'session-of-api' }), '2026-05-01T11:00:00.000Z', 1);
+    const mine = aSessionOfEvents(anEnvelope({ orgId: 'org-a', projectId: 'web', sessionId: 'session-of-web' }), '2026-05-01T11:00:00.000Z', 1);
+    const refused = await post(batchOf([mine[0], ...forged, ...mine.slice(1)]), bearer(KEY_WEB));
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toMatch(/^this API key is scoped to project "web" and 3 event\(s\) name a session of another project of the org/);
+    expect(refused.body.issues).toEqual([1, 2, 3].map((index) => ({ index, path: `events[${index}].sessionId`, message: 'session "session-of-api" is another project\'s' })));
+    expect((await logged()).length).toBe(before);
+    // The shipper quarantines the events named and sends the others again: they are the key's own.
+    expect((await post(batchOf(mine), bearer(KEY_WEB))).status).toBe(202);
+    // A key of the whole org may write to any of its sessions.
+    expect((await post(batchOf(forged))).status).toBe(202);
   });
 
   it('in embedded mode, takes a request without Authorization as the anonymous org but still refuses a wrong key', async () => {

@@ -231,7 +231,7 @@ describe('risk read model and API', () => {
 
   it('ingest refuses server-only event types from clients', async () => {
     const eventLog = new MemoryEventLog();
-    const handler = makeIngestHandler({ eventLog, authenticator, now: () => new Date(), newBatchId: () => 'b' });
+    const handler = makeIngestHandler({ eventLog, readModelStore: new MemoryReadModelStore(), authenticator, now: () => new Date(), newBatchId: () => 'b' });
     const forged = { ...envA, id: newEventId(), v: 1, ts: new Date().toISOString(), type: 'risk.finding_status', findingId: 'x.0', status: 'resolved' };
     const response = await handler(anHttpRequest({ path: '/api/ingest', method: 'POST', headers: bearer('key-a'), body: JSON.stringify({ events: [forged] }) }), anInvocationContext());
     expect(response.status).toBe(400);

@@ -1,12 +1,14 @@
-import { ApiError, ingestRoute, IngestBatchSchema, MAX_EVENTS_PER_BATCH, SERVER_EVENT_TYPES, unavailable, type IngestBatch, type StoredEvent } from '@km/shared';
+import { ApiError, ingestRoute, IngestBatchSchema, MAX_EVENTS_PER_BATCH, SERVER_EVENT_TYPES, sessionsProjection, unavailable, type IngestBatch, type SessionDoc, type StoredEvent } from '@km/shared';
 import { describeError } from '../logger';
-import { EventTooLargeError, type Authenticator, type Caller, type EventLog } from '../ports';
+import { EventTooLargeError, type Authenticator, type Caller, type EventLog, type ReadModelStore } from '../ports';
 import { batchIssues, type BatchIssue } from './batch-issues';
 import { MIB } from './request-body';
 import { routeHandler } from './route-handler';
 
 export interface IngestDeps {
   eventLog: EventLog;
+  /** Where a project key's events are checked against the sessions of other projects. */
+  readModelStore: ReadModelStore;
   authenticator: Authenticator;
   now: () => Date;
   newBatchId: () => string;
@@ -40,6 +42,14 @@ export const makeIngestHandler = routeHandler(
         `this API key is scoped to project "${caller.projectId}" and ${elsewhere.length} event(s) name another projectId. ` +
         'Set KM_PROJECT (or --project) to the key\'s project, or use a key of the org; nothing was stored.';
       throw new ApiError(403, message, { details: { issues: elsewhere } });
+    }
+    const borrowed = await sessionsOfOtherProjects(batch.events, caller, deps.readModelStore);
+    if (borrowed.length > 0) {
+      const message =
+        `this API key is scoped to project "${caller.projectId}" and ${borrowed.length} event(s) name a session of another project of the org. ` +
+        'A session belongs to the project it started in, and km gives each session a new id; nothing was stored. See issues[] for which.';
+      // 400 with each event named, not 403: the key is fine, these events are not (km quarantines them and ships the rest).
+      throw refusedBatch(message, borrowed);
     }
 
     const batchId = deps.newBatchId();
@@ -111,6 +121,29 @@ function eventsOfOtherProjects(events: IngestBatch['events'], caller: Caller): B
       ? []
       : [{ index, path: `events[${index}].projectId`, message: `"${event.projectId}" is not this key's project "${caller.projectId}"` }],
   );
+}
+
+/**
+ * A project key's events naming a session another project's events started: its project's key could otherwise add
+ * calls, errors or an end to a session of a project it cannot read (the session documents are keyed by session id).
+ * Sessions the projector has not folded yet are not known here; session ids are random, so a key cannot aim at one
+ * it has never been shown. One point read per distinct session of the batch (a batch holds a few).
+ */
+async function sessionsOfOtherProjects(events: IngestBatch['events'], caller: Caller, store: ReadModelStore): Promise<BatchIssue[]> {
+  if (caller.projectId === undefined) return [];
+  const bySession = new Map<string, number[]>();
+  events.forEach((event, index) => {
+    const indexes = bySession.get(event.sessionId);
+    if (indexes) indexes.push(index);
+    else bySession.set(event.sessionId, [index]);
+  });
+  const issues: BatchIssue[] = [];
+  for (const [sessionId, indexes] of bySession) {
+    const session = await store.get<SessionDoc>(sessionsProjection.name, caller.orgId, sessionId);
+    if (!session || session.doc.projectId === caller.projectId) continue;
+    for (const index of indexes) issues.push({ index, path: `events[${index}].sessionId`, message: `session "${sessionId}" is another project's` });
+  }
+  return issues.sort((a, b) => a.index! - b.index!);
 }
 
 /**

@@ -10,7 +10,10 @@ const PAGE_QUERY_CONCURRENCY = 16;
 /** GET /api/sessions/{id}/interactions?limit=: the session's request/response pairs in the order they started. */
 export const makeQuerySessionInteractionsHandler = routeHandler(sessionInteractionsRoute, async (caller, { id, limit }, deps: QueryDeps) => {
   const session = await findSession(deps.readModelStore, caller, id);
-  return { sessionId: session.id, interactions: await sessionInteractions(deps.readModelStore, caller.orgId, session.id, session.pages ?? [], limit) };
+  const interactions = await sessionInteractions(deps.readModelStore, caller.orgId, session.id, session.pages ?? [], limit);
+  // A project key reads its project's calls only, even in its own session: ingest refuses another project's events
+  // for a session it knows, but not for one the projector had not folded yet (or before that check).
+  return { sessionId: session.id, interactions: caller.projectId === undefined ? interactions : interactions.filter((call) => call.projectId === caller.projectId) };
 });
 
 /**

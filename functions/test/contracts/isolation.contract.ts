@@ -291,6 +291,13 @@ export function testTenantIsolation(name: string, makeTenants: () => Promise<Ten
       expect((await api.ask(webKeyA, route('ingest'), {}, { events: events('web') })).status).toBe(202);
       const elsewhere = await api.ask(webKeyA, route('ingest'), {}, { events: events(otherA.projectId) });
       expect([elsewhere.status, elsewhere.body.error]).toEqual([403, expect.stringContaining('scoped to project "web"')]);
+      // Its own project named, in another project's session: refused event by event, nothing stored.
+      const borrowed = aSessionOfEvents(anEnvelope({ orgId: 'org-a', projectId: 'web', sessionId: otherA.sessionId }), new Date().toISOString(), 1);
+      const refused = await api.ask(webKeyA, route('ingest'), {}, { events: borrowed });
+      expect([refused.status, refused.body.error]).toEqual([400, expect.stringContaining('name a session of another project of the org')]);
+      expect(refused.body.issues).toEqual(borrowed.map((_, index) => expect.objectContaining({ index, path: `events[${index}].sessionId` })));
+      const theirs = await api.ask(api.ownerKeyA, route('query-session-interactions'), { id: otherA.sessionId });
+      expect(theirs.body.interactions.every((call: { projectId: string }) => call.projectId === otherA.projectId)).toBe(true);
     });
 
     it("acks and resolves a project key's own findings, and answers another project's or org's as one that does not exist", async () => {
