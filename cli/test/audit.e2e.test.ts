@@ -73,6 +73,9 @@ describe('km audit export and verify against the real embedded host', () => {
     // An export whose record 3 is not the one published earlier (a log changed and chained again) is refused.
     const pinnedElsewhere = await km(['audit', 'verify', file, '--head', `3:${'0'.repeat(64)}`], { KM_HOME: home });
     expect(pinnedElsewhere).toMatchObject({ status: 1, stdout: expect.stringContaining('record 3 is not the one published') });
+    // A head the export cannot hold (a later one, kept from another export) is not checked: not proven, not "holds".
+    const later = await km(['audit', 'verify', file, '--head', `9:${'ab'.repeat(32)}`], { KM_HOME: home });
+    expect(later).toMatchObject({ status: 3, stdout: expect.stringContaining("NOT proven to hold the --head given: record 9 is not in this export: it comes after this export's head (a chain of 6)") });
   });
 
   it('refuses a forged export: records dropped, the rest renumbered and chained again, and a head signed with a key of the forger', async () => {

@@ -108,6 +108,24 @@ describe('verifyExport: the signed range', () => {
     expect(await verifyExport(lines(checkpoint, ...after.slice(5), headOf(all, rangeOf(after), cut)))).toMatchObject({ ok: false, problem: expect.stringContaining('records were cut from its start') });
   });
 
+  it('given a --head the export cannot hold (cut by retention, before a window, after its head), then it says it was not checked', async () => {
+    const checkpoint = { checkpoint: true, orgId: ORG, seq: 40, hash: all[39]!.hash, at: all[39]!.at };
+    const after = all.slice(40);
+    const cut = { seq: 40, hash: all[39]!.hash };
+    const afterCut = lines(checkpoint, ...after, headOf(all, rangeOf(after), cut));
+    const made = { seq: 38, hash: 'ab'.repeat(32) };
+    expect(await verifyExport(afterCut, undefined, made)).toMatchObject({ ok: true, pinnedUnchecked: 'record 38 is not in this export: retention removed records up to 40' });
+    const window = all.slice(10, 20);
+    const windowed = () => lines(...window, headOf(all, rangeOf(window, { from: window[0]!.at, to: window.at(-1)!.at })));
+    expect(await verifyExport(windowed(), undefined, { seq: 5, hash: made.hash })).toMatchObject({ ok: true, pinnedUnchecked: 'record 5 is not in this export: the export starts at record 11' });
+    expect(await verifyExport(windowed(), undefined, made)).toMatchObject({ ok: true, pinnedUnchecked: 'record 38 is not in this export: the export ends at record 20' });
+    expect(await verifyExport(windowed(), undefined, { seq: 15, hash: made.hash })).toMatchObject({ ok: false, seq: 15 });
+    expect(await verifyExport(lines(...all, whole), undefined, { seq: all.length + 5, hash: made.hash })).toMatchObject({ ok: true, pinnedUnchecked: `record ${all.length + 5} is not in this export: it comes after this export's head (a chain of ${all.length})` });
+    // One the export does hold is checked, and a wrong one refused, as before.
+    expect(await verifyExport(lines(checkpoint, ...after, headOf(all, rangeOf(after), cut)), undefined, { seq: 45, hash: all[44]!.hash })).toMatchObject({ ok: true, pinnedUnchecked: null });
+    expect(await verifyExport(lines(checkpoint, ...after, headOf(all, rangeOf(after), cut)), undefined, { seq: 45, hash: made.hash })).toMatchObject({ ok: false, seq: 45 });
+  });
+
   it('given a middle record dropped, then it is still refused as before', async () => {
     expect(await verifyExport(lines(...all.slice(0, 7), ...all.slice(8), whole))).toMatchObject({ ok: false, seq: 9, problem: 'seq 9 follows 7: records are missing' });
   });

@@ -150,5 +150,8 @@ async function verifyFile(file: string, options: VerifyOptions): Promise<Verdict
   }
   const { from, to } = outcome.range;
   const window = from === null && to === null ? 'the whole chain asked' : `the window asked, ${from ?? 'the start'} to ${to ?? 'the end'}`;
+  if (outcome.pinnedUnchecked !== null) {
+    return say(`is NOT proven to hold the --head given: ${outcome.pinnedUnchecked}, so it was not checked. The rest holds: ${what}, exactly the records its head signs (${window}), signed ${by}`, 3);
+  }
   return say(`holds: ${what}, exactly the records its head signs (${window}), signed ${by}; head ${head.count}:${head.hash}`, 0);
 }

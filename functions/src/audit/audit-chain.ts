@@ -170,6 +170,8 @@ export type VerifyOutcome =
       checkpointSeq: number | null;
       /** The range the head signs, which the records were found to be exactly; null: a head from before ranges, so nothing proves no records were cut from the export's start or end. */
       range: AuditRange | null;
+      /** Why the pinned record could not be checked (it lies outside the export); null when it was, or none was given. */
+      pinnedUnchecked: string | null;
     }
   | { ok: false; line: number; seq: number | null; problem: string };
 
@@ -266,8 +268,20 @@ export async function verifyExport(lines: AsyncIterable<string> | Iterable<strin
     count++;
   }
   if (!head) return { ok: false, line: lineNo, seq: previous?.seq ?? null, problem: 'no signed head at the end: the export was cut short' };
-  if (pinned && !pinnedSeen && pinned.seq <= head.count && (first === null || pinned.seq >= first)) return { ok: false, line: lineNo, seq: pinned.seq, problem: `the published record ${pinned.seq} is not in the export` };
-  return { ok: true, records: count, firstSeq: first, lastSeq: count > 0 ? (previous?.seq ?? null) : null, head, checkpointSeq: cutAt, range: head.range ?? null };
+  const last = count > 0 ? (previous?.seq ?? null) : null;
+  if (pinned && !pinnedSeen && first !== null && last !== null && pinned.seq >= first && pinned.seq <= last) return { ok: false, line: lineNo, seq: pinned.seq, problem: `the published record ${pinned.seq} is not in the export` };
+  // A record outside the records exported (their range is signed) can be neither confirmed nor refused: the caller
+  // says it was not checked, rather than that it holds or that it does not.
+  let pinnedUnchecked: string | null = null;
+  if (pinned && !pinnedSeen) {
+    const where =
+      pinned.seq > head.count ? `it comes after this export's head (a chain of ${head.count})`
+      : first === null || last === null ? 'the export holds no records'
+      : pinned.seq < first ? (cutAt !== null && pinned.seq <= cutAt ? `retention removed records up to ${cutAt}` : `the export starts at record ${first}`)
+      : `the export ends at record ${last}`;
+    pinnedUnchecked = `record ${pinned.seq} is not in this export: ${where}`;
+  }
+  return { ok: true, records: count, firstSeq: first, lastSeq: last, head, checkpointSeq: cutAt, range: head.range ?? null, pinnedUnchecked };
 }
 
 /** The fields of an exported record, in the order the export writes them. */
