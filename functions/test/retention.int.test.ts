@@ -26,6 +26,7 @@ describe.each([
   const oldAt = '2026-01-05T10:00:00.000Z';
   let oldEvents: LoggedEvent[];
   let newEvents: LoggedEvent[];
+  let midEvents: LoggedEvent[];
   let theirs: LoggedEvent[];
 
   beforeAll(async () => {
@@ -37,12 +38,16 @@ describe.each([
     // Accepted long ago (the log takes the server's receivedAt as written), and recently.
     oldEvents = stored([...aSessionOfEvents(mine, oldAt, 2), interaction(mine, oldAt, { requestId: '9', costUsd: 0.25, requestPreview: '{"q":"old"}' }), interaction(mine, oldAt, { requestId: '10', refusedByPolicy: true }), interaction(mine, oldAt, { requestId: '11', outcome: 'unanswered', endedAt: null, latencyMs: null, abandoned: true })], 'old', '2026-01-05T10:01:00.000Z');
     newEvents = stored(aSessionOfEvents(anEnvelope({ orgId: 'org-r', projectId: 'web' }), new Date(Date.now() - 3600_000).toISOString(), 2), 'new', new Date().toISOString());
+    // A secret found in a call 10 days ago: past previewDays (7), within rawEventDays (30).
+    const tenDaysAgo = new Date(Date.now() - 10 * 86_400_000).toISOString();
+    midEvents = stored([interaction(anEnvelope({ orgId: 'org-r', projectId: 'web' }), tenDaysAgo, { requestPreview: '{"key":"[REDACTED:aws-access-key-id]"}', findings: [{ ruleId: 'aws-access-key-id', severity: 'critical', path: '$.params.arguments.key' }] })], 'mid', tenDaysAgo);
     theirs = stored(aSessionOfEvents(anEnvelope({ orgId: 'org-o' }), oldAt, 2), 'theirs', '2026-01-05T10:01:00.000Z');
     await stack.deps.eventLog.append([...oldEvents, ...theirs]);
+    await stack.deps.eventLog.append(midEvents);
     await stack.deps.eventLog.append(newEvents);
     stack.deps.onEventsAppended?.();
     const deadline = Date.now() + 30_000;
-    while ((await ask('query-sessions', { limit: '10' })).body.sessions?.length !== 2) {
+    while ((await ask('query-sessions', { limit: '10' })).body.sessions?.length !== 3) {
       if (Date.now() > deadline) throw new Error('the projector did not fold the events');
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
@@ -65,6 +70,8 @@ describe.each([
     expect(set.body).toMatchObject({ rawEventDays: 30, previewDays: 7, updatedBy: `key:${hashApiKey(KEY).slice(0, 12)}` });
     expect((await ask('setRetention', {}, { rawEventDays: 3, previewDays: 7 })).status).toBe(400);
     const logBefore = await logOf();
+    const secretBefore = (await ask('query-risk-findings', { kind: 'secret' })).body.findings.find((finding: { interactionId: string }) => finding.interactionId === midEvents[0]!.id);
+    expect(secretBefore).toMatchObject({ preview: '{"key":"[REDACTED:aws-access-key-id]"}' });
     await stack.sweepRetention();
 
     const logAfter = await logOf();
@@ -84,6 +91,9 @@ describe.each([
     const expired = pages.filter((page) => page.receivedAt < '2026-02-01');
     expect(expired.length).toBeGreaterThan(0);
     expect(expired.map((page) => ({ rows: page.rows.length, refused: page.refused, abandoned: page.abandoned }))).toEqual(expired.map(() => ({ rows: 0, refused: undefined, abandoned: undefined })));
+    // The finding of 10 days ago keeps its rule, place and severity, not the text it was found in.
+    const secret = (await ask('query-risk-findings', { kind: 'secret' })).body.findings.find((finding: { interactionId: string }) => finding.interactionId === midEvents[0]!.id);
+    expect(secret).toMatchObject({ ruleId: 'aws-access-key-id', severity: 'critical', preview: null });
     const retention = (await ask('retention')).body;
     expect(retention.lastSweep).toMatchObject({ eventsRemoved: oldEvents.length, checkpoint: { seq: oldEvents.length, hash: chainBefore[oldEvents.length - 1]!.hash } });
 
@@ -101,5 +111,59 @@ describe.each([
     await stack.sweepRetention();
     expect((await ask('retention')).body.lastSweep).toMatchObject({ eventsRemoved: 0 });
     expect((await ask('retention', {}, undefined, OTHER)).body).toMatchObject({ orgId: 'org-o', rawEventDays: null, lastSweep: null });
+  });
+});
+
+describe('retention and km serve --rebuild (real SQLite)', () => {
+  let home: string;
+  afterAll(() => rmSync(home, { recursive: true, force: true }));
+
+  it('sweeps before the rebuild replays the log and again after it switches: the rebuilt read models hold neither expired events nor old previews', async () => {
+    home = mkdtempSync(join(tmpdir(), 'km-retention-rebuild-'));
+    const keys = [{ keyHash: hashApiKey(KEY), orgId: 'org-r' }];
+    const open = (rebuild?: string[]) => openEmbeddedStack({ home, logger: quiet, projectorIntervalMs: 20, projectorWorkerFile: null, rebuildWorkerFile: null, additionalApiKeys: keys, ...(rebuild ? { rebuild } : {}) });
+    const asker = (stack: EmbeddedStack) => {
+      const routes = httpRoutes(stack.deps);
+      return (name: ApiRouteName, params: Record<string, string> = {}, body?: unknown) => askHandlers(routes, KEY, apiRoutes.find((route) => route.name === name)!, params, body);
+    };
+    const daysAgo = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString();
+    const secretCall = (envelope: ReturnType<typeof anEnvelope>, at: string) =>
+      interaction(envelope, at, { requestPreview: '{"key":"[REDACTED:aws-access-key-id]"}', findings: [{ ruleId: 'aws-access-key-id', severity: 'critical', path: '$.params.arguments.key' }] });
+    const old = stored([secretCall(anEnvelope({ orgId: 'org-r' }), daysAgo(60))], 'old', daysAgo(60));
+    const mid = stored([secretCall(anEnvelope({ orgId: 'org-r' }), daysAgo(10))], 'mid', daysAgo(10));
+    const recent = stored([secretCall(anEnvelope({ orgId: 'org-r' }), daysAgo(0))], 'recent', daysAgo(0));
+
+    const first = open();
+    const ask1 = asker(first);
+    for (const batch of [old, mid, recent]) await first.deps.eventLog.append(batch);
+    first.deps.onEventsAppended?.();
+    const deadline = Date.now() + 30_000;
+    while ((await ask1('query-sessions')).body.sessions?.length !== 3) {
+      if (Date.now() > deadline) throw new Error('the projector did not fold the events');
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    expect((await ask1('setRetention', {}, { rawEventDays: 30, previewDays: 7 })).status).toBe(200);
+    await first.close();
+
+    // Restarted with a rebuild: the sweep at start cuts the log first, then the rebuild replays what is left.
+    const second = open(['all']);
+    const ask2 = asker(second);
+    try {
+      expect(await second.rebuilt).toBe('done');
+      const sessions = (await ask2('query-sessions')).body.sessions as Array<{ id: string }>;
+      expect(sessions.map((session) => session.id).sort()).toEqual([mid[0]!.sessionId, recent[0]!.sessionId].sort());
+      // No sweep asked for here: the one after the switch takes the previews the rebuild folded again.
+      const previews = async () => {
+        const calls = (await ask2('query-session-interactions', { id: mid[0]!.sessionId })).body.interactions as Array<{ requestPreview: string | null }>;
+        const findings = (await ask2('query-risk-findings', { kind: 'secret' })).body.findings as Array<{ interactionId: string; preview: string | null }>;
+        return { calls: calls.map((call) => call.requestPreview), findings: findings.map((finding) => [finding.interactionId, finding.preview]) };
+      };
+      const swept = { calls: [null], findings: [[recent[0]!.id, '{"key":"[REDACTED:aws-access-key-id]"}'], [mid[0]!.id, null]] };
+      const until = Date.now() + 30_000;
+      while (JSON.stringify(await previews()) !== JSON.stringify(swept) && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(await previews()).toEqual(swept);
+    } finally {
+      await second.close();
+    }
   });
 });

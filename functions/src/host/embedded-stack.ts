@@ -124,17 +124,29 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
       ...(options.projectorIntervalMs ? { intervalMs: options.projectorIntervalMs } : {}),
     });
     let closing = false;
+    /**
+     * Sweeps and the rebuild one after the other: a sweep that cut the log while a rebuild replayed it left the rebuilt
+     * read models holding part of what it removed, and a rebuild refolds previews from the events the log still
+     * keeps, which only the next sweep removes. So the rebuild waits for the sweep at start, sweeps wait for the
+     * rebuild to switch, and a sweep follows the switch.
+     */
+    let maintenance: Promise<unknown> = Promise.resolve();
+    const oneAtATime = <T>(task: () => Promise<T>): Promise<T> => {
+      const run = maintenance.then(task, task);
+      maintenance = run.catch(() => undefined);
+      return run;
+    };
     // Teams and compliance (#14): retention, at start and every hour; a failed sweep is logged and tried again.
     const sweep = () =>
-      projectorLoop
-        .exclusive(() => sweepRetention(orgEvents, readModelStore, new Date()))
-        .catch((error: unknown) => options.logger.error(`retention sweep failed: ${error instanceof Error ? error.message : String(error)}`));
+      oneAtATime(() => projectorLoop.exclusive(() => sweepRetention(orgEvents, readModelStore, new Date()))).catch((error: unknown) =>
+        options.logger.error(`retention sweep failed: ${error instanceof Error ? error.message : String(error)}`),
+      );
     const sweeping = { current: sweep() as Promise<unknown> };
     const sweepTimer = setInterval(() => (sweeping.current = sweep()), RETENTION_SWEEP_MS);
     sweepTimer.unref();
     const rebuildFile = options.rebuildWorkerFile === undefined ? rebuildWorkerFile() : options.rebuildWorkerFile;
     const rebuilt = toRebuild
-      ? rebuildReadModels({
+      ? oneAtATime(() => rebuildReadModels({
           // The bulk on worker threads where they can run (a rebuild of all of them at 15k events/s needs both cores).
           ...(rebuildFile
             ? { replay: replayOnThreads({ workerFile: rebuildFile, dbPath: join(options.home, 'km.db'), maxBatch: PROJECTOR_PAGE_EVENTS, lanes: Math.min(availableParallelism(), toRebuild.length) }) }
@@ -146,8 +158,11 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
           stopped: () => closing,
           hold: (fn) => projectorLoop.exclusive(fn),
           ...(options.onRebuildProgress ? { onProgress: options.onRebuildProgress } : {}),
-        }).then(
-          (done) => (done ? 'done' : 'stopped') as 'done' | 'stopped',
+        })).then(
+          (done) => {
+            if (done && !closing) sweeping.current = sweep();
+            return (done ? 'done' : 'stopped') as 'done' | 'stopped';
+          },
           (error: unknown) => {
             options.logger.error(`rebuild failed; the live read models are unchanged: ${error instanceof Error ? error.message : String(error)}`);
             return 'failed' as const;

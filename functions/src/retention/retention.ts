@@ -1,7 +1,7 @@
-import { INTERACTION_ROW_FIELDS, newEventId, interactionsProjection, type InteractionPageDoc, type LoggedEvent, type RetentionSet } from '@km/shared';
+import { FINDING_KINDS, INTERACTION_ROW_FIELDS, newEventId, interactionsProjection, riskProjection, type InteractionPageDoc, type LoggedEvent, type RetentionSet, type RiskFindingDoc } from '@km/shared';
 import { auditCheckpoint, orgChain, saveAuditCheckpoint, type AuditCheckpoint } from '../audit/org-chain';
 import { MEMBERS_MODEL } from '../members/member-directory';
-import type { OrgEventArchive, ReadModelStore } from '../ports';
+import { ConcurrencyError, type OrgEventArchive, type ReadModelStore } from '../ports';
 
 /** An org's retention and what the last sweep did. */
 export interface RetentionDoc {
@@ -19,6 +19,8 @@ const REGISTRY = '#retention';
 const DAY_MS = 86_400_000;
 /** The interactions rows' preview columns (shared/src/projections/interactions ROW_FIELDS, after the envelope index). */
 const PREVIEW_COLUMNS = ['requestPreview', 'responsePreview'] as const;
+/** A document the projector rewrote meanwhile (cloud: it runs beside the sweep) is read again this many times. */
+const REWRITE_ATTEMPTS = 3;
 
 export const NO_RETENTION: RetentionDoc = { kind: 'retention', rawEventDays: null, previewDays: null, updatedAt: null, updatedBy: null, lastSweep: null };
 
@@ -47,7 +49,8 @@ export async function setRetention(
  * as a run from the start of its chain (so that what remains is a chain that starts at a checkpoint), leave the log;
  * the checkpoint (the last removed record's seq and hash) is saved first, so a crash in between only leaves events
  * that the export already passes over. Their interactions pages lose their rows. Previews: the rows of pages
- * accepted before that cut-off lose their previews. Sessions, cost, latency and risk read models are aggregates
+ * accepted before that cut-off lose their previews, and so do the risk findings made before it (each keeps the
+ * redacted preview of the message it was found in). Sessions, cost, latency and risk read models are aggregates
  * and stay. `events` is where the raw events are kept and read back by org: the embedded log (read by org), or the
  * cloud's audit archive (Event Hubs itself keeps events for its own retention period only).
  */
@@ -74,7 +77,8 @@ export async function sweepRetention(events: OrgEventArchive, store: ReadModelSt
       }
     }
     const pageCut = (days: number | null) => (days === null ? null : new Date(now.getTime() - days * DAY_MS).toISOString());
-    const previewsRemoved = await sweepPages(store, orgId, pageCut(setting.rawEventDays), pageCut(setting.previewDays));
+    const previewsRemoved =
+      (await sweepPages(store, orgId, pageCut(setting.rawEventDays), pageCut(setting.previewDays))) + (await sweepFindingPreviews(store, orgId, laterCut(pageCut(setting.rawEventDays), pageCut(setting.previewDays))));
     const lastSweep = { at: now.toISOString(), eventsRemoved, previewsRemoved, checkpoint: checkpoint ? { seq: checkpoint.seq, hash: checkpoint.hash } : null };
     await store.upsert(MEMBERS_MODEL, orgId, RETENTION_ID, { ...(await retentionOf(store, orgId)), lastSweep });
     swept.set(orgId, lastSweep);
@@ -82,9 +86,47 @@ export async function sweepRetention(events: OrgEventArchive, store: ReadModelSt
   return swept;
 }
 
+const laterCut = (a: string | null, b: string | null): string | null => [a, b].filter((value): value is string => value !== null).sort().at(-1) ?? null;
+
+/**
+ * A document of the projectors' rewritten by the sweep: read with its ETag and the log positions it folded, which the
+ * write keeps (a replay must still find it folded). change returns null to leave it as it is.
+ */
+async function rewrite<T>(store: ReadModelStore, model: string, orgId: string, id: string, change: (doc: T) => T | null): Promise<boolean> {
+  for (let attempt = 1; ; attempt++) {
+    const stored = await store.get<T>(model, orgId, id);
+    const changed = stored && change(stored.doc);
+    if (!stored || !changed) return false;
+    try {
+      await store.upsert(model, orgId, id, changed, stored.etag, stored.positions);
+      return true;
+    } catch (error) {
+      if (!(error instanceof ConcurrencyError) || attempt >= REWRITE_ATTEMPTS) throw error;
+    }
+  }
+}
+
+/**
+ * Findings made before the cut lose their previews (findings of calls only carry one). By the finding's own time:
+ * findings do not keep when they were accepted. Every finding before the cut is read, each sweep: one whose event
+ * came late, or one a rebuild folded again, is found as well.
+ */
+async function sweepFindingPreviews(store: ReadModelStore, orgId: string, cut: string | null): Promise<number> {
+  if (cut === null) return 0;
+  let removed = 0;
+  for (const kind of FINDING_KINDS.filter((kind) => kind !== 'anomaly')) {
+    const findings = await store.query<RiskFindingDoc>(riskProjection.name, orgId, { where: { kind, detected: true }, orderBy: 'ts', between: { to: cut } });
+    for (const finding of findings) {
+      if (finding.preview === null) continue;
+      if (await rewrite<RiskFindingDoc>(store, riskProjection.name, orgId, finding.id, (doc) => (doc.preview === null ? null : { ...doc, preview: null }))) removed++;
+    }
+  }
+  return removed;
+}
+
 /** Interactions pages accepted before rawCut lose their rows, before previewCut their previews; returns previews removed. */
 async function sweepPages(store: ReadModelStore, orgId: string, rawCut: string | null, previewCut: string | null): Promise<number> {
-  const cut = [rawCut, previewCut].filter((value): value is string => value !== null).sort().at(-1);
+  const cut = laterCut(rawCut, previewCut);
   if (!cut) return 0;
   const columns = PREVIEW_COLUMNS.map((field) => 1 + INTERACTION_ROW_FIELDS.indexOf(field));
   const pages = await store.query<InteractionPageDoc>(interactionsProjection.name, orgId, { orderBy: 'receivedAt', between: { to: cut } });
@@ -96,7 +138,7 @@ async function sweepPages(store: ReadModelStore, orgId: string, rawCut: string |
       const cutHere = (rawCut !== null && old.receivedAt < rawCut) || (previewCut !== null && old.receivedAt < previewCut);
       if (cutHere && (old.requestPreview != null || old.responsePreview != null)) {
         removed++;
-        await store.upsert(interactionsProjection.name, orgId, page.id, { ...old, requestPreview: null, responsePreview: null });
+        await rewrite<typeof old>(store, interactionsProjection.name, orgId, page.id, (doc) => ({ ...doc, requestPreview: null, responsePreview: null }));
       }
       continue;
     }
@@ -104,16 +146,15 @@ async function sweepPages(store: ReadModelStore, orgId: string, rawCut: string |
       if (page.rows.length === 0) continue;
       removed += page.rows.filter((row) => columns.some((column) => row[column] != null)).length;
       // The ids of its refused and abandoned rows go with the rows.
-      const { refused: _refused, abandoned: _abandoned, ...kept } = page;
-      await store.upsert(interactionsProjection.name, orgId, page.id, { ...kept, rows: [] });
+      await rewrite<InteractionPageDoc>(store, interactionsProjection.name, orgId, page.id, ({ refused: _refused, abandoned: _abandoned, ...kept }) => ({ ...kept, rows: [] }));
       continue;
     }
     if (previewCut === null || page.receivedAt >= previewCut) continue;
     const withPreviews = page.rows.filter((row) => columns.some((column) => row[column] != null));
     if (withPreviews.length === 0) continue;
     removed += withPreviews.length;
-    const rows = page.rows.map((row) => row.map((value, index) => (columns.includes(index) ? null : value)) as typeof row);
-    await store.upsert(interactionsProjection.name, orgId, page.id, { ...page, rows });
+    const withoutPreviews = (rows: InteractionPageDoc['rows']) => rows.map((row) => row.map((value, index) => (columns.includes(index) ? null : value)) as typeof row);
+    await rewrite<InteractionPageDoc>(store, interactionsProjection.name, orgId, page.id, (doc) => ({ ...doc, rows: withoutPreviews(doc.rows) }));
   }
   return removed;
 }
