@@ -229,6 +229,24 @@ describe('risk read model and API', () => {
     expect(tool).toEqual([expect.objectContaining({ status: 'acknowledged', tool: 'search' })]);
   });
 
+  it('says when there were more open findings than a summary counts (the newest 10,000), rather than passing 10,000 off as all', async () => {
+    const calls = (n: number) => Array.from({ length: n }, (_, i) => interaction(envA, new Date(Date.parse('2026-05-01T00:00:00.000Z') + i * 1000).toISOString(), { findings: Array.from({ length: 100 }, () => ({ ruleId: 'email', severity: 'low', path: '$.params' })) }));
+    const summaryOf = async (events: KmEvent[]) => {
+      const readModelStore = new MemoryReadModelStore();
+      await projectBatch(riskProjection, readModelStore, fromEmbeddedLog(stored(events).map((event, i) => ({ position: i + 1, event }))));
+      const handler = makeQueryRiskSummaryHandler({ readModelStore, authenticator, eventLog: new MemoryEventLog(), now: () => new Date(), newBatchId: () => 'b' });
+      return (await handler(anHttpRequest({ path: '/api/risk/summary', headers: bearer('key-a') }), anInvocationContext())).jsonBody;
+    };
+    // 9,900 found in calls, and the first uses of the server and its tool (anomalies): all counted.
+    const under = await summaryOf(calls(99));
+    expect(under).toMatchObject({ complete: true, byRule: expect.arrayContaining([{ ruleId: 'email', count: 9_900 }]) });
+    expect(under.open).toBe(9_900 + under.anomalies.length);
+    const over = await summaryOf(calls(101));
+    expect(over).toMatchObject({ open: 10_000, complete: false });
+    // The newest are the ones counted: the first call's day is the oldest.
+    expect(over.byDay.reduce((sum: number, day: { count: number }) => sum + day.count, 0)).toBe(10_000);
+  });
+
   it('ingest refuses server-only event types from clients', async () => {
     const eventLog = new MemoryEventLog();
     const handler = makeIngestHandler({ eventLog, readModelStore: new MemoryReadModelStore(), authenticator, now: () => new Date(), newBatchId: () => 'b' });

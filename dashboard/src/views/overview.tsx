@@ -88,7 +88,7 @@ function OverviewBody(props: { activity: Activity; toolFilter: string | null; co
         <StatCard
           label="Open findings"
           testId="stat-findings"
-          value={risk ? fmtInt(risk.open) : '—'}
+          value={risk ? `${fmtInt(risk.open)}${risk.complete === false ? '+' : ''}` : '—'}
           compareLabel={window.compareLabel}
           caption={risk ? `${fmtInt(risk.bySeverity.critical + risk.bySeverity.high)} high or critical` : props.riskAbsent ? 'risk monitor not running' : 'no risk data yet'}
         />

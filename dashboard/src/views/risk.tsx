@@ -40,7 +40,7 @@ export function RiskView(props: { filters: Filters }) {
         {(s) => (
           <>
             <div class="stats">
-              <StatCard label="Open findings" testId="risk-open" value={fmtInt(s.open)} />
+              <StatCard label="Open findings" testId="risk-open" value={`${fmtInt(s.open)}${s.complete === false ? '+' : ''}`} caption={s.complete === false ? 'the newest 10,000 counted' : undefined} />
               {SEVERITIES.map((sev) => (
                 <StatCard key={sev} label={sev[0]!.toUpperCase() + sev.slice(1)} testId={`risk-${sev}`} value={fmtInt(s.bySeverity[sev] ?? 0)} />
               ))}

@@ -36,8 +36,8 @@ export interface RiskStatusDeps extends RiskQueryDeps {
   onEventsAppended?: () => void;
 }
 
-/** How many finding documents a summary reads at most (newest first). */
-const SUMMARY_SCAN_LIMIT = 10_000;
+/** How many findings a summary counts at most (newest first); past it the answer says it is not complete. */
+export const SUMMARY_SCAN_LIMIT = 10_000;
 
 interface FindingsQuery {
   store: QueryOptions;
@@ -131,10 +131,11 @@ export interface RiskSummary {
   byRule: Array<{ ruleId: string; count: number }>;
   byDay: Array<{ day: string; count: number }>;
   anomalies: RiskFindingView[];
+  complete: boolean;
 }
 
 /** Open findings counted by severity, rule and day; anomalies listed (open ones, newest first). */
-export function summarize(docs: readonly RiskFindingDoc[]): RiskSummary {
+export function summarize(docs: readonly RiskFindingDoc[], complete = true): RiskSummary {
   const open = docs.filter((doc) => doc.detected && doc.status === 'open');
   const bySeverity = { low: 0, medium: 0, high: 0, critical: 0 };
   const byRule = new Map<string, number>();
@@ -150,6 +151,7 @@ export function summarize(docs: readonly RiskFindingDoc[]): RiskSummary {
     byRule: [...byRule].map(([ruleId, count]) => ({ ruleId, count })).sort((a, b) => b.count - a.count || a.ruleId.localeCompare(b.ruleId)),
     byDay: [...byDay].map(([day, count]) => ({ day, count })).sort((a, b) => a.day.localeCompare(b.day)),
     anomalies: open.filter((doc) => doc.kind === 'anomaly').sort((a, b) => (a.ts === b.ts ? 0 : a.ts < b.ts ? 1 : -1)).slice(0, 100).map(riskFindingView),
+    complete,
   };
 }
 
@@ -157,11 +159,14 @@ export function summarize(docs: readonly RiskFindingDoc[]): RiskSummary {
 export const makeQueryRiskSummaryHandler = routeHandler(riskSummaryRoute, async (caller, params, deps: RiskQueryDeps) => {
   const { store, from, to } = findingsQuery(params);
   const team = params.teamId === undefined ? null : await teamUsers(deps.readModelStore, caller.orgId, params.teamId);
-  const docs = await findingsWhere(deps.readModelStore, caller.orgId, { ...store, where: { ...store.where, status: 'open' }, limit: SUMMARY_SCAN_LIMIT });
+  // One past the limit: then it is known whether there were more than the summary counts.
+  const docs = await findingsWhere(deps.readModelStore, caller.orgId, { ...store, where: { ...store.where, status: 'open' }, limit: SUMMARY_SCAN_LIMIT + 1 });
   return summarize(
     docs
+      .slice(0, SUMMARY_SCAN_LIMIT)
       .filter((doc) => (!from || doc.ts >= from) && (!to || doc.ts <= to))
       .filter((doc) => team === null || (doc.userId !== undefined && doc.userId !== null && team.has(doc.userId))),
+    docs.length <= SUMMARY_SCAN_LIMIT,
   );
 });
 

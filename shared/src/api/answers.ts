@@ -204,6 +204,8 @@ export const RiskSummarySchema = z.object({
   byRule: z.array(z.object({ ruleId: z.string(), count: z.number() })),
   byDay: z.array(z.object({ day: z.string(), count: z.number() })),
   anomalies: z.array(RiskFindingSchema),
+  /** False when there were more open findings than a summary reads: the counts are of the newest of them. */
+  complete: z.boolean(),
 });
 
 // Ingest
