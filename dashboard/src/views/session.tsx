@@ -29,7 +29,7 @@ export function SessionView(props: { sessionId: string }) {
           {interactions.state.kind === 'loading' ? <Loading what="interactions" /> : null}
           {interactions.state.kind === 'error' ? <ErrorBox message={interactions.state.message} onRetry={interactions.refresh} /> : null}
           {interactions.state.kind === 'absent' ? <Empty title="No interactions recorded for this session yet." /> : null}
-          {interactions.state.kind === 'ok' ? <Waterfall interactions={interactions.state.data.interactions} /> : null}
+          {interactions.state.kind === 'ok' ? <Waterfall interactions={interactions.state.data.interactions} counted={session.state.data.interactionCount} /> : null}
         </Panel>
       ) : null}
     </div>
@@ -94,9 +94,11 @@ function SessionHeader(props: { session: Session }) {
   );
 }
 
-function Waterfall(props: { interactions: Interaction[] }) {
+function Waterfall(props: { interactions: Interaction[]; counted: number }) {
   const [open, setOpen] = useState<string | null>(null);
   const rows = props.interactions;
+  // Counted but none kept: the org's retention removed the calls (their totals stay in the session).
+  if (rows.length === 0 && props.counted > 0) return <Empty title="This session's calls are no longer kept.">The org's retention removed them; the counts above remain.</Empty>;
   if (rows.length === 0) return <Empty title="No interactions recorded for this session yet." />;
   const start = Math.min(...rows.map((i) => Date.parse(i.startedAt)));
   const end = Math.max(...rows.map((i) => (i.endedAt ? Date.parse(i.endedAt) : Date.parse(i.startedAt) + (i.latencyMs ?? 0))));
