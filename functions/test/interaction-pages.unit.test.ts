@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import {
   LARGE_PAGES,
   MAIN_PAGE_MAX_EVENT_BYTES,
@@ -8,6 +9,7 @@ import {
   type InteractionPageDoc,
   type KmEvent,
   type StoredEvent,
+  withoutInteractions,
 } from '@km/shared';
 import { ApiKeyAuthenticator, hashApiKey } from '../src/adapters/api-key-authenticator';
 import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
@@ -152,6 +154,23 @@ describe('interaction pages', () => {
     // a replay of a folded event changes nothing
     expect(interactionsProjection.evolveBatch!(halves, events.slice(5, 9), docId)).toEqual(oneByOne);
     expect(pageInteractions(oneByOne!)).toHaveLength(60);
+  });
+
+  it('a page without some of its interactions (retention) equals the page of the others, refused and abandoned ids and envelopes included (fast-check)', () => {
+    const events = interleavedBatches(1, 24, ['a', 'b', 'c', 'd']).map((event, i) =>
+      event.type === 'mcp.interaction' ? { ...event, ...(i % 5 === 1 ? { refusedByPolicy: true } : {}), ...(i % 7 === 2 ? { abandoned: true } : {}) } : event,
+    );
+    const docId = interactionsProjection.docIds(events[0]!)[0]!;
+    const page = interactionsProjection.evolveBatch!(null, events, docId)!;
+    fc.assert(
+      fc.property(fc.subarray(events, { minLength: 1 }), (removed) => {
+        const ids = new Set(removed.map((event) => event.id));
+        const left = events.filter((event) => !ids.has(event.id));
+        const expected = left.length > 0 ? interactionsProjection.evolveBatch!(null, left, docId) : { ...page, envelopes: [], rows: [], refused: undefined, abandoned: undefined };
+        expect(JSON.parse(JSON.stringify(withoutInteractions(page, ids)))).toEqual(JSON.parse(JSON.stringify(expected)));
+      }),
+    );
+    expect(withoutInteractions(page, new Set(['not-on-this-page']))).toBeNull();
   });
 
   it('puts large events on the pages of their batch beside the main one, and reads them back', async () => {

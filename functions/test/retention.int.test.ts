@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { apiRoutes, type ApiRouteName, type LoggedEvent } from '@km/shared';
 import { hashApiKey } from '../src/adapters/api-key-authenticator';
 import { verifyExport } from '../src/audit/audit-chain';
+import { orgEventsOfLog } from '../src/adapters/log-org-events';
+import type { SqliteEventLog } from '../src/adapters/sqlite-event-log';
+import { sweepRetention } from '../src/retention/retention';
 import { openEmbeddedStack, type EmbeddedStack } from '../src/host/embedded-stack';
 import { httpRoutes } from '../src/routes';
 import { askHandlers } from './contracts/api.contract';
@@ -165,5 +168,84 @@ describe('retention and km serve --rebuild (real SQLite)', () => {
     } finally {
       await second.close();
     }
+  });
+});
+
+describe('retention removes the rows of the events it removes, and only those (real SQLite)', () => {
+  let home: string;
+  let stack: EmbeddedStack;
+  let ask: (name: ApiRouteName, params?: Record<string, string>, body?: unknown) => ReturnType<typeof askHandlers>;
+  const daysAgo = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString();
+  const callsOf = async (sessionId: string) => ((await ask('query-session-interactions', { id: sessionId })).body.interactions ?? []) as Array<{ id: string; requestPreview: string | null }>;
+  const logIds = async () => new Set((await stack.deps.eventLog.read(0, 10_000)).map(({ event }) => event.id));
+
+  beforeEach(() => {
+    home = mkdtempSync(join(tmpdir(), 'km-retention-rows-'));
+    stack = openEmbeddedStack({ home, logger: quiet, projectorIntervalMs: 20, projectorWorkerFile: null, additionalApiKeys: [{ keyHash: hashApiKey(KEY), orgId: 'org-r' }] });
+    const routes = httpRoutes(stack.deps);
+    ask = (name, params = {}, body) => askHandlers(routes, KEY, apiRoutes.find((route) => route.name === name)!, params, body);
+  });
+  afterEach(async () => {
+    await stack.close();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  /** Batches appended in this order, each accepted at its receivedAt; resolves once all their sessions are folded. */
+  async function accept(batches: Array<{ name: string; receivedAt: string }>): Promise<Map<string, LoggedEvent[]>> {
+    const appended = new Map<string, LoggedEvent[]>();
+    for (const { name, receivedAt } of batches) {
+      const events = stored(aSessionOfEvents(anEnvelope({ orgId: 'org-r' }), receivedAt, 2), name, receivedAt).map((event) =>
+        event.type === 'mcp.interaction' ? { ...event, requestPreview: `{"q":"${name}"}` } : event,
+      );
+      await stack.deps.eventLog.append(events);
+      appended.set(name, events);
+    }
+    stack.deps.onEventsAppended?.();
+    const deadline = Date.now() + 30_000;
+    while ((await ask('query-sessions', { limit: '10' })).body.sessions?.length !== batches.length) {
+      if (Date.now() > deadline) throw new Error('the projector did not fold the events');
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    expect((await ask('setRetention', {}, { rawEventDays: 30, previewDays: 7 })).status).toBe(200);
+    return appended;
+  }
+
+  it('a batch accepted after a newer one (the clock stepped back) stays in the log, and so do its rows, without previews', async () => {
+    const batches = await accept([
+      { name: 'old', receivedAt: daysAgo(60) },
+      { name: 'recent', receivedAt: daysAgo(0.1) },
+      { name: 'stepped-back', receivedAt: daysAgo(50) },
+    ]);
+    await stack.sweepRetention();
+    const inLog = await logIds();
+    const [old, steppedBack] = [batches.get('old')!, batches.get('stepped-back')!];
+    // The chain is cut as a run from its start: it stops at the recent batch, so the later one stays whole.
+    expect(old.filter((event) => inLog.has(event.id))).toEqual([]);
+    expect(steppedBack.every((event) => inLog.has(event.id))).toBe(true);
+    expect(await callsOf(old[0]!.sessionId)).toEqual([]);
+    const kept = await callsOf(steppedBack[0]!.sessionId);
+    expect(kept.map((call) => call.id).sort()).toEqual(steppedBack.filter((event) => event.type === 'mcp.interaction').map((event) => event.id).sort());
+    expect(kept.map((call) => call.requestPreview)).toEqual([null, null]);
+    expect((await ask('retention')).body.lastSweep).toMatchObject({ eventsRemoved: old.length });
+  });
+
+  it('a sweep stopped after saving its checkpoint leaves events that the next sweep removes; their rows went before the checkpoint', async () => {
+    const batches = await accept([
+      { name: 'old', receivedAt: daysAgo(60) },
+      { name: 'recent', receivedAt: daysAgo(0.1) },
+    ]);
+    const old = batches.get('old')!;
+    const failing = { ...orgEventsOfLog(stack.deps.eventLog as SqliteEventLog), removeEvents: () => Promise.reject(new Error('the disk went away')) };
+    await expect(sweepRetention(failing, stack.deps.readModelStore, new Date())).rejects.toThrow('the disk went away');
+    expect([...(await logIds())].filter((id) => old.some((event) => event.id === id))).toHaveLength(old.length);
+    // The export already starts after them, and their calls are gone from the pages.
+    expect((await ask('audit')).body[0]).toMatchObject({ checkpoint: true, seq: old.length });
+    expect(await callsOf(old[0]!.sessionId)).toEqual([]);
+
+    await stack.sweepRetention();
+    const inLog = await logIds();
+    expect(old.filter((event) => inLog.has(event.id))).toEqual([]);
+    expect((await ask('retention')).body.lastSweep).toMatchObject({ eventsRemoved: old.length, checkpoint: { seq: old.length } });
+    expect((await callsOf(batches.get('recent')![0]!.sessionId)).map((call) => call.requestPreview)).toEqual(['{"q":"recent"}', '{"q":"recent"}']);
   });
 });

@@ -28,7 +28,7 @@ export type { Projection } from './projections/projection';
 export { own } from './projections/projection';
 export { sessionsProjection, sessionView, MAX_SESSION_PAGES } from './projections/sessions';
 export type { SessionDoc } from './projections/sessions';
-export { interactionsProjection, INTERACTION_ROW_FIELDS, readInteractionDocs, pageInteractions, isInteractionPage, interactionBatchKey, interactionPageId, MAIN_PAGE_MAX_EVENT_BYTES, LARGE_PAGES } from './projections/interactions';
+export { interactionsProjection, INTERACTION_ROW_FIELDS, readInteractionDocs, pageInteractions, isInteractionPage, interactionBatchKey, interactionPageId, withoutInteractions, MAIN_PAGE_MAX_EVENT_BYTES, LARGE_PAGES } from './projections/interactions';
 export type { InteractionDoc, InteractionPageDoc } from './projections/interactions';
 // Cost Center (#3): tokens, pricing, server-made budget events, the cost fold and its query shapes.
 export { ServerEventSchema, BudgetSetSchema, BudgetThresholdCrossedSchema, BudgetScopeSchema, SERVER_EVENT_TYPES, isServerEvent } from './events';

@@ -1,7 +1,7 @@
-import { FINDING_KINDS, INTERACTION_ROW_FIELDS, newEventId, interactionsProjection, riskProjection, type InteractionPageDoc, type LoggedEvent, type RetentionSet, type RiskFindingDoc } from '@km/shared';
+import { FINDING_KINDS, INTERACTION_ROW_FIELDS, newEventId, interactionsProjection, riskProjection, type InteractionPageDoc, type LoggedEvent, type RetentionSet, type RiskFindingDoc, interactionPageId, withoutInteractions } from '@km/shared';
 import { auditCheckpoint, orgChain, saveAuditCheckpoint, type AuditCheckpoint } from '../audit/org-chain';
 import { MEMBERS_MODEL } from '../members/member-directory';
-import { ConcurrencyError, type OrgEventArchive, type ReadModelStore } from '../ports';
+import { BEFORE_FIRST, ConcurrencyError, type OrgEventArchive, type ReadModelStore } from '../ports';
 
 /** An org's retention and what the last sweep did. */
 export interface RetentionDoc {
@@ -21,6 +21,8 @@ const DAY_MS = 86_400_000;
 const PREVIEW_COLUMNS = ['requestPreview', 'responsePreview'] as const;
 /** A document the projector rewrote meanwhile (cloud: it runs beside the sweep) is read again this many times. */
 const REWRITE_ATTEMPTS = 3;
+/** Events read at once when looking for those an interrupted sweep left before its checkpoint. */
+const HELD_PAGE = 2000;
 
 export const NO_RETENTION: RetentionDoc = { kind: 'retention', rawEventDays: null, previewDays: null, updatedAt: null, updatedBy: null, lastSweep: null };
 
@@ -60,25 +62,31 @@ export async function sweepRetention(events: OrgEventArchive, store: ReadModelSt
   for (const orgId of orgs) {
     const setting = await retentionOf(store, orgId);
     let eventsRemoved = 0;
+    let previewsRemoved = 0;
     let checkpoint: AuditCheckpoint | null = await auditCheckpoint(store, orgId);
     if (setting.rawEventDays !== null) {
       const cutoff = now.getTime() - setting.rawEventDays * DAY_MS;
-      const expired = new Set<string>();
+      // An earlier sweep that stopped after saving its checkpoint left these: the chain passes over them already.
+      const expired = await heldUpTo(events, orgId, checkpoint);
       let last: AuditCheckpoint | null = null;
       for await (const { record, position, event } of orgChain(events, orgId, checkpoint)) {
         if (Date.parse(record.at) >= cutoff) break;
-        expired.add(event.id);
+        expired.push(event);
         last = { kind: 'audit-checkpoint', seq: record.seq, hash: record.hash, position, at: record.at };
       }
-      if (last) {
-        await saveAuditCheckpoint(store, orgId, last);
-        checkpoint = last;
-        eventsRemoved = await events.removeEvents(orgId, expired);
+      if (expired.length > 0) {
+        // Their rows first: should the sweep stop here, the events are still in the chain and the next sweep finds them.
+        previewsRemoved += await removePageRows(store, orgId, expired);
+        if (last) {
+          await saveAuditCheckpoint(store, orgId, last);
+          checkpoint = last;
+        }
+        eventsRemoved = await events.removeEvents(orgId, new Set(expired.map((event) => event.id)));
       }
     }
     const pageCut = (days: number | null) => (days === null ? null : new Date(now.getTime() - days * DAY_MS).toISOString());
-    const previewsRemoved =
-      (await sweepPages(store, orgId, pageCut(setting.rawEventDays), pageCut(setting.previewDays))) + (await sweepFindingPreviews(store, orgId, laterCut(pageCut(setting.rawEventDays), pageCut(setting.previewDays))));
+    const previewCut = laterCut(pageCut(setting.rawEventDays), pageCut(setting.previewDays));
+    previewsRemoved += (await sweepPagePreviews(store, orgId, previewCut)) + (await sweepFindingPreviews(store, orgId, previewCut));
     const lastSweep = { at: now.toISOString(), eventsRemoved, previewsRemoved, checkpoint: checkpoint ? { seq: checkpoint.seq, hash: checkpoint.hash } : null };
     await store.upsert(MEMBERS_MODEL, orgId, RETENTION_ID, { ...(await retentionOf(store, orgId)), lastSweep });
     swept.set(orgId, lastSweep);
@@ -124,36 +132,71 @@ async function sweepFindingPreviews(store: ReadModelStore, orgId: string, cut: s
   return removed;
 }
 
-/** Interactions pages accepted before rawCut lose their rows, before previewCut their previews; returns previews removed. */
-async function sweepPages(store: ReadModelStore, orgId: string, rawCut: string | null, previewCut: string | null): Promise<number> {
-  const cut = laterCut(rawCut, previewCut);
+/** The org's events the archive still holds at or before the checkpoint's position, oldest first. */
+async function heldUpTo(events: OrgEventArchive, orgId: string, checkpoint: AuditCheckpoint | null): Promise<LoggedEvent[]> {
+  const held: LoggedEvent[] = [];
+  if (!checkpoint) return held;
+  for (let after = BEFORE_FIRST; ; ) {
+    const page = await events.readOrg(orgId, after, HELD_PAGE);
+    for (const entry of page) {
+      if (entry.position > checkpoint.position) return held;
+      if (entry.event.orgId === orgId) held.push(entry.event);
+    }
+    if (page.length < HELD_PAGE) return held;
+    after = page[page.length - 1]!.position;
+  }
+}
+
+/**
+ * The rows of these events leave their interactions pages, found by the events themselves (the page an event went
+ * to is named by the event), not by when pages were accepted: a page whose events stay in the log (the chain is cut only as
+ * a run from its start, and a clock stepped back puts an older receivedAt after a newer one) keeps its rows, and a
+ * rebuild folds the same rows back. Returns the rows removed that had a preview.
+ */
+async function removePageRows(store: ReadModelStore, orgId: string, expired: readonly LoggedEvent[]): Promise<number> {
+  const byPage = new Map<string, Set<string>>();
+  for (const event of expired) {
+    if (event.type !== 'mcp.interaction') continue;
+    const pageId = interactionPageId(event);
+    let ids = byPage.get(pageId);
+    if (!ids) byPage.set(pageId, (ids = new Set()));
+    ids.add(event.id);
+  }
+  let removed = 0;
+  for (const [pageId, ids] of byPage) {
+    await rewrite<InteractionPageDoc>(store, interactionsProjection.name, orgId, pageId, (page) => {
+      if (!Array.isArray(page.rows)) return null;
+      const kept = withoutInteractions(page, ids);
+      if (kept) removed += page.rows.filter((row) => ids.has(row[1] as string) && hasPreview(row)).length;
+      return kept;
+    });
+  }
+  return removed;
+}
+
+const PREVIEW_INDEXES = PREVIEW_COLUMNS.map((field) => 1 + INTERACTION_ROW_FIELDS.indexOf(field));
+const hasPreview = (row: InteractionPageDoc['rows'][number]) => PREVIEW_INDEXES.some((index) => row[index] != null);
+
+/** Interactions pages accepted before the cut lose their previews; returns the previews removed. */
+async function sweepPagePreviews(store: ReadModelStore, orgId: string, cut: string | null): Promise<number> {
   if (!cut) return 0;
-  const columns = PREVIEW_COLUMNS.map((field) => 1 + INTERACTION_ROW_FIELDS.indexOf(field));
   const pages = await store.query<InteractionPageDoc>(interactionsProjection.name, orgId, { orderBy: 'receivedAt', between: { to: cut } });
   let removed = 0;
   for (const page of pages) {
     if (!Array.isArray(page.rows)) {
       // A one-interaction document of an older store: its previews are its own fields.
       const old = page as unknown as { requestPreview?: string | null; responsePreview?: string | null; receivedAt: string };
-      const cutHere = (rawCut !== null && old.receivedAt < rawCut) || (previewCut !== null && old.receivedAt < previewCut);
-      if (cutHere && (old.requestPreview != null || old.responsePreview != null)) {
+      if (old.receivedAt < cut && (old.requestPreview != null || old.responsePreview != null)) {
         removed++;
         await rewrite<typeof old>(store, interactionsProjection.name, orgId, page.id, (doc) => ({ ...doc, requestPreview: null, responsePreview: null }));
       }
       continue;
     }
-    if (rawCut !== null && page.receivedAt < rawCut) {
-      if (page.rows.length === 0) continue;
-      removed += page.rows.filter((row) => columns.some((column) => row[column] != null)).length;
-      // The ids of its refused and abandoned rows go with the rows.
-      await rewrite<InteractionPageDoc>(store, interactionsProjection.name, orgId, page.id, ({ refused: _refused, abandoned: _abandoned, ...kept }) => ({ ...kept, rows: [] }));
-      continue;
-    }
-    if (previewCut === null || page.receivedAt >= previewCut) continue;
-    const withPreviews = page.rows.filter((row) => columns.some((column) => row[column] != null));
-    if (withPreviews.length === 0) continue;
-    removed += withPreviews.length;
-    const withoutPreviews = (rows: InteractionPageDoc['rows']) => rows.map((row) => row.map((value, index) => (columns.includes(index) ? null : value)) as typeof row);
+    if (page.receivedAt >= cut) continue;
+    const withPreviews = page.rows.filter(hasPreview).length;
+    if (withPreviews === 0) continue;
+    removed += withPreviews;
+    const withoutPreviews = (rows: InteractionPageDoc['rows']) => rows.map((row) => row.map((value, index) => (PREVIEW_INDEXES.includes(index) ? null : value)) as typeof row);
     await rewrite<InteractionPageDoc>(store, interactionsProjection.name, orgId, page.id, (doc) => ({ ...doc, rows: withoutPreviews(doc.rows) }));
   }
   return removed;

@@ -189,6 +189,26 @@ function foldPage(state: InteractionPageDoc | null, events: readonly KmEvent[], 
   };
 }
 
+/**
+ * The page without the rows of these interactions (retention removes their events from the log): the envelopes no
+ * row uses any more go too, and the refused and abandoned ids with their rows. null when none of them is on it.
+ */
+export function withoutInteractions(page: InteractionPageDoc, ids: ReadonlySet<string>): InteractionPageDoc | null {
+  const kept = page.rows.filter((row) => !ids.has(row[1] as string));
+  if (kept.length === page.rows.length) return null;
+  const used = [...new Set(kept.map((row) => row[0]))].sort((a, b) => a - b);
+  const indexOf = new Map(used.map((index, i) => [index, i]));
+  const { refused, abandoned, ...rest } = page;
+  const left = (list: string[] | undefined) => (list ?? []).filter((id) => !ids.has(id));
+  return {
+    ...rest,
+    envelopes: used.map((index) => page.envelopes[index]!),
+    rows: kept.map((row) => [indexOf.get(row[0])!, ...row.slice(1)] as InteractionRow),
+    ...(left(refused).length > 0 ? { refused: left(refused) } : {}),
+    ...(left(abandoned).length > 0 ? { abandoned: left(abandoned) } : {}),
+  };
+}
+
 export const interactionsProjection: Projection<InteractionPageDoc> = {
   name: 'interactions',
   docIds: (event) => (event.type === 'mcp.interaction' ? [interactionPageId(event)] : []),
