@@ -79,6 +79,27 @@ describe('rebuilding read models from the log (km serve --rebuild)', () => {
     expect(progress.at(-1)).toMatchObject({ end: 36, etaSeconds: expect.any(Number) });
   });
 
+  it('counts its progress in the events the log holds, not in positions, after retention took most of them', async () => {
+    // 6 sessions of 6 events, one block each; retention took the first four and half of the fifth.
+    await log.append(sessions(0, 6).slice(0, 18));
+    await log.append(sessions(0, 6).slice(18));
+    const all = await log.read(0, 100);
+    const swept = all.slice(0, 27).map(({ event }) => event.id);
+    expect(await log.removeEvents('local', new Set(swept))).toBe(27);
+    const storage = sqliteRebuildStorage(db);
+    expect([storage.eventsAfter(0), storage.eventsAfter(27), storage.eventsAfter(30), storage.eventsAfter(36)]).toEqual([9, 9, 6, 0]);
+
+    const progress: RebuildProgress[] = [];
+    expect(await rebuildAll({ onProgress: (p) => progress.push(p) })).toBe(true);
+    expect(await documents(store)).toEqual(await foldedFromScratch());
+    // Pages of 7 events from what is left (9): about 7 and then 9 of 9, never 75% after the first page.
+    expect(progress.map((p) => [p.folded, p.total])).toEqual([
+      [7, 9],
+      [9, 9],
+    ]);
+    expect(progress.at(-1)).toMatchObject({ position: 36, end: 36 });
+  });
+
   it('keeps answering from the live documents until the switch, while the live loop folds new events; nothing is lost', async () => {
     await log.append(sessions(0, 4));
     const loop = startProjectorLoop({ log, store, projections: readModels, logger: quiet, intervalMs: NEVER, maxBatch: 5 });

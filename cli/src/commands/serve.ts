@@ -73,9 +73,9 @@ function parseRebuild(value: string): string[] {
 const count = (n: number) => Math.round(n).toLocaleString('en-US');
 
 function describeProgress(p: RebuildProgress): string {
-  const percent = p.end > 0 ? Math.min(100, (100 * p.position) / p.end) : 100;
+  const percent = p.total > 0 ? Math.min(100, (100 * p.folded) / p.total) : 100;
   const eta = p.etaSeconds === null ? '' : `, ETA ${Math.ceil(p.etaSeconds)} s`;
-  return `km serve: rebuilding ${p.models.join(', ')}: ${percent.toFixed(0)}% (${count(p.position)} of ${count(p.end)} events), ${count(p.eventsPerSecond)} events/s${eta}`;
+  return `km serve: rebuilding ${p.models.join(', ')}: ${percent.toFixed(0)}% (${count(p.folded)} of ${count(p.total)} events), ${count(p.eventsPerSecond)} events/s${eta}`;
 }
 
 /** A line redrawn in place on a terminal (at most 4 times a second); elsewhere a line every 10 seconds. */

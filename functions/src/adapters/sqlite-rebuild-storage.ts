@@ -7,6 +7,10 @@ import type { SqliteDatabase } from './sqlite-database';
  */
 export function sqliteRebuildStorage(db: SqliteDatabase): RebuildStorage {
   const end = db.prepare<[], { next: number }>('SELECT next FROM km_event_sequence');
+  // A block holds `count` events at first..first+count-1 (retention leaves gaps between blocks, never inside one).
+  const after = db.prepare<[number, number, number], { n: number }>(
+    'SELECT COALESCE(SUM(CASE WHEN first > ? THEN count ELSE first + count - 1 - ? END), 0) AS n FROM km_event_blocks WHERE first + count - 1 > ?',
+  );
   const dropDocs = db.prepare<[string]>('DELETE FROM km_read_models WHERE model = ?');
   const renameDocs = db.prepare<[string, string]>('UPDATE km_read_models SET model = ? WHERE model = ?');
   const dropCheckpoint = db.prepare<[string]>('DELETE FROM km_checkpoints WHERE projector = ?');
@@ -26,6 +30,7 @@ export function sqliteRebuildStorage(db: SqliteDatabase): RebuildStorage {
   });
   return {
     logEnd: () => (end.get()?.next ?? 1) - 1,
+    eventsAfter: (position) => after.get(position, position, position)!.n,
     clear: (model) => clear.immediate(model),
     replace: (live, rebuilt) => replace.immediate(live, rebuilt),
   };

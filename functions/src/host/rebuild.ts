@@ -10,6 +10,12 @@ export interface RebuildProgress {
   /** Log position the rebuild has folded up to, and the log's end when it was last looked at. */
   position: LogPosition;
   end: LogPosition;
+  /**
+   * Events the log holds up to position, and in all: not positions, which retention leaves gaps between (a log
+   * whose first 900k events were swept would otherwise be 90% done after its first page).
+   */
+  folded: number;
+  total: number;
   eventsPerSecond: number;
   /** Seconds left at the current pace; null before there is a pace. */
   etaSeconds: number | null;
@@ -19,6 +25,8 @@ export interface RebuildProgress {
 export interface RebuildStorage {
   /** The log's last position (0 when empty). */
   logEnd(): LogPosition;
+  /** How many events the log holds after this position. */
+  eventsAfter(position: LogPosition): number;
   /** Drops a rebuilt model's documents and checkpoint left by a rebuild that did not finish. */
   clear(rebuiltModel: string): void;
   /** In one transaction: the live model's documents are replaced by the rebuilt ones, and so is its checkpoint. */
@@ -62,9 +70,12 @@ export async function rebuildReadModels(options: RebuildOptions): Promise<boolea
     if (handled === 0 || !onProgress) return;
     const position = Math.min(...(await Promise.all(copies.map((copy) => log.getCheckpoint(copy.name)))));
     const end = storage.logEnd();
+    const total = storage.eventsAfter(0);
+    const left = storage.eventsAfter(position);
+    const folded = total - left;
     const seconds = (nowMs() - startedMs) / 1000;
-    const eventsPerSecond = seconds > 0 ? position / seconds : 0; // positions count events (gaps are rare)
-    onProgress({ models, position, end, eventsPerSecond, etaSeconds: eventsPerSecond > 0 ? Math.max(0, end - position) / eventsPerSecond : null });
+    const eventsPerSecond = seconds > 0 ? folded / seconds : 0;
+    onProgress({ models, position, end, folded, total, eventsPerSecond, etaSeconds: eventsPerSecond > 0 ? left / eventsPerSecond : null });
   };
   await replay(copies, reportPage, stopped);
   if (stopped()) return false;
