@@ -151,6 +151,28 @@ describe('kill -9 of km (the journal)', () => {
     expect(events.filter((event) => event.type === 'session.ended')).toEqual([expect.objectContaining({ signal: 'SIGKILL' })]);
   }, 60_000);
 
+  it('replays a killed session with the settings km was started with (a client config entry\'s env), not the replayer\'s', async () => {
+    const home = tempHome('km-kill-env');
+    const base = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KM_HOME: home, KM_ENDPOINT: 'http://127.0.0.1:9' };
+    const started = { ...base, KM_PROJECT: 'kill9', KM_USER: 'alice@example.com', KM_MODEL: 'gpt-5', KM_CAPTURE: 'metadata' };
+    const km: ChildProcess = spawn(process.execPath, [KM_BIN, '--name', 'everything', '--', join(BIN_DIR, 'mcp-server-everything'), 'stdio'], { env: started, stdio: ['pipe', 'pipe', 'ignore'] });
+    const exited = new Promise<void>((resolve) => km.on('exit', () => resolve()));
+    km.stdout!.on('data', (chunk: Buffer) => {
+      if (chunk.toString('utf8').includes('"id":"init"')) km.kill('SIGKILL');
+    });
+    km.stdin!.write(`${JSON.stringify({ jsonrpc: '2.0', id: 'init', method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'health-check', version: '1' } } })}\n`);
+    await exited;
+    // Replayed by a km with other settings of its own (km serve, or a km started from another place).
+    await runKm(['flush'], { ...base, KM_PROJECT: 'elsewhere', KM_USER: 'bob@example.com', KM_MODEL: 'claude-opus-4-1', KM_CAPTURE: 'full' });
+    const events = readdirSync(join(home, 'spool'))
+      .filter((name) => name.endsWith('.jsonl') && name !== 'rejected.jsonl')
+      .flatMap((name) => readFileSync(join(home, 'spool', name), 'utf8').split('\n').filter((line) => line.trim() !== ''))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const initialize = events.filter((event) => event.type === 'mcp.interaction' && event.method === 'initialize');
+    expect(initialize).toEqual([expect.objectContaining({ projectId: 'kill9', userId: 'alice@example.com', model: 'gpt-5', requestPreview: null, responsePreview: null })]);
+    expect(new Set(events.map((event) => event.projectId))).toEqual(new Set(['kill9']));
+  }, 60_000);
+
   it(`every call answered before the kill is recorded exactly once after km flush (${TRIALS} trials, seed ${seed})`, async () => {
     // One KM_HOME for all trials, as on a user's machine: a km started after a kill replays the dead km's journal
     // while it runs its own session, and `km flush` replays whatever is left.

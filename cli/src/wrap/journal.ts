@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync, writevSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ensureHome } from '../config/settings';
+import type { ObservationEnv } from '../config/observation-env';
 import { pidAlive } from '../pid-alive';
 import type { Direction } from '@km/shared';
 import type { ClientEnded, ObservedIdentity } from './observer';
@@ -46,6 +47,8 @@ export interface JournalHeader {
   startedAt: number;
   options: unknown;
   projectConfig: unknown;
+  /** The observation variables km was started with (config/observation-env.ts); absent in journals of older km. */
+  env?: ObservationEnv;
 }
 
 /** What the observer writes once it knows it: replay uses the same session id and envelope. */

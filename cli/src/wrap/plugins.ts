@@ -20,6 +20,8 @@ export interface PluginContext {
   transport: 'stdio' | 'http';
   /** A journal's replay: exporters stay off (what the killed km exported would go twice). */
   replay: boolean;
+  /** Where KM_MODEL, KM_CAPTURE and the like are read: km's own environment, or on replay the journaled one. */
+  env: NodeJS.ProcessEnv;
   /** Runs fn once the events made so far are in the spool (Recorder.whenWritten). */
   whenRecorded(fn: () => void): void;
 }
@@ -37,7 +39,7 @@ export function observerPlugins(context: PluginContext): ObserverPlugin[] {
 }
 
 function otelPluginFor(context: PluginContext): ObserverPlugin[] {
-  const target = context.replay ? null : otelTarget(process.env, context.projectConfig);
+  const target = context.replay ? null : otelTarget(context.env, context.projectConfig);
   if (!target) return [];
   try {
     return [otelPlugin(target, { sessionId: context.sessionId, serverName: context.serverName, transport: context.transport })];
@@ -48,15 +50,15 @@ function otelPluginFor(context: PluginContext): ObserverPlugin[] {
 }
 
 function costPluginFor(context: PluginContext): ObserverPlugin {
-  const costSettings = loadCostSettings(process.env, context.projectConfig);
+  const costSettings = loadCostSettings(context.env, context.projectConfig);
   costSettings.notes.forEach((note) => context.logger.warn(note));
   return costPlugin(costSettings, context.serverName);
 }
 
 function riskPluginFor(context: PluginContext): ObserverPlugin {
   const config = context.projectConfig?.config ?? null;
-  const capture = captureMode(process.env, config);
-  const asked = process.env.KM_CAPTURE ?? (typeof config?.capture === 'string' ? config.capture : undefined);
+  const capture = captureMode(context.env, config);
+  const asked = context.env.KM_CAPTURE ?? (typeof config?.capture === 'string' ? config.capture : undefined);
   // A typo must not pass unnoticed, even though the fallback is the safe mode.
   if (asked !== undefined && asked.trim().toLowerCase() !== capture) context.logger.warn(`capture mode "${asked}" is not metadata, redacted or full; using ${capture}`);
   return riskPlugin({ capture, home: context.settings.home, projectId: context.projectId, serverName: context.serverName, whenRecorded: context.whenRecorded });

@@ -9,6 +9,7 @@ import { serverName } from '../config/attribution';
 import type { Policy } from './policy';
 import type { ClientEnded } from './observer';
 import { kmHome } from '../config/settings';
+import { observationEnv } from '../config/observation-env';
 import { JournalFiles, JournalWriter } from './journal';
 
 /**
@@ -85,7 +86,7 @@ export function runWrap(options: WrapOptions, headers: string[] = []): void {
   // A failure is told after the batches journaled before it (handOff): the observer stops the journal on it, and
   // batches it would then get by reference could no longer be read back.
   let journalFailure: string | null = null;
-  const journal = new JournalWriter(JournalFiles.fresh(kmHome()), { kmPid: process.pid, startedAt, options, projectConfig }, (reason) => {
+  const journal = new JournalWriter(JournalFiles.fresh(kmHome()), { kmPid: process.pid, startedAt, options, projectConfig, env: observationEnv(process.env) }, (reason) => {
     journalFailure = reason;
     setImmediate(() => handOff());
   });

@@ -3,6 +3,7 @@ import { derivedEventId, newEventId } from '@km/shared/dist/ids';
 import { userInfo } from 'node:os';
 import { machineId, resolveProject, resolveUser, serverName } from '../config/attribution';
 import type { ProjectConfigFile } from '../config/project-config';
+import { journaledObservationEnv } from '../config/observation-env';
 import { ensureHome, loadSettings, placeholderOrgOf, resolveTarget, type Settings } from '../config/settings';
 import { fileLogger, type Logger } from '../log';
 import { ShipQueue, Shipper } from '../ship';
@@ -63,8 +64,8 @@ export function startSession(
   const spool = new Spool(settings.home, settings.maxSpoolBytes, logger); // the full-spool warning goes to km.log (stderr only with KM_DEBUG)
   const recorder = new Recorder(spool);
   const sessionId = newEventId();
-  const identity = sessionIdentity(settings, options, projectConfig);
-  const plugins = observerPlugins({ settings, logger, projectId: identity.projectId, projectConfig, serverName: identity.name, sessionId, transport: transportOf(options), replay: false, whenRecorded: (fn) => recorder.whenWritten(fn) });
+  const identity = sessionIdentity(settings, options, projectConfig, process.env);
+  const plugins = observerPlugins({ settings, logger, projectId: identity.projectId, projectConfig, serverName: identity.name, sessionId, transport: transportOf(options), replay: false, env: process.env, whenRecorded: (fn) => recorder.whenWritten(fn) });
   const stream = observedStream(sessionId, (draft) => recorder.record(draft), plugins, logger);
   const { observer } = stream;
   const placeholderOrg = placeholderOrgOf(settings);
@@ -193,11 +194,11 @@ export function startSession(
 export async function replayDeadJournals(settings: Settings, spool: Spool, logger: Logger): Promise<number> {
   let replayed = 0;
   // Only journals of a km killed before it knew its user need one; git is asked once for all of them.
-  let user: Promise<string> | null = null;
-  const fallbackUser = () => (user ??= resolveUser(process.env));
+  let gitUser: Promise<string> | null = null;
+  const userOf = (env: NodeJS.ProcessEnv) => (env.KM_USER ? Promise.resolve(env.KM_USER) : (gitUser ??= resolveUser({})));
   for (const files of claimDeadJournals(settings.home)) {
     try {
-      await replayJournal(files, settings, spool, logger, fallbackUser);
+      await replayJournal(files, settings, spool, logger, userOf);
       files.remove();
       replayed++;
     } catch (err) {
@@ -208,7 +209,7 @@ export async function replayDeadJournals(settings: Settings, spool: Spool, logge
   return replayed;
 }
 
-async function replayJournal(files: JournalFiles, settings: Settings, spool: Spool, logger: Logger, fallbackUser: () => Promise<string>): Promise<void> {
+async function replayJournal(files: JournalFiles, settings: Settings, spool: Spool, logger: Logger, userOf: (env: NodeJS.ProcessEnv) => Promise<string>): Promise<void> {
   const session = files.readSession();
   const ack = files.readAck();
   const { header, batches, end: seenEnd, tornBytes } = files.read();
@@ -218,11 +219,15 @@ async function replayJournal(files: JournalFiles, settings: Settings, spool: Spo
   if (typeof startedAt !== 'number' || !options || typeof options.command !== 'string') return; // nothing that could be replayed
   const projectConfig = (session?.projectConfig ?? header?.projectConfig ?? null) as ProjectConfigFile | null;
   const sessionId = session?.sessionId ?? newEventId(startedAt);
-  const identity = sessionIdentity(settings, options, projectConfig);
-  const envelope = (session?.envelope as Envelope | null) ?? envelopeOf(settings, identity, sessionId, await fallbackUser());
+  // The variables the killed km was started with (a client's config entry sets them); a journal of an older km has
+  // none, and its replay reads this process's as it always did.
+  const journaled = journaledObservationEnv(header?.env);
+  const env: NodeJS.ProcessEnv = journaled ?? process.env;
+  const identity = sessionIdentity(settings, options, projectConfig, env);
+  const envelope = (session?.envelope as Envelope | null) ?? envelopeOf(settings, identity, sessionId, await userOf(env));
   const recorder = new Recorder(spool);
   recorder.setEnvelope(envelope);
-  const plugins = observerPlugins({ settings, logger, projectId: envelope.projectId, projectConfig, serverName: envelope.server.name, sessionId, transport: transportOf(options), replay: true, whenRecorded: (fn) => recorder.whenWritten(fn) });
+  const plugins = observerPlugins({ settings, logger, projectId: envelope.projectId, projectConfig, serverName: envelope.server.name, sessionId, transport: transportOf(options), replay: true, env, whenRecorded: (fn) => recorder.whenWritten(fn) });
   const stream = observedStream(sessionId, (draft) => recorder.record(draft), plugins, logger);
   if (!ack?.started) stream.started(ack?.childPid ?? 0, startedAt, transportOf(options));
   stream.observer.resume(ack?.identity ?? null, ack?.openPrivateKeys);
@@ -257,9 +262,9 @@ function chunksOf(batch: JournalBatch): Chunk[] {
 const transportOf = (options: WrapOptions) => (options.url ? ('http' as const) : ('stdio' as const));
 
 /** Who and what the session is attributed to, the same way live and on replay. */
-function sessionIdentity(settings: Settings, options: WrapOptions, projectConfig: ProjectConfigFile | null) {
+function sessionIdentity(settings: Settings, options: WrapOptions, projectConfig: ProjectConfigFile | null, env: NodeJS.ProcessEnv) {
   return {
-    projectId: resolveProject(options.project, process.env, projectConfig),
+    projectId: resolveProject(options.project, env, projectConfig),
     name: serverName(options.name, options.command, options.args),
     // The command line goes into every event: servers are often given their secrets as arguments (a DSN, --api-key).
     command: redactedCommandLine(options.command, options.args),
