@@ -45,6 +45,23 @@ describe('km doctor', () => {
     expect(checks[1]!.fix).toBe('km init --server plain');
   });
 
+  it('fails an entry whose km (or server) is found only in a node_modules/.bin that npx put on this PATH: a client does not search it', () => {
+    const home = tempHome('km-doctor-npx');
+    const bin = binWith(home, ['good-server']);
+    const npxBin = join(home, 'app', 'node_modules', '.bin');
+    mkdirSync(npxBin, { recursive: true });
+    for (const name of ['km', 'local-server']) {
+      writeFileSync(join(npxBin, name), '#!/bin/sh\n');
+      chmodSync(join(npxBin, name), 0o755);
+    }
+    const kmHome = join(home, 'km-data');
+    mkdirSync(join(home, '.cursor'));
+    writeFileSync(join(home, '.cursor', 'mcp.json'), JSON.stringify({ mcpServers: { viaNpx: { command: 'km', args: ['--', 'good-server'], env: { KM_HOME: kmHome } } } }));
+    const checks = clientChecks({ home, cwd: home, platform: 'linux' }, loadSettings({ KM_HOME: kmHome }), `${npxBin}:${bin}`);
+    expect(checks.map((c) => [c.status, c.what])).toEqual([['fail', expect.stringContaining('viaNpx: "km" is found only in a node_modules/.bin that npx or npm put on this shell\'s PATH')]]);
+    expect(checks[0]!.fix).toContain('not under npx');
+  });
+
   it("warns that Gemini CLI starts km without the shell's KM_API_KEY, unless km login saved it or the entry sets it", () => {
     const home = tempHome('km-doctor-gemini');
     const bin = binWith(home, ['km', 'good-server']);

@@ -108,6 +108,22 @@ describe('km init', () => {
     for (const [path, text] of Object.entries(originals)) expect(readFileSync(path, 'utf8')).toBe(text);
   }, 60_000);
 
+  it('under npx (km only in the node_modules/.bin npx put on the PATH) writes node and this km, which a client can start', async () => {
+    const home = tempHome('km-init-npx');
+    const project = join(home, 'app');
+    const npxBin = join(project, 'node_modules', '.bin');
+    mkdirSync(npxBin, { recursive: true });
+    writeFileSync(join(npxBin, 'km'), `#!/bin/sh\nexec "${process.execPath}" "${KM_BIN}" "$@"\n`);
+    chmodSync(join(npxBin, 'km'), 0o755);
+    mkdirSync(join(home, '.cursor'));
+    const cursor = join(home, '.cursor', 'mcp.json');
+    writeFileSync(cursor, JSON.stringify({ mcpServers: { mem: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-memory'] } } }));
+    const env = { HOME: home, PATH: `${npxBin}:${dirname(process.execPath)}`, KM_HOME: join(home, '.km') };
+    const wrote = await km(['init', '--yes', '--client', 'cursor'], project, env);
+    expect(wrote.status).toBe(0);
+    expect(JSON.parse(readFileSync(cursor, 'utf8')).mcpServers.mem).toMatchObject({ command: process.execPath, args: [KM_BIN, '--name', 'mem', '--', 'npx', '-y', '@modelcontextprotocol/server-memory'] });
+  });
+
   it('leaves a config it cannot parse untouched, says where, and still wraps the others', async () => {
     const home = tempHome('km-init-broken');
     mkdirSync(join(home, '.cursor'));

@@ -4,7 +4,7 @@ import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { kmHome } from '../config/settings';
-import { which } from '../config/which';
+import { clientPath, which } from '../config/which';
 import { CLIENT_IDS, clientConfigs, type ClientConfig, type ClientId } from '../init/clients';
 import { editConfig, entryValue, type FileEdit } from '../init/config-edit';
 import { ALREADY_WRAPPED, planEntry, type EntryPlan, type Launcher } from '../init/entry';
@@ -147,9 +147,12 @@ function chosenClients(asked: string[] | undefined): Set<ClientId> {
 
 const describe = (clients: Set<ClientId>) => [...clients].join(', ');
 
-/** `km` when a km is on the PATH (what the issue's configs read); else node running this km's bin script. */
+/**
+ * `km` when a km is on the PATH a client searches (what the issue's configs read); else node running this km's bin
+ * script. Not this shell's PATH: under npx it holds the project's node_modules/.bin, which a client does not.
+ */
 function kmLauncher(): Launcher {
-  return which('km') ? { command: 'km', argsPrefix: [] } : { command: process.execPath, argsPrefix: [resolve(process.argv[1] ?? 'km')] };
+  return which('km', clientPath()) ? { command: 'km', argsPrefix: [] } : { command: process.execPath, argsPrefix: [resolve(process.argv[1] ?? 'km')] };
 }
 
 /**

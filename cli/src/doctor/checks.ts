@@ -2,7 +2,7 @@ import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describeReachability, probeEndpoint } from '../config/endpoint-probe';
 import { ensureHome, kmHome, loadSettings, resolveTarget, type Settings } from '../config/settings';
-import { which } from '../config/which';
+import { clientPath, which } from '../config/which';
 import { clientConfigs, type ClientConfig, type Places } from '../init/clients';
 import { serverEntries } from '../init/config-edit';
 import { runsKm } from '../init/entry';
@@ -100,7 +100,9 @@ export function spoolCheck(settings: Settings): Check[] {
 }
 
 /** Each client config found, each server entry in it: wrapped, its commands found, recording where km looks. */
-export function clientChecks(places: Places, settings: Settings, pathVar = process.env.PATH ?? '', env: NodeJS.ProcessEnv = process.env): Check[] {
+/** shellPath: this shell's PATH; entries are checked against what a client searches (clientPath, without npx's directories). */
+export function clientChecks(places: Places, settings: Settings, shellPath = process.env.PATH ?? '', env: NodeJS.ProcessEnv = process.env): Check[] {
+  const pathVar = clientPath(shellPath);
   const checks: Check[] = [];
   for (const config of clientConfigs(places)) {
     if (!existsSync(config.path)) continue;
@@ -109,13 +111,14 @@ export function clientChecks(places: Places, settings: Settings, pathVar = proce
       checks.push({ status: 'fail', what: `${config.label}: ${found.problem}`, fix: 'fix the file: the client cannot read it either' });
       continue;
     }
-    for (const { name, entry } of found.entries) checks.push(entryCheck(config, name, entry, settings, pathVar, env));
+    for (const { name, entry } of found.entries) checks.push(entryCheck(config, name, entry, settings, { pathVar, shellPath }, env));
   }
   if (checks.length === 0) checks.push({ status: 'warn', what: 'no MCP client config with servers found', fix: 'add servers in your MCP client, then km init' });
   return checks;
 }
 
-function entryCheck(config: ClientConfig, name: string, entry: unknown, settings: Settings, pathVar: string, shellEnv: NodeJS.ProcessEnv): Check {
+function entryCheck(config: ClientConfig, name: string, entry: unknown, settings: Settings, paths: { pathVar: string; shellPath: string }, shellEnv: NodeJS.ProcessEnv): Check {
+  const { pathVar, shellPath } = paths;
   const label = `${config.label}: ${name}`;
   if (!isObject(entry) || typeof entry.command !== 'string') {
     const remote = isObject(entry) && ['url', 'httpUrl', 'serverUrl'].some((k) => typeof entry[k] === 'string');
@@ -134,6 +137,9 @@ function entryCheck(config: ClientConfig, name: string, entry: unknown, settings
   // `km` itself, or node running km's bin script (what km init writes when no km is on the PATH).
   const viaNode = typeof args[0] === 'string' && /(^|[\\/])km\.js$/.test(args[0]);
   const kmFound = which(entry.command, pathVar) !== null && (!viaNode || existsSync(args[0]!));
+  if (!kmFound && !viaNode && which(entry.command, shellPath) !== null) {
+    return { status: 'fail', what: `${label}: "${entry.command}" is found only in a node_modules/.bin that npx or npm put on this shell's PATH; the client starts servers with its own PATH and will not find it`, fix: `npm i -g the km package, or run node <path to km>/cli/bin/km.js init --server ${name} (not under npx)` };
+  }
   if (!kmFound) return { status: 'fail', what: `${label}: km is not found where the entry starts it (${[entry.command, args[0]].filter(Boolean).join(' ')})`, fix: `install km on the PATH, then km init --server ${name}` };
   const dashes = args.indexOf('--');
   const server = dashes === -1 ? undefined : args[dashes + 1];
