@@ -75,7 +75,7 @@ async function eventually<T>(probe: () => Promise<T>, timeoutMs = 10_000): Promi
 }
 
 /** A raw request, for what fetch would normalise or refuse to send (dot segments, Host, an unsent body). */
-function rawRequest(options: { path: string; method?: string; headers?: Record<string, string> }) {
+function rawRequest(options: { path: string; method?: string; headers?: Record<string, string>; body?: string }) {
   return new Promise<{ status: number; body: string }>((resolve, reject) => {
     const req = httpRequest({ host: '127.0.0.1', port: host.port, ...options }, (res) => {
       let body = '';
@@ -84,7 +84,7 @@ function rawRequest(options: { path: string; method?: string; headers?: Record<s
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
     req.on('error', reject);
-    req.end();
+    req.end(options.body);
   });
 }
 
@@ -202,6 +202,14 @@ describe('the embedded host', () => {
     expect([teams.status, JSON.parse(teams.body).error]).toEqual([413, expect.stringMatching(/limit: PUT \/api\/teams\/x takes a small JSON body\.$/)]);
     const ack = await rawRequest({ path: '/api/risk/findings/f/ack', method: 'POST', headers: { 'content-length': String(100 * 1024 * 1024), authorization: `Bearer ${localKey}` } });
     expect([ack.status, JSON.parse(ack.body).error]).toEqual([413, expect.stringMatching(/limit: POST \/api\/risk\/findings\/f\/ack takes no body\.$/)]);
+  });
+
+  it('refuses a GET with a body (fetch cannot send one; curl --data -X GET can): the body would be ignored', async () => {
+    for (const path of ['/api/sessions', '/api/latency?groupBy=tool']) {
+      const answer = await rawRequest({ path, method: 'GET', headers: { authorization: `Bearer ${localKey}`, 'content-type': 'application/json', 'content-length': '7' }, body: '{"a":1}' });
+      expect([answer.status, JSON.parse(answer.body).error]).toEqual([400, expect.stringContaining('takes no body')]);
+    }
+    expect((await rawRequest({ path: '/api/sessions', method: 'GET', headers: { authorization: `Bearer ${localKey}` } })).status).toBe(200);
   });
 
   it('refuses requests a web page could make: a foreign Host (DNS rebinding) or a foreign Origin', async () => {

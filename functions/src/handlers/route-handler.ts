@@ -87,7 +87,7 @@ export function routeHandler<R extends ApiRoute, Ports extends { authenticator: 
           const read = await readJsonBody(request, bodyRule.maxBytes?.(ports) ?? MAX_BODY_BYTES, bodyRule.tooLargeAdvice);
           if ('response' in read) return read.response;
           input = { ...params, body: (bodyRule.parse ?? ((json) => parseBody(route, json)))(read.body) } as RouteInput<R>;
-        } else if (request.method !== 'GET' && request.method !== 'HEAD' && carriesBody(request)) {
+        } else if (carriesBody(request)) {
           // A body the route does not read would be ignored (a note sent with an ack, say): refused, as parameters
           // are, from its headers alone (never read: an anonymous route must not buffer what anyone sends it).
           throw new ApiError(400, `${route.method} /api/${route.path} takes no body: send the request without one`);
