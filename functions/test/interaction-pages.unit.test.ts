@@ -83,6 +83,24 @@ describe('interaction pages', () => {
     expect(ids((await stack.interactions('s-one', '?limit=3')).body.interactions)).toEqual(ids(mine.slice(0, 3)));
   });
 
+  it('lists requests sent in one write (the same startedAt) in the order of their JSON-RPC ids, whatever their event ids', async () => {
+    const stack = aStack();
+    const envelope = anEnvelope({ orgId: 'org-a', sessionId: 's-burst' });
+    // Event ids made in the opposite order of the requests (they are derived when the answer comes).
+    const calls = [
+      ['initialize', '0'],
+      ['tools/list', '1'],
+      ['tools/call', '2'],
+      ['tools/call', '10'],
+      ['tools/call', '"c-a"'],
+      ['tools/call', '"c-b"'],
+    ].map(([method, requestId]) => interaction(envelope, at(1), { method, requestId }));
+    const ids = calls.map((call) => call.id).sort().reverse();
+    await stack.project(stored(calls.map((call, i) => ({ ...call, id: ids[i]! })), 'burst', at(2)));
+    const { body } = await stack.interactions('s-burst');
+    expect(body.interactions.map((call: InteractionDoc) => call.requestId)).toEqual(['0', '1', '2', '10', '"c-a"', '"c-b"']);
+  });
+
   it('when km tail polls with its cursor across pages, then it sees every interaction once, in arrival order', async () => {
     const stack = aStack();
     const events = interleavedBatches(12, 30);

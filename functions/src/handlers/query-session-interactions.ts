@@ -33,4 +33,20 @@ export async function sessionInteractions(store: ReadModelStore, orgId: string, 
   return [...byId.values()].sort(byStart).slice(0, limit);
 }
 
-const byStart = (a: InteractionDoc, b: InteractionDoc) => (a.startedAt < b.startedAt ? -1 : a.startedAt > b.startedAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const byStart = (a: InteractionDoc, b: InteractionDoc) =>
+  a.startedAt < b.startedAt ? -1 : a.startedAt > b.startedAt ? 1 : byRequestId(a.requestId, b.requestId) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/**
+ * Requests sent in one write start in the same millisecond, and event ids are not in the order of the stream: the
+ * JSON-RPC ids are, for clients that count them (the MCP SDK, Claude Code), so initialize comes before tools/list.
+ */
+function byRequestId(a: string | null | undefined, b: string | null | undefined): number {
+  if (a == null || b == null || a === b) return 0;
+  const [x, y] = [integerId(a), integerId(b)];
+  if (x !== null && y !== null) return x < y ? -1 : x > y ? 1 : 0;
+  if (x !== null || y !== null) return x !== null ? -1 : 1; // numbers before strings: a total order
+  return a < b ? -1 : 1;
+}
+
+/** The request id as an integer when it is one (requestId holds the id as JSON: 7, or "c7" with its quotes). */
+const integerId = (id: string): number | null => (/^-?\d{1,15}$/.test(id) ? Number(id) : null);
