@@ -21,8 +21,8 @@ const DAY_MS = 86_400_000;
 const PREVIEW_COLUMNS = ['requestPreview', 'responsePreview'] as const;
 /** A document the projector rewrote meanwhile (cloud: it runs beside the sweep) is read again this many times. */
 const REWRITE_ATTEMPTS = 3;
-/** Events read at once when looking for those an interrupted sweep left before its checkpoint. */
-const HELD_PAGE = 2000;
+/** Events cut at once (checkpoint, rows, log): what a sweep holds in memory, whatever the size of the first cut. */
+const CUT_CHUNK = 2000;
 
 export const NO_RETENTION: RetentionDoc = { kind: 'retention', rawEventDays: null, previewDays: null, updatedAt: null, updatedBy: null, lastSweep: null };
 
@@ -48,9 +48,10 @@ export async function setRetention(
 
 /**
  * One retention sweep of every org that has one. Raw events: the org's oldest events accepted before the cut-off,
- * as a run from the start of its chain (so that what remains is a chain that starts at a checkpoint), leave the log;
- * the checkpoint (the last removed record's seq and hash) is saved first, so a crash in between only leaves events
- * that the export already passes over. Their interactions pages lose their rows. Previews: the rows of pages
+ * as a run from the start of its chain (so that what remains is a chain that starts at a checkpoint), leave the log,
+ * a chunk at a time: the chunk's checkpoint (its last record's seq and hash) is saved first, then its events' rows
+ * leave their interactions pages, then the events leave the log. A sweep that stops in between leaves events at or
+ * before the checkpoint, which the export already passes over and the next sweep removes. Previews: the rows of pages
  * accepted before that cut-off lose their previews, and so do the risk findings made before it (each keeps the
  * redacted preview of the message it was found in). Sessions, cost, latency and risk read models are aggregates
  * and stay. `events` is where the raw events are kept and read back by org: the embedded log (read by org), or the
@@ -61,33 +62,40 @@ export async function sweepRetention(events: OrgEventArchive, store: ReadModelSt
   const orgs = (await store.query<{ orgId: string }>(MEMBERS_MODEL, REGISTRY, { where: { kind: 'retention-org' } })).map((doc) => doc.orgId);
   for (const orgId of orgs) {
     const setting = await retentionOf(store, orgId);
-    let eventsRemoved = 0;
-    let previewsRemoved = 0;
+    const removed = { events: 0, previews: 0 };
+    const removeChunk = async (chunk: readonly LoggedEvent[]) => {
+      removed.previews += await removePageRows(store, orgId, chunk);
+      removed.events += await events.removeEvents(orgId, new Set(chunk.map((event) => event.id)));
+    };
     let checkpoint: AuditCheckpoint | null = await auditCheckpoint(store, orgId);
+    // The last sweep ended with the checkpoint it saved (lastSweep is written last): else it stopped after saving one,
+    // whatever the setting is now, and the events it passed over are still to go.
+    if (checkpoint && setting.lastSweep?.checkpoint?.seq !== checkpoint.seq) {
+      for await (const chunk of heldUpTo(events, orgId, checkpoint)) await removeChunk(chunk);
+    }
     if (setting.rawEventDays !== null) {
       const cutoff = now.getTime() - setting.rawEventDays * DAY_MS;
-      // An earlier sweep that stopped after saving its checkpoint left these: the chain passes over them already.
-      const expired = await heldUpTo(events, orgId, checkpoint);
+      let chunk: LoggedEvent[] = [];
       let last: AuditCheckpoint | null = null;
+      const cut = async () => {
+        await saveAuditCheckpoint(store, orgId, last!);
+        checkpoint = last;
+        await removeChunk(chunk);
+        chunk = [];
+      };
       for await (const { record, position, event } of orgChain(events, orgId, checkpoint)) {
         if (Date.parse(record.at) >= cutoff) break;
-        expired.push(event);
+        chunk.push(event);
         last = { kind: 'audit-checkpoint', seq: record.seq, hash: record.hash, position, at: record.at };
+        if (chunk.length >= CUT_CHUNK) await cut();
       }
-      if (expired.length > 0) {
-        // Their rows first: should the sweep stop here, the events are still in the chain and the next sweep finds them.
-        previewsRemoved += await removePageRows(store, orgId, expired);
-        if (last) {
-          await saveAuditCheckpoint(store, orgId, last);
-          checkpoint = last;
-        }
-        eventsRemoved = await events.removeEvents(orgId, new Set(expired.map((event) => event.id)));
-      }
+      if (chunk.length > 0) await cut();
     }
     const pageCut = (days: number | null) => (days === null ? null : new Date(now.getTime() - days * DAY_MS).toISOString());
     const previewCut = laterCut(pageCut(setting.rawEventDays), pageCut(setting.previewDays));
-    previewsRemoved += (await sweepPagePreviews(store, orgId, previewCut)) + (await sweepFindingPreviews(store, orgId, previewCut));
-    const lastSweep = { at: now.toISOString(), eventsRemoved, previewsRemoved, checkpoint: checkpoint ? { seq: checkpoint.seq, hash: checkpoint.hash } : null };
+    removed.previews += (await sweepPagePreviews(store, orgId, previewCut)) + (await sweepFindingPreviews(store, orgId, previewCut));
+    const saved = checkpoint as AuditCheckpoint | null;
+    const lastSweep = { at: now.toISOString(), eventsRemoved: removed.events, previewsRemoved: removed.previews, checkpoint: saved ? { seq: saved.seq, hash: saved.hash } : null };
     await store.upsert(MEMBERS_MODEL, orgId, RETENTION_ID, { ...(await retentionOf(store, orgId)), lastSweep });
     swept.set(orgId, lastSweep);
   }
@@ -132,18 +140,15 @@ async function sweepFindingPreviews(store: ReadModelStore, orgId: string, cut: s
   return removed;
 }
 
-/** The org's events the archive still holds at or before the checkpoint's position, oldest first. */
-async function heldUpTo(events: OrgEventArchive, orgId: string, checkpoint: AuditCheckpoint | null): Promise<LoggedEvent[]> {
-  const held: LoggedEvent[] = [];
-  if (!checkpoint) return held;
+/** The org's events the archive still holds at or before the checkpoint's position, oldest first, a page at a time. */
+async function* heldUpTo(events: OrgEventArchive, orgId: string, checkpoint: AuditCheckpoint): AsyncGenerator<LoggedEvent[]> {
   for (let after = BEFORE_FIRST; ; ) {
-    const page = await events.readOrg(orgId, after, HELD_PAGE);
-    for (const entry of page) {
-      if (entry.position > checkpoint.position) return held;
-      if (entry.event.orgId === orgId) held.push(entry.event);
-    }
-    if (page.length < HELD_PAGE) return held;
-    after = page[page.length - 1]!.position;
+    const page = await events.readOrg(orgId, after, CUT_CHUNK);
+    const held = page.filter((entry) => entry.position <= checkpoint.position && entry.event.orgId === orgId).map((entry) => entry.event);
+    if (held.length > 0) yield held;
+    const lastPosition = page.at(-1)?.position;
+    if (page.length < CUT_CHUNK || lastPosition === undefined || lastPosition >= checkpoint.position) return;
+    after = lastPosition;
   }
 }
 
@@ -164,12 +169,14 @@ async function removePageRows(store: ReadModelStore, orgId: string, expired: rea
   }
   let removed = 0;
   for (const [pageId, ids] of byPage) {
-    await rewrite<InteractionPageDoc>(store, interactionsProjection.name, orgId, pageId, (page) => {
+    // Counted from the version written: a rewrite that met another writer reads the page again.
+    let previews = 0;
+    const changed = await rewrite<InteractionPageDoc>(store, interactionsProjection.name, orgId, pageId, (page) => {
       if (!Array.isArray(page.rows)) return null;
-      const kept = withoutInteractions(page, ids);
-      if (kept) removed += page.rows.filter((row) => ids.has(row[1] as string) && hasPreview(row)).length;
-      return kept;
+      previews = page.rows.filter((row) => ids.has(row[1] as string) && hasPreview(row)).length;
+      return withoutInteractions(page, ids);
     });
+    if (changed) removed += previews;
   }
   return removed;
 }
