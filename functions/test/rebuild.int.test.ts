@@ -87,7 +87,7 @@ describe('rebuilding read models from the log (km serve --rebuild)', () => {
     const swept = all.slice(0, 27).map(({ event }) => event.id);
     expect(await log.removeEvents('local', new Set(swept))).toBe(27);
     const storage = sqliteRebuildStorage(db);
-    expect([storage.eventsAfter(0), storage.eventsAfter(27), storage.eventsAfter(30), storage.eventsAfter(36)]).toEqual([9, 9, 6, 0]);
+    expect([storage.eventsBetween(0, 36), storage.eventsBetween(27, 36), storage.eventsBetween(30, 36), storage.eventsBetween(28, 30), storage.eventsBetween(36, 40), storage.eventsBetween(10, 5)]).toEqual([9, 9, 6, 2, 0, 0]);
 
     const progress: RebuildProgress[] = [];
     expect(await rebuildAll({ onProgress: (p) => progress.push(p) })).toBe(true);

@@ -7,10 +7,16 @@ import type { SqliteDatabase } from './sqlite-database';
  */
 export function sqliteRebuildStorage(db: SqliteDatabase): RebuildStorage {
   const end = db.prepare<[], { next: number }>('SELECT next FROM km_event_sequence');
-  // A block holds `count` events at first..first+count-1 (retention leaves gaps between blocks, never inside one).
-  const after = db.prepare<[number, number, number], { n: number }>(
-    'SELECT COALESCE(SUM(CASE WHEN first > ? THEN count ELSE first + count - 1 - ? END), 0) AS n FROM km_event_blocks WHERE first + count - 1 > ?',
-  );
+  // A block holds `count` events at first..first+count-1 (retention leaves gaps between blocks, never inside one):
+  // the blocks starting in the range, by primary key, and the one that started before it and reaches into it.
+  const startingIn = db.prepare<[number, number, number], { n: number }>('SELECT COALESCE(SUM(MIN(count, ? - first + 1)), 0) AS n FROM km_event_blocks WHERE first > ? AND first <= ?');
+  const reachingIn = db.prepare<[number], { first: number; count: number }>('SELECT first, count FROM km_event_blocks WHERE first <= ? ORDER BY first DESC LIMIT 1');
+  const eventsBetween = (after: number, upTo: number): number => {
+    if (upTo <= after) return 0;
+    const before = reachingIn.get(after);
+    const carried = before ? Math.max(0, Math.min(before.first + before.count - 1, upTo) - after) : 0;
+    return carried + startingIn.get(upTo, after, upTo)!.n;
+  };
   const dropDocs = db.prepare<[string]>('DELETE FROM km_read_models WHERE model = ?');
   const renameDocs = db.prepare<[string, string]>('UPDATE km_read_models SET model = ? WHERE model = ?');
   const dropCheckpoint = db.prepare<[string]>('DELETE FROM km_checkpoints WHERE projector = ?');
@@ -30,7 +36,7 @@ export function sqliteRebuildStorage(db: SqliteDatabase): RebuildStorage {
   });
   return {
     logEnd: () => (end.get()?.next ?? 1) - 1,
-    eventsAfter: (position) => after.get(position, position, position)!.n,
+    eventsBetween,
     clear: (model) => clear.immediate(model),
     replace: (live, rebuilt) => replace.immediate(live, rebuilt),
   };

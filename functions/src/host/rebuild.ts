@@ -25,8 +25,8 @@ export interface RebuildProgress {
 export interface RebuildStorage {
   /** The log's last position (0 when empty). */
   logEnd(): LogPosition;
-  /** How many events the log holds after this position. */
-  eventsAfter(position: LogPosition): number;
+  /** How many events the log holds after one position, up to another (included). */
+  eventsBetween(after: LogPosition, upTo: LogPosition): number;
   /** Drops a rebuilt model's documents and checkpoint left by a rebuild that did not finish. */
   clear(rebuiltModel: string): void;
   /** In one transaction: the live model's documents are replaced by the rebuilt ones, and so is its checkpoint. */
@@ -65,17 +65,21 @@ export async function rebuildReadModels(options: RebuildOptions): Promise<boolea
   for (const copy of copies) storage.clear(copy.name);
   const models = projections.map((projection) => projection.name);
   const startedMs = nowMs();
+  // Counted as the rebuild goes, each range of the log once: the slowest copy's position only grows, and so does the end.
+  const counted = { position: 0, folded: 0, end: 0, total: 0 };
   /** After a page of any copy: where the slowest copy stands. A page with nothing new (mostly the check under the hold) tells nothing new. */
   const reportPage = async (handled: number): Promise<void> => {
     if (handled === 0 || !onProgress) return;
     const position = Math.min(...(await Promise.all(copies.map((copy) => log.getCheckpoint(copy.name)))));
     const end = storage.logEnd();
-    const total = storage.eventsAfter(0);
-    const left = storage.eventsAfter(position);
-    const folded = total - left;
+    counted.total += storage.eventsBetween(counted.end, end);
+    counted.end = Math.max(counted.end, end);
+    counted.folded += storage.eventsBetween(counted.position, position);
+    counted.position = Math.max(counted.position, position);
+    const { folded, total } = counted;
     const seconds = (nowMs() - startedMs) / 1000;
     const eventsPerSecond = seconds > 0 ? folded / seconds : 0;
-    onProgress({ models, position, end, folded, total, eventsPerSecond, etaSeconds: eventsPerSecond > 0 ? left / eventsPerSecond : null });
+    onProgress({ models, position, end, folded, total, eventsPerSecond, etaSeconds: eventsPerSecond > 0 ? Math.max(0, total - folded) / eventsPerSecond : null });
   };
   await replay(copies, reportPage, stopped);
   if (stopped()) return false;
