@@ -1,6 +1,6 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { BIN_DIR, KM_BIN, requireBuiltKm, runCommand, until } from './e2e-support';
 import { tempHome } from './helpers';
@@ -113,15 +113,22 @@ describe('km init', () => {
     const project = join(home, 'app');
     const npxBin = join(project, 'node_modules', '.bin');
     mkdirSync(npxBin, { recursive: true });
-    writeFileSync(join(npxBin, 'km'), `#!/bin/sh\nexec "${process.execPath}" "${KM_BIN}" "$@"\n`);
-    chmodSync(join(npxBin, 'km'), 0o755);
+    // As npm links it: .bin/km -> the package's bin/km.js, which node runs through the link.
+    symlinkSync(KM_BIN, join(npxBin, 'km'));
     mkdirSync(join(home, '.cursor'));
     const cursor = join(home, '.cursor', 'mcp.json');
     writeFileSync(cursor, JSON.stringify({ mcpServers: { mem: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-memory'] } } }));
     const env = { HOME: home, PATH: `${npxBin}:${dirname(process.execPath)}`, KM_HOME: join(home, '.km') };
-    const wrote = await km(['init', '--yes', '--client', 'cursor'], project, env);
+    // Started as npx starts it: the .bin/km link found on that PATH.
+    const viaNpx = (args: string[]) => runCommand(join(npxBin, 'km'), args, { env, cwd: project });
+    const wrote = await viaNpx(['init', '--yes', '--client', 'cursor']);
     expect(wrote.status).toBe(0);
-    expect(JSON.parse(readFileSync(cursor, 'utf8')).mcpServers.mem).toMatchObject({ command: process.execPath, args: [KM_BIN, '--name', 'mem', '--', 'npx', '-y', '@modelcontextprotocol/server-memory'] });
+    const entry = JSON.parse(readFileSync(cursor, 'utf8')).mcpServers.mem;
+    expect(entry).toMatchObject({ command: process.execPath, args: [realpathSync(KM_BIN), '--name', 'mem', '--', 'npx', '-y', '@modelcontextprotocol/server-memory'] });
+    // A second run knows the entry as km's, and km doctor finds it wrapped.
+    expect((await viaNpx(['init', '--yes', '--client', 'cursor'])).stdout).not.toContain('wrote');
+    expect(JSON.parse(readFileSync(cursor, 'utf8')).mcpServers.mem).toEqual(entry);
+    expect((await viaNpx(['doctor'])).stdout).toMatch(/Cursor \(user\): mem: wrapped, runs npx/);
   });
 
   it('leaves a config it cannot parse untouched, says where, and still wraps the others', async () => {

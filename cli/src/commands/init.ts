@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
@@ -152,7 +152,17 @@ const describe = (clients: Set<ClientId>) => [...clients].join(', ');
  * script. Not this shell's PATH: under npx it holds the project's node_modules/.bin, which a client does not.
  */
 function kmLauncher(): Launcher {
-  return which('km', clientPath()) ? { command: 'km', argsPrefix: [] } : { command: process.execPath, argsPrefix: [resolve(process.argv[1] ?? 'km')] };
+  return which('km', clientPath()) ? { command: 'km', argsPrefix: [] } : { command: process.execPath, argsPrefix: [thisKmScript()] };
+}
+
+/** This km's bin/km.js: npm links `.bin/km` to it, and node leaves argv[1] as the link it was started through. */
+function thisKmScript(): string {
+  const started = resolve(process.argv[1] ?? 'km');
+  try {
+    return realpathSync(started);
+  } catch {
+    return started;
+  }
 }
 
 /**
