@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BIN_DIR, KM_BIN, requireBuiltKm, until } from './e2e-support';
@@ -154,7 +154,7 @@ describe('kill -9 of km (the journal)', () => {
   it('replays a killed session with the settings km was started with (a client config entry\'s env), not the replayer\'s', async () => {
     const home = tempHome('km-kill-env');
     const base = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KM_HOME: home, KM_ENDPOINT: 'http://127.0.0.1:9' };
-    const started = { ...base, KM_PROJECT: 'kill9', KM_USER: 'alice@example.com', KM_MODEL: 'gpt-5', KM_CAPTURE: 'metadata' };
+    const started = { ...base, KM_ORG: 'acme', KM_PROJECT: 'kill9', KM_USER: 'alice@example.com', KM_MODEL: 'gpt-5', KM_CAPTURE: 'metadata' };
     const km: ChildProcess = spawn(process.execPath, [KM_BIN, '--name', 'everything', '--', join(BIN_DIR, 'mcp-server-everything'), 'stdio'], { env: started, stdio: ['pipe', 'pipe', 'ignore'] });
     const exited = new Promise<void>((resolve) => km.on('exit', () => resolve()));
     km.stdout!.on('data', (chunk: Buffer) => {
@@ -162,14 +162,17 @@ describe('kill -9 of km (the journal)', () => {
     });
     km.stdin!.write(`${JSON.stringify({ jsonrpc: '2.0', id: 'init', method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'health-check', version: '1' } } })}\n`);
     await exited;
+    // Killed before its observer wrote the session's envelope (or so made): only the journal's header says who it was.
+    const journal = join(home, 'journal');
+    for (const name of readdirSync(journal).filter((name) => name.endsWith('.session'))) unlinkSync(join(journal, name));
     // Replayed by a km with other settings of its own (km serve, or a km started from another place).
-    await runKm(['flush'], { ...base, KM_PROJECT: 'elsewhere', KM_USER: 'bob@example.com', KM_MODEL: 'claude-opus-4-1', KM_CAPTURE: 'full' });
+    await runKm(['flush'], { ...base, KM_ORG: 'other-org', KM_PROJECT: 'elsewhere', KM_USER: 'bob@example.com', KM_MODEL: 'claude-opus-4-1', KM_CAPTURE: 'full' });
     const events = readdirSync(join(home, 'spool'))
       .filter((name) => name.endsWith('.jsonl') && name !== 'rejected.jsonl')
       .flatMap((name) => readFileSync(join(home, 'spool', name), 'utf8').split('\n').filter((line) => line.trim() !== ''))
       .map((line) => JSON.parse(line) as Record<string, unknown>);
     const initialize = events.filter((event) => event.type === 'mcp.interaction' && event.method === 'initialize');
-    expect(initialize).toEqual([expect.objectContaining({ projectId: 'kill9', userId: 'alice@example.com', model: 'gpt-5', requestPreview: null, responsePreview: null })]);
+    expect(initialize).toEqual([expect.objectContaining({ orgId: 'acme', projectId: 'kill9', userId: 'alice@example.com', model: 'gpt-5', requestPreview: null, responsePreview: null })]);
     expect(new Set(events.map((event) => event.projectId))).toEqual(new Set(['kill9']));
   }, 60_000);
 

@@ -224,7 +224,9 @@ async function replayJournal(files: JournalFiles, settings: Settings, spool: Spo
   const journaled = journaledObservationEnv(header?.env);
   const env: NodeJS.ProcessEnv = journaled ?? process.env;
   const identity = sessionIdentity(settings, options, projectConfig, env);
-  const envelope = (session?.envelope as Envelope | null) ?? envelopeOf(settings, identity, sessionId, await userOf(env));
+  // The org as the killed km had it: its KM_ORG, else this KM_HOME's login (the replayer's KM_ORG is not its).
+  const orgOf = journaled ? { ...settings, orgId: loadSettings({ KM_HOME: settings.home, ...(journaled.KM_ORG ? { KM_ORG: journaled.KM_ORG } : {}) }).orgId } : settings;
+  const envelope = (session?.envelope as Envelope | null) ?? envelopeOf(orgOf, identity, sessionId, await userOf(env));
   const recorder = new Recorder(spool);
   recorder.setEnvelope(envelope);
   const plugins = observerPlugins({ settings, logger, projectId: envelope.projectId, projectConfig, serverName: envelope.server.name, sessionId, transport: transportOf(options), replay: true, env, whenRecorded: (fn) => recorder.whenWritten(fn) });
