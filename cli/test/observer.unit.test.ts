@@ -30,6 +30,19 @@ describe('SessionObserver', () => {
     expect(echo!.requestBytes).toBe(Buffer.byteLength(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { message: 'hi' } } })) + 1);
   });
 
+  it('records a request whose id the client used again while it was pending, unanswered, beside the violation', () => {
+    const h = harness();
+    h.send('client_to_server', { jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'first' } }, 0);
+    h.send('client_to_server', { jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'second' } }, 2);
+    h.send('server_to_client', { jsonrpc: '2.0', id: 4, result: { content: [] } }, 5);
+    expect(h.ofType('mcp.interaction').map((call) => [call.target, call.outcome, call.latencyMs])).toEqual([
+      ['first', 'unanswered', null],
+      ['second', 'ok', 3],
+    ]);
+    expect(h.ofType('protocol.violation')).toEqual([expect.objectContaining({ kind: 'invalid_message', detail: expect.stringContaining('reused while still pending') })]);
+    for (const event of h.events()) expect(KmEventSchema.safeParse(event).success).toBe(true);
+  });
+
   it('marks what the policy gate answered as refused by policy, and only that (a server cannot mark its own)', () => {
     const h = harness();
     h.observer.refusedByPolicy(['2', '"3"']);

@@ -336,8 +336,11 @@ export class SessionObserver {
     const key = `${direction}:${msg.id}`;
     const reused = this.pending.get(key);
     if (reused) {
+      // A client bug: the answer that comes will be taken for the later request. The earlier one still happened,
+      // so it is recorded, unanswered, beside the violation, and no call goes uncounted.
       this.violation(direction, 'invalid_message', bytes, `request id ${idField(msg.id)} reused while still pending`, at);
       this.forget(key, reused);
+      this.interaction(direction, key.slice(key.indexOf(':') + 1), reused, { at, bytes: 0, outcome: 'unanswered' }, undefined);
     }
     const dropped = this.mode === 'drop';
     this.abandoned.delete(key);
