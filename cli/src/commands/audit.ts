@@ -46,7 +46,7 @@ export function auditCommand(): Command {
         renameSync(draft, options.out);
       } catch (error) {
         rmSync(draft, { force: true });
-        throw new Error(`the export stopped before its end (${(error as Error).message}); nothing was written to ${options.out}`);
+        throw new Error(`the export stopped before its end (${(error as Error).message}); nothing was written to ${options.out}: export again (the server's log says why, e.g. a retention sweep cut the log meanwhile)`);
       }
       process.stderr.write(`km audit: wrote ${options.out}; check it with km audit verify ${options.out}\n`);
     });

@@ -80,6 +80,10 @@ export const makeAuditHandler = routeHandler(auditRoute, async (caller, { from, 
       }
     }
     if (chunk) yield chunk;
+    // A retention sweep saves its checkpoint before it removes events: one saved since this export began may have
+    // taken records it had not read yet, and the seqs after them would be wrong. Such an export is never signed.
+    const now = await auditCheckpoint(deps.readModelStore, caller.orgId);
+    if ((now?.seq ?? 0) !== (checkpoint?.seq ?? 0)) throw new AuditCutMeanwhile(caller.orgId);
     const signedAt = deps.now().toISOString();
     const head = { orgId: caller.orgId, count: seq, hash: prevHash, signedAt, checkpoint: checkpoint ? { seq: checkpoint.seq, hash: checkpoint.hash } : null, range };
     const signed = { head: true as const, ...head, publicKey: signer.publicKey, signature: signer.sign(head) };
@@ -89,6 +93,14 @@ export const makeAuditHandler = routeHandler(auditRoute, async (caller, { from, 
   }
   return new StreamedAnswer(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8', lines());
 });
+
+/** Ends an export's stream with an error, so the caller gets a cut-off body (and no head), never a wrong chain. */
+export class AuditCutMeanwhile extends Error {
+  constructor(orgId: string) {
+    super(`a retention sweep removed events of org ${orgId} while its audit export was read; the export is not signed: export again`);
+    this.name = 'AuditCutMeanwhile';
+  }
+}
 
 function signerOf(deps: AuditDeps): AuditSigner {
   if (deps.auditSigner) return deps.auditSigner;

@@ -99,10 +99,14 @@ async function streamHttpResponse(res: ServerResponse, init: HttpResponseInit, b
       if (done || gone) break;
       if (!res.write(value)) await drained(res);
     }
-  } finally {
-    if (gone) await reader.cancel().catch(() => undefined);
-    res.end();
+  } catch (error) {
+    // A stream that fails half way must not end like a whole one: the client sees the connection cut, not a body
+    // that looks complete. The dispatcher logs why.
+    res.destroy();
+    throw error;
   }
+  if (gone) await reader.cancel().catch(() => undefined);
+  res.end();
 }
 
 /** Resolves when the socket takes more, or is gone; leaves no listener behind either way. */
