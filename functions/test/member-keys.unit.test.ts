@@ -11,6 +11,7 @@ import { askHandlers } from './contracts/api.contract';
  */
 const CALLERS: Record<string, Caller> = {
   owner: { orgId: 'org-a', role: 'owner', actor: 'key:owner' },
+  admin: { orgId: 'org-a', role: 'admin', actor: 'key:admin' },
   octocat: { orgId: 'org-a', role: 'member', actor: 'github:octocat' },
   hubot: { orgId: 'org-a', role: 'member', actor: 'github:hubot' },
   memberKey: { orgId: 'org-a', role: 'member', actor: 'key:member' },
@@ -46,6 +47,26 @@ describe('API keys', () => {
     expect(revocations).toHaveLength(1);
   });
 
+  it("lets only an owner revoke an owner key, and never the org's last owner, whatever the key is called by", async () => {
+    const ask = setup();
+    const first = (await ask('owner', 'createKey', {}, { role: 'owner', label: 'first' })).body.apiKey;
+    const second = (await ask('owner', 'createKey', {}, { role: 'owner', label: 'second' })).body.apiKey;
+    // An admin cannot, by its id, its prefix or the whole key's spelling.
+    for (const reference of [first.keyId, `km_live_${first.keyId}`, `km_live_${first.keyId}_whatever`]) {
+      const refused = await ask('admin', 'revokeKey', { keyId: reference });
+      expect([refused.status, refused.body.error]).toEqual([403, expect.stringContaining('only an owner revokes owner keys')]);
+    }
+    expect((await ask('owner', 'revokeKey', { keyId: first.keyId })).status).toBe(200);
+    const last = await ask('owner', 'revokeKey', { keyId: `km_live_${second.keyId}` });
+    expect([last.status, last.body.error]).toEqual([409, expect.stringContaining("the org's last owner key")]);
+    // Another owner first, then it goes.
+    await ask('owner', 'createKey', {}, { role: 'owner', label: 'third' });
+    expect((await ask('owner', 'revokeKey', { keyId: second.keyId })).status).toBe(200);
+    // Keys of other roles are the admin's to revoke, as before.
+    const member = (await ask('owner', 'createKey', {}, { role: 'member', label: 'ci' })).body.apiKey;
+    expect((await ask('admin', 'revokeKey', { keyId: member.keyId })).status).toBe(200);
+  });
+
   it('refuses a blank label or project id, which would make a key nobody can tell apart or an org-wide one', async () => {
     const ask = setup();
     for (const body of [{ label: '   ' }, { projectId: '  ' }, { projectId: '' }]) expect((await ask('owner', 'createKey', {}, { role: 'member', ...body })).status).toBe(400);
@@ -54,7 +75,7 @@ describe('API keys', () => {
 
 describe('API keys of members', () => {
   it('says who makes which keys', () => {
-    expect(Object.fromEntries(Object.entries(CALLERS).map(([name, caller]) => [name, keyRights(caller)]))).toEqual({ owner: 'all', octocat: 'own', hubot: 'own', memberKey: 'none', watcher: 'none', stranger: 'own' });
+    expect(Object.fromEntries(Object.entries(CALLERS).map(([name, caller]) => [name, keyRights(caller)]))).toEqual({ owner: 'all', admin: 'all', octocat: 'own', hubot: 'own', memberKey: 'none', watcher: 'none', stranger: 'own' });
     expect(['owner', 'admin', 'member', 'viewer'].map((role) => keyRoleMayMake(CALLERS.octocat!, role as 'member'))).toEqual([false, false, true, true]);
     expect(['owner', 'admin', 'member', 'viewer'].map((role) => keyRoleMayMake({ role: 'admin', actor: 'key:x' }, role as 'member'))).toEqual([false, true, true, true]);
   });

@@ -2,6 +2,7 @@ import { ApiError, type Role } from '@km/shared';
 import type { KeyDirectory } from '../keys/key-directory';
 import type { TeamDirectory } from '../teams/team-directory';
 import type { MemberDirectory } from './member-directory';
+import { ownersLeft } from './owners-left';
 
 /** What removing a member did: who it was, and the teams they were taken out of. */
 export interface RemovedMember {
@@ -27,9 +28,7 @@ export async function removeMember(
   if (!member) throw new ApiError(404, `no member or invitation "${login}" in your org: see km members list`);
   if (member.role === 'owner') {
     if (caller.role !== 'owner') throw new ApiError(403, `${member.login} is an owner: only an owner removes owners`);
-    const owners = (await directories.members.list(orgId)).filter((other) => other.role === 'owner' && other.login !== member.login).length;
-    const ownerKeys = (await directories.keys.list(orgId)).filter((key) => key.role === 'owner' && key.revokedAt === null).length;
-    if (owners + ownerKeys === 0) throw new ApiError(409, `${member.login} is the org's last owner: invite another owner first (km members invite <login> --role owner), then remove them`);
+    if ((await ownersLeft(directories, orgId, { login: member.login })) === 0) throw new ApiError(409, `${member.login} is the org's last owner: invite another owner first (km members invite <login> --role owner), then remove them`);
   }
   const removed = await directories.members.remove(orgId, member.login, caller.actor);
   const teamsLeft = await directories.teams.leave(orgId, member.login, caller.actor);
