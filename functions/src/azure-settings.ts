@@ -59,6 +59,7 @@ export const AZURE_DEPLOYED_SETTING_NAMES = [
   'KM_TRUST_SWA_PRINCIPAL',
   'KM_SIGNUP',
   'KM_FUNNEL_ORG',
+  'KM_WEBHOOK_ALLOW_PRIVATE',
   'KM_AZURE_AUTH',
   'EventHubConnection__fullyQualifiedNamespace',
   'KM_EVENTHUB_NAME',

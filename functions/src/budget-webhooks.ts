@@ -1,4 +1,7 @@
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { BudgetThresholdCrossed } from '@km/shared';
+import { privateHostOf, privateWebhooksAllowed, publicOnlyLookup } from './webhook-destination';
 
 /** The log consumer's name: its checkpoint sits next to the projectors'. */
 export const BUDGET_WEBHOOKS = 'budget-webhooks';
@@ -44,7 +47,10 @@ export function budgetWebhookBody(event: BudgetThresholdCrossed) {
 }
 
 export interface DeliveryOptions {
+  /** Tests only: how the POST is made (by default node's http, with the destination checked as it connects). */
   fetch?: typeof fetch;
+  /** Loopback and private destinations too (default: KM_WEBHOOK_ALLOW_PRIVATE=true; webhook-destination.ts). */
+  allowPrivate?: boolean;
   /** Attempts in all, the first included. */
   attempts?: number;
   /** Delay before the second attempt; doubled each time after. */
@@ -70,24 +76,26 @@ export async function deliverWebhook(
   body: unknown,
   options: DeliveryOptions = {},
 ): Promise<DeliveryResult> {
-  const { fetch: doFetch = fetch, attempts = 4, baseDelayMs = 500, timeoutMs = 10_000, signal } = options;
+  const { attempts = 4, baseDelayMs = 500, timeoutMs = 10_000, signal, allowPrivate = privateWebhooksAllowed() } = options;
   const sleep = options.sleep ?? ((ms: number) => abortableDelay(ms, signal));
+  // Older budget.set events may name one (the API refuses them now): it is not sent as basic auth to anyone.
+  if (/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(url)) return { ok: false, attempts: 0, error: 'a webhook URL with a user or password is not called: set the budget again with the secret in its path', final: true };
+  const privateHost = allowPrivate ? null : privateHostOf(url);
+  if (privateHost) return { ok: false, attempts: 0, error: `${privateHost}: km does not call webhooks there unless KM_WEBHOOK_ALLOW_PRIVATE=true`, final: true };
+  const text = JSON.stringify(body);
   let error = '';
   for (let attempt = 1; attempt <= attempts; attempt++) {
     if (signal?.aborted) return { ok: false, attempts: attempt - 1, error: 'stopped', aborted: true };
     try {
       const timeout = AbortSignal.timeout(timeoutMs);
-      const res = await doFetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
-      });
-      if (res.ok) return { ok: true, attempts: attempt };
-      error = `answered ${res.status}`;
-      if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) return { ok: false, attempts: attempt, error, final: true };
+      const status = await post(url, text, signal ? AbortSignal.any([timeout, signal]) : timeout, allowPrivate, options.fetch);
+      if (status >= 200 && status < 300) return { ok: true, attempts: attempt };
+      error = `answered ${status}`;
+      if (status >= 400 && status < 500 && status !== 408 && status !== 429) return { ok: false, attempts: attempt, error, final: true };
     } catch (err) {
-      error = fetchError(err);
+      error = requestError(err);
+      // A name that resolves to a private address is not retried: it would resolve there again.
+      if ((err as { code?: unknown }).code === 'EKMPRIVATE') return { ok: false, attempts: attempt, error, final: true };
     }
     if (attempt < attempts) await sleep(baseDelayMs * 2 ** (attempt - 1));
   }
@@ -95,14 +103,33 @@ export async function deliverWebhook(
   return { ok: false, attempts, error };
 }
 
+/** One POST; its status. Redirects are not followed: a receiver cannot send km on to another address. */
+function post(url: string, body: string, signal: AbortSignal, allowPrivate: boolean, viaFetch: typeof fetch | undefined): Promise<number> {
+  if (viaFetch) return viaFetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal, redirect: 'manual' }).then((res) => res.status);
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const headers = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) };
+    const request = (target.protocol === 'https:' ? httpsRequest : httpRequest)(target, { method: 'POST', headers, signal, ...(allowPrivate ? {} : { lookup: publicOnlyLookup }) }, (res) => {
+      res.on('error', reject);
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.resume();
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
 /**
- * fetch says only "fetch failed"; its cause names what failed (ECONNREFUSED, a DNS name not found). A message that
- * quotes a URL (fetch refusing one, say) is not passed on: the URL's path is the webhook's secret.
+ * Why a POST failed, in the log: the error's code (ECONNREFUSED, ENOTFOUND, a timeout), not its message, which may
+ * quote the URL, whose path is the webhook's secret. km's own refusal of a private address says the host only.
  */
-function fetchError(err: unknown): string {
-  const { name, message, cause } = err as Error & { cause?: { code?: unknown } };
-  const said = /[a-z][a-z0-9+.-]*:\/\//i.test(String(message)) ? `${name || 'Error'}: the request could not be made` : String(message);
-  return typeof cause?.code === 'string' ? `${said} (${cause.code})` : said;
+function requestError(err: unknown): string {
+  const { name, message, code, cause } = err as Error & { code?: unknown; cause?: { code?: unknown } };
+  if (code === 'EKMPRIVATE') return String(message);
+  const known = typeof code === 'string' ? code : typeof cause?.code === 'string' ? cause.code : null;
+  if (known) return `the request failed (${known})`;
+  if (name === 'AbortError' || name === 'TimeoutError') return 'no answer in time';
+  return /[a-z][a-z0-9+.-]*:\/\//i.test(String(message)) ? `${name || 'Error'}: the request could not be made` : String(message);
 }
 
 function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<void> {

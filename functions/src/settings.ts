@@ -36,6 +36,8 @@ const SettingsSchema = z
     KM_SIGNUP: z.enum(['open', 'invitation']).default('invitation'),
     /** The funnel (issue 15): the org whose owners and admins see the landing page's views (empty: views are not counted). */
     KM_FUNNEL_ORG: z.string().trim().max(200).optional(),
+    /** `true`: budget webhooks may go to loopback and private addresses too (webhook-destination.ts reads it). */
+    KM_WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false'),
   })
   .refine((env) => env.KM_STORAGE !== 'sqlite' || env.KM_HOME !== undefined, {
     message: 'KM_STORAGE=sqlite needs KM_HOME: the directory holding km.db and api-key',

@@ -9,6 +9,9 @@ const START = Date.parse('2026-07-02T12:00:00.000Z');
 const A_TICK: Timer = { isPastDue: false, scheduleStatus: { last: '', next: '', lastUpdated: '' } };
 
 describe('budget webhook trigger and retry timer (cloud)', () => {
+  // The receivers here listen on 127.0.0.1, a private address: km calls webhooks there only when told to.
+  beforeAll(() => void (process.env.KM_WEBHOOK_ALLOW_PRIVATE = 'true'));
+  afterAll(() => void delete process.env.KM_WEBHOOK_ALLOW_PRIVATE);
   let receiver: WebhookReceiver;
   let nowMs: number;
   let logged: string[];

@@ -1,8 +1,12 @@
+import { lookup } from 'node:dns/promises';
+import { createServer } from 'node:http';
+import { hostname } from 'node:os';
 import { costProjection, newEventId, type BudgetThresholdCrossed } from '@km/shared';
 import { ApiKeyAuthenticator, hashApiKey } from '../src/adapters/api-key-authenticator';
 import { MemoryEventLog } from '../src/adapters/memory-event-log';
 import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
 import { budgetWebhookBody, deliverWebhook } from '../src/budget-webhooks';
+import { isPrivateAddress, publicOnlyLookup } from '../src/webhook-destination';
 import { startBudgetNotifier } from '../src/host/budget-notifier';
 import type { HttpHandler } from '../src/handlers/http-results';
 import { makeIngestHandler } from '../src/handlers/ingest';
@@ -74,6 +78,60 @@ describe('budgets', () => {
     const huge = await api.setBudget({ monthlyUsd: 5, webhookUrl: `https://hooks.example.com/${'x'.repeat(20_000)}` });
     expect(huge.status).toBe(413);
     expect(huge.body.error).toMatch(/16384-byte limit: send a smaller body\.$/);
+  });
+
+  it('refuses a webhook on this machine or a private network, set or called, unless the server allows them (SSRF)', async () => {
+    const api = setup();
+    for (const url of ['http://127.0.0.1:8080/admin', 'http://localhost/x', 'http://[::1]/x', 'http://169.254.169.254/latest/meta-data', 'http://10.0.0.5/hook', 'http://[::ffff:192.168.1.1]/x', 'http://0.0.0.0/x']) {
+      const refused = await api.setBudget({ monthlyUsd: 5, webhookUrl: url });
+      expect({ url, status: refused.status, error: refused.body.error }).toEqual({ url, status: 400, error: expect.stringContaining('km calls webhooks on public addresses only') });
+    }
+    process.env.KM_WEBHOOK_ALLOW_PRIVATE = 'true';
+    try {
+      expect((await api.setBudget({ monthlyUsd: 5, webhookUrl: 'http://127.0.0.1:8080/hook' })).status).toBe(202);
+    } finally {
+      delete process.env.KM_WEBHOOK_ALLOW_PRIVATE;
+    }
+    // Called: a receiver on loopback gets nothing, by address or by a name that resolves there, and it is not retried.
+    let posts = 0;
+    const receiver = createServer((_req, res) => void (posts++, res.end('ok')));
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const port = (receiver.address() as { port: number }).port;
+    try {
+      // By a name that resolves there (the machine's own name: in /etc/hosts, to a loopback or private address).
+      const name = hostname();
+      const resolved = await lookup(name).catch(() => null);
+      const hosts = ['127.0.0.1', 'localhost', ...(resolved && isPrivateAddress(resolved.address) ? [name] : [])];
+      for (const host of hosts) {
+        const result = await deliverWebhook(`http://${host}:${port}/hook`, {}, { sleep: async () => {} });
+        expect({ host, result }).toMatchObject({ host, result: { ok: false, final: true, error: expect.stringContaining('KM_WEBHOOK_ALLOW_PRIVATE=true') } });
+      }
+      expect(posts).toBe(0);
+      // The check as the socket connects, whatever the name.
+      const refused = await new Promise<NodeJS.ErrnoException | null>((resolve) => publicOnlyLookup('localhost', {}, (error) => resolve(error)));
+      expect(refused).toMatchObject({ code: 'EKMPRIVATE', message: expect.stringContaining('localhost resolves to ') });
+      expect(await deliverWebhook(`http://127.0.0.1:${port}/hook`, {}, { allowPrivate: true })).toEqual({ ok: true, attempts: 1 });
+      expect(posts).toBe(1);
+    } finally {
+      receiver.close();
+    }
+  });
+
+  it('does not follow a redirect: a receiver cannot send km on to another address', async () => {
+    let redirected = 0;
+    const target = createServer((_req, res) => void (redirected++, res.end('ok')));
+    await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+    const to = `http://127.0.0.1:${(target.address() as { port: number }).port}/internal`;
+    const hop = createServer((_req, res) => void res.writeHead(307, { location: to }).end());
+    await new Promise<void>((resolve) => hop.listen(0, '127.0.0.1', resolve));
+    try {
+      const result = await deliverWebhook(`http://127.0.0.1:${(hop.address() as { port: number }).port}/hook`, {}, { allowPrivate: true, attempts: 1 });
+      expect(result).toMatchObject({ ok: false, error: 'answered 307' });
+      expect(redirected).toBe(0);
+    } finally {
+      target.close();
+      hop.close();
+    }
   });
 
   it('crosses 50, 80 and 100 percent once each: a replay of the log appends nothing twice', async () => {
@@ -182,10 +240,11 @@ describe('budget webhooks', () => {
       throw new Error('ECONNREFUSED');
     }) as typeof fetch;
     expect(await deliverWebhook('https://x', {}, { fetch: down, sleep: async () => {}, attempts: 3 })).toEqual({ ok: false, attempts: 3, error: 'ECONNREFUSED' });
-    // The real fetch refusing a URL quotes it whole: the path (the webhook's secret) is not passed on.
+    // A URL with a user and password (an older budget.set) is not called, and its path (the webhook's secret) is not passed on.
     const secret = 'https://hook:tok@hooks.example.com/services/SECRETPATH';
     const refused = await deliverWebhook(secret, {}, { sleep: async () => {}, attempts: 1 });
-    expect(refused).toMatchObject({ ok: false, error: 'TypeError: the request could not be made' });
+    expect(refused).toMatchObject({ ok: false, final: true, error: expect.stringContaining('with a user or password is not called') });
+    expect(refused.error).not.toContain('SECRETPATH');
   });
 
   it('logs a failing webhook once and moves on past its checkpoint, keeping the delivery to retry', async () => {

@@ -127,6 +127,8 @@ var appSettings = {
   KM_TRUST_SWA_PRINCIPAL: 'true'
   KM_SIGNUP: 'open'
   KM_FUNNEL_ORG: funnelOrg
+  // Budget webhooks, which any member may set, never reach the app's own network (SSRF).
+  KM_WEBHOOK_ALLOW_PRIVATE: 'false'
   KM_AZURE_AUTH: 'identity'
   EventHubConnection__fullyQualifiedNamespace: eventHubs.outputs.fullyQualifiedNamespace
   KM_EVENTHUB_NAME: eventHubName

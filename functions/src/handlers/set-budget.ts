@@ -1,6 +1,7 @@
-import { newEventId, setOrgBudgetRoute, setProjectBudgetRoute, setTeamBudgetRoute, type BudgetScope, type StoredServerEvent } from '@km/shared';
+import { ApiError, newEventId, setOrgBudgetRoute, setProjectBudgetRoute, setTeamBudgetRoute, type BudgetScope, type StoredServerEvent } from '@km/shared';
 import type { Authenticator, EventLog, ReadModelStore } from '../ports';
 import { teamUsers } from '../teams/team-directory';
+import { privateHostOf, privateWebhooksAllowed } from '../webhook-destination';
 import { routeHandler } from './route-handler';
 import { appendServerEvents } from './server-events';
 
@@ -24,6 +25,10 @@ export function makeSetBudgetHandler(scope: BudgetScope) {
   return routeHandler(routes[scope], async (caller, input, deps: SetBudgetDeps, context) => {
     const teamId = 'teamId' in input ? input.teamId : undefined;
     if (teamId !== undefined) await teamUsers(deps.readModelStore, caller.orgId, teamId);
+    // Refused now, not at the first threshold: a webhook km would never call must not be accepted (the notifier
+    // also checks what a name resolves to, as it connects).
+    const privateHost = input.body.webhookUrl && !privateWebhooksAllowed() ? privateHostOf(input.body.webhookUrl) : null;
+    if (privateHost) throw new ApiError(400, `webhookUrl: ${privateHost}; km calls webhooks on public addresses only, unless the server is run with KM_WEBHOOK_ALLOW_PRIVATE=true`, { parameter: 'webhookUrl' });
     const now = deps.now();
     const event: StoredServerEvent = {
       id: newEventId(now.getTime()),
