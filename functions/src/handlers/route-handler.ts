@@ -123,6 +123,8 @@ export function scopedQuery(route: ApiRoute, caller: Caller, path: Record<string
     throw new ApiError(403, `this key is scoped to project "${projectId}", and ${route.method} /api/${route.path} answers for the whole org: use a key of the org, not of one project`);
   }
   if (route.name === 'ingest') return query;
+  // Refused as parseParams refuses any parameter given twice, before set() below keeps one of the values.
+  if (query.getAll('projectId').length > 1) throw badParameter('projectId', givenTwice(route, 'projectId'));
   scope(query.get('projectId'));
   const scoped = new URLSearchParams(query);
   scoped.set('projectId', projectId);
@@ -164,12 +166,14 @@ export function parseParams<R extends ApiRoute>(route: R, path: Record<string, s
       const known = Object.keys(route.query.shape);
       throw badParameter(name, `unknown parameter "${name}": ${route.method} /api/${route.path} takes ${known.length ? known.join(', ') : 'no query parameters'}`);
     }
-    if (name in given) throw badParameter(name, `parameter "${name}" is given twice: ${route.method} /api/${route.path} takes each parameter once`);
+    if (name in given) throw badParameter(name, givenTwice(route, name));
     given[name] = value;
   }
   const pathParams = parsed(route.pathParams, { ...path });
   return { ...parsed(route.query, given), ...pathParams } as RouteParams<R>;
 }
+
+const givenTwice = (route: ApiRoute, name: string) => `parameter "${name}" is given twice: ${route.method} /api/${route.path} takes each parameter once`;
 
 function parsed(schema: ApiRoute['query'], input: Record<string, string>): Record<string, unknown> {
   const result = schema.safeParse(input);

@@ -250,6 +250,13 @@ export function testTenantIsolation(name: string, makeTenants: () => Promise<Ten
       expect(keys.body.keys.map((key: { revokedAt: string | null }) => key.revokedAt)).toEqual([null]);
     });
 
+    it("refuses a project key's projectId given twice, its own first, as any parameter given twice (one would be ignored)", async () => {
+      for (const name of ['query-sessions', 'query-cost', 'query-risk-findings', 'query-latency'] as const) {
+        const answer = await api.ask(webKeyA, route(name), { projectId: ['web', 'proj-other'] });
+        expect({ name, status: answer.status, error: answer.body?.error }).toEqual({ name, status: 400, error: expect.stringContaining('"projectId" is given twice') });
+      }
+    });
+
     it("says a refused projectId was the project key's scope, which the caller never sent", async () => {
       const cost = await api.ask(webKeyA, route('query-cost'), { teamId: 'any-team', groupBy: 'user' });
       expect([cost.status, cost.body.error]).toEqual([400, expect.stringMatching(/^this key is scoped to project "web", so its requests are read as projectId=web, and projectId: give one of/)]);
