@@ -58,13 +58,26 @@ describe('API keys', () => {
     }
     expect((await ask('owner', 'revokeKey', { keyId: first.keyId })).status).toBe(200);
     const last = await ask('owner', 'revokeKey', { keyId: `km_live_${second.keyId}` });
-    expect([last.status, last.body.error]).toEqual([409, expect.stringContaining("the org's last owner key")]);
+    expect([last.status, last.body.error]).toEqual([409, expect.stringContaining(`${second.keyId} is the org's last owner`)]);
     // Another owner first, then it goes.
     await ask('owner', 'createKey', {}, { role: 'owner', label: 'third' });
     expect((await ask('owner', 'revokeKey', { keyId: second.keyId })).status).toBe(200);
     // Keys of other roles are the admin's to revoke, as before.
     const member = (await ask('owner', 'createKey', {}, { role: 'member', label: 'ci' })).body.apiKey;
     expect((await ask('admin', 'revokeKey', { keyId: member.keyId })).status).toBe(200);
+  });
+
+  it("counts neither a project's owner key nor an owner invitation nobody took up as an owner left, and revokes two owners one at a time", async () => {
+    const ask = setup();
+    const orgWide = (await ask('owner', 'createKey', {}, { role: 'owner', label: 'org' })).body.apiKey;
+    // A project's owner key makes no org-wide keys and invites nobody; an invitation may name a login nobody has.
+    await ask('owner', 'createKey', {}, { role: 'owner', label: 'web', projectId: 'web' });
+    await ask('owner', 'inviteMember', {}, { login: 'b0ss-typo', role: 'owner' });
+    expect((await ask('owner', 'revokeKey', { keyId: orgWide.keyId })).status).toBe(409);
+    // Two owner keys revoked at once: one goes, the other is the last.
+    const another = (await ask('owner', 'createKey', {}, { role: 'owner', label: 'another' })).body.apiKey;
+    const both = await Promise.all([ask('owner', 'revokeKey', { keyId: orgWide.keyId }), ask('owner', 'revokeKey', { keyId: another.keyId })]);
+    expect(both.map((answer) => answer.status).sort()).toEqual([200, 409]);
   });
 
   it('refuses a blank label or project id, which would make a key nobody can tell apart or an org-wide one', async () => {

@@ -3,7 +3,7 @@ import { ApiError, createKeyRoute, keyIdOfReference, keyRights, keyRoleMayMake, 
 import { KeyDirectory } from '../keys/key-directory';
 import type { KeyListingDoc } from '../keys/key-docs';
 import { MemberDirectory } from '../members/member-directory';
-import { ownersLeft } from '../members/owners-left';
+import { oneOwnerChangeAtATime, ownersLeft } from '../members/owners-left';
 import type { Caller } from '../ports';
 import { routeHandler } from './route-handler';
 import { serverEventAppender, type ChangeDeps } from './server-events';
@@ -63,22 +63,24 @@ export const makeCreateKeyHandler = routeHandler(createKeyRoute, async (caller, 
  * POST /api/keys/{keyId}/revoke: as with making keys, only an owner revokes an owner's, and never the org's last
  * owner (owner members and owner keys not revoked): with none, nobody could make an owner again through the API.
  */
-export const makeRevokeKeyHandler = routeHandler(revokeKeyRoute, async (caller, { keyId }, deps: ChangeDeps, context) => {
-  const directory = directoryOf(deps, context);
-  const visible = visibleKeys(caller, rightsOf(caller));
-  const keys = await directory.list(caller.orgId);
-  // By the id the directory revokes (a prefix or a whole key names it too), so no spelling passes the checks below.
-  const id = keyIdOfReference(keyId);
-  const target = keys.find((key) => key.keyId === id);
-  if (visible && !(target && visible(target))) {
-    throw new ApiError(403, caller.projectId ? `this key is scoped to project "${caller.projectId}": it revokes keys of that project only` : 'a member revokes the keys they made only: an owner or admin revokes the others');
-  }
-  if (target?.role === 'owner' && target.revokedAt === null) {
-    if (!roleMayGrant(caller.role, 'owner')) throw new ApiError(403, `${target.keyId} is an owner key: only an owner revokes owner keys`);
-    const members = new MemberDirectory(deps.readModelStore, serverEventAppender(deps, context), deps.now, deps.newBatchId);
-    if ((await ownersLeft({ members, keys: directory }, caller.orgId, { keyId: target.keyId })) === 0) {
-      throw new ApiError(409, `${target.keyId} is the org's last owner key and it has no owner member: make another owner key (km keys create --role owner) or invite an owner first, then revoke it`);
+export const makeRevokeKeyHandler = routeHandler(revokeKeyRoute, async (caller, { keyId }, deps: ChangeDeps, context) =>
+  oneOwnerChangeAtATime(caller.orgId, async () => {
+    const directory = directoryOf(deps, context);
+    const visible = visibleKeys(caller, rightsOf(caller));
+    const keys = await directory.list(caller.orgId);
+    // By the id the directory revokes (a prefix or a whole key names it too), so no spelling passes the checks below.
+    const id = keyIdOfReference(keyId);
+    const target = keys.find((key) => key.keyId === id);
+    if (visible && !(target && visible(target))) {
+      throw new ApiError(403, caller.projectId ? `this key is scoped to project "${caller.projectId}": it revokes keys of that project only` : 'a member revokes the keys they made only: an owner or admin revokes the others');
     }
-  }
-  return view(await directory.revoke(caller.orgId, keyId, caller.actor));
-});
+    if (target?.role === 'owner' && target.revokedAt === null) {
+      if (!roleMayGrant(caller.role, 'owner')) throw new ApiError(403, `${target.keyId} is an owner key: only an owner revokes owner keys`);
+      const members = new MemberDirectory(deps.readModelStore, serverEventAppender(deps, context), deps.now, deps.newBatchId);
+      if ((await ownersLeft({ members, keys: directory }, caller.orgId, { keyId: target.keyId })) === 0) {
+        throw new ApiError(409, `${target.keyId} is the org's last owner: make another owner key (km keys create --role owner) or invite an owner who signs in, then revoke it`);
+      }
+    }
+    return view(await directory.revoke(caller.orgId, keyId, caller.actor));
+  }),
+);

@@ -2,7 +2,7 @@ import { ApiError, type Role } from '@km/shared';
 import type { KeyDirectory } from '../keys/key-directory';
 import type { TeamDirectory } from '../teams/team-directory';
 import type { MemberDirectory } from './member-directory';
-import { ownersLeft } from './owners-left';
+import { oneOwnerChangeAtATime, ownersLeft } from './owners-left';
 
 /** What removing a member did: who it was, and the teams they were taken out of. */
 export interface RemovedMember {
@@ -24,13 +24,18 @@ export async function removeMember(
   login: string,
 ): Promise<RemovedMember> {
   const { orgId } = caller;
-  const member = await directories.members.find(orgId, login);
-  if (!member) throw new ApiError(404, `no member or invitation "${login}" in your org: see km members list`);
-  if (member.role === 'owner') {
-    if (caller.role !== 'owner') throw new ApiError(403, `${member.login} is an owner: only an owner removes owners`);
-    if ((await ownersLeft(directories, orgId, { login: member.login })) === 0) throw new ApiError(409, `${member.login} is the org's last owner: invite another owner first (km members invite <login> --role owner), then remove them`);
-  }
-  const removed = await directories.members.remove(orgId, member.login, caller.actor);
-  const teamsLeft = await directories.teams.leave(orgId, member.login, caller.actor);
-  return { login: removed.login, role: removed.role, removedBy: caller.actor, teamsLeft };
+  return oneOwnerChangeAtATime(orgId, async () => {
+    const member = await directories.members.find(orgId, login);
+    if (!member) throw new ApiError(404, `no member or invitation "${login}" in your org: see km members list`);
+    if (member.role === 'owner') {
+      if (caller.role !== 'owner') throw new ApiError(403, `${member.login} is an owner: only an owner removes owners`);
+      // An invitation nobody took up was no owner yet: taking it back leaves as many as there were.
+      if (member.joinedAt !== null && (await ownersLeft(directories, orgId, { login: member.login })) === 0) {
+        throw new ApiError(409, `${member.login} is the org's last owner: invite another owner who signs in (km members invite <login> --role owner), or make an owner key, then remove them`);
+      }
+    }
+    const removed = await directories.members.remove(orgId, member.login, caller.actor);
+    const teamsLeft = await directories.teams.leave(orgId, member.login, caller.actor);
+    return { login: removed.login, role: removed.role, removedBy: caller.actor, teamsLeft };
+  });
 }
