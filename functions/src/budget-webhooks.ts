@@ -110,8 +110,9 @@ function post(url: string, body: string, signal: AbortSignal, allowPrivate: bool
     const target = new URL(url);
     const headers = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) };
     const request = (target.protocol === 'https:' ? httpsRequest : httpRequest)(target, { method: 'POST', headers, signal, ...(allowPrivate ? {} : { lookup: publicOnlyLookup }) }, (res) => {
-      res.on('error', reject);
-      res.on('end', () => resolve(res.statusCode ?? 0));
+      // The status is the answer: a body that is slow or cut short after a 200 is no reason to send the alert again.
+      resolve(res.statusCode ?? 0);
+      res.on('error', () => undefined);
       res.resume();
     });
     request.on('error', reject);

@@ -38,12 +38,19 @@ export function isPrivateAddress(address: string): boolean {
   const zeros = (from: number, to: number) => words.slice(from, to).every((word) => word === 0);
   if (zeros(0, 7) && words[7]! <= 1) return true; // :: and ::1
   // IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d) and NAT64 (64:ff9b::a.b.c.d): judged as that IPv4 address.
+  const v4 = (high: number, low: number) => `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
+  // IPv4 inside: mapped (::ffff:a.b.c.d), compatible (::a.b.c.d), translated (::ffff:0:a.b.c.d), NAT64
+  // (64:ff9b::a.b.c.d), judged as that IPv4 address; 6to4 (2002:aabb:ccdd::) by the IPv4 address it routes to.
   const mapped = zeros(0, 5) && (words[5] === 0xffff || words[5] === 0);
+  const translated = zeros(0, 4) && words[4] === 0xffff && words[5] === 0;
   const nat64 = words[0] === 0x64 && words[1] === 0xff9b && zeros(2, 6);
-  if (mapped || nat64) return isPrivateAddress(`${words[6]! >> 8}.${words[6]! & 0xff}.${words[7]! >> 8}.${words[7]! & 0xff}`);
+  if (mapped || translated || nat64) return isPrivateAddress(v4(words[6]!, words[7]!));
+  if (words[0] === 0x2002) return isPrivateAddress(v4(words[1]!, words[2]!));
   const first = words[0]!;
-  // fc00::/7 unique local, fe80::/10 link-local, ff00::/8 multicast
-  return (first & 0xfe00) === 0xfc00 || (first & 0xffc0) === 0xfe80 || (first & 0xff00) === 0xff00;
+  // Teredo (2001::/32) and local-use NAT64 (64:ff9b:1::/48) tunnel to addresses not shown plainly: refused.
+  if ((first === 0x2001 && words[1] === 0) || (first === 0x64 && words[1] === 0xff9b && words[2] === 1)) return true;
+  // fc00::/7 unique local, fe80::/10 link-local, fec0::/10 site-local, ff00::/8 multicast
+  return (first & 0xfe00) === 0xfc00 || (first & 0xffc0) === 0xfe80 || (first & 0xffc0) === 0xfec0 || (first & 0xff00) === 0xff00;
 }
 
 /** An IPv6 address's eight 16-bit words (isIP already said it is one), an embedded dotted IPv4 tail included. */
@@ -65,11 +72,12 @@ function ipv6Words(address: string): number[] {
 export function privateHostOf(url: string): string | null {
   let host: string;
   try {
-    host = new URL(url).hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    // A trailing dot names the same host (localhost. is localhost).
+    host = new URL(url).hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
   } catch {
     return null;
   }
-  if (host === 'localhost' || host.endsWith('.localhost')) return `${host} is this machine`;
+  if (host === 'localhost' || host.endsWith('.localhost') || host === 'localhost.localdomain') return `${host} is this machine`;
   return isIP(host) !== 0 && isPrivateAddress(host) ? `${host} is a loopback, private or link-local address` : null;
 }
 

@@ -82,7 +82,7 @@ describe('budgets', () => {
 
   it('refuses a webhook on this machine or a private network, set or called, unless the server allows them (SSRF)', async () => {
     const api = setup();
-    for (const url of ['http://127.0.0.1:8080/admin', 'http://localhost/x', 'http://[::1]/x', 'http://169.254.169.254/latest/meta-data', 'http://10.0.0.5/hook', 'http://[::ffff:192.168.1.1]/x', 'http://0.0.0.0/x']) {
+    for (const url of ['http://127.0.0.1:8080/admin', 'http://localhost/x', 'http://[::1]/x', 'http://169.254.169.254/latest/meta-data', 'http://10.0.0.5/hook', 'http://[::ffff:192.168.1.1]/x', 'http://0.0.0.0/x', 'http://localhost./x', 'http://2130706433/x', 'http://[::ffff:0:7f00:1]/x', 'http://[2002:7f00:1::]/x', 'http://[fd00::1]/x']) {
       const refused = await api.setBudget({ monthlyUsd: 5, webhookUrl: url });
       expect({ url, status: refused.status, error: refused.body.error }).toEqual({ url, status: 400, error: expect.stringContaining('km calls webhooks on public addresses only') });
     }
@@ -111,6 +111,23 @@ describe('budgets', () => {
       const refused = await new Promise<NodeJS.ErrnoException | null>((resolve) => publicOnlyLookup('localhost', {}, (error) => resolve(error)));
       expect(refused).toMatchObject({ code: 'EKMPRIVATE', message: expect.stringContaining('localhost resolves to ') });
       expect(await deliverWebhook(`http://127.0.0.1:${port}/hook`, {}, { allowPrivate: true })).toEqual({ ok: true, attempts: 1 });
+      expect(posts).toBe(1);
+    } finally {
+      receiver.close();
+    }
+  });
+
+  it('takes a 200 as delivered when the body after it is cut short: the alert is not sent again', async () => {
+    let posts = 0;
+    const receiver = createServer((_req, res) => {
+      posts++;
+      res.writeHead(200, { 'content-length': '1000' });
+      res.write('partial');
+      setImmediate(() => res.destroy());
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    try {
+      expect(await deliverWebhook(`http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`, {}, { allowPrivate: true, sleep: async () => {} })).toEqual({ ok: true, attempts: 1 });
       expect(posts).toBe(1);
     } finally {
       receiver.close();
