@@ -42,7 +42,11 @@ describe("a team's figures are its users'", () => {
     const byUser = await ask('query-cost', { teamId: 'platform', groupBy: 'user' });
     expect(byUser.body.groups.map((group: { key: string }) => group.key).sort()).toEqual(['ann', 'cy']);
     const missing = await ask('query-cost', { teamId: 'nobody' });
-    expect([missing.status, missing.body.error]).toEqual([404, expect.stringContaining('no team "nobody"')]);
+    expect([missing.status, missing.body.error]).toEqual([404, expect.stringContaining('no team "nobody" in your org: see GET /api/teams, or make it with PUT /api/teams/nobody')]);
+    // A name no team can have is not offered to be made.
+    const unmakeable = await ask('query-cost', { teamId: 'toString' });
+    expect([unmakeable.status, unmakeable.body.error]).toEqual([404, expect.stringContaining('(team ids are lowercase')]);
+    expect(unmakeable.body.error).not.toContain('PUT /api/teams/toString');
     expect((await ask('query-cost', { teamId: 'platform', userId: 'ann' })).status).toBe(400);
   });
 

@@ -1,4 +1,4 @@
-import { newEventId, notFound, type LoggedEvent, type TeamSet } from '@km/shared';
+import { newEventId, notFound, TeamIdSchema, type LoggedEvent, type TeamSet } from '@km/shared';
 import type { ReadModelStore } from '../ports';
 import { MEMBERS_MODEL } from '../members/member-directory';
 
@@ -61,6 +61,10 @@ export class TeamDirectory {
 /** The users of a team of the org, for a route's teamId filter; a team the org does not have is a 404. */
 export async function teamUsers(store: ReadModelStore, orgId: string, teamId: string): Promise<ReadonlySet<string>> {
   const found = await store.get<TeamDoc>(MEMBERS_MODEL, orgId, teamDocId(teamId));
-  if (!found || found.doc.kind !== 'team') throw notFound(`no team "${teamId}" in your org: see GET /api/teams, or make it with PUT /api/teams/${teamId}`);
+  if (!found || found.doc.kind !== 'team') {
+    // Only a name a team can have is offered to be made (team ids are lowercase).
+    const makeIt = TeamIdSchema.safeParse(teamId).success ? `, or make it with PUT /api/teams/${teamId}` : ` (team ids are lowercase letters, digits, ".", "_" and "-")`;
+    throw notFound(`no team "${teamId}" in your org: see GET /api/teams${makeIt}`);
+  }
   return new Set(found.doc.userIds);
 }
