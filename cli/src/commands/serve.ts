@@ -123,7 +123,9 @@ export function serveCommand(): Command {
         ...(options.rebuild ? { rebuild: options.rebuild, onRebuildProgress: progress.show } : {}),
       });
       const journals = replayJournalsWhileServing(settings, logger);
-      process.stdout.write(`km serve: listening on ${host.url} (data in ${settings.home}); dashboard at ${host.url}/\n`);
+      // The URL is for this machine's clients; bound to every interface, that is not all it listens on.
+      const everywhere = options.host === '0.0.0.0' || options.host === '::' ? `bound to ${options.host}, every interface, where every request needs an API key; ` : '';
+      process.stdout.write(`km serve: listening on ${host.url} (${everywhere}data in ${settings.home}); dashboard at ${host.url}/\n`);
       void host.rebuilt?.then((outcome) => {
         progress.done();
         const what = options.rebuild!.join(', ');
