@@ -1,4 +1,9 @@
+import { join } from 'node:path';
+import { openSqliteDatabase } from '@km/functions/dist/adapters/sqlite-database';
+import { SqliteEventLog } from '@km/functions/dist/adapters/sqlite-event-log';
+import { SqliteReadModelStore } from '@km/functions/dist/adapters/sqlite-read-model-store';
 import { startEmbeddedHost, type EmbeddedHost } from '@km/functions/dist/host/embedded-host';
+import { MemberDirectory } from '@km/functions/dist/members/member-directory';
 import { interaction, anEnvelope } from '../../functions/test/fixtures';
 import { startGithubDouble } from '../../functions/test/support/github-double';
 import { requireBuiltKm, runKm, until } from './e2e-support';
@@ -114,9 +119,16 @@ describe('teams: budgets per team and removing a member, on km serve', () => {
     ]);
   });
 
-  it("refuses to remove the org's last owner on this machine's database", async () => {
+  it("refuses to remove the org's last owner on this machine's database, and takes back an invitation nobody took up", async () => {
     const home = tempHome('km-teams-local');
     expect((await km(['members', 'invite', 'boss', '--role', 'owner', '--org', 'solo'], { KM_HOME: home })).status).toBe(0);
+    expect((await km(['members', 'invite', 'b0ss-typo', '--role', 'owner', '--org', 'solo'], { KM_HOME: home })).status).toBe(0);
+    // boss signs in (on the dashboard, with GitHub): an owner who joined, the org's only one.
+    const db = openSqliteDatabase(join(home, 'km.db'));
+    const log = new SqliteEventLog(db);
+    await new MemberDirectory(new SqliteReadModelStore(db), async (events) => void (await log.append(events)), () => new Date(), () => 'sign-in').signIn('boss', 'github', 'invitation');
+    db.close();
+    expect((await km(['members', 'remove', 'b0ss-typo', '--org', 'solo'], { KM_HOME: home })).status).toBe(0);
     const refused = await km(['members', 'remove', 'boss', '--org', 'solo'], { KM_HOME: home });
     expect([refused.status, refused.stderr]).toEqual([1, expect.stringContaining("boss is the org's last owner")]);
     expect(JSON.parse((await km(['members', 'list', '--org', 'solo', '--json'], { KM_HOME: home })).stdout).map((m: { login: string }) => m.login)).toEqual(['boss']);
