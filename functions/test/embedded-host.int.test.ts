@@ -1,5 +1,6 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, existsSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -210,6 +211,22 @@ describe('the embedded host', () => {
       expect([answer.status, JSON.parse(answer.body).error]).toEqual([400, expect.stringContaining('takes no body')]);
     }
     expect((await rawRequest({ path: '/api/sessions', method: 'GET', headers: { authorization: `Bearer ${localKey}` } })).status).toBe(200);
+  });
+
+  it('refuses two Authorization headers: node keeps one and drops the other, and which key was meant is unknown', async () => {
+    // Written as it goes on the wire: http.request would not send the header twice.
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(host.port, '127.0.0.1', () => {
+        socket.end(`GET /api/sessions HTTP/1.1\r\nHost: 127.0.0.1:${host.port}\r\nAuthorization: Bearer ${localKey}\r\nauthorization: Bearer km_live_someone_else\r\nConnection: close\r\n\r\n`);
+      });
+      let text = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk) => (text += chunk));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    const answer = { status: Number(/^HTTP\/1\.1 (\d+)/.exec(raw)?.[1]), body: raw.slice(raw.indexOf('\r\n\r\n') + 4) };
+    expect([answer.status, JSON.parse(answer.body).error]).toEqual([400, 'the Authorization header is given more than once: send one key.']);
   });
 
   it('refuses requests a web page could make: a foreign Host (DNS rebinding) or a foreign Origin', async () => {

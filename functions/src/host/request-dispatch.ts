@@ -23,6 +23,9 @@ export interface DispatchOptions {
   install?: InstallPackage;
 }
 
+/** How often a header came, in any case (rawHeaders: names and values in turn). */
+const headerCount = (req: IncomingMessage, name: string) => req.rawHeaders.filter((value, i) => i % 2 === 0 && value.toLowerCase() === name).length;
+
 export const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
 /** The node:http listener of the embedded host: `/api/...` to the route table's handlers, the rest to the dashboard. */
@@ -46,6 +49,8 @@ export function makeRequestListener(options: DispatchOptions): (req: IncomingMes
       return refuse(res, errorResponse(405, 'the dashboard answers GET only.', {}, { Allow: 'GET, HEAD' }));
     }
 
+    // node keeps the first Authorization header of several and drops the rest: which key was meant is unknown.
+    if (headerCount(req, 'authorization') > 1) return refuse(res, errorResponse(400, 'the Authorization header is given more than once: send one key.'));
     const found = match(method, path.slice('/api/'.length));
     if (found.kind === 'not-found') {
       return refuse(res, errorResponse(404, `no API route ${method} ${path}: see GET /api/sessions.`));
