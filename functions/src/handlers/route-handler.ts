@@ -150,7 +150,8 @@ function parseScopedParams<R extends ApiRoute>(route: R, caller: Caller, path: R
     return parseParams(route, path, scoped);
   } catch (error) {
     const added = !query.has('projectId') && scoped.has('projectId');
-    if (!(error instanceof ApiError) || error.status !== 400 || !added || error.options.parameter !== 'projectId') throw error;
+    // The refusal is of the projectId added, or of another parameter beside it (teamId: "without projectId").
+    if (!(error instanceof ApiError) || error.status !== 400 || !added || !(error.options.parameter === 'projectId' || error.message.includes('projectId'))) throw error;
     throw new ApiError(400, `this key is scoped to project "${caller.projectId}", so its requests are read as projectId=${caller.projectId}, and ${error.message}`, error.options);
   }
 }

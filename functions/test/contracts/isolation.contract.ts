@@ -258,6 +258,10 @@ export function testTenantIsolation(name: string, makeTenants: () => Promise<Ten
     });
 
     it("says a refused projectId was the project key's scope, which the caller never sent", async () => {
+      for (const name of ['query-sessions', 'query-latency', 'query-risk-findings'] as const) {
+        const answer = await api.ask(webKeyA, route(name), { teamId: 'any-team' });
+        expect({ name, status: answer.status, error: answer.body?.error }).toEqual({ name, status: 400, error: expect.stringMatching(/^this key is scoped to project "web", so its requests are read as projectId=web, and /) });
+      }
       const cost = await api.ask(webKeyA, route('query-cost'), { teamId: 'any-team', groupBy: 'user' });
       expect([cost.status, cost.body.error]).toEqual([400, expect.stringMatching(/^this key is scoped to project "web", so its requests are read as projectId=web, and projectId: give one of/)]);
       // A projectId the caller did send is refused in the route's own words.
