@@ -190,6 +190,22 @@ describe('SqliteEventLog blocks (issue 11)', () => {
     await other.close();
   });
 
+  it('reads what another connection left of a block retention split, not the block it had decoded', async () => {
+    const path = join(dir, 'split.db');
+    const reader = new SqliteEventLog(path);
+    const sweeper = new SqliteEventLog(path);
+    const all = events(6);
+    await reader.append(all);
+    expect((await reader.read(0, 100)).map((entry) => entry.position)).toEqual([1, 2, 3, 4, 5, 6]);
+    // The block at position 1 becomes blocks at 1 (two events) and 4 (three): the first starts where it did.
+    expect(await sweeper.removeEvents('org-a', new Set([all[2]!.id]))).toBe(1);
+    const after = await reader.read(0, 100);
+    expect(after.map((entry) => entry.position)).toEqual([1, 2, 4, 5, 6]);
+    expect(after.map((entry) => entry.event.id)).toEqual([all[0], all[1], all[3], all[4], all[5]].map((event) => event!.id));
+    await reader.close();
+    await sweeper.close();
+  });
+
   it('moves a row-per-event log into blocks, keeping positions, gaps, checkpoints and duplicates', async () => {
     const path = join(dir, 'rows.db');
     const old = openSqliteDatabase(path);

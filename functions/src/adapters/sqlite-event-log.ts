@@ -204,10 +204,13 @@ export class SqliteEventLog implements EventLog, RetainingLog {
     if (this.ownsDb && this.db.open) this.db.close();
   }
 
-  /** Blocks never change once written, so a decoded one can be reused by position. */
+  /**
+   * A decoded block is reused by position while its row holds as many events: retention (removeEvents, maybe on
+   * another connection) replaces a block by the runs it keeps, and the first of them starts where the block did.
+   */
   private decoded(first: number, count: number, body: () => Buffer): Block {
     const cached = this.cache.get(first);
-    if (cached) return cached;
+    if (cached && cached.events.length === count) return cached;
     // The body asked for only now: readType reads it only for a block not decoded already.
     const block = { first, events: decodeBlock(body(), count) };
     this.cache.set(first, block);
