@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { BudgetThresholdCrossed } from '@km/shared';
+import { urlHasCredentials, type BudgetThresholdCrossed } from '@km/shared';
 import { privateHostOf, privateWebhooksAllowed, publicOnlyLookup } from './webhook-destination';
 
 /** The log consumer's name: its checkpoint sits next to the projectors'. */
@@ -79,7 +79,7 @@ export async function deliverWebhook(
   const { attempts = 4, baseDelayMs = 500, timeoutMs = 10_000, signal, allowPrivate = privateWebhooksAllowed() } = options;
   const sleep = options.sleep ?? ((ms: number) => abortableDelay(ms, signal));
   // Older budget.set events may name one (the API refuses them now): it is not sent as basic auth to anyone.
-  if (/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(url)) return { ok: false, attempts: 0, error: 'a webhook URL with a user or password is not called: set the budget again with the secret in its path', final: true };
+  if (urlHasCredentials(url)) return { ok: false, attempts: 0, error: 'a webhook URL with a user or password is not called: set the budget again with the secret in its path', final: true };
   const privateHost = allowPrivate ? null : privateHostOf(url);
   if (privateHost) return { ok: false, attempts: 0, error: `${privateHost}: km does not call webhooks there unless KM_WEBHOOK_ALLOW_PRIVATE=true`, final: true };
   const text = JSON.stringify(body);

@@ -37,7 +37,6 @@ export function isPrivateAddress(address: string): boolean {
   const words = ipv6Words(address);
   const zeros = (from: number, to: number) => words.slice(from, to).every((word) => word === 0);
   if (zeros(0, 7) && words[7]! <= 1) return true; // :: and ::1
-  // IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d) and NAT64 (64:ff9b::a.b.c.d): judged as that IPv4 address.
   const v4 = (high: number, low: number) => `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
   // IPv4 inside: mapped (::ffff:a.b.c.d), compatible (::a.b.c.d), translated (::ffff:0:a.b.c.d), NAT64
   // (64:ff9b::a.b.c.d), judged as that IPv4 address; 6to4 (2002:aabb:ccdd::) by the IPv4 address it routes to.

@@ -226,6 +226,8 @@ const serverEnvelope = {
   ts: isoTime,
   orgId: name,
 };
+/** A URL with a user or password before its host (scheme://user:password@host): webhooks must not carry one. */
+export const urlHasCredentials = (url: string): boolean => /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(url);
 /** A team's id, as PUT /api/teams/{teamId} takes it. */
 const teamIdSchema = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be a team id: lowercase letters, digits, ".", "_" and "-", up to 63');
 export const TeamIdSchema = teamIdSchema;

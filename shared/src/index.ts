@@ -31,7 +31,7 @@ export type { SessionDoc } from './projections/sessions';
 export { interactionsProjection, INTERACTION_ROW_FIELDS, readInteractionDocs, pageInteractions, isInteractionPage, interactionBatchKey, interactionPageId, withoutInteractions, MAIN_PAGE_MAX_EVENT_BYTES, LARGE_PAGES } from './projections/interactions';
 export type { InteractionDoc, InteractionPageDoc } from './projections/interactions';
 // Cost Center (#3): tokens, pricing, server-made budget events, the cost fold and its query shapes.
-export { ServerEventSchema, BudgetSetSchema, BudgetThresholdCrossedSchema, BudgetScopeSchema, SERVER_EVENT_TYPES, isServerEvent } from './events';
+export { ServerEventSchema, BudgetSetSchema, BudgetThresholdCrossedSchema, BudgetScopeSchema, SERVER_EVENT_TYPES, isServerEvent, urlHasCredentials } from './events';
 export type { ServerEvent, StoredServerEvent, LoggedEvent, BudgetSet, BudgetThresholdCrossed, BudgetScope } from './events';
 export { estimateTokens, countO200kTokens, O200K_PIECES, TOKENIZER_FACTORS, SAMPLE_ABOVE_CHARS, SAMPLE_WINDOWS, SAMPLE_WINDOW_CHARS } from './tokens';
 export type { TokenizerFamily } from './tokens';

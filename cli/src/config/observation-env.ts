@@ -22,8 +22,5 @@ export function observationEnv(env: NodeJS.ProcessEnv): ObservationEnv {
 /** A journal's variables, as read back: only strings of the known names count (a hand-edited or older journal). */
 export function journaledObservationEnv(value: unknown): ObservationEnv | null {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
-  const given = value as Record<string, unknown>;
-  const picked: ObservationEnv = {};
-  for (const key of OBSERVATION_ENV_KEYS) if (typeof given[key] === 'string') picked[key] = given[key] as string;
-  return picked;
+  return observationEnv(value as NodeJS.ProcessEnv);
 }

@@ -99,8 +99,11 @@ export function spoolCheck(settings: Settings): Check[] {
   return checks;
 }
 
-/** Each client config found, each server entry in it: wrapped, its commands found, recording where km looks. */
-/** shellPath: this shell's PATH; entries are checked against what a client searches (clientPath, without npx's directories). */
+/**
+ * Each client config found, each server entry in it: wrapped, its commands found, recording where km looks.
+ * shellPath is this shell's PATH; entries are checked against what a client searches (clientPath: without npx's
+ * node_modules/.bin directories).
+ */
 export function clientChecks(places: Places, settings: Settings, shellPath = process.env.PATH ?? '', env: NodeJS.ProcessEnv = process.env): Check[] {
   const pathVar = clientPath(shellPath);
   const checks: Check[] = [];

@@ -61,7 +61,7 @@ export const makeCreateKeyHandler = routeHandler(createKeyRoute, async (caller, 
 
 /**
  * POST /api/keys/{keyId}/revoke: as with making keys, only an owner revokes an owner's, and never the org's last
- * owner (owner members and owner keys not revoked): with none, nobody could make an owner again through the API.
+ * owner (ownersLeft says who counts): with none, nobody could make an owner again through the API.
  */
 export const makeRevokeKeyHandler = routeHandler(revokeKeyRoute, async (caller, { keyId }, deps: ChangeDeps, context) =>
   oneOwnerChangeAtATime(caller.orgId, async () => {

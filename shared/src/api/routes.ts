@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BudgetSetSchema, FindingStatusSchema, GithubLoginSchema, IngestBatchSchema, TeamIdSchema } from '../events';
+import { BudgetSetSchema, FindingStatusSchema, GithubLoginSchema, IngestBatchSchema, TeamIdSchema, urlHasCredentials } from '../events';
 import { SLOWEST_KEPT } from '../projections/latency';
 import { FINDING_KINDS, SEVERITIES } from '../risk/catalog';
 import * as answers from './answers';
@@ -245,7 +245,7 @@ export const BudgetBodySchema = z.strictObject({
   // More than 0: no spend crosses a share of $0 (a stored budget.set of 0, from before, still folds).
   monthlyUsd: z.number().positive('a budget is more than 0 USD a month (0 would never alert)').finite().max(1e9),
   // A user and password in the URL: fetch refuses such a URL, and it would put a secret where paths are kept out.
-  webhookUrl: BudgetSetSchema.shape.webhookUrl.refine((url) => url === null || !/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(url), 'a webhook URL cannot carry a user or password (user:password@): put the secret in its path, as Slack and Teams do').optional(),
+  webhookUrl: BudgetSetSchema.shape.webhookUrl.refine((url) => url === null || !urlHasCredentials(url), 'a webhook URL cannot carry a user or password (user:password@): put the secret in its path, as Slack and Teams do').optional(),
 });
 export const setOrgBudgetRoute = declare({
   name: 'set-budget-org',

@@ -198,14 +198,15 @@ export function withoutInteractions(page: InteractionPageDoc, ids: ReadonlySet<s
   if (kept.length === page.rows.length) return null;
   const used = [...new Set(kept.map((row) => row[0]))].sort((a, b) => a - b);
   const indexOf = new Map(used.map((index, i) => [index, i]));
-  const { refused, abandoned, ...rest } = page;
-  const left = (list: string[] | undefined) => (list ?? []).filter((id) => !ids.has(id));
+  const { refused: wasRefused, abandoned: wasAbandoned, ...rest } = page;
+  const refused = (wasRefused ?? []).filter((id) => !ids.has(id));
+  const abandoned = (wasAbandoned ?? []).filter((id) => !ids.has(id));
   return {
     ...rest,
     envelopes: used.map((index) => page.envelopes[index]!),
     rows: kept.map((row) => [indexOf.get(row[0])!, ...row.slice(1)] as InteractionRow),
-    ...(left(refused).length > 0 ? { refused: left(refused) } : {}),
-    ...(left(abandoned).length > 0 ? { abandoned: left(abandoned) } : {}),
+    ...(refused.length > 0 ? { refused } : {}),
+    ...(abandoned.length > 0 ? { abandoned } : {}),
   };
 }
 
