@@ -96,6 +96,27 @@ describe('km forwards stdio untouched', () => {
     expect(isAlive(pid)).toBe(false);
   });
 
+  it('kills a server that ignores every signal 3 s after the first, and records the session as ended by SIGKILL', async () => {
+    const home = tempHome();
+    const km = startKm(['--', process.execPath, STUBBORN_SERVER, 'deaf'], home);
+    const out = collector(km.stdout);
+    const err = collector(km.stderr);
+    await out.waitFor('pid ');
+    const pid = Number(/pid (\d+)/.exec(out.bytes().toString())![1]);
+    km.kill('SIGTERM');
+    await out.waitFor('SIGTERM');
+    // Without the kill, km waited for the server until the client SIGKILLed km, and the server lived on.
+    const exit = await exited(km);
+    expect(isAlive(pid)).toBe(false);
+    expect(exit).toEqual({ code: null, signal: 'SIGKILL' }); // as the server ended
+    expect(err.bytes().toString()).toContain('km: the server did not exit within 3 s of SIGTERM; killing it (SIGKILL).');
+    const spooled = readdirSync(join(home, 'spool'))
+      .filter((name) => name.endsWith('.jsonl'))
+      .flatMap((name) => readFileSync(join(home, 'spool', name), 'utf8').trim().split('\n'))
+      .map((line) => JSON.parse(line));
+    expect(spooled.find((event) => event.type === 'session.ended')).toMatchObject({ signal: 'SIGKILL' });
+  });
+
   /** km over the stubborn server in this mode, asked one request the server reads, then SIGINT as a client stops it. */
   async function askThenInterrupt(mode: 'slow' | 'answer') {
     const home = tempHome();
