@@ -294,6 +294,24 @@ describe('risk fold', () => {
     expect(toolFinding(fold(failing, docId)!, 'flaky')).toMatchObject({ ruleId: 'anomaly-error-burst', severity: 'medium' });
   });
 
+  it('reports no first use of a tool whose every call failed (a name the server does not have), until one succeeds', () => {
+    const env = anEnvelope({ orgId: 'org-a', projectId: 'p9' });
+    const docId = serverDocId('p9', env.server.name);
+    // The MCP SDK answers an unknown tool with a tool error; other servers with -32602.
+    const unknown = [
+      interaction(env, '2026-05-09T10:00:00.000Z', { target: 'no_such_tool', outcome: 'tool_error' }),
+      interaction(env, '2026-05-09T10:00:01.000Z', { target: 'no_such_tool', outcome: 'error', error: { code: -32602, message: 'Tool no_such_tool not found' } }),
+    ];
+    const refused = fold(unknown, docId)!;
+    expect(expandFindings([refused]).map((f) => f.tool ?? '*')).toEqual(['*']);
+    expect(refused.anomaly!.tools!.no_such_tool!.calls).toEqual({ '2026-05-09': 2 });
+    // One that worked, in any order, makes it a used tool: its first use is its first call.
+    const worked = interaction(env, '2026-05-09T10:00:02.000Z', { target: 'no_such_tool' });
+    for (const events of [[...unknown, worked], [worked, ...unknown]]) {
+      expect(toolFinding(fold(events, docId)!, 'no_such_tool')).toMatchObject({ ruleId: 'anomaly-first-use', ts: unknown[0]!.startedAt });
+    }
+  });
+
   it("folds a server's document the same in one batch as one event at a time, in any order (fast-check)", () => {
     const env = anEnvelope({ orgId: 'org-a', projectId: 'p9' });
     const docId = serverDocId('p9', env.server.name);

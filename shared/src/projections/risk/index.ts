@@ -441,6 +441,8 @@ function toolFinding(server: RiskFindingDoc, tool: string, counts: UsageCounts, 
   const first = merged.first;
   if (!first) return null;
   const verdict = judgeUsage(merged, `tool ${tool} of ${server.server}`, server.projectId!, first);
+  // Only tools: a server that answered anything exists, while a tool name an agent made up is refused by the server.
+  if (verdict.ruleId === 'anomaly-first-use' && merged.failedOnly) return null;
   const mark = own(server.anomaly?.toolStatus ?? {}, id);
   const oldMark = old?.statusEventId ? { status: old.status, eventId: old.statusEventId, at: old.statusChangedAt ?? '' } : undefined;
   const status = oldMark && newer(mark, oldMark.eventId) ? oldMark : mark;

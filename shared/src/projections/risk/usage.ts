@@ -19,6 +19,11 @@ export interface UsageCounts {
   first: FirstUse | null;
   /** Set once older days were dropped: a day whose trailing baseline was dropped with them is not judged a spike. */
   trimmed?: true;
+  /**
+   * Set while every call counted failed. A tool the server does not have is answered with an error (or, by the MCP
+   * SDK, a tool error): its calls count, but it has no first use to report.
+   */
+  failedOnly?: true;
 }
 
 /** Volume spike: a day with this many calls and this many times the trailing mean. */
@@ -37,6 +42,7 @@ export const emptyUsage = (): UsageCounts => ({ calls: Object.create(null), erro
 export function copyUsage(counts: UsageCounts): UsageCounts {
   const copy: UsageCounts = { calls: ownRecord(counts.calls), errors: ownRecord(counts.errors), first: counts.first };
   if (counts.trimmed) copy.trimmed = true;
+  if (counts.failedOnly) copy.failedOnly = true;
   return copy;
 }
 
@@ -58,6 +64,8 @@ function trimDays(counts: UsageCounts): void {
 
 /** Counts one call into counts (a copy made for this batch). */
 export function countCall(counts: UsageCounts, day: string, failed: boolean, call: FirstUse): void {
+  if (!failed) delete counts.failedOnly;
+  else if (!counts.first) counts.failedOnly = true;
   if (!counts.first || earlier(call, counts.first)) counts.first = call;
   counts.calls[day] = (own(counts.calls, day) ?? 0) + 1;
   if (failed) counts.errors[day] = (own(counts.errors, day) ?? 0) + 1;
@@ -73,6 +81,10 @@ export function mergeUsage(a: UsageCounts, b: UsageCounts): UsageCounts {
     if (errors > 0) merged.errors[day] = (own(merged.errors, day) ?? 0) + errors;
   }
   if (b.trimmed) merged.trimmed = true;
+  // An empty counter has no say; counters folded before the flag existed count as answered.
+  const onlyFailed = (c: UsageCounts) => !c.first || c.failedOnly === true;
+  if (onlyFailed(a) && onlyFailed(b) && (a.first || b.first)) merged.failedOnly = true;
+  else delete merged.failedOnly;
   if (b.first && (!merged.first || earlier(b.first, merged.first))) merged.first = b.first;
   trimDays(merged);
   return merged;
