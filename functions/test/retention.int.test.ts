@@ -6,9 +6,11 @@ import { hashApiKey } from '../src/adapters/api-key-authenticator';
 import { verifyExport } from '../src/audit/audit-chain';
 import { orgEventsOfLog } from '../src/adapters/log-org-events';
 import type { SqliteEventLog } from '../src/adapters/sqlite-event-log';
-import { sweepRetention } from '../src/retention/retention';
+import { setRetention, sweepRetention } from '../src/retention/retention';
 import { openEmbeddedStack, type EmbeddedStack } from '../src/host/embedded-stack';
 import { httpRoutes } from '../src/routes';
+import { readModels } from '../src/read-models';
+import { BUDGET_WEBHOOKS } from '../src/budget-webhooks';
 import { askHandlers } from './contracts/api.contract';
 import { aSessionOfEvents, anEnvelope, interaction, stored } from './fixtures';
 
@@ -247,5 +249,55 @@ describe('retention removes the rows of the events it removes, and only those (r
     expect(old.filter((event) => inLog.has(event.id))).toEqual([]);
     expect((await ask('retention')).body.lastSweep).toMatchObject({ eventsRemoved: old.length, checkpoint: { seq: old.length } });
     expect((await callsOf(batches.get('recent')![0]!.sessionId)).map((call) => call.requestPreview)).toEqual(['{"q":"recent"}', '{"q":"recent"}']);
+  });
+});
+
+describe('retention cuts no event before the projectors have folded it (real SQLite)', () => {
+  it('an expired event km serve has not folded yet (a backlog at start) stays in the log until it is, then goes, its cost kept', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'km-retention-backlog-'));
+    // The projector runs when told (onEventsAppended), not on a timer: the events appended below wait unfolded.
+    const stack = openEmbeddedStack({ home, logger: quiet, projectorIntervalMs: 3_600_000, projectorWorkerFile: null, additionalApiKeys: [{ keyHash: hashApiKey(KEY), orgId: 'org-r' }] });
+    const routes = httpRoutes(stack.deps);
+    const ask = (name: ApiRouteName, params: Record<string, string> = {}, body?: unknown) => askHandlers(routes, KEY, apiRoutes.find((route) => route.name === name)!, params, body);
+    const log = stack.deps.eventLog;
+    const foldedAll = async () => {
+      const last = (await log.read(-1, 100_000)).at(-1)!.position;
+      const checkpoints = await Promise.all([...readModels.map((model) => model.name), BUDGET_WEBHOOKS].map((name) => log.getCheckpoint(name)));
+      return Math.min(...checkpoints) >= last;
+    };
+    const until = async (condition: () => Promise<boolean>, what: string) => {
+      const deadline = Date.now() + 30_000;
+      while (!(await condition())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    };
+    const januaryCost = async () => (await ask('query-cost', { from: '2026-01-01', to: '2026-01-31' })).body.total.costUsd as number;
+    try {
+      // The projector's run at start and the sweep at start are over (a sweep waits for both): nothing folds now.
+      await stack.sweepRetention();
+      const old = stored([...aSessionOfEvents(anEnvelope({ orgId: 'org-r' }), '2026-01-05T10:00:00.000Z', 2), interaction(anEnvelope({ orgId: 'org-r' }), '2026-01-05T10:00:00.000Z', { requestId: '9', costUsd: 5 })], 'old', '2026-01-05T10:01:00.000Z');
+      await log.append(old);
+      // As the route sets it, but without waking the projector.
+      await setRetention({ store: stack.deps.readModelStore, append: async (events) => void (await log.append(events)), now: () => new Date(), newBatchId: () => 'set' }, 'org-r', { rawEventDays: 30, previewDays: null }, 'test');
+      const inLog = async () => {
+        const ids = new Set((await log.read(-1, 100_000)).map(({ event }) => event.id));
+        return old.filter((event) => ids.has(event.id)).length;
+      };
+
+      // Before, this sweep removed them: cost, sessions and latency never saw them.
+      await stack.sweepRetention();
+      expect(await inLog()).toBe(old.length);
+      expect((await ask('retention')).body.lastSweep).toMatchObject({ eventsRemoved: 0 });
+
+      stack.deps.onEventsAppended!();
+      await until(async () => (await stack.notifyBudgetWebhooks(), foldedAll()), 'the old events to be folded');
+      await stack.sweepRetention();
+      expect(await inLog()).toBe(0);
+      expect(await januaryCost()).toBe(5);
+    } finally {
+      await stack.close();
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });

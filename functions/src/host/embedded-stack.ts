@@ -20,6 +20,7 @@ import { rebuildWorkerFile, replayOnThreads } from './rebuild-lanes';
 import { sqliteRebuildStorage } from '../adapters/sqlite-rebuild-storage';
 import { startBudgetNotifier, type BudgetNotifierOptions } from './budget-notifier';
 import { BUDGET_WEBHOOK_INDEXES } from '../budget-webhook-deliveries';
+import { BUDGET_WEBHOOKS } from '../budget-webhooks';
 import { riskWebhook } from '../risk-webhook';
 import { sqliteUnavailable } from './sqlite-missing';
 import { storedKeyLookup } from '../keys/key-directory';
@@ -137,8 +138,11 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
       return run;
     };
     // Teams and compliance (#14): retention, at start and every hour; a failed sweep is logged and tried again.
+    // The log is the projectors' input too: the sweep cuts no event that one of them (or the budget webhooks) has not read.
+    const consumers = [...readModels.map((model) => model.name), BUDGET_WEBHOOKS];
+    const foldedUpTo = async () => Math.min(...(await Promise.all(consumers.map((name) => eventLog.getCheckpoint(name)))));
     const sweep = () =>
-      oneAtATime(() => projectorLoop.exclusive(() => sweepRetention(orgEvents, readModelStore, new Date()))).catch((error: unknown) =>
+      oneAtATime(() => projectorLoop.exclusive(() => sweepRetention(orgEvents, readModelStore, new Date(), { foldedUpTo }))).catch((error: unknown) =>
         options.logger.error(`retention sweep failed: ${error instanceof Error ? error.message : String(error)}`),
       );
     const sweeping = { current: sweep() as Promise<unknown> };

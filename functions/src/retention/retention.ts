@@ -1,7 +1,7 @@
 import { FINDING_KINDS, INTERACTION_ROW_FIELDS, newEventId, interactionsProjection, riskProjection, type InteractionPageDoc, type LoggedEvent, type RetentionSet, type RiskFindingDoc, interactionPageId, withoutInteractions } from '@km/shared';
 import { auditCheckpoint, orgChain, saveAuditCheckpoint, type AuditCheckpoint } from '../audit/org-chain';
 import { MEMBERS_MODEL } from '../members/member-directory';
-import { BEFORE_FIRST, ConcurrencyError, type OrgEventArchive, type ReadModelStore } from '../ports';
+import { BEFORE_FIRST, ConcurrencyError, type LogPosition, type OrgEventArchive, type ReadModelStore } from '../ports';
 
 /** An org's retention and what the last sweep did. */
 export interface RetentionDoc {
@@ -46,6 +46,14 @@ export async function setRetention(
   return doc;
 }
 
+export interface SweepOptions {
+  /**
+   * Where the raw events are also what the projectors read (the embedded log): the last position every consumer of
+   * the log has folded. The cut stops there, so no event leaves the log before the read models have it.
+   */
+  foldedUpTo?: () => Promise<LogPosition>;
+}
+
 /**
  * One retention sweep of every org that has one. Raw events: the org's oldest events accepted before the cut-off,
  * as a run from the start of its chain (so that what remains is a chain that starts at a checkpoint), leave the log,
@@ -57,8 +65,9 @@ export async function setRetention(
  * and stay. `events` is where the raw events are kept and read back by org: the embedded log (read by org), or the
  * cloud's audit archive (Event Hubs itself keeps events for its own retention period only).
  */
-export async function sweepRetention(events: OrgEventArchive, store: ReadModelStore, now: Date): Promise<Map<string, RetentionDoc['lastSweep']>> {
+export async function sweepRetention(events: OrgEventArchive, store: ReadModelStore, now: Date, options: SweepOptions = {}): Promise<Map<string, RetentionDoc['lastSweep']>> {
   const swept = new Map<string, RetentionDoc['lastSweep']>();
+  const folded = options.foldedUpTo ? await options.foldedUpTo() : Infinity;
   const orgs = (await store.query<{ orgId: string }>(MEMBERS_MODEL, REGISTRY, { where: { kind: 'retention-org' } })).map((doc) => doc.orgId);
   for (const orgId of orgs) {
     const setting = await retentionOf(store, orgId);
@@ -84,7 +93,8 @@ export async function sweepRetention(events: OrgEventArchive, store: ReadModelSt
         chunk = [];
       };
       for await (const { record, position, event } of orgChain(events, orgId, checkpoint)) {
-        if (Date.parse(record.at) >= cutoff) break;
+        // Expired but not yet folded (km serve starting on a backlog, a projector that keeps failing): the next sweep.
+        if (Date.parse(record.at) >= cutoff || position > folded) break;
         chunk.push(event);
         last = { kind: 'audit-checkpoint', seq: record.seq, hash: record.hash, position, at: record.at };
         if (chunk.length >= CUT_CHUNK) await cut();
