@@ -29,6 +29,8 @@ export const readModelIndexes = [
   { model: sessionsProjection.name, fields: ['manyFiles', 'firstSeenAt'] },
   // a session's interactions: the pages of the batches its session document lists
   { model: interactionsProjection.name, fields: ['batch'] },
+  // ...and past the batches it lists (MAX_SESSION_PAGES), the pages of its own batches
+  { model: interactionsProjection.name, fields: ['session', 'receivedAt'] },
   // the one-per-interaction documents written before pages, still read by session
   { model: interactionsProjection.name, fields: ['sessionId', 'startedAt'] },
   // Cost Center (#3): day/hour buckets by month, context and budget documents by kind

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import {
   LARGE_PAGES,
   MAIN_PAGE_MAX_EVENT_BYTES,
+  MAX_SESSION_PAGES,
   interactionsProjection,
   pageInteractions,
   readInteractionDocs,
@@ -81,6 +82,21 @@ describe('interaction pages', () => {
     const { type: _type, v: _v, ts, ...fields } = mine[0] as StoredEvent & { type: string };
     expect(body.interactions[0]).toEqual({ ...fields, recordedAt: ts });
     expect(ids((await stack.interactions('s-one', '?limit=3')).body.interactions)).toEqual(ids(mine.slice(0, 3)));
+  });
+
+  it('reads every call of a session longer than the batches its document lists (km ships every second: 256 batches is 4 minutes)', async () => {
+    const stack = aStack();
+    const envelope = anEnvelope({ orgId: 'org-a', sessionId: 's-long' });
+    const batches = MAX_SESSION_PAGES + 44;
+    const events = Array.from({ length: batches }, (_, b) => stored([interaction(envelope, at(b), { requestId: String(b) })], `long-${b}`, at(10_000 + b))).flat();
+    // Another session's batch in between.
+    const other = stored([interaction(anEnvelope({ orgId: 'org-a', sessionId: 's-other' }), at(5), { requestId: 'o' })], 'other', at(10_005));
+    await stack.project([...events, ...other], 37);
+    const { body } = await stack.interactions('s-long', '?limit=5000');
+    // Before, the answer stopped at the 256th batch, and nothing said so.
+    expect(ids(body.interactions)).toEqual(ids(events));
+    expect(ids((await stack.interactions('s-long', '?limit=10')).body.interactions)).toEqual(ids(events.slice(0, 10)));
+    expect(ids((await stack.interactions('s-other', '?limit=5000')).body.interactions)).toEqual(ids(other));
   });
 
   it('lists requests sent in one write (the same startedAt) in the order of their JSON-RPC ids, whatever their event ids', async () => {

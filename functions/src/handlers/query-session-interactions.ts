@@ -1,4 +1,4 @@
-import { interactionsProjection, readInteractionDocs, sessionInteractionsRoute, type InteractionDoc } from '@km/shared';
+import { interactionsProjection, MAX_SESSION_PAGES, readInteractionDocs, sessionInteractionsRoute, type InteractionDoc } from '@km/shared';
 import type { ReadModelStore } from '../ports';
 import { findSession } from './query-session';
 import { routeHandler } from './route-handler';
@@ -27,6 +27,9 @@ export async function sessionInteractions(store: ReadModelStore, orgId: string, 
     const found = await Promise.all(batches.slice(at, at + PAGE_QUERY_CONCURRENCY).map((batch) => store.query<unknown>(model, orgId, { where: { batch } })));
     pages.push(...found.flat());
   }
+  // A full list stops at the session's first MAX_SESSION_PAGES batches: the pages after them are found by session
+  // (a batch of several sessions past the list is not: km ships each session's calls in batches of its own).
+  if (batches.length >= MAX_SESSION_PAGES) pages.push(...(await store.query<unknown>(model, orgId, { where: { session: sessionId }, orderBy: 'receivedAt', direction: 'asc' })));
   const legacy = await store.query<InteractionDoc>(model, orgId, { where: { sessionId }, orderBy: 'startedAt', direction: 'asc', limit });
   const byId = new Map<string, InteractionDoc>();
   for (const interaction of [...legacy, ...readInteractionDocs(pages)]) if (interaction.sessionId === sessionId) byId.set(interaction.id, interaction);

@@ -65,6 +65,12 @@ export interface InteractionPageDoc {
   refused?: string[];
   /** Ids of the rows the client abandoned (Interaction.abandoned), sorted; absent when none. Beside the rows, as refused. */
   abandoned?: string[];
+  /**
+   * The session of every row, when they are of one (km ships a session's calls in batches of their own); absent for
+   * a batch of several sessions, and on pages written before. A session's document lists its first MAX_SESSION_PAGES
+   * batches only: a longer session's later pages are found by this field.
+   */
+  session?: string;
 }
 
 /**
@@ -186,7 +192,14 @@ function foldPage(state: InteractionPageDoc | null, events: readonly KmEvent[], 
     rows: pageRows,
     ...(refused.length > 0 ? { refused } : {}),
     ...(abandoned.length > 0 ? { abandoned } : {}),
+    ...oneSession(sortedKeys.map((key) => envelopeKeys.get(key)!)),
   };
+}
+
+/** `{ session }` when the envelopes are all of one session. */
+function oneSession(envelopes: readonly EnvelopeRow[]): { session?: string } {
+  const sessions = new Set(envelopes.map(([sessionId]) => sessionId)); // an envelope's first field
+  return sessions.size === 1 ? { session: [...sessions][0]! } : {};
 }
 
 /**
@@ -198,15 +211,17 @@ export function withoutInteractions(page: InteractionPageDoc, ids: ReadonlySet<s
   if (kept.length === page.rows.length) return null;
   const used = [...new Set(kept.map((row) => row[0]))].sort((a, b) => a - b);
   const indexOf = new Map(used.map((index, i) => [index, i]));
-  const { refused: wasRefused, abandoned: wasAbandoned, ...rest } = page;
+  const { refused: wasRefused, abandoned: wasAbandoned, session: _session, ...rest } = page;
   const refused = (wasRefused ?? []).filter((id) => !ids.has(id));
   const abandoned = (wasAbandoned ?? []).filter((id) => !ids.has(id));
+  const envelopes = used.map((index) => page.envelopes[index]!);
   return {
     ...rest,
-    envelopes: used.map((index) => page.envelopes[index]!),
+    envelopes,
     rows: kept.map((row) => [indexOf.get(row[0])!, ...row.slice(1)] as InteractionRow),
     ...(refused.length > 0 ? { refused } : {}),
     ...(abandoned.length > 0 ? { abandoned } : {}),
+    ...oneSession(envelopes),
   };
 }
 
