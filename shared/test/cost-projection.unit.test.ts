@@ -251,6 +251,18 @@ describe('team budgets', () => {
     }
   });
 
+  it('counts a team of new users after the org had 500 others: users idle for BUDGET_DAYS are forgotten, in any order', () => {
+    const september = Array.from({ length: 500 }, (_, i) => anInteraction(`2026-09-0${1 + (i % 9)}T10:00:00.000Z`, { costUsd: 0.01, userId: `early-${i}` }));
+    const setup = [aTeamSet(nov(1), 'platform', ['newbie']), aBudgetSet(nov(1), 10, { scope: 'team', projectId: null, teamId: 'platform' })];
+    const spend = [anInteraction(nov(25), { costUsd: 9, userId: 'newbie' })];
+    for (const events of [[...september, ...setup, ...spend], [...spend, ...setup, ...september]]) {
+      const docs = fold(events);
+      // Before, the 500 early users held every place and newbie's spend went under (other): the team read $0.
+      expect(budgetView(teamBudget(docs, 'platform')!, new Date(nov(26)))).toMatchObject({ spentUsd: 9, crossed: [50, 80] });
+      expect(Object.keys((docs.get('budget|org') as BudgetDoc).users!)).toEqual(['newbie']);
+    }
+  });
+
   it('makes no budget of a team without one, keeps names like __proto__ as data, and another scope never takes a team budget', () => {
     const docs = fold([aTeamSet(nov(1), '__proto__', ['constructor']), anInteraction(nov(2), { costUsd: 1, userId: 'constructor' }), anInteraction(nov(2), { costUsd: 2, userId: '__proto__' })]);
     const org = docs.get('budget|org') as BudgetDoc;

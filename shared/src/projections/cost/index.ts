@@ -260,6 +260,9 @@ function foldBudget(state: BudgetDoc | null, events: readonly CostEvent[], docId
     }
     return projects![id]!;
   };
+  // Users who spent nothing in the window are forgotten first, so the MAX_KEYS_PER_DIMENSION users are the ones
+  // spending now: before, the first 500 users the org ever had held every place, and a team of later users read $0.
+  const userCutoff = users ? forgetIdleUsers(users, base.days, events) : '';
   const copiedUsers = new Set<string>();
   const user = (id: string) => {
     const key = own(users!, id) || Object.keys(users!).length < MAX_KEYS_PER_DIMENSION ? id : OTHER_KEY;
@@ -294,7 +297,7 @@ function foldBudget(state: BudgetDoc | null, events: readonly CostEvent[], docId
     } else if (event.type === 'mcp.interaction') {
       addSpend(doc, event);
       if (projects) addSpend(project(event.projectId), event);
-      if (users) addSpend(user(event.userId), event);
+      if (users && event.ts.slice(0, 10) >= userCutoff) addSpend(user(event.userId), event);
       changed = true;
     }
   }
@@ -303,6 +306,32 @@ function foldBudget(state: BudgetDoc | null, events: readonly CostEvent[], docId
   for (const id of copied) trimBudgetDays(projects![id]!.days);
   for (const id of copiedUsers) trimBudgetDays(users![id]!.days);
   return doc;
+}
+
+/**
+ * Drops from users (a copy this batch owns) the days before the BUDGET_DAYS calendar days up to the newest day the
+ * org spent on, stored or in this batch, and the users left without any; returns that window's first day. A function
+ * of the days seen, so the same in any order.
+ */
+function forgetIdleUsers(users: Record<string, UserSpend>, orgDays: Readonly<Record<string, number>>, events: readonly CostEvent[]): string {
+  let newest = '';
+  for (const day of Object.keys(orgDays)) if (day > newest) newest = day;
+  for (const event of events) if (event.type === 'mcp.interaction' && event.ts.slice(0, 10) > newest) newest = event.ts.slice(0, 10);
+  if (newest === '') return '';
+  const cutoff = new Date(Date.parse(`${newest}T00:00:00.000Z`) - (BUDGET_DAYS - 1) * 86_400_000).toISOString().slice(0, 10);
+  for (const [id, spend] of Object.entries(users)) {
+    const days = Object.keys(spend.days);
+    if (days.every((day) => day >= cutoff)) continue;
+    const kept = days.filter((day) => day >= cutoff);
+    if (kept.length === 0) {
+      delete users[id];
+      continue;
+    }
+    const trimmed: Record<string, number> = Object.create(null);
+    for (const day of kept) trimmed[day] = spend.days[day]!;
+    users[id] = { days: trimmed, lastTs: spend.lastTs };
+  }
+  return cutoff;
 }
 
 /** A team's budget as a document of its own: its spend is the sum of its users' (as the team stands now). */
