@@ -1,6 +1,7 @@
 import { CosmosClient } from '@azure/cosmos';
 import { randomUUID } from 'node:crypto';
-import { buildQuery, cosmosId, CosmosReadModelStore } from '../src/adapters/cosmos-read-model-store';
+import { sessionDayId } from '@km/shared';
+import { buildQuery, COSMOS_ID_MAX_BYTES, cosmosId, CosmosReadModelStore } from '../src/adapters/cosmos-read-model-store';
 import { firstSightings } from '../src/first-sightings';
 import type { PositionedEvent } from '../src/projector';
 import { testReadModelStore } from './contracts/read-model-store.contract';
@@ -74,6 +75,23 @@ describe('Cosmos query text', () => {
   it('encodes only what Cosmos forbids in ids', () => {
     expect(cosmosId('session-1@host:x')).toBe('session-1@host:x');
     expect(cosmosId('a/b')).toBe('a%2Fb');
+  });
+
+  it('fits an id of names from events into the 1,023 bytes Cosmos takes, one item per id', () => {
+    // A session day of a session, project and user of 200 characters each, percent-encoded: 5.4 KB before.
+    const euro = '€'.repeat(200);
+    const long = sessionDayId({ sessionId: euro, projectId: euro, userId: euro }, Date.parse('2026-11-25T00:00:00.000Z'));
+    const other = sessionDayId({ sessionId: euro, projectId: euro, userId: `${euro.slice(1)}x` }, Date.parse('2026-11-25T00:00:00.000Z'));
+    for (const id of [long, other, '/'.repeat(400), 'é'.repeat(600)]) {
+      expect(Buffer.byteLength(cosmosId(id), 'utf8')).toBeLessThanOrEqual(COSMOS_ID_MAX_BYTES);
+      expect(cosmosId(id)).not.toMatch(/[/\\?#]/);
+      expect(cosmosId(id)).toBe(cosmosId(id));
+    }
+    expect(Buffer.byteLength(long, 'utf8')).toBeGreaterThan(COSMOS_ID_MAX_BYTES);
+    expect(cosmosId(long)).not.toBe(cosmosId(other));
+    // An id that fits is as before, and none of those can look like a hashed one ('%' is always encoded).
+    expect(cosmosId('x'.repeat(1023))).toBe('x'.repeat(1023));
+    expect(cosmosId('a%~b')).toBe('a%25~b');
   });
 });
 

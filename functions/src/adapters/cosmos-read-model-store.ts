@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Container, CosmosClient, Database, ItemDefinition, SqlParameter } from '@azure/cosmos';
 import { ConcurrencyError, upsertOne, type DocWrite, type DocWriteOutcome, type FoldedPositions, type QueryOptions, type ReadModelStore, type StoredDoc } from '../ports';
 import { assertValidQuery } from './read-model-query';
@@ -193,10 +194,22 @@ export function buildQuery(partitionKey: string, options: QueryOptions): { query
   return { query: `SELECT ${top}c.orgId, c.doc FROM c WHERE ${conditions.join(' AND ')}${order}`, parameters };
 }
 
-/** Cosmos ids may not contain / \ ? # ; those (and %, to stay reversible) are percent-encoded. */
+/** Cosmos DB's limit on an item's id, in UTF-8 bytes. */
+export const COSMOS_ID_MAX_BYTES = 1023;
+/** What a hashed id keeps of the encoded one, for a person reading the container (200 chars: at most 800 bytes). */
+const HASHED_ID_PREFIX_CHARS = 200;
+
+/**
+ * Cosmos ids may not contain / \ ? # ; those (and %, to stay unambiguous) are percent-encoded. An id longer than
+ * Cosmos takes (a session day names a session, a project and a user, each up to 200 characters from events) becomes
+ * its start and `%~` with the sha256 of the whole: '%' is always encoded above, so no short id can look like it. The
+ * document keeps its own id; only the item's key changes.
+ */
 export function cosmosId(id: string): string {
   if (id.length === 0) throw new Error('a read-model document id cannot be empty');
-  return id.replace(/[/\\?#%]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+  const encoded = id.replace(/[/\\?#%]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+  if (Buffer.byteLength(encoded, 'utf8') <= COSMOS_ID_MAX_BYTES) return encoded;
+  return `${Array.from(encoded).slice(0, HASHED_ID_PREFIX_CHARS).join('')}%~${createHash('sha256').update(id).digest('hex')}`;
 }
 
 function etagOf(etag: string | undefined, model: string, id: string): string {
