@@ -330,7 +330,14 @@ describe('the filters the dashboard sends', () => {
     const api = setup();
     const call = (projectId: string, server: string, tool: string, costUsd: number, at = '2026-11-25T10:00:00.000Z') =>
       interaction(anEnvelope({ orgId: 'org-a', projectId, userId: projectId === 'web' ? 'ann' : 'bob', server: { name: server, command: server } }), at, { target: tool, costUsd, model: 'gpt-4o' });
-    await api.ingest([call('web', 'github', 'search', 1), call('web', 'memory', 'read', 2), call('api', 'github', 'search', 4, '2026-11-24T10:00:00.000Z'), call('api', 'github', 'push', 8)]);
+    await api.ingest([
+      call('web', 'github', 'search', 1),
+      call('web', 'memory', 'read', 2),
+      call('api', 'github', 'search', 4, '2026-11-24T10:00:00.000Z'),
+      call('api', 'github', 'push', 8),
+      // A tool whose name ends like another's: files/read is not read.
+      call('ops', 'fs', 'files/read', 16),
+    ]);
     await api.project();
     return api;
   }
@@ -338,7 +345,7 @@ describe('the filters the dashboard sends', () => {
 
   it('narrows the spend to one project, user, server or tool, by day or by that dimension', async () => {
     const api = await given();
-    expect((await cost(api, 'groupBy=day')).body.total.costUsd).toBeCloseTo(15);
+    expect((await cost(api, 'groupBy=day')).body.total.costUsd).toBeCloseTo(31);
     expect((await cost(api, 'groupBy=day&projectId=web')).body.total.costUsd).toBeCloseTo(3);
     expect((await cost(api, 'groupBy=day&projectId=api')).body.groups.map((g: any) => [g.key, g.costUsd])).toEqual([['2026-11-24', 4], ['2026-11-25', 8]]);
     expect((await cost(api, 'groupBy=user&userId=bob')).body.groups.map((g: any) => g.key)).toEqual(['bob']);
@@ -346,6 +353,7 @@ describe('the filters the dashboard sends', () => {
     expect((await cost(api, 'groupBy=tool&server=github&tool=search')).body.groups.map((g: any) => [g.key, g.costUsd])).toEqual([['github/search', 5]]);
     // A tool without a server: that tool on every server.
     expect((await cost(api, 'groupBy=day&tool=read')).body.total.costUsd).toBeCloseTo(2);
+    expect((await cost(api, 'groupBy=tool&tool=files%2Fread')).body.groups.map((g: any) => [g.key, g.costUsd])).toEqual([['fs/files/read', 16]]);
     expect((await cost(api, 'groupBy=day&projectId=nobody')).body.total.costUsd).toBe(0);
   });
 

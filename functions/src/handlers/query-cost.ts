@@ -13,6 +13,7 @@ import {
   dayRange,
   DEFAULT_MODEL,
   narrowBuckets,
+  toolOnAnyServer,
   addDays,
   utcDay,
   type CostFilter,
@@ -41,7 +42,7 @@ function costFilter(filters: { projectId?: string | undefined; userId?: string |
     case 'user':
       return { dimension: 'user', matches: (key) => key === userId };
     case 'tool':
-      return { dimension: 'tool', matches: server !== undefined ? (key) => key === `${server}/${tool}` : (key) => key.endsWith(`/${tool}`) };
+      return { dimension: 'tool', matches: server !== undefined ? (key) => key === `${server}/${tool}` : toolOnAnyServer(tool!) };
     case 'server':
       return { dimension: 'server', matches: (key) => key === server };
     case null:

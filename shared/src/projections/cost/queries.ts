@@ -6,6 +6,7 @@ import {
   COST_DIMENSIONS,
   crossedThresholds,
   NANO,
+  OTHER_KEY,
   type BudgetDoc,
   type ContextDoc,
   type CostBucketDoc,
@@ -158,7 +159,24 @@ export function budgetView(doc: BudgetDoc, now: Date): BudgetView | null {
 /** One filter of the Cost Center: the keys of one dimension it keeps (cost is kept per dimension, not per pair). */
 export interface CostFilter {
   dimension: CostDimension;
-  matches(key: string): boolean;
+  /** bucket: the day it is asked of (a tool without its server is found by the servers of that day). */
+  matches(key: string, bucket: CostBucketDoc): boolean;
+}
+
+/**
+ * The filter `tool` without `server`: the keys `<server>/<tool>` of the day's servers. A key's end alone also matched
+ * another tool whose name ends the same way (`read` and `files/read`): tool keys are `server/tool`, and names hold
+ * '/'. Past MAX_KEYS_PER_DIMENSION servers in a day, the keys of no known server go by their end.
+ */
+export function toolOnAnyServer(tool: string): CostFilter['matches'] {
+  const keysOf = new WeakMap<CostBucketDoc, Set<string>>();
+  return (key, bucket) => {
+    let keys = keysOf.get(bucket);
+    if (!keys) keysOf.set(bucket, (keys = new Set(Object.keys(bucket.groups.server).map((server) => `${server}/${tool}`))));
+    if (keys.has(key)) return true;
+    if (own(bucket.groups.server, OTHER_KEY) === undefined || !key.endsWith(`/${tool}`)) return false;
+    return !Object.keys(bucket.groups.server).some((server) => key.startsWith(`${server}/`));
+  };
 }
 
 /**
@@ -172,7 +190,7 @@ export function narrowBuckets(buckets: readonly CostBucketDoc[], filter: CostFil
     let total = zero();
     const groups = bucket.groups[filter.dimension] ?? {};
     for (const key of Object.keys(groups)) {
-      if (!filter.matches(key)) continue;
+      if (!filter.matches(key, bucket)) continue;
       kept[key] = own(groups, key)!;
       total = addCounters(total, kept[key]!);
     }
