@@ -357,6 +357,24 @@ describe('the filters the dashboard sends', () => {
     expect((await cost(api, 'groupBy=day&projectId=nobody')).body.total.costUsd).toBe(0);
   });
 
+  it('answers for a key its day summed under (other), from the hours of that day', async () => {
+    const api = setup();
+    // 520 users in one day, about 22 an hour: the day keeps 500 of them, each hour all of its own.
+    const calls = Array.from({ length: 520 }, (_, i) =>
+      interaction(anEnvelope({ orgId: 'org-a', userId: `user-${String(i).padStart(3, '0')}` }), `2026-11-25T${String(i % 24).padStart(2, '0')}:00:00.000Z`, { costUsd: 1, model: 'gpt-4o' }),
+    );
+    for (let i = 0; i < calls.length; i += 100) await api.ingest(calls.slice(i, i + 100));
+    while ((await api.project()) > 0);
+    const day = (await api.readModelStore.get<any>('cost', 'org-a', 'day|2026-11-25'))!.doc;
+    expect(Object.keys(day.groups.user)).toHaveLength(501);
+    const hidden = calls.map((call) => call.userId).find((user) => day.groups.user[user] === undefined)!;
+    // Before, 0: the user's spend was in the day's (other).
+    expect((await cost(api, `groupBy=day&userId=${hidden}`)).body.total).toMatchObject({ costUsd: 1, interactions: 1 });
+    expect((await cost(api, `groupBy=user&userId=${hidden}`)).body.groups.map((g: any) => [g.key, g.costUsd])).toEqual([[hidden, 1]]);
+    expect((await api.get(makeQueryCostSummaryHandler, `/api/cost/summary?userId=${hidden}`)).body.today.costUsd).toBeCloseTo(1);
+    expect((await cost(api, 'groupBy=day')).body.total).toMatchObject({ costUsd: 520, interactions: 520 });
+  });
+
   it('refuses what it cannot honour instead of ignoring it', async () => {
     const api = await given();
     expect(await cost(api, 'groupBy=server&projectId=web')).toMatchObject({ status: 400, body: { error: expect.stringContaining('with a project filter, group by day or project') } });

@@ -13,6 +13,8 @@ import {
   dayRange,
   DEFAULT_MODEL,
   narrowBuckets,
+  overflowed,
+  dayFromHours,
   toolOnAnyServer,
   addDays,
   utcDay,
@@ -78,14 +80,34 @@ export async function dayBuckets(store: ReadModelStore, orgId: string, from: str
 }
 
 /**
+ * The day buckets a filter reads: a day whose filtered dimension overflowed (more keys than a bucket keeps) has its
+ * groups of that dimension summed from its hours, so a key summed under OTHER_KEY in the day still answers for itself.
+ */
+async function bucketsForFilter(store: ReadModelStore, orgId: string, buckets: CostBucketDoc[], filter: CostFilter): Promise<CostBucketDoc[]> {
+  return Promise.all(
+    buckets.map(async (bucket) => {
+      if (!overflowed(bucket, filter.dimension)) return bucket;
+      const between = { from: `${bucket.day}T00`, to: `${bucket.day}T23` };
+      const hours = await store.query<CostBucketDoc>(COST_MODEL, orgId, { where: { granularity: 'hour', month: bucket.month }, orderBy: 'period', direction: 'asc', between });
+      return dayFromHours(bucket, hours, filter.dimension);
+    }),
+  );
+}
+
+/** The day buckets of the range, narrowed to the filter's spend. */
+async function filteredDays(store: ReadModelStore, orgId: string, from: string, to: string, filter: CostFilter | null): Promise<CostBucketDoc[]> {
+  const buckets = await dayBuckets(store, orgId, from, to);
+  return filter ? narrowBuckets(await bucketsForFilter(store, orgId, buckets, filter), filter) : buckets;
+}
+
+/**
  * GET /api/cost?from=&to=&groupBy=&projectId|userId|server[&tool]: spend and tokens in a range of UTC days (both
  * ends included), grouped. With a filter, by day or by the filter's own dimension.
  */
 export const makeQueryCostHandler = routeHandler(costRoute, async (caller, params, deps: CostQueryDeps) => {
   const range = dayRange(params, deps.now(), COST_RANGE_MAX_DAYS);
   const filter = await filterOf(deps.readModelStore, caller.orgId, params);
-  const buckets = await dayBuckets(deps.readModelStore, caller.orgId, range.from, range.to);
-  return costReport(filter ? narrowBuckets(buckets, filter) : buckets, range, params.groupBy);
+  return costReport(await filteredDays(deps.readModelStore, caller.orgId, range.from, range.to, filter), range, params.groupBy);
 });
 
 /**
@@ -97,8 +119,7 @@ export const makeQueryCostSummaryHandler = routeHandler(costSummaryRoute, async 
   const now = deps.now();
   const today = utcDay(now);
   const from = [addDays(today, -29), `${today.slice(0, 7)}-01`].sort()[0]!;
-  const buckets = await dayBuckets(deps.readModelStore, caller.orgId, from, today);
-  return costSummary(filter ? narrowBuckets(buckets, filter) : buckets, now);
+  return costSummary(await filteredDays(deps.readModelStore, caller.orgId, from, today, filter), now);
 });
 
 /** GET /api/cost/context-tax?server: what each server's tool definitions cost every session that lists them. */

@@ -163,6 +163,26 @@ export interface CostFilter {
   matches(key: string, bucket: CostBucketDoc): boolean;
 }
 
+/** A filter on this dimension may miss spend in the bucket: past MAX_KEYS_PER_DIMENSION keys, new ones went under OTHER_KEY. */
+export const overflowed = (bucket: CostBucketDoc, dimension: CostDimension): boolean => own(bucket.groups[dimension], OTHER_KEY) !== undefined;
+
+/**
+ * The day bucket with its `dimension` groups summed from its hours: an hour holds fewer keys than its day, so a key
+ * the day summed under OTHER_KEY is kept by its hours unless one of them had as many keys of its own. The day as it
+ * is when its hours do not hold all its calls.
+ */
+export function dayFromHours(day: CostBucketDoc, hours: readonly CostBucketDoc[], dimension: CostDimension): CostBucketDoc {
+  const groups: Record<string, CostCounters> = Object.create(null);
+  let interactions = 0;
+  for (const hour of hours) {
+    if (hour.day !== day.day) continue;
+    interactions += hour.total.interactions;
+    for (const [key, counters] of Object.entries(hour.groups[dimension])) groups[key] = addCounters(own(groups, key) ?? zero(), counters);
+  }
+  if (interactions !== day.total.interactions) return day;
+  return { ...day, groups: { ...day.groups, [dimension]: groups } };
+}
+
 /**
  * The filter `tool` without `server`: the keys `<server>/<tool>` of the day's servers. A key's end alone also matched
  * another tool whose name ends the same way (`read` and `files/read`): tool keys are `server/tool`, and names hold
