@@ -13,11 +13,13 @@ import {
   withoutInteractions,
 } from '@km/shared';
 import { ApiKeyAuthenticator, hashApiKey } from '../src/adapters/api-key-authenticator';
+import { MemoryEventLog } from '../src/adapters/memory-event-log';
 import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
+import { makeIngestHandler } from '../src/handlers/ingest';
 import type { HttpHandler } from '../src/handlers/http-results';
 import { makeQueryRecentInteractionsHandler } from '../src/handlers/query-recent-interactions';
 import { makeQuerySessionInteractionsHandler } from '../src/handlers/query-session-interactions';
-import { projectBatch } from '../src/projector';
+import { projectBatch, runProjectorsOnce } from '../src/projector';
 import { readModels } from '../src/read-models';
 import { anEnvelope, interaction, positioned, stored } from './fixtures';
 import { anHttpRequest, anInvocationContext, bearer } from './http-fixtures';
@@ -139,6 +141,29 @@ describe('interaction pages', () => {
       }
     }
     expect(seen).toEqual(ids([...events].sort(byArrival)));
+  });
+
+  it('sees a batch the API took in the same millisecond as the last one polled, whatever its ids (km tail through ingest)', async () => {
+    const eventLog = new MemoryEventLog();
+    const readModelStore = new MemoryReadModelStore();
+    // One clock reading for every request: batches accepted within a millisecond.
+    const deps = { eventLog, readModelStore, authenticator, now: () => new Date(T0), newBatchId: (() => { let n = 0; return () => `b${n++}`; })() };
+    const ingest = makeIngestHandler(deps);
+    const post = async (events: KmEvent[]) => (await ingest(anHttpRequest({ method: 'POST', path: '/api/ingest', body: JSON.stringify({ events }), headers: bearer('key-a') }), anInvocationContext())).status;
+    const fold = async () => {
+      while ((await runProjectorsOnce(readModels, eventLog, readModelStore, 500)).handled > 0);
+    };
+    const recent = async (query: string) => (await makeQueryRecentInteractionsHandler({ readModelStore, authenticator })(anHttpRequest({ path: `/api/interactions/recent${query}`, headers: bearer('key-a') }), anInvocationContext())).jsonBody as any;
+    // The second batch's event has the lower id.
+    const [earlier, later] = [interaction(anEnvelope({ orgId: 'org-a', sessionId: 's-a' }), at(1)), interaction(anEnvelope({ orgId: 'org-a', sessionId: 's-b' }), at(1))].sort((a, b) => (a.id < b.id ? -1 : 1)) as [KmEvent, KmEvent];
+    expect(await post([later])).toBe(202);
+    await fold();
+    const first = await recent('');
+    expect(ids(first.interactions)).toEqual([later.id]);
+    expect(await post([earlier])).toBe(202);
+    await fold();
+    // Before, the second batch had the first's receivedAt and sorted before the cursor by id: never shown, not missed.
+    expect(await recent(`?after=${first.cursor}`)).toMatchObject({ interactions: [expect.objectContaining({ id: earlier.id })], missed: false });
   });
 
   it('given more interactions than the live window, then a cursor older than the window says missed', async () => {
