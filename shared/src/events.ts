@@ -8,8 +8,11 @@ import { RoleSchema } from './tenancy';
  */
 
 const name = z.string().min(1).max(200);
-/** UTC only ('...Z'): read models sort by these strings, so one spelling per instant. */
-const isoTime = z.iso.datetime();
+/**
+ * UTC with milliseconds ('2026-11-25T10:00:00.000Z', as toISOString writes it): read models sort and compare these
+ * strings, so one spelling per instant. Another precision sorted wrongly ('...:00Z' after '...:00.500Z').
+ */
+const isoTime = z.iso.datetime({ precision: 3, error: 'an ISO 8601 UTC time with milliseconds, as 2026-11-25T10:00:00.000Z' });
 /** Upper bounds of the numbers an event may carry: generous for real traffic, far from where sums lose precision. */
 export const MAX_BYTES = 1e12;
 export const MAX_TOKENS = 1e12;

@@ -41,3 +41,14 @@ describe('numbers in an interaction', () => {
     expect((result.data as { error: { code: number } }).error.code).toBe(recorded);
   });
 });
+
+describe('times in an event', () => {
+  // Read models sort and compare times as strings: '...:00Z' sorted after '...:00.500Z', a second earlier.
+  it.each(['2026-11-25T12:00:00Z', '2026-11-25T12:00:00.5Z', '2026-11-25T12:00:00.000123Z', '2026-11-25T12:00:00.000+00:00'])('refuses %s, with the form it takes', (time) => {
+    for (const field of ['ts', 'startedAt', 'endedAt']) {
+      const parsed = InteractionSchema.safeParse(anInteraction({ [field]: time }));
+      expect(parsed.success).toBe(false);
+      expect(parsed.error!.issues[0]).toMatchObject({ path: [field], message: 'an ISO 8601 UTC time with milliseconds, as 2026-11-25T10:00:00.000Z' });
+    }
+  });
+});
