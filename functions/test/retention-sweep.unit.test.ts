@@ -93,3 +93,25 @@ describe('the retention sweep', () => {
     expect(swept.get('org-a')).toMatchObject({ eventsRemoved: 3, previewsRemoved: 3 });
   });
 });
+
+describe('the retention document, written by a PUT and by a sweep at once', () => {
+  it("keeps a setting changed while a sweep writes its lastSweep, and the sweep's lastSweep", async () => {
+    const { log, store } = await aLog(10);
+    const deps = { store, append: async (events: LoggedEvent[]) => void (await log.append(events)), now: () => NOW, newBatchId: () => 'put' };
+    // The PUT lands between the sweep's last read of the document and its write.
+    const racing = Object.create(store) as MemoryReadModelStore;
+    let put: Promise<unknown> | null = null;
+    racing.upsert = async (...args: Parameters<MemoryReadModelStore['upsert']>) => {
+      const [, , id, doc] = args;
+      if (id === 'retention' && (doc as { lastSweep?: unknown }).lastSweep && !put) {
+        put = setRetention(deps, 'org-a', { rawEventDays: 90, previewDays: 30 }, 'admin');
+        await put;
+      }
+      return store.upsert(...args);
+    };
+    await sweepRetention(orgEventsOfLog(log), racing, NOW);
+    expect(put).not.toBeNull();
+    // Before, the sweep wrote back the setting it had read: 30 and 7 again, the admin's change lost.
+    expect(await retentionOf(store, 'org-a')).toMatchObject({ rawEventDays: 90, previewDays: 30, updatedBy: 'admin', lastSweep: { eventsRemoved: 10 } });
+  });
+});

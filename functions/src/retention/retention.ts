@@ -30,6 +30,23 @@ export async function retentionOf(store: ReadModelStore, orgId: string): Promise
   return (await store.get<RetentionDoc>(MEMBERS_MODEL, orgId, RETENTION_ID))?.doc ?? NO_RETENTION;
 }
 
+/**
+ * Changes the org's retention document under its ETag, read again on a conflict: a PUT and a sweep's lastSweep
+ * each keep what the other wrote meanwhile (a sweep wrote back the setting it had read, undoing a PUT).
+ */
+async function changeRetention(store: ReadModelStore, orgId: string, change: (current: RetentionDoc) => RetentionDoc): Promise<RetentionDoc> {
+  for (let attempt = 1; ; attempt++) {
+    const stored = await store.get<RetentionDoc>(MEMBERS_MODEL, orgId, RETENTION_ID);
+    const doc = change(stored?.doc ?? NO_RETENTION);
+    try {
+      await store.upsert(MEMBERS_MODEL, orgId, RETENTION_ID, doc, stored?.etag ?? null);
+      return doc;
+    } catch (error) {
+      if (!(error instanceof ConcurrencyError) || attempt >= REWRITE_ATTEMPTS) throw error;
+    }
+  }
+}
+
 /** Sets an org's retention: a `retention.set` event, then the setting the sweep reads. */
 export async function setRetention(
   deps: { store: ReadModelStore; append: (events: LoggedEvent[]) => Promise<void>; now: () => Date; newBatchId: () => string },
@@ -40,8 +57,7 @@ export async function setRetention(
   const ts = deps.now().toISOString();
   const event: RetentionSet = { id: newEventId(deps.now().getTime()), v: 1, type: 'retention.set', ts, orgId, ...setting, actor };
   await deps.append([{ ...event, receivedAt: ts, batchId: deps.newBatchId() }]);
-  const doc: RetentionDoc = { ...(await retentionOf(deps.store, orgId)), ...setting, updatedAt: ts, updatedBy: actor };
-  await deps.store.upsert(MEMBERS_MODEL, orgId, RETENTION_ID, doc);
+  const doc = await changeRetention(deps.store, orgId, (current) => ({ ...current, ...setting, updatedAt: ts, updatedBy: actor }));
   await deps.store.upsert(MEMBERS_MODEL, REGISTRY, `org-${orgId}`, { kind: 'retention-org', orgId });
   return doc;
 }
@@ -106,7 +122,7 @@ export async function sweepRetention(events: OrgEventArchive, store: ReadModelSt
     removed.previews += (await sweepPagePreviews(store, orgId, previewCut)) + (await sweepFindingPreviews(store, orgId, previewCut));
     const saved = checkpoint as AuditCheckpoint | null;
     const lastSweep = { at: now.toISOString(), eventsRemoved: removed.events, previewsRemoved: removed.previews, checkpoint: saved ? { seq: saved.seq, hash: saved.hash } : null };
-    await store.upsert(MEMBERS_MODEL, orgId, RETENTION_ID, { ...(await retentionOf(store, orgId)), lastSweep });
+    await changeRetention(store, orgId, (current) => ({ ...current, lastSweep }));
     swept.set(orgId, lastSweep);
   }
   return swept;
