@@ -103,6 +103,26 @@ describe('removing a member', () => {
     expect((await ask('members')).body.members.map((member: { login: string }) => member.login)).toEqual(['boss']);
   });
 
+  it('waits for no other process: an owner change under way elsewhere (its lease held) is a 409 to retry, and a lapsed lease is taken', async () => {
+    const { ask, members, readModelStore } = setup();
+    await ask('inviteMember', {}, { login: 'boss', role: 'owner' });
+    await members.signIn('boss', 'github', 'invitation');
+    const created = await ask('createKey', {}, { role: 'owner', label: 'second' });
+    const keyId = created.body.apiKey.keyId as string;
+    // Another Functions instance (or `km members remove` beside km serve) is revoking an owner right now.
+    const lease = (until: string) => readModelStore.upsert('members', 'org-a', 'owner-change-lease', { kind: 'owner-change-lease', holder: 'elsewhere', until });
+    await lease(new Date(NOW.getTime() + 10_000).toISOString());
+    for (const refused of [await ask('revokeKey', { keyId }), await ask('removeMember', { login: 'boss' })]) {
+      expect([refused.status, refused.body.error]).toEqual([409, expect.stringContaining("another change of the org's owners is under way")]);
+    }
+    expect((await ask('keys')).body.keys.find((key: { keyId: string }) => key.keyId === keyId)).toMatchObject({ revokedAt: null });
+    // A holder that crashed: its lease lapses, and the change goes through and lets go of it.
+    await lease(new Date(NOW.getTime() - 1).toISOString());
+    expect((await ask('revokeKey', { keyId })).status).toBe(200);
+    expect((await readModelStore.get('members', 'org-a', 'owner-change-lease'))!.doc).toMatchObject({ holder: null });
+    expect((await ask('members')).body.members.map((member: { login: string }) => member.login)).toEqual(['boss']);
+  });
+
   it('counts an owner key the org made as an owner that remains', async () => {
     const { ask } = setup();
     await ask('inviteMember', {}, { login: 'boss', role: 'owner' });

@@ -64,7 +64,7 @@ export const makeCreateKeyHandler = routeHandler(createKeyRoute, async (caller, 
  * owner (ownersLeft says who counts): with none, nobody could make an owner again through the API.
  */
 export const makeRevokeKeyHandler = routeHandler(revokeKeyRoute, async (caller, { keyId }, deps: ChangeDeps, context) =>
-  oneOwnerChangeAtATime(caller.orgId, async () => {
+  oneOwnerChangeAtATime(deps.readModelStore, caller.orgId, async () => {
     const directory = directoryOf(deps, context);
     const visible = visibleKeys(caller, rightsOf(caller));
     const keys = await directory.list(caller.orgId);
@@ -82,5 +82,5 @@ export const makeRevokeKeyHandler = routeHandler(revokeKeyRoute, async (caller, 
       }
     }
     return view(await directory.revoke(caller.orgId, keyId, caller.actor));
-  }),
+  }, deps.now),
 );

@@ -32,6 +32,7 @@ export const makeRemoveMemberHandler = routeHandler(removeMemberRoute, async (ca
     members: new MemberDirectory(deps.readModelStore, append, deps.now, deps.newBatchId),
     teams: new TeamDirectory(deps.readModelStore, append, deps.now, deps.newBatchId),
     keys: new KeyDirectory(deps.readModelStore, append, deps.now, deps.newBatchId),
+    store: deps.readModelStore,
   };
-  return removeMember(directories, caller, login);
+  return removeMember(directories, caller, login, deps.now);
 });

@@ -14,7 +14,7 @@ import { readModelIndexes } from '../read-models';
  * it: with km serve running (SQLite WAL lets both write) or not. The events go to the same log, so the audit trail
  * has them either way.
  */
-export function openLocalDirectories(home: string): { keys: KeyDirectory; members: MemberDirectory; teams: TeamDirectory; close(): void } {
+export function openLocalDirectories(home: string): { keys: KeyDirectory; members: MemberDirectory; teams: TeamDirectory; store: SqliteReadModelStore; close(): void } {
   const db = openSqliteDatabase(join(home, 'km.db'));
   const log = new SqliteEventLog(db);
   const store = new SqliteReadModelStore(db, { indexes: readModelIndexes });
@@ -25,6 +25,7 @@ export function openLocalDirectories(home: string): { keys: KeyDirectory; member
     keys: new KeyDirectory(store, append, now, newBatchId),
     members: new MemberDirectory(store, append, now, newBatchId),
     teams: new TeamDirectory(store, append, now, newBatchId),
+    store,
     close: () => db.close(),
   };
 }

@@ -1,5 +1,8 @@
+import { randomUUID } from 'node:crypto';
+import { ApiError } from '@km/shared';
 import type { KeyDirectory } from '../keys/key-directory';
-import type { MemberDirectory } from './member-directory';
+import { ConcurrencyError, type ReadModelStore } from '../ports';
+import { MEMBERS_MODEL, type MemberDirectory } from './member-directory';
 
 /**
  * The org's owners that remain when one leaves (an owner member removed, an owner key revoked): owner members who
@@ -15,18 +18,57 @@ export async function ownersLeft(directories: { members: MemberDirectory; keys: 
   return members + keys;
 }
 
+/** The lease on an org's owner changes, in the members model beside the members it guards. */
+interface OwnerChangeLease {
+  kind: 'owner-change-lease';
+  /** Who holds it (a random id per change), null once released. */
+  holder: string | null;
+  /** When it lapses, released or not: a holder that crashed does not hold the org's owner changes for ever. */
+  until: string;
+}
+const LEASE_ID = 'owner-change-lease';
+export const OWNER_CHANGE_LEASE_MS = 30_000;
+
 /**
- * Owner changes of one org, one at a time in this process: two revocations checked at once would each see the
- * other's owner left and both go through. (Instances of the Functions app do not share it: see the README.)
+ * Owner changes of one org, one at a time: two revocations checked at once would each see the other's owner left
+ * and both go through. In this process they wait for each other; across processes (Functions instances, `km members
+ * remove` beside km serve) the change holds a lease, a document taken under its ETag, and a change that finds it
+ * held by another is refused with a 409 to retry: owner changes are rare and made by people.
  */
 const pending = new Map<string, Promise<unknown>>();
-export function oneOwnerChangeAtATime<T>(orgId: string, change: () => Promise<T>): Promise<T> {
+export function oneOwnerChangeAtATime<T>(store: ReadModelStore, orgId: string, change: () => Promise<T>, now: () => Date = () => new Date()): Promise<T> {
   const before = pending.get(orgId) ?? Promise.resolve();
-  const run = before.then(change, change);
+  const leased = () => underLease(store, orgId, change, now);
+  const run = before.then(leased, leased);
   const settled = run.catch(() => undefined);
   pending.set(orgId, settled);
   void settled.then(() => {
     if (pending.get(orgId) === settled) pending.delete(orgId);
   });
   return run;
+}
+
+const heldElsewhere = () => new ApiError(409, "another change of the org's owners is under way (a key revoked or a member removed elsewhere): try again in a moment");
+
+async function underLease<T>(store: ReadModelStore, orgId: string, change: () => Promise<T>, now: () => Date): Promise<T> {
+  const stored = await store.get<OwnerChangeLease>(MEMBERS_MODEL, orgId, LEASE_ID);
+  if (stored && stored.doc.holder !== null && Date.parse(stored.doc.until) > now().getTime()) throw heldElsewhere();
+  const holder = randomUUID();
+  const lease: OwnerChangeLease = { kind: 'owner-change-lease', holder, until: new Date(now().getTime() + OWNER_CHANGE_LEASE_MS).toISOString() };
+  let etag: string;
+  try {
+    etag = await store.upsert(MEMBERS_MODEL, orgId, LEASE_ID, lease, stored?.etag ?? null);
+  } catch (error) {
+    if (error instanceof ConcurrencyError) throw heldElsewhere();
+    throw error;
+  }
+  try {
+    return await change();
+  } finally {
+    const released: OwnerChangeLease = { kind: 'owner-change-lease', holder: null, until: now().toISOString() };
+    // A lease that lapsed and was taken meanwhile is the other holder's now: left as it is.
+    await store.upsert(MEMBERS_MODEL, orgId, LEASE_ID, released, etag).catch((error: unknown) => {
+      if (!(error instanceof ConcurrencyError)) throw error;
+    });
+  }
 }

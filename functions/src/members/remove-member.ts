@@ -1,5 +1,6 @@
 import { ApiError, type Role } from '@km/shared';
 import type { KeyDirectory } from '../keys/key-directory';
+import type { ReadModelStore } from '../ports';
 import type { TeamDirectory } from '../teams/team-directory';
 import type { MemberDirectory } from './member-directory';
 import { oneOwnerChangeAtATime, ownersLeft } from './owners-left';
@@ -19,12 +20,13 @@ export interface RemovedMember {
  * the teams that name their login.
  */
 export async function removeMember(
-  directories: { members: MemberDirectory; teams: TeamDirectory; keys: KeyDirectory },
+  directories: { members: MemberDirectory; teams: TeamDirectory; keys: KeyDirectory; store: ReadModelStore },
   caller: { orgId: string; role: Role; actor: string },
   login: string,
+  now: () => Date = () => new Date(),
 ): Promise<RemovedMember> {
   const { orgId } = caller;
-  return oneOwnerChangeAtATime(orgId, async () => {
+  return oneOwnerChangeAtATime(directories.store, orgId, async () => {
     const member = await directories.members.find(orgId, login);
     if (!member) throw new ApiError(404, `no member or invitation "${login}" in your org: see km members list`);
     if (member.role === 'owner') {
@@ -37,5 +39,5 @@ export async function removeMember(
     const removed = await directories.members.remove(orgId, member.login, caller.actor);
     const teamsLeft = await directories.teams.leave(orgId, member.login, caller.actor);
     return { login: removed.login, role: removed.role, removedBy: caller.actor, teamsLeft };
-  });
+  }, now);
 }
