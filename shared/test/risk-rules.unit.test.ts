@@ -27,7 +27,7 @@ const corpus: Record<string, { hits: string[]; misses: string[] }> = {
   'npm-token': { hits: [j('npm_', 'abcdefghijklmnopqrstuvwxyz0123456789')], misses: ['npm_config_cache', 'npm_package_name'] },
   'private-key': { hits: [j('-----BEGIN RSA ', 'PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n-----END RSA ', 'PRIVATE KEY-----'), j('-----BEGIN OPENSSH ', 'PRIVATE KEY-----\nb3BlbnNzaC1rZXk')], misses: ['-----BEGIN PUBLIC KEY-----', '-----BEGIN CERTIFICATE-----'] },
   jwt: { hits: [j('eyJhbGciOiJIUzI1NiJ9', '.eyJzdWIiOiIxMjM0NTY3ODkwIn0', '.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U')], misses: ['eyJ alone', 'eyJhbGciOiJIUzI1NiJ9'] },
-  'connection-string-password': { hits: ['postgres://admin:s3cr3tP4ss@db.internal:5432/app', 'Server=tcp:x;User ID=sa;Password=Hunter2!;'], misses: ['https://example.com/path', 'postgres://db.internal:5432/app', 'git@github.com:org/repo.git'] },
+  'connection-string-password': { hits: ['postgres://admin:s3cr3tP4ss@db.internal:5432/app', 'redis://:s3cr3tP4ss@cache:6379', 'Server=tcp:x;User ID=sa;Password=Hunter2!;'], misses: ['https://example.com/path', 'postgres://db.internal:5432/app', 'git@github.com:org/repo.git'] },
   'bearer-token': { hits: ['Authorization: Bearer abcdefghijklmnopqrstuvwxyz.0123'], misses: ['Bearer token', 'a Bearer of news'] },
   'secret-assignment': { hits: ['API_KEY=Zx9vQ2mL7pR4tY8wK3nB6cD1', 'password: "correct horse"', 'client_secret=9f8e7d6c5b4a3f2e1d0c9b8a'], misses: ['password: ********', 'token_count: 12345', 'api_key=${API_KEY}', 'auth: true', 'SECRET_NAME=production-database', 'PWD=/home/dev/project', 'OLDPWD=/tmp', '"PWD": "/srv/app"'] },
   email: { hits: ['mail jane.doe@example.com now'], misses: ['@scope/package@1.2.3', 'user at example dot com'] },
@@ -136,8 +136,18 @@ describe('redaction', () => {
     expect(out).toBe('id=[REDACTED:aws-access-key-id] card [REDACTED:card-number], password=[REDACTED:connection-string-password] ok');
   });
 
-  it("names a URL's password by the password rule, not as the email its password and host look like", () => {
-    expect(redactText('DATABASE_URL=postgres://admin:S3cretPassw0rd@db.example.com:5432/app')).toBe('DATABASE_URL=postgres://admin:[REDACTED:connection-string-password]:5432/app');
+  it("names a URL's password by the password rule, not as the email its password and host look like, and keeps the host", () => {
+    expect(redactText('DATABASE_URL=postgres://admin:S3cretPassw0rd@db.example.com:5432/app')).toBe('DATABASE_URL=postgres://admin:[REDACTED:connection-string-password]@db.example.com:5432/app');
+    expect(redactText('mongodb+srv://app:Pa55word99@cluster0.abcde.mongodb.net/db')).toBe('mongodb+srv://app:[REDACTED:connection-string-password]@cluster0.abcde.mongodb.net/db');
+  });
+
+  it('redacts the password of a URL without a user (redis://:password@host), found as a secret', () => {
+    for (const url of ['REDIS_URL=redis://:R3d1sDockerPw0rdZZ@redis:6379/0', 'redis://:RedisPassw0rd77@cache:6379', 'redis://:pw-x.y@cache.internal:6379']) {
+      const out = redactText(url);
+      expect(out).toContain('[REDACTED:connection-string-password]');
+      expect(out).not.toMatch(/R3d1s|RedisPassw0rd|pw-x/);
+    }
+    expect(scanResponse({ content: [{ type: 'text', text: 'redis://:R3d1sDockerPw0rdZZ@redis:6379/0' }] }).findings).toEqual([expect.objectContaining({ ruleId: 'connection-string-password', severity: 'high' })]);
   });
 
   it('leaves a path alone whose directories have random-looking names (a temp directory)', () => {

@@ -246,7 +246,8 @@ export const TEXT_RULES: readonly TextRule[] = [
     kind: 'secret',
     severity: 'high',
     scope: 'any',
-    pattern: /\b[a-z][a-z0-9+.-]{1,20}:\/\/[^\s:/@'"]+:(?<secret>[^\s@/'"]{3,})@|\b(?:Password|Pwd)\s*=\s*(?<secret2>[^;'"\s]{3,})/dgi,
+    // The user may be empty (redis://:password@host).
+    pattern: /\b[a-z][a-z0-9+.-]{1,20}:\/\/[^\s:/@'"]*:(?<secret>[^\s@/'"]{3,})@|\b(?:Password|Pwd)\s*=\s*(?<secret2>[^;'"\s]{3,})/dgi,
     hint: (t) => t.includes('://') || /pwd|password/i.test(t),
   },
   { id: 'bearer-token', kind: 'secret', severity: 'high', scope: 'any', pattern: /\b[Bb][Ee][Aa][Rr][Ee][Rr]\s+(?<secret>[A-Za-z0-9._~+/-]{20,}=*)/dg, hint: hasCi('bearer') },
@@ -365,11 +366,13 @@ export function matchText(text: string, scope: 'request' | 'response', rules: re
       found.push({ rule, start: span[0], end: span[1] });
     }
   }
+  if (found.length < 2) return found;
+  // A URL's password and its host look like an email (password@host): that is the password, and the host is no secret.
+  const passwords = found.filter((m) => m.rule.id === 'connection-string-password');
+  const notEmail = (m: TextMatch) => m.rule.id !== 'email' || !passwords.some((p) => p.start <= m.start && m.start < p.end);
   // The fallback only speaks where no named rule did: one finding per secret, with its real name.
-  if (found.length > 1 && found.some((m) => m.rule.id === FALLBACK_RULE_ID)) {
-    return found.filter((m) => m.rule.id !== FALLBACK_RULE_ID || !found.some((o) => o.rule.id !== FALLBACK_RULE_ID && redacts(o.rule) && o.start < m.end && m.start < o.end));
-  }
-  return found;
+  const named = (m: TextMatch) => m.rule.id !== FALLBACK_RULE_ID || !found.some((o) => o.rule.id !== FALLBACK_RULE_ID && redacts(o.rule) && o.start < m.end && m.start < o.end);
+  return found.filter((m) => notEmail(m) && named(m));
 }
 
 /**
