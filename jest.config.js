@@ -19,6 +19,6 @@ module.exports = {
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/*/test/**/*.unit.test.ts'] },
     { ...common, displayName: 'int', testMatch: ['<rootDir>/*/test/**/*.int.test.ts'] },
-    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/*/test/**/*.e2e.test.ts'] },
+    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/*/test/**/*.e2e.test.ts'], setupFiles: ['<rootDir>/cli/test/e2e-env.js'] },
   ],
 };

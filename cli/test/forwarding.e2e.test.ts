@@ -16,8 +16,9 @@ const isAlive = (pid: number) => {
   }
 };
 
-function startKm(args: string[], home = tempHome()): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, [KM_BIN, ...args], { env: { ...process.env, KM_HOME: home, KM_ENDPOINT: 'http://127.0.0.1:1' } });
+/** killAfterMs: KM_SERVER_KILL_AFTER_MS, long by default, so a server's own way of exiting is never cut short here. */
+function startKm(args: string[], home = tempHome(), killAfterMs = 600_000): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, [KM_BIN, ...args], { env: { ...process.env, KM_HOME: home, KM_ENDPOINT: 'http://127.0.0.1:1', KM_SERVER_KILL_AFTER_MS: String(killAfterMs) } });
 }
 
 /** Collects a stream's bytes and lets a test wait for some of them to arrive. */
@@ -96,9 +97,9 @@ describe('km forwards stdio untouched', () => {
     expect(isAlive(pid)).toBe(false);
   });
 
-  it('kills a server that ignores every signal 3 s after the first, and records the session as ended by SIGKILL', async () => {
+  it('kills a server that ignores every signal 1 s after the first (before the MCP SDK kills km, 2 s after its SIGTERM), and records the session as ended by SIGKILL', async () => {
     const home = tempHome();
-    const km = startKm(['--', process.execPath, STUBBORN_SERVER, 'deaf'], home);
+    const km = startKm(['--', process.execPath, STUBBORN_SERVER, 'deaf'], home, 1000);
     const out = collector(km.stdout);
     const err = collector(km.stderr);
     await out.waitFor('pid ');
@@ -109,7 +110,7 @@ describe('km forwards stdio untouched', () => {
     const exit = await exited(km);
     expect(isAlive(pid)).toBe(false);
     expect(exit).toEqual({ code: null, signal: 'SIGKILL' }); // as the server ended
-    expect(err.bytes().toString()).toContain('km: the server did not exit within 3 s of SIGTERM; killing it (SIGKILL).');
+    expect(err.bytes().toString()).toContain('km: the server did not exit within 1 s of SIGTERM; killing it (SIGKILL).');
     const spooled = readdirSync(join(home, 'spool'))
       .filter((name) => name.endsWith('.jsonl'))
       .flatMap((name) => readFileSync(join(home, 'spool', name), 'utf8').trim().split('\n'))

@@ -16,6 +16,8 @@ export interface Settings {
   maxSpoolBytes: number;
   /** How far the observer may fall behind the forwarding, in bytes: past half previews are dropped, past it observations. */
   observerBacklogBytes: number;
+  /** How long a server may take to exit after the client's first signal before km kills it (ms). */
+  serverKillAfterMs: number;
 }
 
 export const DEFAULT_PORT = 7777;
@@ -23,6 +25,8 @@ const DEFAULT_MAX_SPOOL_BYTES = 256 * 1024 * 1024;
 // The observer makes about 1 MB of small-call traffic a second on two cores: 4 MB behind it still ends within the
 // wrapper's 5 s exit budget (wrap/run.ts); a larger backlog would leave the session's end to a replay by the next km.
 const DEFAULT_OBSERVER_BACKLOG_BYTES = 4 * 1024 * 1024;
+// Under the clients' own deadline: the MCP SDK sends SIGKILL 2 s after its SIGTERM, and km must kill the server first.
+const DEFAULT_SERVER_KILL_AFTER_MS = 1000;
 
 /** Saved by `km login`: the cloud endpoint and its key, so MCP configs need no secrets. */
 interface LoginFile {
@@ -65,6 +69,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const login = readJson<LoginFile>(join(home, 'login.json')) ?? {};
   const maxSpool = Number(env.KM_MAX_SPOOL_BYTES);
   const backlog = Number(env.KM_OBSERVER_BACKLOG_BYTES);
+  const killAfter = Number(env.KM_SERVER_KILL_AFTER_MS);
   return {
     home,
     endpoint: env.KM_ENDPOINT?.replace(/\/+$/, '') || login.endpoint || null,
@@ -74,6 +79,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     debug: Boolean(env.KM_DEBUG && env.KM_DEBUG !== '0'),
     maxSpoolBytes: Number.isFinite(maxSpool) && maxSpool > 0 ? maxSpool : DEFAULT_MAX_SPOOL_BYTES,
     observerBacklogBytes: Number.isFinite(backlog) && backlog > 0 ? backlog : DEFAULT_OBSERVER_BACKLOG_BYTES,
+    serverKillAfterMs: Number.isFinite(killAfter) && killAfter > 0 ? killAfter : DEFAULT_SERVER_KILL_AFTER_MS,
   };
 }
 

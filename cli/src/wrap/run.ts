@@ -8,7 +8,7 @@ import { findProjectConfigFile, readPolicy, type ProjectConfigFile } from '../co
 import { serverName } from '../config/attribution';
 import type { Policy } from './policy';
 import type { ClientEnded } from './observer';
-import { kmHome } from '../config/settings';
+import { kmHome, loadSettings } from '../config/settings';
 import { observationEnv } from '../config/observation-env';
 import { JournalFiles, JournalWriter } from './journal';
 
@@ -55,11 +55,6 @@ const OBSERVER_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 4 };
  * Measured on a 20k-call burst: km's peak RSS 115 MB -> 93 MB, calls/s unchanged (the observer's heap grows less).
  */
 const OBSERVER_V8_FLAGS = '--optimize-for-size';
-/**
- * A client's signal means it wants the server gone. A server that has not exited this long after the first one is
- * killed: km would otherwise wait for it until the client SIGKILLs km, leaving the server running, orphaned.
- */
-const KILL_AFTER_MS = 3000;
 /** The observer gets this long to spool and ship the end of the session once the server is gone. */
 const OBSERVER_EXIT_BUDGET_MS = 5000;
 /** How long the server's stdout may stay open after the server exited, and how long the client may take to read. */
@@ -202,11 +197,16 @@ export function runWrap(options: WrapOptions, headers: string[] = []): void {
         journal.appendEnd({ exitCode: null, signal, at: now(), clientEnded });
       }
       child.kill(signal);
-      killTimer ??= setTimeout(() => {
-        if (hasExited()) return;
-        process.stderr.write(`km: the server did not exit within ${KILL_AFTER_MS / 1000} s of ${signal}; killing it (SIGKILL).\n`);
-        child.kill('SIGKILL');
-      }, KILL_AFTER_MS).unref();
+      // A client's signal means it wants the server gone: one that has not exited in time is killed, or km would wait
+      // for it until the client SIGKILLs km, and the server would live on, orphaned.
+      if (!killTimer) {
+        const killAfterMs = loadSettings().serverKillAfterMs;
+        killTimer = setTimeout(() => {
+          if (hasExited()) return;
+          process.stderr.write(`km: the server did not exit within ${killAfterMs / 1000} s of ${signal}; killing it (SIGKILL).\n`);
+          child.kill('SIGKILL');
+        }, killAfterMs).unref();
+      }
     });
   }
 
