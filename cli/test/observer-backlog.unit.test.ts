@@ -101,19 +101,34 @@ describe('the observer queue', () => {
   }
   const byValue = (seq: number, bytes: number): QueuedBatch => ({ seq, bytes, chunks: chunk(bytes) });
 
-  it('makes a batch whole while little waits behind it, then without previews past half the bound, then drops past it', () => {
+  it('makes a batch whole while little waits before it as it comes, then without previews past half the bound, then drops past it', () => {
     const { q, seen, runAll } = queue(100);
     for (let seq = 1; seq <= 7; seq++) q.push(byValue(seq, 30));
     runAll();
-    // Behind batch 1: 180 bytes; batch 2: 150; 3: 120; 4: 90; 5: 60; 6: 30; 7: nothing.
+    // Before batch 1: nothing; 2: 30 bytes; 3: 60; 4: 90; 5: 120; 6: 150; 7: 180. A session's first batches are made.
     expect(seen).toEqual([
-      [1, 'drop'],
-      [2, 'drop'],
-      [3, 'drop'],
+      [1, 'full'],
+      [2, 'full'],
+      [3, 'no-previews'],
       [4, 'no-previews'],
-      [5, 'no-previews'],
-      [6, 'full'],
-      [7, 'full'],
+      [5, 'drop'],
+      [6, 'drop'],
+      [7, 'drop'],
+    ]);
+  });
+
+  it('never makes a batch less for a large one that comes after it (a small call before a large answer)', () => {
+    const { q, seen, runAll } = queue(200_000);
+    q.push(byValue(1, 300));
+    q.push(byValue(2, 300_000));
+    runAll();
+    q.push(byValue(3, 300));
+    runAll();
+    // Before, batch 1 was judged by the 300 KB behind it and dropped, a session's initialize as well.
+    expect(seen).toEqual([
+      [1, 'full'],
+      [2, 'full'],
+      [3, 'full'],
     ]);
   });
 

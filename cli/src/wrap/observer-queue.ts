@@ -9,8 +9,8 @@ import type { PolicyBlock } from './observer-protocol';
  * (a record in the journal, which the forwarding thread wrote anyway): past a small amount of bytes in memory the
  * forwarding thread sends references only (wrap/run.ts), so what km holds stays bounded however far behind it is.
  *
- * How far behind it may fall is the backlog bound, in bytes not yet observed: past half of it the batches are
- * observed without previews, past it their observations are dropped (pairing goes on, so an answer after the
+ * How far behind it may fall is the backlog bound, in bytes not yet observed: a batch that comes with more than half
+ * of it waiting is observed without previews, with more than all of it its observations are dropped (pairing goes on, so an answer after the
  * backlog still finds its request); the observer counts each (session.ended). Work is done in slices, so the
  * observer's timers (journal acks, shipping, the envelope) run during a burst.
  */
@@ -44,7 +44,8 @@ export interface ObserverQueueOptions {
 const SLICE_MS = 10;
 
 export class ObserverQueue {
-  private items: Array<QueuedBatch | { control: () => void }> = [];
+  /** Each batch with the mode it was given as it came. */
+  private items: Array<{ batch: QueuedBatch; mode: ObserveMode } | { control: () => void }> = [];
   private head = 0;
   /** Bytes queued and not yet taken up, by value and by reference. */
   backlog = 0;
@@ -58,8 +59,13 @@ export class ObserverQueue {
     this.schedule = options.schedule ?? ((fn) => setImmediate(fn));
   }
 
+  /**
+   * Queues a batch, judged by what waits before it as it comes: a batch is never made less because of what comes
+   * after it. Judged as it was taken up (by what waited behind it), a large answer took the small calls before it
+   * down with it, a session's initialize among them.
+   */
   push(batch: QueuedBatch): void {
-    this.items.push(batch);
+    this.items.push({ batch, mode: this.modeFor(this.backlog) });
     this.backlog += batch.bytes;
     this.kick();
   }
@@ -70,7 +76,7 @@ export class ObserverQueue {
     this.kick();
   }
 
-  /** How much of a batch is made with `backlog` bytes waiting behind it (a batch alone is always made whole). */
+  /** How much of a batch is made with `backlog` bytes waiting before it (a batch alone is always made whole). */
   modeFor(backlog: number): ObserveMode {
     if (backlog > this.options.backlogBytes) return 'drop';
     if (backlog > this.options.backlogBytes / 2) return 'no-previews';
@@ -94,16 +100,16 @@ export class ObserverQueue {
         item.control();
         continue;
       }
-      this.backlog -= item.bytes;
-      const mode = this.modeFor(this.backlog);
-      if ('chunks' in item) {
-        this.options.observe(item.seq, item, mode);
-        this.observedBytes += item.bytes;
+      const { batch: queued, mode } = item;
+      this.backlog -= queued.bytes;
+      if ('chunks' in queued) {
+        this.options.observe(queued.seq, queued, mode);
+        this.observedBytes += queued.bytes;
         observedByValue = true;
       } else {
-        const batch = this.options.read(item.ref);
-        if (batch) this.options.observe(item.seq, batch, mode);
-        else this.options.unreadable(item.seq);
+        const batch = this.options.read(queued.ref);
+        if (batch) this.options.observe(queued.seq, batch, mode);
+        else this.options.unreadable(queued.seq);
       }
     }
     if (this.head > 1024 && this.head * 2 > this.items.length) {
