@@ -38,7 +38,7 @@ export function statusCommand(): Command {
     const failures = reach?.kind === 'ok' ? ((await recentStartFailures({ endpoint, apiKey })) ?? []) : [];
     const failureLines = failures.length > 0 ? [`failed:    ${failures.length} server(s) km could not start in the last day:`, ...failures.map((f) => `           ${describeStartFailure(f)}`)] : [];
     process.stdout.write(
-      [`home:      ${settings.home}`, endpointLine, `api key:   ${apiKey ? 'set' : 'none'}`, `org:       ${settings.orgConfigured ? settings.orgId : `${settings.orgId} (not set: events go as the API key's org)`}`, `spool:     ${waiting.files} file(s), ${waiting.bytes} bytes waiting`, ...journalLines, ...refusedLines, ...failureLines].join('\n') + '\n',
+      [`home:      ${settings.home}`, endpointLine, `api key:   ${apiKey ? 'set' : 'none'}`, `org:       ${settings.orgConfigured ? settings.orgId : `${settings.orgId} (not set: a session's events go as the org of the key its km ships them with)`}`, `spool:     ${waiting.files} file(s), ${waiting.bytes} bytes waiting`, ...journalLines, ...refusedLines, ...failureLines].join('\n') + '\n',
     );
   });
 }
