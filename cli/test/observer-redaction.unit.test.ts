@@ -144,3 +144,16 @@ describe('km.log', () => {
     expect(readFileSync(join(home, 'km.log'), 'utf8')).toContain('0190f3a2-7c1d-7e4b-9a6f-2b3c4d5e6f70');
   });
 });
+
+describe('a secret in a JSON-RPC error', () => {
+  it('is found as well as redacted, at the path of its string', () => {
+    const token = ['ghp', '_', 'a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8'].join('');
+    const h = harness();
+    h.send('client_to_server', { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'deploy', arguments: {} } });
+    h.send('server_to_client', { jsonrpc: '2.0', id: 1, error: { code: -32000, message: `bad token ${token}`, data: { env: { GITHUB_TOKEN: token } } } });
+    const call = h.events().find((e) => e.type === 'mcp.interaction') as Extract<KmEvent, { type: 'mcp.interaction' }>;
+    expect(JSON.stringify(call)).not.toContain(token);
+    // Before, redacted and not found: no finding, nothing on the Risk Monitor.
+    expect(call.findings).toEqual(expect.arrayContaining([expect.objectContaining({ ruleId: 'github-token', severity: 'critical', path: '$.error.message' })]));
+  });
+});
