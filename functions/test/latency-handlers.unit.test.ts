@@ -132,6 +132,29 @@ describe('GET /api/latency', () => {
     expect((await api.latency(`?groupBy=server&projectId=beta${range}`)).body.groups).toEqual([expect.objectContaining({ key: 'memory', count: 2, timeouts: 1 })]);
   });
 
+  it("narrows a project to one of its users (the dashboard's two filters), from the sessions of both", async () => {
+    // ann and bob both work on alpha; ann also on beta.
+    const bobOnAlpha = anEnvelope({ orgId: 'org-a', projectId: 'alpha', userId: 'bob', sessionId: 's-bob-alpha', server: { name: 'everything', command: 'x' } });
+    const annOnBeta = anEnvelope({ orgId: 'org-a', projectId: 'beta', userId: 'ann', sessionId: 's-ann-beta', server: { name: 'everything', command: 'x' } });
+    const calls = [
+      interaction(everything, '2026-11-25T12:10:00.000Z', { target: 'echo', latencyMs: 10 }),
+      interaction(everything, '2026-11-25T12:11:00.000Z', { target: 'echo', latencyMs: 20 }),
+      interaction(bobOnAlpha, '2026-11-25T12:12:00.000Z', { target: 'echo', latencyMs: 500 }),
+      interaction(annOnBeta, '2026-11-25T12:13:00.000Z', { target: 'echo', latencyMs: 900 }),
+    ];
+    const api = await given(stored(calls));
+    const range = '&from=2026-11-25T12:00:00Z&to=2026-11-25T13:00:00Z';
+    const mine = await given(stored(calls.slice(0, 2)));
+    for (const route of ['latency', 'timeseries', 'slowest', 'bottlenecks'] as const) {
+      const query = `?projectId=alpha&userId=ann${route === 'timeseries' ? '&bucket=hour' : ''}${range}`;
+      const answer = await api[route](query);
+      // Before, a 400: the Overview and Performance Hub broke with a project and a user picked.
+      expect(answer.status).toBe(200);
+      expect(answer.body).toEqual((await mine[route](`?projectId=alpha${route === 'timeseries' ? '&bucket=hour' : ''}${range}`)).body);
+    }
+    expect((await api.latency(`?groupBy=tool&projectId=alpha&userId=ann${range}`)).body.groups).toEqual([expect.objectContaining({ key: 'everything/echo', count: 2, max: 20 })]);
+  });
+
   it("adds the project and user hour documents a store written before session days holds to a project's or user's hours", async () => {
     const events = stored(scenario().filter((event) => event.sessionId === 's-everything'));
     const range = '&from=2026-11-25T12:00:00Z&to=2026-11-25T14:00:00Z';
@@ -158,7 +181,6 @@ describe('GET /api/latency', () => {
     ['?from=yesterday', 'from must be an ISO 8601 date-time'],
     ['?from=2026-11-25T13:00:00Z&to=2026-11-25T12:00:00Z', 'from must be before to'],
     ['?from=2026-01-01T00:00:00Z&to=2026-11-25T12:00:00Z', 'at most 92 days'],
-    ['?projectId=a&userId=b', 'give projectId or userId, not both'],
     ['?groupBy=method&server=everything', 'server cannot be used here'],
     ['?groupBy=server&tool=echo', 'tool cannot be used here'],
   ])('answers 400 to %s', async (query, message) => {

@@ -19,9 +19,11 @@ export async function readLatencyBuckets(store: ReadModelStore, orgId: string, s
     else found.set(key, [doc]);
   };
   const runs = consecutiveRuns(refs);
+  // Hour documents of a project from older stores hold every user's calls: a project's user reads session days only.
+  const bucketRuns = scope.kind === 'project' && scope.userId !== undefined ? [] : runs;
   const [pages, sessionDays] = await Promise.all([
     Promise.all(
-      runs.map((run) =>
+      bucketRuns.map((run) =>
         store.query<LatencyBucketDoc>(latencyProjection.name, orgId, {
           where: { scope: scopeName(scope), granularity: run.granularity },
           orderBy: 'period',
@@ -40,12 +42,12 @@ export async function readLatencyBuckets(store: ReadModelStore, orgId: string, s
   return refs.map((ref) => found.get(`${ref.granularity}|${new Date(ref.periodMs).toISOString()}`) ?? []);
 }
 
-/** The session days of a project or user over the days that refs (hours) lie in. */
+/** The session days of a project (or of one of its users) or of a user over the days that refs (hours) lie in. */
 function readSessionDays(store: ReadModelStore, orgId: string, scope: Exclude<LatencyScope, { kind: 'org' }>, refs: readonly BucketRef[]): Promise<SessionDayDoc[]> {
   const day = (ms: number) => new Date(periodStart(ms, 'day')).toISOString();
   const periods = refs.map((ref) => ref.periodMs);
   return store.query<SessionDayDoc>(latencyProjection.name, orgId, {
-    where: scope.kind === 'project' ? { projectId: scope.id } : { userId: scope.id },
+    where: scope.kind === 'project' ? { projectId: scope.id, ...(scope.userId !== undefined ? { userId: scope.userId } : {}) } : { userId: scope.id },
     orderBy: 'day',
     between: { from: day(Math.min(...periods)), to: day(Math.max(...periods)) },
   });

@@ -12,7 +12,7 @@ export const latencyRange = (given: { from?: number | undefined; to?: number | u
 
 /** projectId or userId (the contract allows one) narrows the org to one project or user. */
 export function latencyScope({ projectId, userId }: { projectId?: string | undefined; userId?: string | undefined }): LatencyScope {
-  if (projectId !== undefined) return { kind: 'project', id: projectId };
+  if (projectId !== undefined) return userId !== undefined ? { kind: 'project', id: projectId, userId } : { kind: 'project', id: projectId };
   if (userId !== undefined) return { kind: 'user', id: userId };
   return { kind: 'org' };
 }

@@ -89,10 +89,6 @@ function teamAlone(filters: { projectId?: string | undefined; userId?: string | 
   }
 }
 
-/** Latency is kept per org, per project and per user: one of projectId or userId. */
-function oneLatencyScope(filters: { projectId?: string | undefined; userId?: string | undefined }, ctx: Issues) {
-  if (filters.projectId !== undefined && filters.userId !== undefined) refuse(ctx, 'userId', 'give projectId or userId, not both: latency is kept per org, per project and per user');
-}
 
 const NO_MINUTES = 'bucket=minute is no longer available: latency is kept per hour and per day (issue 11); use bucket=hour';
 const TIMESERIES_BUCKETS = ['hour', 'day'] as const;
@@ -293,7 +289,6 @@ export const latencyRoute = declare({
   query: z
     .strictObject({ groupBy: enumParam('groupBy', ['server', 'tool', 'method']).default('server'), ...latencyWindow(), ...teamParam() })
     .superRefine((query, ctx) => {
-      oneLatencyScope(query, ctx);
       teamAlone(query, ctx);
       if (query.groupBy === 'method') {
         const why = 'methods are kept per org, project or user, not per server; use groupBy=server or groupBy=tool';
@@ -324,7 +319,6 @@ export const latencyTimeseriesRoute = declare({
       ...teamParam(),
     })
     .superRefine((query, ctx) => {
-      oneLatencyScope(query, ctx);
       teamAlone(query, ctx);
     }),
   answer: answers.TimeseriesAnswerSchema,
@@ -350,7 +344,6 @@ export const latencySlowestRoute = declare({
       tool: refusedParam('tool', SLOWEST_REFUSES),
     })
     .superRefine((query, ctx) => {
-      oneLatencyScope(query, ctx);
       teamAlone(query, ctx);
     }),
   answer: answers.SlowestAnswerSchema,
@@ -371,7 +364,6 @@ export const latencyBottlenecksRoute = declare({
           if (query[name] !== undefined) refuse(ctx, name, `${name} cannot be used here: a sessionId names the whole session`);
         }
       }
-      oneLatencyScope(query, ctx);
       teamAlone(query, ctx);
     }),
   answer: answers.BottlenecksAnswerSchema,

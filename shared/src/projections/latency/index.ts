@@ -20,7 +20,8 @@ import { expandStats, isStoredForm, latencyMicros, sortedCounts, StatsAccumulato
  * days, which nothing reads any more.
  */
 export type LatencyGranularity = 'hour' | 'day';
-export type LatencyScope = { kind: 'org' } | { kind: 'project'; id: string } | { kind: 'user'; id: string };
+/** A project's scope narrowed to one of its users (userId) reads the session days of both, each naming one of each. */
+export type LatencyScope = { kind: 'org' } | { kind: 'project'; id: string; userId?: string } | { kind: 'user'; id: string };
 
 /** A drill-down row: enough to open the session and find the call. */
 export interface SlowInteraction {
