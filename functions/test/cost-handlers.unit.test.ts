@@ -375,6 +375,18 @@ describe('the filters the dashboard sends', () => {
     expect((await cost(api, 'groupBy=day')).body.total).toMatchObject({ costUsd: 520, interactions: 520 });
   });
 
+  it('answers a range given with times from the hours at its ends (the Overview\'s last hour), not whole days', async () => {
+    const api = setup();
+    await api.ingest([spend(1, '2026-11-24T20:16:00.000Z'), spend(2, '2026-11-25T02:00:00.000Z'), spend(4, '2026-11-25T09:40:00.000Z'), spend(8, '2026-11-25T10:05:00.000Z')]);
+    while ((await api.project()) > 0);
+    const at = (from: string, to: string) => api.get(makeQueryCostHandler, `/api/cost?from=${from}&to=${to}&groupBy=day`);
+    // Before, both ends were read as their whole days: $15 for the last hour.
+    expect((await at('2026-11-25T09:30:00Z', '2026-11-25T10:30:00Z')).body).toMatchObject({ from: '2026-11-25T09:00:00.000Z', to: '2026-11-25T11:00:00.000Z', total: { costUsd: 12, interactions: 2 } });
+    expect((await at('2026-11-24T10:30:00Z', '2026-11-25T09:59:00Z')).body.groups.map((g: any) => [g.key, g.costUsd])).toEqual([['2026-11-24', 1], ['2026-11-25', 6]]);
+    expect((await at('2026-11-23T10:30:00Z', '2026-11-24T10:30:00Z')).body.total.costUsd).toBe(0);
+    expect((await api.get(makeQueryCostHandler, '/api/cost?from=2026-11-24&to=2026-11-25&groupBy=day')).body).toMatchObject({ from: '2026-11-24', to: '2026-11-25', total: { costUsd: 15 } });
+  });
+
   it('refuses what it cannot honour instead of ignoring it', async () => {
     const api = await given();
     expect(await cost(api, 'groupBy=server&projectId=web')).toMatchObject({ status: 400, body: { error: expect.stringContaining('with a project filter, group by day or project') } });

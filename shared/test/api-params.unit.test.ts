@@ -1,4 +1,4 @@
-import { apiRoutes, costRoute, dayRange, instantRange, latencyRoute, parseInstant } from '../src';
+import { apiRoutes, costRoute, dayRange, dayRangeBuckets, instantRange, latencyRoute, parseInstant } from '../src';
 
 const issues = (result: { success: boolean; error?: { issues: Array<{ path: PropertyKey[]; message: string }> } }) =>
   result.error?.issues.map((issue) => [issue.path.join('.'), issue.message]) ?? [];
@@ -19,14 +19,37 @@ describe('the API contract', () => {
   it('refuses strictly: an unknown parameter, and filters a route does not keep', () => {
     expect(issues(costRoute.query.safeParse({ colour: 'red' }))).toEqual([['', expect.stringContaining('colour')]]);
     expect(issues(latencyRoute.query.safeParse({ groupBy: 'method', server: 'a' }))).toEqual([['server', expect.stringContaining('server cannot be used here')]]);
-    expect(costRoute.query.parse({ from: '2026-11-01T10:00:00Z' })).toEqual({ from: '2026-11-01', groupBy: 'day' });
+    // A time is kept as its instant (the route widens it to its hour), a date as it is.
+    expect(costRoute.query.parse({ from: '2026-11-01T10:00:00Z' })).toEqual({ from: '2026-11-01T10:00:00.000Z', groupBy: 'day' });
+    expect(costRoute.query.parse({ from: '2026-11-01' })).toEqual({ from: '2026-11-01', groupBy: 'day' });
   });
 
   it('keeps each read model’s range limit', () => {
     const now = new Date('2026-11-25T12:00:00Z');
     expect(() => dayRange({ from: '2025-11-24' }, now, 366)).toThrow('at most 366 days');
-    expect(dayRange({ from: '2025-11-25' }, now, 366)).toEqual({ from: '2025-11-25', to: '2026-11-25' });
+    expect(dayRange({ from: '2025-11-25' }, now, 366)).toEqual({ from: '2025-11-25', to: '2026-11-25', fromHourMs: null, toHourMs: null });
     expect(() => instantRange({ from: now.getTime() - 93 * 86_400_000 }, now, 92)).toThrow('at most 92 days');
     expect(instantRange({}, now, 92)).toEqual({ fromMs: now.getTime() - 86_400_000, toMs: now.getTime() });
+  });
+});
+
+describe('a cost range given with times', () => {
+  const now = new Date('2026-11-25T12:00:00Z');
+  const plan = (from: string, to: string) => {
+    const { days, hourRuns } = dayRangeBuckets(dayRange({ from: costRoute.query.parse({ from }).from, to: costRoute.query.parse({ to }).to }, now, 366));
+    return { days: ['2026-11-23', '2026-11-24', '2026-11-25'].filter(days), hourRuns };
+  };
+  it('reads the whole days between, and the hours of an end given as a time', () => {
+    expect(plan('2026-11-23', '2026-11-25')).toEqual({ days: ['2026-11-23', '2026-11-24', '2026-11-25'], hourRuns: [] });
+    expect(plan('2026-11-25T14:33:00Z', '2026-11-25T14:34:00Z')).toEqual({ days: [], hourRuns: [{ from: '2026-11-25T14', to: '2026-11-25T14' }] });
+    expect(plan('2026-11-23T13:30:00Z', '2026-11-25T09:05:00+01:00')).toEqual({
+      days: ['2026-11-24'],
+      hourRuns: [
+        { from: '2026-11-23T13', to: '2026-11-23T23' },
+        { from: '2026-11-25T00', to: '2026-11-25T08' },
+      ],
+    });
+    expect(plan('2026-11-24', '2026-11-25T03:00:00Z')).toEqual({ days: ['2026-11-24'], hourRuns: [{ from: '2026-11-25T00', to: '2026-11-25T03' }] });
+    expect(() => dayRange({ from: '2026-11-25T14:00:00.000Z', to: '2026-11-25T13:00:00.000Z' }, now, 366)).toThrow('is after');
   });
 });

@@ -11,6 +11,8 @@ import {
   costSummary,
   costSummaryRoute,
   dayRange,
+  dayRangeBuckets,
+  type DayRange,
   DEFAULT_MODEL,
   narrowBuckets,
   overflowed,
@@ -86,7 +88,7 @@ export async function dayBuckets(store: ReadModelStore, orgId: string, from: str
 async function bucketsForFilter(store: ReadModelStore, orgId: string, buckets: CostBucketDoc[], filter: CostFilter): Promise<CostBucketDoc[]> {
   return Promise.all(
     buckets.map(async (bucket) => {
-      if (!overflowed(bucket, filter.dimension)) return bucket;
+      if (bucket.granularity !== 'day' || !overflowed(bucket, filter.dimension)) return bucket;
       const between = { from: `${bucket.day}T00`, to: `${bucket.day}T23` };
       const hours = await store.query<CostBucketDoc>(COST_MODEL, orgId, { where: { granularity: 'hour', month: bucket.month }, orderBy: 'period', direction: 'asc', between });
       return dayFromHours(bucket, hours, filter.dimension);
@@ -94,11 +96,25 @@ async function bucketsForFilter(store: ReadModelStore, orgId: string, buckets: C
   );
 }
 
-/** The day buckets of the range, narrowed to the filter's spend. */
-async function filteredDays(store: ReadModelStore, orgId: string, from: string, to: string, filter: CostFilter | null): Promise<CostBucketDoc[]> {
-  const buckets = await dayBuckets(store, orgId, from, to);
+/** The buckets, narrowed to the filter's spend. */
+async function filtered(store: ReadModelStore, orgId: string, buckets: CostBucketDoc[], filter: CostFilter | null): Promise<CostBucketDoc[]> {
   return filter ? narrowBuckets(await bucketsForFilter(store, orgId, buckets, filter), filter) : buckets;
 }
+
+/** The buckets of a range: its whole days' day buckets, and the hour buckets of an end given as a time. */
+async function rangeBuckets(store: ReadModelStore, orgId: string, range: DayRange): Promise<CostBucketDoc[]> {
+  const { days, hourRuns } = dayRangeBuckets(range);
+  const hours = await Promise.all(
+    hourRuns.map((run) => store.query<CostBucketDoc>(COST_MODEL, orgId, { where: { granularity: 'hour', month: run.from.slice(0, 7) }, orderBy: 'period', direction: 'asc', between: run })),
+  );
+  return [...(await dayBuckets(store, orgId, range.from, range.to)).filter((bucket) => days(bucket.day)), ...hours.flat()];
+}
+
+/** The range as the answer states it: days as they were given, an end given as a time widened to its whole hour. */
+const answeredRange = (range: DayRange) => ({
+  from: range.fromHourMs === null ? range.from : new Date(range.fromHourMs).toISOString(),
+  to: range.toHourMs === null ? range.to : new Date(range.toHourMs + 3_600_000).toISOString(),
+});
 
 /**
  * GET /api/cost?from=&to=&groupBy=&projectId|userId|server[&tool]: spend and tokens in a range of UTC days (both
@@ -107,7 +123,7 @@ async function filteredDays(store: ReadModelStore, orgId: string, from: string, 
 export const makeQueryCostHandler = routeHandler(costRoute, async (caller, params, deps: CostQueryDeps) => {
   const range = dayRange(params, deps.now(), COST_RANGE_MAX_DAYS);
   const filter = await filterOf(deps.readModelStore, caller.orgId, params);
-  return costReport(await filteredDays(deps.readModelStore, caller.orgId, range.from, range.to, filter), range, params.groupBy);
+  return costReport(await filtered(deps.readModelStore, caller.orgId, await rangeBuckets(deps.readModelStore, caller.orgId, range), filter), answeredRange(range), params.groupBy);
 });
 
 /**
@@ -119,7 +135,7 @@ export const makeQueryCostSummaryHandler = routeHandler(costSummaryRoute, async 
   const now = deps.now();
   const today = utcDay(now);
   const from = [addDays(today, -29), `${today.slice(0, 7)}-01`].sort()[0]!;
-  return costSummary(await filteredDays(deps.readModelStore, caller.orgId, from, today, filter), now);
+  return costSummary(await filtered(deps.readModelStore, caller.orgId, await dayBuckets(deps.readModelStore, caller.orgId, from, today), filter), now);
 });
 
 /** GET /api/cost/context-tax?server: what each server's tool definitions cost every session that lists them. */

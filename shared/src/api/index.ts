@@ -1,7 +1,7 @@
 export { ApiError, badParameter, notFound, unavailable, type ApiErrorStatus } from './errors';
 export { routeUrl } from './url';
 export { openApiDocument, API_VERSION } from './openapi';
-export { COST_RANGE_MAX_DAYS, LATENCY_RANGE_MAX_DAYS, MAX_NAME_LENGTH, parseInstant, utcDayOf, instantRange, dayRange } from './params';
+export { COST_RANGE_MAX_DAYS, LATENCY_RANGE_MAX_DAYS, MAX_NAME_LENGTH, parseInstant, utcDayOf, instantRange, dayRange, dayRangeBuckets, type DayRange } from './params';
 export {
   apiRoutes,
   costFilterDimension,

@@ -78,11 +78,13 @@ export function instantParam(name: string) {
 }
 
 /** A UTC day (YYYY-MM-DD) from parseInstant: the day of a date-time, the date itself. */
+/** A UTC date as it is (2026-11-01), or a date-time as its instant in UTC (2026-11-01T13:05:00.000Z). */
 export function dayParam(name: string) {
   return parsed<string>((raw) => {
     const ms = parseInstant(raw);
-    return ms === null ? { error: `${name} must be a UTC date like 2026-11-01 (or an ISO 8601 date-time), got "${raw}"` } : { value: utcDayOf(ms) };
-  }).meta({ type: 'string', description: 'a UTC date, or an ISO 8601 date-time (its UTC day)' });
+    if (ms === null) return { error: `${name} must be a UTC date like 2026-11-01 (or an ISO 8601 date-time), got "${raw}"` };
+    return { value: raw.length === 10 ? raw : new Date(ms).toISOString() };
+  }).meta({ type: 'string', description: 'a UTC date (the whole day), or an ISO 8601 date-time (widened to its whole hour)' });
 }
 
 /**
@@ -112,12 +114,50 @@ export function instantRange(given: { from?: number | undefined; to?: number | u
   return { fromMs, toMs };
 }
 
-/** from/to as UTC days, both included: to defaults to today, from to the first of to's month; at most maxDays days. */
-export function dayRange(given: { from?: string | undefined; to?: string | undefined }, now: Date, maxDays: number): { from: string; to: string } {
-  const to = given.to ?? utcDayOf(now.getTime());
-  const from = given.from ?? `${to.slice(0, 7)}-01`;
-  if (from > to) throw badParameter('from', `from (${from}) is after to (${to}): swap them`);
+/**
+ * A range of UTC days, both included, and at an end given as a time, the hour it lies in: that end's day counts
+ * from or up to that hour only. fromHourMs/toHourMs: the start of those hours, null for an end given as a day.
+ */
+export interface DayRange {
+  from: string;
+  to: string;
+  fromHourMs: number | null;
+  toHourMs: number | null;
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * from/to (dayParam's: dates, or instants in UTC) as a DayRange: to defaults to today, from to the first of to's
+ * month; at most maxDays days.
+ */
+export function dayRange(given: { from?: string | undefined; to?: string | undefined }, now: Date, maxDays: number): DayRange {
+  const hourOf = (value: string | undefined) => (value !== undefined && value.length > 10 ? Math.floor(Date.parse(value) / HOUR_MS) * HOUR_MS : null);
+  const to = (given.to ?? utcDayOf(now.getTime())).slice(0, 10);
+  const from = (given.from ?? `${to.slice(0, 7)}-01`).slice(0, 10);
+  const [fromHourMs, toHourMs] = [hourOf(given.from), hourOf(given.to)];
+  if (from > to || (fromHourMs !== null && toHourMs !== null && fromHourMs > toHourMs)) throw badParameter('from', `from (${given.from ?? from}) is after to (${given.to ?? to}): swap them`);
   const days = (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS + 1;
   if (days > maxDays) throw badParameter('from', `a range covers at most ${maxDays} days: narrow from/to`);
-  return { from, to };
+  return { from, to, fromHourMs, toHourMs };
+}
+
+/**
+ * The buckets a DayRange reads: the days it covers whole, and the runs of hours of its ends given as times (hour
+ * periods as the cost read model names them, 2026-11-25T13, both included).
+ */
+export function dayRangeBuckets(range: DayRange): { days: (day: string) => boolean; hourRuns: Array<{ from: string; to: string }> } {
+  const hour = (ms: number) => new Date(ms).toISOString().slice(0, 13);
+  const dayEnd = (day: string) => Date.parse(`${day}T23:00:00.000Z`);
+  const dayStart = (day: string) => Date.parse(`${day}T00:00:00.000Z`);
+  const hourRuns: Array<{ from: string; to: string }> = [];
+  const { from, to, fromHourMs, toHourMs } = range;
+  if (from === to && (fromHourMs !== null || toHourMs !== null)) {
+    hourRuns.push({ from: hour(fromHourMs ?? dayStart(from)), to: hour(toHourMs ?? dayEnd(to)) });
+  } else {
+    if (fromHourMs !== null) hourRuns.push({ from: hour(fromHourMs), to: hour(dayEnd(from)) });
+    if (toHourMs !== null) hourRuns.push({ from: hour(dayStart(to)), to: hour(toHourMs) });
+  }
+  const days = (day: string) => day >= from && day <= to && !(day === from && fromHourMs !== null) && !(day === to && toHourMs !== null);
+  return { days, hourRuns };
 }
