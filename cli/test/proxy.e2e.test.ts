@@ -56,4 +56,41 @@ describe('km proxy', () => {
     );
     expect(events.find((e) => e.type === 'session.ended')).toMatchObject({ signal: 'SIGTERM' });
   }, 90_000);
+
+  it('pairs each client by its own ids: two clients at once, both numbering from 0, each call answered', async () => {
+    const { port: upstreamPort, child: upstream } = await startRemoteEverything();
+    children.push(upstream);
+    const home = tempHome('km-proxy-two');
+    const proxy = spawn(process.execPath, [KM_BIN, 'proxy', '--upstream', `http://127.0.0.1:${upstreamPort}/mcp`, '--port', '0'], {
+      env: { PATH: process.env.PATH ?? '', HOME: home, KM_HOME: home, KM_ENDPOINT: 'http://127.0.0.1:9' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    children.push(proxy);
+    let out = '';
+    proxy.stdout!.on('data', (c: Buffer) => (out += c));
+    const url = await until('the proxy to listen', () => /km proxy: (http:\/\/\S+) forwards/.exec(out)?.[1], 30_000);
+
+    const slow = new Client({ name: 'slow', version: '1.0.0' });
+    await slow.connect(new StreamableHTTPClientTransport(new URL('mcp', url)));
+    let progressed = false;
+    const long = slow.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 2, steps: 2 } }, undefined, { onprogress: () => (progressed = true), timeout: 60_000 });
+    await until('the long call to be under way', () => progressed || undefined, 30_000);
+    // The second client's initialize and call use the ids the first one's pending call has.
+    const fast = new Client({ name: 'fast', version: '1.0.0' });
+    await fast.connect(new StreamableHTTPClientTransport(new URL('mcp', url)));
+    expect(await fast.callTool({ name: 'echo', arguments: { message: 'beside it' } })).toMatchObject({ content: [{ text: 'Echo: beside it' }] });
+    expect(JSON.stringify(await long)).toContain('completed');
+    await Promise.all([slow.close(), fast.close()]);
+
+    const exited = new Promise((resolve) => proxy.on('exit', resolve));
+    proxy.kill('SIGTERM');
+    await exited;
+    const events = spooledEvents(home);
+    // Before, one id space for every client: the slow client's initialize and call were recorded unanswered, beside
+    // "request id 0 reused while still pending" and "response to id 0 that no request used".
+    expect(events.filter((e) => e.type === 'protocol.violation')).toEqual([]);
+    const calls = events.filter((e) => e.type === 'mcp.interaction').map((e) => [e.method, e.target, e.outcome]);
+    expect(calls.filter(([method]) => method === 'initialize')).toEqual([['initialize', null, 'ok'], ['initialize', null, 'ok']]);
+    expect(calls.filter(([method]) => method === 'tools/call').sort()).toEqual([['tools/call', 'echo', 'ok'], ['tools/call', 'trigger-long-running-operation', 'ok']]);
+  }, 90_000);
 });

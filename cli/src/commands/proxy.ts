@@ -43,7 +43,7 @@ export function proxyCommand(): Command {
       const session = startSession(options, startedAt, findProjectConfigFile(process.cwd()));
       session.started(0);
       let seq = 0;
-      const server = startProxy(opts.upstream, (direction, chunk) => session.observeChunks(++seq, { chunks: [{ direction, chunk, at: now() }] }));
+      const server = startProxy(opts.upstream, (direction, chunk, channel) => session.observeChunks(++seq, { chunks: [{ direction, chunk, at: now(), channel }] }));
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(opts.port, opts.host, resolve);

@@ -10,7 +10,12 @@ import { jsonLine, SseMessages } from './message-lines';
  * client's own sign-in works through it. The JSON-RPC messages in the bodies are handed to `observe` after they
  * were forwarded.
  */
-export type Observe = (direction: 'client_to_server' | 'server_to_client', line: Buffer) => void;
+/**
+ * channel: whose JSON-RPC ids a line uses. Clients of one proxy number their requests each from 0: the request's
+ * Mcp-Session-Id, or for a request without one (an initialize, a server without sessions) the request itself,
+ * whose answers come in its own response.
+ */
+export type Observe = (direction: 'client_to_server' | 'server_to_client', line: Buffer, channel: string) => void;
 
 /** Headers about one hop, not the message (RFC 9110 7.6.1), and what Node sets itself. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'host']);
@@ -30,12 +35,15 @@ export function upstreamFor(upstream: URL, requestPath: string): URL {
 
 export function startProxy(upstream: URL, observe: Observe): Server {
   const send = upstream.protocol === 'https:' ? httpsRequest : httpRequest;
+  let requests = 0;
   return createServer((req: IncomingMessage, res: ServerResponse) => {
     const target = upstreamFor(upstream, req.url ?? '/');
+    const session = req.headers['mcp-session-id'];
+    const channel = typeof session === 'string' && session !== '' ? `session:${session}` : `request:${++requests}`;
     const outgoing = send(target, { method: req.method, headers: { ...forwardable(req.headers), host: target.host } }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.statusMessage, forwardable(answer.headers));
       answer.pipe(res);
-      observeBody(answer, answer.headers['content-type'], (line) => observe('server_to_client', line));
+      observeBody(answer, answer.headers['content-type'], (line) => observe('server_to_client', line, channel));
     });
     outgoing.on('error', (err) => {
       if (res.headersSent) {
@@ -45,7 +53,7 @@ export function startProxy(upstream: URL, observe: Observe): Server {
       res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `km proxy: ${target.host} did not answer: ${err.message}` }));
     });
     req.pipe(outgoing);
-    observeBody(req, req.headers['content-type'], (line) => observe('client_to_server', line));
+    observeBody(req, req.headers['content-type'], (line) => observe('client_to_server', line, channel));
     res.on('close', () => outgoing.destroy()); // the client went away: so does the upstream request (an SSE stream)
   });
 }

@@ -14,7 +14,8 @@ import type { PolicyBlock } from './observer-protocol';
  * backlog still finds its request); the observer counts each (session.ended). Work is done in slices, so the
  * observer's timers (journal acks, shipping, the envelope) run during a burst.
  */
-export type Chunk = { direction: Direction; chunk: Buffer; at: number };
+/** channel: whose JSON-RPC ids the chunk's lines use, where several clients share a session (km proxy). */
+export type Chunk = { direction: Direction; chunk: Buffer; at: number; channel?: string };
 /** One hand-off batch as the observer takes it up: its chunks, and the policy's refusals among them. */
 export type Observed = { chunks: Chunk[]; blocks?: PolicyBlock[] };
 

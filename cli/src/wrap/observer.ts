@@ -155,6 +155,8 @@ export class SessionObserver {
   dropped = 0;
   droppedPreviews = 0;
   private mode: ObserveMode = 'full';
+  /** Whose JSON-RPC ids the frame being observed uses (km proxy: the client's MCP session); '' for a stdio session. */
+  private channel = '';
   /** Keys of requests given up while pending: an answer to one is already counted, not an unknown id. */
   private readonly abandoned = new Set<string>();
   private paramsBytes = 0;
@@ -168,13 +170,18 @@ export class SessionObserver {
     private readonly plugins: ObserverPlugin[] = [],
   ) {}
 
-  /** mark: where the frame's bytes began, for the caller's own bookkeeping (wrap/session.ts: the journal batch). */
-  observe(direction: Direction, frame: Frame, mark = 0, mode: ObserveMode = 'full'): void {
+  /**
+   * mark: where the frame's bytes began, for the caller's own bookkeeping (wrap/session.ts: the journal batch).
+   * channel: whose ids these are, where several clients share the session (km proxy): each pairs its own.
+   */
+  observe(direction: Direction, frame: Frame, mark = 0, mode: ObserveMode = 'full', channel = ''): void {
     this.mode = mode;
+    this.channel = channel;
     try {
       this.observeFrame(direction, frame, mark);
     } finally {
       this.mode = 'full';
+      this.channel = '';
     }
   }
 
@@ -277,14 +284,14 @@ export class SessionObserver {
   /** The session is over: requests never answered become 'unanswered' interactions, then session.ended. */
   finish(end: { exitCode: number | null; signal: string | null; startedAt: number; at: number; startError?: string; clientEnded?: ClientEnded }): void {
     for (const [key, req] of this.pending) {
-      const direction = key.slice(0, key.indexOf(':')) as Direction;
+      const { direction, id } = keyParts(key);
       // An initialize never answered (a client that gave up and killed km) still named its client.
       if (req.method === 'initialize' && req.clientInfo && this.clientInfo === null) {
         this.clientInfo = req.clientInfo;
         this.identified('initialize', end.at);
       }
       const abandoned = direction === 'client_to_server' && abandonedBy(end.clientEnded, req.startedAt, end.exitCode);
-      this.interaction(direction, key.slice(key.indexOf(':') + 1), req, { at: end.at, bytes: 0, outcome: 'unanswered', abandoned }, undefined);
+      this.interaction(direction, id, req, { at: end.at, bytes: 0, outcome: 'unanswered', abandoned }, undefined);
     }
     this.pending.clear();
     this.paramsBytes = 0;
@@ -333,14 +340,14 @@ export class SessionObserver {
     const meta = isObject(msg.params?._meta) ? msg.params._meta : undefined;
     const metaVersion = typeof meta?.[META_VERSION] === 'string' ? safeField(meta[META_VERSION] as string, PROTOCOL_MAX) : null;
     const metaClient = implementation(meta?.[META_CLIENT_INFO]);
-    const key = `${direction}:${msg.id}`;
+    const key = pendingKey(this.channel, direction, msg.id);
     const reused = this.pending.get(key);
     if (reused) {
       // A client bug: the answer that comes will be taken for the later request. The earlier one still happened,
       // so it is recorded, unanswered, beside the violation, and no call goes uncounted.
       this.violation(direction, 'invalid_message', bytes, `request id ${idField(msg.id)} reused while still pending`, at);
       this.forget(key, reused);
-      this.interaction(direction, key.slice(key.indexOf(':') + 1), reused, { at, bytes: 0, outcome: 'unanswered' }, undefined);
+      this.interaction(direction, keyParts(key).id, reused, { at, bytes: 0, outcome: 'unanswered' }, undefined);
     }
     const dropped = this.mode === 'drop';
     this.abandoned.delete(key);
@@ -388,7 +395,7 @@ export class SessionObserver {
   }
 
   private onResponse(direction: Direction, msg: Extract<RpcMessage, { kind: 'response' | 'error' }>, bytes: number, at: number): void {
-    const key = msg.id === null ? null : `${other(direction)}:${msg.id}`;
+    const key = msg.id === null ? null : pendingKey(this.channel, other(direction), msg.id);
     const req = key === null ? undefined : this.pending.get(key);
     if (key !== null && !req && this.abandoned.delete(key)) return; // given up while pending: counted then
     if (!req || key === null) {
@@ -527,4 +534,12 @@ export class SessionObserver {
   private violation(direction: Direction, kind: 'non_json' | 'invalid_message' | 'unknown_response_id' | 'oversized_frame', bytes: number, detail: string, at: number): void {
     this.record({ id: newEventId(), v: 1, ts: iso(at), type: 'protocol.violation', direction, kind, bytes, detail: detail.slice(0, DETAIL_MAX) });
   }
+}
+
+/** A pending request's key: whose ids (the channel; '' for stdio), who asked, and the id as the wire had it. */
+const pendingKey = (channel: string, direction: Direction, id: string | number): string => `${channel}\0${direction}:${id}`;
+
+function keyParts(key: string): { direction: Direction; id: string } {
+  const rest = key.slice(key.indexOf('\0') + 1);
+  return { direction: rest.slice(0, rest.indexOf(':')) as Direction, id: rest.slice(rest.indexOf(':') + 1) };
 }

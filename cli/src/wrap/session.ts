@@ -344,13 +344,13 @@ function observedStream(sessionId: string, record: (draft: EventDraft) => void, 
         // Also when muted (a replay of what was spooled): the pairing state must hold what the gate answered.
         observer.refusedByPolicy(block.requestIds ?? []);
       }
-      for (const { direction, chunk, at } of chunks) {
+      for (const { direction, chunk, at, channel } of chunks) {
         guarded(observer, logger, 'observation', () => {
           const began = lineSince[direction] ?? seq;
           const lastNewline = chunk.lastIndexOf(0x0a);
           lineSince[direction] = lastNewline === chunk.length - 1 ? null : lastNewline === -1 ? began : seq;
           const frames = framers[direction].push(chunk, at);
-          frames.forEach((frame, i) => observer.observe(direction, frame, i === 0 ? began : seq, mode));
+          frames.forEach((frame, i) => observer.observe(direction, frame, i === 0 ? began : seq, mode, channel));
         });
         stream.lastAt = at;
       }
