@@ -176,6 +176,19 @@ describe('SessionObserver', () => {
     expect(ended({ at: 10_000, how: 'signal' }, 1).map(([, , abandoned]) => abandoned)).toEqual([false, true, false]);
   });
 
+  it("records a request the client cancelled (its timeout) as unanswered when it cancels, not as abandoned when it leaves, and takes a late answer quietly", () => {
+    const h = harness();
+    h.send('client_to_server', { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'hang' } }, 0);
+    h.send('client_to_server', { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 3, reason: 'Request timed out' } }, 1000);
+    h.send('server_to_client', { jsonrpc: '2.0', id: 3, result: { content: [] } }, 1500);
+    // A cancel of what was answered already, or never asked, changes nothing.
+    h.send('client_to_server', { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 99 } }, 1600);
+    h.observer.finish({ exitCode: 0, signal: null, startedAt: 0, at: 2000, clientEnded: { at: 1800, how: 'stdin' } });
+    // Before, recorded at the end as abandoned (a health check's), out of the error rate.
+    expect(h.ofType('mcp.interaction').map((call) => [call.target, call.outcome, call.abandoned ?? false, call.ts])).toEqual([['hang', 'unanswered', false, new Date(1000).toISOString()]]);
+    expect(h.ofType('protocol.violation')).toEqual([]);
+  });
+
   it('files a secret on a line that is not JSON as a finding, and keeps it out of the violation', () => {
     const h = harness();
     const key = ['AKIA', 'IOSFODNN7EXAMPLE'].join('');

@@ -325,6 +325,7 @@ export class SessionObserver {
       case 'notification':
         if (this.mode === 'drop') this.dropped++;
         else this.emit({ id: newEventId(), v: 1, ts: iso(at), type: 'mcp.notification', direction, method: safeField(msg.method, NAME_MAX), bytes });
+        if (msg.method === 'notifications/cancelled') this.onCancelled(direction, msg.params?.requestId, at);
         return;
       case 'response':
       case 'error':
@@ -392,6 +393,22 @@ export class SessionObserver {
       this.abandoned.add(key);
       if (this.abandoned.size > PENDING_MAX) this.abandoned.delete(this.abandoned.values().next().value as string);
     }
+  }
+
+  /**
+   * A request its sender gave up on (a client's timeout): recorded at once as unanswered, which counts as a timeout
+   * (not as a call the client abandoned by leaving, as a health check does), and an answer that still comes is taken
+   * quietly.
+   */
+  private onCancelled(direction: Direction, requestId: unknown, at: number): void {
+    if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
+    const key = pendingKey(this.channel, direction, JSON.stringify(requestId));
+    const req = this.pending.get(key);
+    if (!req) return;
+    this.forget(key, req);
+    this.abandoned.add(key);
+    if (this.abandoned.size > PENDING_MAX) this.abandoned.delete(this.abandoned.values().next().value as string);
+    this.interaction(direction, keyParts(key).id, req, { at, bytes: 0, outcome: 'unanswered' }, undefined);
   }
 
   private onResponse(direction: Direction, msg: Extract<RpcMessage, { kind: 'response' | 'error' }>, bytes: number, at: number): void {
