@@ -123,6 +123,14 @@ describe('API keys of members', () => {
     expect((await ask('owner', 'keys')).body.keys.find((key: { label: string }) => key.label === 'hubot').revokedAt).toBeNull();
   });
 
+  it("tells a viewer who makes keys as it is: an owner's or admin's key, or a member signed in with GitHub, not a member's key", async () => {
+    const ask = setup();
+    const refused = await ask('watcher', 'createKey', {}, { role: 'viewer', label: 'x' });
+    // Before: "a key of role owner, admin or member may", and a member's key then got another 403.
+    expect([refused.status, refused.body.error]).toEqual([403, expect.stringContaining('a key of role owner or admin may (a member signed in to the dashboard with GitHub makes their own)')]);
+    expect((await ask('memberKey', 'createKey', {}, { role: 'viewer', label: 'x' })).status).toBe(403);
+  });
+
   it("refuses a member's API key and a viewer, saying who may", async () => {
     const ask = setup();
     for (const route of ['keys', 'createKey'] as const) {

@@ -32,8 +32,9 @@ export async function authenticateRequest(
   if (isRefusal(authentication)) return { response: errorResponse(401, refusalMessage(authentication), { reason: authentication.refused }, CHALLENGE) };
   if (!roleAllows(authentication.role, permission)) {
     // Which roles may, as the role table says: a viewer changing a budget needs a member's key, not an owner's.
-    const may = orList(ROLES.filter((role) => roleAllows(role, permission)));
-    const message = `this key's role "${authentication.role}" may not ${WHAT[permission]}${what ? ` (${what})` : ''}: a key of role ${may} may; ask an owner or admin of org "${authentication.orgId}" for one.`;
+    // A member makes keys signed in with GitHub only (keyRights): an API key of role member makes none.
+    const may = permission === 'keys' ? 'owner or admin may (a member signed in to the dashboard with GitHub makes their own)' : `${orList(ROLES.filter((role) => roleAllows(role, permission)))} may`;
+    const message = `this key's role "${authentication.role}" may not ${WHAT[permission]}${what ? ` (${what})` : ''}: a key of role ${may}; ask an owner or admin of org "${authentication.orgId}" for one.`;
     return { response: errorResponse(403, message, { reason: 'role' }) };
   }
   return { caller: authentication };
