@@ -34,7 +34,7 @@ function JourneyBody(props: { activity: Activity }) {
     <>
       {dropped > 0 ? (
         <p class="dropped-note" role="note" data-testid="dropped-total">
-          {fmtDropped(dropped)} in these sessions: km could not record them (its spool was full, or observing failed), so the
+          {fmtDropped(dropped)} in these sessions: km could not record them (the calls came faster than it could observe them, its spool was full, or observing failed), so the
           numbers below miss them. The km.log of the machine that ran them says why.
         </p>
       ) : null}

@@ -70,7 +70,7 @@ function SessionHeader(props: { session: Session }) {
       ) : null}
       {s.droppedObservations > 0 ? (
         <p class="dropped-note" role="note" data-testid="session-dropped">
-          {fmtDropped(s.droppedObservations)}: km could not record them (its spool was full, or observing failed), so this
+          {fmtDropped(s.droppedObservations)}: km could not record them (the calls came faster than it could observe them, its spool was full, or observing failed), so this
           trace and its numbers miss them.
         </p>
       ) : null}
