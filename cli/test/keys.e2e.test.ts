@@ -33,6 +33,18 @@ describe('km keys and km login against the real embedded host', () => {
     expect([made.status, lastLine(made.stdout)]).toEqual([0, expect.stringMatching(/^km_live_/)]);
   });
 
+  it("revokes on this machine's database by the API's rules: never an org's last owner", async () => {
+    const home = tempHome('km-keys-last-owner');
+    const made = await km(['keys', 'create', '--org', 'solo', '--name', 'only'], { KM_HOME: home });
+    const only = JSON.parse((await km(['keys', 'list', '--json'], { KM_HOME: home })).stdout).find((key: { label: string }) => key.label === 'only').prefix as string;
+    expect(made.status).toBe(0);
+    const refused = await km(['keys', 'revoke', only], { KM_HOME: home });
+    // Before, revoked: the org then had no owner, and nobody could make one through the API.
+    expect([refused.status, refused.stderr]).toEqual([1, expect.stringContaining("is the org's last owner")]);
+    expect((await km(['keys', 'create', '--org', 'solo', '--role', 'owner', '--name', 'second'], { KM_HOME: home })).status).toBe(0);
+    expect((await km(['keys', 'revoke', only], { KM_HOME: home })).stdout).toMatch(/revoked km_live_[a-z0-9]{12} of org "solo"/);
+  });
+
   it('creates an org with its first key, logs a teammate in by the key alone, scopes, revokes at once, and never stores a key', async () => {
     // On the machine that runs km serve: the first key of a new org makes it, as its owner.
     const made = await km(['keys', 'create', '--org', 'acme', '--name', 'founder'], { KM_HOME: serverHome });

@@ -90,11 +90,13 @@ export function keysCommand(): Command {
         already = (await callApi(keysRoute)).keys.some((key) => isIt(key) && key.revokedAt !== null);
         revoked = { ...(await callApi(revokeKeyRoute, { request: { keyId: reference } })), orgId: me.orgId };
       } else {
-        revoked = await withLocalDirectory(async (directory) => {
-          const orgId = await directory.orgOfKey(reference);
+        revoked = await withLocalDirectories(async (directories) => {
+          const orgId = await directories.keys.orgOfKey(reference);
           if (!orgId) throw new Error(`no key "${reference}" on this machine's database: km keys list shows the ids`);
-          already = (await directory.list(orgId)).some((key) => isIt(key) && key.revokedAt !== null);
-          const { kind: _kind, ...key } = await directory.revoke(orgId, reference, 'cli');
+          already = (await directories.keys.list(orgId)).some((key) => isIt(key) && key.revokedAt !== null);
+          // As an owner of the org, by the API's rules: never the org's last owner.
+          const { revokeKey } = require('@km/functions/dist/keys/revoke-key') as typeof import('@km/functions/dist/keys/revoke-key');
+          const { kind: _kind, ...key } = await revokeKey(directories, { orgId, role: 'owner', actor: 'cli' }, reference);
           return { ...key, orgId };
         });
       }
