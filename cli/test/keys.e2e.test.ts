@@ -75,6 +75,12 @@ describe('km keys and km login against the real embedded host', () => {
     expect((await ask('whoami', viewer)).body).toMatchObject({ orgId: 'acme', role: 'viewer', projectId: null });
     const viewerShips = await ingest(viewer, 'web');
     expect([viewerShips.status, viewerShips.body.error]).toEqual([403, expect.stringContaining('role "viewer" may not ship events')]);
+    // km login and km doctor say so: every session shipped with this key would be refused and set aside.
+    const watcher = tempHome('km-keys-watcher');
+    const viewerLogin = await km(['login', '--endpoint', host.url, '--key', viewer], { KM_HOME: watcher });
+    expect([viewerLogin.status, viewerLogin.stderr]).toEqual([0, expect.stringContaining('a key of role viewer may not ship events')]);
+    const doctor = await km(['doctor'], { KM_HOME: watcher, HOME: watcher });
+    expect(doctor.stdout).toMatch(/endpoint .*: reachable yes, but the API key's role "viewer" may not ship events/);
     const viewerBudget = await ask('budgets/org', viewer, { method: 'PUT', body: JSON.stringify({ monthlyUsd: 5 }) });
     expect([viewerBudget.status, viewerBudget.body.error]).toEqual([403, expect.stringContaining('may not change budgets')]);
     expect((await ingest(web, 'web')).status).toBe(202);

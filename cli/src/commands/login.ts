@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { routeUrl, whoamiRoute } from '@km/shared';
+import { roleAllows, routeUrl, whoamiRoute } from '@km/shared';
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureHome, kmHome, loadSettings, resolveTarget } from '../config/settings';
@@ -47,5 +47,6 @@ export function loginCommand(): Command {
       renameSync(tmp, file);
       const scope = me.data.projectId ? `project "${me.data.projectId}" of org "${me.data.orgId}"` : `org "${me.data.orgId}"`;
       process.stdout.write(`km login: saved ${endpoint} for ${scope} (role ${me.data.role}) in ${file}; every km on this machine now ships there\n`);
+      if (!roleAllows(me.data.role, 'ingest')) process.stderr.write(`km login: but a key of role ${me.data.role} may not ship events: km sessions will be refused and set aside; use a key of role member or above\n`);
     });
 }

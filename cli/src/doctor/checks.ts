@@ -48,6 +48,7 @@ export async function endpointCheck(settings: Settings): Promise<Check> {
   const what = `endpoint ${endpoint}: reachable ${describeReachability(reach)}`;
   if (reach.kind === 'ok') return { status: 'ok', what };
   if (reach.kind === 'key-refused') return { status: 'fail', what, fix: 'log in again with a key of this org: km login --endpoint URL --key KEY' };
+  if (reach.kind === 'cannot-ship') return { status: 'fail', what, fix: 'every session is refused and set aside: log in with a key of role member or above (km login --endpoint URL --key KEY)' };
   const local = settings.endpoint === null;
   return { status: 'warn', what, fix: local ? 'start the local stack: km serve (events wait in the spool until then)' : 'check the endpoint (km login); events wait in the spool until it answers' };
 }
