@@ -11,6 +11,8 @@ export interface Activity {
   window: TimeWindow;
   /** Sessions active in [prevFrom, to] that pass the filters, newest first. */
   sessions: Session[];
+  /** More sessions of the range than one load lists: counts of sessions are then "at least". */
+  sessionsCapped: boolean;
   /** null when the server has no latency endpoints (404): the Overview then shows sessions only. */
   latency: LatencyActivity | null;
 }

@@ -7,10 +7,13 @@ import type { LatencyReport } from './types';
  * The sessions of the range and the latency read model's account of their calls: five requests whatever the number
  * of sessions (the Overview used to fetch each session's interactions, up to 100 of them every 15 s).
  */
+/** Sessions one load lists (GET /api/sessions' limit, newest first). */
+export const SESSIONS_LISTED = 500;
+
 export async function loadActivity(filters: Filters): Promise<Loaded<Activity>> {
   const window = resolveWindow(filters, new Date());
   const [listed, latency] = await Promise.all([
-    getJson('sessions', { limit: 500, projectId: filters.project, userId: filters.user, teamId: filters.team }),
+    getJson('sessions', { limit: SESSIONS_LISTED, projectId: filters.project, userId: filters.user, teamId: filters.team }),
     loadLatency(filters, window),
   ]);
   if (listed.kind !== 'ok') return listed;
@@ -18,7 +21,10 @@ export async function loadActivity(filters: Filters): Promise<Loaded<Activity>> 
   const sessions = listed.data.sessions.filter(
     (s) => sessionActiveIn(s, window.prevFrom, window.to) && (!filters.server || s.server.name === filters.server),
   );
-  return { kind: 'ok', data: { window, sessions, latency: latency.kind === 'ok' ? latency.data : null } };
+  // The newest SESSIONS_LISTED only: when the oldest of them began inside the range, more of it may be left out.
+  const oldest = listed.data.sessions.at(-1);
+  const capped = listed.data.sessions.length >= SESSIONS_LISTED && oldest !== undefined && Date.parse(oldest.firstSeenAt) >= window.prevFrom.getTime();
+  return { kind: 'ok', data: { window, sessions, sessionsCapped: capped, latency: latency.kind === 'ok' ? latency.data : null } };
 }
 
 async function loadLatency(filters: Filters, window: TimeWindow): Promise<Loaded<LatencyActivity>> {

@@ -8,6 +8,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { startEmbeddedHost, type EmbeddedHost } from '@km/functions/dist/host/embedded-host';
 import { BIN_DIR, KM_BIN, REPO_ROOT, requireBuiltKm } from '../../cli/test/e2e-support';
 import { fmtDropped, fmtInt, fmtMs, fmtPct, fmtUsd } from '../src/format';
+import { aSessionOfEvents, anEnvelope } from '../../functions/test/fixtures';
 
 /**
  * The dashboard in a real browser against the embedded host, seeded by the built km between the MCP SDK client
@@ -583,6 +584,33 @@ describe('dashboard in a browser, against km serve seeded through km', () => {
     await shoot(page, 'journey-empty-1440');
     expect(problems.list).toEqual([]);
     await close();
+  });
+
+  it('says "500+" where more sessions of the range exist than one load lists, and no change against before', async () => {
+    const busy = await startEmbeddedHost({ home: mkdtempSync(join(tmpdir(), 'km-dash-busy-')), port: 0, dashboardDir: DASHBOARD_DIR, projectorIntervalMs: 100, logger: silent });
+    try {
+      const at = (i: number) => new Date(Date.now() - 60_000 + i * 10).toISOString();
+      // 600 health checks today: a session each.
+      for (let batch = 0; batch < 6; batch++) {
+        const events = Array.from({ length: 100 }, (_, i) => aSessionOfEvents(anEnvelope({ orgId: 'local', sessionId: `check-${batch * 100 + i}` }), at(batch * 100 + i), 0)).flat();
+        const posted = await fetch(`${busy.url}/api/ingest`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events }) });
+        expect(posted.status).toBe(202);
+      }
+      await waitFor('600 sessions, projected', async () => ((await (await fetch(`${busy.url}/api/sessions?limit=500`)).json()).sessions.length === 500 ? true : undefined));
+      const { page, problems, close } = await openPage(browser, `${busy.url}/`);
+      await page.waitForURL((url) => !url.pathname.endsWith('/first-run'));
+      await settled(page);
+      // Before, "500" with a change against yesterday, and nothing said the count stopped at the list's end.
+      expect(await statValue(page, 'stat-sessions')).toBe('500+');
+      expect(await page.locator('.lede').innerText()).toContain('500+ sessions');
+      await page.getByRole('link', { name: 'Journey' }).click();
+      await settled(page);
+      expect(await page.locator('#sessions').innerText()).toContain('Sessions (500+, the newest)');
+      expect(problems.list).toEqual([]);
+      await close();
+    } finally {
+      await busy.close();
+    }
   });
 
   it('refreshes live: a new session appears without a reload', async () => {

@@ -41,7 +41,7 @@ function JourneyBody(props: { activity: Activity }) {
       <Panel title="Who used what" id="usage-map">
         <UsageMapView map={usageMap(sessions, props.activity.latency?.tools ?? [])} />
       </Panel>
-      <Panel title={`Sessions (${sessions.length})`} id="sessions">
+      <Panel title={`Sessions (${sessions.length}${props.activity.sessionsCapped ? '+, the newest' : ''})`} id="sessions">
         <div class="table-wrap">
           <table class="table" data-testid="sessions-table">
             <thead>

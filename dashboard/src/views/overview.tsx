@@ -64,18 +64,20 @@ function OverviewBody(props: { activity: Activity; toolFilter: string | null; co
   const servers = topRows(latency?.servers ?? [], (g) => g.key);
   const tools = topRows(latency?.tools ?? [], (g) => g.tool ?? g.key);
   const recent = sessionsNow.slice(0, 8);
+  // Only the newest sessions are listed: past them, a count is a floor, and no change against before can be told.
+  const sessionCount = `${fmtInt(sessionsNow.length)}${activity.sessionsCapped ? '+' : ''}`;
   const noLatency = <span class="muted">latency endpoints not on this server</span>;
 
   return (
     <>
       <p class="lede">
         {window.label}: {now ? `${fmtInt(now.count)} interactions in ` : ''}
-        {fmtInt(sessionsNow.length)} sessions
+        {sessionCount} sessions
         {/* Sessions do not say which tools they called, so the tool filter narrows the calls only. */}
         {props.toolFilter ? ` (sessions not narrowed to ${props.toolFilter})` : ''}.
       </p>
       <div class="stats">
-        <StatCard label="Sessions" testId="stat-sessions" value={fmtInt(sessionsNow.length)} delta={delta(sessionsNow.length, sessionsBefore.length)} upIsGood compareLabel={window.compareLabel}>
+        <StatCard label="Sessions" testId="stat-sessions" value={sessionCount} delta={activity.sessionsCapped ? null : delta(sessionsNow.length, sessionsBefore.length)} upIsGood compareLabel={window.compareLabel}>
           <Sparkline x={sessionsSeries.x} values={sessionsSeries.y} label="Active sessions over the range" />
         </StatCard>
         <StatCard label="Interactions" testId="stat-interactions" value={now ? fmtInt(now.count) : '—'} delta={now && before ? delta(now.count, before.count) : null} upIsGood compareLabel={window.compareLabel}
