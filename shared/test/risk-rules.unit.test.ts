@@ -116,16 +116,31 @@ describe('detection rules against their corpus', () => {
   });
   for (const rule of TEXT_RULES) {
     const { hits, misses } = corpus[rule.id] ?? { hits: [], misses: [] };
+    // The rule on its own: among all of them, a more specific one may take the text (one finding per secret).
     it.each(hits)(`${rule.id} finds %j`, (text) => {
-      expect(matchText(text, 'request').map((m) => m.rule.id)).toContain(rule.id);
+      expect(matchText(text, 'request', [rule]).map((m) => m.rule.id)).toContain(rule.id);
     });
     it.each(misses)(`${rule.id} leaves %j alone`, (text) => {
-      expect(matchText(text, 'request').map((m) => m.rule.id)).not.toContain(rule.id);
+      expect(matchText(text, 'request', [rule]).map((m) => m.rule.id)).not.toContain(rule.id);
     });
   }
 
   it('request-only rules do not fire on responses', () => {
     expect(matchText('/etc/shadow rm -rf /tmp/x ', 'response')).toEqual([]);
+  });
+});
+
+describe('one finding per secret', () => {
+  it('names a secret by what it is, not by the generic rules its place also matches', () => {
+    const token = ['ghp', '_', 'a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8'].join('');
+    const ids = (text: string) => matchText(text, 'request').map((m) => m.rule.id);
+    // Before: github-token and secret-assignment; connection-string-password and secret-assignment.
+    expect(ids(`https://x.example/?token=${token}`)).toEqual(['github-token']);
+    expect(ids('password=Hunter2Hunter2X')).toEqual(['connection-string-password']);
+    expect(ids('DB_PASSWORD=hunter2hunter2')).toEqual(['env-secret-assignment']);
+    expect(scanRequest('tools/call', { name: 'create_entities', arguments: { note: 'password=Hunter2Hunter2X' } }).findings.map((f) => f.ruleId)).toEqual(['connection-string-password']);
+    // Two secrets side by side are two.
+    expect(ids(`password=Hunter2Hunter2X token=${token}`)).toEqual(['connection-string-password', 'github-token']);
   });
 });
 

@@ -351,6 +351,18 @@ export const RULES_BY_ID: ReadonlyMap<string, { kind: FindingKind; severity: Sev
   TEXT_RULES.map((rule) => [rule.id, { kind: rule.kind, severity: rule.severity }]),
 );
 
+/**
+ * Generic rules name a secret by where it stands, not by what it is, the more generic the higher: 0 for a rule of
+ * what the secret is (a vendor's token, a URL's password), then an environment variable's, any assignment's, and
+ * the fallback's.
+ */
+const GENERIC_RANK: ReadonlyMap<string, number> = new Map([
+  ['env-secret-assignment', 1],
+  ['secret-assignment', 2],
+  [FALLBACK_RULE_ID, 3],
+]);
+const specificity = (rule: TextRule) => GENERIC_RANK.get(rule.id) ?? 0;
+
 /** Every match of every rule in scope; overlapping matches of different rules are all kept (redaction merges them). */
 export function matchText(text: string, scope: 'request' | 'response', rules: readonly TextRule[] = TEXT_RULES): TextMatch[] {
   const found: TextMatch[] = [];
@@ -370,9 +382,15 @@ export function matchText(text: string, scope: 'request' | 'response', rules: re
   // A URL's password and its host look like an email (password@host): that is the password, and the host is no secret.
   const passwords = found.filter((m) => m.rule.id === 'connection-string-password');
   const notEmail = (m: TextMatch) => m.rule.id !== 'email' || !passwords.some((p) => p.start <= m.start && m.start < p.end);
-  // The fallback only speaks where no named rule did: one finding per secret, with its real name.
-  const named = (m: TextMatch) => m.rule.id !== FALLBACK_RULE_ID || !found.some((o) => o.rule.id !== FALLBACK_RULE_ID && redacts(o.rule) && o.start < m.end && m.start < o.end);
-  return found.filter((m) => notEmail(m) && named(m));
+  // One finding per secret, with its real name: a generic rule (or the fallback) only speaks where no more specific
+  // one did (token=ghp_... is a GitHub token, Password=x a connection string's password), and of two generic ones
+  // on the same text the first.
+  const kept: TextMatch[] = [];
+  for (const m of found.filter(notEmail).sort((a, b) => specificity(a.rule) - specificity(b.rule))) {
+    const covered = specificity(m.rule) > 0 && kept.some((o) => redacts(o.rule) && o.start < m.end && m.start < o.end);
+    if (!covered) kept.push(m);
+  }
+  return kept.sort((a, b) => a.start - b.start);
 }
 
 /**
