@@ -27,6 +27,10 @@ km_bin="$(npm prefix -g)/bin/km"
 [ -x "$km_bin" ] || km_bin=$(command -v km || true)
 [ -n "$km_bin" ] && [ -x "$km_bin" ] || fail "km was installed but is not found: add \"$(npm prefix -g)/bin\" to your PATH."
 say "installed $("$km_bin" --version) at $km_bin"
+# better-sqlite3 may have failed to build (no compiler, no headers) without failing npm: say so now, not at km serve.
+sqlite_ok=1
+node -e 'const { dirname } = require("path"); const km = require("fs").realpathSync(process.argv[1]); const Database = require(require.resolve("better-sqlite3", { paths: [dirname(km)] })); new Database(":memory:").close();' "$km_bin" >/dev/null 2>&1 || sqlite_ok=0
+[ "$sqlite_ok" = 1 ] || say "note: better-sqlite3 did not build here, so km serve (the dashboard) cannot run; wrapping works. km doctor says why; reinstall with a C++ toolchain to fix it."
 case ":$PATH:" in
   *":$(dirname "$km_bin"):"*) ;;
   *) say "note: $(dirname "$km_bin") is not on your PATH; add it so that MCP clients find km." ;;
@@ -45,4 +49,4 @@ else
   "$km_bin" init --dry-run
   say "no terminal to ask on: run km init to write these changes."
 fi
-say "done. Start the dashboard with: km serve"
+if [ "$sqlite_ok" = 1 ]; then say "done. Start the dashboard with: km serve"; else say "done, without km serve (see the note above)."; fi

@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSettings } from '../src/config/settings';
-import { clientChecks, configuredServers, endpointCheck, nodeCheck, startFailureChecks } from '../src/doctor/checks';
+import { clientChecks, configuredServers, endpointCheck, nodeCheck, sqliteCheck, startFailureChecks } from '../src/doctor/checks';
 import { tempHome } from './helpers';
 
 /** A PATH directory under home holding these commands (empty scripts). */
@@ -16,6 +16,20 @@ function binWith(home: string, names: string[]): string {
 }
 
 /** Issue 13: km doctor's view of each client entry, the endpoint, and Node. */
+describe("km doctor's check of km serve's database", () => {
+  it('says km serve cannot run where better-sqlite3 was not built, and how to mend it', () => {
+    expect(sqliteCheck()).toMatchObject({ status: 'ok' });
+    const unbuilt = () => {
+      throw new Error("Could not locate the bindings file. Tried:\n -> /x/better_sqlite3.node");
+    };
+    expect(sqliteCheck(unbuilt)).toEqual({
+      status: 'warn',
+      what: expect.stringContaining("km serve's database (better-sqlite3) does not load on Node"),
+      fix: expect.stringContaining('npm install -g --allow-scripts=better-sqlite3'),
+    });
+  });
+});
+
 describe('km doctor', () => {
   it('tells a wrapped entry from an unwrapped one, a missing command, and one recording into another KM_HOME', () => {
     const home = tempHome('km-doctor');

@@ -41,6 +41,10 @@ describe('the installable km', () => {
     const km = join(prefix, 'bin', 'km');
     const packageDir = join(prefix, 'lib', 'node_modules', '@kilometers', 'km');
     expect(existsSync(join(packageDir, 'node_modules', 'better-sqlite3', 'build'))).toBe(false);
+    // Without SQLite built, install.sh says so rather than "done. Start the dashboard with: km serve".
+    expect(install.stdout).toContain('km install: note: better-sqlite3 did not build here, so km serve (the dashboard) cannot run; wrapping works.');
+    expect(install.stdout).toContain('km install: done, without km serve (see the note above).');
+    expect(spawnSync(join(prefix, 'bin', 'km'), ['doctor'], { env, encoding: 'utf8' }).stdout).toMatch(/km serve's database \(better-sqlite3\) does not load on Node/);
 
     const help = spawnSync(km, ['--help'], { env, encoding: 'utf8' });
     for (const command of ['init', 'doctor', 'serve', 'flush', 'status', 'login', 'dashboard']) expect(help.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { homedir } from 'node:os';
 import { loadSettings } from '../config/settings';
-import { clientChecks, endpointCheck, homeCheck, nodeCheck, spoolCheck, recentStartFailureChecks, type Check } from '../doctor/checks';
+import { clientChecks, endpointCheck, homeCheck, nodeCheck, spoolCheck, sqliteCheck, recentStartFailureChecks, type Check } from '../doctor/checks';
 
 const MARK: Record<Check['status'], string> = { ok: 'ok  ', warn: 'warn', fail: 'FAIL' };
 
@@ -10,7 +10,7 @@ export function doctorCommand(): Command {
   return new Command('doctor').description('Check Node, KM_HOME, the endpoint and key, the spool, and every MCP client config; print what to fix').action(async () => {
     const settings = loadSettings();
     const places = { home: homedir(), cwd: process.cwd(), platform: process.platform, appData: process.env.APPDATA };
-    const checks = [nodeCheck(), homeCheck(settings), await endpointCheck(settings), ...(await recentStartFailureChecks(settings, places)), ...spoolCheck(settings), ...clientChecks(places, settings)];
+    const checks = [nodeCheck(), sqliteCheck(), homeCheck(settings), await endpointCheck(settings), ...(await recentStartFailureChecks(settings, places)), ...spoolCheck(settings), ...clientChecks(places, settings)];
     for (const check of checks) process.stdout.write(`${MARK[check.status]}  ${check.what}${check.fix ? `\n        fix: ${check.fix}` : ''}\n`);
     const failed = checks.filter((c) => c.status === 'fail').length;
     const warned = checks.filter((c) => c.status === 'warn').length;

@@ -30,6 +30,21 @@ export function nodeCheck(version = process.versions.node): Check {
   return major >= 20 ? { status: 'ok', what: `Node.js ${version}` } : { status: 'fail', what: `Node.js ${version}`, fix: 'km needs Node.js 20 or later' };
 }
 
+/**
+ * km serve's database: better-sqlite3, a native module an install may have skipped building (npm's script policy,
+ * --ignore-scripts, no compiler). Wrapping never needs it, so only a warning.
+ */
+export function sqliteCheck(load: () => unknown = () => require('better-sqlite3')): Check {
+  try {
+    const Database = load() as new (path: string) => { close(): void };
+    new Database(':memory:').close();
+    return { status: 'ok', what: "km serve's database (better-sqlite3) loads" };
+  } catch (error) {
+    const why = (error instanceof Error ? error.message : String(error)).split('\n')[0]!.slice(0, 200);
+    return { status: 'warn', what: `km serve's database (better-sqlite3) does not load on Node ${process.versions.node}: ${why}`, fix: 'reinstall km so that it builds: npm install -g --allow-scripts=better-sqlite3 @kilometers/km (wrapping works without it; km serve does not)' };
+  }
+}
+
 export function homeCheck(settings: Settings, env: NodeJS.ProcessEnv = process.env): Check {
   const from = env.KM_HOME ? 'KM_HOME' : 'the default';
   try {
