@@ -16,8 +16,25 @@ export type Invocation =
   | { kind: 'wrap'; command: string; args: string[]; project?: string; name?: string; url?: string; headers?: string[] }
   | { kind: 'usage-error'; message: string };
 
-/** stdinIsTTY: MCP clients start servers with pipes, so a terminal on stdin means a person typed `km <word>`. */
-export function parseInvocation(argv: string[], stdinIsTTY = false): Invocation {
+/**
+ * A remote server's headers given in the environment, `KM_HEADER_<any>=Name: value`, in the order of their variables'
+ * names: km init puts a config's headers (tokens) there, in the entry's env, rather than on the command line, which
+ * `ps` shows every user of the machine and clients print (`claude mcp list`).
+ */
+export function headersFromEnv(env: NodeJS.ProcessEnv): Array<{ variable: string; header: string }> {
+  return Object.keys(env)
+    .filter((name) => name.startsWith(HEADER_ENV_PREFIX) && env[name])
+    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
+    .map((variable) => ({ variable, header: env[variable]! }));
+}
+export const HEADER_ENV_PREFIX = 'KM_HEADER_';
+const HEADER_LINE = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+:/;
+
+/**
+ * stdinIsTTY: MCP clients start servers with pipes, so a terminal on stdin means a person typed `km <word>`.
+ * env: where a remote server's headers may also come from (headersFromEnv).
+ */
+export function parseInvocation(argv: string[], stdinIsTTY = false, env: NodeJS.ProcessEnv = {}): Invocation {
   const first = argv[0];
   if (first === undefined || SUBCOMMANDS.has(first) || ['-h', '--help', '-V', '--version'].includes(first)) {
     return { kind: 'program', argv };
@@ -47,7 +64,13 @@ export function parseInvocation(argv: string[], stdinIsTTY = false): Invocation 
     break;
   }
   const command = argv[i];
-  if (flags.url !== undefined) return remoteInvocation(flags, headers, command, stdinIsTTY);
+  if (flags.url !== undefined) {
+    // Named by its variable, never by its value: a header holds a token.
+    const fromEnv = headersFromEnv(env);
+    const badEnv = fromEnv.find(({ header }) => !HEADER_LINE.test(header));
+    if (badEnv) return { kind: 'usage-error', message: `${badEnv.variable} is not "Name: value" (a header for the remote server)` };
+    return remoteInvocation(flags, [...headers, ...fromEnv.map(({ header }) => header)], command, stdinIsTTY);
+  }
   if (headers.length > 0) return { kind: 'usage-error', message: '--header goes with --url (headers for a remote server); a stdio server takes its settings in its own arguments or env' };
   if (command === undefined) return { kind: 'usage-error', message: 'no server command given; e.g. km -- npx -y @modelcontextprotocol/server-everything' };
   if (!afterDashes && (RESERVED.has(command) || SUBCOMMANDS.has(command))) {
@@ -67,7 +90,7 @@ function remoteInvocation(flags: Record<string, string>, headers: string[], extr
     return { kind: 'usage-error', message: `--url ${flags.url} is not a URL; e.g. km --url https://example.com/mcp` };
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return { kind: 'usage-error', message: `--url must be http or https, not ${url.protocol}` };
-  const bad = headers.find((h) => !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+:/.test(h));
+  const bad = headers.find((h) => !HEADER_LINE.test(h));
   if (bad !== undefined) return { kind: 'usage-error', message: `--header "${bad.split(':')[0]}..." is not "Name: value"` };
   if (stdinIsTTY) return { kind: 'usage-error', message: typedByHand(`--url ${url.href}`, true) };
   return { kind: 'wrap', command: url.href, args: [], url: url.href, headers, ...(flags.project ? { project: flags.project } : {}), ...(flags.name ? { name: flags.name } : {}) };

@@ -8,7 +8,7 @@ import { USAGE_EXIT_CODE } from './usage-error';
  */
 const load = <T>(bundle: string): T => require(join(__dirname, bundle)) as T;
 
-const invocation = parseInvocation(process.argv.slice(2), process.stdin.isTTY === true);
+const invocation = parseInvocation(process.argv.slice(2), process.stdin.isTTY === true, process.env);
 if (invocation.kind === 'wrap') {
   const { kind: _kind, headers, ...options } = invocation;
   load<typeof import('./wrap/run')>('wrap.js').runWrap(options, headers);

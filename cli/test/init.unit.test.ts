@@ -62,10 +62,11 @@ describe('km init: wrapping entries', () => {
     expect(JSON.parse(after(edit(configOf('VS Code (user)'), vscode))).servers.gh).toEqual({ type: 'stdio', command: 'km', args: ['--name', 'gh', '--', 'gh-mcp'] });
   });
 
-  it('routes a Streamable HTTP remote through km --url, its headers as --header, and leaves HTTP+SSE ones alone', () => {
+  it('routes a Streamable HTTP remote through km --url, its headers in its env (not on the command line), and leaves HTTP+SSE ones alone', () => {
     const vscode = JSON.stringify({ servers: { gh: { type: 'http', url: 'https://api.example.com/mcp', headers: { Authorization: 'Bearer ${input:token}' } }, old: { type: 'sse', url: 'https://old.example.com/sse' } } }, null, 2);
     const parsed = JSON.parse(after(edit(configOf('VS Code (user)'), vscode)));
-    expect(parsed.servers.gh).toEqual({ command: 'km', args: ['--name', 'gh', '--url', 'https://api.example.com/mcp', '--header', 'Authorization: Bearer ${input:token}'] });
+    // Before, --header 'Authorization: Bearer ...' in args: ps showed the token to every user, claude mcp list printed it.
+    expect(parsed.servers.gh).toEqual({ command: 'km', args: ['--name', 'gh', '--url', 'https://api.example.com/mcp'], env: { KM_HEADER_1: 'Authorization: Bearer ${input:token}' } });
     expect(parsed.servers.old).toEqual({ type: 'sse', url: 'https://old.example.com/sse' });
     const gemini = JSON.stringify({ mcpServers: { a: { httpUrl: 'https://a.example.com/mcp' }, b: { url: 'https://b.example.com/sse' } } });
     const result = editConfig(configOf('Gemini CLI (user)'), gemini, (name, entry) => planEntry(name, entry, launcher, {}, true), () => true);

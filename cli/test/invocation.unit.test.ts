@@ -28,6 +28,15 @@ describe('what km <words> means', () => {
     expect(parseInvocation(['--url', 'https://x/mcp'], true)).toMatchObject({ kind: 'usage-error', message: expect.stringContaining('stdin is a terminal') });
   });
 
+  it("takes a remote server's headers from KM_HEADER_* too (what km init writes), after the --header ones, never naming a value", () => {
+    const env = { KM_HEADER_2: 'X-B: 2', KM_HEADER_10: 'X-C: 3', KM_HEADER_1: 'Authorization: Bearer tok', KM_HEADERS: 'not one of them', PATH: '/bin' };
+    expect(parseInvocation(['--url', 'https://x/mcp', '--header', 'X-A: 1'], false, env)).toMatchObject({ kind: 'wrap', headers: ['X-A: 1', 'Authorization: Bearer tok', 'X-B: 2', 'X-C: 3'] });
+    // A stdio server does not take them: they are the remote's.
+    expect(parseInvocation(['--', 'npx', 'srv'], false, env)).toEqual({ kind: 'wrap', command: 'npx', args: ['srv'] });
+    const bad = parseInvocation(['--url', 'https://x/mcp'], false, { KM_HEADER_1: 'Bearer sekrit-token' });
+    expect(bad).toEqual({ kind: 'usage-error', message: 'KM_HEADER_1 is not "Name: value" (a header for the remote server)' });
+  });
+
   it('refuses a km command word placed after wrap flags without --', () => {
     expect(parseInvocation(['--project', 'p', 'serve'])).toEqual({ kind: 'usage-error', message: expect.stringContaining('"serve" is a km command (see km --help)') });
   });

@@ -11,8 +11,8 @@ import { tempHome } from './helpers';
  * Issue 13: `km --url` bridges a remote (Streamable HTTP) MCP server to a client that speaks stdio, recording the
  * session like a stdio one. The remote is server-everything in its streamableHttp mode; the client the MCP SDK's.
  */
-const kmClient = (home: string, args: string[], endpoint = 'http://127.0.0.1:9') =>
-  new StdioClientTransport({ command: process.execPath, args: [KM_BIN, ...args], env: { PATH: process.env.PATH ?? '', HOME: home, KM_HOME: home, KM_ENDPOINT: endpoint, KM_USER: 'remote@example.com' }, stderr: 'ignore' });
+const kmClient = (home: string, args: string[], endpoint = 'http://127.0.0.1:9', env: Record<string, string> = {}) =>
+  new StdioClientTransport({ command: process.execPath, args: [KM_BIN, ...args], env: { PATH: process.env.PATH ?? '', HOME: home, KM_HOME: home, KM_ENDPOINT: endpoint, KM_USER: 'remote@example.com', ...env }, stderr: 'ignore' });
 
 describe('km --url (a remote server)', () => {
   let remote: ChildProcess;
@@ -112,9 +112,11 @@ describe('km --url (a remote server)', () => {
     try {
       const url = `http://127.0.0.1:${(refusing.address() as AddressInfo).port}/mcp`;
       const client = new Client({ name: 'km-remote-e2e', version: '1.0.0' });
-      await expect(client.connect(kmClient(home, ['--url', url, '--header', 'Authorization: Bearer test-token-123']))).rejects.toThrow(/km: the remote server 127\.0\.0\.1:\d+ did not answer: .*503.*down for maintenance/);
+      await expect(client.connect(kmClient(home, ['--url', url, '--header', 'Authorization: Bearer test-token-123'], undefined, { KM_HEADER_1: 'X-Team: from-env' }))).rejects.toThrow(/km: the remote server 127\.0\.0\.1:\d+ did not answer: .*503.*down for maintenance/);
       await client.close();
       expect(seen[0]!.authorization).toBe('Bearer test-token-123');
+      // A header from the entry's env (what km init writes), kept off the command line.
+      expect(seen[0]!['x-team']).toBe('from-env');
       const failed = await until('the failed initialize, recorded', () => spooledEvents(home).find((e) => e.type === 'mcp.interaction' && e.method === 'initialize'));
       expect(failed).toMatchObject({ outcome: 'error', error: { code: -32000 } });
       expect(JSON.stringify(spooledEvents(home))).not.toContain('test-token-123'); // headers never reach the record

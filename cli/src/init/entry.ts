@@ -1,5 +1,6 @@
 import { basename } from 'node:path';
 import { isObject } from '../is-object';
+import { HEADER_ENV_PREFIX } from '../invocation';
 
 /**
  * One server entry of a client's config, wrapped (issue 13): `command` becomes km, and the old command line goes
@@ -53,18 +54,20 @@ export function planEntry(name: string, entry: unknown, launcher: Launcher, kmEn
 
 /**
  * A remote entry becomes a stdio one running `km --url` (which speaks Streamable HTTP upstream and signs in with
- * OAuth itself); its headers become --header values. Servers of the older HTTP+SSE transport are left alone.
+ * OAuth itself); its headers go into the entry's env as KM_HEADER_1, KM_HEADER_2, ... (headersFromEnv): on the
+ * command line, a token would show in `ps` to every user of the machine, and clients print it (`claude mcp list`).
+ * Servers of the older HTTP+SSE transport are left alone.
  */
 function planRemote(name: string, entry: Record<string, unknown>, key: string, launcher: Launcher, kmEnv: Record<string, string>): EntryPlan {
   const headers = isObject(entry.headers) ? Object.entries(entry.headers) : [];
   if (headers.some(([, value]) => typeof value !== 'string')) return { kind: 'skip', reason: 'its headers are not all strings' };
-  const headerArgs = headers.flatMap(([header, value]) => ['--header', `${header}: ${value as string}`]);
+  const headerEnv = Object.fromEntries(headers.map(([header, value], i) => [`${HEADER_ENV_PREFIX}${i + 1}`, `${header}: ${value as string}`]));
   const fields: WrappedFields = {
     command: launcher.command,
-    args: [...launcher.argsPrefix, '--name', name, '--url', entry[key] as string, ...headerArgs],
+    args: [...launcher.argsPrefix, '--name', name, '--url', entry[key] as string],
     remove: [key, 'headers', ...(entry.type === 'http' || entry.type === 'streamable-http' ? ['type'] : [])].filter((field) => field in entry),
   };
-  return { kind: 'wrap', fields: withEnv(fields, entry, kmEnv) };
+  return { kind: 'wrap', fields: withEnv(fields, entry, { ...headerEnv, ...kmEnv }) };
 }
 
 function withEnv(fields: WrappedFields, entry: Record<string, unknown>, kmEnv: Record<string, string>): WrappedFields {
