@@ -132,6 +132,25 @@ describe('the observer queue', () => {
     ]);
   });
 
+  it('never drops the batch after a large one for it alone: the answer to a large request is made', () => {
+    const { q, seen, runAll } = queue(200_000);
+    q.push(byValue(1, 300_000));
+    q.push(byValue(2, 300));
+    // Many small batches after it still count as they come.
+    for (let seq = 3; seq <= 7; seq++) q.push(byValue(seq, 60_000));
+    runAll();
+    // Before batch 3: 300 bytes of small ones; 4: 60 KB; 5: 120 KB; 6: 180 KB; 7: 240 KB.
+    expect(seen).toEqual([
+      [1, 'full'],
+      [2, 'full'],
+      [3, 'full'],
+      [4, 'full'],
+      [5, 'no-previews'],
+      [6, 'no-previews'],
+      [7, 'drop'],
+    ]);
+  });
+
   it('makes one batch larger than the whole bound whole when nothing waits behind it', () => {
     const { q, seen, runAll } = queue(10);
     q.push(byValue(1, 1000));

@@ -50,6 +50,8 @@ export class ObserverQueue {
   private head = 0;
   /** Bytes queued and not yet taken up, by value and by reference. */
   backlog = 0;
+  /** Of the backlog, the bytes of large batches (over half the bound each), which no batch is judged by. */
+  private largeBytes = 0;
   private observedBytes = 0;
   private scheduled = false;
   private readonly sliceMs: number;
@@ -66,9 +68,16 @@ export class ObserverQueue {
    * down with it, a session's initialize among them.
    */
   push(batch: QueuedBatch): void {
-    this.items.push({ batch, mode: this.modeFor(this.backlog) });
+    // A few large messages waiting are no flood of calls: the answer to a large request, or the call after a large
+    // answer, is judged by the small batches before it (a large one is judged like any other).
+    this.items.push({ batch, mode: this.modeFor(this.backlog - this.largeBytes) });
     this.backlog += batch.bytes;
+    if (this.isLarge(batch)) this.largeBytes += batch.bytes;
     this.kick();
+  }
+
+  private isLarge(batch: QueuedBatch): boolean {
+    return batch.bytes > this.options.backlogBytes / 2;
   }
 
   /** Runs fn once everything queued before it is observed (the session's end, a journal failure). */
@@ -103,6 +112,7 @@ export class ObserverQueue {
       }
       const { batch: queued, mode } = item;
       this.backlog -= queued.bytes;
+      if (this.isLarge(queued)) this.largeBytes -= queued.bytes;
       if ('chunks' in queued) {
         this.options.observe(queued.seq, queued, mode);
         this.observedBytes += queued.bytes;
