@@ -189,6 +189,27 @@ describe('SessionObserver', () => {
     expect(h.ofType('protocol.violation')).toEqual([]);
   });
 
+  it('pairs ids per channel (km proxy: per MCP session), the same ids in two channels being two exchanges', () => {
+    const h = harness();
+    const send = (direction: 'client_to_server' | 'server_to_client', message: unknown, at: number, channel: string) => {
+      const framer = new LineFramer();
+      for (const frame of framer.push(Buffer.from(JSON.stringify(message) + '\n'), at)) h.observer.observe(direction, frame, 0, 'full', channel);
+    };
+    send('client_to_server', { jsonrpc: '2.0', id: 0, method: 'tools/call', params: { name: 'slow' } }, 0, 'session:a');
+    send('client_to_server', { jsonrpc: '2.0', id: 0, method: 'tools/call', params: { name: 'fast' } }, 10, 'session:b');
+    send('server_to_client', { jsonrpc: '2.0', id: 0, result: { content: [] } }, 20, 'session:b');
+    // A client's cancel and its answer to the server's request come in other POSTs of the same channel.
+    send('server_to_client', { jsonrpc: '2.0', id: 7, method: 'elicitation/create', params: {} }, 30, 'session:a');
+    send('client_to_server', { jsonrpc: '2.0', id: 7, result: { action: 'accept' } }, 40, 'session:a');
+    send('client_to_server', { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 0 } }, 50, 'session:a');
+    expect(h.ofType('mcp.interaction').map((call) => [call.method, call.target, call.outcome, call.latencyMs])).toEqual([
+      ['tools/call', 'fast', 'ok', 10],
+      ['elicitation/create', null, 'ok', 10],
+      ['tools/call', 'slow', 'unanswered', null],
+    ]);
+    expect(h.ofType('protocol.violation')).toEqual([]);
+  });
+
   it('files a secret on a line that is not JSON as a finding, and keeps it out of the violation', () => {
     const h = harness();
     const key = ['AKIA', 'IOSFODNN7EXAMPLE'].join('');

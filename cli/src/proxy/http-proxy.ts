@@ -12,8 +12,8 @@ import { jsonLine, SseMessages } from './message-lines';
  */
 /**
  * channel: whose JSON-RPC ids a line uses. Clients of one proxy number their requests each from 0: the request's
- * Mcp-Session-Id, or for a request without one (an initialize, a server without sessions) the request itself,
- * whose answers come in its own response.
+ * Mcp-Session-Id. Requests without one (an initialize, every request to a server without sessions) share one: a
+ * client's cancel or its answer to the server's request comes in another POST than the request it is about.
  */
 export type Observe = (direction: 'client_to_server' | 'server_to_client', line: Buffer, channel: string) => void;
 
@@ -35,11 +35,10 @@ export function upstreamFor(upstream: URL, requestPath: string): URL {
 
 export function startProxy(upstream: URL, observe: Observe): Server {
   const send = upstream.protocol === 'https:' ? httpsRequest : httpRequest;
-  let requests = 0;
   return createServer((req: IncomingMessage, res: ServerResponse) => {
     const target = upstreamFor(upstream, req.url ?? '/');
     const session = req.headers['mcp-session-id'];
-    const channel = typeof session === 'string' && session !== '' ? `session:${session}` : `request:${++requests}`;
+    const channel = typeof session === 'string' && session !== '' ? `session:${session}` : 'sessionless';
     const outgoing = send(target, { method: req.method, headers: { ...forwardable(req.headers), host: target.host } }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.statusMessage, forwardable(answer.headers));
       answer.pipe(res);
