@@ -263,6 +263,15 @@ describe('team budgets', () => {
     }
   });
 
+  it("keeps a team's spend when one machine's clock is a year ahead: a call counts in the users' window by the day the API took it, at the latest", () => {
+    const received = (event: Interaction, at: string) => ({ ...event, receivedAt: at }) as Interaction;
+    const setup = [aTeamSet(nov(1), 'platform', ['ann']), aBudgetSet(nov(1), 10, { scope: 'team', projectId: null, teamId: 'platform' })];
+    const skewed = received(anInteraction('2027-11-25T10:00:00.000Z', { costUsd: 0.01, userId: 'skewed-clock' }), nov(25));
+    const docs = fold([...setup, received(anInteraction(nov(25), { costUsd: 9, userId: 'ann' }), nov(25)), skewed, received(anInteraction(nov(26), { costUsd: 1, userId: 'ann' }), nov(26))]);
+    // Before, the window moved to 2027 and took every user out: the team read $0.
+    expect(budgetView(teamBudget(docs, 'platform')!, new Date(nov(26)))).toMatchObject({ spentUsd: 10 });
+  });
+
   it('makes no budget of a team without one, keeps names like __proto__ as data, and another scope never takes a team budget', () => {
     const docs = fold([aTeamSet(nov(1), '__proto__', ['constructor']), anInteraction(nov(2), { costUsd: 1, userId: 'constructor' }), anInteraction(nov(2), { costUsd: 2, userId: '__proto__' })]);
     const org = docs.get('budget|org') as BudgetDoc;

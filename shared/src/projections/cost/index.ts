@@ -233,8 +233,7 @@ function setBudget(state: BudgetSetting, event: Extract<ServerEvent, { type: 'bu
   return true;
 }
 
-function addSpend(state: UserSpend, event: Interaction): void {
-  const day = event.ts.slice(0, 10);
+function addSpend(state: UserSpend, event: Interaction, day = event.ts.slice(0, 10)): void {
   state.days[day] = addSaturating(own(state.days, day) ?? 0, toNanoUsd(event.costUsd));
   if (state.lastTs === null || event.ts > state.lastTs) state.lastTs = event.ts;
 }
@@ -262,7 +261,7 @@ function foldBudget(state: BudgetDoc | null, events: readonly CostEvent[], docId
   };
   // Users who spent nothing in the window are forgotten first, so the MAX_KEYS_PER_DIMENSION users are the ones
   // spending now: before, the first 500 users the org ever had held every place, and a team of later users read $0.
-  const userCutoff = users ? forgetIdleUsers(users, base.days, events) : '';
+  const userCutoff = users ? forgetIdleUsers(users, events) : '';
   const copiedUsers = new Set<string>();
   const user = (id: string) => {
     const key = own(users!, id) || Object.keys(users!).length < MAX_KEYS_PER_DIMENSION ? id : OTHER_KEY;
@@ -297,7 +296,7 @@ function foldBudget(state: BudgetDoc | null, events: readonly CostEvent[], docId
     } else if (event.type === 'mcp.interaction') {
       addSpend(doc, event);
       if (projects) addSpend(project(event.projectId), event);
-      if (users && event.ts.slice(0, 10) >= userCutoff) addSpend(user(event.userId), event);
+      if (users && spendDay(event) >= userCutoff) addSpend(user(event.userId), event, spendDay(event));
       changed = true;
     }
   }
@@ -309,14 +308,24 @@ function foldBudget(state: BudgetDoc | null, events: readonly CostEvent[], docId
 }
 
 /**
- * Drops from users (a copy this batch owns) the days before the BUDGET_DAYS calendar days up to the newest day the
- * org spent on, stored or in this batch, and the users left without any; returns that window's first day. A function
- * of the days seen, so the same in any order.
+ * The day a user's call counts on (team budgets): its own, but never after the day the API took it (a machine whose
+ * clock is a year ahead would move the users' window there, and every user out of it).
  */
-function forgetIdleUsers(users: Record<string, UserSpend>, orgDays: Readonly<Record<string, number>>, events: readonly CostEvent[]): string {
+function spendDay(event: Interaction): string {
+  const day = event.ts.slice(0, 10);
+  const received = (event as Interaction & { receivedAt?: string }).receivedAt?.slice(0, 10);
+  return received !== undefined && received < day ? received : day;
+}
+
+/**
+ * Drops from users (a copy this batch owns) the days before the BUDGET_DAYS calendar days up to the newest day a user
+ * spent on (spendDay), stored or in this batch, and the users left without any; returns that window's first day. A
+ * function of the days seen, so the same in any order.
+ */
+function forgetIdleUsers(users: Record<string, UserSpend>, events: readonly CostEvent[]): string {
   let newest = '';
-  for (const day of Object.keys(orgDays)) if (day > newest) newest = day;
-  for (const event of events) if (event.type === 'mcp.interaction' && event.ts.slice(0, 10) > newest) newest = event.ts.slice(0, 10);
+  for (const spend of Object.values(users)) for (const day of Object.keys(spend.days)) if (day > newest) newest = day;
+  for (const event of events) if (event.type === 'mcp.interaction' && spendDay(event) > newest) newest = spendDay(event);
   if (newest === '') return '';
   const cutoff = new Date(Date.parse(`${newest}T00:00:00.000Z`) - (BUDGET_DAYS - 1) * 86_400_000).toISOString().slice(0, 10);
   for (const [id, spend] of Object.entries(users)) {
