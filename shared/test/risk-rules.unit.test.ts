@@ -154,6 +154,8 @@ describe('redaction', () => {
   it("names a URL's password by the password rule, not as the email its password and host look like, and keeps the host", () => {
     expect(redactText('DATABASE_URL=postgres://admin:S3cretPassw0rd@db.example.com:5432/app')).toBe('DATABASE_URL=postgres://admin:[REDACTED:connection-string-password]@db.example.com:5432/app');
     expect(redactText('mongodb+srv://app:Pa55word99@cluster0.abcde.mongodb.net/db')).toBe('mongodb+srv://app:[REDACTED:connection-string-password]@cluster0.abcde.mongodb.net/db');
+    // A host that is an address is still one (a malformed URL, but PII all the same).
+    expect(redactText('postgres://admin:S3cretPw@jane.doe@example.com')).toBe('postgres://admin:[REDACTED:connection-string-password]@[REDACTED:email]');
   });
 
   it('redacts the password of a URL without a user (redis://:password@host), found as a secret', () => {

@@ -379,14 +379,22 @@ export function matchText(text: string, scope: 'request' | 'response', rules: re
     }
   }
   if (found.length < 2) return found;
-  // A URL's password and its host look like an email (password@host): that is the password, and the host is no secret.
+  // A URL's password and its host look like an email (password@host): that is the password, and the host is no
+  // secret, unless it is itself an address (user:pw@jane@example.com): then the email is what follows the '@'.
   const passwords = found.filter((m) => m.rule.id === 'connection-string-password');
-  const notEmail = (m: TextMatch) => m.rule.id !== 'email' || !passwords.some((p) => p.start <= m.start && m.start < p.end);
+  const pastPassword = (m: TextMatch): TextMatch | null => {
+    const password = m.rule.id === 'email' ? passwords.find((p) => p.start <= m.start && m.start < p.end) : undefined;
+    if (!password) return m;
+    const after = password.end + 1;
+    const host = matchText(text.slice(after), scope, [m.rule]).find((e) => e.start === 0);
+    return host ? { rule: m.rule, start: after, end: after + host.end } : null;
+  };
+  const notEmail = found.map(pastPassword).filter((m): m is TextMatch => m !== null);
   // One finding per secret, with its real name: a generic rule (or the fallback) only speaks where no more specific
   // one did (token=ghp_... is a GitHub token, Password=x a connection string's password), and of two generic ones
   // on the same text the first.
   const kept: TextMatch[] = [];
-  for (const m of found.filter(notEmail).sort((a, b) => specificity(a.rule) - specificity(b.rule))) {
+  for (const m of notEmail.sort((a, b) => specificity(a.rule) - specificity(b.rule))) {
     const covered = specificity(m.rule) > 0 && kept.some((o) => redacts(o.rule) && o.start < m.end && m.start < o.end);
     if (!covered) kept.push(m);
   }
