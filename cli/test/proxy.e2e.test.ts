@@ -13,12 +13,11 @@ describe('km proxy', () => {
   beforeAll(() => requireBuiltKm());
   afterAll(() => children.forEach((c) => c.kill('SIGKILL')));
 
-  it('forwards a Streamable HTTP session to the remote server and records it', async () => {
+  /** server-everything in its streamableHttp mode, and km proxy in front of it, once it says where it listens. */
+  async function proxyToEverything(home: string, args: string[] = []) {
     const { port: upstreamPort, child: upstream } = await startRemoteEverything();
     children.push(upstream);
-
-    const home = tempHome('km-proxy');
-    const proxy = spawn(process.execPath, [KM_BIN, 'proxy', '--upstream', `http://127.0.0.1:${upstreamPort}/mcp`, '--port', '0', '--name', 'everything-http'], {
+    const proxy = spawn(process.execPath, [KM_BIN, 'proxy', '--upstream', `http://127.0.0.1:${upstreamPort}/mcp`, '--port', '0', ...args], {
       env: { PATH: process.env.PATH ?? '', HOME: home, KM_HOME: home, KM_ENDPOINT: 'http://127.0.0.1:9', KM_USER: 'proxy@example.com' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -26,6 +25,12 @@ describe('km proxy', () => {
     let out = '';
     proxy.stdout!.on('data', (c: Buffer) => (out += c));
     const url = await until('the proxy to listen', () => /km proxy: (http:\/\/\S+) forwards/.exec(out)?.[1], 30_000);
+    return { proxy, url };
+  }
+
+  it('forwards a Streamable HTTP session to the remote server and records it', async () => {
+    const home = tempHome('km-proxy');
+    const { proxy, url } = await proxyToEverything(home, ['--name', 'everything-http']);
 
     const client = new Client({ name: 'km-proxy-e2e', version: '1.0.0' });
     await client.connect(new StreamableHTTPClientTransport(new URL('mcp', url)));
@@ -58,17 +63,8 @@ describe('km proxy', () => {
   }, 90_000);
 
   it('pairs each client by its own ids: two clients at once, both numbering from 0, each call answered', async () => {
-    const { port: upstreamPort, child: upstream } = await startRemoteEverything();
-    children.push(upstream);
     const home = tempHome('km-proxy-two');
-    const proxy = spawn(process.execPath, [KM_BIN, 'proxy', '--upstream', `http://127.0.0.1:${upstreamPort}/mcp`, '--port', '0'], {
-      env: { PATH: process.env.PATH ?? '', HOME: home, KM_HOME: home, KM_ENDPOINT: 'http://127.0.0.1:9' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    children.push(proxy);
-    let out = '';
-    proxy.stdout!.on('data', (c: Buffer) => (out += c));
-    const url = await until('the proxy to listen', () => /km proxy: (http:\/\/\S+) forwards/.exec(out)?.[1], 30_000);
+    const { proxy, url } = await proxyToEverything(home);
 
     const slow = new Client({ name: 'slow', version: '1.0.0' });
     await slow.connect(new StreamableHTTPClientTransport(new URL('mcp', url)));
