@@ -603,6 +603,10 @@ describe('dashboard in a browser, against km serve seeded through km', () => {
       // Before, "500" with a change against yesterday, and nothing said the count stopped at the list's end.
       expect(await statValue(page, 'stat-sessions')).toBe('500+');
       expect(await page.locator('.lede').innerText()).toContain('500+ sessions');
+      // The last hour starts within a clock hour: calls and spend count that whole hour, and the page says so.
+      await page.goto(`${busy.url}/?range=1h`);
+      await settled(page);
+      expect(await page.locator('.lede').innerText()).toMatch(/^Last hour \(calls and spend from \d\d:\d\d( [AP]M)?, as they are kept by the hour\): /);
       await page.getByRole('link', { name: 'Journey' }).click();
       await settled(page);
       expect(await page.locator('#sessions').innerText()).toContain('Sessions (500+, the newest)');

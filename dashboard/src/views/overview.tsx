@@ -66,12 +66,16 @@ function OverviewBody(props: { activity: Activity; toolFilter: string | null; co
   const recent = sessionsNow.slice(0, 8);
   // Only the newest sessions are listed: past them, a count is a floor, and no change against before can be told.
   const sessionCount = `${fmtInt(sessionsNow.length)}${activity.sessionsCapped ? '+' : ''}`;
+  // Calls and spend are read by the hour: a range that starts within an hour counts that whole hour (sessions do not).
+  const hourStart = Math.floor(window.from.getTime() / 3_600_000) * 3_600_000;
+  const byTheHour = latency?.bucket !== 'day' && hourStart !== window.from.getTime() ? new Date(hourStart).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : null;
   const noLatency = <span class="muted">latency endpoints not on this server</span>;
 
   return (
     <>
       <p class="lede">
-        {window.label}: {now ? `${fmtInt(now.count)} interactions in ` : ''}
+        {window.label}
+        {byTheHour ? ` (calls and spend from ${byTheHour}, as they are kept by the hour)` : ''}: {now ? `${fmtInt(now.count)} interactions in ` : ''}
         {sessionCount} sessions
         {/* Sessions do not say which tools they called, so the tool filter narrows the calls only. */}
         {props.toolFilter ? ` (sessions not narrowed to ${props.toolFilter})` : ''}.
