@@ -288,13 +288,14 @@ describe('retention cuts no event before the projectors have folded it (real SQL
       // Before, this sweep removed them: cost, sessions and latency never saw them.
       await stack.sweepRetention();
       expect(await inLog()).toBe(old.length);
-      expect((await ask('retention')).body.lastSweep).toMatchObject({ eventsRemoved: 0 });
+      expect((await ask('retention')).body.lastSweep).toMatchObject({ eventsRemoved: 0, waitingForReadModels: true });
 
       stack.deps.onEventsAppended!();
       await until(async () => (await stack.notifyBudgetWebhooks(), foldedAll()), 'the old events to be folded');
       await stack.sweepRetention();
       expect(await inLog()).toBe(0);
       expect(await januaryCost()).toBe(5);
+      expect((await ask('retention')).body.lastSweep).not.toHaveProperty('waitingForReadModels');
     } finally {
       await stack.close();
       rmSync(home, { recursive: true, force: true });

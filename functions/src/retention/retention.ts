@@ -10,7 +10,8 @@ export interface RetentionDoc {
   previewDays: number | null;
   updatedAt: string | null;
   updatedBy: string | null;
-  lastSweep: { at: string; eventsRemoved: number; previewsRemoved: number; checkpoint: { seq: number; hash: string } | null } | null;
+  /** waitingForReadModels: the cut stopped at an expired event the read models had not folded yet (the next sweep takes it). */
+  lastSweep: { at: string; eventsRemoved: number; previewsRemoved: number; checkpoint: { seq: number; hash: string } | null; waitingForReadModels?: true } | null;
 }
 
 const RETENTION_ID = 'retention';
@@ -88,6 +89,7 @@ export async function sweepRetention(events: OrgEventArchive, store: ReadModelSt
   for (const orgId of orgs) {
     const setting = await retentionOf(store, orgId);
     const removed = { events: 0, previews: 0 };
+    let waiting = false;
     const removeChunk = async (chunk: readonly LoggedEvent[]) => {
       removed.previews += await removePageRows(store, orgId, chunk);
       removed.events += await events.removeEvents(orgId, new Set(chunk.map((event) => event.id)));
@@ -102,6 +104,7 @@ export async function sweepRetention(events: OrgEventArchive, store: ReadModelSt
       const cutoff = now.getTime() - setting.rawEventDays * DAY_MS;
       let chunk: LoggedEvent[] = [];
       let last: AuditCheckpoint | null = null;
+      waiting = false;
       const cut = async () => {
         await saveAuditCheckpoint(store, orgId, last!);
         checkpoint = last;
@@ -109,8 +112,12 @@ export async function sweepRetention(events: OrgEventArchive, store: ReadModelSt
         chunk = [];
       };
       for await (const { record, position, event } of orgChain(events, orgId, checkpoint)) {
+        if (Date.parse(record.at) >= cutoff) break;
         // Expired but not yet folded (km serve starting on a backlog, a projector that keeps failing): the next sweep.
-        if (Date.parse(record.at) >= cutoff || position > folded) break;
+        if (position > folded) {
+          waiting = true;
+          break;
+        }
         chunk.push(event);
         last = { kind: 'audit-checkpoint', seq: record.seq, hash: record.hash, position, at: record.at };
         if (chunk.length >= CUT_CHUNK) await cut();
@@ -121,7 +128,13 @@ export async function sweepRetention(events: OrgEventArchive, store: ReadModelSt
     const previewCut = laterCut(pageCut(setting.rawEventDays), pageCut(setting.previewDays));
     removed.previews += (await sweepPagePreviews(store, orgId, previewCut)) + (await sweepFindingPreviews(store, orgId, previewCut));
     const saved = checkpoint as AuditCheckpoint | null;
-    const lastSweep = { at: now.toISOString(), eventsRemoved: removed.events, previewsRemoved: removed.previews, checkpoint: saved ? { seq: saved.seq, hash: saved.hash } : null };
+    const lastSweep: RetentionDoc['lastSweep'] = {
+      at: now.toISOString(),
+      eventsRemoved: removed.events,
+      previewsRemoved: removed.previews,
+      checkpoint: saved ? { seq: saved.seq, hash: saved.hash } : null,
+      ...(waiting ? { waitingForReadModels: true as const } : {}),
+    };
     await changeRetention(store, orgId, (current) => ({ ...current, lastSweep }));
     swept.set(orgId, lastSweep);
   }

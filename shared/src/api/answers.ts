@@ -312,7 +312,13 @@ export const RetentionAnswerSchema = z.strictObject({
   updatedAt: z.string().nullable(),
   updatedBy: z.string().nullable(),
   lastSweep: z
-    .strictObject({ at: z.string(), eventsRemoved: z.number(), previewsRemoved: z.number(), checkpoint: z.strictObject({ seq: z.number(), hash: z.string() }).nullable() })
+    .strictObject({
+      at: z.string(),
+      eventsRemoved: z.number(),
+      previewsRemoved: z.number(),
+      checkpoint: z.strictObject({ seq: z.number(), hash: z.string() }).nullable(),
+      waitingForReadModels: z.literal(true).optional(),
+    })
     .nullable(),
 });
 
