@@ -103,6 +103,16 @@ describe('sessions projection', () => {
     for (let seed = 1; seed <= 200; seed++) expect(fold(shuffled(events, seed))).toEqual(expected);
   });
 
+  it("shows the project and user of the session's earliest event in any order, when a sender's events of it name several", () => {
+    const events = sessionEvents();
+    const later = { ...interaction(12, 'ok'), projectId: 'elsewhere', userId: 'someone-else' } as KmEvent;
+    const docs = [[...events, later], [later, ...events], shuffled([later, ...events], 7)].map((order) => sessionView(fold(order)!));
+    // Before, whichever came first: 'elsewhere' when the stray event was folded first.
+    for (const doc of docs) expect(doc).toMatchObject({ projectId: 'p', userId: 'u' });
+    expect(docs[1]).toEqual(docs[0]);
+    expect(docs[0]).not.toHaveProperty('envelopeBy');
+  });
+
   it('interactions: one page per ingest batch, the same on every replay', () => {
     const e = { ...interaction(3, 'ok'), receivedAt: at(30), batchId: 'b1' };
     const pageId = `${at(30)}|b1`;

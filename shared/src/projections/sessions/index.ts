@@ -34,6 +34,12 @@ export interface SessionDoc {
   serverInfo: { name: string; version?: string | undefined } | null;
   /** Which session.identified event each field above came from: the newest non-null wins, whatever the fold order. */
   identifiedBy: { protocolVersion: string | null; client: string | null; serverInfo: string | null };
+  /**
+   * The event whose project, user, machine and server the session shows: the lowest id (the earliest), so the same in
+   * any order when a sender's events of one session name different ones. Absent in documents written before: those
+   * keep theirs.
+   */
+  envelopeBy?: string;
   interactionCount: number;
   errorCount: number;
   toolCallCount: number;
@@ -84,6 +90,7 @@ function emptySession(event: KmEvent): SessionDoc {
     client: null,
     serverInfo: null,
     identifiedBy: { protocolVersion: null, client: null, serverInfo: null },
+    envelopeBy: event.id,
     interactionCount: 0,
     errorCount: 0,
     toolCallCount: 0,
@@ -116,6 +123,9 @@ function foldSession(state: SessionDoc | null, events: readonly KmEvent[]): Sess
 }
 
 function applyEvent(doc: SessionDoc, event: KmEvent): void {
+  if (doc.envelopeBy !== undefined && event.id < doc.envelopeBy) {
+    Object.assign(doc, { projectId: event.projectId, userId: event.userId, machineId: event.machineId, server: { ...event.server }, envelopeBy: event.id });
+  }
   doc.firstSeenAt = earlier(doc.firstSeenAt, event.ts);
   doc.lastActivityAt = later(doc.lastActivityAt, event.type === 'mcp.interaction' && event.endedAt ? later(event.ts, event.endedAt) : event.ts);
   switch (event.type) {
@@ -189,11 +199,11 @@ function withPage(pages: readonly string[] | undefined, key: string): string[] |
 /** The public view of a session: the bookkeeping of the fold stays inside. */
 export function sessionView(
   doc: SessionDoc,
-): Omit<SessionDoc, 'identifiedBy' | 'pages' | 'waits' | 'transport' | 'droppedPreviews' | 'startError' | 'files' | 'filesSince' | 'manyFiles'> & {
+): Omit<SessionDoc, 'identifiedBy' | 'envelopeBy' | 'pages' | 'waits' | 'transport' | 'droppedPreviews' | 'startError' | 'files' | 'filesSince' | 'manyFiles'> & {
   transport: 'stdio' | 'http' | null;
   droppedPreviews: number;
   startError: string | null;
 } {
-  const { identifiedBy: _identifiedBy, pages: _pages, waits: _waits, files: _files, filesSince: _filesSince, manyFiles: _manyFiles, ...view } = withoutIdLists(doc);
+  const { identifiedBy: _identifiedBy, envelopeBy: _envelopeBy, pages: _pages, waits: _waits, files: _files, filesSince: _filesSince, manyFiles: _manyFiles, ...view } = withoutIdLists(doc);
   return { ...view, transport: doc.transport ?? null, droppedPreviews: doc.droppedPreviews ?? 0, startError: doc.startError ?? null };
 }
