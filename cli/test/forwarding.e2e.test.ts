@@ -7,12 +7,17 @@ import { tempHome } from './helpers';
 const RAW_SERVER = join(__dirname, 'fixtures', 'raw-server.js');
 const STUBBORN_SERVER = join(__dirname, 'fixtures', 'stubborn-server.js');
 
+/** Running, and not a zombie: a killed orphan waits for a PID 1 that, in some containers, never reaps it. */
 const isAlive = (pid: number) => {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0] !== 'Z';
+  } catch {
+    return true; // no /proc (macOS): running, as far as one can tell
   }
 };
 
@@ -116,6 +121,19 @@ describe('km forwards stdio untouched', () => {
       .flatMap((name) => readFileSync(join(home, 'spool', name), 'utf8').trim().split('\n'))
       .map((line) => JSON.parse(line));
     expect(spooled.find((event) => event.type === 'session.ended')).toMatchObject({ signal: 'SIGKILL' });
+  });
+
+  it('kills such a server behind a launcher that exits on the signal (a shell script, npx), where it lived on, re-parented', async () => {
+    const km = startKm(['--', 'sh', '-c', `"${process.execPath}" "${STUBBORN_SERVER}" deaf; true`], tempHome(), 1000);
+    const out = collector(km.stdout);
+    const err = collector(km.stderr);
+    await out.waitFor('pid ');
+    const pid = Number(/pid (\d+)/.exec(out.bytes().toString())![1]);
+    km.kill('SIGTERM');
+    await exited(km);
+    // sh died of the SIGTERM; the server ignored it, and before, km saw its own child gone and left the server running.
+    expect(isAlive(pid)).toBe(false);
+    expect(err.bytes().toString()).toContain('km: the server did not exit within 1 s of SIGTERM; killing it (SIGKILL)');
   });
 
   /** km over the stubborn server in this mode, asked one request the server reads, then SIGINT as a client stops it. */

@@ -9,6 +9,7 @@ import { serverName } from '../config/attribution';
 import type { Policy } from './policy';
 import type { ClientEnded } from './observer';
 import { kmHome, loadSettings } from '../config/settings';
+import { descendantsOf, killRunning } from './process-tree';
 import { observationEnv } from '../config/observation-env';
 import { JournalFiles, JournalWriter } from './journal';
 
@@ -177,6 +178,8 @@ export function runWrap(options: WrapOptions, headers: string[] = []): void {
   let clientEnded: ClientEnded | null = null;
   process.stdin.once('end', () => (clientEnded ??= { at: now(), how: 'stdin' }));
   let killTimer: NodeJS.Timeout | undefined;
+  /** The server's descendants as the client's first signal found them (process-tree.ts). */
+  let below: number[] = [];
   for (const signal of FORWARDED_SIGNALS) {
     process.on(signal, () => {
       if (hasExited()) {
@@ -196,15 +199,16 @@ export function runWrap(options: WrapOptions, headers: string[] = []): void {
         handOff();
         journal.appendEnd({ exitCode: null, signal, at: now(), clientEnded });
       }
+      if (!killTimer && child.pid !== undefined) below = descendantsOf(child.pid);
       child.kill(signal);
       // A client's signal means it wants the server gone: one that has not exited in time is killed, or km would wait
-      // for it until the client SIGKILLs km, and the server would live on, orphaned.
+      // for it until the client SIGKILLs km, and the server would live on, orphaned. Its descendants too, as they
+      // are before the signal reaches them: a launcher (npx, a shell script) may exit on it and leave the server.
       if (!killTimer) {
         const killAfterMs = loadSettings().serverKillAfterMs;
         killTimer = setTimeout(() => {
-          if (hasExited()) return;
-          process.stderr.write(`km: the server did not exit within ${killAfterMs / 1000} s of ${signal}; killing it (SIGKILL).\n`);
-          child.kill('SIGKILL');
+          const left = killRunning([...(hasExited() ? [] : [child.pid!]), ...below]);
+          if (left.length > 0) process.stderr.write(`km: the server did not exit within ${killAfterMs / 1000} s of ${signal}; killing it (SIGKILL${left.length > 1 ? `, ${left.length} processes` : ''}).\n`);
         }, killAfterMs).unref();
       }
     });
