@@ -66,14 +66,14 @@ describe('km proxy', () => {
     const home = tempHome('km-proxy-two');
     const { proxy, url } = await proxyToEverything(home);
 
+    // Both start at once: two initializes with id 0 and no session yet, each paired in its own exchange.
     const slow = new Client({ name: 'slow', version: '1.0.0' });
-    await slow.connect(new StreamableHTTPClientTransport(new URL('mcp', url)));
+    const fast = new Client({ name: 'fast', version: '1.0.0' });
+    await Promise.all([slow.connect(new StreamableHTTPClientTransport(new URL('mcp', url))), fast.connect(new StreamableHTTPClientTransport(new URL('mcp', url)))]);
     let progressed = false;
     const long = slow.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 2, steps: 2 } }, undefined, { onprogress: () => (progressed = true), timeout: 60_000 });
     await until('the long call to be under way', () => progressed || undefined, 30_000);
-    // The second client's initialize and call use the ids the first one's pending call has.
-    const fast = new Client({ name: 'fast', version: '1.0.0' });
-    await fast.connect(new StreamableHTTPClientTransport(new URL('mcp', url)));
+    // The second client's call uses the id the first one's pending call has.
     expect(await fast.callTool({ name: 'echo', arguments: { message: 'beside it' } })).toMatchObject({ content: [{ text: 'Echo: beside it' }] });
     expect(JSON.stringify(await long)).toContain('completed');
     await Promise.all([slow.close(), fast.close()]);

@@ -12,8 +12,9 @@ import { jsonLine, SseMessages } from './message-lines';
  */
 /**
  * channel: whose JSON-RPC ids a line uses. Clients of one proxy number their requests each from 0: the request's
- * Mcp-Session-Id. Requests without one (an initialize, every request to a server without sessions) share one: a
- * client's cancel or its answer to the server's request comes in another POST than the request it is about.
+ * Mcp-Session-Id. An initialize, which has none yet, is paired in its own exchange (two clients start at once).
+ * Other requests without one (a server without sessions) share one channel: a client's cancel or its answer to the
+ * server's request comes in another POST than the request it is about.
  */
 export type Observe = (direction: 'client_to_server' | 'server_to_client', line: Buffer, channel: string) => void;
 
@@ -35,10 +36,15 @@ export function upstreamFor(upstream: URL, requestPath: string): URL {
 
 export function startProxy(upstream: URL, observe: Observe): Server {
   const send = upstream.protocol === 'https:' ? httpsRequest : httpRequest;
+  let initializes = 0;
   return createServer((req: IncomingMessage, res: ServerResponse) => {
     const target = upstreamFor(upstream, req.url ?? '/');
     const session = req.headers['mcp-session-id'];
-    const channel = typeof session === 'string' && session !== '' ? `session:${session}` : 'sessionless';
+    let channel = typeof session === 'string' && session !== '' ? `session:${session}` : 'sessionless';
+    const clientLine = (line: Buffer) => {
+      if (channel === 'sessionless' && isInitialize(line)) channel = `initialize:${++initializes}`;
+      observe('client_to_server', line, channel);
+    };
     const outgoing = send(target, { method: req.method, headers: { ...forwardable(req.headers), host: target.host } }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.statusMessage, forwardable(answer.headers));
       answer.pipe(res);
@@ -52,9 +58,19 @@ export function startProxy(upstream: URL, observe: Observe): Server {
       res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `km proxy: ${target.host} did not answer: ${err.message}` }));
     });
     req.pipe(outgoing);
-    observeBody(req, req.headers['content-type'], (line) => observe('client_to_server', line, channel));
+    observeBody(req, req.headers['content-type'], clientLine);
     res.on('close', () => outgoing.destroy()); // the client went away: so does the upstream request (an SSE stream)
   });
+}
+
+/** A line holding an initialize request (alone, or in a batch). */
+function isInitialize(line: Buffer): boolean {
+  try {
+    const value = JSON.parse(line.toString('utf8')) as unknown;
+    return (Array.isArray(value) ? value : [value]).some((message) => (message as { method?: unknown } | null)?.method === 'initialize');
+  } catch {
+    return false;
+  }
 }
 
 function observeBody(stream: IncomingMessage, type: string | undefined, emit: (line: Buffer) => void): void {
