@@ -138,6 +138,9 @@ describe('one finding per secret', () => {
     expect(ids(`https://x.example/?token=${token}`)).toEqual(['github-token']);
     expect(ids('password=Hunter2Hunter2X')).toEqual(['connection-string-password']);
     expect(ids('DB_PASSWORD=hunter2hunter2')).toEqual(['env-secret-assignment']);
+    const jwt = ['eyJhbGciOiJIUzI1NiJ9', 'eyJzdWIiOiIxMjM0NTY3ODkwIn0', 'dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U'].join('.');
+    expect(ids(`Authorization: Bearer ${jwt}`)).toEqual(['jwt']);
+    expect(ids('Authorization: Bearer abcdefghijklmnopqrstuvwxyz0123')).toEqual(['bearer-token']);
     expect(scanRequest('tools/call', { name: 'create_entities', arguments: { note: 'password=Hunter2Hunter2X' } }).findings.map((f) => f.ruleId)).toEqual(['connection-string-password']);
     // Two secrets side by side are two.
     expect(ids(`password=Hunter2Hunter2X token=${token}`)).toEqual(['connection-string-password', 'github-token']);

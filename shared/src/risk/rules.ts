@@ -353,10 +353,12 @@ export const RULES_BY_ID: ReadonlyMap<string, { kind: FindingKind; severity: Sev
 
 /**
  * Generic rules name a secret by where it stands, not by what it is, the more generic the higher: 0 for a rule of
- * what the secret is (a vendor's token, a URL's password), then an environment variable's, any assignment's, and
- * the fallback's.
+ * what the secret is (a vendor's token, a JWT, a URL's password), then a bearer token's or an environment variable's,
+ * any assignment's, and the fallback's.
  */
 const GENERIC_RANK: ReadonlyMap<string, number> = new Map([
+  // What follows "Bearer" may be a JWT or a vendor's token: named by that where it is one.
+  ['bearer-token', 1],
   ['env-secret-assignment', 1],
   ['secret-assignment', 2],
   [FALLBACK_RULE_ID, 3],
