@@ -13,6 +13,8 @@ export interface Activity {
   sessions: Session[];
   /** More sessions of the range than one load lists: counts of sessions are then "at least". */
   sessionsCapped: boolean;
+  /** The same of the window the range is compared with: no change can then be told. */
+  sessionsBeforeCapped: boolean;
   /** null when the server has no latency endpoints (404): the Overview then shows sessions only. */
   latency: LatencyActivity | null;
 }

@@ -21,10 +21,11 @@ export async function loadActivity(filters: Filters): Promise<Loaded<Activity>> 
   const sessions = listed.data.sessions.filter(
     (s) => sessionActiveIn(s, window.prevFrom, window.to) && (!filters.server || s.server.name === filters.server),
   );
-  // The newest SESSIONS_LISTED only: when the oldest of them began inside the range, more of it may be left out.
+  // The newest SESSIONS_LISTED only: when the oldest of them began inside a window, more of it may be left out.
   const oldest = listed.data.sessions.at(-1);
-  const capped = listed.data.sessions.length >= SESSIONS_LISTED && oldest !== undefined && Date.parse(oldest.firstSeenAt) >= window.prevFrom.getTime();
-  return { kind: 'ok', data: { window, sessions, sessionsCapped: capped, latency: latency.kind === 'ok' ? latency.data : null } };
+  const full = listed.data.sessions.length >= SESSIONS_LISTED && oldest !== undefined;
+  const beganAfter = (at: Date) => full && Date.parse(oldest.firstSeenAt) >= at.getTime();
+  return { kind: 'ok', data: { window, sessions, sessionsCapped: beganAfter(window.from), sessionsBeforeCapped: beganAfter(window.prevFrom), latency: latency.kind === 'ok' ? latency.data : null } };
 }
 
 async function loadLatency(filters: Filters, window: TimeWindow): Promise<Loaded<LatencyActivity>> {

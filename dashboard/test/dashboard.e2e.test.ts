@@ -603,13 +603,18 @@ describe('dashboard in a browser, against km serve seeded through km', () => {
       // Before, "500" with a change against yesterday, and nothing said the count stopped at the list's end.
       expect(await statValue(page, 'stat-sessions')).toBe('500+');
       expect(await page.locator('.lede').innerText()).toContain('500+ sessions');
+      await page.getByRole('link', { name: 'Journey' }).click();
+      await settled(page);
+      expect(await page.locator('#sessions').innerText()).toContain('Sessions (500+, the newest)');
       // The last hour starts within a clock hour: calls and spend count that whole hour, and the page says so.
       await page.goto(`${busy.url}/?range=1h`);
       await settled(page);
       expect(await page.locator('.lede').innerText()).toMatch(/^Last hour \(calls and spend from \d\d:\d\d( [AP]M)?, as they are kept by the hour\): /);
-      await page.getByRole('link', { name: 'Journey' }).click();
+      expect(await page.getByTestId('stat-spend').innerText()).toMatch(/from \d\d:\d\d( [AP]M)?, by the hour/);
+      // A project and a user: spend cannot be narrowed to both, and the card says why, not "no cost data yet".
+      await page.goto(`${busy.url}/?project=p1&user=u1`);
       await settled(page);
-      expect(await page.locator('#sessions').innerText()).toContain('Sessions (500+, the newest)');
+      expect(await page.getByTestId('stat-spend').innerText()).toContain('one at a time: keep one of those filters to see it');
       expect(problems.list).toEqual([]);
       await close();
     } finally {

@@ -33,7 +33,14 @@ export function OverviewView(props: { filters: Filters; footer?: ComponentChildr
       <QueryResult query={activity} what="today's activity" absent={<Empty title="The sessions API is missing on this server." />}>
         {(data) => (
           <>
-            <OverviewBody activity={data} toolFilter={filters.tool} cost={cost.state.kind === 'ok' ? cost.state.data : null} risk={risk.state.kind === 'ok' ? risk.state.data : null} riskAbsent={risk.state.kind === 'absent'} />
+            <OverviewBody
+              activity={data}
+              toolFilter={filters.tool}
+              cost={cost.state.kind === 'ok' ? cost.state.data : null}
+              costConflict={'conflict' in costFilter(filters) ? (costFilter(filters) as { conflict: string }).conflict : null}
+              risk={risk.state.kind === 'ok' ? risk.state.data : null}
+              riskAbsent={risk.state.kind === 'absent'}
+            />
             {/* After the body, once it is there: a panel that appeared above it first would push it down (layout shift). */}
             {props.footer}
           </>
@@ -43,7 +50,15 @@ export function OverviewView(props: { filters: Filters; footer?: ComponentChildr
   );
 }
 
-function OverviewBody(props: { activity: Activity; toolFilter: string | null; cost: { current: CostReport; previous: CostReport | null } | null; risk: RiskSummary | null; riskAbsent: boolean }) {
+function OverviewBody(props: {
+  activity: Activity;
+  toolFilter: string | null;
+  cost: { current: CostReport; previous: CostReport | null } | null;
+  /** Why spend cannot be shown for these filters (spend is kept per one dimension), or null. */
+  costConflict: string | null;
+  risk: RiskSummary | null;
+  riskAbsent: boolean;
+}) {
   const { activity, cost, risk } = props;
   const { window, latency } = activity;
   const sessionsNow = activity.sessions.filter((s) => sessionActiveIn(s, window.from, window.to));
@@ -81,14 +96,14 @@ function OverviewBody(props: { activity: Activity; toolFilter: string | null; co
         {props.toolFilter ? ` (sessions not narrowed to ${props.toolFilter})` : ''}.
       </p>
       <div class="stats">
-        <StatCard label="Sessions" testId="stat-sessions" value={sessionCount} delta={activity.sessionsCapped ? null : delta(sessionsNow.length, sessionsBefore.length)} upIsGood compareLabel={window.compareLabel}>
+        <StatCard label="Sessions" testId="stat-sessions" value={sessionCount} delta={activity.sessionsBeforeCapped ? null : delta(sessionsNow.length, sessionsBefore.length)} upIsGood compareLabel={window.compareLabel}>
           <Sparkline x={sessionsSeries.x} values={sessionsSeries.y} label="Active sessions over the range" />
         </StatCard>
         <StatCard label="Interactions" testId="stat-interactions" value={now ? fmtInt(now.count) : '—'} delta={now && before ? delta(now.count, before.count) : null} upIsGood compareLabel={window.compareLabel}
           caption={now ? `${fmtInt(failedCalls(now))} failed` : noLatency}>
           <Sparkline x={interactionsSeries.x} values={interactionsSeries.y} label="Interactions over the range" />
         </StatCard>
-        <StatCard label="Spend" testId="stat-spend" value={fmtUsd(spend)} delta={delta(spend, spendBefore)} compareLabel={window.compareLabel} caption={cost ? 'from the cost API' : 'no cost data yet'}>
+        <StatCard label="Spend" testId="stat-spend" value={fmtUsd(spend)} delta={delta(spend, spendBefore)} compareLabel={window.compareLabel} caption={props.costConflict ?? (cost ? (byTheHour ? `from ${byTheHour}, by the hour` : 'from the cost API') : 'no cost data yet')}>
           {costSeries ? <Sparkline x={costSeries.x} values={costSeries.y} color="--c3" label="Spend over the range" /> : null}
         </StatCard>
         <StatCard
