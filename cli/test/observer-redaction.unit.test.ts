@@ -155,5 +155,7 @@ describe('a secret in a JSON-RPC error', () => {
     expect(JSON.stringify(call)).not.toContain(token);
     // Before, redacted and not found: no finding, nothing on the Risk Monitor.
     expect(call.findings).toEqual(expect.arrayContaining([expect.objectContaining({ ruleId: 'github-token', severity: 'critical', path: '$.error.message' })]));
+    // And its data, which no preview keeps, is scanned where it stands.
+    expect(call.findings.filter((f) => f.path === '$.error.data.env.GITHUB_TOKEN')).toEqual([expect.objectContaining({ severity: expect.stringMatching(/high|critical/) })]);
   });
 });

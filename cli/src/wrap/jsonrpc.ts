@@ -7,7 +7,7 @@ export type RpcMessage =
   | { kind: 'request'; id: string; method: string; params: Record<string, unknown> | undefined }
   | { kind: 'notification'; method: string; params: Record<string, unknown> | undefined }
   | { kind: 'response'; id: string; result: unknown }
-  | { kind: 'error'; id: string | null; code: number; message: string }
+  | { kind: 'error'; id: string | null; code: number; message: string; data?: unknown }
   | { kind: 'invalid'; reason: string };
 
 
@@ -28,7 +28,7 @@ export function classify(value: unknown): RpcMessage {
   if ('error' in value && isObject(value.error)) {
     const code = typeof value.error.code === 'number' && Number.isInteger(value.error.code) ? value.error.code : 0;
     const message = typeof value.error.message === 'string' ? value.error.message : '';
-    return { kind: 'error', id: idKey(value.id), code, message };
+    return { kind: 'error', id: idKey(value.id), code, message, ...('data' in value.error ? { data: value.error.data } : {}) };
   }
   if ('result' in value) {
     const id = idKey(value.id);

@@ -23,6 +23,8 @@ export interface Exchange {
   /** The result object; undefined for errors and unanswered requests. */
   result: unknown;
   error: { code: number; message: string } | null;
+  /** An error's data as the wire had it (scanned for risk, never recorded); undefined without one. */
+  errorData?: unknown;
 }
 
 /**
@@ -424,7 +426,7 @@ export class SessionObserver {
     const requestDirection = other(direction);
     if (msg.kind === 'error') {
       const message = safeField(msg.message, ERROR_MESSAGE_MAX);
-      this.interaction(requestDirection, msg.id!, req, { at, bytes, outcome: 'error', error: { code: msg.code, message } }, undefined);
+      this.interaction(requestDirection, msg.id!, req, { at, bytes, outcome: 'error', error: { code: msg.code, message } }, undefined, msg.data);
       return;
     }
     const result = isObject(msg.result) ? msg.result : {};
@@ -460,6 +462,7 @@ export class SessionObserver {
     req: PendingRequest,
     end: { at: number; bytes: number; outcome: 'ok' | 'error' | 'tool_error' | 'unanswered'; error?: { code: number; message: string }; resultType?: string | null; abandoned?: boolean },
     result: unknown,
+    errorData?: unknown,
   ): void {
     if (this.mode === 'drop' || req.dropped) {
       this.dropped++;
@@ -495,7 +498,7 @@ export class SessionObserver {
     };
     // A request that lost its params to the bound has no request preview either.
     const previews = this.mode === 'full' && !req.paramsLost;
-    const exchange: Exchange = { params: req.params, result, error: end.error ?? null, previews };
+    const exchange: Exchange = { params: req.params, result, error: end.error ?? null, previews, ...(errorData !== undefined ? { errorData } : {}) };
     if (!previews && this.plugins.some((plugin) => plugin.makesPreviews)) this.droppedPreviews++;
     for (const plugin of this.plugins) this.guarded(() => plugin.interaction?.(draft, exchange));
     this.emit(draft);
