@@ -23,8 +23,8 @@ export interface Exchange {
   /** The result object; undefined for errors and unanswered requests. */
   result: unknown;
   error: { code: number; message: string } | null;
-  /** An error's data as the wire had it (scanned for risk, never recorded); undefined without one. */
-  errorData?: unknown;
+  /** An error as the wire had it, message and data (scanned for risk, never recorded); undefined without one. */
+  rawError?: { message: string; data?: unknown };
 }
 
 /**
@@ -392,9 +392,14 @@ export class SessionObserver {
       const [key, req] = this.pending.entries().next().value as [string, PendingRequest];
       this.forget(key, req);
       this.dropped++;
-      this.abandoned.add(key);
-      if (this.abandoned.size > PENDING_MAX) this.abandoned.delete(this.abandoned.values().next().value as string);
+      this.givenUp(key);
     }
+  }
+
+  /** An answer to this request, if one still comes, is taken quietly (the set is bounded like the pending map). */
+  private givenUp(key: string): void {
+    this.abandoned.add(key);
+    if (this.abandoned.size > PENDING_MAX) this.abandoned.delete(this.abandoned.values().next().value as string);
   }
 
   /**
@@ -404,13 +409,13 @@ export class SessionObserver {
    */
   private onCancelled(direction: Direction, requestId: unknown, at: number): void {
     if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
-    const key = pendingKey(this.channel, direction, JSON.stringify(requestId));
+    const id = JSON.stringify(requestId); // as classify keys ids
+    const key = pendingKey(this.channel, direction, id);
     const req = this.pending.get(key);
     if (!req) return;
     this.forget(key, req);
-    this.abandoned.add(key);
-    if (this.abandoned.size > PENDING_MAX) this.abandoned.delete(this.abandoned.values().next().value as string);
-    this.interaction(direction, keyParts(key).id, req, { at, bytes: 0, outcome: 'unanswered' }, undefined);
+    this.givenUp(key);
+    this.interaction(direction, id, req, { at, bytes: 0, outcome: 'unanswered' }, undefined);
   }
 
   private onResponse(direction: Direction, msg: Extract<RpcMessage, { kind: 'response' | 'error' }>, bytes: number, at: number): void {
@@ -426,7 +431,8 @@ export class SessionObserver {
     const requestDirection = other(direction);
     if (msg.kind === 'error') {
       const message = safeField(msg.message, ERROR_MESSAGE_MAX);
-      this.interaction(requestDirection, msg.id!, req, { at, bytes, outcome: 'error', error: { code: msg.code, message } }, undefined, msg.data);
+      const rawError = { message: msg.message, ...(msg.data !== undefined ? { data: msg.data } : {}) };
+      this.interaction(requestDirection, msg.id!, req, { at, bytes, outcome: 'error', error: { code: msg.code, message } }, undefined, rawError);
       return;
     }
     const result = isObject(msg.result) ? msg.result : {};
@@ -462,7 +468,7 @@ export class SessionObserver {
     req: PendingRequest,
     end: { at: number; bytes: number; outcome: 'ok' | 'error' | 'tool_error' | 'unanswered'; error?: { code: number; message: string }; resultType?: string | null; abandoned?: boolean },
     result: unknown,
-    errorData?: unknown,
+    rawError?: Exchange['rawError'],
   ): void {
     if (this.mode === 'drop' || req.dropped) {
       this.dropped++;
@@ -498,7 +504,7 @@ export class SessionObserver {
     };
     // A request that lost its params to the bound has no request preview either.
     const previews = this.mode === 'full' && !req.paramsLost;
-    const exchange: Exchange = { params: req.params, result, error: end.error ?? null, previews, ...(errorData !== undefined ? { errorData } : {}) };
+    const exchange: Exchange = { params: req.params, result, error: end.error ?? null, previews, ...(rawError ? { rawError } : {}) };
     if (!previews && this.plugins.some((plugin) => plugin.makesPreviews)) this.droppedPreviews++;
     for (const plugin of this.plugins) this.guarded(() => plugin.interaction?.(draft, exchange));
     this.emit(draft);

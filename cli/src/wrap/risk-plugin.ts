@@ -5,7 +5,7 @@ import type { Finding } from '@km/shared';
 import { newEventId } from '@km/shared/dist/ids';
 import { RUG_PULL_RULE } from '@km/shared/dist/risk/catalog';
 import { scanToolDefinitions } from '@km/shared/dist/risk/poisoning';
-import { findingsOfRedacted, scanRequest, scanResponse, scanValue } from '@km/shared/dist/risk/scan';
+import { scanRequest, scanResponse, scanValue } from '@km/shared/dist/risk/scan';
 import type { CaptureMode } from '../config/project-config';
 import type { EventDraft, ObserverPlugin } from './observer';
 
@@ -83,8 +83,8 @@ export function riskPlugin(options: RiskPluginOptions): ObserverPlugin {
     interaction(draft, exchange) {
       const request = scanRequest(draft.method, exchange.params);
       const response = exchange.result === undefined ? null : scanResponse(exchange.result);
-      // The message was redacted as it was read: its markers are the findings. The data comes as the wire had it.
-      const inError = exchange.error ? [...findingsOfRedacted(exchange.error, '$.error'), ...(exchange.errorData === undefined ? [] : scanValue(exchange.errorData, '$.error.data', 'response').findings)] : [];
+      // The error as the wire had it: its recorded message is redacted already, and no preview keeps its data.
+      const inError = exchange.rawError ? scanValue(exchange.rawError, '$.error', 'response').findings : [];
       draft.findings = [...request.findings, ...(response?.findings ?? []), ...inError].slice(0, 100);
       if (options.capture === 'metadata' || exchange.previews === false) return;
       const full = options.capture === 'full';

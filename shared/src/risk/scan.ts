@@ -1,5 +1,5 @@
 import type { Finding } from '../events';
-import { entropy, isWorkingDirectory, matchText, redactMatches, redacts, RULES_BY_ID, TEXT_RULES, type TextRule } from './rules';
+import { entropy, isWorkingDirectory, matchText, redactMatches, redacts, TEXT_RULES, type TextRule } from './rules';
 
 /**
  * Scans a JSON value (a request's params, a response's result) string by string, and returns the findings
@@ -164,29 +164,4 @@ export function scanRequest(method: string, params: unknown): ScanResult {
 
 export function scanResponse(result: unknown): ScanResult {
   return scanValue(result ?? null, '$.result', 'response');
-}
-
-const REDACTED_MARKER = /\[REDACTED:([a-z0-9-]+)\]/g;
-
-/**
- * The findings a value redacted before it was scanned stands for: each [REDACTED:rule] marker of a known rule, by
- * the path of its string. A JSON-RPC error's message is redacted as it is read (the observer keeps no raw copy),
- * and a secret in it was hidden without being found.
- */
-export function findingsOfRedacted(value: unknown, path: string): Finding[] {
-  const findings = new Map<string, Finding>();
-  const walk = (node: unknown, at: string) => {
-    if (typeof node === 'string') {
-      for (const [, ruleId] of node.matchAll(REDACTED_MARKER)) {
-        const rule = RULES_BY_ID.get(ruleId!);
-        if (rule) findings.set(`${ruleId}\0${at}`, { ruleId: ruleId!, severity: rule.severity, path: at });
-      }
-    } else if (Array.isArray(node)) {
-      node.forEach((item, i) => walk(item, childPath(at, i)));
-    } else if (node !== null && typeof node === 'object') {
-      for (const [key, item] of Object.entries(node)) walk(item, childPath(at, key));
-    }
-  };
-  walk(value, path);
-  return [...findings.values()];
 }
