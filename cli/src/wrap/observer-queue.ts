@@ -10,9 +10,9 @@ import type { PolicyBlock } from './observer-protocol';
  * forwarding thread sends references only (wrap/run.ts), so what km holds stays bounded however far behind it is.
  *
  * How far behind it may fall is the backlog bound, in bytes not yet observed: a batch that comes with more than half
- * of it waiting is observed without previews, with more than all of it its observations are dropped (pairing goes on, so an answer after the
- * backlog still finds its request); the observer counts each (session.ended). Work is done in slices, so the
- * observer's timers (journal acks, shipping, the envelope) run during a burst.
+ * of it waiting is observed without previews, with more than all of it its observations are dropped (pairing goes
+ * on, so an answer after the backlog still finds its request); the observer counts each (session.ended). Work is
+ * done in slices, so the observer's timers (journal acks, shipping, the envelope) run during a burst.
  */
 /** channel: whose JSON-RPC ids the chunk's lines use, where several clients share a session (km proxy). */
 export type Chunk = { direction: Direction; chunk: Buffer; at: number; channel?: string };

@@ -89,9 +89,7 @@ async function bucketsForFilter(store: ReadModelStore, orgId: string, buckets: C
   return Promise.all(
     buckets.map(async (bucket) => {
       if (bucket.granularity !== 'day' || !overflowed(bucket, filter.dimension)) return bucket;
-      const between = { from: `${bucket.day}T00`, to: `${bucket.day}T23` };
-      const hours = await store.query<CostBucketDoc>(COST_MODEL, orgId, { where: { granularity: 'hour', month: bucket.month }, orderBy: 'period', direction: 'asc', between });
-      return dayFromHours(bucket, hours, filter.dimension);
+      return dayFromHours(bucket, await hourBuckets(store, orgId, { from: `${bucket.day}T00`, to: `${bucket.day}T23` }), filter.dimension);
     }),
   );
 }
@@ -104,10 +102,13 @@ async function filtered(store: ReadModelStore, orgId: string, buckets: CostBucke
 /** The buckets of a range: its whole days' day buckets, and the hour buckets of an end given as a time. */
 async function rangeBuckets(store: ReadModelStore, orgId: string, range: DayRange): Promise<CostBucketDoc[]> {
   const { days, hourRuns } = dayRangeBuckets(range);
-  const hours = await Promise.all(
-    hourRuns.map((run) => store.query<CostBucketDoc>(COST_MODEL, orgId, { where: { granularity: 'hour', month: run.from.slice(0, 7) }, orderBy: 'period', direction: 'asc', between: run })),
-  );
+  const hours = await Promise.all(hourRuns.map((run) => hourBuckets(store, orgId, run)));
   return [...(await dayBuckets(store, orgId, range.from, range.to)).filter((bucket) => days(bucket.day)), ...hours.flat()];
+}
+
+/** The hour buckets from one hour period to another of the same day (2026-11-25T13, both included). */
+function hourBuckets(store: ReadModelStore, orgId: string, run: { from: string; to: string }): Promise<CostBucketDoc[]> {
+  return store.query<CostBucketDoc>(COST_MODEL, orgId, { where: { granularity: 'hour', month: run.from.slice(0, 7) }, orderBy: 'period', direction: 'asc', between: run });
 }
 
 /** The range as the answer states it: days as they were given, an end given as a time widened to its whole hour. */

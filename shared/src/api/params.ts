@@ -77,7 +77,6 @@ export function instantParam(name: string) {
   }).meta({ type: 'string', description: 'an ISO 8601 date-time with Z or an offset, or a UTC date (its midnight)' });
 }
 
-/** A UTC day (YYYY-MM-DD) from parseInstant: the day of a date-time, the date itself. */
 /** A UTC date as it is (2026-11-01), or a date-time as its instant in UTC (2026-11-01T13:05:00.000Z). */
 export function dayParam(name: string) {
   return parsed<string>((raw) => {
