@@ -32,20 +32,11 @@ export async function retentionOf(store: ReadModelStore, orgId: string): Promise
 }
 
 /**
- * Changes the org's retention document under its ETag, read again on a conflict: a PUT and a sweep's lastSweep
- * each keep what the other wrote meanwhile (a sweep wrote back the setting it had read, undoing a PUT).
+ * Changes the org's retention document under its ETag (rewriteDoc): a PUT and a sweep's lastSweep each keep what the
+ * other wrote meanwhile (a sweep wrote back the setting it had read, undoing a PUT).
  */
 async function changeRetention(store: ReadModelStore, orgId: string, change: (current: RetentionDoc) => RetentionDoc): Promise<RetentionDoc> {
-  for (let attempt = 1; ; attempt++) {
-    const stored = await store.get<RetentionDoc>(MEMBERS_MODEL, orgId, RETENTION_ID);
-    const doc = change(stored?.doc ?? NO_RETENTION);
-    try {
-      await store.upsert(MEMBERS_MODEL, orgId, RETENTION_ID, doc, stored?.etag ?? null);
-      return doc;
-    } catch (error) {
-      if (!(error instanceof ConcurrencyError) || attempt >= REWRITE_ATTEMPTS) throw error;
-    }
-  }
+  return (await rewriteDoc<RetentionDoc>(store, MEMBERS_MODEL, orgId, RETENTION_ID, (current) => change(current ?? NO_RETENTION)))!;
 }
 
 /** Sets an org's retention: a `retention.set` event, then the setting the sweep reads. */
@@ -144,21 +135,27 @@ export async function sweepRetention(events: OrgEventArchive, store: ReadModelSt
 const laterCut = (a: string | null, b: string | null): string | null => [a, b].filter((value): value is string => value !== null).sort().at(-1) ?? null;
 
 /**
- * A document of the projectors' rewritten by the sweep: read with its ETag and the log positions it folded, which the
- * write keeps (a replay must still find it folded). change returns null to leave it as it is.
+ * A document read with its ETag and the log positions it folded, changed, and written under that ETag with those
+ * positions (a replay must still find a projector's document folded); read again when another writer came first.
+ * change gets null for a document not there, and returns null to leave it as it is. Returns what was written.
  */
-async function rewrite<T>(store: ReadModelStore, model: string, orgId: string, id: string, change: (doc: T) => T | null): Promise<boolean> {
+async function rewriteDoc<T>(store: ReadModelStore, model: string, orgId: string, id: string, change: (doc: T | null) => T | null): Promise<T | null> {
   for (let attempt = 1; ; attempt++) {
     const stored = await store.get<T>(model, orgId, id);
-    const changed = stored && change(stored.doc);
-    if (!stored || !changed) return false;
+    const changed = change(stored?.doc ?? null);
+    if (!changed) return null;
     try {
-      await store.upsert(model, orgId, id, changed, stored.etag, stored.positions);
-      return true;
+      await store.upsert(model, orgId, id, changed, stored?.etag ?? null, stored?.positions);
+      return changed;
     } catch (error) {
       if (!(error instanceof ConcurrencyError) || attempt >= REWRITE_ATTEMPTS) throw error;
     }
   }
+}
+
+/** A projector's document rewritten by the sweep (rewriteDoc); one not there is left so. True when it changed. */
+async function rewrite<T>(store: ReadModelStore, model: string, orgId: string, id: string, change: (doc: T) => T | null): Promise<boolean> {
+  return (await rewriteDoc<T>(store, model, orgId, id, (doc) => (doc === null ? null : change(doc)))) !== null;
 }
 
 /**
