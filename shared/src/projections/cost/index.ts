@@ -303,7 +303,6 @@ function foldBudget(state: BudgetDoc | null, events: readonly CostEvent[], docId
   if (state && !changed) return state;
   trimBudgetDays(doc.days);
   for (const id of copied) trimBudgetDays(projects![id]!.days);
-  for (const id of copiedUsers) trimBudgetDays(users![id]!.days);
   return doc;
 }
 
@@ -319,8 +318,9 @@ function spendDay(event: Interaction): string {
 
 /**
  * Drops from users (a copy this batch owns) the days before the BUDGET_DAYS calendar days up to the newest day a user
- * spent on (spendDay), stored or in this batch, and the users left without any; returns that window's first day. A
- * function of the days seen, so the same in any order.
+ * spent on (spendDay), stored or in this batch, and the users left without any; returns that window's first day, which
+ * the batch's calls are counted from (so no user holds more than BUDGET_DAYS days). A function of the days seen, so
+ * the same in any order.
  */
 function forgetIdleUsers(users: Record<string, UserSpend>, events: readonly CostEvent[]): string {
   let newest = '';
