@@ -16,6 +16,10 @@ export type Invocation =
   | { kind: 'wrap'; command: string; args: string[]; project?: string; name?: string; url?: string; headers?: string[] }
   | { kind: 'usage-error'; message: string };
 
+export const HEADER_ENV_PREFIX = 'KM_HEADER_';
+/** A header as `Name: value` (the name an RFC 9110 token). */
+const HEADER_LINE = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+:/;
+
 /**
  * A remote server's headers given in the environment, `KM_HEADER_<any>=Name: value`, in the order of their variables'
  * names: km init puts a config's headers (tokens) there, in the entry's env, rather than on the command line, which
@@ -27,9 +31,6 @@ export function headersFromEnv(env: NodeJS.ProcessEnv): Array<{ variable: string
     .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
     .map((variable) => ({ variable, header: env[variable]! }));
 }
-export const HEADER_ENV_PREFIX = 'KM_HEADER_';
-const HEADER_LINE = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+:/;
-
 /**
  * stdinIsTTY: MCP clients start servers with pipes, so a terminal on stdin means a person typed `km <word>`.
  * env: where a remote server's headers may also come from (headersFromEnv).

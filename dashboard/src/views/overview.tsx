@@ -23,6 +23,8 @@ export function OverviewView(props: { filters: Filters; footer?: ComponentChildr
     const previous = await getJson('cost', { from: window.prevFrom.toISOString(), to: window.prevTo.toISOString(), ...narrowed.params, groupBy: 'day' });
     return { kind: 'ok' as const, data: { current: current.data, previous: previous.kind === 'ok' ? previous.data : null } };
   });
+  const narrowedCost = costFilter(filters);
+  const costConflict = 'conflict' in narrowedCost ? narrowedCost.conflict : null;
   const risk = useQuery(`overview-risk ${activityQueryKey(filters)}`, () =>
     getJson('risk/summary', apiParams(filters, resolveWindow(filters, new Date()))),
   );
@@ -37,7 +39,7 @@ export function OverviewView(props: { filters: Filters; footer?: ComponentChildr
               activity={data}
               toolFilter={filters.tool}
               cost={cost.state.kind === 'ok' ? cost.state.data : null}
-              costConflict={'conflict' in costFilter(filters) ? (costFilter(filters) as { conflict: string }).conflict : null}
+              costConflict={costConflict}
               risk={risk.state.kind === 'ok' ? risk.state.data : null}
               riskAbsent={risk.state.kind === 'absent'}
             />
@@ -79,7 +81,7 @@ function OverviewBody(props: {
   const servers = topRows(latency?.servers ?? [], (g) => g.key);
   const tools = topRows(latency?.tools ?? [], (g) => g.tool ?? g.key);
   const recent = sessionsNow.slice(0, 8);
-  // Only the newest sessions are listed: past them, a count is a floor, and no change against before can be told.
+  // Only the newest sessions are listed: past them, a count is a floor (and, for the window before, no change is told).
   const sessionCount = `${fmtInt(sessionsNow.length)}${activity.sessionsCapped ? '+' : ''}`;
   // Calls and spend are read by the hour: a range that starts within an hour counts that whole hour (sessions do not).
   const hourStart = Math.floor(window.from.getTime() / 3_600_000) * 3_600_000;
