@@ -7,9 +7,12 @@ import { fileURLToPath } from 'node:url';
 
 const km = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'bin', 'km.js');
 
+/** Node options for the measured process only, e.g. BENCH_SERVE_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
+const nodeArgs = (process.env.BENCH_SERVE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
 /** `km serve --port 0` on home, once it says where it listens; stop() ends it with SIGTERM and waits for its exit. */
 export async function startServe(home) {
-  const child = spawn(process.execPath, [km, 'serve', '--port', '0'], {
+  const child = spawn(process.execPath, [...nodeArgs, km, 'serve', '--port', '0'], {
     env: { ...process.env, KM_HOME: home },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
