@@ -48,6 +48,8 @@ export const readModelIndexes = [
   // the findings of one kind over a range, newest first (the findings routes read the other kinds apart from the
   // anomalies): on detected and ts alone, SQLite read every detected document's fields, behind its JSON, for its kind
   { model: riskProjection.name, fields: ['kind', 'detected', 'ts'] },
+  // the retention sweep: the findings folded since its last pass, by when their call was accepted
+  { model: riskProjection.name, fields: ['kind', 'detected', 'receivedAt'] },
   // the anomaly documents, which the findings and summary read in full and expand into one finding per tool
   { model: riskProjection.name, fields: ['kind'] },
   // the status events that came before their finding (ruleId still empty), read with the anomalies

@@ -1,4 +1,4 @@
-import { interactionsProjection, type InteractionPageDoc, type LoggedEvent } from '@km/shared';
+import { interactionsProjection, riskProjection, type InteractionPageDoc, type LoggedEvent, type RiskFindingDoc } from '@km/shared';
 import { MemoryEventLog } from '../src/adapters/memory-event-log';
 import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
 import { orgEventsOfLog } from '../src/adapters/log-org-events';
@@ -91,6 +91,71 @@ describe('the retention sweep', () => {
     };
     const swept = await sweepRetention(orgEventsOfLog(log), store, NOW);
     expect(swept.get('org-a')).toMatchObject({ eventsRemoved: 3, previewsRemoved: 3 });
+  });
+});
+
+/** The org's documents of a model that the store's queries hand out, counted as the sweep reads them. */
+function countedReads(store: MemoryReadModelStore) {
+  const read = new Map<string, number>();
+  const query = store.query.bind(store);
+  store.query = async (model, partitionKey, options) => {
+    const docs = await query(model, partitionKey, options);
+    read.set(model, (read.get(model) ?? 0) + docs.length);
+    return docs;
+  };
+  return read;
+}
+
+const HOUR = 3600_000;
+const later = (hours: number) => new Date(NOW.getTime() + hours * HOUR);
+const aSecretCall = (ts: string, requestId: string) =>
+  interaction(anEnvelope({ orgId: 'org-a' }), ts, { requestId, requestPreview: '{"key":"[REDACTED:aws-access-key-id]"}', findings: [{ ruleId: 'aws-access-key-id', severity: 'critical', path: '$.params.arguments.key' }] });
+const foldAll = async (log: MemoryEventLog, store: MemoryReadModelStore, after = 0) => {
+  const page = fromEmbeddedLog(await log.read(after, 1_000_000));
+  for (const projection of [interactionsProjection, riskProjection]) await projectBatch(projection as never, store, page);
+};
+const findingsOf = (store: MemoryReadModelStore) => store.query<RiskFindingDoc>('risk', 'org-a', { where: { kind: 'secret', detected: true } });
+
+describe('the preview sweep, hour after hour', () => {
+  it('reads again none of the pages and findings an earlier sweep left without previews', async () => {
+    const { log, store } = await aLog(1500);
+    await log.append(stored([aSecretCall(OLD, 'secret')], 'secret', OLD));
+    await foldAll(log, store);
+    const first = await sweepRetention(orgEventsOfLog(log), store, NOW);
+    expect(first.get('org-a')).toMatchObject({ previewsRemoved: 1502 });
+    const read = countedReads(store);
+    const next = await sweepRetention(orgEventsOfLog(log), store, later(1));
+    expect(next.get('org-a')).toMatchObject({ previewsRemoved: 0 });
+    // Every old page and finding used to be read again each hour, for ever.
+    expect(read.get('interactions') ?? 0).toBe(0);
+    expect(read.get('risk') ?? 0).toBe(0);
+  });
+
+  it('clears a page folded after a sweep from a backlog accepted before its cut (the sweep knew the backlog)', async () => {
+    const { log, store } = await aLog(0);
+    // Accepted long ago, folded only after the first sweep (km serve stopped before its projector had it).
+    const { position } = (await log.read(0, 1_000_000)).at(-1)!;
+    await log.append(stored([interaction(anEnvelope({ orgId: 'org-a' }), OLD, { requestId: 'late', requestPreview: '{"q":"late"}' })], 'late', OLD));
+    await sweepRetention(orgEventsOfLog(log), store, NOW, { unfoldedSince: async () => OLD });
+    await foldAll(log, store, position);
+    expect((await store.query<InteractionPageDoc>('interactions', 'org-a', {})).flatMap((page) => page.rows).length).toBe(1);
+    const swept = await sweepRetention(orgEventsOfLog(log), store, later(1), { unfoldedSince: async () => null });
+    expect(swept.get('org-a')).toMatchObject({ previewsRemoved: 1 });
+    const rows = (await store.query<InteractionPageDoc>('interactions', 'org-a', {})).flatMap((page) => page.rows);
+    expect(rows.map((row) => row.includes('{"q":"late"}'))).toEqual([false]);
+  });
+
+  it('clears a finding made long ago that came after a sweep (a call shipped late), by when it was accepted', async () => {
+    const { log, store } = await aLog(0);
+    await sweepRetention(orgEventsOfLog(log), store, NOW);
+    const { position } = (await log.read(0, 1_000_000)).at(-1)!;
+    // Made in September, before every cut, accepted now: its own time is older than the cut the last sweep passed.
+    await log.append(stored([aSecretCall(OLD, 'shipped-late')], 'late', later(0.5).toISOString()));
+    await foldAll(log, store, position);
+    expect((await findingsOf(store)).map((finding) => finding.preview)).toEqual(['{"key":"[REDACTED:aws-access-key-id]"}']);
+    const swept = await sweepRetention(orgEventsOfLog(log), store, later(1));
+    expect(swept.get('org-a')).toMatchObject({ previewsRemoved: 1 });
+    expect((await findingsOf(store)).map((finding) => finding.preview)).toEqual([null]);
   });
 });
 

@@ -141,8 +141,9 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
     // The log is the projectors' input too: the sweep cuts no event that one of them (or the budget webhooks) has not read.
     const consumers = [...readModels.map((model) => model.name), BUDGET_WEBHOOKS];
     const foldedUpTo = async () => Math.min(...(await Promise.all(consumers.map((name) => eventLog.getCheckpoint(name)))));
+    const unfoldedSince = async () => (await eventLog.read(await foldedUpTo(), 1))[0]?.event.receivedAt ?? null;
     const sweep = () =>
-      oneAtATime(() => projectorLoop.exclusive(() => sweepRetention(orgEvents, readModelStore, new Date(), { foldedUpTo }))).catch((error: unknown) =>
+      oneAtATime(() => projectorLoop.exclusive(() => sweepRetention(orgEvents, readModelStore, new Date(), { foldedUpTo, unfoldedSince }))).catch((error: unknown) =>
         options.logger.error(`retention sweep failed: ${error instanceof Error ? error.message : String(error)}`),
       );
     const sweeping = { current: sweep() as Promise<unknown> };

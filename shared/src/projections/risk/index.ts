@@ -37,6 +37,11 @@ export interface RiskFindingDoc {
   statusChangedAt: string | null;
   /** Redacted preview of the message the finding is in (metadata capture: null). */
   preview: string | null;
+  /**
+   * When the API accepted the call whose preview this is (set with a preview, where the event has it): the retention
+   * sweep finds by it the findings folded since its last pass, however old their own time.
+   */
+  receivedAt?: string;
   detail: string | null;
   /** Anomaly documents keep what they are computed from. */
   anomaly: AnomalyState | null;
@@ -399,6 +404,8 @@ function apply(doc: RiskFindingDoc, event: RiskEvent, docId: string, roles: Set<
         if (!finding) return false;
         const preview = finding.path.startsWith('$.params') ? event.requestPreview : event.responsePreview;
         Object.assign(doc, detectedFrom(event, { ...finding, interactionId: event.id, tool: event.target, preview, detail: `${event.method}${event.target ? ` ${event.target}` : ''}` }));
+        const { receivedAt } = event as { receivedAt?: unknown };
+        if (preview != null && typeof receivedAt === 'string') doc.receivedAt = receivedAt;
       }
       return true;
     }
