@@ -247,6 +247,24 @@ describe('risk read model and API', () => {
     expect(over.byDay.reduce((sum: number, day: { count: number }) => sum + day.count, 0)).toBe(10_000);
   });
 
+  it('counts every status of a derived finding, and says a summary is not complete when a scan of derived findings filled its limit', async () => {
+    const readModelStore = new MemoryReadModelStore();
+    const sessions = 10_005;
+    // Sessions that touched many files (each a many-files finding, read out of its session document), every one acknowledged.
+    for (let i = 0; i < sessions; i++) {
+      const id = `busy-${i}`;
+      const firstSeenAt = new Date(Date.parse('2026-05-01T00:00:00.000Z') + i * 1000).toISOString();
+      const files = Array.from({ length: 60 }, (_, n) => String(n).padStart(16, '0'));
+      await readModelStore.upsert('sessions', 'org-a', id, { id, orgId: 'org-a', manyFiles: true, firstSeenAt, projectId: 'p1', userId: 'ann', server: { name: 'files' }, files, filesSince: firstSeenAt });
+      const ack = { id: newEventId(Date.parse('2026-05-02T00:00:00.000Z') + i), v: 1, ts: '2026-05-02T00:00:00.000Z', type: 'risk.finding_status', orgId: 'org-a', findingId: filesFindingId(id), status: 'acknowledged' } as unknown as KmEvent;
+      await readModelStore.upsert('risk', 'org-a', filesFindingId(id), riskProjection.evolve(null, ack as never, filesFindingId(id)));
+    }
+    const handler = makeQueryRiskSummaryHandler({ readModelStore, authenticator, eventLog: new MemoryEventLog(), now: () => new Date(), newBatchId: () => 'b' });
+    const summary = (await handler(anHttpRequest({ path: '/api/risk/summary', headers: bearer('key-a') }), anInvocationContext())).jsonBody;
+    // The newest 10,000 sessions are read, so the summary says it may miss some; none reads open again for want of its status.
+    expect(summary).toMatchObject({ complete: false, open: 0 });
+  });
+
   it('ingest refuses server-only event types from clients', async () => {
     const eventLog = new MemoryEventLog();
     const handler = makeIngestHandler({ eventLog, readModelStore: new MemoryReadModelStore(), authenticator, now: () => new Date(), newBatchId: () => 'b' });
@@ -292,6 +310,38 @@ describe('risk fold', () => {
 
     const failing = Array.from({ length: 12 }, (_, i) => interaction(env, `2026-05-09T10:00:${String(i).padStart(2, '0')}.000Z`, { target: 'flaky', outcome: 'error', error: { code: -32000, message: 'x' } }));
     expect(toolFinding(fold(failing, docId)!, 'flaky')).toMatchObject({ ruleId: 'anomaly-error-burst', severity: 'medium' });
+  });
+
+  it('names no user or session for a spike or a burst (many calls, perhaps many users), so a user filter never shows it to the first caller', async () => {
+    const ann = anEnvelope({ orgId: 'org-a', projectId: 'p9', userId: 'ann', sessionId: 's-ann' });
+    const bob = anEnvelope({ orgId: 'org-a', projectId: 'p9', userId: 'bob', sessionId: 's-bob', server: ann.server });
+    const events: KmEvent[] = [];
+    for (let d = 1; d <= 7; d++) events.push(interaction(ann, `2026-05-0${d}T10:00:00.000Z`, { target: 'search' }));
+    for (let i = 0; i < 60; i++) events.push(interaction(bob, `2026-05-08T10:00:${String(i).padStart(2, '0')}.000Z`, { target: 'search' }));
+    const api = await given(events);
+    const spikes = async (query: string) => (await api.findings(`?kind=anomaly${query}`)).body.findings.filter((f: any) => f.ruleId === 'anomaly-volume-spike');
+    expect((await spikes('')).map((f: any) => ({ tool: f.tool, userId: f.userId, sessionId: f.sessionId }))).toEqual(
+      expect.arrayContaining([{ tool: null, userId: null, sessionId: null }, { tool: 'search', userId: null, sessionId: null }]),
+    );
+    // It used to be ann's (the first caller ever), whose one call a day made none of it.
+    expect(await spikes('&userId=ann')).toEqual([]);
+    // A first use is one call's, and stays the caller's.
+    const firstUse = interaction(ann, '2026-05-01T10:00:00.000Z', { target: 'search' });
+    expect(toolFinding(fold([firstUse], serverDocId('p9', ann.server.name))!, 'search')).toMatchObject({ ruleId: 'anomaly-first-use', userId: 'ann', sessionId: 's-ann', interactionId: firstUse.id });
+  });
+
+  it('keeps a server’s own finding apart from a tool its server named `*`', () => {
+    const env = anEnvelope({ orgId: 'org-a', projectId: 'p9' });
+    const docId = serverDocId('p9', env.server.name);
+    expect(toolFindingId('p9', env.server.name, '*')).not.toBe(docId);
+    const events: KmEvent[] = [];
+    for (let d = 1; d <= 7; d++) events.push(interaction(env, `2026-05-0${d}T10:00:00.000Z`, { target: 'search' }));
+    for (let i = 0; i < 60; i++) events.push(interaction(env, `2026-05-08T10:00:${String(i).padStart(2, '0')}.000Z`, { target: 'search' }));
+    events.push(interaction(env, '2026-05-08T11:00:00.000Z', { target: '*' }));
+    const findings = expandFindings([fold(events, docId)!]);
+    // The server's spike, of its 68 calls; the tool `*` its own first use, of its one call.
+    expect(findings.find((f) => f.id === docId)).toMatchObject({ tool: null, ruleId: 'anomaly-volume-spike', detail: expect.stringContaining('61 calls to server') });
+    expect(findings.find((f) => f.tool === '*')).toMatchObject({ id: toolFindingId('p9', env.server.name, '*'), ruleId: 'anomaly-first-use' });
   });
 
   it('reports no first use of a tool whose every call failed (a name the server does not have), until one succeeds', () => {

@@ -83,12 +83,17 @@ function findingsQuery(params: FindingFilters): FindingsQuery {
  * hour documents, the sessions flagged with many files) and filtered here. Users' own hours documents from before the hour documents
  * are read by rule (kind says anomaly only once one was found) and added in.
  */
-async function anomalyFindings(store: ReadModelStore, orgId: string): Promise<RiskFindingDoc[]> {
+async function anomalyFindings(store: ReadModelStore, orgId: string): Promise<{ findings: RiskFindingDoc[]; cut: boolean }> {
   const scan = (where: QueryOptions['where']) => store.query<RiskFindingDoc>(riskProjection.name, orgId, { where, orderBy: 'ts', direction: 'desc', limit: SUMMARY_SCAN_LIMIT });
   // A session's files are counted in its session document: the flagged ones hold a many-files finding.
   const flagged = store.query<SessionFiles>(sessionsProjection.name, orgId, { where: { manyFiles: true }, orderBy: 'firstSeenAt', direction: 'desc', limit: SUMMARY_SCAN_LIMIT });
-  const [anomalies, statusOnly, hours, sessions] = await Promise.all([scan({ kind: 'anomaly' }), scan(STATUS_ONLY_WHERE), scan(UNUSUAL_HOURS_WHERE), flagged]);
-  return expandFindings([...anomalies, ...statusOnly.filter(isStatusOnly), ...hours], sessions);
+  // Every status of a derived finding, unlimited: all have ts '' (they hold only a status), so a limit kept an
+  // arbitrary 10,000 and the findings of the others read open again. They are made by people acknowledging findings.
+  const statuses = store.query<RiskFindingDoc>(riskProjection.name, orgId, { where: STATUS_ONLY_WHERE });
+  const [anomalies, statusOnly, hours, sessions] = await Promise.all([scan({ kind: 'anomaly' }), statuses, scan(UNUSUAL_HOURS_WHERE), flagged]);
+  // A scan that filled its limit may have left findings out: the summary then says it is not complete.
+  const cut = [anomalies, hours, sessions].some((docs) => docs.length >= SUMMARY_SCAN_LIMIT);
+  return { findings: expandFindings([...anomalies, ...statusOnly.filter(isStatusOnly), ...hours], sessions), cut };
 }
 
 const OTHER_KINDS = FINDING_KINDS.filter((kind) => kind !== 'anomaly');
@@ -96,8 +101,11 @@ const OTHER_KINDS = FINDING_KINDS.filter((kind) => kind !== 'anomaly');
 const matches = (doc: RiskFindingDoc, where: Record<string, string | number | boolean>) =>
   Object.entries(where).every(([field, value]) => (doc as unknown as Record<string, unknown>)[field] === value);
 
-/** The findings the store filter selects: the store's for every kind but anomalies, expandFindings' for anomalies. */
-async function findingsWhere(store: ReadModelStore, orgId: string, options: QueryOptions): Promise<RiskFindingDoc[]> {
+/**
+ * The findings the store filter selects: the store's for every kind but anomalies, expandFindings' for anomalies.
+ * cut: the anomalies' scans filled their limit, so some may be missing.
+ */
+async function findingsWhere(store: ReadModelStore, orgId: string, options: QueryOptions): Promise<{ docs: RiskFindingDoc[]; cut: boolean }> {
   const where = options.where ?? {};
   // One query per other kind, not one for all: the anomaly documents would come too, to be parsed and dropped, as
   // anomalyFindings reads them again (each limit holds: the newest of the union are among each kind's newest).
@@ -106,9 +114,11 @@ async function findingsWhere(store: ReadModelStore, orgId: string, options: Quer
   // The same filters and range as the store applied to the others, before the two are cut to the limit together.
   const { from, to } = options.between ?? {};
   const inRange = (doc: RiskFindingDoc) => (from === undefined || doc.ts >= String(from)) && (to === undefined || doc.ts <= String(to));
-  const anomalies = where.kind === undefined || where.kind === 'anomaly' ? (await anomalyFindings(store, orgId)).filter((doc) => matches(doc, where) && inRange(doc)) : [];
+  const derived = where.kind === undefined || where.kind === 'anomaly' ? await anomalyFindings(store, orgId) : { findings: [], cut: false };
+  const anomalies = derived.findings.filter((doc) => matches(doc, where) && inRange(doc));
   // Newest first, ties by id as the store orders them (the kinds were read apart).
-  return [...others, ...anomalies].sort((a, b) => (a.ts !== b.ts ? (a.ts < b.ts ? 1 : -1) : a.id === b.id ? 0 : a.id < b.id ? 1 : -1)).slice(0, options.limit);
+  const docs = [...others, ...anomalies].sort((a, b) => (a.ts !== b.ts ? (a.ts < b.ts ? 1 : -1) : a.id === b.id ? 0 : a.id < b.id ? 1 : -1)).slice(0, options.limit);
+  return { docs, cut: derived.cut };
 }
 
 /** GET /api/risk/findings?severity&from&to&status&kind&projectId&userId&server&tool&limit: the caller's findings, newest first. */
@@ -116,7 +126,7 @@ export const makeQueryRiskFindingsHandler = routeHandler(riskFindingsRoute, asyn
   const { store, from, to } = findingsQuery(params);
   // A team's findings are its users': read past the limit, keep theirs, then cut.
   const team = params.teamId === undefined ? null : await teamUsers(deps.readModelStore, caller.orgId, params.teamId);
-  const docs = await findingsWhere(deps.readModelStore, caller.orgId, team ? { ...store, limit: SUMMARY_SCAN_LIMIT } : store);
+  const { docs } = await findingsWhere(deps.readModelStore, caller.orgId, team ? { ...store, limit: SUMMARY_SCAN_LIMIT } : store);
   const findings = docs
     .filter((doc) => (!from || doc.ts >= from) && (!to || doc.ts <= to))
     .filter((doc) => team === null || (doc.userId !== undefined && doc.userId !== null && team.has(doc.userId)))
@@ -160,13 +170,13 @@ export const makeQueryRiskSummaryHandler = routeHandler(riskSummaryRoute, async 
   const { store, from, to } = findingsQuery(params);
   const team = params.teamId === undefined ? null : await teamUsers(deps.readModelStore, caller.orgId, params.teamId);
   // One past the limit: then it is known whether there were more than the summary counts.
-  const docs = await findingsWhere(deps.readModelStore, caller.orgId, { ...store, where: { ...store.where, status: 'open' }, limit: SUMMARY_SCAN_LIMIT + 1 });
+  const { docs, cut } = await findingsWhere(deps.readModelStore, caller.orgId, { ...store, where: { ...store.where, status: 'open' }, limit: SUMMARY_SCAN_LIMIT + 1 });
   return summarize(
     docs
       .slice(0, SUMMARY_SCAN_LIMIT)
       .filter((doc) => (!from || doc.ts >= from) && (!to || doc.ts <= to))
       .filter((doc) => team === null || (doc.userId !== undefined && doc.userId !== null && team.has(doc.userId))),
-    docs.length <= SUMMARY_SCAN_LIMIT,
+    docs.length <= SUMMARY_SCAN_LIMIT && !cut,
   );
 });
 
@@ -174,7 +184,7 @@ export const makeQueryRiskSummaryHandler = routeHandler(riskSummaryRoute, async 
 async function findingById(store: ReadModelStore, orgId: string, findingId: string): Promise<RiskFindingDoc | null> {
   const found = await store.get<RiskFindingDoc>(riskProjection.name, orgId, findingId);
   if (found?.doc.detected && found.doc.kind !== 'anomaly') return found.doc;
-  return (await anomalyFindings(store, orgId)).find((doc) => doc.id === findingId) ?? null;
+  return (await anomalyFindings(store, orgId)).findings.find((doc) => doc.id === findingId) ?? null;
 }
 
 /**

@@ -2,7 +2,7 @@ import type { FindingStatus, FindingStatusChanged, KmEvent } from '../../events'
 import { findingKind } from '../../risk/catalog';
 import type { FindingKind, Severity } from '../../risk/rules';
 import { own, ownRecord, reachedServer, sortedIndex, withoutIdLists, type Projection } from '../projection';
-import { copyUsage, countCall, emptyUsage, judgeUsage, mergeUsage, type UsageCounts } from './usage';
+import { copyUsage, countCall, emptyUsage, judgeUsage, mergeUsage, type FirstUse, type UsageCounts } from './usage';
 
 export { SPIKE_MIN_CALLS, SPIKE_FACTOR, ERROR_BURST_MIN, DAYS_KEPT } from './usage';
 export type { UsageCounts, FirstUse } from './usage';
@@ -166,8 +166,19 @@ function usageId(projectId: string, server: string, tool: string): string {
 }
 /** The document of a server in a project: its own anomalies and its tools'. */
 export const serverDocId = (projectId: string, server: string) => usageId(projectId, server, '*');
-/** A tool's anomaly finding: the id its own document had before tools moved into their server's, so acks still match. */
-export const toolFindingId = (projectId: string, server: string, tool: string) => usageId(projectId, server, tool);
+/**
+ * A tool's anomaly finding: the id its own document had before tools moved into their server's, so acks still match.
+ * A tool named `*` (servers name their tools) would have its server's id, and take over the server's finding.
+ */
+export const toolFindingId = (projectId: string, server: string, tool: string) => (tool === '*' ? `anomaly-${hashKey(JSON.stringify([projectId, server, '*', 'tool']))}` : usageId(projectId, server, tool));
+
+/**
+ * Who a usage verdict names: a first use is one call's (its session and user); a spike or a burst is a day of many
+ * calls, perhaps by many users, so it names none. Naming the first caller ever put it on that user and session,
+ * and a user filter showed it to them and not to whoever made the calls.
+ */
+const namedBy = (verdict: { ruleId: string }, first: FirstUse) =>
+  verdict.ruleId === 'anomaly-first-use' ? { sessionId: first.sessionId, userId: first.userId, interactionId: first.eventId } : { sessionId: null, userId: null, interactionId: null };
 const findingDocId = (eventId: string, index: number) => `${eventId}.${index}`;
 
 /** A document before any finding: its time is set by what it finds, not by whichever event came first (order-free). */
@@ -264,7 +275,7 @@ function judgeServer(doc: RiskFindingDoc): void {
   const first = doc.anomaly?.first;
   if (!first || doc.server === null || doc.projectId === null) return;
   const verdict = judgeUsage(doc.anomaly!, `server ${doc.server}`, doc.projectId, first);
-  Object.assign(doc, { detected: true, kind: 'anomaly', tool: null, sessionId: first.sessionId, userId: first.userId, interactionId: first.eventId, path: '$', preview: null, ...verdict });
+  Object.assign(doc, { detected: true, kind: 'anomaly', tool: null, ...namedBy(verdict, first), path: '$', preview: null, ...verdict });
 }
 
 /** Adds the smallest MAX_FILES_KEPT hashes (order-free); false when the set did not change. */
@@ -461,9 +472,7 @@ function toolFinding(server: RiskFindingDoc, tool: string, counts: UsageCounts, 
     server: server.server,
     projectId: server.projectId,
     tool,
-    sessionId: first.sessionId,
-    userId: first.userId,
-    interactionId: first.eventId,
+    ...namedBy(verdict, first),
     ...verdict,
     ...(status ? { status: status.status, statusEventId: status.eventId, statusChangedAt: status.at } : {}),
     holderId: server.id,
