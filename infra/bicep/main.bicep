@@ -57,7 +57,7 @@ var readModels = [
   { name: 'interactions', sortFields: ['batch', 'receivedAt', 'startedAt'] }
   { name: 'cost', sortFields: ['kind', 'period'] }
   { name: 'latency', sortFields: ['day', 'period'] }
-  { name: 'risk', sortFields: ['kind', 'ruleId', 'ts'] }
+  { name: 'risk', sortFields: ['kind', 'receivedAt', 'ruleId', 'ts'] }
   { name: 'funnel', sortFields: [] }
 ]
 
