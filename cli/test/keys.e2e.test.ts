@@ -119,6 +119,13 @@ describe('km keys and km login against the real embedded host', () => {
     expect((await km(['members', 'invite', 'octocat', '--role', 'viewer'], { KM_HOME: teammate })).stdout).toMatch(/invited octocat to org "acme" as viewer/);
     const members = JSON.parse((await km(['members', 'list', '--json', '--org', 'acme'], { KM_HOME: serverHome })).stdout) as Array<{ login: string; role: string; joinedAt: string | null }>;
     expect(members.map(({ login, role, joinedAt }) => ({ login, role, joinedAt }))).toEqual([{ login: 'octocat', role: 'viewer', joinedAt: null }]);
+    // An org the database does not have is a usage error that names the ones it has, not an invitation to nowhere;
+    // only an owner's invitation starts one, with a well-formed id.
+    const typo = await km(['members', 'invite', 'hubot', '--org', 'acne'], { KM_HOME: serverHome });
+    expect([typo.status, typo.stderr]).toEqual([2, expect.stringContaining('no org "acne" on this machine\'s database: it has "acme", "local"')]);
+    expect((await km(['members', 'list', '--org', 'acne'], { KM_HOME: serverHome })).status).toBe(2);
+    const malformed = await km(['members', 'invite', 'hubot', '--role', 'owner', '--org', 'Bad!'], { KM_HOME: serverHome });
+    expect([malformed.status, malformed.stderr]).toEqual([2, expect.stringContaining('"Bad!" is not an org id')]);
 
     // Never stored in clear: not in the database (with its WAL), not in the log.
     for (const file of readdirSync(serverHome)) {

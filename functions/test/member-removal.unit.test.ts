@@ -103,6 +103,30 @@ describe('removing a member', () => {
     expect((await ask('members')).body.members.map((member: { login: string }) => member.login)).toEqual(['boss']);
   });
 
+  it("lets only an owner change an owner's role, never the org's last one's, and a new role applies to an open dashboard session at once", async () => {
+    const { ask, members, keys } = setup();
+    await ask('inviteMember', {}, { login: 'boss', role: 'owner' });
+    await ask('inviteMember', {}, { login: 'deputy', role: 'owner' });
+    const signedIn = await members.signIn('boss', 'github', 'invitation');
+    await members.signIn('deputy', 'github', 'invitation');
+    if (!('caller' in signedIn)) throw new Error('not signed in');
+    const sessions = new SignInSessions(() => NOW.getTime());
+    const cookie = { authorization: null, cookie: `${SESSION_COOKIE}=${sessions.open(signedIn.caller)}`, clientPrincipal: null };
+    const viaSession = new SessionAuthenticator(keys, sessions, members);
+    expect(await viaSession.authenticate(cookie)).toMatchObject({ role: 'owner' });
+    // An invitation naming an owner again used to demote them past the rules removal keeps.
+    const byAdmin = await ask('inviteMember', {}, { login: 'boss', role: 'viewer' }, ADMIN);
+    expect([byAdmin.status, byAdmin.body.error]).toEqual([403, "boss is an owner: only an owner changes an owner's role"]);
+    expect((await ask('members')).body.members.find((member: { login: string }) => member.login === 'boss')).toMatchObject({ role: 'owner' });
+    expect((await ask('inviteMember', {}, { login: 'deputy', role: 'admin' })).status).toBe(200);
+    const last = await ask('inviteMember', {}, { login: 'boss', role: 'viewer' });
+    expect([last.status, last.body.error]).toEqual([409, expect.stringContaining("boss is the org's last owner")]);
+    expect((await ask('inviteMember', {}, { login: 'deputy', role: 'owner' })).status).toBe(200);
+    expect((await ask('inviteMember', {}, { login: 'boss', role: 'viewer' })).status).toBe(200);
+    // The session signed in as an owner acts as a viewer from its next request (it kept owner for 12 hours).
+    expect(await viaSession.authenticate(cookie)).toEqual({ orgId: 'org-a', role: 'viewer', actor: 'github:boss' });
+  });
+
   it('waits for no other process: an owner change under way elsewhere (its lease held) is a 409 to retry, and a lapsed lease is taken', async () => {
     const { ask, members, readModelStore } = setup();
     await ask('inviteMember', {}, { login: 'boss', role: 'owner' });

@@ -1,9 +1,10 @@
 import { Command, Option } from 'commander';
 import { GithubLoginSchema, inviteMemberRoute, membersRoute, removeMemberRoute, ROLES, type Role } from '@km/shared';
+import { inviteMember } from '@km/functions/dist/members/invite-member';
 import { removeMember } from '@km/functions/dist/members/remove-member';
 import { loadSettings } from '../config/settings';
 import { callApi } from './api-client';
-import { withLocalDirectories } from './local-directories';
+import { knownLocalOrg, withLocalDirectories } from './local-directories';
 import { UsageError } from '../usage-error';
 
 /**
@@ -28,7 +29,7 @@ export function membersCommand(): Command {
         orgId = settings.orgId;
       } else {
         orgId = options.org ?? settings.orgId;
-        await withLocalDirectories(({ members: directory }) => directory.invite(orgId, login, options.role, 'cli'));
+        await withLocalDirectories(async (directories) => inviteMember(directories, { orgId: await knownLocalOrg(directories, orgId, { named: options.org !== undefined, founding: options.role === 'owner' }), role: 'owner', actor: 'cli' }, login, options.role));
       }
       process.stdout.write(`km members: invited ${login} to org "${orgId}" as ${options.role}; they sign in with GitHub on the dashboard\n`);
     });
@@ -49,7 +50,7 @@ export function membersCommand(): Command {
       } else {
         orgId = options.org ?? settings.orgId;
         // The machine's own admin, as for km keys on its database: an owner, held to the last-owner rule all the same.
-        removed = await withLocalDirectories((directories) => removeMember(directories, { orgId, role: 'owner', actor: 'cli' }, login));
+        removed = await withLocalDirectories(async (directories) => removeMember(directories, { orgId: await knownLocalOrg(directories, orgId, { named: options.org !== undefined }), role: 'owner', actor: 'cli' }, login));
       }
       const teams = removed.teamsLeft.length ? `; left team${removed.teamsLeft.length > 1 ? 's' : ''} ${removed.teamsLeft.join(', ')}` : '';
       process.stdout.write(`km members: removed ${removed.login} (${removed.role}) from org "${orgId}"; their sign-in no longer works${teams}\n`);
@@ -63,7 +64,7 @@ export function membersCommand(): Command {
       const settings = loadSettings();
       const listed = settings.endpoint
         ? (await callApi(membersRoute)).members
-        : await withLocalDirectories(({ members: directory }) => directory.list(options.org ?? settings.orgId)).then((docs) => docs.map(({ kind: _kind, ...member }) => member));
+        : await withLocalDirectories(async (directories) => directories.members.list(await knownLocalOrg(directories, options.org ?? settings.orgId, { named: options.org !== undefined }))).then((docs) => docs.map(({ kind: _kind, ...member }) => member));
       if (options.json) return void process.stdout.write(`${JSON.stringify(listed, null, 2)}\n`);
       if (listed.length === 0) return void process.stdout.write('no members yet: km members invite <github login>\n');
       for (const member of listed) {

@@ -1,7 +1,8 @@
 import type { InvocationContext } from '@azure/functions';
-import { ApiError, inviteMemberRoute, membersRoute, removeMemberRoute, roleMayGrant } from '@km/shared';
+import { ApiError, inviteMemberRoute, membersRoute, removeMemberRoute } from '@km/shared';
 import { KeyDirectory } from '../keys/key-directory';
 import { MemberDirectory, type MemberDoc } from '../members/member-directory';
+import { inviteMember } from '../members/invite-member';
 import { removeMember } from '../members/remove-member';
 import { TeamDirectory } from '../teams/team-directory';
 import { routeHandler } from './route-handler';
@@ -19,9 +20,14 @@ export const makeQueryMembersHandler = routeHandler(membersRoute, async (caller,
 
 /** POST /api/members: an invitation; a project key manages its project's keys, not the org's members. */
 export const makeInviteMemberHandler = routeHandler(inviteMemberRoute, async (caller, { body }, deps: ChangeDeps, context) => {
-  if (!roleMayGrant(caller.role, body.role)) throw new ApiError(403, `a caller with role "${caller.role}" cannot invite with role "${body.role}": only an owner makes owners`);
   if (caller.projectId) throw new ApiError(403, `this key is scoped to project "${caller.projectId}": members are the org's, invite them with a key of the org`);
-  return view(await directoryOf(deps, context).invite(caller.orgId, body.login, body.role, caller.actor));
+  const append = serverEventAppender(deps, context);
+  const directories = {
+    members: new MemberDirectory(deps.readModelStore, append, deps.now, deps.newBatchId),
+    keys: new KeyDirectory(deps.readModelStore, append, deps.now, deps.newBatchId),
+    store: deps.readModelStore,
+  };
+  return view(await inviteMember(directories, caller, body.login, body.role, deps.now));
 });
 
 /** POST /api/members/{login}/remove: a project key manages its project's keys, not the org's members. */

@@ -21,6 +21,8 @@ export interface CreatedKey {
 
 /** Org ids of new orgs: what fits a URL, a file name and a partition key, and cannot be one of the partitions below. */
 const ORG_ID = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+export const isNewOrgId = (orgId: string) => ORG_ID.test(orgId);
+export const ORG_ID_RULE = "lowercase letters, digits, '.', '_' and '-', up to 63, starting with a letter or digit";
 /** Which orgs and key ids exist, for the local admin; `#` cannot start an org id. */
 const ORGS_PARTITION = '#orgs';
 
@@ -42,7 +44,7 @@ export class KeyDirectory {
   ) {}
 
   async create(request: NewKey): Promise<CreatedKey> {
-    if (!ORG_ID.test(request.orgId)) throw new ApiError(400, `"${request.orgId}" is not an org id: lowercase letters, digits, '.', '_' and '-', up to 63, starting with a letter or digit`, { parameter: 'orgId' });
+    if (!ORG_ID.test(request.orgId)) throw new ApiError(400, `"${request.orgId}" is not an org id: ${ORG_ID_RULE}`, { parameter: 'orgId' });
     const keyId = randomKeyId();
     const prefix = request.prefix ?? 'km_live_';
     const key = `${prefix}${keyId}_${randomBytes(32).toString('base64url')}`;

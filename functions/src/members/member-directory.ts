@@ -87,10 +87,13 @@ export class MemberDirectory {
     return removed;
   }
 
-  /** Whether the login is (still) a member of the org: a dashboard session of a removed member ends at its next request. */
-  async isMember(login: string, orgId: string): Promise<boolean> {
+  /**
+   * The login's role in the org now, null when it is not (or no longer) a member: a dashboard session of a removed
+   * member ends at its next request, and one of a member whose role changed acts with the new role from then on.
+   */
+  async roleOf(login: string, orgId: string): Promise<Role | null> {
     const found = await this.lookup(login);
-    return found !== null && !found.removedAt && found.orgId === orgId;
+    return found !== null && !found.removedAt && found.orgId === orgId ? found.role : null;
   }
 
   async list(orgId: string): Promise<MemberDoc[]> {

@@ -1,15 +1,17 @@
+import type { Role } from '@km/shared';
 import type { AuthRefusal, Authenticator, Caller, Credentials } from '../ports';
 import { cookieValue, SESSION_COOKIE, type SignInSessions } from './sign-in-sessions';
 
-/** Whether a GitHub login still belongs to an org (the member directory). */
+/** A GitHub login's role in an org now, null when it no longer belongs to it (the member directory). */
 export interface Membership {
-  isMember(login: string, orgId: string): Promise<boolean>;
+  roleOf(login: string, orgId: string): Promise<Role | null>;
 }
 
 /**
  * km serve beyond loopback: a request with a key is the key's; a browser without one is its dashboard session's.
  * A session opened with a key is checked against the key again on each request, so revoking the key signs it out;
- * one opened with GitHub against the member directory, so removing the member does.
+ * one opened with GitHub against the member directory, so removing the member does, and a new role applies at once
+ * (a session kept the role of its sign-in for 12 hours: an owner demoted could still make owner keys).
  */
 export class SessionAuthenticator implements Authenticator {
   constructor(
@@ -31,9 +33,13 @@ export class SessionAuthenticator implements Authenticator {
       }
     }
     const login = session.caller.actor.startsWith('github:') ? session.caller.actor.slice('github:'.length) : null;
-    if (!session.keyHash && login !== null && this.members && !(await this.members.isMember(login, session.caller.orgId))) {
-      this.sessions.end(token);
-      return { refused: 'removed' };
+    if (!session.keyHash && login !== null && this.members) {
+      const role = await this.members.roleOf(login, session.caller.orgId);
+      if (role === null) {
+        this.sessions.end(token);
+        return { refused: 'removed' };
+      }
+      if (role !== session.caller.role) return { ...session.caller, role };
     }
     return session.caller;
   }

@@ -1,0 +1,36 @@
+import { ApiError, roleMayGrant, type Role } from '@km/shared';
+import type { KeyDirectory } from '../keys/key-directory';
+import type { ReadModelStore } from '../ports';
+import type { MemberDirectory, MemberDoc } from './member-directory';
+import { oneOwnerChangeAtATime, ownersLeft } from './owners-left';
+
+/**
+ * Invites a login with a role, or gives a member a new one, for the API and for `km members invite` on KM_HOME's
+ * database alike. A role is granted only by one who may grant it (only an owner makes owners), and an owner's role
+ * is changed by owners only, never the org's last one's: an invitation that named an owner again with another role
+ * used to demote them past the rules removal keeps, and could leave the org with no owner to manage it.
+ */
+export async function inviteMember(
+  directories: { members: MemberDirectory; keys: KeyDirectory; store: ReadModelStore },
+  caller: { orgId: string; role: Role; actor: string },
+  login: string,
+  role: Role,
+  now: () => Date = () => new Date(),
+): Promise<MemberDoc> {
+  const { orgId } = caller;
+  if (!roleMayGrant(caller.role, role)) throw new ApiError(403, `a caller with role "${caller.role}" cannot invite with role "${role}": only an owner makes owners`);
+  const change = async () => {
+    const member = await directories.members.find(orgId, login);
+    if (member && member.role === 'owner' && role !== 'owner') {
+      if (caller.role !== 'owner') throw new ApiError(403, `${member.login} is an owner: only an owner changes an owner's role`);
+      // An invitation nobody took up was no owner yet: changing it leaves as many as there were.
+      if (member.joinedAt !== null && (await ownersLeft(directories, orgId, { login: member.login })) === 0) {
+        throw new ApiError(409, `${member.login} is the org's last owner: invite another owner who signs in (km members invite <login> --role owner), or make an owner key, then change their role`);
+      }
+    }
+    return directories.members.invite(orgId, login, role, caller.actor);
+  };
+  // Only an owner's demotion changes who owns the org: the others need no lease, and meet no other owner change.
+  const demotion = role !== 'owner' && (await directories.members.find(orgId, login))?.role === 'owner';
+  return demotion ? oneOwnerChangeAtATime(directories.store, orgId, change, now) : change();
+}
