@@ -19,6 +19,7 @@ import { anHttpRequest, anInvocationContext, bearer } from './http-fixtures';
 const authenticator = new ApiKeyAuthenticator([
   { keyHash: hashApiKey('key-a'), orgId: 'org-a' },
   { keyHash: hashApiKey('key-b'), orgId: 'org-b' },
+  { keyHash: hashApiKey('key-web'), orgId: 'org-a', projectId: 'web' },
 ]);
 const NOW = new Date('2026-11-25T12:00:00.000Z');
 
@@ -407,5 +408,9 @@ describe('the filters the dashboard sends', () => {
     await api.project();
     const budgets = (await api.get(makeQueryBudgetsHandler, '/api/budgets?projectId=web')).body.budgets;
     expect(budgets.map((b: any) => [b.scope, b.projectId])).toEqual([['org', null], ['project', 'web']]);
+    // A key of project web reads its project's budget, not the org's, whose spend is every project's.
+    const ofKey = (await api.get(makeQueryBudgetsHandler, '/api/budgets', 'key-web')).body.budgets;
+    expect(ofKey.map((b: any) => [b.scope, b.projectId, b.spentUsd])).toEqual([['project', 'web', expect.any(Number)]]);
+    expect(ofKey[0].spentUsd).toBeLessThan(budgets[0].spentUsd);
   });
 });

@@ -156,9 +156,11 @@ export const makeQueryBudgetsHandler = routeHandler(budgetsRoute, async (caller,
   if (teamId !== undefined) await teamUsers(deps.readModelStore, caller.orgId, teamId);
   // The org's document holds its projects' and teams' budgets (older stores also have a document per project): one per scope.
   const all = budgetDocs(await deps.readModelStore.query<BudgetDoc>(COST_MODEL, caller.orgId, { where: { kind: 'budget' } }));
+  // A project key reads its project's budget only: the org's spends every project's (routeHandler set projectId).
+  const withOrg = caller.projectId === undefined;
   const docs =
     projectId !== undefined
-      ? all.filter((doc) => doc.scope === 'org' || (doc.scope === 'project' && doc.projectId === projectId))
+      ? all.filter((doc) => (withOrg && doc.scope === 'org') || (doc.scope === 'project' && doc.projectId === projectId))
       : teamId !== undefined
         ? all.filter((doc) => doc.scope === 'org' || (doc.scope === 'team' && doc.teamId === teamId))
         : all;
