@@ -374,6 +374,25 @@ export class Spool {
     return fresh;
   }
 
+  /** What quarantine() kept: how many events, and why the last of them was refused; null when none. */
+  quarantined(): { events: number; reason: string } | null {
+    let text: string;
+    try {
+      text = readFileSync(join(this.dir, 'rejected.jsonl'), 'utf8');
+    } catch {
+      return null;
+    }
+    const lines = text.split('\n').filter(Boolean);
+    if (lines.length === 0) return null;
+    let reason = 'refused';
+    try {
+      reason = String((JSON.parse(lines[lines.length - 1]!) as { reason?: unknown }).reason ?? reason);
+    } catch {
+      // a line cut short by a crash: the count still stands
+    }
+    return { events: lines.length, reason };
+  }
+
   /** Events the server refused for good (schema errors): kept for a human, out of the shipping path. */
   quarantine(events: KmEvent[], reason: string): void {
     const lines = events.map((event) => JSON.stringify({ reason, event })).join('\n') + '\n';

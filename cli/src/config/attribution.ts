@@ -10,6 +10,19 @@ import type { ProjectConfigFile } from './project-config';
  * home directory), so each answer has explicit settings first and guesses last (DESIGN.md).
  */
 
+/** The longest project, user or server name an event may carry (shared's envelope schema). */
+export const MAX_NAME_LENGTH = 200;
+
+/**
+ * A name cut to MAX_NAME_LENGTH (never inside a surrogate pair): a longer KM_PROJECT or KM_USER made the API refuse
+ * every event of the session, which the client never saw.
+ */
+export function fitName(name: string): string {
+  if (name.length <= MAX_NAME_LENGTH) return name;
+  const cut = name.slice(0, MAX_NAME_LENGTH);
+  return /[\ud800-\udbff]$/.test(cut) ? cut.slice(0, -1) : cut;
+}
+
 /** --project, else KM_PROJECT, else the nearest km.json upward from the cwd, else 'default'. */
 export function resolveProject(flag: string | undefined, env: NodeJS.ProcessEnv, file: ProjectConfigFile | null): string {
   if (flag) return flag;
@@ -78,9 +91,9 @@ const GENERIC_NAMES = new Set(['index', 'main', 'server', 'cli', 'app', 'dist', 
 
 /** The server's name: --name when `km init` wrote one, else derived from the command (`npx -y @scope/server-x@1` → server-x). */
 export function serverName(flag: string | undefined, command: string, args: string[]): string {
-  if (flag) return flag.slice(0, 200);
+  if (flag) return fitName(flag);
   // A remote server (km --url): its host names it, as the path is mostly /mcp.
-  if (/^https?:\/\//i.test(command)) return (URL.canParse(command) ? new URL(command).hostname : 'remote').slice(0, 200);
+  if (/^https?:\/\//i.test(command)) return fitName(URL.canParse(command) ? new URL(command).hostname : 'remote');
   let pick = command;
   const launcher = LAUNCHERS.get(basename(command).replace(/\.(exe|cmd)$/, ''));
   if (launcher) pick = launchedWord(args, launcher) ?? command;
@@ -90,7 +103,7 @@ export function serverName(flag: string | undefined, command: string, args: stri
   // Only a file's path is walked up (a package's own name, @scope/cli, names it).
   const isPath = !withoutVersion.startsWith('@') && (/[\\/]/.test(withoutVersion) || /\.(js|mjs|cjs|py|ts)$/.test(pick));
   while (isPath && parts.length > 1 && GENERIC_NAMES.has(parts[parts.length - 1]!)) parts.pop();
-  return (parts[parts.length - 1] || 'server').slice(0, 200);
+  return fitName(parts[parts.length - 1] || 'server');
 }
 
 /** The first word after a launcher that is neither an option, one of its values, nor a verb (`run`, `exec`). */

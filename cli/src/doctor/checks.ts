@@ -1,5 +1,5 @@
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describeReachability, probeEndpoint } from '../config/endpoint-probe';
 import { ensureHome, kmHome, loadSettings, resolveTarget, type Settings } from '../config/settings';
 import { clientPath, which } from '../config/which';
@@ -107,8 +107,12 @@ export function configuredServers(places: Places): Set<string> {
 
 export function spoolCheck(settings: Settings): Check[] {
   const checks: Check[] = [];
-  const refused = new Spool(settings.home, settings.maxSpoolBytes, silent).refused();
+  const spool = new Spool(settings.home, settings.maxSpoolBytes, silent);
+  const refused = spool.refused();
   if (refused.length > 0) checks.push({ status: 'fail', what: `${refused.length} spool file(s) set aside: ${refused[0]!.reason}`, fix: 'fix the key (km login), then km flush --retry-refused' });
+  // Events the API refused for good (a bad field) are never shipped again: say so, or the session seems lost.
+  const rejected = spool.quarantined();
+  if (rejected) checks.push({ status: 'warn', what: `${rejected.events} event(s) the API refused for good, kept in ${join(settings.home, 'spool', 'rejected.jsonl')}: ${rejected.reason}`, fix: 'read the reason there (each line holds the event); km does not send them again' });
   const journals = deadJournals(settings.home).length;
   if (journals > 0) checks.push({ status: 'warn', what: `${journals} session(s) of killed km processes wait to be replayed`, fix: 'km flush' });
   if (checks.length === 0) checks.push({ status: 'ok', what: 'spool: nothing set aside, no killed session waiting' });

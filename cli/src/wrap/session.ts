@@ -1,7 +1,7 @@
 import type { Direction, Envelope } from '@km/shared';
 import { derivedEventId, newEventId } from '@km/shared/dist/ids';
 import { userInfo } from 'node:os';
-import { machineId, resolveProject, resolveUser, serverName } from '../config/attribution';
+import { fitName, machineId, MAX_NAME_LENGTH, resolveProject, resolveUser, serverName } from '../config/attribution';
 import type { ProjectConfigFile } from '../config/project-config';
 import { journaledObservationEnv } from '../config/observation-env';
 import { ensureHome, loadSettings, placeholderOrgOf, resolveTarget, type Settings } from '../config/settings';
@@ -72,6 +72,8 @@ export function startSession(
   const shipper = new Shipper(spool, () => resolveTarget(settings), logger, placeholderOrg === null ? null : { placeholderOrg, sessionId });
   const ships = new ShipQueue(spool, shipper);
   logger.info(`session ${sessionId}: wrapping ${identity.command}`);
+  if (resolveProject(options.project, process.env, projectConfig).length > MAX_NAME_LENGTH) logger.warn(`the project name is over ${MAX_NAME_LENGTH} characters: its first ${MAX_NAME_LENGTH} name the session`);
+  if ((process.env.KM_USER ?? '').length > MAX_NAME_LENGTH) logger.warn(`KM_USER is over ${MAX_NAME_LENGTH} characters: its first ${MAX_NAME_LENGTH} name the session's user`);
 
   let journal = journalFiles;
   // A journal no longer kept up to date is removed: replayed, it would end this session a second time.
@@ -266,7 +268,7 @@ const transportOf = (options: WrapOptions) => (options.url ? ('http' as const) :
 /** Who and what the session is attributed to, the same way live and on replay. */
 function sessionIdentity(settings: Settings, options: WrapOptions, projectConfig: ProjectConfigFile | null, env: NodeJS.ProcessEnv) {
   return {
-    projectId: resolveProject(options.project, env, projectConfig),
+    projectId: fitName(resolveProject(options.project, env, projectConfig)),
     name: serverName(options.name, options.command, options.args),
     // The command line goes into every event: servers are often given their secrets as arguments (a DSN, --api-key).
     command: redactedCommandLine(options.command, options.args),
@@ -278,7 +280,7 @@ function envelopeOf(settings: Settings, identity: ReturnType<typeof sessionIdent
   return {
     orgId: settings.orgId,
     projectId: identity.projectId,
-    userId,
+    userId: fitName(userId),
     machineId: identity.machineId,
     sessionId,
     server: { name: identity.name, command: identity.command.slice(0, 2000) },
