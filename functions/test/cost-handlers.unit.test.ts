@@ -358,6 +358,21 @@ describe('the filters the dashboard sends', () => {
     expect((await cost(api, 'groupBy=day&projectId=nobody')).body.total.costUsd).toBe(0);
   });
 
+  it("keeps apart server a's tool b/c and server a/b's tool c, whose keys were both a/b/c", async () => {
+    const api = setup();
+    const call = (server: string, tool: string, costUsd: number) =>
+      interaction(anEnvelope({ orgId: 'org-a', server: { name: server, command: server } }), '2026-11-25T10:00:00.000Z', { target: tool, costUsd, model: 'gpt-4o' });
+    await api.ingest([call('a', 'b/c', 1), call('a', 'b/c', 1), call('a', 'b/c', 1), call('a/b', 'c', 10), call('a/b', 'c', 10), call('x%y', 'c', 100)]);
+    await api.project();
+    // A '/' or '%' in a server's name is escaped in the key; the tool's name ends the key as it is.
+    expect((await cost(api, 'groupBy=tool')).body.groups.map((g: any) => [g.key, g.interactions]).sort()).toEqual([['a%2Fb/c', 2], ['a/b/c', 3], ['x%25y/c', 1]]);
+    const total = async (query: string) => (await cost(api, `groupBy=day&${query}`)).body.total.costUsd;
+    expect(await total('server=a&tool=b%2Fc')).toBeCloseTo(3);
+    expect(await total('server=a%2Fb&tool=c')).toBeCloseTo(20);
+    expect(await total('tool=c')).toBeCloseTo(120);
+    expect(await total('tool=b%2Fc')).toBeCloseTo(3);
+  });
+
   it('answers for a key its day summed under (other), from the hours of that day', async () => {
     const api = setup();
     // 520 users in one day, about 22 an hour: the day keeps 500 of them, each hour all of its own.

@@ -17,6 +17,7 @@ import {
   narrowBuckets,
   overflowed,
   dayFromHours,
+  toolGroupKey,
   toolOnAnyServer,
   addDays,
   utcDay,
@@ -46,7 +47,7 @@ function costFilter(filters: { projectId?: string | undefined; userId?: string |
     case 'user':
       return { dimension: 'user', matches: (key) => key === userId };
     case 'tool':
-      return { dimension: 'tool', matches: server !== undefined ? (key) => key === `${server}/${tool}` : toolOnAnyServer(tool!) };
+      return { dimension: 'tool', matches: server !== undefined ? (key) => key === toolGroupKey(server, tool!) : toolOnAnyServer(tool!) };
     case 'server':
       return { dimension: 'server', matches: (key) => key === server };
     case null:

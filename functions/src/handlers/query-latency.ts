@@ -1,4 +1,4 @@
-import { bucketsCovering, latencyRoute, wholeHoursCovering, summarizeAllStats, type LatencyBucketDoc, type LatencyScope, type LatencySummary, type RouteParams, type StoredStats } from '@km/shared';
+import { bucketsCovering, latencyRoute, wholeHoursCovering, summarizeAllStats, toolGroupKey, type LatencyBucketDoc, type LatencyScope, type LatencySummary, type RouteParams, type StoredStats } from '@km/shared';
 import type { Authenticator, ReadModelStore } from '../ports';
 import { filteredStats, readLatencyBuckets } from './latency-buckets';
 import { latencyRange, latencyScopes, serverTool } from './latency-params';
@@ -66,7 +66,7 @@ function groupsOf(doc: LatencyBucketDoc, groupBy: LatencyGrouping, filters: { se
     case 'tool':
       return Object.values(doc.tools)
         .filter(({ server, tool }) => (filters.server === undefined || server === filters.server) && (filters.tool === undefined || tool === filters.tool))
-        .map((stats) => [`${stats.server.length}:${stats.server}/${stats.tool}`, { key: `${stats.server}/${stats.tool}`, server: stats.server, tool: stats.tool }, stats]);
+        .map((stats) => [`${stats.server.length}:${stats.server}/${stats.tool}`, { key: toolGroupKey(stats.server, stats.tool), server: stats.server, tool: stats.tool }, stats]);
     case 'method':
       return Object.entries(doc.methods).map(([method, stats]) => [method, { key: method }, stats]);
   }

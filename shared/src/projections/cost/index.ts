@@ -138,6 +138,20 @@ export function addCounters(a: CostCounters, b: CostCounters): CostCounters {
 /** The id of a scope's budget: the project's or the team's id for those scopes. */
 export const budgetDocId = (scope: BudgetScope, scopeId: string | null) => (scope === 'org' ? 'budget|org' : `budget|${scope}|${scopeId}`);
 
+/**
+ * A tool's key, `server/tool`, with '%' and '/' in the server's name escaped (%25, %2F), in cost and latency alike: server `a` with tool `b/c`
+ * and server `a/b` with tool `c` shared the key `a/b/c`, and their calls and spend were summed as one. Names
+ * without either (nearly all) keep the keys they always had; tool names are left as they are (the key ends with one).
+ */
+export const toolGroupKey = (server: string, tool: string) => `${server.replace(/%/g, '%25').replace(/\//g, '%2F')}/${tool}`;
+
+/** The server and tool of a toolGroupKey; null for a key of no tool (OTHER_KEY). */
+export function toolOfGroupKey(key: string): { server: string; tool: string } | null {
+  const slash = key.indexOf('/');
+  if (slash < 0) return null;
+  return { server: key.slice(0, slash).replace(/%2F/gi, '/').replace(/%25/g, '%'), tool: key.slice(slash + 1) };
+}
+
 /** The key of an interaction in each dimension; tools are per server, other methods show as `(method)`. */
 export function dimensionKeys(event: Interaction): Record<CostDimension, string> {
   const tool = event.method === 'tools/call' && event.target ? event.target : `(${event.method})`;
@@ -145,7 +159,7 @@ export function dimensionKeys(event: Interaction): Record<CostDimension, string>
     project: event.projectId,
     user: event.userId,
     server: event.server.name,
-    tool: `${event.server.name}/${tool}`,
+    tool: toolGroupKey(event.server.name, tool),
     model: event.model ?? '(unknown)',
   };
 }

@@ -12,6 +12,7 @@ import {
   type CostBucketDoc,
   type CostCounters,
   type CostDimension,
+  toolOfGroupKey,
 } from './index';
 
 /** The public shapes of the Cost Center API (the dashboard codes against exactly these). */
@@ -184,19 +185,11 @@ export function dayFromHours(day: CostBucketDoc, hours: readonly CostBucketDoc[]
 }
 
 /**
- * The filter `tool` without `server`: the keys `<server>/<tool>` of the day's servers. A key's end alone also matched
- * another tool whose name ends the same way (`read` and `files/read`): tool keys are `server/tool`, and names hold
- * '/'. Past MAX_KEYS_PER_DIMENSION servers in a day, the keys of no known server go by their end.
+ * The filter `tool` without `server`: the keys of that tool on any server. A key's end alone also matched another
+ * tool whose name ends the same way (`read` and `files/read`); the server part of a key holds no '/' (toolGroupKey).
  */
 export function toolOnAnyServer(tool: string): CostFilter['matches'] {
-  const keysOf = new WeakMap<CostBucketDoc, Set<string>>();
-  return (key, bucket) => {
-    let keys = keysOf.get(bucket);
-    if (!keys) keysOf.set(bucket, (keys = new Set(Object.keys(bucket.groups.server).map((server) => `${server}/${tool}`))));
-    if (keys.has(key)) return true;
-    if (own(bucket.groups.server, OTHER_KEY) === undefined || !key.endsWith(`/${tool}`)) return false;
-    return !Object.keys(bucket.groups.server).some((server) => key.startsWith(`${server}/`));
-  };
+  return (key) => toolOfGroupKey(key)?.tool === tool;
 }
 
 /**
