@@ -2,6 +2,7 @@ import { apiRoutes, type ApiRouteName } from '@km/shared';
 import { ApiKeyAuthenticator, hashApiKey } from '../src/adapters/api-key-authenticator';
 import { MemoryEventLog } from '../src/adapters/memory-event-log';
 import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
+import { KeyDirectory } from '../src/keys/key-directory';
 import { MemberDirectory } from '../src/members/member-directory';
 import { httpRoutes } from '../src/routes';
 import { ClientPrincipalAuthenticator } from '../src/signin/client-principal';
@@ -28,20 +29,27 @@ function setup() {
   const ask = (name: ApiRouteName, params: Record<string, string> = {}, body?: unknown, key = OWNER) => askHandlers(routes, key, apiRoutes.find((candidate) => candidate.name === name)!, params, body);
   const members = new MemberDirectory(readModelStore, async (events) => void (await eventLog.append(events)), () => NOW, () => 'b');
   const logged = async () => (await eventLog.read(0, 1000)).map(({ event }) => event);
-  return { ask, members, keys, logged, readModelStore };
+  const logAppend = (events: Parameters<MemoryEventLog['append']>[0]) => eventLog.append(events);
+  return { ask, members, keys, logged, readModelStore, logAppend };
 }
 
 describe('removing a member', () => {
   it('takes them out of the org and of the teams that name them, as events in the log (what the audit trail exports), with their actor', async () => {
-    const { ask, members, logged } = setup();
+    const { ask, members, logged, readModelStore, logAppend } = setup();
     expect((await ask('inviteMember', {}, { login: 'Octocat', role: 'member' })).status).toBe(200);
     expect((await ask('inviteMember', {}, { login: 'hubot', role: 'viewer' })).status).toBe(200);
     expect((await members.signIn('Octocat', 'github', 'invitation'))).toMatchObject({ caller: { orgId: 'org-a' } });
     expect((await ask('setTeam', { teamId: 'platform' }, { name: 'Platform', userIds: ['octocat', 'ann@example.com'] })).status).toBe(200);
     expect((await ask('setTeam', { teamId: 'web' }, { name: 'Web', userIds: ['ann@example.com'] })).status).toBe(200);
 
+    // A key they made, signed in with GitHub, and one they revoked: a removal leaves the keys, and says which still work.
+    const keys = new KeyDirectory(readModelStore, async (events) => void (await logAppend(events)), () => NOW, () => 'b');
+    const made = await keys.create({ orgId: 'org-a', role: 'member', projectId: null, label: 'ci', actor: 'github:octocat' });
+    const gone = await keys.create({ orgId: 'org-a', role: 'viewer', projectId: null, label: null, actor: 'github:octocat' });
+    await keys.revoke('org-a', gone.listing.keyId, 'github:octocat');
+
     const removed = await ask('removeMember', { login: 'octocat' }, undefined, ADMIN);
-    expect([removed.status, removed.body]).toEqual([200, { login: 'Octocat', role: 'member', removedBy: actorOf(ADMIN), teamsLeft: ['platform'] }]);
+    expect([removed.status, removed.body]).toEqual([200, { login: 'Octocat', role: 'member', removedBy: actorOf(ADMIN), teamsLeft: ['platform'], keysMade: [made.listing.prefix] }]);
     expect((await ask('members')).body.members.map((member: { login: string }) => member.login)).toEqual(['hubot']);
     const teams = (await ask('teams')).body.teams.map((team: { teamId: string; userIds: string[]; updatedBy: string }) => [team.teamId, team.userIds, team.updatedBy]);
     expect(teams).toEqual([

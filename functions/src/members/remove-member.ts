@@ -11,6 +11,8 @@ export interface RemovedMember {
   role: Role;
   removedBy: string;
   teamsLeft: string[];
+  /** The keys they made (signed in with GitHub) that still work, by shown prefix: left as they are, said. */
+  keysMade: string[];
 }
 
 /**
@@ -38,7 +40,9 @@ export async function removeMember(
     }
     const removed = await directories.members.remove(orgId, member.login, caller.actor);
     const teamsLeft = await directories.teams.leave(orgId, member.login, caller.actor);
-    return { login: removed.login, role: removed.role, removedBy: caller.actor, teamsLeft };
+    const madeBy = `github:${member.login.toLowerCase()}`;
+    const keysMade = (await directories.keys.list(orgId)).filter((key) => key.revokedAt === null && key.createdBy.toLowerCase() === madeBy).map((key) => key.prefix);
+    return { login: removed.login, role: removed.role, removedBy: caller.actor, teamsLeft, keysMade };
   };
   // Only an owner's removal changes who owns the org: the others need no lease, and meet no other owner change.
   const owner = (await directories.members.find(orgId, login))?.role === 'owner';

@@ -262,7 +262,14 @@ export const MemberSchema = z.strictObject({
 });
 export const MembersAnswerSchema = z.strictObject({ orgId: z.string(), members: z.array(MemberSchema) });
 /** A member taken out of the org: who, by whom, and the teams that no longer name them. */
-export const RemovedMemberAnswerSchema = z.strictObject({ login: z.string(), role: RoleSchema, removedBy: z.string(), teamsLeft: z.array(z.string()) });
+export const RemovedMemberAnswerSchema = z.strictObject({
+  login: z.string(),
+  role: RoleSchema,
+  removedBy: z.string(),
+  teamsLeft: z.array(z.string()),
+  /** The shown prefixes of the keys they made that still work: a removal leaves them, which may serve CI. */
+  keysMade: z.array(z.string()),
+});
 export const TeamSchema = z.strictObject({
   teamId: z.string(),
   name: z.string(),

@@ -573,7 +573,7 @@ export const removeMemberRoute = declare({
   query: noQuery,
   answer: answers.RemovedMemberAnswerSchema,
   status: 200,
-  doc: "Removes a member or invitation of the org (a member.removed event): their sign-in stops working at once and they leave the teams that name their login (owners and admins; only an owner removes an owner, and never the org's last owner: a 409).",
+  doc: "Removes a member or invitation of the org (a member.removed event): their sign-in stops working at once and they leave the teams that name their login (owners and admins; only an owner removes an owner, and never the org's last owner: a 409). keysMade lists the keys they made that still work: a removal leaves those (they may serve CI); revoke them apart.",
   permission: 'manage',
 });
 
