@@ -119,6 +119,12 @@ describe('km keys and km login against the real embedded host', () => {
     expect((await km(['members', 'invite', 'octocat', '--role', 'viewer'], { KM_HOME: teammate })).stdout).toMatch(/invited octocat to org "acme" as viewer/);
     const members = JSON.parse((await km(['members', 'list', '--json', '--org', 'acme'], { KM_HOME: serverHome })).stdout) as Array<{ login: string; role: string; joinedAt: string | null }>;
     expect(members.map(({ login, role, joinedAt }) => ({ login, role, joinedAt }))).toEqual([{ login: 'octocat', role: 'viewer', joinedAt: null }]);
+    // KM_ORG naming another org than the key's: every session would be refused, and km status and doctor say so.
+    const status = await km(['status'], { KM_HOME: teammate, KM_ORG: 'beta' });
+    expect(status.stdout).toMatch(/reachable: yes, but the API key is of org "acme" and KM_ORG names "beta": every session is refused/);
+    const doctorOfBeta = await km(['doctor'], { KM_HOME: teammate, KM_ORG: 'beta' });
+    expect(doctorOfBeta.stdout).toMatch(/set KM_ORG=acme \(or unset it\)/);
+    expect((await km(['status'], { KM_HOME: teammate })).stdout).toMatch(/reachable: yes\)/);
     // An org the database does not have is a usage error that names the ones it has, not an invitation to nowhere;
     // only an owner's invitation starts one, with a well-formed id.
     const typo = await km(['members', 'invite', 'hubot', '--org', 'acne'], { KM_HOME: serverHome });

@@ -32,7 +32,7 @@ export function statusCommand(): Command {
     // Sessions of km processes killed before they spooled everything: replayed by the next km run or km flush.
     const journals = deadJournals(settings.home).length;
     const journalLines = journals > 0 ? [`journal:   ${journals} session(s) of km processes that were killed wait to be replayed; km flush does it now`] : [];
-    const reach = notRunning ? null : await probeEndpoint(endpoint, apiKey);
+    const reach = notRunning ? null : await probeEndpoint(endpoint, apiKey, settings.orgConfigured ? settings.orgId : null);
     const endpointLine = reach ? `endpoint:  ${endpoint} (reachable: ${describeReachability(reach)})` : `endpoint:  none: ${notRunning}; start it with km serve (events wait in the spool)`;
     // A broken client config shows here too: servers km could not start, from the sessions the stack recorded.
     const failures = reach?.kind === 'ok' ? ((await recentStartFailures({ endpoint, apiKey })) ?? []) : [];

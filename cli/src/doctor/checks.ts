@@ -59,10 +59,11 @@ export function homeCheck(settings: Settings, env: NodeJS.ProcessEnv = process.e
 export async function endpointCheck(settings: Settings): Promise<Check> {
   const { endpoint, apiKey, notRunning } = resolveTarget(settings);
   if (notRunning) return { status: 'warn', what: `endpoint: none, ${notRunning}`, fix: 'start the local stack: km serve (events wait in the spool until then)' };
-  const reach = await probeEndpoint(endpoint, apiKey);
+  const reach = await probeEndpoint(endpoint, apiKey, settings.orgConfigured ? settings.orgId : null);
   const what = `endpoint ${endpoint}: reachable ${describeReachability(reach)}`;
   if (reach.kind === 'ok') return { status: 'ok', what };
   if (reach.kind === 'key-refused') return { status: 'fail', what, fix: 'log in again with a key of this org: km login --endpoint URL --key KEY' };
+  if (reach.kind === 'other-org') return { status: 'fail', what, fix: `set KM_ORG=${reach.keyOrg} (or unset it), or log in with a key of "${reach.org}"; then km flush --retry-refused` };
   if (reach.kind === 'cannot-ship') return { status: 'fail', what, fix: 'every session is refused and set aside: log in with a key of role member or above (km login --endpoint URL --key KEY)' };
   const local = settings.endpoint === null;
   return { status: 'warn', what, fix: local ? 'start the local stack: km serve (events wait in the spool until then)' : 'check the endpoint (km login); events wait in the spool until it answers' };
