@@ -24,6 +24,15 @@ describe('the API contract', () => {
     expect(costRoute.query.parse({ from: '2026-11-01' })).toEqual({ from: '2026-11-01', groupBy: 'day' });
   });
 
+  it('reads a date given as a range’s end as that whole day, on every route that takes instants', () => {
+    const endOf25th = Date.UTC(2026, 10, 26) - 1;
+    for (const route of apiRoutes.filter((candidate) => ['query-latency', 'query-risk-findings', 'query-risk-summary', 'audit'].includes(candidate.name))) {
+      // The same day at both ends is that day (latency refused it: from must be before to; risk read nothing).
+      expect([route.name, route.query.safeParse({ from: '2026-11-25', to: '2026-11-25' }).data]).toEqual([route.name, expect.objectContaining({ from: Date.UTC(2026, 10, 25), to: endOf25th })]);
+    }
+    expect(latencyRoute.query.parse({ to: '2026-11-25T13:00:00Z' }).to).toBe(Date.UTC(2026, 10, 25, 13));
+  });
+
   it('keeps each read model’s range limit', () => {
     const now = new Date('2026-11-25T12:00:00Z');
     expect(() => dayRange({ from: '2025-11-24' }, now, 366)).toThrow('at most 366 days');

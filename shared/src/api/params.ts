@@ -69,12 +69,17 @@ export function enumParam<const T extends string>(name: string, allowed: readonl
   });
 }
 
-/** An instant (ms since the epoch) from parseInstant. */
-export function instantParam(name: string) {
+/**
+ * An instant (ms since the epoch) from parseInstant. A UTC date given as a range's end (`to`) is that whole day,
+ * up to its last millisecond, as the cost routes read it: risk and audit read it as its midnight, so a range to
+ * today left today out, and latency refused from and to of the same day.
+ */
+export function instantParam(name: 'from' | 'to') {
   return parsed<number>((raw) => {
     const ms = parseInstant(raw);
-    return ms === null ? { error: `${name} must be an ISO 8601 date-time such as 2026-11-25T13:00:00Z, or a UTC date such as 2026-11-25; got "${raw}"` } : { value: ms };
-  }).meta({ type: 'string', description: 'an ISO 8601 date-time with Z or an offset, or a UTC date (its midnight)' });
+    if (ms === null) return { error: `${name} must be an ISO 8601 date-time such as 2026-11-25T13:00:00Z, or a UTC date such as 2026-11-25; got "${raw}"` };
+    return { value: name === 'to' && raw.length === 10 ? ms + DAY_MS - 1 : ms };
+  }).meta({ type: 'string', description: name === 'to' ? 'an ISO 8601 date-time with Z or an offset, or a UTC date (through its end)' : 'an ISO 8601 date-time with Z or an offset, or a UTC date (its midnight)' });
 }
 
 /** A UTC date as it is (2026-11-01), or a date-time as its instant in UTC (2026-11-01T13:05:00.000Z). */
