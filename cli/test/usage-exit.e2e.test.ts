@@ -17,6 +17,8 @@ describe('km exits 2 for arguments it cannot act on, whatever the command', () =
     [['init', '--dry-run', '--client', 'nope'], 'unknown client "nope"'],
     [['serve', '--port', 'seven'], 'a port is a number from 0 to 65535'],
     [['tail', '--bogus'], 'unknown option'],
+    [['keys', 'create', '--org', 'Bad!'], '"Bad!" is not an org id'],
+    [['audit', 'export', '--from', 'notadate'], 'from must be an ISO 8601 date-time'],
   ])('km %j', async (args, said) => {
     const result = await km(args);
     expect({ status: result.status, said: result.stderr.includes(said) }).toEqual({ status: 2, said: true });

@@ -22,6 +22,8 @@ describe('the API contract', () => {
     // A time is kept as its instant (the route widens it to its hour), a date as it is.
     expect(costRoute.query.parse({ from: '2026-11-01T10:00:00Z' })).toEqual({ from: '2026-11-01T10:00:00.000Z', groupBy: 'day' });
     expect(costRoute.query.parse({ from: '2026-11-01' })).toEqual({ from: '2026-11-01', groupBy: 'day' });
+    // A team's refusal names the team the caller gave, not a user filter it never gave.
+    expect(issues(costRoute.query.safeParse({ teamId: 't1', groupBy: 'tool' }))).toEqual([['groupBy', expect.stringContaining('with a team (its users) filter, group by day or user')]]);
   });
 
   it('reads a date given as a range’s end as that whole day, on every route that takes instants', () => {

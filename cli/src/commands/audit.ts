@@ -25,6 +25,9 @@ export function auditCommand(): Command {
     .option('--out <file>', 'write here (whole or not at all) instead of stdout')
     .addOption(new Option('--format <format>', 'ndjson (verifiable) or csv (for spreadsheets)').choices(['ndjson', 'csv']).default('ndjson'))
     .action(async (options: { from?: string; to?: string; out?: string; format: 'ndjson' | 'csv' }) => {
+      // Checked here as the API checks them: a malformed time is a usage error (exit 2), not a server's 400.
+      const checked = auditRoute.query.safeParse(Object.fromEntries(Object.entries({ from: options.from, to: options.to }).filter(([, value]) => value !== undefined)));
+      if (!checked.success) throw new UsageError(checked.error.issues.map((issue) => issue.message).join('; '));
       const { endpoint, apiKey } = runningTarget(loadSettings());
       const url = endpoint + routeUrl(auditRoute.path, { from: options.from, to: options.to, format: options.format });
       let res: Response;

@@ -23,7 +23,8 @@ export async function withLocalDirectories<T>(use: (directories: Directories) =>
   try {
     return await use(directories);
   } catch (error) {
-    if (error instanceof Error && error.name === 'ApiError') throw new Error(error.message);
+    // A 400 is the command's input (an org id that is none): a usage error, as a malformed argument is.
+    if (error instanceof Error && error.name === 'ApiError') throw (error as { status?: number }).status === 400 ? new UsageError(error.message) : new Error(error.message);
     throw error;
   } finally {
     directories.close();

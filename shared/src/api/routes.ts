@@ -169,7 +169,9 @@ export const costRoute = declare({
       oneCostFilter(query, ctx);
       const dimension = costFilterDimension(query);
       if (dimension && query.groupBy !== 'day' && query.groupBy !== dimension) {
-        refuse(ctx, 'groupBy', `with a ${dimension} filter, group by day or ${dimension}: spend is not kept per ${dimension} and ${query.groupBy} together`);
+        // A team's filter is its users': said as the team, which is what the caller gave.
+        const filter = query.teamId !== undefined ? 'team (its users)' : dimension;
+        refuse(ctx, 'groupBy', `with a ${filter} filter, group by day or ${dimension}: spend is not kept per ${dimension} and ${query.groupBy} together`);
       }
     }),
   answer: answers.CostReportSchema,
