@@ -373,6 +373,28 @@ describe('the filters the dashboard sends', () => {
     expect(await total('tool=b%2Fc')).toBeCloseTo(3);
   });
 
+  it('reads spend stored before tool keys were escaped under the escaped key, and sums it with what comes after', async () => {
+    const api = setup();
+    const call = (costUsd: number, at: string) => interaction(anEnvelope({ orgId: 'org-a', server: { name: 'a/b', command: 'x' } }), at, { target: 'c', costUsd, model: 'gpt-4o' });
+    await api.ingest([call(10, '2026-11-25T09:00:00.000Z')]);
+    await api.project();
+    // As the projection before wrote them: the key `${server}/${tool}` unescaped, and no toolKeys mark.
+    for (const doc of await api.readModelStore.query<any>('cost', 'org-a', { where: { kind: 'bucket' } })) {
+      const { toolKeys: _mark, ...old } = doc;
+      old.groups = { ...doc.groups, tool: { 'a/b/c': doc.groups.tool['a%2Fb/c'] } };
+      await api.readModelStore.upsert('cost', 'org-a', doc.id, old);
+    }
+    const total = async (query: string) => (await cost(api, `groupBy=day&${query}`)).body.total.costUsd;
+    expect(await total('server=a%2Fb&tool=c')).toBeCloseTo(10);
+    expect(await total('tool=c')).toBeCloseTo(10);
+    expect(await total('tool=b%2Fc')).toBe(0);
+    // A call after: the bucket is rewritten with escaped keys, the old spend under the same key.
+    await api.ingest([call(5, '2026-11-25T10:00:00.000Z')]);
+    await api.project();
+    expect((await cost(api, 'groupBy=tool')).body.groups.map((g: any) => [g.key, g.costUsd])).toEqual([['a%2Fb/c', 15]]);
+    expect(await total('server=a%2Fb&tool=c')).toBeCloseTo(15);
+  });
+
   it('answers for a key its day summed under (other), from the hours of that day', async () => {
     const api = setup();
     // 520 users in one day, about 22 an hour: the day keeps 500 of them, each hour all of its own.

@@ -38,7 +38,7 @@ export type { TokenizerFamily } from './tokens';
 export { PRICE_TABLE, PRICE_TABLE_DATE, DEFAULT_MODEL, resolvePrice, familyOf, toolFixedCostUsd, costUsd } from './pricing';
 export { CostConfigSchema } from './pricing/config';
 export type { ModelPrice, CostConfig } from './pricing';
-export { costProjection, budgetDocId, budgetDocs, crossedThresholds, budgetSpentUsd, COST_MODEL, BUDGET_THRESHOLDS, toolGroupKey, toolOfGroupKey } from './projections/cost';
+export { costProjection, budgetDocId, budgetDocs, crossedThresholds, budgetSpentUsd, COST_MODEL, BUDGET_THRESHOLDS, toolGroupKey, toolOfGroupKey, withToolKeys } from './projections/cost';
 export type { CostDoc, CostBucketDoc, ContextDoc, BudgetDoc, BudgetState, CostCounters } from './projections/cost';
 export { costReport, costSummary, contextTax, narrowBuckets, toolOnAnyServer, overflowed, dayFromHours, type CostFilter, budgetView, forecastMonthEnd, COST_GROUP_BYS, utcDay, utcMonth, addDays } from './projections/cost/queries';
 export type { CostReport, CostSummary, CostFigures, CostGroupBy, BudgetView } from './projections/cost/queries';

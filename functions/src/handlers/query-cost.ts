@@ -19,6 +19,7 @@ import {
   dayFromHours,
   toolGroupKey,
   toolOnAnyServer,
+  withToolKeys,
   addDays,
   utcDay,
   type CostFilter,
@@ -77,7 +78,8 @@ export async function dayBuckets(store: ReadModelStore, orgId: string, from: str
   const buckets: CostBucketDoc[] = [];
   for (const month of monthsOf(from, to)) {
     const docs = await store.query<CostBucketDoc>(COST_MODEL, orgId, { where: { granularity: 'day', month }, orderBy: 'period', direction: 'asc' });
-    buckets.push(...docs.filter((doc) => doc.day >= from && doc.day <= to));
+    // Buckets not rewritten since tool keys were escaped are read with them (withToolKeys).
+    for (const doc of docs) if (doc.day >= from && doc.day <= to) buckets.push(withToolKeys(doc));
   }
   return buckets;
 }
@@ -108,8 +110,9 @@ async function rangeBuckets(store: ReadModelStore, orgId: string, range: DayRang
 }
 
 /** The hour buckets from one hour period to another of the same day (2026-11-25T13, both included). */
-function hourBuckets(store: ReadModelStore, orgId: string, run: { from: string; to: string }): Promise<CostBucketDoc[]> {
-  return store.query<CostBucketDoc>(COST_MODEL, orgId, { where: { granularity: 'hour', month: run.from.slice(0, 7) }, orderBy: 'period', direction: 'asc', between: run });
+async function hourBuckets(store: ReadModelStore, orgId: string, run: { from: string; to: string }): Promise<CostBucketDoc[]> {
+  const docs = await store.query<CostBucketDoc>(COST_MODEL, orgId, { where: { granularity: 'hour', month: run.from.slice(0, 7) }, orderBy: 'period', direction: 'asc', between: run });
+  return docs.map(withToolKeys);
 }
 
 /** The range as the answer states it: days as they were given, an end given as a time widened to its whole hour. */

@@ -50,6 +50,8 @@ export interface CostBucketDoc {
   month: string;
   total: CostCounters;
   groups: Record<CostDimension, Record<string, CostCounters>>;
+  /** 2: its tool keys are toolGroupKey's; absent on buckets written before, whose keys withToolKeys re-keys. */
+  toolKeys?: 2;
 }
 
 export interface ContextDoc {
@@ -152,6 +154,27 @@ export function toolOfGroupKey(key: string): { server: string; tool: string } | 
   return { server: key.slice(0, slash).replace(/%2F/gi, '/').replace(/%25/g, '%'), tool: key.slice(slash + 1) };
 }
 
+/**
+ * A bucket with toolGroupKey's tool keys. One written before them keyed a tool `${server}/${tool}` as it came: a key
+ * starting with one of its servers whose name holds '/' or '%' is that server's (the longest such name, where
+ * several fit: those keys were ambiguous), re-keyed and summed in. The fold does it when it first rewrites an old
+ * bucket, the readers for one not rewritten since, so old and new spend of such a server are found under one key.
+ */
+export function withToolKeys(bucket: CostBucketDoc): CostBucketDoc {
+  if (bucket.toolKeys === 2) return bucket;
+  const escaped = Object.keys(bucket.groups.server)
+    .filter((server) => /[/%]/.test(server))
+    .sort((a, b) => b.length - a.length);
+  if (escaped.length === 0) return { ...bucket, toolKeys: 2 };
+  const tools: Record<string, CostCounters> = Object.create(null);
+  for (const [key, counters] of Object.entries(bucket.groups.tool)) {
+    const server = escaped.find((name) => key.startsWith(`${name}/`));
+    const rekeyed = server === undefined ? key : toolGroupKey(server, key.slice(server.length + 1));
+    tools[rekeyed] = addCounters(own(tools, rekeyed) ?? emptyCounters(), counters);
+  }
+  return { ...bucket, groups: { ...bucket.groups, tool: tools }, toolKeys: 2 };
+}
+
 /** The key of an interaction in each dimension; tools are per server, other methods show as `(method)`. */
 export function dimensionKeys(event: Interaction): Record<CostDimension, string> {
   const tool = event.method === 'tools/call' && event.target ? event.target : `(${event.method})`;
@@ -180,6 +203,7 @@ function emptyBucket(orgId: string, docId: string): CostBucketDoc {
     month: period.slice(0, 7),
     total: emptyCounters(),
     groups: { project: {}, user: {}, server: {}, tool: {}, model: {} },
+    toolKeys: 2,
   };
 }
 
@@ -189,7 +213,7 @@ function emptyBucket(orgId: string, docId: string): CostBucketDoc {
  * most of the projector's time (issue 11).
  */
 function foldBucket(state: CostBucketDoc | null, events: readonly CostEvent[], docId: string): CostBucketDoc {
-  const base = state ? withoutIdLists(state) : emptyBucket(events[0]!.orgId, docId);
+  const base = state ? withToolKeys(withoutIdLists(state)) : emptyBucket(events[0]!.orgId, docId);
   const groups = {} as CostBucketDoc['groups'];
   for (const dimension of COST_DIMENSIONS) groups[dimension] = ownRecord(base.groups[dimension]);
   const doc: CostBucketDoc = { ...base, groups };
