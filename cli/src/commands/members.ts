@@ -23,15 +23,17 @@ export function membersCommand(): Command {
       if (!GithubLoginSchema.safeParse(login).success) throw new UsageError(`"${login}" is not a GitHub login`);
       const settings = loadSettings();
       let orgId: string;
+      let invited: { keysAbove?: string[] | undefined };
       if (settings.endpoint) {
         if (options.org) throw new UsageError("--org is for this machine's database; through the API you invite to your own org");
-        await callApi(inviteMemberRoute, { body: { login, role: options.role } });
+        invited = await callApi(inviteMemberRoute, { body: { login, role: options.role } });
         orgId = settings.orgId;
       } else {
         orgId = options.org ?? settings.orgId;
-        await withLocalDirectories(async (directories) => inviteMember(directories, { orgId: await knownLocalOrg(directories, orgId, { named: options.org !== undefined, founding: options.role === 'owner' }), role: 'owner', actor: 'cli' }, login, options.role));
+        invited = await withLocalDirectories(async (directories) => inviteMember(directories, { orgId: await knownLocalOrg(directories, orgId, { named: options.org !== undefined, founding: options.role === 'owner' }), role: 'owner', actor: 'cli' }, login, options.role));
       }
       process.stdout.write(`km members: invited ${login} to org "${orgId}" as ${options.role}; they sign in with GitHub on the dashboard\n`);
+      if (invited.keysAbove?.length) process.stdout.write(`km members: keys they made with a role above ${options.role} still work: ${invited.keysAbove.join(', ')} (km keys revoke <prefix> if they should not)\n`);
     });
   members
     .command('remove')

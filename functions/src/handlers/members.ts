@@ -10,7 +10,7 @@ import { serverEventAppender, type ChangeDeps } from './server-events';
 
 const directoryOf = (deps: ChangeDeps, context: InvocationContext) => new MemberDirectory(deps.readModelStore, serverEventAppender(deps, context), deps.now, deps.newBatchId);
 
-const view = ({ kind: _kind, ...member }: MemberDoc) => member;
+const view = ({ kind: _kind, ...member }: MemberDoc & { keysAbove?: string[] }) => member;
 
 /** GET /api/members */
 export const makeQueryMembersHandler = routeHandler(membersRoute, async (caller, _input, deps: ChangeDeps, context) => ({

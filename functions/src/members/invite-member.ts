@@ -1,4 +1,4 @@
-import { ApiError, roleMayGrant, type Role } from '@km/shared';
+import { ApiError, ROLES, roleMayGrant, type Role } from '@km/shared';
 import type { KeyDirectory } from '../keys/key-directory';
 import type { ReadModelStore } from '../ports';
 import type { MemberDirectory, MemberDoc } from './member-directory';
@@ -16,7 +16,7 @@ export async function inviteMember(
   login: string,
   role: Role,
   now: () => Date = () => new Date(),
-): Promise<MemberDoc> {
+): Promise<MemberDoc & { keysAbove?: string[] }> {
   const { orgId } = caller;
   if (!roleMayGrant(caller.role, role)) throw new ApiError(403, `a caller with role "${caller.role}" cannot invite with role "${role}": only an owner makes owners`);
   const change = async () => {
@@ -28,7 +28,14 @@ export async function inviteMember(
         throw new ApiError(409, `${member.login} is the org's last owner: invite another owner who signs in (km members invite <login> --role owner), or make an owner key, then change their role`);
       }
     }
-    return directories.members.invite(orgId, login, role, caller.actor);
+    const invited = await directories.members.invite(orgId, login, role, caller.actor);
+    if (!member || ROLES.indexOf(role) <= ROLES.indexOf(member.role)) return invited;
+    // Lowered: the keys they made keep their roles, so say which are above the new one.
+    const madeBy = `github:${member.login.toLowerCase()}`;
+    const keysAbove = (await directories.keys.list(orgId))
+      .filter((key) => key.revokedAt === null && key.createdBy.toLowerCase() === madeBy && ROLES.indexOf(key.role) < ROLES.indexOf(role))
+      .map((key) => key.prefix);
+    return keysAbove.length > 0 ? { ...invited, keysAbove } : invited;
   };
   // Only an owner's demotion changes who owns the org: the others need no lease, and meet no other owner change.
   const demotion = role !== 'owner' && (await directories.members.find(orgId, login))?.role === 'owner';

@@ -260,6 +260,11 @@ export const MemberSchema = z.strictObject({
   joinedAt: z.string().nullable(),
   lastSignInAt: z.string().nullable(),
 });
+/**
+ * An invitation's answer; keysAbove, where it lowered a member's role: the shown prefixes of the keys they made with
+ * a role above the new one, which still work (a key keeps its role); revoke them apart.
+ */
+export const InvitedMemberSchema = MemberSchema.extend({ keysAbove: z.array(z.string()).optional() });
 export const MembersAnswerSchema = z.strictObject({ orgId: z.string(), members: z.array(MemberSchema) });
 /** A member taken out of the org: who, by whom, and the teams that no longer name them. */
 export const RemovedMemberAnswerSchema = z.strictObject({

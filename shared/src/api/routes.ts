@@ -561,7 +561,7 @@ export const inviteMemberRoute = declare({
   query: noQuery,
   body: InviteBodySchema,
   bodyExample: { login: 'octocat', role: 'member' },
-  answer: answers.MemberSchema,
+  answer: answers.InvitedMemberSchema,
   status: 200,
   doc: 'Invites a GitHub login to the org with a role: their first sign-in makes them a member (owners and admins; only an owner makes owners).',
   permission: 'manage',
