@@ -79,6 +79,12 @@ export class KeyDirectory {
     return docs.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.keyId.localeCompare(b.keyId));
   }
 
+  /** The keys a member made signed in with GitHub (actor github:<login>, any case) that still work. */
+  async workingKeysMadeBy(orgId: string, login: string): Promise<KeyListingDoc[]> {
+    const madeBy = `github:${login.toLowerCase()}`;
+    return (await this.list(orgId)).filter((key) => key.revokedAt === null && key.createdBy.toLowerCase() === madeBy);
+  }
+
   /** Revokes a key of this org by its id or shown prefix; a key of another org is as unknown as a key that never was. */
   async revoke(orgId: string, reference: string, actor: string): Promise<KeyListingDoc> {
     const keyId = keyIdOfReference(reference);

@@ -2,7 +2,7 @@ import { ApiError, ROLES, roleMayGrant, type Role } from '@km/shared';
 import type { KeyDirectory } from '../keys/key-directory';
 import type { ReadModelStore } from '../ports';
 import type { MemberDirectory, MemberDoc } from './member-directory';
-import { oneOwnerChangeAtATime, ownersLeft } from './owners-left';
+import { mayStopBeingOwner, oneOwnerChangeAtATime } from './owners-left';
 
 /**
  * Invites a login with a role, or gives a member a new one, for the API and for `km members invite` on KM_HOME's
@@ -21,20 +21,11 @@ export async function inviteMember(
   if (!roleMayGrant(caller.role, role)) throw new ApiError(403, `a caller with role "${caller.role}" cannot invite with role "${role}": only an owner makes owners`);
   const change = async () => {
     const member = await directories.members.find(orgId, login);
-    if (member && member.role === 'owner' && role !== 'owner') {
-      if (caller.role !== 'owner') throw new ApiError(403, `${member.login} is an owner: only an owner changes an owner's role`);
-      // An invitation nobody took up was no owner yet: changing it leaves as many as there were.
-      if (member.joinedAt !== null && (await ownersLeft(directories, orgId, { login: member.login })) === 0) {
-        throw new ApiError(409, `${member.login} is the org's last owner: invite another owner who signs in (km members invite <login> --role owner), or make an owner key, then change their role`);
-      }
-    }
+    if (member?.role === 'owner' && role !== 'owner') await mayStopBeingOwner(directories, caller, member, { doing: "changes an owner's role", then: 'change their role' });
     const invited = await directories.members.invite(orgId, login, role, caller.actor);
     if (!member || ROLES.indexOf(role) <= ROLES.indexOf(member.role)) return invited;
     // Lowered: the keys they made keep their roles, so say which are above the new one.
-    const madeBy = `github:${member.login.toLowerCase()}`;
-    const keysAbove = (await directories.keys.list(orgId))
-      .filter((key) => key.revokedAt === null && key.createdBy.toLowerCase() === madeBy && ROLES.indexOf(key.role) < ROLES.indexOf(role))
-      .map((key) => key.prefix);
+    const keysAbove = (await directories.keys.workingKeysMadeBy(orgId, member.login)).filter((key) => ROLES.indexOf(key.role) < ROLES.indexOf(role)).map((key) => key.prefix);
     return keysAbove.length > 0 ? { ...invited, keysAbove } : invited;
   };
   // Only an owner's demotion changes who owns the org: the others need no lease, and meet no other owner change.

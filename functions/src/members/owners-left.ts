@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ApiError } from '@km/shared';
+import { ApiError, type Role } from '@km/shared';
 import type { KeyDirectory } from '../keys/key-directory';
 import { ConcurrencyError, type ReadModelStore } from '../ports';
 import { MEMBERS_MODEL, type MemberDirectory } from './member-directory';
@@ -16,6 +16,23 @@ export async function ownersLeft(directories: { members: MemberDirectory; keys: 
     (key) => key.role === 'owner' && key.projectId === null && key.revokedAt === null && !('keyId' in leaving && key.keyId === leaving.keyId),
   ).length;
   return members + keys;
+}
+
+/**
+ * An owner member leaving their role (removed, or given another): only an owner may do it, and never to the org's
+ * last owner. An invitation nobody took up was no owner yet: changing it leaves as many as there were. `doing` and
+ * `then` word the refusals: "removes owners" / "remove them".
+ */
+export async function mayStopBeingOwner(
+  directories: { members: MemberDirectory; keys: KeyDirectory },
+  caller: { orgId: string; role: Role },
+  member: { login: string; joinedAt: string | null },
+  words: { doing: string; then: string },
+): Promise<void> {
+  if (caller.role !== 'owner') throw new ApiError(403, `${member.login} is an owner: only an owner ${words.doing}`);
+  if (member.joinedAt !== null && (await ownersLeft(directories, caller.orgId, { login: member.login })) === 0) {
+    throw new ApiError(409, `${member.login} is the org's last owner: invite another owner who signs in (km members invite <login> --role owner), or make an owner key, then ${words.then}`);
+  }
 }
 
 /** The lease on an org's owner changes, in the members model beside the members it guards. */

@@ -3,7 +3,7 @@ import type { KeyDirectory } from '../keys/key-directory';
 import type { ReadModelStore } from '../ports';
 import type { TeamDirectory } from '../teams/team-directory';
 import type { MemberDirectory } from './member-directory';
-import { oneOwnerChangeAtATime, ownersLeft } from './owners-left';
+import { mayStopBeingOwner, oneOwnerChangeAtATime } from './owners-left';
 
 /** What removing a member did: who it was, and the teams they were taken out of. */
 export interface RemovedMember {
@@ -31,17 +31,10 @@ export async function removeMember(
   const change = async () => {
     const member = await directories.members.find(orgId, login);
     if (!member) throw new ApiError(404, `no member or invitation "${login}" in your org: see km members list`);
-    if (member.role === 'owner') {
-      if (caller.role !== 'owner') throw new ApiError(403, `${member.login} is an owner: only an owner removes owners`);
-      // An invitation nobody took up was no owner yet: taking it back leaves as many as there were.
-      if (member.joinedAt !== null && (await ownersLeft(directories, orgId, { login: member.login })) === 0) {
-        throw new ApiError(409, `${member.login} is the org's last owner: invite another owner who signs in (km members invite <login> --role owner), or make an owner key, then remove them`);
-      }
-    }
+    if (member.role === 'owner') await mayStopBeingOwner(directories, caller, member, { doing: 'removes owners', then: 'remove them' });
     const removed = await directories.members.remove(orgId, member.login, caller.actor);
     const teamsLeft = await directories.teams.leave(orgId, member.login, caller.actor);
-    const madeBy = `github:${member.login.toLowerCase()}`;
-    const keysMade = (await directories.keys.list(orgId)).filter((key) => key.revokedAt === null && key.createdBy.toLowerCase() === madeBy).map((key) => key.prefix);
+    const keysMade = (await directories.keys.workingKeysMadeBy(orgId, member.login)).map((key) => key.prefix);
     return { login: removed.login, role: removed.role, removedBy: caller.actor, teamsLeft, keysMade };
   };
   // Only an owner's removal changes who owns the org: the others need no lease, and meet no other owner change.
