@@ -119,6 +119,10 @@ describe('km keys and km login against the real embedded host', () => {
     expect((await km(['members', 'invite', 'octocat', '--role', 'viewer'], { KM_HOME: teammate })).stdout).toMatch(/invited octocat to org "acme" as viewer/);
     const members = JSON.parse((await km(['members', 'list', '--json', '--org', 'acme'], { KM_HOME: serverHome })).stdout) as Array<{ login: string; role: string; joinedAt: string | null }>;
     expect(members.map(({ login, role, joinedAt }) => ({ login, role, joinedAt }))).toEqual([{ login: 'octocat', role: 'viewer', joinedAt: null }]);
+    // Taken back with the keys they made (none: an invitation nobody took up), through the API's revokeKeys.
+    const takenBack = await km(['members', 'remove', 'octocat', '--revoke-keys'], { KM_HOME: teammate });
+    expect([takenBack.status, takenBack.stdout]).toEqual([0, expect.stringMatching(/removed octocat \(viewer\) from org "acme"/)]);
+    expect((await km(['members', 'invite', 'octocat', '--role', 'viewer', '--revoke-keys'], { KM_HOME: teammate })).stdout).toMatch(/invited octocat to org "acme" as viewer/);
     // KM_ORG naming another org than the key's: every session would be refused, and km status and doctor say so.
     const status = await km(['status'], { KM_HOME: teammate, KM_ORG: 'beta' });
     expect(status.stdout).toMatch(/reachable: yes, but the API key is of org "acme" and KM_ORG names "beta": every session is refused/);

@@ -49,7 +49,7 @@ describe('removing a member', () => {
     await keys.revoke('org-a', gone.listing.keyId, 'github:octocat');
 
     const removed = await ask('removeMember', { login: 'octocat' }, undefined, ADMIN);
-    expect([removed.status, removed.body]).toEqual([200, { login: 'Octocat', role: 'member', removedBy: actorOf(ADMIN), teamsLeft: ['platform'], keysMade: [made.listing.prefix] }]);
+    expect([removed.status, removed.body]).toEqual([200, { login: 'Octocat', role: 'member', removedBy: actorOf(ADMIN), teamsLeft: ['platform'], keysMade: [made.listing.prefix], keysRevoked: [] }]);
     expect((await ask('members')).body.members.map((member: { login: string }) => member.login)).toEqual(['hubot']);
     const teams = (await ask('teams')).body.teams.map((team: { teamId: string; userIds: string[]; updatedBy: string }) => [team.teamId, team.userIds, team.updatedBy]);
     expect(teams).toEqual([
@@ -172,5 +172,69 @@ describe('removing a member', () => {
     await ask('inviteMember', {}, { login: 'boss', role: 'owner' });
     expect((await ask('createKey', {}, { role: 'owner', label: 'break-glass' })).status).toBe(200);
     expect((await ask('removeMember', { login: 'boss' })).status).toBe(200);
+  });
+
+  it('revokes the keys they made with them when asked (revokeKeys=true), and no other key', async () => {
+    const { ask, members, readModelStore, logAppend, logged } = setup();
+    await ask('inviteMember', {}, { login: 'octocat', role: 'admin' });
+    await members.signIn('octocat', 'github', 'invitation');
+    const keys = new KeyDirectory(readModelStore, async (events) => void (await logAppend(events)), () => NOW, () => 'b');
+    const theirs = await keys.create({ orgId: 'org-a', role: 'admin', projectId: null, label: 'laptop', actor: 'github:Octocat' });
+    const theirProject = await keys.create({ orgId: 'org-a', role: 'member', projectId: 'web', label: null, actor: 'github:octocat' });
+    const another = await keys.create({ orgId: 'org-a', role: 'member', projectId: null, label: 'ci', actor: 'github:hubot' });
+    // Only true or false: a "yes" read as false would leave the keys the caller meant to revoke.
+    const unclear = await ask('removeMember', { login: 'octocat', revokeKeys: 'yes' }, undefined, ADMIN);
+    expect([unclear.status, unclear.body.error]).toEqual([400, expect.stringContaining('revokeKeys must be true or false, got "yes"')]);
+    expect((await ask('members')).body.members.map((member: { login: string }) => member.login)).toEqual(['octocat']);
+
+    const removed = await ask('removeMember', { login: 'octocat', revokeKeys: 'true' }, undefined, ADMIN);
+    expect([removed.status, removed.body.keysMade, [...removed.body.keysRevoked].sort()]).toEqual([200, [], [theirs.listing.prefix, theirProject.listing.prefix].sort()]);
+    const working = (await keys.list('org-a')).filter((key) => key.revokedAt === null).map((key) => key.keyId);
+    expect(working).toEqual([another.listing.keyId]);
+    const revokedBy = (await logged()).filter((event) => event.type === 'key.revoked').map((event) => [(event as { keyId: string }).keyId, event.actor]);
+    expect(revokedBy.sort()).toEqual([[theirs.listing.keyId, actorOf(ADMIN)], [theirProject.listing.keyId, actorOf(ADMIN)]].sort());
+    // The removal that went through before: nothing more to remove or revoke.
+    expect((await ask('removeMember', { login: 'octocat', revokeKeys: 'true' })).status).toBe(404);
+  });
+
+  it("revokes an owner key with them only as an owner, and never the org's last owner", async () => {
+    const { ask, members, readModelStore, logAppend } = setup();
+    await ask('inviteMember', {}, { login: 'boss', role: 'owner' });
+    await members.signIn('boss', 'github', 'invitation');
+    const keys = new KeyDirectory(readModelStore, async (events) => void (await logAppend(events)), () => NOW, () => 'b');
+    const ownerKey = await keys.create({ orgId: 'org-a', role: 'owner', projectId: null, label: null, actor: 'github:boss' });
+    // boss's owner key is an owner that remains when boss goes (the static keys here are not the directory's) ...
+    // ... but not when it goes with them: the org would have no owner.
+    const last = await ask('removeMember', { login: 'boss', revokeKeys: 'true' });
+    expect([last.status, last.body.error]).toEqual([409, expect.stringContaining(`boss is the org's last owner with their owner keys (${ownerKey.listing.prefix})`)]);
+    expect((await keys.list('org-a')).map((key) => key.revokedAt)).toEqual([null]);
+    expect((await ask('members')).body.members.map((member: { login: string }) => member.login)).toEqual(['boss']);
+
+    // Demoted to admin by an owner who stays, boss keeps the owner key: an admin cannot revoke it with them.
+    await ask('inviteMember', {}, { login: 'deputy', role: 'owner' });
+    await members.signIn('deputy', 'github', 'invitation');
+    expect((await ask('inviteMember', {}, { login: 'boss', role: 'admin' })).body.keysAbove).toEqual([ownerKey.listing.prefix]);
+    const byAdmin = await ask('removeMember', { login: 'boss', revokeKeys: 'true' }, undefined, ADMIN);
+    expect([byAdmin.status, byAdmin.body.error]).toEqual([403, `${ownerKey.listing.prefix} is an owner key: only an owner revokes owner keys`]);
+    expect((await keys.list('org-a')).map((key) => key.revokedAt)).toEqual([null]);
+    const byOwner = await ask('removeMember', { login: 'boss', revokeKeys: 'true' });
+    expect([byOwner.status, byOwner.body.keysRevoked]).toEqual([200, [ownerKey.listing.prefix]]);
+  });
+
+  it('revokes the keys above a lowered role when asked, and keeps those at or below it', async () => {
+    const { ask, members, readModelStore, logAppend } = setup();
+    await ask('inviteMember', {}, { login: 'octocat', role: 'admin' });
+    await members.signIn('octocat', 'github', 'invitation');
+    const keys = new KeyDirectory(readModelStore, async (events) => void (await logAppend(events)), () => NOW, () => 'b');
+    const admin = await keys.create({ orgId: 'org-a', role: 'admin', projectId: null, label: null, actor: 'github:octocat' });
+    const member = await keys.create({ orgId: 'org-a', role: 'member', projectId: null, label: null, actor: 'github:octocat' });
+    const viewer = await keys.create({ orgId: 'org-a', role: 'viewer', projectId: null, label: null, actor: 'github:octocat' });
+    const lowered = await ask('inviteMember', { revokeKeys: 'true' }, { login: 'octocat', role: 'viewer' }, ADMIN);
+    expect([lowered.status, lowered.body.role, [...lowered.body.keysRevoked].sort(), lowered.body.keysAbove]).toEqual([200, 'viewer', [admin.listing.prefix, member.listing.prefix].sort(), undefined]);
+    expect((await keys.list('org-a')).filter((key) => key.revokedAt === null).map((key) => key.keyId)).toEqual([viewer.listing.keyId]);
+    // Raised again: nothing is above the new role, nothing revoked.
+    const raised = await ask('inviteMember', { revokeKeys: 'true' }, { login: 'octocat', role: 'member' }, ADMIN);
+    expect([raised.status, raised.body.keysRevoked]).toEqual([200, []]);
+    expect((await keys.list('org-a')).filter((key) => key.revokedAt === null).map((key) => key.keyId)).toEqual([viewer.listing.keyId]);
   });
 });

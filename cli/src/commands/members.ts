@@ -19,44 +19,48 @@ export function membersCommand(): Command {
     .argument('<login>', 'their GitHub login')
     .addOption(new Option('--role <role>', 'what they may do').choices(ROLES).default('member'))
     .option('--org <org>', "on this machine's database: the org (default: the org you are logged in to, or local)")
-    .action(async (login: string, options: { role: Role; org?: string }) => {
+    .option('--revoke-keys', 'lowering a member\'s role: revoke the keys they made with a role above the new one')
+    .action(async (login: string, options: { role: Role; org?: string; revokeKeys?: boolean }) => {
       if (!GithubLoginSchema.safeParse(login).success) throw new UsageError(`"${login}" is not a GitHub login`);
       const settings = loadSettings();
       let orgId: string;
-      let invited: { keysAbove?: string[] | undefined };
+      let invited: { keysAbove?: string[] | undefined; keysRevoked?: string[] | undefined };
       if (settings.endpoint) {
         if (options.org) throw new UsageError("--org is for this machine's database; through the API you invite to your own org");
-        invited = await callApi(inviteMemberRoute, { body: { login, role: options.role } });
+        invited = await callApi(inviteMemberRoute, { request: { revokeKeys: options.revokeKeys ? 'true' : undefined }, body: { login, role: options.role } });
         orgId = settings.orgId;
       } else {
         orgId = options.org ?? settings.orgId;
-        invited = await withLocalDirectories(async (directories) => inviteMember(directories, { orgId: await knownLocalOrg(directories, orgId, { named: options.org !== undefined, founding: options.role === 'owner' }), role: 'owner', actor: 'cli' }, login, options.role));
+        invited = await withLocalDirectories(async (directories) => inviteMember(directories, { orgId: await knownLocalOrg(directories, orgId, { named: options.org !== undefined, founding: options.role === 'owner' }), role: 'owner', actor: 'cli' }, login, options.role, { revokeKeys: options.revokeKeys }));
       }
       process.stdout.write(`km members: invited ${login} to org "${orgId}" as ${options.role}; they sign in with GitHub on the dashboard\n`);
-      if (invited.keysAbove?.length) process.stdout.write(`km members: keys they made with a role above ${options.role} still work: ${invited.keysAbove.join(', ')} (km keys revoke <prefix> if they should not)\n`);
+      if (invited.keysAbove?.length) process.stdout.write(`km members: keys they made with a role above ${options.role} still work: ${invited.keysAbove.join(', ')} (km keys revoke <prefix>, or invite again with --revoke-keys, if they should not)\n`);
+      if (invited.keysRevoked?.length) process.stdout.write(`km members: revoked the keys they made with a role above ${options.role}: ${invited.keysRevoked.join(', ')}\n`);
     });
   members
     .command('remove')
     .description("Remove a member or invitation: their sign-in stops working and they leave the org's teams")
     .argument('<login>', 'their GitHub login (what km members list shows: a member is known by it)')
     .option('--org <org>', "on this machine's database: the org (default: the org you are logged in to, or local)")
-    .action(async (login: string, options: { org?: string }) => {
+    .option('--revoke-keys', 'revoke the keys they made as well (left working by default: they may serve CI)')
+    .action(async (login: string, options: { org?: string; revokeKeys?: boolean }) => {
       if (!GithubLoginSchema.safeParse(login).success) throw new UsageError(`"${login}" is not a GitHub login: give the login km members list shows`);
       const settings = loadSettings();
       let orgId: string;
-      let removed: { login: string; role: Role; teamsLeft: string[]; keysMade: string[] };
+      let removed: { login: string; role: Role; teamsLeft: string[]; keysMade: string[]; keysRevoked: string[] };
       if (settings.endpoint) {
         if (options.org) throw new UsageError("--org is for this machine's database; through the API you remove members of your own org");
-        removed = await callApi(removeMemberRoute, { request: { login } });
+        removed = await callApi(removeMemberRoute, { request: { login, revokeKeys: options.revokeKeys ? 'true' : undefined } });
         orgId = settings.orgId;
       } else {
         orgId = options.org ?? settings.orgId;
         // The machine's own admin, as for km keys on its database: an owner, held to the last-owner rule all the same.
-        removed = await withLocalDirectories(async (directories) => removeMember(directories, { orgId: await knownLocalOrg(directories, orgId, { named: options.org !== undefined }), role: 'owner', actor: 'cli' }, login));
+        removed = await withLocalDirectories(async (directories) => removeMember(directories, { orgId: await knownLocalOrg(directories, orgId, { named: options.org !== undefined }), role: 'owner', actor: 'cli' }, login, { revokeKeys: options.revokeKeys }));
       }
       const teams = removed.teamsLeft.length ? `; left team${removed.teamsLeft.length > 1 ? 's' : ''} ${removed.teamsLeft.join(', ')}` : '';
       process.stdout.write(`km members: removed ${removed.login} (${removed.role}) from org "${orgId}"; their sign-in no longer works${teams}\n`);
       if (removed.keysMade.length > 0) process.stdout.write(`km members: the keys they made still work: ${removed.keysMade.join(', ')} (km keys revoke <prefix> if they go with them)\n`);
+      if (removed.keysRevoked.length > 0) process.stdout.write(`km members: revoked the keys they made: ${removed.keysRevoked.join(', ')}\n`);
     });
   members
     .command('list')

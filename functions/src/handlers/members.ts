@@ -10,7 +10,7 @@ import { serverEventAppender, type ChangeDeps } from './server-events';
 
 const directoryOf = (deps: ChangeDeps, context: InvocationContext) => new MemberDirectory(deps.readModelStore, serverEventAppender(deps, context), deps.now, deps.newBatchId);
 
-const view = ({ kind: _kind, ...member }: MemberDoc & { keysAbove?: string[] }) => member;
+const view = ({ kind: _kind, ...member }: MemberDoc & { keysAbove?: string[]; keysRevoked?: string[] }) => member;
 
 /** GET /api/members */
 export const makeQueryMembersHandler = routeHandler(membersRoute, async (caller, _input, deps: ChangeDeps, context) => ({
@@ -19,7 +19,7 @@ export const makeQueryMembersHandler = routeHandler(membersRoute, async (caller,
 }));
 
 /** POST /api/members: an invitation; a project key manages its project's keys, not the org's members. */
-export const makeInviteMemberHandler = routeHandler(inviteMemberRoute, async (caller, { body }, deps: ChangeDeps, context) => {
+export const makeInviteMemberHandler = routeHandler(inviteMemberRoute, async (caller, { body, revokeKeys }, deps: ChangeDeps, context) => {
   if (caller.projectId) throw new ApiError(403, `this key is scoped to project "${caller.projectId}": members are the org's, invite them with a key of the org`);
   const append = serverEventAppender(deps, context);
   const directories = {
@@ -27,11 +27,11 @@ export const makeInviteMemberHandler = routeHandler(inviteMemberRoute, async (ca
     keys: new KeyDirectory(deps.readModelStore, append, deps.now, deps.newBatchId),
     store: deps.readModelStore,
   };
-  return view(await inviteMember(directories, caller, body.login, body.role, deps.now));
+  return view(await inviteMember(directories, caller, body.login, body.role, { revokeKeys, now: deps.now }));
 });
 
 /** POST /api/members/{login}/remove: a project key manages its project's keys, not the org's members. */
-export const makeRemoveMemberHandler = routeHandler(removeMemberRoute, async (caller, { login }, deps: ChangeDeps, context) => {
+export const makeRemoveMemberHandler = routeHandler(removeMemberRoute, async (caller, { login, revokeKeys }, deps: ChangeDeps, context) => {
   if (caller.projectId) throw new ApiError(403, `this key is scoped to project "${caller.projectId}": members are the org's, remove them with a key of the org`);
   const append = serverEventAppender(deps, context);
   const directories = {
@@ -40,5 +40,5 @@ export const makeRemoveMemberHandler = routeHandler(removeMemberRoute, async (ca
     keys: new KeyDirectory(deps.readModelStore, append, deps.now, deps.newBatchId),
     store: deps.readModelStore,
   };
-  return removeMember(directories, caller, login, deps.now);
+  return removeMember(directories, caller, login, { revokeKeys, now: deps.now });
 });

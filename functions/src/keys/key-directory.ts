@@ -104,6 +104,13 @@ export class KeyDirectory {
     return listing;
   }
 
+  /** Revokes the org's keys given (a member's, with their removal), one by one; their shown prefixes. */
+  async revokeEach(orgId: string, keys: readonly KeyListingDoc[], actor: string): Promise<string[]> {
+    const prefixes: string[] = [];
+    for (const key of keys) prefixes.push((await this.revoke(orgId, key.keyId, actor)).prefix);
+    return prefixes;
+  }
+
   /** The orgs that have keys: for the machine's own admin (`km keys list` on the embedded database), never the API. */
   async orgs(): Promise<string[]> {
     return (await this.store.query<{ orgId: string }>(KEYS_MODEL, ORGS_PARTITION, { where: { kind: 'org' } })).map((doc) => doc.orgId);

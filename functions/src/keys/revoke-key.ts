@@ -42,7 +42,7 @@ export async function revokeKey(
     }
     if (target?.role === 'owner' && target.revokedAt === null) {
       if (!roleMayGrant(caller.role, 'owner')) throw new ApiError(403, `${target.keyId} is an owner key: only an owner revokes owner keys`);
-      if ((await ownersLeft(directories, caller.orgId, { keyId: target.keyId })) === 0) {
+      if ((await ownersLeft(directories, caller.orgId, { keyIds: [target.keyId] })) === 0) {
         throw new ApiError(409, `${target.keyId} is the org's last owner: make another owner key (km keys create --role owner) or invite an owner who signs in, then revoke it`);
       }
     }

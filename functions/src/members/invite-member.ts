@@ -8,27 +8,36 @@ import { mayStopBeingOwner, oneOwnerChangeAtATime } from './owners-left';
  * Invites a login with a role, or gives a member a new one, for the API and for `km members invite` on KM_HOME's
  * database alike. A role is granted only by one who may grant it (only an owner makes owners), and an owner's role
  * is changed by owners only, never the org's last one's: an invitation that named an owner again with another role
- * used to demote them past the rules removal keeps, and could leave the org with no owner to manage it.
+ * used to demote them past the rules removal keeps, and could leave the org with no owner to manage it. A lowered
+ * role leaves the keys they made with their roles, listed (keysAbove), or with revokeKeys revokes those above it.
  */
 export async function inviteMember(
   directories: { members: MemberDirectory; keys: KeyDirectory; store: ReadModelStore },
   caller: { orgId: string; role: Role; actor: string },
   login: string,
   role: Role,
-  now: () => Date = () => new Date(),
-): Promise<MemberDoc & { keysAbove?: string[] }> {
+  options: { revokeKeys?: boolean; now?: () => Date } = {},
+): Promise<MemberDoc & { keysAbove?: string[]; keysRevoked?: string[] }> {
   const { orgId } = caller;
   if (!roleMayGrant(caller.role, role)) throw new ApiError(403, `a caller with role "${caller.role}" cannot invite with role "${role}": only an owner makes owners`);
+  const lowered = (member: MemberDoc | null): member is MemberDoc => member !== null && ROLES.indexOf(role) > ROLES.indexOf(member.role);
+  // The keys they made with a role above the new one: a key keeps its role.
+  const keysAbove = async (member: MemberDoc | null) => (lowered(member) ? (await directories.keys.workingKeysMadeBy(orgId, member.login)).filter((key) => ROLES.indexOf(key.role) < ROLES.indexOf(role)) : []);
   const change = async () => {
     const member = await directories.members.find(orgId, login);
-    if (member?.role === 'owner' && role !== 'owner') await mayStopBeingOwner(directories, caller, member, { doing: "changes an owner's role", then: 'change their role' });
+    const above = await keysAbove(member);
+    const ownerKeys = options.revokeKeys ? above.filter((key) => key.role === 'owner') : [];
+    const demotedOwner = member?.role === 'owner' && role !== 'owner';
+    if (demotedOwner || ownerKeys.length > 0) {
+      await mayStopBeingOwner(directories, caller, { member: demotedOwner ? member : undefined, ownerKeys }, { doing: "changes an owner's role", then: 'change their role' });
+    }
+    const keysRevoked = options.revokeKeys ? await directories.keys.revokeEach(orgId, above, caller.actor) : [];
     const invited = await directories.members.invite(orgId, login, role, caller.actor);
-    if (!member || ROLES.indexOf(role) <= ROLES.indexOf(member.role)) return invited;
-    // Lowered: the keys they made keep their roles, so say which are above the new one.
-    const keysAbove = (await directories.keys.workingKeysMadeBy(orgId, member.login)).filter((key) => ROLES.indexOf(key.role) < ROLES.indexOf(role)).map((key) => key.prefix);
-    return keysAbove.length > 0 ? { ...invited, keysAbove } : invited;
+    if (options.revokeKeys) return { ...invited, keysRevoked };
+    return above.length > 0 ? { ...invited, keysAbove: above.map((key) => key.prefix) } : invited;
   };
-  // Only an owner's demotion changes who owns the org: the others need no lease, and meet no other owner change.
-  const demotion = role !== 'owner' && (await directories.members.find(orgId, login))?.role === 'owner';
-  return demotion ? oneOwnerChangeAtATime(directories.store, orgId, change, now) : change();
+  // Only a change of who owns the org (an owner demoted, owner keys revoked) needs the lease and meets other owner changes.
+  const member = await directories.members.find(orgId, login);
+  const ownerChange = (member?.role === 'owner' && role !== 'owner') || (options.revokeKeys === true && (await keysAbove(member)).some((key) => key.role === 'owner'));
+  return ownerChange ? oneOwnerChangeAtATime(directories.store, orgId, change, options.now) : change();
 }

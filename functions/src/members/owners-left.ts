@@ -1,37 +1,41 @@
 import { randomUUID } from 'node:crypto';
 import { ApiError, type Role } from '@km/shared';
 import type { KeyDirectory } from '../keys/key-directory';
+import type { KeyListingDoc } from '../keys/key-docs';
 import { ConcurrencyError, type ReadModelStore } from '../ports';
 import { MEMBERS_MODEL, type MemberDirectory } from './member-directory';
 
 /**
- * The org's owners that remain when one leaves (an owner member removed, an owner key revoked): owner members who
- * have joined (an invitation may name a login nobody has) and org-wide owner keys not revoked (a project's cannot
- * make keys or invite). None left, and nobody could manage the org any more through the API: members, keys and
- * owners are made by owners only.
+ * The org's owners that remain when some leave (an owner member removed or demoted, owner keys revoked): owner
+ * members who have joined (an invitation may name a login nobody has) and org-wide owner keys not revoked (a
+ * project's cannot make keys or invite). None left, and nobody could manage the org any more through the API:
+ * members, keys and owners are made by owners only.
  */
-export async function ownersLeft(directories: { members: MemberDirectory; keys: KeyDirectory }, orgId: string, leaving: { login: string } | { keyId: string }): Promise<number> {
-  const members = (await directories.members.list(orgId)).filter((member) => member.role === 'owner' && member.joinedAt !== null && !('login' in leaving && member.login === leaving.login)).length;
-  const keys = (await directories.keys.list(orgId)).filter(
-    (key) => key.role === 'owner' && key.projectId === null && key.revokedAt === null && !('keyId' in leaving && key.keyId === leaving.keyId),
-  ).length;
+export async function ownersLeft(directories: { members: MemberDirectory; keys: KeyDirectory }, orgId: string, leaving: { login?: string; keyIds?: readonly string[] }): Promise<number> {
+  const members = (await directories.members.list(orgId)).filter((member) => member.role === 'owner' && member.joinedAt !== null && member.login !== leaving.login).length;
+  const keys = (await directories.keys.list(orgId)).filter((key) => key.role === 'owner' && key.projectId === null && key.revokedAt === null && !leaving.keyIds?.includes(key.keyId)).length;
   return members + keys;
 }
 
 /**
- * An owner member leaving their role (removed, or given another): only an owner may do it, and never to the org's
- * last owner. An invitation nobody took up was no owner yet: changing it leaves as many as there were. `doing` and
- * `then` word the refusals: "removes owners" / "remove them".
+ * An owner member leaving their role (removed, or given another), and with it maybe owner keys they made
+ * (revokeKeys): only an owner may do it, and never to the org's last owner. An invitation nobody took up was no
+ * owner yet: changing it leaves as many as there were. `doing` and `then` word the refusals: "removes owners" /
+ * "remove them".
  */
 export async function mayStopBeingOwner(
   directories: { members: MemberDirectory; keys: KeyDirectory },
   caller: { orgId: string; role: Role },
-  member: { login: string; joinedAt: string | null },
+  leaving: { member?: { login: string; joinedAt: string | null }; ownerKeys?: readonly KeyListingDoc[] },
   words: { doing: string; then: string },
 ): Promise<void> {
-  if (caller.role !== 'owner') throw new ApiError(403, `${member.login} is an owner: only an owner ${words.doing}`);
-  if (member.joinedAt !== null && (await ownersLeft(directories, caller.orgId, { login: member.login })) === 0) {
-    throw new ApiError(409, `${member.login} is the org's last owner: invite another owner who signs in (km members invite <login> --role owner), or make an owner key, then ${words.then}`);
+  const { member, ownerKeys = [] } = leaving;
+  const keys = ownerKeys.map((key) => key.prefix).join(', ');
+  if (caller.role !== 'owner') throw new ApiError(403, member ? `${member.login} is an owner: only an owner ${words.doing}` : `${keys} ${ownerKeys.length > 1 ? 'are owner keys' : 'is an owner key'}: only an owner revokes owner keys`);
+  const counted = (member !== undefined && member.joinedAt !== null) || ownerKeys.some((key) => key.projectId === null);
+  if (counted && (await ownersLeft(directories, caller.orgId, { login: member?.login, keyIds: ownerKeys.map((key) => key.keyId) })) === 0) {
+    const who = member ? `${member.login} is the org's last owner${ownerKeys.length > 0 ? ` with their owner keys (${keys})` : ''}` : `${keys} ${ownerKeys.length > 1 ? 'are' : 'is'} the org's last owner`;
+    throw new ApiError(409, `${who}: invite another owner who signs in (km members invite <login> --role owner), or make an owner key, then ${words.then}`);
   }
 }
 

@@ -2,10 +2,10 @@ import { ApiError, type Role } from '@km/shared';
 import type { KeyDirectory } from '../keys/key-directory';
 import type { ReadModelStore } from '../ports';
 import type { TeamDirectory } from '../teams/team-directory';
-import type { MemberDirectory } from './member-directory';
+import type { MemberDirectory, MemberDoc } from './member-directory';
 import { mayStopBeingOwner, oneOwnerChangeAtATime } from './owners-left';
 
-/** What removing a member did: who it was, and the teams they were taken out of. */
+/** What removing a member did: who it was, the teams they were taken out of, and their keys. */
 export interface RemovedMember {
   login: string;
   role: Role;
@@ -13,31 +13,41 @@ export interface RemovedMember {
   teamsLeft: string[];
   /** The keys they made (signed in with GitHub) that still work, by shown prefix: left as they are, said. */
   keysMade: string[];
+  /** Asked with revokeKeys: the keys they made, revoked with them (keysMade is then empty). */
+  keysRevoked: string[];
 }
 
 /**
  * Takes a member (or an open invitation) out of the org, for the API and for `km members remove` on KM_HOME's
  * database alike: only an owner removes an owner, and never the org's last one (an owner member or an owner key not
  * revoked must remain, or nobody could manage the org any more). The member's sign-in stops working and they leave
- * the teams that name their login.
+ * the teams that name their login. The keys they made keep working (they may serve CI) unless revokeKeys: then
+ * they go first, so that a removal cut short is finished by asking again (a removed member could not be named).
  */
 export async function removeMember(
   directories: { members: MemberDirectory; teams: TeamDirectory; keys: KeyDirectory; store: ReadModelStore },
   caller: { orgId: string; role: Role; actor: string },
   login: string,
-  now: () => Date = () => new Date(),
+  options: { revokeKeys?: boolean; now?: () => Date } = {},
 ): Promise<RemovedMember> {
   const { orgId } = caller;
+  const theirKeys = async (member: MemberDoc | null) => (member && options.revokeKeys ? directories.keys.workingKeysMadeBy(orgId, member.login) : []);
   const change = async () => {
     const member = await directories.members.find(orgId, login);
     if (!member) throw new ApiError(404, `no member or invitation "${login}" in your org: see km members list`);
-    if (member.role === 'owner') await mayStopBeingOwner(directories, caller, member, { doing: 'removes owners', then: 'remove them' });
+    const revoking = await theirKeys(member);
+    const ownerKeys = revoking.filter((key) => key.role === 'owner');
+    if (member.role === 'owner' || ownerKeys.length > 0) {
+      await mayStopBeingOwner(directories, caller, { member: member.role === 'owner' ? member : undefined, ownerKeys }, { doing: 'removes owners', then: 'remove them' });
+    }
+    const keysRevoked = await directories.keys.revokeEach(orgId, revoking, caller.actor);
     const removed = await directories.members.remove(orgId, member.login, caller.actor);
     const teamsLeft = await directories.teams.leave(orgId, member.login, caller.actor);
     const keysMade = (await directories.keys.workingKeysMadeBy(orgId, member.login)).map((key) => key.prefix);
-    return { login: removed.login, role: removed.role, removedBy: caller.actor, teamsLeft, keysMade };
+    return { login: removed.login, role: removed.role, removedBy: caller.actor, teamsLeft, keysMade, keysRevoked };
   };
-  // Only an owner's removal changes who owns the org: the others need no lease, and meet no other owner change.
-  const owner = (await directories.members.find(orgId, login))?.role === 'owner';
-  return owner ? oneOwnerChangeAtATime(directories.store, orgId, change, now) : change();
+  // Only a change of who owns the org (an owner removed, owner keys revoked) needs the lease and meets other owner changes.
+  const member = await directories.members.find(orgId, login);
+  const ownerChange = member?.role === 'owner' || (await theirKeys(member)).some((key) => key.role === 'owner');
+  return ownerChange ? oneOwnerChangeAtATime(directories.store, orgId, change, options.now) : change();
 }

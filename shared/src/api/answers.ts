@@ -261,10 +261,11 @@ export const MemberSchema = z.strictObject({
   lastSignInAt: z.string().nullable(),
 });
 /**
- * An invitation's answer; keysAbove, where it lowered a member's role: the shown prefixes of the keys they made with
- * a role above the new one, which still work (a key keeps its role); revoke them apart.
+ * An invitation's answer; where it lowered a member's role, keysAbove: the shown prefixes of the keys they made with
+ * a role above the new one, which still work (a key keeps its role); or, asked with revokeKeys, keysRevoked: those
+ * keys, revoked with the change.
  */
-export const InvitedMemberSchema = MemberSchema.extend({ keysAbove: z.array(z.string()).optional() });
+export const InvitedMemberSchema = MemberSchema.extend({ keysAbove: z.array(z.string()).optional(), keysRevoked: z.array(z.string()).optional() });
 export const MembersAnswerSchema = z.strictObject({ orgId: z.string(), members: z.array(MemberSchema) });
 /** A member taken out of the org: who, by whom, and the teams that no longer name them. */
 export const RemovedMemberAnswerSchema = z.strictObject({
@@ -272,8 +273,10 @@ export const RemovedMemberAnswerSchema = z.strictObject({
   role: RoleSchema,
   removedBy: z.string(),
   teamsLeft: z.array(z.string()),
-  /** The shown prefixes of the keys they made that still work: a removal leaves them, which may serve CI. */
+  /** The shown prefixes of the keys they made that still work: a removal leaves them (they may serve CI) unless asked. */
   keysMade: z.array(z.string()),
+  /** Asked with revokeKeys: the keys they made, revoked with the removal (keysMade is then empty). */
+  keysRevoked: z.array(z.string()),
 });
 export const TeamSchema = z.strictObject({
   teamId: z.string(),

@@ -69,6 +69,13 @@ export function enumParam<const T extends string>(name: string, allowed: readonl
   });
 }
 
+/** A yes-or-no parameter: `true` or `false`, nothing else (a `1` or `yes` read as false would do the opposite of what was asked). */
+export function flagParam(name: string) {
+  return parsed<boolean>((raw) => (raw === 'true' ? { value: true } : raw === 'false' ? { value: false } : { error: `${name} must be true or false, got "${raw}"` }))
+    .meta({ type: 'boolean' })
+    .default(false);
+}
+
 /**
  * An instant (ms since the epoch) from parseInstant. A UTC date given as a range's end (`to`) is that whole day,
  * up to its last millisecond, as the cost routes read it: risk and audit read it as its midnight, so a range to

@@ -5,7 +5,7 @@ import { FINDING_KINDS, SEVERITIES } from '../risk/catalog';
 import * as answers from './answers';
 import { RoleSchema, type Permission } from '../tenancy';
 import { API_KEY_PREFIXES } from '../api-keys';
-import { dayParam, enumParam, instantParam, limitParam, nameParam, refusedParam } from './params';
+import { dayParam, enumParam, flagParam, instantParam, limitParam, nameParam, refusedParam } from './params';
 
 /**
  * One HTTP route of the API, declared once: the functions' route table, the Azure registrations and the embedded
@@ -558,12 +558,12 @@ export const inviteMemberRoute = declare({
   method: 'POST',
   path: 'members',
   pathParams: noPathParams,
-  query: noQuery,
+  query: z.strictObject({ revokeKeys: flagParam('revokeKeys') }),
   body: InviteBodySchema,
   bodyExample: { login: 'octocat', role: 'member' },
   answer: answers.InvitedMemberSchema,
   status: 200,
-  doc: 'Invites a GitHub login to the org with a role: their first sign-in makes them a member (owners and admins; only an owner makes owners).',
+  doc: "Invites a GitHub login to the org with a role: their first sign-in makes them a member (owners and admins; only an owner makes owners). Naming a member with a lower role than theirs changes it (only an owner changes an owner's, never the last owner's); the keys they made with a role above the new one keep working and are listed in keysAbove, or revoked with revokeKeys=true (listed in keysRevoked).",
   permission: 'manage',
 });
 
@@ -572,10 +572,10 @@ export const removeMemberRoute = declare({
   method: 'POST',
   path: 'members/{login}/remove',
   pathParams: z.strictObject({ login: GithubLoginSchema }),
-  query: noQuery,
+  query: z.strictObject({ revokeKeys: flagParam('revokeKeys') }),
   answer: answers.RemovedMemberAnswerSchema,
   status: 200,
-  doc: "Removes a member or invitation of the org (a member.removed event): their sign-in stops working at once and they leave the teams that name their login (owners and admins; only an owner removes an owner, and never the org's last owner: a 409). keysMade lists the keys they made that still work: a removal leaves those (they may serve CI); revoke them apart.",
+  doc: "Removes a member or invitation of the org (a member.removed event): their sign-in stops working at once and they leave the teams that name their login (owners and admins; only an owner removes an owner, and never the org's last owner: a 409). keysMade lists the keys they made that still work: a removal leaves those (they may serve CI), unless revokeKeys=true revokes them with it (listed in keysRevoked; an owner key only by an owner, and never the org's last owner).",
   permission: 'manage',
 });
 
