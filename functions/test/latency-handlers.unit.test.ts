@@ -179,7 +179,9 @@ describe('GET /api/latency', () => {
   it.each([
     ['?groupBy=session', 'groupBy must be one of server, tool, method'],
     ['?from=yesterday', 'from must be an ISO 8601 date-time'],
-    ['?from=2026-11-25T13:00:00Z&to=2026-11-25T12:00:00Z', 'from must be before to'],
+    ['?from=2026-11-25T13:00:00Z&to=2026-11-25T12:00:00Z', 'from must be before to: from (2026-11-25T13:00:00.000Z) is not before to (2026-11-25T12:00:00.000Z)'],
+    // A from alone in the future: the to it is not before is the one nobody gave, and the 400 says so.
+    ['?from=2099-01-01', 'from (2099-01-01T00:00:00.000Z) is not before to (now, '],
     ['?from=2026-01-01T00:00:00Z&to=2026-11-25T12:00:00Z', 'at most 92 days'],
     ['?groupBy=method&server=everything', 'server cannot be used here'],
     ['?groupBy=server&tool=echo', 'tool cannot be used here'],

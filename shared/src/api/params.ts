@@ -120,7 +120,11 @@ export function refusedParam(name: string, why: string) {
 export function instantRange(given: { from?: number | undefined; to?: number | undefined }, now: Date, maxDays: number): { fromMs: number; toMs: number } {
   const toMs = given.to ?? now.getTime();
   const fromMs = given.from ?? toMs - DAY_MS;
-  if (fromMs >= toMs) throw badParameter('from', 'from must be before to');
+  if (fromMs >= toMs) {
+    // Saying both ends: a from alone in the future met a to nobody gave (now), and "from must be before to" hid that.
+    const end = given.to === undefined ? `to (now, ${new Date(toMs).toISOString()}, when none is given)` : `to (${new Date(toMs).toISOString()})`;
+    throw badParameter('from', `from must be before to: from (${new Date(fromMs).toISOString()}) is not before ${end}`);
+  }
   if (toMs - fromMs > maxDays * DAY_MS) throw badParameter('from', `the range from..to may span at most ${maxDays} days; ask for a shorter one`);
   return { fromMs, toMs };
 }
