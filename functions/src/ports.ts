@@ -38,6 +38,13 @@ export interface EventLog {
    * the same through read() for one that cannot.
    */
   readType?(after: LogPosition, max: number, type: string): Promise<TypedPage>;
+  /**
+   * Optional: the latest receivedAt its events hold (ms since the epoch; null when empty), read at once: where a
+   * process's ingest stamps go on from, so that a clock set back across a restart never stamps a batch before the
+   * ones logged already (the retention sweep and the live view read by receivedAt). A log kept across restarts
+   * (SQLite) implements it; Event Hubs orders by its own enqueue time.
+   */
+  lastReceivedAt?(): number | null;
   getCheckpoint(projector: string): Promise<LogPosition>;
   setCheckpoint(projector: string, position: LogPosition): Promise<void>;
   close(): Promise<void>;

@@ -3,6 +3,11 @@ import { sessionsProjection, type KmEvent } from '@km/shared';
 import { ApiKeyAuthenticator, hashApiKey } from '../src/adapters/api-key-authenticator';
 import { MemoryEventLog } from '../src/adapters/memory-event-log';
 import { MemoryReadModelStore } from '../src/adapters/memory-read-model-store';
+import { SqliteEventLog } from '../src/adapters/sqlite-event-log';
+import { openSqliteDatabase } from '../src/adapters/sqlite-database';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { makeIngestHandler, type IngestDeps } from '../src/handlers/ingest';
 import { EventTooLargeError, type EventLog } from '../src/ports';
 import { runProjectorOnce } from '../src/projector';
@@ -52,6 +57,28 @@ describe('POST /api/ingest', () => {
     expect(response).toMatchObject({ status: 202, body: { batchId: 'batch-1', accepted: 4, duplicates: 0 } });
     expect(await logged()).toEqual(events.map((event) => ({ ...event, receivedAt: NOW.toISOString(), batchId: 'batch-1' })));
     expect(notices()).toBe(1);
+  });
+
+  it("goes on from the latest receivedAt km.db holds when the clock was set back across a restart", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'km-ingest-clock-'));
+    try {
+      const file = join(dir, 'km.db');
+      const stamps: string[] = [];
+      // One km serve, then another on the same km.db with the clock an hour behind (each its own log object).
+      for (const now of [NOW, new Date(NOW.getTime() - 3_600_000)]) {
+        const db = openSqliteDatabase(file);
+        const eventLog = new SqliteEventLog(db);
+        const { post } = setup({ eventLog, now: () => now });
+        expect((await post(batchOf(aSessionOfEvents(anEnvelope({ orgId: 'org-a', sessionId: `s-${stamps.length}` }), '2026-05-01T10:00:00.000Z', 1)))).status).toBe(202);
+        const events = (await eventLog.read(0, 100)).map((entry) => entry.event);
+        stamps.push(events[events.length - 1]!.receivedAt);
+        db.close();
+      }
+      // Stamped before the first batch, the second would sort before what the retention sweep had already passed.
+      expect(stamps).toEqual([NOW.toISOString(), new Date(NOW.getTime() + 1).toISOString()]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('accepts a gzip body', async () => {

@@ -38,6 +38,7 @@ export class SqliteEventLog implements EventLog, RetainingLog {
   private readonly selectFrom: SqliteStatement<[number, number], { first: number; count: number; body: Buffer }>;
   private readonly selectTypesFrom: SqliteStatement<[number, number], { first: number; count: number; types: string | null }>;
   private readonly selectBody: SqliteStatement<[number], { body: Buffer }>;
+  private readonly selectLastBlock: SqliteStatement<[], { first: number; count: number; body: Buffer }>;
   private readonly selectCheckpoint: SqliteStatement<[string], { position: number }>;
   private readonly upsertCheckpoint: SqliteStatement<[string, number]>;
   private readonly cache = new Map<LogPosition, Block>();
@@ -89,6 +90,7 @@ export class SqliteEventLog implements EventLog, RetainingLog {
     this.selectFrom = db.prepare<[number, number], { first: number; count: number; body: Buffer }>(`SELECT first, count, body ${BLOCKS_FROM_SQL}`);
     this.selectTypesFrom = db.prepare<[number, number], { first: number; count: number; types: string | null }>(`SELECT first, count, types ${BLOCKS_FROM_SQL}`);
     this.selectBody = db.prepare<[number], { body: Buffer }>('SELECT body FROM km_event_blocks WHERE first = ?');
+    this.selectLastBlock = db.prepare<[], { first: number; count: number; body: Buffer }>('SELECT first, count, body FROM km_event_blocks ORDER BY first DESC LIMIT 1');
     this.selectCheckpoint = db.prepare<[string], { position: number }>('SELECT position FROM km_checkpoints WHERE projector = ?');
     this.upsertCheckpoint = db.prepare<[string, number]>(
       'INSERT INTO km_checkpoints (projector, position) VALUES (?, ?) ON CONFLICT (projector) DO UPDATE SET position = excluded.position',
@@ -190,6 +192,18 @@ export class SqliteEventLog implements EventLog, RetainingLog {
   /** Another connection changed blocks (a retention sweep): what this one decoded may no longer be what is stored. */
   forgetDecodedBlocks(): void {
     this.cache.clear();
+  }
+
+  /** The latest receivedAt of the last block (an append is one batch, stamped at once; server events too). */
+  lastReceivedAt(): number | null {
+    const row = this.selectLastBlock.get();
+    if (!row) return null;
+    let latest: number | null = null;
+    for (const event of this.decoded(row.first, row.count, () => row.body).events) {
+      const at = Date.parse(event.receivedAt);
+      if (Number.isFinite(at) && (latest === null || at > latest)) latest = at;
+    }
+    return latest;
   }
 
   async getCheckpoint(projector: string): Promise<LogPosition> {

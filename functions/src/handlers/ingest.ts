@@ -93,10 +93,13 @@ const lastArrival = new WeakMap<EventLog, number>();
  * A batch's receivedAt: now, or a millisecond after the last batch of the same log when the clock has not moved on
  * since (or went back). Stamped and appended in one turn of the event loop, so in one process the stamps are in the
  * log's order, and a live view reading by (receivedAt, id) after its cursor never passes over a batch of the same
- * millisecond whose ids sort lower (GET /api/interactions/recent).
+ * millisecond whose ids sort lower (GET /api/interactions/recent). A process's first batch goes on from the latest
+ * stamp its log holds (lastReceivedAt): a clock set back across a restart stamped batches before the ones logged,
+ * and the retention sweep, which reads only what came since its last cut, never cleared their previews.
  */
 function arrivalStamp(log: EventLog, now: Date): string {
-  const at = Math.max(now.getTime(), (lastArrival.get(log) ?? -Infinity) + 1);
+  const last = lastArrival.get(log) ?? log.lastReceivedAt?.() ?? -Infinity;
+  const at = Math.max(now.getTime(), last + 1);
   lastArrival.set(log, at);
   return new Date(at).toISOString();
 }
