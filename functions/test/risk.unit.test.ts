@@ -325,6 +325,10 @@ describe('risk fold', () => {
     );
     // It used to be ann's (the first caller ever), whose one call a day made none of it.
     expect(await spikes('&userId=ann')).toEqual([]);
+    // A server document stored before, its spike still naming ann, reads as naming nobody until it is folded again.
+    const stored = fold(events, serverDocId('p9', ann.server.name))!;
+    const before = { ...stored, userId: 'ann', sessionId: 's-ann', interactionId: events[0]!.id };
+    expect(expandFindings([before]).find((f) => f.id === stored.id)).toMatchObject({ ruleId: 'anomaly-volume-spike', userId: null, sessionId: null, interactionId: null });
     // A first use is one call's, and stays the caller's.
     const firstUse = interaction(ann, '2026-05-01T10:00:00.000Z', { target: 'search' });
     expect(toolFinding(fold([firstUse], serverDocId('p9', ann.server.name))!, 'search')).toMatchObject({ ruleId: 'anomaly-first-use', userId: 'ann', sessionId: 's-ann', interactionId: firstUse.id });

@@ -581,8 +581,17 @@ export function expandFindings(read: readonly RiskFindingDoc[], sessions: readon
     const finding = filesFinding(session, byId.get(filesFindingId(session.id)));
     if (finding) derived.set(finding.id, finding);
   }
-  const kept = docs.filter((doc) => doc.detected && !derived.has(doc.id) && doc.ruleId !== UNUSUAL_HOURS);
+  const kept = docs.filter((doc) => doc.detected && !derived.has(doc.id) && doc.ruleId !== UNUSUAL_HOURS).map(namedAsJudged);
   return [...kept, ...derived.values(), ...hoursFindings(docs, byId)];
+}
+
+/**
+ * A stored usage finding naming whom its verdict names (namedBy): one judged a spike or a burst before those named
+ * nobody kept its first caller until its server's next call, so a user filter showed it to them in the meantime.
+ */
+function namedAsJudged(doc: RiskFindingDoc): RiskFindingDoc {
+  if (doc.kind !== 'anomaly' || (doc.ruleId !== 'anomaly-volume-spike' && doc.ruleId !== 'anomaly-error-burst')) return doc;
+  return doc.userId === null && doc.sessionId === null && doc.interactionId === null ? doc : { ...doc, sessionId: null, userId: null, interactionId: null };
 }
 
 export const riskProjection: Projection<RiskFindingDoc, RiskEvent> = {
