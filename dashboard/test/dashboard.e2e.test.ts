@@ -535,6 +535,9 @@ describe('dashboard in a browser, against km serve seeded through km', () => {
     expect(await statValue(page, 'cost-mtd')).toBe('$12.50');
     expect(await page.getByTestId('cost-total').innerText()).toBe('$1.25');
     expect(await page.locator('[data-testid="cost-table"] tbody tr').count()).toBe(2);
+    // The breakdown says it may miss spend (complete: false); the summary, whole, does not.
+    expect(await page.getByTestId('cost-partial').count()).toBe(1);
+    expect(await page.locator('#cost-breakdown [data-testid="cost-partial"]').innerText()).toContain('summed under (other)');
     expect(await page.locator('#cost-budgets').innerText()).toContain('$12.50 of $50.00 (25%)');
     expect(await page.locator('#cost-days .uplot').count()).toBe(1);
     await shoot(page, 'cost-with-data-1440');
@@ -673,8 +676,8 @@ const totals = (costUsd: number, interactions: number) => ({ costUsd, tokensIn: 
 const today = new Date().toISOString().slice(0, 10);
 const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
 const CONTRACT_ANSWERS: Record<string, unknown> = {
-  '/api/cost/summary': { today: totals(1.25, 10), yesterday: totals(0.5, 4), monthToDate: totals(12.5, 90), forecastMonthEnd: totals(40, 300), byDay: [{ day: yesterday, costUsd: 0.5 }, { day: today, costUsd: 1.25 }] },
-  '/api/cost': { from: yesterday, to: today, groupBy: 'server', currency: 'USD', total: totals(1.25, 10), groups: [{ key: 'everything', ...totals(1, 7) }, { key: 'memory', ...totals(0.25, 3) }] },
+  '/api/cost/summary': { today: totals(1.25, 10), yesterday: totals(0.5, 4), monthToDate: totals(12.5, 90), forecastMonthEnd: totals(40, 300), byDay: [{ day: yesterday, costUsd: 0.5 }, { day: today, costUsd: 1.25 }], complete: true },
+  '/api/cost': { from: yesterday, to: today, groupBy: 'server', currency: 'USD', total: totals(1.25, 10), groups: [{ key: 'everything', ...totals(1, 7) }, { key: 'memory', ...totals(0.25, 3) }], complete: false },
   '/api/budgets': { budgets: [{ scope: 'project', projectId: 'dash-e2e', monthlyUsd: 50, period: 'month', spentUsd: 12.5, percent: 25, forecastUsd: 40, crossed: [] }] },
   '/api/cost/context-tax': { servers: [{ server: 'everything', tools: 12, definitionBytes: 8000, contextTokens: 2000, costUsdPerSession: 0.006 }] },
   '/api/risk/summary': { open: 2, bySeverity: { low: 0, medium: 1, high: 1, critical: 0 }, byRule: [{ ruleId: 'secret.aws-key', count: 1 }, { ruleId: 'pii.email', count: 1 }], byDay: [{ day: today, count: 2 }], anomalies: [] },

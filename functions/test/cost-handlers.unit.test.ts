@@ -186,6 +186,7 @@ describe('cost queries', () => {
     expect(byProject.body).toEqual({
       from: '2026-11-01',
       to: '2026-11-25',
+      complete: true,
       groupBy: 'project',
       currency: 'USD',
       total: { costUsd: 3, tokensIn: 200, tokensOut: 20, interactions: 2 },
@@ -201,7 +202,7 @@ describe('cost queries', () => {
 
     const summary = await api.get(makeQueryCostSummaryHandler, '/api/cost/summary');
     expect(summary.body).toMatchObject({ today: { costUsd: 2 }, yesterday: { costUsd: 1 }, monthToDate: { costUsd: 3, interactions: 2 } });
-    expect(Object.keys(summary.body)).toEqual(['today', 'yesterday', 'monthToDate', 'forecastMonthEnd', 'byDay']);
+    expect(Object.keys(summary.body)).toEqual(['today', 'yesterday', 'monthToDate', 'forecastMonthEnd', 'byDay', 'complete']);
     expect((await api.get(makeQueryContextTaxHandler, '/api/cost/context-tax')).body).toEqual({ servers: [] });
   });
 
@@ -411,6 +412,29 @@ describe('the filters the dashboard sends', () => {
     expect((await cost(api, `groupBy=user&userId=${hidden}`)).body.groups.map((g: any) => [g.key, g.costUsd])).toEqual([[hidden, 1]]);
     expect((await api.get(makeQueryCostSummaryHandler, `/api/cost/summary?userId=${hidden}`)).body.today.costUsd).toBeCloseTo(1);
     expect((await cost(api, 'groupBy=day')).body.total).toMatchObject({ costUsd: 520, interactions: 520 });
+    // Every hour held all of its users: the filtered figures are whole, and say so.
+    expect((await cost(api, `groupBy=day&userId=${hidden}`)).body.complete).toBe(true);
+  });
+
+  it('says a filtered answer may miss spend when one hour had more keys than a bucket keeps (500)', async () => {
+    const api = setup();
+    // 520 users in one hour: the hour keeps 500, the other 20 are summed under (other).
+    const calls = Array.from({ length: 520 }, (_, i) =>
+      interaction(anEnvelope({ orgId: 'org-a', userId: `user-${String(i).padStart(3, '0')}` }), '2026-11-25T10:00:00.000Z', { costUsd: 1, model: 'gpt-4o' }),
+    );
+    for (let i = 0; i < calls.length; i += 100) await api.ingest(calls.slice(i, i + 100));
+    while ((await api.project()) > 0);
+    const hour = (await api.readModelStore.get<any>('cost', 'org-a', 'hour|2026-11-25T10'))!.doc;
+    const hidden = calls.map((call) => call.userId).find((user) => hour.groups.user[user] === undefined)!;
+    // Its spend is in (other): the answer reads $0 for it, and no longer passes that off as the whole of it.
+    const filtered = (await cost(api, `groupBy=day&userId=${hidden}`)).body;
+    expect([filtered.total.costUsd, filtered.complete]).toEqual([0, false]);
+    expect((await api.get(makeQueryCostSummaryHandler, `/api/cost/summary?userId=${hidden}`)).body.complete).toBe(false);
+    // Unfiltered, nothing is missed: the (other) row is in the groups, the totals whole.
+    const all = (await cost(api, 'groupBy=user')).body;
+    expect([all.complete, all.total.costUsd, all.groups.find((g: any) => g.key === '(other)')?.interactions]).toEqual([true, 520, 20]);
+    // Another dimension's filter is not touched by the users' overflow.
+    expect((await cost(api, 'groupBy=day&server=github')).body.complete).toBe(true);
   });
 
   it('answers a range given with times from the hours at its ends (the Overview\'s last hour), not whole days', async () => {

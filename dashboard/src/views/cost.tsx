@@ -46,6 +46,7 @@ export function CostView(props: { filters: Filters }) {
               <StatCard label="Month to date" testId="cost-mtd" value={fmtUsd(s.monthToDate.costUsd)} caption={`${fmtInt(s.monthToDate.interactions)} calls`} />
               <StatCard label="Forecast, month end" testId="cost-forecast" value={fmtUsd(totalOf(s.forecastMonthEnd))} caption="at the current daily rate" />
             </div>
+            {s.complete === false ? <PartialNote /> : null}
             <Panel title="Spend per day" id="cost-days">
               {s.byDay.length === 0 ? (
                 <Empty title="No spend recorded yet." />
@@ -65,50 +66,53 @@ export function CostView(props: { filters: Filters }) {
         }
       >
         <QueryResult query={report} what="the breakdown" absent={<NotYet feature="cost" endpoint="GET /api/cost" />}>
-          {(r) =>
-            r.groups.length === 0 ? (
-              <Empty title="No spend in this range." />
-            ) : (
-              <div class="table-wrap">
-                <table class="table" data-testid="cost-table">
-                  <thead>
-                    <tr>
-                      <th scope="col">{groupBy}</th>
-                      <th scope="col" class="num">Cost ({r.currency})</th>
-                      <th scope="col" class="share-col">Share</th>
-                      <th scope="col" class="num hide-sm">Tokens in</th>
-                      <th scope="col" class="num hide-sm">Tokens out</th>
-                      <th scope="col" class="num">Calls</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {r.groups.map((g) => (
-                      <tr key={g.key}>
-                        <th scope="row"><BreakableKey text={g.key} /></th>
-                        <td class="num">{fmtUsd(g.costUsd)}</td>
-                        <td class="share-col">
-                          <ShareBar ratio={r.total.costUsd ? g.costUsd / r.total.costUsd : 0} label={`${g.key}: ${fmtPct(r.total.costUsd ? g.costUsd / r.total.costUsd : 0)} of spend`} />
-                        </td>
-                        <td class="num hide-sm">{fmtInt(g.tokensIn)}</td>
-                        <td class="num hide-sm">{fmtInt(g.tokensOut)}</td>
-                        <td class="num">{fmtInt(g.interactions)}</td>
+          {(r) => (
+            <>
+              {r.complete === false ? <PartialNote /> : null}
+              {r.groups.length === 0 ? (
+                <Empty title="No spend in this range." />
+              ) : (
+                <div class="table-wrap">
+                  <table class="table" data-testid="cost-table">
+                    <thead>
+                      <tr>
+                        <th scope="col">{groupBy}</th>
+                        <th scope="col" class="num">Cost ({r.currency})</th>
+                        <th scope="col" class="share-col">Share</th>
+                        <th scope="col" class="num hide-sm">Tokens in</th>
+                        <th scope="col" class="num hide-sm">Tokens out</th>
+                        <th scope="col" class="num">Calls</th>
                       </tr>
-                    ))}
-                  </tbody>
-                  <tfoot>
-                    <tr>
-                      <th scope="row">Total</th>
-                      <td class="num" data-testid="cost-total">{fmtUsd(r.total.costUsd)}</td>
-                      <td class="share-col" />
-                      <td class="num hide-sm">{fmtInt(r.total.tokensIn)}</td>
-                      <td class="num hide-sm">{fmtInt(r.total.tokensOut)}</td>
-                      <td class="num">{fmtInt(r.total.interactions)}</td>
-                    </tr>
-                  </tfoot>
-                </table>
-              </div>
-            )
-          }
+                    </thead>
+                    <tbody>
+                      {r.groups.map((g) => (
+                        <tr key={g.key}>
+                          <th scope="row"><BreakableKey text={g.key} /></th>
+                          <td class="num">{fmtUsd(g.costUsd)}</td>
+                          <td class="share-col">
+                            <ShareBar ratio={r.total.costUsd ? g.costUsd / r.total.costUsd : 0} label={`${g.key}: ${fmtPct(r.total.costUsd ? g.costUsd / r.total.costUsd : 0)} of spend`} />
+                          </td>
+                          <td class="num hide-sm">{fmtInt(g.tokensIn)}</td>
+                          <td class="num hide-sm">{fmtInt(g.tokensOut)}</td>
+                          <td class="num">{fmtInt(g.interactions)}</td>
+                        </tr>
+                      ))}
+                    </tbody>
+                    <tfoot>
+                      <tr>
+                        <th scope="row">Total</th>
+                        <td class="num" data-testid="cost-total">{fmtUsd(r.total.costUsd)}</td>
+                        <td class="share-col" />
+                        <td class="num hide-sm">{fmtInt(r.total.tokensIn)}</td>
+                        <td class="num hide-sm">{fmtInt(r.total.tokensOut)}</td>
+                        <td class="num">{fmtInt(r.total.interactions)}</td>
+                      </tr>
+                    </tfoot>
+                  </table>
+                </div>
+              )}
+            </>
+          )}
         </QueryResult>
       </Panel>
 
@@ -182,5 +186,14 @@ export function CostView(props: { filters: Filters }) {
         </Panel>
       </div>
     </div>
+  );
+}
+
+/** A filtered answer that may miss spend: an hour held more of the filter's keys than a bucket keeps (complete: false). */
+function PartialNote() {
+  return (
+    <p class="muted small" role="note" data-testid="cost-partial">
+      Some of this filter's spend may be missing: an hour in this range had more than 500 of its keys, and the rest were summed under (other).
+    </p>
   );
 }

@@ -92,6 +92,8 @@ export const CostReportSchema = z.object({
   currency: z.literal('USD'),
   total: CostFiguresSchema,
   groups: z.array(CostFiguresSchema.extend({ key: z.string() })),
+  /** False when a filter's keys may have spend summed under (other): more keys in one hour than a bucket keeps (500). */
+  complete: z.boolean(),
 });
 export const CostSummarySchema = z.object({
   today: CostFiguresSchema,
@@ -99,6 +101,8 @@ export const CostSummarySchema = z.object({
   monthToDate: CostFiguresSchema,
   forecastMonthEnd: z.number(),
   byDay: z.array(z.object({ day: z.string(), costUsd: z.number() })),
+  /** As the report's: false when a filter's keys may have spend summed under (other). */
+  complete: z.boolean(),
 });
 export const ContextTaxSchema = z.object({
   servers: z.array(
