@@ -435,6 +435,11 @@ describe('the filters the dashboard sends', () => {
     expect([all.complete, all.total.costUsd, all.groups.find((g: any) => g.key === '(other)')?.interactions]).toEqual([true, 520, 20]);
     // Another dimension's filter is not touched by the users' overflow.
     expect((await cost(api, 'groupBy=day&server=github')).body.complete).toBe(true);
+    // A user the hour kept a group for had it before the overflow: all their spend is theirs, and the answer whole.
+    const kept = calls.map((call) => call.userId).find((user) => hour.groups.user[user] !== undefined)!;
+    const theirs = (await cost(api, `groupBy=day&userId=${kept}`)).body;
+    expect([theirs.total.costUsd, theirs.complete]).toEqual([1, true]);
+    expect((await api.get(makeQueryCostSummaryHandler, `/api/cost/summary?userId=${kept}`)).body.complete).toBe(true);
   });
 
   it('answers a range given with times from the hours at its ends (the Overview\'s last hour), not whole days', async () => {

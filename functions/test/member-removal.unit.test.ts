@@ -237,4 +237,25 @@ describe('removing a member', () => {
     expect([raised.status, raised.body.keysRevoked]).toEqual([200, []]);
     expect((await keys.list('org-a')).filter((key) => key.revokedAt === null).map((key) => key.keyId)).toEqual([viewer.listing.keyId]);
   });
+
+  it('revokes the keys above the role when asked again with the same role (as km members invite advises), or when a removed member is invited back', async () => {
+    const { ask, members, readModelStore, logAppend } = setup();
+    const keys = new KeyDirectory(readModelStore, async (events) => void (await logAppend(events)), () => NOW, () => 'b');
+    const working = async () => (await keys.list('org-a')).filter((key) => key.revokedAt === null).map((key) => key.prefix);
+    await ask('inviteMember', {}, { login: 'octocat', role: 'admin' });
+    await members.signIn('octocat', 'github', 'invitation');
+    const adminKey = await keys.create({ orgId: 'org-a', role: 'admin', projectId: null, label: null, actor: 'github:octocat' });
+    expect((await ask('inviteMember', {}, { login: 'octocat', role: 'member' })).body.keysAbove).toEqual([adminKey.listing.prefix]);
+    // The same role again, with revokeKeys: before, not a lowering, so nothing was revoked and keysRevoked said [].
+    expect((await ask('inviteMember', { revokeKeys: 'true' }, { login: 'octocat', role: 'member' })).body.keysRevoked).toEqual([adminKey.listing.prefix]);
+    expect(await working()).toEqual([]);
+
+    await ask('inviteMember', {}, { login: 'hubot', role: 'admin' });
+    await members.signIn('hubot', 'github', 'invitation');
+    const hubotKey = await keys.create({ orgId: 'org-a', role: 'admin', projectId: null, label: null, actor: 'github:hubot' });
+    expect((await ask('removeMember', { login: 'hubot' })).body.keysMade).toEqual([hubotKey.listing.prefix]);
+    // Invited back as a viewer with revokeKeys: the admin key a plain removal left goes.
+    const back = await ask('inviteMember', { revokeKeys: 'true' }, { login: 'hubot', role: 'viewer' });
+    expect([back.status, back.body.keysRevoked, await working()]).toEqual([200, [hubotKey.listing.prefix], []]);
+  });
 });

@@ -40,7 +40,7 @@ export { CostConfigSchema } from './pricing/config';
 export type { ModelPrice, CostConfig } from './pricing';
 export { costProjection, budgetDocId, budgetDocs, crossedThresholds, budgetSpentUsd, COST_MODEL, BUDGET_THRESHOLDS, toolGroupKey, toolOfGroupKey, withToolKeys } from './projections/cost';
 export type { CostDoc, CostBucketDoc, ContextDoc, BudgetDoc, BudgetState, CostCounters } from './projections/cost';
-export { costReport, costSummary, contextTax, narrowBuckets, toolOnAnyServer, overflowed, dayFromHours, type CostFilter, budgetView, forecastMonthEnd, COST_GROUP_BYS, utcDay, utcMonth, addDays } from './projections/cost/queries';
+export { costReport, costSummary, contextTax, narrowBuckets, toolOnAnyServer, overflowed, mayMissSpend, dayFromHours, type CostFilter, budgetView, forecastMonthEnd, COST_GROUP_BYS, utcDay, utcMonth, addDays } from './projections/cost/queries';
 export type { CostReport, CostSummary, CostFigures, CostGroupBy, BudgetView } from './projections/cost/queries';
 // Performance Hub (#5): latency buckets, sketches, per-session waits
 export {

@@ -38,6 +38,7 @@ export class SqliteEventLog implements EventLog, RetainingLog {
   private readonly selectFrom: SqliteStatement<[number, number], { first: number; count: number; body: Buffer }>;
   private readonly selectTypesFrom: SqliteStatement<[number, number], { first: number; count: number; types: string | null }>;
   private readonly selectBody: SqliteStatement<[number], { body: Buffer }>;
+  private readonly selectLastReceivedAt: SqliteStatement<[], { last: number | null }>;
   private readonly selectLastBlock: SqliteStatement<[], { first: number; count: number; body: Buffer }>;
   private readonly selectCheckpoint: SqliteStatement<[string], { position: number }>;
   private readonly upsertCheckpoint: SqliteStatement<[string, number]>;
@@ -67,9 +68,11 @@ export class SqliteEventLog implements EventLog, RetainingLog {
     `);
     // Blocks written before the types column have none (NULL): readType decodes those.
     addColumnIfMissing(db, 'km_event_blocks', 'types', 'TEXT');
+    // The latest receivedAt ever appended (ms), for lastReceivedAt: NULL in files from before it.
+    addColumnIfMissing(db, 'km_event_sequence', 'last_received_at', 'INTEGER');
     migrateRowPerEventLog(db);
     const nextPosition = db.prepare<[], { next: number }>('SELECT next FROM km_event_sequence');
-    const setNext = db.prepare<[number]>('UPDATE km_event_sequence SET next = ?');
+    const setNext = db.prepare<[number, number | null]>('UPDATE km_event_sequence SET next = ?, last_received_at = MAX(COALESCE(last_received_at, 0), COALESCE(?, 0))');
     const claimId = db.prepare<[string, string, number]>(CLAIM_ID_SQL);
     const insertBlock = db.prepare<[number, number, Buffer, string]>(INSERT_BLOCK_SQL);
     const appendInTransaction = db.transaction((events: LoggedEvent[], encoded: Buffer) => {
@@ -79,7 +82,7 @@ export class SqliteEventLog implements EventLog, RetainingLog {
       if (fresh.length === 0) return 0;
       // Duplicates are rare (a batch shipped again): only then is the block encoded again, without them.
       insertBlock.run(first, fresh.length, fresh.length === events.length ? encoded : encodeBlock(fresh), typesOf(fresh));
-      setNext.run(first + fresh.length);
+      setNext.run(first + fresh.length, latestReceivedAt(fresh));
       return fresh.length;
     });
     // The block is encoded before the transaction: the write lock, which the projector's writes wait for, is held
@@ -90,6 +93,7 @@ export class SqliteEventLog implements EventLog, RetainingLog {
     this.selectFrom = db.prepare<[number, number], { first: number; count: number; body: Buffer }>(`SELECT first, count, body ${BLOCKS_FROM_SQL}`);
     this.selectTypesFrom = db.prepare<[number, number], { first: number; count: number; types: string | null }>(`SELECT first, count, types ${BLOCKS_FROM_SQL}`);
     this.selectBody = db.prepare<[number], { body: Buffer }>('SELECT body FROM km_event_blocks WHERE first = ?');
+    this.selectLastReceivedAt = db.prepare<[], { last: number | null }>('SELECT last_received_at AS last FROM km_event_sequence');
     this.selectLastBlock = db.prepare<[], { first: number; count: number; body: Buffer }>('SELECT first, count, body FROM km_event_blocks ORDER BY first DESC LIMIT 1');
     this.selectCheckpoint = db.prepare<[string], { position: number }>('SELECT position FROM km_checkpoints WHERE projector = ?');
     this.upsertCheckpoint = db.prepare<[string, number]>(
@@ -194,16 +198,15 @@ export class SqliteEventLog implements EventLog, RetainingLog {
     this.cache.clear();
   }
 
-  /** The latest receivedAt of the last block (an append is one batch, stamped at once; server events too). */
+  /**
+   * The latest receivedAt ever appended, kept with the sequence: the last block's alone could be retention's leftover
+   * or server events stamped by a clock set back. A file from before the column has the last block's.
+   */
   lastReceivedAt(): number | null {
+    const kept = this.selectLastReceivedAt.get()?.last;
+    if (kept) return kept;
     const row = this.selectLastBlock.get();
-    if (!row) return null;
-    let latest: number | null = null;
-    for (const event of this.decoded(row.first, row.count, () => row.body).events) {
-      const at = Date.parse(event.receivedAt);
-      if (Number.isFinite(at) && (latest === null || at > latest)) latest = at;
-    }
-    return latest;
+    return row ? latestReceivedAt(this.decoded(row.first, row.count, () => row.body).events) : null;
   }
 
   async getCheckpoint(projector: string): Promise<LogPosition> {
@@ -231,6 +234,14 @@ export class SqliteEventLog implements EventLog, RetainingLog {
     if (this.cache.size > BLOCKS_CACHED) this.cache.delete(this.cache.keys().next().value!);
     return block;
   }
+}
+
+/** The latest receivedAt of the events (ms), null when none has one: ISO times in Z compare as text, parsed once. */
+function latestReceivedAt(events: readonly LoggedEvent[]): number | null {
+  let latest = '';
+  for (const event of events) if (typeof event.receivedAt === 'string' && event.receivedAt > latest) latest = event.receivedAt;
+  const ms = Date.parse(latest);
+  return Number.isFinite(ms) ? ms : null;
 }
 
 function encodeBlock(events: readonly LoggedEvent[]): Buffer {

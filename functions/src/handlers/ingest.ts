@@ -98,11 +98,19 @@ const lastArrival = new WeakMap<EventLog, number>();
  * and the retention sweep, which reads only what came since its last cut, never cleared their previews.
  */
 function arrivalStamp(log: EventLog, now: Date): string {
-  const last = lastArrival.get(log) ?? log.lastReceivedAt?.() ?? -Infinity;
+  const last = lastArrival.get(log) ?? carriedOver(log.lastReceivedAt?.() ?? null, now);
   const at = Math.max(now.getTime(), last + 1);
   lastArrival.set(log, at);
   return new Date(at).toISOString();
 }
+
+/**
+ * The logged stamp a process's first batch goes on from: one further ahead of its clock than MAX_CARRIED_MS came
+ * from a clock set forward then, and going on from it would stamp every later batch in that future (retention and
+ * the preview sweep would pass over them) until the clock caught up: then now is taken, as before.
+ */
+const MAX_CARRIED_MS = 3_600_000;
+const carriedOver = (logged: number | null, now: Date) => (logged !== null && logged - now.getTime() <= MAX_CARRIED_MS ? logged : -Infinity);
 
 /** The batch, or a 400 naming each bad event by index (a batch too long or holding server-made events first). */
 function parseBatch(body: unknown): IngestBatch {

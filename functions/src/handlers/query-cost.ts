@@ -15,7 +15,7 @@ import {
   type DayRange,
   DEFAULT_MODEL,
   narrowBuckets,
-  overflowed,
+  mayMissSpend,
   dayFromHours,
   toolGroupKey,
   toolOnAnyServer,
@@ -44,13 +44,13 @@ function costFilter(filters: { projectId?: string | undefined; userId?: string |
   const { projectId, userId, server, tool } = filters;
   switch (costFilterDimension(filters)) {
     case 'project':
-      return { dimension: 'project', matches: (key) => key === projectId };
+      return { dimension: 'project', matches: (key) => key === projectId, keys: [projectId!] };
     case 'user':
-      return { dimension: 'user', matches: (key) => key === userId };
+      return { dimension: 'user', matches: (key) => key === userId, keys: [userId!] };
     case 'tool':
-      return { dimension: 'tool', matches: server !== undefined ? (key) => key === toolGroupKey(server, tool!) : toolOnAnyServer(tool!) };
+      return server !== undefined ? { dimension: 'tool', matches: (key) => key === toolGroupKey(server, tool!), keys: [toolGroupKey(server, tool!)] } : { dimension: 'tool', matches: toolOnAnyServer(tool!) };
     case 'server':
-      return { dimension: 'server', matches: (key) => key === server };
+      return { dimension: 'server', matches: (key) => key === server, keys: [server!] };
     case null:
       return null;
   }
@@ -60,7 +60,7 @@ function costFilter(filters: { projectId?: string | undefined; userId?: string |
 async function filterOf(store: ReadModelStore, orgId: string, params: Parameters<typeof costFilter>[0] & { teamId?: string | undefined }): Promise<CostFilter | null> {
   if (params.teamId === undefined) return costFilter(params);
   const users = await teamUsers(store, orgId, params.teamId);
-  return { dimension: 'user', matches: (key) => users.has(key) };
+  return { dimension: 'user', matches: (key) => users.has(key), keys: [...users] };
 }
 
 /** The months a day range touches: '2026-10', '2026-11'. */
@@ -87,25 +87,24 @@ export async function dayBuckets(store: ReadModelStore, orgId: string, from: str
 /**
  * The day buckets a filter reads: a day whose filtered dimension overflowed (more keys than a bucket keeps) has its
  * groups of that dimension summed from its hours, so a key summed under OTHER_KEY in the day still answers for itself.
- */
-async function bucketsForFilter(store: ReadModelStore, orgId: string, buckets: CostBucketDoc[], filter: CostFilter): Promise<CostBucketDoc[]> {
-  return Promise.all(
-    buckets.map(async (bucket) => {
-      if (bucket.granularity !== 'day' || !overflowed(bucket, filter.dimension)) return bucket;
-      return dayFromHours(bucket, await hourBuckets(store, orgId, { from: `${bucket.day}T00`, to: `${bucket.day}T23` }), filter.dimension);
-    }),
-  );
-}
-
-/**
- * The buckets, narrowed to the filter's spend; complete: false when a bucket read for it, hours included, kept some
- * of the filter's dimension under OTHER_KEY (more keys in one hour than a bucket keeps), so the figures may miss
- * spend of the keys asked for. Said in the answer, where it used to read low with nothing to tell.
+ * complete: false when a bucket read, or an hour a day was summed from, may hold some of the filter's spend under
+ * OTHER_KEY (mayMissSpend): the answer says so, where it used to read low with nothing to tell.
  */
 async function filtered(store: ReadModelStore, orgId: string, buckets: CostBucketDoc[], filter: CostFilter | null): Promise<{ buckets: CostBucketDoc[]; complete: boolean }> {
   if (!filter) return { buckets, complete: true };
-  const read = await bucketsForFilter(store, orgId, buckets, filter);
-  return { buckets: narrowBuckets(read, filter), complete: !read.some((bucket) => overflowed(bucket, filter.dimension)) };
+  let complete = true;
+  const read = await Promise.all(
+    buckets.map(async (bucket) => {
+      if (!mayMissSpend(bucket, filter)) return bucket;
+      if (bucket.granularity !== 'day') return (complete = false), bucket;
+      const hours = await hourBuckets(store, orgId, { from: `${bucket.day}T00`, to: `${bucket.day}T23` });
+      const day = dayFromHours(bucket, hours, filter.dimension);
+      // The day as it was (its hours do not hold all its calls), or summed from hours of which one may miss spend.
+      if (day === bucket || hours.some((hour) => hour.day === bucket.day && mayMissSpend(hour, filter))) complete = false;
+      return day;
+    }),
+  );
+  return { buckets: narrowBuckets(read, filter), complete };
 }
 
 /** The buckets of a range: its whole days' day buckets, and the hour buckets of an end given as a time. */

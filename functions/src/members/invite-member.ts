@@ -21,8 +21,10 @@ export async function inviteMember(
   const { orgId } = caller;
   if (!roleMayGrant(caller.role, role)) throw new ApiError(403, `a caller with role "${caller.role}" cannot invite with role "${role}": only an owner makes owners`);
   const lowered = (member: MemberDoc | null): member is MemberDoc => member !== null && ROLES.indexOf(role) > ROLES.indexOf(member.role);
-  // The keys they made with a role above the new one: a key keeps its role.
-  const keysAbove = async (member: MemberDoc | null) => (lowered(member) ? (await directories.keys.workingKeysMadeBy(orgId, member.login)).filter((key) => ROLES.indexOf(key.role) < ROLES.indexOf(role)) : []);
+  // The keys they made with a role above the new one (a key keeps its role): said when the role is lowered, revoked
+  // when asked whatever it was (the same role again, as km members invite advises; a removed member invited back).
+  const keysAbove = async (member: MemberDoc | null) =>
+    lowered(member) || options.revokeKeys ? (await directories.keys.workingKeysMadeBy(orgId, member?.login ?? login)).filter((key) => ROLES.indexOf(key.role) < ROLES.indexOf(role)) : [];
   const change = async () => {
     const member = await directories.members.find(orgId, login);
     const above = await keysAbove(member);

@@ -162,10 +162,22 @@ export interface CostFilter {
   dimension: CostDimension;
   /** bucket: the day it is asked of (a tool without its server is found by the servers of that day). */
   matches(key: string, bucket: CostBucketDoc): boolean;
+  /** The keys it keeps, where it can name them (a tool on any server cannot): see mayMissSpend. */
+  keys?: readonly string[];
 }
 
 /** A filter on this dimension may miss spend in the bucket: past MAX_KEYS_PER_DIMENSION keys, new ones went under OTHER_KEY. */
 export const overflowed = (bucket: CostBucketDoc, dimension: CostDimension): boolean => own(bucket.groups[dimension], OTHER_KEY) !== undefined;
+
+/**
+ * Whether some of the filter's spend may be under OTHER_KEY in the bucket: it overflowed, and a key the filter
+ * keeps has no group of its own there (a key with a group had it before the overflow, so all its spend is in it),
+ * or the filter cannot name its keys.
+ */
+export function mayMissSpend(bucket: CostBucketDoc, filter: CostFilter): boolean {
+  if (!overflowed(bucket, filter.dimension)) return false;
+  return filter.keys === undefined || filter.keys.some((key) => own(bucket.groups[filter.dimension], key) === undefined);
+}
 
 /**
  * The day bucket with its `dimension` groups summed from its hours: an hour holds fewer keys than its day, so a key
