@@ -47,7 +47,7 @@ export function membersCommand(): Command {
       if (!GithubLoginSchema.safeParse(login).success) throw new UsageError(`"${login}" is not a GitHub login: give the login km members list shows`);
       const settings = loadSettings();
       let orgId: string;
-      let removed: { login: string; role: Role; teamsLeft: string[]; keysMade: string[]; keysRevoked: string[] };
+      let removed: { login: string; role: Role; teamsLeft: string[]; keysMade: string[]; keysRevoked?: string[] | undefined };
       if (settings.endpoint) {
         if (options.org) throw new UsageError("--org is for this machine's database; through the API you remove members of your own org");
         removed = await callApi(removeMemberRoute, { request: { login, revokeKeys: options.revokeKeys ? 'true' : undefined } });
@@ -60,7 +60,7 @@ export function membersCommand(): Command {
       const teams = removed.teamsLeft.length ? `; left team${removed.teamsLeft.length > 1 ? 's' : ''} ${removed.teamsLeft.join(', ')}` : '';
       process.stdout.write(`km members: removed ${removed.login} (${removed.role}) from org "${orgId}"; their sign-in no longer works${teams}\n`);
       if (removed.keysMade.length > 0) process.stdout.write(`km members: the keys they made still work: ${removed.keysMade.join(', ')} (km keys revoke <prefix> if they go with them)\n`);
-      if (removed.keysRevoked.length > 0) process.stdout.write(`km members: revoked the keys they made: ${removed.keysRevoked.join(', ')}\n`);
+      if (removed.keysRevoked?.length) process.stdout.write(`km members: revoked the keys they made: ${removed.keysRevoked.join(', ')}\n`);
     });
   members
     .command('list')

@@ -92,8 +92,11 @@ export const CostReportSchema = z.object({
   currency: z.literal('USD'),
   total: CostFiguresSchema,
   groups: z.array(CostFiguresSchema.extend({ key: z.string() })),
-  /** False when a filter's keys may have spend summed under (other): more keys in one hour than a bucket keeps (500). */
-  complete: z.boolean(),
+  /**
+   * False when a filter's keys may have spend summed under (other): more keys in one hour than a bucket keeps (500).
+   * Optional so that a km reads an API from before it (absent: not said).
+   */
+  complete: z.boolean().optional(),
 });
 export const CostSummarySchema = z.object({
   today: CostFiguresSchema,
@@ -102,7 +105,7 @@ export const CostSummarySchema = z.object({
   forecastMonthEnd: z.number(),
   byDay: z.array(z.object({ day: z.string(), costUsd: z.number() })),
   /** As the report's: false when a filter's keys may have spend summed under (other). */
-  complete: z.boolean(),
+  complete: z.boolean().optional(),
 });
 export const ContextTaxSchema = z.object({
   servers: z.array(
@@ -279,8 +282,8 @@ export const RemovedMemberAnswerSchema = z.strictObject({
   teamsLeft: z.array(z.string()),
   /** The shown prefixes of the keys they made that still work: a removal leaves them (they may serve CI) unless asked. */
   keysMade: z.array(z.string()),
-  /** Asked with revokeKeys: the keys they made, revoked with the removal (keysMade is then empty). */
-  keysRevoked: z.array(z.string()),
+  /** Asked with revokeKeys: the keys they made, revoked with the removal (keysMade is then empty); absent from APIs before it. */
+  keysRevoked: z.array(z.string()).optional(),
 });
 export const TeamSchema = z.strictObject({
   teamId: z.string(),
