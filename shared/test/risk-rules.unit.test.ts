@@ -10,7 +10,7 @@ const AWS_ID = j('AKIA', 'IOSFODNN7', 'EXAMPLE');
 const AWS_SECRET = j('wJalrXUtnFEMI/K7MDENG/', 'bPxRfiCYEXAMPLEKEY');
 const GH = j('ghp_', 'aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z5A');
 const corpus: Record<string, { hits: string[]; misses: string[] }> = {
-  'aws-access-key-id': { hits: [`key ${AWS_ID} here`, `"${j('ASIA', 'Y34FZKBOKMUTVV7A')}"`], misses: ['AKIA-not-a-key', 'akiaiosfodnn7example', j('AKIA', 'IOSFODNN7EXAMPLE1234')] },
+  'aws-access-key-id': { hits: [`key ${AWS_ID} here`, `"${j('ASIA', 'Y34FZKBOKMUTVV7A')}"`, `creds_${AWS_ID}.csv`, `MY${AWS_ID} and`, `get_${AWS_ID}`, `${AWS_ID}_backup`], misses: ['AKIA-not-a-key', 'akiaiosfodnn7example', j('AKIA', 'IOSFODNN7EXAMPLE1234')] },
   'aws-secret-access-key': { hits: [`aws_secret_access_key = ${AWS_SECRET}`, `AWS_SECRET_ACCESS_KEY="${AWS_SECRET}"`], misses: [`secret = ${AWS_SECRET.slice(0, 20)}`, 'aws region us-east-1'] },
   'azure-storage-key': { hits: [j('DefaultEndpointsProtocol=https;AccountName=x;AccountKey=', 'A'.repeat(40), 'b1'.repeat(23), '==')], misses: ['AccountKey=short=='] },
   'azure-sas-token': { hits: [j('https://x.blob.core.windows.net/c?sv=2022&sig=', 'abcdEFGH1234ijklMNOP5678qrstUVWX%2B9')], misses: ['?sig=abc'] },

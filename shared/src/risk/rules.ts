@@ -181,7 +181,9 @@ const FALLBACK_RULE_ID = 'high-entropy-token';
 
 export const TEXT_RULES: readonly TextRule[] = [
   // Cloud and SaaS credentials.
-  { id: 'aws-access-key-id', kind: 'secret', severity: 'critical', scope: 'any', pattern: /\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b/g, hint: has('AKIA', 'ASIA', 'ABIA', 'ACCA') },
+  // No \b before the id: in `creds_AKIA…`, `get_AKIA…` (a tool's name) or `MYAKIA…` there is no word boundary, and those
+  // ids went out in clear; the end is 16 characters and no more, so a longer run of capitals is not one.
+  { id: 'aws-access-key-id', kind: 'secret', severity: 'critical', scope: 'any', pattern: /(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}(?![0-9A-Z])/g, hint: has('AKIA', 'ASIA', 'ABIA', 'ACCA') },
   {
     id: 'aws-secret-access-key',
     kind: 'secret',
