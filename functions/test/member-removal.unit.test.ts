@@ -182,17 +182,21 @@ describe('removing a member', () => {
     const theirs = await keys.create({ orgId: 'org-a', role: 'admin', projectId: null, label: 'laptop', actor: 'github:Octocat' });
     const theirProject = await keys.create({ orgId: 'org-a', role: 'member', projectId: 'web', label: null, actor: 'github:octocat' });
     const another = await keys.create({ orgId: 'org-a', role: 'member', projectId: null, label: 'ci', actor: 'github:hubot' });
+    // A key their admin key made, and one that one made: theirs too (they outlived the removal that revoked the first).
+    const madeWithTheirs = await keys.create({ orgId: 'org-a', role: 'admin', projectId: null, label: null, actor: `key:${theirs.listing.keyId}` });
+    const madeWithThat = await keys.create({ orgId: 'org-a', role: 'viewer', projectId: null, label: null, actor: `key:${madeWithTheirs.listing.keyId}` });
     // Only true or false: a "yes" read as false would leave the keys the caller meant to revoke.
     const unclear = await ask('removeMember', { login: 'octocat', revokeKeys: 'yes' }, undefined, ADMIN);
     expect([unclear.status, unclear.body.error]).toEqual([400, expect.stringContaining('revokeKeys must be true or false, got "yes"')]);
     expect((await ask('members')).body.members.map((member: { login: string }) => member.login)).toEqual(['octocat']);
 
     const removed = await ask('removeMember', { login: 'octocat', revokeKeys: 'true' }, undefined, ADMIN);
-    expect([removed.status, removed.body.keysMade, [...removed.body.keysRevoked].sort()]).toEqual([200, [], [theirs.listing.prefix, theirProject.listing.prefix].sort()]);
+    const all = [theirs, theirProject, madeWithTheirs, madeWithThat];
+    expect([removed.status, removed.body.keysMade, [...removed.body.keysRevoked].sort()]).toEqual([200, [], all.map((key) => key.listing.prefix).sort()]);
     const working = (await keys.list('org-a')).filter((key) => key.revokedAt === null).map((key) => key.keyId);
     expect(working).toEqual([another.listing.keyId]);
     const revokedBy = (await logged()).filter((event) => event.type === 'key.revoked').map((event) => [(event as { keyId: string }).keyId, event.actor]);
-    expect(revokedBy.sort()).toEqual([[theirs.listing.keyId, actorOf(ADMIN)], [theirProject.listing.keyId, actorOf(ADMIN)]].sort());
+    expect(revokedBy.sort()).toEqual(all.map((key) => [key.listing.keyId, actorOf(ADMIN)]).sort());
     // The removal that went through before: nothing more to remove or revoke.
     expect((await ask('removeMember', { login: 'octocat', revokeKeys: 'true' })).status).toBe(404);
   });

@@ -79,10 +79,25 @@ export class KeyDirectory {
     return docs.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.keyId.localeCompare(b.keyId));
   }
 
-  /** The keys a member made signed in with GitHub (actor github:<login>, any case) that still work. */
+  /**
+   * The keys a member made signed in with GitHub (actor github:<login>, any case) that still work, and the keys those
+   * made in turn (actor key:<keyId>), and so on: an admin's key makes keys, which outlived a removal that revoked the
+   * admin's own.
+   */
   async workingKeysMadeBy(orgId: string, login: string): Promise<KeyListingDoc[]> {
-    const madeBy = `github:${login.toLowerCase()}`;
-    return (await this.list(orgId)).filter((key) => key.revokedAt === null && key.createdBy.toLowerCase() === madeBy);
+    const working = (await this.list(orgId)).filter((key) => key.revokedAt === null);
+    const makers = new Set([`github:${login.toLowerCase()}`]);
+    const made: KeyListingDoc[] = [];
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const key of working) {
+        if (made.includes(key) || !makers.has(key.createdBy.toLowerCase())) continue;
+        made.push(key);
+        makers.add(`key:${key.keyId}`);
+        grew = true;
+      }
+    }
+    return made;
   }
 
   /** Revokes a key of this org by its id or shown prefix; a key of another org is as unknown as a key that never was. */
