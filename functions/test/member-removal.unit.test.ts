@@ -92,6 +92,32 @@ describe('removing a member', () => {
     expect(await members.signIn('octocat', 'github', 'invitation')).toEqual({ caller: { orgId: 'org-a', role: 'viewer', actor: 'github:octocat' } });
   });
 
+  it("never brings back a removed member's session: not when invited again, nor once they have signed in again", async () => {
+    const { ask, keys, readModelStore, logAppend } = setup();
+    let nowMs = NOW.getTime();
+    const members = new MemberDirectory(readModelStore, async (events) => void (await logAppend(events)), () => new Date(nowMs), () => 'b');
+    const sessions = new SignInSessions(() => nowMs);
+    const viaSession = new SessionAuthenticator(keys, sessions, members);
+    const cookieOf = (token: string) => ({ authorization: null, cookie: `${SESSION_COOKIE}=${token}`, clientPrincipal: null });
+    await ask('inviteMember', {}, { login: 'lift', role: 'viewer' });
+    const first = await members.signIn('lift', 'github', 'invitation');
+    if (!('caller' in first)) throw new Error('not signed in');
+    const old = cookieOf(sessions.open(first.caller));
+    expect(await viaSession.authenticate(old)).toMatchObject({ role: 'viewer' });
+    nowMs += 60_000;
+    // Removed and invited back as admin with no request from that browser between: it came back as admin.
+    await ask('removeMember', { login: 'lift' });
+    await ask('inviteMember', {}, { login: 'lift', role: 'admin' });
+    expect(await viaSession.authenticate(old)).toEqual({ refused: 'removed' });
+    // Signed in again: the new session is theirs, and the old one stays gone.
+    nowMs += 60_000;
+    const again = await members.signIn('lift', 'github', 'invitation');
+    if (!('caller' in again)) throw new Error('not signed in');
+    const fresh = cookieOf(sessions.open(again.caller));
+    expect(await viaSession.authenticate(fresh)).toEqual({ orgId: 'org-a', role: 'admin', actor: 'github:lift' });
+    expect(await viaSession.authenticate(old)).toEqual({ refused: 'expired' });
+  });
+
   it("lets only an owner remove an owner, never the org's last one", async () => {
     const { ask, members } = setup();
     await ask('inviteMember', {}, { login: 'boss', role: 'owner' });

@@ -104,7 +104,7 @@ export function openEmbeddedStack(options: EmbeddedStackOptions): EmbeddedStack 
     // Teams (#14): dashboards signed in with a key or GitHub carry a session cookie instead of a key.
     const sessions = new SignInSessions();
     // A GitHub session is checked against the member directory (made below, once the projector loop it wakes is).
-    const authenticator = new SessionAuthenticator(keys, sessions, { roleOf: (login, orgId) => members.roleOf(login, orgId) });
+    const authenticator = new SessionAuthenticator(keys, sessions, { membershipOf: (login, orgId) => members.membershipOf(login, orgId) });
     const loopOptions: Pick<ProjectorLoopOptions, 'intervalMs' | 'maxBatch' | 'coalesceMs'> = {
       ...(options.projectorIntervalMs ? { intervalMs: options.projectorIntervalMs } : {}),
       maxBatch: PROJECTOR_PAGE_EVENTS,

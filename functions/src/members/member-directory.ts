@@ -96,6 +96,14 @@ export class MemberDirectory {
     return found !== null && !found.removedAt && found.orgId === orgId ? found.role : null;
   }
 
+  /** roleOf, and since when the login is a member (null: invited, not signed in since): a session older is not theirs. */
+  async membershipOf(login: string, orgId: string): Promise<{ role: Role; joinedAt: string | null } | null> {
+    const role = await this.roleOf(login, orgId);
+    if (role === null) return null;
+    const member = (await this.store.get<MemberDoc>(MEMBERS_MODEL, orgId, memberId(login)))?.doc;
+    return { role, joinedAt: member?.kind === 'member' ? member.joinedAt : null };
+  }
+
   async list(orgId: string): Promise<MemberDoc[]> {
     const docs = await this.store.query<MemberDoc>(MEMBERS_MODEL, orgId, { where: { kind: 'member' } });
     return docs.sort((a, b) => a.login.localeCompare(b.login));

@@ -2,9 +2,12 @@ import type { Role } from '@km/shared';
 import type { AuthRefusal, Authenticator, Caller, Credentials } from '../ports';
 import { cookieValue, SESSION_COOKIE, type SignInSessions } from './sign-in-sessions';
 
-/** A GitHub login's role in an org now, null when it no longer belongs to it (the member directory). */
+/**
+ * A GitHub login's role in an org now and since when it is a member (joinedAt, null until it signs in after its
+ * invitation); null when it no longer belongs to it (the member directory).
+ */
 export interface Membership {
-  roleOf(login: string, orgId: string): Promise<Role | null>;
+  membershipOf(login: string, orgId: string): Promise<{ role: Role; joinedAt: string | null } | null>;
 }
 
 /**
@@ -34,12 +37,14 @@ export class SessionAuthenticator implements Authenticator {
     }
     const login = session.caller.actor.startsWith('github:') ? session.caller.actor.slice('github:'.length) : null;
     if (!session.keyHash && login !== null && this.members) {
-      const role = await this.members.roleOf(login, session.caller.orgId);
-      if (role === null) {
+      const membership = await this.members.membershipOf(login, session.caller.orgId);
+      // A membership begun after the session (or not yet: invited again, not signed in since) is not the one it was
+      // opened in: a removed member's session came back with the new role when they were invited again.
+      if (membership === null || membership.joinedAt === null || Date.parse(membership.joinedAt) > session.openedAtMs) {
         this.sessions.end(token);
         return { refused: 'removed' };
       }
-      if (role !== session.caller.role) return { ...session.caller, role };
+      if (membership.role !== session.caller.role) return { ...session.caller, role: membership.role };
     }
     return session.caller;
   }

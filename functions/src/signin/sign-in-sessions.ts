@@ -10,6 +10,7 @@ const MAX_SESSIONS = 10_000;
 
 interface Held {
   caller: Caller;
+  openedAtMs: number;
   expiresAtMs: number;
 }
 
@@ -50,7 +51,8 @@ export class SignInSessions {
 
   private hold(into: Map<string, Held & { keyHash?: string }>, caller: Caller, seconds: number, keyHash?: string): string {
     const token = randomBytes(32).toString('base64url');
-    into.set(token, { caller, expiresAtMs: this.nowMs() + seconds * 1000, ...(keyHash ? { keyHash } : {}) });
+    const openedAtMs = this.nowMs();
+    into.set(token, { caller, openedAtMs, expiresAtMs: openedAtMs + seconds * 1000, ...(keyHash ? { keyHash } : {}) });
     if (into.size > MAX_SESSIONS) into.delete(into.keys().next().value!);
     return token;
   }
