@@ -174,6 +174,19 @@ describe('budgets', () => {
       budgets: [{ scope: 'org', projectId: null, teamId: null, monthlyUsd: 10, period: '2026-11', spentUsd: 11, percent: 110, forecastUsd: expect.any(Number), crossed: [50, 80, 100] }],
     });
     expect((await api.get(makeQueryBudgetsHandler, '/api/budgets', 'key-b')).body).toEqual({ budgets: [] });
+
+    // A new amount the same month, with its own webhook: a new budget to cross, whose 50% is sent (it had the id of
+    // the old budget's 50% and was dropped as its duplicate, while the API said it was crossed).
+    await api.setBudget({ monthlyUsd: 100, webhookUrl: 'https://hooks.example.com/b' });
+    await api.ingest([spend(45)]);
+    await api.project();
+    await api.project();
+    expect((await crossings()).map((e) => [e.threshold, e.monthlyUsd, e.webhookUrl])).toEqual([
+      [50, 10, 'https://hooks.example.com/a'],
+      [80, 10, 'https://hooks.example.com/a'],
+      [100, 10, 'https://hooks.example.com/a'],
+      [50, 100, 'https://hooks.example.com/b'],
+    ]);
   });
 });
 

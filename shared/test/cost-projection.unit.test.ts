@@ -186,6 +186,15 @@ describe('cost projection', () => {
     expect(all[0]!.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     // the id a project document of its own implied before: an event appended by an older version is not sent again
     expect(all[0]!.id).toBe(derivedEventId(Date.parse('2026-11-01T00:00:00.000Z'), `${ORG}|budget|project|web|2026-11|50`));
+    // a new amount the same month is a budget of its own to cross: its 50% has another id (it was the old one's, a
+    // duplicate the log dropped), the same whichever order the two budget.set events came in
+    const raised = aBudgetSet('2026-11-10T11:00:00.000Z', 20, { webhookUrl: 'https://hooks.example.com/y' });
+    const after = fold([...events, anInteraction('2026-11-10T10:00:00.000Z', { costUsd: 1 }), raised]).get('budget|org')!;
+    const before = fold([raised, ...events, anInteraction('2026-11-10T10:00:00.000Z', { costUsd: 1 })]).get('budget|org')!;
+    expect(before).toEqual(after);
+    const anew = costProjection.emits!(after, after.id);
+    expect(anew.map((e) => [e.threshold, e.monthlyUsd, e.webhookUrl])).toEqual([[50, 20, 'https://hooks.example.com/y']]);
+    expect(anew[0]!.id).not.toBe(all[0]!.id);
     // a budget set later in the year says nothing about months before it
     const late = fold([...events.slice(1), aBudgetSet('2026-12-01T00:00:00.000Z', 1)]).get('budget|org')!;
     expect(costProjection.emits!(late, late.id)).toEqual([]);

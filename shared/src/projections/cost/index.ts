@@ -82,6 +82,11 @@ export interface BudgetState {
   setBy: string | null;
   /** When that budget.set was made: months before it never alert (a budget set today says nothing of last month). */
   setAt: string | null;
+  /**
+   * The scope's first budget.set (the least id, so order-free), once a second came: a budget that replaced another
+   * during a month has crossings of its own (thresholdEvents). Absent: the budget is the scope's first.
+   */
+  firstSetBy?: string;
   /** Nano-dollars per UTC day, the last BUDGET_DAYS days that saw spend. */
   days: Record<string, number>;
   /** The newest event time folded: the time stamp of events this document implies. */
@@ -89,7 +94,7 @@ export interface BudgetState {
 }
 
 /** What a budget.set says of a scope. */
-type BudgetSetting = Pick<BudgetState, 'monthlyUsd' | 'webhookUrl' | 'setBy' | 'setAt'>;
+type BudgetSetting = Pick<BudgetState, 'monthlyUsd' | 'webhookUrl' | 'setBy' | 'setAt' | 'firstSetBy'>;
 
 /** A user's spend, from which their teams' is summed. */
 export interface UserSpend {
@@ -266,7 +271,12 @@ function trimBudgetDays(days: Record<string, number>): void {
 
 /** A budget.set into its scope's state (in place); false when a newer one is already there. */
 function setBudget(state: BudgetSetting, event: Extract<ServerEvent, { type: 'budget.set' }>): boolean {
-  if (state.setBy !== null && state.setBy >= event.id) return false;
+  // A second budget.set of the scope: the first is kept (the least id, whatever order they came in).
+  const known = state.firstSetBy ?? state.setBy;
+  const first = known === null || known === event.id ? state.firstSetBy : known < event.id ? known : event.id;
+  const marked = first !== state.firstSetBy;
+  if (first !== undefined) state.firstSetBy = first;
+  if (state.setBy !== null && state.setBy >= event.id) return marked;
   Object.assign(state, { monthlyUsd: event.monthlyUsd, webhookUrl: event.webhookUrl, setBy: event.id, setAt: event.ts });
   return true;
 }
@@ -391,8 +401,8 @@ function teamBudgetDoc(orgId: string, teamId: string, team: TeamBudgetState, use
     for (const [day, nanos] of Object.entries(spend.days)) days[day] = addSaturating(own(days, day) ?? 0, nanos);
     if (spend.lastTs !== null && (lastTs === null || spend.lastTs > lastTs)) lastTs = spend.lastTs;
   }
-  const { monthlyUsd, webhookUrl, setBy, setAt } = team;
-  return { id: budgetDocId('team', teamId), kind: 'budget', orgId, scope: 'team', projectId: null, teamId, monthlyUsd, webhookUrl, setBy, setAt, days, lastTs };
+  const { monthlyUsd, webhookUrl, setBy, setAt, firstSetBy } = team;
+  return { id: budgetDocId('team', teamId), kind: 'budget', orgId, scope: 'team', projectId: null, teamId, monthlyUsd, webhookUrl, setBy, setAt, ...(firstSetBy !== undefined ? { firstSetBy } : {}), days, lastTs };
 }
 
 /** Two states of one budget scope (an older project document and its entry in the org's) as one. */
@@ -402,7 +412,9 @@ function mergeBudgetStates(a: BudgetState, b: BudgetState): BudgetState {
   trimBudgetDays(days);
   const setting = b.setBy !== null && (a.setBy === null || b.setBy > a.setBy) ? b : a;
   const lastTs = a.lastTs === null || (b.lastTs !== null && b.lastTs > a.lastTs) ? b.lastTs : a.lastTs;
-  return { monthlyUsd: setting.monthlyUsd, webhookUrl: setting.webhookUrl, setBy: setting.setBy, setAt: setting.setAt, days, lastTs };
+  const firsts = [a.firstSetBy ?? a.setBy, b.firstSetBy ?? b.setBy].filter((id): id is string => id !== null && id !== undefined).sort();
+  const firstSetBy = firsts[0] !== undefined && firsts[0] !== setting.setBy ? { firstSetBy: firsts[0] } : {};
+  return { monthlyUsd: setting.monthlyUsd, webhookUrl: setting.webhookUrl, setBy: setting.setBy, setAt: setting.setAt, ...firstSetBy, days, lastTs };
 }
 
 /**
@@ -493,9 +505,14 @@ function thresholdEvents(doc: BudgetDoc): ServerEvent[] {
   if (doc.monthlyUsd === null || doc.lastTs === null || doc.setAt === null) return [];
   const since = doc.setAt.slice(0, 7);
   const months = [...new Set(Object.keys(doc.days).map((day) => day.slice(0, 7)))].filter((month) => month >= since).sort();
+  // A budget that replaced another during the month is a new one to cross: its crossings have ids of their own (by its
+  // budget.set), where a new amount's crossing had the old one's id and was dropped as its duplicate. A scope's first
+  // budget, or one set before the month, keeps the id it always had, so an upgrade sends none of those again.
+  const replaced = doc.firstSetBy !== undefined && doc.firstSetBy !== doc.setBy;
+  const budgetOf = (period: string) => (replaced && doc.setAt!.slice(0, 7) === period ? `|${doc.setBy}` : '');
   return months.flatMap((period) =>
     crossedThresholds(doc, period).map((threshold) => ({
-      id: derivedEventId(Date.parse(`${period}-01T00:00:00.000Z`), `${doc.orgId}|${doc.id}|${period}|${threshold}`),
+      id: derivedEventId(Date.parse(`${period}-01T00:00:00.000Z`), `${doc.orgId}|${doc.id}|${period}|${threshold}${budgetOf(period)}`),
       v: 1 as const,
       type: 'budget.threshold_crossed' as const,
       ts: doc.lastTs!,
