@@ -215,6 +215,12 @@ describe('km audit export and verify against the real embedded host', () => {
     expect(csv).toHaveLength(8);
     expect(csv[6]).toMatch(/^6,.*,budget\.set,local,/);
     expect(csv[7]).toMatch(/^# head,6,[0-9a-f]{64},/);
+    // A CSV is for reading: verify says it cannot check one (2), where it said the file did not hold (1, tampering).
+    const file = join(home, 'trail.csv');
+    const written = await km(['audit', 'export', '--format', 'csv', '--out', file], { KM_HOME: home });
+    expect(written.stderr).toContain('km audit verify checks an ndjson export');
+    const verified = await km(['audit', 'verify', file], { KM_HOME: home });
+    expect([verified.status, verified.stderr]).toEqual([2, expect.stringContaining('it is a CSV export, for reading')]);
   });
 
   // Last: the keys it makes are events of the trail the tests above count.

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { createReadStream, createWriteStream, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, openSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -51,7 +51,9 @@ export function auditCommand(): Command {
         rmSync(draft, { force: true });
         throw new Error(`the export stopped before its end (${(error as Error).message}); nothing was written to ${options.out}: export again (the server's log says why, e.g. a retention sweep cut the log meanwhile)`);
       }
-      process.stderr.write(`km audit: wrote ${options.out}; check it with km audit verify ${options.out}\n`);
+      // A CSV is for reading: its cells are not the records the chain hashes, so only an ndjson export can be verified.
+      const check = options.format === 'csv' ? 'a CSV for reading (km audit verify checks an ndjson export: export again without --format csv)' : `check it with km audit verify ${options.out}`;
+      process.stderr.write(`km audit: wrote ${options.out}; ${check}\n`);
     });
   audit
     .command('verify')
@@ -115,6 +117,8 @@ async function verifyFile(file: string, options: VerifyOptions): Promise<Verdict
     throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
   }
   if (!isFile) throw new UsageError(`cannot read ${file}: not a file`);
+  // A CSV export is no record of the chain (it cannot be checked, which is not the same as failing the check).
+  if (startsWithCsvHeader(file)) throw new UsageError(`cannot check ${file}: it is a CSV export, for reading; km audit verify checks an ndjson export (km audit export without --format csv)`);
   const outcome = await verifyExport(createInterface({ input: createReadStream(file), crlfDelay: Infinity }), options.org, options.head);
   const say = (text: string, exitCode: Verdict['exitCode']): Verdict => ({ text, exitCode });
   if (!outcome.ok) return say(`does NOT hold: line ${outcome.line}${outcome.seq !== null ? `, record ${outcome.seq}` : ''}: ${outcome.problem}`, 1);
@@ -157,4 +161,16 @@ async function verifyFile(file: string, options: VerifyOptions): Promise<Verdict
     return say(`is NOT proven to hold the --head given: ${outcome.pinnedUnchecked}, so it was not checked. The rest holds: ${what}, exactly the records its head signs (${window}), signed ${by}`, 3);
   }
   return say(`holds: ${what}, exactly the records its head signs (${window}), signed ${by}; head ${head.count}:${head.hash}`, 0);
+}
+
+/** Whether the file starts as a CSV export does (its header row), not as ndjson records. */
+function startsWithCsvHeader(file: string): boolean {
+  const fd = openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(16);
+    const read = readSync(fd, head, 0, head.length, 0);
+    return head.subarray(0, read).toString('utf8').startsWith('seq,at,type,');
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -115,9 +115,11 @@ export const makeAuditKeyHandler = routeHandler(auditKeyRoute, async (_caller, _
   return { algorithm: 'Ed25519' as const, publicKey: signer.publicKey, ...auditKeyShown(key) };
 });
 
-const csvCell = (value: unknown) => {
+/** A CSV cell: quoted where its text needs it, and a leading formula character made text (CSV injection). */
+export const csvCell = (value: unknown) => {
   const text = value === undefined || value === null ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);
-  return /[",\n\r]/.test(text) || /^[=+\-@]/.test(text) ? `"${text.replace(/^([=+\-@])/, "'$1").replace(/"/g, '""')}"` : text;
+  // A leading tab or carriage return starts a formula too (OWASP's list), as =, +, - and @ do.
+  return /[",\n\r]/.test(text) || /^[=+\-@\t\r]/.test(text) ? `"${text.replace(/^([=+\-@\t\r])/, "'$1").replace(/"/g, '""')}"` : text;
 };
 
 function csvLine(record: AuditRecord): string {
