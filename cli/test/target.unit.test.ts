@@ -15,7 +15,9 @@ describe('where km sends requests for a KM_HOME', () => {
     for (const serve of [null, { url: 'http://127.0.0.1:7790', pid: deadPid() }]) {
       if (serve) writeFileSync(join(home, 'serve.json'), JSON.stringify(serve));
       const settings = loadSettings({ KM_HOME: home });
-      expect(resolveTarget(settings)).toMatchObject({ endpoint: 'http://127.0.0.1:7777', notRunning: `km serve is not running for ${home} (no serve.json there)` });
+      // A serve.json left behind is said as such: "no serve.json there" sent users looking for a file that was there.
+      const why = serve ? 'its serve.json is of a km serve that is gone: it stopped without cleaning up (killed, or the machine restarted)' : 'no serve.json there';
+      expect(resolveTarget(settings)).toMatchObject({ endpoint: 'http://127.0.0.1:7777', notRunning: `km serve is not running for ${home} (${why})` });
       expect(() => runningTarget(settings)).toThrow(/^km serve is not running for .*: start it with km serve, or km login to a shared stack$/);
       // The API commands (km tail, km keys, ...) ask nobody: another KM_HOME's km serve may listen on the default port.
       const previous = process.env.KM_HOME;

@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import { routeUrl, sessionsRoute } from '@km/shared';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadSettings, localStack } from '../config/settings';
 
 /** The platform's "open this URL" command; null where there is none we know. */
@@ -64,7 +66,7 @@ async function teamDashboardUrl(endpoint: string, apiKey: string | null): Promis
 /** The local km serve's dashboard (KM_HOME's serve.json), after checking that it answers. */
 async function localDashboardUrl(home: string): Promise<string> {
   const local = localStack(home);
-  if (!local) throw new Error(`km serve is not running on ${home} (no serve.json there): start it with \`km serve\`, then run \`km dashboard\` again.`);
+  if (!local) throw new Error(`km serve is not running on ${home} (${existsSync(join(home, 'serve.json')) ? 'its serve.json is of a km serve that is gone' : 'no serve.json there'}): start it with \`km serve\`, then run \`km dashboard\` again.`);
   try {
     await fetch(local.url + routeUrl(sessionsRoute.path, { limit: 1 }), { signal: AbortSignal.timeout(3000) });
   } catch {

@@ -139,6 +139,6 @@ export function resolveTarget(settings: Settings): Target {
   return {
     endpoint: `http://127.0.0.1:${DEFAULT_PORT}`,
     apiKey: settings.apiKey ?? localApiKey(settings.home),
-    notRunning: `km serve is not running for ${settings.home} (no serve.json there)`,
+    notRunning: `km serve is not running for ${settings.home} (${existsSync(join(settings.home, 'serve.json')) ? 'its serve.json is of a km serve that is gone: it stopped without cleaning up (killed, or the machine restarted)' : 'no serve.json there'})`,
   };
 }
