@@ -123,6 +123,12 @@ describe('km keys and km login against the real embedded host', () => {
     const takenBack = await km(['members', 'remove', 'octocat', '--revoke-keys'], { KM_HOME: teammate });
     expect([takenBack.status, takenBack.stdout]).toEqual([0, expect.stringMatching(/removed octocat \(viewer\) from org "acme"/)]);
     expect((await km(['members', 'invite', 'octocat', '--role', 'viewer', '--revoke-keys'], { KM_HOME: teammate })).stdout).toMatch(/invited octocat to org "acme" as viewer/);
+    // Asked again with no --role: not a silent change to member (an owner was demoted so), a usage error.
+    const noRole = await km(['members', 'invite', 'OctoCat'], { KM_HOME: teammate });
+    expect([noRole.status, noRole.stderr]).toEqual([2, expect.stringContaining('octocat is already a member with role viewer: give --role to change it')]);
+    const onDatabase = await km(['members', 'invite', 'octocat', '--org', 'acme'], { KM_HOME: serverHome });
+    expect(onDatabase.status).toBe(2);
+    expect((await km(['members', 'invite', 'octocat', '--role', 'member'], { KM_HOME: teammate })).stdout).toMatch(/invited octocat to org "acme" as member/);
     // KM_ORG naming another org than the key's: every session would be refused, and km status and doctor say so.
     const status = await km(['status'], { KM_HOME: teammate, KM_ORG: 'beta' });
     expect(status.stdout).toMatch(/reachable: yes, but the API key is of org "acme" and KM_ORG names "beta": every session is refused/);

@@ -20,18 +20,31 @@ export function membersCommand(): Command {
     .addOption(new Option('--role <role>', 'what they may do').choices(ROLES).default('member'))
     .option('--org <org>', "on this machine's database: the org (default: the org you are logged in to, or local)")
     .option('--revoke-keys', 'lowering a member\'s role: revoke the keys they made with a role above the new one')
-    .action(async (login: string, options: { role: Role; org?: string; revokeKeys?: boolean }) => {
+    .action(async (login: string, options: { role: Role; org?: string; revokeKeys?: boolean }, command: Command) => {
       if (!GithubLoginSchema.safeParse(login).success) throw new UsageError(`"${login}" is not a GitHub login`);
       const settings = loadSettings();
+      // Inviting a member again sets their role: with no --role, that was member, and an owner asked again was
+      // demoted without a word. A role other than theirs must be asked for.
+      const keepsRole = (members: ReadonlyArray<{ login: string; role: Role }>) => {
+        const known = members.find((member) => member.login.toLowerCase() === login.toLowerCase());
+        if (known && known.role !== options.role && command.getOptionValueSource('role') === 'default') {
+          throw new UsageError(`${known.login} is already a member with role ${known.role}: give --role to change it (km members invite ${known.login} --role ${options.role})`);
+        }
+      };
       let orgId: string;
       let invited: { keysAbove?: string[] | undefined; keysRevoked?: string[] | undefined };
       if (settings.endpoint) {
         if (options.org) throw new UsageError("--org is for this machine's database; through the API you invite to your own org");
+        keepsRole((await callApi(membersRoute)).members);
         invited = await callApi(inviteMemberRoute, { request: { revokeKeys: options.revokeKeys ? 'true' : undefined }, body: { login, role: options.role } });
         orgId = settings.orgId;
       } else {
         orgId = options.org ?? settings.orgId;
-        invited = await withLocalDirectories(async (directories) => inviteMember(directories, { orgId: await knownLocalOrg(directories, orgId, { named: options.org !== undefined, founding: options.role === 'owner' }), role: 'owner', actor: 'cli' }, login, options.role, { revokeKeys: options.revokeKeys }));
+        invited = await withLocalDirectories(async (directories) => {
+          const org = await knownLocalOrg(directories, orgId, { named: options.org !== undefined, founding: options.role === 'owner' });
+          keepsRole(await directories.members.list(org));
+          return inviteMember(directories, { orgId: org, role: 'owner', actor: 'cli' }, login, options.role, { revokeKeys: options.revokeKeys });
+        });
       }
       process.stdout.write(`km members: invited ${login} to org "${orgId}" as ${options.role}; they sign in with GitHub on the dashboard\n`);
       if (invited.keysAbove?.length) process.stdout.write(`km members: keys they made with a role above ${options.role} still work: ${invited.keysAbove.join(', ')} (km keys revoke <prefix>, or invite again with --revoke-keys, if they should not)\n`);
