@@ -37,7 +37,8 @@ export function budgetWebhookBody(event: BudgetThresholdCrossed) {
         facts: [
           { name: 'Scope', value: scope },
           { name: 'Period', value: event.period },
-          { name: 'Spent (USD)', value: event.spentUsd.toFixed(4) },
+          // Rounded down as the text is: rounded to nearest, "$0.0870 spent" stood beside "0.0871".
+          { name: 'Spent (USD)', value: (Math.floor(event.spentUsd * 1e4 * (1 + 1e-12)) / 1e4).toFixed(4) },
           { name: 'Budget (USD)', value: String(event.monthlyUsd) },
         ],
       },

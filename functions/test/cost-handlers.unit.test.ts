@@ -257,6 +257,9 @@ describe('budget webhooks', () => {
     expect(budgetWebhookBody({ ...event, monthlyUsd: 0.03, spentUsd: 0.02996 }).text).toContain('($0.0299 spent)');
     expect(budgetWebhookBody({ ...event, spentUsd: 9.999 }).text).toContain('($9.99 spent)');
     expect(budgetWebhookBody({ ...event, spentUsd: 0.29 }).text).toContain('($0.290 spent)');
+    // The facts say the same spend, to four places, rounded down too: never one digit above the text's.
+    const facts = (spentUsd: number) => budgetWebhookBody({ ...event, spentUsd }).sections[0]!.facts.find((fact) => fact.name === 'Spent (USD)')!.value;
+    expect([facts(0.087062), facts(0.29), facts(1.51729)]).toEqual(['0.0870', '0.2900', '1.5172']);
     expect(body).toMatchObject({ '@type': 'MessageCard', '@context': 'https://schema.org/extensions', summary: body.text, title: 'Budget 80% reached' });
   });
 
