@@ -211,9 +211,11 @@ describe('km audit export and verify against the real embedded host', () => {
     const window = (await km(['audit', 'export', '--from', budgetAt], { KM_HOME: home })).stdout.trimEnd().split('\n');
     expect(window.map((line) => JSON.parse(line).seq ?? 'head')).toEqual([6, 'head']);
     const csv = (await km(['audit', 'export', '--format', 'csv'], { KM_HOME: home })).stdout.trimEnd().split('\n');
-    expect(csv[0]).toBe('seq,at,type,actor,projectId,userId,sessionId,server,target,outcome,prevHash,hash');
+    expect(csv[0]).toBe('seq,at,type,actor,projectId,userId,sessionId,server,target,outcome,details,prevHash,hash');
     expect(csv).toHaveLength(8);
     expect(csv[6]).toMatch(/^6,.*,budget\.set,local,/);
+    // An admin action says what it was about (its amount and scope), not only its type and actor.
+    expect(csv[6]).toMatch(/""monthlyUsd"":\d/);
     expect(csv[7]).toMatch(/^# head,6,[0-9a-f]{64},/);
     // A CSV is for reading: verify says it cannot check one (2), where it said the file did not hold (1, tampering).
     const file = join(home, 'trail.csv');

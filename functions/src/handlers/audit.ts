@@ -16,7 +16,9 @@ export interface AuditDeps {
   auditSignerProblem?: string;
 }
 
-const CSV_COLUMNS = ['seq', 'at', 'type', 'actor', 'projectId', 'userId', 'sessionId', 'server', 'target', 'outcome', 'prevHash', 'hash'] as const;
+const CSV_COLUMNS = ['seq', 'at', 'type', 'actor', 'projectId', 'userId', 'sessionId', 'server', 'target', 'outcome', 'details', 'prevHash', 'hash'] as const;
+/** The fields every event has or the other columns show: details holds the rest of an event but an interaction. */
+const SHOWN_FIELDS = new Set(['id', 'v', 'type', 'ts', 'orgId', 'receivedAt', 'batchId', 'actor', 'projectId', 'userId', 'sessionId', 'server', 'target', 'outcome', 'machineId']);
 
 /**
  * How far apart in time two events of one org may have been accepted and appended the other way round: in Azure,
@@ -122,6 +124,16 @@ export const csvCell = (value: unknown) => {
   return /[",\n\r]/.test(text) || /^[=+\-@\t\r]/.test(text) ? `"${text.replace(/^([=+\-@\t\r])/, "'$1").replace(/"/g, '""')}"` : text;
 };
 
+/**
+ * What an event was about beyond the columns, as JSON: who was invited with which role, the key revoked, a team's
+ * users, a budget's amount (rows of admin actions said only their type and actor). Interactions have their columns.
+ */
+function detailsOf(type: string, event: Record<string, unknown>): string | null {
+  if (type === 'mcp.interaction') return null;
+  const rest = Object.fromEntries(Object.entries(event).filter(([field]) => !SHOWN_FIELDS.has(field)));
+  return Object.keys(rest).length > 0 ? JSON.stringify(rest) : null;
+}
+
 function csvLine(record: AuditRecord): string {
   const event = record.event as Record<string, unknown>;
   const server = (event.server as { name?: string } | undefined)?.name;
@@ -136,6 +148,7 @@ function csvLine(record: AuditRecord): string {
     server,
     target: event.target,
     outcome: event.outcome,
+    details: detailsOf(record.type, event),
     prevHash: record.prevHash,
     hash: record.hash,
   };
