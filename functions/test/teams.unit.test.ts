@@ -18,7 +18,11 @@ describe("a team's figures are its users'", () => {
   const ask = (name: ApiRouteName, params: Record<string, string> = {}, body?: unknown) => askHandlers(routes, KEY, apiRoutes.find((candidate) => candidate.name === name)!, params, body);
 
   beforeAll(async () => {
-    const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
+    // Minutes ago, but never before today's UTC midnight, squeezed in order into the time since (the summary's
+    // "today" and the budget's month): run in the first half hour of a day, 20 minutes ago was yesterday's.
+    const now = Date.now();
+    const base = Math.max(now - 30 * 60_000, Date.parse(new Date(now).toISOString().slice(0, 10)));
+    const at = (minutesAgo: number) => new Date(base + ((30 - minutesAgo) / 30) * (now - base)).toISOString();
     const leak = [{ ruleId: 'aws-access-key-id', severity: 'critical' as const, path: '$.params.arguments.key' }];
     const events = ['ann', 'bob', 'cy'].flatMap((userId, index) => {
       const envelope = anEnvelope({ orgId: 'org-a', userId, projectId: `p-${userId}` });
