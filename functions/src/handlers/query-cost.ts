@@ -96,7 +96,10 @@ async function filtered(store: ReadModelStore, orgId: string, buckets: CostBucke
   const read = await Promise.all(
     buckets.map(async (bucket) => {
       if (!mayMissSpend(bucket, filter)) return bucket;
-      if (bucket.granularity !== 'day') return (complete = false), bucket;
+      if (bucket.granularity !== 'day') {
+        complete = false;
+        return bucket;
+      }
       const hours = await hourBuckets(store, orgId, { from: `${bucket.day}T00`, to: `${bucket.day}T23` });
       const day = dayFromHours(bucket, hours, filter.dimension);
       // The day as it was (its hours do not hold all its calls), or summed from hours of which one may miss spend.

@@ -271,14 +271,20 @@ function trimBudgetDays(days: Record<string, number>): void {
 
 /** A budget.set into its scope's state (in place); false when a newer one is already there. */
 function setBudget(state: BudgetSetting, event: Extract<ServerEvent, { type: 'budget.set' }>): boolean {
-  // A second budget.set of the scope: the first is kept (the least id, whatever order they came in).
-  const known = state.firstSetBy ?? state.setBy;
-  const first = known === null || known === event.id ? state.firstSetBy : known < event.id ? known : event.id;
-  const marked = first !== state.firstSetBy;
+  const { setBy, firstSetBy } = state;
+  if (setBy === null || setBy < event.id) Object.assign(state, { monthlyUsd: event.monthlyUsd, webhookUrl: event.webhookUrl, setBy: event.id, setAt: event.ts });
+  const first = firstBudgetSet(state.setBy, [firstSetBy, setBy, event.id]);
   if (first !== undefined) state.firstSetBy = first;
-  if (state.setBy !== null && state.setBy >= event.id) return marked;
-  Object.assign(state, { monthlyUsd: event.monthlyUsd, webhookUrl: event.webhookUrl, setBy: event.id, setAt: event.ts });
-  return true;
+  return state.setBy !== setBy || state.firstSetBy !== firstSetBy;
+}
+
+/**
+ * A scope's first budget.set among these ids (the least, whatever order they came in), kept once it is not the one
+ * in force (setBy): undefined while the budget in force is the scope's first.
+ */
+function firstBudgetSet(setBy: string | null, ids: ReadonlyArray<string | null | undefined>): string | undefined {
+  const least = ids.filter((id): id is string => typeof id === 'string').sort()[0];
+  return least !== undefined && least !== setBy ? least : undefined;
 }
 
 function addSpend(state: UserSpend, event: Interaction, day = event.ts.slice(0, 10)): void {
@@ -412,9 +418,8 @@ function mergeBudgetStates(a: BudgetState, b: BudgetState): BudgetState {
   trimBudgetDays(days);
   const setting = b.setBy !== null && (a.setBy === null || b.setBy > a.setBy) ? b : a;
   const lastTs = a.lastTs === null || (b.lastTs !== null && b.lastTs > a.lastTs) ? b.lastTs : a.lastTs;
-  const firsts = [a.firstSetBy ?? a.setBy, b.firstSetBy ?? b.setBy].filter((id): id is string => id !== null && id !== undefined).sort();
-  const firstSetBy = firsts[0] !== undefined && firsts[0] !== setting.setBy ? { firstSetBy: firsts[0] } : {};
-  return { monthlyUsd: setting.monthlyUsd, webhookUrl: setting.webhookUrl, setBy: setting.setBy, setAt: setting.setAt, ...firstSetBy, days, lastTs };
+  const first = firstBudgetSet(setting.setBy, [a.firstSetBy, a.setBy, b.firstSetBy, b.setBy]);
+  return { monthlyUsd: setting.monthlyUsd, webhookUrl: setting.webhookUrl, setBy: setting.setBy, setAt: setting.setAt, ...(first !== undefined ? { firstSetBy: first } : {}), days, lastTs };
 }
 
 /**
