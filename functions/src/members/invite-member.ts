@@ -1,8 +1,9 @@
 import { ApiError, ROLES, roleMayGrant, type Role } from '@km/shared';
 import type { KeyDirectory } from '../keys/key-directory';
+import type { KeyListingDoc } from '../keys/key-docs';
 import type { ReadModelStore } from '../ports';
 import type { MemberDirectory, MemberDoc } from './member-directory';
-import { mayStopBeingOwner, oneOwnerChangeAtATime } from './owners-left';
+import { changesOwners, mayStopBeingOwner, oneOwnerChangeAtATime } from './owners-left';
 
 /**
  * Invites a login with a role, or gives a member a new one, for the API and for `km members invite` on KM_HOME's
@@ -25,14 +26,12 @@ export async function inviteMember(
   // when asked whatever it was (the same role again, as km members invite advises; a removed member invited back).
   const keysAbove = async (member: MemberDoc | null) =>
     lowered(member) || options.revokeKeys ? (await directories.keys.workingKeysMadeBy(orgId, member?.login ?? login)).filter((key) => ROLES.indexOf(key.role) < ROLES.indexOf(role)) : [];
+  // What the change takes away: the member's role unless it stays owner, and the keys above the new one if revoked.
+  const leaving = (member: MemberDoc | null, above: KeyListingDoc[]) => ({ member: member !== null && role !== 'owner' ? member : undefined, keys: options.revokeKeys ? above : [] });
   const change = async () => {
     const member = await directories.members.find(orgId, login);
     const above = await keysAbove(member);
-    const ownerKeys = options.revokeKeys ? above.filter((key) => key.role === 'owner') : [];
-    const demotedOwner = member?.role === 'owner' && role !== 'owner';
-    if (demotedOwner || ownerKeys.length > 0) {
-      await mayStopBeingOwner(directories, caller, { member: demotedOwner ? member : undefined, ownerKeys }, { doing: "changes an owner's role", then: 'change their role' });
-    }
+    await mayStopBeingOwner(directories, caller, leaving(member, above), { doing: "changes an owner's role", then: 'change their role' });
     const keysRevoked = options.revokeKeys ? await directories.keys.revokeEach(orgId, above, caller.actor) : [];
     const invited = await directories.members.invite(orgId, login, role, caller.actor);
     if (options.revokeKeys) return { ...invited, keysRevoked };
@@ -40,6 +39,5 @@ export async function inviteMember(
   };
   // Only a change of who owns the org (an owner demoted, owner keys revoked) needs the lease and meets other owner changes.
   const member = await directories.members.find(orgId, login);
-  const ownerChange = (member?.role === 'owner' && role !== 'owner') || (options.revokeKeys === true && (await keysAbove(member)).some((key) => key.role === 'owner'));
-  return ownerChange ? oneOwnerChangeAtATime(directories.store, orgId, change, options.now) : change();
+  return changesOwners(leaving(member, options.revokeKeys ? await keysAbove(member) : [])) ? oneOwnerChangeAtATime(directories.store, orgId, change, options.now) : change();
 }

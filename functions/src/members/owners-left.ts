@@ -17,19 +17,24 @@ export async function ownersLeft(directories: { members: MemberDirectory; keys: 
   return members + keys;
 }
 
+/** Whether a change takes owners away: an owner member leaving their role, or an owner key among those revoked with it. */
+export const changesOwners = (leaving: { member?: { role: Role } | undefined; keys: readonly KeyListingDoc[] }) => leaving.member?.role === 'owner' || leaving.keys.some((key) => key.role === 'owner');
+
 /**
- * An owner member leaving their role (removed, or given another), and with it maybe owner keys they made
- * (revokeKeys): only an owner may do it, and never to the org's last owner. An invitation nobody took up was no
- * owner yet: changing it leaves as many as there were. `doing` and `then` word the refusals: "removes owners" /
- * "remove them".
+ * A member leaving their role (removed, or given another) and the keys revoked with it (revokeKeys): where that
+ * takes owners away (changesOwners), only an owner may do it, and never to the org's last owner. An invitation
+ * nobody took up was no owner yet: changing it leaves as many as there were. `doing` and `then` word the
+ * refusals: "removes owners" / "remove them".
  */
 export async function mayStopBeingOwner(
   directories: { members: MemberDirectory; keys: KeyDirectory },
   caller: { orgId: string; role: Role },
-  leaving: { member?: { login: string; joinedAt: string | null }; ownerKeys?: readonly KeyListingDoc[] },
+  leaving: { member?: { login: string; role: Role; joinedAt: string | null } | undefined; keys: readonly KeyListingDoc[] },
   words: { doing: string; then: string },
 ): Promise<void> {
-  const { member, ownerKeys = [] } = leaving;
+  if (!changesOwners(leaving)) return;
+  const member = leaving.member?.role === 'owner' ? leaving.member : undefined;
+  const ownerKeys = leaving.keys.filter((key) => key.role === 'owner');
   const keys = ownerKeys.map((key) => key.prefix).join(', ');
   if (caller.role !== 'owner') throw new ApiError(403, member ? `${member.login} is an owner: only an owner ${words.doing}` : `${keys} ${ownerKeys.length > 1 ? 'are owner keys' : 'is an owner key'}: only an owner revokes owner keys`);
   const counted = (member !== undefined && member.joinedAt !== null) || ownerKeys.some((key) => key.projectId === null);

@@ -3,7 +3,7 @@ import type { KeyDirectory } from '../keys/key-directory';
 import type { ReadModelStore } from '../ports';
 import type { TeamDirectory } from '../teams/team-directory';
 import type { MemberDirectory, MemberDoc } from './member-directory';
-import { mayStopBeingOwner, oneOwnerChangeAtATime } from './owners-left';
+import { changesOwners, mayStopBeingOwner, oneOwnerChangeAtATime } from './owners-left';
 
 /** What removing a member did: who it was, the teams they were taken out of, and their keys. */
 export interface RemovedMember {
@@ -36,10 +36,7 @@ export async function removeMember(
     const member = await directories.members.find(orgId, login);
     if (!member) throw new ApiError(404, `no member or invitation "${login}" in your org: see km members list`);
     const revoking = await theirKeys(member);
-    const ownerKeys = revoking.filter((key) => key.role === 'owner');
-    if (member.role === 'owner' || ownerKeys.length > 0) {
-      await mayStopBeingOwner(directories, caller, { member: member.role === 'owner' ? member : undefined, ownerKeys }, { doing: 'removes owners', then: 'remove them' });
-    }
+    await mayStopBeingOwner(directories, caller, { member, keys: revoking }, { doing: 'removes owners', then: 'remove them' });
     const keysRevoked = await directories.keys.revokeEach(orgId, revoking, caller.actor);
     const removed = await directories.members.remove(orgId, member.login, caller.actor);
     const teamsLeft = await directories.teams.leave(orgId, member.login, caller.actor);
@@ -48,6 +45,6 @@ export async function removeMember(
   };
   // Only a change of who owns the org (an owner removed, owner keys revoked) needs the lease and meets other owner changes.
   const member = await directories.members.find(orgId, login);
-  const ownerChange = member?.role === 'owner' || (await theirKeys(member)).some((key) => key.role === 'owner');
+  const ownerChange = changesOwners({ member: member ?? undefined, keys: await theirKeys(member) });
   return ownerChange ? oneOwnerChangeAtATime(directories.store, orgId, change, options.now) : change();
 }
